@@ -1,0 +1,370 @@
+// The actor host: activation, routing of sends and reads, shutdown. See host.h.
+#include "actors/host/host.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "actors/host/host_core.h"
+
+namespace hearth::actors {
+
+using namespace std::chrono_literals;
+
+Host::Core::Core(HostConfig c) : config(std::move(c)) {}
+Host::Core::~Core() = default;
+
+const ActorType* Host::Core::type_of(const Address& address, Error& error) const {
+  if (auto st = validate(address); !st) {
+    error = st.error();
+    return nullptr;
+  }
+  auto it = types.find(address.type);
+  if (it == types.end()) {
+    error = Error{ErrorCode::not_found, fmt::format("no actor type \"{}\"", address.type)};
+    return nullptr;
+  }
+  return it->second.get();
+}
+
+Result<Active> Host::Core::activate(const Address& address, bool create, const Json& input) {
+  Error error;
+  const auto* type = type_of(address, error);
+  if (!type) return error;
+  auto id = address.id();
+  auto path = database_path(config.data_dir, address);
+  if (!create) {
+    if (!registry.exists(id))
+      return Error{ErrorCode::not_found, fmt::format("actor {} does not exist", address.display())};
+    if (!std::filesystem::exists(path))
+      return Error{ErrorCode::unavailable, fmt::format("actor {} is registered but its database {} is missing",
+                                                       address.display(), path.string())};
+  }
+  auto inst = std::make_shared<Instance>();
+  inst->address = address;
+  inst->id = id;
+  inst->type = type;
+  inst->db_path = path;
+  inst->db_options.synchronous = config.synchronous;
+  inst->max_payload_bytes = config.max_payload_bytes;
+  inst->max_steps_per_batch = config.max_steps_per_commit;
+
+  auto db = storage::open_database(path, inst->db_options);
+  if (!db) return Error{db.error().code, fmt::format("actor {}: {}", address.display(), db.error().message)};
+  inst->writer = std::move(*db);
+  std::vector<storage::MigrationSet> sets{storage::embedded_migrations("host")};
+  sets.insert(sets.end(), type->migrations.begin(), type->migrations.end());
+  if (auto st = storage::apply_migrations(*inst->writer, sets, "actor " + address.display()); !st) {
+    spdlog::error("actor.activation_failed actor={} error={}", address.display(), st.error().message);
+    return st.error();
+  }
+  StepEffects effects;
+  if (create) {
+    if (auto st = create_actor_record(*inst, input, effects); !st) return st.error();
+    if (auto st = registry.add(address, id); !st) return st.error();
+  }
+  spdlog::debug("actor.activate actor={} id={}", address.display(), id);
+  return Active{inst, spawn_instance(*this, inst, std::move(effects))};
+}
+
+Result<Active> Host::Core::resolve(const Address& address, bool create, const Json& input, bool for_read) {
+  auto id = address.id();
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    std::shared_future<Result<Active>> pending;
+    std::promise<Result<Active>> mine;
+    {
+      std::lock_guard lock(mu);
+      if (stopping) return Error{ErrorCode::unavailable, "the actor host is shutting down"};
+      if (auto it = active.find(id); it != active.end()) {
+        if (for_read) ++it->second.inst->reads_in_flight;
+        return it->second;
+      }
+      if (auto it = activating.find(id); it != activating.end()) {
+        pending = it->second;
+      } else {
+        pending = mine.get_future().share();
+        activating.emplace(id, pending);
+        pending = {};
+      }
+    }
+    if (pending.valid()) {
+      auto r = pending.get();
+      // Someone else's strict activation found nothing; ours may create: try again.
+      if (!r && r.error().code == ErrorCode::not_found && create) continue;
+      if (!r) return r;
+      continue;  // now active (or retired already): look it up again under the lock
+    }
+    auto r = activate(address, create, input);
+    {
+      std::lock_guard lock(mu);
+      if (r) {
+        if (for_read) ++r->inst->reads_in_flight;
+        active[id] = *r;
+      }
+      activating.erase(id);
+    }
+    mine.set_value(r);
+    return r;
+  }
+  return Error{ErrorCode::unavailable, fmt::format("actor {} could not be activated", address.display())};
+}
+
+void Host::Core::end_read(Instance& inst) {
+  inst.last_active_ms = storage::now_ms();
+  --inst.reads_in_flight;
+}
+
+bool Host::Core::retire(const Instance& inst) {
+  std::lock_guard lock(mu);
+  if (inst.reads_in_flight > 0) return false;
+  auto it = active.find(inst.id);
+  if (it != active.end() && it->second.inst.get() == &inst) active.erase(it);
+  return true;
+}
+
+Result<SendReceipt> Host::Core::send(const Address& to, std::string_view queue, const Json& body,
+                                     const SendOptions& options) {
+  if (!started || stopping) return Error{ErrorCode::unavailable, "the actor host is not running"};
+  Error error;
+  const auto* type = type_of(to, error);
+  if (!type) return error;
+  if (type->queues.find(queue) == type->queues.end())
+    return Error{ErrorCode::invalid, fmt::format("actor type \"{}\" has no queue \"{}\"", to.type, queue)};
+  std::string text;
+  try {
+    text = body.dump();
+  } catch (const Json::exception& e) {
+    return Error{ErrorCode::invalid, fmt::format("message body is not valid JSON: {}", e.what())};
+  }
+  if (text.size() > config.max_payload_bytes)
+    return Error{ErrorCode::too_large,
+                 fmt::format("message body has {} bytes; the limit is {}", text.size(), config.max_payload_bytes)};
+
+  if (auto* step = StepContext::current(); step && step->address() == to) {
+    if (options.wait)
+      return Error{ErrorCode::invalid,
+                   fmt::format("refused: a handler of actor {} cannot wait for a message to its own queue \"{}\" "
+                               "(the loop runs one message at a time, so it would deadlock); send without wait",
+                               to.display(), queue)};
+    auto id = step->send_self(queue, body);
+    if (!id) return id.error();
+    return SendReceipt{*id, false, "pending", nullptr};
+  }
+
+  auto timeout = std::min(options.timeout, config.max_wait);
+  if (timeout <= 0ms) timeout = config.max_wait;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto target = resolve(to, false, nullptr, false);
+    if (!target) return target.error();
+    caf::scoped_actor self{*system};
+    std::optional<Result<SendReceipt>> ack;
+    bool receiver_down = false;
+    self->request(target->actor, timeout, enqueue_atom::value, std::string(queue), text, options.wait,
+                  options.dedupe_key)
+        .receive(
+            [&](std::string& reply) {
+              auto j = Json::parse(reply);
+              if (!j.value("ok", false)) {
+                ack = Result<SendReceipt>(error_from_json(j["error"]));
+                return;
+              }
+              SendReceipt r{j["message_id"].get<std::int64_t>(), j.value("duplicate", false),
+                            j.value("status", "pending"), j.value("result", Json())};
+              ack = Result<SendReceipt>(std::move(r));
+            },
+            [&](caf::error& err) {
+              if (err == caf::sec::request_receiver_down) {
+                receiver_down = true;  // it hibernated just now; the message never arrived
+              } else if (err == caf::sec::request_timeout) {
+                ack = Result<SendReceipt>(Error{
+                    ErrorCode::timeout, fmt::format("actor {} did not accept a message on \"{}\" within {} ms",
+                                                    to.display(), queue, timeout.count())});
+              } else {
+                ack = Result<SendReceipt>(Error{ErrorCode::unavailable,
+                                                fmt::format("actor {}: {}", to.display(), system->render(err))});
+              }
+            });
+    if (receiver_down) continue;
+    if (!ack || !*ack || !options.wait) return ack ? std::move(*ack) : Error{ErrorCode::internal, "no reply"};
+    auto receipt = std::move(**ack);
+    if (receipt.status == "completed") return receipt;
+    // Second phase: the actor sends the outcome once the handler has run.
+    std::optional<Result<SendReceipt>> outcome;
+    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    self->receive(
+        [&](result_atom, std::int64_t id, std::string& text) {
+          auto j = Json::parse(text);
+          if (!j.value("ok", false)) {
+            outcome = Result<SendReceipt>(error_from_json(j["error"]));
+            return;
+          }
+          outcome = Result<SendReceipt>(SendReceipt{id, receipt.duplicate, "completed", j["result"]});
+        },
+        caf::after(std::max(remaining, 1ms)) >> [&] {
+          outcome = Result<SendReceipt>(Error{
+              ErrorCode::timeout,
+              fmt::format("actor {}: message {} on \"{}\" has no result after {} ms; it stays queued and will "
+                          "still run",
+                          to.display(), receipt.message_id, queue, timeout.count())});
+        });
+    return std::move(*outcome);
+  }
+  return Error{ErrorCode::unavailable, fmt::format("actor {} kept stopping while a message was sent", to.display())};
+}
+
+Result<Json> Host::Core::read(const Address& address, const std::function<Result<Json>(ReadContext&)>& fn) {
+  if (!started || stopping) return Error{ErrorCode::unavailable, "the actor host is not running"};
+  auto target = resolve(address, false, nullptr, true);
+  if (!target) return target.error();
+  auto& inst = *target->inst;
+  auto reader = inst.acquire_reader();
+  if (!reader) {
+    end_read(inst);
+    return reader.error();
+  }
+  Result<Json> result = Error{ErrorCode::internal, ""};
+  try {
+    // One read transaction: the action sees one consistent snapshot.
+    SQLite::Transaction snapshot(**reader, SQLite::TransactionBehavior::DEFERRED);
+    ReadContext ctx{inst.address, **reader};
+    result = fn(ctx);
+  } catch (const std::exception& e) {
+    result = Error{ErrorCode::internal, fmt::format("actor {}: read failed: {}", address.display(), e.what())};
+  }
+  inst.release_reader(std::move(*reader));
+  end_read(inst);
+  return result;
+}
+
+// --- Host ------------------------------------------------------------------------
+
+Host::Host(HostConfig config) : core_(std::make_unique<Core>(std::move(config))) {}
+
+Host::~Host() { shutdown(); }
+
+Status Host::register_type(ActorType type) {
+  if (core_->started) return Error{ErrorCode::conflict, "actor types must be registered before start()"};
+  if (auto st = validate(Address{type.name, {}}); !st) return st;
+  for (const auto& set : type.migrations)
+    if (auto st = storage::validate(set); !st) return st;
+  auto name = type.name;
+  core_->types.insert_or_assign(name, std::make_unique<ActorType>(std::move(type)));
+  return {};
+}
+
+Status Host::start() {
+  auto& c = *core_;
+  if (c.started) return {};
+  std::error_code ec;
+  std::filesystem::create_directories(c.config.data_dir, ec);
+  if (ec)
+    return Error{ErrorCode::unavailable,
+                 fmt::format("cannot create data dir {}: {}", c.config.data_dir.string(), ec.message())};
+  storage::DbOptions options;
+  options.synchronous = c.config.synchronous;
+  if (auto st = c.registry.open(c.config.data_dir / "registry.db", options); !st) return st;
+  c.writer_pool = std::make_unique<ThreadPool>("writer", c.config.writer_threads);
+  c.io_pool = std::make_unique<ThreadPool>("io", c.config.io_threads);
+  c.caf_config = std::make_unique<caf::actor_system_config>();
+  if (c.config.scheduler_threads > 0)
+    c.caf_config->set("scheduler.max-threads", static_cast<int>(c.config.scheduler_threads));
+  c.system = std::make_unique<caf::actor_system>(*c.caf_config);
+  c.started = true;
+  spdlog::info("host.started data_dir={} synchronous={} types={}", c.config.data_dir.string(),
+               storage::to_string(c.config.synchronous), c.types.size());
+  return {};
+}
+
+bool Host::running() const { return core_->started && !core_->stopping; }
+
+void Host::shutdown(std::chrono::milliseconds grace) {
+  auto& c = *core_;
+  if (!c.started || c.stopping.exchange(true)) return;
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  std::vector<caf::actor> actors;
+  {
+    std::lock_guard lock(c.mu);
+    for (auto& [id, a] : c.active) actors.push_back(a.actor);
+  }
+  spdlog::info("host.stopping active_actors={}", actors.size());
+  {
+    caf::scoped_actor self{*c.system};
+    for (auto& a : actors) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      self->request(a, std::max(left, 1ms), stop_atom::value)
+          .receive([](bool) {},
+                   [&](caf::error& err) {
+                     if (err != caf::sec::request_receiver_down)
+                       spdlog::warn("host.stop_incomplete error={}", c.system->render(err));
+                   });
+    }
+  }
+  c.io_pool->shutdown(std::max(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   deadline - std::chrono::steady_clock::now()),
+                               100ms));
+  c.writer_pool->shutdown(10s);
+  c.pubsub.close_all();
+  {
+    std::lock_guard lock(c.mu);
+    c.active.clear();
+  }
+  for (auto& a : actors) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  actors.clear();
+  c.system.reset();  // waits for every actor to finish
+  spdlog::info("host.stopped");
+}
+
+Status Host::get_or_create(const Address& address, const Json& input) {
+  if (!core_->started || core_->stopping) return Error{ErrorCode::unavailable, "the actor host is not running"};
+  auto r = core_->resolve(address, true, input, false);
+  if (!r) return r.error();
+  return {};
+}
+
+Result<bool> Host::exists(const Address& address) {
+  Error error;
+  if (!core_->type_of(address, error)) return error;
+  return core_->registry.exists(address.id());
+}
+
+Result<SendReceipt> Host::send(const Address& to, std::string_view queue, const Json& body,
+                               const SendOptions& options) {
+  return core_->send(to, queue, body, options);
+}
+
+Result<Json> Host::call(const Address& to, std::string_view action, const Json& args) {
+  Error error;
+  const auto* type = core_->type_of(to, error);
+  if (!type) return error;
+  auto it = type->actions.find(action);
+  if (it == type->actions.end())
+    return Error{ErrorCode::invalid, fmt::format("actor type \"{}\" has no action \"{}\"", to.type, action)};
+  const auto& handler = it->second;
+  return core_->read(to, [&](ReadContext& ctx) { return handler(ctx, args); });
+}
+
+std::shared_ptr<Subscription> Host::subscribe(const Address& address) {
+  return core_->pubsub.subscribe(address.id());
+}
+
+PubSub& Host::pubsub() { return core_->pubsub; }
+
+HostStats Host::stats() const {
+  HostStats s;
+  {
+    std::lock_guard lock(core_->mu);
+    s.active_actors = core_->active.size();
+  }
+  if (core_->writer_pool) s.writer_threads = core_->writer_pool->thread_count();
+  if (core_->io_pool) {
+    s.io_threads = core_->io_pool->thread_count();
+    s.io_busy = core_->io_pool->busy_count();
+  }
+  return s;
+}
+
+const HostConfig& Host::config() const { return core_->config; }
+
+}  // namespace hearth::actors

@@ -1,0 +1,45 @@
+// One active actor as the host holds it: its address, type, writer connection (used by
+// one workflow batch at a time) and a small pool of read-only connections for read
+// actions. Internal to actors/host; it knows nothing of CAF.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "actors/host/actor_type.h"
+#include "storage/database.h"
+
+namespace hearth::actors {
+
+struct Instance {
+  Address address;
+  std::string id;
+  const ActorType* type = nullptr;
+  std::filesystem::path db_path;
+  storage::DbOptions db_options;
+  std::size_t max_payload_bytes = 1 << 20;
+  std::size_t max_steps_per_batch = 64;
+
+  // Owned by the workflow: only the one batch in flight touches it.
+  std::unique_ptr<SQLite::Database> writer;
+
+  std::atomic<std::int64_t> last_active_ms{0};
+  std::atomic<int> reads_in_flight{0};
+
+  ~Instance();
+
+  // A read-only connection, from the pool or newly opened. Give it back with release_reader.
+  Result<std::unique_ptr<SQLite::Database>> acquire_reader();
+  void release_reader(std::unique_ptr<SQLite::Database> db);
+
+  bool has_queue(std::string_view queue) const { return type->queues.find(queue) != type->queues.end(); }
+
+ private:
+  std::mutex readers_mu_;
+  std::vector<std::unique_ptr<SQLite::Database>> readers_;
+};
+
+}  // namespace hearth::actors

@@ -1,0 +1,292 @@
+// The workflow loop of one active actor, as a CAF event-based actor. It never blocks:
+// it buffers sends, hands one writer batch at a time to the writer pool, answers
+// senders and waiters when that batch has committed, publishes broadcasts, starts long
+// I/O on the I/O pool and delivers the outbox. When idle long enough it hibernates.
+#include <spdlog/spdlog.h>
+
+#include "actors/host/host_core.h"
+
+namespace hearth::actors {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Sender {
+  EnqueueItem item;
+  caf::response_promise ack;  // invalid for internal items (I/O results)
+  caf::actor waiter;          // set when the sender waits for the handler's result
+};
+
+struct InstanceState {
+  Host::Core* core = nullptr;
+  std::shared_ptr<Instance> inst;
+  std::vector<Sender> buffered;   // not yet handed to a batch
+  std::vector<Sender> in_flight;  // in the batch being committed
+  std::shared_ptr<WriterResult> slot;
+  std::unordered_map<std::int64_t, std::vector<caf::actor>> waiters;
+  std::vector<std::int64_t> outbox_delivered;
+  std::vector<std::pair<std::int64_t, std::string>> outbox_failed;
+  struct Undelivered {
+    StepEffects::Outgoing out;
+    bool in_flight = false;
+  };
+  std::map<std::int64_t, Undelivered> outbox;  // committed, not yet delivered
+  bool writer_busy = false;
+  bool more_pending = true;  // unknown after activation: the first batch finds out
+  bool recover = true;
+  bool stopping = false;
+  int io_in_flight = 0;
+  bool retry_wait = false;  // a batch failed: pause steps until the retry timer fires
+  std::chrono::milliseconds backoff{0};
+  std::vector<caf::response_promise> stop_promises;
+
+  static inline const char* name = "hearth.actor";
+};
+
+using Self = caf::stateful_actor<InstanceState>;
+
+std::string ok_json(Json j) {
+  j["ok"] = true;
+  return j.dump();
+}
+std::string error_json(const Error& e) { return Json{{"ok", false}, {"error", error_to_json(e)}}.dump(); }
+
+bool idle(const InstanceState& s) {
+  return !s.writer_busy && s.buffered.empty() && !s.more_pending && s.waiters.empty() && s.io_in_flight == 0 &&
+         s.outbox.empty() && s.outbox_delivered.empty() && s.outbox_failed.empty() && !s.recover;
+}
+
+// Sends every undelivered outbox row that is not already on its way, off the loop.
+void deliver_outbox(Self* self) {
+  auto& s = self->state;
+  auto me = caf::actor_cast<caf::actor>(self);
+  for (auto& [id, entry] : s.outbox) {
+    if (entry.in_flight) continue;
+    entry.in_flight = true;
+    s.core->io_pool->submit([core = s.core, me, out = entry.out](std::stop_token) {
+      SendOptions opts;
+      opts.dedupe_key = out.dedupe_key;
+      auto r = core->send(out.to, out.queue, Json::parse(out.body_json), opts);
+      std::string code = r ? "" : std::string(to_string(r.error().code));
+      std::string message = r ? "" : r.error().message;
+      caf::anon_send(me, outbox_atom::value, out.id, code, message);
+    });
+  }
+}
+
+void announce(Self* self, StepEffects effects) {
+  auto& s = self->state;
+  for (auto& b : effects.broadcasts) s.core->pubsub.publish(s.inst->id, std::move(b.name), std::move(b.payload));
+  auto me = caf::actor_cast<caf::actor>(self);
+  for (auto& job : effects.io_jobs) {
+    ++s.io_in_flight;
+    s.core->io_pool->submit([me, job = std::move(job)](std::stop_token stop) {
+      Result<Json> outcome = Error{ErrorCode::internal, "I/O job did not run"};
+      try {
+        outcome = job.work(stop);
+      } catch (const std::exception& e) {
+        outcome = Error{ErrorCode::internal, std::string("I/O job threw: ") + e.what()};
+      }
+      caf::anon_send(me, io_done_atom::value, job.id, job.result_queue,
+                     io_result_body(job.id, job.name, job.context, outcome).dump());
+    });
+  }
+  for (auto& out : effects.outbox) {
+    auto id = out.id;
+    s.outbox[id] = InstanceState::Undelivered{std::move(out), false};
+  }
+  if (!effects.outbox.empty()) deliver_outbox(self);
+}
+
+void finish_stop(Self* self) {
+  auto& s = self->state;
+  for (auto& [id, waiters] : s.waiters)
+    for (auto& w : waiters)
+      self->send(w, result_atom::value, id,
+                 error_json(Error{ErrorCode::unavailable,
+                                  fmt::format("actor {} is shutting down; message {} stays queued and runs "
+                                              "after restart",
+                                              s.inst->address.display(), id)}));
+  s.waiters.clear();
+  s.inst->writer.reset();
+  for (auto& p : s.stop_promises) p.deliver(true);
+  s.stop_promises.clear();
+  self->quit();
+}
+
+void maybe_start_writer(Self* self) {
+  auto& s = self->state;
+  if (s.writer_busy) return;
+  bool steps = s.more_pending && !s.stopping && !s.retry_wait;
+  bool work = steps || !s.buffered.empty() || !s.outbox_delivered.empty() || !s.outbox_failed.empty() ||
+              (s.recover && !s.stopping);
+  if (!work) {
+    if (s.stopping) finish_stop(self);
+    return;
+  }
+  WriterBatch batch;
+  batch.recover = s.recover && !s.stopping;
+  s.recover = false;
+  batch.run_steps = !s.stopping;
+  batch.outbox_delivered = std::move(s.outbox_delivered);
+  batch.outbox_failed = std::move(s.outbox_failed);
+  s.outbox_delivered.clear();
+  s.outbox_failed.clear();
+  s.in_flight = std::move(s.buffered);
+  s.buffered.clear();
+  for (const auto& sender : s.in_flight) batch.enqueues.push_back(sender.item);
+  s.writer_busy = true;
+  s.slot = std::make_shared<WriterResult>();
+  auto me = caf::actor_cast<caf::actor>(self);
+  s.core->writer_pool->submit([inst = s.inst, slot = s.slot, batch = std::move(batch), me](std::stop_token) mutable {
+    *slot = run_writer_batch(*inst, std::move(batch));
+    caf::anon_send(me, written_atom::value);
+  });
+}
+
+void on_written(Self* self) {
+  auto& s = self->state;
+  s.writer_busy = false;
+  auto res = std::move(*s.slot);
+  s.slot.reset();
+  auto senders = std::move(s.in_flight);
+  s.in_flight.clear();
+
+  if (res.failure) {
+    // Nothing of the batch was committed: senders learn that their message was not
+    // accepted; pending steps are retried after a growing pause.
+    for (auto& sender : senders)
+      if (sender.ack.pending()) sender.ack.deliver(error_json(*res.failure));
+    s.more_pending = true;
+    s.retry_wait = true;
+    s.backoff = std::min<std::chrono::milliseconds>(std::max(s.backoff * 2, 50ms), 5000ms);
+    self->delayed_send(self, s.backoff, retry_atom::value);
+    if (s.stopping) finish_stop(self);
+    return;
+  }
+  s.backoff = 0ms;
+
+  for (std::size_t i = 0; i < senders.size(); ++i) {
+    auto& sender = senders[i];
+    const auto& item = res.enqueues[i];
+    if (item.dropped) continue;
+    if (sender.ack.pending()) {
+      Json ack{{"message_id", item.message_id}, {"duplicate", item.duplicate}, {"status", item.status}};
+      if (item.duplicate && item.status == "completed") ack["result"] = item.result;
+      sender.ack.deliver(ok_json(std::move(ack)));
+    }
+    if (!sender.waiter) continue;
+    if (item.duplicate && item.status == "completed")
+      self->send(sender.waiter, result_atom::value, item.message_id, ok_json({{"result", item.result}}));
+    else if (item.duplicate && item.status != "pending")
+      self->send(sender.waiter, result_atom::value, item.message_id,
+                 error_json(item.error.value_or(Error{ErrorCode::conflict, "message was " + item.status})));
+    else
+      s.waiters[item.message_id].push_back(sender.waiter);
+  }
+  for (const auto& outcome : res.outcomes) {
+    auto it = s.waiters.find(outcome.message_id);
+    if (it == s.waiters.end()) continue;
+    auto text = outcome.ok ? ok_json({{"result", outcome.result}}) : error_json(outcome.error);
+    for (auto& w : it->second) self->send(w, result_atom::value, outcome.message_id, text);
+    s.waiters.erase(it);
+  }
+  s.more_pending = res.more_pending;
+  s.inst->last_active_ms = storage::now_ms();
+  announce(self, std::move(res.effects));
+  maybe_start_writer(self);
+}
+
+caf::behavior instance_actor(Self* self, Host::Core* core, std::shared_ptr<Instance> inst, StepEffects initial) {
+  auto& s = self->state;
+  s.core = core;
+  s.inst = std::move(inst);
+  s.inst->last_active_ms = storage::now_ms();
+  auto tick_every = std::max<std::chrono::milliseconds>(core->config.hibernate_after / 2, 5ms);
+  self->delayed_send(self, tick_every, tick_atom::value);
+  announce(self, std::move(initial));
+  self->send(self, kick_atom::value);
+
+  return {
+      [=](enqueue_atom, std::string& queue, std::string& body, bool wait,
+          std::string& dedupe) -> caf::result<std::string> {
+        auto& s = self->state;
+        if (s.stopping)
+          return error_json(Error{ErrorCode::unavailable,
+                                  fmt::format("actor {} is shutting down", s.inst->address.display())});
+        Sender sender{EnqueueItem{std::move(queue), std::move(body), std::move(dedupe)},
+                      self->make_response_promise(),
+                      wait ? caf::actor_cast<caf::actor>(self->current_sender()) : caf::actor{}};
+        auto ack = sender.ack;
+        s.buffered.push_back(std::move(sender));
+        s.inst->last_active_ms = storage::now_ms();
+        maybe_start_writer(self);
+        return ack;
+      },
+      [=](written_atom) { on_written(self); },
+      [=](io_done_atom, std::int64_t job_id, std::string& queue, std::string& body) {
+        auto& s = self->state;
+        --s.io_in_flight;
+        EnqueueItem item{std::move(queue), std::move(body), ""};
+        item.io_job_id = job_id;
+        s.buffered.push_back(Sender{std::move(item), {}, {}});
+        maybe_start_writer(self);
+      },
+      [=](outbox_atom, std::int64_t id, std::string& code, std::string& message) {
+        auto& s = self->state;
+        auto it = s.outbox.find(id);
+        if (it == s.outbox.end()) return;
+        it->second.in_flight = false;
+        if (code.empty()) {
+          s.outbox_delivered.push_back(id);
+          s.outbox.erase(it);
+        } else if (code == "unavailable" || code == "timeout") {
+          // Transient: the target is stopping or busy. Try again in a second.
+          spdlog::warn("outbox.retry actor={} row={} error={}", s.inst->address.display(), id, message);
+          if (!s.stopping) self->delayed_send(self, 1s, retry_atom::value);
+        } else {
+          spdlog::error("outbox.failed actor={} row={} code={} error={}", s.inst->address.display(), id, code,
+                        message);
+          s.outbox_failed.emplace_back(id, code + ": " + message);
+          s.outbox.erase(it);
+        }
+        maybe_start_writer(self);
+      },
+      [=](kick_atom) { maybe_start_writer(self); },
+      [=](retry_atom) {
+        auto& s = self->state;
+        s.retry_wait = false;
+        if (!s.stopping) deliver_outbox(self);
+        maybe_start_writer(self);
+      },
+      [=](tick_atom) {
+        auto& s = self->state;
+        if (s.stopping) return;
+        auto idle_for = std::chrono::milliseconds(storage::now_ms() - s.inst->last_active_ms.load());
+        if (idle(s) && idle_for >= s.core->config.hibernate_after && s.core->retire(*s.inst)) {
+          spdlog::debug("actor.hibernate actor={}", s.inst->address.display());
+          // Closing checkpoints the WAL: blocking work, so not on this thread.
+          s.core->writer_pool->submit([inst = s.inst](std::stop_token) { inst->writer.reset(); });
+          self->quit();
+          return;
+        }
+        self->delayed_send(self, tick_every, tick_atom::value);
+      },
+      [=](stop_atom) -> caf::result<bool> {
+        auto& s = self->state;
+        s.stopping = true;
+        auto rp = self->make_response_promise();
+        s.stop_promises.push_back(rp);
+        maybe_start_writer(self);
+        return rp;
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_instance(Host::Core& core, std::shared_ptr<Instance> inst, StepEffects initial) {
+  return core.system->spawn(instance_actor, &core, std::move(inst), std::move(initial));
+}
+
+}  // namespace hearth::actors

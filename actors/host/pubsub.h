@@ -1,0 +1,67 @@
+// Broadcasts: an actor publishes events on its topic (its actor id); subscribers (the
+// HTTP edge's SSE streams, tests) read them at their own pace. Publishing never blocks
+// on a subscriber: each has a bounded buffer, and one that falls behind loses its oldest
+// events and is told so (`take_lagged`), so that it can refetch the full state.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace hearth::actors {
+
+struct Event {
+  std::string topic;    // the publishing actor's id, e.g. "3f2a..."
+  std::uint64_t seq;    // per topic, increasing, restarts with the process
+  std::string name;     // "task.status.changed"
+  nlohmann::json payload;
+  std::int64_t at_ms;
+};
+
+class Subscription {
+ public:
+  struct Inner;
+  explicit Subscription(std::shared_ptr<Inner> inner);
+  ~Subscription();
+  Subscription(const Subscription&) = delete;
+  Subscription& operator=(const Subscription&) = delete;
+
+  // The next event, waiting up to `timeout`; nullopt on timeout or once closed.
+  std::optional<Event> next(std::chrono::milliseconds timeout);
+  // True once after events were dropped because this subscriber fell behind.
+  bool take_lagged();
+  bool closed() const;
+
+ private:
+  std::shared_ptr<Inner> inner_;
+};
+
+class PubSub {
+ public:
+  // The wildcard topic receives every event.
+  static constexpr const char* kAllTopics = "*";
+
+  explicit PubSub(std::size_t buffer_per_subscriber = 1024);
+  ~PubSub();
+
+  std::shared_ptr<Subscription> subscribe(const std::string& topic);
+  void publish(const std::string& topic, std::string name, nlohmann::json payload);
+  // Wakes and closes every subscription (at shutdown).
+  void close_all();
+  std::size_t subscriber_count() const;
+
+ private:
+  std::size_t buffer_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, std::vector<std::weak_ptr<Subscription::Inner>>> topics_;
+  std::unordered_map<std::string, std::uint64_t> seqs_;
+};
+
+}  // namespace hearth::actors

@@ -1,0 +1,333 @@
+// The workflow batch and instance connections: see workflow.h and instance.h.
+#include "actors/host/workflow.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace hearth::actors {
+namespace {
+
+constexpr std::int64_t kKeepSettledMessages = 10'000;
+constexpr std::int64_t kKeepHistory = 10'000;
+constexpr std::size_t kMaxPooledReaders = 4;
+
+using Clock = std::chrono::steady_clock;
+
+std::int64_t micros_since(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t).count();
+}
+
+Json parse_or_null(const SQLite::Column& c) {
+  if (c.isNull()) return nullptr;
+  return Json::parse(c.getString(), nullptr, false);
+}
+
+// Persists one new message (or finds the earlier one with the same dedupe key).
+void persist(SQLite::Database& db, EnqueueItem& item) {
+  if (item.io_job_id != 0) {
+    SQLite::Statement del(db, "DELETE FROM io_jobs WHERE id = ?");
+    del.bind(1, static_cast<int64_t>(item.io_job_id));
+    if (del.exec() == 0) {
+      item.dropped = true;  // settled already (reported as interrupted after a restart)
+      return;
+    }
+  }
+  SQLite::Statement ins(db,
+                        "INSERT INTO queue_messages(queue, body_json, dedupe_key, status, enqueued_at) "
+                        "VALUES(?, ?, ?, 'pending', ?) ON CONFLICT(dedupe_key) DO NOTHING");
+  ins.bind(1, item.queue);
+  ins.bind(2, item.body_json);
+  if (item.dedupe_key.empty()) ins.bind(3);
+  else ins.bind(3, item.dedupe_key);
+  ins.bind(4, static_cast<int64_t>(storage::now_ms()));
+  if (ins.exec() == 1) {
+    item.message_id = db.getLastInsertRowid();
+    return;
+  }
+  SQLite::Statement q(db,
+                      "SELECT id, status, result_json, error_json FROM queue_messages WHERE dedupe_key = ?");
+  q.bind(1, item.dedupe_key);
+  if (!q.executeStep()) throw std::runtime_error("dedupe conflict without a row");
+  item.duplicate = true;
+  item.message_id = q.getColumn(0).getInt64();
+  item.status = q.getColumn(1).getString();
+  item.result = parse_or_null(q.getColumn(2));
+  if (!q.getColumn(3).isNull()) item.error = error_from_json(parse_or_null(q.getColumn(3)));
+}
+
+// After a restart: report I/O jobs the previous process never finished, and pick up
+// the outbox rows it never delivered.
+void recover(SQLite::Database& db, const Instance& inst, StepEffects& effects) {
+  struct Job {
+    std::int64_t id;
+    std::string name, queue;
+    Json context;
+  };
+  std::vector<Job> jobs;
+  {
+    SQLite::Statement q(db, "SELECT id, name, result_queue, context_json FROM io_jobs ORDER BY id");
+    while (q.executeStep())
+      jobs.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getString(), q.getColumn(2).getString(),
+                      parse_or_null(q.getColumn(3))});
+  }
+  for (auto& job : jobs) {
+    EnqueueItem item{job.queue,
+                     io_result_body(job.id, job.name, job.context,
+                                    Error{ErrorCode::unavailable, "interrupted: the process stopped before "
+                                                                  "this job finished"})
+                         .dump(),
+                     "", job.id};
+    persist(db, item);
+    spdlog::warn("actor.io_interrupted actor={} job={} name={}", inst.address.display(), job.id, job.name);
+  }
+  SQLite::Statement q(db,
+                      "SELECT id, to_type, to_key_json, queue, body_json, dedupe_key FROM outbox "
+                      "WHERE last_error IS NULL ORDER BY id");
+  while (q.executeStep()) {
+    StepEffects::Outgoing out;
+    out.id = q.getColumn(0).getInt64();
+    out.to.type = q.getColumn(1).getString();
+    out.to.key = Json::parse(q.getColumn(2).getString()).get<std::vector<std::string>>();
+    out.queue = q.getColumn(3).getString();
+    out.body_json = q.getColumn(4).getString();
+    out.dedupe_key = q.getColumn(5).getString();
+    effects.outbox.push_back(std::move(out));
+  }
+}
+
+void merge(StepEffects& into, StepEffects&& from) {
+  for (auto& b : from.broadcasts) into.broadcasts.push_back(std::move(b));
+  for (auto& j : from.io_jobs) into.io_jobs.push_back(std::move(j));
+  for (auto& o : from.outbox) into.outbox.push_back(std::move(o));
+  into.self_sent = into.self_sent || from.self_sent;
+}
+
+struct PendingMessage {
+  std::int64_t id;
+  std::string queue;
+  std::string body_json;
+};
+
+// Runs one message through its handler inside a savepoint; records the outcome.
+StepOutcome run_step(Instance& inst, SQLite::Database& db, const PendingMessage& msg, StepEffects& effects) {
+  StepOutcome out{msg.id, msg.queue, false, nullptr, {}};
+  auto started_ms = storage::now_ms();
+  auto started = Clock::now();
+  db.exec("SAVEPOINT step");
+  StepContext ctx(inst.address, db, msg.id, msg.queue,
+                  [&inst](std::string_view q) { return inst.has_queue(q); }, inst.max_payload_bytes);
+  Result<Json> result = Error{ErrorCode::internal, ""};
+  auto handler = inst.type->queues.find(msg.queue);
+  if (handler == inst.type->queues.end()) {
+    result = Error{ErrorCode::invalid,
+                   fmt::format("actor {}: queue \"{}\" has no handler in this build", inst.address.display(), msg.queue)};
+  } else {
+    try {
+      CurrentStep current(ctx);
+      result = handler->second(ctx, Json::parse(msg.body_json));
+    } catch (const std::exception& e) {
+      result = Error{ErrorCode::internal, fmt::format("actor {}: handler for \"{}\" threw: {}",
+                                                      inst.address.display(), msg.queue, e.what())};
+    }
+  }
+  if (result) {
+    db.exec("RELEASE step");
+    out.ok = true;
+    out.result = std::move(*result);
+    merge(effects, std::move(ctx.effects()));
+  } else {
+    db.exec("ROLLBACK TO step");
+    db.exec("RELEASE step");
+    out.error = result.error();
+  }
+  auto ended_ms = storage::now_ms();
+  auto duration_us = micros_since(started);
+  SQLite::Statement upd(db,
+                        "UPDATE queue_messages SET status = ?, completed_at = ?, result_json = ?, error_json = ? "
+                        "WHERE id = ?");
+  upd.bind(1, out.ok ? "completed" : "failed");
+  upd.bind(2, static_cast<int64_t>(ended_ms));
+  if (out.ok) {
+    upd.bind(3, out.result.dump());
+    upd.bind(4);
+  } else {
+    upd.bind(3);
+    upd.bind(4, error_to_json(out.error).dump());
+  }
+  upd.bind(5, static_cast<int64_t>(msg.id));
+  upd.exec();
+  SQLite::Statement hist(db,
+                         "INSERT INTO workflow_history(message_id, queue, started_at, ended_at, duration_us, "
+                         "outcome, error_json) VALUES(?, ?, ?, ?, ?, ?, ?)");
+  hist.bind(1, static_cast<int64_t>(msg.id));
+  hist.bind(2, msg.queue);
+  hist.bind(3, static_cast<int64_t>(started_ms));
+  hist.bind(4, static_cast<int64_t>(ended_ms));
+  hist.bind(5, static_cast<int64_t>(duration_us));
+  hist.bind(6, out.ok ? "completed" : "failed");
+  if (out.ok) hist.bind(7);
+  else hist.bind(7, error_to_json(out.error).dump());
+  hist.exec();
+  if (!out.ok)
+    spdlog::warn("queue.step_failed actor={} queue={} msg={} code={} error={}", inst.address.display(),
+                 msg.queue, msg.id, to_string(out.error.code), out.error.message);
+  else if (duration_us > 1'000'000)
+    spdlog::warn("queue.step_slow actor={} queue={} msg={} ms={} (long work belongs in spawn_io)",
+                 inst.address.display(), msg.queue, msg.id, duration_us / 1000);
+  return out;
+}
+
+void prune(SQLite::Database& db) {
+  db.exec(fmt::format(
+      "DELETE FROM queue_messages WHERE status IN ('completed', 'discarded') AND "
+      "id < (SELECT MAX(id) FROM queue_messages) - {}",
+      kKeepSettledMessages));
+  db.exec(fmt::format("DELETE FROM workflow_history WHERE id < (SELECT MAX(id) FROM workflow_history) - {}",
+                      kKeepHistory));
+}
+
+}  // namespace
+
+Json error_to_json(const Error& e) { return Json{{"code", to_string(e.code)}, {"message", e.message}}; }
+
+Error error_from_json(const Json& j) {
+  if (!j.is_object()) return Error{ErrorCode::internal, "malformed error"};
+  auto code = error_code_from_string(j.value("code", "internal"));
+  return Error{code.value_or(ErrorCode::internal), j.value("message", "")};
+}
+
+Json io_result_body(std::int64_t job_id, const std::string& name, const Json& context,
+                    const Result<Json>& outcome) {
+  Json body{{"job_id", job_id}, {"name", name}, {"context", context}, {"ok", outcome.ok()}};
+  if (outcome) body["result"] = *outcome;
+  else {
+    body["error"] = error_to_json(outcome.error());
+    if (outcome.error().message.starts_with("interrupted:")) body["error"]["code"] = "interrupted";
+  }
+  return body;
+}
+
+WriterResult run_writer_batch(Instance& inst, WriterBatch batch) {
+  WriterResult res;
+  auto& db = *inst.writer;
+  auto started = Clock::now();
+  try {
+    db.exec("BEGIN IMMEDIATE");
+    for (auto& item : batch.enqueues) persist(db, item);
+    for (auto id : batch.outbox_delivered) {
+      SQLite::Statement del(db, "DELETE FROM outbox WHERE id = ?");
+      del.bind(1, static_cast<int64_t>(id));
+      del.exec();
+    }
+    for (const auto& [id, reason] : batch.outbox_failed) {
+      SQLite::Statement upd(db, "UPDATE outbox SET last_error = ? WHERE id = ?");
+      upd.bind(1, reason);
+      upd.bind(2, static_cast<int64_t>(id));
+      upd.exec();
+    }
+    if (batch.recover) recover(db, inst, res.effects);
+
+    if (batch.run_steps) {
+      std::vector<PendingMessage> pending;
+      {
+        SQLite::Statement q(db,
+                            "SELECT id, queue, body_json FROM queue_messages WHERE status = 'pending' "
+                            "ORDER BY id LIMIT ?");
+        q.bind(1, static_cast<int64_t>(inst.max_steps_per_batch));
+        while (q.executeStep())
+          pending.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getString(), q.getColumn(2).getString()});
+      }
+      for (const auto& msg : pending) {
+        if (!res.outcomes.empty() && Clock::now() - started > batch.budget) break;
+        res.outcomes.push_back(run_step(inst, db, msg, res.effects));
+      }
+      SQLite::Statement more(db, "SELECT EXISTS(SELECT 1 FROM queue_messages WHERE status = 'pending')");
+      more.executeStep();
+      res.more_pending = more.getColumn(0).getInt() != 0;
+      if (!res.outcomes.empty()) prune(db);
+    } else {
+      SQLite::Statement more(db, "SELECT EXISTS(SELECT 1 FROM queue_messages WHERE status = 'pending')");
+      more.executeStep();
+      res.more_pending = more.getColumn(0).getInt() != 0;
+    }
+    db.exec("COMMIT");
+  } catch (const std::exception& e) {
+    try {
+      db.exec("ROLLBACK");
+    } catch (...) {
+    }
+    res = WriterResult{};
+    res.failure = Error{ErrorCode::unavailable,
+                        fmt::format("actor {}: could not commit to its database: {}", inst.address.display(), e.what())};
+    res.more_pending = true;
+    spdlog::error("queue.commit_failed actor={} error={}", inst.address.display(), e.what());
+    return res;
+  }
+  res.enqueues = std::move(batch.enqueues);
+  return res;
+}
+
+Status create_actor_record(Instance& inst, const Json& input, StepEffects& effects) {
+  auto& db = *inst.writer;
+  try {
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+    if (db.execAndGet("SELECT COUNT(*) FROM actor_meta").getInt() > 0) return {};
+    SQLite::Statement ins(db,
+                          "INSERT INTO actor_meta(id, actor_id, type, key_json, input_json, created_at) "
+                          "VALUES(1, ?, ?, ?, ?, ?)");
+    ins.bind(1, inst.id);
+    ins.bind(2, inst.address.type);
+    ins.bind(3, Json(inst.address.key).dump());
+    ins.bind(4, input.dump());
+    ins.bind(5, static_cast<int64_t>(storage::now_ms()));
+    ins.exec();
+    if (inst.type->on_create) {
+      StepContext ctx(inst.address, db, 0, "", [&inst](std::string_view q) { return inst.has_queue(q); },
+                      inst.max_payload_bytes);
+      Status st;
+      try {
+        CurrentStep current(ctx);
+        st = inst.type->on_create(ctx, input);
+      } catch (const std::exception& e) {
+        st = Error{ErrorCode::internal, e.what()};
+      }
+      if (!st)
+        return Error{st.error().code,
+                     fmt::format("actor {}: could not be created: {}", inst.address.display(), st.error().message)};
+      effects = std::move(ctx.effects());
+    }
+    tx.commit();
+    return {};
+  } catch (const std::exception& e) {
+    return Error{ErrorCode::unavailable,
+                 fmt::format("actor {}: could not be created: {}", inst.address.display(), e.what())};
+  }
+}
+
+Instance::~Instance() {
+  std::lock_guard lock(readers_mu_);
+  readers_.clear();
+  writer.reset();
+}
+
+Result<std::unique_ptr<SQLite::Database>> Instance::acquire_reader() {
+  {
+    std::lock_guard lock(readers_mu_);
+    if (!readers_.empty()) {
+      auto db = std::move(readers_.back());
+      readers_.pop_back();
+      return db;
+    }
+  }
+  auto options = db_options;
+  options.read_only = true;
+  return storage::open_database(db_path, options);
+}
+
+void Instance::release_reader(std::unique_ptr<SQLite::Database> db) {
+  std::lock_guard lock(readers_mu_);
+  if (readers_.size() < kMaxPooledReaders) readers_.push_back(std::move(db));
+}
+
+}  // namespace hearth::actors

@@ -1,0 +1,47 @@
+// `hearth`: the one executable. Subcommands are parsed here with CLI11; each flag can
+// also be set by the HEARTH_* environment variable named in its help text.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Hearth: a self-hosted orchestration server for background AI coding agents.\n"
+               "Every flag can also be set through the environment variable shown beside it."};
+  app.require_subcommand(1);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
+      ->envname("HEARTH_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+
+  hearth::cli::ServeOptions serve;
+  auto* cmd = app.add_subcommand("serve", "Run the actor host and the HTTP server until SIGINT or SIGTERM");
+  cmd->add_option("--data-dir", serve.data_dir, "Where every database lives")
+      ->envname("HEARTH_DATA_DIR")->capture_default_str();
+  cmd->add_option("--host", serve.host, "Address to listen on")->envname("HEARTH_HOST")->capture_default_str();
+  cmd->add_option("--port", serve.port, "Port to listen on (0: any free port)")
+      ->envname("HEARTH_PORT")->check(CLI::Range(0, 65535))->capture_default_str();
+  cmd->add_option("--http-threads", serve.http_threads, "HTTP worker threads (each open connection holds one)")
+      ->envname("HEARTH_HTTP_THREADS")->check(CLI::Range(2, 4096))->capture_default_str();
+  cmd->add_option("--hibernate-after", serve.hibernate_after_s,
+                  "Seconds an actor stays idle before it closes its database and stops")
+      ->envname("HEARTH_HIBERNATE_AFTER")->check(CLI::Range(1, 86400))->capture_default_str();
+  cmd->add_option("--sqlite-synchronous", serve.sqlite_synchronous,
+                  "full: every commit survives power loss; normal: survives a crash of the process, "
+                  "may lose the last commits on power loss")
+      ->envname("HEARTH_SQLITE_SYNCHRONOUS")->check(CLI::IsMember({"full", "normal"}))->capture_default_str();
+  cmd->add_option("--writer-threads", serve.writer_threads, "Most database commits running at once")
+      ->envname("HEARTH_WRITER_THREADS")->check(CLI::Range(1, 1024))->capture_default_str();
+  cmd->add_option("--io-threads", serve.io_threads, "Most long I/O jobs (agent turns, git, HTTP) running at once")
+      ->envname("HEARTH_IO_THREADS")->check(CLI::Range(1, 4096))->capture_default_str();
+  cmd->add_option("--shutdown-grace", serve.shutdown_grace_s, "Seconds to let work in flight finish on shutdown")
+      ->envname("HEARTH_SHUTDOWN_GRACE")->check(CLI::Range(0, 600))->capture_default_str();
+
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  if (cmd->parsed()) return hearth::cli::serve(serve);
+  return 2;
+}

@@ -1,0 +1,27 @@
+// Error code -> HTTP status, and the JSON error body.
+#include "http/errors.h"
+
+#include <nlohmann/json.hpp>
+
+namespace hearth::http {
+
+int http_status(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::invalid: return 400;
+    case ErrorCode::unauthorized: return 401;
+    case ErrorCode::forbidden: return 403;
+    case ErrorCode::not_found: return 404;
+    case ErrorCode::conflict: return 409;
+    case ErrorCode::too_large: return 413;
+    case ErrorCode::unavailable: return 503;
+    case ErrorCode::timeout: return 504;
+    case ErrorCode::internal: return 500;
+  }
+  return 500;
+}
+
+std::string error_body(const Error& error) {
+  return nlohmann::json{{"error", {{"code", to_string(error.code)}, {"message", error.message}}}}.dump();
+}
+
+}  // namespace hearth::http

@@ -1,0 +1,158 @@
+// Child processes with pipes and process groups: see process.h.
+#include "sandbox/process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include <fmt/format.h>
+
+extern char** environ;
+
+namespace hearth::sandbox {
+
+Result<Process> Process::spawn(const ProcessSpec& spec) {
+  if (spec.argv.empty()) return Error{ErrorCode::invalid, "process argv is empty"};
+  int in[2], out[2];
+  if (pipe2(in, O_CLOEXEC) != 0) return Error{ErrorCode::unavailable, fmt::format("pipe: {}", std::strerror(errno))};
+  if (pipe2(out, O_CLOEXEC) != 0) {
+    close(in[0]);
+    close(in[1]);
+    return Error{ErrorCode::unavailable, fmt::format("pipe: {}", std::strerror(errno))};
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, spec.cwd.c_str());
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attr, 0);
+
+  std::vector<char*> argv;
+  for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::vector<std::string> env_storage;
+  for (char** e = environ; *e; ++e) env_storage.emplace_back(*e);
+  for (const auto& e : spec.extra_env) env_storage.push_back(e);
+  std::vector<char*> envp;
+  for (auto& e : env_storage) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
+  pid_t pid = -1;
+  int rc = posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  close(in[0]);
+  close(out[1]);
+  if (rc != 0) {
+    close(in[1]);
+    close(out[0]);
+    return Error{ErrorCode::unavailable, fmt::format("cannot start {}: {}", spec.argv[0], std::strerror(rc))};
+  }
+  Process p;
+  p.pid_ = pid;
+  p.stdin_fd_ = in[1];
+  p.stdout_fd_ = out[0];
+  return p;
+}
+
+Process::Process(Process&& other) noexcept { *this = std::move(other); }
+
+Process& Process::operator=(Process&& other) noexcept {
+  if (this != &other) {
+    release();
+    pid_ = std::exchange(other.pid_, -1);
+    stdin_fd_ = std::exchange(other.stdin_fd_, -1);
+    stdout_fd_ = std::exchange(other.stdout_fd_, -1);
+    buffer_ = std::move(other.buffer_);
+    eof_ = other.eof_;
+    exit_code_ = other.exit_code_;
+  }
+  return *this;
+}
+
+Process::~Process() { release(); }
+
+void Process::release() {
+  if (pid_ > 0 && !exit_code_) {
+    kill(SIGKILL);
+    (void)wait(std::chrono::seconds(5));
+  }
+  close_stdin();
+  if (stdout_fd_ >= 0) close(stdout_fd_);
+  stdout_fd_ = -1;
+  pid_ = -1;
+}
+
+Status Process::write(std::string_view data) {
+  while (!data.empty()) {
+    auto n = ::write(stdin_fd_, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Error{ErrorCode::unavailable, fmt::format("write to process {}: {}", pid_, std::strerror(errno))};
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return {};
+}
+
+void Process::close_stdin() {
+  if (stdin_fd_ >= 0) close(stdin_fd_);
+  stdin_fd_ = -1;
+}
+
+std::optional<std::string> Process::read_line(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (auto nl = buffer_.find('\n'); nl != std::string::npos) {
+      auto line = buffer_.substr(0, nl);
+      buffer_.erase(0, nl + 1);
+      return line;
+    }
+    if (eof_ || stdout_fd_ < 0) return std::nullopt;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    pollfd pfd{stdout_fd_, POLLIN, 0};
+    int r = poll(&pfd, 1, static_cast<int>(left.count()));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return std::nullopt;
+    char chunk[4096];
+    auto n = read(stdout_fd_, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      eof_ = true;
+      continue;
+    }
+    buffer_.append(chunk, static_cast<std::size_t>(n));
+  }
+}
+
+void Process::kill(int signal) {
+  if (pid_ > 0 && !exit_code_) ::kill(-pid_, signal);
+}
+
+Result<int> Process::wait(std::chrono::milliseconds timeout) {
+  if (exit_code_) return *exit_code_;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    int status = 0;
+    auto r = waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) {
+      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      return *exit_code_;
+    }
+    if (r < 0 && errno != EINTR)
+      return Error{ErrorCode::internal, fmt::format("waitpid {}: {}", pid_, std::strerror(errno))};
+    if (std::chrono::steady_clock::now() >= deadline)
+      return Error{ErrorCode::timeout, fmt::format("process {} still running", pid_)};
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
+}  // namespace hearth::sandbox

@@ -1,0 +1,61 @@
+// A child process with pipes: argv (never a shell string), its own process group so
+// that kill() reaches every descendant, line-oriented stdout reading with a timeout,
+// and a destructor that kills and reaps whatever is still running. The seed of the
+// sandbox exec channel; the crash test drives `hearth` children with it.
+#pragma once
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "storage/error.h"
+
+namespace hearth::sandbox {
+
+struct ProcessSpec {
+  std::vector<std::string> argv;           // argv[0] is the program (PATH is searched)
+  std::vector<std::string> extra_env;      // KEY=VALUE added to the inherited environment
+  std::filesystem::path cwd;               // empty: the current directory
+};
+
+class Process {
+ public:
+  static Result<Process> spawn(const ProcessSpec& spec);
+
+  Process(Process&& other) noexcept;
+  Process& operator=(Process&& other) noexcept;
+  ~Process();
+
+  int pid() const { return pid_; }
+
+  // Writes all of `data` to the child's stdin.
+  Status write(std::string_view data);
+  void close_stdin();
+
+  // The next line of stdout without its newline; nullopt on timeout or end of output.
+  std::optional<std::string> read_line(std::chrono::milliseconds timeout);
+
+  // Sends `signal` to the child's whole process group.
+  void kill(int signal = SIGKILL);
+
+  // Waits for the child to exit: its exit code, or 128 + signal number when a signal
+  // ended it. Error::timeout when it is still running after `timeout`.
+  Result<int> wait(std::chrono::milliseconds timeout);
+
+ private:
+  Process() = default;
+  void release();
+
+  int pid_ = -1;
+  int stdin_fd_ = -1;
+  int stdout_fd_ = -1;
+  std::string buffer_;
+  bool eof_ = false;
+  std::optional<int> exit_code_;
+};
+
+}  // namespace hearth::sandbox

@@ -1,0 +1,51 @@
+// Opens SQLite databases with the pragmas every Hearth database relies on.
+#include "storage/database.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <fmt/format.h>
+
+namespace hearth::storage {
+
+std::string_view to_string(Synchronous s) { return s == Synchronous::full ? "full" : "normal"; }
+
+Result<Synchronous> synchronous_from_string(std::string_view text) {
+  if (text == "full" || text == "FULL") return Synchronous::full;
+  if (text == "normal" || text == "NORMAL") return Synchronous::normal;
+  return Error{ErrorCode::invalid,
+               fmt::format("sqlite synchronous must be \"full\" or \"normal\", not \"{}\"", text)};
+}
+
+Result<std::unique_ptr<SQLite::Database>> open_database(const std::filesystem::path& path,
+                                                        const DbOptions& options) {
+  try {
+    int flags = SQLite::OPEN_NOMUTEX;
+    if (options.read_only) {
+      flags |= SQLite::OPEN_READONLY;
+    } else {
+      std::filesystem::create_directories(path.parent_path());
+      flags |= SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE;
+    }
+    auto db = std::make_unique<SQLite::Database>(path.string(), flags,
+                                                 static_cast<int>(options.busy_timeout.count()));
+    if (!options.read_only) {
+      auto mode = db->execAndGet("PRAGMA journal_mode=WAL").getString();
+      if (mode != "wal")
+        return Error{ErrorCode::unavailable,
+                     fmt::format("database {}: could not enable WAL (journal_mode={})",
+                                 path.string(), mode)};
+    }
+    db->exec(fmt::format("PRAGMA foreign_keys=ON; PRAGMA synchronous={}",
+                         options.synchronous == Synchronous::full ? "FULL" : "NORMAL"));
+    return db;
+  } catch (const std::exception& e) {
+    return Error{ErrorCode::unavailable,
+                 fmt::format("database {}: cannot open: {}", path.string(), e.what())};
+  }
+}
+
+std::int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace hearth::storage
