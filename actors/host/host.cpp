@@ -64,6 +64,9 @@ Result<Active> Host::Core::activate(const Address& address, bool create, const J
     if (auto st = registry.add(address, id); !st) return st.error();
   }
   spdlog::debug("actor.activate actor={} id={}", address.display(), id);
+  // Creation broadcasts go out before get_or_create returns; later ones follow in order.
+  for (auto& b : effects.broadcasts) pubsub.publish(id, std::move(b.name), std::move(b.payload));
+  effects.broadcasts.clear();
   return Active{inst, spawn_instance(*this, inst, std::move(effects))};
 }
 
@@ -179,8 +182,10 @@ Result<SendReceipt> Host::Core::send(const Address& to, std::string_view queue, 
                 receiver_down = true;  // it hibernated just now; the message never arrived
               } else if (err == caf::sec::request_timeout) {
                 ack = Result<SendReceipt>(Error{
-                    ErrorCode::timeout, fmt::format("actor {} did not accept a message on \"{}\" within {} ms",
-                                                    to.display(), queue, timeout.count())});
+                    ErrorCode::timeout,
+                    fmt::format("actor {} did not confirm a message on \"{}\" within {} ms (it is busy); the "
+                                "message may still be accepted and run",
+                                to.display(), queue, timeout.count())});
               } else {
                 ack = Result<SendReceipt>(Error{ErrorCode::unavailable,
                                                 fmt::format("actor {}: {}", to.display(), system->render(err))});

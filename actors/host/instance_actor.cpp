@@ -214,9 +214,10 @@ caf::behavior instance_actor(Self* self, Host::Core* core, std::shared_ptr<Insta
         if (s.stopping)
           return error_json(Error{ErrorCode::unavailable,
                                   fmt::format("actor {} is shutting down", s.inst->address.display())});
+        // Read the sender before make_response_promise(), which takes it over.
+        auto waiter = wait ? caf::actor_cast<caf::actor>(self->current_sender()) : caf::actor{};
         Sender sender{EnqueueItem{std::move(queue), std::move(body), std::move(dedupe)},
-                      self->make_response_promise(),
-                      wait ? caf::actor_cast<caf::actor>(self->current_sender()) : caf::actor{}};
+                      self->make_response_promise(), std::move(waiter)};
         auto ack = sender.ack;
         s.buffered.push_back(std::move(sender));
         s.inst->last_active_ms = storage::now_ms();
