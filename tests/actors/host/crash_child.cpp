@@ -1,0 +1,90 @@
+// A child process for the crash test: a Host with the ledger type on DATA_DIR that
+// reads commands from stdin and answers on stdout.
+//   send N   -> sends {"seq":N} to ledger ["test","crash"] (from one of four sender
+//               threads) and prints "ack N" once send() returned, i.e. once the
+//               message is on disk
+//   verify   -> waits until the queue is empty and prints "entries [..]" and "count N"
+// It prints "ready" when it can take commands.
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <deque>
+#include <iostream>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "tests/support/ledger_actor.h"
+
+using namespace hearth;
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::cerr << "usage: crash_child DATA_DIR\n";
+    return 2;
+  }
+  spdlog::set_level(spdlog::level::err);
+  actors::HostConfig config;
+  config.data_dir = argv[1];
+  actors::Host host(config);
+  if (!host.register_type(test::make_ledger_type(host)).ok() || !host.start().ok()) return 1;
+  auto target = test::ledger("crash");
+  if (auto st = host.get_or_create(target); !st) {
+    std::cerr << st.error().message << "\n";
+    return 1;
+  }
+  std::mutex out_mu;
+  auto say = [&](const std::string& line) {
+    std::lock_guard lock(out_mu);
+    std::cout << line << std::endl;
+  };
+  say("ready");
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<long> work;
+  bool done = false;
+  std::vector<std::thread> senders;
+  for (int i = 0; i < 4; ++i)
+    senders.emplace_back([&] {
+      for (;;) {
+        long seq;
+        {
+          std::unique_lock lock(mu);
+          cv.wait(lock, [&] { return done || !work.empty(); });
+          if (work.empty()) return;
+          seq = work.front();
+          work.pop_front();
+        }
+        auto r = host.send(target, "ledger.command.append", {{"seq", seq}});
+        say(r ? "ack " + std::to_string(seq) : "err " + std::to_string(seq) + " " + r.error().message);
+      }
+    });
+
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    if (line.rfind("send ", 0) == 0) {
+      std::lock_guard lock(mu);
+      work.push_back(std::stol(line.substr(5)));
+      cv.notify_one();
+    } else if (line == "verify") {
+      for (int i = 0; i < 2000; ++i) {
+        auto s = host.actor_summary(target);
+        if (s && (*s)["queue"]["pending"] == 0) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      auto e = host.call(target, "ledger.entries");
+      if (!e) return 1;
+      say("entries " + (*e)["seqs"].dump());
+      say("count " + (*e)["count"].dump());
+    }
+  }
+  {
+    std::lock_guard lock(mu);
+    done = true;
+  }
+  cv.notify_all();
+  for (auto& t : senders) t.join();
+  host.shutdown();
+  return 0;
+}

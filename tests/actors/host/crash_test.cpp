@@ -1,0 +1,85 @@
+#include <doctest/doctest.h>
+
+#include <map>
+#include <random>
+#include <set>
+
+#include "actors/host/address.h"
+#include "sandbox/process.h"
+#include "tests/support/temp_dir.h"
+
+using namespace hearth;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Reads "ack N" lines into `acked` until `until` (or end of output).
+void collect_acks(sandbox::Process& child, std::set<long>& acked, std::chrono::steady_clock::time_point until) {
+  while (std::chrono::steady_clock::now() < until) {
+    auto line = child.read_line(5ms);
+    if (!line) continue;
+    if (line->rfind("ack ", 0) == 0) acked.insert(std::stol(line->substr(4)));
+  }
+}
+
+sandbox::Process start_child(const std::filesystem::path& dir) {
+  auto child = sandbox::Process::spawn({{HEARTH_CRASH_CHILD, dir.string()}, {}, {}});
+  REQUIRE(child.ok());
+  auto ready = child->read_line(20s);
+  REQUIRE(ready);
+  REQUIRE(*ready == "ready");
+  return std::move(*child);
+}
+
+}  // namespace
+
+TEST_CASE("a message acknowledged before kill -9 is applied exactly once after restart") {
+  test::TempDir dir;
+  auto seed = std::random_device{}();
+  INFO("seed " << seed);
+  std::mt19937 rng(seed);
+  std::set<long> acked;
+  long next = 0;
+  constexpr int kRounds = 8;
+  constexpr long kPerRound = 500;
+
+  for (int round = 0; round < kRounds; ++round) {
+    auto child = start_child(dir.path());
+    std::string commands;
+    for (long i = 0; i < kPerRound; ++i) commands += "send " + std::to_string(next + i) + "\n";
+    next += kPerRound;
+    REQUIRE(child.write(commands).ok());
+    // Kill at a random instant while messages are being accepted and applied.
+    auto kill_after = std::chrono::milliseconds(std::uniform_int_distribution<int>(5, 250)(rng));
+    collect_acks(child, acked, std::chrono::steady_clock::now() + kill_after);
+    child.kill(SIGKILL);
+    REQUIRE(child.wait(5s).ok());
+    collect_acks(child, acked, std::chrono::steady_clock::now() + 50ms);  // lines printed before death
+  }
+
+  auto child = start_child(dir.path());
+  REQUIRE(child.write("verify\n").ok());
+  auto entries_line = child.read_line(30s);
+  auto count_line = child.read_line(5s);
+  REQUIRE(entries_line);
+  REQUIRE(count_line);
+  REQUIRE(entries_line->rfind("entries ", 0) == 0);
+  auto seqs = nlohmann::json::parse(entries_line->substr(8)).get<std::vector<long>>();
+  auto count = std::stol(count_line->substr(6));
+
+  std::map<long, int> applied;
+  for (auto s : seqs) ++applied[s];
+  INFO("acknowledged " << acked.size() << " of " << next << ", applied " << seqs.size());
+  CHECK(acked.size() > 0);
+  CHECK(acked.size() < static_cast<std::size_t>(next));  // the kills did cut work off
+  for (auto s : acked) CHECK_MESSAGE(applied[s] == 1, "acknowledged seq " << s << " applied " << applied[s] << " times");
+  for (const auto& entry : applied) {
+    long s = entry.first;
+    int n = entry.second;
+    CHECK_MESSAGE(n == 1, "seq " << s << " applied " << n << " times");
+    CHECK((s >= 0 && s < next));
+  }
+  CHECK(count == static_cast<long>(seqs.size()));  // the counter moved with every entry, in the same transaction
+  child.close_stdin();
+  CHECK(child.wait(20s).ok());
+}
