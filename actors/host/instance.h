@@ -5,12 +5,17 @@
 
 #include <atomic>
 #include <filesystem>
+#include <unordered_map>
 #include <memory>
 #include <mutex>
 #include <vector>
 
 #include "actors/host/actor_type.h"
 #include "storage/database.h"
+
+namespace SQLite {
+class Statement;
+}
 
 namespace hearth::actors {
 
@@ -26,6 +31,22 @@ struct Instance {
   // Owned by the workflow: only the one batch in flight touches it.
   std::unique_ptr<SQLite::Database> writer;
 
+  // A statement on the writer connection, prepared once and reused: preparing costs
+  // more than running the small statements the workflow issues per message.
+  class Cached {
+   public:
+    explicit Cached(SQLite::Statement& s) : s_(s) {}
+    ~Cached();  // resets and clears the bindings
+    SQLite::Statement* operator->() { return &s_; }
+    SQLite::Statement& operator*() { return s_; }
+
+   private:
+    SQLite::Statement& s_;
+  };
+  Cached statement(const std::string& sql);
+  // Finalizes cached statements, then closes the writer connection.
+  void close_writer();
+
   std::atomic<std::int64_t> last_active_ms{0};
   std::atomic<int> reads_in_flight{0};
 
@@ -38,6 +59,7 @@ struct Instance {
   bool has_queue(std::string_view queue) const { return type->queues.find(queue) != type->queues.end(); }
 
  private:
+  std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> statements_;
   std::mutex readers_mu_;
   std::vector<std::unique_ptr<SQLite::Database>> readers_;
 };

@@ -1,6 +1,8 @@
-// The workflow loop of one active actor, as a CAF event-based actor. It never blocks:
-// it buffers sends, hands one writer batch at a time to the writer pool, answers
-// senders and waiters when that batch has committed, publishes broadcasts, starts long
+// The workflow loop of one active actor, as a detached CAF actor: it has a thread of
+// its own, so it commits to its database inline and a slow disk stalls only this actor.
+// Sends are buffered as they arrive; a `kick` the actor sends itself lands behind every
+// send already in its mailbox, so one batch (one commit) takes them all: group commit.
+// After each commit it answers senders and waiters, publishes broadcasts, starts long
 // I/O on the I/O pool and delivers the outbox. When idle long enough it hibernates.
 #include <spdlog/spdlog.h>
 
@@ -20,9 +22,7 @@ struct Sender {
 struct InstanceState {
   Host::Core* core = nullptr;
   std::shared_ptr<Instance> inst;
-  std::vector<Sender> buffered;   // not yet handed to a batch
-  std::vector<Sender> in_flight;  // in the batch being committed
-  std::shared_ptr<WriterResult> slot;
+  std::vector<Sender> buffered;  // not yet in a batch
   std::unordered_map<std::int64_t, std::vector<caf::actor>> waiters;
   std::vector<std::int64_t> outbox_delivered;
   std::vector<std::pair<std::int64_t, std::string>> outbox_failed;
@@ -31,7 +31,7 @@ struct InstanceState {
     bool in_flight = false;
   };
   std::map<std::int64_t, Undelivered> outbox;  // committed, not yet delivered
-  bool writer_busy = false;
+  bool kick_scheduled = false;
   bool more_pending = true;  // unknown after activation: the first batch finds out
   bool recover = true;
   bool stopping = false;
@@ -52,7 +52,7 @@ std::string ok_json(Json j) {
 std::string error_json(const Error& e) { return Json{{"ok", false}, {"error", error_to_json(e)}}.dump(); }
 
 bool idle(const InstanceState& s) {
-  return !s.writer_busy && s.buffered.empty() && !s.more_pending && s.waiters.empty() && s.io_in_flight == 0 &&
+  return !s.kick_scheduled && s.buffered.empty() && !s.more_pending && s.waiters.empty() && s.io_in_flight == 0 &&
          s.outbox.empty() && s.outbox_delivered.empty() && s.outbox_failed.empty() && !s.recover;
 }
 
@@ -108,64 +108,32 @@ void finish_stop(Self* self) {
                                               "after restart",
                                               s.inst->address.display(), id)}));
   s.waiters.clear();
-  s.inst->writer.reset();
+  s.inst->close_writer();
   for (auto& p : s.stop_promises) p.deliver(true);
   s.stop_promises.clear();
   self->quit();
 }
 
-void maybe_start_writer(Self* self) {
-  auto& s = self->state;
-  if (s.writer_busy) return;
+bool has_work(const InstanceState& s) {
   bool steps = s.more_pending && !s.stopping && !s.retry_wait;
-  bool work = steps || !s.buffered.empty() || !s.outbox_delivered.empty() || !s.outbox_failed.empty() ||
-              (s.recover && !s.stopping);
-  if (!work) {
-    if (s.stopping) finish_stop(self);
-    return;
-  }
-  WriterBatch batch;
-  batch.recover = s.recover && !s.stopping;
-  s.recover = false;
-  batch.run_steps = !s.stopping;
-  batch.outbox_delivered = std::move(s.outbox_delivered);
-  batch.outbox_failed = std::move(s.outbox_failed);
-  s.outbox_delivered.clear();
-  s.outbox_failed.clear();
-  s.in_flight = std::move(s.buffered);
-  s.buffered.clear();
-  for (const auto& sender : s.in_flight) batch.enqueues.push_back(sender.item);
-  s.writer_busy = true;
-  s.slot = std::make_shared<WriterResult>();
-  auto me = caf::actor_cast<caf::actor>(self);
-  s.core->writer_pool->submit([inst = s.inst, slot = s.slot, batch = std::move(batch), me](std::stop_token) mutable {
-    *slot = run_writer_batch(*inst, std::move(batch));
-    caf::anon_send(me, written_atom::value);
-  });
+  return steps || !s.buffered.empty() || !s.outbox_delivered.empty() || !s.outbox_failed.empty() ||
+         (s.recover && !s.stopping);
 }
 
-void on_written(Self* self) {
+// Asks for a batch once the mailbox holds nothing older than this request.
+void schedule_batch(Self* self) {
   auto& s = self->state;
-  s.writer_busy = false;
-  auto res = std::move(*s.slot);
-  s.slot.reset();
-  auto senders = std::move(s.in_flight);
-  s.in_flight.clear();
-
-  if (res.failure) {
-    // Nothing of the batch was committed: senders learn that their message was not
-    // accepted; pending steps are retried after a growing pause.
-    for (auto& sender : senders)
-      if (sender.ack.pending()) sender.ack.deliver(error_json(*res.failure));
-    s.more_pending = true;
-    s.retry_wait = true;
-    s.backoff = std::min<std::chrono::milliseconds>(std::max(s.backoff * 2, 50ms), 5000ms);
-    self->delayed_send(self, s.backoff, retry_atom::value);
+  if (s.kick_scheduled) return;
+  if (!has_work(s)) {
     if (s.stopping) finish_stop(self);
     return;
   }
-  s.backoff = 0ms;
+  s.kick_scheduled = true;
+  self->send(self, kick_atom::value);
+}
 
+void answer(Self* self, std::vector<Sender>& senders, WriterResult& res) {
+  auto& s = self->state;
   for (std::size_t i = 0; i < senders.size(); ++i) {
     auto& sender = senders[i];
     const auto& item = res.enqueues[i];
@@ -191,10 +159,37 @@ void on_written(Self* self) {
     for (auto& w : it->second) self->send(w, result_atom::value, outcome.message_id, text);
     s.waiters.erase(it);
   }
+}
+
+// One batch, inline on this actor's own thread: persist, run steps, commit, announce.
+void run_batch(Self* self) {
+  auto& s = self->state;
+  WriterBatch batch;
+  batch.recover = s.recover && !s.stopping;
+  s.recover = false;
+  batch.run_steps = !s.stopping && !s.retry_wait;
+  batch.outbox_delivered = std::exchange(s.outbox_delivered, {});
+  batch.outbox_failed = std::exchange(s.outbox_failed, {});
+  auto senders = std::exchange(s.buffered, {});
+  for (const auto& sender : senders) batch.enqueues.push_back(sender.item);
+
+  auto res = run_writer_batch(*s.inst, std::move(batch));
+  if (res.failure) {
+    // Nothing of the batch was committed: senders learn that their message was not
+    // accepted; pending steps are retried after a growing pause.
+    for (auto& sender : senders)
+      if (sender.ack.pending()) sender.ack.deliver(error_json(*res.failure));
+    s.more_pending = true;
+    s.retry_wait = true;
+    s.backoff = std::min<std::chrono::milliseconds>(std::max(s.backoff * 2, 50ms), 5000ms);
+    self->delayed_send(self, s.backoff, retry_atom::value);
+    return;
+  }
+  s.backoff = 0ms;
+  answer(self, senders, res);
   s.more_pending = res.more_pending;
   s.inst->last_active_ms = storage::now_ms();
   announce(self, std::move(res.effects));
-  maybe_start_writer(self);
 }
 
 caf::behavior instance_actor(Self* self, Host::Core* core, std::shared_ptr<Instance> inst, StepEffects initial) {
@@ -205,7 +200,7 @@ caf::behavior instance_actor(Self* self, Host::Core* core, std::shared_ptr<Insta
   auto tick_every = std::max<std::chrono::milliseconds>(core->config.hibernate_after / 2, 5ms);
   self->delayed_send(self, tick_every, tick_atom::value);
   announce(self, std::move(initial));
-  self->send(self, kick_atom::value);
+  schedule_batch(self);  // recovery, and whatever the last run left pending
 
   return {
       [=](enqueue_atom, std::string& queue, std::string& body, bool wait,
@@ -221,17 +216,22 @@ caf::behavior instance_actor(Self* self, Host::Core* core, std::shared_ptr<Insta
         auto ack = sender.ack;
         s.buffered.push_back(std::move(sender));
         s.inst->last_active_ms = storage::now_ms();
-        maybe_start_writer(self);
+        schedule_batch(self);
         return ack;
       },
-      [=](written_atom) { on_written(self); },
+      [=](kick_atom) {
+        auto& s = self->state;
+        s.kick_scheduled = false;
+        if (has_work(s)) run_batch(self);
+        schedule_batch(self);  // more pending, or sends that arrived meanwhile
+      },
       [=](io_done_atom, std::int64_t job_id, std::string& queue, std::string& body) {
         auto& s = self->state;
         --s.io_in_flight;
         EnqueueItem item{std::move(queue), std::move(body), ""};
         item.io_job_id = job_id;
         s.buffered.push_back(Sender{std::move(item), {}, {}});
-        maybe_start_writer(self);
+        schedule_batch(self);
       },
       [=](outbox_atom, std::int64_t id, std::string& code, std::string& message) {
         auto& s = self->state;
@@ -251,14 +251,13 @@ caf::behavior instance_actor(Self* self, Host::Core* core, std::shared_ptr<Insta
           s.outbox_failed.emplace_back(id, code + ": " + message);
           s.outbox.erase(it);
         }
-        maybe_start_writer(self);
+        schedule_batch(self);
       },
-      [=](kick_atom) { maybe_start_writer(self); },
       [=](retry_atom) {
         auto& s = self->state;
         s.retry_wait = false;
         if (!s.stopping) deliver_outbox(self);
-        maybe_start_writer(self);
+        schedule_batch(self);
       },
       [=](tick_atom) {
         auto& s = self->state;
@@ -266,8 +265,7 @@ caf::behavior instance_actor(Self* self, Host::Core* core, std::shared_ptr<Insta
         auto idle_for = std::chrono::milliseconds(storage::now_ms() - s.inst->last_active_ms.load());
         if (idle(s) && idle_for >= s.core->config.hibernate_after && s.core->retire(*s.inst)) {
           spdlog::debug("actor.hibernate actor={}", s.inst->address.display());
-          // Closing checkpoints the WAL: blocking work, so not on this thread.
-          s.core->writer_pool->submit([inst = s.inst](std::stop_token) { inst->writer.reset(); });
+          s.inst->close_writer();  // checkpoints the WAL; this thread may block
           self->quit();
           return;
         }
@@ -278,7 +276,7 @@ caf::behavior instance_actor(Self* self, Host::Core* core, std::shared_ptr<Insta
         s.stopping = true;
         auto rp = self->make_response_promise();
         s.stop_promises.push_back(rp);
-        maybe_start_writer(self);
+        schedule_batch(self);
         return rp;
       },
   };
@@ -287,7 +285,7 @@ caf::behavior instance_actor(Self* self, Host::Core* core, std::shared_ptr<Insta
 }  // namespace
 
 caf::actor spawn_instance(Host::Core& core, std::shared_ptr<Instance> inst, StepEffects initial) {
-  return core.system->spawn(instance_actor, &core, std::move(inst), std::move(initial));
+  return core.system->spawn<caf::detached>(instance_actor, &core, std::move(inst), std::move(initial));
 }
 
 }  // namespace hearth::actors

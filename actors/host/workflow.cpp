@@ -2,6 +2,7 @@
 #include "actors/host/workflow.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -11,6 +12,7 @@ namespace {
 constexpr std::int64_t kKeepSettledMessages = 10'000;
 constexpr std::int64_t kKeepHistory = 10'000;
 constexpr std::size_t kMaxPooledReaders = 4;
+constexpr std::int64_t kPruneEvery = 1'000;
 
 using Clock = std::chrono::steady_clock;
 
@@ -24,24 +26,25 @@ Json parse_or_null(const SQLite::Column& c) {
 }
 
 // Persists one new message (or finds the earlier one with the same dedupe key).
-void persist(SQLite::Database& db, EnqueueItem& item) {
+void persist(Instance& inst, EnqueueItem& item) {
+  auto& db = *inst.writer;
   if (item.io_job_id != 0) {
-    SQLite::Statement del(db, "DELETE FROM io_jobs WHERE id = ?");
-    del.bind(1, static_cast<int64_t>(item.io_job_id));
-    if (del.exec() == 0) {
+    auto del = inst.statement("DELETE FROM io_jobs WHERE id = ?");
+    del->bind(1, static_cast<int64_t>(item.io_job_id));
+    if (del->exec() == 0) {
       item.dropped = true;  // settled already (reported as interrupted after a restart)
       return;
     }
   }
-  SQLite::Statement ins(db,
-                        "INSERT INTO queue_messages(queue, body_json, dedupe_key, status, enqueued_at) "
-                        "VALUES(?, ?, ?, 'pending', ?) ON CONFLICT(dedupe_key) DO NOTHING");
-  ins.bind(1, item.queue);
-  ins.bind(2, item.body_json);
-  if (item.dedupe_key.empty()) ins.bind(3);
-  else ins.bind(3, item.dedupe_key);
-  ins.bind(4, static_cast<int64_t>(storage::now_ms()));
-  if (ins.exec() == 1) {
+  auto ins = inst.statement(
+      "INSERT INTO queue_messages(queue, body_json, dedupe_key, status, enqueued_at) "
+      "VALUES(?, ?, ?, 'pending', ?) ON CONFLICT(dedupe_key) DO NOTHING");
+  ins->bind(1, item.queue);
+  ins->bind(2, item.body_json);
+  if (item.dedupe_key.empty()) ins->bind(3);
+  else ins->bind(3, item.dedupe_key);
+  ins->bind(4, static_cast<int64_t>(storage::now_ms()));
+  if (ins->exec() == 1) {
     item.message_id = db.getLastInsertRowid();
     return;
   }
@@ -58,7 +61,8 @@ void persist(SQLite::Database& db, EnqueueItem& item) {
 
 // After a restart: report I/O jobs the previous process never finished, and pick up
 // the outbox rows it never delivered.
-void recover(SQLite::Database& db, const Instance& inst, StepEffects& effects) {
+void recover(Instance& inst, StepEffects& effects) {
+  auto& db = *inst.writer;
   struct Job {
     std::int64_t id;
     std::string name, queue;
@@ -78,7 +82,7 @@ void recover(SQLite::Database& db, const Instance& inst, StepEffects& effects) {
                                                                   "this job finished"})
                          .dump(),
                      "", job.id};
-    persist(db, item);
+    persist(inst, item);
     spdlog::warn("actor.io_interrupted actor={} job={} name={}", inst.address.display(), job.id, job.name);
   }
   SQLite::Statement q(db,
@@ -110,11 +114,12 @@ struct PendingMessage {
 };
 
 // Runs one message through its handler inside a savepoint; records the outcome.
-StepOutcome run_step(Instance& inst, SQLite::Database& db, const PendingMessage& msg, StepEffects& effects) {
+StepOutcome run_step(Instance& inst, const PendingMessage& msg, StepEffects& effects) {
+  auto& db = *inst.writer;
   StepOutcome out{msg.id, msg.queue, false, nullptr, {}};
   auto started_ms = storage::now_ms();
   auto started = Clock::now();
-  db.exec("SAVEPOINT step");
+  inst.statement("SAVEPOINT step")->exec();
   StepContext ctx(inst.address, db, msg.id, msg.queue,
                   [&inst](std::string_view q) { return inst.has_queue(q); }, inst.max_payload_bytes);
   Result<Json> result = Error{ErrorCode::internal, ""};
@@ -132,43 +137,42 @@ StepOutcome run_step(Instance& inst, SQLite::Database& db, const PendingMessage&
     }
   }
   if (result) {
-    db.exec("RELEASE step");
+    inst.statement("RELEASE step")->exec();
     out.ok = true;
     out.result = std::move(*result);
     merge(effects, std::move(ctx.effects()));
   } else {
-    db.exec("ROLLBACK TO step");
-    db.exec("RELEASE step");
+    inst.statement("ROLLBACK TO step")->exec();
+    inst.statement("RELEASE step")->exec();
     out.error = result.error();
   }
   auto ended_ms = storage::now_ms();
   auto duration_us = micros_since(started);
-  SQLite::Statement upd(db,
-                        "UPDATE queue_messages SET status = ?, completed_at = ?, result_json = ?, error_json = ? "
-                        "WHERE id = ?");
-  upd.bind(1, out.ok ? "completed" : "failed");
-  upd.bind(2, static_cast<int64_t>(ended_ms));
+  auto upd = inst.statement(
+      "UPDATE queue_messages SET status = ?, completed_at = ?, result_json = ?, error_json = ? WHERE id = ?");
+  upd->bind(1, out.ok ? "completed" : "failed");
+  upd->bind(2, static_cast<int64_t>(ended_ms));
   if (out.ok) {
-    upd.bind(3, out.result.dump());
-    upd.bind(4);
+    upd->bind(3, out.result.dump());
+    upd->bind(4);
   } else {
-    upd.bind(3);
-    upd.bind(4, error_to_json(out.error).dump());
+    upd->bind(3);
+    upd->bind(4, error_to_json(out.error).dump());
   }
-  upd.bind(5, static_cast<int64_t>(msg.id));
-  upd.exec();
-  SQLite::Statement hist(db,
-                         "INSERT INTO workflow_history(message_id, queue, started_at, ended_at, duration_us, "
-                         "outcome, error_json) VALUES(?, ?, ?, ?, ?, ?, ?)");
-  hist.bind(1, static_cast<int64_t>(msg.id));
-  hist.bind(2, msg.queue);
-  hist.bind(3, static_cast<int64_t>(started_ms));
-  hist.bind(4, static_cast<int64_t>(ended_ms));
-  hist.bind(5, static_cast<int64_t>(duration_us));
-  hist.bind(6, out.ok ? "completed" : "failed");
-  if (out.ok) hist.bind(7);
-  else hist.bind(7, error_to_json(out.error).dump());
-  hist.exec();
+  upd->bind(5, static_cast<int64_t>(msg.id));
+  upd->exec();
+  auto hist = inst.statement(
+      "INSERT INTO workflow_history(message_id, queue, started_at, ended_at, duration_us, outcome, error_json) "
+      "VALUES(?, ?, ?, ?, ?, ?, ?)");
+  hist->bind(1, static_cast<int64_t>(msg.id));
+  hist->bind(2, msg.queue);
+  hist->bind(3, static_cast<int64_t>(started_ms));
+  hist->bind(4, static_cast<int64_t>(ended_ms));
+  hist->bind(5, static_cast<int64_t>(duration_us));
+  hist->bind(6, out.ok ? "completed" : "failed");
+  if (out.ok) hist->bind(7);
+  else hist->bind(7, error_to_json(out.error).dump());
+  hist->exec();
   if (!out.ok)
     spdlog::warn("queue.step_failed actor={} queue={} msg={} code={} error={}", inst.address.display(),
                  msg.queue, msg.id, to_string(out.error.code), out.error.message);
@@ -178,6 +182,8 @@ StepOutcome run_step(Instance& inst, SQLite::Database& db, const PendingMessage&
   return out;
 }
 
+// Keeps the settled tail of the queue and the history bounded. Cheap, but not free, so
+// it runs when the newest message id crosses a multiple of kPruneEvery.
 void prune(SQLite::Database& db) {
   db.exec(fmt::format(
       "DELETE FROM queue_messages WHERE status IN ('completed', 'discarded') AND "
@@ -213,8 +219,8 @@ WriterResult run_writer_batch(Instance& inst, WriterBatch batch) {
   auto& db = *inst.writer;
   auto started = Clock::now();
   try {
-    db.exec("BEGIN IMMEDIATE");
-    for (auto& item : batch.enqueues) persist(db, item);
+    inst.statement("BEGIN IMMEDIATE")->exec();
+    for (auto& item : batch.enqueues) persist(inst, item);
     for (auto id : batch.outbox_delivered) {
       SQLite::Statement del(db, "DELETE FROM outbox WHERE id = ?");
       del.bind(1, static_cast<int64_t>(id));
@@ -226,35 +232,40 @@ WriterResult run_writer_batch(Instance& inst, WriterBatch batch) {
       upd.bind(2, static_cast<int64_t>(id));
       upd.exec();
     }
-    if (batch.recover) recover(db, inst, res.effects);
+    if (batch.recover) recover(inst, res.effects);
 
     if (batch.run_steps) {
       std::vector<PendingMessage> pending;
       {
-        SQLite::Statement q(db,
-                            "SELECT id, queue, body_json FROM queue_messages WHERE status = 'pending' "
-                            "ORDER BY id LIMIT ?");
-        q.bind(1, static_cast<int64_t>(inst.max_steps_per_batch));
-        while (q.executeStep())
-          pending.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getString(), q.getColumn(2).getString()});
+        auto q = inst.statement(
+            "SELECT id, queue, body_json FROM queue_messages WHERE status = 'pending' ORDER BY id LIMIT ?");
+        q->bind(1, static_cast<int64_t>(inst.max_steps_per_batch));
+        while (q->executeStep())
+          pending.push_back({q->getColumn(0).getInt64(), q->getColumn(1).getString(), q->getColumn(2).getString()});
       }
       for (const auto& msg : pending) {
         if (!res.outcomes.empty() && Clock::now() - started > batch.budget) break;
-        res.outcomes.push_back(run_step(inst, db, msg, res.effects));
+        res.outcomes.push_back(run_step(inst, msg, res.effects));
       }
-      SQLite::Statement more(db, "SELECT EXISTS(SELECT 1 FROM queue_messages WHERE status = 'pending')");
-      more.executeStep();
-      res.more_pending = more.getColumn(0).getInt() != 0;
-      if (!res.outcomes.empty()) prune(db);
+      if (!res.outcomes.empty() && pending.size() == res.outcomes.size() && !res.effects.self_sent &&
+          pending.size() < inst.max_steps_per_batch) {
+        res.more_pending = false;  // ran everything that was pending, and added nothing
+      } else {
+        auto more = inst.statement("SELECT EXISTS(SELECT 1 FROM queue_messages WHERE status = 'pending')");
+        more->executeStep();
+        res.more_pending = more->getColumn(0).getInt() != 0;
+      }
+      if (!pending.empty() && pending.back().id / kPruneEvery != (pending.back().id - static_cast<std::int64_t>(pending.size())) / kPruneEvery)
+        prune(db);
     } else {
-      SQLite::Statement more(db, "SELECT EXISTS(SELECT 1 FROM queue_messages WHERE status = 'pending')");
-      more.executeStep();
-      res.more_pending = more.getColumn(0).getInt() != 0;
+      auto more = inst.statement("SELECT EXISTS(SELECT 1 FROM queue_messages WHERE status = 'pending')");
+      more->executeStep();
+      res.more_pending = more->getColumn(0).getInt() != 0;
     }
-    db.exec("COMMIT");
+    inst.statement("COMMIT")->exec();
   } catch (const std::exception& e) {
     try {
-      db.exec("ROLLBACK");
+      if (!db.getHandle() || !sqlite3_get_autocommit(db.getHandle())) db.exec("ROLLBACK");
     } catch (...) {
     }
     res = WriterResult{};
@@ -306,8 +317,29 @@ Status create_actor_record(Instance& inst, const Json& input, StepEffects& effec
 }
 
 Instance::~Instance() {
-  std::lock_guard lock(readers_mu_);
-  readers_.clear();
+  {
+    std::lock_guard lock(readers_mu_);
+    readers_.clear();
+  }
+  close_writer();
+}
+
+Instance::Cached::~Cached() {
+  s_.tryReset();
+  try {
+    s_.clearBindings();
+  } catch (...) {
+  }
+}
+
+Instance::Cached Instance::statement(const std::string& sql) {
+  auto& slot = statements_[sql];
+  if (!slot) slot = std::make_unique<SQLite::Statement>(*writer, sql);
+  return Cached(*slot);
+}
+
+void Instance::close_writer() {
+  statements_.clear();
   writer.reset();
 }
 

@@ -23,7 +23,6 @@ CREATE TABLE queue_messages (
   error_json TEXT
 );
 CREATE INDEX queue_messages_pending ON queue_messages(id) WHERE status = 'pending';
-CREATE INDEX queue_messages_by_status ON queue_messages(status, id);
 
 CREATE TABLE workflow_history (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
