@@ -14,7 +14,6 @@ struct ServeOptions {
   int http_threads = 32;
   int hibernate_after_s = 60;
   std::string sqlite_synchronous = "full";
-  int writer_threads = 16;
   int io_threads = 64;
   int shutdown_grace_s = 10;
 };

@@ -31,8 +31,6 @@ int main(int argc, char** argv) {
                   "full: every commit survives power loss; normal: survives a crash of the process, "
                   "may lose the last commits on power loss")
       ->envname("HEARTH_SQLITE_SYNCHRONOUS")->check(CLI::IsMember({"full", "normal"}))->capture_default_str();
-  cmd->add_option("--writer-threads", serve.writer_threads, "Most database commits running at once")
-      ->envname("HEARTH_WRITER_THREADS")->check(CLI::Range(1, 1024))->capture_default_str();
   cmd->add_option("--io-threads", serve.io_threads, "Most long I/O jobs (agent turns, git, HTTP) running at once")
       ->envname("HEARTH_IO_THREADS")->check(CLI::Range(1, 4096))->capture_default_str();
   cmd->add_option("--shutdown-grace", serve.shutdown_grace_s, "Seconds to let work in flight finish on shutdown")

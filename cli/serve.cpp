@@ -23,7 +23,6 @@ int serve(const ServeOptions& options) {
   config.data_dir = options.data_dir;
   config.hibernate_after = std::chrono::seconds(options.hibernate_after_s);
   config.synchronous = *storage::synchronous_from_string(options.sqlite_synchronous);
-  config.writer_threads = static_cast<std::size_t>(options.writer_threads);
   config.io_threads = static_cast<std::size_t>(options.io_threads);
 
   actors::Host host(config);

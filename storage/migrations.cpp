@@ -72,6 +72,28 @@ Status apply_migrations(SQLite::Database& db, std::span<const MigrationSet> sets
   for (const auto& set : sets)
     if (auto st = validate(set); !st) return Error{st.error().code, fmt::format("{}: {}", owner, st.error().message)};
 
+  // Fast path, taken on every wake: when everything is applied and unchanged, read
+  // only, and take no write lock.
+  try {
+    if (db.tableExists("schema_migrations")) {
+      std::map<std::pair<std::string, std::string>, std::string> applied;
+      SQLite::Statement q(db, "SELECT scope, name, checksum FROM schema_migrations");
+      while (q.executeStep())
+        applied[{q.getColumn(0).getString(), q.getColumn(1).getString()}] = q.getColumn(2).getString();
+      std::size_t wanted = 0;
+      bool current = true;
+      for (const auto& set : sets)
+        for (const auto& m : set.migrations) {
+          ++wanted;
+          auto it = applied.find({set.scope, m.name});
+          current = current && it != applied.end() && it->second == checksum(m.sql);
+        }
+      if (current && wanted == applied.size()) return {};
+    }
+  } catch (const std::exception&) {
+    // Fall through to the full check, which reports the problem precisely.
+  }
+
   std::string current_file;
   try {
     SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);

@@ -7,6 +7,8 @@
 
 #include "actors/host/host_core.h"
 
+#include <malloc.h>
+
 namespace hearth::actors {
 
 using namespace std::chrono_literals;
@@ -270,8 +272,11 @@ Status Host::start() {
   storage::DbOptions options;
   options.synchronous = c.config.synchronous;
   if (auto st = c.registry.open(c.config.data_dir / "registry.db", options); !st) return st;
-  c.writer_pool = std::make_unique<ThreadPool>("writer", c.config.writer_threads);
   c.io_pool = std::make_unique<ThreadPool>("io", c.config.io_threads);
+  // Each active actor has a thread, and glibc gives threads their own malloc arenas;
+  // memory freed in many arenas is slow to go back to the OS after actors hibernate.
+  // A few arenas keep RSS close to what is really in use.
+  mallopt(M_ARENA_MAX, 4);
   c.caf_config = std::make_unique<caf::actor_system_config>();
   // Instance actors never block, and what they do is latency-bound hand-offs: the
   // sharing policy wakes a worker in about half the time work stealing takes here.
@@ -312,7 +317,6 @@ void Host::shutdown(std::chrono::milliseconds grace) {
   c.io_pool->shutdown(std::max(std::chrono::duration_cast<std::chrono::milliseconds>(
                                    deadline - std::chrono::steady_clock::now()),
                                100ms));
-  c.writer_pool->shutdown(10s);
   c.pubsub.close_all();
   {
     std::lock_guard lock(c.mu);
@@ -365,7 +369,6 @@ HostStats Host::stats() const {
     std::lock_guard lock(core_->mu);
     s.active_actors = core_->active.size();
   }
-  if (core_->writer_pool) s.writer_threads = core_->writer_pool->thread_count();
   if (core_->io_pool) {
     s.io_threads = core_->io_pool->thread_count();
     s.io_busy = core_->io_pool->busy_count();

@@ -26,8 +26,7 @@ struct HostConfig {
   // An actor with no work and no reads for this long closes its database and stops.
   std::chrono::milliseconds hibernate_after{60'000};
   storage::Synchronous synchronous = storage::Synchronous::full;
-  std::size_t scheduler_threads = 0;    // CAF workers (non-blocking work only); 0: one per core
-  std::size_t writer_threads = 16;      // at most this many commits run at once
+  std::size_t scheduler_threads = 0;    // CAF workers (for non-blocking actors); 0: one per core
   std::size_t io_threads = 64;          // at most this many long I/O jobs run at once
   std::size_t max_payload_bytes = 1 << 20;
   std::size_t max_steps_per_commit = 64;
@@ -58,7 +57,6 @@ struct ActorInfo {
 
 struct HostStats {
   std::size_t active_actors = 0;
-  std::size_t writer_threads = 0;
   std::size_t io_threads = 0;
   std::size_t io_busy = 0;
 };

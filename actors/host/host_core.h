@@ -42,7 +42,6 @@ struct Host::Core {
   std::map<std::string, std::unique_ptr<ActorType>, std::less<>> types;
   Registry registry;
   PubSub pubsub;
-  std::unique_ptr<ThreadPool> writer_pool;
   std::unique_ptr<ThreadPool> io_pool;
   std::unique_ptr<caf::actor_system_config> caf_config;
   std::unique_ptr<caf::actor_system> system;
