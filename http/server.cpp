@@ -53,6 +53,12 @@ Server::Server(ServerConfig config, actors::Host& host) : impl_(std::make_unique
   svr.set_read_timeout(30, 0);
   svr.set_write_timeout(30, 0);
   svr.set_payload_max_length(1 << 20);
+  // httplib's default adds SO_REUSEPORT, which would let a second server share our port
+  // silently. SO_REUSEADDR alone allows a quick restart and refuses a taken port.
+  svr.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
 
   svr.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
     auto id = req.get_header_value("x-request-id");
