@@ -117,6 +117,10 @@ Result<int> Server::start() {
                  fmt::format("cannot listen on {}:{} (in use, or not an address of this machine)", impl.config.host,
                              impl.config.port)};
   impl.thread = std::thread([&impl] { impl.server.listen_after_bind(); });
+  // httplib's stop() is a no-op until the accept loop runs, so a stop() that came
+  // too early would leave the thread listening forever: wait for the loop first.
+  for (int i = 0; i < 5000 && !impl.server.is_running(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return port;
 }
 
