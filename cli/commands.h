@@ -1,9 +1,18 @@
 // The `hearth` subcommands, each a function the CLI11 parser in main.cpp calls.
 #pragma once
 
+#include <functional>
+#include <memory>
+#include <utility>
+
+namespace CLI {
+class App;
+}
+
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace hearth::cli {
 
@@ -16,9 +25,35 @@ struct ServeOptions {
   std::string sqlite_synchronous = "full";
   int io_threads = 64;
   int shutdown_grace_s = 10;
+  // The edge.
+  std::size_t max_body_bytes = 1 << 20;
+  int request_timeout_s = 10;
+  int session_ttl_hours = 24 * 14;
+  std::vector<std::string> allowed_origins;
+  bool secure_cookies = false;
+  int sse_max_streams = 256;
+  std::string metrics_token;
 };
 
 // Runs the server until SIGINT or SIGTERM; returns the process exit code.
 int serve(const ServeOptions& options);
+
+// Options every command that talks to a server shares.
+struct ClientOptions {
+  std::string url;    // HEARTH_URL, else the stored login
+  std::string token;  // HEARTH_TOKEN, else the stored login
+  bool json = false;  // print the server's JSON instead of tables
+};
+
+// Adds the client subcommands (login, org, member, token, actors) and the offline
+// `admin` subcommands to `app`; main.cpp runs whichever was parsed.
+struct CommandSet {
+  std::vector<std::pair<CLI::App*, std::function<int()>>> commands;
+  void add(CLI::App* app, std::function<int()> run) { commands.emplace_back(app, std::move(run)); }
+};
+std::shared_ptr<CommandSet> add_client_commands(CLI::App& app);
+std::shared_ptr<CommandSet> add_admin_commands(CLI::App& app);
+// The exit code of the parsed command, or -1 when none of the set was parsed.
+int run_parsed(const CommandSet& set);
 
 }  // namespace hearth::cli

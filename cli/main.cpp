@@ -36,10 +36,35 @@ int main(int argc, char** argv) {
   cmd->add_option("--shutdown-grace", serve.shutdown_grace_s, "Seconds to let work in flight finish on shutdown")
       ->envname("HEARTH_SHUTDOWN_GRACE")->check(CLI::Range(0, 600))->capture_default_str();
 
+  cmd->add_option("--max-body-bytes", serve.max_body_bytes, "Largest request body accepted (413 past it)")
+      ->envname("HEARTH_MAX_BODY_BYTES")->check(CLI::Range(1024, 1 << 30))->capture_default_str();
+  cmd->add_option("--request-timeout", serve.request_timeout_s, "Seconds a request waits for an actor before 504")
+      ->envname("HEARTH_REQUEST_TIMEOUT")->check(CLI::Range(1, 10))->capture_default_str();
+  cmd->add_option("--session-ttl-hours", serve.session_ttl_hours, "How long a sign-in session lasts")
+      ->envname("HEARTH_SESSION_TTL_HOURS")->check(CLI::Range(1, 24 * 365))->capture_default_str();
+  cmd->add_option("--allowed-origin", serve.allowed_origins,
+                  "Origins (scheme://host:port) allowed to send cookie-authenticated changes, besides the server's own")
+      ->envname("HEARTH_ALLOWED_ORIGINS")->delimiter(',');
+  cmd->add_flag("--secure-cookies", serve.secure_cookies, "Mark the session cookie Secure (when served over TLS)")
+      ->envname("HEARTH_SECURE_COOKIES");
+  cmd->add_option("--sse-max-streams", serve.sse_max_streams,
+                  "Most Server-Sent Event streams open at once (each holds a thread of its own)")
+      ->envname("HEARTH_SSE_MAX_STREAMS")->check(CLI::Range(1, 16384))->capture_default_str();
+  cmd->add_option("--metrics-token", serve.metrics_token,
+                  "Bearer token for GET /metrics; without one, /metrics answers loopback clients only")
+      ->envname("HEARTH_METRICS_TOKEN");
+
+  auto client = hearth::cli::add_client_commands(app);
+  auto admin = hearth::cli::add_admin_commands(app);
+
   CLI11_PARSE(app, argc, argv);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
   spdlog::set_level(spdlog::level::from_str(log_level));
+  if (!cmd->parsed() && !app.get_option("--log-level")->count() && !std::getenv("HEARTH_LOG_LEVEL"))
+    spdlog::set_level(spdlog::level::warn);  // client and admin commands: quiet unless asked
 
   if (cmd->parsed()) return hearth::cli::serve(serve);
+  for (const auto* set : {client.get(), admin.get()})
+    if (auto code = hearth::cli::run_parsed(*set); code >= 0) return code;
   return 2;
 }

@@ -1,14 +1,53 @@
 // `hearth serve`: the actor host plus the HTTP edge, stopped cleanly by SIGINT/SIGTERM.
+// On first run (no user exists) it creates the server admin `admin`.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 
 #include <spdlog/spdlog.h>
 
 #include "actors/host/host.h"
+#include "actors/identity/identity.h"
 #include "cli/commands.h"
 #include "http/server.h"
+#include "storage/file_lock.h"
 
 namespace hearth::cli {
+namespace {
+
+// Creates `admin` when nobody exists yet. Its password is HEARTH_ADMIN_PASSWORD, or a
+// random one written to <data-dir>/initial-admin-password (mode 0600), never printed.
+Status first_run(actors::Host& host, const std::filesystem::path& data_dir) {
+  identity::Identity id(host);
+  auto count = id.user_count();
+  if (!count) return count.error();
+  if (*count > 0) return {};
+  const char* env = std::getenv("HEARTH_ADMIN_PASSWORD");
+  std::string password = env && *env ? env : identity::new_secret("").substr(0, 24);
+  auto user = id.create_user("admin", password, true);
+  if (!user) return user.error();
+  if (env && *env) {
+    std::cout << "created the server admin \"admin\" with the password from HEARTH_ADMIN_PASSWORD" << std::endl;
+    return {};
+  }
+  auto path = data_dir / "initial-admin-password";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Error{ErrorCode::unavailable, "cannot write " + path.string()};
+  ::fchmod(fd, 0600);
+  auto text = password + "\n";
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::close(fd);
+  if (!ok) return Error{ErrorCode::unavailable, "cannot write " + path.string()};
+  std::cout << "created the server admin \"admin\"; its password is in "
+            << std::filesystem::absolute(path).string() << " (readable by this user only)" << std::endl;
+  return {};
+}
+
+}  // namespace
 
 int serve(const ServeOptions& options) {
   // Block the stop signals in every thread (threads inherit the mask) and wait for
@@ -19,6 +58,12 @@ int serve(const ServeOptions& options) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  auto lock = storage::FileLock::acquire(options.data_dir / "hearth.lock");
+  if (!lock) {
+    std::cerr << "hearth: " << lock.error().message << "\n";
+    return 1;
+  }
+
   actors::HostConfig config;
   config.data_dir = options.data_dir;
   config.hibernate_after = std::chrono::seconds(options.hibernate_after_s);
@@ -26,12 +71,35 @@ int serve(const ServeOptions& options) {
   config.io_threads = static_cast<std::size_t>(options.io_threads);
 
   actors::Host host(config);
+  if (auto st = identity::register_types(host); !st) {
+    std::cerr << "hearth: " << st.error().message << "\n";
+    return 1;
+  }
   if (auto st = host.start(); !st) {
     spdlog::error("serve.start_failed error={}", st.error().message);
     std::cerr << "hearth: " << st.error().message << "\n";
     return 1;
   }
-  http::Server server({options.host, options.port, static_cast<std::size_t>(options.http_threads)}, host);
+  if (auto st = first_run(host, options.data_dir); !st) {
+    std::cerr << "hearth: cannot create the first admin: " << st.error().message << "\n";
+    host.shutdown();
+    return 1;
+  }
+
+  http::ServerConfig server_config;
+  server_config.host = options.host;
+  server_config.port = options.port;
+  server_config.threads = static_cast<std::size_t>(options.http_threads);
+  auto& edge = server_config.edge;
+  edge.max_body_bytes = options.max_body_bytes;
+  edge.request_timeout = std::chrono::seconds(options.request_timeout_s);
+  edge.session_ttl = std::chrono::hours(options.session_ttl_hours);
+  edge.allowed_origins = options.allowed_origins;
+  edge.secure_cookies = options.secure_cookies;
+  edge.sse_max_streams = static_cast<std::size_t>(options.sse_max_streams);
+  edge.metrics_token = options.metrics_token;
+
+  http::Server server(server_config, host);
   auto port = server.start();
   if (!port) {
     std::cerr << "hearth: " << port.error().message << "\n";

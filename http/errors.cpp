@@ -16,6 +16,9 @@ int http_status(ErrorCode code) {
     case ErrorCode::unavailable: return 503;
     case ErrorCode::timeout: return 504;
     case ErrorCode::internal: return 500;
+    case ErrorCode::method_not_allowed: return 405;
+    case ErrorCode::unsupported_media_type: return 415;
+    case ErrorCode::rate_limited: return 429;
   }
   return 500;
 }

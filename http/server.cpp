@@ -1,4 +1,5 @@
-// The HTTP server behind http/server.h.
+// The HTTP server behind http/server.h: httplib setup, the dispatcher that applies the
+// route table's policies, the access log and request metrics, and /metrics.
 #include "http/server.h"
 
 #include <httplib.h>
@@ -8,10 +9,14 @@
 #include <atomic>
 #include <thread>
 
+#include "actors/host/metrics.h"
+#include "actors/organization/organization_actor.h"
 #include "http/errors.h"
 
 namespace hearth::http {
 namespace {
+
+using Clock = std::chrono::steady_clock;
 
 std::string new_request_id() {
   unsigned char bytes[8];
@@ -34,25 +39,207 @@ void send_json(httplib::Response& res, int status, const std::string& body) {
   res.set_content(body, "application/json");
 }
 
+void send_error(httplib::Response& res, const Error& e) { send_json(res, http_status(e.code), error_body(e)); }
+
+bool equal_secret(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// What the access log and metrics need to know about the request on this thread.
+struct RequestInfo {
+  Clock::time_point started;
+  std::string route;
+  std::string user_id;
+};
+thread_local RequestInfo t_request;
+
+std::string cookie_value(const std::string& header, const std::string& name) {
+  std::size_t pos = 0;
+  while (pos < header.size()) {
+    auto end = header.find(';', pos);
+    if (end == std::string::npos) end = header.size();
+    auto part = header.substr(pos, end - pos);
+    auto start = part.find_first_not_of(' ');
+    if (start != std::string::npos) part = part.substr(start);
+    if (part.compare(0, name.size() + 1, name + "=") == 0) return part.substr(name.size() + 1);
+    pos = end + 1;
+  }
+  return {};
+}
+
+bool is_loopback(const std::string& addr) { return addr == "127.0.0.1" || addr == "::1" || addr == "::ffff:127.0.0.1"; }
+
+int required_rank(Policy p) {
+  switch (p) {
+    case Policy::org_member: return 1;
+    case Policy::org_admin: return 2;
+    case Policy::org_owner: return 3;
+    default: return 0;
+  }
+}
+
 }  // namespace
 
 struct Server::Impl {
-  Impl(ServerConfig c, actors::Host& h) : config(std::move(c)), host(h) {}
+  Impl(ServerConfig c, actors::Host& h) : config(std::move(c)), edge(h, config.edge) {}
   ServerConfig config;
-  actors::Host& host;
+  Edge edge;
+  Router router;
   httplib::Server server;
   std::thread thread;
   std::atomic<bool> ready{false};
+
+  void dispatch(const httplib::Request& req, httplib::Response& res);
+  Status authorize(Context& ctx, const Route& route);
+  void metrics(const httplib::Request& req, httplib::Response& res);
 };
 
+// Resolves the caller and applies the route's policy and the CSRF rule.
+Status Server::Impl::authorize(Context& ctx, const Route& route) {
+  const auto& req = ctx.req;
+  auto auth = req.get_header_value("Authorization");
+  if (auth.rfind("Bearer ", 0) == 0) {
+    ctx.secret = auth.substr(7);
+  } else if (auto cookie = cookie_value(req.get_header_value("Cookie"), "hearth_session"); !cookie.empty()) {
+    ctx.secret = cookie;
+    ctx.via_cookie = true;
+  }
+  if (route.policy == Policy::unset)
+    return Error{ErrorCode::forbidden, "this route declares no access policy, so nobody may call it"};
+  if (route.policy == Policy::anyone) return {};
+  if (ctx.secret.empty()) return Error{ErrorCode::unauthorized, "sign in, or send Authorization: Bearer <token>"};
+  auto caller = edge.identity.authenticate(ctx.secret);
+  if (!caller) {
+    if (caller.error().code == ErrorCode::not_found)  // no directory yet: nobody exists
+      return Error{ErrorCode::unauthorized, "the credential is not known"};
+    return caller.error();
+  }
+  ctx.caller = std::move(*caller);
+  t_request.user_id = ctx.caller->user_id;
+
+  bool mutation = req.method != "GET" && req.method != "HEAD" && req.method != "OPTIONS";
+  if (ctx.via_cookie && mutation) {
+    auto origin = req.get_header_value("Origin");
+    bool origin_ok = !origin.empty() &&
+                     (origin == "http://" + req.get_header_value("Host") ||
+                      origin == "https://" + req.get_header_value("Host") ||
+                      std::find(edge.config.allowed_origins.begin(), edge.config.allowed_origins.end(), origin) !=
+                          edge.config.allowed_origins.end());
+    auto header = req.get_header_value("X-CSRF-Token");
+    bool header_ok = !header.empty() && equal_secret(header, identity::keyed_hash("csrf", ctx.secret));
+    if (!origin_ok && !header_ok)
+      return Error{ErrorCode::forbidden,
+                   "cross-site request refused: a cookie-authenticated change needs an allowed Origin or the "
+                   "X-CSRF-Token header (from sign-in or GET /v1/auth/session)"};
+  }
+
+  if (route.policy == Policy::signed_in) return {};
+  if (route.policy == Policy::server_admin) {
+    if (!ctx.caller->is_admin) return Error{ErrorCode::forbidden, "this needs a server administrator"};
+    return {};
+  }
+  // Org routes: anyone who is not a member learns nothing, not even that it exists.
+  const auto& slug = ctx.param("org");
+  Error hidden{ErrorCode::not_found, "no organization \"" + slug + "\""};
+  auto org = edge.identity.find_org(slug);
+  if (!org) return org.error().code == ErrorCode::not_found ? hidden : org.error();
+  ctx.org_id = (*org)["org_id"].get<std::string>();
+  ctx.org_slug = slug;
+  auto role = edge.identity.role(ctx.org_id, ctx.caller->user_id);
+  if (!role) return role.error();
+  if (role->empty()) return hidden;
+  ctx.role = *role;
+  if (actors::organization::role_rank(*role) < required_rank(route.policy))
+    return Error{ErrorCode::forbidden, "this needs the " + std::string(to_string(route.policy)).substr(4) +
+                                           " role in " + slug + "; you are " + *role};
+  return {};
+}
+
+void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res) {
+  auto match = router.match(req.method, req.path);
+  if (!match.route) {
+    if (!match.allowed.empty()) {
+      std::string allow;
+      for (const auto& m : match.allowed) allow += (allow.empty() ? "" : ", ") + m;
+      res.set_header("Allow", allow);
+      t_request.route = req.path;
+      return send_error(res, Error{ErrorCode::method_not_allowed, req.method + " is not allowed on " + req.path +
+                                                                      "; allowed: " + allow});
+    }
+    t_request.route = "unmatched";
+    return send_error(res, Error{ErrorCode::not_found, "no route for " + req.method + " " + req.path});
+  }
+  const auto& route = *match.route;
+  t_request.route = route.pattern;
+  if (!ready || !edge.host.running())
+    return send_error(res, Error{ErrorCode::unavailable, "hearth is starting or stopping; retry shortly"});
+
+  Context ctx{req, res, edge, std::move(match.params)};
+  if (auto st = authorize(ctx, route); !st) return send_error(res, st.error());
+
+  if (!req.body.empty()) {
+    auto type = req.get_header_value("Content-Type");
+    if (type.rfind("application/json", 0) != 0)
+      return send_error(res, Error{ErrorCode::unsupported_media_type,
+                                   "send the body as application/json (got \"" + type.substr(0, 100) + "\")"});
+    if (json_depth(req.body) > 64)
+      return send_error(res, Error{ErrorCode::invalid, "the JSON body nests deeper than 64 levels"});
+    ctx.body = Json::parse(req.body, nullptr, false);
+    if (ctx.body.is_discarded()) return send_error(res, Error{ErrorCode::invalid, "the body is not valid JSON"});
+    if (!ctx.body.is_object()) return send_error(res, Error{ErrorCode::invalid, "the body must be a JSON object"});
+  } else {
+    ctx.body = Json::object();
+  }
+
+  auto reply = route.handler(ctx);
+  if (!reply) return send_error(res, reply.error());
+  if (ctx.streaming) return;
+  send_json(res, reply->status, reply->body.dump(-1, ' ', false, Json::error_handler_t::replace));
+}
+
+void Server::Impl::metrics(const httplib::Request& req, httplib::Response& res) {
+  if (!config.edge.metrics_token.empty()) {
+    auto auth = req.get_header_value("Authorization");
+    if (!equal_secret(auth, "Bearer " + config.edge.metrics_token))
+      return send_error(res, Error{ErrorCode::unauthorized, "/metrics needs Authorization: Bearer <metrics token>"});
+  } else if (!is_loopback(req.remote_addr)) {
+    return send_error(res, Error{ErrorCode::forbidden, "/metrics answers loopback clients only (or set a metrics token)"});
+  }
+  auto& m = actors::Metrics::global();
+  for (const auto& c : edge.host.actor_counts()) {
+    m.set("hearth_actors", {{"type", c.type}, {"state", "active"}}, static_cast<double>(c.active));
+    m.set("hearth_actors", {{"type", c.type}, {"state", "hibernated"}}, static_cast<double>(std::max<std::int64_t>(0, c.created - c.active)));
+  }
+  m.set("hearth_sse_clients", {}, static_cast<double>(edge.sse_streams.load()));
+  auto stats = edge.host.stats();
+  m.set("hearth_io_jobs_running", {}, static_cast<double>(stats.io_busy));
+  res.set_content(m.render(), "text/plain; version=0.0.4");
+}
+
 Server::Server(ServerConfig config, actors::Host& host) : impl_(std::make_unique<Impl>(std::move(config), host)) {
-  auto& svr = impl_->server;
-  auto threads = impl_->config.threads;
+  auto& impl = *impl_;
+  auto& svr = impl.server;
+  add_identity_routes(impl.router);
+  add_inspector_routes(impl.router);
+  add_event_routes(impl.router);
+  for (const auto& r : impl.router.routes())
+    if (r.policy == Policy::unset) spdlog::error("http.route_without_policy method={} path={}", r.method, r.pattern);
+
+  auto& m = actors::Metrics::global();
+  m.describe("hearth_http_requests_total", "counter", "HTTP requests by route, method and status.");
+  m.describe("hearth_http_request_duration_seconds", "histogram", "HTTP request latency by route.",
+             {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10});
+  m.describe("hearth_actors", "gauge", "Actors by type and state (active, hibernated).");
+  m.describe("hearth_sse_clients", "gauge", "Open Server-Sent Event streams.");
+  m.describe("hearth_io_jobs_running", "gauge", "Long I/O jobs running now.");
+
+  // Ordinary requests keep `threads` workers however many event streams are open.
+  auto threads = impl.config.threads + impl.config.edge.sse_max_streams;
   svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   svr.set_keep_alive_timeout(5);
   svr.set_read_timeout(30, 0);
-  svr.set_write_timeout(30, 0);
-  svr.set_payload_max_length(1 << 20);
+  svr.set_write_timeout(10, 0);
+  svr.set_payload_max_length(impl.config.edge.max_body_bytes);
   // httplib's default adds SO_REUSEPORT, which would let a second server share our port
   // silently. SO_REUSEADDR alone allows a quick restart and refuses a taken port.
   svr.set_socket_options([](socket_t sock) {
@@ -61,22 +248,31 @@ Server::Server(ServerConfig config, actors::Host& host) : impl_(std::make_unique
   });
 
   svr.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    t_request = RequestInfo{Clock::now(), {}, {}};
     auto id = req.get_header_value("x-request-id");
     res.set_header("x-request-id", acceptable_request_id(id) ? id : new_request_id());
     return httplib::Server::HandlerResponse::Unhandled;
   });
   svr.set_logger([](const httplib::Request& req, const httplib::Response& res) {
-    spdlog::info("http.access method={} path={} status={} request_id={}", req.method, req.path, res.status,
-                 res.get_header_value("x-request-id"));
+    auto seconds = std::chrono::duration<double>(Clock::now() - t_request.started).count();
+    auto route = t_request.route.empty() ? req.path : t_request.route;
+    spdlog::info("http.access method={} route={} status={} ms={:.2f} request_id={} user_id={}", req.method, route,
+                 res.status, seconds * 1000, res.get_header_value("x-request-id"),
+                 t_request.user_id.empty() ? "-" : t_request.user_id);
+    auto& m = actors::Metrics::global();
+    m.add("hearth_http_requests_total", {{"route", route}, {"method", req.method}, {"status", std::to_string(res.status)}});
+    m.observe("hearth_http_request_duration_seconds", {{"route", route}}, seconds);
   });
   svr.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;  // a handler already answered with its own error body
     auto code = res.status == 404   ? ErrorCode::not_found
                 : res.status == 413 ? ErrorCode::too_large
                 : res.status == 400 ? ErrorCode::invalid
+                : res.status == 405 ? ErrorCode::method_not_allowed
                                     : ErrorCode::internal;
-    auto message = res.status == 404 ? "no route for " + req.method + " " + req.path
-                                     : "request failed with HTTP status " + std::to_string(res.status);
+    auto message = res.status == 404   ? "no route for " + req.method + " " + req.path
+                   : res.status == 413 ? std::string("the request body is over the server's limit")
+                                       : "request failed with HTTP status " + std::to_string(res.status);
     res.set_content(error_body(Error{code, message}), "application/json");
   });
   svr.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
@@ -96,14 +292,21 @@ Server::Server(ServerConfig config, actors::Host& host) : impl_(std::make_unique
     send_json(res, 200, R"({"status":"ok"})");
   });
   svr.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-    if (!impl_->ready || !impl_->host.running()) {
+    if (!impl_->ready || !impl_->edge.host.running()) {
       send_json(res, 503, error_body(Error{ErrorCode::unavailable, "hearth is starting or stopping"}));
       return;
     }
-    auto stats = impl_->host.stats();
-    send_json(res, 200,
-              nlohmann::json{{"status", "ready"}, {"active_actors", stats.active_actors}}.dump());
+    auto stats = impl_->edge.host.stats();
+    send_json(res, 200, nlohmann::json{{"status", "ready"}, {"active_actors", stats.active_actors}}.dump());
   });
+  svr.Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) { impl_->metrics(req, res); });
+  auto dispatch = [this](const httplib::Request& req, httplib::Response& res) { impl_->dispatch(req, res); };
+  svr.Get(".*", dispatch);
+  svr.Post(".*", dispatch);
+  svr.Patch(".*", dispatch);
+  svr.Put(".*", dispatch);
+  svr.Delete(".*", dispatch);
+  svr.Options(".*", dispatch);
 }
 
 Server::~Server() { stop(); }
@@ -127,10 +330,13 @@ Result<int> Server::start() {
 void Server::stop() {
   if (!impl_) return;
   impl_->ready = false;
+  impl_->edge.stopping = true;  // event streams end; requests in flight finish
   impl_->server.stop();
   if (impl_->thread.joinable()) impl_->thread.join();
 }
 
 void Server::set_ready(bool ready) { impl_->ready = ready; }
+
+const Router& Server::router() const { return impl_->router; }
 
 }  // namespace hearth::http

@@ -1,33 +1,40 @@
 // The HTTP edge: a cpp-httplib server on its own thread, in front of the actor host.
-// Today it answers liveness and readiness; the /v1 API routes are added on top of it.
-// Every response carries x-request-id, every error is a JSON error body, and each
-// request leaves one access-log line.
+// It serves /healthz, /readyz, /metrics and the /v1 API (the route table in
+// router.h). Every response carries x-request-id, every error is a JSON error body,
+// and each request leaves one access-log line (method, route, status, duration,
+// request id, user id; never a credential).
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "actors/host/host.h"
+#include "http/router.h"
 
 namespace hearth::http {
 
 struct ServerConfig {
   std::string host = "127.0.0.1";
-  int port = 7741;              // 0: any free port (start() returns it)
-  std::size_t threads = 32;     // worker threads; each open connection holds one
+  int port = 7741;           // 0: any free port (start() returns it)
+  std::size_t threads = 32;  // workers for ordinary requests; event streams get their own on top
+  EdgeConfig edge;
 };
 
 class Server {
  public:
+  // `host` must have the identity actor types registered (identity::register_types).
   Server(ServerConfig config, actors::Host& host);
   ~Server();
 
   // Binds and starts serving on a background thread; returns the bound port.
   Result<int> start();
-  // Stops accepting, finishes requests in flight, and joins the thread.
+  // Stops accepting, ends event streams, finishes requests in flight, joins the thread.
   void stop();
-  // /readyz answers 503 until ready and again while draining.
+  // /readyz and the /v1 API answer 503 until ready and again while draining.
   void set_ready(bool ready);
+
+  // The route table, for the authorization test and the docs.
+  const Router& router() const;
 
  private:
   struct Impl;

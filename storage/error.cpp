@@ -5,7 +5,7 @@
 
 namespace hearth {
 namespace {
-constexpr std::array<std::pair<ErrorCode, std::string_view>, 9> kNames{{
+constexpr std::array<std::pair<ErrorCode, std::string_view>, 12> kNames{{
     {ErrorCode::invalid, "invalid"},
     {ErrorCode::not_found, "not_found"},
     {ErrorCode::conflict, "conflict"},
@@ -15,6 +15,9 @@ constexpr std::array<std::pair<ErrorCode, std::string_view>, 9> kNames{{
     {ErrorCode::unauthorized, "unauthorized"},
     {ErrorCode::forbidden, "forbidden"},
     {ErrorCode::internal, "internal"},
+    {ErrorCode::method_not_allowed, "method_not_allowed"},
+    {ErrorCode::unsupported_media_type, "unsupported_media_type"},
+    {ErrorCode::rate_limited, "rate_limited"},
 }};
 }  // namespace
 

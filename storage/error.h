@@ -21,6 +21,9 @@ enum class ErrorCode {
   unauthorized,  // no valid identity
   forbidden,     // identity known, permission missing
   internal,      // a bug or an unexpected failure; the message says what failed
+  method_not_allowed,      // the path exists, the method does not
+  unsupported_media_type,  // a body that is not JSON
+  rate_limited,            // too many attempts; try again later
 };
 
 std::string_view to_string(ErrorCode code);

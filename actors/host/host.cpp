@@ -6,8 +6,11 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/host/host_core.h"
+#include "actors/host/metrics.h"
 
 #include <malloc.h>
+
+#include <map>
 
 namespace hearth::actors {
 
@@ -105,6 +108,7 @@ Result<Active> Host::Core::resolve(const Address& address, bool create, const Js
       if (r) {
         if (for_read) ++r->inst->reads_in_flight;
         active[id] = *r;
+        Metrics::global().add("hearth_actors_active", {{"type", address.type}}, 1);
       }
       activating.erase(id);
     }
@@ -123,7 +127,10 @@ bool Host::Core::retire(const Instance& inst) {
   std::lock_guard lock(mu);
   if (inst.reads_in_flight > 0) return false;
   auto it = active.find(inst.id);
-  if (it != active.end() && it->second.inst.get() == &inst) active.erase(it);
+  if (it != active.end() && it->second.inst.get() == &inst) {
+    active.erase(it);
+    Metrics::global().add("hearth_actors_active", {{"type", inst.address.type}}, -1);
+  }
   return true;
 }
 
@@ -251,11 +258,53 @@ Host::Host(HostConfig config) : core_(std::make_unique<Core>(std::move(config)))
 
 Host::~Host() { shutdown(); }
 
+namespace {
+
+// Moves failed message body["message_id"] to `status`: "pending" runs it again next
+// (it keeps its place, ahead of newer messages), "discarded" settles it for good.
+Result<Json> settle_failed(StepContext& ctx, const Json& body, const char* status) {
+  if (!body.contains("message_id") || !body["message_id"].is_number_integer())
+    return Error{ErrorCode::invalid, "message_id must be an integer"};
+  auto id = body["message_id"].get<std::int64_t>();
+  SQLite::Statement q(ctx.db(), "SELECT status, queue FROM queue_messages WHERE id = ?");
+  q.bind(1, static_cast<int64_t>(id));
+  if (!q.executeStep())
+    return Error{ErrorCode::not_found, fmt::format("actor {} has no message {}", ctx.address().display(), id)};
+  std::string current = q.getColumn(0).getString();
+  std::string queue = q.getColumn(1).getString();
+  if (current != "failed")
+    return Error{ErrorCode::conflict, fmt::format("message {} is {}, not failed; only failed messages can be {}",
+                                                  id, current, std::string(status) == "pending" ? "retried" : "discarded")};
+  SQLite::Statement upd(ctx.db(), "UPDATE queue_messages SET status = ?, completed_at = ? WHERE id = ?");
+  upd.bind(1, status);
+  if (std::string(status) == "pending") upd.bind(2);
+  else upd.bind(2, static_cast<int64_t>(storage::now_ms()));
+  upd.bind(3, static_cast<int64_t>(id));
+  upd.exec();
+  if (std::string(status) == "pending") {
+    // Make sure the loop looks again after this step: a message of our own does that.
+    ctx.effects().self_sent = true;
+  }
+  ctx.broadcast(std::string("host.message.") + (std::string(status) == "pending" ? "retried" : "discarded"),
+                {{"message_id", id}, {"queue", queue}});
+  return Json{{"message_id", id}, {"queue", queue}, {"status", status}};
+}
+
+}  // namespace
+
 Status Host::register_type(ActorType type) {
   if (core_->started) return Error{ErrorCode::conflict, "actor types must be registered before start()"};
   if (auto st = validate(Address{type.name, {}}); !st) return st;
   for (const auto& set : type.migrations)
     if (auto st = storage::validate(set); !st) return st;
+  // Every type answers the inspector's retry and discard of a failed message through
+  // its own queue, so that they are ordinary, durable, audited steps.
+  type.on_queue(kRetryQueue, [](StepContext& ctx, const Json& body) -> Result<Json> {
+    return settle_failed(ctx, body, "pending");
+  });
+  type.on_queue(kDiscardQueue, [](StepContext& ctx, const Json& body) -> Result<Json> {
+    return settle_failed(ctx, body, "discarded");
+  });
   auto name = type.name;
   core_->types.insert_or_assign(name, std::make_unique<ActorType>(std::move(type)));
   return {};
@@ -277,6 +326,13 @@ Status Host::start() {
   // memory freed in many arenas is slow to go back to the OS after actors hibernate.
   // A few arenas keep RSS close to what is really in use.
   mallopt(M_ARENA_MAX, 4);
+  auto& metrics = Metrics::global();
+  metrics.describe("hearth_actors_active", "gauge", "Actors active now (database open), by type.");
+  metrics.describe("hearth_queue_pending_messages", "gauge", "Queue messages waiting in active actors, by type.");
+  metrics.describe("hearth_queue_messages_processed_total", "counter",
+                   "Queue messages handled, by actor type and outcome.");
+  metrics.describe("hearth_queue_step_duration_seconds", "histogram", "Time a queue handler ran, by actor type.",
+                   {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5});
   c.caf_config = std::make_unique<caf::actor_system_config>();
   // Instance actors never block, and what they do is latency-bound hand-offs: the
   // sharing policy wakes a worker in about half the time work stealing takes here.
@@ -362,6 +418,20 @@ std::shared_ptr<Subscription> Host::subscribe(const Address& address) {
 }
 
 PubSub& Host::pubsub() { return core_->pubsub; }
+
+std::vector<Host::TypeCount> Host::actor_counts() {
+  std::vector<TypeCount> out;
+  std::map<std::string, std::int64_t> active;
+  {
+    std::lock_guard lock(core_->mu);
+    for (const auto& [id, a] : core_->active) ++active[a.inst->address.type];
+  }
+  for (const auto& [name, type] : core_->types) {
+    auto created = core_->registry.count(name);
+    out.push_back({name, created ? *created : 0, active[name]});
+  }
+  return out;
+}
 
 HostStats Host::stats() const {
   HostStats s;

@@ -33,6 +33,11 @@ struct HostConfig {
   std::chrono::milliseconds max_wait{10'000};  // the longest a `wait` send may block
 };
 
+// Queues every actor type has: the inspector's retry and discard of a failed message
+// ({"message_id": N}).
+inline constexpr const char* kRetryQueue = "host.command.retry_message";
+inline constexpr const char* kDiscardQueue = "host.command.discard_message";
+
 struct SendOptions {
   bool wait = false;  // wait for the handler's result, not only for the message to be on disk
   std::chrono::milliseconds timeout{10'000};  // capped at HostConfig::max_wait
@@ -60,6 +65,13 @@ struct HostStats {
   std::size_t io_threads = 0;
   std::size_t io_busy = 0;
 };
+
+// Whether a column's values are secrets the inspector must not show (password hashes,
+// token hashes, encrypted secrets): its name contains password, secret, hash, token,
+// ciphertext, private_key or api_key. Name such columns accordingly.
+bool is_secret_column(std::string_view name);
+// Replaces, at any depth, the values of object keys that is_secret_column names.
+void mask_secrets(Json& value);
 
 class Host {
  public:
@@ -112,6 +124,8 @@ class Host {
   // Actors of `type` (all when empty) after `after_id`, and whether each is active.
   Result<std::vector<ActorInfo>> list_actors(const std::string& type, const std::string& after_id,
                                              std::size_t limit, std::optional<bool> active = std::nullopt);
+  // The actor whose id is `actor_id` (as listed); not_found when there is none.
+  Result<ActorInfo> find_actor(const std::string& actor_id);
   // Counts, sizes and the last step of one actor.
   Result<Json> actor_summary(const Address& address);
   // Queue messages by status ("pending", "failed", "completed", "" = all), newest
@@ -120,9 +134,18 @@ class Host {
                               std::size_t limit);
   // Workflow history, newest first, ids below `before_id` (0 = from the newest).
   Result<Json> workflow_history(const Address& address, std::int64_t before_id, std::size_t limit);
-  // Rows of one of the actor's tables in rowid order after `after_rowid`.
+  // Rows of one of the actor's tables in rowid order after `after_rowid`. Values of
+  // columns that hold secrets (see is_secret_column) are masked.
   Result<Json> table_rows(const Address& address, const std::string& table, std::int64_t after_rowid,
                           std::size_t limit);
+
+  struct TypeCount {
+    std::string type;
+    std::int64_t created = 0;  // ever created (active or hibernated)
+    std::int64_t active = 0;
+  };
+  // Per registered type: how many actors exist and how many are active now.
+  std::vector<TypeCount> actor_counts();
 
   HostStats stats() const;
   const HostConfig& config() const;

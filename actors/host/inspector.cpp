@@ -34,6 +34,34 @@ Json parse_json_column(const Json& v) {
 
 }  // namespace
 
+bool is_secret_column(std::string_view name) {
+  for (auto part : {"password", "secret", "hash", "token", "ciphertext", "private_key", "api_key"})
+    if (name.find(part) != std::string_view::npos) return true;
+  return false;
+}
+
+void mask_secrets(Json& value) {
+  if (value.is_object()) {
+    for (auto& [k, v] : value.items()) {
+      if (is_secret_column(k) && !v.is_null()) v = "***masked***";
+      else mask_secrets(v);
+    }
+  } else if (value.is_array()) {
+    for (auto& v : value) mask_secrets(v);
+  }
+}
+
+Result<ActorInfo> Host::find_actor(const std::string& actor_id) {
+  auto e = core_->registry.find(actor_id);
+  if (!e) return e.error();
+  bool is_active;
+  {
+    std::lock_guard lock(core_->mu);
+    is_active = core_->active.contains(e->actor_id);
+  }
+  return ActorInfo{std::move(e->address), e->actor_id, is_active, e->created_at};
+}
+
 Result<std::vector<ActorInfo>> Host::list_actors(const std::string& type, const std::string& after_id,
                                                  std::size_t limit, std::optional<bool> active) {
   std::vector<ActorInfo> out;
@@ -80,6 +108,7 @@ Result<Json> Host::actor_summary(const Address& address) {
     if (meta.executeStep()) {
       created_at = meta.getColumn(0).getInt64();
       input = parse_json_column(column_value(meta.getColumn(1)));
+      mask_secrets(input);
     }
     std::error_code ec;
     auto bytes = std::filesystem::file_size(path, ec);
@@ -119,7 +148,9 @@ Result<Json> Host::queue_messages(const Address& address, const std::string& sta
       auto row = row_object(q);
       for (const char* k : {"body_json", "result_json", "error_json"}) {
         std::string name(k);
-        row[name.substr(0, name.size() - 5)] = parse_json_column(row[name]);
+        auto value = parse_json_column(row[name]);
+        mask_secrets(value);
+        row[name.substr(0, name.size() - 5)] = std::move(value);
         row.erase(name);
       }
       items.push_back(std::move(row));
@@ -165,7 +196,12 @@ Result<Json> Host::table_rows(const Address& address, const std::string& table, 
     q.bind(1, static_cast<int64_t>(after_rowid));
     q.bind(2, static_cast<int64_t>(page(limit)));
     Json items = Json::array();
-    while (q.executeStep()) items.push_back(row_object(q));
+    while (q.executeStep()) {
+      auto row = row_object(q);
+      for (auto& [column, value] : row.items())
+        if (is_secret_column(column) && !value.is_null()) value = "***masked***";
+      items.push_back(std::move(row));
+    }
     Json next = items.size() == page(limit) ? items.back()["_rowid"] : Json(nullptr);
     return Json{{"table", table}, {"items", items}, {"next_after_rowid", next}};
   });

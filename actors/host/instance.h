@@ -49,6 +49,7 @@ struct Instance {
 
   std::atomic<std::int64_t> last_active_ms{0};
   std::atomic<int> reads_in_flight{0};
+  std::int64_t pending_reported = 0;  // this actor's share of the pending-messages gauge
 
   ~Instance();
 

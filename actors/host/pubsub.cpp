@@ -5,6 +5,8 @@
 #include <condition_variable>
 #include <deque>
 
+#include <sodium.h>
+
 #include "storage/database.h"
 
 namespace hearth::actors {
@@ -60,7 +62,14 @@ bool Subscription::closed() const {
   return inner_->closed;
 }
 
-PubSub::PubSub(std::size_t buffer_per_subscriber) : buffer_(buffer_per_subscriber) {}
+PubSub::PubSub(std::size_t buffer_per_subscriber, std::size_t replay_window)
+    : buffer_(buffer_per_subscriber), replay_window_(replay_window) {
+  unsigned char bytes[4];
+  randombytes_buf(bytes, sizeof bytes);
+  char hex[9];
+  sodium_bin2hex(hex, sizeof hex, bytes, sizeof bytes);
+  epoch_ = hex;
+}
 PubSub::~PubSub() { close_all(); }
 
 std::shared_ptr<Subscription> PubSub::subscribe(const std::string& topic) {
@@ -73,12 +82,40 @@ std::shared_ptr<Subscription> PubSub::subscribe(const std::string& topic) {
   return std::make_shared<Subscription>(inner);
 }
 
+std::shared_ptr<Subscription> PubSub::subscribe_with_replay(const std::string& topic,
+                                                           std::optional<std::uint64_t> after_seq, bool& reset) {
+  auto inner = std::make_shared<Subscription::Inner>();
+  inner->capacity = buffer_;
+  reset = false;
+  std::lock_guard lock(mu_);
+  auto& ring = retained_[topic];  // from now on this topic's events are retained
+  if (after_seq) {
+    auto current = seqs_[topic];
+    if (*after_seq > current) {
+      reset = true;
+    } else if (*after_seq < current) {
+      if (ring.empty() || ring.front().seq > *after_seq + 1) reset = true;
+      else
+        for (const auto& e : ring)
+          if (e.seq > *after_seq) inner->events.push_back(e);
+    }
+  }
+  auto& subs = topics_[topic];
+  std::erase_if(subs, [](const auto& w) { return w.expired(); });
+  subs.push_back(inner);
+  return std::make_shared<Subscription>(inner);
+}
+
 void PubSub::publish(const std::string& topic, std::string name, nlohmann::json payload) {
   std::vector<std::shared_ptr<Subscription::Inner>> targets;
   Event event;
   {
     std::lock_guard lock(mu_);
     event = Event{topic, ++seqs_[topic], std::move(name), std::move(payload), storage::now_ms()};
+    if (auto r = retained_.find(topic); r != retained_.end()) {
+      r->second.push_back(event);
+      if (r->second.size() > replay_window_) r->second.pop_front();
+    }
     for (const auto* t : {&topic, static_cast<const std::string*>(nullptr)}) {
       auto it = topics_.find(t ? *t : std::string(kAllTopics));
       if (it == topics_.end()) continue;

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <deque>
 #include <unordered_map>
 #include <vector>
 
@@ -48,10 +49,18 @@ class PubSub {
   // The wildcard topic receives every event.
   static constexpr const char* kAllTopics = "*";
 
-  explicit PubSub(std::size_t buffer_per_subscriber = 1024);
+  explicit PubSub(std::size_t buffer_per_subscriber = 1024, std::size_t replay_window = 512);
   ~PubSub();
 
   std::shared_ptr<Subscription> subscribe(const std::string& topic);
+  // Subscribes and, when `after_seq` is given, first delivers the retained events of
+  // `topic` after it (the last `replay_window` events of topics that were ever
+  // subscribed this way). Sets `reset` when events after `after_seq` are no longer
+  // retained, or `after_seq` is from the future: the subscriber must refetch.
+  std::shared_ptr<Subscription> subscribe_with_replay(const std::string& topic, std::optional<std::uint64_t> after_seq,
+                                                      bool& reset);
+  // Random per process: event sequence numbers restart with it.
+  const std::string& epoch() const { return epoch_; }
   void publish(const std::string& topic, std::string name, nlohmann::json payload);
   // Wakes and closes every subscription (at shutdown).
   void close_all();
@@ -59,6 +68,9 @@ class PubSub {
 
  private:
   std::size_t buffer_;
+  std::size_t replay_window_;
+  std::string epoch_;
+  std::unordered_map<std::string, std::deque<Event>> retained_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::vector<std::weak_ptr<Subscription::Inner>>> topics_;
   std::unordered_map<std::string, std::uint64_t> seqs_;

@@ -74,6 +74,23 @@ Result<std::vector<RegistryEntry>> Registry::list(const std::string& type, const
   }
 }
 
+Result<RegistryEntry> Registry::find(const std::string& actor_id) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_, "SELECT actor_id, type, key_json, created_at FROM actors WHERE actor_id = ?");
+    q.bind(1, actor_id);
+    if (!q.executeStep()) return Error{ErrorCode::not_found, fmt::format("no actor has id \"{}\"", actor_id)};
+    RegistryEntry e;
+    e.actor_id = q.getColumn(0).getString();
+    e.address.type = q.getColumn(1).getString();
+    e.address.key = Json::parse(q.getColumn(2).getString()).get<std::vector<std::string>>();
+    e.created_at = q.getColumn(3).getInt64();
+    return e;
+  } catch (const std::exception& e) {
+    return Error{ErrorCode::unavailable, fmt::format("registry: cannot look up an actor: {}", e.what())};
+  }
+}
+
 Result<std::int64_t> Registry::count(const std::string& type) {
   std::lock_guard lock(mu_);
   try {

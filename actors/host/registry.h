@@ -32,6 +32,8 @@ class Registry {
   Result<std::vector<RegistryEntry>> list(const std::string& type, const std::string& after_id,
                                           std::size_t limit);
   Result<std::int64_t> count(const std::string& type);
+  // The entry of `actor_id`; not_found when no such actor was created.
+  Result<RegistryEntry> find(const std::string& actor_id);
 
  private:
   std::mutex mu_;

@@ -42,7 +42,7 @@ Result<std::int64_t> StepContext::send_self(std::string_view queue, const Json& 
   return db_.getLastInsertRowid();
 }
 
-Status StepContext::send(const Address& to, std::string_view queue, const Json& body) {
+Status StepContext::send(const Address& to, std::string_view queue, const Json& body, std::string dedupe_key) {
   if (auto st = validate(to); !st) return st;
   auto text = body.dump();
   if (text.size() > max_payload_bytes_)
@@ -61,7 +61,7 @@ Status StepContext::send(const Address& to, std::string_view queue, const Json& 
   auto id = db_.getLastInsertRowid();
   // The dedupe key names this actor and this outbox row: unique, and stable across
   // redeliveries after a crash.
-  auto dedupe = fmt::format("outbox:{}:{}", address_.id(), id);
+  auto dedupe = dedupe_key.empty() ? fmt::format("outbox:{}:{}", address_.id(), id) : std::move(dedupe_key);
   SQLite::Statement upd(db_, "UPDATE outbox SET dedupe_key = ? WHERE id = ?");
   upd.bind(1, dedupe);
   upd.bind(2, static_cast<int64_t>(id));

@@ -74,7 +74,9 @@ class StepContext {
   // Sends to another actor once this step commits, exactly once: the message goes into
   // this actor's outbox in the step's transaction and is delivered with a dedupe key,
   // again after a crash if need be. Failures to deliver are kept on the outbox row.
-  Status send(const Address& to, std::string_view queue, const Json& body);
+  // With `dedupe_key`, that key is used instead of one naming the outbox row, so that
+  // another sender of the same message (the HTTP edge waiting for it) makes it one.
+  Status send(const Address& to, std::string_view queue, const Json& body, std::string dedupe_key = {});
 
   // Starts `work` off the loop once the step commits. Its outcome arrives on this
   // actor's `result_queue` as {"job_id", "name", "context", "ok", "result" | "error"}.

@@ -1,6 +1,8 @@
 // The workflow batch and instance connections: see workflow.h and instance.h.
 #include "actors/host/workflow.h"
 
+#include "actors/host/metrics.h"
+
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
 #include <fmt/format.h>
@@ -173,6 +175,10 @@ StepOutcome run_step(Instance& inst, const PendingMessage& msg, StepEffects& eff
   if (out.ok) hist->bind(7);
   else hist->bind(7, error_to_json(out.error).dump());
   hist->exec();
+  auto& metrics = Metrics::global();
+  metrics.add("hearth_queue_messages_processed_total",
+              {{"type", inst.address.type}, {"outcome", out.ok ? "completed" : "failed"}});
+  metrics.observe("hearth_queue_step_duration_seconds", {{"type", inst.address.type}}, duration_us / 1e6);
   if (!out.ok)
     spdlog::warn("queue.step_failed actor={} queue={} msg={} code={} error={}", inst.address.display(),
                  msg.queue, msg.id, to_string(out.error.code), out.error.message);
@@ -218,6 +224,7 @@ WriterResult run_writer_batch(Instance& inst, WriterBatch batch) {
   WriterResult res;
   auto& db = *inst.writer;
   auto started = Clock::now();
+  std::int64_t pending_now = -1;
   try {
     inst.statement("BEGIN IMMEDIATE")->exec();
     for (auto& item : batch.enqueues) persist(inst, item);
@@ -262,7 +269,18 @@ WriterResult run_writer_batch(Instance& inst, WriterBatch batch) {
       more->executeStep();
       res.more_pending = more->getColumn(0).getInt() != 0;
     }
+    if (!res.outcomes.empty() || !batch.enqueues.empty()) {
+      // Queue depth for /metrics: this actor's pending count, reported as a change.
+      auto count = inst.statement("SELECT COUNT(*) FROM queue_messages WHERE status = 'pending'");
+      count->executeStep();
+      pending_now = count->getColumn(0).getInt64();
+    }
     inst.statement("COMMIT")->exec();
+    if (pending_now >= 0 && pending_now != inst.pending_reported) {
+      Metrics::global().add("hearth_queue_pending_messages", {{"type", inst.address.type}},
+                            static_cast<double>(pending_now - inst.pending_reported));
+      inst.pending_reported = pending_now;
+    }
   } catch (const std::exception& e) {
     try {
       if (!db.getHandle() || !sqlite3_get_autocommit(db.getHandle())) db.exec("ROLLBACK");

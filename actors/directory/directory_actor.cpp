@@ -1,0 +1,234 @@
+// The directory actor's handlers: see directory_actor.h.
+#include "actors/directory/directory_actor.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <fmt/format.h>
+
+#include "actors/host/step_context.h"
+
+namespace hearth::actors::directory {
+namespace {
+
+void bind_optional_int(SQLite::Statement& s, int i, const Json& v) {
+  if (v.is_number_integer()) s.bind(i, v.get<int64_t>());
+  else s.bind(i);
+}
+
+Json optional_int(const SQLite::Column& c) { return c.isNull() ? Json(nullptr) : Json(c.getInt64()); }
+
+Json user_row(SQLite::Statement& q) {
+  return Json{{"user_id", q.getColumn(0).getString()},
+              {"username", q.getColumn(1).getString()},
+              {"is_admin", q.getColumn(2).getInt() != 0},
+              {"disabled", q.getColumn(3).getInt() != 0},
+              {"created_at", q.getColumn(4).getInt64()}};
+}
+
+constexpr const char* kUserColumns = "user_id, username, is_admin, disabled, created_at";
+
+Result<Json> register_user(StepContext& ctx, const Json& b) {
+  auto username = b.at("username").get<std::string>();
+  SQLite::Statement taken(ctx.db(), "SELECT user_id FROM users WHERE username = ?");
+  taken.bind(1, username);
+  if (taken.executeStep()) {
+    if (taken.getColumn(0).getString() == b.at("user_id").get<std::string>()) return Json{{"user_id", b["user_id"]}};
+    return Error{ErrorCode::conflict, fmt::format("the username \"{}\" is taken", username)};
+  }
+  SQLite::Statement ins(ctx.db(), "INSERT INTO users(user_id, username, is_admin, created_at) VALUES(?, ?, ?, ?)");
+  ins.bind(1, b.at("user_id").get<std::string>());
+  ins.bind(2, username);
+  ins.bind(3, b.value("is_admin", false) ? 1 : 0);
+  ins.bind(4, b.at("created_at").get<int64_t>());
+  ins.exec();
+  return Json{{"user_id", b["user_id"]}};
+}
+
+Result<Json> update_user(StepContext& ctx, const Json& b) {
+  SQLite::Statement upd(ctx.db(),
+                        "UPDATE users SET is_admin = COALESCE(?, is_admin), disabled = COALESCE(?, disabled), "
+                        "version = ? WHERE user_id = ? AND version < ?");
+  if (b.contains("is_admin")) upd.bind(1, b["is_admin"].get<bool>() ? 1 : 0);
+  else upd.bind(1);
+  if (b.contains("disabled")) upd.bind(2, b["disabled"].get<bool>() ? 1 : 0);
+  else upd.bind(2);
+  upd.bind(3, b.at("version").get<int64_t>());
+  upd.bind(4, b.at("user_id").get<std::string>());
+  upd.bind(5, b.at("version").get<int64_t>());
+  return Json{{"updated", upd.exec() > 0}};
+}
+
+Result<Json> put_credential(StepContext& ctx, const Json& b) {
+  SQLite::Statement ins(ctx.db(),
+                        "INSERT OR IGNORE INTO credentials(token_hash, credential_id, user_id, kind, created_at, "
+                        "expires_at) VALUES(?, ?, ?, ?, ?, ?)");
+  ins.bind(1, b.at("token_hash").get<std::string>());
+  ins.bind(2, b.at("credential_id").get<std::string>());
+  ins.bind(3, b.at("user_id").get<std::string>());
+  ins.bind(4, b.at("kind").get<std::string>());
+  ins.bind(5, b.at("created_at").get<int64_t>());
+  bind_optional_int(ins, 6, b.value("expires_at", Json(nullptr)));
+  ins.exec();
+  return Json{{"credential_id", b["credential_id"]}};
+}
+
+Result<Json> revoke_credentials(StepContext& ctx, const Json& b) {
+  auto at = b.at("at").get<int64_t>();
+  int changed;
+  if (b.contains("credential_id")) {
+    SQLite::Statement upd(ctx.db(),
+                          "UPDATE credentials SET revoked_at = ? WHERE credential_id = ? AND revoked_at IS NULL");
+    upd.bind(1, at);
+    upd.bind(2, b["credential_id"].get<std::string>());
+    changed = upd.exec();
+  } else {
+    SQLite::Statement upd(ctx.db(),
+                          "UPDATE credentials SET revoked_at = ? WHERE user_id = ? AND (? IS NULL OR kind = ?) "
+                          "AND revoked_at IS NULL");
+    upd.bind(1, at);
+    upd.bind(2, b.at("user_id").get<std::string>());
+    if (b.contains("kind")) {
+      upd.bind(3, b["kind"].get<std::string>());
+      upd.bind(4, b["kind"].get<std::string>());
+    } else {
+      upd.bind(3);
+      upd.bind(4);
+    }
+    changed = upd.exec();
+  }
+  return Json{{"revoked", changed}};
+}
+
+Result<Json> register_org(StepContext& ctx, const Json& b) {
+  auto slug = b.at("slug").get<std::string>();
+  SQLite::Statement taken(ctx.db(), "SELECT org_id FROM orgs WHERE slug = ?");
+  taken.bind(1, slug);
+  if (taken.executeStep()) {
+    if (taken.getColumn(0).getString() == b.at("org_id").get<std::string>()) return Json{{"org_id", b["org_id"]}};
+    return Error{ErrorCode::conflict, fmt::format("an organization with the slug \"{}\" exists already", slug)};
+  }
+  SQLite::Statement ins(ctx.db(), "INSERT INTO orgs(org_id, slug, name, created_at) VALUES(?, ?, ?, ?)");
+  ins.bind(1, b.at("org_id").get<std::string>());
+  ins.bind(2, slug);
+  ins.bind(3, b.at("name").get<std::string>());
+  ins.bind(4, b.at("created_at").get<int64_t>());
+  ins.exec();
+  return Json{{"org_id", b["org_id"]}};
+}
+
+Result<Json> put_membership(StepContext& ctx, const Json& b) {
+  SQLite::Statement up(ctx.db(),
+                       "INSERT INTO memberships(org_id, user_id, role, version) VALUES(?, ?, ?, ?) "
+                       "ON CONFLICT(org_id, user_id) DO UPDATE SET role = excluded.role, version = excluded.version "
+                       "WHERE excluded.version > memberships.version");
+  up.bind(1, b.at("org_id").get<std::string>());
+  up.bind(2, b.at("user_id").get<std::string>());
+  if (b.contains("role") && b["role"].is_string()) up.bind(3, b["role"].get<std::string>());
+  else up.bind(3);
+  up.bind(4, b.at("version").get<int64_t>());
+  up.exec();
+  return Json::object();
+}
+
+Result<Json> authenticate(ReadContext& ctx, const Json& a) {
+  SQLite::Statement q(ctx.db,
+                      "SELECT c.credential_id, c.kind, c.expires_at, c.revoked_at, u.user_id, u.username, "
+                      "u.is_admin, u.disabled FROM credentials c JOIN users u ON u.user_id = c.user_id "
+                      "WHERE c.token_hash = ?");
+  q.bind(1, a.at("token_hash").get<std::string>());
+  if (!q.executeStep()) return Error{ErrorCode::unauthorized, "the credential is not known"};
+  auto now = a.at("now").get<int64_t>();
+  if (!q.getColumn(3).isNull()) return Error{ErrorCode::unauthorized, "the credential was revoked"};
+  if (!q.getColumn(2).isNull() && q.getColumn(2).getInt64() <= now)
+    return Error{ErrorCode::unauthorized, "the credential expired"};
+  if (q.getColumn(7).getInt() != 0) return Error{ErrorCode::unauthorized, "the account is disabled"};
+  return Json{{"credential_id", q.getColumn(0).getString()},
+              {"kind", q.getColumn(1).getString()},
+              {"expires_at", optional_int(q.getColumn(2))},
+              {"user_id", q.getColumn(4).getString()},
+              {"username", q.getColumn(5).getString()},
+              {"is_admin", q.getColumn(6).getInt() != 0}};
+}
+
+Result<Json> find_user(ReadContext& ctx, const Json& a) {
+  bool by_name = a.contains("username");
+  SQLite::Statement q(ctx.db, fmt::format("SELECT {} FROM users WHERE {} = ?", kUserColumns,
+                                          by_name ? "username" : "user_id"));
+  q.bind(1, by_name ? a["username"].get<std::string>() : a.at("user_id").get<std::string>());
+  if (!q.executeStep())
+    return Error{ErrorCode::not_found,
+                 fmt::format("no user \"{}\"", by_name ? a["username"].get<std::string>() : a["user_id"].get<std::string>())};
+  return user_row(q);
+}
+
+Result<Json> list_users(ReadContext& ctx, const Json& a) {
+  SQLite::Statement q(ctx.db, fmt::format("SELECT {} FROM users WHERE username > ? COLLATE NOCASE "
+                                          "ORDER BY username COLLATE NOCASE LIMIT ?", kUserColumns));
+  q.bind(1, a.value("after", std::string()));
+  q.bind(2, static_cast<int64_t>(std::clamp<std::int64_t>(a.value("limit", 100), 1, 500)));
+  Json items = Json::array();
+  while (q.executeStep()) items.push_back(user_row(q));
+  return items;
+}
+
+Json org_row(SQLite::Statement& q) {
+  return Json{{"org_id", q.getColumn(0).getString()},
+              {"slug", q.getColumn(1).getString()},
+              {"name", q.getColumn(2).getString()},
+              {"created_at", q.getColumn(3).getInt64()}};
+}
+
+Result<Json> find_org(ReadContext& ctx, const Json& a) {
+  bool by_slug = a.contains("slug");
+  SQLite::Statement q(ctx.db, fmt::format("SELECT org_id, slug, name, created_at FROM orgs WHERE {} = ?",
+                                          by_slug ? "slug" : "org_id"));
+  q.bind(1, by_slug ? a["slug"].get<std::string>() : a.at("org_id").get<std::string>());
+  if (!q.executeStep()) return Error{ErrorCode::not_found, "no such organization"};
+  return org_row(q);
+}
+
+Result<Json> role(ReadContext& ctx, const Json& a) {
+  SQLite::Statement q(ctx.db, "SELECT role FROM memberships WHERE org_id = ? AND user_id = ?");
+  q.bind(1, a.at("org_id").get<std::string>());
+  q.bind(2, a.at("user_id").get<std::string>());
+  if (!q.executeStep() || q.getColumn(0).isNull()) return Json{{"role", nullptr}};
+  return Json{{"role", q.getColumn(0).getString()}};
+}
+
+Result<Json> orgs_of(ReadContext& ctx, const Json& a) {
+  SQLite::Statement q(ctx.db,
+                      "SELECT o.org_id, o.slug, o.name, o.created_at, m.role FROM memberships m "
+                      "JOIN orgs o ON o.org_id = m.org_id WHERE m.user_id = ? AND m.role IS NOT NULL "
+                      "ORDER BY o.slug LIMIT 1000");
+  q.bind(1, a.at("user_id").get<std::string>());
+  Json items = Json::array();
+  while (q.executeStep()) {
+    auto row = org_row(q);
+    row["role"] = q.getColumn(4).getString();
+    items.push_back(std::move(row));
+  }
+  return items;
+}
+
+}  // namespace
+
+ActorType make_type() {
+  ActorType t{"directory"};
+  t.on_queue(kRegisterUser, register_user)
+      .on_queue(kUpdateUser, update_user)
+      .on_queue(kPutCredential, put_credential)
+      .on_queue(kRevokeCredentials, revoke_credentials)
+      .on_queue(kRegisterOrg, register_org)
+      .on_queue(kPutMembership, put_membership)
+      .on_action(kAuthenticate, authenticate)
+      .on_action(kFindUser, find_user)
+      .on_action(kListUsers, list_users)
+      .on_action(kFindOrg, find_org)
+      .on_action(kRole, role)
+      .on_action(kOrgsOf, orgs_of)
+      .on_action(kUserCount, [](ReadContext& ctx, const Json&) -> Result<Json> {
+        return Json(ctx.db.execAndGet("SELECT COUNT(*) FROM users").getInt64());
+      });
+  return t;
+}
+
+}  // namespace hearth::actors::directory

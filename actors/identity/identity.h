@@ -1,0 +1,106 @@
+// Identity: users, credentials and organizations as one small API over the actor host,
+// shared by the HTTP edge and the offline admin CLI. Each operation is the sequence of
+// queue sends (with wait) and read actions it takes across the directory, user and
+// organization actors; none of it opens a database itself.
+//
+// Secrets: passwords are stored only as Argon2id hashes (libsodium's crypto_pwhash);
+// session and API tokens are 256-bit random values shown once, stored only as their
+// BLAKE2b-256 hash, and looked up by that hash in the directory.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "actors/host/host.h"
+
+namespace hearth::identity {
+
+using actors::Json;
+
+// Registers the directory, user and organization actor types.
+Status register_types(actors::Host& host);
+
+enum class PasswordCost { interactive, minimum };
+// Argon2id parameters for new hashes: interactive (64 MiB, 2 passes; the default) or
+// minimum (tests only). Hashes carry their parameters, so either verifies later.
+void set_password_cost(PasswordCost cost);
+std::string hash_password(std::string_view password);
+bool verify_password(const std::string& hash, std::string_view password);
+
+// A fresh secret: `prefix` followed by 43 base64url characters (32 random bytes).
+std::string new_secret(std::string_view prefix);
+// Hex BLAKE2b-256 of a token: what the directory stores and looks up.
+std::string token_hash(std::string_view token);
+// A random id such as "u_3f9a0c1e2b7d4a66".
+std::string new_id(std::string_view prefix);
+// Hex BLAKE2b-256 of `value` keyed by `key`: derives a session's CSRF token.
+std::string keyed_hash(std::string_view key, std::string_view value);
+
+// Validation with messages that name the field.
+Status validate_username(const std::string& username);
+Status validate_password(const std::string& password);
+Status validate_org_name(const std::string& name);
+Status validate_slug(const std::string& slug);
+// A URL-safe slug derived from a name: "Acme Tools!" -> "acme-tools".
+std::string slugify(const std::string& name);
+
+// Who is calling: resolved from a session cookie or a bearer token.
+struct Caller {
+  std::string user_id;
+  std::string username;
+  bool is_admin = false;
+  std::string credential_id;
+  std::string kind;  // "session" or "token"
+  std::optional<std::int64_t> expires_at;
+};
+
+struct Issued {
+  std::string secret;  // shown once to the caller, stored nowhere
+  Json info;           // id, created_at, expires_at (and name for tokens)
+};
+
+class Identity {
+ public:
+  explicit Identity(actors::Host& host) : host_(host) {}
+
+  // Users. create_user fails with conflict when the name is taken.
+  Result<Json> create_user(const std::string& username, const std::string& password, bool is_admin);
+  Result<Json> find_user(const std::string& username);
+  Result<Json> list_users(const std::string& after, std::size_t limit);
+  Result<std::int64_t> user_count();
+  Result<Json> profile(const std::string& user_id);
+  Status set_password(const std::string& user_id, const std::string& password);
+  Status set_disabled(const std::string& user_id, bool disabled);
+
+  // The user for `username` if `password` is theirs and the account is enabled;
+  // unauthorized otherwise (the same message whether the user exists or not).
+  Result<Json> check_password(const std::string& username, const std::string& password);
+
+  // Credentials. A session lives `ttl`; a token until `expires_at_ms` (nullopt: never).
+  Result<Issued> create_session(const std::string& user_id, std::chrono::milliseconds ttl, const std::string& client);
+  Result<Issued> create_token(const std::string& user_id, const std::string& name,
+                              std::optional<std::int64_t> expires_at_ms);
+  // unauthorized when the token is unknown, expired, revoked, or its user disabled.
+  Result<Caller> authenticate(std::string_view secret);
+  Status revoke(const std::string& user_id, const std::string& credential_id, const std::string& kind);
+  Result<Json> tokens(const std::string& user_id);
+  Result<Json> sessions(const std::string& user_id);
+
+  // Organizations. create_org fails with conflict when the slug is taken.
+  Result<Json> create_org(const Caller& owner, const std::string& name, const std::string& slug);
+  Result<Json> find_org(const std::string& slug);             // {org_id, slug, name, created_at}
+  Result<std::string> role(const std::string& org_id, const std::string& user_id);  // "" if none
+  Result<Json> orgs_of(const std::string& user_id);
+  Result<Json> add_member(const std::string& org_id, const std::string& username, const std::string& role);
+  Result<Json> set_role(const std::string& org_id, const std::string& user_id, const std::string& role);
+  Status remove_member(const std::string& org_id, const std::string& user_id);
+
+  actors::Host& host() { return host_; }
+
+ private:
+  Result<Json> send(const actors::Address& to, const char* queue, const Json& body);
+  actors::Host& host_;
+};
+
+}  // namespace hearth::identity

@@ -1,0 +1,146 @@
+// `hearth admin ...`: offline administration against a data dir (the server must not
+// be running on it; the data dir lock enforces that). It runs the same actors and the
+// same identity operations the server runs, in this process.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "actors/identity/identity.h"
+#include "cli/commands.h"
+#include "cli/output.h"
+#include "storage/file_lock.h"
+
+namespace hearth::cli {
+
+using actors::Json;
+
+namespace {
+
+struct AdminOptions {
+  std::filesystem::path data_dir = ".hearth";
+  std::string username;
+  bool admin = false;
+  bool password_stdin = false;
+  bool json = false;
+};
+
+// Opens the data dir (locked) with the identity actors and runs `work` on it.
+int with_identity(const AdminOptions& o, const std::function<int(identity::Identity&)>& work) {
+  auto lock = storage::FileLock::acquire(o.data_dir / "hearth.lock");
+  if (!lock) {
+    std::cerr << "hearth: " << lock.error().message << "; stop it, or use the HTTP API (hearth login)\n";
+    return 1;
+  }
+  actors::HostConfig config;
+  config.data_dir = o.data_dir;
+  actors::Host host(config);
+  if (auto st = identity::register_types(host); !st) {
+    std::cerr << "hearth: " << st.error().message << "\n";
+    return 1;
+  }
+  if (auto st = host.start(); !st) {
+    std::cerr << "hearth: " << st.error().message << "\n";
+    return 1;
+  }
+  identity::Identity id(host);
+  int code = work(id);
+  host.shutdown();
+  return code;
+}
+
+int fail(const Error& e) {
+  std::cerr << "hearth: " << e.message << "\n";
+  return e.code == ErrorCode::not_found ? 4 : 1;
+}
+
+std::string password_from(const AdminOptions& o) {
+  if (o.password_stdin) return read_secret("");
+  auto first = read_secret("new password: ");
+  auto again = read_secret("again: ");
+  return first == again ? first : std::string();
+}
+
+}  // namespace
+
+std::shared_ptr<CommandSet> add_admin_commands(CLI::App& app) {
+  auto set = std::make_shared<CommandSet>();
+  auto o = std::make_shared<AdminOptions>();
+  auto admin = app.add_subcommand("admin", "Offline administration of a data dir (the server must be stopped)");
+  admin->require_subcommand(1);
+  auto user = admin->add_subcommand("user", "Users");
+  user->require_subcommand(1);
+  auto common = [o](CLI::App* c) {
+    c->add_option("--data-dir", o->data_dir, "The server's data dir")->envname("HEARTH_DATA_DIR")->capture_default_str();
+  };
+
+  auto create = user->add_subcommand("create", "Create a user");
+  create->add_option("username", o->username, "Their name")->required();
+  create->add_flag("--admin", o->admin, "Make them a server admin");
+  create->add_flag("--password-stdin", o->password_stdin, "Read the password from stdin");
+  common(create);
+  set->add(create, [o] {
+    return with_identity(*o, [&](identity::Identity& id) {
+      auto password = password_from(*o);
+      if (password.empty()) return fail(Error{ErrorCode::invalid, "the passwords differ, or none was given"});
+      auto u = id.create_user(o->username, password, o->admin);
+      if (!u) return fail(u.error());
+      std::cout << "created " << o->username << " (" << (*u)["user_id"].get<std::string>() << ")\n";
+      return 0;
+    });
+  });
+
+  auto list = user->add_subcommand("list", "List users");
+  list->add_flag("--json", o->json, "Print JSON");
+  common(list);
+  set->add(list, [o] {
+    return with_identity(*o, [&](identity::Identity& id) {
+      Json all = Json::array();
+      std::string after;
+      for (;;) {
+        auto page = id.list_users(after, 500);
+        if (!page) return page.error().code == ErrorCode::not_found ? (print_table(all, {}), 0) : fail(page.error());
+        for (auto& u : *page) all.push_back(u);
+        if (page->size() < 500) break;
+        after = page->back()["username"].get<std::string>();
+      }
+      if (o->json) std::cout << all.dump(2) << "\n";
+      else print_table(all, {"username", "user_id", "is_admin", "disabled", "created_at"});
+      return 0;
+    });
+  });
+
+  for (bool disable : {true, false}) {
+    auto c = user->add_subcommand(disable ? "disable" : "enable",
+                                  disable ? "Disable a user: every session and token stops working" : "Enable a user again");
+    c->add_option("username", o->username, "Who")->required();
+    common(c);
+    set->add(c, [o, disable] {
+      return with_identity(*o, [&](identity::Identity& id) {
+        auto u = id.find_user(o->username);
+        if (!u) return fail(u.error());
+        if (auto st = id.set_disabled((*u)["user_id"].get<std::string>(), disable); !st) return fail(st.error());
+        std::cout << (disable ? "disabled " : "enabled ") << o->username << "\n";
+        return 0;
+      });
+    });
+  }
+
+  auto reset = user->add_subcommand("reset-password", "Set a new password (ends their sign-in sessions)");
+  reset->add_option("username", o->username, "Who")->required();
+  reset->add_flag("--password-stdin", o->password_stdin, "Read the password from stdin");
+  common(reset);
+  set->add(reset, [o] {
+    return with_identity(*o, [&](identity::Identity& id) {
+      auto u = id.find_user(o->username);
+      if (!u) return fail(u.error());
+      auto password = password_from(*o);
+      if (password.empty()) return fail(Error{ErrorCode::invalid, "the passwords differ, or none was given"});
+      if (auto st = id.set_password((*u)["user_id"].get<std::string>(), password); !st) return fail(st.error());
+      std::cout << "set a new password for " << o->username << "\n";
+      return 0;
+    });
+  });
+  return set;
+}
+
+}  // namespace hearth::cli

@@ -1,0 +1,404 @@
+// The client subcommands: talk to a running server over its HTTP API with a stored
+// (or given) URL and API token. `hearth login` signs in once and keeps an API token in
+// $XDG_CONFIG_HOME/hearth/config.json (mode 0600). Errors print the server's message
+// on stderr and exit non-zero: 2 for usage, 3 for auth, 4 not found, 1 otherwise.
+#include <CLI/CLI.hpp>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "cli/output.h"
+
+namespace hearth::cli {
+
+using Json = nlohmann::json;
+
+int run_parsed(const CommandSet& set) {
+  for (const auto& [app, run] : set.commands)
+    if (app->parsed()) return run();
+  return -1;
+}
+
+namespace {
+
+std::filesystem::path config_path() {
+  const char* xdg = std::getenv("XDG_CONFIG_HOME");
+  const char* home = std::getenv("HOME");
+  std::filesystem::path base = xdg && *xdg ? xdg : std::filesystem::path(home ? home : ".") / ".config";
+  return base / "hearth" / "config.json";
+}
+
+Json load_config() {
+  std::ifstream in(config_path());
+  if (!in) return Json::object();
+  auto j = Json::parse(in, nullptr, false);
+  return j.is_object() ? j : Json::object();
+}
+
+bool save_config(const Json& config) {
+  auto path = config_path();
+  std::error_code ec;
+  std::filesystem::create_directories(path.parent_path(), ec);
+  auto tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out) return false;
+    ::chmod(tmp.c_str(), 0600);
+    out << config.dump(2) << "\n";
+  }
+  ::chmod(tmp.c_str(), 0600);
+  std::filesystem::rename(tmp, path, ec);
+  return !ec;
+}
+
+int exit_code_for(int status) {
+  if (status == 401 || status == 403) return 3;
+  if (status == 404) return 4;
+  return 1;
+}
+
+struct Response {
+  int status = 0;
+  Json body;
+  std::string set_cookie;
+};
+
+// One HTTP call. Connection failures and error statuses print to stderr.
+class Api {
+ public:
+  explicit Api(const ClientOptions& o) : options_(o) {
+    auto stored = load_config();
+    url_ = !o.url.empty() ? o.url : stored.value("url", std::string());
+    token_ = !o.token.empty() ? o.token : stored.value("token", std::string());
+  }
+
+  bool configured(bool need_token = true) const {
+    if (url_.empty()) {
+      std::cerr << "hearth: no server URL: run `hearth login --url URL`, or set HEARTH_URL\n";
+      return false;
+    }
+    if (need_token && token_.empty()) {
+      std::cerr << "hearth: not signed in: run `hearth login`, or set HEARTH_TOKEN\n";
+      return false;
+    }
+    return true;
+  }
+
+  std::optional<Response> call(const std::string& method, const std::string& path, const Json& body = nullptr,
+                               httplib::Headers headers = {}) {
+    httplib::Client client(url_);
+    client.set_connection_timeout(5, 0);
+    client.set_read_timeout(30, 0);
+    if (!token_.empty() && !headers.count("Cookie")) headers.emplace("Authorization", "Bearer " + token_);
+    std::string text = body.is_null() ? "" : body.dump();
+    httplib::Result r{nullptr, httplib::Error::Unknown};
+    if (method == "GET") r = client.Get(path, headers);
+    else if (method == "POST") r = client.Post(path, headers, text, "application/json");
+    else if (method == "PATCH") r = client.Patch(path, headers, text, "application/json");
+    else if (method == "DELETE") r = client.Delete(path, headers);
+    if (!r) {
+      std::cerr << "hearth: cannot reach " << url_ << ": " << httplib::to_string(r.error()) << "\n";
+      return std::nullopt;
+    }
+    Response out{r->status, Json::parse(r->body, nullptr, false), r->get_header_value("Set-Cookie")};
+    if (out.body.is_discarded()) out.body = r->body;
+    return out;
+  }
+
+  // Runs a call and prints its result: `show` for humans, raw JSON with --json.
+  int run(const std::string& method, const std::string& path, const Json& body,
+          const std::function<void(const Json&)>& show) {
+    if (!configured()) return 1;
+    auto r = call(method, path, body);
+    if (!r) return 1;
+    if (r->status >= 400) {
+      std::string message = r->body.is_object() && r->body.contains("error")
+                                ? r->body["error"].value("message", std::string())
+                                : r->body.dump();
+      std::cerr << "hearth: " << message << " (HTTP " << r->status << ")\n";
+      return exit_code_for(r->status);
+    }
+    if (options_.json) std::cout << r->body.dump(2) << "\n";
+    else show(r->body);
+    return 0;
+  }
+
+  std::string url_, token_;
+
+ private:
+  const ClientOptions& options_;
+};
+
+std::string encode(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') out += static_cast<char>(c);
+    else out += fmt::format("%{:02X}", c);
+  }
+  return out;
+}
+
+int login(const ClientOptions& o, const std::string& username_in, bool password_stdin, const std::string& token) {
+  ClientOptions opts = o;
+  if (opts.url.empty()) opts.url = load_config().value("url", std::string());
+  if (opts.url.empty()) {
+    std::cerr << "hearth: give the server's URL with --url (or HEARTH_URL)\n";
+    return 2;
+  }
+  while (!opts.url.empty() && opts.url.back() == '/') opts.url.pop_back();
+  Json config = load_config();
+  if (!token.empty()) {
+    opts.token = token;
+    Api api(opts);
+    auto r = api.call("GET", "/v1/auth/session");
+    if (!r) return 1;
+    if (r->status != 200) {
+      std::cerr << "hearth: the server does not accept that token (HTTP " << r->status << ")\n";
+      return 3;
+    }
+    config["url"] = opts.url;
+    config["token"] = token;
+    if (!save_config(config)) return 1;
+    std::cout << "signed in to " << opts.url << " as " << r->body["user"]["username"].get<std::string>() << "\n";
+    return 0;
+  }
+  auto username = username_in;
+  if (username.empty()) {
+    std::cerr << "username: " << std::flush;
+    std::getline(std::cin, username);
+  }
+  auto password = password_stdin ? read_secret("") : read_secret("password: ");
+  opts.token.clear();
+  Api api(opts);
+  api.token_.clear();
+  auto r = api.call("POST", "/v1/auth/sign-in", Json{{"username", username}, {"password", password}});
+  if (!r) return 1;
+  if (r->status != 200) {
+    std::cerr << "hearth: " << (r->body.is_object() && r->body.contains("error") ? r->body["error"].value("message", "")
+                                                                                   : std::string("sign-in failed"))
+              << " (HTTP " << r->status << ")\n";
+    return exit_code_for(r->status);
+  }
+  auto cookie = r->set_cookie.substr(0, r->set_cookie.find(';'));
+  char host[256] = "this machine";
+  gethostname(host, sizeof host - 1);
+  auto created = api.call("POST", "/v1/tokens", Json{{"name", std::string("hearth CLI on ") + host}},
+                          {{"Cookie", cookie}, {"X-CSRF-Token", r->body["csrf_token"].get<std::string>()}});
+  if (!created || created->status != 201) {
+    std::cerr << "hearth: signed in, but could not create an API token\n";
+    return 1;
+  }
+  (void)api.call("POST", "/v1/auth/sign-out", Json::object(),
+                 {{"Cookie", cookie}, {"X-CSRF-Token", r->body["csrf_token"].get<std::string>()}});
+  config["url"] = opts.url;
+  config["token"] = created->body["token"];
+  if (!save_config(config)) {
+    std::cerr << "hearth: cannot write " << config_path().string() << "\n";
+    return 1;
+  }
+  std::cout << "signed in to " << opts.url << " as " << username << "; the API token is stored in "
+            << config_path().string() << "\n";
+  return 0;
+}
+
+}  // namespace
+
+std::shared_ptr<CommandSet> add_client_commands(CLI::App& app) {
+  auto set = std::make_shared<CommandSet>();
+  auto opts = std::make_shared<ClientOptions>();
+  auto common = [opts](CLI::App* cmd) {
+    cmd->add_option("--url", opts->url, "Server URL, e.g. http://127.0.0.1:7741")->envname("HEARTH_URL");
+    cmd->add_option("--token", opts->token, "API token (default: the one `hearth login` stored)")->envname("HEARTH_TOKEN");
+    cmd->add_flag("--json", opts->json, "Print the server's JSON");
+  };
+  auto run = [opts](std::string method, std::function<std::string()> path, std::function<Json()> body,
+                    std::function<void(const Json&)> show) {
+    return [=] {
+      Api api(*opts);
+      return api.run(method, path(), body ? body() : Json(nullptr), show);
+    };
+  };
+  auto items = [](std::vector<std::string> cols) {
+    return [cols](const Json& j) { print_table(j.value("items", Json::array()), cols); };
+  };
+
+  // login
+  auto login_cmd = app.add_subcommand("login", "Sign in to a server and store an API token for the CLI");
+  auto login_user = std::make_shared<std::string>();
+  auto login_token = std::make_shared<std::string>();
+  auto login_stdin = std::make_shared<bool>(false);
+  login_cmd->add_option("--url", opts->url, "Server URL, e.g. http://127.0.0.1:7741")->envname("HEARTH_URL");
+  login_cmd->add_option("--username", *login_user, "Who signs in (asked when missing)");
+  login_cmd->add_flag("--password-stdin", *login_stdin, "Read the password from stdin");
+  login_cmd->add_option("--with-token", *login_token, "Store this API token instead of signing in");
+  set->add(login_cmd, [=] { return login(*opts, *login_user, *login_stdin, *login_token); });
+
+  // org
+  auto org = app.add_subcommand("org", "Organizations");
+  org->require_subcommand(1);
+  auto s = std::make_shared<std::map<std::string, std::string>>();
+  auto org_create = org->add_subcommand("create", "Create an organization (you become its owner)");
+  org_create->add_option("name", (*s)["name"], "Its name")->required();
+  org_create->add_option("--slug", (*s)["slug"], "Its URL name (default: derived from the name)");
+  common(org_create);
+  set->add(org_create, run("POST", [] { return std::string("/v1/orgs"); },
+                           [s] {
+                             Json b{{"name", (*s)["name"]}};
+                             if (!(*s)["slug"].empty()) b["slug"] = (*s)["slug"];
+                             return b;
+                           },
+                           print_object));
+  auto org_list = org->add_subcommand("list", "Your organizations");
+  common(org_list);
+  set->add(org_list, run("GET", [] { return std::string("/v1/orgs"); }, nullptr, items({"slug", "name", "role"})));
+  auto org_show = org->add_subcommand("show", "One organization");
+  org_show->add_option("org", (*s)["org"], "Its slug")->required();
+  common(org_show);
+  set->add(org_show, run("GET", [s] { return "/v1/orgs/" + encode((*s)["org"]); }, nullptr, print_object));
+
+  // member
+  auto member = app.add_subcommand("member", "Members of an organization");
+  member->require_subcommand(1);
+  auto m_add = member->add_subcommand("add", "Add a user to an organization");
+  m_add->add_option("org", (*s)["m_org"], "Organization slug")->required();
+  m_add->add_option("username", (*s)["m_user"], "Who")->required();
+  m_add->add_option("--role", (*s)["m_role"], "owner, admin or member (default member)");
+  common(m_add);
+  set->add(m_add, run("POST", [s] { return "/v1/orgs/" + encode((*s)["m_org"]) + "/members"; },
+                      [s] {
+                        Json b{{"username", (*s)["m_user"]}};
+                        if (!(*s)["m_role"].empty()) b["role"] = (*s)["m_role"];
+                        return b;
+                      },
+                      print_object));
+  auto m_list = member->add_subcommand("list", "Members and their roles");
+  m_list->add_option("org", (*s)["m_org"], "Organization slug")->required();
+  common(m_list);
+  set->add(m_list, run("GET", [s] { return "/v1/orgs/" + encode((*s)["m_org"]) + "/members"; }, nullptr,
+                       items({"username", "role", "added_at"})));
+  auto m_role = member->add_subcommand("set-role", "Change a member's role");
+  m_role->add_option("org", (*s)["m_org"], "Organization slug")->required();
+  m_role->add_option("username", (*s)["m_user"], "Who")->required();
+  m_role->add_option("role", (*s)["m_role"], "owner, admin or member")->required();
+  common(m_role);
+  set->add(m_role, run("PATCH", [s] { return "/v1/orgs/" + encode((*s)["m_org"]) + "/members/" + encode((*s)["m_user"]); },
+                       [s] { return Json{{"role", (*s)["m_role"]}}; }, print_object));
+  auto m_remove = member->add_subcommand("remove", "Remove a member");
+  m_remove->add_option("org", (*s)["m_org"], "Organization slug")->required();
+  m_remove->add_option("username", (*s)["m_user"], "Who")->required();
+  common(m_remove);
+  set->add(m_remove, run("DELETE", [s] { return "/v1/orgs/" + encode((*s)["m_org"]) + "/members/" + encode((*s)["m_user"]); },
+                         nullptr, print_object));
+
+  // token
+  auto token = app.add_subcommand("token", "Your API tokens");
+  token->require_subcommand(1);
+  auto days = std::make_shared<int>(0);
+  auto t_create = token->add_subcommand("create", "Create an API token (shown once)");
+  t_create->add_option("name", (*s)["t_name"], "What it is for")->required();
+  t_create->add_option("--expires-in-days", *days, "Days until it expires (default: never)")->check(CLI::Range(1, 3650));
+  common(t_create);
+  set->add(t_create, run("POST", [] { return std::string("/v1/tokens"); },
+                         [s, days] {
+                           Json b{{"name", (*s)["t_name"]}};
+                           if (*days > 0) b["expires_in_days"] = *days;
+                           return b;
+                         },
+                         [](const Json& j) {
+                           std::cout << j["token"].get<std::string>() << "\n";
+                           std::cerr << "(token " << j["id"].get<std::string>()
+                                     << "; copy it now: it is not shown again)\n";
+                         }));
+  auto t_list = token->add_subcommand("list", "Your API tokens (never their values)");
+  common(t_list);
+  set->add(t_list, run("GET", [] { return std::string("/v1/tokens"); }, nullptr,
+                       items({"id", "name", "created_at", "last_used_at", "expires_at", "revoked_at"})));
+  auto t_revoke = token->add_subcommand("revoke", "Revoke an API token");
+  t_revoke->add_option("id", (*s)["t_id"], "Its id (t_...)")->required();
+  common(t_revoke);
+  set->add(t_revoke, run("DELETE", [s] { return "/v1/tokens/" + encode((*s)["t_id"]); }, nullptr, print_object));
+
+  // actors (the inspector; server admins)
+  auto actors = app.add_subcommand("actors", "Inspect actors (server admins)");
+  actors->require_subcommand(1);
+  auto query = [s](const std::string& base, std::vector<std::string> keys) {
+    return [s, base, keys] {
+      std::string q;
+      for (const auto& k : keys)
+        if (!(*s)["q_" + k].empty()) q += (q.empty() ? "?" : "&") + k + "=" + encode((*s)["q_" + k]);
+      return base + q;
+    };
+  };
+  auto a_list = actors->add_subcommand("list", "Actors, active and hibernated");
+  a_list->add_option("--type", (*s)["q_type"], "Only this type");
+  a_list->add_option("--state", (*s)["q_state"], "active or hibernated");
+  a_list->add_option("--cursor", (*s)["q_cursor"], "Continue after this id");
+  a_list->add_option("--limit", (*s)["q_limit"], "Page size (at most 500)");
+  common(a_list);
+  set->add(a_list, run("GET", query("/v1/inspector/actors", {"type", "state", "cursor", "limit"}), nullptr,
+                       [](const Json& j) {
+                         print_table(j["items"], {"id", "type", "key", "state"});
+                         if (!j["next_cursor"].is_null())
+                           std::cerr << "(more: --cursor " << j["next_cursor"].get<std::string>() << ")\n";
+                       }));
+  auto with_id = [&](const char* name, const char* help) {
+    auto c = actors->add_subcommand(name, help);
+    c->add_option("id", (*s)["a_id"], "Actor id")->required();
+    common(c);
+    return c;
+  };
+  auto a_show = with_id("show", "State summary of one actor");
+  set->add(a_show, run("GET", [s] { return "/v1/inspector/actors/" + encode((*s)["a_id"]); }, nullptr, print_object));
+  auto a_hist = with_id("history", "Workflow steps, newest first");
+  a_hist->add_option("--cursor", (*s)["q_cursor"], "Steps older than this id");
+  a_hist->add_option("--limit", (*s)["q_limit"], "Page size");
+  set->add(a_hist, run("GET", [s, query] { return query("/v1/inspector/actors/" + encode((*s)["a_id"]) + "/history", {"cursor", "limit"})(); },
+                       nullptr, items({"id", "message_id", "queue", "outcome", "duration_us", "error"})));
+  auto a_queue = with_id("queue", "Pending and failed messages");
+  a_queue->add_option("--status", (*s)["q_status"], "pending, failed, completed or discarded");
+  set->add(a_queue, run("GET", [s, query] { return query("/v1/inspector/actors/" + encode((*s)["a_id"]) + "/queue", {"status"})(); },
+                        nullptr, [](const Json& j) {
+                          auto cols = std::vector<std::string>{"id", "queue", "status", "enqueued_at", "error"};
+                          if (j.contains("pending")) {
+                            std::cout << "pending:\n";
+                            print_table(j["pending"]["items"], cols);
+                            std::cout << "failed:\n";
+                            print_table(j["failed"]["items"], cols);
+                          } else {
+                            print_table(j["items"], cols);
+                          }
+                        }));
+  auto a_tables = with_id("tables", "The actor's tables, or the rows of one");
+  a_tables->add_option("table", (*s)["a_table"], "Show this table's rows");
+  a_tables->add_option("--cursor", (*s)["q_cursor"], "Rows after this rowid");
+  set->add(a_tables, run("GET", [s, query] {
+                           auto base = "/v1/inspector/actors/" + encode((*s)["a_id"]) + "/tables";
+                           if ((*s)["a_table"].empty()) return base;
+                           return query(base + "/" + encode((*s)["a_table"]), {"cursor"})();
+                         },
+                         nullptr, [](const Json& j) {
+                           if (j.contains("table")) {
+                             for (const auto& row : j["items"]) std::cout << row.dump() << "\n";
+                           } else {
+                             for (const auto& t : j["items"]) std::cout << t.get<std::string>() << "\n";
+                           }
+                         }));
+  for (const char* verb : {"retry", "discard"}) {
+    auto c = actors->add_subcommand(verb, std::string(verb) + " a failed message");
+    c->add_option("id", (*s)["a_id"], "Actor id")->required();
+    c->add_option("message", (*s)["a_msg"], "Message id")->required();
+    common(c);
+    std::string v = verb;
+    set->add(c, run("POST", [s, v] { return "/v1/inspector/actors/" + encode((*s)["a_id"]) + "/messages/" + encode((*s)["a_msg"]) + "/" + v; },
+                    [] { return Json::object(); }, print_object));
+  }
+  return set;
+}
+
+}  // namespace hearth::cli

@@ -1,0 +1,74 @@
+// CLI output helpers: see output.h.
+#include "cli/output.h"
+
+#include <termios.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <iostream>
+
+namespace hearth::cli {
+
+std::string read_secret(const std::string& prompt) {
+  bool tty = isatty(STDIN_FILENO);
+  termios old{};
+  if (tty) {
+    std::cerr << prompt << std::flush;
+    tcgetattr(STDIN_FILENO, &old);
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  }
+  std::string line;
+  std::getline(std::cin, line);
+  if (tty) {
+    tcsetattr(STDIN_FILENO, TCSANOW, &old);
+    std::cerr << "\n";
+  }
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
+namespace {
+std::string cell(const nlohmann::json& v) {
+  if (v.is_null()) return "-";
+  if (v.is_string()) return v.get<std::string>();
+  return v.dump();
+}
+}  // namespace
+
+void print_table(const nlohmann::json& items, const std::vector<std::string>& columns) {
+  if (!items.is_array() || items.empty()) {
+    std::cout << "(none)\n";
+    return;
+  }
+  std::vector<std::size_t> width;
+  for (const auto& c : columns) width.push_back(c.size());
+  for (const auto& row : items)
+    for (std::size_t i = 0; i < columns.size(); ++i)
+      width[i] = std::max(width[i], cell(row.value(columns[i], nlohmann::json())).size());
+  auto line = [&](auto get) {
+    for (std::size_t i = 0; i < columns.size(); ++i) {
+      auto text = get(i);
+      std::cout << text;
+      if (i + 1 < columns.size()) std::cout << std::string(width[i] - text.size() + 2, ' ');
+    }
+    std::cout << "\n";
+  };
+  line([&](std::size_t i) {
+    auto h = columns[i];
+    std::transform(h.begin(), h.end(), h.begin(), ::toupper);
+    return h;
+  });
+  for (const auto& row : items) line([&](std::size_t i) { return cell(row.value(columns[i], nlohmann::json())); });
+}
+
+void print_object(const nlohmann::json& object) {
+  if (!object.is_object()) {
+    std::cout << object.dump(2) << "\n";
+    return;
+  }
+  for (const auto& [k, v] : object.items()) std::cout << k << ": " << (v.is_structured() ? v.dump() : cell(v)) << "\n";
+}
+
+}  // namespace hearth::cli

@@ -1,0 +1,134 @@
+// Server-Sent Events: actor broadcasts streamed to clients. Each event carries an id
+// "<epoch>.<seq>"; a client that reconnects with Last-Event-ID gets what it missed
+// from the retained window, or an explicit `reset` event telling it to refetch when
+// that is no longer possible. Heartbeat comments keep idle connections open. A slow
+// client (its buffer overflowed) is disconnected; a stream ends when its credential
+// is revoked or expires, when the caller leaves the org, and when the server stops.
+// Streams are bounded (EdgeConfig::sse_max_streams) so that they can never take the
+// worker threads ordinary requests need.
+#include <httplib.h>
+
+#include <fmt/format.h>
+
+#include "actors/organization/organization_actor.h"
+#include "http/router.h"
+
+namespace hearth::http {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Stream {
+  Edge& edge;
+  std::shared_ptr<actors::Subscription> sub;
+  std::string secret;
+  std::string org_id, user_id;
+  bool reset = false;
+  bool started = false;
+  Clock::time_point last_write = Clock::now();
+  Clock::time_point last_check = Clock::now();
+};
+
+// Last-Event-ID "<epoch>.<seq>": the seq when it is from this process; nullopt plus
+// `reset` when it is from another one (or malformed).
+std::optional<std::uint64_t> parse_last_event_id(const std::string& text, const std::string& epoch, bool& reset) {
+  if (text.empty()) return std::nullopt;
+  auto dot = text.find('.');
+  if (dot == std::string::npos || text.substr(0, dot) != epoch) {
+    reset = true;
+    return std::nullopt;
+  }
+  try {
+    std::size_t used = 0;
+    auto seq = std::stoull(text.substr(dot + 1), &used);
+    if (used != text.size() - dot - 1) throw std::invalid_argument(text);
+    return seq;
+  } catch (const std::exception&) {
+    reset = true;
+    return std::nullopt;
+  }
+}
+
+bool write(httplib::DataSink& sink, Stream& s, const std::string& text) {
+  s.last_write = Clock::now();
+  return sink.write(text.data(), text.size());
+}
+
+// Whether the caller may still watch: credential valid and still a member.
+bool still_allowed(Stream& s) {
+  auto caller = s.edge.identity.authenticate(s.secret);
+  if (!caller) return false;
+  auto role = s.edge.identity.role(s.org_id, s.user_id);
+  return role && !role->empty();
+}
+
+bool pump(Stream& s, httplib::DataSink& sink) {
+  if (!s.started) {
+    s.started = true;
+    if (!write(sink, s, "retry: 2000\n\n")) return false;
+    if (s.reset && !write(sink, s, "event: reset\ndata: {\"reason\":\"missed events are no longer retained\"}\n\n"))
+      return false;
+  }
+  if (s.edge.stopping) {
+    sink.done();
+    return true;
+  }
+  if (auto e = s.sub->next(std::chrono::milliseconds(500))) {
+    if (s.sub->take_lagged()) {
+      spdlog::info("sse.slow_client_disconnected user_id={} org={}", s.user_id, s.org_id);
+      (void)write(sink, s, "event: reset\ndata: {\"reason\":\"the client fell behind\"}\n\n");
+      return false;
+    }
+    Json data{{"name", e->name}, {"at", e->at_ms}, {"payload", e->payload}};
+    auto text = fmt::format("id: {}.{}\nevent: {}\ndata: {}\n\n", s.edge.host.pubsub().epoch(), e->seq, e->name,
+                            data.dump(-1, ' ', false, Json::error_handler_t::replace));
+    if (!write(sink, s, text)) return false;
+  } else if (s.sub->closed()) {
+    sink.done();
+    return true;
+  }
+  auto now = Clock::now();
+  if (now - s.last_check >= s.edge.config.sse_recheck) {
+    s.last_check = now;
+    if (!still_allowed(s)) {
+      (void)write(sink, s, "event: signed_out\ndata: {}\n\n");
+      sink.done();
+      return true;
+    }
+  }
+  if (now - s.last_write >= s.edge.config.sse_heartbeat && !write(sink, s, ": heartbeat\n\n")) return false;
+  return true;
+}
+
+Result<Reply> org_events(Context& ctx) {
+  auto& edge = ctx.edge;
+  if (edge.sse_streams.fetch_add(1) >= edge.config.sse_max_streams) {
+    edge.sse_streams.fetch_sub(1);
+    ctx.res.set_header("Retry-After", "10");
+    return Error{ErrorCode::unavailable,
+                 fmt::format("the server has {} event streams open, its limit; retry later", edge.config.sse_max_streams)};
+  }
+  auto stream = std::make_shared<Stream>(Stream{edge, nullptr, ctx.secret, ctx.org_id, ctx.caller->user_id});
+  auto last = ctx.req.get_header_value("Last-Event-ID");
+  if (last.empty()) last = ctx.query("last_event_id");
+  bool reset = false;
+  auto after = parse_last_event_id(last, edge.host.pubsub().epoch(), reset);
+  bool too_old = false;
+  stream->sub = edge.host.pubsub().subscribe_with_replay(actors::organization::address(ctx.org_id).id(), after, too_old);
+  stream->reset = reset || too_old;
+  ctx.res.set_header("Cache-Control", "no-cache");
+  ctx.res.set_header("X-Accel-Buffering", "no");
+  ctx.res.set_chunked_content_provider(
+      "text/event-stream", [stream](std::size_t, httplib::DataSink& sink) { return pump(*stream, sink); },
+      [stream](bool) { stream->edge.sse_streams.fetch_sub(1); });
+  ctx.streaming = true;
+  return Reply{200, nullptr};
+}
+
+}  // namespace
+
+void add_event_routes(Router& r) {
+  r.add({"GET", "/v1/orgs/{org}/events", Policy::org_member, "organization", org_events});
+}
+
+}  // namespace hearth::http

@@ -1,0 +1,286 @@
+// Routes for sign-in, sessions, API tokens, users, organizations and members.
+#include <httplib.h>
+
+#include <fmt/format.h>
+
+#include "actors/organization/organization_actor.h"
+#include "http/router.h"
+#include "storage/database.h"
+
+namespace hearth::http {
+namespace {
+
+constexpr const char* kCookie = "hearth_session";
+
+std::string client_address(const Context& ctx) { return ctx.req.remote_addr; }
+
+std::string session_cookie(const Edge& edge, const std::string& value, std::int64_t max_age_s) {
+  return fmt::format("{}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{}", kCookie, value, max_age_s,
+                     edge.config.secure_cookies ? "; Secure" : "");
+}
+
+Json caller_json(const identity::Caller& c) {
+  return Json{{"id", c.user_id}, {"username", c.username}, {"is_admin", c.is_admin}};
+}
+
+Result<Reply> sign_in(Context& ctx) {
+  auto username = string_field(ctx.body, "username");
+  if (!username) return username.error();
+  auto password = string_field(ctx.body, "password");
+  if (!password) return password.error();
+  auto& edge = ctx.edge;
+  auto user_key = "user:" + *username;
+  auto addr_key = "addr:" + client_address(ctx);
+  if (edge.per_user.blocked(user_key) || edge.per_address.blocked(addr_key)) {
+    ctx.res.set_header("Retry-After", "300");
+    return Error{ErrorCode::rate_limited, "too many failed sign-ins; try again in a few minutes"};
+  }
+  auto user = edge.identity.check_password(*username, *password);
+  if (!user) {
+    if (user.error().code == ErrorCode::unauthorized) {
+      edge.per_user.failed(user_key);
+      edge.per_address.failed(addr_key);
+      spdlog::info("auth.sign_in_failed username={} address={}", *username, client_address(ctx));
+    }
+    return user.error();
+  }
+  edge.per_user.reset(user_key);
+  auto user_id = (*user)["user_id"].get<std::string>();
+  auto session = edge.identity.create_session(user_id, edge.config.session_ttl, ctx.req.get_header_value("User-Agent"));
+  if (!session) return session.error();
+  ctx.res.set_header("Set-Cookie", session_cookie(edge, session->secret, edge.config.session_ttl.count() / 1000));
+  spdlog::info("auth.sign_in user_id={} session={}", user_id, session->info["id"].get<std::string>());
+  return Reply{200, Json{{"user", {{"id", user_id}, {"username", (*user)["username"]}, {"is_admin", (*user)["is_admin"]}}},
+                         {"session", session->info},
+                         {"csrf_token", identity::keyed_hash("csrf", session->secret)}}};
+}
+
+Result<Reply> sign_out(Context& ctx) {
+  if (ctx.caller->kind == "session")
+    if (auto st = ctx.edge.identity.revoke(ctx.caller->user_id, ctx.caller->credential_id, "session"); !st)
+      return st.error();
+  ctx.res.set_header("Set-Cookie", session_cookie(ctx.edge, "", 0));
+  return Reply{200, Json{{"signed_out", true}}};
+}
+
+Result<Reply> current_session(Context& ctx) {
+  Json out{{"user", caller_json(*ctx.caller)},
+           {"credential", {{"id", ctx.caller->credential_id}, {"kind", ctx.caller->kind},
+                           {"expires_at", ctx.caller->expires_at ? Json(*ctx.caller->expires_at) : Json(nullptr)}}}};
+  if (ctx.via_cookie) out["csrf_token"] = identity::keyed_hash("csrf", ctx.secret);
+  return Reply{200, out};
+}
+
+Result<Reply> list_sessions(Context& ctx) {
+  auto items = ctx.edge.identity.sessions(ctx.caller->user_id);
+  if (!items) return items.error();
+  for (auto& s : *items) s["current"] = s["id"] == ctx.caller->credential_id;
+  return Reply{200, Json{{"items", *items}}};
+}
+
+Result<Reply> revoke_session(Context& ctx) {
+  if (auto st = ctx.edge.identity.revoke(ctx.caller->user_id, ctx.param("session"), "session"); !st) return st.error();
+  return Reply{200, Json{{"revoked", ctx.param("session")}}};
+}
+
+Result<Reply> create_token(Context& ctx) {
+  auto name = string_field(ctx.body, "name");
+  if (!name) return name.error();
+  if (name->empty() || name->size() > 100)
+    return Error{ErrorCode::invalid, "field \"name\" must be 1 to 100 bytes"};
+  auto days = int_field(ctx.body, "expires_in_days", 1, 3650);
+  if (!days) return days.error();
+  std::optional<std::int64_t> expires;
+  if (*days) expires = storage::now_ms() + **days * 24LL * 3600 * 1000;
+  auto token = ctx.edge.identity.create_token(ctx.caller->user_id, *name, expires);
+  if (!token) return token.error();
+  auto body = token->info;
+  body["token"] = token->secret;
+  spdlog::info("auth.token_created user_id={} token_id={}", ctx.caller->user_id, body["id"].get<std::string>());
+  return Reply{201, body};
+}
+
+Result<Reply> list_tokens(Context& ctx) {
+  auto items = ctx.edge.identity.tokens(ctx.caller->user_id);
+  if (!items) return items.error();
+  return Reply{200, Json{{"items", *items}}};
+}
+
+Result<Reply> revoke_token(Context& ctx) {
+  if (auto st = ctx.edge.identity.revoke(ctx.caller->user_id, ctx.param("token"), "token"); !st) return st.error();
+  return Reply{200, Json{{"revoked", ctx.param("token")}}};
+}
+
+// --- Users (server admins) ------------------------------------------------------
+
+Result<Reply> list_users(Context& ctx) {
+  auto limit = std::clamp(std::atoi(ctx.query("limit", "100").c_str()), 1, 500);
+  auto items = ctx.edge.identity.list_users(ctx.query("after"), limit);
+  if (!items) return items.error();
+  Json next = items->size() == static_cast<std::size_t>(limit) ? items->back()["username"] : Json(nullptr);
+  return Reply{200, Json{{"items", *items}, {"next_cursor", next}}};
+}
+
+Result<Reply> create_user(Context& ctx) {
+  auto username = string_field(ctx.body, "username");
+  if (!username) return username.error();
+  auto password = string_field(ctx.body, "password");
+  if (!password) return password.error();
+  auto admin = bool_field(ctx.body, "is_admin");
+  if (!admin) return admin.error();
+  auto user = ctx.edge.identity.create_user(*username, *password, admin->value_or(false));
+  if (!user) return user.error();
+  spdlog::info("auth.user_created by={} user_id={}", ctx.caller->user_id, (*user)["user_id"].get<std::string>());
+  return Reply{201, *user};
+}
+
+Result<Reply> update_user(Context& ctx) {
+  auto user = ctx.edge.identity.find_user(ctx.param("username"));
+  if (!user) return user.error();
+  auto user_id = (*user)["user_id"].get<std::string>();
+  auto disabled = bool_field(ctx.body, "disabled");
+  if (!disabled) return disabled.error();
+  auto password = string_field(ctx.body, "password", false);
+  if (!password) return password.error();
+  if (!*disabled && password->empty())
+    return Error{ErrorCode::invalid, "give at least one of the fields \"disabled\" and \"password\""};
+  if (*disabled) {
+    if (user_id == ctx.caller->user_id && **disabled)
+      return Error{ErrorCode::conflict, "you cannot disable your own account"};
+    if (auto st = ctx.edge.identity.set_disabled(user_id, **disabled); !st) return st.error();
+  }
+  if (!password->empty())
+    if (auto st = ctx.edge.identity.set_password(user_id, *password); !st) return st.error();
+  auto profile = ctx.edge.identity.profile(user_id);
+  if (!profile) return profile.error();
+  return Reply{200, *profile};
+}
+
+// --- Organizations and members ---------------------------------------------------
+
+Result<Reply> create_org(Context& ctx) {
+  auto name = string_field(ctx.body, "name");
+  if (!name) return name.error();
+  auto slug = string_field(ctx.body, "slug", false);
+  if (!slug) return slug.error();
+  auto org = ctx.edge.identity.create_org(*ctx.caller, *name, slug->empty() ? identity::slugify(*name) : *slug);
+  if (!org) return org.error();
+  return Reply{201, *org};
+}
+
+Result<Reply> list_orgs(Context& ctx) {
+  auto items = ctx.edge.identity.orgs_of(ctx.caller->user_id);
+  if (!items) return items.error();
+  return Reply{200, Json{{"items", *items}}};
+}
+
+Result<Reply> get_org(Context& ctx) {
+  auto org = ctx.edge.host.call(actors::organization::address(ctx.org_id), actors::organization::kGet);
+  if (!org) return org.error();
+  (*org)["role"] = ctx.role;
+  return Reply{200, *org};
+}
+
+Result<Reply> list_members(Context& ctx) {
+  auto items = ctx.edge.host.call(actors::organization::address(ctx.org_id), actors::organization::kMembers);
+  if (!items) return items.error();
+  return Reply{200, Json{{"items", *items}}};
+}
+
+Result<std::string> role_field(const Context& ctx, bool required) {
+  auto role = string_field(ctx.body, "role", required);
+  if (!role) return role.error();
+  if (role->empty()) return std::string("member");
+  if (actors::organization::role_rank(*role) == 0)
+    return Error{ErrorCode::invalid, "field \"role\" must be one of owner, admin, member"};
+  return role;
+}
+
+// Admins manage members and admins; only owners grant, change or remove ownership.
+Status may_touch(const Context& ctx, const std::string& current_role, const std::string& new_role) {
+  if (ctx.role == "owner") return {};
+  if (current_role == "owner" || new_role == "owner")
+    return Error{ErrorCode::forbidden, "only an owner can grant, change or remove the owner role"};
+  return {};
+}
+
+Result<Reply> queued(Context& ctx, const char* queue, const Json& body) {
+  auto r = ctx.edge.send(actors::organization::address(ctx.org_id), queue, body, false);
+  if (!r) return r.error();
+  return Reply{202, Json{{"message_id", r->message_id}, {"status", r->status}}};
+}
+
+Result<Json> member_of(Context& ctx, const std::string& username) {
+  auto user = ctx.edge.identity.find_user(username);
+  if (!user) return user.error();
+  auto role = ctx.edge.identity.role(ctx.org_id, (*user)["user_id"].get<std::string>());
+  if (!role) return role.error();
+  if (role->empty()) return Error{ErrorCode::not_found, fmt::format("{} is not a member of {}", username, ctx.org_slug)};
+  (*user)["role"] = *role;
+  return user;
+}
+
+Result<Reply> add_member(Context& ctx) {
+  auto username = string_field(ctx.body, "username");
+  if (!username) return username.error();
+  auto role = role_field(ctx, false);
+  if (!role) return role.error();
+  if (auto st = may_touch(ctx, "", *role); !st) return st.error();
+  if (!ctx.wait()) {
+    auto user = ctx.edge.identity.find_user(*username);
+    if (!user) return user.error();
+    return queued(ctx, actors::organization::kAddMember,
+                  {{"user_id", (*user)["user_id"]}, {"username", (*user)["username"]}, {"role", *role}});
+  }
+  auto member = ctx.edge.identity.add_member(ctx.org_id, *username, *role);
+  if (!member) return member.error();
+  return Reply{201, *member};
+}
+
+Result<Reply> set_member_role(Context& ctx) {
+  auto role = role_field(ctx, true);
+  if (!role) return role.error();
+  auto member = member_of(ctx, ctx.param("username"));
+  if (!member) return member.error();
+  if (auto st = may_touch(ctx, (*member)["role"].get<std::string>(), *role); !st) return st.error();
+  auto user_id = (*member)["user_id"].get<std::string>();
+  if (!ctx.wait()) return queued(ctx, actors::organization::kSetRole, {{"user_id", user_id}, {"role", *role}});
+  auto updated = ctx.edge.identity.set_role(ctx.org_id, user_id, *role);
+  if (!updated) return updated.error();
+  return Reply{200, *updated};
+}
+
+Result<Reply> remove_member(Context& ctx) {
+  auto member = member_of(ctx, ctx.param("username"));
+  if (!member) return member.error();
+  if (auto st = may_touch(ctx, (*member)["role"].get<std::string>(), ""); !st) return st.error();
+  auto user_id = (*member)["user_id"].get<std::string>();
+  if (!ctx.wait()) return queued(ctx, actors::organization::kRemoveMember, {{"user_id", user_id}});
+  if (auto st = ctx.edge.identity.remove_member(ctx.org_id, user_id); !st) return st.error();
+  return Reply{200, Json{{"removed", ctx.param("username")}}};
+}
+
+}  // namespace
+
+void add_identity_routes(Router& r) {
+  r.add({"POST", "/v1/auth/sign-in", Policy::anyone, "directory, user", sign_in});
+  r.add({"POST", "/v1/auth/sign-out", Policy::signed_in, "user", sign_out});
+  r.add({"GET", "/v1/auth/session", Policy::signed_in, "directory", current_session});
+  r.add({"GET", "/v1/auth/sessions", Policy::signed_in, "user", list_sessions});
+  r.add({"DELETE", "/v1/auth/sessions/{session}", Policy::signed_in, "user", revoke_session});
+  r.add({"POST", "/v1/tokens", Policy::signed_in, "user", create_token});
+  r.add({"GET", "/v1/tokens", Policy::signed_in, "user", list_tokens});
+  r.add({"DELETE", "/v1/tokens/{token}", Policy::signed_in, "user", revoke_token});
+  r.add({"GET", "/v1/users", Policy::server_admin, "directory", list_users});
+  r.add({"POST", "/v1/users", Policy::server_admin, "directory, user", create_user});
+  r.add({"PATCH", "/v1/users/{username}", Policy::server_admin, "user", update_user});
+  r.add({"POST", "/v1/orgs", Policy::signed_in, "directory, organization", create_org});
+  r.add({"GET", "/v1/orgs", Policy::signed_in, "directory", list_orgs});
+  r.add({"GET", "/v1/orgs/{org}", Policy::org_member, "organization", get_org});
+  r.add({"GET", "/v1/orgs/{org}/members", Policy::org_member, "organization", list_members});
+  r.add({"POST", "/v1/orgs/{org}/members", Policy::org_admin, "organization", add_member});
+  r.add({"PATCH", "/v1/orgs/{org}/members/{username}", Policy::org_admin, "organization", set_member_role});
+  r.add({"DELETE", "/v1/orgs/{org}/members/{username}", Policy::org_admin, "organization", remove_member});
+}
+
+}  // namespace hearth::http

@@ -1,0 +1,149 @@
+// The inspector routes (server admins only): every actor's state, queue, workflow
+// history and tables, read-only, paginated; and retry or discard of a failed message,
+// which goes through the actor's own queue like any other mutation.
+#include <httplib.h>
+
+#include <fmt/format.h>
+
+#include "http/router.h"
+
+namespace hearth::http {
+namespace {
+
+std::size_t limit_of(const Context& ctx) {
+  return static_cast<std::size_t>(std::clamp(std::atoi(ctx.query("limit", "50").c_str()), 1, 500));
+}
+
+Result<std::int64_t> cursor_of(const Context& ctx) {
+  auto text = ctx.query("cursor", "0");
+  try {
+    std::size_t used = 0;
+    auto v = std::stoll(text, &used);
+    if (used != text.size() || v < 0) throw std::invalid_argument(text);
+    return static_cast<std::int64_t>(v);
+  } catch (const std::exception&) {
+    return Error{ErrorCode::invalid, fmt::format("query parameter \"cursor\" must be a non-negative integer")};
+  }
+}
+
+Result<actors::Address> actor_of(const Context& ctx) {
+  auto info = ctx.edge.host.find_actor(ctx.param("id"));
+  if (!info) return info.error();
+  return info->address;
+}
+
+Result<Reply> list(Context& ctx) {
+  auto state = ctx.query("state");
+  std::optional<bool> active;
+  if (state == "active") active = true;
+  else if (state == "hibernated") active = false;
+  else if (!state.empty()) return Error{ErrorCode::invalid, "query parameter \"state\" must be active or hibernated"};
+  auto limit = limit_of(ctx);
+  auto actors = ctx.edge.host.list_actors(ctx.query("type"), ctx.query("cursor"), limit, active);
+  if (!actors) return actors.error();
+  Json items = Json::array();
+  for (const auto& a : *actors)
+    items.push_back(Json{{"id", a.actor_id},
+                         {"type", a.address.type},
+                         {"key", a.address.key},
+                         {"state", a.active ? "active" : "hibernated"},
+                         {"created_at", a.created_at}});
+  Json next = actors->size() == limit ? Json(actors->back().actor_id) : Json(nullptr);
+  return Reply{200, Json{{"items", items}, {"next_cursor", next}}};
+}
+
+Result<Reply> show(Context& ctx) {
+  auto info = ctx.edge.host.find_actor(ctx.param("id"));
+  if (!info) return info.error();
+  auto summary = ctx.edge.host.actor_summary(info->address);
+  if (!summary) return summary.error();
+  (*summary)["state"] = info->active ? "active" : "hibernated";
+  auto failed = ctx.edge.host.queue_messages(info->address, "failed", 0, 1);
+  (*summary)["last_error"] = failed && !(*failed)["items"].empty() ? (*failed)["items"][0] : Json(nullptr);
+  return Reply{200, *summary};
+}
+
+Result<Reply> queue(Context& ctx) {
+  auto address = actor_of(ctx);
+  if (!address) return address.error();
+  auto cursor = cursor_of(ctx);
+  if (!cursor) return cursor.error();
+  auto status = ctx.query("status");
+  Json out = Json::object();
+  if (status.empty()) {
+    // Both lists the inspector shows: what waits and what failed.
+    for (const char* s : {"pending", "failed"}) {
+      auto page = ctx.edge.host.queue_messages(*address, s, *cursor, limit_of(ctx));
+      if (!page) return page.error();
+      out[s] = *page;
+    }
+    return Reply{200, out};
+  }
+  auto page = ctx.edge.host.queue_messages(*address, status, *cursor, limit_of(ctx));
+  if (!page) return page.error();
+  return Reply{200, *page};
+}
+
+Result<Reply> history(Context& ctx) {
+  auto address = actor_of(ctx);
+  if (!address) return address.error();
+  auto cursor = cursor_of(ctx);
+  if (!cursor) return cursor.error();
+  auto page = ctx.edge.host.workflow_history(*address, *cursor, limit_of(ctx));
+  if (!page) return page.error();
+  return Reply{200, *page};
+}
+
+Result<Reply> tables(Context& ctx) {
+  auto address = actor_of(ctx);
+  if (!address) return address.error();
+  auto summary = ctx.edge.host.actor_summary(*address);
+  if (!summary) return summary.error();
+  return Reply{200, Json{{"items", (*summary)["tables"]}}};
+}
+
+Result<Reply> table(Context& ctx) {
+  auto address = actor_of(ctx);
+  if (!address) return address.error();
+  auto cursor = cursor_of(ctx);
+  if (!cursor) return cursor.error();
+  auto page = ctx.edge.host.table_rows(*address, ctx.param("name"), *cursor, limit_of(ctx));
+  if (!page) return page.error();
+  return Reply{200, *page};
+}
+
+Result<Reply> settle(Context& ctx, const char* queue, const char* verb) {
+  auto address = actor_of(ctx);
+  if (!address) return address.error();
+  std::int64_t id = 0;
+  try {
+    std::size_t used = 0;
+    id = std::stoll(ctx.param("message"), &used);
+    if (used != ctx.param("message").size() || id <= 0) throw std::invalid_argument("id");
+  } catch (const std::exception&) {
+    return Error{ErrorCode::invalid, "the message id must be a positive integer"};
+  }
+  spdlog::info("audit.inspector action={} by={} actor={} message={}", verb, ctx.caller->user_id,
+               address->display(), id);
+  auto r = ctx.edge.send(*address, queue, Json{{"message_id", id}}, ctx.wait());
+  if (!r) return r.error();
+  if (!ctx.wait()) return Reply{202, Json{{"message_id", r->message_id}, {"status", r->status}}};
+  return Reply{200, r->result};
+}
+
+}  // namespace
+
+void add_inspector_routes(Router& r) {
+  r.add({"GET", "/v1/inspector/actors", Policy::server_admin, "registry", list});
+  r.add({"GET", "/v1/inspector/actors/{id}", Policy::server_admin, "any", show});
+  r.add({"GET", "/v1/inspector/actors/{id}/queue", Policy::server_admin, "any", queue});
+  r.add({"GET", "/v1/inspector/actors/{id}/history", Policy::server_admin, "any", history});
+  r.add({"GET", "/v1/inspector/actors/{id}/tables", Policy::server_admin, "any", tables});
+  r.add({"GET", "/v1/inspector/actors/{id}/tables/{name}", Policy::server_admin, "any", table});
+  r.add({"POST", "/v1/inspector/actors/{id}/messages/{message}/retry", Policy::server_admin, "any",
+         [](Context& ctx) { return settle(ctx, actors::kRetryQueue, "retry"); }});
+  r.add({"POST", "/v1/inspector/actors/{id}/messages/{message}/discard", Policy::server_admin, "any",
+         [](Context& ctx) { return settle(ctx, actors::kDiscardQueue, "discard"); }});
+}
+
+}  // namespace hearth::http

@@ -1,0 +1,166 @@
+// Route matching, request context helpers, body validation and the sign-in rate
+// limiter: see router.h.
+#include "http/router.h"
+
+#include <httplib.h>
+
+#include <fmt/format.h>
+
+#include <sstream>
+
+namespace hearth::http {
+
+std::string_view to_string(Policy p) {
+  switch (p) {
+    case Policy::unset: return "unset";
+    case Policy::anyone: return "anyone";
+    case Policy::signed_in: return "signed_in";
+    case Policy::org_member: return "org_member";
+    case Policy::org_admin: return "org_admin";
+    case Policy::org_owner: return "org_owner";
+    case Policy::server_admin: return "server_admin";
+  }
+  return "unset";
+}
+
+namespace {
+
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> parts;
+  std::string part;
+  std::istringstream in(path);
+  while (std::getline(in, part, '/'))
+    if (!part.empty()) parts.push_back(part);
+  return parts;
+}
+
+bool match_pattern(const std::string& pattern, const std::string& path, std::map<std::string, std::string>& params) {
+  auto want = split_path(pattern);
+  auto got = split_path(path);
+  if (want.size() != got.size()) return false;
+  std::map<std::string, std::string> found;
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    if (want[i].size() > 2 && want[i].front() == '{' && want[i].back() == '}') {
+      found[want[i].substr(1, want[i].size() - 2)] = got[i];
+    } else if (want[i] != got[i]) {
+      return false;
+    }
+  }
+  params = std::move(found);
+  return true;
+}
+
+}  // namespace
+
+void Router::add(Route route) { routes_.push_back(std::move(route)); }
+
+Router::Match Router::match(const std::string& method, const std::string& path) const {
+  Match m;
+  for (const auto& r : routes_) {
+    std::map<std::string, std::string> params;
+    if (!match_pattern(r.pattern, path, params)) continue;
+    if (r.method == method || (method == "HEAD" && r.method == "GET")) {
+      m.route = &r;
+      m.params = std::move(params);
+      m.allowed.clear();
+      return m;
+    }
+    m.allowed.push_back(r.method);
+  }
+  return m;
+}
+
+std::string Context::query(const std::string& name, const std::string& fallback) const {
+  return req.has_param(name.c_str()) ? req.get_param_value(name.c_str()) : fallback;
+}
+
+bool Context::wait() const { return query("wait", "true") != "false"; }
+
+Result<actors::SendReceipt> Edge::send(const actors::Address& to, std::string_view queue, const Json& body, bool wait) {
+  actors::SendOptions options;
+  options.wait = wait;
+  options.timeout = config.request_timeout;
+  if (!wait) return host.send(to, queue, body, options);
+  auto id = to.id();
+  {
+    std::lock_guard lock(waiting_mu_);
+    if (waiting_[id] >= config.max_waiting_per_actor)
+      return Error{ErrorCode::unavailable,
+                   fmt::format("{} is busy: {} requests already wait for it; retry later, or send with ?wait=false",
+                               to.display(), waiting_[id])};
+    ++waiting_[id];
+  }
+  auto r = host.send(to, queue, body, options);
+  {
+    std::lock_guard lock(waiting_mu_);
+    if (--waiting_[id] == 0) waiting_.erase(id);
+  }
+  return r;
+}
+
+bool RateLimiter::blocked(const std::string& key) {
+  std::lock_guard lock(mu_);
+  auto it = failures_.find(key);
+  if (it == failures_.end()) return false;
+  auto cutoff = std::chrono::steady_clock::now() - window_;
+  std::erase_if(it->second, [&](auto t) { return t < cutoff; });
+  if (it->second.empty()) {
+    failures_.erase(it);
+    return false;
+  }
+  return static_cast<int>(it->second.size()) >= limit_;
+}
+
+void RateLimiter::failed(const std::string& key) {
+  std::lock_guard lock(mu_);
+  if (failures_.size() > 100'000) failures_.clear();  // bounded memory under a flood of distinct keys
+  failures_[key].push_back(std::chrono::steady_clock::now());
+}
+
+void RateLimiter::reset(const std::string& key) {
+  std::lock_guard lock(mu_);
+  failures_.erase(key);
+}
+
+Result<std::string> string_field(const Json& body, const char* name, bool required) {
+  if (!body.is_object() || !body.contains(name) || body[name].is_null()) {
+    if (!required) return std::string();
+    return Error{ErrorCode::invalid, fmt::format("field \"{}\" is required", name)};
+  }
+  if (!body[name].is_string()) return Error{ErrorCode::invalid, fmt::format("field \"{}\" must be a string", name)};
+  return body[name].get<std::string>();
+}
+
+Result<std::optional<std::int64_t>> int_field(const Json& body, const char* name, std::int64_t min, std::int64_t max) {
+  if (!body.is_object() || !body.contains(name) || body[name].is_null()) return std::optional<std::int64_t>{};
+  const auto& v = body[name];
+  if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(max)) ||
+      v.get<std::int64_t>() < min || v.get<std::int64_t>() > max)
+    return Error{ErrorCode::invalid, fmt::format("field \"{}\" must be an integer from {} to {}", name, min, max)};
+  return std::optional<std::int64_t>{v.get<std::int64_t>()};
+}
+
+Result<std::optional<bool>> bool_field(const Json& body, const char* name) {
+  if (!body.is_object() || !body.contains(name) || body[name].is_null()) return std::optional<bool>{};
+  if (!body[name].is_boolean()) return Error{ErrorCode::invalid, fmt::format("field \"{}\" must be true or false", name)};
+  return std::optional<bool>{body[name].get<bool>()};
+}
+
+std::size_t json_depth(std::string_view text) {
+  std::size_t depth = 0, max = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    else if (c == '{' || c == '[') max = std::max(max, ++depth);
+    else if ((c == '}' || c == ']') && depth > 0) --depth;
+  }
+  return max;
+}
+
+}  // namespace hearth::http

@@ -1,0 +1,152 @@
+// The route table of the /v1 API: every route declares its method, path pattern,
+// who may call it (a Policy, required: a route without one is refused at start and
+// fails the authorization test), the actor it targets, and its handler. The server
+// matches a request to a route, authenticates the caller, applies the policy (for org
+// routes: resolves {org} and the caller's role there), parses the JSON body, and then
+// runs the handler, which reads through actions or mutates through queues.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "actors/identity/identity.h"
+
+namespace httplib {
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace hearth::http {
+
+using actors::Json;
+
+enum class Policy {
+  unset,         // no policy: refused (every route must say who may call it)
+  anyone,        // no sign-in needed (sign-in itself)
+  signed_in,     // any signed-in user
+  org_member,    // member of {org} (anyone else gets 404: existence is not leaked)
+  org_admin,     // admin or owner of {org}
+  org_owner,     // owner of {org}
+  server_admin,  // a user with the server-wide admin flag
+};
+std::string_view to_string(Policy p);
+
+struct EdgeConfig {
+  std::size_t max_body_bytes = 1 << 20;
+  std::chrono::milliseconds request_timeout{10'000};  // wait sends past it answer 504
+  std::chrono::milliseconds session_ttl{14LL * 24 * 3600 * 1000};
+  std::vector<std::string> allowed_origins;  // besides the server's own origin
+  bool secure_cookies = false;               // set the Secure flag (behind TLS)
+  std::size_t sse_max_streams = 256;
+  std::chrono::milliseconds sse_heartbeat{15'000};
+  std::chrono::milliseconds sse_recheck{5'000};  // how often a stream re-checks its credential
+  std::string metrics_token;                     // empty: /metrics answers loopback clients only
+  std::size_t max_waiting_per_actor = 16;        // wait sends in flight to one actor
+  int sign_in_failures_per_user = 5;             // per 5 minutes
+  int sign_in_failures_per_address = 20;         // per 5 minutes
+};
+
+// Failed sign-ins, counted per key in a sliding window.
+class RateLimiter {
+ public:
+  RateLimiter(int limit, std::chrono::milliseconds window) : limit_(limit), window_(window) {}
+  bool blocked(const std::string& key);
+  void failed(const std::string& key);
+  void reset(const std::string& key);
+
+ private:
+  int limit_;
+  std::chrono::milliseconds window_;
+  std::mutex mu_;
+  std::map<std::string, std::vector<std::chrono::steady_clock::time_point>> failures_;
+};
+
+// What every handler can reach: the host, identity, configuration and edge-wide state.
+struct Edge {
+  Edge(actors::Host& h, EdgeConfig c)
+      : host(h), identity(h), config(std::move(c)),
+        per_user(config.sign_in_failures_per_user, std::chrono::minutes(5)),
+        per_address(config.sign_in_failures_per_address, std::chrono::minutes(5)) {}
+  actors::Host& host;
+  identity::Identity identity;
+  EdgeConfig config;
+  RateLimiter per_user, per_address;
+  std::atomic<std::size_t> sse_streams{0};
+  std::atomic<bool> stopping{false};
+
+  // Sends to a queue with wait (or not: ?wait=false), bounded by the request timeout
+  // and by max_waiting_per_actor.
+  Result<actors::SendReceipt> send(const actors::Address& to, std::string_view queue, const Json& body, bool wait);
+
+ private:
+  std::mutex waiting_mu_;
+  std::map<std::string, std::size_t> waiting_;
+};
+
+struct Context {
+  const httplib::Request& req;
+  httplib::Response& res;
+  Edge& edge;
+  std::map<std::string, std::string> params;  // from the path pattern
+  Json body;                                  // the parsed JSON body (null when none)
+  std::optional<identity::Caller> caller;
+  std::string secret;      // the caller's credential as presented (never logged)
+  bool via_cookie = false;  // signed in by session cookie (CSRF rules apply)
+  std::string org_id, org_slug, role;  // org routes: the resolved org and the caller's role
+  bool streaming = false;      // the handler set up a streamed response itself
+
+  const std::string& param(const std::string& name) const { return params.at(name); }
+  std::string query(const std::string& name, const std::string& fallback = "") const;
+  bool wait() const;  // ?wait=false turns a mutation into 202 + message id
+};
+
+struct Reply {
+  int status = 200;
+  Json body;
+};
+
+using Handler = std::function<Result<Reply>(Context&)>;
+
+struct Route {
+  std::string method;   // GET, POST, PATCH, DELETE
+  std::string pattern;  // /v1/orgs/{org}/members/{username}
+  Policy policy = Policy::unset;
+  std::string target;   // the actor type it reads or sends to, for docs and the inspector
+  Handler handler;
+};
+
+class Router {
+ public:
+  void add(Route route);
+  const std::vector<Route>& routes() const { return routes_; }
+
+  struct Match {
+    const Route* route = nullptr;
+    std::map<std::string, std::string> params;
+    std::vector<std::string> allowed;  // methods of the path, when the method does not match
+  };
+  Match match(const std::string& method, const std::string& path) const;
+
+ private:
+  std::vector<Route> routes_;
+};
+
+// --- Body helpers: each error names the field ------------------------------------
+Result<std::string> string_field(const Json& body, const char* name, bool required = true);
+Result<std::optional<std::int64_t>> int_field(const Json& body, const char* name, std::int64_t min, std::int64_t max);
+Result<std::optional<bool>> bool_field(const Json& body, const char* name);
+// The JSON nesting depth of `text` (outside strings); parsing stops being safe past ~100.
+std::size_t json_depth(std::string_view text);
+
+// The route groups.
+void add_identity_routes(Router& router);
+void add_inspector_routes(Router& router);
+void add_event_routes(Router& router);
+
+}  // namespace hearth::http
