@@ -1,0 +1,92 @@
+// A started host with the identity actors and an HTTP server on a free loopback port,
+// plus helpers to create users and orgs and to call the API as one of them.
+#pragma once
+
+#include <doctest/doctest.h>
+#include <httplib.h>
+
+#include "actors/identity/identity.h"
+#include "http/server.h"
+#include "tests/support/temp_dir.h"
+
+namespace hearth::test {
+
+struct ApiResponse {
+  int status = 0;
+  nlohmann::json body;
+  httplib::Headers headers;
+  std::string header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? "" : it->second;
+  }
+};
+
+class TestServer {
+ public:
+  explicit TestServer(http::EdgeConfig edge = {}, std::size_t threads = 8) {
+    identity::set_password_cost(identity::PasswordCost::minimum);
+    actors::HostConfig config;
+    config.data_dir = dir.path();
+    host = std::make_unique<actors::Host>(config);
+    REQUIRE(identity::register_types(*host).ok());
+    REQUIRE(host->start().ok());
+    http::ServerConfig sc;
+    sc.host = "127.0.0.1";
+    sc.port = 0;
+    sc.threads = threads;
+    sc.edge = std::move(edge);
+    server = std::make_unique<http::Server>(sc, *host);
+    auto p = server->start();
+    REQUIRE(p.ok());
+    port = *p;
+    server->set_ready(true);
+  }
+  ~TestServer() {
+    server->stop();
+    host->shutdown();
+  }
+
+  identity::Identity identity() { return identity::Identity(*host); }
+
+  // A user with an API token; returns the token.
+  std::string user_with_token(const std::string& username, bool admin = false) {
+    auto id = identity();
+    auto u = id.create_user(username, "password-" + username, admin);
+    REQUIRE_MESSAGE(u.ok(), (u.ok() ? "" : u.error().message));
+    auto t = id.create_token((*u)["user_id"].get<std::string>(), "test", std::nullopt);
+    REQUIRE(t.ok());
+    return t->secret;
+  }
+
+  ApiResponse call(const std::string& method, const std::string& path, const std::string& token = "",
+                   const std::string& body = "", httplib::Headers headers = {},
+                   const std::string& content_type = "application/json") {
+    httplib::Client cli("127.0.0.1", port);
+    cli.set_connection_timeout(2, 0);
+    cli.set_read_timeout(15, 0);
+    if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
+    httplib::Result r{nullptr, httplib::Error::Unknown};
+    if (method == "GET") r = cli.Get(path, headers);
+    else if (method == "POST") r = cli.Post(path, headers, body, content_type);
+    else if (method == "PATCH") r = cli.Patch(path, headers, body, content_type);
+    else if (method == "PUT") r = cli.Put(path, headers, body, content_type);
+    else if (method == "DELETE") r = cli.Delete(path, headers, body, content_type);
+    REQUIRE_MESSAGE(r, "no answer to " << method << " " << path << ": " << httplib::to_string(r.error()));
+    ApiResponse out{r->status, nlohmann::json::parse(r->body, nullptr, false), r->headers};
+    return out;
+  }
+  ApiResponse call(const std::string& method, const std::string& path, const std::string& token, const char* body) {
+    return call(method, path, token, std::string(body));
+  }
+  ApiResponse call(const std::string& method, const std::string& path, const std::string& token,
+                   const nlohmann::json& body) {
+    return call(method, path, token, body.dump());
+  }
+
+  TempDir dir;
+  std::unique_ptr<actors::Host> host;
+  std::unique_ptr<http::Server> server;
+  int port = 0;
+};
+
+}  // namespace hearth::test
