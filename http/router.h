@@ -70,7 +70,10 @@ class RateLimiter {
 // What every handler can reach: the host, identity, configuration and edge-wide state.
 struct Edge {
   Edge(actors::Host& h, EdgeConfig c)
-      : host(h), identity(h), config(std::move(c)),
+      : host(h),
+        identity(h, [this](const actors::Address& to, std::string_view queue,
+                           const Json& body) { return send(to, queue, body, true); }),
+        config(std::move(c)),
         per_user(config.sign_in_failures_per_user, std::chrono::minutes(5)),
         per_address(config.sign_in_failures_per_address, std::chrono::minutes(5)) {}
   actors::Host& host;

@@ -35,9 +35,12 @@ bool valid_utf8_printable(const std::string& s) {
 
 }  // namespace
 
-Status register_types(actors::Host& host) {
-  for (auto* make : {&dir::make_type, &actors::user::make_type, &actors::organization::make_type})
-    if (auto st = host.register_type(make()); !st) return st;
+Status register_types(actors::Host& host, const std::function<void(actors::ActorType&)>& customize) {
+  for (auto* make : {&dir::make_type, &actors::user::make_type, &actors::organization::make_type}) {
+    auto type = make();
+    if (customize) customize(type);
+    if (auto st = host.register_type(std::move(type)); !st) return st;
+  }
   return {};
 }
 
@@ -138,7 +141,7 @@ std::string slugify(const std::string& name) {
 Result<Json> Identity::send(const actors::Address& to, const char* queue, const Json& body) {
   actors::SendOptions wait;
   wait.wait = true;
-  auto r = host_.send(to, queue, body, wait);
+  auto r = sender_ ? sender_(to, queue, body) : host_.send(to, queue, body, wait);
   if (!r) return r.error();
   auto result = std::move(r->result);
   if (auto st = actors::apply_index_updates(host_, result); !st) return st.error();

@@ -8,6 +8,7 @@
 // BLAKE2b-256 hash, and looked up by that hash in the directory.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,8 +19,9 @@ namespace hearth::identity {
 
 using actors::Json;
 
-// Registers the directory, user and organization actor types.
-Status register_types(actors::Host& host);
+// Registers the directory, user and organization actor types. `customize`, if given, sees
+// each type before it is registered (tests and benchmarks add queues with it).
+Status register_types(actors::Host& host, const std::function<void(actors::ActorType&)>& customize = {});
 
 enum class PasswordCost { interactive, minimum };
 // Argon2id parameters for new hashes: interactive (64 MiB, 2 passes; the default) or
@@ -62,7 +64,10 @@ struct Issued {
 
 class Identity {
  public:
-  explicit Identity(actors::Host& host) : host_(host) {}
+  // How a change reaches an actor and is waited for. The default waits up to the host's
+  // max_wait; the HTTP edge passes its own, bounded by the request deadline.
+  using Sender = std::function<Result<actors::SendReceipt>(const actors::Address&, std::string_view, const Json&)>;
+  explicit Identity(actors::Host& host, Sender sender = {}) : host_(host), sender_(std::move(sender)) {}
 
   // Users. create_user fails with conflict when the name is taken.
   Result<Json> create_user(const std::string& username, const std::string& password, bool is_admin);
@@ -101,6 +106,7 @@ class Identity {
  private:
   Result<Json> send(const actors::Address& to, const char* queue, const Json& body);
   actors::Host& host_;
+  Sender sender_;
 };
 
 }  // namespace hearth::identity

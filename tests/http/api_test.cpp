@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <atomic>
 #include <fstream>
 #include <regex>
 #include <thread>
@@ -355,6 +356,56 @@ TEST_CASE("every error status answers the JSON error shape") {
         "unsupported_media_type");
   s.server->set_ready(false);
   check(s.call("GET", "/v1/orgs", token), 503, "unavailable");
+}
+
+TEST_CASE("a change waiting behind a long step answers 504 past the deadline, runs later, and reads stay fast") {
+  using namespace std::chrono;
+  http::EdgeConfig edge;
+  edge.request_timeout = 400ms;
+  auto sleeping = std::make_shared<std::atomic<bool>>(false);
+  TestServer s(edge, 8, [sleeping](actors::ActorType& type) {
+    if (type.name != "organization") return;
+    type.on_queue("test.sleep", [sleeping](actors::StepContext&, const json& body) -> Result<json> {
+      sleeping->store(true);
+      std::this_thread::sleep_for(milliseconds(body.at("ms").get<int>()));
+      return json::object();
+    });
+  });
+  auto owner = s.user_with_token("una");
+  s.user_with_token("vic");
+  REQUIRE(s.call("POST", "/v1/orgs", owner, json{{"name", "slow"}}).status == 201);
+  auto org = actors::organization::address(s.identity().find_org("slow")->at("org_id").get<std::string>());
+  // The sender is acknowledged when the step's batch commits, so send from the side.
+  std::thread sender([&] {
+    actors::SendOptions no_wait;
+    no_wait.wait = false;
+    (void)s.host->send(org, "test.sleep", json{{"ms", 2000}}, no_wait);
+  });
+  for (int i = 0; i < 200 && !sleeping->load(); ++i) std::this_thread::sleep_for(10ms);
+  REQUIRE(sleeping->load());
+
+  auto started = steady_clock::now();
+  auto add = s.call("POST", "/v1/orgs/slow/members", owner, json{{"username", "vic"}});
+  auto took = steady_clock::now() - started;
+  CHECK(add.status == 504);
+  CHECK(add.body["error"]["code"] == "timeout");
+  CHECK(add.body["error"]["message"].get<std::string>().find("may still be accepted") != std::string::npos);
+  CHECK(took < 1900ms);  // answered at the deadline, not when the step ended
+
+  // Reads of the busy actor do not queue behind its step.
+  auto read = s.call("GET", "/v1/orgs/slow", owner);
+  CHECK(read.status == 200);
+  CHECK(steady_clock::now() - started < 1900ms);
+
+  // The change was accepted and runs once the step is done.
+  bool added = false;
+  for (int i = 0; i < 100 && !added; ++i) {
+    auto members = s.call("GET", "/v1/orgs/slow/members", owner);
+    for (const auto& m : members.body["items"]) added = added || m["username"] == "vic";
+    if (!added) std::this_thread::sleep_for(50ms);
+  }
+  CHECK(added);
+  sender.join();
 }
 
 TEST_CASE("a corpus of malformed bodies never crashes or hangs the server") {

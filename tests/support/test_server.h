@@ -23,12 +23,13 @@ struct ApiResponse {
 
 class TestServer {
  public:
-  explicit TestServer(http::EdgeConfig edge = {}, std::size_t threads = 8) {
+  explicit TestServer(http::EdgeConfig edge = {}, std::size_t threads = 8,
+                      const std::function<void(actors::ActorType&)>& customize = {}) {
     identity::set_password_cost(identity::PasswordCost::minimum);
     actors::HostConfig config;
     config.data_dir = dir.path();
     host = std::make_unique<actors::Host>(config);
-    REQUIRE(identity::register_types(*host).ok());
+    REQUIRE(identity::register_types(*host, customize).ok());
     REQUIRE(host->start().ok());
     http::ServerConfig sc;
     sc.host = "127.0.0.1";
