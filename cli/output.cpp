@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <ctime>
 #include <iostream>
 
 namespace hearth::cli {
@@ -30,9 +31,18 @@ std::string read_secret(const std::string& prompt) {
 }
 
 namespace {
-std::string cell(const nlohmann::json& v) {
+// Timestamps (fields named *_at hold Unix milliseconds) read as UTC times.
+std::string cell(const std::string& column, const nlohmann::json& v) {
   if (v.is_null()) return "-";
   if (v.is_string()) return v.get<std::string>();
+  if (column.ends_with("_at") && v.is_number_integer()) {
+    std::time_t t = v.get<std::int64_t>() / 1000;
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char out[32];
+    std::strftime(out, sizeof out, "%Y-%m-%d %H:%M:%SZ", &tm);
+    return out;
+  }
   return v.dump();
 }
 }  // namespace
@@ -46,7 +56,7 @@ void print_table(const nlohmann::json& items, const std::vector<std::string>& co
   for (const auto& c : columns) width.push_back(c.size());
   for (const auto& row : items)
     for (std::size_t i = 0; i < columns.size(); ++i)
-      width[i] = std::max(width[i], cell(row.value(columns[i], nlohmann::json())).size());
+      width[i] = std::max(width[i], cell(columns[i], row.value(columns[i], nlohmann::json())).size());
   auto line = [&](auto get) {
     for (std::size_t i = 0; i < columns.size(); ++i) {
       auto text = get(i);
@@ -60,7 +70,7 @@ void print_table(const nlohmann::json& items, const std::vector<std::string>& co
     std::transform(h.begin(), h.end(), h.begin(), ::toupper);
     return h;
   });
-  for (const auto& row : items) line([&](std::size_t i) { return cell(row.value(columns[i], nlohmann::json())); });
+  for (const auto& row : items) line([&](std::size_t i) { return cell(columns[i], row.value(columns[i], nlohmann::json())); });
 }
 
 void print_object(const nlohmann::json& object) {
@@ -68,7 +78,7 @@ void print_object(const nlohmann::json& object) {
     std::cout << object.dump(2) << "\n";
     return;
   }
-  for (const auto& [k, v] : object.items()) std::cout << k << ": " << (v.is_structured() ? v.dump() : cell(v)) << "\n";
+  for (const auto& [k, v] : object.items()) std::cout << k << ": " << (v.is_structured() ? v.dump() : cell(k, v)) << "\n";
 }
 
 }  // namespace hearth::cli

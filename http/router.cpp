@@ -5,8 +5,12 @@
 #include <httplib.h>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <sstream>
+
+#include "actors/user/user_actor.h"
+#include "storage/database.h"
 
 namespace hearth::http {
 
@@ -96,6 +100,21 @@ Result<actors::SendReceipt> Edge::send(const actors::Address& to, std::string_vi
     if (--waiting_[id] == 0) waiting_.erase(id);
   }
   return r;
+}
+
+void Edge::note_token_use(const identity::Caller& caller) {
+  if (caller.kind != "token") return;
+  auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(used_mu_);
+    auto& last = last_noted_[caller.credential_id];
+    if (last.time_since_epoch().count() != 0 && now - last < std::chrono::minutes(1)) return;
+    last = now;
+    if (last_noted_.size() > 100'000) last_noted_.clear();  // bounded under many tokens
+  }
+  auto r = send(actors::user::address(caller.user_id), actors::user::kTouchToken,
+                Json{{"credential_id", caller.credential_id}, {"at", storage::now_ms()}}, false);
+  if (!r) spdlog::debug("auth.touch_failed token_id={} error={}", caller.credential_id, r.error().message);
 }
 
 bool RateLimiter::blocked(const std::string& key) {

@@ -87,7 +87,13 @@ struct Edge {
   // and by max_waiting_per_actor.
   Result<actors::SendReceipt> send(const actors::Address& to, std::string_view queue, const Json& body, bool wait);
 
+  // Records that an API token was used (its last_used_at), at most once a minute per
+  // token, without waiting for the write.
+  void note_token_use(const identity::Caller& caller);
+
  private:
+  std::mutex used_mu_;
+  std::map<std::string, std::chrono::steady_clock::time_point> last_noted_;
   std::mutex waiting_mu_;
   std::map<std::string, std::size_t> waiting_;
 };

@@ -116,6 +116,7 @@ Status Server::Impl::authorize(Context& ctx, const Route& route) {
   }
   ctx.caller = std::move(*caller);
   t_request.user_id = ctx.caller->user_id;
+  edge.note_token_use(*ctx.caller);
 
   bool mutation = req.method != "GET" && req.method != "HEAD" && req.method != "OPTIONS";
   if (ctx.via_cookie && mutation) {

@@ -30,6 +30,7 @@ Result<Process> Process::spawn(const ProcessSpec& spec) {
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, in[0], 0);
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  if (spec.merge_stderr) posix_spawn_file_actions_adddup2(&actions, out[1], 2);
   if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, spec.cwd.c_str());
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);

@@ -20,6 +20,7 @@ struct ProcessSpec {
   std::vector<std::string> argv;           // argv[0] is the program (PATH is searched)
   std::vector<std::string> extra_env;      // KEY=VALUE added to the inherited environment
   std::filesystem::path cwd;               // empty: the current directory
+  bool merge_stderr = false;               // stderr into the stdout pipe (else inherited)
 };
 
 class Process {

@@ -240,6 +240,16 @@ TEST_CASE("an API token is shown once, stored only as a hash, listed without its
     }
   CHECK(found);
 
+  // Its use is recorded (without the request waiting for it).
+  bool used = false;
+  for (int i = 0; i < 100 && !used; ++i) {
+    auto list = s.call("GET", "/v1/tokens", admin_token);
+    for (const auto& t : list.body["items"])
+      used = used || (t["id"] == created.body["id"] && t["last_used_at"].is_number_integer());
+    if (!used) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(used);
+
   // No file under the data dir holds the token (or the passwords) in plain text.
   s.server->stop();
   s.host->shutdown();  // checkpoint and close every database

@@ -1,0 +1,206 @@
+// The `hearth` CLI end to end: offline admin commands on a data dir, then `hearth serve`
+// on a free port and the client commands against it, as separate processes.
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+
+#include <csignal>
+#include <fstream>
+#include <regex>
+
+#include <nlohmann/json.hpp>
+
+#include "sandbox/process.h"
+#include "tests/support/temp_dir.h"
+
+using namespace hearth;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+struct Run {
+  int code = -1;
+  std::string out;  // stdout and stderr, interleaved
+};
+
+Run run_hearth(std::vector<std::string> args, std::vector<std::string> env, const std::string& input = "") {
+  args.insert(args.begin(), HEARTH_BINARY);
+  auto p = sandbox::Process::spawn({args, env, {}, true});
+  REQUIRE(p.ok());
+  if (!input.empty()) REQUIRE(p->write(input).ok());
+  p->close_stdin();
+  Run r;
+  while (auto line = p->read_line(30s)) r.out += *line + "\n";
+  auto code = p->wait(30s);
+  REQUIRE(code.ok());
+  r.code = *code;
+  return r;
+}
+
+int port_from(sandbox::Process& p) {
+  std::regex listening(R"(hearth listening on http://127\.0\.0\.1:(\d+))");
+  for (int i = 0; i < 50; ++i) {
+    auto line = p.read_line(10s);
+    REQUIRE(line);
+    std::smatch m;
+    if (std::regex_search(*line, m, listening)) return std::stoi(m[1]);
+  }
+  FAIL("hearth serve never said where it listens");
+  return 0;
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+}  // namespace
+
+TEST_CASE("the CLI administers a data dir offline, then signs in and manages orgs, members, tokens and actors") {
+  test::TempDir dir;
+  auto data = (dir.path() / "data").string();
+  std::vector<std::string> env{"XDG_CONFIG_HOME=" + (dir.path() / "config").string(), "HEARTH_URL=", "HEARTH_TOKEN="};
+
+  // Offline: users are created against the data dir before any server runs (so the
+  // server's first run creates no admin of its own).
+  auto root = run_hearth({"admin", "user", "create", "root", "--admin", "--password-stdin", "--data-dir", data}, env,
+                         "root-password-1\n");
+  CHECK(root.code == 0);
+  auto bob = run_hearth({"admin", "user", "create", "bob", "--password-stdin", "--data-dir", data}, env, "bob-password-1\n");
+  CHECK(bob.code == 0);
+  CHECK(contains(bob.out, "created bob"));
+  CHECK(run_hearth({"admin", "user", "create", "bob", "--password-stdin", "--data-dir", data}, env, "x-password-2\n").code ==
+        1);
+  CHECK(run_hearth({"admin", "user", "create", "carol", "--password-stdin", "--data-dir", data}, env, "short\n").code == 1);
+
+  auto server = sandbox::Process::spawn({{HEARTH_BINARY, "--log-level", "warn", "serve", "--port", "0", "--data-dir", data},
+                                         {"HEARTH_ADMIN_PASSWORD="},
+                                         {}});
+  REQUIRE(server.ok());
+  auto url = "http://127.0.0.1:" + std::to_string(port_from(*server));
+
+  // The data dir is locked while the server runs: offline commands refuse it.
+  auto locked = run_hearth({"admin", "user", "list", "--data-dir", data}, env);
+  CHECK(locked.code == 1);
+  CHECK(contains(locked.out, "hearth.lock"));
+
+  // Nothing works before login, and a wrong password says so.
+  auto anonymous = run_hearth({"org", "list", "--url", url}, env);
+  CHECK(anonymous.code == 1);
+  CHECK(contains(anonymous.out, "not signed in"));
+  auto wrong = run_hearth({"login", "--url", url, "--username", "root", "--password-stdin"}, env, "nope-nope-nope\n");
+  CHECK(wrong.code == 3);
+  CHECK(contains(wrong.out, "wrong username or password"));
+
+  auto login = run_hearth({"login", "--url", url, "--username", "root", "--password-stdin"}, env, "root-password-1\n");
+  INFO(login.out);
+  REQUIRE(login.code == 0);
+  CHECK(std::filesystem::exists(std::filesystem::path(data) / "initial-admin-password") == false);
+  auto config_file = dir.path() / "config" / "hearth" / "config.json";
+  struct stat st {};
+  REQUIRE(::stat(config_file.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  std::ifstream in(config_file);
+  auto config = json::parse(in);
+  CHECK(config["url"] == url);
+  CHECK(config["token"].get<std::string>().starts_with("hearth_"));
+
+  // Organizations.
+  auto made = run_hearth({"org", "create", "Acme Inc"}, env);
+  CHECK(made.code == 0);
+  CHECK(contains(made.out, "slug: acme-inc"));
+  auto orgs = run_hearth({"org", "list"}, env);
+  CHECK(std::regex_search(orgs.out, std::regex(R"(acme-inc\s+Acme Inc\s+owner)")));
+  auto missing = run_hearth({"org", "show", "nope"}, env);
+  CHECK(missing.code == 4);
+  CHECK(contains(missing.out, "no organization \"nope\" (HTTP 404)"));
+  auto listed = run_hearth({"org", "list", "--json"}, env);
+  CHECK(json::parse(listed.out)["items"][0]["slug"] == "acme-inc");
+  auto bad = run_hearth({"org", "create", std::string(120, 'n')}, env);
+  CHECK(bad.code == 1);
+  CHECK(contains(bad.out, "HTTP 400"));
+
+  // Members.
+  CHECK(run_hearth({"member", "add", "acme-inc", "bob", "--role", "admin"}, env).code == 0);
+  CHECK(std::regex_search(run_hearth({"member", "list", "acme-inc"}, env).out, std::regex(R"(bob\s+admin)")));
+  CHECK(run_hearth({"member", "set-role", "acme-inc", "bob", "member"}, env).code == 0);
+  CHECK(std::regex_search(run_hearth({"member", "list", "acme-inc"}, env).out, std::regex(R"(bob\s+member)")));
+  auto last_owner = run_hearth({"member", "remove", "acme-inc", "root"}, env);
+  CHECK(last_owner.code == 1);
+  CHECK(contains(last_owner.out, "HTTP 409"));
+  CHECK(run_hearth({"member", "remove", "acme-inc", "bob"}, env).code == 0);
+  CHECK(run_hearth({"member", "add", "acme-inc", "nobody"}, env).code == 4);
+
+  // Tokens: shown once, usable through HEARTH_TOKEN, listed without the value, revocable.
+  auto created = run_hearth({"token", "create", "ci", "--expires-in-days", "3", "--json"}, env);
+  REQUIRE(created.code == 0);
+  auto token = json::parse(created.out);
+  auto secret = token["token"].get<std::string>();
+  std::vector<std::string> with_token{env[0], "HEARTH_URL=", "HEARTH_TOKEN=" + secret};
+  CHECK(run_hearth({"org", "list"}, {env[0], "HEARTH_URL=", "HEARTH_TOKEN=hearth_not-a-token"}).code == 3);
+  CHECK(run_hearth({"org", "list"}, with_token).code == 0);
+  auto tokens = run_hearth({"token", "list"}, env);
+  CHECK(contains(tokens.out, "ci"));
+  CHECK_FALSE(contains(tokens.out, secret));
+  CHECK(std::regex_search(tokens.out, std::regex(R"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ)")));  // times read as times
+  CHECK(run_hearth({"token", "revoke", token["id"].get<std::string>()}, env).code == 0);
+  auto revoked = run_hearth({"org", "list"}, with_token);
+  CHECK(revoked.code == 3);
+  CHECK(contains(revoked.out, "revoked"));
+
+  // Actors: the inspector, for server admins.
+  auto actors = run_hearth({"actors", "list", "--type", "organization", "--json"}, env);
+  REQUIRE(actors.code == 0);
+  auto org_actor = json::parse(actors.out)["items"][0]["id"].get<std::string>();
+  CHECK(contains(run_hearth({"actors", "show", org_actor}, env).out, "organization"));
+  auto history = run_hearth({"actors", "history", org_actor}, env);
+  CHECK(history.code == 0);
+  CHECK(contains(history.out, "organization.command.add_member"));
+  CHECK(run_hearth({"actors", "queue", org_actor, "--status", "completed"}, env).code == 0);
+  auto tables = run_hearth({"actors", "tables", org_actor}, env);
+  CHECK(contains(tables.out, "members"));
+  CHECK(run_hearth({"actors", "show", "0000"}, env).code == 4);
+  CHECK(run_hearth({"actors", "retry", org_actor, "999999"}, env).code == 4);
+
+  // Help works everywhere.
+  auto help = run_hearth({"member", "--help"}, env);
+  CHECK(help.code == 0);
+  CHECK(contains(help.out, "set-role"));
+
+  ::kill(server->pid(), SIGTERM);
+  REQUIRE(server->wait(20s).ok());
+
+  // Offline again: list, disable, reset a password.
+  auto users = run_hearth({"admin", "user", "list", "--data-dir", data, "--json"}, env);
+  REQUIRE(users.code == 0);
+  CHECK(json::parse(users.out).size() == 2);
+  CHECK(run_hearth({"admin", "user", "disable", "bob", "--data-dir", data}, env).code == 0);
+  CHECK(run_hearth({"admin", "user", "reset-password", "root", "--password-stdin", "--data-dir", data}, env,
+                   "root-password-2\n")
+            .code == 0);
+  CHECK(run_hearth({"admin", "user", "disable", "nobody", "--data-dir", data}, env).code == 4);
+}
+
+TEST_CASE("the first run creates the admin with a random password in a 0600 file, once") {
+  test::TempDir dir;
+  auto data = dir.path() / "data";
+  for (int run = 0; run < 2; ++run) {
+    auto server = sandbox::Process::spawn(
+        {{HEARTH_BINARY, "--log-level", "warn", "serve", "--port", "0", "--data-dir", data.string()}, {"HEARTH_ADMIN_PASSWORD="}, {}});
+    REQUIRE(server.ok());
+    std::string said;
+    for (int i = 0; i < 20; ++i) {
+      auto line = server->read_line(10s);
+      REQUIRE(line);
+      said += *line + "\n";
+      if (contains(*line, "hearth listening")) break;
+    }
+    CHECK(contains(said, "initial-admin-password") == (run == 0));
+    ::kill(server->pid(), SIGTERM);
+    REQUIRE(server->wait(20s).ok());
+  }
+  struct stat st {};
+  REQUIRE(::stat((data / "initial-admin-password").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  std::ifstream in(data / "initial-admin-password");
+  std::string password;
+  std::getline(in, password);
+  CHECK(password.size() >= 20);
+}
