@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "actors/organization/organization_actor.h"
+#include "http/errors.h"
 #include "http/router.h"
 
 namespace hearth::http {
@@ -100,13 +101,29 @@ bool pump(Stream& s, httplib::DataSink& sink) {
   return true;
 }
 
+// Answers with `error` and closes the connection once the answer is written: a refused
+// stream client must not keep a worker thread waiting on its idle keep-alive connection.
+void refuse_and_close(httplib::Response& res, const Error& error) {
+  auto body = std::make_shared<std::string>(error_body(error));
+  res.status = http_status(error.code);
+  res.set_header("Connection", "close");
+  res.set_content_provider(body->size(), "application/json",
+                           [body](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+                             sink.write(body->data() + offset, length);
+                             return false;  // httplib closes a connection whose provider stops
+                           });
+}
+
 Result<Reply> org_events(Context& ctx) {
   auto& edge = ctx.edge;
   if (edge.sse_streams.fetch_add(1) >= edge.config.sse_max_streams) {
     edge.sse_streams.fetch_sub(1);
     ctx.res.set_header("Retry-After", "10");
-    return Error{ErrorCode::unavailable,
-                 fmt::format("the server has {} event streams open, its limit; retry later", edge.config.sse_max_streams)};
+    refuse_and_close(ctx.res, Error{ErrorCode::unavailable,
+                                    fmt::format("the server has {} event streams open, its limit; retry later",
+                                                edge.config.sse_max_streams)});
+    ctx.streaming = true;
+    return Reply{503, nullptr};
   }
   auto stream = std::make_shared<Stream>(Stream{edge, nullptr, ctx.secret, ctx.org_id, ctx.caller->user_id});
   auto last = ctx.req.get_header_value("Last-Event-ID");

@@ -7,7 +7,6 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <sstream>
 
 #include "actors/user/user_actor.h"
 #include "storage/database.h"
@@ -29,47 +28,50 @@ std::string_view to_string(Policy p) {
 
 namespace {
 
-std::vector<std::string> split_path(const std::string& path) {
-  std::vector<std::string> parts;
-  std::string part;
-  std::istringstream in(path);
-  while (std::getline(in, part, '/'))
+// The non-empty '/'-separated segments of `path` (views into it).
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> parts;
+  while (!path.empty()) {
+    auto slash = path.find('/');
+    auto part = path.substr(0, slash);
     if (!part.empty()) parts.push_back(part);
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
   return parts;
 }
 
-bool match_pattern(const std::string& pattern, const std::string& path, std::map<std::string, std::string>& params) {
-  auto want = split_path(pattern);
-  auto got = split_path(path);
-  if (want.size() != got.size()) return false;
-  std::map<std::string, std::string> found;
-  for (std::size_t i = 0; i < want.size(); ++i) {
-    if (want[i].size() > 2 && want[i].front() == '{' && want[i].back() == '}') {
-      found[want[i].substr(1, want[i].size() - 2)] = got[i];
-    } else if (want[i] != got[i]) {
-      return false;
-    }
-  }
-  params = std::move(found);
-  return true;
+bool is_param(std::string_view segment) {
+  return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
 }
 
 }  // namespace
 
-void Router::add(Route route) { routes_.push_back(std::move(route)); }
+void Router::add(Route route) {
+  std::vector<std::string> segments;
+  for (auto part : split_path(route.pattern)) segments.emplace_back(part);
+  segments_.push_back(std::move(segments));
+  routes_.push_back(std::move(route));
+}
 
 Router::Match Router::match(const std::string& method, const std::string& path) const {
   Match m;
-  for (const auto& r : routes_) {
-    std::map<std::string, std::string> params;
-    if (!match_pattern(r.pattern, path, params)) continue;
-    if (r.method == method || (method == "HEAD" && r.method == "GET")) {
-      m.route = &r;
-      m.params = std::move(params);
+  auto got = split_path(path);
+  for (std::size_t r = 0; r < routes_.size(); ++r) {
+    const auto& want = segments_[r];
+    if (want.size() != got.size()) continue;
+    bool same = true;
+    for (std::size_t i = 0; i < want.size() && same; ++i) same = is_param(want[i]) || want[i] == got[i];
+    if (!same) continue;
+    const auto& route = routes_[r];
+    if (route.method == method || (method == "HEAD" && route.method == "GET")) {
+      m.route = &route;
       m.allowed.clear();
+      for (std::size_t i = 0; i < want.size(); ++i)
+        if (is_param(want[i])) m.params[want[i].substr(1, want[i].size() - 2)] = std::string(got[i]);
       return m;
     }
-    m.allowed.push_back(r.method);
+    m.allowed.push_back(route.method);
   }
   return m;
 }

@@ -144,6 +144,7 @@ class Router {
 
  private:
   std::vector<Route> routes_;
+  std::vector<std::vector<std::string>> segments_;  // each route's pattern, split once
 };
 
 // --- Body helpers: each error names the field ------------------------------------

@@ -3,6 +3,7 @@
 #include "http/server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
@@ -88,6 +89,7 @@ struct Server::Impl {
   httplib::Server server;
   std::thread thread;
   std::atomic<bool> ready{false};
+  int listen_fd = -1;  // the listening socket, as httplib created it
 
   void dispatch(const httplib::Request& req, httplib::Response& res);
   Status authorize(Context& ctx, const Route& route);
@@ -108,7 +110,9 @@ Status Server::Impl::authorize(Context& ctx, const Route& route) {
     return Error{ErrorCode::forbidden, "this route declares no access policy, so nobody may call it"};
   if (route.policy == Policy::anyone) return {};
   if (ctx.secret.empty()) return Error{ErrorCode::unauthorized, "sign in, or send Authorization: Bearer <token>"};
-  auto caller = edge.identity.authenticate(ctx.secret);
+  bool org_route = route.policy == Policy::org_member || route.policy == Policy::org_admin ||
+                   route.policy == Policy::org_owner;
+  auto caller = edge.identity.authenticate(ctx.secret, org_route ? ctx.param("org") : std::string());
   if (!caller) {
     if (caller.error().code == ErrorCode::not_found)  // no directory yet: nobody exists
       return Error{ErrorCode::unauthorized, "the credential is not known"};
@@ -142,17 +146,14 @@ Status Server::Impl::authorize(Context& ctx, const Route& route) {
   // Org routes: anyone who is not a member learns nothing, not even that it exists.
   const auto& slug = ctx.param("org");
   Error hidden{ErrorCode::not_found, "no organization \"" + slug + "\""};
-  auto org = edge.identity.find_org(slug);
-  if (!org) return org.error().code == ErrorCode::not_found ? hidden : org.error();
-  ctx.org_id = (*org)["org_id"].get<std::string>();
+  const auto& role = ctx.caller->org_role;  // resolved with the caller, in the same read
+  if (role.empty()) return hidden;
+  ctx.org_id = ctx.caller->org["org_id"].get<std::string>();
   ctx.org_slug = slug;
-  auto role = edge.identity.role(ctx.org_id, ctx.caller->user_id);
-  if (!role) return role.error();
-  if (role->empty()) return hidden;
-  ctx.role = *role;
-  if (actors::organization::role_rank(*role) < required_rank(route.policy))
+  ctx.role = role;
+  if (actors::organization::role_rank(role) < required_rank(route.policy))
     return Error{ErrorCode::forbidden, "this needs the " + std::string(to_string(route.policy)).substr(4) +
-                                           " role in " + slug + "; you are " + *role};
+                                           " role in " + slug + "; you are " + role};
   return {};
 }
 
@@ -238,14 +239,16 @@ Server::Server(ServerConfig config, actors::Host& host) : impl_(std::make_unique
   auto threads = impl.config.threads + impl.config.edge.sse_max_streams;
   svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   svr.set_keep_alive_timeout(5);
+  svr.set_tcp_nodelay(true);  // headers and body go out in separate writes: no Nagle delay between them
   svr.set_read_timeout(30, 0);
   svr.set_write_timeout(10, 0);
   svr.set_payload_max_length(impl.config.edge.max_body_bytes);
   // httplib's default adds SO_REUSEPORT, which would let a second server share our port
   // silently. SO_REUSEADDR alone allows a quick restart and refuses a taken port.
-  svr.set_socket_options([](socket_t sock) {
+  svr.set_socket_options([&impl](socket_t sock) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    impl.listen_fd = sock;
   });
 
   svr.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
@@ -265,7 +268,7 @@ Server::Server(ServerConfig config, actors::Host& host) : impl_(std::make_unique
     m.observe("hearth_http_request_duration_seconds", {{"route", route}}, seconds);
   });
   svr.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return;  // a handler already answered with its own error body
+    if (!res.body.empty() || res.content_provider_) return;  // a handler already answered
     auto code = res.status == 404   ? ErrorCode::not_found
                 : res.status == 413 ? ErrorCode::too_large
                 : res.status == 400 ? ErrorCode::invalid
@@ -320,6 +323,11 @@ Result<int> Server::start() {
     return Error{ErrorCode::unavailable,
                  fmt::format("cannot listen on {}:{} (in use, or not an address of this machine)", impl.config.host,
                              impl.config.port)};
+  // httplib listens with a backlog of 5: a burst of new connections (a thousand
+  // event-stream clients reconnecting) overflows it, and the kernel drops the rest,
+  // whose clients then retry after 1, 3, 7... seconds. Listening again on the bound
+  // socket raises the backlog (Linux updates it in place).
+  if (impl.listen_fd >= 0) ::listen(impl.listen_fd, SOMAXCONN);
   impl.thread = std::thread([&impl] { impl.server.listen_after_bind(); });
   // httplib's stop() is a no-op until the accept loop runs, so a stop() that came
   // too early would leave the thread listening forever: wait for the loop first.

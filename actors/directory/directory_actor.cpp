@@ -129,11 +129,31 @@ Result<Json> put_membership(StepContext& ctx, const Json& b) {
   return Json::object();
 }
 
+Json org_row(SQLite::Statement& q) {
+  return Json{{"org_id", q.getColumn(0).getString()},
+              {"slug", q.getColumn(1).getString()},
+              {"name", q.getColumn(2).getString()},
+              {"created_at", q.getColumn(3).getInt64()}};
+}
+
+Result<Json> membership(ReadContext& ctx, const Json& a) {
+  auto q_lease = ctx.statement(
+      "SELECT o.org_id, o.slug, o.name, o.created_at, m.role FROM orgs o "
+      "LEFT JOIN memberships m ON m.org_id = o.org_id AND m.user_id = ? WHERE o.slug = ?");
+  auto& q = *q_lease;
+  q.bind(1, a.at("user_id").get<std::string>());
+  q.bind(2, a.at("slug").get<std::string>());
+  if (!q.executeStep()) return Error{ErrorCode::not_found, "no such organization"};
+  auto row = org_row(q);
+  row["role"] = q.getColumn(4).isNull() ? Json(nullptr) : Json(q.getColumn(4).getString());
+  return row;
+}
+
 Result<Json> authenticate(ReadContext& ctx, const Json& a) {
-  SQLite::Statement q(ctx.db,
-                      "SELECT c.credential_id, c.kind, c.expires_at, c.revoked_at, u.user_id, u.username, "
+  auto q_lease = ctx.statement("SELECT c.credential_id, c.kind, c.expires_at, c.revoked_at, u.user_id, u.username, "
                       "u.is_admin, u.disabled FROM credentials c JOIN users u ON u.user_id = c.user_id "
                       "WHERE c.token_hash = ?");
+  auto& q = *q_lease;
   q.bind(1, a.at("token_hash").get<std::string>());
   if (!q.executeStep()) return Error{ErrorCode::unauthorized, "the credential is not known"};
   auto now = a.at("now").get<int64_t>();
@@ -141,18 +161,24 @@ Result<Json> authenticate(ReadContext& ctx, const Json& a) {
   if (!q.getColumn(2).isNull() && q.getColumn(2).getInt64() <= now)
     return Error{ErrorCode::unauthorized, "the credential expired"};
   if (q.getColumn(7).getInt() != 0) return Error{ErrorCode::unauthorized, "the account is disabled"};
-  return Json{{"credential_id", q.getColumn(0).getString()},
+  Json caller{{"credential_id", q.getColumn(0).getString()},
               {"kind", q.getColumn(1).getString()},
               {"expires_at", optional_int(q.getColumn(2))},
               {"user_id", q.getColumn(4).getString()},
               {"username", q.getColumn(5).getString()},
               {"is_admin", q.getColumn(6).getInt() != 0}};
+  if (a.contains("org_slug")) {  // and the caller's membership, in the same snapshot
+    auto m = membership(ctx, {{"slug", a["org_slug"]}, {"user_id", caller["user_id"]}});
+    caller["org"] = m ? *m : Json(nullptr);
+  }
+  return caller;
 }
 
 Result<Json> find_user(ReadContext& ctx, const Json& a) {
   bool by_name = a.contains("username");
-  SQLite::Statement q(ctx.db, fmt::format("SELECT {} FROM users WHERE {} = ?", kUserColumns,
+  auto q_lease = ctx.statement(fmt::format("SELECT {} FROM users WHERE {} = ?", kUserColumns,
                                           by_name ? "username" : "user_id"));
+  auto& q = *q_lease;
   q.bind(1, by_name ? a["username"].get<std::string>() : a.at("user_id").get<std::string>());
   if (!q.executeStep())
     return Error{ErrorCode::not_found,
@@ -161,8 +187,9 @@ Result<Json> find_user(ReadContext& ctx, const Json& a) {
 }
 
 Result<Json> list_users(ReadContext& ctx, const Json& a) {
-  SQLite::Statement q(ctx.db, fmt::format("SELECT {} FROM users WHERE username > ? COLLATE NOCASE "
+  auto q_lease = ctx.statement(fmt::format("SELECT {} FROM users WHERE username > ? COLLATE NOCASE "
                                           "ORDER BY username COLLATE NOCASE LIMIT ?", kUserColumns));
+  auto& q = *q_lease;
   q.bind(1, a.value("after", std::string()));
   q.bind(2, static_cast<int64_t>(std::clamp<std::int64_t>(a.value("limit", 100), 1, 500)));
   Json items = Json::array();
@@ -170,24 +197,20 @@ Result<Json> list_users(ReadContext& ctx, const Json& a) {
   return items;
 }
 
-Json org_row(SQLite::Statement& q) {
-  return Json{{"org_id", q.getColumn(0).getString()},
-              {"slug", q.getColumn(1).getString()},
-              {"name", q.getColumn(2).getString()},
-              {"created_at", q.getColumn(3).getInt64()}};
-}
 
 Result<Json> find_org(ReadContext& ctx, const Json& a) {
   bool by_slug = a.contains("slug");
-  SQLite::Statement q(ctx.db, fmt::format("SELECT org_id, slug, name, created_at FROM orgs WHERE {} = ?",
+  auto q_lease = ctx.statement(fmt::format("SELECT org_id, slug, name, created_at FROM orgs WHERE {} = ?",
                                           by_slug ? "slug" : "org_id"));
+  auto& q = *q_lease;
   q.bind(1, by_slug ? a["slug"].get<std::string>() : a.at("org_id").get<std::string>());
   if (!q.executeStep()) return Error{ErrorCode::not_found, "no such organization"};
   return org_row(q);
 }
 
 Result<Json> role(ReadContext& ctx, const Json& a) {
-  SQLite::Statement q(ctx.db, "SELECT role FROM memberships WHERE org_id = ? AND user_id = ?");
+  auto q_lease = ctx.statement("SELECT role FROM memberships WHERE org_id = ? AND user_id = ?");
+  auto& q = *q_lease;
   q.bind(1, a.at("org_id").get<std::string>());
   q.bind(2, a.at("user_id").get<std::string>());
   if (!q.executeStep() || q.getColumn(0).isNull()) return Json{{"role", nullptr}};
@@ -195,10 +218,10 @@ Result<Json> role(ReadContext& ctx, const Json& a) {
 }
 
 Result<Json> orgs_of(ReadContext& ctx, const Json& a) {
-  SQLite::Statement q(ctx.db,
-                      "SELECT o.org_id, o.slug, o.name, o.created_at, m.role FROM memberships m "
+  auto q_lease = ctx.statement("SELECT o.org_id, o.slug, o.name, o.created_at, m.role FROM memberships m "
                       "JOIN orgs o ON o.org_id = m.org_id WHERE m.user_id = ? AND m.role IS NOT NULL "
                       "ORDER BY o.slug LIMIT 1000");
+  auto& q = *q_lease;
   q.bind(1, a.at("user_id").get<std::string>());
   Json items = Json::array();
   while (q.executeStep()) {

@@ -22,7 +22,9 @@ inline constexpr const char* kRegisterOrg = "directory.command.register_org";   
 inline constexpr const char* kPutMembership = "directory.command.put_membership"; // {org_id, user_id, role|null, version}
 
 // Actions.
-inline constexpr const char* kAuthenticate = "directory.authenticate";  // {token_hash, now}
+// {token_hash, now, org_slug?} -> the caller; with org_slug also "org": the org's row with
+// the caller's role (null role: not a member), or null when there is no such org.
+inline constexpr const char* kAuthenticate = "directory.authenticate";
 inline constexpr const char* kFindUser = "directory.find_user";         // {username} | {user_id}
 inline constexpr const char* kListUsers = "directory.list_users";       // {after, limit}
 inline constexpr const char* kFindOrg = "directory.find_org";           // {slug} | {org_id}

@@ -14,6 +14,7 @@
 
 #include "actors/host/address.h"
 #include "storage/migrations.h"
+#include "storage/statement_cache.h"
 
 namespace SQLite {
 class Database;
@@ -28,6 +29,11 @@ class StepContext;
 struct ReadContext {
   const Address& address;
   SQLite::Database& db;
+  storage::StatementCache* statements = nullptr;
+
+  // A statement prepared once per read connection and reused (reset when the lease
+  // ends): use it for the actions that run per request.
+  storage::StatementCache::Lease statement(const std::string& sql) { return statements->get(sql); }
 };
 
 // A queue handler: decides, persists (through ctx.db(), inside the step's transaction)

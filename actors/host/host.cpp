@@ -239,15 +239,27 @@ Result<Json> Host::Core::read(const Address& address, const std::function<Result
     return reader.error();
   }
   Result<Json> result = Error{ErrorCode::internal, ""};
+  auto& cache = *(*reader)->statements;
+  bool open = false;
   try {
     // One read transaction: the action sees one consistent snapshot.
-    SQLite::Transaction snapshot(**reader, SQLite::TransactionBehavior::DEFERRED);
-    ReadContext ctx{inst.address, **reader};
+    cache.get("BEGIN")->exec();
+    open = true;
+    ReadContext ctx{inst.address, *(*reader)->db, &cache};
     result = fn(ctx);
+    cache.get("COMMIT")->exec();
+    open = false;
   } catch (const std::exception& e) {
     result = Error{ErrorCode::internal, fmt::format("actor {}: read failed: {}", address.display(), e.what())};
   }
-  inst.release_reader(std::move(*reader));
+  if (open) {
+    try {
+      cache.get("ROLLBACK")->exec();
+    } catch (const std::exception&) {
+      (*reader).reset();  // a connection in an unknown state is not pooled
+    }
+  }
+  if (*reader) inst.release_reader(std::move(*reader));
   end_read(inst);
   return result;
 }

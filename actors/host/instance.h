@@ -12,6 +12,7 @@
 
 #include "actors/host/actor_type.h"
 #include "storage/database.h"
+#include "storage/statement_cache.h"
 
 namespace SQLite {
 class Statement;
@@ -31,18 +32,8 @@ struct Instance {
   // Owned by the workflow: only the one batch in flight touches it.
   std::unique_ptr<SQLite::Database> writer;
 
-  // A statement on the writer connection, prepared once and reused: preparing costs
-  // more than running the small statements the workflow issues per message.
-  class Cached {
-   public:
-    explicit Cached(SQLite::Statement& s) : s_(s) {}
-    ~Cached();  // resets and clears the bindings
-    SQLite::Statement* operator->() { return &s_; }
-    SQLite::Statement& operator*() { return s_; }
-
-   private:
-    SQLite::Statement& s_;
-  };
+  // A statement on the writer connection, prepared once and reused.
+  using Cached = storage::StatementCache::Lease;
   Cached statement(const std::string& sql);
   // Finalizes cached statements, then closes the writer connection.
   void close_writer();
@@ -53,16 +44,21 @@ struct Instance {
 
   ~Instance();
 
-  // A read-only connection, from the pool or newly opened. Give it back with release_reader.
-  Result<std::unique_ptr<SQLite::Database>> acquire_reader();
-  void release_reader(std::unique_ptr<SQLite::Database> db);
+  // A read-only connection with its prepared statements, from the pool or newly opened.
+  // Give it back with release_reader.
+  struct Reader {
+    std::unique_ptr<SQLite::Database> db;
+    std::unique_ptr<storage::StatementCache> statements;  // declared after db: finalized first
+  };
+  Result<std::unique_ptr<Reader>> acquire_reader();
+  void release_reader(std::unique_ptr<Reader> reader);
 
   bool has_queue(std::string_view queue) const { return type->queues.find(queue) != type->queues.end(); }
 
  private:
-  std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> statements_;
+  std::unique_ptr<storage::StatementCache> statements_;  // on `writer`
   std::mutex readers_mu_;
-  std::vector<std::unique_ptr<SQLite::Database>> readers_;
+  std::vector<std::unique_ptr<Reader>> readers_;
 };
 
 }  // namespace hearth::actors

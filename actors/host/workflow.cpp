@@ -342,42 +342,38 @@ Instance::~Instance() {
   close_writer();
 }
 
-Instance::Cached::~Cached() {
-  s_.tryReset();
-  try {
-    s_.clearBindings();
-  } catch (...) {
-  }
-}
-
 Instance::Cached Instance::statement(const std::string& sql) {
-  auto& slot = statements_[sql];
-  if (!slot) slot = std::make_unique<SQLite::Statement>(*writer, sql);
-  return Cached(*slot);
+  if (!statements_) statements_ = std::make_unique<storage::StatementCache>(*writer);
+  return statements_->get(sql);
 }
 
 void Instance::close_writer() {
-  statements_.clear();
+  statements_.reset();
   writer.reset();
 }
 
-Result<std::unique_ptr<SQLite::Database>> Instance::acquire_reader() {
+Result<std::unique_ptr<Instance::Reader>> Instance::acquire_reader() {
   {
     std::lock_guard lock(readers_mu_);
     if (!readers_.empty()) {
-      auto db = std::move(readers_.back());
+      auto reader = std::move(readers_.back());
       readers_.pop_back();
-      return db;
+      return reader;
     }
   }
   auto options = db_options;
   options.read_only = true;
-  return storage::open_database(db_path, options);
+  auto db = storage::open_database(db_path, options);
+  if (!db) return db.error();
+  auto reader = std::make_unique<Reader>();
+  reader->db = std::move(*db);
+  reader->statements = std::make_unique<storage::StatementCache>(*reader->db);
+  return reader;
 }
 
-void Instance::release_reader(std::unique_ptr<SQLite::Database> db) {
+void Instance::release_reader(std::unique_ptr<Reader> reader) {
   std::lock_guard lock(readers_mu_);
-  if (readers_.size() < kMaxPooledReaders) readers_.push_back(std::move(db));
+  if (readers_.size() < kMaxPooledReaders) readers_.push_back(std::move(reader));
 }
 
 }  // namespace hearth::actors

@@ -241,9 +241,11 @@ Result<Issued> Identity::create_token(const std::string& user_id, const std::str
   return issued;
 }
 
-Result<Caller> Identity::authenticate(std::string_view secret) {
+Result<Caller> Identity::authenticate(std::string_view secret, const std::string& org_slug) {
   if (secret.empty() || secret.size() > 200) return Error{ErrorCode::unauthorized, "the credential is not known"};
-  auto r = host_.call(dir::kAddress, dir::kAuthenticate, {{"token_hash", token_hash(secret)}, {"now", storage::now_ms()}});
+  Json args{{"token_hash", token_hash(secret)}, {"now", storage::now_ms()}};
+  if (!org_slug.empty()) args["org_slug"] = org_slug;
+  auto r = host_.call(dir::kAddress, dir::kAuthenticate, args);
   if (!r) return r.error();
   Caller c;
   c.user_id = (*r)["user_id"].get<std::string>();
@@ -252,6 +254,11 @@ Result<Caller> Identity::authenticate(std::string_view secret) {
   c.credential_id = (*r)["credential_id"].get<std::string>();
   c.kind = (*r)["kind"].get<std::string>();
   if ((*r)["expires_at"].is_number_integer()) c.expires_at = (*r)["expires_at"].get<std::int64_t>();
+  if (auto org = r->find("org"); org != r->end() && org->is_object()) {
+    if ((*org)["role"].is_string()) c.org_role = (*org)["role"].get<std::string>();
+    org->erase("role");
+    c.org = std::move(*org);
+  }
   return c;
 }
 

@@ -55,6 +55,10 @@ struct Caller {
   std::string credential_id;
   std::string kind;  // "session" or "token"
   std::optional<std::int64_t> expires_at;
+  // When authenticate was asked about an org: its row ({org_id, slug, name, created_at})
+  // and the caller's role there ("" when not a member or when there is no such org).
+  Json org;
+  std::string org_role;
 };
 
 struct Issued {
@@ -87,7 +91,8 @@ class Identity {
   Result<Issued> create_token(const std::string& user_id, const std::string& name,
                               std::optional<std::int64_t> expires_at_ms);
   // unauthorized when the token is unknown, expired, revoked, or its user disabled.
-  Result<Caller> authenticate(std::string_view secret);
+  // With `org_slug`, also resolves the caller's membership there, in the same read.
+  Result<Caller> authenticate(std::string_view secret, const std::string& org_slug = "");
   Status revoke(const std::string& user_id, const std::string& credential_id, const std::string& kind);
   Result<Json> tokens(const std::string& user_id);
   Result<Json> sessions(const std::string& user_id);

@@ -118,19 +118,24 @@ Result<Json> remove_member(StepContext& ctx, const Json& b) {
 }
 
 Result<Json> get(ReadContext& ctx, const Json&) {
-  SQLite::Statement q(ctx.db, "SELECT org_id, slug, name, created_at, updated_at FROM organization");
+  auto q_lease = ctx.statement("SELECT org_id, slug, name, created_at, updated_at FROM organization");
+  auto& q = *q_lease;
   if (!q.executeStep()) return Error{ErrorCode::not_found, "no such organization"};
   return Json{{"id", q.getColumn(0).getString()},
               {"slug", q.getColumn(1).getString()},
               {"name", q.getColumn(2).getString()},
               {"created_at", q.getColumn(3).getInt64()},
               {"updated_at", q.getColumn(4).getInt64()},
-              {"member_count", ctx.db.execAndGet("SELECT COUNT(*) FROM members").getInt64()}};
+              {"member_count", [&] {
+                auto count = ctx.statement("SELECT COUNT(*) FROM members");
+                count->executeStep();
+                return count->getColumn(0).getInt64();
+              }()}};
 }
 
 Result<Json> members(ReadContext& ctx, const Json&) {
-  SQLite::Statement q(ctx.db,
-                      "SELECT user_id, username, role, added_at, updated_at FROM members ORDER BY username LIMIT 1000");
+  auto q_lease = ctx.statement("SELECT user_id, username, role, added_at, updated_at FROM members ORDER BY username LIMIT 1000");
+  auto& q = *q_lease;
   Json items = Json::array();
   while (q.executeStep()) items.push_back(member_json(q));
   return items;

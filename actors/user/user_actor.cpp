@@ -145,11 +145,12 @@ Result<Json> set_preference(StepContext& ctx, const Json& b) {
 }
 
 Result<Json> profile(ReadContext& ctx, const Json&) {
-  SQLite::Statement q(ctx.db,
-                      "SELECT user_id, username, display_name, is_admin, disabled, created_at, updated_at FROM profile");
+  auto q_lease = ctx.statement("SELECT user_id, username, display_name, is_admin, disabled, created_at, updated_at FROM profile");
+  auto& q = *q_lease;
   if (!q.executeStep()) return Error{ErrorCode::not_found, "the user has no profile"};
   Json prefs = Json::object();
-  SQLite::Statement p(ctx.db, "SELECT key, value_json FROM preferences ORDER BY key");
+  auto p_lease = ctx.statement("SELECT key, value_json FROM preferences ORDER BY key");
+  auto& p = *p_lease;
   while (p.executeStep()) prefs[p.getColumn(0).getString()] = Json::parse(p.getColumn(1).getString());
   return Json{{"user_id", q.getColumn(0).getString()},  {"username", q.getColumn(1).getString()},
               {"display_name", q.getColumn(2).getString()}, {"is_admin", q.getColumn(3).getInt() != 0},
@@ -158,9 +159,9 @@ Result<Json> profile(ReadContext& ctx, const Json&) {
 }
 
 Result<Json> tokens(ReadContext& ctx, const Json&) {
-  SQLite::Statement q(ctx.db,
-                      "SELECT credential_id, name, created_at, expires_at, last_used_at, revoked_at FROM api_tokens "
+  auto q_lease = ctx.statement("SELECT credential_id, name, created_at, expires_at, last_used_at, revoked_at FROM api_tokens "
                       "ORDER BY created_at DESC LIMIT 500");
+  auto& q = *q_lease;
   Json items = Json::array();
   while (q.executeStep())
     items.push_back(Json{{"id", q.getColumn(0).getString()},
@@ -173,9 +174,9 @@ Result<Json> tokens(ReadContext& ctx, const Json&) {
 }
 
 Result<Json> sessions(ReadContext& ctx, const Json& a) {
-  SQLite::Statement q(ctx.db,
-                      "SELECT credential_id, created_at, expires_at, revoked_at, client FROM sessions "
+  auto q_lease = ctx.statement("SELECT credential_id, created_at, expires_at, revoked_at, client FROM sessions "
                       "WHERE revoked_at IS NULL AND expires_at > ? ORDER BY created_at DESC LIMIT 500");
+  auto& q = *q_lease;
   q.bind(1, a.value("now", static_cast<int64_t>(storage::now_ms())));
   Json items = Json::array();
   while (q.executeStep())
@@ -200,7 +201,8 @@ ActorType make_type() {
       .on_queue(kSetPreference, set_preference)
       .on_action(kProfile, profile)
       .on_action(kPasswordHash, [](ReadContext& ctx, const Json&) -> Result<Json> {
-        SQLite::Statement q(ctx.db, "SELECT password_hash, disabled FROM profile");
+        auto q_lease = ctx.statement("SELECT password_hash, disabled FROM profile");
+        auto& q = *q_lease;
         if (!q.executeStep()) return Error{ErrorCode::not_found, "the user has no profile"};
         return Json{{"password_hash", q.getColumn(0).getString()}, {"disabled", q.getColumn(1).getInt() != 0}};
       })
