@@ -114,10 +114,11 @@ Result<Reply> revoke_token(Context& ctx) {
 // --- Users (server admins) ------------------------------------------------------
 
 Result<Reply> list_users(Context& ctx) {
-  auto limit = std::clamp(std::atoi(ctx.query("limit", "100").c_str()), 1, 500);
-  auto items = ctx.edge.identity.list_users(ctx.query("after"), limit);
+  auto limit = ctx.int_query("limit", 100, 1, 500);
+  if (!limit) return limit.error();
+  auto items = ctx.edge.identity.list_users(ctx.query("after"), static_cast<std::size_t>(*limit));
   if (!items) return items.error();
-  Json next = items->size() == static_cast<std::size_t>(limit) ? items->back()["username"] : Json(nullptr);
+  Json next = items->size() == static_cast<std::size_t>(*limit) ? items->back()["username"] : Json(nullptr);
   return Reply{200, Json{{"items", *items}, {"next_cursor", next}}};
 }
 

@@ -3,6 +3,8 @@
 // which goes through the actor's own queue like any other mutation.
 #include <httplib.h>
 
+#include <limits>
+
 #include <fmt/format.h>
 
 #include "http/router.h"
@@ -10,20 +12,14 @@
 namespace hearth::http {
 namespace {
 
-std::size_t limit_of(const Context& ctx) {
-  return static_cast<std::size_t>(std::clamp(std::atoi(ctx.query("limit", "50").c_str()), 1, 500));
+Result<std::size_t> limit_of(const Context& ctx) {
+  auto limit = ctx.int_query("limit", 50, 1, 500);
+  if (!limit) return limit.error();
+  return static_cast<std::size_t>(*limit);
 }
 
 Result<std::int64_t> cursor_of(const Context& ctx) {
-  auto text = ctx.query("cursor", "0");
-  try {
-    std::size_t used = 0;
-    auto v = std::stoll(text, &used);
-    if (used != text.size() || v < 0) throw std::invalid_argument(text);
-    return static_cast<std::int64_t>(v);
-  } catch (const std::exception&) {
-    return Error{ErrorCode::invalid, fmt::format("query parameter \"cursor\" must be a non-negative integer")};
-  }
+  return ctx.int_query("cursor", 0, 0, std::numeric_limits<std::int64_t>::max());
 }
 
 Result<actors::Address> actor_of(const Context& ctx) {
@@ -38,7 +34,9 @@ Result<Reply> list(Context& ctx) {
   if (state == "active") active = true;
   else if (state == "hibernated") active = false;
   else if (!state.empty()) return Error{ErrorCode::invalid, "query parameter \"state\" must be active or hibernated"};
-  auto limit = limit_of(ctx);
+  auto limit_or = limit_of(ctx);
+  if (!limit_or) return limit_or.error();
+  auto limit = *limit_or;
   auto actors = ctx.edge.host.list_actors(ctx.query("type"), ctx.query("cursor"), limit, active);
   if (!actors) return actors.error();
   Json items = Json::array();
@@ -68,18 +66,20 @@ Result<Reply> queue(Context& ctx) {
   if (!address) return address.error();
   auto cursor = cursor_of(ctx);
   if (!cursor) return cursor.error();
+  auto limit = limit_of(ctx);
+  if (!limit) return limit.error();
   auto status = ctx.query("status");
   Json out = Json::object();
   if (status.empty()) {
     // Both lists the inspector shows: what waits and what failed.
     for (const char* s : {"pending", "failed"}) {
-      auto page = ctx.edge.host.queue_messages(*address, s, *cursor, limit_of(ctx));
+      auto page = ctx.edge.host.queue_messages(*address, s, *cursor, *limit);
       if (!page) return page.error();
       out[s] = *page;
     }
     return Reply{200, out};
   }
-  auto page = ctx.edge.host.queue_messages(*address, status, *cursor, limit_of(ctx));
+  auto page = ctx.edge.host.queue_messages(*address, status, *cursor, *limit);
   if (!page) return page.error();
   return Reply{200, *page};
 }
@@ -89,7 +89,9 @@ Result<Reply> history(Context& ctx) {
   if (!address) return address.error();
   auto cursor = cursor_of(ctx);
   if (!cursor) return cursor.error();
-  auto page = ctx.edge.host.workflow_history(*address, *cursor, limit_of(ctx));
+  auto limit = limit_of(ctx);
+  if (!limit) return limit.error();
+  auto page = ctx.edge.host.workflow_history(*address, *cursor, *limit);
   if (!page) return page.error();
   return Reply{200, *page};
 }
@@ -107,7 +109,9 @@ Result<Reply> table(Context& ctx) {
   if (!address) return address.error();
   auto cursor = cursor_of(ctx);
   if (!cursor) return cursor.error();
-  auto page = ctx.edge.host.table_rows(*address, ctx.param("name"), *cursor, limit_of(ctx));
+  auto limit = limit_of(ctx);
+  if (!limit) return limit.error();
+  auto page = ctx.edge.host.table_rows(*address, ctx.param("name"), *cursor, *limit);
   if (!page) return page.error();
   return Reply{200, *page};
 }

@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <charconv>
+
 
 #include "actors/user/user_actor.h"
 #include "storage/database.h"
@@ -78,6 +80,18 @@ Router::Match Router::match(const std::string& method, const std::string& path) 
 
 std::string Context::query(const std::string& name, const std::string& fallback) const {
   return req.has_param(name.c_str()) ? req.get_param_value(name.c_str()) : fallback;
+}
+
+Result<std::int64_t> Context::int_query(const std::string& name, std::int64_t fallback, std::int64_t min,
+                                        std::int64_t max) const {
+  if (!req.has_param(name.c_str())) return fallback;
+  auto text = req.get_param_value(name.c_str());
+  std::int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max)
+    return Error{ErrorCode::invalid,
+                 fmt::format("query parameter \"{}\" must be an integer from {} to {}", name, min, max)};
+  return value;
 }
 
 bool Context::wait() const { return query("wait", "true") != "false"; }

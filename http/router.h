@@ -112,6 +112,10 @@ struct Context {
 
   const std::string& param(const std::string& name) const { return params.at(name); }
   std::string query(const std::string& name, const std::string& fallback = "") const;
+  // An integer query parameter in [min, max], `fallback` when absent; invalid (naming
+  // the parameter) when it is not such an integer.
+  Result<std::int64_t> int_query(const std::string& name, std::int64_t fallback, std::int64_t min,
+                                 std::int64_t max) const;
   bool wait() const;  // ?wait=false turns a mutation into 202 + message id
 };
 

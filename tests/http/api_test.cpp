@@ -530,6 +530,10 @@ TEST_CASE("the inspector pages through actors and rows, masks secrets, and retri
   auto next = s.call("GET", "/v1/inspector/actors?limit=1&cursor=" + page.body["next_cursor"].get<std::string>(), root);
   CHECK(next.body["items"][0]["id"] != page.body["items"][0]["id"]);
   CHECK(s.call("GET", "/v1/inspector/actors?state=sleeping", root).status == 400);
+  auto bad_limit = s.call("GET", "/v1/inspector/actors?limit=lots", root);
+  CHECK(bad_limit.status == 400);
+  CHECK(bad_limit.body["error"]["message"] == "query parameter \"limit\" must be an integer from 1 to 500");
+  CHECK(s.call("GET", "/v1/users?limit=0", root).status == 400);
 
   auto users = s.call("GET", "/v1/inspector/actors?type=user", root);
   REQUIRE(users.body["items"].size() == 2);
