@@ -296,6 +296,58 @@ std::shared_ptr<CommandSet> add_client_commands(CLI::App& app) {
   set->add(m_remove, run("DELETE", [s] { return "/v1/orgs/" + encode((*s)["m_org"]) + "/members/" + encode((*s)["m_user"]); },
                          nullptr, print_object));
 
+  // user (server admins)
+  auto user = app.add_subcommand("user", "Users of the server (server admins)");
+  user->require_subcommand(1);
+  auto u_stdin = std::make_shared<bool>(false);
+  auto u_admin = std::make_shared<bool>(false);
+  // The new password: one line of stdin, or asked twice on the terminal.
+  auto new_password = [u_stdin]() -> std::optional<std::string> {
+    if (*u_stdin) return read_secret("");
+    auto first = read_secret("new password: ");
+    if (first != read_secret("again: ")) {
+      std::cerr << "hearth: the passwords differ\n";
+      return std::nullopt;
+    }
+    return first;
+  };
+  auto u_list = user->add_subcommand("list", "Users and whether they are admins or disabled");
+  u_list->add_option("--after", (*s)["u_after"], "Names after this one (the next page)");
+  common(u_list);
+  set->add(u_list, run("GET", [s] { return "/v1/users?after=" + encode((*s)["u_after"]); }, nullptr,
+                       items({"username", "is_admin", "disabled", "created_at"})));
+  auto u_create = user->add_subcommand("create", "Create a user");
+  u_create->add_option("username", (*s)["u_name"], "Their name")->required();
+  u_create->add_flag("--admin", *u_admin, "Make them a server admin");
+  u_create->add_flag("--password-stdin", *u_stdin, "Read the password from stdin");
+  common(u_create);
+  set->add(u_create, [=] {
+    auto password = new_password();
+    if (!password) return 1;
+    Api api(*opts);
+    return api.run("POST", "/v1/users", Json{{"username", (*s)["u_name"]}, {"password", *password}, {"is_admin", *u_admin}},
+                   print_object);
+  });
+  for (bool disable : {true, false}) {
+    auto c = user->add_subcommand(disable ? "disable" : "enable",
+                                  disable ? "Disable a user: their sessions end and their tokens stop working"
+                                          : "Enable a disabled user");
+    c->add_option("username", (*s)[disable ? "u_dis" : "u_en"], "Who")->required();
+    common(c);
+    set->add(c, run("PATCH", [s, disable] { return "/v1/users/" + encode((*s)[disable ? "u_dis" : "u_en"]); },
+                    [disable] { return Json{{"disabled", disable}}; }, print_object));
+  }
+  auto u_pass = user->add_subcommand("set-password", "Set a user's password (their sessions end)");
+  u_pass->add_option("username", (*s)["u_pw"], "Who")->required();
+  u_pass->add_flag("--password-stdin", *u_stdin, "Read the password from stdin");
+  common(u_pass);
+  set->add(u_pass, [=] {
+    auto password = new_password();
+    if (!password) return 1;
+    Api api(*opts);
+    return api.run("PATCH", "/v1/users/" + encode((*s)["u_pw"]), Json{{"password", *password}}, print_object);
+  });
+
   // token
   auto token = app.add_subcommand("token", "Your API tokens");
   token->require_subcommand(1);

@@ -164,7 +164,7 @@ void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res)
       std::string allow;
       for (const auto& m : match.allowed) allow += (allow.empty() ? "" : ", ") + m;
       res.set_header("Allow", allow);
-      t_request.route = req.path;
+      t_request.route = "unmatched";
       return send_error(res, Error{ErrorCode::method_not_allowed, req.method + " is not allowed on " + req.path +
                                                                       "; allowed: " + allow});
     }
@@ -259,7 +259,8 @@ Server::Server(ServerConfig config, actors::Host& host) : impl_(std::make_unique
   });
   svr.set_logger([](const httplib::Request& req, const httplib::Response& res) {
     auto seconds = std::chrono::duration<double>(Clock::now() - t_request.started).count();
-    auto route = t_request.route.empty() ? req.path : t_request.route;
+    // Route patterns only: raw paths would leak ids into logs and metric labels.
+    auto route = t_request.route.empty() ? std::string("unmatched") : t_request.route;
     spdlog::info("http.access method={} route={} status={} ms={:.2f} request_id={} user_id={}", req.method, route,
                  res.status, seconds * 1000, res.get_header_value("x-request-id"),
                  t_request.user_id.empty() ? "-" : t_request.user_id);
@@ -293,9 +294,11 @@ Server::Server(ServerConfig config, actors::Host& host) : impl_(std::make_unique
   });
 
   svr.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    t_request.route = "/healthz";
     send_json(res, 200, R"({"status":"ok"})");
   });
   svr.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    t_request.route = "/readyz";
     if (!impl_->ready || !impl_->edge.host.running()) {
       send_json(res, 503, error_body(Error{ErrorCode::unavailable, "hearth is starting or stopping"}));
       return;
@@ -303,7 +306,10 @@ Server::Server(ServerConfig config, actors::Host& host) : impl_(std::make_unique
     auto stats = impl_->edge.host.stats();
     send_json(res, 200, nlohmann::json{{"status", "ready"}, {"active_actors", stats.active_actors}}.dump());
   });
-  svr.Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) { impl_->metrics(req, res); });
+  svr.Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) {
+    t_request.route = "/metrics";
+    impl_->metrics(req, res);
+  });
   auto dispatch = [this](const httplib::Request& req, httplib::Response& res) { impl_->dispatch(req, res); };
   svr.Get(".*", dispatch);
   svr.Post(".*", dispatch);

@@ -159,6 +159,19 @@ TEST_CASE("the CLI administers a data dir offline, then signs in and manages org
   CHECK(run_hearth({"actors", "show", "0000"}, env).code == 4);
   CHECK(run_hearth({"actors", "retry", org_actor, "999999"}, env).code == 4);
 
+  // Users, over the API (server admins).
+  auto carol = run_hearth({"user", "create", "carol", "--password-stdin"}, env, "carol-password-1\n");
+  CHECK(carol.code == 0);
+  CHECK(contains(carol.out, "username: carol"));
+  CHECK(std::regex_search(run_hearth({"user", "list"}, env).out, std::regex(R"(carol\s+false\s+false)")));
+  auto weak = run_hearth({"user", "create", "dave", "--password-stdin"}, env, "short\n");
+  CHECK(weak.code == 1);
+  CHECK(contains(weak.out, "at least 8 characters (HTTP 400)"));
+  CHECK(run_hearth({"user", "set-password", "carol", "--password-stdin"}, env, "carol-password-2\n").code == 0);
+  CHECK(run_hearth({"user", "disable", "carol"}, env).code == 0);
+  CHECK(std::regex_search(run_hearth({"user", "list"}, env).out, std::regex(R"(carol\s+false\s+true)")));
+  CHECK(run_hearth({"user", "enable", "nobody"}, env).code == 4);
+
   // Help works everywhere.
   auto help = run_hearth({"member", "--help"}, env);
   CHECK(help.code == 0);
@@ -170,7 +183,7 @@ TEST_CASE("the CLI administers a data dir offline, then signs in and manages org
   // Offline again: list, disable, reset a password.
   auto users = run_hearth({"admin", "user", "list", "--data-dir", data, "--json"}, env);
   REQUIRE(users.code == 0);
-  CHECK(json::parse(users.out).size() == 2);
+  CHECK(json::parse(users.out).size() == 3);
   CHECK(run_hearth({"admin", "user", "disable", "bob", "--data-dir", data}, env).code == 0);
   CHECK(run_hearth({"admin", "user", "reset-password", "root", "--password-stdin", "--data-dir", data}, env,
                    "root-password-2\n")
