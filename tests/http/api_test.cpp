@@ -418,6 +418,43 @@ TEST_CASE("a change waiting behind a long step answers 504 past the deadline, ru
   sender.join();
 }
 
+TEST_CASE("stopping the server lets the requests in flight finish") {
+  using namespace std::chrono;
+  auto sleeping = std::make_shared<std::atomic<bool>>(false);
+  TestServer s({}, 8, [sleeping](actors::ActorType& type) {
+    if (type.name != "organization") return;
+    type.on_queue("test.sleep", [sleeping](actors::StepContext&, const json& body) -> Result<json> {
+      sleeping->store(true);
+      std::this_thread::sleep_for(milliseconds(body.at("ms").get<int>()));
+      return json::object();
+    });
+  });
+  auto owner = s.user_with_token("wes");
+  s.user_with_token("xia");
+  REQUIRE(s.call("POST", "/v1/orgs", owner, json{{"name", "drain"}}).status == 201);
+  auto org = actors::organization::address(s.identity().find_org("drain")->at("org_id").get<std::string>());
+  std::thread sender([&] {
+    actors::SendOptions no_wait;
+    no_wait.wait = false;
+    (void)s.host->send(org, "test.sleep", json{{"ms", 800}}, no_wait);
+  });
+  for (int i = 0; i < 200 && !sleeping->load(); ++i) std::this_thread::sleep_for(10ms);
+  REQUIRE(sleeping->load());
+  // A change that waits behind the step is in flight when the server is told to stop.
+  std::optional<test::ApiResponse> in_flight;
+  std::thread client([&] { in_flight = s.call("POST", "/v1/orgs/drain/members", owner, json{{"username", "xia"}}); });
+  std::this_thread::sleep_for(200ms);
+  s.server->stop();
+  client.join();
+  sender.join();
+  REQUIRE(in_flight);
+  CHECK(in_flight->status == 201);
+  // New connections are refused once it stopped.
+  httplib::Client late("127.0.0.1", s.port);
+  late.set_connection_timeout(1, 0);
+  CHECK_FALSE(late.Get("/healthz"));
+}
+
 TEST_CASE("a corpus of malformed bodies never crashes or hangs the server") {
   TestServer s;
   auto token = s.user_with_token("max");
