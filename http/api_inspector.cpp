@@ -28,6 +28,29 @@ Result<actors::Address> actor_of(const Context& ctx) {
   return info->address;
 }
 
+// A paged read of one actor: its address and the cursor and limit of the query.
+struct PagedRead {
+  actors::Address address;
+  std::int64_t cursor = 0;
+  std::size_t limit = 0;
+};
+
+Result<PagedRead> paged_read(const Context& ctx) {
+  auto address = actor_of(ctx);
+  if (!address) return address.error();
+  auto cursor = cursor_of(ctx);
+  if (!cursor) return cursor.error();
+  auto limit = limit_of(ctx);
+  if (!limit) return limit.error();
+  return PagedRead{std::move(*address), *cursor, *limit};
+}
+
+// A handler's read result as a 200 reply.
+Result<Reply> ok(Result<Json> page) {
+  if (!page) return page.error();
+  return Reply{200, std::move(*page)};
+}
+
 Result<Reply> list(Context& ctx) {
   auto state = ctx.query("state");
   std::optional<bool> active;
@@ -62,38 +85,24 @@ Result<Reply> show(Context& ctx) {
 }
 
 Result<Reply> queue(Context& ctx) {
-  auto address = actor_of(ctx);
-  if (!address) return address.error();
-  auto cursor = cursor_of(ctx);
-  if (!cursor) return cursor.error();
-  auto limit = limit_of(ctx);
-  if (!limit) return limit.error();
+  auto r = paged_read(ctx);
+  if (!r) return r.error();
   auto status = ctx.query("status");
+  if (!status.empty()) return ok(ctx.edge.host.queue_messages(r->address, status, r->cursor, r->limit));
+  // Both lists the inspector shows: what waits and what failed.
   Json out = Json::object();
-  if (status.empty()) {
-    // Both lists the inspector shows: what waits and what failed.
-    for (const char* s : {"pending", "failed"}) {
-      auto page = ctx.edge.host.queue_messages(*address, s, *cursor, *limit);
-      if (!page) return page.error();
-      out[s] = *page;
-    }
-    return Reply{200, out};
+  for (const char* s : {"pending", "failed"}) {
+    auto page = ctx.edge.host.queue_messages(r->address, s, r->cursor, r->limit);
+    if (!page) return page.error();
+    out[s] = *page;
   }
-  auto page = ctx.edge.host.queue_messages(*address, status, *cursor, *limit);
-  if (!page) return page.error();
-  return Reply{200, *page};
+  return Reply{200, out};
 }
 
 Result<Reply> history(Context& ctx) {
-  auto address = actor_of(ctx);
-  if (!address) return address.error();
-  auto cursor = cursor_of(ctx);
-  if (!cursor) return cursor.error();
-  auto limit = limit_of(ctx);
-  if (!limit) return limit.error();
-  auto page = ctx.edge.host.workflow_history(*address, *cursor, *limit);
-  if (!page) return page.error();
-  return Reply{200, *page};
+  auto r = paged_read(ctx);
+  if (!r) return r.error();
+  return ok(ctx.edge.host.workflow_history(r->address, r->cursor, r->limit));
 }
 
 Result<Reply> tables(Context& ctx) {
@@ -105,15 +114,9 @@ Result<Reply> tables(Context& ctx) {
 }
 
 Result<Reply> table(Context& ctx) {
-  auto address = actor_of(ctx);
-  if (!address) return address.error();
-  auto cursor = cursor_of(ctx);
-  if (!cursor) return cursor.error();
-  auto limit = limit_of(ctx);
-  if (!limit) return limit.error();
-  auto page = ctx.edge.host.table_rows(*address, ctx.param("name"), *cursor, *limit);
-  if (!page) return page.error();
-  return Reply{200, *page};
+  auto r = paged_read(ctx);
+  if (!r) return r.error();
+  return ok(ctx.edge.host.table_rows(r->address, ctx.param("name"), r->cursor, r->limit));
 }
 
 Result<Reply> settle(Context& ctx, const char* queue, const char* verb) {

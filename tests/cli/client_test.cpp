@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sandbox/process.h"
+#include "tests/support/serve_process.h"
 #include "tests/support/temp_dir.h"
 
 using namespace hearth;
@@ -37,18 +38,6 @@ Run run_hearth(std::vector<std::string> args, std::vector<std::string> env, cons
   return r;
 }
 
-int port_from(sandbox::Process& p) {
-  std::regex listening(R"(hearth listening on http://127\.0\.0\.1:(\d+))");
-  for (int i = 0; i < 50; ++i) {
-    auto line = p.read_line(10s);
-    REQUIRE(line);
-    std::smatch m;
-    if (std::regex_search(*line, m, listening)) return std::stoi(m[1]);
-  }
-  FAIL("hearth serve never said where it listens");
-  return 0;
-}
-
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 }  // namespace
@@ -74,7 +63,7 @@ TEST_CASE("the CLI administers a data dir offline, then signs in and manages org
                                          {"HEARTH_ADMIN_PASSWORD="},
                                          {}});
   REQUIRE(server.ok());
-  auto url = "http://127.0.0.1:" + std::to_string(port_from(*server));
+  auto url = "http://127.0.0.1:" + std::to_string(test::port_from(*server));
 
   // The data dir is locked while the server runs: offline commands refuse it.
   auto locked = run_hearth({"admin", "user", "list", "--data-dir", data}, env);

@@ -1,29 +1,13 @@
 #include <doctest/doctest.h>
 #include <httplib.h>
 
-#include <regex>
 
 #include "sandbox/process.h"
+#include "tests/support/serve_process.h"
 #include "tests/support/temp_dir.h"
 
 using namespace hearth;
 using namespace std::chrono_literals;
-
-namespace {
-
-int port_from(sandbox::Process& p) {
-  std::regex listening(R"(hearth listening on http://127\.0\.0\.1:(\d+))");
-  for (int i = 0; i < 50; ++i) {
-    auto line = p.read_line(10s);
-    REQUIRE(line);
-    std::smatch m;
-    if (std::regex_search(*line, m, listening)) return std::stoi(m[1]);
-  }
-  FAIL("hearth serve never said where it listens");
-  return 0;
-}
-
-}  // namespace
 
 TEST_CASE("hearth serve starts on a free port, serves /healthz and stops cleanly on SIGTERM") {
   test::TempDir dir;
@@ -32,7 +16,7 @@ TEST_CASE("hearth serve starts on a free port, serves /healthz and stops cleanly
        {},
        {}});
   REQUIRE(p.ok());
-  int port = port_from(*p);
+  int port = test::port_from(*p);
   httplib::Client cli("127.0.0.1", port);
   auto health = cli.Get("/healthz");
   REQUIRE(health);

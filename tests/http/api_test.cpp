@@ -55,6 +55,32 @@ test::ApiResponse head_only(TestServer& s, const std::string& path, const std::s
   return out;
 }
 
+// Adds the queue "test.sleep" ({"ms"}) to the organization type: a step that blocks its
+// actor, for tests of requests that wait behind one. `sleeping` turns true when it starts.
+std::function<void(actors::ActorType&)> with_sleep_queue(std::shared_ptr<std::atomic<bool>> sleeping) {
+  return [sleeping](actors::ActorType& type) {
+    if (type.name != "organization") return;
+    type.on_queue("test.sleep", [sleeping](actors::StepContext&, const json& body) -> Result<json> {
+      sleeping->store(true);
+      std::this_thread::sleep_for(std::chrono::milliseconds(body.at("ms").get<int>()));
+      return json::object();
+    });
+  };
+}
+
+// Puts the actor of org `slug` into a `ms`-long step and returns once it runs. The sender
+// is acknowledged only when the step's batch commits, so it sends from `sender`.
+void start_sleep(TestServer& s, const std::string& slug, int ms, std::atomic<bool>& sleeping, std::thread& sender) {
+  auto org = actors::organization::address(s.identity().find_org(slug)->at("org_id").get<std::string>());
+  sender = std::thread([&s, org, ms] {
+    actors::SendOptions no_wait;
+    no_wait.wait = false;
+    (void)s.host->send(org, "test.sleep", json{{"ms", ms}}, no_wait);
+  });
+  for (int i = 0; i < 200 && !sleeping.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  REQUIRE(sleeping.load());
+}
+
 }  // namespace
 
 TEST_CASE("every route declares a policy, and each caller gets exactly what that policy allows") {
@@ -373,26 +399,12 @@ TEST_CASE("a change waiting behind a long step answers 504 past the deadline, ru
   http::EdgeConfig edge;
   edge.request_timeout = 400ms;
   auto sleeping = std::make_shared<std::atomic<bool>>(false);
-  TestServer s(edge, 8, [sleeping](actors::ActorType& type) {
-    if (type.name != "organization") return;
-    type.on_queue("test.sleep", [sleeping](actors::StepContext&, const json& body) -> Result<json> {
-      sleeping->store(true);
-      std::this_thread::sleep_for(milliseconds(body.at("ms").get<int>()));
-      return json::object();
-    });
-  });
+  TestServer s(edge, 8, with_sleep_queue(sleeping));
   auto owner = s.user_with_token("una");
   s.user_with_token("vic");
   REQUIRE(s.call("POST", "/v1/orgs", owner, json{{"name", "slow"}}).status == 201);
-  auto org = actors::organization::address(s.identity().find_org("slow")->at("org_id").get<std::string>());
-  // The sender is acknowledged when the step's batch commits, so send from the side.
-  std::thread sender([&] {
-    actors::SendOptions no_wait;
-    no_wait.wait = false;
-    (void)s.host->send(org, "test.sleep", json{{"ms", 2000}}, no_wait);
-  });
-  for (int i = 0; i < 200 && !sleeping->load(); ++i) std::this_thread::sleep_for(10ms);
-  REQUIRE(sleeping->load());
+  std::thread sender;
+  start_sleep(s, "slow", 2000, *sleeping, sender);
 
   auto started = steady_clock::now();
   auto add = s.call("POST", "/v1/orgs/slow/members", owner, json{{"username", "vic"}});
@@ -421,25 +433,12 @@ TEST_CASE("a change waiting behind a long step answers 504 past the deadline, ru
 TEST_CASE("stopping the server lets the requests in flight finish") {
   using namespace std::chrono;
   auto sleeping = std::make_shared<std::atomic<bool>>(false);
-  TestServer s({}, 8, [sleeping](actors::ActorType& type) {
-    if (type.name != "organization") return;
-    type.on_queue("test.sleep", [sleeping](actors::StepContext&, const json& body) -> Result<json> {
-      sleeping->store(true);
-      std::this_thread::sleep_for(milliseconds(body.at("ms").get<int>()));
-      return json::object();
-    });
-  });
+  TestServer s({}, 8, with_sleep_queue(sleeping));
   auto owner = s.user_with_token("wes");
   s.user_with_token("xia");
   REQUIRE(s.call("POST", "/v1/orgs", owner, json{{"name", "drain"}}).status == 201);
-  auto org = actors::organization::address(s.identity().find_org("drain")->at("org_id").get<std::string>());
-  std::thread sender([&] {
-    actors::SendOptions no_wait;
-    no_wait.wait = false;
-    (void)s.host->send(org, "test.sleep", json{{"ms", 800}}, no_wait);
-  });
-  for (int i = 0; i < 200 && !sleeping->load(); ++i) std::this_thread::sleep_for(10ms);
-  REQUIRE(sleeping->load());
+  std::thread sender;
+  start_sleep(s, "drain", 800, *sleeping, sender);
   // A change that waits behind the step is in flight when the server is told to stop.
   std::optional<test::ApiResponse> in_flight;
   std::thread client([&] { in_flight = s.call("POST", "/v1/orgs/drain/members", owner, json{{"username", "xia"}}); });
