@@ -4,8 +4,12 @@
 #include <fmt/format.h>
 #include <sodium.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 #include "actors/directory/directory_actor.h"
 #include "actors/host/index_update.h"
@@ -46,19 +50,70 @@ Status register_types(actors::Host& host, const std::function<void(actors::Actor
 
 void set_password_cost(PasswordCost cost) { g_cost = cost; }
 
+namespace {
+
+// Argon2id at the interactive limits takes 64 MiB and a tenth of a second of one core
+// per hash: only a few run at once, the others wait their turn, so that a burst of
+// sign-ins cannot exhaust memory.
+class HashGate {
+ public:
+  HashGate() : limit_(static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 2u, 8u))) {}
+  template <typename F>
+  auto run(F&& work) {
+    {
+      std::unique_lock lock(mu_);
+      free_.wait(lock, [&] { return running_ < limit_; });
+      peak_ = std::max(peak_, ++running_);
+    }
+    struct Release {
+      HashGate& gate;
+      ~Release() {
+        {
+          std::lock_guard lock(gate.mu_);
+          --gate.running_;
+        }
+        gate.free_.notify_one();
+      }
+    } release{*this};
+    return work();
+  }
+  PasswordHashStats stats() {
+    std::lock_guard lock(mu_);
+    return {limit_, peak_};
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable free_;
+  int limit_;
+  int running_ = 0;
+  int peak_ = 0;
+};
+
+HashGate& hash_gate() {
+  static HashGate gate;
+  return gate;
+}
+
+}  // namespace
+
+PasswordHashStats password_hash_stats() { return hash_gate().stats(); }
+
 std::string hash_password(std::string_view password) {
   bool minimum = g_cost == PasswordCost::minimum;
   char out[crypto_pwhash_STRBYTES];
-  if (crypto_pwhash_str_alg(out, password.data(), password.size(),
-                            minimum ? crypto_pwhash_OPSLIMIT_MIN : crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                            minimum ? crypto_pwhash_MEMLIMIT_MIN : crypto_pwhash_MEMLIMIT_INTERACTIVE,
-                            crypto_pwhash_ALG_ARGON2ID13) != 0)
-    throw std::runtime_error("out of memory while hashing a password");
+  int rc = hash_gate().run([&] {
+    return crypto_pwhash_str_alg(out, password.data(), password.size(),
+                                 minimum ? crypto_pwhash_OPSLIMIT_MIN : crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                                 minimum ? crypto_pwhash_MEMLIMIT_MIN : crypto_pwhash_MEMLIMIT_INTERACTIVE,
+                                 crypto_pwhash_ALG_ARGON2ID13);
+  });
+  if (rc != 0) throw std::runtime_error("out of memory while hashing a password");
   return out;
 }
 
 bool verify_password(const std::string& hash, std::string_view password) {
-  return crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
+  return hash_gate().run([&] { return crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()); }) == 0;
 }
 
 std::string new_secret(std::string_view prefix) {

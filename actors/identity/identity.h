@@ -28,6 +28,13 @@ enum class PasswordCost { interactive, minimum };
 // minimum (tests only). Hashes carry their parameters, so either verifies later.
 void set_password_cost(PasswordCost cost);
 std::string hash_password(std::string_view password);
+// Hashing and verifying run at most `limit` at once (the CPU count, 2 to 8); `peak` is
+// the most that ever ran together.
+struct PasswordHashStats {
+  int limit = 0;
+  int peak = 0;
+};
+PasswordHashStats password_hash_stats();
 bool verify_password(const std::string& hash, std::string_view password);
 
 // A fresh secret: `prefix` followed by 43 base64url characters (32 random bytes).
