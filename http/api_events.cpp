@@ -114,7 +114,9 @@ void refuse_and_close(httplib::Response& res, const Error& error) {
                            });
 }
 
-Result<Reply> org_events(Context& ctx) {
+}  // namespace
+
+Result<Reply> event_stream(Context& ctx, const std::string& topic) {
   auto& edge = ctx.edge;
   if (edge.sse_streams.fetch_add(1) >= edge.config.sse_max_streams) {
     edge.sse_streams.fetch_sub(1);
@@ -131,7 +133,7 @@ Result<Reply> org_events(Context& ctx) {
   bool reset = false;
   auto after = parse_last_event_id(last, edge.host.pubsub().epoch(), reset);
   bool too_old = false;
-  stream->sub = edge.host.pubsub().subscribe_with_replay(actors::organization::address(ctx.org_id).id(), after, too_old);
+  stream->sub = edge.host.pubsub().subscribe_with_replay(topic, after, too_old);
   stream->reset = reset || too_old;
   ctx.res.set_header("Cache-Control", "no-cache");
   ctx.res.set_header("X-Accel-Buffering", "no");
@@ -140,6 +142,12 @@ Result<Reply> org_events(Context& ctx) {
       [stream](bool) { stream->edge.sse_streams.fetch_sub(1); });
   ctx.streaming = true;
   return Reply{200, nullptr};
+}
+
+namespace {
+
+Result<Reply> org_events(Context& ctx) {
+  return event_stream(ctx, actors::organization::address(ctx.org_id).id());
 }
 
 }  // namespace

@@ -163,4 +163,10 @@ void add_identity_routes(Router& router);
 void add_inspector_routes(Router& router);
 void add_event_routes(Router& router);
 
+// Streams the broadcasts on `topic` (an actor id) to the caller as Server-Sent Events,
+// with Last-Event-ID replay, heartbeats and the stream bound. For org routes: the
+// stream ends when the caller's credential or membership of {org} ends. Routes for
+// later topics (a task's events) answer with this.
+Result<Reply> event_stream(Context& ctx, const std::string& topic);
+
 }  // namespace hearth::http
