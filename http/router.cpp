@@ -104,15 +104,21 @@ Result<actors::SendReceipt> Edge::send(const actors::Address& to, std::string_vi
   auto id = to.id();
   {
     std::lock_guard lock(waiting_mu_);
-    if (waiting_[id] >= config.max_waiting_per_actor)
-      return Error{ErrorCode::unavailable,
-                   fmt::format("{} is busy: {} requests already wait for it; retry later, or send with ?wait=false",
-                               to.display(), waiting_[id])};
-    ++waiting_[id];
+    auto& here = waiting_[id];
+    if (here >= config.max_waiting_per_actor || waiting_total_ >= config.max_waiting_total) {
+      auto why = here >= config.max_waiting_per_actor
+                     ? fmt::format("{} is busy: {} requests already wait for it", to.display(), here)
+                     : fmt::format("the server is busy: {} requests already wait for actors", waiting_total_);
+      if (here == 0) waiting_.erase(id);
+      return Error{ErrorCode::unavailable, why + "; retry later, or send with ?wait=false"};
+    }
+    ++here;
+    ++waiting_total_;
   }
   auto r = host.send(to, queue, body, options);
   {
     std::lock_guard lock(waiting_mu_);
+    --waiting_total_;
     if (--waiting_[id] == 0) waiting_.erase(id);
   }
   return r;

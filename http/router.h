@@ -48,6 +48,7 @@ struct EdgeConfig {
   std::chrono::milliseconds sse_recheck{5'000};  // how often a stream re-checks its credential
   std::string metrics_token;                     // empty: /metrics answers loopback clients only
   std::size_t max_waiting_per_actor = 16;        // wait sends in flight to one actor
+  std::size_t max_waiting_total = 16;            // ... to all actors (the server sets half its workers)
   int sign_in_failures_per_user = 5;             // per 5 minutes
   int sign_in_failures_per_address = 20;         // per 5 minutes
 };
@@ -84,7 +85,8 @@ struct Edge {
   std::atomic<bool> stopping{false};
 
   // Sends to a queue with wait (or not: ?wait=false), bounded by the request timeout
-  // and by max_waiting_per_actor.
+  // and by max_waiting_per_actor and max_waiting_total, so that stuck actors can hold
+  // at most half the workers and reads always find one free.
   Result<actors::SendReceipt> send(const actors::Address& to, std::string_view queue, const Json& body, bool wait);
 
   // Records that an API token was used (its last_used_at), at most once a minute per
@@ -96,6 +98,7 @@ struct Edge {
   std::map<std::string, std::chrono::steady_clock::time_point> last_noted_;
   std::mutex waiting_mu_;
   std::map<std::string, std::size_t> waiting_;
+  std::size_t waiting_total_ = 0;
 };
 
 struct Context {

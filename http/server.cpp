@@ -88,7 +88,15 @@ int required_rank(Policy p) {
 }  // namespace
 
 struct Server::Impl {
-  Impl(ServerConfig c, actors::Host& h) : config(std::move(c)), edge(h, config.edge) {}
+  Impl(ServerConfig c, actors::Host& h) : config(bound_waiting(std::move(c))), edge(h, config.edge) {}
+
+  // Requests waiting for actors may hold at most half the ordinary workers, so that a
+  // stuck actor (or several) never leaves reads and other actors without a thread.
+  static ServerConfig bound_waiting(ServerConfig c) {
+    c.edge.max_waiting_total = std::max<std::size_t>(1, c.threads / 2);
+    c.edge.max_waiting_per_actor = std::min(c.edge.max_waiting_per_actor, c.edge.max_waiting_total);
+    return c;
+  }
   ServerConfig config;
   Edge edge;
   Router router;

@@ -430,6 +430,38 @@ TEST_CASE("a change waiting behind a long step answers 504 past the deadline, ru
   sender.join();
 }
 
+TEST_CASE("requests waiting for stuck actors hold at most half the workers; past that, 503 at once") {
+  using namespace std::chrono;
+  http::EdgeConfig edge;
+  edge.request_timeout = 3000ms;
+  auto sleeping = std::make_shared<std::atomic<bool>>(false);
+  TestServer s(edge, 4, with_sleep_queue(sleeping));  // 4 workers: at most 2 may wait
+  auto owner = s.user_with_token("yan");
+  s.user_with_token("zed");
+  REQUIRE(s.call("POST", "/v1/orgs", owner, json{{"name", "stuck"}}).status == 201);
+  std::thread sender;
+  start_sleep(s, "stuck", 1500, *sleeping, sender);
+
+  std::vector<std::thread> waiters;
+  std::atomic<int> busy{0}, done{0};
+  for (int i = 0; i < 2; ++i)
+    waiters.emplace_back([&] {
+      auto r = s.call("POST", "/v1/orgs/stuck/members", owner, json{{"username", "zed"}});
+      if (r.status == 503) ++busy;
+      else ++done;
+    });
+  std::this_thread::sleep_for(300ms);  // both are waiting now
+  auto third = s.call("POST", "/v1/orgs/stuck/members", owner, json{{"username", "zed"}});
+  CHECK(third.status == 503);
+  CHECK(third.body["error"]["message"].get<std::string>().find("is busy: 2 requests already wait") !=
+        std::string::npos);
+  CHECK(s.call("GET", "/v1/orgs/stuck", owner).status == 200);  // reads still find a worker
+  for (auto& t : waiters) t.join();
+  sender.join();
+  CHECK(busy == 0);
+  CHECK(done == 2);
+}
+
 TEST_CASE("stopping the server lets the requests in flight finish") {
   using namespace std::chrono;
   auto sleeping = std::make_shared<std::atomic<bool>>(false);
