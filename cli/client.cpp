@@ -207,6 +207,35 @@ int login(const ClientOptions& o, const std::string& username_in, bool password_
   return 0;
 }
 
+// Revokes the stored API token on the server and forgets it here.
+int logout(const ClientOptions& opts) {
+  Api api(opts);
+  if (!api.configured()) return 1;
+  auto session = api.call("GET", "/v1/auth/session");
+  if (!session) return 1;
+  if (session->status == 200 && session->body["credential"]["kind"] == "token") {
+    auto id = session->body["credential"]["id"].get<std::string>();
+    auto revoked = api.call("DELETE", "/v1/tokens/" + id);
+    if (!revoked) return 1;
+    if (revoked->status != 200) {
+      std::cerr << "hearth: could not revoke the token (HTTP " << revoked->status << "); it stays stored\n";
+      return exit_code_for(revoked->status);
+    }
+  }
+  auto config = load_config();
+  bool stored = config.value("token", std::string()) == api.token_;
+  if (stored) {
+    config.erase("token");
+    if (!save_config(config)) {
+      std::cerr << "hearth: cannot write " << config_path().string() << "\n";
+      return 1;
+    }
+  }
+  std::cout << (session->status == 200 ? "signed out: the token is revoked" : "the token was no longer valid")
+            << (stored ? " and removed from " + config_path().string() : std::string()) << "\n";
+  return 0;
+}
+
 }  // namespace
 
 std::shared_ptr<CommandSet> add_client_commands(CLI::App& app) {
@@ -238,6 +267,19 @@ std::shared_ptr<CommandSet> add_client_commands(CLI::App& app) {
   login_cmd->add_flag("--password-stdin", *login_stdin, "Read the password from stdin");
   login_cmd->add_option("--with-token", *login_token, "Store this API token instead of signing in");
   set->add(login_cmd, [=] { return login(*opts, *login_user, *login_stdin, *login_token); });
+
+  auto logout_cmd = app.add_subcommand("logout", "Revoke the CLI's API token and forget it");
+  logout_cmd->add_option("--url", opts->url, "Server URL")->envname("HEARTH_URL");
+  logout_cmd->add_option("--token", opts->token, "API token (default: the stored one)")->envname("HEARTH_TOKEN");
+  set->add(logout_cmd, [=] { return logout(*opts); });
+
+  auto whoami = app.add_subcommand("whoami", "Who the CLI is signed in as, and with which credential");
+  common(whoami);
+  set->add(whoami, run("GET", [] { return std::string("/v1/auth/session"); }, nullptr, [](const Json& j) {
+    std::cout << j["user"]["username"].get<std::string>() << (j["user"].value("is_admin", false) ? " (server admin)" : "")
+              << ", " << j["credential"]["kind"].get<std::string>() << " " << j["credential"]["id"].get<std::string>()
+              << "\n";
+  }));
 
   // org
   auto org = app.add_subcommand("org", "Organizations");

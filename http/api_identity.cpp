@@ -14,9 +14,12 @@ constexpr const char* kCookie = "hearth_session";
 
 std::string client_address(const Context& ctx) { return ctx.req.remote_addr; }
 
-std::string session_cookie(const Edge& edge, const std::string& value, std::int64_t max_age_s) {
+// The session cookie: Secure with --secure-cookies, or when a TLS proxy in front says the
+// request came over HTTPS (X-Forwarded-Proto; trusting it only ever makes the cookie stricter).
+std::string session_cookie(const Context& ctx, const std::string& value, std::int64_t max_age_s) {
+  bool secure = ctx.edge.config.secure_cookies || ctx.req.get_header_value("X-Forwarded-Proto") == "https";
   return fmt::format("{}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{}", kCookie, value, max_age_s,
-                     edge.config.secure_cookies ? "; Secure" : "");
+                     secure ? "; Secure" : "");
 }
 
 Json caller_json(const identity::Caller& c) {
@@ -48,7 +51,7 @@ Result<Reply> sign_in(Context& ctx) {
   auto user_id = (*user)["user_id"].get<std::string>();
   auto session = edge.identity.create_session(user_id, edge.config.session_ttl, ctx.req.get_header_value("User-Agent"));
   if (!session) return session.error();
-  ctx.res.set_header("Set-Cookie", session_cookie(edge, session->secret, edge.config.session_ttl.count() / 1000));
+  ctx.res.set_header("Set-Cookie", session_cookie(ctx, session->secret, edge.config.session_ttl.count() / 1000));
   spdlog::info("auth.sign_in user_id={} session={}", user_id, session->info["id"].get<std::string>());
   return Reply{200, Json{{"user", {{"id", user_id}, {"username", (*user)["username"]}, {"is_admin", (*user)["is_admin"]}}},
                          {"session", session->info},
@@ -59,7 +62,7 @@ Result<Reply> sign_out(Context& ctx) {
   if (ctx.caller->kind == "session")
     if (auto st = ctx.edge.identity.revoke(ctx.caller->user_id, ctx.caller->credential_id, "session"); !st)
       return st.error();
-  ctx.res.set_header("Set-Cookie", session_cookie(ctx.edge, "", 0));
+  ctx.res.set_header("Set-Cookie", session_cookie(ctx, "", 0));
   return Reply{200, Json{{"signed_out", true}}};
 }
 

@@ -90,6 +90,9 @@ TEST_CASE("the CLI administers a data dir offline, then signs in and manages org
   auto config = json::parse(in);
   CHECK(config["url"] == url);
   CHECK(config["token"].get<std::string>().starts_with("hearth_"));
+  auto me = run_hearth({"whoami"}, env);
+  CHECK(me.code == 0);
+  CHECK(contains(me.out, "root (server admin), token t_"));
 
   // Organizations.
   auto made = run_hearth({"org", "create", "Acme Inc"}, env);
@@ -165,6 +168,14 @@ TEST_CASE("the CLI administers a data dir offline, then signs in and manages org
   auto help = run_hearth({"member", "--help"}, env);
   CHECK(help.code == 0);
   CHECK(contains(help.out, "set-role"));
+
+  // Logout revokes the stored token and forgets it.
+  auto stored_token = config["token"].get<std::string>();
+  auto bye = run_hearth({"logout"}, env);
+  CHECK(bye.code == 0);
+  CHECK(contains(bye.out, "signed out: the token is revoked"));
+  CHECK(contains(run_hearth({"org", "list"}, env).out, "not signed in"));
+  CHECK(run_hearth({"org", "list"}, {env[0], "HEARTH_URL=" + url, "HEARTH_TOKEN=" + stored_token}).code == 3);
 
   ::kill(server->pid(), SIGTERM);
   REQUIRE(server->wait(20s).ok());

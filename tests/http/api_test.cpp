@@ -148,6 +148,10 @@ TEST_CASE("sign-in sets an HttpOnly SameSite cookie that works until sign-out") 
   CHECK(cookie.find("HttpOnly") != std::string::npos);
   CHECK(cookie.find("SameSite=Lax") != std::string::npos);
   CHECK(cookie.find("Secure") == std::string::npos);
+  auto behind_tls = s.call("POST", "/v1/auth/sign-in", "",
+                           json{{"username", "ada"}, {"password", "password-ada"}}.dump(),
+                           {{"X-Forwarded-Proto", "https"}});
+  CHECK(behind_tls.header("Set-Cookie").find("; Secure") != std::string::npos);
   CHECK(r.body["user"]["username"] == "ada");
   auto pair = cookie.substr(0, cookie.find(';'));
   auto csrf = r.body["csrf_token"].get<std::string>();
