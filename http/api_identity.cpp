@@ -32,6 +32,16 @@ Result<Reply> sign_in(Context& ctx) {
   auto password = string_field(ctx.body, "password");
   if (!password) return password.error();
   auto& edge = ctx.edge;
+  // Password checks are slow and run a few at a time: a flood of sign-ins may hold a
+  // quarter of the workers, no more.
+  struct Slot {
+    std::atomic<std::size_t>& n;
+    ~Slot() { --n; }
+  } slot{edge.signing_in};
+  if (++edge.signing_in > std::max<std::size_t>(1, edge.config.max_waiting_total / 2)) {
+    ctx.res.set_header("Retry-After", "1");
+    return Error{ErrorCode::unavailable, "too many sign-ins at once; retry in a second"};
+  }
   auto user_key = "user:" + *username;
   auto addr_key = "addr:" + client_address(ctx);
   if (edge.per_user.blocked(user_key) || edge.per_address.blocked(addr_key)) {

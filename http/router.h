@@ -82,6 +82,7 @@ struct Edge {
   EdgeConfig config;
   RateLimiter per_user, per_address;
   std::atomic<std::size_t> sse_streams{0};
+  std::atomic<std::size_t> signing_in{0};  // sign-ins checking a password now
   std::atomic<bool> stopping{false};
 
   // Sends to a queue with wait (or not: ?wait=false), bounded by the request timeout

@@ -187,6 +187,28 @@ TEST_CASE("a wrong password is 401, and repeated failures are rate limited per u
   CHECK(ghost.body["error"]["message"] == "wrong username or password");
 }
 
+TEST_CASE("a burst of sign-ins holds a bounded share of the workers; the rest are told to retry") {
+  TestServer s({}, 4);  // 4 workers: sign-ins may hold 1
+  identity::set_password_cost(identity::PasswordCost::interactive);  // a real, slow hash
+  s.user_with_token("ben");
+  identity::set_password_cost(identity::PasswordCost::minimum);
+  std::atomic<int> ok{0}, retry{0}, other{0};
+  std::vector<std::thread> burst;
+  for (int i = 0; i < 10; ++i)
+    burst.emplace_back([&] {
+      auto r = s.call("POST", "/v1/auth/sign-in", "", json{{"username", "ben"}, {"password", "password-ben"}});
+      if (r.status == 200) ++ok;
+      else if (r.status == 503 && !r.header("Retry-After").empty()) ++retry;
+      else ++other;
+    });
+  for (auto& t : burst) t.join();
+  CHECK(ok >= 1);
+  CHECK(retry >= 1);
+  CHECK(other == 0);
+  // Refused ones did not count as failures: signing in right away works.
+  CHECK(s.call("POST", "/v1/auth/sign-in", "", json{{"username", "ben"}, {"password", "password-ben"}}).status == 200);
+}
+
 TEST_CASE("failed sign-ins are also rate limited per client address, across usernames") {
   http::EdgeConfig edge;
   edge.sign_in_failures_per_address = 3;
