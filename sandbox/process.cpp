@@ -26,11 +26,17 @@ Result<Process> Process::spawn(const ProcessSpec& spec) {
     close(in[1]);
     return Error{ErrorCode::unavailable, fmt::format("pipe: {}", std::strerror(errno))};
   }
+  int err[2] = {-1, -1};
+  if (spec.pipe_stderr && pipe2(err, O_CLOEXEC) != 0) {
+    for (int fd : {in[0], in[1], out[0], out[1]}) close(fd);
+    return Error{ErrorCode::unavailable, fmt::format("pipe: {}", std::strerror(errno))};
+  }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, in[0], 0);
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);
   if (spec.merge_stderr) posix_spawn_file_actions_adddup2(&actions, out[1], 2);
+  else if (spec.pipe_stderr) posix_spawn_file_actions_adddup2(&actions, err[1], 2);
   if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, spec.cwd.c_str());
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
@@ -41,7 +47,8 @@ Result<Process> Process::spawn(const ProcessSpec& spec) {
   for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   std::vector<std::string> env_storage;
-  for (char** e = environ; *e; ++e) env_storage.emplace_back(*e);
+  if (spec.inherit_env)
+    for (char** e = environ; *e; ++e) env_storage.emplace_back(*e);
   for (const auto& e : spec.extra_env) env_storage.push_back(e);
   std::vector<char*> envp;
   for (auto& e : env_storage) envp.push_back(e.data());
@@ -53,15 +60,18 @@ Result<Process> Process::spawn(const ProcessSpec& spec) {
   posix_spawnattr_destroy(&attr);
   close(in[0]);
   close(out[1]);
+  if (err[1] >= 0) close(err[1]);
   if (rc != 0) {
     close(in[1]);
     close(out[0]);
+    if (err[0] >= 0) close(err[0]);
     return Error{ErrorCode::unavailable, fmt::format("cannot start {}: {}", spec.argv[0], std::strerror(rc))};
   }
   Process p;
   p.pid_ = pid;
   p.stdin_fd_ = in[1];
   p.stdout_fd_ = out[0];
+  p.stderr_fd_ = err[0];
   return p;
 }
 
@@ -73,6 +83,7 @@ Process& Process::operator=(Process&& other) noexcept {
     pid_ = std::exchange(other.pid_, -1);
     stdin_fd_ = std::exchange(other.stdin_fd_, -1);
     stdout_fd_ = std::exchange(other.stdout_fd_, -1);
+    stderr_fd_ = std::exchange(other.stderr_fd_, -1);
     buffer_ = std::move(other.buffer_);
     eof_ = other.eof_;
     exit_code_ = other.exit_code_;
@@ -89,7 +100,9 @@ void Process::release() {
   }
   close_stdin();
   if (stdout_fd_ >= 0) close(stdout_fd_);
+  if (stderr_fd_ >= 0) close(stderr_fd_);
   stdout_fd_ = -1;
+  stderr_fd_ = -1;
   pid_ = -1;
 }
 
@@ -131,6 +144,42 @@ std::optional<std::string> Process::read_line(std::chrono::milliseconds timeout)
       continue;
     }
     buffer_.append(chunk, static_cast<std::size_t>(n));
+  }
+}
+
+Process::Read Process::read_chunk(std::chrono::milliseconds timeout, Chunk& out) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    pollfd fds[2];
+    int streams[2];
+    nfds_t n = 0;
+    if (stdout_fd_ >= 0) {
+      fds[n] = {stdout_fd_, POLLIN, 0};
+      streams[n++] = 1;
+    }
+    if (stderr_fd_ >= 0) {
+      fds[n] = {stderr_fd_, POLLIN, 0};
+      streams[n++] = 2;
+    }
+    if (n == 0) return Read::eof;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    int r = poll(fds, n, static_cast<int>(std::max<std::int64_t>(left.count(), 0)));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return Read::timeout;
+    for (nfds_t i = 0; i < n; ++i) {
+      if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      char chunk[16384];
+      auto got = read(fds[i].fd, chunk, sizeof chunk);
+      if (got < 0 && errno == EINTR) break;
+      if (got <= 0) {  // this stream ended
+        close(fds[i].fd);
+        (streams[i] == 1 ? stdout_fd_ : stderr_fd_) = -1;
+        break;
+      }
+      out.stream = streams[i];
+      out.data.assign(chunk, static_cast<std::size_t>(got));
+      return Read::data;
+    }
   }
 }
 

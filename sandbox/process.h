@@ -21,6 +21,14 @@ struct ProcessSpec {
   std::vector<std::string> extra_env;      // KEY=VALUE added to the inherited environment
   std::filesystem::path cwd;               // empty: the current directory
   bool merge_stderr = false;               // stderr into the stdout pipe (else inherited)
+  bool pipe_stderr = false;                // stderr through a pipe of its own (read_chunk)
+  bool inherit_env = true;                 // false: the child gets extra_env only
+};
+
+// Output as it arrives: which stream (1 stdout, 2 stderr) and the bytes.
+struct Chunk {
+  int stream = 1;
+  std::string data;
 };
 
 class Process {
@@ -40,6 +48,10 @@ class Process {
   // The next line of stdout without its newline; nullopt on timeout or end of output.
   std::optional<std::string> read_line(std::chrono::milliseconds timeout);
 
+  // The next output of either stream as it arrives (do not mix with read_line).
+  enum class Read { data, timeout, eof };  // eof: both streams are closed
+  Read read_chunk(std::chrono::milliseconds timeout, Chunk& out);
+
   // Sends `signal` to the child's whole process group.
   void kill(int signal = SIGKILL);
 
@@ -54,6 +66,7 @@ class Process {
   int pid_ = -1;
   int stdin_fd_ = -1;
   int stdout_fd_ = -1;
+  int stderr_fd_ = -1;
   std::string buffer_;
   bool eof_ = false;
   std::optional<int> exit_code_;

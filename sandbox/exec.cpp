@@ -1,0 +1,68 @@
+// The exec channel: see exec.h.
+#include "sandbox/exec.h"
+
+#include <fmt/format.h>
+
+namespace hearth::sandbox {
+
+Result<ExecOutcome> run(const Provider& provider, const SandboxDir& dir, const ExecRequest& request,
+                        std::string_view stdin_data, const OutputSink& sink, std::stop_token stop) {
+  auto spec = provider.command(dir, request);
+  if (!spec) return spec.error();
+  auto process = Process::spawn(*spec);
+  if (!process) return process.error();
+  if (!stdin_data.empty()) (void)process->write(stdin_data);  // a process that ignores stdin may close it
+  process->close_stdin();
+
+  using Clock = std::chrono::steady_clock;
+  const auto& limits = request.limits;
+  auto started = Clock::now();
+  auto last_output = started;
+  ExecOutcome outcome;
+  auto end = [&](const char* why) {
+    outcome.ended_by = why;
+    process->kill(SIGKILL);
+  };
+  Chunk chunk;
+  for (;;) {
+    auto now = Clock::now();
+    if (stop.stop_requested()) {
+      end("stopped");
+      break;
+    }
+    if (now - started >= limits.wall_clock) {
+      end("wall_clock");
+      break;
+    }
+    if (now - last_output >= limits.idle) {
+      end("idle");
+      break;
+    }
+    auto r = process->read_chunk(std::chrono::milliseconds(50), chunk);
+    if (r == Process::Read::eof) break;
+    if (r == Process::Read::timeout) continue;
+    last_output = Clock::now();
+    outcome.output_bytes += chunk.data.size();
+    if (outcome.truncated) continue;
+    auto kept = outcome.output_bytes - chunk.data.size();
+    if (outcome.output_bytes <= limits.max_output_bytes) {
+      sink(chunk.stream, chunk.data);
+      continue;
+    }
+    auto room = limits.max_output_bytes > kept ? limits.max_output_bytes - kept : 0;
+    if (room > 0) sink(chunk.stream, std::string_view(chunk.data).substr(0, room));
+    outcome.truncated = true;
+    sink(2, fmt::format("\n[hearth: output past {} bytes was dropped]\n", limits.max_output_bytes));
+  }
+  // Output ended (or a limit was hit): the process is exiting; reap it.
+  auto code = process->wait(std::chrono::seconds(5));
+  if (!code) {
+    process->kill(SIGKILL);
+    code = process->wait(std::chrono::seconds(5));
+  }
+  outcome.exit_code = code ? *code : -1;
+  if (outcome.ended_by.empty()) outcome.ended_by = "exit";
+  return outcome;
+}
+
+}  // namespace hearth::sandbox

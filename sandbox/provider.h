@@ -1,0 +1,67 @@
+// Where a sandbox's processes run. A provider turns "run this argv, with this
+// environment, in this sandbox" into the command line that does it with the provider's
+// isolation: `bwrap` (bubblewrap namespaces, the default) or `local` (a plain process
+// in the work dir, for development only). Container and VM providers plug in here.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sandbox/process.h"
+#include "storage/error.h"
+
+namespace hearth::sandbox {
+
+// What the sandbox may reach over the network.
+enum class Network {
+  none,  // no interface but its own loopback (the default)
+  host,  // the host's network (real agents calling model APIs need it)
+};
+std::string_view to_string(Network n);
+Result<Network> network_from(std::string_view text);
+
+// One sandbox's files on the host: `root`, with the work dir (the checkout, the only
+// place its processes may write that outlives them) at root/work.
+struct SandboxDir {
+  std::filesystem::path root;
+  std::filesystem::path work() const { return root / "work"; }
+};
+
+// Per-process limits.
+struct Limits {
+  std::chrono::milliseconds wall_clock{std::chrono::minutes(30)};  // killed past it
+  std::chrono::milliseconds idle{std::chrono::minutes(10)};        // killed after this long without output
+  std::size_t max_output_bytes = 8u << 20;                          // stdout + stderr kept; the rest is dropped, marked
+  std::uint64_t max_memory_bytes = 0;                               // address space (RLIMIT_AS); 0: no limit
+};
+
+// A process to start in a sandbox. Nothing here goes through a shell.
+struct ExecRequest {
+  std::vector<std::string> argv;  // argv[0] is looked up in the sandbox's PATH
+  std::vector<std::string> env;   // KEY=VALUE: the whole environment (plus PATH, HOME defaults)
+  std::string cwd;                // relative to the work dir; empty: the work dir
+  Network network = Network::none;
+  Limits limits;
+};
+
+// Checks argv, env names and cwd (relative, no "..") with a message naming the problem.
+Status validate(const ExecRequest& request);
+
+class Provider {
+ public:
+  virtual ~Provider() = default;
+  virtual std::string_view name() const = 0;
+  // Whether processes are isolated from the host (bwrap: yes; local: no).
+  virtual bool isolated() const = 0;
+  // The host command that runs `request` in the sandbox `dir` (validated first).
+  virtual Result<ProcessSpec> command(const SandboxDir& dir, const ExecRequest& request) const = 0;
+};
+
+// "bwrap" or "local"; invalid for anything else, unavailable when bwrap is missing.
+Result<std::unique_ptr<Provider>> make_provider(std::string_view name);
+
+}  // namespace hearth::sandbox

@@ -1,0 +1,223 @@
+// Sandbox providers and the exec channel with real processes: bubblewrap isolation
+// (files, environment, network, capabilities), limits, and that no process outlives
+// its run.
+#include <doctest/doctest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include "sandbox/exec.h"
+#include "tests/support/temp_dir.h"
+
+using namespace hearth;
+using namespace hearth::sandbox;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Ran {
+  ExecOutcome outcome;
+  std::string out, err;
+};
+
+Ran run_in(const Provider& p, const SandboxDir& dir, ExecRequest r, std::string_view input = "",
+           std::stop_token stop = {}) {
+  Ran ran;
+  auto o = run(p, dir, r, input,
+               [&](int stream, std::string_view data) { (stream == 1 ? ran.out : ran.err).append(data); }, stop);
+  REQUIRE_MESSAGE(o.ok(), (o.ok() ? "" : o.error().message));
+  ran.outcome = *o;
+  return ran;
+}
+
+SandboxDir make_box(const std::filesystem::path& root) {
+  SandboxDir d{root};
+  std::filesystem::create_directories(d.work());
+  return d;
+}
+
+std::unique_ptr<Provider> provider(const char* name) {
+  auto p = make_provider(name);
+  REQUIRE_MESSAGE(p.ok(), (p.ok() ? "" : p.error().message));
+  return std::move(*p);
+}
+
+// Whether any process on the host runs exactly `argv` (read from /proc).
+bool running(const std::vector<std::string>& argv) {
+  std::string want;
+  for (const auto& a : argv) want += a + '\0';
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
+    std::string cmd((std::istreambuf_iterator<char>(in)), {});
+    if (cmd == want) return true;
+  }
+  return false;
+}
+
+// A listening socket on 127.0.0.1 (the test's own): returns {fd, port}.
+std::pair<int, int> listen_loopback() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(::listen(fd, 4) == 0);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  return {fd, ntohs(a.sin_port)};
+}
+
+}  // namespace
+
+TEST_CASE("a bwrap sandbox sees its own work dir and nothing of the host, other sandboxes or the server") {
+  test::TempDir data;
+  std::ofstream(data.path() / "master.key") << "the server's secret";
+  auto a = make_box(data.path() / "sandboxes" / "a");
+  auto b = make_box(data.path() / "sandboxes" / "b");
+  auto bwrap = provider("bwrap");
+  ::setenv("HEARTH_TEST_HOST_SECRET", "do-not-leak", 1);
+
+  auto wrote = run_in(*bwrap, a, {{"sh", "-c", "echo from-a > mine.txt && pwd && cat mine.txt"}});
+  CHECK(wrote.outcome.exit_code == 0);
+  CHECK(wrote.out == "/workspace\nfrom-a\n");
+  CHECK(std::filesystem::exists(a.work() / "mine.txt"));
+
+  // B cannot reach A's files, the data dir or the key by any host path.
+  for (const auto& path : {(a.work() / "mine.txt").string(), (data.path() / "master.key").string(), data.path().string()}) {
+    auto peek = run_in(*bwrap, b, {{"cat", path}});
+    CHECK_MESSAGE(peek.outcome.exit_code != 0, path);
+    CHECK(peek.out.empty());
+  }
+  auto root = run_in(*bwrap, b, {{"ls", "/"}});
+  CHECK(root.out == "bin\ndev\netc\nlib\nlib64\nproc\nsbin\ntmp\nusr\nworkspace\n");
+
+  // Only the environment it was given, no capabilities, its own pid namespace.
+  auto env = run_in(*bwrap, b, {{"env"}, {"GREETING=hello"}});
+  CHECK(env.out.find("GREETING=hello") != std::string::npos);
+  CHECK(env.out.find("HEARTH_TEST_HOST_SECRET") == std::string::npos);
+  CHECK(env.out.find("HOME=/workspace") != std::string::npos);
+  auto caps = run_in(*bwrap, b, {{"grep", "CapEff", "/proc/self/status"}});
+  CHECK(caps.out == "CapEff:\t0000000000000000\n");
+  auto pids = run_in(*bwrap, b, {{"sh", "-c", "ls /proc | grep -c '^[0-9]'"}});
+  CHECK(std::atoi(pids.out.c_str()) <= 4);  // bwrap's init, sh, ls, grep: none of the host's
+  ::unsetenv("HEARTH_TEST_HOST_SECRET");
+}
+
+TEST_CASE("network none reaches nothing, not even the host's loopback; network host does") {
+  test::TempDir data;
+  auto box = make_box(data.path() / "box");
+  auto bwrap = provider("bwrap");
+  auto [fd, port] = listen_loopback();
+  std::vector<std::string> connect{"bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(port)};
+  auto closed = run_in(*bwrap, box, {connect});
+  CHECK(closed.outcome.exit_code != 0);
+  ExecRequest open{connect};
+  open.network = Network::host;
+  CHECK(run_in(*bwrap, box, open).outcome.exit_code == 0);
+  ::close(fd);
+}
+
+TEST_CASE("the local provider runs in the work dir with only the environment it was given") {
+  test::TempDir data;
+  auto box = make_box(data.path() / "box");
+  std::filesystem::create_directories(box.work() / "src");
+  auto local = provider("local");
+  CHECK_FALSE(local->isolated());
+  ::setenv("HEARTH_TEST_HOST_SECRET", "do-not-leak", 1);
+  ExecRequest r{{"sh", "-c", "pwd; env"}, {"A=1"}, "src"};
+  auto ran = run_in(*local, box, r);
+  ::unsetenv("HEARTH_TEST_HOST_SECRET");
+  CHECK(ran.out.starts_with((box.work() / "src").string() + "\n"));
+  CHECK(ran.out.find("A=1") != std::string::npos);
+  CHECK(ran.out.find("HEARTH_TEST_HOST_SECRET") == std::string::npos);
+}
+
+TEST_CASE("exec limits: wall clock, idle time, output size, memory, and a stop request") {
+  test::TempDir data;
+  auto box = make_box(data.path() / "box");
+  auto bwrap = provider("bwrap");
+
+  ExecRequest slow{{"sleep", "30"}};
+  slow.limits.wall_clock = 300ms;
+  auto t0 = std::chrono::steady_clock::now();
+  auto walled = run_in(*bwrap, box, slow);
+  CHECK(walled.outcome.ended_by == "wall_clock");
+  CHECK(walled.outcome.exit_code == 128 + SIGKILL);
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+
+  ExecRequest quiet{{"sh", "-c", "echo started; sleep 30"}};
+  quiet.limits.idle = 300ms;
+  auto idled = run_in(*bwrap, box, quiet);
+  CHECK(idled.outcome.ended_by == "idle");
+  CHECK(idled.out == "started\n");
+
+  ExecRequest loud{{"head", "-c", "100000", "/dev/zero"}};
+  loud.limits.max_output_bytes = 1000;
+  auto capped = run_in(*bwrap, box, loud);
+  CHECK(capped.outcome.ended_by == "exit");
+  CHECK(capped.outcome.truncated);
+  CHECK(capped.outcome.output_bytes == 100000);
+  CHECK(capped.out.size() == 1000);
+  CHECK(capped.err.find("output past 1000 bytes was dropped") != std::string::npos);
+
+  ExecRequest hungry{{"python3", "-c", "bytearray(400 * 1024 * 1024)"}};
+  hungry.limits.max_memory_bytes = 200ull << 20;
+  auto starved = run_in(*bwrap, box, hungry);
+  CHECK(starved.outcome.exit_code != 0);
+  CHECK(starved.err.find("MemoryError") != std::string::npos);
+
+  std::stop_source stop;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(200ms);
+    stop.request_stop();
+  });
+  auto stopped = run_in(*bwrap, box, {{"sleep", "30"}}, "", stop.get_token());
+  stopper.join();
+  CHECK(stopped.outcome.ended_by == "stopped");
+}
+
+TEST_CASE("no process of a run outlives it, grandchildren in the background included") {
+  test::TempDir data;
+  auto box = make_box(data.path() / "box");
+  for (const char* name : {"bwrap", "local"}) {
+    INFO(name);
+    auto p = provider(name);
+    ExecRequest r{{"sh", "-c", "sleep 3017 & sleep 3018 & echo up; wait"}};
+    r.limits.wall_clock = 500ms;
+    auto ran = run_in(*p, box, r);
+    CHECK(ran.out == "up\n");
+    CHECK(ran.outcome.ended_by == "wall_clock");
+    bool gone = false;
+    for (int i = 0; i < 100 && !gone; ++i) {
+      gone = !running({"sleep", "3017"}) && !running({"sleep", "3018"});
+      if (!gone) std::this_thread::sleep_for(20ms);
+    }
+    CHECK(gone);
+  }
+}
+
+TEST_CASE("stdin reaches the process; bad requests are refused before anything runs") {
+  test::TempDir data;
+  auto box = make_box(data.path() / "box");
+  auto bwrap = provider("bwrap");
+  CHECK(run_in(*bwrap, box, {{"cat"}}, "fed through stdin").out == "fed through stdin");
+
+  auto refused = [&](ExecRequest r) {
+    auto o = run(*bwrap, box, r, "", [](int, std::string_view) {});
+    REQUIRE_FALSE(o.ok());
+    return o.error().message;
+  };
+  CHECK(refused({{}}) == "argv must name a program");
+  CHECK(refused({{"true"}, {"1BAD=x"}}).find("env entries must be NAME=VALUE") != std::string::npos);
+  CHECK(refused({{"true"}, {"NOEQUALS"}}).find("env entries must be NAME=VALUE") != std::string::npos);
+  CHECK(refused({{"true"}, {}, "../up"}) == "cwd must stay inside the work dir (no \"..\")");
+  CHECK(refused({{"true"}, {}, "/etc"}) == "cwd must be relative to the work dir");
+  CHECK_FALSE(make_provider("docker").ok());
+  CHECK(network_from("internet").error().message == "network must be none or host, not \"internet\"");
+}
