@@ -101,6 +101,7 @@ class Api {
     if (method == "GET") r = client.Get(path, headers);
     else if (method == "POST") r = client.Post(path, headers, text, "application/json");
     else if (method == "PATCH") r = client.Patch(path, headers, text, "application/json");
+    else if (method == "PUT") r = client.Put(path, headers, text, "application/json");
     else if (method == "DELETE") r = client.Delete(path, headers);
     if (!r) {
       std::cerr << "hearth: cannot reach " << url_ << ": " << httplib::to_string(r.error()) << "\n";
@@ -336,6 +337,33 @@ std::shared_ptr<CommandSet> add_client_commands(CLI::App& app) {
   m_remove->add_option("username", (*s)["m_user"], "Who")->required();
   common(m_remove);
   set->add(m_remove, run("DELETE", [s] { return "/v1/orgs/" + encode((*s)["m_org"]) + "/members/" + encode((*s)["m_user"]); },
+                         nullptr, print_object));
+
+  // secret (org admins)
+  auto secret = app.add_subcommand("secret", "Secrets of an organization (admins): names and times only, never values");
+  secret->require_subcommand(1);
+  auto s_stdin = std::make_shared<bool>(false);
+  auto s_set = secret->add_subcommand("set", "Set a secret (the value is read from stdin or asked without echo)");
+  s_set->add_option("org", (*s)["s_org"], "Organization slug")->required();
+  s_set->add_option("name", (*s)["s_name"], "Its name, e.g. ANTHROPIC_API_KEY")->required();
+  s_set->add_flag("--value-stdin", *s_stdin, "Read the value from stdin (one line)");
+  common(s_set);
+  set->add(s_set, [=] {
+    auto value = read_secret(*s_stdin ? "" : "value: ");
+    Api api(*opts);
+    return api.run("PUT", "/v1/orgs/" + encode((*s)["s_org"]) + "/secrets/" + encode((*s)["s_name"]),
+                   Json{{"value", value}}, print_object);
+  });
+  auto s_list = secret->add_subcommand("list", "Names of the organization's secrets");
+  s_list->add_option("org", (*s)["s_org"], "Organization slug")->required();
+  common(s_list);
+  set->add(s_list, run("GET", [s] { return "/v1/orgs/" + encode((*s)["s_org"]) + "/secrets"; }, nullptr,
+                       items({"name", "created_at", "updated_at"})));
+  auto s_delete = secret->add_subcommand("delete", "Delete a secret");
+  s_delete->add_option("org", (*s)["s_org"], "Organization slug")->required();
+  s_delete->add_option("name", (*s)["s_name"], "Its name")->required();
+  common(s_delete);
+  set->add(s_delete, run("DELETE", [s] { return "/v1/orgs/" + encode((*s)["s_org"]) + "/secrets/" + encode((*s)["s_name"]); },
                          nullptr, print_object));
 
   // user (server admins)

@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "http/server.h"
 #include "storage/file_lock.h"
+#include "storage/secret_box.h"
 
 namespace hearth::cli {
 namespace {
@@ -64,6 +65,12 @@ int serve(const ServeOptions& options) {
     return 1;
   }
 
+  auto master_key = storage::MasterKey::load(options.data_dir);
+  if (!master_key) {
+    std::cerr << "hearth: " << master_key.error().message << "\n";
+    return 1;
+  }
+
   actors::HostConfig config;
   config.data_dir = options.data_dir;
   config.hibernate_after = std::chrono::seconds(options.hibernate_after_s);
@@ -98,6 +105,7 @@ int serve(const ServeOptions& options) {
   edge.secure_cookies = options.secure_cookies;
   edge.sse_max_streams = static_cast<std::size_t>(options.sse_max_streams);
   edge.metrics_token = options.metrics_token;
+  edge.master_key = std::make_shared<const storage::MasterKey>(*master_key);
 
   http::Server server(server_config, host);
   auto port = server.start();

@@ -10,12 +10,14 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "actors/identity/identity.h"
+#include "storage/secret_box.h"
 
 namespace httplib {
 struct Request;
@@ -51,6 +53,8 @@ struct EdgeConfig {
   std::size_t max_waiting_total = 16;            // ... to all actors (the server sets half its workers)
   int sign_in_failures_per_user = 5;             // per 5 minutes
   int sign_in_failures_per_address = 20;         // per 5 minutes
+  // Seals org secrets before they are queued; without it the secrets routes answer 503.
+  std::shared_ptr<const storage::MasterKey> master_key;
 };
 
 // Failed sign-ins, counted per key in a sliding window.
@@ -166,6 +170,7 @@ std::size_t json_depth(std::string_view text);
 void add_identity_routes(Router& router);
 void add_inspector_routes(Router& router);
 void add_event_routes(Router& router);
+void add_secret_routes(Router& router);
 
 // Streams the broadcasts on `topic` (an actor id) to the caller as Server-Sent Events,
 // with Last-Event-ID replay, heartbeats and the stream bound. For org routes: the

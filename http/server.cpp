@@ -238,6 +238,7 @@ Server::Server(ServerConfig config, actors::Host& host) : impl_(std::make_unique
   add_identity_routes(impl.router);
   add_inspector_routes(impl.router);
   add_event_routes(impl.router);
+  add_secret_routes(impl.router);
   for (const auto& r : impl.router.routes())
     if (r.policy == Policy::unset) spdlog::error("http.route_without_policy method={} path={}", r.method, r.pattern);
 

@@ -117,6 +117,57 @@ Result<Json> remove_member(StepContext& ctx, const Json& b) {
   return result;
 }
 
+// Secrets arrive sealed (the edge seals them), so no plaintext is ever queued or stored.
+Result<Json> set_secret(StepContext& ctx, const Json& b) {
+  auto now = static_cast<int64_t>(storage::now_ms());
+  SQLite::Statement up(ctx.db(),
+                       "INSERT INTO secrets(name, nonce, ciphertext, created_at, updated_at) VALUES(?, ?, ?, ?, ?) "
+                       "ON CONFLICT(name) DO UPDATE SET nonce = excluded.nonce, ciphertext = excluded.ciphertext, "
+                       "updated_at = excluded.updated_at");
+  up.bind(1, b.at("name").get<std::string>());
+  up.bind(2, b.at("nonce").get<std::string>());
+  up.bind(3, b.at("ciphertext").get<std::string>());
+  up.bind(4, now);
+  up.bind(5, now);
+  up.exec();
+  SQLite::Statement q(ctx.db(), "SELECT created_at, updated_at FROM secrets WHERE name = ?");
+  q.bind(1, b.at("name").get<std::string>());
+  q.executeStep();
+  Json result{{"name", b["name"]}, {"created_at", q.getColumn(0).getInt64()}, {"updated_at", q.getColumn(1).getInt64()}};
+  ctx.broadcast("organization.secret.set", {{"name", b["name"]}});
+  return result;
+}
+
+Result<Json> delete_secret(StepContext& ctx, const Json& b) {
+  auto name = b.at("name").get<std::string>();
+  SQLite::Statement del(ctx.db(), "DELETE FROM secrets WHERE name = ?");
+  del.bind(1, name);
+  if (del.exec() == 0) return Error{ErrorCode::not_found, fmt::format("no secret \"{}\"", name)};
+  ctx.broadcast("organization.secret.deleted", {{"name", name}});
+  return Json{{"deleted", name}};
+}
+
+Result<Json> secrets(ReadContext& ctx, const Json&) {
+  auto q = ctx.statement("SELECT name, created_at, updated_at FROM secrets ORDER BY name");
+  Json items = Json::array();
+  while (q->executeStep())
+    items.push_back(Json{{"name", q->getColumn(0).getString()},
+                         {"created_at", q->getColumn(1).getInt64()},
+                         {"updated_at", q->getColumn(2).getInt64()}});
+  return items;
+}
+
+Result<Json> sealed_secrets(ReadContext& ctx, const Json& a) {
+  Json out = Json::object();
+  for (const auto& name : a.at("names")) {
+    auto q = ctx.statement("SELECT nonce, ciphertext FROM secrets WHERE name = ?");
+    q->bind(1, name.get<std::string>());
+    if (!q->executeStep()) return Error{ErrorCode::not_found, fmt::format("no secret \"{}\"", name.get<std::string>())};
+    out[name.get<std::string>()] = Json{{"nonce", q->getColumn(0).getString()}, {"ciphertext", q->getColumn(1).getString()}};
+  }
+  return out;
+}
+
 Result<Json> get(ReadContext& ctx, const Json&) {
   auto q_lease = ctx.statement("SELECT org_id, slug, name, created_at, updated_at FROM organization");
   auto& q = *q_lease;
@@ -156,6 +207,10 @@ ActorType make_type() {
   t.on_queue(kAddMember, add_member)
       .on_queue(kSetRole, set_role)
       .on_queue(kRemoveMember, remove_member)
+      .on_queue(kSetSecret, set_secret)
+      .on_queue(kDeleteSecret, delete_secret)
+      .on_action(kSecrets, secrets)
+      .on_action(kSealedSecrets, sealed_secrets)
       .on_action(kGet, get)
       .on_action(kMembers, members);
   return t;

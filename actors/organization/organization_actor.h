@@ -16,10 +16,19 @@ inline Address address(const std::string& org_id) { return {"organization", {org
 inline constexpr const char* kAddMember = "organization.command.add_member";      // {user_id, username, role}
 inline constexpr const char* kSetRole = "organization.command.set_role";          // {user_id, role}
 inline constexpr const char* kRemoveMember = "organization.command.remove_member";  // {user_id}
+inline constexpr const char* kSetSecret = "organization.command.set_secret";        // {name, nonce, ciphertext} (sealed)
+inline constexpr const char* kDeleteSecret = "organization.command.delete_secret";  // {name}
 
 // Actions.
 inline constexpr const char* kGet = "organization.get";
 inline constexpr const char* kMembers = "organization.members";
+inline constexpr const char* kSecrets = "organization.secrets";               // names and times, never values
+inline constexpr const char* kSealedSecrets = "organization.sealed_secrets";  // {names} -> {name: {nonce, ciphertext}}
+
+// The context a secret of an org is sealed under (storage::MasterKey).
+inline std::string secret_context(const std::string& org_id, const std::string& name) {
+  return "org " + org_id + "/secret " + name;
+}
 
 // 0 for an unknown role; higher is more.
 int role_rank(const std::string& role);

@@ -151,6 +151,17 @@ TEST_CASE("the CLI administers a data dir offline, then signs in and manages org
   CHECK(run_hearth({"actors", "show", "0000"}, env).code == 4);
   CHECK(run_hearth({"actors", "retry", org_actor, "999999"}, env).code == 4);
 
+  // Secrets: set from stdin, listed by name only, deleted.
+  auto put = run_hearth({"secret", "set", "acme-inc", "API_KEY", "--value-stdin"}, env, "sk-cli-secret-value\n");
+  CHECK(put.code == 0);
+  CHECK_FALSE(contains(put.out, "sk-cli-secret-value"));
+  auto names = run_hearth({"secret", "list", "acme-inc"}, env);
+  CHECK(contains(names.out, "API_KEY"));
+  CHECK_FALSE(contains(names.out, "sk-cli-secret-value"));
+  CHECK(run_hearth({"secret", "set", "acme-inc", "bad-name", "--value-stdin"}, env, "v\n").code == 1);
+  CHECK(run_hearth({"secret", "delete", "acme-inc", "API_KEY"}, env).code == 0);
+  CHECK(run_hearth({"secret", "delete", "acme-inc", "API_KEY"}, env).code == 4);
+
   // Users, over the API (server admins).
   auto carol = run_hearth({"user", "create", "carol", "--password-stdin"}, env, "carol-password-1\n");
   CHECK(carol.code == 0);

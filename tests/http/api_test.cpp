@@ -55,6 +55,8 @@ test::ApiResponse head_only(TestServer& s, const std::string& path, const std::s
   return out;
 }
 
+std::string opened(const Result<std::string>& r) { return r ? *r : "refused: " + r.error().message; }
+
 // Adds the queue "test.sleep" ({"ms"}) to the organization type: a step that blocks its
 // actor, for tests of requests that wait behind one. `sleeping` turns true when it starts.
 std::function<void(actors::ActorType&)> with_sleep_queue(std::shared_ptr<std::atomic<bool>> sleeping) {
@@ -388,6 +390,62 @@ TEST_CASE("members: add, change role, remove; the last owner can be neither remo
     if (!landed) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   CHECK(landed);
+}
+
+TEST_CASE("org secrets: admins set, list and delete them; values are sealed and never shown or stored in clear") {
+  TestServer s;
+  auto owner = s.user_with_token("abe");
+  auto member = s.user_with_token("bea");
+  REQUIRE(s.call("POST", "/v1/orgs", owner, json{{"name", "vault"}}).status == 201);
+  REQUIRE(s.call("POST", "/v1/orgs/vault/members", owner, json{{"username", "bea"}}).status == 201);
+  const std::string value = "sk-ant-very-secret-0123456789";
+
+  auto set = s.call("PUT", "/v1/orgs/vault/secrets/ANTHROPIC_API_KEY", owner, json{{"value", value}});
+  REQUIRE(set.status == 200);
+  CHECK(set.body["name"] == "ANTHROPIC_API_KEY");
+  CHECK(set.body.dump().find(value) == std::string::npos);
+  CHECK(s.call("PUT", "/v1/orgs/vault/secrets/ANTHROPIC_API_KEY", owner, json{{"value", value + "2"}}).status == 200);
+  CHECK(s.call("PUT", "/v1/orgs/vault/secrets/OTHER", owner, json{{"value", "x"}}).status == 200);
+
+  auto list = s.call("GET", "/v1/orgs/vault/secrets", owner);
+  REQUIRE(list.status == 200);
+  REQUIRE(list.body["items"].size() == 2);
+  CHECK(list.body["items"][0]["name"] == "ANTHROPIC_API_KEY");
+  CHECK(list.body["items"][0].contains("updated_at"));
+  CHECK(list.body.dump().find(value) == std::string::npos);
+
+  // Members may not; bad names and values are refused with the reason.
+  CHECK(s.call("GET", "/v1/orgs/vault/secrets", member).status == 403);
+  CHECK(s.call("PUT", "/v1/orgs/vault/secrets/X", member, json{{"value", "v"}}).status == 403);
+  CHECK(s.call("PUT", "/v1/orgs/vault/secrets/lower", owner, json{{"value", "v"}}).body["error"]["message"] ==
+        "a secret name holds only A-Z, 0-9 and '_' (it becomes an environment variable); got \"lower\"");
+  CHECK(s.call("PUT", "/v1/orgs/vault/secrets/1ST", owner, json{{"value", "v"}}).status == 400);
+  CHECK(s.call("PUT", "/v1/orgs/vault/secrets/EMPTY", owner, json{{"value", ""}}).status == 400);
+  CHECK(s.call("PUT", "/v1/orgs/vault/secrets/NUMBER", owner, json{{"value", 5}}).status == 400);
+  CHECK(s.call("PUT", "/v1/orgs/vault/secrets/BIG", owner, json{{"value", std::string(70000, 'x')}}).status == 400);
+
+  // Sealed in the org's database under the master key, bound to the org and the name.
+  auto org_id = s.identity().find_org("vault")->at("org_id").get<std::string>();
+  auto sealed = s.host->call(actors::organization::address(org_id), actors::organization::kSealedSecrets,
+                             json{{"names", {"ANTHROPIC_API_KEY"}}});
+  REQUIRE(sealed.ok());
+  storage::Sealed box{(*sealed)["ANTHROPIC_API_KEY"]["nonce"], (*sealed)["ANTHROPIC_API_KEY"]["ciphertext"]};
+  auto key = storage::MasterKey::load(s.dir.path());
+  CHECK(opened(key->open(actors::organization::secret_context(org_id, "ANTHROPIC_API_KEY"), box)) == value + "2");
+
+  CHECK(s.call("DELETE", "/v1/orgs/vault/secrets/OTHER", owner).status == 200);
+  CHECK(s.call("DELETE", "/v1/orgs/vault/secrets/OTHER", owner).status == 404);
+  CHECK(s.call("GET", "/v1/orgs/vault/secrets", owner).body["items"].size() == 1);
+
+  // No file of the data dir holds a value in clear (queue bodies included).
+  s.server->stop();
+  s.host->shutdown();
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(s.dir.path())) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    CHECK_MESSAGE(bytes.find(value) == std::string::npos, entry.path().string());
+  }
 }
 
 TEST_CASE("every error status answers the JSON error shape") {

@@ -36,6 +36,11 @@ class TestServer {
     sc.port = 0;
     sc.threads = threads;
     sc.edge = std::move(edge);
+    if (!sc.edge.master_key) {
+      auto key = storage::MasterKey::load(dir.path());
+      REQUIRE(key.ok());
+      sc.edge.master_key = std::make_shared<const storage::MasterKey>(*key);
+    }
     server = std::make_unique<http::Server>(sc, *host);
     auto p = server->start();
     REQUIRE(p.ok());
