@@ -6,7 +6,15 @@
 namespace hearth::sandbox {
 
 Result<ExecOutcome> run(const Provider& provider, const SandboxDir& dir, const ExecRequest& request,
-                        std::string_view stdin_data, const OutputSink& sink, std::stop_token stop) {
+                        std::string_view stdin_data, const OutputSink& raw_sink, std::stop_token stop,
+                        const Redactor* redactor) {
+  static const Redactor none;
+  const Redactor& r = redactor ? *redactor : none;
+  Redactor::Stream streams[2] = {Redactor::Stream(r), Redactor::Stream(r)};
+  auto sink = [&](int stream, std::string_view data) {
+    auto text = streams[stream - 1].push(data);
+    if (!text.empty()) raw_sink(stream, text);
+  };
   auto spec = provider.command(dir, request);
   if (!spec) return spec.error();
   auto process = Process::spawn(*spec);
@@ -54,6 +62,8 @@ Result<ExecOutcome> run(const Provider& provider, const SandboxDir& dir, const E
     outcome.truncated = true;
     sink(2, fmt::format("\n[hearth: output past {} bytes was dropped]\n", limits.max_output_bytes));
   }
+  for (int stream : {1, 2})
+    if (auto rest = streams[stream - 1].flush(); !rest.empty()) raw_sink(stream, rest);
   // Output ended (or a limit was hit): the process is exiting; reap it.
   auto code = process->wait(std::chrono::seconds(5));
   if (!code) {

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "sandbox/provider.h"
+#include "sandbox/redactor.h"
 
 namespace hearth::sandbox {
 
@@ -24,8 +25,10 @@ struct ExecOutcome {
 using OutputSink = std::function<void(int stream, std::string_view data)>;
 
 // Runs `request` in `dir` through `provider`; the whole process group is killed when
-// a limit is hit or `stop` is requested. Fails only when the process cannot start.
+// a limit is hit or `stop` is requested. With a redactor, the known secret values never
+// reach the sink, even when split across chunks. Fails only when the process cannot start.
 Result<ExecOutcome> run(const Provider& provider, const SandboxDir& dir, const ExecRequest& request,
-                        std::string_view stdin_data, const OutputSink& sink, std::stop_token stop = {});
+                        std::string_view stdin_data, const OutputSink& sink, std::stop_token stop = {},
+                        const Redactor* redactor = nullptr);
 
 }  // namespace hearth::sandbox
