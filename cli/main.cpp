@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
+#include "sandbox/acp/mock_agent.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"Hearth: a self-hosted orchestration server for background AI coding agents.\n"
@@ -54,6 +55,9 @@ int main(int argc, char** argv) {
                   "Bearer token for GET /metrics; without one, /metrics answers loopback clients only")
       ->envname("HEARTH_METRICS_TOKEN");
 
+  auto* mock = app.add_subcommand("mock-agent",
+                                  "Run the scripted mock agent: an ACP agent on stdin/stdout (docs/agents.md)");
+
   auto client = hearth::cli::add_client_commands(app);
   auto admin = hearth::cli::add_admin_commands(app);
 
@@ -64,6 +68,10 @@ int main(int argc, char** argv) {
     spdlog::set_level(spdlog::level::warn);  // client and admin commands: quiet unless asked
 
   if (cmd->parsed()) return hearth::cli::serve(serve);
+  if (mock->parsed()) {
+    spdlog::set_level(spdlog::level::off);  // stdout carries ACP messages only
+    return hearth::sandbox::acp::run_mock_agent(stdin, stdout);
+  }
   for (const auto* set : {client.get(), admin.get()})
     if (auto code = hearth::cli::run_parsed(*set); code >= 0) return code;
   return 2;
