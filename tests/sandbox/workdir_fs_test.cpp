@@ -1,0 +1,62 @@
+// The agent's view of the work dir: reads and writes stay inside it, whatever the path
+// or the symlinks say.
+#include <doctest/doctest.h>
+
+#include <fstream>
+
+#include "sandbox/workdir_fs.h"
+#include "tests/support/temp_dir.h"
+
+using namespace hearth;
+using namespace hearth::sandbox;
+
+namespace {
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+}  // namespace
+
+TEST_CASE("reads and writes by the agent's path land in the work dir, parents created") {
+  test::TempDir dir;
+  auto work = dir.path() / "work";
+  std::filesystem::create_directories(work);
+  WorkdirFs fs(work, "/workspace");
+  REQUIRE(fs.write("/workspace/src/deep/a.txt", "one\ntwo\nthree\n").ok());
+  CHECK(slurp(work / "src/deep/a.txt") == "one\ntwo\nthree\n");
+  CHECK(*fs.read("/workspace/src/deep/a.txt") == "one\ntwo\nthree\n");
+  CHECK(*fs.read("/workspace/src/deep/a.txt", 2, 1) == "two\n");
+  CHECK(*fs.read("/workspace/src/deep/a.txt", 2) == "two\nthree\n");
+  CHECK(*fs.read("/workspace/./src/../src/deep/a.txt") == "one\ntwo\nthree\n");  // normalized, still inside
+  REQUIRE(fs.write("/workspace/src/deep/a.txt", "replaced").ok());
+  CHECK(slurp(work / "src/deep/a.txt") == "replaced");
+  CHECK(fs.read("/workspace/missing.txt").error().code == ErrorCode::not_found);
+  CHECK(fs.read("/workspace/src").error().code == ErrorCode::invalid);
+}
+
+TEST_CASE("paths and symlinks that lead out of the work dir are refused") {
+  test::TempDir dir;
+  auto work = dir.path() / "work";
+  std::filesystem::create_directories(work / "sub");
+  std::ofstream(dir.path() / "outside.txt") << "host secret";
+  std::filesystem::create_symlink(dir.path() / "outside.txt", work / "link-out");
+  std::filesystem::create_symlink("../..", work / "sub" / "up");
+  std::filesystem::create_symlink("sub", work / "link-in");
+  std::ofstream(work / "sub" / "inside.txt") << "fine";
+  WorkdirFs fs(work, "/workspace");
+
+  CHECK(fs.read("/workspace/../outside.txt").error().code == ErrorCode::forbidden);
+  CHECK(fs.read("/etc/passwd").error().code == ErrorCode::forbidden);
+  CHECK(fs.read("/workspace").error().code == ErrorCode::forbidden);
+  CHECK(fs.read("relative.txt").error().code == ErrorCode::invalid);
+  CHECK(fs.read("/workspace/link-out").error().code == ErrorCode::forbidden);
+  CHECK(fs.read("/workspace/sub/up/outside.txt").error().code == ErrorCode::forbidden);
+  CHECK(*fs.read("/workspace/link-in/inside.txt") == "fine");  // a link that stays inside is fine
+
+  CHECK(fs.write("/workspace/link-out", "overwritten").error().code == ErrorCode::forbidden);
+  CHECK(fs.write("/workspace/sub/up/new.txt", "x").error().code == ErrorCode::forbidden);
+  CHECK(fs.write("/workspace/../escape.txt", "x").error().code == ErrorCode::forbidden);
+  CHECK(slurp(dir.path() / "outside.txt") == "host secret");
+  CHECK_FALSE(std::filesystem::exists(dir.path() / "new.txt"));
+  CHECK_FALSE(std::filesystem::exists(dir.path() / "escape.txt"));
+}
