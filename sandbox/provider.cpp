@@ -75,6 +75,7 @@ class BwrapProvider final : public Provider {
                                "--bind", dir.work().string(), "/workspace",
                                "--chdir", r.cwd.empty() ? "/workspace" : "/workspace/" + r.cwd,
                                "--cap-drop", "ALL"};
+    for (const auto& [host, inside] : r.read_only) a.insert(a.end() - 2, {"--ro-bind", host, inside});
     if (r.network == Network::host) {
       a.insert(a.begin() + 2, "--share-net");
       for (const char* f : {"/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf"})
@@ -89,6 +90,7 @@ class BwrapProvider final : public Provider {
     spec.pipe_stderr = true;
     return spec;
   }
+  std::string work_dir_inside(const SandboxDir&) const override { return "/workspace"; }
 };
 
 class LocalProvider final : public Provider {
@@ -99,13 +101,17 @@ class LocalProvider final : public Provider {
   Result<ProcessSpec> command(const SandboxDir& dir, const ExecRequest& r) const override {
     if (auto st = validate(r); !st) return st.error();
     ProcessSpec spec;
-    spec.argv = with_limits(r.limits, r.argv);
+    auto argv = r.argv;
+    for (const auto& [host, inside] : r.read_only)
+      if (argv[0] == inside) argv[0] = host;
+    spec.argv = with_limits(r.limits, std::move(argv));
     for (const auto& [k, v] : environment(r, dir.work().string())) spec.extra_env.push_back(k + "=" + v);
     spec.cwd = r.cwd.empty() ? dir.work() : dir.work() / r.cwd;
     spec.inherit_env = false;
     spec.pipe_stderr = true;
     return spec;
   }
+  std::string work_dir_inside(const SandboxDir& dir) const override { return dir.work().string(); }
 };
 
 }  // namespace
@@ -121,6 +127,10 @@ Status validate(const ExecRequest& r) {
                                                    "'_' (got \"{}\")", e.substr(0, std::min<std::size_t>(eq, 64)))};
     if (e.find('\0') != std::string::npos) return Error{ErrorCode::invalid, "env must not hold NUL bytes"};
   }
+  for (const auto& [host, inside] : r.read_only)
+    if (!std::filesystem::path(host).is_absolute() || !std::filesystem::path(inside).is_absolute() ||
+        inside.rfind("/workspace", 0) == 0)
+      return Error{ErrorCode::invalid, "read-only binds map an absolute host path to an absolute path outside /workspace"};
   if (!r.cwd.empty()) {
     std::filesystem::path cwd(r.cwd);
     if (cwd.is_absolute()) return Error{ErrorCode::invalid, "cwd must be relative to the work dir"};

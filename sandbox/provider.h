@@ -46,6 +46,9 @@ struct ExecRequest {
   std::string cwd;                // relative to the work dir; empty: the work dir
   Network network = Network::none;
   Limits limits;
+  // Host files or dirs made visible read-only at an absolute path inside (e.g. an
+  // agent's program). The local provider runs the host path instead when argv[0] names one.
+  std::vector<std::pair<std::string, std::string>> read_only;  // {host path, path inside}
 };
 
 // Checks argv, env names and cwd (relative, no "..") with a message naming the problem.
@@ -59,6 +62,8 @@ class Provider {
   virtual bool isolated() const = 0;
   // The host command that runs `request` in the sandbox `dir` (validated first).
   virtual Result<ProcessSpec> command(const SandboxDir& dir, const ExecRequest& request) const = 0;
+  // The work dir as the sandbox's processes see it ("/workspace" under bwrap).
+  virtual std::string work_dir_inside(const SandboxDir& dir) const = 0;
 };
 
 // "bwrap" or "local"; invalid for anything else, unavailable when bwrap is missing.

@@ -1,0 +1,369 @@
+// The ACP client: see client.h.
+//
+// One reader thread owns the agent's stdout and stderr: it splits stdout into lines,
+// hands responses to the request waiting for them, passes session/update to the
+// callback, and starts a thread per agent request (a permission request or
+// terminal/wait_for_exit may block for a long time). Writes to stdin are serialized.
+#include "sandbox/acp/client.h"
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "sandbox/exec.h"
+#include "sandbox/workdir_fs.h"
+
+namespace hearth::sandbox::acp {
+
+namespace {
+
+// A command the agent started with terminal/create.
+struct Terminal {
+  std::mutex mu;
+  std::condition_variable done_cv;
+  std::string output;
+  std::size_t limit = 1 << 20;
+  bool truncated = false;
+  bool done = false;
+  std::optional<int> exit_code;
+  std::stop_source stop;
+  std::jthread runner;
+
+  void append(std::string_view data) {
+    std::lock_guard lock(mu);
+    output.append(data);
+    if (output.size() > limit) {
+      auto cut = output.size() - limit;
+      while (cut < output.size() && (static_cast<unsigned char>(output[cut]) & 0xC0) == 0x80) ++cut;  // UTF-8 boundary
+      output.erase(0, cut);
+      truncated = true;
+    }
+  }
+  Json exit_status() const {
+    if (!done) return nullptr;
+    bool signalled = exit_code && *exit_code > 128;
+    return Json{{"exitCode", signalled ? Json(nullptr) : Json(exit_code.value_or(-1))},
+                {"signal", signalled ? Json("SIGKILL") : Json(nullptr)}};
+  }
+};
+
+}  // namespace
+
+struct AgentConnection::Impl {
+  const Provider& provider;
+  SandboxDir dir;
+  AgentSpec spec;
+  AgentCallbacks callbacks;
+  WorkdirFs fs;
+  std::unique_ptr<Process> agent;
+
+  std::mutex write_mu;
+  std::mutex mu;
+  std::condition_variable answered;
+  std::map<std::int64_t, Json> answers;
+  std::int64_t next_id = 0;
+  bool exited = false;
+  std::string protocol_error;  // what the agent wrote that is not ACP
+  std::thread reader;
+  std::vector<std::jthread> handlers;
+
+  std::map<std::string, std::shared_ptr<Terminal>> terminals;
+  int terminal_count = 0;
+
+  std::string session;
+  Json info;
+
+  Impl(const Provider& p, SandboxDir d, AgentSpec s, AgentCallbacks c)
+      : provider(p), dir(std::move(d)), spec(std::move(s)), callbacks(std::move(c)),
+        fs(dir.work(), p.work_dir_inside(dir)) {}
+
+  void send(const Json& msg) {
+    std::lock_guard lock(write_mu);
+    if (agent) (void)agent->write(msg.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n");
+  }
+
+  std::int64_t send_request(const std::string& method, Json params) {
+    std::int64_t id;
+    {
+      std::lock_guard lock(mu);
+      id = next_id++;
+    }
+    send({{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", std::move(params)}});
+    return id;
+  }
+
+  // The answer to request `id`; nullopt on timeout, stop, or the agent's end.
+  std::optional<Json> wait_answer(std::int64_t id, std::chrono::milliseconds timeout, std::stop_token stop = {}) {
+    std::stop_callback wake(stop, [this] {  // before taking mu: it may run right here
+      std::lock_guard l(mu);
+      answered.notify_all();
+    });
+    std::unique_lock lock(mu);
+    answered.wait_for(lock, timeout, [&] { return answers.count(id) || exited || stop.stop_requested(); });
+    if (!answers.count(id)) return std::nullopt;
+    auto a = std::move(answers[id]);
+    answers.erase(id);
+    return a;
+  }
+
+  Error gone(const std::string& doing) {
+    std::lock_guard lock(mu);
+    if (!protocol_error.empty())
+      return Error{ErrorCode::unavailable, fmt::format("the agent broke the protocol while {}: {}", doing, protocol_error)};
+    if (exited) return Error{ErrorCode::unavailable, fmt::format("the agent exited while {}", doing)};
+    return Error{ErrorCode::timeout, fmt::format("the agent did not answer while {}", doing)};
+  }
+
+  static Error agent_error(const Json& error) {
+    auto message = error.value("message", std::string("error"));
+    if (error.contains("data") && error["data"].is_object()) {
+      if (error["data"].contains("details") && error["data"]["details"].is_string())
+        message += ": " + error["data"]["details"].get<std::string>();
+      else if (error["data"].contains("message") && error["data"]["message"].is_string())
+        message += ": " + error["data"]["message"].get<std::string>();
+    }
+    return Error{ErrorCode::unavailable, fmt::format("the agent answered error {}: {}", error.value("code", 0), message)};
+  }
+
+  // --- Reading ------------------------------------------------------------------
+  void read_loop() {
+    std::string pending;
+    Chunk chunk;
+    for (;;) {
+      auto r = agent->read_chunk(std::chrono::milliseconds(200), chunk);
+      if (r == Process::Read::eof) break;
+      if (r == Process::Read::timeout) continue;
+      if (chunk.stream == 2) {
+        if (callbacks.on_stderr) callbacks.on_stderr(chunk.data);
+        continue;
+      }
+      pending += chunk.data;
+      if (pending.size() > (32u << 20)) {
+        fail_protocol("a line longer than 32 MiB");
+        break;
+      }
+      std::size_t nl;
+      while ((nl = pending.find('\n')) != std::string::npos) {
+        auto line = pending.substr(0, nl);
+        pending.erase(0, nl + 1);
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.find_first_not_of(" \t") == std::string::npos) continue;
+        dispatch(line);
+      }
+    }
+    std::lock_guard lock(mu);
+    exited = true;
+    answered.notify_all();
+  }
+
+  void fail_protocol(const std::string& what) {
+    std::lock_guard lock(mu);
+    if (protocol_error.empty()) protocol_error = what;
+    exited = true;
+    answered.notify_all();
+  }
+
+  void dispatch(const std::string& line) {
+    auto msg = Json::parse(line, nullptr, false);
+    if (msg.is_discarded() || !msg.is_object()) {
+      // Not ACP. Agents must write only ACP to stdout; the turn ends with this error.
+      fail_protocol(fmt::format("not JSON-RPC: {:.200}", line));
+      return;
+    }
+    if (!msg.contains("method")) {
+      if (msg.contains("id") && msg["id"].is_number_integer()) {
+        auto id = msg["id"].get<std::int64_t>();
+        std::lock_guard lock(mu);
+        answers[id] = std::move(msg);
+        answered.notify_all();
+      }
+      return;
+    }
+    auto method = msg["method"].is_string() ? msg["method"].get<std::string>() : std::string();
+    if (!msg.contains("id")) {
+      if (method == "session/update" && callbacks.on_update && msg.contains("params"))
+        callbacks.on_update(msg["params"].value("update", Json::object()));
+      return;  // other notifications are ignored, as ACP allows
+    }
+    // A request from the agent: served on a thread of its own.
+    handlers.emplace_back([this, msg = std::move(msg), method](std::stop_token) { serve(msg, method); });
+  }
+
+  // --- Serving the agent's requests ---------------------------------------------------
+  void serve(const Json& msg, const std::string& method) {
+    const Json& id = msg["id"];
+    const Json params = msg.value("params", Json::object());
+    auto ok = [&](Json result) { send({{"jsonrpc", "2.0"}, {"id", id}, {"result", std::move(result)}}); };
+    auto fail = [&](int code, const std::string& message) {
+      send({{"jsonrpc", "2.0"}, {"id", id}, {"error", {{"code", code}, {"message", message}}}});
+    };
+    auto failed = [&](const Error& e) {
+      fail(e.code == ErrorCode::not_found ? -32002 : e.code == ErrorCode::invalid ? -32602 : -32603, e.message);
+    };
+    try {
+      if (method == "fs/read_text_file") {
+        std::optional<std::int64_t> line, limit;
+        if (params.contains("line") && params["line"].is_number_integer()) line = params["line"].get<std::int64_t>();
+        if (params.contains("limit") && params["limit"].is_number_integer()) limit = params["limit"].get<std::int64_t>();
+        auto text = fs.read(params.at("path").get<std::string>(), line, limit);
+        return text ? ok({{"content", *text}}) : failed(text.error());
+      }
+      if (method == "fs/write_text_file") {
+        auto st = fs.write(params.at("path").get<std::string>(), params.at("content").get<std::string>());
+        return st ? ok(Json::object()) : failed(st.error());
+      }
+      if (method == "session/request_permission") {
+        Json outcome = callbacks.on_permission ? callbacks.on_permission(params) : Json{{"outcome", "cancelled"}};
+        return ok({{"outcome", outcome}});
+      }
+      if (method == "terminal/create") return ok(create_terminal(params));
+      if (method.rfind("terminal/", 0) == 0) {
+        auto t = terminal(params.value("terminalId", std::string()));
+        if (!t) return fail(-32002, "no such terminal");
+        if (method == "terminal/output") {
+          std::lock_guard lock(t->mu);
+          return ok({{"output", t->output}, {"truncated", t->truncated}, {"exitStatus", t->exit_status()}});
+        }
+        if (method == "terminal/wait_for_exit") {
+          std::unique_lock lock(t->mu);
+          t->done_cv.wait(lock, [&] { return t->done; });
+          return ok(t->exit_status());
+        }
+        if (method == "terminal/kill") {
+          t->stop.request_stop();
+          return ok(Json::object());
+        }
+        if (method == "terminal/release") {
+          t->stop.request_stop();
+          std::lock_guard lock(mu);
+          terminals.erase(params.value("terminalId", std::string()));
+          return ok(Json::object());
+        }
+      }
+      fail(-32601, "Method not found: " + method);
+    } catch (const std::exception& e) {
+      fail(-32602, std::string("Invalid params: ") + e.what());
+    }
+  }
+
+  std::shared_ptr<Terminal> terminal(const std::string& id) {
+    std::lock_guard lock(mu);
+    auto it = terminals.find(id);
+    return it == terminals.end() ? nullptr : it->second;
+  }
+
+  Json create_terminal(const Json& p) {
+    ExecRequest r;
+    r.argv.push_back(p.at("command").get<std::string>());
+    for (const auto& a : p.value("args", Json::array())) r.argv.push_back(a.get<std::string>());
+    for (const auto& e : p.value("env", Json::array()))
+      r.env.push_back(e.at("name").get<std::string>() + "=" + e.at("value").get<std::string>());
+    // The agent's cwd (an absolute path as it sees the work dir) becomes a relative one.
+    auto inside = provider.work_dir_inside(dir);
+    auto cwd = p.value("cwd", inside);
+    auto rel = std::filesystem::path(cwd).lexically_normal().lexically_relative(inside).string();
+    r.cwd = rel == "." ? "" : rel;
+    r.network = spec.exec.network;
+    auto t = std::make_shared<Terminal>();
+    if (p.contains("outputByteLimit") && p["outputByteLimit"].is_number_unsigned())
+      t->limit = std::max<std::size_t>(p["outputByteLimit"].get<std::size_t>(), 1);
+    std::string id;
+    {
+      std::lock_guard lock(mu);
+      id = fmt::format("term-{}", ++terminal_count);
+      terminals[id] = t;
+    }
+    t->runner = std::jthread([this, t, r](std::stop_token) {
+      auto outcome = run(provider, dir, r, "", [&](int, std::string_view data) { t->append(data); }, t->stop.get_token());
+      std::lock_guard lock(t->mu);
+      if (!outcome) t->append(outcome.error().message + "\n");
+      t->exit_code = outcome ? outcome->exit_code : 127;
+      t->done = true;
+      t->done_cv.notify_all();
+    });
+    return {{"terminalId", id}};
+  }
+
+  void shutdown() {
+    if (agent) {
+      {
+        std::lock_guard lock(write_mu);
+        agent->close_stdin();
+      }
+      agent->kill(SIGKILL);
+    }
+    if (reader.joinable()) reader.join();
+    {
+      std::lock_guard lock(mu);
+      exited = true;
+      answered.notify_all();
+      for (auto& [id, t] : terminals) t->stop.request_stop();
+    }
+    // Permission callbacks may block; the owner's callback must return once the agent is gone.
+    handlers.clear();  // joins
+    std::lock_guard lock(mu);
+    terminals.clear();
+  }
+};
+
+AgentConnection::AgentConnection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+AgentConnection::~AgentConnection() { impl_->shutdown(); }
+
+const std::string& AgentConnection::session_id() const { return impl_->session; }
+const Json& AgentConnection::agent_info() const { return impl_->info; }
+
+Result<std::unique_ptr<AgentConnection>> AgentConnection::start(const Provider& provider, const SandboxDir& dir,
+                                                                AgentSpec spec, AgentCallbacks callbacks) {
+  auto impl = std::make_unique<Impl>(provider, dir, std::move(spec), std::move(callbacks));
+  auto command = provider.command(dir, impl->spec.exec);
+  if (!command) return command.error();
+  auto process = Process::spawn(*command);
+  if (!process) return process.error();
+  impl->agent = std::make_unique<Process>(std::move(*process));
+  auto* raw = impl.get();
+  impl->reader = std::thread([raw] { raw->read_loop(); });
+  std::unique_ptr<AgentConnection> conn(new AgentConnection(std::move(impl)));
+  auto& i = *conn->impl_;
+
+  auto init_id = i.send_request(
+      "initialize", {{"protocolVersion", 1},
+                     {"clientCapabilities", {{"fs", {{"readTextFile", true}, {"writeTextFile", true}}}, {"terminal", true}}},
+                     {"clientInfo", {{"name", "hearth"}, {"version", "1"}}}});
+  auto init = i.wait_answer(init_id, i.spec.start_timeout);
+  if (!init) return i.gone("initializing");
+  if (init->contains("error")) return Impl::agent_error((*init)["error"]);
+  i.info = (*init)["result"];
+  if (i.info.value("protocolVersion", Json(0)) != 1)
+    return Error{ErrorCode::unavailable,
+                 fmt::format("the agent speaks ACP protocol {}, Hearth speaks 1", i.info.value("protocolVersion", Json()).dump())};
+  auto new_id = i.send_request("session/new", {{"cwd", provider.work_dir_inside(dir)}, {"mcpServers", Json::array()}});
+  auto made = i.wait_answer(new_id, i.spec.start_timeout);
+  if (!made) return i.gone("opening a session");
+  if (made->contains("error")) return Impl::agent_error((*made)["error"]);
+  if (!(*made)["result"].contains("sessionId") || !(*made)["result"]["sessionId"].is_string())
+    return Error{ErrorCode::unavailable, "the agent opened a session without a sessionId"};
+  i.session = (*made)["result"]["sessionId"].get<std::string>();
+  return conn;
+}
+
+Result<std::string> AgentConnection::prompt(const std::string& text, std::stop_token stop) {
+  auto& i = *impl_;
+  auto id = i.send_request("session/prompt",
+                           {{"sessionId", i.session}, {"prompt", Json::array({{{"type", "text"}, {"text", text}}})}});
+  auto answer = i.wait_answer(id, std::chrono::hours(24 * 365), stop);
+  if (!answer && stop.stop_requested()) {
+    i.send({{"jsonrpc", "2.0"}, {"method", "session/cancel"}, {"params", {{"sessionId", i.session}}}});
+    answer = i.wait_answer(id, i.spec.cancel_grace);
+    if (!answer) return Error{ErrorCode::timeout, "the agent did not stop within the grace period after cancel"};
+  }
+  if (!answer) return i.gone("running a turn");
+  if (answer->contains("error")) return Impl::agent_error((*answer)["error"]);
+  return (*answer)["result"].value("stopReason", std::string("end_turn"));
+}
+
+}  // namespace hearth::sandbox::acp

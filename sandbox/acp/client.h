@@ -1,0 +1,61 @@
+// The client side of the Agent Client Protocol (v1): runs an agent in a sandbox and
+// speaks NDJSON JSON-RPC with it over stdio. It serves the agent's requests itself:
+// fs/* strictly inside the work dir (WorkdirFs), terminal/* through the exec channel in
+// the same sandbox, session/request_permission through a callback (people answer those).
+// Everything blocks: run it on long-work threads, never on an actor's loop.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <stop_token>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "sandbox/provider.h"
+
+namespace hearth::sandbox::acp {
+
+using Json = nlohmann::json;
+
+struct AgentCallbacks {
+  // Each session/update's `update` object, in order.
+  std::function<void(const Json& update)> on_update;
+  // session/request_permission params -> the `outcome` object to answer with
+  // ({"outcome":"selected","optionId":…} or {"outcome":"cancelled"}). May block.
+  std::function<Json(const Json& params)> on_permission;
+  // What the agent writes on stderr (free-form logging), in chunks.
+  std::function<void(std::string_view text)> on_stderr;
+};
+
+struct AgentSpec {
+  ExecRequest exec;  // the agent's program, env, binds, network, limits (no wall clock: turns are long)
+  std::chrono::milliseconds start_timeout{std::chrono::seconds(30)};  // initialize + session/new
+  std::chrono::milliseconds cancel_grace{std::chrono::seconds(10)};   // after session/cancel
+};
+
+class AgentConnection {
+ public:
+  // Starts the agent in `dir`, initializes (protocol 1) and opens a session in the work
+  // dir. Fails with the reason (not startable, exited, no answer in time, wrong protocol).
+  static Result<std::unique_ptr<AgentConnection>> start(const Provider& provider, const SandboxDir& dir,
+                                                        AgentSpec spec, AgentCallbacks callbacks);
+  ~AgentConnection();  // ends the agent and every terminal it started
+
+  const std::string& session_id() const;
+  const Json& agent_info() const;  // initialize's result
+
+  // One turn: sends the prompt and returns the stop reason once the agent answers. A stop
+  // request sends session/cancel and waits `cancel_grace` for the answer. Fails when the
+  // agent answers an error, exits, or writes what is not ACP.
+  Result<std::string> prompt(const std::string& text, std::stop_token stop = {});
+
+  struct Impl;
+
+ private:
+  explicit AgentConnection(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hearth::sandbox::acp

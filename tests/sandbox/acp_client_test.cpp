@@ -1,0 +1,160 @@
+// The ACP client driving a real agent process (`hearth mock-agent`) inside a bwrap
+// sandbox: full turns, fs and terminal served inside the work dir, permissions, cancel,
+// agent errors and crashes, and agents that do not speak ACP.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <fstream>
+#include <thread>
+
+#include "sandbox/acp/client.h"
+#include "tests/support/temp_dir.h"
+
+using namespace hearth;
+using namespace hearth::sandbox;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+struct Fixture {
+  test::TempDir data;
+  SandboxDir box{data.path() / "box"};
+  std::unique_ptr<Provider> bwrap;
+  std::vector<json> updates;
+  std::mutex mu;
+  std::string permission_answer = "allow";
+
+  Fixture() {
+    std::filesystem::create_directories(box.work());
+    auto p = make_provider("bwrap");
+    REQUIRE(p.ok());
+    bwrap = std::move(*p);
+  }
+
+  acp::AgentSpec mock() {
+    acp::AgentSpec spec;
+    spec.exec.argv = {"/opt/hearth/hearth", "mock-agent"};
+    spec.exec.read_only = {{HEARTH_BINARY, "/opt/hearth/hearth"}};
+    return spec;
+  }
+
+  acp::AgentCallbacks callbacks() {
+    acp::AgentCallbacks c;
+    c.on_update = [this](const json& u) {
+      std::lock_guard lock(mu);
+      updates.push_back(u);
+    };
+    c.on_permission = [this](const json&) -> json {
+      return {{"outcome", "selected"}, {"optionId", permission_answer}};
+    };
+    return c;
+  }
+
+  std::string said() {
+    std::lock_guard lock(mu);
+    std::string out;
+    for (const auto& u : updates)
+      if (u["sessionUpdate"] == "agent_message_chunk") out += u["content"]["text"].get<std::string>();
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("ACP client: a full turn with the mock agent in a bwrap sandbox") {
+  Fixture f;
+  auto conn = acp::AgentConnection::start(*f.bwrap, f.box, f.mock(), f.callbacks());
+  REQUIRE_MESSAGE(conn.ok(), (conn.ok() ? "" : conn.error().message));
+  CHECK((*conn)->agent_info()["agentInfo"]["name"] == "hearth-mock");
+  CHECK_FALSE((*conn)->session_id().empty());
+
+  auto stop = (*conn)->prompt("/say hi there\n/write notes/todo.txt fix the parser\n/read notes/todo.txt\n"
+                              "/run ls notes\n/ask push the branch\n/plan a;b");
+  REQUIRE_MESSAGE(stop.ok(), (stop.ok() ? "" : stop.error().message));
+  CHECK(*stop == "end_turn");
+  std::ifstream in(f.box.work() / "notes" / "todo.txt");
+  CHECK(std::string(std::istreambuf_iterator<char>(in), {}) == "fix the parser");
+  auto said = f.said();
+  CHECK(said.find("hi there") != std::string::npos);
+  CHECK(said.find("read /workspace/notes/todo.txt: fix the parser") != std::string::npos);
+  CHECK(said.find("ran ls notes, exit code 0") != std::string::npos);
+  CHECK(said.find("permission to push the branch was granted") != std::string::npos);
+  bool terminal_output = false;
+  for (const auto& u : f.updates)
+    if (u["sessionUpdate"] == "tool_call_update" && u.contains("content") && u["content"].dump().find("todo.txt") != std::string::npos)
+      terminal_output = true;
+  CHECK(terminal_output);  // the command's output came back through terminal/output
+
+  // A second turn on the same session.
+  f.permission_answer = "reject";
+  auto again = (*conn)->prompt("/ask delete everything\n/say deleted");
+  REQUIRE(again.ok());
+  CHECK(f.said().find("was refused") != std::string::npos);
+  CHECK(f.said().find("deleted") == std::string::npos);
+}
+
+TEST_CASE("ACP client: the agent cannot read or write outside the work dir") {
+  Fixture f;
+  std::ofstream(f.data.path() / "server-secret.txt") << "top-secret-content";
+  auto conn = acp::AgentConnection::start(*f.bwrap, f.box, f.mock(), f.callbacks());
+  REQUIRE(conn.ok());
+  auto stop = (*conn)->prompt("/write ../escape.txt x\n/read /etc/passwd\n/read ../server-secret.txt");
+  REQUIRE(stop.ok());
+  auto said = f.said();
+  CHECK(said.find("could not write /workspace/../escape.txt") != std::string::npos);
+  CHECK(said.find("could not read /etc/passwd") != std::string::npos);
+  CHECK(said.find("could not read /workspace/../server-secret.txt") != std::string::npos);
+  CHECK(said.find("top-secret-content") == std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(f.data.path() / "escape.txt"));
+}
+
+TEST_CASE("ACP client: cancel ends a turn; agent errors and crashes end it with the reason") {
+  Fixture f;
+  auto conn = acp::AgentConnection::start(*f.bwrap, f.box, f.mock(), f.callbacks());
+  REQUIRE(conn.ok());
+  std::stop_source stop;
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(300ms);
+    stop.request_stop();
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  auto cancelled = (*conn)->prompt("/sleep 20000\n/say too late", stop.get_token());
+  canceller.join();
+  REQUIRE(cancelled.ok());
+  CHECK(*cancelled == "cancelled");
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+
+  auto failed = (*conn)->prompt("/fail the model is down");
+  REQUIRE_FALSE(failed.ok());
+  CHECK(failed.error().message.find("the model is down") != std::string::npos);
+
+  auto crashed = (*conn)->prompt("/say about to crash\n/crash");
+  REQUIRE_FALSE(crashed.ok());
+  CHECK(crashed.error().message == "the agent exited while running a turn");
+}
+
+TEST_CASE("ACP client: a program that does not speak ACP, or says nothing, fails to start with the reason") {
+  Fixture f;
+  acp::AgentSpec chatty;
+  chatty.exec.argv = {"sh", "-c", "echo hello, I am not an agent; sleep 5"};
+  auto c1 = acp::AgentConnection::start(*f.bwrap, f.box, chatty, f.callbacks());
+  REQUIRE_FALSE(c1.ok());
+  CHECK(c1.error().message.find("broke the protocol while initializing: not JSON-RPC: hello, I am not an agent") !=
+        std::string::npos);
+
+  acp::AgentSpec silent;
+  silent.exec.argv = {"sleep", "30"};
+  silent.start_timeout = 500ms;
+  auto t0 = std::chrono::steady_clock::now();
+  auto c2 = acp::AgentConnection::start(*f.bwrap, f.box, silent, f.callbacks());
+  REQUIRE_FALSE(c2.ok());
+  CHECK(c2.error().message == "the agent did not answer while initializing");
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+
+  acp::AgentSpec missing;
+  missing.exec.argv = {"/no/such/agent"};
+  auto c3 = acp::AgentConnection::start(*f.bwrap, f.box, missing, f.callbacks());
+  REQUIRE_FALSE(c3.ok());
+  CHECK(c3.error().message == "the agent exited while initializing");
+}
