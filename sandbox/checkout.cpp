@@ -1,0 +1,127 @@
+// Repository checkout inside a sandbox: see checkout.h.
+#include "sandbox/checkout.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "sandbox/exec.h"
+
+namespace hearth::sandbox {
+
+namespace {
+
+// git's rules for ref names, the parts that matter here.
+bool valid_branch(const std::string& b) {
+  if (b.empty() || b.size() > 200 || b.front() == '-' || b.front() == '/' || b.back() == '/' || b.back() == '.' ||
+      b.find("..") != std::string::npos || b.find("@{") != std::string::npos || b.find("//") != std::string::npos ||
+      b.ends_with(".lock"))
+    return false;
+  for (unsigned char c : b)
+    if (c < 0x21 || c == 0x7f || c == '~' || c == '^' || c == ':' || c == '?' || c == '*' || c == '[' || c == '\\')
+      return false;
+  return true;
+}
+
+Status write_file(const std::filesystem::path& path, const std::string& text, mode_t mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) return Error{ErrorCode::unavailable, fmt::format("cannot write {}: {}", path.string(), std::strerror(errno))};
+  ::fchmod(fd, mode);
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::close(fd);
+  if (!ok) return Error{ErrorCode::unavailable, "cannot write " + path.string()};
+  return {};
+}
+
+}  // namespace
+
+Status validate(const CheckoutSpec& s) {
+  bool file = s.repo_url.rfind("file:///", 0) == 0;
+  bool https = s.repo_url.rfind("https://", 0) == 0;
+  if (!file && !https) return Error{ErrorCode::invalid, "the repository URL must start with file:/// or https://"};
+  if (s.repo_url.find_first_of(std::string_view(" \n\r\t\0", 5)) != std::string::npos)
+    return Error{ErrorCode::invalid, "the repository URL must not hold spaces or control characters"};
+  if (https && s.repo_url.find('@') != std::string::npos)
+    return Error{ErrorCode::invalid, "put credentials in the token, not in the repository URL"};
+  if (!s.base_branch.empty() && !valid_branch(s.base_branch))
+    return Error{ErrorCode::invalid, fmt::format("\"{}\" is not a valid branch name", s.base_branch)};
+  if (!valid_branch(s.task_branch))
+    return Error{ErrorCode::invalid, fmt::format("\"{}\" is not a valid branch name", s.task_branch)};
+  if (https && s.network != Network::host)
+    return Error{ErrorCode::invalid, "cloning over https needs the sandbox's network policy to be host"};
+  return {};
+}
+
+Status checkout(const Provider& provider, const SandboxDir& dir, const CheckoutSpec& spec, const Progress& progress) {
+  if (auto st = validate(spec); !st) return st;
+  auto say = [&](const std::string& step) {
+    if (progress) progress(step);
+  };
+  std::error_code ec;
+  if (std::filesystem::exists(dir.work(), ec) && !std::filesystem::is_empty(dir.work(), ec))
+    return Error{ErrorCode::conflict, "the work dir is not empty"};
+  std::filesystem::create_directories(dir.work(), ec);
+
+  ExecRequest git;
+  git.network = spec.network;
+  git.env = {"HOME=/tmp", "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1"};
+  std::vector<std::pair<std::string, std::string>> secrets;
+  auto url = spec.repo_url;
+  if (spec.repo_url.rfind("file:///", 0) == 0) {
+    // The origin, read-only, at a fixed path inside.
+    auto origin = spec.repo_url.substr(7);
+    if (!std::filesystem::is_directory(origin, ec))
+      return Error{ErrorCode::not_found, fmt::format("no repository at {}", spec.repo_url)};
+    if (provider.isolated()) {
+      git.read_only.emplace_back(origin, "/run/hearth/origin");
+      url = "file:///run/hearth/origin";
+    }
+  }
+  if (spec.token) {
+    auto run_dir = dir.root / "run";
+    std::filesystem::create_directories(run_dir, ec);
+    ::chmod(run_dir.c_str(), 0700);
+    if (auto st = write_file(run_dir / "git-token", *spec.token, 0600); !st) return st;
+    auto inside = provider.isolated() ? std::string("/run/hearth/credentials") : run_dir.string();
+    if (auto st = write_file(run_dir / "git-askpass",
+                             "#!/bin/sh\ncase \"$1\" in\n  Username*) echo x-access-token ;;\n  *) cat " + inside +
+                                 "/git-token ;;\nesac\n",
+                             0700);
+        !st)
+      return st;
+    if (provider.isolated()) git.read_only.emplace_back(run_dir.string(), inside);
+    git.env.push_back("GIT_ASKPASS=" + inside + "/git-askpass");
+    secrets.emplace_back("GIT_TOKEN", *spec.token);
+  }
+  Redactor redactor(secrets);
+  auto step = [&](std::vector<std::string> argv) -> Status {
+    auto r = git;
+    r.argv = std::move(argv);
+    std::string output;
+    auto outcome = run(provider, dir, r, "", [&](int, std::string_view d) {
+      if (output.size() < 4096) output.append(d);
+    }, {}, &redactor);
+    if (!outcome) return outcome.error();
+    if (outcome->exit_code != 0) {
+      while (!output.empty() && (output.back() == '\n' || output.back() == ' ')) output.pop_back();
+      return Error{ErrorCode::unavailable, fmt::format("{} failed (exit {}): {}", r.argv[1], outcome->exit_code, output)};
+    }
+    return {};
+  };
+  // Two processes: the clone writes the identity into the new repository's config.
+  say("cloning");
+  std::vector<std::string> clone{"git", "clone", "--quiet", "--origin", "origin",
+                                 "--config", "user.name=" + spec.author_name,
+                                 "--config", "user.email=" + spec.author_email};
+  if (!spec.base_branch.empty()) clone.insert(clone.end(), {"--branch", spec.base_branch});
+  clone.insert(clone.end(), {"--", url, "."});
+  if (auto st = step(clone); !st) return st;
+  say("creating branch " + spec.task_branch);
+  if (auto st = step({"git", "checkout", "--quiet", "-b", spec.task_branch}); !st) return st;
+  say("done");
+  return {};
+}
+
+}  // namespace hearth::sandbox

@@ -1,0 +1,36 @@
+// Checking a repository out into a sandbox's work dir: clone (file:// or https://), the
+// task branch, the git identity. git runs inside the sandbox through the exec channel.
+// A token for https reaches git only through an askpass program and a token file (mode
+// 0600) under the sandbox's root, bound read-only at /run/hearth: never argv, never the
+// URL, never the work dir.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "sandbox/provider.h"
+
+namespace hearth::sandbox {
+
+struct CheckoutSpec {
+  std::string repo_url;                  // file:///abs/path or https://host/owner/repo(.git)
+  std::string base_branch;               // empty: the remote's default branch
+  std::string task_branch;               // created from the base, checked out
+  std::string author_name = "Hearth";
+  std::string author_email = "hearth@localhost";
+  std::optional<std::string> token;      // https credentials (e.g. a GitHub installation token)
+  Network network = Network::none;       // https needs host
+};
+
+// Progress lines ("cloning", "creating branch …", "done") as they happen.
+using Progress = std::function<void(const std::string& step)>;
+
+// Validates the spec (URL scheme, branch names) with a message naming the problem.
+Status validate(const CheckoutSpec& spec);
+
+// Clones into `dir`'s (empty) work dir. Fails with git's own message (redacted of the
+// token) when git fails.
+Status checkout(const Provider& provider, const SandboxDir& dir, const CheckoutSpec& spec, const Progress& progress = {});
+
+}  // namespace hearth::sandbox
