@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -16,6 +17,62 @@
 extern char** environ;
 
 namespace hearth::sandbox {
+namespace {
+
+// argv[0] as execve needs it: a path, found in this process's PATH when it has no '/'.
+std::string resolve_program(const std::string& name) {
+  if (name.find('/') != std::string::npos) return name;
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  std::size_t start = 0;
+  while (start <= dirs.size()) {
+    auto end = dirs.find(':', start);
+    if (end == std::string::npos) end = dirs.size();
+    auto candidate = (end > start ? dirs.substr(start, end - start) : std::string(".")) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    start = end + 1;
+  }
+  return name;
+}
+
+// Signals a child should start with at their defaults, whatever the server did with them.
+constexpr int kDefaultSignals[] = {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD};
+
+// The child side of fork(): only async-signal-safe calls from here to execve.
+[[noreturn]] void exec_child(const char* program, char* const* argv, char* const* envp, int in, int out, int err,
+                             bool merge_stderr, const char* cwd, const std::vector<const char*>& cgroups,
+                             int report_fd) {
+  auto fail = [&](int code) {
+    (void)!::write(report_fd, &code, sizeof code);
+    _exit(127);
+  };
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig : kDefaultSignals) sigaction(sig, &dfl, nullptr);
+  setpgid(0, 0);
+  char digits[16];
+  int n = 0;
+  for (int pid = getpid(); pid > 0; pid /= 10) digits[n++] = static_cast<char>('0' + pid % 10);
+  char pid_text[16];
+  for (int i = 0; i < n; ++i) pid_text[i] = digits[n - 1 - i];
+  for (const char* procs : cgroups) {
+    int fd = ::open(procs, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || ::write(fd, pid_text, n) != n) fail(errno);
+    ::close(fd);
+  }
+  if (dup2(in, 0) < 0 || dup2(out, 1) < 0) fail(errno);
+  if (merge_stderr) dup2(out, 2);
+  else if (err >= 0) dup2(err, 2);
+  if (cwd && chdir(cwd) != 0) fail(errno);
+  execve(program, argv, envp);
+  fail(errno);
+  _exit(127);
+}
+
+}  // namespace
 
 Result<Process> Process::spawn(const ProcessSpec& spec) {
   if (spec.argv.empty()) return Error{ErrorCode::invalid, "process argv is empty"};
@@ -31,18 +88,6 @@ Result<Process> Process::spawn(const ProcessSpec& spec) {
     for (int fd : {in[0], in[1], out[0], out[1]}) close(fd);
     return Error{ErrorCode::unavailable, fmt::format("pipe: {}", std::strerror(errno))};
   }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in[0], 0);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  if (spec.merge_stderr) posix_spawn_file_actions_adddup2(&actions, out[1], 2);
-  else if (spec.pipe_stderr) posix_spawn_file_actions_adddup2(&actions, err[1], 2);
-  if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, spec.cwd.c_str());
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attr, 0);
-
   std::vector<char*> argv;
   for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -53,6 +98,64 @@ Result<Process> Process::spawn(const ProcessSpec& spec) {
   std::vector<char*> envp;
   for (auto& e : env_storage) envp.push_back(e.data());
   envp.push_back(nullptr);
+
+  if (!spec.cgroup_procs.empty()) {
+    // posix_spawn cannot put the child into a group before it runs, so fork: the child
+    // joins its groups itself and reports a failure through a close-on-exec pipe.
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) != 0) {
+      for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]})
+        if (fd >= 0) close(fd);
+      return Error{ErrorCode::unavailable, fmt::format("pipe: {}", std::strerror(errno))};
+    }
+    auto program = resolve_program(spec.argv[0]);
+    std::vector<const char*> cgroups;
+    for (const auto& c : spec.cgroup_procs) cgroups.push_back(c.c_str());
+    const char* cwd = spec.cwd.empty() ? nullptr : spec.cwd.c_str();
+    pid_t pid = fork();
+    if (pid == 0)
+      exec_child(program.c_str(), argv.data(), envp.data(), in[0], out[1], err[1], spec.merge_stderr, cwd, cgroups,
+                 report[1]);
+    close(report[1]);
+    close(in[0]);
+    close(out[1]);
+    if (err[1] >= 0) close(err[1]);
+    int child_errno = 0;
+    auto got = pid > 0 ? ::read(report[0], &child_errno, sizeof child_errno) : -1;
+    close(report[0]);
+    if (pid < 0 || got > 0) {
+      int code = pid < 0 ? errno : child_errno;
+      if (pid > 0) waitpid(pid, nullptr, 0);
+      close(in[1]);
+      close(out[0]);
+      if (err[0] >= 0) close(err[0]);
+      return Error{ErrorCode::unavailable, fmt::format("cannot start {}: {}", spec.argv[0], std::strerror(code))};
+    }
+    Process p;
+    p.pid_ = pid;
+    p.stdin_fd_ = in[1];
+    p.stdout_fd_ = out[0];
+    p.stderr_fd_ = err[0];
+    return p;
+  }
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  if (spec.merge_stderr) posix_spawn_file_actions_adddup2(&actions, out[1], 2);
+  else if (spec.pipe_stderr) posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+  if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, spec.cwd.c_str());
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setpgroup(&attr, 0);
+  sigset_t none, defaults;
+  sigemptyset(&none);
+  sigemptyset(&defaults);
+  for (int sig : kDefaultSignals) sigaddset(&defaults, sig);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
 
   pid_t pid = -1;
   int rc = posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());

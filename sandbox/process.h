@@ -23,6 +23,9 @@ struct ProcessSpec {
   bool merge_stderr = false;               // stderr into the stdout pipe (else inherited)
   bool pipe_stderr = false;                // stderr through a pipe of its own (read_chunk)
   bool inherit_env = true;                 // false: the child gets extra_env only
+  // cgroup.procs files the child writes its pid into before it runs its program, so
+  // that it and everything it starts count against those groups (sandbox/cgroup.h).
+  std::vector<std::string> cgroup_procs;
 };
 
 // Output as it arrives: which stream (1 stdout, 2 stderr) and the bytes.

@@ -40,6 +40,13 @@ std::vector<std::pair<std::string, std::string>> environment(const ExecRequest& 
   return out;
 }
 
+Status make_home(const SandboxDir& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir.home(), ec);
+  if (ec) return Error{ErrorCode::unavailable, fmt::format("cannot create {}: {}", dir.home().string(), ec.message())};
+  return {};
+}
+
 // Runs the command under prlimit when a memory limit is set.
 std::vector<std::string> with_limits(const Limits& limits, std::vector<std::string> argv) {
   if (limits.max_memory_bytes == 0) return argv;
@@ -55,6 +62,7 @@ class BwrapProvider final : public Provider {
 
   Result<ProcessSpec> command(const SandboxDir& dir, const ExecRequest& r) const override {
     if (auto st = validate(r); !st) return st.error();
+    if (auto st = make_home(dir); !st) return st.error();
     std::vector<std::string> a{"/usr/bin/bwrap",
                                "--unshare-all",  // user, pid, ipc, uts, mount, cgroup and network namespaces
                                "--die-with-parent",
@@ -73,6 +81,7 @@ class BwrapProvider final : public Provider {
                                "--dev", "/dev",
                                "--tmpfs", "/tmp",
                                "--bind", dir.work().string(), "/workspace",
+                               "--bind", dir.home().string(), "/home/hearth",
                                "--chdir", r.cwd.empty() ? "/workspace" : "/workspace/" + r.cwd,
                                "--cap-drop", "ALL"};
     for (const auto& [host, inside] : r.read_only) a.insert(a.end() - 2, {"--ro-bind", host, inside});
@@ -81,16 +90,18 @@ class BwrapProvider final : public Provider {
       for (const char* f : {"/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf"})
         a.insert(a.end() - 2, {"--ro-bind-try", f, f});
     }
-    for (const auto& [k, v] : environment(r, "/workspace")) a.insert(a.end(), {"--setenv", k, v});
+    for (const auto& [k, v] : environment(r, "/home/hearth")) a.insert(a.end(), {"--setenv", k, v});
     a.push_back("--");
     a.insert(a.end(), r.argv.begin(), r.argv.end());
     ProcessSpec spec;
     spec.argv = with_limits(r.limits, std::move(a));
     spec.inherit_env = false;  // bwrap itself needs nothing from the server's environment
     spec.pipe_stderr = true;
+    spec.cgroup_procs = r.cgroup_procs;
     return spec;
   }
   std::string work_dir_inside(const SandboxDir&) const override { return "/workspace"; }
+  std::string home_inside(const SandboxDir&) const override { return "/home/hearth"; }
 };
 
 class LocalProvider final : public Provider {
@@ -100,18 +111,21 @@ class LocalProvider final : public Provider {
 
   Result<ProcessSpec> command(const SandboxDir& dir, const ExecRequest& r) const override {
     if (auto st = validate(r); !st) return st.error();
+    if (auto st = make_home(dir); !st) return st.error();
     ProcessSpec spec;
     auto argv = r.argv;
     for (const auto& [host, inside] : r.read_only)
       if (argv[0] == inside) argv[0] = host;
     spec.argv = with_limits(r.limits, std::move(argv));
-    for (const auto& [k, v] : environment(r, dir.work().string())) spec.extra_env.push_back(k + "=" + v);
+    for (const auto& [k, v] : environment(r, dir.home().string())) spec.extra_env.push_back(k + "=" + v);
     spec.cwd = r.cwd.empty() ? dir.work() : dir.work() / r.cwd;
     spec.inherit_env = false;
     spec.pipe_stderr = true;
+    spec.cgroup_procs = r.cgroup_procs;
     return spec;
   }
   std::string work_dir_inside(const SandboxDir& dir) const override { return dir.work().string(); }
+  std::string home_inside(const SandboxDir& dir) const override { return dir.home().string(); }
 };
 
 }  // namespace
@@ -129,8 +143,9 @@ Status validate(const ExecRequest& r) {
   }
   for (const auto& [host, inside] : r.read_only)
     if (!std::filesystem::path(host).is_absolute() || !std::filesystem::path(inside).is_absolute() ||
-        inside.rfind("/workspace", 0) == 0)
-      return Error{ErrorCode::invalid, "read-only binds map an absolute host path to an absolute path outside /workspace"};
+        inside.rfind("/workspace", 0) == 0 || inside.rfind("/home/hearth", 0) == 0)
+      return Error{ErrorCode::invalid,
+                   "read-only binds map an absolute host path to an absolute path outside /workspace and /home/hearth"};
   if (!r.cwd.empty()) {
     std::filesystem::path cwd(r.cwd);
     if (cwd.is_absolute()) return Error{ErrorCode::invalid, "cwd must be relative to the work dir"};

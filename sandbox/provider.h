@@ -24,11 +24,14 @@ enum class Network {
 std::string_view to_string(Network n);
 Result<Network> network_from(std::string_view text);
 
-// One sandbox's files on the host: `root`, with the work dir (the checkout, the only
-// place its processes may write that outlives them) at root/work.
+// One sandbox's files on the host: `root`, with the work dir (the checkout) at
+// root/work and the home dir (HOME: agents' settings and caches, kept out of the
+// checkout's diff) at root/home: the only places its processes may write that outlive
+// them.
 struct SandboxDir {
   std::filesystem::path root;
   std::filesystem::path work() const { return root / "work"; }
+  std::filesystem::path home() const { return root / "home"; }
 };
 
 // Per-process limits.
@@ -42,13 +45,16 @@ struct Limits {
 // A process to start in a sandbox. Nothing here goes through a shell.
 struct ExecRequest {
   std::vector<std::string> argv;  // argv[0] is looked up in the sandbox's PATH
-  std::vector<std::string> env;   // KEY=VALUE: the whole environment (plus PATH, HOME defaults)
+  std::vector<std::string> env;   // KEY=VALUE: the whole environment (plus PATH and HOME unless given)
   std::string cwd;                // relative to the work dir; empty: the work dir
   Network network = Network::none;
   Limits limits;
   // Host files or dirs made visible read-only at an absolute path inside (e.g. an
   // agent's program). The local provider runs the host path instead when argv[0] names one.
   std::vector<std::pair<std::string, std::string>> read_only;  // {host path, path inside}
+  // The sandbox's control groups (Cgroups::prepare): the process joins them before it
+  // starts, so that the sandbox's process and memory ceilings cover it.
+  std::vector<std::string> cgroup_procs;
 };
 
 // Checks argv, env names and cwd (relative, no "..") with a message naming the problem.
@@ -64,6 +70,8 @@ class Provider {
   virtual Result<ProcessSpec> command(const SandboxDir& dir, const ExecRequest& request) const = 0;
   // The work dir as the sandbox's processes see it ("/workspace" under bwrap).
   virtual std::string work_dir_inside(const SandboxDir& dir) const = 0;
+  // The home dir as they see it ("/home/hearth" under bwrap): HOME unless the request sets it.
+  virtual std::string home_inside(const SandboxDir& dir) const = 0;
 };
 
 // "bwrap" or "local"; invalid for anything else, unavailable when bwrap is missing.

@@ -95,13 +95,18 @@ TEST_CASE("a bwrap sandbox sees its own work dir and nothing of the host, other 
     CHECK(peek.out.empty());
   }
   auto root = run_in(*bwrap, b, {{"ls", "/"}});
-  CHECK(root.out == "bin\ndev\netc\nlib\nlib64\nproc\nsbin\ntmp\nusr\nworkspace\n");
+  CHECK(root.out == "bin\ndev\netc\nhome\nlib\nlib64\nproc\nsbin\ntmp\nusr\nworkspace\n");
+  // Its home is its own, writable, and outside the checkout.
+  auto home = run_in(*bwrap, b, {{"sh", "-c", "echo settings > $HOME/.agentrc && ls -a /home"}});
+  CHECK(home.out == ".\n..\nhearth\n");
+  CHECK(std::filesystem::exists(b.home() / ".agentrc"));
+  CHECK_FALSE(std::filesystem::exists(a.home() / ".agentrc"));
 
   // Only the environment it was given, no capabilities, its own pid namespace.
   auto env = run_in(*bwrap, b, {{"env"}, {"GREETING=hello"}});
   CHECK(env.out.find("GREETING=hello") != std::string::npos);
   CHECK(env.out.find("HEARTH_TEST_HOST_SECRET") == std::string::npos);
-  CHECK(env.out.find("HOME=/workspace") != std::string::npos);
+  CHECK(env.out.find("HOME=/home/hearth") != std::string::npos);
   auto caps = run_in(*bwrap, b, {{"grep", "CapEff", "/proc/self/status"}});
   CHECK(caps.out == "CapEff:\t0000000000000000\n");
   auto pids = run_in(*bwrap, b, {{"sh", "-c", "ls /proc | grep -c '^[0-9]'"}});

@@ -1,0 +1,79 @@
+// A sandbox's control group: its process and memory ceilings hold for everything it
+// runs, and destroying it leaves no process behind.
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <thread>
+
+#include "sandbox/cgroup.h"
+#include "sandbox/exec.h"
+#include "tests/support/temp_dir.h"
+
+using namespace hearth;
+using namespace hearth::sandbox;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Box {
+  test::TempDir data;
+  SandboxDir dir{data.path() / "box"};
+  Cgroups groups = Cgroups::detect(data.path());
+  std::unique_ptr<Provider> bwrap;
+  Box() {
+    std::filesystem::create_directories(dir.work());
+    auto p = make_provider("bwrap");
+    REQUIRE(p.ok());
+    bwrap = std::move(*p);
+  }
+  ~Box() { groups.destroy("box"); }
+};
+
+}  // namespace
+
+TEST_CASE("a sandbox's group caps its processes and memory, and destroying it kills them all") {
+  Box b;
+  if (!b.groups.available()) {
+    MESSAGE("skipped: " << b.groups.description());
+    return;
+  }
+  auto procs = b.groups.prepare("box", {32, 64 << 20});
+  REQUIRE_MESSAGE(procs.ok(), (procs.ok() ? "" : procs.error().message));
+
+  // Forty background sleeps under a ceiling of 32: some forks fail inside the sandbox.
+  ExecRequest many{{"sh", "-c", "n=0; for i in $(seq 40); do sleep 30 & n=$((n+1)); done 2>/dev/null; echo started; wait"}};
+  many.cgroup_procs = *procs;
+  many.limits.wall_clock = 20s;
+  std::string out;
+  std::jthread runner([&] {
+    (void)run(*b.bwrap, b.dir, many, "", [&](int s, std::string_view d) { if (s == 1) out.append(d); });
+  });
+  for (int i = 0; i < 100 && b.groups.pids("box").size() < 30; ++i) std::this_thread::sleep_for(20ms);
+  auto during = b.groups.pids("box").size();
+  CHECK(during >= 20);
+  CHECK(during <= 32);
+  CHECK(b.groups.destroy("box"));
+  CHECK(b.groups.pids("box").empty());
+  runner.join();
+
+  // 200 MB under a 64 MB ceiling: the kernel kills it.
+  procs = b.groups.prepare("box", {64, 64 << 20});
+  REQUIRE(procs.ok());
+  ExecRequest hog{{"sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived"}};
+  hog.cgroup_procs = *procs;
+  std::string said;
+  auto r = run(*b.bwrap, b.dir, hog, "", [&](int s, std::string_view d) { if (s == 1) said.append(d); });
+  REQUIRE(r.ok());
+  CHECK(r->exit_code != 0);
+  CHECK(said.find("survived") == std::string::npos);
+  CHECK(b.groups.groups() == std::vector<std::string>{"box"});
+}
+
+TEST_CASE("a process that cannot join its group does not start, and says why") {
+  test::TempDir data;
+  ProcessSpec spec{{"true"}};
+  spec.cgroup_procs = {(data.path() / "no-such-group" / "cgroup.procs").string()};
+  auto p = Process::spawn(spec);
+  REQUIRE_FALSE(p.ok());
+  CHECK(p.error().message == "cannot start true: No such file or directory");
+}
