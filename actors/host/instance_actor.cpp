@@ -77,6 +77,13 @@ void deliver_outbox(Self* self) {
 void announce(Self* self, StepEffects effects) {
   auto& s = self->state;
   for (auto& b : effects.broadcasts) s.core->pubsub.publish(s.inst->id, std::move(b.name), std::move(b.payload));
+  for (auto& signal : effects.after_commit) {
+    try {
+      signal();
+    } catch (const std::exception& e) {
+      spdlog::error("actor.after_commit_failed actor={} error={}", s.inst->address.display(), e.what());
+    }
+  }
   auto me = caf::actor_cast<caf::actor>(self);
   for (auto& job : effects.io_jobs) {
     ++s.io_in_flight;

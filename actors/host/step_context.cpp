@@ -89,6 +89,8 @@ Result<std::int64_t> StepContext::spawn_io(std::string name, std::string_view re
   return id;
 }
 
+void StepContext::after_commit(std::function<void()> signal) { effects_.after_commit.push_back(std::move(signal)); }
+
 StepContext* StepContext::current() { return tl_current; }
 
 CurrentStep::CurrentStep(StepContext& ctx) : previous_(tl_current) { tl_current = &ctx; }

@@ -45,6 +45,7 @@ struct StepEffects {
   std::vector<Broadcast> broadcasts;
   std::vector<IoJob> io_jobs;
   std::vector<Outgoing> outbox;
+  std::vector<std::function<void()>> after_commit;
   bool self_sent = false;
 };
 
@@ -84,6 +85,11 @@ class StepContext {
   // wakes, with ok=false and error.code "interrupted". Returns the job id.
   Result<std::int64_t> spawn_io(std::string name, std::string_view result_queue, const Json& context,
                                 IoWork work);
+
+  // Runs `signal` on the actor's thread once the step commits (not at all if it fails):
+  // for in-process signals to long work this actor started, such as telling a running
+  // agent turn that a person answered it. It must be quick and must not block.
+  void after_commit(std::function<void()> signal);
 
   // The context of the step running on this thread, or nullptr.
   static StepContext* current();

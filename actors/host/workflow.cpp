@@ -106,6 +106,7 @@ void merge(StepEffects& into, StepEffects&& from) {
   for (auto& b : from.broadcasts) into.broadcasts.push_back(std::move(b));
   for (auto& j : from.io_jobs) into.io_jobs.push_back(std::move(j));
   for (auto& o : from.outbox) into.outbox.push_back(std::move(o));
+  for (auto& f : from.after_commit) into.after_commit.push_back(std::move(f));
   into.self_sent = into.self_sent || from.self_sent;
 }
 

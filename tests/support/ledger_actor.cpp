@@ -50,6 +50,11 @@ actors::ActorType make_ledger_type(actors::Host& host) {
     (void)append(ctx, body.at("seq").get<std::int64_t>());  // written, then rolled back
     return Error{ErrorCode::conflict, "ledger refuses seq " + body.at("seq").dump()};
   });
+  t.on_queue("ledger.command.signal", [](StepContext& ctx, const Json& body) -> Result<Json> {
+    ctx.after_commit([] { ++ledger_signals(); });
+    if (body.value("fail", false)) return Error{ErrorCode::conflict, "no signal"};
+    return append(ctx, body.value("seq", -1));
+  });
   t.on_queue("ledger.command.throw", [](StepContext&, const Json&) -> Result<Json> {
     throw std::runtime_error("boom");
   });
@@ -119,6 +124,11 @@ actors::ActorType make_ledger_type(actors::Host& host) {
     return jobs;
   });
   return t;
+}
+
+std::atomic<int>& ledger_signals() {
+  static std::atomic<int> count{0};
+  return count;
 }
 
 }  // namespace hearth::test

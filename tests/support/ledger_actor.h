@@ -4,11 +4,16 @@
 // sleep, wait on themselves, spawn I/O jobs and send to other ledgers.
 #pragma once
 
+#include <atomic>
+
 #include "actors/host/host.h"
 
 namespace hearth::test {
 
 actors::ActorType make_ledger_type(actors::Host& host);
+
+// How many after-commit signals "ledger.command.signal" has run, in this process.
+std::atomic<int>& ledger_signals();
 
 inline actors::Address ledger(std::string name) { return actors::Address{"ledger", {"test", std::move(name)}}; }
 

@@ -228,6 +228,20 @@ TEST_CASE("broadcasts reach subscribers after commit; a failed step broadcasts n
   CHECK(c->payload["label"] == "new");
 }
 
+TEST_CASE("after-commit signals run once the step commits, and not at all when it fails") {
+  test::TempDir dir;
+  test::TestHost host(dir);
+  auto a = ledger("signals");
+  REQUIRE(host->get_or_create(a).ok());
+  auto before = test::ledger_signals().load();
+  auto failed = host->send(a, "ledger.command.signal", {{"fail", true}}, waiting());
+  REQUIRE_FALSE(failed.ok());
+  CHECK(test::ledger_signals() == before);
+  REQUIRE(host->send(a, "ledger.command.signal", {{"seq", 7}}, waiting()).ok());
+  CHECK(test::eventually([&] { return test::ledger_signals() == before + 1; }));
+  CHECK(entries(*host, a)["count"] == 1);
+}
+
 TEST_CASE("a slow subscriber never blocks the actor; it loses the oldest events and is told") {
   test::TempDir dir;
   test::TestHost host(dir);
