@@ -113,9 +113,11 @@ class LocalProvider final : public Provider {
     if (auto st = validate(r); !st) return st.error();
     if (auto st = make_home(dir); !st) return st.error();
     ProcessSpec spec;
+    // Paths under a read-only bind name the host's files here.
     auto argv = r.argv;
-    for (const auto& [host, inside] : r.read_only)
-      if (argv[0] == inside) argv[0] = host;
+    for (auto& arg : argv)
+      for (const auto& [host, inside] : r.read_only)
+        if (arg == inside || arg.starts_with(inside + "/")) arg = host + arg.substr(inside.size());
     spec.argv = with_limits(r.limits, std::move(argv));
     for (const auto& [k, v] : environment(r, dir.home().string())) spec.extra_env.push_back(k + "=" + v);
     spec.cwd = r.cwd.empty() ? dir.work() : dir.work() / r.cwd;

@@ -50,7 +50,7 @@ struct ExecRequest {
   Network network = Network::none;
   Limits limits;
   // Host files or dirs made visible read-only at an absolute path inside (e.g. an
-  // agent's program). The local provider runs the host path instead when argv[0] names one.
+  // agent's program). The local provider uses the host paths instead in argv.
   std::vector<std::pair<std::string, std::string>> read_only;  // {host path, path inside}
   // The sandbox's control groups (Cgroups::prepare): the process joins them before it
   // starts, so that the sandbox's process and memory ceilings cover it.

@@ -68,6 +68,9 @@ struct AgentConnection::Impl {
   std::int64_t next_id = 0;
   bool exited = false;
   std::string protocol_error;  // what the agent wrote that is not ACP
+  std::string stderr_tail;     // the last few KiB the agent wrote on stderr
+  bool replaying = false;      // during session/load: updates are history, not passed on
+  bool loaded = false;
   std::thread reader;
   std::vector<std::jthread> handlers;
 
@@ -114,7 +117,14 @@ struct AgentConnection::Impl {
     std::lock_guard lock(mu);
     if (!protocol_error.empty())
       return Error{ErrorCode::unavailable, fmt::format("the agent broke the protocol while {}: {}", doing, protocol_error)};
-    if (exited) return Error{ErrorCode::unavailable, fmt::format("the agent exited while {}", doing)};
+    if (exited) {
+      auto tail = stderr_tail;
+      while (!tail.empty() && std::isspace(static_cast<unsigned char>(tail.back()))) tail.pop_back();
+      if (tail.size() > 1000) tail = "…" + tail.substr(tail.size() - 1000);
+      return Error{ErrorCode::unavailable, tail.empty() ? fmt::format("the agent exited while {}", doing)
+                                                        : fmt::format("the agent exited while {}; its stderr ended "
+                                                                      "with: {}", doing, tail)};
+    }
     return Error{ErrorCode::timeout, fmt::format("the agent did not answer while {}", doing)};
   }
 
@@ -138,6 +148,11 @@ struct AgentConnection::Impl {
       if (r == Process::Read::eof) break;
       if (r == Process::Read::timeout) continue;
       if (chunk.stream == 2) {
+        {
+          std::lock_guard lock(mu);
+          stderr_tail += chunk.data;
+          if (stderr_tail.size() > 4096) stderr_tail.erase(0, stderr_tail.size() - 2048);
+        }
         if (callbacks.on_stderr) callbacks.on_stderr(chunk.data);
         continue;
       }
@@ -185,7 +200,12 @@ struct AgentConnection::Impl {
     }
     auto method = msg["method"].is_string() ? msg["method"].get<std::string>() : std::string();
     if (!msg.contains("id")) {
-      if (method == "session/update" && callbacks.on_update && msg.contains("params"))
+      bool replay;
+      {
+        std::lock_guard lock(mu);
+        replay = replaying;
+      }
+      if (method == "session/update" && callbacks.on_update && msg.contains("params") && !replay)
         callbacks.on_update(msg["params"].value("update", Json::object()));
       return;  // other notifications are ignored, as ACP allows
     }
@@ -268,6 +288,7 @@ struct AgentConnection::Impl {
     auto rel = std::filesystem::path(cwd).lexically_normal().lexically_relative(inside).string();
     r.cwd = rel == "." ? "" : rel;
     r.network = spec.exec.network;
+    r.cgroup_procs = spec.exec.cgroup_procs;  // the sandbox's ceilings cover its commands too
     auto t = std::make_shared<Terminal>();
     if (p.contains("outputByteLimit") && p["outputByteLimit"].is_number_unsigned())
       t->limit = std::max<std::size_t>(p["outputByteLimit"].get<std::size_t>(), 1);
@@ -316,6 +337,11 @@ AgentConnection::~AgentConnection() { impl_->shutdown(); }
 
 const std::string& AgentConnection::session_id() const { return impl_->session; }
 const Json& AgentConnection::agent_info() const { return impl_->info; }
+bool AgentConnection::loaded() const { return impl_->loaded; }
+bool AgentConnection::alive() const {
+  std::lock_guard lock(impl_->mu);
+  return !impl_->exited;
+}
 
 Result<std::unique_ptr<AgentConnection>> AgentConnection::start(const Provider& provider, const SandboxDir& dir,
                                                                 AgentSpec spec, AgentCallbacks callbacks) {
@@ -341,8 +367,51 @@ Result<std::unique_ptr<AgentConnection>> AgentConnection::start(const Provider& 
   if (i.info.value("protocolVersion", Json(0)) != 1)
     return Error{ErrorCode::unavailable,
                  fmt::format("the agent speaks ACP protocol {}, Hearth speaks 1", i.info.value("protocolVersion", Json()).dump())};
-  auto new_id = i.send_request("session/new", {{"cwd", provider.work_dir_inside(dir)}, {"mcpServers", Json::array()}});
-  auto made = i.wait_answer(new_id, i.spec.start_timeout);
+  auto cwd = provider.work_dir_inside(dir);
+  bool can_load = i.info.contains("agentCapabilities") && i.info["agentCapabilities"].is_object() &&
+                  i.info["agentCapabilities"].value("loadSession", false);
+  if (!i.spec.load_session_id.empty() && can_load) {
+    {
+      std::lock_guard lock(i.mu);
+      i.replaying = true;
+    }
+    auto load_id = i.send_request("session/load",
+                                  {{"sessionId", i.spec.load_session_id}, {"cwd", cwd}, {"mcpServers", Json::array()}});
+    auto loaded = i.wait_answer(load_id, i.spec.start_timeout);
+    {
+      std::lock_guard lock(i.mu);
+      i.replaying = false;
+    }
+    if (!loaded) return i.gone("resuming its session");
+    if (!loaded->contains("error")) {
+      i.session = i.spec.load_session_id;
+      i.loaded = true;
+      return conn;
+    }
+    // The agent no longer has that session: a new one it is.
+  }
+  auto open = [&]() { return i.wait_answer(i.send_request("session/new", {{"cwd", cwd}, {"mcpServers", Json::array()}}),
+                                           i.spec.start_timeout); };
+  auto made = open();
+  if (made && made->contains("error") && (*made)["error"].value("code", 0) == -32000) {
+    // Authentication required: use a method whose environment variables we set.
+    for (const auto& m : i.info.value("authMethods", Json::array())) {
+      if (!m.is_object() || m.value("type", "") != "env_var" || !m.contains("vars")) continue;
+      bool have_all = true;
+      for (const auto& v : m["vars"]) {
+        auto name = v.is_object() ? v.value("name", "") : "";
+        bool have = false;
+        for (const auto& e : i.spec.exec.env) have = have || e.rfind(name + "=", 0) == 0;
+        have_all = have_all && have && !name.empty();
+      }
+      if (!have_all) continue;
+      auto auth = i.wait_answer(i.send_request("authenticate", {{"methodId", m.value("id", "")}}), i.spec.start_timeout);
+      if (!auth) return i.gone("authenticating");
+      if (auth->contains("error")) return Impl::agent_error((*auth)["error"]);
+      made = open();
+      break;
+    }
+  }
   if (!made) return i.gone("opening a session");
   if (made->contains("error")) return Impl::agent_error((*made)["error"]);
   if (!(*made)["result"].contains("sessionId") || !(*made)["result"]["sessionId"].is_string())

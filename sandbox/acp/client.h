@@ -33,18 +33,26 @@ struct AgentSpec {
   ExecRequest exec;  // the agent's program, env, binds, network, limits (no wall clock: turns are long)
   std::chrono::milliseconds start_timeout{std::chrono::seconds(30)};  // initialize + session/new
   std::chrono::milliseconds cancel_grace{std::chrono::seconds(10)};   // after session/cancel
+  // An agent session to resume (session/load) when the agent supports it; the history
+  // it replays is not passed to on_update (the caller has it). Else a new session.
+  std::string load_session_id;
 };
 
 class AgentConnection {
  public:
   // Starts the agent in `dir`, initializes (protocol 1) and opens a session in the work
-  // dir. Fails with the reason (not startable, exited, no answer in time, wrong protocol).
+  // dir. An agent that asks for authentication first (-32000) is authenticated with the
+  // first method it offers whose environment variables the spec sets. Fails with the
+  // reason (not startable, exited, no answer in time, wrong protocol), with the end of
+  // what the agent wrote on stderr when it has exited.
   static Result<std::unique_ptr<AgentConnection>> start(const Provider& provider, const SandboxDir& dir,
                                                         AgentSpec spec, AgentCallbacks callbacks);
   ~AgentConnection();  // ends the agent and every terminal it started
 
   const std::string& session_id() const;
   const Json& agent_info() const;  // initialize's result
+  bool loaded() const;             // the session was resumed with session/load
+  bool alive() const;              // the agent process still runs and speaks ACP
 
   // One turn: sends the prompt and returns the stop reason once the agent answers. A stop
   // request sends session/cancel and waits `cancel_grace` for the answer. Fails when the

@@ -11,7 +11,9 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <random>
 #include <mutex>
 #include <optional>
 #include <sstream>
@@ -133,15 +135,27 @@ class MockAgent {
     if (!is_request) return;  // other notifications: nothing to do
     if (method == "initialize") {
       reply(id, {{"protocolVersion", 1},
-                 {"agentCapabilities", {{"loadSession", false}, {"promptCapabilities", Json::object()}}},
+                 {"agentCapabilities", {{"loadSession", !state_dir().empty()}, {"promptCapabilities", Json::object()}}},
                  {"authMethods", Json::array()},
                  {"agentInfo", {{"name", "hearth-mock"}, {"title", "Hearth mock agent"}, {"version", "1"}}}});
     } else if (method == "session/new") {
       if (!params.contains("cwd") || !params["cwd"].is_string())
         return reply_error(id, -32602, "Invalid params", {{"details", "cwd is required"}});
       cwd_ = params["cwd"].get<std::string>();
-      session_id_ = "mock-" + std::to_string(++sessions_);
+      session_id_ = new_session_id();
+      history_ = Json::array();
+      save();
       reply(id, {{"sessionId", session_id_}});
+    } else if (method == "session/load") {
+      auto wanted = params.value("sessionId", std::string());
+      auto saved = load(wanted);
+      if (!saved) return reply_error(id, -32002, "Resource not found", {{"details", "no session " + wanted}});
+      cwd_ = params.value("cwd", std::string());
+      session_id_ = wanted;
+      history_ = *saved;
+      for (const auto& prompt : history_)  // the history, replayed before the answer
+        update({{"sessionUpdate", "user_message_chunk"}, {"content", {{"type", "text"}, {"text", prompt}}}});
+      reply(id, Json::object());
     } else if (method == "session/prompt") {
       if (params.value("sessionId", std::string()) != session_id_ || session_id_.empty())
         return reply_error(id, -32002, "Resource not found", {{"details", "unknown session"}});
@@ -150,6 +164,8 @@ class MockAgent {
       std::string text;
       for (const auto& block : params.value("prompt", Json::array()))
         if (block.value("type", "") == "text") text += block.value("text", "") + "\n";
+      history_.push_back(text);
+      save();
       cancelled_ = false;
       turn_running_ = true;
       turn_ = std::thread([this, id, text] {
@@ -159,6 +175,39 @@ class MockAgent {
     } else {
       reply_error(id, -32601, "\"Method not found\": " + method, {{"method", method}});
     }
+  }
+
+  // --- Sessions kept in $HOME, so that session/load works in a later process ------------
+  static std::string state_dir() {
+    const char* home = std::getenv("HOME");
+    return home && *home ? std::string(home) + "/.hearth-mock" : std::string();
+  }
+
+  static std::string new_session_id() {
+    std::random_device rd;
+    std::string id = "mock-";
+    for (int i = 0; i < 4; ++i) {
+      char hex[5];
+      std::snprintf(hex, sizeof hex, "%04x", rd() & 0xffff);
+      id += hex;
+    }
+    return id;
+  }
+
+  void save() const {
+    if (state_dir().empty()) return;
+    std::error_code ec;
+    std::filesystem::create_directories(state_dir(), ec);
+    std::ofstream(state_dir() + "/" + session_id_ + ".json") << history_.dump();
+  }
+
+  static std::optional<Json> load(const std::string& session) {
+    if (state_dir().empty() || session.find('/') != std::string::npos || session.empty()) return std::nullopt;
+    std::ifstream in(state_dir() + "/" + session + ".json");
+    if (!in) return std::nullopt;
+    auto j = Json::parse(in, nullptr, false);
+    if (!j.is_array()) return std::nullopt;
+    return j;
   }
 
   // --- The scripted turn -------------------------------------------------------------
@@ -295,6 +344,8 @@ class MockAgent {
       turn_running_ = false;
       reply_error(id, -32603, "Internal error", {{"details", rest}});
       return false;
+    } else if (command == "/history") {
+      say("this session has seen " + std::to_string(history_.size()) + " prompts");
     } else if (command == "/crash") {
       std::fflush(out_);
       std::_Exit(3);
@@ -332,7 +383,7 @@ class MockAgent {
   std::atomic<bool> turn_running_{false};
   std::thread turn_;
   std::string session_id_, cwd_;
-  int sessions_ = 0;
+  Json history_ = Json::array();  // the prompts this session has seen
   int tool_calls_ = 0;
 };
 

@@ -1,7 +1,8 @@
 // `hearth mock-agent`: a real Agent Client Protocol agent (v1, NDJSON JSON-RPC over
 // stdio) whose behaviour is scripted by the prompt, one command per line, so that tests
 // and demos are deterministic without a model. Nothing about it is faked inside the
-// server: the server drives it exactly as it drives Claude Code or Codex.
+// server: the server drives it exactly as it drives Claude Code or Codex. Sessions are
+// kept under $HOME/.hearth-mock, so a later process resumes one with session/load.
 //
 //   /say TEXT        agent message, streamed as several chunks
 //   /think TEXT      agent thought
@@ -13,6 +14,7 @@
 //   /sleep MS        waits (a cancel interrupts it)
 //   /stream N        N message chunks, for load
 //   /fail MESSAGE    ends the turn with a JSON-RPC error carrying MESSAGE
+//   /history         says how many prompts this session has seen (also across session/load)
 //   /crash           exits at once (status 3)
 //   anything else    echoed back as an agent message
 #pragma once

@@ -156,5 +156,7 @@ TEST_CASE("ACP client: a program that does not speak ACP, or says nothing, fails
   missing.exec.argv = {"/no/such/agent"};
   auto c3 = acp::AgentConnection::start(*f.bwrap, f.box, missing, f.callbacks());
   REQUIRE_FALSE(c3.ok());
-  CHECK(c3.error().message == "the agent exited while initializing");
+  CHECK(c3.error().message ==
+        "the agent exited while initializing; its stderr ended with: bwrap: execvp /no/such/agent: No such file or "
+        "directory");
 }

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sandbox/process.h"
+#include "tests/support/temp_dir.h"
 
 using namespace hearth;
 using namespace std::chrono_literals;
@@ -20,8 +21,9 @@ class Client {
  public:
   using Serve = std::function<json(const std::string& method, const json& params)>;  // result, or {"error":…}
 
-  Client() {
-    auto p = sandbox::Process::spawn({{HEARTH_BINARY, "mock-agent"}, {}, {}});
+  // Sessions are kept under `home` (HOME), so that a later agent can load them.
+  explicit Client(const std::filesystem::path& home) {
+    auto p = sandbox::Process::spawn({{HEARTH_BINARY, "mock-agent"}, {"HOME=" + home.string()}, {}});
     REQUIRE(p.ok());
     agent_ = std::make_unique<sandbox::Process>(std::move(*p));
   }
@@ -90,9 +92,10 @@ class Client {
 }  // namespace
 
 TEST_CASE("mock agent: initialize, a session, and a turn of messages, thoughts, a plan and echoes") {
-  Client c;
+  test::TempDir home;
+  Client c(home.path());
   c.start();
-  CHECK(c.session == "mock-1");
+  CHECK(c.session.starts_with("mock-"));
   auto done = c.prompt("/say hello there world\n/think pondering deeply\n/plan read;fix;test\njust text");
   CHECK(done["result"]["stopReason"] == "end_turn");
   CHECK(c.text_of("agent_message_chunk") == "hello there world" "just text");
@@ -111,7 +114,8 @@ TEST_CASE("mock agent: initialize, a session, and a turn of messages, thoughts, 
 }
 
 TEST_CASE("mock agent: files and commands go through the client's fs and terminal methods") {
-  Client c;
+  test::TempDir home;
+  Client c(home.path());
   c.start("/workspace");
   json written;
   auto done = c.prompt("/write notes/a.txt hello file\n/read notes/a.txt\n/read missing.txt\n/run git status --short",
@@ -155,7 +159,8 @@ TEST_CASE("mock agent: files and commands go through the client's fs and termina
 }
 
 TEST_CASE("mock agent: a permission request goes on when allowed and ends the turn when rejected") {
-  Client c;
+  test::TempDir home;
+  Client c(home.path());
   c.start();
   auto answer = [](const char* option) {
     return [option](const std::string& method, const json& p) -> json {
@@ -176,7 +181,8 @@ TEST_CASE("mock agent: a permission request goes on when allowed and ends the tu
 }
 
 TEST_CASE("mock agent: cancel interrupts a turn; /fail answers an error; /stream streams; /crash exits") {
-  Client c;
+  test::TempDir home;
+  Client c(home.path());
   c.start();
   c.send({{"jsonrpc", "2.0"}, {"id", 100}, {"method", "session/prompt"},
           {"params", {{"sessionId", c.session}, {"prompt", {{{"type", "text"}, {"text", "/sleep 20000\n/say too late"}}}}}}});
@@ -204,7 +210,8 @@ TEST_CASE("mock agent: cancel interrupts a turn; /fail answers an error; /stream
 }
 
 TEST_CASE("mock agent: malformed lines, unknown methods and unknown sessions get JSON-RPC errors") {
-  Client c;
+  test::TempDir home;
+  Client c(home.path());
   c.send_raw("this is not json");
   auto parse = json::parse(*c.agent_->read_line(10s));
   CHECK(parse["error"]["code"] == -32700);
@@ -214,4 +221,28 @@ TEST_CASE("mock agent: malformed lines, unknown methods and unknown sessions get
   auto unknown = c.call("session/prompt", {{"sessionId", "nope"}, {"prompt", json::array()}});
   CHECK(unknown["error"]["code"] == -32002);
   CHECK(c.call("session/new", json::object())["error"]["code"] == -32602);
+}
+
+TEST_CASE("mock agent: a later process resumes a session with session/load, replaying its prompts") {
+  test::TempDir home;
+  std::string session;
+  {
+    Client first(home.path());
+    session = first.start();
+    CHECK(first.prompt("/say one")["result"]["stopReason"] == "end_turn");
+    CHECK(first.prompt("/say two")["result"]["stopReason"] == "end_turn");
+  }
+  Client second(home.path());
+  auto init = second.call("initialize", {{"protocolVersion", 1}});
+  CHECK(init["result"]["agentCapabilities"]["loadSession"] == true);
+  auto loaded = second.call("session/load", {{"sessionId", session}, {"cwd", "/workspace"}, {"mcpServers", json::array()}});
+  CHECK(loaded["result"] == json::object());
+  REQUIRE(second.updates.size() == 2);
+  CHECK(second.text_of("user_message_chunk") == "/say one\n/say two\n");
+  second.session = session;
+  second.updates.clear();
+  CHECK(second.prompt("/history")["result"]["stopReason"] == "end_turn");
+  CHECK(second.text_of("agent_message_chunk") == "this session has seen 3 prompts");
+  auto unknown = second.call("session/load", {{"sessionId", "mock-nope"}, {"cwd", "/workspace"}, {"mcpServers", json::array()}});
+  CHECK(unknown["error"]["code"] == -32002);
 }
