@@ -35,16 +35,18 @@ std::string Redactor::redact(std::string_view text) const {
 std::string Redactor::Stream::push(std::string_view chunk) {
   if (r_.empty()) return std::string(chunk);
   pending_.append(chunk);
-  // Everything but the last (longest - 1) bytes is final: no value can start there and
-  // still be incomplete. Redact the whole buffer, then keep back the unsafe tail.
+  // Hold back only the longest tail that could be the start of a value: everything
+  // before it is final. Ordinary text is passed on at once.
   std::string text = std::move(pending_);
   pending_.clear();
-  auto keep = std::min(text.size(), r_.longest_ - 1);
+  std::size_t keep = 0;
+  for (const auto& [value, _] : r_.secrets_)
+    for (std::size_t k = std::min(text.size(), value.size() - 1); k > keep; --k)
+      if (text.compare(text.size() - k, k, value, 0, k) == 0) {
+        keep = k;
+        break;
+      }
   auto cut = text.size() - keep;
-  // Do not cut inside a value that starts before `cut` and ends after it.
-  for (std::size_t start = cut > r_.longest_ ? cut - r_.longest_ + 1 : 0; start < cut; ++start)
-    for (const auto& [value, _] : r_.secrets_)
-      if (start + value.size() > cut && text.compare(start, value.size(), value) == 0) cut = start;
   pending_ = text.substr(cut);
   return r_.redact(std::string_view(text).substr(0, cut));
 }

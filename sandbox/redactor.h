@@ -20,8 +20,8 @@ class Redactor {
   bool empty() const { return secrets_.empty(); }
   std::string redact(std::string_view text) const;
 
-  // One stream of chunks: push() returns what is safe to pass on (it holds back a tail
-  // that could be the start of a value); flush() returns the rest at the end.
+  // One stream of chunks: push() returns what is safe to pass on (it holds back only a
+  // tail that could be the start of a value); flush() returns the rest at the end.
   class Stream {
    public:
     explicit Stream(const Redactor& r) : r_(r) {}

@@ -48,3 +48,14 @@ TEST_CASE("process output never carries a secret value, however the process writ
   CHECK(out == "key is [secret ANTHROPIC_API_KEY]\n");
   CHECK(err == "[secret ANTHROPIC_API_KEY]\n");
 }
+
+TEST_CASE("a stream holds back only a tail that could begin a value") {
+  Redactor r({{"TOKEN", "ghp_0123456789"}});
+  Redactor::Stream s(r);
+  CHECK(s.push("hello world ") == "hello world ");  // nothing like the value: passed on at once
+  CHECK(s.push("see gh") == "see ");                // "gh" may begin it
+  CHECK(s.push("p_01") == "");
+  CHECK(s.push("x") == "ghp_01x");                  // it did not
+  CHECK(s.push("ghp_0123456789!") == "[secret TOKEN]!");
+  CHECK(s.flush() == "");
+}
