@@ -33,6 +33,13 @@ struct ServeOptions {
   bool secure_cookies = false;
   int sse_max_streams = 256;
   std::string metrics_token;
+  // Sandboxes and agents.
+  std::string sandbox_provider = "bwrap";
+  int sandbox_max_processes = 1024;
+  int sandbox_max_memory_mb = 0;
+  int permission_timeout_s = 30 * 60;
+  int agent_idle_timeout_s = 30 * 60;
+  int turn_silence_timeout_s = 10 * 60;
 };
 
 // Runs the server until SIGINT or SIGTERM; returns the process exit code.

@@ -55,6 +55,25 @@ int main(int argc, char** argv) {
                   "Bearer token for GET /metrics; without one, /metrics answers loopback clients only")
       ->envname("HEARTH_METRICS_TOKEN");
 
+  cmd->add_option("--sandbox-provider", serve.sandbox_provider,
+                  "Where sandboxes run: bwrap (isolated) or local (plain processes; development only)")
+      ->envname("HEARTH_SANDBOX_PROVIDER")->check(CLI::IsMember({"bwrap", "local"}))->capture_default_str();
+  cmd->add_option("--sandbox-max-processes", serve.sandbox_max_processes,
+                  "Most processes one sandbox may run at once (cgroups; 0: no limit)")
+      ->envname("HEARTH_SANDBOX_MAX_PROCESSES")->check(CLI::Range(0, 1 << 22))->capture_default_str();
+  cmd->add_option("--sandbox-max-memory-mb", serve.sandbox_max_memory_mb,
+                  "Most memory one sandbox may use, in MiB (cgroups; 0: no limit)")
+      ->envname("HEARTH_SANDBOX_MAX_MEMORY_MB")->check(CLI::Range(0, 1 << 24))->capture_default_str();
+  cmd->add_option("--permission-timeout", serve.permission_timeout_s,
+                  "Seconds an agent's permission request waits for a person before it is rejected")
+      ->envname("HEARTH_PERMISSION_TIMEOUT")->check(CLI::Range(1, 7 * 24 * 3600))->capture_default_str();
+  cmd->add_option("--agent-idle-timeout", serve.agent_idle_timeout_s,
+                  "Seconds an agent process is kept between turns before it is ended (the next turn resumes it)")
+      ->envname("HEARTH_AGENT_IDLE_TIMEOUT")->check(CLI::Range(1, 7 * 24 * 3600))->capture_default_str();
+  cmd->add_option("--turn-silence-timeout", serve.turn_silence_timeout_s,
+                  "Seconds an agent may send nothing during a turn before the turn is cancelled")
+      ->envname("HEARTH_TURN_SILENCE_TIMEOUT")->check(CLI::Range(1, 24 * 3600))->capture_default_str();
+
   auto* mock = app.add_subcommand("mock-agent",
                                   "Run the scripted mock agent: an ACP agent on stdin/stdout (docs/agents.md)");
 

@@ -12,6 +12,9 @@
 
 #include "actors/host/host.h"
 #include "actors/identity/identity.h"
+#include "actors/sandbox/sandbox_runtime.h"
+#include "actors/session/agent_runner.h"
+#include "actors/session/session_actor.h"
 #include "cli/commands.h"
 #include "http/server.h"
 #include "storage/file_lock.h"
@@ -78,10 +81,31 @@ int serve(const ServeOptions& options) {
   config.io_threads = static_cast<std::size_t>(options.io_threads);
 
   actors::Host host(config);
+  auto key = std::make_shared<const storage::MasterKey>(*master_key);
+  actors::sandbox::RuntimeConfig sandboxes;
+  sandboxes.data_dir = options.data_dir;
+  sandboxes.provider = options.sandbox_provider;
+  sandboxes.group_limits = {options.sandbox_max_processes, std::int64_t{options.sandbox_max_memory_mb} << 20};
+  sandboxes.master_key = key;
+  sandboxes.permission_timeout = std::chrono::seconds(options.permission_timeout_s);
+  sandboxes.agent_idle_timeout = std::chrono::seconds(options.agent_idle_timeout_s);
+  actors::sandbox::Runtime runtime(host, sandboxes);
+  actors::session::AgentRunner agents(runtime, {std::chrono::seconds(options.turn_silence_timeout_s)});
   if (auto st = identity::register_types(host); !st) {
     std::cerr << "hearth: " << st.error().message << "\n";
     return 1;
   }
+  if (auto st = actors::session::register_types(host, agents); !st) {
+    std::cerr << "hearth: " << st.error().message << "\n";
+    return 1;
+  }
+  if (auto st = runtime.start(); !st) {
+    std::cerr << "hearth: sandboxes: " << st.error().message << "\n";
+    return 1;
+  }
+  if (options.sandbox_provider == "local")
+    std::cout << "WARNING: --sandbox-provider local: agents and processes run as plain processes on this machine, "
+                 "NOT isolated from it or from each other. Use it for development only." << std::endl;
   if (auto st = host.start(); !st) {
     spdlog::error("serve.start_failed error={}", st.error().message);
     std::cerr << "hearth: " << st.error().message << "\n";
@@ -105,7 +129,8 @@ int serve(const ServeOptions& options) {
   edge.secure_cookies = options.secure_cookies;
   edge.sse_max_streams = static_cast<std::size_t>(options.sse_max_streams);
   edge.metrics_token = options.metrics_token;
-  edge.master_key = std::make_shared<const storage::MasterKey>(*master_key);
+  edge.master_key = key;
+  edge.agents = &agents;
 
   http::Server server(server_config, host);
   auto port = server.start();
@@ -123,6 +148,7 @@ int serve(const ServeOptions& options) {
   spdlog::info("serve.stopping signal={}", signal == SIGINT ? "SIGINT" : "SIGTERM");
   server.set_ready(false);
   server.stop();
+  agents.shutdown(std::chrono::seconds(options.shutdown_grace_s));  // turns end as interrupted
   host.shutdown(std::chrono::seconds(options.shutdown_grace_s));
   std::cout << "hearth stopped" << std::endl;
   return 0;

@@ -19,13 +19,15 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// One open stream: what it sends (its step) and the edge's bookkeeping around it.
 struct Stream {
   Edge& edge;
-  std::shared_ptr<actors::Subscription> sub;
+  StreamStep step;
+  std::string preamble;
   std::string secret;
   std::string org_id, user_id;
-  bool reset = false;
   bool started = false;
+  bool ended = false;
   Clock::time_point last_write = Clock::now();
   Clock::time_point last_check = Clock::now();
 };
@@ -50,41 +52,37 @@ std::optional<std::uint64_t> parse_last_event_id(const std::string& text, const 
   }
 }
 
-bool write(httplib::DataSink& sink, Stream& s, const std::string& text) {
-  s.last_write = Clock::now();
-  return sink.write(text.data(), text.size());
-}
-
-// Whether the caller may still watch: credential valid and still a member.
+// Whether the caller may still watch: credential valid and, on org routes, still a member.
 bool still_allowed(Stream& s) {
   auto caller = s.edge.identity.authenticate(s.secret);
   if (!caller) return false;
+  if (s.org_id.empty()) return true;
   auto role = s.edge.identity.role(s.org_id, s.user_id);
   return role && !role->empty();
 }
 
 bool pump(Stream& s, httplib::DataSink& sink) {
+  auto write = [&](const std::string& text) {
+    s.last_write = Clock::now();
+    return sink.write(text.data(), text.size());
+  };
   if (!s.started) {
     s.started = true;
-    if (!write(sink, s, "retry: 2000\n\n")) return false;
-    if (s.reset && !write(sink, s, "event: reset\ndata: {\"reason\":\"missed events are no longer retained\"}\n\n"))
-      return false;
+    if (!write("retry: 2000\n\n" + s.preamble)) return false;
   }
-  if (s.edge.stopping) {
+  if (s.edge.stopping || s.ended) {
     sink.done();
     return true;
   }
-  if (auto e = s.sub->next(std::chrono::milliseconds(500))) {
-    if (s.sub->take_lagged()) {
-      spdlog::info("sse.slow_client_disconnected user_id={} org={}", s.user_id, s.org_id);
-      (void)write(sink, s, "event: reset\ndata: {\"reason\":\"the client fell behind\"}\n\n");
-      return false;
-    }
-    Json data{{"name", e->name}, {"at", e->at_ms}, {"payload", e->payload}};
-    auto text = fmt::format("id: {}.{}\nevent: {}\ndata: {}\n\n", s.edge.host.pubsub().epoch(), e->seq, e->name,
-                            data.dump(-1, ' ', false, Json::error_handler_t::replace));
-    if (!write(sink, s, text)) return false;
-  } else if (s.sub->closed()) {
+  bool client_gone = false;
+  bool more = s.step([&](const std::string& frame) {
+    if (client_gone) return false;
+    client_gone = !write(frame);
+    return !client_gone;
+  });
+  if (client_gone) return false;
+  if (!more) {
+    s.ended = true;
     sink.done();
     return true;
   }
@@ -92,12 +90,12 @@ bool pump(Stream& s, httplib::DataSink& sink) {
   if (now - s.last_check >= s.edge.config.sse_recheck) {
     s.last_check = now;
     if (!still_allowed(s)) {
-      (void)write(sink, s, "event: signed_out\ndata: {}\n\n");
+      (void)write("event: signed_out\ndata: {}\n\n");
       sink.done();
       return true;
     }
   }
-  if (now - s.last_write >= s.edge.config.sse_heartbeat && !write(sink, s, ": heartbeat\n\n")) return false;
+  if (now - s.last_write >= s.edge.config.sse_heartbeat && !write(": heartbeat\n\n")) return false;
   return true;
 }
 
@@ -116,7 +114,7 @@ void refuse_and_close(httplib::Response& res, const Error& error) {
 
 }  // namespace
 
-Result<Reply> event_stream(Context& ctx, const std::string& topic) {
+Result<Reply> serve_stream(Context& ctx, StreamStep step, std::string preamble) {
   auto& edge = ctx.edge;
   if (edge.sse_streams.fetch_add(1) >= edge.config.sse_max_streams) {
     edge.sse_streams.fetch_sub(1);
@@ -127,14 +125,8 @@ Result<Reply> event_stream(Context& ctx, const std::string& topic) {
     ctx.streaming = true;
     return Reply{503, nullptr};
   }
-  auto stream = std::make_shared<Stream>(Stream{edge, nullptr, ctx.secret, ctx.org_id, ctx.caller->user_id});
-  auto last = ctx.req.get_header_value("Last-Event-ID");
-  if (last.empty()) last = ctx.query("last_event_id");
-  bool reset = false;
-  auto after = parse_last_event_id(last, edge.host.pubsub().epoch(), reset);
-  bool too_old = false;
-  stream->sub = edge.host.pubsub().subscribe_with_replay(topic, after, too_old);
-  stream->reset = reset || too_old;
+  auto stream = std::make_shared<Stream>(Stream{edge, std::move(step), std::move(preamble), ctx.secret, ctx.org_id,
+                                                ctx.caller->user_id});
   ctx.res.set_header("Cache-Control", "no-cache");
   ctx.res.set_header("X-Accel-Buffering", "no");
   ctx.res.set_chunked_content_provider(
@@ -142,6 +134,35 @@ Result<Reply> event_stream(Context& ctx, const std::string& topic) {
       [stream](bool) { stream->edge.sse_streams.fetch_sub(1); });
   ctx.streaming = true;
   return Reply{200, nullptr};
+}
+
+Result<Reply> event_stream(Context& ctx, const std::string& topic) {
+  auto& edge = ctx.edge;
+  auto last = ctx.req.get_header_value("Last-Event-ID");
+  if (last.empty()) last = ctx.query("last_event_id");
+  bool reset = false;
+  auto after = parse_last_event_id(last, edge.host.pubsub().epoch(), reset);
+  bool too_old = false;
+  auto sub = edge.host.pubsub().subscribe_with_replay(topic, after, too_old);
+  std::string preamble;
+  if (reset || too_old) preamble = "event: reset\ndata: {\"reason\":\"missed events are no longer retained\"}\n\n";
+  auto user = ctx.caller->user_id;
+  auto org = ctx.org_id;
+  return serve_stream(
+      ctx,
+      [&edge, sub, user, org](const StreamWrite& write) {
+        auto e = sub->next(std::chrono::milliseconds(500));
+        if (!e) return !sub->closed();
+        if (sub->take_lagged()) {
+          spdlog::info("sse.slow_client_disconnected user_id={} org={}", user, org);
+          (void)write("event: reset\ndata: {\"reason\":\"the client fell behind\"}\n\n");
+          return false;
+        }
+        Json data{{"name", e->name}, {"at", e->at_ms}, {"payload", e->payload}};
+        return write(fmt::format("id: {}.{}\nevent: {}\ndata: {}\n\n", edge.host.pubsub().epoch(), e->seq, e->name,
+                                 data.dump(-1, ' ', false, Json::error_handler_t::replace)));
+      },
+      std::move(preamble));
 }
 
 namespace {

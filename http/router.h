@@ -24,6 +24,10 @@ struct Request;
 struct Response;
 }  // namespace httplib
 
+namespace hearth::actors::session {
+class AgentRunner;
+}
+
 namespace hearth::http {
 
 using actors::Json;
@@ -55,6 +59,8 @@ struct EdgeConfig {
   int sign_in_failures_per_address = 20;         // per 5 minutes
   // Seals org secrets before they are queued; without it the secrets routes answer 503.
   std::shared_ptr<const storage::MasterKey> master_key;
+  // Sandboxes and agent sessions; without it their routes answer 503.
+  actors::session::AgentRunner* agents = nullptr;
 };
 
 // Failed sign-ins, counted per key in a sliding window.
@@ -171,6 +177,18 @@ void add_identity_routes(Router& router);
 void add_inspector_routes(Router& router);
 void add_event_routes(Router& router);
 void add_secret_routes(Router& router);
+void add_sandbox_routes(Router& router);
+void add_session_routes(Router& router);
+
+// Writes one Server-Sent Events frame; false once the client is gone.
+using StreamWrite = std::function<bool(const std::string& frame)>;
+// One round of a stream: waits up to about half a second for something to send,
+// writes it, and returns false to end the stream.
+using StreamStep = std::function<bool(const StreamWrite& write)>;
+// Serves `step` as an event stream under the edge's rules: the bound on open streams
+// (503 past it), heartbeats, the re-check of the caller's credential and (org routes)
+// membership, the server's stop. `preamble` is sent first.
+Result<Reply> serve_stream(Context& ctx, StreamStep step, std::string preamble = {});
 
 // Streams the broadcasts on `topic` (an actor id) to the caller as Server-Sent Events,
 // with Last-Event-ID replay, heartbeats and the stream bound. For org routes: the

@@ -239,6 +239,8 @@ Server::Server(ServerConfig config, actors::Host& host) : impl_(std::make_unique
   add_inspector_routes(impl.router);
   add_event_routes(impl.router);
   add_secret_routes(impl.router);
+  add_sandbox_routes(impl.router);
+  add_session_routes(impl.router);
   for (const auto& r : impl.router.routes())
     if (r.policy == Policy::unset) spdlog::error("http.route_without_policy method={} path={}", r.method, r.pattern);
 

@@ -66,6 +66,7 @@ Status checkout(const Provider& provider, const SandboxDir& dir, const CheckoutS
 
   ExecRequest git;
   git.network = spec.network;
+  git.cgroup_procs = spec.cgroup_procs;
   git.env = {"HOME=/tmp", "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1"};
   std::vector<std::pair<std::string, std::string>> secrets;
   auto url = spec.repo_url;

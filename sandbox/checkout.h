@@ -21,6 +21,7 @@ struct CheckoutSpec {
   std::string author_email = "hearth@localhost";
   std::optional<std::string> token;      // https credentials (e.g. a GitHub installation token)
   Network network = Network::none;       // https needs host
+  std::vector<std::string> cgroup_procs;  // the sandbox's control groups (git joins them)
 };
 
 // Progress lines ("cloning", "creating branch …", "done") as they happen.

@@ -86,6 +86,8 @@ class Host {
   // Opens the registry under data_dir and starts the runtime. Fails with the reason.
   Status start();
 
+  // Threads outside the host that sent to actors (and still live) must end first: the
+  // runtime underneath (CAF) waits for them before it stops.
   // Stops accepting work, lets every actor finish the batch it is committing and persist
   // messages already handed to it, asks long I/O jobs to stop (they resume as
   // "interrupted" results after restart), waits up to `grace`, and closes every database.

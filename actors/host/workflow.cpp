@@ -228,6 +228,8 @@ WriterResult run_writer_batch(Instance& inst, WriterBatch batch) {
   std::int64_t pending_now = -1;
   try {
     inst.statement("BEGIN IMMEDIATE")->exec();
+    // What the previous process left unfinished is reported before anything new runs.
+    if (batch.recover) recover(inst, res.effects);
     for (auto& item : batch.enqueues) persist(inst, item);
     for (auto id : batch.outbox_delivered) {
       SQLite::Statement del(db, "DELETE FROM outbox WHERE id = ?");
@@ -240,8 +242,6 @@ WriterResult run_writer_batch(Instance& inst, WriterBatch batch) {
       upd.bind(2, static_cast<int64_t>(id));
       upd.exec();
     }
-    if (batch.recover) recover(inst, res.effects);
-
     if (batch.run_steps) {
       std::vector<PendingMessage> pending;
       {

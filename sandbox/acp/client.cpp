@@ -338,6 +338,10 @@ AgentConnection::~AgentConnection() { impl_->shutdown(); }
 const std::string& AgentConnection::session_id() const { return impl_->session; }
 const Json& AgentConnection::agent_info() const { return impl_->info; }
 bool AgentConnection::loaded() const { return impl_->loaded; }
+void AgentConnection::kill() {
+  if (impl_->agent) impl_->agent->kill(SIGKILL);
+}
+
 bool AgentConnection::alive() const {
   std::lock_guard lock(impl_->mu);
   return !impl_->exited;

@@ -53,6 +53,9 @@ class AgentConnection {
   const Json& agent_info() const;  // initialize's result
   bool loaded() const;             // the session was resumed with session/load
   bool alive() const;              // the agent process still runs and speaks ACP
+  // Kills the agent's whole process group now, from any thread; a turn in progress then
+  // fails with "the agent exited".
+  void kill();
 
   // One turn: sends the prompt and returns the stop reason once the agent answers. A stop
   // request sends session/cancel and waits `cancel_grace` for the answer. Fails when the

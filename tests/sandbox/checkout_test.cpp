@@ -7,33 +7,14 @@
 
 #include "sandbox/checkout.h"
 #include "sandbox/exec.h"
+#include "tests/support/git_repo.h"
 #include "tests/support/temp_dir.h"
 
 using namespace hearth;
 using namespace hearth::sandbox;
 
-namespace {
-
-std::string sh(const std::string& script) {
-  auto p = Process::spawn({{"sh", "-c", script}, {}, {}, true});
-  REQUIRE(p.ok());
-  std::string out;
-  while (auto line = p->read_line(std::chrono::seconds(30))) out += *line + "\n";
-  auto code = p->wait(std::chrono::seconds(30));
-  REQUIRE(code.ok());
-  REQUIRE_MESSAGE(*code == 0, script << "\n" << out);
-  return out;
-}
-
-// A repository with a main branch and three files; returns its path.
-std::filesystem::path make_repo(const std::filesystem::path& at) {
-  sh("set -e; git init -q -b main '" + at.string() + "'; cd '" + at.string() +
-     "'; mkdir src; echo one > README.md; echo two > src/a.c; echo three > src/b.c; "
-     "git add -A; git -c user.name=t -c user.email=t@t commit -qm init; git branch -q dev");
-  return at;
-}
-
-}  // namespace
+using test::make_repo;
+using test::sh;
 
 TEST_CASE("a checkout clones into the work dir, on the task branch, with the git identity") {
   test::TempDir data;

@@ -6,6 +6,9 @@
 #include <httplib.h>
 
 #include "actors/identity/identity.h"
+#include "actors/sandbox/sandbox_runtime.h"
+#include "actors/session/agent_runner.h"
+#include "actors/session/session_actor.h"
 #include "http/server.h"
 #include "tests/support/temp_dir.h"
 
@@ -23,24 +26,38 @@ struct ApiResponse {
 
 class TestServer {
  public:
+  using SandboxSetup = std::function<void(actors::sandbox::RuntimeConfig&, actors::session::RunnerConfig&)>;
+
   explicit TestServer(http::EdgeConfig edge = {}, std::size_t threads = 8,
-                      const std::function<void(actors::ActorType&)>& customize = {}) {
+                      const std::function<void(actors::ActorType&)>& customize = {},
+                      const SandboxSetup& sandboxes = {}) {
     identity::set_password_cost(identity::PasswordCost::minimum);
     actors::HostConfig config;
     config.data_dir = dir.path();
     host = std::make_unique<actors::Host>(config);
+    auto key = storage::MasterKey::load(dir.path());
+    REQUIRE(key.ok());
+    master_key = std::make_shared<const storage::MasterKey>(*key);
+    actors::sandbox::RuntimeConfig rc;
+    rc.data_dir = dir.path();
+    rc.master_key = master_key;
+    rc.hearth_binary = HEARTH_BINARY;
+    actors::session::RunnerConfig runner_config;
+    if (sandboxes) sandboxes(rc, runner_config);
+    runtime = std::make_unique<actors::sandbox::Runtime>(*host, rc);
+    agents = std::make_unique<actors::session::AgentRunner>(*runtime, runner_config);
     REQUIRE(identity::register_types(*host, customize).ok());
+    REQUIRE(actors::session::register_types(*host, *agents).ok());
+    auto started = runtime->start();
+    REQUIRE_MESSAGE(started.ok(), (started.ok() ? "" : started.error().message));
     REQUIRE(host->start().ok());
     http::ServerConfig sc;
     sc.host = "127.0.0.1";
     sc.port = 0;
     sc.threads = threads;
     sc.edge = std::move(edge);
-    if (!sc.edge.master_key) {
-      auto key = storage::MasterKey::load(dir.path());
-      REQUIRE(key.ok());
-      sc.edge.master_key = std::make_shared<const storage::MasterKey>(*key);
-    }
+    if (!sc.edge.master_key) sc.edge.master_key = master_key;
+    if (!sc.edge.agents) sc.edge.agents = agents.get();
     server = std::make_unique<http::Server>(sc, *host);
     auto p = server->start();
     REQUIRE(p.ok());
@@ -49,7 +66,10 @@ class TestServer {
   }
   ~TestServer() {
     server->stop();
+    agents->shutdown();
     host->shutdown();
+    agents.reset();
+    runtime.reset();
   }
 
   identity::Identity identity() { return identity::Identity(*host); }
@@ -90,7 +110,10 @@ class TestServer {
   }
 
   TempDir dir;
+  std::shared_ptr<const storage::MasterKey> master_key;
   std::unique_ptr<actors::Host> host;
+  std::unique_ptr<actors::sandbox::Runtime> runtime;
+  std::unique_ptr<actors::session::AgentRunner> agents;
   std::unique_ptr<http::Server> server;
   int port = 0;
 };

@@ -1,0 +1,535 @@
+// The sandbox actor's handlers and reads: see sandbox_actor.h.
+#include "actors/sandbox/sandbox_actor.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <fmt/format.h>
+
+#include "actors/host/step_context.h"
+#include "actors/sandbox/sandbox_runtime.h"
+#include "actors/session/session_actor.h"
+#include "sandbox/checkout.h"
+#include "sandbox/exec.h"
+#include "storage/database.h"
+
+namespace hearth::actors::sandbox {
+namespace {
+
+namespace fs = std::filesystem;
+namespace sb = hearth::sandbox;
+
+// Internal queues: outcomes of work run off the loop.
+constexpr const char* kProvision = "sandbox.command.provision";
+constexpr const char* kProvisioned = "sandbox.command.provisioned";
+constexpr const char* kProcessEnded = "sandbox.command.process_ended";
+constexpr const char* kTornDown = "sandbox.command.torn_down";
+
+constexpr int kListedProcesses = 50;
+
+std::int64_t now() { return storage::now_ms(); }
+
+Json sandbox_json(SQLite::Database& db) {
+  SQLite::Statement q(db,
+                      "SELECT org_id, task_id, state, error, provider, network, repo_url, base_branch, branch, "
+                      "git_credential_name, agent_env_names_json, author_name, author_email, attempt, created_by, "
+                      "created_at, updated_at, ready_at FROM sandbox");
+  if (!q.executeStep()) return nullptr;
+  auto text = [&](int i) { return q.getColumn(i).isNull() ? Json(nullptr) : Json(q.getColumn(i).getString()); };
+  auto number = [&](int i) { return q.getColumn(i).isNull() ? Json(nullptr) : Json(q.getColumn(i).getInt64()); };
+  return Json{{"org_id", text(0)},          {"task_id", text(1)},        {"state", text(2)},
+              {"error", text(3)},           {"provider", text(4)},       {"network", text(5)},
+              {"repo_url", text(6)},        {"base_branch", text(7)},    {"branch", text(8)},
+              {"git_credential", text(9)},  {"agent_env", Json::parse(q.getColumn(10).getString())},
+              {"author_name", text(11)},    {"author_email", text(12)},  {"attempt", number(13)},
+              {"created_by", text(14)},     {"created_at", number(15)},  {"updated_at", number(16)},
+              {"ready_at", number(17)},     {"work_dir", "/workspace"}};
+}
+
+Json steps_json(SQLite::Database& db) {
+  SQLite::Statement q(db, "SELECT step, at FROM provision_steps WHERE attempt = (SELECT attempt FROM sandbox) ORDER BY id");
+  Json steps = Json::array();
+  while (q.executeStep()) steps.push_back({{"step", q.getColumn(0).getString()}, {"at", q.getColumn(1).getInt64()}});
+  return steps;
+}
+
+Json process_json(SQLite::Statement& q) {
+  auto number = [&](int i) { return q.getColumn(i).isNull() ? Json(nullptr) : Json(q.getColumn(i).getInt64()); };
+  auto text = [&](int i) { return q.getColumn(i).isNull() ? Json(nullptr) : Json(q.getColumn(i).getString()); };
+  return Json{{"id", q.getColumn(0).getInt64()},  {"argv", Json::parse(q.getColumn(1).getString())},
+              {"cwd", q.getColumn(2).getString()}, {"status", q.getColumn(3).getString()},
+              {"exit_code", number(4)},            {"ended_by", text(5)},
+              {"output_bytes", number(6)},         {"truncated", q.getColumn(7).getInt() != 0},
+              {"error", text(8)},                  {"started_by", q.getColumn(9).getString()},
+              {"started_at", number(10)},          {"ended_at", number(11)}};
+}
+
+constexpr const char* kProcessColumns =
+    "id, argv_json, cwd, status, exit_code, ended_by, output_bytes, truncated, error, started_by, started_at, ended_at";
+
+Json processes_json(SQLite::Database& db, std::int64_t before_id, int limit) {
+  SQLite::Statement q(db, fmt::format("SELECT {} FROM processes WHERE id < ? ORDER BY id DESC LIMIT ?", kProcessColumns));
+  q.bind(1, static_cast<int64_t>(before_id > 0 ? before_id : INT64_MAX));
+  q.bind(2, limit);
+  Json items = Json::array();
+  while (q.executeStep()) items.push_back(process_json(q));
+  return items;
+}
+
+Result<Json> one_process(SQLite::Database& db, std::int64_t id) {
+  SQLite::Statement q(db, fmt::format("SELECT {} FROM processes WHERE id = ?", kProcessColumns));
+  q.bind(1, static_cast<int64_t>(id));
+  if (!q.executeStep()) return Error{ErrorCode::not_found, fmt::format("no process {} in this sandbox", id)};
+  return process_json(q);
+}
+
+Json sessions_json(SQLite::Database& db) {
+  SQLite::Statement q(db, "SELECT session_id, agent, attached_at, detached_at FROM sessions ORDER BY attached_at");
+  Json items = Json::array();
+  while (q.executeStep())
+    items.push_back({{"session_id", q.getColumn(0).getString()},
+                     {"agent", q.getColumn(1).getString()},
+                     {"attached_at", q.getColumn(2).getInt64()},
+                     {"detached_at", q.getColumn(3).isNull() ? Json(nullptr) : Json(q.getColumn(3).getInt64())}});
+  return items;
+}
+
+Json full_json(SQLite::Database& db) {
+  auto s = sandbox_json(db);
+  if (s.is_null()) return s;
+  s["steps"] = steps_json(db);
+  s["sessions"] = sessions_json(db);
+  s["running_processes"] = db.execAndGet("SELECT COUNT(*) FROM processes WHERE status = 'running'").getInt64();
+  return s;
+}
+
+std::string state_of(SQLite::Database& db) { return db.execAndGet("SELECT state FROM sandbox").getString(); }
+
+void set_state(StepContext& ctx, const std::string& state, const Json& error = nullptr) {
+  SQLite::Statement up(ctx.db(), "UPDATE sandbox SET state = ?, error = ?, updated_at = ?, "
+                                 "ready_at = CASE WHEN ? = 'ready' THEN ? ELSE ready_at END");
+  up.bind(1, state);
+  if (error.is_string()) up.bind(2, error.get<std::string>());
+  else up.bind(2);
+  up.bind(3, static_cast<int64_t>(now()));
+  up.bind(4, state);
+  up.bind(5, static_cast<int64_t>(now()));
+  up.exec();
+  ctx.broadcast("sandbox.state.changed", full_json(ctx.db()));
+}
+
+void announce_processes(StepContext& ctx) {
+  ctx.broadcast("sandbox.processes.changed", {{"processes", processes_json(ctx.db(), 0, kListedProcesses)}});
+}
+
+Error wrong_state(const std::string& state, const std::string& doing) {
+  return Error{ErrorCode::conflict, fmt::format("the sandbox is {}; it cannot {}", state, doing)};
+}
+
+std::vector<std::string> names_of(const Json& list) {
+  std::vector<std::string> out;
+  for (const auto& n : list) out.push_back(n.get<std::string>());
+  return out;
+}
+
+// --- Provisioning, off the loop --------------------------------------------------------
+
+struct Plan {
+  Address address;
+  Json sandbox;
+  std::int64_t attempt = 0;
+};
+
+Result<Json> provision(Runtime& rt, const Plan& plan, std::stop_token stop) {
+  const auto& s = plan.sandbox;
+  auto started = now();
+  Json steps = Json::array();
+  auto say = [&](const std::string& step) {
+    auto at = now();
+    steps.push_back({{"step", step}, {"at", at}});
+    rt.host().pubsub().publish(plan.address.id(), "sandbox.provision.progress",
+                               {{"step", step}, {"at", at}, {"attempt", plan.attempt}});
+  };
+  auto provider = rt.provider(s["provider"].get<std::string>());
+  if (!provider) return provider.error();
+  auto dir = rt.dir(plan.address);
+  say("creating the sandbox");
+  std::error_code ec;
+  fs::remove_all(dir.work(), ec);  // a retry starts from an empty work dir
+  for (const auto& d : {dir.root, dir.work(), dir.home(), dir.root / "logs"}) {
+    fs::create_directories(d, ec);
+    if (ec) return Error{ErrorCode::unavailable, fmt::format("cannot create {}: {}", d.string(), ec.message())};
+  }
+  ::chmod(dir.root.c_str(), 0700);
+  auto procs = rt.cgroup_procs(plan.address);
+  if (!procs) return procs.error();
+  if (stop.stop_requested()) return Error{ErrorCode::unavailable, "interrupted: the server is stopping"};
+  auto network = sb::network_from(s["network"].get<std::string>());
+  if (!network) return network.error();
+  if (s["repo_url"].is_string()) {
+    sb::CheckoutSpec spec;
+    spec.repo_url = s["repo_url"];
+    spec.base_branch = s["base_branch"].is_string() ? s["base_branch"].get<std::string>() : "";
+    spec.task_branch = s["branch"];
+    spec.author_name = s["author_name"];
+    spec.author_email = s["author_email"];
+    spec.network = *network;
+    spec.cgroup_procs = *procs;
+    if (s["git_credential"].is_string()) {
+      auto name = s["git_credential"].get<std::string>();
+      auto secrets = rt.open_secrets(s["org_id"], {name});
+      if (!secrets) return secrets.error();
+      if (!secrets->count(name))
+        return Error{ErrorCode::conflict, fmt::format("the org secret {} (the git credential) no longer exists", name)};
+      spec.token = (*secrets)[name];
+    }
+    if (auto st = sb::checkout(**provider, dir, spec, say); !st) return st.error();
+  } else {
+    say("starting a first process");
+    sb::ExecRequest probe{{"true"}};
+    probe.network = *network;
+    probe.cgroup_procs = *procs;
+    auto ran = sb::run(**provider, dir, probe, "", [](int, std::string_view) {});
+    if (!ran) return ran.error();
+    if (ran->exit_code != 0)
+      return Error{ErrorCode::unavailable, fmt::format("the sandbox could not run a process (exit {})", ran->exit_code)};
+    say("done");
+  }
+  return Json{{"steps", steps}, {"duration_ms", now() - started}};
+}
+
+// --- A process, off the loop ------------------------------------------------------------
+
+struct ProcessPlan {
+  Address address;
+  std::string org_id, provider;
+  std::int64_t id = 0;
+  sb::ExecRequest request;
+  std::string stdin_data;
+  std::vector<std::string> secret_names;  // redacted from the output
+};
+
+Result<Json> run_process(Runtime& rt, ProcessPlan plan, std::stop_token server_stop) {
+  auto provider = rt.provider(plan.provider);
+  if (!provider) return provider.error();
+  auto procs = rt.cgroup_procs(plan.address);
+  if (!procs) return procs.error();
+  plan.request.cgroup_procs = *procs;
+  auto secrets = rt.open_secrets(plan.org_id, plan.secret_names);
+  if (!secrets) return secrets.error();
+  sb::Redactor redactor({secrets->begin(), secrets->end()});
+  std::stop_source stop;
+  std::stop_callback forward(server_stop, [&] { stop.request_stop(); });
+  auto tracked = rt.track(plan.address, fmt::format("process {}", plan.id), [stop]() mutable { stop.request_stop(); });
+  auto path = rt.log_path(plan.address, plan.id);
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  std::ofstream log(path, std::ios::app | std::ios::binary);
+  auto topic = plan.address.id();
+  auto sink = [&](int stream, std::string_view data) {
+    Json chunk{{"stream", stream == 1 ? "stdout" : "stderr"}, {"data", data}, {"at", now()}};
+    log << chunk.dump(-1, ' ', false, Json::error_handler_t::replace) << '\n';
+    log.flush();
+    chunk["process_id"] = plan.id;
+    rt.host().pubsub().publish(topic, "sandbox.process.output", std::move(chunk));
+  };
+  auto outcome = sb::run(**provider, rt.dir(plan.address), plan.request, plan.stdin_data, sink, stop.get_token(), &redactor);
+  if (!outcome) return outcome.error();
+  if (server_stop.stop_requested() && outcome->ended_by == "stopped")
+    return Error{ErrorCode::unavailable, "interrupted: the server stopped while the process ran"};
+  return Json{{"exit_code", outcome->exit_code}, {"ended_by", outcome->ended_by},
+              {"output_bytes", outcome->output_bytes}, {"truncated", outcome->truncated}};
+}
+
+// --- Handlers ----------------------------------------------------------------------------
+
+Status create(StepContext& ctx, const Json& in) {
+  SQLite::Statement ins(ctx.db(),
+                        "INSERT INTO sandbox(id, org_id, task_id, state, provider, network, repo_url, base_branch, branch, "
+                        "git_credential_name, agent_env_names_json, author_name, author_email, created_by, created_at, "
+                        "updated_at) VALUES(1, ?, ?, 'provisioning', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  auto opt = [&](int i, const char* name) {
+    if (in.contains(name) && in[name].is_string() && !in[name].get<std::string>().empty()) ins.bind(i, in[name].get<std::string>());
+    else ins.bind(i);
+  };
+  ins.bind(1, in.at("org_id").get<std::string>());
+  ins.bind(2, in.at("task_id").get<std::string>());
+  ins.bind(3, in.at("provider").get<std::string>());
+  ins.bind(4, in.value("network", std::string("none")));
+  opt(5, "repo_url");
+  opt(6, "base_branch");
+  opt(7, "branch");
+  opt(8, "git_credential");
+  ins.bind(9, in.value("agent_env", Json::array()).dump());
+  ins.bind(10, in.value("author_name", std::string("Hearth")));
+  ins.bind(11, in.value("author_email", std::string("hearth@localhost")));
+  ins.bind(12, in.value("created_by", std::string()));
+  ins.bind(13, static_cast<int64_t>(now()));
+  ins.bind(14, static_cast<int64_t>(now()));
+  ins.exec();
+  ctx.broadcast("sandbox.state.changed", full_json(ctx.db()));
+  if (auto id = ctx.send_self(kProvision, Json::object()); !id) return id.error();
+  return {};
+}
+
+Result<Json> on_provision(Runtime& rt, StepContext& ctx, const Json&) {
+  auto state = state_of(ctx.db());
+  if (state != "provisioning") return wrong_state(state, "be provisioned");
+  ctx.db().exec("UPDATE sandbox SET attempt = attempt + 1");
+  Plan plan{ctx.address(), sandbox_json(ctx.db()), 0};
+  plan.attempt = plan.sandbox["attempt"].get<std::int64_t>();
+  auto job = ctx.spawn_io("provision", kProvisioned, {{"attempt", plan.attempt}},
+                          [&rt, plan](std::stop_token stop) { return provision(rt, plan, stop); });
+  if (!job) return job.error();
+  return Json{{"attempt", plan.attempt}};
+}
+
+Result<Json> on_provisioned(StepContext& ctx, const Json& body) {
+  auto state = state_of(ctx.db());
+  auto attempt = body["context"].value("attempt", std::int64_t{0});
+  auto current = ctx.db().execAndGet("SELECT attempt FROM sandbox").getInt64();
+  if (state != "provisioning" || attempt != current) return Json{{"ignored", "the sandbox moved on"}};
+  if (!body.value("ok", false)) {
+    auto error = body["error"];
+    auto message = error.value("code", "") == "interrupted"
+                       ? std::string("provisioning was interrupted by a server restart; retry it")
+                       : error.value("message", std::string("provisioning failed"));
+    set_state(ctx, "error", message);
+    return Json{{"state", "error"}, {"error", message}};
+  }
+  SQLite::Statement ins(ctx.db(), "INSERT INTO provision_steps(attempt, step, at) VALUES(?, ?, ?)");
+  for (const auto& step : body["result"]["steps"]) {
+    ins.bind(1, static_cast<int64_t>(attempt));
+    ins.bind(2, step["step"].get<std::string>());
+    ins.bind(3, step["at"].get<std::int64_t>());
+    ins.exec();
+    ins.reset();
+  }
+  set_state(ctx, "ready");
+  return Json{{"state", "ready"}, {"duration_ms", body["result"]["duration_ms"]}};
+}
+
+Result<Json> on_retry(StepContext& ctx, const Json&) {
+  auto state = state_of(ctx.db());
+  if (state != "error" && state != "destroyed") return wrong_state(state, "be provisioned again (only after an error or once destroyed)");
+  set_state(ctx, "provisioning");
+  if (auto id = ctx.send_self(kProvision, Json::object()); !id) return id.error();
+  return full_json(ctx.db());
+}
+
+Result<Json> on_exec(Runtime& rt, StepContext& ctx, const Json& b) {
+  auto sandbox = sandbox_json(ctx.db());
+  auto state = sandbox["state"].get<std::string>();
+  if (state != "ready") return wrong_state(state, "run processes");
+  ProcessPlan plan{ctx.address(), sandbox["org_id"], sandbox["provider"]};
+  for (const auto& a : b.at("argv")) plan.request.argv.push_back(a.get<std::string>());
+  for (const auto& e : b.value("env", Json::array())) plan.request.env.push_back(e.get<std::string>());
+  plan.request.cwd = b.value("cwd", std::string());
+  plan.request.network = *sb::network_from(sandbox["network"].get<std::string>());
+  plan.request.limits = rt.config().process_limits;
+  if (b.contains("timeout_ms")) plan.request.limits.wall_clock = std::chrono::milliseconds(b["timeout_ms"].get<std::int64_t>());
+  if (b.contains("idle_timeout_ms")) plan.request.limits.idle = std::chrono::milliseconds(b["idle_timeout_ms"].get<std::int64_t>());
+  if (auto st = sb::validate(plan.request); !st) return st.error();
+  plan.stdin_data = b.value("stdin", std::string());
+  plan.secret_names = names_of(sandbox["agent_env"]);
+  SQLite::Statement ins(ctx.db(), "INSERT INTO processes(argv_json, cwd, status, started_by, started_at) "
+                                  "VALUES(?, ?, 'running', ?, ?)");
+  ins.bind(1, b.at("argv").dump());
+  ins.bind(2, plan.request.cwd);
+  ins.bind(3, b.value("by", std::string()));
+  ins.bind(4, static_cast<int64_t>(now()));
+  ins.exec();
+  plan.id = ctx.db().getLastInsertRowid();
+  auto job = ctx.spawn_io("process", kProcessEnded, {{"process_id", plan.id}},
+                          [&rt, plan](std::stop_token stop) { return run_process(rt, plan, stop); });
+  if (!job) return job.error();
+  announce_processes(ctx);
+  return one_process(ctx.db(), plan.id);
+}
+
+Result<Json> on_process_ended(StepContext& ctx, const Json& body) {
+  auto id = body["context"].value("process_id", std::int64_t{0});
+  SQLite::Statement up(ctx.db(), "UPDATE processes SET status = 'exited', exit_code = ?, ended_by = ?, output_bytes = ?, "
+                                 "truncated = ?, error = ?, ended_at = ? WHERE id = ?");
+  if (body.value("ok", false)) {
+    const auto& r = body["result"];
+    up.bind(1, r.value("exit_code", -1));
+    up.bind(2, r.value("ended_by", std::string("exit")));
+    up.bind(3, r.value("output_bytes", std::int64_t{0}));
+    up.bind(4, r.value("truncated", false) ? 1 : 0);
+    up.bind(5);
+  } else {
+    bool interrupted = body["error"].value("code", "") == "interrupted";
+    up.bind(1);
+    up.bind(2, interrupted ? "interrupted" : "error");
+    up.bind(3);
+    up.bind(4, 0);
+    up.bind(5, body["error"].value("message", std::string("the process failed")));
+  }
+  up.bind(6, static_cast<int64_t>(now()));
+  up.bind(7, static_cast<int64_t>(id));
+  up.exec();
+  announce_processes(ctx);
+  return one_process(ctx.db(), id);
+}
+
+Result<Json> on_kill(Runtime& rt, StepContext& ctx, const Json& b) {
+  auto id = b.at("process_id").get<std::int64_t>();
+  auto process = one_process(ctx.db(), id);
+  if (!process) return process.error();
+  if ((*process)["status"] != "running") return Error{ErrorCode::conflict, fmt::format("process {} has exited", id)};
+  ctx.after_commit([&rt, address = ctx.address(), id] { rt.stop(address, fmt::format("process {}", id)); });
+  return Json{{"process_id", id}, {"status", "stopping"}};
+}
+
+// Stops everything running in the sandbox, off the loop; destroy also removes its files.
+Result<Json> tear_down(StepContext& ctx, Runtime& rt, const std::string& action) {
+  auto job = ctx.spawn_io(action, kTornDown, {{"action", action}},
+                          [&rt, address = ctx.address(), action](std::stop_token) -> Result<Json> {
+                            rt.stop_all(address);
+                            if (action != "destroy") return Json::object();
+                            std::error_code ec;
+                            fs::remove_all(rt.dir(address).root, ec);
+                            if (ec) return Error{ErrorCode::unavailable,
+                                                 fmt::format("cannot remove the sandbox's files: {}", ec.message())};
+                            return Json::object();
+                          });
+  if (!job) return job.error();
+  return full_json(ctx.db());
+}
+
+Result<Json> on_stop(Runtime& rt, StepContext& ctx, const Json&) {
+  auto state = state_of(ctx.db());
+  if (state == "stopped") return full_json(ctx.db());
+  if (state != "ready") return wrong_state(state, "stop");
+  set_state(ctx, "stopped");
+  return tear_down(ctx, rt, "stop");
+}
+
+Result<Json> on_start(StepContext& ctx, const Json&) {
+  auto state = state_of(ctx.db());
+  if (state == "ready") return full_json(ctx.db());
+  if (state != "stopped") return wrong_state(state, "start");
+  set_state(ctx, "ready");
+  return full_json(ctx.db());
+}
+
+Result<Json> on_destroy(Runtime& rt, StepContext& ctx, const Json& b) {
+  auto state = state_of(ctx.db());
+  if (state == "destroyed" || state == "destroying") return full_json(ctx.db());
+  set_state(ctx, "destroying");
+  // Its sessions end with it.
+  auto sandbox = sandbox_json(ctx.db());
+  SQLite::Statement open(ctx.db(), "SELECT session_id FROM sessions WHERE detached_at IS NULL");
+  while (open.executeStep()) {
+    auto session = session::address(sandbox["org_id"], sandbox["task_id"], open.getColumn(0).getString());
+    if (auto st = ctx.send(session, session::kClose, {{"reason", "the sandbox was destroyed"}, {"by", b.value("by", "")}}); !st)
+      return st.error();
+  }
+  return tear_down(ctx, rt, "destroy");
+}
+
+Result<Json> on_torn_down(StepContext& ctx, const Json& body) {
+  if (body["context"].value("action", "") != "destroy") return Json::object();
+  if (state_of(ctx.db()) != "destroying") return Json{{"ignored", "the sandbox moved on"}};
+  if (!body.value("ok", false)) {
+    set_state(ctx, "error", body["error"].value("message", std::string("destroying failed")));
+    return Json{{"state", "error"}};
+  }
+  ctx.db().exec("UPDATE processes SET status = 'exited', ended_by = 'stopped', ended_at = "
+                + std::to_string(now()) + " WHERE status = 'running'");
+  set_state(ctx, "destroyed");
+  return Json{{"state", "destroyed"}};
+}
+
+Result<Json> on_attach(StepContext& ctx, const Json& b) {
+  SQLite::Statement ins(ctx.db(), "INSERT OR IGNORE INTO sessions(session_id, agent, attached_at) VALUES(?, ?, ?)");
+  ins.bind(1, b.at("session_id").get<std::string>());
+  ins.bind(2, b.at("agent").get<std::string>());
+  ins.bind(3, static_cast<int64_t>(now()));
+  ins.exec();
+  ctx.broadcast("sandbox.state.changed", full_json(ctx.db()));
+  return Json{{"attached", b["session_id"]}};
+}
+
+Result<Json> on_detach(StepContext& ctx, const Json& b) {
+  SQLite::Statement up(ctx.db(), "UPDATE sessions SET detached_at = ? WHERE session_id = ? AND detached_at IS NULL");
+  up.bind(1, static_cast<int64_t>(now()));
+  up.bind(2, b.at("session_id").get<std::string>());
+  up.exec();
+  return Json{{"detached", b["session_id"]}};
+}
+
+// --- Reads --------------------------------------------------------------------------------
+
+Result<Json> get(ReadContext& ctx, const Json&) {
+  auto s = full_json(ctx.db);
+  if (s.is_null()) return Error{ErrorCode::not_found, "no such sandbox"};
+  return s;
+}
+
+Result<Json> processes(ReadContext& ctx, const Json& a) {
+  auto limit = static_cast<int>(std::clamp<std::int64_t>(a.value("limit", std::int64_t{50}), 1, 500));
+  auto items = processes_json(ctx.db, a.value("before_id", std::int64_t{0}), limit);
+  Json next = items.size() == static_cast<std::size_t>(limit) ? items.back()["id"] : Json(nullptr);
+  return Json{{"items", items}, {"next_cursor", next}};
+}
+
+Result<Json> process(ReadContext& ctx, const Json& a) { return one_process(ctx.db, a.at("process_id").get<std::int64_t>()); }
+
+// Output chunks from byte `offset` of the process's log, at most about `limit_bytes`.
+Result<Json> process_output(Runtime& rt, ReadContext& ctx, const Json& a) {
+  auto id = a.at("process_id").get<std::int64_t>();
+  auto process = one_process(ctx.db, id);
+  if (!process) return process.error();
+  auto offset = std::max<std::int64_t>(a.value("offset", std::int64_t{0}), 0);
+  auto limit = std::clamp<std::int64_t>(a.value("limit_bytes", std::int64_t{256 << 10}), 1, 4 << 20);
+  Json chunks = Json::array();
+  std::ifstream in(rt.log_path(ctx.address, id), std::ios::binary);
+  std::int64_t next = offset;
+  if (in) {
+    in.seekg(offset);
+    std::string line;
+    std::int64_t taken = 0;
+    while (taken < limit && std::getline(in, line)) {
+      if (in.eof()) break;  // a line still being written
+      next += static_cast<std::int64_t>(line.size()) + 1;
+      auto chunk = Json::parse(line, nullptr, false);
+      if (chunk.is_discarded()) continue;
+      taken += static_cast<std::int64_t>(chunk.value("data", std::string()).size());
+      chunks.push_back(std::move(chunk));
+    }
+  }
+  bool done = (*process)["status"] == "exited" && chunks.empty();
+  return Json{{"process", *process}, {"chunks", chunks}, {"next_offset", next}, {"done", done}};
+}
+
+}  // namespace
+
+ActorType make_type(Runtime& rt) {
+  ActorType t{"sandbox"};
+  t.on_create = create;
+  t.on_queue(kProvision, [&rt](StepContext& ctx, const Json& b) { return on_provision(rt, ctx, b); })
+      .on_queue(kProvisioned, on_provisioned)
+      .on_queue(kRetry, on_retry)
+      .on_queue(kExec, [&rt](StepContext& ctx, const Json& b) { return on_exec(rt, ctx, b); })
+      .on_queue(kProcessEnded, on_process_ended)
+      .on_queue(kKill, [&rt](StepContext& ctx, const Json& b) { return on_kill(rt, ctx, b); })
+      .on_queue(kStop, [&rt](StepContext& ctx, const Json& b) { return on_stop(rt, ctx, b); })
+      .on_queue(kStart, on_start)
+      .on_queue(kDestroy, [&rt](StepContext& ctx, const Json& b) { return on_destroy(rt, ctx, b); })
+      .on_queue(kTornDown, on_torn_down)
+      .on_queue(kAttachSession, on_attach)
+      .on_queue(kDetachSession, on_detach)
+      .on_action(kGet, get)
+      .on_action(kProcesses, processes)
+      .on_action(kProcess, process)
+      .on_action(kProcessOutput, [&rt](ReadContext& ctx, const Json& a) { return process_output(rt, ctx, a); });
+  return t;
+}
+
+}  // namespace hearth::actors::sandbox

@@ -1,0 +1,160 @@
+// The sandboxes' shared runtime: see sandbox_runtime.h.
+#include "actors/sandbox/sandbox_runtime.h"
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "actors/organization/organization_actor.h"
+
+namespace hearth::actors::sandbox {
+
+namespace fs = std::filesystem;
+
+Runtime::Runtime(Host& host, RuntimeConfig config) : host_(host), config_(std::move(config)) {
+  if (config_.hearth_binary.empty()) {
+    std::error_code ec;
+    config_.hearth_binary = fs::read_symlink("/proc/self/exe", ec);
+  }
+}
+
+Runtime::~Runtime() {
+  std::map<std::string, std::map<std::string, std::function<void()>>> all;
+  {
+    std::lock_guard lock(mu_);
+    all.swap(running_);
+  }
+  for (auto& [sandbox, work] : all)
+    for (auto& [name, stop] : work) stop();
+}
+
+Status Runtime::start() {
+  auto p = provider(config_.provider);
+  if (!p) return p.error();
+  cgroups_ = hearth::sandbox::Cgroups::detect(config_.data_dir);
+  int reaped = 0;
+  for (const auto& group : cgroups_.groups()) {
+    auto left = cgroups_.pids(group).size();
+    if (cgroups_.destroy(group) && left > 0) reaped += static_cast<int>(left);
+  }
+  if (reaped > 0) spdlog::warn("sandbox.orphans_reaped processes={}", reaped);
+  if ((*p)->isolated())
+    spdlog::info("sandbox.runtime provider={} limits=\"{}\"", config_.provider, cgroups_.description());
+  else
+    spdlog::warn("sandbox.runtime provider=local: sandboxes are NOT isolated (plain processes in their work dir); "
+                 "for development only");
+  return {};
+}
+
+Result<const hearth::sandbox::Provider*> Runtime::provider(const std::string& name) {
+  std::lock_guard lock(mu_);
+  if (auto it = providers_.find(name); it != providers_.end()) return it->second.get();
+  auto made = hearth::sandbox::make_provider(name);
+  if (!made) return made.error();
+  auto* raw = made->get();
+  providers_[name] = std::move(*made);
+  return raw;
+}
+
+hearth::sandbox::SandboxDir Runtime::dir(const Address& sandbox) const {
+  return {config_.data_dir / "sandboxes" / sandbox.id()};
+}
+
+fs::path Runtime::log_path(const Address& sandbox, std::int64_t process_id) const {
+  return dir(sandbox).root / "logs" / fmt::format("p{}.jsonl", process_id);
+}
+
+Result<std::vector<std::string>> Runtime::cgroup_procs(const Address& sandbox) {
+  if (!cgroups_.available()) return std::vector<std::string>{};
+  return cgroups_.prepare(sandbox.id(), config_.group_limits);
+}
+
+Runtime::Tracked& Runtime::Tracked::operator=(Tracked&& o) noexcept {
+  if (this != &o) {
+    if (rt_) rt_->untrack(sandbox_, name_);
+    rt_ = std::exchange(o.rt_, nullptr);
+    sandbox_ = std::move(o.sandbox_);
+    name_ = std::move(o.name_);
+  }
+  return *this;
+}
+
+Runtime::Tracked::~Tracked() {
+  if (rt_) rt_->untrack(sandbox_, name_);
+}
+
+Runtime::Tracked Runtime::track(const Address& sandbox, const std::string& name, std::function<void()> stop) {
+  auto id = sandbox.id();
+  std::lock_guard lock(mu_);
+  running_[id][name] = std::move(stop);
+  return Tracked(this, id, name);
+}
+
+void Runtime::untrack(const std::string& sandbox_id, const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto it = running_.find(sandbox_id);
+  if (it == running_.end()) return;
+  it->second.erase(name);
+  if (it->second.empty()) running_.erase(it);
+}
+
+bool Runtime::stop(const Address& sandbox, const std::string& name) {
+  std::function<void()> stop;
+  {
+    std::lock_guard lock(mu_);
+    auto it = running_.find(sandbox.id());
+    if (it == running_.end()) return false;
+    auto work = it->second.find(name);
+    if (work == it->second.end()) return false;
+    stop = work->second;
+  }
+  stop();
+  return true;
+}
+
+void Runtime::stop_all(const Address& sandbox) {
+  std::map<std::string, std::function<void()>> work;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = running_.find(sandbox.id()); it != running_.end()) work = it->second;
+  }
+  for (auto& [name, stop] : work) stop();
+  cgroups_.destroy(sandbox.id());  // whatever escaped its process group
+}
+
+std::vector<std::string> Runtime::running(const Address& sandbox) const {
+  std::vector<std::string> names;
+  std::lock_guard lock(mu_);
+  if (auto it = running_.find(sandbox.id()); it != running_.end())
+    for (const auto& [name, stop] : it->second) names.push_back(name);
+  return names;
+}
+
+Result<std::map<std::string, std::string>> Runtime::open_secrets(const std::string& org_id,
+                                                                 const std::vector<std::string>& names) {
+  std::map<std::string, std::string> out;
+  if (names.empty()) return out;
+  auto org = organization::address(org_id);
+  auto listed = host_.call(org, organization::kSecrets);
+  if (!listed) return listed.error();
+  Json present = Json::array();
+  for (const auto& item : *listed)
+    for (const auto& n : names)
+      if (item.value("name", "") == n) present.push_back(n);
+  if (present.empty()) return out;
+  if (!config_.master_key)
+    return Error{ErrorCode::unavailable, "this server has no master key, so it cannot open org secrets"};
+  auto sealed = host_.call(org, organization::kSealedSecrets, Json{{"names", present}});
+  if (!sealed) return sealed.error();
+  for (const auto& [name, s] : sealed->items()) {
+    auto value = config_.master_key->open(organization::secret_context(org_id, name),
+                                          storage::Sealed{s.value("nonce", ""), s.value("ciphertext", "")});
+    if (!value) return Error{ErrorCode::internal, fmt::format("the org secret {} does not open with this server's "
+                                                              "master key", name)};
+    out[name] = *value;
+  }
+  return out;
+}
+
+}  // namespace hearth::actors::sandbox

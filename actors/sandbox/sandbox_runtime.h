@@ -1,0 +1,97 @@
+// What sandboxes need in this process beyond their databases: the provider that runs
+// their processes, their control groups, where their files live, and the work running
+// in each right now (processes, agents), so that stopping or destroying a sandbox
+// reaches all of it. Shared by the sandbox and session actors. start() reaps what
+// sandboxes left behind when the server died.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "actors/host/host.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/provider.h"
+#include "storage/secret_box.h"
+
+namespace hearth::actors::sandbox {
+
+struct RuntimeConfig {
+  std::filesystem::path data_dir = ".hearth";
+  std::string provider = "bwrap";  // the provider new sandboxes get: bwrap or local
+  hearth::sandbox::GroupLimits group_limits{1024, 0};  // per sandbox (cgroups, when usable)
+  hearth::sandbox::Limits process_limits;              // defaults per exec'd process
+  std::filesystem::path hearth_binary;                 // runs the mock agent; default: this program
+  std::shared_ptr<const storage::MasterKey> master_key;  // opens org secrets for agents
+  std::chrono::milliseconds permission_timeout{std::chrono::minutes(30)};  // then: rejected
+  std::chrono::milliseconds agent_idle_timeout{std::chrono::minutes(30)};  // an idle agent is ended
+  std::chrono::milliseconds agent_start_timeout{std::chrono::seconds(60)};
+};
+
+class Runtime {
+ public:
+  Runtime(Host& host, RuntimeConfig config);
+  ~Runtime();  // ends everything still running
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  // Checks the provider, finds the control groups, and kills every process left in this
+  // server's sandbox groups (after a crash). Returns what it found, for the log.
+  Status start();
+
+  Host& host() { return host_; }
+  const RuntimeConfig& config() const { return config_; }
+  const hearth::sandbox::Cgroups& cgroups() const { return cgroups_; }
+  // The provider named `name` (bwrap or local): invalid or unavailable otherwise.
+  Result<const hearth::sandbox::Provider*> provider(const std::string& name);
+
+  // Where the sandbox at `address` keeps its files: <data_dir>/sandboxes/<id>, with
+  // work/ and home/ (visible inside), run/ (credentials) and logs/ (process output).
+  hearth::sandbox::SandboxDir dir(const Address& sandbox) const;
+  std::filesystem::path log_path(const Address& sandbox, std::int64_t process_id) const;
+  // The cgroup.procs files a process of this sandbox joins (empty without cgroups).
+  Result<std::vector<std::string>> cgroup_procs(const Address& sandbox);
+
+  // Work running in a sandbox: `stop` is called (once) when the sandbox stops or is
+  // destroyed, or by stop(). Untracked when the returned handle is destroyed.
+  class Tracked {
+   public:
+    Tracked() = default;
+    Tracked(Runtime* rt, std::string sandbox_id, std::string name) : rt_(rt), sandbox_(std::move(sandbox_id)), name_(std::move(name)) {}
+    Tracked(Tracked&& o) noexcept { *this = std::move(o); }
+    Tracked& operator=(Tracked&& o) noexcept;
+    ~Tracked();
+
+   private:
+    Runtime* rt_ = nullptr;
+    std::string sandbox_, name_;
+  };
+  Tracked track(const Address& sandbox, const std::string& name, std::function<void()> stop);
+  // Stops one tracked piece of work; false when nothing by that name runs.
+  bool stop(const Address& sandbox, const std::string& name);
+  // Stops everything tracked in the sandbox, then kills whatever is left in its group.
+  void stop_all(const Address& sandbox);
+  std::vector<std::string> running(const Address& sandbox) const;
+
+  // The values of the org secrets named in `names` that exist (missing ones are left
+  // out). Fails when the server has no master key or a value does not open.
+  Result<std::map<std::string, std::string>> open_secrets(const std::string& org_id,
+                                                          const std::vector<std::string>& names);
+
+ private:
+  void untrack(const std::string& sandbox_id, const std::string& name);
+
+  Host& host_;
+  RuntimeConfig config_;
+  hearth::sandbox::Cgroups cgroups_;
+  std::map<std::string, std::unique_ptr<hearth::sandbox::Provider>> providers_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::map<std::string, std::function<void()>>> running_;  // sandbox id -> name -> stop
+};
+
+}  // namespace hearth::actors::sandbox

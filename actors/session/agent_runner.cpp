@@ -1,0 +1,554 @@
+// Sessions' agents and turns: see agent_runner.h.
+//
+// Threads: a turn runs on an I/O thread; each live session has a flusher thread that
+// moves transcript events to the session actor; the ACP client has its reader and a
+// thread per agent request (a permission request waits on one); one watchdog thread
+// cancels silent turns, ends idle agents and tears down ended ones. Handlers' signals
+// only set flags and wake threads: they never block the actor's loop.
+#include "actors/session/agent_runner.h"
+
+#include <spdlog/spdlog.h>
+
+#include "actors/host/host.h"
+#include "actors/identity/identity.h"
+#include "actors/sandbox/sandbox_actor.h"
+#include "actors/sandbox/sandbox_runtime.h"
+#include "actors/session/session_actor.h"
+#include "actors/session/transcript.h"
+#include "sandbox/acp/client.h"
+#include "sandbox/agents.h"
+#include "storage/database.h"
+
+namespace hearth::actors::session {
+
+namespace sb = hearth::sandbox;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::size_t kBatchBytes = 512 * 1024;           // per append_events message
+constexpr std::size_t kBackPressureBytes = 8u << 20;      // the agent waits past this much unsent
+
+std::int64_t now() { return storage::now_ms(); }
+
+// The answer that refuses: the agent's reject_once option, else reject_always, else cancelled.
+Json refusal(const Json& options) {
+  for (const char* kind : {"reject_once", "reject_always"})
+    for (const auto& o : options)
+      if (o.is_object() && o.value("kind", "") == kind)
+        return {{"outcome", "selected"}, {"optionId", o.value("optionId", "")}};
+  return {{"outcome", "cancelled"}};
+}
+
+}  // namespace
+
+struct AgentRunner::Live {
+  Address session, sandbox;
+  Host* host = nullptr;
+
+  // The transcript on its way to the session actor (guarded by mu).
+  std::mutex mu;
+  std::condition_variable wake;     // the flusher: events to take, a flush asked for, or the end
+  std::condition_variable settled;  // flushes done, answers given, back-pressure eased
+  std::unique_ptr<sb::Redactor> redactor = std::make_unique<sb::Redactor>();
+  std::unique_ptr<TranscriptBuilder> builder = std::make_unique<TranscriptBuilder>(*redactor);
+  std::int64_t turn = 0;
+  bool dirty = false;
+  std::uint64_t flush_asked = 0, flush_done = 0;
+  bool flusher_stopping = false;
+  std::thread flusher;
+  std::map<std::string, std::optional<Json>> answers;  // permission id -> outcome once given
+
+  // The turn (flags guarded by mu; turn_mu held for the whole turn).
+  std::timed_mutex turn_mu;
+  bool turn_running = false;
+  std::stop_source turn_stop;
+  std::string stop_cause;  // cancel, silence, sandbox, server, close
+  std::string cancelled_by;
+  std::int64_t last_activity = 0;
+  int waiting_on_people = 0;
+  std::int64_t idle_since = 0;
+  bool ending = false;  // the agent is to be ended; torn down once no turn runs
+
+  // The agent (conn_mu guards the pointer; only the turn thread or teardown replace it).
+  std::mutex conn_mu;
+  std::unique_ptr<sb::acp::AgentConnection> conn;
+  sandbox::Runtime::Tracked tracked;
+
+  void stop_turn(const std::string& cause) {
+    {
+      std::lock_guard lock(mu);
+      if (!turn_running || turn_stop.stop_requested()) return;
+      stop_cause = cause;
+    }
+    turn_stop.request_stop();
+    std::lock_guard lock(mu);
+    settled.notify_all();
+  }
+
+  void kill_agent() {
+    std::lock_guard lock(conn_mu);
+    if (conn) conn->kill();
+  }
+
+  // --- Transcript ------------------------------------------------------------------
+  void record(const std::function<void(TranscriptBuilder&)>& add) {
+    std::unique_lock lock(mu);
+    add(*builder);
+    dirty = true;
+    last_activity = now();
+    wake.notify_one();
+    // Back-pressure: an agent faster than the disk waits (its pipe fills) rather than
+    // growing this buffer without bound.
+    settled.wait(lock, [&] { return builder->pending_bytes() < kBackPressureBytes || flusher_stopping; });
+  }
+
+  // Returns once everything recorded before the call is on disk in the session actor.
+  void flush() {
+    std::unique_lock lock(mu);
+    auto target = ++flush_asked;
+    wake.notify_one();
+    settled.wait(lock, [&] { return flush_done >= target || flusher_stopping; });
+  }
+
+  void send(std::vector<TranscriptEvent> events, std::int64_t for_turn) {
+    std::size_t i = 0;
+    while (i < events.size()) {
+      Json batch = Json::array();
+      std::size_t bytes = 0;
+      for (; i < events.size() && (batch.empty() || bytes < kBatchBytes); ++i) {
+        Json e{{"kind", std::move(events[i].kind)}, {"data", std::move(events[i].data)}, {"at", events[i].at}};
+        bytes += e.dump(-1, ' ', false, Json::error_handler_t::replace).size();
+        batch.push_back(std::move(e));
+      }
+      Json body{{"turn", for_turn}, {"events", std::move(batch)}};
+      for (int attempt = 0;; ++attempt) {
+        auto r = host->send(session, kAppendEvents, body);
+        if (r) break;
+        if (attempt >= 20 || r.error().code == ErrorCode::not_found || r.error().code == ErrorCode::invalid ||
+            r.error().code == ErrorCode::too_large) {
+          spdlog::error("session.events_lost session={} turn={} events={} error={}", session.display(), for_turn,
+                        body["events"].size(), r.error().message);
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50 * (attempt + 1)));
+      }
+    }
+  }
+
+  void flush_loop() {
+    std::unique_lock lock(mu);
+    for (;;) {
+      wake.wait(lock, [&] { return dirty || flush_asked > flush_done || flusher_stopping; });
+      if (flusher_stopping && !dirty && flush_asked <= flush_done) break;
+      auto target = flush_asked;
+      auto events = builder->take();
+      dirty = false;
+      auto for_turn = turn;
+      settled.notify_all();  // back-pressure eased
+      lock.unlock();
+      if (!events.empty()) send(std::move(events), for_turn);
+      lock.lock();
+      flush_done = std::max(flush_done, target);
+      settled.notify_all();
+    }
+    flush_done = flush_asked;
+    settled.notify_all();
+  }
+
+  // --- Permissions -------------------------------------------------------------------
+  Json ask_people(const Json& params, std::chrono::milliseconds timeout) {
+    const Json options = params.value("options", Json::array());
+    {
+      std::lock_guard lock(mu);
+      ++waiting_on_people;
+      last_activity = now();
+    }
+    struct Done {
+      Live& l;
+      ~Done() {
+        std::lock_guard lock(l.mu);
+        --l.waiting_on_people;
+        l.last_activity = now();
+      }
+    } done{*this};
+    flush();  // what the agent did before it asked is on disk first
+    auto id = identity::new_id("perm_");
+    Json tool_call = params.value("toolCall", Json::object());
+    std::int64_t for_turn;
+    {
+      std::lock_guard lock(mu);
+      redact_json(*redactor, tool_call);
+      answers[id] = std::nullopt;
+      for_turn = turn;
+    }
+    auto forget = [&] {
+      std::lock_guard lock(mu);
+      answers.erase(id);
+    };
+    SendOptions wait;
+    wait.wait = true;
+    auto r = host->send(session, kPermissionRequested,
+                        {{"permission_id", id}, {"turn", for_turn}, {"tool_call", tool_call}, {"options", options}}, wait);
+    if (!r) {
+      spdlog::error("session.permission_not_recorded session={} error={}", session.display(), r.error().message);
+      forget();
+      return refusal(options);
+    }
+    if (r->result.contains("outcome")) {  // answered at once by the session's policy
+      forget();
+      return r->result["outcome"];
+    }
+    auto deadline = Clock::now() + timeout;
+    std::unique_lock lock(mu);
+    auto answered = [&] { return answers[id].has_value(); };
+    settled.wait_until(lock, deadline, [&] { return answered() || ending || turn_stop.stop_requested(); });
+    if (!answered() && !ending && !turn_stop.stop_requested()) {
+      // Nobody answered in time: the policy refuses, durably, and tells everyone.
+      lock.unlock();
+      auto t = host->send(session, kPermissionTimeout, {{"permission_id", id}}, wait);
+      lock.lock();
+      if (t && t->result.contains("outcome")) answers[id] = t->result["outcome"];
+      settled.wait_for(lock, std::chrono::seconds(5), [&] { return answered() || ending; });
+    }
+    Json outcome = answered() ? *answers[id] : Json{{"outcome", "cancelled"}};
+    answers.erase(id);
+    return outcome;
+  }
+};
+
+AgentRunner::AgentRunner(sandbox::Runtime& runtime, RunnerConfig config)
+    : runtime_(runtime), config_(config), started_at_(now()) {
+  watchdog_ = std::jthread([this](std::stop_token stop) {
+    std::mutex m;
+    std::unique_lock lock(m);
+    while (!stop.stop_requested()) {
+      watch_cv_.wait_for(lock, stop, std::chrono::milliseconds(100), [] { return false; });
+      if (!stop.stop_requested()) watch();
+    }
+  });
+}
+
+AgentRunner::~AgentRunner() { shutdown(); }
+
+void AgentRunner::shutdown(std::chrono::milliseconds grace) {
+  if (stopping_.exchange(true)) return;
+  watchdog_.request_stop();
+  if (watchdog_.joinable()) watchdog_.join();
+  std::vector<std::shared_ptr<Live>> all;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [id, l] : live_) all.push_back(l);
+  }
+  for (auto& l : all) l->stop_turn("server");
+  auto deadline = Clock::now() + grace;
+  for (auto& l : all) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    end(l, "server");
+    if (!tear_down(l, std::max(left, std::chrono::milliseconds(100))))
+      spdlog::error("session.turn_stuck_at_shutdown session={}", l->session.display());
+  }
+}
+
+bool AgentRunner::tear_down(const std::shared_ptr<Live>& l, std::chrono::milliseconds wait_for_turn) {
+  std::unique_lock turn(l->turn_mu, std::defer_lock);
+  if (!turn.try_lock_for(wait_for_turn)) return false;  // its turn is still ending
+  {
+    std::lock_guard lock(mu_);
+    auto it = live_.find(l->session.id());
+    if (it != live_.end() && it->second == l) live_.erase(it);
+  }
+  std::unique_ptr<sb::acp::AgentConnection> conn;
+  {
+    std::lock_guard c(l->conn_mu);
+    conn = std::move(l->conn);
+  }
+  conn.reset();  // ends the agent, its reader and the threads serving its requests
+  l->tracked = {};
+  {
+    std::lock_guard lock(l->mu);
+    l->flusher_stopping = true;  // after it sent what it holds
+    l->wake.notify_all();
+  }
+  if (l->flusher.joinable()) l->flusher.join();
+  return true;
+}
+
+std::shared_ptr<AgentRunner::Live> AgentRunner::live(const Address& session, const Address& sandbox) {
+  std::lock_guard lock(mu_);
+  auto& l = live_[session.id()];
+  if (!l) {
+    l = std::make_shared<Live>();
+    l->session = session;
+    l->sandbox = sandbox;
+    l->host = &runtime_.host();
+    l->idle_since = now();
+    l->flusher = std::thread([raw = l.get()] { raw->flush_loop(); });
+  }
+  return l;
+}
+
+bool AgentRunner::turn_running(const Address& session) const {
+  std::shared_ptr<Live> l;
+  {
+    std::lock_guard lock(mu_);
+    auto it = live_.find(session.id());
+    if (it == live_.end()) return false;
+    l = it->second;
+  }
+  std::lock_guard lock(l->mu);
+  return l->turn_running;
+}
+
+void AgentRunner::cancel(const Address& session, const std::string& by) {
+  std::shared_ptr<Live> l;
+  {
+    std::lock_guard lock(mu_);
+    auto it = live_.find(session.id());
+    if (it == live_.end()) return;
+    l = it->second;
+  }
+  {
+    std::lock_guard lock(l->mu);
+    l->cancelled_by = by;
+  }
+  l->stop_turn("cancel");
+}
+
+void AgentRunner::answer(const Address& session, const std::string& permission_id, const Json& outcome) {
+  std::shared_ptr<Live> l;
+  {
+    std::lock_guard lock(mu_);
+    auto it = live_.find(session.id());
+    if (it == live_.end()) return;
+    l = it->second;
+  }
+  std::lock_guard lock(l->mu);
+  auto it = l->answers.find(permission_id);
+  if (it == l->answers.end() || it->second) return;
+  it->second = outcome;
+  l->settled.notify_all();
+}
+
+void AgentRunner::close(const Address& session) {
+  std::shared_ptr<Live> l;
+  {
+    std::lock_guard lock(mu_);
+    auto it = live_.find(session.id());
+    if (it == live_.end()) return;
+    l = it->second;
+  }
+  end(l, "close");
+}
+
+// Marks the agent to be ended: its turn stops, its process dies now; the watchdog
+// tears the rest down once no turn runs.
+void AgentRunner::end(const std::shared_ptr<Live>& l, const std::string& why) {
+  {
+    std::lock_guard lock(l->mu);
+    l->ending = true;
+    l->settled.notify_all();
+  }
+  l->stop_turn(why);
+  l->kill_agent();
+  watch_cv_.notify_all();
+}
+
+void AgentRunner::watch() {
+  std::vector<std::shared_ptr<Live>> all;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [id, l] : live_) all.push_back(l);
+  }
+  auto t = now();
+  auto silence = config_.turn_silence_timeout.count();
+  auto idle = runtime_.config().agent_idle_timeout.count();
+  for (auto& l : all) {
+    bool silent = false, idle_agent = false, ending = false;
+    {
+      std::lock_guard lock(l->mu);
+      silent = l->turn_running && l->waiting_on_people == 0 && t - l->last_activity > silence;
+      idle_agent = !l->turn_running && t - l->idle_since > idle;
+      ending = l->ending;
+    }
+    if (silent) {
+      spdlog::warn("session.turn_silent session={} ms={}", l->session.display(), silence);
+      l->stop_turn("silence");
+    }
+    if (idle_agent && !ending) {
+      spdlog::info("session.agent_idle_ended session={}", l->session.display());
+      end(l, "idle");
+      ending = true;
+    }
+    if (ending) tear_down(l, std::chrono::milliseconds(0));
+  }
+}
+
+Result<Json> AgentRunner::run_turn(const TurnPlan& plan, std::stop_token server_stop) {
+  if (stopping_) return Error{ErrorCode::unavailable, "interrupted: the server is stopping"};
+  auto l = live(plan.session, plan.sandbox);
+  std::unique_lock turn_lock(l->turn_mu);
+  {
+    std::lock_guard lock(l->mu);
+    if (l->ending) return Error{ErrorCode::conflict, "the session is closing"};
+    l->turn = plan.turn;
+    l->turn_running = true;
+    l->turn_stop = std::stop_source();
+    l->stop_cause.clear();
+    l->cancelled_by.clear();
+    l->last_activity = now();
+  }
+  struct TurnOver {
+    Live& l;
+    ~TurnOver() {
+      std::lock_guard lock(l.mu);
+      l.turn_running = false;
+      l.idle_since = now();
+    }
+  } turn_over{*l};
+  std::stop_callback on_server_stop(server_stop, [&] { l->stop_turn("server"); });
+  auto& host = runtime_.host();
+
+  auto failed = [&](Error e) -> Result<Json> {
+    std::lock_guard lock(l->mu);
+    e.message = l->redactor->redact(e.message);
+    if (l->stop_cause == "server")
+      return Error{ErrorCode::unavailable, "interrupted: the server stopped during the turn"};
+    if (l->stop_cause == "sandbox") return Error{ErrorCode::unavailable, "the sandbox was stopped during the turn"};
+    if (l->stop_cause == "silence")
+      return Error{ErrorCode::timeout, fmt::format("the agent sent nothing for {} s, so the turn was cancelled",
+                                                   config_.turn_silence_timeout.count() / 1000)};
+    return e;
+  };
+
+  auto sandbox = host.call(plan.sandbox, sandbox::kGet);
+  if (!sandbox) return failed(sandbox.error());
+  auto state = (*sandbox)["state"].get<std::string>();
+  if (state != "ready")
+    return Error{ErrorCode::conflict, fmt::format("the sandbox is {}; the agent can work only in a ready sandbox", state)};
+
+  bool alive;
+  {
+    std::lock_guard c(l->conn_mu);
+    alive = l->conn && l->conn->alive();
+  }
+  bool resumed = false;
+  if (!alive) {
+    std::unique_ptr<sb::acp::AgentConnection> old;
+    {
+      std::lock_guard c(l->conn_mu);
+      old = std::move(l->conn);
+    }
+    old.reset();
+    auto def = sb::find_agent(plan.agent);
+    if (!def) return def.error();
+    auto network = sb::network_from((*sandbox)["network"].get<std::string>());
+    if (!network) return network.error();
+    if ((*def)->needs_network && *network != sb::Network::host)
+      return Error{ErrorCode::conflict, fmt::format("agent {} calls its model API over the network, but this sandbox's "
+                                                    "network is none; create the sandbox with network host",
+                                                    plan.agent)};
+    auto provider = runtime_.provider((*sandbox)["provider"].get<std::string>());
+    if (!provider) return provider.error();
+    std::vector<std::string> names;
+    for (const auto& n : (*sandbox)["agent_env"]) names.push_back(n.get<std::string>());
+    for (const auto* list : {&(*def)->credentials, &(*def)->settings}) names.insert(names.end(), list->begin(), list->end());
+    auto secrets = runtime_.open_secrets((*sandbox)["org_id"].get<std::string>(), names);
+    if (!secrets) return failed(secrets.error());
+    {
+      // A new redactor, with this agent's secrets, for everything it says from now on.
+      auto redactor = std::make_unique<sb::Redactor>(std::vector<std::pair<std::string, std::string>>(secrets->begin(), secrets->end()));
+      auto builder = std::make_unique<TranscriptBuilder>(*redactor);
+      std::lock_guard lock(l->mu);
+      l->builder->finish();
+      if (auto left = l->builder->take(); !left.empty())
+        spdlog::warn("session.events_dropped_between_agents session={} count={}", plan.session.display(), left.size());
+      l->builder = std::move(builder);
+      l->redactor = std::move(redactor);
+    }
+    auto dir = runtime_.dir(plan.sandbox);
+    sb::AgentLaunch launch{runtime_.config().data_dir, runtime_.config().hearth_binary, *secrets,
+                           (*provider)->home_inside(dir)};
+    auto exec = sb::agent_exec(**def, launch);
+    if (!exec) return exec.error();
+    exec->network = *network;
+    auto procs = runtime_.cgroup_procs(plan.sandbox);
+    if (!procs) return procs.error();
+    exec->cgroup_procs = *procs;
+    sb::acp::AgentSpec spec;
+    spec.exec = std::move(*exec);
+    spec.start_timeout = runtime_.config().agent_start_timeout;
+    spec.load_session_id = plan.agent_session_id;
+    sb::acp::AgentCallbacks callbacks;
+    auto* raw = l.get();
+    callbacks.on_update = [raw](const Json& update) {
+      raw->record([&](TranscriptBuilder& b) { b.update(update, now()); });
+    };
+    auto timeout = plan.permission_timeout;
+    callbacks.on_permission = [raw, timeout](const Json& params) { return raw->ask_people(params, timeout); };
+    auto conn = sb::acp::AgentConnection::start(**provider, dir, std::move(spec), std::move(callbacks));
+    if (!conn) return failed(conn.error());
+    resumed = (*conn)->loaded();
+    Json info = (*conn)->agent_info().value("agentInfo", Json::object());
+    auto agent_session = (*conn)->session_id();
+    {
+      std::lock_guard c(l->conn_mu);
+      l->conn = std::move(*conn);
+    }
+    std::weak_ptr<Live> weak = l;
+    l->tracked = runtime_.track(plan.sandbox, "agent " + plan.session.key.back(), [weak] {
+      if (auto s = weak.lock()) {
+        s->stop_turn("sandbox");
+        s->kill_agent();
+      }
+    });
+    l->record([&](TranscriptBuilder& b) {
+      b.note("agent_started", {{"agent", plan.agent}, {"agent_info", info}, {"agent_session_id", agent_session},
+                               {"resumed", resumed}}, now());
+    });
+  }
+
+  sb::acp::AgentConnection* conn;
+  {
+    std::lock_guard c(l->conn_mu);
+    conn = l->conn.get();
+  }
+  auto stop_reason = conn->prompt(plan.prompt, l->turn_stop.get_token());
+  {
+    std::lock_guard lock(l->mu);
+    l->builder->finish();
+  }
+  l->flush();
+  if (!conn->alive()) {
+    std::unique_ptr<sb::acp::AgentConnection> dead;
+    {
+      std::lock_guard c(l->conn_mu);
+      dead = std::move(l->conn);
+    }
+    dead.reset();
+    l->tracked = {};
+  }
+  std::string cause, cancelled_by;
+  {
+    std::lock_guard lock(l->mu);
+    cause = l->stop_cause;
+    cancelled_by = l->cancelled_by;
+  }
+  if (cause == "cancel" || cause == "close") {
+    // Cancelled by a person: whatever the agent answered, the turn was cancelled.
+    return Json{{"stop_reason", "cancelled"}, {"cancelled_by", cancelled_by}, {"resumed", resumed}};
+  }
+  if (!stop_reason) return failed(stop_reason.error());
+  if (!cause.empty()) return failed(Error{ErrorCode::unavailable, "the turn was stopped"});
+  Json result{{"stop_reason", *stop_reason}, {"resumed", resumed}};
+  {
+    std::lock_guard c(l->conn_mu);
+    if (l->conn) {
+      result["agent_session_id"] = l->conn->session_id();
+      result["agent_info"] = l->conn->agent_info().value("agentInfo", Json::object());
+    }
+  }
+  return result;
+}
+
+}  // namespace hearth::actors::session

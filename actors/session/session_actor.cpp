@@ -1,0 +1,468 @@
+// The session actor's handlers and reads: see session_actor.h.
+#include "actors/session/session_actor.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <fmt/format.h>
+
+#include "actors/host/host.h"
+#include "actors/host/step_context.h"
+#include "actors/sandbox/sandbox_actor.h"
+#include "actors/session/agent_runner.h"
+#include "storage/database.h"
+
+namespace hearth::actors::session {
+namespace {
+
+// The I/O result of a turn.
+constexpr const char* kTurnEnded = "session.command.turn_ended";
+
+std::int64_t now() { return storage::now_ms(); }
+
+Json parse(const SQLite::Column& c) { return c.isNull() ? Json(nullptr) : Json::parse(c.getString(), nullptr, false); }
+Json text(const SQLite::Column& c) { return c.isNull() ? Json(nullptr) : Json(c.getString()); }
+Json number(const SQLite::Column& c) { return c.isNull() ? Json(nullptr) : Json(c.getInt64()); }
+
+Json turn_json(SQLite::Statement& q) {
+  return Json{{"turn", q.getColumn(0).getInt64()}, {"prompt", q.getColumn(1).getString()},
+              {"status", q.getColumn(2).getString()}, {"stop_reason", text(q.getColumn(3))},
+              {"error", text(q.getColumn(4))},    {"started_by", q.getColumn(5).getString()},
+              {"started_at", q.getColumn(6).getInt64()}, {"ended_at", number(q.getColumn(7))}};
+}
+
+Json last_turn(SQLite::Database& db) {
+  SQLite::Statement q(db, "SELECT turn, prompt, status, stop_reason, error, started_by, started_at, ended_at FROM turns "
+                          "ORDER BY turn DESC LIMIT 1");
+  return q.executeStep() ? turn_json(q) : Json(nullptr);
+}
+
+// The session as people see it. A turn recorded as running that started before this
+// process did, and does not run here, was interrupted by the last process's end: its
+// status reads `interrupted` even before the session hears of it.
+Json session_json(SQLite::Database& db, AgentRunner* runner, const Address* address) {
+  SQLite::Statement q(db, "SELECT org_id, task_id, session_id, agent, title, status, turn, agent_session_id, "
+                          "agent_info_json, always_allow_json, permission_timeout_ms, created_by, created_at, updated_at, "
+                          "closed_at FROM session");
+  if (!q.executeStep()) return nullptr;
+  Json s{{"org_id", q.getColumn(0).getString()},  {"task_id", q.getColumn(1).getString()},
+         {"session_id", q.getColumn(2).getString()}, {"agent", q.getColumn(3).getString()},
+         {"title", text(q.getColumn(4))},         {"status", q.getColumn(5).getString()},
+         {"turn", q.getColumn(6).getInt64()},     {"agent_session_id", text(q.getColumn(7))},
+         {"agent_info", parse(q.getColumn(8))},   {"always_allow", parse(q.getColumn(9))},
+         {"permission_timeout_ms", q.getColumn(10).getInt64()}, {"created_by", q.getColumn(11).getString()},
+         {"created_at", q.getColumn(12).getInt64()}, {"updated_at", q.getColumn(13).getInt64()},
+         {"closed_at", number(q.getColumn(14))}};
+  s["last_seq"] = db.execAndGet("SELECT COALESCE(MAX(seq), 0) FROM events").getInt64();
+  s["pending_permissions"] = db.execAndGet("SELECT COUNT(*) FROM permissions WHERE status = 'pending'").getInt64();
+  s["last_turn"] = last_turn(db);
+  if (runner && address && (s["status"] == "running" || s["status"] == "cancelling") && s["last_turn"].is_object() &&
+      s["last_turn"]["started_at"].get<std::int64_t>() < runner->started_at() && !runner->turn_running(*address))
+    s["status"] = "interrupted";
+  return s;
+}
+
+Json permission_json(SQLite::Statement& q) {
+  return Json{{"permission_id", q.getColumn(0).getString()}, {"turn", q.getColumn(1).getInt64()},
+              {"tool_call", parse(q.getColumn(2))},       {"options", parse(q.getColumn(3))},
+              {"status", q.getColumn(4).getString()},     {"decision", text(q.getColumn(5))},
+              {"option_id", text(q.getColumn(6))},        {"answered_by", text(q.getColumn(7))},
+              {"created_at", q.getColumn(8).getInt64()},  {"deadline_at", q.getColumn(9).getInt64()},
+              {"answered_at", number(q.getColumn(10))}};
+}
+
+constexpr const char* kPermissionColumns =
+    "id, turn, tool_call_json, options_json, status, decision, option_id, answered_by, created_at, deadline_at, answered_at";
+
+Result<Json> find_permission(SQLite::Database& db, const std::string& id) {
+  SQLite::Statement q(db, fmt::format("SELECT {} FROM permissions WHERE id = ?", kPermissionColumns));
+  q.bind(1, id);
+  if (!q.executeStep()) return Error{ErrorCode::not_found, fmt::format("no permission request {} in this session", id)};
+  return permission_json(q);
+}
+
+// Events appended in one step, announced together once it commits.
+class Appender {
+ public:
+  explicit Appender(StepContext& ctx) : ctx_(ctx), ins_(ctx.db(), "INSERT INTO events(turn, kind, at, data_json) VALUES(?, ?, ?, ?)") {}
+  ~Appender() {
+    if (!events_.empty()) ctx_.broadcast("session.events.appended", {{"events", std::move(events_)}});
+  }
+  std::int64_t add(std::int64_t turn, const std::string& kind, Json data, std::int64_t at = 0) {
+    if (at == 0) at = now();
+    ins_.bind(1, static_cast<int64_t>(turn));
+    ins_.bind(2, kind);
+    ins_.bind(3, static_cast<int64_t>(at));
+    ins_.bind(4, data.dump(-1, ' ', false, Json::error_handler_t::replace));
+    ins_.exec();
+    ins_.reset();
+    auto seq = ctx_.db().getLastInsertRowid();
+    events_.push_back({{"seq", seq}, {"turn", turn}, {"kind", kind}, {"at", at}, {"data", std::move(data)}});
+    return seq;
+  }
+
+ private:
+  StepContext& ctx_;
+  SQLite::Statement ins_;
+  Json events_ = Json::array();
+};
+
+std::string status_of(SQLite::Database& db) { return db.execAndGet("SELECT status FROM session").getString(); }
+std::int64_t turn_of(SQLite::Database& db) { return db.execAndGet("SELECT turn FROM session").getInt64(); }
+
+void set_status(StepContext& ctx, AgentRunner& runner, const std::string& status) {
+  SQLite::Statement up(ctx.db(), "UPDATE session SET status = ?, updated_at = ?, "
+                                 "closed_at = CASE WHEN ? = 'closed' THEN ? ELSE closed_at END");
+  up.bind(1, status);
+  up.bind(2, static_cast<int64_t>(now()));
+  up.bind(3, status);
+  up.bind(4, static_cast<int64_t>(now()));
+  up.exec();
+  ctx.broadcast("session.status.changed", session_json(ctx.db(), &runner, nullptr));
+}
+
+// The agent's option for `decision`, or the one a person named.
+Result<Json> outcome_for(const Json& options, const std::string& decision, const std::string& option_id) {
+  if (!option_id.empty()) {
+    for (const auto& o : options)
+      if (o.is_object() && o.value("optionId", "") == option_id) return Json{{"outcome", "selected"}, {"optionId", option_id}};
+    return Error{ErrorCode::invalid, fmt::format("the agent offered no option \"{}\"", option_id)};
+  }
+  std::vector<const char*> kinds;
+  if (decision == "allow_once") kinds = {"allow_once", "allow_always"};
+  else if (decision == "allow_always") kinds = {"allow_always", "allow_once"};
+  else if (decision == "reject") kinds = {"reject_once", "reject_always"};
+  else return Error{ErrorCode::invalid, "decision must be allow_once, allow_always or reject"};
+  for (const char* kind : kinds)
+    for (const auto& o : options)
+      if (o.is_object() && o.value("kind", "") == kind)
+        return Json{{"outcome", "selected"}, {"optionId", o.value("optionId", "")}};
+  return Error{ErrorCode::invalid, fmt::format("the agent offered no option to {}", decision)};
+}
+
+// Settles a pending permission request: records who decided what, as an event too.
+void resolve(StepContext& ctx, Appender& events, const Json& permission, const std::string& status,
+             const std::string& decision, const Json& outcome, const std::string& by) {
+  SQLite::Statement up(ctx.db(), "UPDATE permissions SET status = ?, decision = ?, option_id = ?, answered_by = ?, "
+                                 "answered_at = ? WHERE id = ?");
+  up.bind(1, status);
+  up.bind(2, decision);
+  if (outcome.contains("optionId")) up.bind(3, outcome["optionId"].get<std::string>());
+  else up.bind(3);
+  up.bind(4, by);
+  up.bind(5, static_cast<int64_t>(now()));
+  up.bind(6, permission["permission_id"].get<std::string>());
+  up.exec();
+  Json data{{"permission_id", permission["permission_id"]}, {"status", status}, {"decision", decision},
+            {"option_id", outcome.value("optionId", Json(nullptr))}, {"by", by}};
+  events.add(permission["turn"].get<std::int64_t>(), "permission_resolved", data);
+  ctx.broadcast("session.permission.resolved", data);
+}
+
+// Every pending request of the session ends with its turn.
+void cancel_pending(StepContext& ctx, Appender& events, const std::string& by) {
+  std::vector<Json> pending;
+  {
+    SQLite::Statement q(ctx.db(), fmt::format("SELECT {} FROM permissions WHERE status = 'pending'", kPermissionColumns));
+    while (q.executeStep()) pending.push_back(permission_json(q));
+  }
+  for (const auto& p : pending) resolve(ctx, events, p, "cancelled", "", Json{{"outcome", "cancelled"}}, by);
+}
+
+// --- Handlers ----------------------------------------------------------------------------
+
+Status create(StepContext& ctx, const Json& in) {
+  SQLite::Statement ins(ctx.db(), "INSERT INTO session(id, org_id, task_id, session_id, agent, title, status, "
+                                  "permission_timeout_ms, created_by, created_at, updated_at) "
+                                  "VALUES(1, ?, ?, ?, ?, ?, 'idle', ?, ?, ?, ?)");
+  ins.bind(1, in.at("org_id").get<std::string>());
+  ins.bind(2, in.at("task_id").get<std::string>());
+  ins.bind(3, in.at("session_id").get<std::string>());
+  ins.bind(4, in.at("agent").get<std::string>());
+  if (in.contains("title") && in["title"].is_string()) ins.bind(5, in["title"].get<std::string>());
+  else ins.bind(5);
+  ins.bind(6, in.value("permission_timeout_ms", std::int64_t{30 * 60 * 1000}));
+  ins.bind(7, in.value("created_by", std::string()));
+  ins.bind(8, static_cast<int64_t>(now()));
+  ins.bind(9, static_cast<int64_t>(now()));
+  ins.exec();
+  {
+    Appender events(ctx);
+    events.add(0, "session_created", {{"agent", in["agent"]}, {"by", in.value("created_by", std::string())},
+                                      {"title", in.value("title", Json(nullptr))}});
+  }
+  return ctx.send(sandbox::address(in["org_id"], in["task_id"]), sandbox::kAttachSession,
+                  {{"session_id", in["session_id"]}, {"agent", in["agent"]}});
+}
+
+Result<Json> on_prompt(AgentRunner& runner, StepContext& ctx, const Json& b) {
+  auto status = status_of(ctx.db());
+  if (status == "closed") return Error{ErrorCode::conflict, "the session is closed"};
+  if (status == "running" || status == "cancelling")
+    return Error{ErrorCode::conflict, fmt::format("turn {} is still running; cancel it or wait for its end", turn_of(ctx.db()))};
+  auto text = b.at("text").get<std::string>();
+  auto by = b.value("by", std::string());
+  auto turn = turn_of(ctx.db()) + 1;
+  SQLite::Statement ins(ctx.db(), "INSERT INTO turns(turn, prompt, status, started_by, started_at) VALUES(?, ?, 'running', ?, ?)");
+  ins.bind(1, static_cast<int64_t>(turn));
+  ins.bind(2, text);
+  ins.bind(3, by);
+  ins.bind(4, static_cast<int64_t>(now()));
+  ins.exec();
+  SQLite::Statement up(ctx.db(), "UPDATE session SET turn = ? ");
+  up.bind(1, static_cast<int64_t>(turn));
+  up.exec();
+  std::int64_t seq;
+  {
+    Appender events(ctx);
+    seq = events.add(turn, "user_message", {{"text", text}, {"by", by}});
+  }
+  auto s = session_json(ctx.db(), nullptr, nullptr);
+  TurnPlan plan{ctx.address(), sandbox::address(s["org_id"], s["task_id"]), s["agent"], turn, text,
+                s["agent_session_id"].is_string() ? s["agent_session_id"].get<std::string>() : "",
+                std::chrono::milliseconds(s["permission_timeout_ms"].get<std::int64_t>())};
+  auto job = ctx.spawn_io("turn", kTurnEnded, {{"turn", turn}},
+                          [&runner, plan](std::stop_token stop) { return runner.run_turn(plan, stop); });
+  if (!job) return job.error();
+  set_status(ctx, runner, "running");
+  return Json{{"turn", turn}, {"seq", seq}, {"status", "running"}};
+}
+
+Result<Json> on_turn_ended(AgentRunner& runner, StepContext& ctx, const Json& body) {
+  auto turn = body["context"].value("turn", std::int64_t{0});
+  if (turn != turn_of(ctx.db())) return Json{{"ignored", "not the latest turn"}};
+  std::string turn_status, session_status = "idle";
+  Json stop_reason = nullptr, error = nullptr;
+  {
+    Appender events(ctx);
+    if (body.value("ok", false)) {
+      const auto& r = body["result"];
+      stop_reason = r.value("stop_reason", std::string("end_turn"));
+      turn_status = stop_reason == "cancelled" ? "cancelled" : "completed";
+      Json data{{"stop_reason", stop_reason}};
+      if (r.contains("cancelled_by")) data["cancelled_by"] = r["cancelled_by"];
+      events.add(turn, "turn_ended", data);
+      if (r.contains("agent_session_id")) {
+        SQLite::Statement up(ctx.db(), "UPDATE session SET agent_session_id = ?, agent_info_json = ?");
+        up.bind(1, r["agent_session_id"].get<std::string>());
+        up.bind(2, r.value("agent_info", Json(nullptr)).dump());
+        up.exec();
+      }
+    } else if (body["error"].value("code", "") == "interrupted") {
+      turn_status = "interrupted";
+      session_status = "interrupted";
+      error = body["error"].value("message", std::string("interrupted"));
+      events.add(turn, "turn_interrupted", {{"reason", "the server stopped during the turn; the agent is gone"}});
+    } else {
+      turn_status = "failed";
+      error = body["error"].value("message", std::string("the turn failed"));
+      events.add(turn, "turn_failed", {{"error", error}, {"code", body["error"].value("code", "")}});
+    }
+    cancel_pending(ctx, events, "turn_end");
+  }
+  SQLite::Statement up(ctx.db(), "UPDATE turns SET status = ?, stop_reason = ?, error = ?, ended_at = ? WHERE turn = ?");
+  up.bind(1, turn_status);
+  if (stop_reason.is_string()) up.bind(2, stop_reason.get<std::string>());
+  else up.bind(2);
+  if (error.is_string()) up.bind(3, error.get<std::string>());
+  else up.bind(3);
+  up.bind(4, static_cast<int64_t>(now()));
+  up.bind(5, static_cast<int64_t>(turn));
+  up.exec();
+  if (status_of(ctx.db()) != "closed") set_status(ctx, runner, session_status);
+  return Json{{"turn", turn}, {"status", turn_status}};
+}
+
+Result<Json> on_cancel(AgentRunner& runner, StepContext& ctx, const Json& b) {
+  auto status = status_of(ctx.db());
+  if (status == "cancelling") return Json{{"turn", turn_of(ctx.db())}, {"status", status}};
+  if (status != "running") return Error{ErrorCode::conflict, "no turn is running"};
+  auto by = b.value("by", std::string());
+  {
+    Appender events(ctx);
+    events.add(turn_of(ctx.db()), "cancel_requested", {{"by", by}});
+  }
+  set_status(ctx, runner, "cancelling");
+  ctx.after_commit([&runner, address = ctx.address(), by] { runner.cancel(address, by); });
+  return Json{{"turn", turn_of(ctx.db())}, {"status", "cancelling"}};
+}
+
+Result<Json> on_append_events(StepContext& ctx, const Json& b) {
+  auto turn = b.at("turn").get<std::int64_t>();
+  Appender events(ctx);
+  std::int64_t last = 0;
+  for (const auto& e : b.at("events")) {
+    auto kind = e.at("kind").get<std::string>();
+    last = events.add(turn, kind, e.value("data", Json(nullptr)), e.value("at", std::int64_t{0}));
+    if (kind == "agent_started" && e["data"].contains("agent_session_id")) {
+      // Kept as soon as it is known, so that a later agent can resume it even if this
+      // turn never ends.
+      SQLite::Statement up(ctx.db(), "UPDATE session SET agent_session_id = ?, agent_info_json = ?");
+      up.bind(1, e["data"]["agent_session_id"].get<std::string>());
+      up.bind(2, e["data"].value("agent_info", Json(nullptr)).dump());
+      up.exec();
+    }
+  }
+  return Json{{"last_seq", last}};
+}
+
+Result<Json> on_permission_requested(StepContext& ctx, const Json& b) {
+  auto id = b.at("permission_id").get<std::string>();
+  auto options = b.value("options", Json::array());
+  auto tool_call = b.value("tool_call", Json::object());
+  auto timeout = ctx.db().execAndGet("SELECT permission_timeout_ms FROM session").getInt64();
+  auto deadline = now() + timeout;
+  SQLite::Statement ins(ctx.db(), "INSERT INTO permissions(id, turn, tool_call_json, options_json, status, created_at, "
+                                  "deadline_at) VALUES(?, ?, ?, ?, 'pending', ?, ?)");
+  ins.bind(1, id);
+  ins.bind(2, b.at("turn").get<std::int64_t>());
+  ins.bind(3, tool_call.dump());
+  ins.bind(4, options.dump());
+  ins.bind(5, static_cast<int64_t>(now()));
+  ins.bind(6, static_cast<int64_t>(deadline));
+  ins.exec();
+  Appender events(ctx);
+  Json data{{"permission_id", id}, {"tool_call", tool_call}, {"options", options}, {"deadline_at", deadline}};
+  events.add(b["turn"].get<std::int64_t>(), "permission_requested", data);
+  ctx.broadcast("session.permission.requested", data);
+  // A kind of tool a person allowed for the whole session is allowed again at once.
+  auto always = Json::parse(ctx.db().execAndGet("SELECT always_allow_json FROM session").getString());
+  auto kind = tool_call.value("kind", std::string("other"));
+  if (std::find(always.begin(), always.end(), kind) != always.end()) {
+    auto outcome = outcome_for(options, "allow_always", "");
+    if (outcome) {
+      resolve(ctx, events, *find_permission(ctx.db(), id), "allowed", "allow_always", *outcome, "policy");
+      return Json{{"permission_id", id}, {"status", "allowed"}, {"outcome", *outcome}};
+    }
+  }
+  return Json{{"permission_id", id}, {"status", "pending"}, {"deadline_at", deadline}};
+}
+
+Result<Json> on_permission_reply(AgentRunner& runner, StepContext& ctx, const Json& b) {
+  auto permission = find_permission(ctx.db(), b.at("permission_id").get<std::string>());
+  if (!permission) return permission.error();
+  if ((*permission)["status"] != "pending")
+    return Error{ErrorCode::conflict, fmt::format("permission request {} is settled already ({}{})",
+                                                  (*permission)["permission_id"].get<std::string>(),
+                                                  (*permission)["status"].get<std::string>(),
+                                                  (*permission)["answered_by"].is_string()
+                                                      ? " by " + (*permission)["answered_by"].get<std::string>()
+                                                      : std::string())};
+  auto decision = b.value("decision", std::string());
+  auto option_id = b.value("option_id", std::string());
+  auto outcome = outcome_for((*permission)["options"], decision, option_id);
+  if (!outcome) return outcome.error();
+  if (decision.empty()) {  // named an option: its kind says what it means
+    for (const auto& o : (*permission)["options"])
+      if (o.value("optionId", "") == option_id) decision = o.value("kind", "");
+    if (decision == "reject_once" || decision == "reject_always") decision = "reject";
+  }
+  auto status = decision == "reject" ? "rejected" : "allowed";
+  Appender events(ctx);
+  resolve(ctx, events, *permission, status, decision, *outcome, b.value("by", std::string()));
+  if (decision == "allow_always") {
+    auto kind = (*permission)["tool_call"].value("kind", std::string("other"));
+    auto always = Json::parse(ctx.db().execAndGet("SELECT always_allow_json FROM session").getString());
+    if (std::find(always.begin(), always.end(), kind) == always.end()) always.push_back(kind);
+    SQLite::Statement up(ctx.db(), "UPDATE session SET always_allow_json = ?");
+    up.bind(1, always.dump());
+    up.exec();
+  }
+  ctx.after_commit([&runner, address = ctx.address(), id = (*permission)["permission_id"].get<std::string>(),
+                    outcome = *outcome] { runner.answer(address, id, outcome); });
+  return *find_permission(ctx.db(), (*permission)["permission_id"].get<std::string>());
+}
+
+Result<Json> on_permission_timeout(AgentRunner& runner, StepContext& ctx, const Json& b) {
+  auto permission = find_permission(ctx.db(), b.at("permission_id").get<std::string>());
+  if (!permission) return permission.error();
+  if ((*permission)["status"] != "pending") return Json{{"status", (*permission)["status"]}};
+  auto outcome = outcome_for((*permission)["options"], "reject", "");
+  Json answer = outcome ? *outcome : Json{{"outcome", "cancelled"}};
+  Appender events(ctx);
+  resolve(ctx, events, *permission, "timed_out", "reject", answer, "timeout");
+  ctx.after_commit([&runner, address = ctx.address(), id = (*permission)["permission_id"].get<std::string>(),
+                    answer] { runner.answer(address, id, answer); });
+  return Json{{"status", "timed_out"}, {"outcome", answer}};
+}
+
+Result<Json> on_close(AgentRunner& runner, StepContext& ctx, const Json& b) {
+  if (status_of(ctx.db()) == "closed") return session_json(ctx.db(), &runner, &ctx.address());
+  auto by = b.value("by", std::string());
+  {
+    Appender events(ctx);
+    cancel_pending(ctx, events, by.empty() ? "close" : by);
+    events.add(turn_of(ctx.db()), "session_closed", {{"reason", b.value("reason", std::string("closed"))}, {"by", by}});
+  }
+  set_status(ctx, runner, "closed");
+  ctx.after_commit([&runner, address = ctx.address()] { runner.close(address); });
+  auto s = session_json(ctx.db(), nullptr, nullptr);
+  if (auto st = ctx.send(sandbox::address(s["org_id"], s["task_id"]), sandbox::kDetachSession,
+                         {{"session_id", s["session_id"]}});
+      !st)
+    return st.error();
+  return s;
+}
+
+// --- Reads --------------------------------------------------------------------------------
+
+Result<Json> get(AgentRunner& runner, ReadContext& ctx, const Json&) {
+  auto s = session_json(ctx.db, &runner, &ctx.address);
+  if (s.is_null()) return Error{ErrorCode::not_found, "no such session"};
+  return s;
+}
+
+Result<Json> transcript(ReadContext& ctx, const Json& a) {
+  auto after = std::max<std::int64_t>(a.value("after_seq", std::int64_t{0}), 0);
+  auto limit = std::clamp<std::int64_t>(a.value("limit", std::int64_t{200}), 1, 1000);
+  auto q = ctx.statement("SELECT seq, turn, kind, at, data_json FROM events WHERE seq > ? ORDER BY seq LIMIT ?");
+  q->bind(1, static_cast<int64_t>(after));
+  q->bind(2, static_cast<int64_t>(limit));
+  Json items = Json::array();
+  while (q->executeStep())
+    items.push_back({{"seq", q->getColumn(0).getInt64()}, {"turn", q->getColumn(1).getInt64()},
+                     {"kind", q->getColumn(2).getString()}, {"at", q->getColumn(3).getInt64()},
+                     {"data", parse(q->getColumn(4))}});
+  auto last = ctx.statement("SELECT COALESCE(MAX(seq), 0) FROM events");
+  last->executeStep();
+  auto last_seq = last->getColumn(0).getInt64();
+  auto next = items.empty() ? after : items.back()["seq"].get<std::int64_t>();
+  return Json{{"items", items}, {"next_after_seq", next}, {"last_seq", last_seq}, {"more", next < last_seq}};
+}
+
+Result<Json> permissions(ReadContext& ctx, const Json& a) {
+  auto status = a.value("status", std::string());
+  SQLite::Statement q(ctx.db, fmt::format("SELECT {} FROM permissions {} ORDER BY created_at DESC LIMIT 200", kPermissionColumns,
+                                          status.empty() ? "" : "WHERE status = ?"));
+  if (!status.empty()) q.bind(1, status);
+  Json items = Json::array();
+  while (q.executeStep()) items.push_back(permission_json(q));
+  return Json{{"items", items}};
+}
+
+}  // namespace
+
+Status register_types(Host& host, AgentRunner& runner) {
+  if (auto st = host.register_type(sandbox::make_type(runner.runtime())); !st) return st;
+  return host.register_type(make_type(runner));
+}
+
+ActorType make_type(AgentRunner& runner) {
+  ActorType t{"session"};
+  t.on_create = create;
+  auto with = [&runner](auto fn) {
+    return [&runner, fn](StepContext& ctx, const Json& b) { return fn(runner, ctx, b); };
+  };
+  t.on_queue(kPrompt, with(on_prompt))
+      .on_queue(kTurnEnded, with(on_turn_ended))
+      .on_queue(kCancel, with(on_cancel))
+      .on_queue(kAppendEvents, on_append_events)
+      .on_queue(kPermissionRequested, on_permission_requested)
+      .on_queue(kPermissionReply, with(on_permission_reply))
+      .on_queue(kPermissionTimeout, with(on_permission_timeout))
+      .on_queue(kClose, with(on_close))
+      .on_action(kGet, [&runner](ReadContext& ctx, const Json& a) { return get(runner, ctx, a); })
+      .on_action(kTranscript, transcript)
+      .on_action(kPermissions, permissions);
+  return t;
+}
+
+}  // namespace hearth::actors::session

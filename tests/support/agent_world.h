@@ -1,0 +1,101 @@
+// A server with sandboxes and agents, an org with an owner, a member and an outsider,
+// a local origin repository, and helpers to drive sandboxes and sessions over HTTP.
+#pragma once
+
+#include <thread>
+
+#include "tests/support/git_repo.h"
+#include "tests/support/test_server.h"
+
+namespace hearth::test {
+
+using nlohmann::json;
+
+struct AgentWorld {
+  explicit AgentWorld(const TestServer::SandboxSetup& setup = {}) : s({}, 16, {}, setup) {
+    owner = s.user_with_token("owner");
+    member = s.user_with_token("member");
+    outsider = s.user_with_token("outsider");
+    REQUIRE(s.call("POST", "/v1/orgs", owner, json{{"name", "Acme"}}).status == 201);
+    REQUIRE(s.call("POST", "/v1/orgs", outsider, json{{"name", "Other"}}).status == 201);
+    REQUIRE(s.call("POST", "/v1/orgs/acme/members", owner, json{{"username", "member"}}).status == 201);
+    repo = make_repo(s.dir.path() / "origin");
+  }
+
+  static std::string sandbox_path(const std::string& task) { return "/v1/orgs/acme/tasks/" + task + "/sandbox"; }
+  static std::string sessions_path(const std::string& task) { return "/v1/orgs/acme/tasks/" + task + "/sessions"; }
+
+  // Polls GET `path` until `pred` holds on its body (up to `limit`); returns the last body.
+  json poll(const std::string& path, const std::function<bool(const json&)>& pred,
+            std::chrono::milliseconds limit = std::chrono::seconds(30), const std::string& token = "") {
+    auto until = std::chrono::steady_clock::now() + limit;
+    json body;
+    for (;;) {
+      auto r = s.call("GET", path, token.empty() ? owner : token);
+      body = r.body;
+      if (r.status == 200 && pred(body)) return body;
+      if (std::chrono::steady_clock::now() > until) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    FAIL_CHECK("condition never held on GET " << path << ": " << body.dump());
+    return body;
+  }
+
+  // A ready sandbox for `task` with the origin checked out; returns its state.
+  json ready_sandbox(const std::string& task, json body = json::object()) {
+    if (!body.contains("repo_url")) body["repo_url"] = "file://" + repo.string();
+    auto r = s.call("POST", sandbox_path(task), owner, body);
+    REQUIRE_MESSAGE(r.status == 201, r.body.dump());
+    return poll(sandbox_path(task), [](const json& b) { return b["state"] != "provisioning"; });
+  }
+
+  // A session of `agent` in `task`'s sandbox; returns its path.
+  std::string session(const std::string& task, const std::string& agent = "mock", json extra = json::object()) {
+    extra["agent"] = agent;
+    auto r = s.call("POST", sessions_path(task), owner, extra);
+    REQUIRE_MESSAGE(r.status == 201, r.body.dump());
+    return sessions_path(task) + "/" + r.body["session_id"].get<std::string>();
+  }
+
+  // Every transcript event of the session at `path`.
+  json transcript(const std::string& path) {
+    json all = json::array();
+    std::int64_t after = 0;
+    for (;;) {
+      auto r = s.call("GET", path + "/transcript?limit=1000&after_seq=" + std::to_string(after), owner);
+      REQUIRE(r.status == 200);
+      for (auto& e : r.body["items"]) all.push_back(e);
+      after = r.body["next_after_seq"];
+      if (!r.body["more"].get<bool>()) return all;
+    }
+  }
+
+  // Prompts and waits for the turn's end; returns the session.
+  json run_turn(const std::string& path, const std::string& text, std::chrono::milliseconds limit = std::chrono::seconds(30)) {
+    auto r = s.call("POST", path + "/prompt", owner, json{{"text", text}});
+    REQUIRE_MESSAGE(r.status == 202, r.body.dump());
+    auto turn = r.body["turn"].get<std::int64_t>();
+    return poll(path, [turn](const json& b) {
+      return b["last_turn"].is_object() && b["last_turn"]["turn"] == turn && b["last_turn"]["status"] != "running";
+    }, limit);
+  }
+
+  // The text the agent said in `events` (its message events, concatenated).
+  static std::string said(const json& events, std::int64_t turn = 0) {
+    std::string out;
+    for (const auto& e : events)
+      if (e["kind"] == "agent_message" && (turn == 0 || e["turn"] == turn)) out += e["data"]["text"].get<std::string>();
+    return out;
+  }
+  static std::vector<std::string> kinds(const json& events) {
+    std::vector<std::string> out;
+    for (const auto& e : events) out.push_back(e["kind"]);
+    return out;
+  }
+
+  TestServer s;
+  std::string owner, member, outsider;
+  std::filesystem::path repo;
+};
+
+}  // namespace hearth::test
