@@ -16,6 +16,7 @@
 #include "actors/session/session_actor.h"
 #include "http/api_tasks.h"
 #include "sandbox/agents.h"
+#include "sandbox/redactor.h"
 
 namespace hearth::http {
 namespace {
@@ -93,6 +94,26 @@ Result<Reply> get_session(Context& ctx) {
   return Reply{200, *s};
 }
 
+// The secret values the session's agent gets (the sandbox's agent_env and the agent's
+// credentials and settings): a prompt never carries them into the transcript.
+Result<hearth::sandbox::Redactor> session_redactor(const Context& ctx, const actors::Address& address) {
+  auto runner = agent_runner(ctx);
+  if (!runner) return runner.error();
+  auto s = ctx.edge.host.call(address, session::kGet);
+  if (!s) return s.error();
+  auto sandbox = ctx.edge.host.call(actors::sandbox::address(ctx.org_id, (*s)["task_id"]), actors::sandbox::kGet);
+  if (!sandbox) return sandbox.error();
+  std::vector<std::string> names;
+  for (const auto& n : (*sandbox)["agent_env"]) names.push_back(n);
+  if (auto def = hearth::sandbox::find_agent((*s)["agent"])) {
+    names.insert(names.end(), (*def)->credentials.begin(), (*def)->credentials.end());
+    names.insert(names.end(), (*def)->settings.begin(), (*def)->settings.end());
+  }
+  auto values = (*runner)->runtime().open_secrets(ctx.org_id, names);
+  if (!values) return values.error();
+  return hearth::sandbox::Redactor({values->begin(), values->end()});
+}
+
 Result<Reply> prompt(Context& ctx) {
   auto address = session_address(ctx);
   if (!address) return address.error();
@@ -102,7 +123,10 @@ Result<Reply> prompt(Context& ctx) {
     return Error{ErrorCode::invalid, "field \"text\" must say something"};
   if (text->size() > kMaxPromptBytes)
     return Error{ErrorCode::too_large, fmt::format("a prompt is at most {} bytes", kMaxPromptBytes)};
-  auto r = ctx.edge.send(*address, session::kPrompt, {{"text", *text}, {"by", ctx.caller->user_id}}, ctx.wait());
+  auto redactor = session_redactor(ctx, *address);
+  if (!redactor) return redactor.error();
+  auto r = ctx.edge.send(*address, session::kPrompt, {{"text", redactor->redact(*text)}, {"by", ctx.caller->user_id}},
+                         ctx.wait());
   if (!r) return r.error();
   return accepted(ctx, *r, 202);
 }

@@ -166,6 +166,8 @@ Result<ExecRequest> agent_exec(const AgentDef& def, const AgentLaunch& launch) {
   r.limits.idle = std::chrono::hours(24 * 365);
   r.env.push_back("HOME=" + launch.home);
   for (const auto& e : def.env) r.env.push_back(replace_all(e, "{home}", launch.home));
+  // Every secret it was given: its credentials and settings, and those the sandbox adds.
+  for (const auto& [name, value] : launch.secrets) r.env.push_back(name + "=" + value);
   if (def.package.empty()) {
     r.argv = {"/opt/hearth/hearth"};
     r.argv.insert(r.argv.end(), def.args.begin(), def.args.end());
@@ -185,9 +187,6 @@ Result<ExecRequest> agent_exec(const AgentDef& def, const AgentLaunch& launch) {
                                                     "secret set ORG NAME`)", def.name, names)};
     }
   }
-  for (const auto* names : {&def.credentials, &def.settings})
-    for (const auto& name : *names)
-      if (auto it = launch.secrets.find(name); it != launch.secrets.end()) r.env.push_back(name + "=" + it->second);
   auto program = inside_dir(def) + "/node_modules/" + entry_of(def);
   if (program.ends_with(".js")) {
     r.argv = {"node"};

@@ -57,7 +57,8 @@ Status install_agent(const std::filesystem::path& data_dir, const AgentDef& def,
 struct AgentLaunch {
   std::filesystem::path data_dir;       // for installed agents
   std::filesystem::path hearth_binary;  // for the mock agent
-  // Secrets the org has, by name (only those the agent takes are used).
+  // The org secrets it gets as environment variables, by name: its credentials and
+  // settings that the org has, and those its sandbox adds.
   std::map<std::string, std::string> secrets;
   std::string home;  // HOME inside the sandbox (Provider::home_inside)
 };

@@ -77,11 +77,19 @@ void TranscriptBuilder::note(std::string kind, Json data, std::int64_t at) {
   ready_.push_back({std::move(kind), std::move(data), at});
 }
 
+// Emits the open message's text, in events of at most kMaxText bytes (cut at UTF-8
+// boundaries).
 void TranscriptBuilder::emit_text(Open& open) {
-  if (open.text.empty()) return;
-  Json data{{"text", std::move(open.text)}};
-  if (!open.message_id.empty()) data["message_id"] = open.message_id;
-  ready_.push_back({open.kind, std::move(data), open.at});
+  std::string_view text = open.text;
+  while (!text.empty()) {
+    auto n = std::min(text.size(), kMaxText);
+    while (n < text.size() && n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+    if (n == 0) n = std::min(text.size(), kMaxText);
+    Json data{{"text", std::string(text.substr(0, n))}};
+    if (!open.message_id.empty()) data["message_id"] = open.message_id;
+    ready_.push_back({open.kind, std::move(data), open.at});
+    text.remove_prefix(n);
+  }
   open.text.clear();
 }
 

@@ -280,8 +280,14 @@ struct AgentConnection::Impl {
     ExecRequest r;
     r.argv.push_back(p.at("command").get<std::string>());
     for (const auto& a : p.value("args", Json::array())) r.argv.push_back(a.get<std::string>());
-    for (const auto& e : p.value("env", Json::array()))
-      r.env.push_back(e.at("name").get<std::string>() + "=" + e.at("value").get<std::string>());
+    // The agent's own environment, as a process it started itself would inherit, with
+    // the terminal's variables on top.
+    r.env = spec.exec.env;
+    for (const auto& e : p.value("env", Json::array())) {
+      auto name = e.at("name").get<std::string>();
+      std::erase_if(r.env, [&](const std::string& kv) { return kv.rfind(name + "=", 0) == 0; });
+      r.env.push_back(name + "=" + e.at("value").get<std::string>());
+    }
     // The agent's cwd (an absolute path as it sees the work dir) becomes a relative one.
     auto inside = provider.work_dir_inside(dir);
     auto cwd = p.value("cwd", inside);
