@@ -71,7 +71,8 @@ Result<ExecOutcome> run(const Provider& provider, const SandboxDir& dir, const E
     code = process->wait(std::chrono::seconds(5));
   }
   outcome.exit_code = code ? *code : -1;
-  if (outcome.ended_by.empty()) outcome.ended_by = "exit";
+  // Asked to stop, and killed by whoever stopped it first (the sandbox's group): stopped.
+  if (outcome.ended_by.empty()) outcome.ended_by = stop.stop_requested() ? "stopped" : "exit";
   return outcome;
 }
 

@@ -1,0 +1,219 @@
+// Sandboxes over HTTP: provisioning with progress, processes and their output, stop,
+// start, destroy and retry, isolation as seen from inside, and bad input.
+#include <doctest/doctest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "tests/support/agent_world.h"
+
+using namespace hearth;
+using nlohmann::json;
+using test::AgentWorld;
+
+namespace {
+
+// Runs argv in the sandbox of `task` and waits for it: {process, output (stdout+stderr)}.
+std::pair<json, std::string> run(AgentWorld& w, const std::string& task, json argv, json extra = json::object()) {
+  extra["argv"] = std::move(argv);
+  auto r = w.s.call("POST", AgentWorld::sandbox_path(task) + "/processes", w.owner, extra);
+  REQUIRE_MESSAGE(r.status == 201, r.body.dump());
+  auto path = AgentWorld::sandbox_path(task) + "/processes/" + std::to_string(r.body["id"].get<int>());
+  auto done = w.poll(path, [](const json& b) { return b["status"] == "exited"; });
+  std::string out;
+  std::int64_t offset = 0;
+  for (;;) {
+    auto page = w.s.call("GET", path + "/output?offset=" + std::to_string(offset), w.owner).body;
+    for (const auto& c : page["chunks"]) out += c["data"].get<std::string>();
+    if (page["done"].get<bool>() || page["chunks"].empty()) break;
+    offset = page["next_offset"];
+  }
+  return {done, out};
+}
+
+std::filesystem::path host_dir(AgentWorld& w, const std::string& org_id, const std::string& task) {
+  return w.s.dir.path() / "sandboxes" / actors::Address{"sandbox", {org_id, task}}.id();
+}
+
+}  // namespace
+
+TEST_CASE("a sandbox is provisioned with a checkout on its branch, reporting each step") {
+  AgentWorld w;
+  auto sub = std::shared_ptr<actors::Subscription>();
+  auto created = w.s.call("POST", AgentWorld::sandbox_path("t1"), w.member,
+                          json{{"repo_url", "file://" + w.repo.string()}, {"base_branch", "dev"}});
+  REQUIRE_MESSAGE(created.status == 201, created.body.dump());
+  CHECK(created.body["state"] == "provisioning");
+  CHECK(created.body["branch"] == "hearth/t1");
+  CHECK(created.body["network"] == "none");
+  CHECK(created.body["provider"] == "bwrap");
+  auto box = w.poll(AgentWorld::sandbox_path("t1"), [](const json& b) { return b["state"] == "ready"; });
+  std::vector<std::string> steps;
+  for (const auto& s : box["steps"]) steps.push_back(s["step"]);
+  CHECK(steps == std::vector<std::string>{"creating the sandbox", "cloning", "creating branch hearth/t1", "done"});
+  CHECK(box["ready_at"].get<std::int64_t>() >= box["steps"][0]["at"].get<std::int64_t>());
+  auto [branch, out] = run(w, "t1", {"git", "branch", "--show-current"});
+  CHECK(branch["exit_code"] == 0);
+  CHECK(out == "hearth/t1\n");
+  auto [who, name] = run(w, "t1", {"git", "config", "user.name"});
+  CHECK(name == "Hearth\n");
+  auto again = w.s.call("POST", AgentWorld::sandbox_path("t1"), w.owner, json::object());
+  CHECK(again.status == 409);
+  CHECK(again.body["error"]["message"] == "task t1 has a sandbox already (ready); destroy it and retry to start over");
+}
+
+TEST_CASE("processes: output by offset, limits, kill, stdin, env, cwd; the list is kept") {
+  AgentWorld w;
+  w.ready_sandbox("t1");
+  auto [p1, out1] = run(w, "t1", {"sh", "-c", "cat; echo err >&2; exit 3"}, json{{"stdin", "from stdin\n"}});
+  CHECK(p1["exit_code"] == 3);
+  CHECK(p1["ended_by"] == "exit");
+  CHECK(out1 == "from stdin\nerr\n");
+  auto [p2, out2] = run(w, "t1", {"sh", "-c", "echo $GREETING; pwd"}, json{{"env", {{"GREETING", "hi"}}}, {"cwd", "src"}});
+  CHECK(out2 == "hi\n/workspace/src\n");
+  auto [p3, out3] = run(w, "t1", {"sleep", "30"}, json{{"timeout_ms", 300}});
+  CHECK(p3["ended_by"] == "wall_clock");
+  auto [p4, out4] = run(w, "t1", {"/no/such/program"});
+  CHECK(p4["exit_code"] != 0);
+  CHECK(out4.find("No such file or directory") != std::string::npos);
+
+  auto started = w.s.call("POST", AgentWorld::sandbox_path("t1") + "/processes", w.owner, json{{"argv", {"sleep", "60"}}});
+  auto path = AgentWorld::sandbox_path("t1") + "/processes/" + std::to_string(started.body["id"].get<int>());
+  CHECK(started.body["status"] == "running");
+  auto killed = w.s.call("POST", path + "/kill", w.member, json::object());
+  CHECK(killed.status == 200);
+  auto done = w.poll(path, [](const json& b) { return b["status"] == "exited"; });
+  CHECK(done["ended_by"] == "stopped");
+  CHECK(w.s.call("POST", path + "/kill", w.member, json::object()).status == 409);
+
+  auto list = w.s.call("GET", AgentWorld::sandbox_path("t1") + "/processes?limit=2", w.owner).body;
+  CHECK(list["items"].size() == 2);
+  CHECK(list["items"][0]["argv"] == json::array({"sleep", "60"}));
+  auto next = w.s.call("GET", AgentWorld::sandbox_path("t1") + "/processes?cursor=" +
+                                  std::to_string(list["next_cursor"].get<int>()), w.owner).body;
+  CHECK(next["items"].size() == 3);
+
+  for (const auto& bad : {json{{"argv", json::array()}}, json{{"argv", "ls"}}, json{{"argv", {"ls"}}, {"cwd", "../x"}},
+                          json{{"argv", {"ls"}}, {"env", {{"A B", "x"}}}}, json{{"argv", {"ls"}}, {"timeout_ms", 5}}}) {
+    auto r = w.s.call("POST", AgentWorld::sandbox_path("t1") + "/processes", w.owner, bad);
+    CHECK_MESSAGE(r.status == 400, bad.dump());
+  }
+  CHECK(w.s.call("GET", AgentWorld::sandbox_path("t1") + "/processes/999", w.owner).status == 404);
+  CHECK(w.s.call("GET", AgentWorld::sandbox_path("t1") + "/processes/abc", w.owner).status == 400);
+}
+
+TEST_CASE("stop ends every process of a sandbox, start resumes it, destroy removes it, retry rebuilds it") {
+  AgentWorld w;
+  auto box = w.ready_sandbox("t1");
+  auto dir = host_dir(w, box["org_id"], "t1");
+  auto started = w.s.call("POST", AgentWorld::sandbox_path("t1") + "/processes", w.owner,
+                          json{{"argv", {"sh", "-c", "sleep 60 & sleep 60"}}});
+  auto path = AgentWorld::sandbox_path("t1") + "/processes/" + std::to_string(started.body["id"].get<int>());
+  auto session = w.session("t1");
+  REQUIRE(w.s.call("POST", session + "/prompt", w.owner, json{{"text", "/sleep 30000"}}).status == 202);
+  w.poll(session + "/transcript", [](const json& b) {
+    for (const auto& e : b["items"]) if (e["kind"] == "agent_started") return true;
+    return false;
+  });
+  auto stopped = w.s.call("POST", AgentWorld::sandbox_path("t1") + "/stop", w.owner, json::object());
+  REQUIRE_MESSAGE(stopped.status == 200, stopped.body.dump());
+  CHECK(stopped.body["state"] == "stopped");
+  CHECK(w.poll(path, [](const json& b) { return b["status"] == "exited"; })["ended_by"] == "stopped");
+  auto turn = w.poll(session, [](const json& b) { return b["status"] == "idle"; });
+  CHECK(turn["last_turn"]["status"] == "failed");
+  CHECK(turn["last_turn"]["error"] == "the sandbox was stopped during the turn");
+  if (w.s.runtime->cgroups().available()) CHECK(w.s.runtime->cgroups().pids(actors::Address{"sandbox", {box["org_id"], "t1"}}.id()).empty());
+  auto refused = w.s.call("POST", AgentWorld::sandbox_path("t1") + "/processes", w.owner, json{{"argv", {"true"}}});
+  CHECK(refused.status == 409);
+  CHECK(refused.body["error"]["message"] == "the sandbox is stopped; it cannot run processes");
+  CHECK(w.s.call("POST", session + "/prompt", w.owner, json{{"text", "/say hi"}}).status == 202);
+  auto no = w.poll(session, [](const json& b) { return b["status"] == "idle"; });
+  CHECK(no["last_turn"]["error"] == "the sandbox is stopped; the agent can work only in a ready sandbox");
+
+  CHECK(w.s.call("POST", AgentWorld::sandbox_path("t1") + "/start", w.owner, json::object()).body["state"] == "ready");
+  CHECK(run(w, "t1", {"cat", "README.md"}).second == "one\n");  // files intact
+
+  auto destroyed = w.s.call("DELETE", AgentWorld::sandbox_path("t1"), w.owner);
+  CHECK(destroyed.status == 200);
+  auto gone = w.poll(AgentWorld::sandbox_path("t1"), [](const json& b) { return b["state"] == "destroyed"; });
+  CHECK_FALSE(std::filesystem::exists(dir));
+  CHECK(w.poll(session, [](const json& b) { return b["status"] == "closed"; })["status"] == "closed");
+  CHECK(w.s.call("POST", AgentWorld::sandbox_path("t1") + "/start", w.owner, json::object()).status == 409);
+
+  auto retried = w.s.call("POST", AgentWorld::sandbox_path("t1") + "/retry", w.owner, json::object());
+  CHECK(retried.status == 200);
+  auto back = w.poll(AgentWorld::sandbox_path("t1"), [](const json& b) { return b["state"] == "ready"; });
+  CHECK(back["attempt"] == 2);
+  CHECK(run(w, "t1", {"cat", "README.md"}).second == "one\n");
+}
+
+TEST_CASE("a sandbox whose checkout fails is in error with git's reason, and can be retried") {
+  AgentWorld w;
+  auto r = w.s.call("POST", AgentWorld::sandbox_path("t1"), w.owner, json{{"repo_url", "file://" + (w.s.dir.path() / "missing").string()}});
+  REQUIRE(r.status == 201);
+  auto box = w.poll(AgentWorld::sandbox_path("t1"), [](const json& b) { return b["state"] != "provisioning"; });
+  CHECK(box["state"] == "error");
+  CHECK(box["error"] == "no repository at file://" + (w.s.dir.path() / "missing").string());
+  test::make_repo(w.s.dir.path() / "missing");
+  CHECK(w.s.call("POST", AgentWorld::sandbox_path("t1") + "/retry", w.owner, json::object()).status == 200);
+  box = w.poll(AgentWorld::sandbox_path("t1"), [](const json& b) { return b["state"] != "provisioning"; });
+  CHECK(box["state"] == "ready");
+  CHECK(w.s.call("POST", AgentWorld::sandbox_path("t1") + "/retry", w.owner, json::object()).status == 409);
+}
+
+TEST_CASE("from inside a sandbox, other sandboxes, the data dir, the master key and the server's environment are out of reach") {
+  ::setenv("HEARTH_TEST_SERVER_SECRET", "server-only-value", 1);
+  AgentWorld w;
+  auto a = w.ready_sandbox("a");
+  auto b = w.ready_sandbox("b");
+  std::ofstream(host_dir(w, b["org_id"], "b") / "work" / "private.txt") << "b's file";
+  for (const auto& path : std::vector<std::string>{(host_dir(w, b["org_id"], "b") / "work" / "private.txt").string(), "/workspace/../b/work/private.txt",
+                           (w.s.dir.path() / "master.key").string(), w.s.dir.path().string()}) {
+    auto [p, out] = run(w, "a", {"cat", path});
+    CHECK_MESSAGE(p["exit_code"] != 0, path);
+    CHECK(out.find("b's file") == std::string::npos);
+  }
+  // Its pid 1 is the sandbox's own init, with the sandbox's (cleared) environment.
+  auto [init, init_env] = run(w, "a", {"cat", "/proc/1/environ"});
+  CHECK(init_env.find("server-only-value") == std::string::npos);
+  auto [env, vars] = run(w, "a", {"env"});
+  CHECK(vars.find("HEARTH_TEST_SERVER_SECRET") == std::string::npos);
+  CHECK(vars.find("server-only-value") == std::string::npos);
+  auto [ps, procs] = run(w, "a", {"sh", "-c", "ls /proc | grep -c '^[0-9]'"});
+  CHECK(std::atoi(procs.c_str()) <= 4);
+  // No network: not even the server's own port on the host's loopback.
+  auto [net, said] = run(w, "a", {"bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(w.s.port) + " && echo connected"});
+  CHECK(net["exit_code"] != 0);
+  CHECK(said.find("connected") == std::string::npos);
+  ::unsetenv("HEARTH_TEST_SERVER_SECRET");
+}
+
+TEST_CASE("sandbox routes check the caller's org and refuse bad input with a clear error") {
+  AgentWorld w;
+  CHECK(w.s.call("POST", AgentWorld::sandbox_path("t1"), w.outsider, json::object()).status == 404);
+  CHECK(w.s.call("GET", AgentWorld::sandbox_path("t1"), w.owner).status == 404);
+  auto bad_task = w.s.call("POST", "/v1/orgs/acme/tasks/-x/sandbox", w.owner, json::object());
+  CHECK(bad_task.status == 400);
+  auto bad = [&](json body, const std::string& message) {
+    auto r = w.s.call("POST", AgentWorld::sandbox_path("t9"), w.owner, body);
+    CHECK_MESSAGE(r.status == 400, body.dump());
+    CHECK(r.body["error"]["message"] == message);
+  };
+  bad({{"network", "wifi"}}, "network must be none or host, not \"wifi\"");
+  bad({{"repo_url", "ssh://x/y"}}, "the repository URL must start with file:/// or https://");
+  bad({{"repo_url", "https://github.com/o/r"}}, "cloning over https needs the sandbox's network policy to be host");
+  bad({{"repo_url", "file:///x"}, {"branch", "a..b"}}, "\"a..b\" is not a valid branch name");
+  bad({{"agent_env", "X"}}, "field \"agent_env\" must be a list of at most 64 secret names");
+  bad({{"git_credential", "NOPE"}}, "the org has no secret NOPE");
+  auto empty = w.s.call("POST", AgentWorld::sandbox_path("t2"), w.owner, json::object());
+  REQUIRE(empty.status == 201);
+  auto box = w.poll(AgentWorld::sandbox_path("t2"), [](const json& b) { return b["state"] == "ready"; });
+  CHECK(box["repo_url"].is_null());
+  CHECK(run(w, "t2", {"ls", "-A"}).second == "");
+  auto events = w.s.call("GET", AgentWorld::sandbox_path("t2") + "/events", w.outsider);
+  CHECK(events.status == 404);
+}
