@@ -12,12 +12,11 @@
 #include <fstream>
 #include <iostream>
 
+#include "cli/api.h"
 #include "cli/commands.h"
 #include "cli/output.h"
 
 namespace hearth::cli {
-
-using Json = nlohmann::json;
 
 int run_parsed(const CommandSet& set) {
   for (const auto& [app, run] : set.commands)
@@ -26,124 +25,6 @@ int run_parsed(const CommandSet& set) {
 }
 
 namespace {
-
-std::filesystem::path config_path() {
-  const char* xdg = std::getenv("XDG_CONFIG_HOME");
-  const char* home = std::getenv("HOME");
-  std::filesystem::path base = xdg && *xdg ? xdg : std::filesystem::path(home ? home : ".") / ".config";
-  return base / "hearth" / "config.json";
-}
-
-Json load_config() {
-  std::ifstream in(config_path());
-  if (!in) return Json::object();
-  auto j = Json::parse(in, nullptr, false);
-  return j.is_object() ? j : Json::object();
-}
-
-bool save_config(const Json& config) {
-  auto path = config_path();
-  std::error_code ec;
-  std::filesystem::create_directories(path.parent_path(), ec);
-  auto tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) return false;
-    ::chmod(tmp.c_str(), 0600);
-    out << config.dump(2) << "\n";
-  }
-  ::chmod(tmp.c_str(), 0600);
-  std::filesystem::rename(tmp, path, ec);
-  return !ec;
-}
-
-int exit_code_for(int status) {
-  if (status == 401 || status == 403) return 3;
-  if (status == 404) return 4;
-  return 1;
-}
-
-struct Response {
-  int status = 0;
-  Json body;
-  std::string set_cookie;
-};
-
-// One HTTP call. Connection failures and error statuses print to stderr.
-class Api {
- public:
-  explicit Api(const ClientOptions& o) : options_(o) {
-    auto stored = load_config();
-    url_ = !o.url.empty() ? o.url : stored.value("url", std::string());
-    token_ = !o.token.empty() ? o.token : stored.value("token", std::string());
-  }
-
-  bool configured(bool need_token = true) const {
-    if (url_.empty()) {
-      std::cerr << "hearth: no server URL: run `hearth login --url URL`, or set HEARTH_URL\n";
-      return false;
-    }
-    if (need_token && token_.empty()) {
-      std::cerr << "hearth: not signed in: run `hearth login`, or set HEARTH_TOKEN\n";
-      return false;
-    }
-    return true;
-  }
-
-  std::optional<Response> call(const std::string& method, const std::string& path, const Json& body = nullptr,
-                               httplib::Headers headers = {}) {
-    httplib::Client client(url_);
-    client.set_connection_timeout(5, 0);
-    client.set_read_timeout(30, 0);
-    if (!token_.empty() && !headers.count("Cookie")) headers.emplace("Authorization", "Bearer " + token_);
-    std::string text = body.is_null() ? "" : body.dump();
-    httplib::Result r{nullptr, httplib::Error::Unknown};
-    if (method == "GET") r = client.Get(path, headers);
-    else if (method == "POST") r = client.Post(path, headers, text, "application/json");
-    else if (method == "PATCH") r = client.Patch(path, headers, text, "application/json");
-    else if (method == "PUT") r = client.Put(path, headers, text, "application/json");
-    else if (method == "DELETE") r = client.Delete(path, headers);
-    if (!r) {
-      std::cerr << "hearth: cannot reach " << url_ << ": " << httplib::to_string(r.error()) << "\n";
-      return std::nullopt;
-    }
-    Response out{r->status, Json::parse(r->body, nullptr, false), r->get_header_value("Set-Cookie")};
-    if (out.body.is_discarded()) out.body = r->body;
-    return out;
-  }
-
-  // Runs a call and prints its result: `show` for humans, raw JSON with --json.
-  int run(const std::string& method, const std::string& path, const Json& body,
-          const std::function<void(const Json&)>& show) {
-    if (!configured()) return 1;
-    auto r = call(method, path, body);
-    if (!r) return 1;
-    if (r->status >= 400) {
-      std::string message = r->body.is_object() && r->body.contains("error")
-                                ? r->body["error"].value("message", std::string())
-                                : r->body.dump();
-      std::cerr << "hearth: " << message << " (HTTP " << r->status << ")\n";
-      return exit_code_for(r->status);
-    }
-    if (options_.json) std::cout << r->body.dump(2) << "\n";
-    else show(r->body);
-    return 0;
-  }
-
-  std::string url_, token_;
-
- private:
-  const ClientOptions& options_;
-};
-
-std::string encode(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') out += static_cast<char>(c);
-    else out += fmt::format("%{:02X}", c);
-  }
-  return out;
-}
 
 int login(const ClientOptions& o, const std::string& username_in, bool password_stdin, const std::string& token) {
   ClientOptions opts = o;

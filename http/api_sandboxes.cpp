@@ -69,7 +69,7 @@ Result<Reply> create_sandbox(Context& ctx) {
   auto address = sandbox_address(ctx);
   if (!address) return address.error();
   const auto& b = ctx.body;
-  Json input{{"org_id", ctx.org_id}, {"task_id", address->key[1]}, {"created_by", ctx.caller->user_id},
+  Json input{{"org_id", ctx.org_id}, {"task_id", address->key[1]}, {"created_by", ctx.caller->username},
              {"provider", (*runner)->runtime().config().provider}};
   auto network = string_field(b, "network", false);
   if (!network) return network.error();
@@ -134,7 +134,7 @@ Handler command(const char* queue) {
   return [queue](Context& ctx) -> Result<Reply> {
     auto address = sandbox_address(ctx);
     if (!address) return address.error();
-    auto r = ctx.edge.send(*address, queue, {{"by", ctx.caller->user_id}}, ctx.wait());
+    auto r = ctx.edge.send(*address, queue, {{"by", ctx.caller->username}}, ctx.wait());
     if (!r) return r.error();
     return accepted(ctx, *r);
   };
@@ -148,7 +148,7 @@ Result<Reply> exec(Context& ctx) {
     return Error{ErrorCode::invalid, "field \"argv\" must be a non-empty list of strings (the program first)"};
   for (const auto& a : b["argv"])
     if (!a.is_string()) return Error{ErrorCode::invalid, "field \"argv\" must hold strings"};
-  Json body{{"argv", b["argv"]}, {"by", ctx.caller->user_id}};
+  Json body{{"argv", b["argv"]}, {"by", ctx.caller->username}};
   if (b.contains("env")) {
     if (!b["env"].is_object()) return Error{ErrorCode::invalid, "field \"env\" must be an object of NAME: value"};
     Json env = Json::array();

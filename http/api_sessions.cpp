@@ -63,7 +63,7 @@ Result<Reply> create_session(Context& ctx) {
   auto address = session::address(ctx.org_id, *task, id);
   auto ms = *timeout ? **timeout * 1000 : (*runner)->runtime().config().permission_timeout.count();
   Json input{{"org_id", ctx.org_id}, {"task_id", *task}, {"session_id", id}, {"agent", *agent},
-             {"created_by", ctx.caller->user_id}, {"permission_timeout_ms", ms}};
+             {"created_by", ctx.caller->username}, {"permission_timeout_ms", ms}};
   if (!title->empty()) input["title"] = *title;
   if (auto st = ctx.edge.host.get_or_create(address, input); !st) return st.error();
   auto made = ctx.edge.host.call(address, session::kGet);
@@ -125,7 +125,7 @@ Result<Reply> prompt(Context& ctx) {
     return Error{ErrorCode::too_large, fmt::format("a prompt is at most {} bytes", kMaxPromptBytes)};
   auto redactor = session_redactor(ctx, *address);
   if (!redactor) return redactor.error();
-  auto r = ctx.edge.send(*address, session::kPrompt, {{"text", redactor->redact(*text)}, {"by", ctx.caller->user_id}},
+  auto r = ctx.edge.send(*address, session::kPrompt, {{"text", redactor->redact(*text)}, {"by", ctx.caller->username}},
                          ctx.wait());
   if (!r) return r.error();
   return accepted(ctx, *r, 202);
@@ -134,7 +134,7 @@ Result<Reply> prompt(Context& ctx) {
 Result<Reply> cancel(Context& ctx) {
   auto address = session_address(ctx);
   if (!address) return address.error();
-  auto r = ctx.edge.send(*address, session::kCancel, {{"by", ctx.caller->user_id}}, ctx.wait());
+  auto r = ctx.edge.send(*address, session::kCancel, {{"by", ctx.caller->username}}, ctx.wait());
   if (!r) return r.error();
   return accepted(ctx, *r, 202);
 }
@@ -142,7 +142,7 @@ Result<Reply> cancel(Context& ctx) {
 Result<Reply> close(Context& ctx) {
   auto address = session_address(ctx);
   if (!address) return address.error();
-  auto r = ctx.edge.send(*address, session::kClose, {{"by", ctx.caller->user_id}, {"reason", "closed by a person"}},
+  auto r = ctx.edge.send(*address, session::kClose, {{"by", ctx.caller->username}, {"reason", "closed by a person"}},
                          ctx.wait());
   if (!r) return r.error();
   return accepted(ctx, *r);
@@ -171,7 +171,7 @@ Result<Reply> answer(Context& ctx) {
     return Error{ErrorCode::invalid, "give either \"decision\" (allow_once, allow_always or reject) or \"option_id\""};
   if (!decision->empty() && *decision != "allow_once" && *decision != "allow_always" && *decision != "reject")
     return Error{ErrorCode::invalid, "field \"decision\" must be allow_once, allow_always or reject"};
-  Json body{{"permission_id", ctx.param("permission")}, {"by", ctx.caller->user_id}};
+  Json body{{"permission_id", ctx.param("permission")}, {"by", ctx.caller->username}};
   if (!decision->empty()) body["decision"] = *decision;
   else body["option_id"] = *option;
   auto r = ctx.edge.send(*address, session::kPermissionReply, body, ctx.wait());

@@ -149,10 +149,11 @@ Result<Json> provision(Runtime& rt, const Plan& plan, std::stop_token stop) {
   auto started = now();
   Json steps = Json::array();
   auto say = [&](const std::string& step) {
-    auto at = now();
-    steps.push_back({{"step", step}, {"at", at}});
-    rt.host().pubsub().publish(plan.address.id(), "sandbox.provision.progress",
-                               {{"step", step}, {"at", at}, {"attempt", plan.attempt}});
+    Json s{{"step", step}, {"at", now()}};
+    steps.push_back(s);
+    rt.note_step(plan.address, plan.attempt, s);
+    s["attempt"] = plan.attempt;
+    rt.host().pubsub().publish(plan.address.id(), "sandbox.provision.progress", std::move(s));
   };
   auto provider = rt.provider(s["provider"].get<std::string>());
   if (!provider) return provider.error();
@@ -288,7 +289,7 @@ Result<Json> on_provision(Runtime& rt, StepContext& ctx, const Json&) {
   return Json{{"attempt", plan.attempt}};
 }
 
-Result<Json> on_provisioned(StepContext& ctx, const Json& body) {
+Result<Json> on_provisioned(Runtime& rt, StepContext& ctx, const Json& body) {
   auto state = state_of(ctx.db());
   auto attempt = body["context"].value("attempt", std::int64_t{0});
   auto current = ctx.db().execAndGet("SELECT attempt FROM sandbox").getInt64();
@@ -310,6 +311,7 @@ Result<Json> on_provisioned(StepContext& ctx, const Json& body) {
     ins.reset();
   }
   set_state(ctx, "ready");
+  ctx.after_commit([&rt, address = ctx.address()] { rt.forget_steps(address); });
   return Json{{"state", "ready"}, {"duration_ms", body["result"]["duration_ms"]}};
 }
 
@@ -466,9 +468,10 @@ Result<Json> on_detach(StepContext& ctx, const Json& b) {
 
 // --- Reads --------------------------------------------------------------------------------
 
-Result<Json> get(ReadContext& ctx, const Json&) {
+Result<Json> get(Runtime& rt, ReadContext& ctx, const Json&) {
   auto s = full_json(ctx.db);
   if (s.is_null()) return Error{ErrorCode::not_found, "no such sandbox"};
+  if (s["state"] == "provisioning") s["steps"] = rt.steps(ctx.address, s["attempt"].get<std::int64_t>());
   return s;
 }
 
@@ -514,7 +517,7 @@ ActorType make_type(Runtime& rt) {
   ActorType t{"sandbox"};
   t.on_create = create;
   t.on_queue(kProvision, [&rt](StepContext& ctx, const Json& b) { return on_provision(rt, ctx, b); })
-      .on_queue(kProvisioned, on_provisioned)
+      .on_queue(kProvisioned, [&rt](StepContext& ctx, const Json& b) { return on_provisioned(rt, ctx, b); })
       .on_queue(kRetry, on_retry)
       .on_queue(kExec, [&rt](StepContext& ctx, const Json& b) { return on_exec(rt, ctx, b); })
       .on_queue(kProcessEnded, on_process_ended)
@@ -525,7 +528,7 @@ ActorType make_type(Runtime& rt) {
       .on_queue(kTornDown, on_torn_down)
       .on_queue(kAttachSession, on_attach)
       .on_queue(kDetachSession, on_detach)
-      .on_action(kGet, get)
+      .on_action(kGet, [&rt](ReadContext& ctx, const Json& a) { return get(rt, ctx, a); })
       .on_action(kProcesses, processes)
       .on_action(kProcess, process)
       .on_action(kProcessOutput, [&rt](ReadContext& ctx, const Json& a) { return process_output(rt, ctx, a); });

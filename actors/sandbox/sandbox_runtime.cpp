@@ -131,6 +131,26 @@ std::vector<std::string> Runtime::running(const Address& sandbox) const {
   return names;
 }
 
+void Runtime::note_step(const Address& sandbox, std::int64_t attempt, Json step) {
+  std::lock_guard lock(mu_);
+  auto& [at, steps] = steps_[sandbox.id()];
+  if (at != attempt || !steps.is_array()) steps = Json::array();
+  at = attempt;
+  steps.push_back(std::move(step));
+}
+
+Json Runtime::steps(const Address& sandbox, std::int64_t attempt) const {
+  std::lock_guard lock(mu_);
+  auto it = steps_.find(sandbox.id());
+  if (it == steps_.end() || it->second.first != attempt) return Json::array();
+  return it->second.second;
+}
+
+void Runtime::forget_steps(const Address& sandbox) {
+  std::lock_guard lock(mu_);
+  steps_.erase(sandbox.id());
+}
+
 Result<std::map<std::string, std::string>> Runtime::open_secrets(const std::string& org_id,
                                                                  const std::vector<std::string>& names) {
   std::map<std::string, std::string> out;

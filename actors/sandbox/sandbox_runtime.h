@@ -78,6 +78,12 @@ class Runtime {
   void stop_all(const Address& sandbox);
   std::vector<std::string> running(const Address& sandbox) const;
 
+  // Provisioning steps as they happen (kept in the sandbox's database once provisioning
+  // ends): reads show them meanwhile.
+  void note_step(const Address& sandbox, std::int64_t attempt, Json step);
+  Json steps(const Address& sandbox, std::int64_t attempt) const;
+  void forget_steps(const Address& sandbox);
+
   // The values of the org secrets named in `names` that exist (missing ones are left
   // out). Fails when the server has no master key or a value does not open.
   Result<std::map<std::string, std::string>> open_secrets(const std::string& org_id,
@@ -92,6 +98,7 @@ class Runtime {
   std::map<std::string, std::unique_ptr<hearth::sandbox::Provider>> providers_;
   mutable std::mutex mu_;
   std::map<std::string, std::map<std::string, std::function<void()>>> running_;  // sandbox id -> name -> stop
+  std::map<std::string, std::pair<std::int64_t, Json>> steps_;  // sandbox id -> (attempt, steps)
 };
 
 }  // namespace hearth::actors::sandbox

@@ -16,31 +16,8 @@
 using namespace hearth;
 using namespace std::chrono_literals;
 using nlohmann::json;
-
-namespace {
-
-struct Run {
-  int code = -1;
-  std::string out;  // stdout and stderr, interleaved
-};
-
-Run run_hearth(std::vector<std::string> args, std::vector<std::string> env, const std::string& input = "") {
-  args.insert(args.begin(), HEARTH_BINARY);
-  auto p = sandbox::Process::spawn({args, env, {}, true});
-  REQUIRE(p.ok());
-  if (!input.empty()) REQUIRE(p->write(input).ok());
-  p->close_stdin();
-  Run r;
-  while (auto line = p->read_line(30s)) r.out += *line + "\n";
-  auto code = p->wait(30s);
-  REQUIRE(code.ok());
-  r.code = *code;
-  return r;
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-}  // namespace
+using test::contains;
+using test::run_hearth;
 
 TEST_CASE("the CLI administers a data dir offline, then signs in and manages orgs, members, tokens and actors") {
   test::TempDir dir;

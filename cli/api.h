@@ -1,0 +1,69 @@
+// The CLI's side of the HTTP API: the stored login ($XDG_CONFIG_HOME/hearth/config.json,
+// mode 0600), one call at a time with the caller's token, errors printed on stderr with
+// the exit codes of docs/cli.md (1 other, 2 usage, 3 auth, 4 not found), and streams of
+// Server-Sent Events.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+
+namespace hearth::cli {
+
+using Json = nlohmann::json;
+
+std::filesystem::path config_path();
+Json load_config();
+bool save_config(const Json& config);
+int exit_code_for(int status);
+// Percent-encodes one path segment or query value.
+std::string encode(const std::string& s);
+
+struct Response {
+  int status = 0;
+  Json body;
+  std::string set_cookie;
+};
+
+// One server, as the options or the stored login name it.
+class Api {
+ public:
+  explicit Api(const ClientOptions& o);
+
+  // Prints why not and returns false when no URL (or, with need_token, no token) is known.
+  bool configured(bool need_token = true) const;
+
+  // One HTTP call; nullopt (after printing why) when the server cannot be reached.
+  std::optional<Response> call(const std::string& method, const std::string& path, const Json& body = nullptr,
+                               httplib::Headers headers = {});
+
+  // Runs a call and prints its result: `show` for humans, the JSON with --json. Returns
+  // the exit code.
+  int run(const std::string& method, const std::string& path, const Json& body,
+          const std::function<void(const Json&)>& show);
+
+  // A call that must succeed: its body, or nullopt after printing the server's error
+  // (`code` gets the exit code).
+  std::optional<Json> fetch(const std::string& method, const std::string& path, const Json& body, int& code);
+
+  // Follows the event stream at `path` (after `last_event_id`), calling `on_event(name, id,
+  // data)` for each event until it returns false or the stream ends. Reconnects (with
+  // Last-Event-ID) when the connection drops. False when it could not connect at all.
+  bool stream(const std::string& path, std::string last_event_id,
+              const std::function<bool(const std::string& name, const std::string& id, const Json& data)>& on_event);
+
+  bool json_output() const { return options_.json; }
+
+  std::string url_, token_;
+
+ private:
+  const ClientOptions& options_;
+};
+
+}  // namespace hearth::cli

@@ -1,0 +1,288 @@
+// Sandboxes and agent sessions through the `hearth` CLI against `hearth serve` running
+// as a separate process: turns watched live, permissions answered, cancel, processes;
+// a server killed mid-turn and restarted; orphans reaped; and an ACP agent we did not
+// write (the ACP SDK's example agent, installed from npm) through a full turn.
+#include <doctest/doctest.h>
+#include <httplib.h>
+
+#include <csignal>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "sandbox/process.h"
+#include "tests/support/git_repo.h"
+#include "tests/support/serve_process.h"
+#include "tests/support/temp_dir.h"
+
+using namespace hearth;
+using namespace std::chrono_literals;
+using nlohmann::json;
+using test::contains;
+using test::run_hearth;
+
+namespace {
+
+// `hearth serve` on a free port over `data`, signed in as its admin through the CLI.
+struct Served {
+  Served(const std::filesystem::path& dir, std::vector<std::string> extra = {}) : dir(dir) {
+    start(std::move(extra));
+    auto login = run_hearth({"login", "--url", url, "--username", "admin", "--password-stdin"}, env, "admin-password-1\n");
+    REQUIRE_MESSAGE(login.code == 0, login.out);
+    json config = json::parse(std::ifstream(dir / "config" / "hearth" / "config.json"));
+    token = config["token"];
+  }
+  void start(std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv{HEARTH_BINARY, "--log-level", "warn", "serve", "--port", "0", "--data-dir",
+                                  (dir / "data").string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    auto p = sandbox::Process::spawn({argv, {"HEARTH_ADMIN_PASSWORD=admin-password-1"}, {}});
+    REQUIRE(p.ok());
+    server = std::make_unique<sandbox::Process>(std::move(*p));
+    url = "http://127.0.0.1:" + std::to_string(test::port_from(*server));
+    env = {"XDG_CONFIG_HOME=" + (dir / "config").string(), "HEARTH_URL=" + url, "HEARTH_TOKEN="};
+  }
+  test::Run hearth(std::vector<std::string> args, const std::string& input = "") { return run_hearth(std::move(args), env, input); }
+  json get(const std::string& path) {
+    httplib::Client cli(url);
+    auto r = cli.Get(path, {{"Authorization", "Bearer " + token}});
+    REQUIRE(r);
+    return json::parse(r->body);
+  }
+  // Polls GET `path` until `pred` holds.
+  json poll(const std::string& path, const std::function<bool(const json&)>& pred) {
+    json body;
+    for (int i = 0; i < 1500; ++i) {
+      body = get(path);
+      if (pred(body)) return body;
+      std::this_thread::sleep_for(20ms);
+    }
+    FAIL("never held on " << path << ": " << body.dump());
+    return body;
+  }
+
+  std::filesystem::path dir;
+  std::unique_ptr<sandbox::Process> server;
+  std::string url, token;
+  std::vector<std::string> env;
+};
+
+std::string api_path(const std::string& ref) {
+  auto a = ref.find('/'), b = ref.find('/', a + 1);
+  return "/v1/orgs/" + ref.substr(0, a) + "/tasks/" + ref.substr(a + 1, b - a - 1) + "/sessions/" + ref.substr(b + 1);
+}
+
+std::size_t count(const std::string& text, const std::string& part) {
+  std::size_t n = 0;
+  for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+  return n;
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// Processes on this machine whose command line mentions `text`.
+std::vector<int> processes_mentioning(const std::string& text) {
+  std::vector<int> pids;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    auto name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(e.path() / "cmdline", std::ios::binary);
+    std::string cmd((std::istreambuf_iterator<char>(in)), {});
+    std::ifstream stat(e.path() / "stat");
+    std::string st((std::istreambuf_iterator<char>(stat)), {});
+    auto close = st.rfind(')');
+    bool zombie = close != std::string::npos && close + 2 < st.size() && st[close + 2] == 'Z';
+    if (!zombie && cmd.find(text) != std::string::npos) pids.push_back(std::stoi(name));
+  }
+  return pids;
+}
+
+}  // namespace
+
+TEST_CASE("the CLI runs an agent session: turns watched live, permissions answered, a turn cancelled, processes run") {
+  test::TempDir dir;
+  auto repo = test::make_repo(dir.path() / "origin");
+  Served s(dir.path());
+  REQUIRE(s.hearth({"org", "create", "Acme"}).code == 0);
+
+  auto box = s.hearth({"sandbox", "create", "acme/t1", "--repo", "file://" + repo.string()});
+  CHECK(box.code == 0);
+  CHECK(contains(box.out, "  cloning\n"));
+  CHECK(contains(box.out, "acme/t1: ready"));
+  auto made = s.hearth({"session", "create", "acme/t1"});
+  REQUIRE(made.code == 0);
+  auto ref = trim(made.out);
+  CHECK(std::regex_match(ref, std::regex("acme/t1/s_[0-9a-f]+")));
+
+  auto turn = s.hearth({"session", "prompt", ref, "--watch", "/say hello from the agent\n/plan look;fix"});
+  CHECK(turn.code == 0);
+  CHECK(contains(turn.out, "> /say hello from the agent"));
+  CHECK(contains(turn.out, "hello from the agent\n"));
+  CHECK(contains(turn.out, "[plan] 1. look (pending) 2. fix (pending)"));
+  CHECK(contains(turn.out, "[turn 1 ended: end_turn]"));
+
+  // A permission request, approved from another command.
+  CHECK(s.hearth({"session", "prompt", ref, "/ask ship it\n/say shipped"}).code == 0);
+  s.poll(api_path(ref) + "/permissions?status=pending", [](const json& b) { return !b["items"].empty(); });
+  auto pending = s.hearth({"session", "permissions", ref, "--status", "pending"});
+  CHECK(contains(pending.out, "ship it"));
+  auto approved = s.hearth({"session", "approve", ref});
+  CHECK(approved.code == 0);
+  CHECK(contains(approved.out, "allowed"));
+  auto watched = s.hearth({"session", "watch", ref, "--until-idle"});
+  CHECK(watched.code == 0);
+  CHECK(contains(watched.out, "shipped"));
+
+  CHECK(s.hearth({"session", "prompt", ref, "/ask delete everything\n/say deleted"}).code == 0);
+  s.poll(api_path(ref) + "/permissions?status=pending", [](const json& b) { return !b["items"].empty(); });
+  CHECK(s.hearth({"session", "reject", ref}).code == 0);
+  watched = s.hearth({"session", "watch", ref, "--until-idle"});
+  CHECK(contains(watched.out, "permission to delete everything was refused"));
+  CHECK(count(watched.out, "deleted") == 1);  // in the prompt only: the agent never said it
+  CHECK(s.hearth({"session", "approve", ref}).code == 1);  // nothing pending
+
+  // Cancel.
+  CHECK(s.hearth({"session", "prompt", ref, "/sleep 30000"}).code == 0);
+  s.poll(api_path(ref), [](const json& b) { return b["status"] == "running"; });
+  auto cancelled = s.hearth({"session", "cancel", ref});
+  CHECK(cancelled.code == 0);
+  watched = s.hearth({"session", "watch", ref, "--until-idle"});
+  CHECK(contains(watched.out, "[turn 4 ended: cancelled]"));
+
+  // Processes: output streamed, the exit code passed on.
+  auto exec = s.hearth({"sandbox", "exec", "acme/t1", "--", "sh", "-c", "echo out; echo err >&2; exit 7"});
+  CHECK(exec.code == 7);
+  CHECK(contains(exec.out, "out\n"));
+  CHECK(contains(exec.out, "err\n"));
+  CHECK(contains(s.hearth({"sandbox", "ps", "acme/t1"}).out, "exited"));
+  CHECK(contains(s.hearth({"agents", "list", "acme"}).out, "built in"));
+  CHECK(contains(s.hearth({"session", "list", "acme/t1"}).out, "mock"));
+
+  // Mistakes.
+  CHECK(s.hearth({"session", "prompt", "acme/t1", "hi"}).code == 2);
+  CHECK(s.hearth({"session", "prompt", "acme/t1/s_0000", "hi"}).code == 4);
+  CHECK(s.hearth({"sandbox", "create", "acme/t1"}).code == 1);  // it has one
+  auto stopped = s.hearth({"sandbox", "stop", "acme/t1"});
+  CHECK(contains(stopped.out, "stopped"));
+  CHECK(s.hearth({"sandbox", "destroy", "acme/t1"}).code == 0);
+  ::kill(s.server->pid(), SIGTERM);
+  CHECK(s.server->wait(20s).ok());
+}
+
+TEST_CASE("a server killed mid-turn restarts with the transcript intact, the session interrupted, and no sandbox process left") {
+  test::TempDir dir;
+  auto repo = test::make_repo(dir.path() / "origin");
+  Served s(dir.path());
+  REQUIRE(s.hearth({"org", "create", "Acme"}).code == 0);
+  REQUIRE(s.hearth({"sandbox", "create", "acme/t1", "--repo", "file://" + repo.string()}).code == 0);
+  auto ref = trim(s.hearth({"session", "create", "acme/t1"}).out);
+  REQUIRE(s.hearth({"session", "prompt", ref, "--watch", "/say first turn"}).code == 0);
+  REQUIRE(s.hearth({"session", "prompt", ref, "/say before the crash\n/run sleep 600\n/say never"}).code == 0);
+  s.poll(api_path(ref) + "/transcript", [](const json& b) {
+    for (const auto& e : b["items"])
+      if (e["kind"] == "tool_call" && e["data"].value("title", "") == "Run sleep 600") return true;
+    return false;
+  });
+  auto data = (dir.path() / "data" / "sandboxes").string();
+  CHECK_FALSE(processes_mentioning(data).empty());  // the agent and its command, under bwrap
+  auto before = s.get(api_path(ref) + "/transcript?limit=1000")["items"];
+
+  ::kill(s.server->pid(), SIGKILL);
+  REQUIRE(s.server->wait(10s).ok());
+  // bubblewrap ends its processes with the server; one caught starting at the instant of
+  // the kill can miss that, and is reaped through the sandbox's cgroup at restart.
+  for (int i = 0; i < 100 && !processes_mentioning(data).empty(); ++i) std::this_thread::sleep_for(50ms);
+
+  s.start();
+  auto left = processes_mentioning(data);
+  CHECK_MESSAGE(left.empty(), left.size() << " processes of the sandbox outlived the server and its restart");
+  auto session = s.get(api_path(ref));
+  CHECK(session["status"] == "interrupted");
+  session = s.poll(api_path(ref), [](const json& b) { return b["last_turn"]["status"] == "interrupted"; });
+  auto after = s.get(api_path(ref) + "/transcript?limit=1000")["items"];
+  REQUIRE(after.size() > before.size());
+  for (std::size_t i = 0; i < before.size(); ++i) CHECK(after[i] == before[i]);  // every event intact, in order
+  CHECK(after.back()["kind"] == "turn_interrupted");
+  auto said = s.hearth({"session", "watch", ref, "--until-idle"}).out;
+  CHECK(count(said, "before the crash") == 2);  // the prompt, and the agent saying it
+  CHECK(count(said, "never") == 1);             // the prompt only
+
+  // The next prompt starts a fresh agent that resumes the agent's own session.
+  auto next = s.hearth({"session", "prompt", ref, "--watch", "/history"});
+  CHECK(next.code == 0);
+  CHECK(contains(next.out, "[agent mock resumed]"));
+  CHECK(contains(next.out, "this session has seen 3 prompts"));
+  ::kill(s.server->pid(), SIGTERM);
+  CHECK(s.server->wait(20s).ok());
+}
+
+TEST_CASE("processes a killed server leaves behind are reaped when it starts again") {
+  test::TempDir dir;
+  Served s(dir.path(), {"--sandbox-provider", "local"});
+  REQUIRE(s.hearth({"org", "create", "Acme"}).code == 0);
+  REQUIRE(s.hearth({"sandbox", "create", "acme/t1"}).code == 0);
+  httplib::Client cli(s.url);
+  auto marker = "hearth-orphan-" + std::to_string(::getpid());
+  auto r = cli.Post("/v1/orgs/acme/tasks/t1/sandbox/processes", {{"Authorization", "Bearer " + s.token}},
+                    json{{"argv", {"bash", "-c", "exec -a " + marker + " sleep 600"}}}.dump(), "application/json");
+  REQUIRE(r);
+  REQUIRE(r->status == 201);
+  std::vector<int> running;
+  for (int i = 0; i < 100 && running.empty(); ++i) {
+    running = processes_mentioning(marker);
+    std::this_thread::sleep_for(20ms);
+  }
+  REQUIRE_FALSE(running.empty());
+  ::kill(s.server->pid(), SIGKILL);
+  REQUIRE(s.server->wait(10s).ok());
+  std::this_thread::sleep_for(200ms);
+  bool groups = std::filesystem::exists("/sys/fs/cgroup/pids/cgroup.procs") || std::filesystem::exists("/sys/fs/cgroup/cgroup.controllers");
+  if (processes_mentioning(marker).empty()) {
+    MESSAGE("the orphan died with the server already");
+  } else if (groups) {
+    s.start({"--sandbox-provider", "local"});
+    std::vector<int> left = processes_mentioning(marker);
+    for (int i = 0; i < 100 && !left.empty(); ++i) {
+      std::this_thread::sleep_for(20ms);
+      left = processes_mentioning(marker);
+    }
+    CHECK_MESSAGE(left.empty(), "the orphan survived the restart");
+    auto p = s.poll("/v1/orgs/acme/tasks/t1/sandbox/processes", [](const json& b) { return b["items"][0]["status"] == "exited"; });
+    CHECK(p["items"][0]["ended_by"] == "interrupted");
+    ::kill(s.server->pid(), SIGTERM);
+    CHECK(s.server->wait(20s).ok());
+  }
+  for (int pid : processes_mentioning(marker)) ::kill(pid, SIGKILL);
+}
+
+TEST_CASE("an ACP agent we did not write, the ACP SDK's example agent from npm, completes a full turn") {
+  test::TempDir dir;
+  auto install = run_hearth({"agents", "install", "sdk-example", "--data-dir", (dir.path() / "data").string()}, {}, "",
+                            std::chrono::seconds(240));
+  REQUIRE_MESSAGE(install.code == 0, install.out);
+  CHECK(contains(install.out, "installed sdk-example 1.9.0"));
+  Served s(dir.path());
+  REQUIRE(s.hearth({"org", "create", "Acme"}).code == 0);
+  CHECK(contains(s.hearth({"agents", "list", "acme"}).out, "1.9.0    1.9.0"));
+  REQUIRE(s.hearth({"sandbox", "create", "acme/t1"}).code == 0);
+  auto ref = trim(s.hearth({"session", "create", "acme/t1", "--agent", "sdk-example"}).out);
+  REQUIRE(s.hearth({"session", "prompt", ref, "Hello, agent!"}).code == 0);
+  s.poll(api_path(ref) + "/permissions?status=pending", [](const json& b) { return !b["items"].empty(); });
+  CHECK(s.hearth({"session", "approve", ref}).code == 0);
+  auto done = s.poll(api_path(ref), [](const json& b) { return b["status"] == "idle"; });
+  CHECK(done["last_turn"]["status"] == "completed");
+  CHECK(done["last_turn"]["stop_reason"] == "end_turn");
+  auto watched = s.hearth({"session", "watch", ref, "--until-idle"}).out;
+  CHECK(contains(watched, "[agent sdk-example started]"));
+  CHECK(contains(watched, "Reading project files (read, pending)"));
+  CHECK(contains(watched, "Modifying critical configuration file"));
+  CHECK(contains(watched, "Perfect! I've successfully updated the configuration."));
+  CHECK(contains(watched, "[turn 1 ended: end_turn]"));
+  ::kill(s.server->pid(), SIGTERM);
+  CHECK(s.server->wait(20s).ok());
+}
