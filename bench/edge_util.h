@@ -1,6 +1,7 @@
 // A running edge for the HTTP benchmarks: a host with the identity actors (optionally
 // customized), the HTTP server on a free loopback port, a user with an API token and an
 // organization it owns. Passwords use the minimum Argon2id cost: sign-in is not measured.
+// With `agents`, also sandboxes and agent sessions (bwrap, the mock agent from `hearth`).
 #pragma once
 
 #include <httplib.h>
@@ -10,21 +11,40 @@
 #include <string>
 
 #include "actors/identity/identity.h"
+#include "actors/sandbox/sandbox_runtime.h"
+#include "actors/session/agent_runner.h"
+#include "actors/session/session_actor.h"
 #include "bench/bench_util.h"
 #include "http/server.h"
+#include "storage/secret_box.h"
 
 namespace hearth::bench {
 
 class BenchEdge {
  public:
   BenchEdge(const std::string& name, std::size_t threads,
-            const std::function<void(actors::ActorType&)>& customize = {}, http::EdgeConfig edge = {})
+            const std::function<void(actors::ActorType&)>& customize = {}, http::EdgeConfig edge = {},
+            bool agents_too = false)
       : scratch_(name) {
     identity::set_password_cost(identity::PasswordCost::minimum);
     actors::HostConfig config;
     config.data_dir = scratch_.path();
     host = std::make_unique<actors::Host>(config);
-    if (!identity::register_types(*host, customize).ok() || !host->start().ok()) std::exit(1);
+    if (!identity::register_types(*host, customize).ok()) std::exit(1);
+    if (agents_too) {
+      auto key = storage::MasterKey::load(scratch_.path());
+      if (!key) std::exit(1);
+      actors::sandbox::RuntimeConfig rc;
+      rc.data_dir = scratch_.path();
+      rc.master_key = std::make_shared<const storage::MasterKey>(*key);
+      rc.hearth_binary = HEARTH_BINARY;
+      runtime = std::make_unique<actors::sandbox::Runtime>(*host, rc);
+      agents = std::make_unique<actors::session::AgentRunner>(*runtime);
+      if (!actors::session::register_types(*host, *agents).ok() || !runtime->start().ok()) std::exit(1);
+      edge.master_key = rc.master_key;
+      edge.agents = agents.get();
+    }
+    if (!host->start().ok()) std::exit(1);
     http::ServerConfig sc;
     sc.host = "127.0.0.1";
     sc.port = 0;
@@ -50,12 +70,19 @@ class BenchEdge {
   }
   ~BenchEdge() {
     server->stop();
+    if (agents) agents->shutdown();
     host->shutdown();
+    agents.reset();
+    runtime.reset();
   }
 
   httplib::Headers auth() const { return {{"Authorization", "Bearer " + token}}; }
 
+  const std::filesystem::path& data_dir() const { return scratch_.path(); }
+
   std::unique_ptr<actors::Host> host;
+  std::unique_ptr<actors::sandbox::Runtime> runtime;
+  std::unique_ptr<actors::session::AgentRunner> agents;
   std::unique_ptr<http::Server> server;
   int port = 0;
   std::string token, org_id;
