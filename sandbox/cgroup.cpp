@@ -186,4 +186,11 @@ std::vector<std::string> Cgroups::groups() const {
   return out;
 }
 
+void Cgroups::remove_empty() const {
+  for (const auto& group : groups())
+    if (pids(group).empty())
+      for (const auto& d : dirs_) ::rmdir((d / group).c_str());
+  for (const auto& d : dirs_) ::rmdir(d.c_str());  // fails, harmlessly, while groups remain
+}
+
 }  // namespace hearth::sandbox

@@ -44,6 +44,9 @@ class Cgroups {
   bool destroy(const std::string& name) const;
   // The sandbox groups that exist under this server's group (after a crash: orphans).
   std::vector<std::string> groups() const;
+  // Removes the groups without processes, and this server's group when that leaves it
+  // empty (at shutdown: nothing of a stopped server stays behind in /sys/fs/cgroup).
+  void remove_empty() const;
 
  private:
   enum class Version { none, v1, v2 };

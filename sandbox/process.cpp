@@ -72,6 +72,59 @@ constexpr int kDefaultSignals[] = {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SI
   _exit(127);
 }
 
+// posix_spawn: the child gets its own process group, an empty signal mask and default
+// dispositions. Returns 0 or the errno that kept it from starting.
+int spawn_posix(const ProcessSpec& spec, std::vector<char*>& argv, std::vector<char*>& envp, int in, int out, int err,
+                pid_t& pid) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in, 0);
+  posix_spawn_file_actions_adddup2(&actions, out, 1);
+  if (spec.merge_stderr) posix_spawn_file_actions_adddup2(&actions, out, 2);
+  else if (spec.pipe_stderr) posix_spawn_file_actions_adddup2(&actions, err, 2);
+  if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, spec.cwd.c_str());
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setpgroup(&attr, 0);
+  sigset_t none, defaults;
+  sigemptyset(&none);
+  sigemptyset(&defaults);
+  for (int sig : kDefaultSignals) sigaddset(&defaults, sig);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  int rc = posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  return rc;
+}
+
+// fork, for a child that must join its cgroups before it runs (posix_spawn cannot): it
+// reports a failure through a close-on-exec pipe. Returns 0 or the errno.
+int spawn_forked(const ProcessSpec& spec, std::vector<char*>& argv, std::vector<char*>& envp, int in, int out, int err,
+                 pid_t& pid) {
+  int report[2];
+  if (pipe2(report, O_CLOEXEC) != 0) return errno;
+  auto program = resolve_program(spec.argv[0]);
+  std::vector<const char*> cgroups;
+  for (const auto& c : spec.cgroup_procs) cgroups.push_back(c.c_str());
+  const char* cwd = spec.cwd.empty() ? nullptr : spec.cwd.c_str();
+  pid = fork();
+  if (pid == 0)
+    exec_child(program.c_str(), argv.data(), envp.data(), in, out, err, spec.merge_stderr, cwd, cgroups, report[1]);
+  int fork_errno = errno;
+  close(report[1]);
+  int child_errno = 0;
+  auto got = pid > 0 ? ::read(report[0], &child_errno, sizeof child_errno) : -1;
+  close(report[0]);
+  if (pid < 0) return fork_errno;
+  if (got > 0) {
+    waitpid(pid, nullptr, 0);
+    return child_errno;
+  }
+  return 0;
+}
+
 }  // namespace
 
 Result<Process> Process::spawn(const ProcessSpec& spec) {
@@ -99,76 +152,17 @@ Result<Process> Process::spawn(const ProcessSpec& spec) {
   for (auto& e : env_storage) envp.push_back(e.data());
   envp.push_back(nullptr);
 
-  if (!spec.cgroup_procs.empty()) {
-    // posix_spawn cannot put the child into a group before it runs, so fork: the child
-    // joins its groups itself and reports a failure through a close-on-exec pipe.
-    int report[2];
-    if (pipe2(report, O_CLOEXEC) != 0) {
-      for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]})
-        if (fd >= 0) close(fd);
-      return Error{ErrorCode::unavailable, fmt::format("pipe: {}", std::strerror(errno))};
-    }
-    auto program = resolve_program(spec.argv[0]);
-    std::vector<const char*> cgroups;
-    for (const auto& c : spec.cgroup_procs) cgroups.push_back(c.c_str());
-    const char* cwd = spec.cwd.empty() ? nullptr : spec.cwd.c_str();
-    pid_t pid = fork();
-    if (pid == 0)
-      exec_child(program.c_str(), argv.data(), envp.data(), in[0], out[1], err[1], spec.merge_stderr, cwd, cgroups,
-                 report[1]);
-    close(report[1]);
-    close(in[0]);
-    close(out[1]);
-    if (err[1] >= 0) close(err[1]);
-    int child_errno = 0;
-    auto got = pid > 0 ? ::read(report[0], &child_errno, sizeof child_errno) : -1;
-    close(report[0]);
-    if (pid < 0 || got > 0) {
-      int code = pid < 0 ? errno : child_errno;
-      if (pid > 0) waitpid(pid, nullptr, 0);
-      close(in[1]);
-      close(out[0]);
-      if (err[0] >= 0) close(err[0]);
-      return Error{ErrorCode::unavailable, fmt::format("cannot start {}: {}", spec.argv[0], std::strerror(code))};
-    }
-    Process p;
-    p.pid_ = pid;
-    p.stdin_fd_ = in[1];
-    p.stdout_fd_ = out[0];
-    p.stderr_fd_ = err[0];
-    return p;
-  }
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in[0], 0);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  if (spec.merge_stderr) posix_spawn_file_actions_adddup2(&actions, out[1], 2);
-  else if (spec.pipe_stderr) posix_spawn_file_actions_adddup2(&actions, err[1], 2);
-  if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, spec.cwd.c_str());
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  posix_spawnattr_setpgroup(&attr, 0);
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);
-  for (int sig : kDefaultSignals) sigaddset(&defaults, sig);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-
   pid_t pid = -1;
-  int rc = posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
+  int failure = spec.cgroup_procs.empty() ? spawn_posix(spec, argv, envp, in[0], out[1], err[1], pid)
+                                          : spawn_forked(spec, argv, envp, in[0], out[1], err[1], pid);
   close(in[0]);
   close(out[1]);
   if (err[1] >= 0) close(err[1]);
-  if (rc != 0) {
+  if (failure != 0) {
     close(in[1]);
     close(out[0]);
     if (err[0] >= 0) close(err[0]);
-    return Error{ErrorCode::unavailable, fmt::format("cannot start {}: {}", spec.argv[0], std::strerror(rc))};
+    return Error{ErrorCode::unavailable, fmt::format("cannot start {}: {}", spec.argv[0], std::strerror(failure))};
   }
   Process p;
   p.pid_ = pid;

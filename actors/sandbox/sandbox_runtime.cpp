@@ -27,6 +27,7 @@ Runtime::~Runtime() {
   }
   for (auto& [sandbox, work] : all)
     for (auto& [name, stop] : work) stop();
+  cgroups_.remove_empty();
 }
 
 Status Runtime::start() {
