@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "actors/identity/identity.h"
 #include "actors/sandbox/sandbox_runtime.h"
@@ -77,6 +78,22 @@ class BenchEdge {
   }
 
   httplib::Headers auth() const { return {{"Authorization", "Bearer " + token}}; }
+
+  // Creates the sandbox of `task` in the bench org (an empty work dir) and waits until it
+  // is ready; exits the benchmark when it cannot.
+  void ready_sandbox(const std::string& task) {
+    httplib::Client cli("127.0.0.1", port);
+    cli.set_read_timeout(30, 0);
+    auto path = "/v1/orgs/bench/tasks/" + task + "/sandbox";
+    auto made = cli.Post(path, auth(), "{}", "application/json");
+    if (!made || made->status != 201) std::exit(1);
+    for (int i = 0; i < 1000; ++i) {
+      auto s = cli.Get(path, auth());
+      if (s && nlohmann::json::parse(s->body)["state"] == "ready") return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::exit(1);
+  }
 
   const std::filesystem::path& data_dir() const { return scratch_.path(); }
 

@@ -80,13 +80,7 @@ int main() {
   BenchEdge e("first_event", 16, {}, edge, true);
   httplib::Client cli("127.0.0.1", e.port);
   cli.set_read_timeout(30, 0);
-  auto made = cli.Post("/v1/orgs/bench/tasks/t/sandbox", e.auth(), "{}", "application/json");
-  if (!made || made->status != 201) return 1;
-  for (int i = 0; i < 500; ++i) {
-    auto s = cli.Get("/v1/orgs/bench/tasks/t/sandbox", e.auth());
-    if (s && json::parse(s->body)["state"] == "ready") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  e.ready_sandbox("t");
 
   auto warm = open_session(e, cli);
   turn(e, cli, *warm, 1);  // starts the agent

@@ -27,12 +27,7 @@ int main() {
   BenchEdge e("transcript_stream", 16, {}, edge, true);
   httplib::Client cli("127.0.0.1", e.port);
   cli.set_read_timeout(60, 0);
-  if (auto r = cli.Post("/v1/orgs/bench/tasks/t/sandbox", e.auth(), "{}", "application/json"); !r || r->status != 201) return 1;
-  for (int i = 0; i < 500; ++i) {
-    auto s = cli.Get("/v1/orgs/bench/tasks/t/sandbox", e.auth());
-    if (s && json::parse(s->body)["state"] == "ready") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  e.ready_sandbox("t");
   auto made = cli.Post("/v1/orgs/bench/tasks/t/sessions", e.auth(), json{{"agent", "mock"}}.dump(), "application/json");
   if (!made || made->status != 201) return 1;
   auto path = "/v1/orgs/bench/tasks/t/sessions/" + json::parse(made->body)["session_id"].get<std::string>();

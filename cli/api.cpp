@@ -1,6 +1,8 @@
 // The CLI's HTTP client: see api.h.
 #include "cli/api.h"
 
+#include <CLI/CLI.hpp>
+
 #include <sys/stat.h>
 
 #include <cstdlib>
@@ -46,6 +48,12 @@ int exit_code_for(int status) {
   if (status == 401 || status == 403) return 3;
   if (status == 404) return 4;
   return 1;
+}
+
+void add_client_options(CLI::App* cmd, ClientOptions& options) {
+  cmd->add_option("--url", options.url, "Server URL, e.g. http://127.0.0.1:7741")->envname("HEARTH_URL");
+  cmd->add_option("--token", options.token, "API token (default: the one `hearth login` stored)")->envname("HEARTH_TOKEN");
+  cmd->add_flag("--json", options.json, "Print the server's JSON");
 }
 
 std::string encode(const std::string& s) {

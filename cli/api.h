@@ -14,9 +14,16 @@
 
 #include "cli/commands.h"
 
+namespace CLI {
+class App;
+}
+
 namespace hearth::cli {
 
 using Json = nlohmann::json;
+
+// Adds --url, --token and --json (the options every command that talks to a server has).
+void add_client_options(CLI::App* cmd, ClientOptions& options);
 
 std::filesystem::path config_path();
 Json load_config();

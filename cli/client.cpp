@@ -123,11 +123,7 @@ int logout(const ClientOptions& opts) {
 std::shared_ptr<CommandSet> add_client_commands(CLI::App& app) {
   auto set = std::make_shared<CommandSet>();
   auto opts = std::make_shared<ClientOptions>();
-  auto common = [opts](CLI::App* cmd) {
-    cmd->add_option("--url", opts->url, "Server URL, e.g. http://127.0.0.1:7741")->envname("HEARTH_URL");
-    cmd->add_option("--token", opts->token, "API token (default: the one `hearth login` stored)")->envname("HEARTH_TOKEN");
-    cmd->add_flag("--json", opts->json, "Print the server's JSON");
-  };
+  auto common = [opts](CLI::App* cmd) { add_client_options(cmd, *opts); };
   auto run = [opts](std::string method, std::function<std::string()> path, std::function<Json()> body,
                     std::function<void(const Json&)> show) {
     return [=] {

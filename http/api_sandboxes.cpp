@@ -37,6 +37,21 @@ Reply accepted(const Context& ctx, const actors::SendReceipt& r, int status) {
   return Reply{status, r.result};
 }
 
+Result<Reply> read(Context& ctx, const Result<actors::Address>& address, const char* action, const Json& args) {
+  if (!address) return address.error();
+  auto r = ctx.edge.host.call(*address, action, args);
+  if (!r) return r.error();
+  return Reply{200, *r};
+}
+
+Result<Reply> change(Context& ctx, const Result<actors::Address>& address, const char* queue, const Json& body,
+                     int status) {
+  if (!address) return address.error();
+  auto r = ctx.edge.send(*address, queue, body, ctx.wait());
+  if (!r) return r.error();
+  return accepted(ctx, *r, status);
+}
+
 namespace {
 
 Result<actors::Address> sandbox_address(const Context& ctx) {
@@ -121,22 +136,12 @@ Result<Reply> create_sandbox(Context& ctx) {
   return Reply{201, *made};
 }
 
-Result<Reply> get_sandbox(Context& ctx) {
-  auto address = sandbox_address(ctx);
-  if (!address) return address.error();
-  auto s = ctx.edge.host.call(*address, sandbox_actor::kGet);
-  if (!s) return s.error();
-  return Reply{200, *s};
-}
+Result<Reply> get_sandbox(Context& ctx) { return read(ctx, sandbox_address(ctx), sandbox_actor::kGet); }
 
 // POST .../sandbox/{stop,start,retry} and DELETE .../sandbox: one queue each.
 Handler command(const char* queue) {
-  return [queue](Context& ctx) -> Result<Reply> {
-    auto address = sandbox_address(ctx);
-    if (!address) return address.error();
-    auto r = ctx.edge.send(*address, queue, {{"by", ctx.caller->username}}, ctx.wait());
-    if (!r) return r.error();
-    return accepted(ctx, *r);
+  return [queue](Context& ctx) {
+    return change(ctx, sandbox_address(ctx), queue, {{"by", ctx.caller->username}});
   };
 }
 
@@ -174,9 +179,7 @@ Result<Reply> exec(Context& ctx) {
   for (const auto& e : body.value("env", Json::array())) probe.env.push_back(e);
   probe.cwd = *cwd;
   if (auto st = hearth::sandbox::validate(probe); !st) return st.error();
-  auto r = ctx.edge.send(*address, sandbox_actor::kExec, body, ctx.wait());
-  if (!r) return r.error();
-  return accepted(ctx, *r, 201);
+  return change(ctx, address, sandbox_actor::kExec, body, 201);
 }
 
 Result<std::int64_t> process_param(const Context& ctx) {
@@ -189,50 +192,34 @@ Result<std::int64_t> process_param(const Context& ctx) {
 }
 
 Result<Reply> list_processes(Context& ctx) {
-  auto address = sandbox_address(ctx);
-  if (!address) return address.error();
   auto limit = ctx.int_query("limit", 50, 1, 500);
   if (!limit) return limit.error();
   auto cursor = ctx.int_query("cursor", 0, 0, std::numeric_limits<std::int64_t>::max());
   if (!cursor) return cursor.error();
-  auto r = ctx.edge.host.call(*address, sandbox_actor::kProcesses, {{"limit", *limit}, {"before_id", *cursor}});
-  if (!r) return r.error();
-  return Reply{200, *r};
+  return read(ctx, sandbox_address(ctx), sandbox_actor::kProcesses, {{"limit", *limit}, {"before_id", *cursor}});
 }
 
 Result<Reply> get_process(Context& ctx) {
-  auto address = sandbox_address(ctx);
-  if (!address) return address.error();
   auto id = process_param(ctx);
   if (!id) return id.error();
-  auto r = ctx.edge.host.call(*address, sandbox_actor::kProcess, {{"process_id", *id}});
-  if (!r) return r.error();
-  return Reply{200, *r};
+  return read(ctx, sandbox_address(ctx), sandbox_actor::kProcess, {{"process_id", *id}});
 }
 
 Result<Reply> process_output(Context& ctx) {
-  auto address = sandbox_address(ctx);
-  if (!address) return address.error();
   auto id = process_param(ctx);
   if (!id) return id.error();
   auto offset = ctx.int_query("offset", 0, 0, std::numeric_limits<std::int64_t>::max());
   if (!offset) return offset.error();
   auto limit = ctx.int_query("limit_bytes", 256 << 10, 1, 4 << 20);
   if (!limit) return limit.error();
-  auto r = ctx.edge.host.call(*address, sandbox_actor::kProcessOutput,
-                              {{"process_id", *id}, {"offset", *offset}, {"limit_bytes", *limit}});
-  if (!r) return r.error();
-  return Reply{200, *r};
+  return read(ctx, sandbox_address(ctx), sandbox_actor::kProcessOutput,
+              {{"process_id", *id}, {"offset", *offset}, {"limit_bytes", *limit}});
 }
 
 Result<Reply> kill_process(Context& ctx) {
-  auto address = sandbox_address(ctx);
-  if (!address) return address.error();
   auto id = process_param(ctx);
   if (!id) return id.error();
-  auto r = ctx.edge.send(*address, sandbox_actor::kKill, {{"process_id", *id}}, ctx.wait());
-  if (!r) return r.error();
-  return accepted(ctx, *r);
+  return change(ctx, sandbox_address(ctx), sandbox_actor::kKill, {{"process_id", *id}});
 }
 
 Result<Reply> sandbox_events(Context& ctx) {

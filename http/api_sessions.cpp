@@ -86,13 +86,7 @@ Result<Reply> list_sessions(Context& ctx) {
   return Reply{200, Json{{"items", items}}};
 }
 
-Result<Reply> get_session(Context& ctx) {
-  auto address = session_address(ctx);
-  if (!address) return address.error();
-  auto s = ctx.edge.host.call(*address, session::kGet);
-  if (!s) return s.error();
-  return Reply{200, *s};
-}
+Result<Reply> get_session(Context& ctx) { return read(ctx, session_address(ctx), session::kGet); }
 
 // The secret values the session's agent gets (the sandbox's agent_env and the agent's
 // credentials and settings): a prompt never carries them into the transcript.
@@ -125,27 +119,15 @@ Result<Reply> prompt(Context& ctx) {
     return Error{ErrorCode::too_large, fmt::format("a prompt is at most {} bytes", kMaxPromptBytes)};
   auto redactor = session_redactor(ctx, *address);
   if (!redactor) return redactor.error();
-  auto r = ctx.edge.send(*address, session::kPrompt, {{"text", redactor->redact(*text)}, {"by", ctx.caller->username}},
-                         ctx.wait());
-  if (!r) return r.error();
-  return accepted(ctx, *r, 202);
+  return change(ctx, address, session::kPrompt, {{"text", redactor->redact(*text)}, {"by", ctx.caller->username}}, 202);
 }
 
 Result<Reply> cancel(Context& ctx) {
-  auto address = session_address(ctx);
-  if (!address) return address.error();
-  auto r = ctx.edge.send(*address, session::kCancel, {{"by", ctx.caller->username}}, ctx.wait());
-  if (!r) return r.error();
-  return accepted(ctx, *r, 202);
+  return change(ctx, session_address(ctx), session::kCancel, {{"by", ctx.caller->username}}, 202);
 }
 
 Result<Reply> close(Context& ctx) {
-  auto address = session_address(ctx);
-  if (!address) return address.error();
-  auto r = ctx.edge.send(*address, session::kClose, {{"by", ctx.caller->username}, {"reason", "closed by a person"}},
-                         ctx.wait());
-  if (!r) return r.error();
-  return accepted(ctx, *r);
+  return change(ctx, session_address(ctx), session::kClose, {{"by", ctx.caller->username}, {"reason", "closed by a person"}});
 }
 
 Result<Reply> permissions(Context& ctx) {
@@ -155,9 +137,7 @@ Result<Reply> permissions(Context& ctx) {
   if (!status.empty() && status != "pending" && status != "allowed" && status != "rejected" && status != "timed_out" &&
       status != "cancelled")
     return Error{ErrorCode::invalid, "status must be pending, allowed, rejected, timed_out or cancelled"};
-  auto r = ctx.edge.host.call(*address, session::kPermissions, {{"status", status}});
-  if (!r) return r.error();
-  return Reply{200, *r};
+  return read(ctx, address, session::kPermissions, {{"status", status}});
 }
 
 Result<Reply> answer(Context& ctx) {
@@ -174,9 +154,7 @@ Result<Reply> answer(Context& ctx) {
   Json body{{"permission_id", ctx.param("permission")}, {"by", ctx.caller->username}};
   if (!decision->empty()) body["decision"] = *decision;
   else body["option_id"] = *option;
-  auto r = ctx.edge.send(*address, session::kPermissionReply, body, ctx.wait());
-  if (!r) return r.error();
-  return accepted(ctx, *r);
+  return change(ctx, address, session::kPermissionReply, body);
 }
 
 Result<Reply> transcript(Context& ctx) {
@@ -186,9 +164,7 @@ Result<Reply> transcript(Context& ctx) {
   if (!after) return after.error();
   auto limit = ctx.int_query("limit", 200, 1, 1000);
   if (!limit) return limit.error();
-  auto r = ctx.edge.host.call(*address, session::kTranscript, {{"after_seq", *after}, {"limit", *limit}});
-  if (!r) return r.error();
-  return Reply{200, *r};
+  return read(ctx, address, session::kTranscript, {{"after_seq", *after}, {"limit", *limit}});
 }
 
 std::string frame(const Json& event) {

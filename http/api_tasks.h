@@ -16,4 +16,10 @@ Result<actors::session::AgentRunner*> agent_runner(const Context& ctx);
 // 202 {message_id, status} for ?wait=false, else `status` with the handler's result.
 Reply accepted(const Context& ctx, const actors::SendReceipt& r, int status = 200);
 
+// The read action `action` of the actor at `address` (or the error that named no actor): 200 with its answer.
+Result<Reply> read(Context& ctx, const Result<actors::Address>& address, const char* action, const Json& args = Json::object());
+// A change: `body` to `queue` of the actor at `address`, answered as `accepted` says.
+Result<Reply> change(Context& ctx, const Result<actors::Address>& address, const char* queue, const Json& body,
+                     int status = 200);
+
 }  // namespace hearth::http

@@ -288,26 +288,22 @@ std::shared_ptr<AgentRunner::Live> AgentRunner::live(const Address& session, con
   return l;
 }
 
+std::shared_ptr<AgentRunner::Live> AgentRunner::find(const Address& session) const {
+  std::lock_guard lock(mu_);
+  auto it = live_.find(session.id());
+  return it == live_.end() ? nullptr : it->second;
+}
+
 bool AgentRunner::turn_running(const Address& session) const {
-  std::shared_ptr<Live> l;
-  {
-    std::lock_guard lock(mu_);
-    auto it = live_.find(session.id());
-    if (it == live_.end()) return false;
-    l = it->second;
-  }
+  auto l = find(session);
+  if (!l) return false;
   std::lock_guard lock(l->mu);
   return l->turn_running;
 }
 
 void AgentRunner::cancel(const Address& session, const std::string& by) {
-  std::shared_ptr<Live> l;
-  {
-    std::lock_guard lock(mu_);
-    auto it = live_.find(session.id());
-    if (it == live_.end()) return;
-    l = it->second;
-  }
+  auto l = find(session);
+  if (!l) return;
   {
     std::lock_guard lock(l->mu);
     l->cancelled_by = by;
@@ -316,13 +312,8 @@ void AgentRunner::cancel(const Address& session, const std::string& by) {
 }
 
 void AgentRunner::answer(const Address& session, const std::string& permission_id, const Json& outcome) {
-  std::shared_ptr<Live> l;
-  {
-    std::lock_guard lock(mu_);
-    auto it = live_.find(session.id());
-    if (it == live_.end()) return;
-    l = it->second;
-  }
+  auto l = find(session);
+  if (!l) return;
   std::lock_guard lock(l->mu);
   auto it = l->answers.find(permission_id);
   if (it == l->answers.end() || it->second) return;
@@ -331,13 +322,8 @@ void AgentRunner::answer(const Address& session, const std::string& permission_i
 }
 
 void AgentRunner::close(const Address& session) {
-  std::shared_ptr<Live> l;
-  {
-    std::lock_guard lock(mu_);
-    auto it = live_.find(session.id());
-    if (it == live_.end()) return;
-    l = it->second;
-  }
+  auto l = find(session);
+  if (!l) return;
   end(l, "close");
 }
 

@@ -76,7 +76,8 @@ class AgentRunner {
   struct Live;  // one session's agent and turn
 
  private:
-  std::shared_ptr<Live> live(const Address& session, const Address& sandbox);
+  std::shared_ptr<Live> live(const Address& session, const Address& sandbox);  // made when missing
+  std::shared_ptr<Live> find(const Address& session) const;                    // nullptr when missing
   void end(const std::shared_ptr<Live>& live, const std::string& why);
   // Once no turn runs in it: ends its agent and its flusher, and forgets it.
   bool tear_down(const std::shared_ptr<Live>& live, std::chrono::milliseconds wait_for_turn);
