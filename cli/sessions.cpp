@@ -85,6 +85,14 @@ class TranscriptPrinter {
       std::cout << "[turn " << e.value("turn", 0) << " failed: " << d.value("error", "") << "]\n";
     } else if (kind == "turn_interrupted") {
       std::cout << "[turn " << e.value("turn", 0) << " interrupted: " << d.value("reason", "") << "]\n";
+    } else if (kind == "available_commands_update") {
+      std::cout << "[commands:";
+      for (const auto& c : d.value("availableCommands", Json::array())) std::cout << " /" << c.value("name", "");
+      std::cout << "]\n";
+    } else if (kind == "current_mode_update") {
+      std::cout << "[mode " << d.value("currentModeId", "") << "]\n";
+    } else if (kind == "usage_update") {
+      std::cout << "[context " << d.value("used", 0) << " of " << d.value("size", 0) << " tokens]\n";
     } else if (kind == "agent_started") {
       std::cout << "[agent " << d.value("agent", "") << (d.value("resumed", false) ? " resumed" : " started") << "]\n";
     } else {

@@ -68,6 +68,9 @@ struct AgentRunner::Live {
   std::int64_t last_activity = 0;
   int waiting_on_people = 0;
   std::int64_t idle_since = 0;
+  // While the agent starts, its updates wait here, so that they follow agent_started.
+  bool starting = false;
+  std::vector<std::pair<Json, std::int64_t>> early;
   bool ending = false;  // the agent is to be ended; torn down once no turn runs
 
   // The agent (conn_mu guards the pointer; only the turn thread or teardown replace it).
@@ -468,11 +471,28 @@ Result<Json> AgentRunner::run_turn(const TurnPlan& plan, std::stop_token server_
     sb::acp::AgentCallbacks callbacks;
     auto* raw = l.get();
     callbacks.on_update = [raw](const Json& update) {
+      {
+        std::lock_guard lock(raw->mu);
+        if (raw->starting) {
+          raw->early.emplace_back(update, now());
+          return;
+        }
+      }
       raw->record([&](TranscriptBuilder& b) { b.update(update, now()); });
     };
     auto timeout = plan.permission_timeout;
     callbacks.on_permission = [raw, timeout](const Json& params) { return raw->ask_people(params, timeout); };
+    {
+      std::lock_guard lock(l->mu);
+      l->starting = true;
+    }
     auto conn = sb::acp::AgentConnection::start(**provider, dir, std::move(spec), std::move(callbacks));
+    std::vector<std::pair<Json, std::int64_t>> early;
+    {
+      std::lock_guard lock(l->mu);
+      l->starting = false;
+      early.swap(l->early);
+    }
     if (!conn) return failed(conn.error());
     resumed = (*conn)->loaded();
     Json info = (*conn)->agent_info().value("agentInfo", Json::object());
@@ -491,6 +511,7 @@ Result<Json> AgentRunner::run_turn(const TurnPlan& plan, std::stop_token server_
     l->record([&](TranscriptBuilder& b) {
       b.note("agent_started", {{"agent", plan.agent}, {"agent_info", info}, {"agent_session_id", agent_session},
                                {"resumed", resumed}}, now());
+      for (const auto& [update, at] : early) b.update(update, at);
     });
   }
 

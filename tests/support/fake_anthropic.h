@@ -1,0 +1,120 @@
+// A fake of Anthropic's Messages API on 127.0.0.1, speaking its wire format: POST
+// /v1/messages answered as a server-sent event stream (message_start,
+// content_block_start/delta/stop, message_delta, message_stop) or as one JSON message,
+// and /v1/messages/count_tokens. Its "model" is a script: asked to write a file while
+// the Write tool is offered, it calls the tool; given a tool result, it says it wrote
+// the file; otherwise it says hello. It records each request's API key and version.
+#pragma once
+
+#include <httplib.h>
+
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace hearth::test {
+
+class FakeAnthropic {
+ public:
+  FakeAnthropic() {
+    server_.Post("/v1/messages/count_tokens", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(R"({"input_tokens":10})", "application/json");
+    });
+    server_.Post("/v1/messages", [this](const httplib::Request& req, httplib::Response& res) { messages(req, res); });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ~FakeAnthropic() {
+    server_.stop();
+    thread_.join();
+  }
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  struct Seen {
+    std::string api_key, version, model;
+    bool stream = false;
+  };
+  std::vector<Seen> seen() {
+    std::lock_guard lock(mu_);
+    return seen_;
+  }
+
+ private:
+  using json = nlohmann::json;
+
+  static std::string event(const std::string& name, const json& data) {
+    return "event: " + name + "\ndata: " + data.dump() + "\n\n";
+  }
+
+  void messages(const httplib::Request& req, httplib::Response& res) {
+    auto body = json::parse(req.body, nullptr, false);
+    if (!body.is_object()) {
+      res.status = 400;
+      res.set_content(R"({"type":"error","error":{"type":"invalid_request_error","message":"bad JSON"}})", "application/json");
+      return;
+    }
+    auto model = body.value("model", std::string("claude"));
+    {
+      std::lock_guard lock(mu_);
+      seen_.push_back({req.get_header_value("x-api-key"), req.get_header_value("anthropic-version"), model,
+                       body.value("stream", false)});
+    }
+    const auto& messages = body.value("messages", json::array());
+    json last = messages.empty() ? json::object() : messages.back();
+    auto content = last.value("content", json());
+    bool has_result = false;
+    if (content.is_array())
+      for (const auto& c : content) has_result = has_result || (c.is_object() && c.value("type", "") == "tool_result");
+    bool offers_write = false;
+    for (const auto& t : body.value("tools", json::array())) offers_write = offers_write || t.value("name", "") == "mcp__acp__Write";
+    auto said = content.dump();
+    bool asked_to_write = said.find("write") != std::string::npos || said.find("Write") != std::string::npos;
+    std::string text = has_result ? "I wrote the file." : "Hello from the fake model.";
+    json start{{"type", "message_start"},
+               {"message", {{"id", "msg_1"}, {"type", "message"}, {"role", "assistant"}, {"model", model},
+                            {"content", json::array()}, {"stop_reason", nullptr}, {"stop_sequence", nullptr},
+                            {"usage", {{"input_tokens", 10}, {"output_tokens", 1}}}}}};
+    if (!body.value("stream", false)) {
+      res.set_content(json{{"id", "msg_1"}, {"type", "message"}, {"role", "assistant"}, {"model", model},
+                           {"content", json::array({{{"type", "text"}, {"text", text}}})}, {"stop_reason", "end_turn"},
+                           {"stop_sequence", nullptr}, {"usage", {{"input_tokens", 10}, {"output_tokens", 5}}}}
+                          .dump(),
+                      "application/json");
+      return;
+    }
+    std::string out = event("message_start", start);
+    std::string stop = "end_turn";
+    if (offers_write && asked_to_write && !has_result) {
+      json input{{"file_path", "/workspace/hello.txt"}, {"content", "written by claude\n"}};
+      out += event("content_block_start", {{"type", "content_block_start"}, {"index", 0},
+                                           {"content_block", {{"type", "tool_use"}, {"id", "toolu_01"},
+                                                              {"name", "mcp__acp__Write"}, {"input", json::object()}}}});
+      out += event("content_block_delta", {{"type", "content_block_delta"}, {"index", 0},
+                                           {"delta", {{"type", "input_json_delta"}, {"partial_json", input.dump()}}}});
+      stop = "tool_use";
+    } else {
+      out += event("content_block_start", {{"type", "content_block_start"}, {"index", 0},
+                                           {"content_block", {{"type", "text"}, {"text", ""}}}});
+      out += event("content_block_delta", {{"type", "content_block_delta"}, {"index", 0},
+                                           {"delta", {{"type", "text_delta"}, {"text", text}}}});
+    }
+    out += event("content_block_stop", {{"type", "content_block_stop"}, {"index", 0}});
+    out += event("message_delta", {{"type", "message_delta"}, {"delta", {{"stop_reason", stop}, {"stop_sequence", nullptr}}},
+                                   {"usage", {{"output_tokens", 5}}}});
+    out += event("message_stop", {{"type", "message_stop"}});
+    res.set_content(out, "text/event-stream");
+  }
+
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+  std::mutex mu_;
+  std::vector<Seen> seen_;
+};
+
+}  // namespace hearth::test
