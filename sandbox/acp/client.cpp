@@ -6,6 +6,7 @@
 // terminal/wait_for_exit may block for a long time). Writes to stdin are serialized.
 #include "sandbox/acp/client.h"
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -72,7 +73,13 @@ struct AgentConnection::Impl {
   bool replaying = false;      // during session/load: updates are history, not passed on
   bool loaded = false;
   std::thread reader;
-  std::vector<std::jthread> handlers;
+  // Threads serving the agent's requests; finished ones are joined as new ones start, so
+  // a long session does not pile up finished threads.
+  struct Handler {
+    std::shared_ptr<std::atomic<bool>> done = std::make_shared<std::atomic<bool>>(false);
+    std::jthread thread;
+  };
+  std::vector<Handler> handlers;
 
   std::map<std::string, std::shared_ptr<Terminal>> terminals;
   int terminal_count = 0;
@@ -210,7 +217,13 @@ struct AgentConnection::Impl {
       return;  // other notifications are ignored, as ACP allows
     }
     // A request from the agent: served on a thread of its own.
-    handlers.emplace_back([this, msg = std::move(msg), method](std::stop_token) { serve(msg, method); });
+    std::erase_if(handlers, [](const Handler& h) { return h.done->load(); });  // joins them
+    Handler h;
+    h.thread = std::jthread([this, msg = std::move(msg), method, done = h.done](std::stop_token) {
+      serve(msg, method);
+      *done = true;
+    });
+    handlers.push_back(std::move(h));
   }
 
   // --- Serving the agent's requests ---------------------------------------------------
