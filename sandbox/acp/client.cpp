@@ -272,8 +272,11 @@ struct AgentConnection::Impl {
         }
         if (method == "terminal/release") {
           t->stop.request_stop();
-          std::lock_guard lock(mu);
-          terminals.erase(params.value("terminalId", std::string()));
+          {
+            std::lock_guard lock(mu);
+            terminals.erase(params.value("terminalId", std::string()));
+          }
+          t.reset();  // the last reference: joins the runner here, outside the lock
           return ok(Json::object());
         }
       }
@@ -317,13 +320,16 @@ struct AgentConnection::Impl {
       id = fmt::format("term-{}", ++terminal_count);
       terminals[id] = t;
     }
-    t->runner = std::jthread([this, t, r](std::stop_token) {
-      auto outcome = run(provider, dir, r, "", [&](int, std::string_view data) { t->append(data); }, t->stop.get_token());
-      std::lock_guard lock(t->mu);
-      if (!outcome) t->append(outcome.error().message + "\n");
-      t->exit_code = outcome ? outcome->exit_code : 127;
-      t->done = true;
-      t->done_cv.notify_all();
+    // The runner holds no reference of its own: the Terminal (its owner) joins it when it
+    // goes, which is never on the runner's own thread.
+    t->runner = std::jthread([this, term = t.get(), r](std::stop_token) {
+      auto outcome = run(provider, dir, r, "", [&](int, std::string_view data) { term->append(data); },
+                         term->stop.get_token());
+      if (!outcome) term->append(outcome.error().message + "\n");
+      std::lock_guard lock(term->mu);
+      term->exit_code = outcome ? outcome->exit_code : 127;
+      term->done = true;
+      term->done_cv.notify_all();
     });
     return {{"terminalId", id}};
   }
