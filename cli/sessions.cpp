@@ -394,11 +394,15 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
       auto status = (*now)["status"].get<std::string>();
       until = (status == "running" || status == "cancelling") ? (*now)["turn"].get<std::int64_t>() : 0;
       if (until == 0) {  // nothing runs: print what there is and stop
-        auto page = api.fetch("GET", ref->session_path() + "/transcript?limit=1000&after_seq=" +
-                                         ((*s)["after"].empty() ? "0" : (*s)["after"]), nullptr, code);
-        if (!page) return code;
         TranscriptPrinter printer;
-        for (const auto& e : (*page)["items"]) api.json_output() ? (void)(std::cout << e.dump() << "\n") : printer.print(e);
+        auto after = (*s)["after"].empty() ? std::string("0") : (*s)["after"];
+        for (;;) {
+          auto page = api.fetch("GET", ref->session_path() + "/transcript?limit=1000&after_seq=" + after, nullptr, code);
+          if (!page) return code;
+          for (const auto& e : (*page)["items"]) api.json_output() ? (void)(std::cout << e.dump() << "\n") : printer.print(e);
+          if (!(*page)["more"].get<bool>()) break;
+          after = std::to_string((*page)["next_after_seq"].get<std::int64_t>());
+        }
         printer.end_line();
         return 0;
       }
