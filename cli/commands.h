@@ -40,6 +40,7 @@ struct ServeOptions {
   int permission_timeout_s = 30 * 60;
   int agent_idle_timeout_s = 30 * 60;
   int turn_silence_timeout_s = 10 * 60;
+  std::string git_ca_file;
 };
 
 // Runs the server until SIGINT or SIGTERM; returns the process exit code.

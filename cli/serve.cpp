@@ -89,6 +89,7 @@ int serve(const ServeOptions& options) {
   sandboxes.master_key = key;
   sandboxes.permission_timeout = std::chrono::seconds(options.permission_timeout_s);
   sandboxes.agent_idle_timeout = std::chrono::seconds(options.agent_idle_timeout_s);
+  sandboxes.git_ca_file = options.git_ca_file;
   actors::sandbox::Runtime runtime(host, sandboxes);
   actors::session::AgentRunner agents(runtime, {std::chrono::seconds(options.turn_silence_timeout_s)});
   if (auto st = identity::register_types(host); !st) {

@@ -96,6 +96,13 @@ Status checkout(const Provider& provider, const SandboxDir& dir, const CheckoutS
     git.env.push_back("GIT_ASKPASS=" + inside + "/git-askpass");
     secrets.emplace_back("GIT_TOKEN", *spec.token);
   }
+  if (!spec.ca_file.empty()) {
+    if (!std::filesystem::is_regular_file(spec.ca_file, ec))
+      return Error{ErrorCode::invalid, fmt::format("the CA file {} does not exist", spec.ca_file.string())};
+    auto inside = provider.isolated() ? std::string("/run/hearth/ca.pem") : spec.ca_file.string();
+    if (provider.isolated()) git.read_only.emplace_back(spec.ca_file.string(), inside);
+    git.env.push_back("GIT_SSL_CAINFO=" + inside);
+  }
   Redactor redactor(secrets);
   auto step = [&](std::vector<std::string> argv) -> Status {
     auto r = git;

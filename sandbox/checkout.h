@@ -22,6 +22,9 @@ struct CheckoutSpec {
   std::optional<std::string> token;      // https credentials (e.g. a GitHub installation token)
   Network network = Network::none;       // https needs host
   std::vector<std::string> cgroup_procs;  // the sandbox's control groups (git joins them)
+  // Certificates git trusts for https besides the system's (a company's own CA); bound
+  // read-only into the sandbox for the clone.
+  std::filesystem::path ca_file;
 };
 
 // Progress lines ("cloning", "creating branch …", "done") as they happen.

@@ -180,6 +180,7 @@ Result<Json> provision(Runtime& rt, const Plan& plan, std::stop_token stop) {
     spec.author_email = s["author_email"];
     spec.network = *network;
     spec.cgroup_procs = *procs;
+    spec.ca_file = rt.config().git_ca_file;
     if (s["git_credential"].is_string()) {
       auto name = s["git_credential"].get<std::string>();
       auto secrets = rt.open_secrets(s["org_id"], {name});

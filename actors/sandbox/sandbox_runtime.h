@@ -31,6 +31,7 @@ struct RuntimeConfig {
   std::chrono::milliseconds permission_timeout{std::chrono::minutes(30)};  // then: rejected
   std::chrono::milliseconds agent_idle_timeout{std::chrono::minutes(30)};  // an idle agent is ended
   std::chrono::milliseconds agent_start_timeout{std::chrono::seconds(60)};
+  std::filesystem::path git_ca_file;  // extra certificates git trusts for https clones
 };
 
 class Runtime {

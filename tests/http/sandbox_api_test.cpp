@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "tests/support/agent_world.h"
+#include "tests/support/git_https_server.h"
 
 using namespace hearth;
 using nlohmann::json;
@@ -216,4 +217,31 @@ TEST_CASE("sandbox routes check the caller's org and refuse bad input with a cle
   CHECK(run(w, "t2", {"ls", "-A"}).second == "");
   auto events = w.s.call("GET", AgentWorld::sandbox_path("t2") + "/events", w.outsider);
   CHECK(events.status == 404);
+}
+
+TEST_CASE("an https repository is cloned with the org secret an admin names as its git credential") {
+  test::TempDir served;
+  test::make_repo(served.path() / "private.git");
+  const std::string token = "ghs_org_secret_git_token_456789";
+  test::GitHttpsServer git(served.path(), token);
+  AgentWorld w([&](actors::sandbox::RuntimeConfig& rc, actors::session::RunnerConfig&) { rc.git_ca_file = git.certificate(); });
+  REQUIRE(w.s.call("PUT", "/v1/orgs/acme/secrets/GIT_TOKEN", w.owner, json{{"value", token}}).status == 200);
+  json body{{"repo_url", git.url("private.git")}, {"network", "host"}, {"git_credential", "GIT_TOKEN"}};
+  CHECK(w.s.call("POST", AgentWorld::sandbox_path("t1"), w.member, body).status == 403);
+  auto box = w.ready_sandbox("t1", body);
+  REQUIRE_MESSAGE(box["state"] == "ready", box.dump());
+  CHECK(box["git_credential"] == "GIT_TOKEN");
+  CHECK(run(w, "t1", {"git", "log", "--format=%s"}).second == "init\n");
+  CHECK_FALSE(git.token_elsewhere());
+  // Without the credential the server refuses, and the sandbox says so.
+  auto denied = w.ready_sandbox("t2", json{{"repo_url", git.url("private.git")}, {"network", "host"}});
+  CHECK(denied["state"] == "error");
+  CHECK(denied["error"].get<std::string>().find("clone failed (exit 128)") != std::string::npos);
+  // The token is kept only in the sandbox's credentials dir, nowhere else Hearth writes.
+  for (const auto& f : std::filesystem::recursive_directory_iterator(w.s.dir.path())) {
+    if (!f.is_regular_file() || f.path().string().find("/run/") != std::string::npos) continue;
+    std::ifstream in(f.path(), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    CHECK_MESSAGE(bytes.find(token) == std::string::npos, f.path());
+  }
 }

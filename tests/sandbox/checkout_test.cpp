@@ -7,6 +7,7 @@
 
 #include "sandbox/checkout.h"
 #include "sandbox/exec.h"
+#include "tests/support/git_https_server.h"
 #include "tests/support/git_repo.h"
 #include "tests/support/temp_dir.h"
 
@@ -92,4 +93,41 @@ TEST_CASE("a token reaches git only through a 0600 file and an askpass program o
   auto ran = run(**bwrap, box, ask, "", [&](int s, std::string_view d) { if (s == 1) out.append(d); });
   REQUIRE(ran.ok());
   CHECK(out == "ghs_secret_installation_token");
+}
+
+TEST_CASE("a checkout over https authenticates with the token through askpass, and git's errors never show it") {
+  test::TempDir data;
+  make_repo(data.path() / "served" / "origin.git");
+  const std::string token = "ghs_https_installation_token_0123";
+  test::GitHttpsServer git(data.path() / "served", token);
+  auto bwrap = make_provider("bwrap");
+  REQUIRE(bwrap.ok());
+  SandboxDir box{data.path() / "box"};
+  CheckoutSpec spec{git.url("origin.git"), "", "hearth/t1"};
+  spec.network = Network::host;
+  spec.ca_file = git.certificate();
+  spec.token = token;
+  auto st = checkout(**bwrap, box, spec);
+  REQUIRE_MESSAGE(st.ok(), (st.ok() ? "" : st.error().message));
+  CHECK(git.authorized() >= 2);
+  CHECK_FALSE(git.token_elsewhere());
+  CHECK(sh("git -C '" + box.work().string() + "' branch --show-current") == "hearth/t1\n");
+  CHECK(sh("git -C '" + box.work().string() + "' remote get-url origin") == git.url("origin.git") + "\n");
+  CHECK(sh("grep -r " + token + " '" + box.work().string() + "' || echo clean") == "clean\n");
+
+  // A wrong token: git's own error, without the token.
+  SandboxDir other{data.path() / "other"};
+  spec.token = "ghs_wrong_token_that_is_long_enough";
+  auto wrong = checkout(**bwrap, other, spec);
+  REQUIRE_FALSE(wrong.ok());
+  CHECK(wrong.error().message.find("clone failed (exit 128)") != std::string::npos);
+  CHECK(wrong.error().message.find("Authentication failed") != std::string::npos);
+  CHECK(wrong.error().message.find("ghs_wrong") == std::string::npos);
+  // Without the CA, the server is not trusted.
+  SandboxDir third{data.path() / "third"};
+  spec.token = token;
+  spec.ca_file.clear();
+  auto untrusted = checkout(**bwrap, third, spec);
+  REQUIRE_FALSE(untrusted.ok());
+  CHECK(untrusted.error().message.find("certificate") != std::string::npos);
 }
