@@ -121,8 +121,11 @@ struct AgentRunner::Live {
       std::size_t bytes = 0;
       for (; i < events.size() && (batch.empty() || bytes < kBatchBytes); ++i) {
         Json e{{"kind", std::move(events[i].kind)}, {"data", std::move(events[i].data)}, {"at", events[i].at}};
-        bytes += e.dump(-1, ' ', false, Json::error_handler_t::replace).size();
-        batch.push_back(std::move(e));
+        // Agents' output is not always valid UTF-8 (a binary file's bytes in a tool's
+        // result): invalid bytes become U+FFFD, so that the event is stored, not lost.
+        auto text = e.dump(-1, ' ', false, Json::error_handler_t::replace);
+        bytes += text.size();
+        batch.push_back(Json::parse(text));
       }
       Json body{{"turn", for_turn}, {"events", std::move(batch)}};
       for (int attempt = 0;; ++attempt) {
