@@ -44,6 +44,14 @@ Result<Reply> read(Context& ctx, const Result<actors::Address>& address, const c
   return Reply{200, *r};
 }
 
+Status must_exist(Context& ctx, const Result<actors::Address>& address, const char* what) {
+  if (!address) return address.error();
+  auto exists = ctx.edge.host.exists(*address);
+  if (!exists) return exists.error();
+  if (!*exists) return Error{ErrorCode::not_found, fmt::format("no such {}", what)};
+  return {};
+}
+
 Result<Reply> change(Context& ctx, const Result<actors::Address>& address, const char* queue, const Json& body,
                      int status) {
   if (!address) return address.error();
@@ -224,10 +232,7 @@ Result<Reply> kill_process(Context& ctx) {
 
 Result<Reply> sandbox_events(Context& ctx) {
   auto address = sandbox_address(ctx);
-  if (!address) return address.error();
-  auto exists = ctx.edge.host.exists(*address);
-  if (!exists) return exists.error();
-  if (!*exists) return Error{ErrorCode::not_found, "no such sandbox"};
+  if (auto st = must_exist(ctx, address, "sandbox"); !st) return st.error();
   return event_stream(ctx, address->id());
 }
 

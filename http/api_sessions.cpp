@@ -178,10 +178,7 @@ std::string frame(const Json& event) {
 // database again. Status and permission changes are sent as events without ids.
 Result<Reply> events(Context& ctx) {
   auto address = session_address(ctx);
-  if (!address) return address.error();
-  auto exists = ctx.edge.host.exists(*address);
-  if (!exists) return exists.error();
-  if (!*exists) return Error{ErrorCode::not_found, "no such session"};
+  if (auto st = must_exist(ctx, address, "session"); !st) return st.error();
   std::int64_t after = 0;
   auto last = ctx.req.get_header_value("Last-Event-ID");
   if (!last.empty()) {

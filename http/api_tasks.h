@@ -18,6 +18,8 @@ Reply accepted(const Context& ctx, const actors::SendReceipt& r, int status = 20
 
 // The read action `action` of the actor at `address` (or the error that named no actor): 200 with its answer.
 Result<Reply> read(Context& ctx, const Result<actors::Address>& address, const char* action, const Json& args = Json::object());
+// not_found ("no such `what`") unless the actor at `address` was created.
+Status must_exist(Context& ctx, const Result<actors::Address>& address, const char* what);
 // A change: `body` to `queue` of the actor at `address`, answered as `accepted` says.
 Result<Reply> change(Context& ctx, const Result<actors::Address>& address, const char* queue, const Json& body,
                      int status = 200);
