@@ -294,8 +294,17 @@ struct AgentConnection::Impl {
 
   Json create_terminal(const Json& p) {
     ExecRequest r;
-    r.argv.push_back(p.at("command").get<std::string>());
-    for (const auto& a : p.value("args", Json::array())) r.argv.push_back(a.get<std::string>());
+    // With args, the command is a program; without, agents send a whole shell line
+    // (Claude Code does): it runs with the sandbox's sh, as one argument, never spliced
+    // into a command line of ours.
+    auto command = p.at("command").get<std::string>();
+    auto args = p.value("args", Json::array());
+    if (args.empty()) {
+      r.argv = {"/bin/sh", "-c", command};
+    } else {
+      r.argv.push_back(command);
+      for (const auto& a : args) r.argv.push_back(a.get<std::string>());
+    }
     // The agent's own environment, as a process it started itself would inherit, with
     // the terminal's variables on top.
     r.env = spec.exec.env;

@@ -1,8 +1,9 @@
 // A real coding agent, not ours: Claude Code (claude-code-acp from npm, as `hearth agents
 // install claude` installs it) in a bwrap sandbox, its model API replaced by a fake
-// Anthropic server on 127.0.0.1 that speaks the real wire format. One turn: the model
-// calls the Write tool, the agent asks permission, a person allows it, the agent writes
-// the file through Hearth (fs/write_text_file), and the model answers.
+// Anthropic server on 127.0.0.1 that speaks the real wire format. The first turn: the
+// model calls the Write tool, the agent asks permission, a person allows it, the agent
+// writes the file through Hearth (fs/write_text_file), and the model answers. The
+// second: the model runs a shell command, through Hearth's terminal/* in the sandbox.
 #include <doctest/doctest.h>
 
 #include <fstream>
@@ -15,7 +16,7 @@ using namespace hearth;
 using nlohmann::json;
 using test::AgentWorld;
 
-TEST_CASE("Claude Code completes a tool-using turn with a permission, against a fake Anthropic API") {
+TEST_CASE("Claude Code writes a file and runs a command, each allowed by a person, against a fake Anthropic API") {
   AgentWorld w;
   auto install = test::run_hearth({"agents", "install", "claude", "--data-dir", w.s.dir.path().string()}, {}, "",
                                   std::chrono::seconds(300));
@@ -50,11 +51,34 @@ TEST_CASE("Claude Code completes a tool-using turn with a permission, against a 
   json started;
   for (const auto& e : events) if (e["kind"] == "agent_started") started = e;
   CHECK(started["data"]["agent_info"]["name"] == "@zed-industries/claude-code-acp");
-  CHECK(AgentWorld::said(events).find("I wrote the file.") != std::string::npos);
+  CHECK(AgentWorld::said(events).find("Done, as you asked.") != std::string::npos);
   auto kinds = AgentWorld::kinds(events);
   for (const char* k : {"tool_call", "tool_call_update", "permission_requested", "permission_resolved", "turn_ended"})
     CHECK_MESSAGE(std::find(kinds.begin(), kinds.end(), k) != kinds.end(), k);
   CHECK(events.dump().find(key) == std::string::npos);
+
+  // A second turn: the model runs a shell command (Claude Code's Bash, through Hearth's
+  // terminal/* in the same sandbox).
+  REQUIRE(w.s.call("POST", session + "/prompt", w.owner, json{{"text", "Now please run the command"}}).status == 202);
+  // Allow what it asks until the turn ends.
+  std::vector<std::string> asked;
+  for (int i = 0; i < 900; ++i) {
+    auto now = w.s.call("GET", session, w.owner).body;
+    if (now["status"] != "running") break;
+    auto open = w.s.call("GET", session + "/permissions?status=pending", w.owner).body;
+    for (const auto& p : open["items"]) {
+      asked.push_back(p["tool_call"].value("title", ""));
+      w.s.call("POST", session + "/permissions/" + p["permission_id"].get<std::string>(), w.owner,
+               json{{"decision", "allow_once"}});
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  REQUIRE(asked.size() == 1);
+  CHECK(asked[0] == "`echo ran in $(pwd) > ran.txt && cat ran.txt`");
+  done = w.s.call("GET", session, w.owner).body;
+  CHECK(done["last_turn"]["status"] == "completed");
+  std::ifstream ran(work / "ran.txt");
+  CHECK(std::string(std::istreambuf_iterator<char>(ran), {}) == "ran in /workspace\n");
   // The agent reached the model with the org's key, through the configured base URL.
   auto seen = model.seen();
   REQUIRE(!seen.empty());

@@ -3,12 +3,15 @@
 // content_block_start/delta/stop, message_delta, message_stop) or as one JSON message,
 // and /v1/messages/count_tokens. Its "model" is a script: asked to write a file while
 // the Write tool is offered, it calls the tool; given a tool result, it says it wrote
-// the file; otherwise it says hello. It records each request's API key and version.
+// the file; asked to run a command while the Bash tool is offered, it runs one; with the
+// asked-for tool's result in hand, it says it is done; otherwise it says hello. It
+// records each request's API key and version.
 #pragma once
 
 #include <httplib.h>
 
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -66,15 +69,31 @@ class FakeAnthropic {
     }
     const auto& messages = body.value("messages", json::array());
     json last = messages.empty() ? json::object() : messages.back();
+    // A message carrying a tool's result is that tool's follow-up: the model is done.
+    // Otherwise the message is a prompt, and what it asks decides.
     auto content = last.value("content", json());
-    bool has_result = false;
-    if (content.is_array())
-      for (const auto& c : content) has_result = has_result || (c.is_object() && c.value("type", "") == "tool_result");
-    bool offers_write = false;
-    for (const auto& t : body.value("tools", json::array())) offers_write = offers_write || t.value("name", "") == "mcp__acp__Write";
+    // Claude Code puts tools' results and the next prompt in one message (results of
+    // earlier turns too). The model calls the tool the prompt asks for unless that
+    // tool's result is already there; then it is done.
+    std::set<std::string> results;
+    json prompt = json::array();
+    if (content.is_array()) {
+      for (const auto& c : content) {
+        if (!c.is_object()) continue;
+        if (c.value("type", "") == "tool_result") results.insert(c.value("tool_use_id", ""));
+        else prompt.push_back(c);
+      }
+      content = prompt;
+    }
+    bool offers_write = false, offers_bash = false;
+    for (const auto& t : body.value("tools", json::array())) {
+      offers_write = offers_write || t.value("name", "") == "mcp__acp__Write";
+      offers_bash = offers_bash || t.value("name", "") == "mcp__acp__Bash";
+    }
     auto said = content.dump();
     bool asked_to_write = said.find("write") != std::string::npos || said.find("Write") != std::string::npos;
-    std::string text = has_result ? "I wrote the file." : "Hello from the fake model.";
+    bool asked_to_run = said.find("run the command") != std::string::npos;
+    std::string text = results.empty() ? "Hello from the fake model." : "Done, as you asked.";
     json start{{"type", "message_start"},
                {"message", {{"id", "msg_1"}, {"type", "message"}, {"role", "assistant"}, {"model", model},
                             {"content", json::array()}, {"stop_reason", nullptr}, {"stop_sequence", nullptr},
@@ -89,14 +108,18 @@ class FakeAnthropic {
     }
     std::string out = event("message_start", start);
     std::string stop = "end_turn";
-    if (offers_write && asked_to_write && !has_result) {
-      json input{{"file_path", "/workspace/hello.txt"}, {"content", "written by claude\n"}};
+    auto tool = [&](const std::string& name, const json& input) {
       out += event("content_block_start", {{"type", "content_block_start"}, {"index", 0},
-                                           {"content_block", {{"type", "tool_use"}, {"id", "toolu_01"},
-                                                              {"name", "mcp__acp__Write"}, {"input", json::object()}}}});
+                                           {"content_block", {{"type", "tool_use"}, {"id", "toolu_" + name},
+                                                              {"name", name}, {"input", json::object()}}}});
       out += event("content_block_delta", {{"type", "content_block_delta"}, {"index", 0},
                                            {"delta", {{"type", "input_json_delta"}, {"partial_json", input.dump()}}}});
       stop = "tool_use";
+    };
+    if (offers_bash && asked_to_run && !results.count("toolu_mcp__acp__Bash")) {
+      tool("mcp__acp__Bash", {{"command", "echo ran in $(pwd) > ran.txt && cat ran.txt"}, {"description", "write ran.txt"}, {"timeout", 60000}});
+    } else if (offers_write && asked_to_write && !results.count("toolu_mcp__acp__Write")) {
+      tool("mcp__acp__Write", {{"file_path", "/workspace/hello.txt"}, {"content", "written by claude\n"}});
     } else {
       out += event("content_block_start", {{"type", "content_block_start"}, {"index", 0},
                                            {"content_block", {{"type", "text"}, {"text", ""}}}});
