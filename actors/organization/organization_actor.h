@@ -23,7 +23,8 @@ inline constexpr const char* kDeleteSecret = "organization.command.delete_secret
 inline constexpr const char* kGet = "organization.get";
 inline constexpr const char* kMembers = "organization.members";
 inline constexpr const char* kSecrets = "organization.secrets";               // names and times, never values
-inline constexpr const char* kSealedSecrets = "organization.sealed_secrets";  // {names} -> {name: {nonce, ciphertext}}
+// {names} -> {name: {nonce, ciphertext}} for those of `names` the org has.
+inline constexpr const char* kSealedSecrets = "organization.sealed_secrets";
 
 // The context a secret of an org is sealed under (storage::MasterKey).
 inline std::string secret_context(const std::string& org_id, const std::string& name) {

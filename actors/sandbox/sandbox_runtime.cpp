@@ -156,18 +156,11 @@ Result<std::map<std::string, std::string>> Runtime::open_secrets(const std::stri
                                                                  const std::vector<std::string>& names) {
   std::map<std::string, std::string> out;
   if (names.empty()) return out;
-  auto org = organization::address(org_id);
-  auto listed = host_.call(org, organization::kSecrets);
-  if (!listed) return listed.error();
-  Json present = Json::array();
-  for (const auto& item : *listed)
-    for (const auto& n : names)
-      if (item.value("name", "") == n) present.push_back(n);
-  if (present.empty()) return out;
+  auto sealed = host_.call(organization::address(org_id), organization::kSealedSecrets, Json{{"names", names}});
+  if (!sealed) return sealed.error();
+  if (sealed->empty()) return out;
   if (!config_.master_key)
     return Error{ErrorCode::unavailable, "this server has no master key, so it cannot open org secrets"};
-  auto sealed = host_.call(org, organization::kSealedSecrets, Json{{"names", present}});
-  if (!sealed) return sealed.error();
   for (const auto& [name, s] : sealed->items()) {
     auto value = config_.master_key->open(organization::secret_context(org_id, name),
                                           storage::Sealed{s.value("nonce", ""), s.value("ciphertext", "")});

@@ -550,15 +550,7 @@ Result<Json> AgentRunner::run_turn(const TurnPlan& plan, std::stop_token server_
   }
   if (!stop_reason) return failed(stop_reason.error());
   if (!cause.empty()) return failed(Error{ErrorCode::unavailable, "the turn was stopped"});
-  Json result{{"stop_reason", *stop_reason}, {"resumed", resumed}};
-  {
-    std::lock_guard c(l->conn_mu);
-    if (l->conn) {
-      result["agent_session_id"] = l->conn->session_id();
-      result["agent_info"] = l->conn->agent_info().value("agentInfo", Json::object());
-    }
-  }
-  return result;
+  return Json{{"stop_reason", *stop_reason}, {"resumed", resumed}};
 }
 
 }  // namespace hearth::actors::session

@@ -62,7 +62,7 @@ class AgentRunner {
   // earlier, and is not running here, was interrupted by the last process's end.
   std::int64_t started_at() const { return started_at_; }
 
-  // Runs one turn to its end: {stop_reason, agent_session_id, agent_info, resumed}, or
+  // Runs one turn to its end: {stop_reason, resumed, cancelled_by?}, or
   // the reason it failed ("interrupted: …" when the server is stopping).
   Result<Json> run_turn(const TurnPlan& plan, std::stop_token server_stop);
 

@@ -240,12 +240,6 @@ Result<Json> on_turn_ended(AgentRunner& runner, StepContext& ctx, const Json& bo
       Json data{{"stop_reason", stop_reason}};
       if (r.contains("cancelled_by")) data["cancelled_by"] = r["cancelled_by"];
       events.add(turn, "turn_ended", data);
-      if (r.contains("agent_session_id")) {
-        SQLite::Statement up(ctx.db(), "UPDATE session SET agent_session_id = ?, agent_info_json = ?");
-        up.bind(1, r["agent_session_id"].get<std::string>());
-        up.bind(2, r.value("agent_info", Json(nullptr)).dump());
-        up.exec();
-      }
     } else if (body["error"].value("code", "") == "interrupted") {
       turn_status = "interrupted";
       session_status = "interrupted";
@@ -293,8 +287,8 @@ Result<Json> on_append_events(StepContext& ctx, const Json& b) {
     auto kind = e.at("kind").get<std::string>();
     last = events.add(turn, kind, e.value("data", Json(nullptr)), e.value("at", std::int64_t{0}));
     if (kind == "agent_started" && e["data"].contains("agent_session_id")) {
-      // Kept as soon as it is known, so that a later agent can resume it even if this
-      // turn never ends.
+      // The one place the agent's session is recorded: as soon as it is known, so that a
+      // later agent can resume it even if this turn never ends.
       SQLite::Statement up(ctx.db(), "UPDATE session SET agent_session_id = ?, agent_info_json = ?");
       up.bind(1, e["data"]["agent_session_id"].get<std::string>());
       up.bind(2, e["data"].value("agent_info", Json(nullptr)).dump());
