@@ -14,6 +14,7 @@
 #include "actors/sandbox/sandbox_runtime.h"
 #include "actors/session/agent_runner.h"
 #include "actors/session/session_actor.h"
+#include "actors/task/task_actor.h"
 #include "http/api_tasks.h"
 #include "sandbox/agents.h"
 #include "sandbox/redactor.h"
@@ -35,11 +36,15 @@ Result<actors::Address> session_address(const Context& ctx) {
   return session::address(ctx.org_id, *task, id);
 }
 
+// A task's sessions come through the task; a bare sandbox (no task actor) gets one directly.
 Result<Reply> create_session(Context& ctx) {
   auto runner = agent_runner(ctx);
   if (!runner) return runner.error();
   auto task = task_param(ctx);
   if (!task) return task.error();
+  auto has_task = ctx.edge.host.exists(actors::task::address(ctx.org_id, *task));
+  if (!has_task) return has_task.error();
+  if (*has_task) return create_task_session(ctx);
   auto agent = string_field(ctx.body, "agent", false);
   if (!agent) return agent.error();
   if (agent->empty()) *agent = "mock";
@@ -88,26 +93,6 @@ Result<Reply> list_sessions(Context& ctx) {
 
 Result<Reply> get_session(Context& ctx) { return read(ctx, session_address(ctx), session::kGet); }
 
-// The secret values the session's agent gets (the sandbox's agent_env and the agent's
-// credentials and settings): a prompt never carries them into the transcript.
-Result<hearth::sandbox::Redactor> session_redactor(const Context& ctx, const actors::Address& address) {
-  auto runner = agent_runner(ctx);
-  if (!runner) return runner.error();
-  auto s = ctx.edge.host.call(address, session::kGet);
-  if (!s) return s.error();
-  auto sandbox = ctx.edge.host.call(actors::sandbox::address(ctx.org_id, (*s)["task_id"]), actors::sandbox::kGet);
-  if (!sandbox) return sandbox.error();
-  std::vector<std::string> names;
-  for (const auto& n : (*sandbox)["agent_env"]) names.push_back(n);
-  if (auto def = hearth::sandbox::find_agent((*s)["agent"])) {
-    names.insert(names.end(), (*def)->credentials.begin(), (*def)->credentials.end());
-    names.insert(names.end(), (*def)->settings.begin(), (*def)->settings.end());
-  }
-  auto values = (*runner)->runtime().open_secrets(ctx.org_id, names);
-  if (!values) return values.error();
-  return hearth::sandbox::Redactor({values->begin(), values->end()});
-}
-
 Result<Reply> prompt(Context& ctx) {
   auto address = session_address(ctx);
   if (!address) return address.error();
@@ -117,9 +102,15 @@ Result<Reply> prompt(Context& ctx) {
     return Error{ErrorCode::invalid, "field \"text\" must say something"};
   if (text->size() > kMaxPromptBytes)
     return Error{ErrorCode::too_large, fmt::format("a prompt is at most {} bytes", kMaxPromptBytes)};
-  auto redactor = session_redactor(ctx, *address);
-  if (!redactor) return redactor.error();
-  return change(ctx, address, session::kPrompt, {{"text", redactor->redact(*text)}, {"by", ctx.caller->username}}, 202);
+  // The secret values the session's agent gets (its sandbox's agent_env, the agent's
+  // credentials and settings) never reach the transcript through a prompt.
+  auto s = ctx.edge.host.call(*address, session::kGet);
+  if (!s) return s.error();
+  auto sandbox = ctx.edge.host.call(actors::sandbox::address(ctx.org_id, (*s)["task_id"]), actors::sandbox::kGet);
+  if (!sandbox) return sandbox.error();
+  auto redacted = redact_for_agent(ctx, (*s)["agent"], (*sandbox)["agent_env"].get<std::vector<std::string>>(), *text);
+  if (!redacted) return redacted.error();
+  return change(ctx, address, session::kPrompt, {{"text", *redacted}, {"by", ctx.caller->username}}, 202);
 }
 
 Result<Reply> cancel(Context& ctx) {

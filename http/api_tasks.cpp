@@ -1,7 +1,23 @@
-// Helpers of the sandbox and session routes: see api_tasks.h.
+// Tasks over HTTP (create, list, read, the commands, the git flows, the diff, the
+// task's event stream) and the helpers the task, repository, sandbox and session
+// routes share: see api_tasks.h and docs/http-api.md.
 #include "http/api_tasks.h"
 
+#include <charconv>
+#include <filesystem>
+
 #include <fmt/format.h>
+
+#include "actors/identity/identity.h"
+#include "actors/organization/organization_actor.h"
+#include "actors/sandbox/sandbox_runtime.h"
+#include "actors/session/agent_runner.h"
+#include "actors/session/session_actor.h"
+#include "actors/task/task_actor.h"
+#include "actors/user/user_actor.h"
+#include "sandbox/agents.h"
+#include "sandbox/checkout.h"
+#include "sandbox/redactor.h"
 
 namespace hearth::http {
 
@@ -45,6 +61,349 @@ Result<Reply> change(Context& ctx, const Result<actors::Address>& address, const
   auto r = ctx.edge.send(*address, queue, body, ctx.wait());
   if (!r) return r.error();
   return accepted(ctx, *r, status);
+}
+
+Result<std::string> redact_for_agent(const Context& ctx, const std::string& agent,
+                                     const std::vector<std::string>& extra_names, const std::string& text) {
+  auto runner = agent_runner(ctx);
+  if (!runner) return runner.error();
+  auto names = extra_names;
+  if (auto def = hearth::sandbox::find_agent(agent)) {
+    names.insert(names.end(), (*def)->credentials.begin(), (*def)->credentials.end());
+    names.insert(names.end(), (*def)->settings.begin(), (*def)->settings.end());
+  }
+  auto values = (*runner)->runtime().open_secrets(ctx.org_id, names);
+  if (!values) return values.error();
+  return hearth::sandbox::Redactor({values->begin(), values->end()}).redact(text);
+}
+
+
+// --- The task routes ------------------------------------------------------------------
+
+namespace {
+
+namespace task = actors::task;
+namespace org = actors::organization;
+
+constexpr std::size_t kMaxPromptBytes = 256 * 1024;
+
+Result<actors::Address> task_address(const Context& ctx) {
+  auto id = task_param(ctx);
+  if (!id) return id.error();
+  return task::address(ctx.org_id, *id);
+}
+
+// Who asks, as every task command records it.
+Json by(const Context& ctx, Json body = Json::object()) {
+  body["by"] = ctx.caller->username;
+  body["by_id"] = ctx.caller->user_id;
+  return body;
+}
+
+Result<std::string> prompt_text(const Context& ctx, const char* field, bool required) {
+  auto text = string_field(ctx.body, field, required);
+  if (!text) return text.error();
+  if (required && text->find_first_not_of(" \t\r\n") == std::string::npos)
+    return Error{ErrorCode::invalid, fmt::format("field \"{}\" must say something", field)};
+  if (text->size() > kMaxPromptBytes)
+    return Error{ErrorCode::too_large, fmt::format("a prompt is at most {} bytes", kMaxPromptBytes)};
+  return text;
+}
+
+Result<Reply> create_task(Context& ctx) {
+  auto runner = agent_runner(ctx);
+  if (!runner) return runner.error();
+  auto repo_id = string_field(ctx.body, "repo");
+  if (!repo_id) return repo_id.error();
+  auto prompt = prompt_text(ctx, "prompt", true);
+  if (!prompt) return prompt.error();
+  auto agent = string_field(ctx.body, "agent", false);
+  if (!agent) return agent.error();
+  if (agent->empty()) *agent = "mock";
+  auto def = hearth::sandbox::find_agent(*agent);
+  if (!def) return def.error();
+  auto data_dir = (*runner)->runtime().config().data_dir;
+  if (!hearth::sandbox::installed_version(data_dir, **def))
+    return Error{ErrorCode::conflict, fmt::format("the agent {} is not installed on this server; an admin runs "
+                                                  "`hearth agents install {}`", *agent, *agent)};
+  Json fields;
+  for (const char* f : {"base_branch", "branch", "title"}) {
+    auto v = string_field(ctx.body, f, false);
+    if (!v) return v.error();
+    fields[f] = *v;
+  }
+  for (const char* f : {"base_branch", "branch"}) {
+    auto v = fields[f].get<std::string>();
+    if (!v.empty() && !hearth::sandbox::valid_branch(v))
+      return Error{ErrorCode::invalid, fmt::format("field \"{}\": \"{}\" is not a valid branch name", f, v.substr(0, 200))};
+  }
+  auto title = fields["title"].get<std::string>();
+  if (title.size() > 200) return Error{ErrorCode::invalid, "field \"title\" is at most 200 characters"};
+  auto timeout = int_field(ctx.body, "permission_timeout_s", 1, 7 * 24 * 3600);
+  if (!timeout) return timeout.error();
+  auto repo = ctx.edge.host.call(org::address(ctx.org_id), org::kRepo, {{"repo_id", *repo_id}});
+  if (!repo) return repo.error();
+  auto redacted = redact_for_agent(ctx, *agent, {}, *prompt);
+  if (!redacted) return redacted.error();
+  bool https = (*repo)["url"].get<std::string>().rfind("https://", 0) == 0;
+  Json body{{"task_id", identity::new_id("t_")},
+            {"repo_id", *repo_id},
+            {"prompt", *redacted},
+            {"agent", *agent},
+            {"title", title.empty() ? task::derive_title(*redacted) : title},
+            {"owner", {{"user_id", ctx.caller->user_id}, {"username", ctx.caller->username}}},
+            {"network", https || (*def)->needs_network ? "host" : "none"}};
+  if (!fields["base_branch"].get<std::string>().empty()) body["base_branch"] = fields["base_branch"];
+  if (!fields["branch"].get<std::string>().empty()) body["branch"] = fields["branch"];
+  if (*timeout) body["permission_timeout_ms"] = **timeout * 1000;
+  auto r = ctx.edge.send(org::address(ctx.org_id), org::kCreateTask, body, true);
+  if (!r) return r.error();
+  spdlog::info("task.created by={} org={} task={} repo={} agent={}", ctx.caller->user_id, ctx.org_id,
+               body["task_id"].get<std::string>(), *repo_id, *agent);
+  return Reply{201, r->result};
+}
+
+Result<Reply> list_tasks(Context& ctx) {
+  auto limit = ctx.int_query("limit", 50, 1, 500);
+  if (!limit) return limit.error();
+  auto archived = ctx.query("archived", "exclude");
+  if (archived != "exclude" && archived != "include" && archived != "only")
+    return Error{ErrorCode::invalid, "archived must be exclude, include or only"};
+  auto status = ctx.query("status");
+  if (!status.empty() && std::find(std::begin(task::kStatuses), std::end(task::kStatuses), status) == std::end(task::kStatuses))
+    return Error{ErrorCode::invalid, "status must be one of provisioning, running, idle, conflict, error, archived, killed"};
+  if (status == "archived" || status == "killed") archived = "include";
+  auto owner = ctx.query("owner");
+  if (owner == "me") owner = ctx.caller->user_id;
+  else if (!owner.empty()) {
+    auto user = ctx.edge.identity.find_user(owner);
+    if (!user) return Error{ErrorCode::invalid, fmt::format("no user \"{}\"", owner.substr(0, 64))};
+    owner = (*user)["user_id"];
+  }
+  auto q = ctx.query("q");
+  if (q.size() > 200) return Error{ErrorCode::invalid, "q is at most 200 characters"};
+  return read(ctx, org::address(ctx.org_id), org::kTasks,
+              {{"repo", ctx.query("repo")}, {"status", status}, {"owner", owner}, {"archived", archived}, {"q", q},
+               {"after", ctx.query("after")}, {"limit", *limit}});
+}
+
+// The task from its actor, or (in the moment between creation and the actor's first
+// step) the organization's summary of it.
+Result<Reply> get_task(Context& ctx) {
+  auto address = task_address(ctx);
+  if (!address) return address.error();
+  auto t = ctx.edge.host.call(*address, task::kGet);
+  if (t) return Reply{200, *t};
+  if (t.error().code != ErrorCode::not_found) return t.error();
+  auto summary = ctx.edge.host.call(org::address(ctx.org_id), org::kTask, {{"task_id", address->key[1]}});
+  if (!summary) return Error{ErrorCode::not_found, "no such task"};
+  return Reply{200, *summary};
+}
+
+Handler command(const char* queue, int status = 200) {
+  return [queue, status](Context& ctx) -> Result<Reply> {
+    auto address = task_address(ctx);
+    if (auto st = must_exist(ctx, address, "task"); !st) return st.error();
+    return change(ctx, address, queue, by(ctx), status);
+  };
+}
+
+Result<Reply> rename(Context& ctx) {
+  auto title = string_field(ctx.body, "title");
+  if (!title) return title.error();
+  if (title->find_first_not_of(" \t") == std::string::npos || title->size() > 200)
+    return Error{ErrorCode::invalid, "field \"title\" is 1 to 200 characters"};
+  auto address = task_address(ctx);
+  if (auto st = must_exist(ctx, address, "task"); !st) return st.error();
+  return change(ctx, address, task::kRename, by(ctx, {{"title", *title}}));
+}
+
+Result<Reply> change_owner(Context& ctx) {
+  auto username = string_field(ctx.body, "username");
+  if (!username) return username.error();
+  auto user = ctx.edge.identity.find_user(*username);
+  if (!user) return Error{ErrorCode::invalid, fmt::format("no user \"{}\"", username->substr(0, 64))};
+  auto role = ctx.edge.identity.role(ctx.org_id, (*user)["user_id"]);
+  if (!role) return role.error();
+  if (role->empty()) return Error{ErrorCode::invalid, fmt::format("{} is not a member of this organization", *username)};
+  auto address = task_address(ctx);
+  if (auto st = must_exist(ctx, address, "task"); !st) return st.error();
+  return change(ctx, address, task::kChangeOwner, by(ctx, {{"user_id", (*user)["user_id"]}, {"username", *username}}));
+}
+
+Result<Reply> prompt(Context& ctx) {
+  auto text = prompt_text(ctx, "text", true);
+  if (!text) return text.error();
+  auto session_id = string_field(ctx.body, "session_id", false);
+  if (!session_id) return session_id.error();
+  auto address = task_address(ctx);
+  if (!address) return address.error();
+  auto t = ctx.edge.host.call(*address, task::kGet);
+  if (!t) return t.error();
+  auto redacted = redact_for_agent(ctx, (*t)["agent"], {}, *text);
+  if (!redacted) return redacted.error();
+  Json body = by(ctx, {{"text", *redacted}});
+  if (!session_id->empty()) body["session_id"] = *session_id;
+  return change(ctx, address, task::kPrompt, body, 202);
+}
+
+}  // namespace
+
+Result<Reply> create_task_session(Context& ctx) {
+  auto address = task_address(ctx);
+  if (auto st = must_exist(ctx, address, "task"); !st) return st.error();
+  auto agent = string_field(ctx.body, "agent", false);
+  if (!agent) return agent.error();
+  if (!agent->empty())
+    if (auto def = hearth::sandbox::find_agent(*agent); !def) return def.error();
+  auto title = string_field(ctx.body, "title", false);
+  if (!title) return title.error();
+  if (title->size() > 200) return Error{ErrorCode::invalid, "field \"title\" is at most 200 characters"};
+  auto text = prompt_text(ctx, "prompt", false);
+  if (!text) return text.error();
+  Json body = by(ctx, {{"agent", *agent}, {"title", *title}});
+  if (!text->empty()) {
+    auto t = ctx.edge.host.call(*address, task::kGet);
+    if (!t) return t.error();
+    auto redacted = redact_for_agent(ctx, agent->empty() ? (*t)["agent"].get<std::string>() : *agent, {}, *text);
+    if (!redacted) return redacted.error();
+    body["prompt"] = *redacted;
+  }
+  return change(ctx, address, task::kCreateSession, body, 201);
+}
+
+namespace {
+
+Result<Reply> rename_session(Context& ctx) {
+  auto title = string_field(ctx.body, "title");
+  if (!title) return title.error();
+  if (title->find_first_not_of(" \t") == std::string::npos || title->size() > 200)
+    return Error{ErrorCode::invalid, "field \"title\" is 1 to 200 characters"};
+  auto address = task_address(ctx);
+  if (auto st = must_exist(ctx, address, "task"); !st) return st.error();
+  return change(ctx, address, task::kRenameSession, by(ctx, {{"session_id", ctx.param("session")}, {"title", *title}}));
+}
+
+Result<Reply> commit(Context& ctx) {
+  auto message = string_field(ctx.body, "message", false);
+  if (!message) return message.error();
+  if (message->size() > 10000) return Error{ErrorCode::invalid, "field \"message\" is at most 10000 characters"};
+  auto address = task_address(ctx);
+  if (auto st = must_exist(ctx, address, "task"); !st) return st.error();
+  Json body = by(ctx);
+  if (!message->empty()) body["message"] = *message;
+  return change(ctx, address, task::kCommit, body, 202);
+}
+
+// A path in the work tree: relative, no "..", no NUL, at most 4096 bytes.
+Result<std::string> work_path(const Json& body) {
+  auto path = string_field(body, "path");
+  if (!path) return path.error();
+  if (path->empty() || path->size() > 4096 || path->front() == '/' || path->find('\0') != std::string::npos)
+    return Error{ErrorCode::invalid, "field \"path\" must be a path relative to the repository's root"};
+  std::filesystem::path p(*path);
+  for (const auto& part : p)
+    if (part == ".." || part == ".git") return Error{ErrorCode::invalid, "field \"path\" must stay inside the work tree"};
+  return path;
+}
+
+Result<Reply> revert(Context& ctx) {
+  auto path = work_path(ctx.body);
+  if (!path) return path.error();
+  auto address = task_address(ctx);
+  if (auto st = must_exist(ctx, address, "task"); !st) return st.error();
+  return change(ctx, address, task::kRevert, by(ctx, {{"path", *path}}), 202);
+}
+
+Result<Reply> diff(Context& ctx) {
+  auto limit = ctx.int_query("limit", 100, 1, 5000);
+  if (!limit) return limit.error();
+  return read(ctx, task_address(ctx), task::kDiff, {{"after", ctx.query("after")}, {"limit", *limit}});
+}
+
+Result<Reply> diff_file(Context& ctx) {
+  auto path = ctx.query("path");
+  if (path.empty()) return Error{ErrorCode::invalid, "give the file as ?path="};
+  return read(ctx, task_address(ctx), task::kDiffFile, {{"path", path}});
+}
+
+Result<Reply> ops(Context& ctx) {
+  auto limit = ctx.int_query("limit", 50, 1, 500);
+  if (!limit) return limit.error();
+  auto before = ctx.int_query("before", 0, 0, INT64_MAX);
+  if (!before) return before.error();
+  return read(ctx, task_address(ctx), task::kOps, {{"before_id", *before}, {"limit", *limit}});
+}
+
+Result<Reply> op(Context& ctx) {
+  std::int64_t id = 0;
+  const auto& text = ctx.param("op");
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc() || end != text.data() + text.size() || id <= 0) return Error{ErrorCode::not_found, "no such op"};
+  return read(ctx, task_address(ctx), task::kOp, {{"op_id", id}});
+}
+
+Result<Reply> task_events(Context& ctx) {
+  auto address = task_address(ctx);
+  if (auto st = must_exist(ctx, address, "task"); !st) return st.error();
+  return event_stream(ctx, address->id());
+}
+
+Result<Reply> mark_read(Context& ctx) {
+  auto id = task_param(ctx);
+  if (!id) return id.error();
+  Json body{{"org_id", ctx.org_id}, {"task_id", *id}};
+  if (auto s = ctx.query("session"); !s.empty()) body["session_id"] = s;
+  return change(ctx, actors::user::address(ctx.caller->user_id), actors::user::kMarkRead, body);
+}
+
+Result<Reply> get_draft(Context& ctx) {
+  auto id = task_param(ctx);
+  if (!id) return id.error();
+  return read(ctx, actors::user::address(ctx.caller->user_id), actors::user::kDraft,
+              {{"org_id", ctx.org_id}, {"task_id", *id}, {"session_id", ctx.param("session")}});
+}
+
+Result<Reply> put_draft(Context& ctx) {
+  auto id = task_param(ctx);
+  if (!id) return id.error();
+  auto text = prompt_text(ctx, "text", false);
+  if (!text) return text.error();
+  return change(ctx, actors::user::address(ctx.caller->user_id), actors::user::kSetDraft,
+                {{"org_id", ctx.org_id}, {"task_id", *id}, {"session_id", ctx.param("session").substr(0, 64)}, {"text", *text}});
+}
+
+}  // namespace
+
+void add_task_routes(Router& r) {
+  const std::string base = "/v1/orgs/{org}/tasks";
+  const std::string one = base + "/{task}";
+  r.add({"GET", base, Policy::org_member, "organization", list_tasks});
+  r.add({"POST", base, Policy::org_member, "organization, task", create_task});
+  r.add({"GET", one, Policy::org_member, "task", get_task});
+  r.add({"PATCH", one, Policy::org_member, "task", rename});
+  r.add({"POST", one + "/owner", Policy::org_member, "task", change_owner});
+  r.add({"POST", one + "/prompt", Policy::org_member, "task, session", prompt});
+  r.add({"POST", one + "/stop", Policy::org_member, "task, session", command(task::kStop)});
+  r.add({"POST", one + "/archive", Policy::org_member, "task, sandbox", command(task::kArchive)});
+  r.add({"POST", one + "/unarchive", Policy::org_member, "task, sandbox", command(task::kUnarchive)});
+  r.add({"POST", one + "/kill", Policy::org_member, "task, sandbox", command(task::kKill)});
+  r.add({"POST", one + "/retry", Policy::org_member, "task, sandbox", command(task::kRetry)});
+  r.add({"PATCH", one + "/sessions/{session}", Policy::org_member, "task", rename_session});
+  r.add({"GET", one + "/diff", Policy::org_member, "task", diff});
+  r.add({"GET", one + "/diff/file", Policy::org_member, "task", diff_file});
+  r.add({"POST", one + "/diff/refresh", Policy::org_member, "task", command(task::kRefreshDiff, 202)});
+  r.add({"POST", one + "/commit", Policy::org_member, "task", commit});
+  r.add({"POST", one + "/push", Policy::org_member, "task", command(task::kPush, 202)});
+  r.add({"POST", one + "/sync", Policy::org_member, "task", command(task::kSync, 202)});
+  r.add({"POST", one + "/merge", Policy::org_member, "task", command(task::kMerge, 202)});
+  r.add({"POST", one + "/revert", Policy::org_member, "task", revert});
+  r.add({"GET", one + "/ops", Policy::org_member, "task", ops});
+  r.add({"GET", one + "/ops/{op}", Policy::org_member, "task", op});
+  r.add({"GET", one + "/events", Policy::org_member, "task", task_events});
+  r.add({"POST", one + "/read", Policy::org_member, "user", mark_read});
+  r.add({"GET", one + "/sessions/{session}/draft", Policy::org_member, "user", get_draft});
+  r.add({"PUT", one + "/sessions/{session}/draft", Policy::org_member, "user", put_draft});
 }
 
 }  // namespace hearth::http

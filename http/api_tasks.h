@@ -1,9 +1,14 @@
-// What the sandbox and session routes share: the {task} path parameter (until tasks
-// are actors of their own, a task is named by its id in the path) and the edge's
-// agent runner.
+// What the task, repository, sandbox and session routes share: the {task} path
+// parameter, the edge's agent runner, and the shapes of reads and changes.
 #pragma once
 
+#include <optional>
+
 #include "http/router.h"
+
+namespace hearth::actors::sandbox {
+class Runtime;
+}
 
 namespace hearth::http {
 
@@ -23,5 +28,17 @@ Status must_exist(Context& ctx, const Result<actors::Address>& address, const ch
 // A change: `body` to `queue` of the actor at `address`, answered as `accepted` says.
 Result<Reply> change(Context& ctx, const Result<actors::Address>& address, const char* queue, const Json& body,
                      int status = 200);
+
+// POST .../tasks/{task}/sessions for a task actor: a new session through the task.
+Result<Reply> create_task_session(Context& ctx);
+
+// The remote's branches and default branch, asked with `git ls-remote` on the server
+// (a throwaway dir under the data dir; the token only through askpass): {default_branch, items}.
+Result<Json> describe_remote(actors::sandbox::Runtime& rt, const std::string& url, const std::optional<std::string>& token);
+
+// `text` with the values of the org secrets `agent` gets replaced (a prompt never
+// carries them into a transcript).
+Result<std::string> redact_for_agent(const Context& ctx, const std::string& agent, const std::vector<std::string>& extra_names,
+                                     const std::string& text);
 
 }  // namespace hearth::http

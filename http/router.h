@@ -179,6 +179,10 @@ void add_event_routes(Router& router);
 void add_secret_routes(Router& router);
 void add_sandbox_routes(Router& router);
 void add_session_routes(Router& router);
+void add_repo_routes(Router& router);
+void add_task_routes(Router& router);
+void add_feed_routes(Router& router);
+void add_audit_routes(Router& router);
 
 // Writes one Server-Sent Events frame; false once the client is gone.
 using StreamWrite = std::function<bool(const std::string& frame)>;

@@ -10,9 +10,11 @@
 #include <atomic>
 #include <thread>
 
+#include "actors/audit/audit_actor.h"
 #include "actors/host/metrics.h"
 #include "actors/organization/organization_actor.h"
 #include "http/errors.h"
+#include "storage/database.h"
 
 namespace hearth::http {
 namespace {
@@ -59,6 +61,37 @@ struct RequestInfo {
   std::string user_id;
 };
 thread_local RequestInfo t_request;
+
+// Every mutation an authenticated caller asks for, whatever its outcome, goes to the
+// audit log of the org it touched (or the server's): a queue message nobody waits
+// for, so the request never blocks on or fails by it.
+void audit_mutation(const Context& ctx, const Route& route, int status, const std::string& outcome) {
+  const auto& method = ctx.req.method;
+  if (method == "GET" || method == "HEAD" || method == "OPTIONS" || !ctx.caller) return;
+  auto kind = route.pattern;
+  if (kind.rfind("/v1", 0) == 0) kind = kind.substr(3);
+  if (kind.rfind("/orgs/{org}", 0) == 0 && kind.size() > 11) kind = kind.substr(11);
+  Json params = Json::object();
+  for (const auto& [k, v] : ctx.params)
+    if (k != "org") params[k] = v.substr(0, 200);
+  Json entry{{"at", static_cast<std::int64_t>(storage::now_ms())},
+             {"user_id", ctx.caller->user_id},
+             {"username", ctx.caller->username},
+             {"kind", method + " " + kind},
+             {"target", route.target + (params.empty() ? "" : " " + params.dump())},
+             {"request_id", ctx.res.get_header_value("x-request-id")},
+             {"outcome", outcome},
+             {"detail", {{"status", status}, {"params", params}}}};
+  if (params.contains("task")) entry["task_id"] = params["task"];
+  if (params.contains("repo")) entry["repo_id"] = params["repo"];
+  auto address = actors::audit::address(ctx.org_id.empty() ? actors::audit::kServerLog : ctx.org_id);
+  Status st = ctx.edge.host.get_or_create(address);
+  if (st) {
+    auto sent = ctx.edge.host.send(address, actors::audit::kAppend, entry);
+    if (!sent) st = sent.error();
+  }
+  if (!st) spdlog::error("audit.append_failed kind={} error={}", entry["kind"].get<std::string>(), st.error().message);
+}
 
 std::string cookie_value(const std::string& header, const std::string& name) {
   std::size_t pos = 0;
@@ -191,7 +224,10 @@ void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res)
     return send_error(res, Error{ErrorCode::unavailable, "hearth is starting or stopping; retry shortly"});
 
   Context ctx{req, res, edge, std::move(match.params)};
-  if (auto st = authorize(ctx, route); !st) return send_error(res, st.error());
+  if (auto st = authorize(ctx, route); !st) {
+    send_error(res, st.error());
+    return audit_mutation(ctx, route, res.status, std::string(to_string(st.error().code)));
+  }
 
   if (!req.body.empty()) {
     auto type = req.get_header_value("Content-Type");
@@ -208,9 +244,13 @@ void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res)
   }
 
   auto reply = route.handler(ctx);
-  if (!reply) return send_error(res, reply.error());
+  if (!reply) {
+    send_error(res, reply.error());
+    return audit_mutation(ctx, route, res.status, std::string(to_string(reply.error().code)));
+  }
   if (ctx.streaming) return;
   send_json(res, reply->status, reply->body.dump(-1, ' ', false, Json::error_handler_t::replace));
+  audit_mutation(ctx, route, reply->status, reply->status == 202 ? "accepted" : "ok");
 }
 
 void Server::Impl::metrics(const httplib::Request& req, httplib::Response& res) {
@@ -241,6 +281,10 @@ Server::Server(ServerConfig config, actors::Host& host) : impl_(std::make_unique
   add_secret_routes(impl.router);
   add_sandbox_routes(impl.router);
   add_session_routes(impl.router);
+  add_repo_routes(impl.router);
+  add_task_routes(impl.router);
+  add_feed_routes(impl.router);
+  add_audit_routes(impl.router);
   for (const auto& r : impl.router.routes())
     if (r.policy == Policy::unset) spdlog::error("http.route_without_policy method={} path={}", r.method, r.pattern);
 

@@ -13,6 +13,8 @@ namespace hearth::sandbox {
 
 namespace {
 
+}  // namespace
+
 // git's rules for ref names, the parts that matter here.
 bool valid_branch(const std::string& b) {
   if (b.empty() || b.size() > 200 || b.front() == '-' || b.front() == '/' || b.back() == '/' || b.back() == '.' ||
@@ -24,6 +26,8 @@ bool valid_branch(const std::string& b) {
       return false;
   return true;
 }
+
+namespace {
 
 Status write_file(const std::filesystem::path& path, const std::string& text, mode_t mode) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
@@ -54,6 +58,68 @@ Status validate(const CheckoutSpec& s) {
   return {};
 }
 
+Result<GitAccess> git_access(const Provider& provider, const SandboxDir& dir, const CheckoutSpec& spec,
+                             bool writable_origin) {
+  GitAccess access;
+  auto& git = access.request;
+  git.network = spec.network;
+  git.cgroup_procs = spec.cgroup_procs;
+  git.env = {"HOME=/tmp", "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null"};
+  std::error_code ec;
+  access.origin_url = spec.repo_url;
+  if (spec.repo_url.rfind("file:///", 0) == 0) {
+    // The origin at a fixed path inside: read-only, except for Hearth's own push.
+    auto origin = spec.repo_url.substr(7);
+    if (!std::filesystem::is_directory(origin, ec))
+      return Error{ErrorCode::not_found, fmt::format("no repository at {}", spec.repo_url)};
+    if (provider.isolated()) {
+      (writable_origin ? git.read_write : git.read_only).emplace_back(origin, "/run/hearth/origin");
+      access.origin_url = "file:///run/hearth/origin";
+    }
+  }
+  if (spec.token) {
+    auto run_dir = dir.root / "run";
+    std::filesystem::create_directories(run_dir, ec);
+    ::chmod(run_dir.c_str(), 0700);
+    if (auto st = write_file(run_dir / "git-token", *spec.token, 0600); !st) return st.error();
+    auto inside = provider.isolated() ? std::string("/run/hearth/credentials") : run_dir.string();
+    if (auto st = write_file(run_dir / "git-askpass",
+                             "#!/bin/sh\ncase \"$1\" in\n  Username*) echo x-access-token ;;\n  *) cat " + inside +
+                                 "/git-token ;;\nesac\n",
+                             0700);
+        !st)
+      return st.error();
+    if (provider.isolated()) git.read_only.emplace_back(run_dir.string(), inside);
+    git.env.push_back("GIT_ASKPASS=" + inside + "/git-askpass");
+    access.secrets.emplace_back("GIT_TOKEN", *spec.token);
+  }
+  if (!spec.ca_file.empty()) {
+    if (!std::filesystem::is_regular_file(spec.ca_file, ec))
+      return Error{ErrorCode::invalid, fmt::format("the CA file {} does not exist", spec.ca_file.string())};
+    auto inside = provider.isolated() ? std::string("/run/hearth/ca.pem") : spec.ca_file.string();
+    if (provider.isolated()) git.read_only.emplace_back(spec.ca_file.string(), inside);
+    git.env.push_back("GIT_SSL_CAINFO=" + inside);
+  }
+  return access;
+}
+
+Result<GitOutput> run_git(const Provider& provider, const SandboxDir& dir, const GitAccess& access,
+                          std::vector<std::string> argv, std::stop_token stop, std::size_t max_output) {
+  auto r = access.request;
+  r.argv = std::move(argv);
+  Redactor redactor(access.secrets);
+  GitOutput output;
+  auto outcome = run(provider, dir, r, "", [&](int stream, std::string_view d) {
+    auto& into = stream == 1 ? output.out : output.err;
+    if (into.size() + d.size() <= max_output) into.append(d);
+    else output.truncated = true;
+  }, stop, &redactor);
+  if (!outcome) return outcome.error();
+  output.exit_code = outcome->exit_code;
+  output.truncated = output.truncated || outcome->truncated;
+  return output;
+}
+
 Status checkout(const Provider& provider, const SandboxDir& dir, const CheckoutSpec& spec, const Progress& progress) {
   if (auto st = validate(spec); !st) return st;
   auto say = [&](const std::string& step) {
@@ -63,58 +129,16 @@ Status checkout(const Provider& provider, const SandboxDir& dir, const CheckoutS
   if (std::filesystem::exists(dir.work(), ec) && !std::filesystem::is_empty(dir.work(), ec))
     return Error{ErrorCode::conflict, "the work dir is not empty"};
   std::filesystem::create_directories(dir.work(), ec);
-
-  ExecRequest git;
-  git.network = spec.network;
-  git.cgroup_procs = spec.cgroup_procs;
-  git.env = {"HOME=/tmp", "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1"};
-  std::vector<std::pair<std::string, std::string>> secrets;
-  auto url = spec.repo_url;
-  if (spec.repo_url.rfind("file:///", 0) == 0) {
-    // The origin, read-only, at a fixed path inside.
-    auto origin = spec.repo_url.substr(7);
-    if (!std::filesystem::is_directory(origin, ec))
-      return Error{ErrorCode::not_found, fmt::format("no repository at {}", spec.repo_url)};
-    if (provider.isolated()) {
-      git.read_only.emplace_back(origin, "/run/hearth/origin");
-      url = "file:///run/hearth/origin";
-    }
-  }
-  if (spec.token) {
-    auto run_dir = dir.root / "run";
-    std::filesystem::create_directories(run_dir, ec);
-    ::chmod(run_dir.c_str(), 0700);
-    if (auto st = write_file(run_dir / "git-token", *spec.token, 0600); !st) return st;
-    auto inside = provider.isolated() ? std::string("/run/hearth/credentials") : run_dir.string();
-    if (auto st = write_file(run_dir / "git-askpass",
-                             "#!/bin/sh\ncase \"$1\" in\n  Username*) echo x-access-token ;;\n  *) cat " + inside +
-                                 "/git-token ;;\nesac\n",
-                             0700);
-        !st)
-      return st;
-    if (provider.isolated()) git.read_only.emplace_back(run_dir.string(), inside);
-    git.env.push_back("GIT_ASKPASS=" + inside + "/git-askpass");
-    secrets.emplace_back("GIT_TOKEN", *spec.token);
-  }
-  if (!spec.ca_file.empty()) {
-    if (!std::filesystem::is_regular_file(spec.ca_file, ec))
-      return Error{ErrorCode::invalid, fmt::format("the CA file {} does not exist", spec.ca_file.string())};
-    auto inside = provider.isolated() ? std::string("/run/hearth/ca.pem") : spec.ca_file.string();
-    if (provider.isolated()) git.read_only.emplace_back(spec.ca_file.string(), inside);
-    git.env.push_back("GIT_SSL_CAINFO=" + inside);
-  }
-  Redactor redactor(secrets);
+  auto access = git_access(provider, dir, spec);
+  if (!access) return access.error();
   auto step = [&](std::vector<std::string> argv) -> Status {
-    auto r = git;
-    r.argv = std::move(argv);
-    std::string output;
-    auto outcome = run(provider, dir, r, "", [&](int, std::string_view d) {
-      if (output.size() < 4096) output.append(d);
-    }, {}, &redactor);
-    if (!outcome) return outcome.error();
-    if (outcome->exit_code != 0) {
-      while (!output.empty() && (output.back() == '\n' || output.back() == ' ')) output.pop_back();
-      return Error{ErrorCode::unavailable, fmt::format("{} failed (exit {}): {}", r.argv[1], outcome->exit_code, output)};
+    auto what = argv[1];
+    auto out = run_git(provider, dir, *access, std::move(argv), {}, 4096);
+    if (!out) return out.error();
+    if (out->exit_code != 0) {
+      auto text = out->out + out->err;
+      while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+      return Error{ErrorCode::unavailable, fmt::format("{} failed (exit {}): {}", what, out->exit_code, text)};
     }
     return {};
   };
@@ -124,7 +148,7 @@ Status checkout(const Provider& provider, const SandboxDir& dir, const CheckoutS
                                  "--config", "user.name=" + spec.author_name,
                                  "--config", "user.email=" + spec.author_email};
   if (!spec.base_branch.empty()) clone.insert(clone.end(), {"--branch", spec.base_branch});
-  clone.insert(clone.end(), {"--", url, "."});
+  clone.insert(clone.end(), {"--", access->origin_url, "."});
   if (auto st = step(clone); !st) return st;
   say("creating branch " + spec.task_branch);
   if (auto st = step({"git", "checkout", "--quiet", "-b", spec.task_branch}); !st) return st;

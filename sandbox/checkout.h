@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <optional>
+#include <stop_token>
 #include <string>
 
 #include "sandbox/provider.h"
@@ -32,6 +33,30 @@ using Progress = std::function<void(const std::string& step)>;
 
 // Validates the spec (URL scheme, branch names) with a message naming the problem.
 Status validate(const CheckoutSpec& spec);
+bool valid_branch(const std::string& name);
+
+// How git inside the sandbox reaches the origin: the environment, the binds (a
+// file:// origin at /run/hearth/origin, read-only unless `writable_origin`; the
+// credentials at /run/hearth/credentials), the network and control groups. argv is
+// left empty for the caller.
+struct GitAccess {
+  ExecRequest request;
+  std::string origin_url;  // the origin as git inside sees it
+  std::vector<std::pair<std::string, std::string>> secrets;  // redacted from output
+};
+Result<GitAccess> git_access(const Provider& provider, const SandboxDir& dir, const CheckoutSpec& spec,
+                             bool writable_origin = false);
+
+struct GitOutput {
+  int exit_code = -1;
+  std::string out, err;  // each kept up to the limit given
+  bool truncated = false;
+};
+// Runs `argv` (a git command, or sh -c with a script) the way `access` says, in the
+// work dir (or `cwd` under it), keeping up to `max_output` bytes of each stream.
+Result<GitOutput> run_git(const Provider& provider, const SandboxDir& dir, const GitAccess& access,
+                          std::vector<std::string> argv, std::stop_token stop = {},
+                          std::size_t max_output = 4u << 20);
 
 // Clones into `dir`'s (empty) work dir. Fails with git's own message (redacted of the
 // token) when git fails.

@@ -85,6 +85,7 @@ class BwrapProvider final : public Provider {
                                "--chdir", r.cwd.empty() ? "/workspace" : "/workspace/" + r.cwd,
                                "--cap-drop", "ALL"};
     for (const auto& [host, inside] : r.read_only) a.insert(a.end() - 2, {"--ro-bind", host, inside});
+    for (const auto& [host, inside] : r.read_write) a.insert(a.end() - 2, {"--bind", host, inside});
     if (r.network == Network::host) {
       a.insert(a.begin() + 2, "--share-net");
       for (const char* f : {"/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf"})
@@ -116,8 +117,9 @@ class LocalProvider final : public Provider {
     // Paths under a read-only bind name the host's files here.
     auto argv = r.argv;
     for (auto& arg : argv)
-      for (const auto& [host, inside] : r.read_only)
-        if (arg == inside || arg.starts_with(inside + "/")) arg = host + arg.substr(inside.size());
+      for (const auto* binds : {&r.read_only, &r.read_write})
+        for (const auto& [host, inside] : *binds)
+          if (arg == inside || arg.starts_with(inside + "/")) arg = host + arg.substr(inside.size());
     spec.argv = with_limits(r.limits, std::move(argv));
     for (const auto& [k, v] : environment(r, dir.home().string())) spec.extra_env.push_back(k + "=" + v);
     spec.cwd = r.cwd.empty() ? dir.work() : dir.work() / r.cwd;
@@ -143,11 +145,12 @@ Status validate(const ExecRequest& r) {
                                                    "'_' (got \"{}\")", e.substr(0, std::min<std::size_t>(eq, 64)))};
     if (e.find('\0') != std::string::npos) return Error{ErrorCode::invalid, "env must not hold NUL bytes"};
   }
-  for (const auto& [host, inside] : r.read_only)
+  for (const auto* binds : {&r.read_only, &r.read_write})
+   for (const auto& [host, inside] : *binds)
     if (!std::filesystem::path(host).is_absolute() || !std::filesystem::path(inside).is_absolute() ||
         inside.rfind("/workspace", 0) == 0 || inside.rfind("/home/hearth", 0) == 0)
       return Error{ErrorCode::invalid,
-                   "read-only binds map an absolute host path to an absolute path outside /workspace and /home/hearth"};
+                   "binds map an absolute host path to an absolute path outside /workspace and /home/hearth"};
   if (!r.cwd.empty()) {
     std::filesystem::path cwd(r.cwd);
     if (cwd.is_absolute()) return Error{ErrorCode::invalid, "cwd must be relative to the work dir"};

@@ -52,6 +52,9 @@ struct ExecRequest {
   // Host files or dirs made visible read-only at an absolute path inside (e.g. an
   // agent's program). The local provider uses the host paths instead in argv.
   std::vector<std::pair<std::string, std::string>> read_only;  // {host path, path inside}
+  // Host dirs made writable inside, the same way: only for Hearth's own git processes
+  // (a push into a file:// origin), never for the agent's.
+  std::vector<std::pair<std::string, std::string>> read_write;
   // The sandbox's control groups (Cgroups::prepare): the process joins them before it
   // starts, so that the sandbox's process and memory ceilings cover it.
   std::vector<std::string> cgroup_procs;

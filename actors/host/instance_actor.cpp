@@ -64,9 +64,24 @@ void deliver_outbox(Self* self) {
     if (entry.in_flight) continue;
     entry.in_flight = true;
     s.core->io_pool->submit([core = s.core, me, out = entry.out](std::stop_token) {
-      SendOptions opts;
-      opts.dedupe_key = out.dedupe_key;
-      auto r = core->send(out.to, out.queue, Json::parse(out.body_json), opts);
+      Status r;
+      if (out.queue == kCreateQueue) {
+        // Create, then send each follow-up with a key of its own: a redelivery after a
+        // crash finds the actor there and each message already taken.
+        auto body = Json::parse(out.body_json);
+        if (auto made = core->resolve(out.to, true, body["input"], false); !made) r = made.error();
+        for (std::size_t i = 0; r && i < body["then"].size(); ++i) {
+          SendOptions opts;
+          opts.dedupe_key = fmt::format("{}:{}", out.dedupe_key, i);
+          const auto& m = body["then"][i];
+          if (auto sent = core->send(out.to, m.at("queue").get<std::string>(), m.at("body"), opts); !sent)
+            r = sent.error();
+        }
+      } else {
+        SendOptions opts;
+        opts.dedupe_key = out.dedupe_key;
+        if (auto sent = core->send(out.to, out.queue, Json::parse(out.body_json), opts); !sent) r = sent.error();
+      }
       std::string code = r ? "" : std::string(to_string(r.error().code));
       std::string message = r ? "" : r.error().message;
       caf::anon_send(me, outbox_atom::value, out.id, code, message);

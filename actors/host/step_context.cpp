@@ -70,6 +70,10 @@ Status StepContext::send(const Address& to, std::string_view queue, const Json& 
   return {};
 }
 
+Status StepContext::create(const Address& to, const Json& input, const Json& then) {
+  return send(to, kCreateQueue, Json{{"input", input}, {"then", then}});
+}
+
 Result<std::int64_t> StepContext::spawn_io(std::string name, std::string_view result_queue,
                                            const Json& context, IoWork work) {
   if (!has_queue_(result_queue))

@@ -19,6 +19,9 @@ class Database;
 
 namespace hearth::actors {
 
+// The outbox's name for "create this actor, then send it these" (StepContext::create).
+inline constexpr const char* kCreateQueue = "host.create";
+
 // Long external work (an agent turn, a git push, an HTTP call). It runs on the host's
 // I/O pool, never on the workflow loop; it should return soon after `stop` is requested.
 using IoWork = std::function<Result<Json>(std::stop_token stop)>;
@@ -78,6 +81,12 @@ class StepContext {
   // With `dedupe_key`, that key is used instead of one naming the outbox row, so that
   // another sender of the same message (the HTTP edge waiting for it) makes it one.
   Status send(const Address& to, std::string_view queue, const Json& body, std::string dedupe_key = {});
+
+  // Creates the actor at `to` once this step commits (its type's on_create with
+  // `input`; nothing when it exists already), exactly once like send, and then sends it
+  // each of `then` ({"queue", "body"}) in order. The way one actor brings another into
+  // being: a task its sandbox and sessions, an organization its tasks.
+  Status create(const Address& to, const Json& input, const Json& then = Json::array());
 
   // Starts `work` off the loop once the step commits. Its outcome arrives on this
   // actor's `result_queue` as {"job_id", "name", "context", "ok", "result" | "error"}.

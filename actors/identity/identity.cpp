@@ -13,6 +13,7 @@
 
 #include "actors/directory/directory_actor.h"
 #include "actors/host/index_update.h"
+#include "actors/audit/audit_actor.h"
 #include "actors/organization/organization_actor.h"
 #include "actors/user/user_actor.h"
 #include "storage/database.h"
@@ -40,7 +41,8 @@ bool valid_utf8_printable(const std::string& s) {
 }  // namespace
 
 Status register_types(actors::Host& host, const std::function<void(actors::ActorType&)>& customize) {
-  for (auto* make : {&dir::make_type, &actors::user::make_type, &actors::organization::make_type}) {
+  for (auto* make : {&dir::make_type, &actors::user::make_type, &actors::organization::make_type,
+                     &actors::audit::make_type}) {
     auto type = make();
     if (customize) customize(type);
     if (auto st = host.register_type(std::move(type)); !st) return st;

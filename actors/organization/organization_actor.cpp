@@ -4,9 +4,12 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fmt/format.h>
 
+#include <random>
+
 #include "actors/directory/directory_actor.h"
 #include "actors/host/index_update.h"
 #include "actors/host/step_context.h"
+#include "actors/task/task_actor.h"
 #include "storage/database.h"
 
 namespace hearth::actors::organization {
@@ -192,6 +195,241 @@ Result<Json> members(ReadContext& ctx, const Json&) {
   return items;
 }
 
+
+// --- Repositories ----------------------------------------------------------------------
+
+Json repo_json(SQLite::Statement& q) {
+  return Json{{"repo_id", q.getColumn(0).getString()},        {"name", q.getColumn(1).getString()},
+              {"url", q.getColumn(2).getString()},            {"default_branch", q.getColumn(3).getString()},
+              {"credential", q.getColumn(4).isNull() ? Json(nullptr) : Json(q.getColumn(4).getString())},
+              {"added_by", q.getColumn(5).getString()},       {"created_at", q.getColumn(6).getInt64()}};
+}
+constexpr const char* kRepoColumns = "repo_id, name, url, default_branch, credential, added_by, created_at";
+
+Result<Json> find_repo(SQLite::Database& db, const std::string& id) {
+  SQLite::Statement q(db, fmt::format("SELECT {} FROM repos WHERE repo_id = ?", kRepoColumns));
+  q.bind(1, id);
+  if (!q.executeStep()) return Error{ErrorCode::not_found, fmt::format("no repository \"{}\" in this organization", id)};
+  return repo_json(q);
+}
+
+Result<Json> add_repo(StepContext& ctx, const Json& b) {
+  auto id = b.at("repo_id").get<std::string>();
+  if (find_repo(ctx.db(), id)) return Error{ErrorCode::conflict, fmt::format("a repository \"{}\" is connected already", id)};
+  SQLite::Statement same(ctx.db(), "SELECT repo_id FROM repos WHERE url = ?");
+  same.bind(1, b.at("url").get<std::string>());
+  if (same.executeStep())
+    return Error{ErrorCode::conflict, fmt::format("that URL is connected already as \"{}\"", same.getColumn(0).getString())};
+  SQLite::Statement ins(ctx.db(), "INSERT INTO repos(repo_id, name, url, default_branch, credential, added_by, created_at) "
+                                  "VALUES(?, ?, ?, ?, ?, ?, ?)");
+  ins.bind(1, id);
+  ins.bind(2, b.at("name").get<std::string>());
+  ins.bind(3, b.at("url").get<std::string>());
+  ins.bind(4, b.at("default_branch").get<std::string>());
+  if (b.contains("credential") && b["credential"].is_string()) ins.bind(5, b["credential"].get<std::string>());
+  else ins.bind(5);
+  ins.bind(6, b.value("by", std::string()));
+  ins.bind(7, static_cast<int64_t>(storage::now_ms()));
+  ins.exec();
+  auto repo = *find_repo(ctx.db(), id);
+  ctx.broadcast("organization.repo.added", repo);
+  return repo;
+}
+
+Result<Json> remove_repo(StepContext& ctx, const Json& b) {
+  auto id = b.at("repo_id").get<std::string>();
+  if (auto r = find_repo(ctx.db(), id); !r) return r.error();
+  SQLite::Statement live(ctx.db(), "SELECT COUNT(*) FROM tasks WHERE repo_id = ? AND status NOT IN ('killed', 'archived')");
+  live.bind(1, id);
+  live.executeStep();
+  if (auto n = live.getColumn(0).getInt64(); n > 0)
+    return Error{ErrorCode::conflict,
+                 fmt::format("{} live task(s) work on \"{}\"; archive or kill them first", n, id)};
+  SQLite::Statement del(ctx.db(), "DELETE FROM repos WHERE repo_id = ?");
+  del.bind(1, id);
+  del.exec();
+  ctx.broadcast("organization.repo.removed", {{"repo_id", id}});
+  return Json{{"removed", id}};
+}
+
+Result<Json> repos(ReadContext& ctx, const Json&) {
+  auto q = ctx.statement(fmt::format("SELECT {} FROM repos ORDER BY repo_id", kRepoColumns));
+  Json items = Json::array();
+  while (q->executeStep()) items.push_back(repo_json(*q));
+  return Json{{"items", items}};
+}
+
+Result<Json> repo(ReadContext& ctx, const Json& a) {
+  auto q = ctx.statement(fmt::format("SELECT {} FROM repos WHERE repo_id = ?", kRepoColumns));
+  q->bind(1, a.at("repo_id").get<std::string>());
+  if (!q->executeStep())
+    return Error{ErrorCode::not_found, fmt::format("no repository \"{}\" in this organization", a["repo_id"].get<std::string>())};
+  auto r = repo_json(*q);
+  auto n = ctx.statement("SELECT COUNT(*) FROM tasks WHERE repo_id = ?");
+  n->bind(1, a["repo_id"].get<std::string>());
+  n->executeStep();
+  r["task_count"] = n->getColumn(0).getInt64();
+  return r;
+}
+
+// --- The task index ----------------------------------------------------------------------
+
+bool branch_taken(SQLite::Database& db, const std::string& repo_id, const std::string& branch) {
+  SQLite::Statement q(db, "SELECT 1 FROM tasks WHERE repo_id = ? AND branch = ? AND status != 'killed'");
+  q.bind(1, repo_id);
+  q.bind(2, branch);
+  return q.executeStep();
+}
+
+std::string random_suffix() {
+  static thread_local std::mt19937 rng{std::random_device{}()};
+  const char* alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::string s;
+  for (int i = 0; i < 4; ++i) s += alphabet[rng() % 36];
+  return s;
+}
+
+void upsert_summary(SQLite::Database& db, const Json& s) {
+  SQLite::Statement up(db,
+                       "INSERT INTO tasks(task_id, repo_id, title, branch, base_branch, status, owner_id, owner_name, "
+                       "agent, attention, summary_json, version, created_at, updated_at) "
+                       "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                       "ON CONFLICT(task_id) DO UPDATE SET title = excluded.title, status = excluded.status, "
+                       "owner_id = excluded.owner_id, owner_name = excluded.owner_name, attention = excluded.attention, "
+                       "summary_json = excluded.summary_json, version = excluded.version, updated_at = excluded.updated_at "
+                       "WHERE excluded.version > tasks.version");
+  up.bind(1, s.at("task_id").get<std::string>());
+  up.bind(2, s.at("repo_id").get<std::string>());
+  up.bind(3, s.at("title").get<std::string>());
+  up.bind(4, s.at("branch").get<std::string>());
+  up.bind(5, s.at("base_branch").get<std::string>());
+  up.bind(6, s.at("status").get<std::string>());
+  up.bind(7, s.at("owner_id").get<std::string>());
+  up.bind(8, s.at("owner_name").get<std::string>());
+  up.bind(9, s.at("agent").get<std::string>());
+  if (s.contains("attention") && s["attention"].is_string()) up.bind(10, s["attention"].get<std::string>());
+  else up.bind(10);
+  up.bind(11, s.dump());
+  up.bind(12, s.value("version", std::int64_t{0}));
+  up.bind(13, s.at("created_at").get<std::int64_t>());
+  up.bind(14, s.at("updated_at").get<std::int64_t>());
+  up.exec();
+}
+
+// Reserves the branch, indexes the task and brings its actor into being, which creates
+// the sandbox and, once it is ready, the first session with the prompt.
+Result<Json> create_task(StepContext& ctx, const Json& b) {
+  auto repo = find_repo(ctx.db(), b.at("repo_id").get<std::string>());
+  if (!repo) return repo.error();
+  auto task_id = b.at("task_id").get<std::string>();
+  auto title = b.at("title").get<std::string>();
+  auto base = b.value("base_branch", std::string());
+  if (base.empty()) base = (*repo)["default_branch"];
+  auto branch = b.value("branch", std::string());
+  if (!branch.empty()) {
+    if (branch_taken(ctx.db(), (*repo)["repo_id"], branch))
+      return Error{ErrorCode::conflict, fmt::format("branch {} belongs to another live task of {}", branch,
+                                                    (*repo)["repo_id"].get<std::string>())};
+    if (branch == base) return Error{ErrorCode::invalid, "a task's branch must differ from its base branch"};
+  } else {
+    for (int attempt = 0; attempt < 100 && branch.empty(); ++attempt) {
+      auto candidate = task::derive_branch(title, random_suffix());
+      if (!branch_taken(ctx.db(), (*repo)["repo_id"], candidate)) branch = candidate;
+    }
+    if (branch.empty()) return Error{ErrorCode::conflict, "no free branch name; name one"};
+  }
+  auto now = static_cast<std::int64_t>(storage::now_ms());
+  Json input{{"org_id", org_id(ctx.db())},    {"task_id", task_id},          {"repo_id", (*repo)["repo_id"]},
+             {"repo_url", (*repo)["url"]},    {"base_branch", base},         {"branch", branch},
+             {"title", title},                {"prompt", b.at("prompt")},    {"agent", b.at("agent")},
+             {"owner", b.at("owner")},        {"network", b.value("network", std::string("none"))},
+             {"git_credential", (*repo)["credential"]}};
+  if (b.contains("permission_timeout_ms")) input["permission_timeout_ms"] = b["permission_timeout_ms"];
+  Json summary{{"task_id", task_id},        {"repo_id", (*repo)["repo_id"]}, {"title", title},
+               {"branch", branch},          {"base_branch", base},           {"status", "provisioning"},
+               {"owner_id", b["owner"]["user_id"]}, {"owner_name", b["owner"]["username"]},
+               {"agent", b["agent"]},       {"attention", nullptr},          {"sessions", 0},
+               {"running_sessions", 0},     {"pending_permissions", 0},      {"created_at", now},
+               {"updated_at", now},         {"version", 0}};
+  upsert_summary(ctx.db(), summary);
+  if (auto st = ctx.create(task::address(org_id(ctx.db()), task_id), input); !st) return st.error();
+  ctx.broadcast("organization.task.changed", summary);
+  return summary;
+}
+
+Result<Json> task_changed(StepContext& ctx, const Json& s) {
+  upsert_summary(ctx.db(), s);
+  ctx.broadcast("organization.task.changed", s);
+  return Json{{"task_id", s["task_id"]}, {"version", s["version"]}};
+}
+
+// Newest change first; the cursor is "<updated_at>:<task_id>" of the last item.
+Result<Json> tasks(ReadContext& ctx, const Json& a) {
+  auto limit = std::clamp<std::int64_t>(a.value("limit", std::int64_t{50}), 1, 500);
+  std::string where = "1 = 1";
+  std::vector<std::string> binds;
+  auto filter = [&](const char* field, const char* column) {
+    if (a.contains(field) && a[field].is_string() && !a[field].get<std::string>().empty()) {
+      where += fmt::format(" AND {} = ?", column);
+      binds.push_back(a[field]);
+    }
+  };
+  filter("repo", "repo_id");
+  filter("status", "status");
+  filter("owner", "owner_id");
+  auto archived = a.value("archived", std::string("exclude"));
+  if (archived == "exclude") where += " AND status NOT IN ('archived', 'killed')";
+  else if (archived == "only") where += " AND status = 'archived'";
+  if (auto q = a.value("q", std::string()); !q.empty()) {
+    where += " AND (title LIKE ? ESCAPE '\\' OR branch LIKE ? ESCAPE '\\')";
+    std::string escaped;
+    for (char c : q) {
+      if (c == '%' || c == '_' || c == '\\') escaped += '\\';
+      escaped += c;
+    }
+    binds.push_back("%" + escaped + "%");
+    binds.push_back("%" + escaped + "%");
+  }
+  std::int64_t after_time = INT64_MAX;
+  std::string after_id;
+  if (auto cursor = a.value("after", std::string()); !cursor.empty()) {
+    auto colon = cursor.find(':');
+    if (colon == std::string::npos) return Error{ErrorCode::invalid, "the cursor is not one this server gave"};
+    try {
+      after_time = std::stoll(cursor.substr(0, colon));
+    } catch (...) {
+      return Error{ErrorCode::invalid, "the cursor is not one this server gave"};
+    }
+    after_id = cursor.substr(colon + 1);
+    where += " AND (updated_at < ? OR (updated_at = ? AND task_id < ?))";
+  }
+  auto q = ctx.statement(fmt::format("SELECT summary_json, updated_at, task_id FROM tasks WHERE {} "
+                                     "ORDER BY updated_at DESC, task_id DESC LIMIT ?", where));
+  int i = 1;
+  for (const auto& v : binds) q->bind(i++, v);
+  if (after_time != INT64_MAX) {
+    q->bind(i++, static_cast<int64_t>(after_time));
+    q->bind(i++, static_cast<int64_t>(after_time));
+    q->bind(i++, after_id);
+  }
+  q->bind(i, static_cast<int64_t>(limit));
+  Json items = Json::array();
+  std::string last;
+  while (q->executeStep()) {
+    items.push_back(Json::parse(q->getColumn(0).getString()));
+    last = fmt::format("{}:{}", q->getColumn(1).getInt64(), q->getColumn(2).getString());
+  }
+  Json next = items.size() == static_cast<std::size_t>(limit) ? Json(last) : Json(nullptr);
+  return Json{{"items", items}, {"next_cursor", next}};
+}
+
+Result<Json> task_summary(ReadContext& ctx, const Json& a) {
+  auto q = ctx.statement("SELECT summary_json FROM tasks WHERE task_id = ?");
+  q->bind(1, a.at("task_id").get<std::string>());
+  if (!q->executeStep()) return Error{ErrorCode::not_found, "no such task"};
+  return Json::parse(q->getColumn(0).getString());
+}
+
 }  // namespace
 
 int role_rank(const std::string& role) {
@@ -212,7 +450,15 @@ ActorType make_type() {
       .on_action(kSecrets, secrets)
       .on_action(kSealedSecrets, sealed_secrets)
       .on_action(kGet, get)
-      .on_action(kMembers, members);
+      .on_action(kMembers, members)
+      .on_queue(kAddRepo, add_repo)
+      .on_queue(kRemoveRepo, remove_repo)
+      .on_queue(kCreateTask, create_task)
+      .on_queue(kTaskChanged, task_changed)
+      .on_action(kRepos, repos)
+      .on_action(kRepo, repo)
+      .on_action(kTasks, tasks)
+      .on_action(kTask, task_summary);
   return t;
 }
 

@@ -1,6 +1,8 @@
 // The organization actor: one organization (address `organization / [org_id]`), its
-// name, slug and members with their roles. Membership changes are copied to the
-// directory, which the edge reads to authorize every request.
+// name, slug and members with their roles, its repositories, and the index of its
+// tasks: a summary of each, pushed by the task actors, so that listing and searching
+// tasks never wakes one. Membership changes are copied to the directory, which the
+// edge reads to authorize every request.
 // Roles, from most to least: owner, admin, member. An organization always keeps at
 // least one owner.
 #pragma once
@@ -18,6 +20,13 @@ inline constexpr const char* kSetRole = "organization.command.set_role";        
 inline constexpr const char* kRemoveMember = "organization.command.remove_member";  // {user_id}
 inline constexpr const char* kSetSecret = "organization.command.set_secret";        // {name, nonce, ciphertext} (sealed)
 inline constexpr const char* kDeleteSecret = "organization.command.delete_secret";  // {name}
+// {repo_id, url, name, default_branch, credential?, by}: the edge checked the URL with git.
+inline constexpr const char* kAddRepo = "organization.command.add_repo";
+inline constexpr const char* kRemoveRepo = "organization.command.remove_repo";  // {repo_id}
+// {task_id, repo_id, prompt, agent, title, base_branch?, branch?, owner: {user_id, username},
+//  permission_timeout_ms?, network}: reserves the branch, indexes the task, creates its actor.
+inline constexpr const char* kCreateTask = "organization.command.create_task";
+inline constexpr const char* kTaskChanged = "organization.command.task_changed";  // a task's summary (versioned)
 
 // Actions.
 inline constexpr const char* kGet = "organization.get";
@@ -25,6 +34,12 @@ inline constexpr const char* kMembers = "organization.members";
 inline constexpr const char* kSecrets = "organization.secrets";               // names and times, never values
 // {names} -> {name: {nonce, ciphertext}} for those of `names` the org has.
 inline constexpr const char* kSealedSecrets = "organization.sealed_secrets";
+inline constexpr const char* kRepos = "organization.repos";
+inline constexpr const char* kRepo = "organization.repo";  // {repo_id}
+// {repo?, status?, owner?, archived?: "only"|"include"|"exclude", q?, after?, limit?}
+// -> {items, next_cursor}, newest change first.
+inline constexpr const char* kTasks = "organization.tasks";
+inline constexpr const char* kTask = "organization.task";  // {task_id} -> its summary
 
 // The context a secret of an org is sealed under (storage::MasterKey).
 inline std::string secret_context(const std::string& org_id, const std::string& name) {

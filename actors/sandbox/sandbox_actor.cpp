@@ -9,10 +9,12 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "actors/host/step_context.h"
 #include "actors/sandbox/sandbox_runtime.h"
 #include "actors/session/session_actor.h"
+#include "actors/task/task_actor.h"
 #include "sandbox/checkout.h"
 #include "sandbox/exec.h"
 #include "storage/database.h"
@@ -109,7 +111,9 @@ Json full_json(SQLite::Database& db) {
 
 std::string state_of(SQLite::Database& db) { return db.execAndGet("SELECT state FROM sandbox").getString(); }
 
-void set_state(StepContext& ctx, const std::string& state, const Json& error = nullptr) {
+// Sets the state and announces it; a sandbox its task created also reports to the task
+// (with the step that failed, for an error).
+void set_state(StepContext& ctx, const std::string& state, const Json& error = nullptr, const std::string& step = {}) {
   SQLite::Statement up(ctx.db(), "UPDATE sandbox SET state = ?, error = ?, updated_at = ?, "
                                  "ready_at = CASE WHEN ? = 'ready' THEN ? ELSE ready_at END");
   up.bind(1, state);
@@ -119,7 +123,14 @@ void set_state(StepContext& ctx, const std::string& state, const Json& error = n
   up.bind(4, state);
   up.bind(5, static_cast<int64_t>(now()));
   up.exec();
-  ctx.broadcast("sandbox.state.changed", full_json(ctx.db()));
+  auto sandbox = full_json(ctx.db());
+  ctx.broadcast("sandbox.state.changed", sandbox);
+  if (ctx.db().execAndGet("SELECT task_linked FROM sandbox").getInt() != 0) {
+    Json report{{"state", state}, {"error", error}};
+    if (!step.empty()) report["step"] = step;
+    if (auto st = ctx.send(task::address(sandbox["org_id"], sandbox["task_id"]), task::kSandboxChanged, report); !st)
+      spdlog::error("sandbox.task_report_failed sandbox={} error={}", ctx.address().display(), st.error().message);
+  }
 }
 
 void announce_processes(StepContext& ctx) {
@@ -142,6 +153,7 @@ struct Plan {
   Address address;
   Json sandbox;
   std::int64_t attempt = 0;
+  bool task_linked = false;
 };
 
 Result<Json> provision(Runtime& rt, const Plan& plan, std::stop_token stop) {
@@ -154,6 +166,10 @@ Result<Json> provision(Runtime& rt, const Plan& plan, std::stop_token stop) {
     rt.note_step(plan.address, plan.attempt, s);
     s["attempt"] = plan.attempt;
     rt.host().pubsub().publish(plan.address.id(), "sandbox.provision.progress", std::move(s));
+    // Its task shows the step too (progress only: a lost one is replaced by the next).
+    if (plan.task_linked)
+      (void)rt.host().send(task::address(plan.sandbox["org_id"], plan.sandbox["task_id"]), task::kSandboxChanged,
+                           {{"state", "provisioning"}, {"step", step}});
   };
   auto provider = rt.provider(s["provider"].get<std::string>());
   if (!provider) return provider.error();
@@ -273,6 +289,7 @@ Status create(StepContext& ctx, const Json& in) {
   ins.bind(13, static_cast<int64_t>(now()));
   ins.bind(14, static_cast<int64_t>(now()));
   ins.exec();
+  if (in.value("task_linked", false)) ctx.db().exec("UPDATE sandbox SET task_linked = 1");
   ctx.broadcast("sandbox.state.changed", full_json(ctx.db()));
   if (auto id = ctx.send_self(kProvision, Json::object()); !id) return id.error();
   return {};
@@ -284,6 +301,7 @@ Result<Json> on_provision(Runtime& rt, StepContext& ctx, const Json&) {
   ctx.db().exec("UPDATE sandbox SET attempt = attempt + 1");
   Plan plan{ctx.address(), sandbox_json(ctx.db()), 0};
   plan.attempt = plan.sandbox["attempt"].get<std::int64_t>();
+  plan.task_linked = ctx.db().execAndGet("SELECT task_linked FROM sandbox").getInt() != 0;
   auto job = ctx.spawn_io("provision", kProvisioned, {{"attempt", plan.attempt}},
                           [&rt, plan](std::stop_token stop) { return provision(rt, plan, stop); });
   if (!job) return job.error();
@@ -300,7 +318,9 @@ Result<Json> on_provisioned(Runtime& rt, StepContext& ctx, const Json& body) {
     auto message = error.value("code", "") == "interrupted"
                        ? std::string("provisioning was interrupted by a server restart; retry it")
                        : error.value("message", std::string("provisioning failed"));
-    set_state(ctx, "error", message);
+    auto steps = rt.steps(ctx.address(), attempt);
+    std::string step = steps.is_array() && !steps.empty() ? steps.back().value("step", std::string()) : "";
+    set_state(ctx, "error", message, step);
     return Json{{"state", "error"}, {"error", message}};
   }
   SQLite::Statement ins(ctx.db(), "INSERT INTO provision_steps(attempt, step, at) VALUES(?, ?, ?)");

@@ -3,11 +3,13 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "actors/host/host.h"
 #include "actors/host/step_context.h"
 #include "actors/sandbox/sandbox_actor.h"
 #include "actors/session/agent_runner.h"
+#include "actors/task/task_actor.h"
 #include "storage/database.h"
 
 namespace hearth::actors::session {
@@ -108,7 +110,21 @@ class Appender {
 std::string status_of(SQLite::Database& db) { return db.execAndGet("SELECT status FROM session").getString(); }
 std::int64_t turn_of(SQLite::Database& db) { return db.execAndGet("SELECT turn FROM session").getInt64(); }
 
-void set_status(StepContext& ctx, AgentRunner& runner, const std::string& status) {
+// A session its task created tells the task what changed: its status, a turn's end, a
+// permission request or its answer.
+void report(StepContext& ctx, const std::string& event, Json extra = Json::object()) {
+  SQLite::Statement q(ctx.db(), "SELECT org_id, task_id, session_id, status, turn, task_linked FROM session");
+  if (!q.executeStep() || q.getColumn(5).getInt() == 0) return;
+  extra["session_id"] = q.getColumn(2).getString();
+  extra["status"] = q.getColumn(3).getString();
+  extra["turn"] = q.getColumn(4).getInt64();
+  extra["event"] = event;
+  if (auto st = ctx.send(task::address(q.getColumn(0).getString(), q.getColumn(1).getString()), task::kSessionChanged, extra);
+      !st)
+    spdlog::error("session.task_report_failed session={} error={}", ctx.address().display(), st.error().message);
+}
+
+void set_status(StepContext& ctx, AgentRunner& runner, const std::string& status, bool quiet = false) {
   SQLite::Statement up(ctx.db(), "UPDATE session SET status = ?, updated_at = ?, "
                                  "closed_at = CASE WHEN ? = 'closed' THEN ? ELSE closed_at END");
   up.bind(1, status);
@@ -117,6 +133,7 @@ void set_status(StepContext& ctx, AgentRunner& runner, const std::string& status
   up.bind(4, static_cast<int64_t>(now()));
   up.exec();
   ctx.broadcast("session.status.changed", session_json(ctx.db(), &runner, nullptr));
+  if (!quiet) report(ctx, "status");
 }
 
 // The agent's option for `decision`, or the one a person named.
@@ -155,6 +172,7 @@ void resolve(StepContext& ctx, Appender& events, const Json& permission, const s
             {"option_id", outcome.value("optionId", Json(nullptr))}, {"by", by}};
   events.add(permission["turn"].get<std::int64_t>(), "permission_resolved", data);
   ctx.broadcast("session.permission.resolved", data);
+  report(ctx, "permission_resolved");
 }
 
 // Every pending request of the session ends with its turn.
@@ -184,6 +202,7 @@ Status create(StepContext& ctx, const Json& in) {
   ins.bind(8, static_cast<int64_t>(now()));
   ins.bind(9, static_cast<int64_t>(now()));
   ins.exec();
+  if (in.value("task_linked", false)) ctx.db().exec("UPDATE session SET task_linked = 1");
   {
     Appender events(ctx);
     events.add(0, "session_created", {{"agent", in["agent"]}, {"by", in.value("created_by", std::string())},
@@ -261,7 +280,10 @@ Result<Json> on_turn_ended(AgentRunner& runner, StepContext& ctx, const Json& bo
   up.bind(4, static_cast<int64_t>(now()));
   up.bind(5, static_cast<int64_t>(turn));
   up.exec();
-  if (status_of(ctx.db()) != "closed") set_status(ctx, runner, session_status);
+  if (status_of(ctx.db()) != "closed") set_status(ctx, runner, session_status, true);
+  Json ended{{"turn_status", turn_status}};
+  if (error.is_string()) ended["error"] = error;
+  report(ctx, "turn_ended", ended);
   return Json{{"turn", turn}, {"status", turn_status}};
 }
 
@@ -327,6 +349,7 @@ Result<Json> on_permission_requested(StepContext& ctx, const Json& b) {
       return Json{{"permission_id", id}, {"status", "allowed"}, {"outcome", *outcome}};
     }
   }
+  report(ctx, "permission_requested", {{"tool", tool_call.value("title", tool_call.value("kind", std::string("use a tool")))}});
   return Json{{"permission_id", id}, {"status", "pending"}, {"deadline_at", deadline}};
 }
 
@@ -436,6 +459,7 @@ Result<Json> permissions(ReadContext& ctx, const Json& a) {
 
 Status register_types(Host& host, AgentRunner& runner) {
   if (auto st = host.register_type(sandbox::make_type(runner.runtime())); !st) return st;
+  if (auto st = host.register_type(task::make_type(runner.runtime())); !st) return st;
   return host.register_type(make_type(runner));
 }
 

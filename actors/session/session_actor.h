@@ -48,7 +48,7 @@ inline constexpr const char* kDecisions[] = {"allow_once", "allow_always", "reje
 
 ActorType make_type(AgentRunner& runner);
 
-// Registers the sandbox and session actor types, which share `runner`'s runtime.
+// Registers the sandbox, task and session actor types, which share `runner`'s runtime.
 Status register_types(Host& host, AgentRunner& runner);
 
 }  // namespace hearth::actors::session

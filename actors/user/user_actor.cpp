@@ -187,6 +187,167 @@ Result<Json> sessions(ReadContext& ctx, const Json& a) {
   return items;
 }
 
+// --- The inbox --------------------------------------------------------------------------
+
+Result<Json> feed_event(StepContext& ctx, const Json& b) {
+  auto at = b.value("at", static_cast<std::int64_t>(storage::now_ms()));
+  SQLite::Statement up(ctx.db(),
+                       "INSERT INTO feed(org_id, task_id, repo_id, title, status, reason, bumped_at, unread) "
+                       "VALUES(?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT(org_id, task_id) DO UPDATE SET "
+                       "repo_id = excluded.repo_id, title = excluded.title, status = excluded.status, "
+                       "reason = excluded.reason, bumped_at = MAX(feed.bumped_at, excluded.bumped_at), unread = 1");
+  up.bind(1, b.at("org_id").get<std::string>());
+  up.bind(2, b.at("task_id").get<std::string>());
+  up.bind(3, b.value("repo_id", std::string()));
+  up.bind(4, b.value("title", std::string()));
+  up.bind(5, b.value("status", std::string()));
+  up.bind(6, b.value("reason", std::string()));
+  up.bind(7, static_cast<int64_t>(at));
+  up.exec();
+  auto session_id = b.value("session_id", std::string());
+  if (!session_id.empty()) {
+    SQLite::Statement un(ctx.db(), "INSERT OR IGNORE INTO unread_sessions(org_id, task_id, session_id, since) VALUES(?, ?, ?, ?)");
+    un.bind(1, b["org_id"].get<std::string>());
+    un.bind(2, b["task_id"].get<std::string>());
+    un.bind(3, session_id);
+    un.bind(4, static_cast<int64_t>(at));
+    un.exec();
+  }
+  Json note = nullptr;
+  if (b.contains("notify") && b["notify"].is_object()) {
+    SQLite::Statement ins(ctx.db(), "INSERT INTO notifications(org_id, task_id, session_id, type, message, created_at) "
+                                    "VALUES(?, ?, ?, ?, ?, ?)");
+    ins.bind(1, b["org_id"].get<std::string>());
+    ins.bind(2, b["task_id"].get<std::string>());
+    if (session_id.empty()) ins.bind(3);
+    else ins.bind(3, session_id);
+    ins.bind(4, b["notify"].at("type").get<std::string>());
+    ins.bind(5, b["notify"].value("message", std::string()));
+    ins.bind(6, static_cast<int64_t>(at));
+    ins.exec();
+    note = {{"id", ctx.db().getLastInsertRowid()}, {"org_id", b["org_id"]}, {"task_id", b["task_id"]},
+            {"session_id", session_id.empty() ? Json(nullptr) : Json(session_id)}, {"type", b["notify"]["type"]},
+            {"message", b["notify"].value("message", std::string())}, {"read", false}, {"created_at", at}};
+    // Retention: a month, and the newest kNotificationsKept.
+    SQLite::Statement old(ctx.db(), "DELETE FROM notifications WHERE created_at < ? OR id <= "
+                                    "(SELECT id FROM notifications ORDER BY id DESC LIMIT 1 OFFSET ?)");
+    old.bind(1, static_cast<int64_t>(at - kNotificationRetentionMs));
+    old.bind(2, static_cast<int64_t>(kNotificationsKept));
+    old.exec();
+  }
+  Json item{{"org_id", b["org_id"]}, {"task_id", b["task_id"]}, {"repo_id", b.value("repo_id", std::string())},
+            {"title", b.value("title", std::string())}, {"status", b.value("status", std::string())},
+            {"reason", b.value("reason", std::string())}, {"bumped_at", at}, {"unread", true}};
+  ctx.broadcast("user.feed.bumped", {{"item", item}, {"notification", note}});
+  return item;
+}
+
+Result<Json> mark_read(StepContext& ctx, const Json& b) {
+  if (b.value("all", false)) {
+    ctx.db().exec("UPDATE feed SET unread = 0");
+    ctx.db().exec("DELETE FROM unread_sessions");
+    ctx.db().exec("UPDATE notifications SET read = 1");
+  } else {
+    auto org = b.at("org_id").get<std::string>();
+    auto task = b.at("task_id").get<std::string>();
+    auto session = b.value("session_id", std::string());
+    for (const char* sql : {"DELETE FROM unread_sessions WHERE org_id = ? AND task_id = ? AND (? = '' OR session_id = ?)",
+                            "UPDATE notifications SET read = 1 WHERE org_id = ? AND task_id = ? AND (? = '' OR session_id = ?)"}) {
+      SQLite::Statement q(ctx.db(), sql);
+      q.bind(1, org);
+      q.bind(2, task);
+      q.bind(3, session);
+      q.bind(4, session);
+      q.exec();
+    }
+    // The task stays unread while one of its sessions is.
+    SQLite::Statement up(ctx.db(), "UPDATE feed SET unread = EXISTS(SELECT 1 FROM unread_sessions u WHERE u.org_id = "
+                                   "feed.org_id AND u.task_id = feed.task_id) WHERE org_id = ? AND task_id = ?");
+    up.bind(1, org);
+    up.bind(2, task);
+    up.exec();
+  }
+  auto unread = ctx.db().execAndGet("SELECT COUNT(*) FROM feed WHERE unread = 1").getInt64();
+  ctx.broadcast("user.feed.read", {{"org_id", b.value("org_id", Json(nullptr))}, {"task_id", b.value("task_id", Json(nullptr))},
+                                   {"all", b.value("all", false)}, {"unread", unread}});
+  return Json{{"unread", unread}};
+}
+
+Result<Json> set_draft(StepContext& ctx, const Json& b) {
+  auto text = b.at("text").get<std::string>();
+  if (text.empty()) {
+    SQLite::Statement del(ctx.db(), "DELETE FROM drafts WHERE org_id = ? AND task_id = ? AND session_id = ?");
+    del.bind(1, b.at("org_id").get<std::string>());
+    del.bind(2, b.at("task_id").get<std::string>());
+    del.bind(3, b.at("session_id").get<std::string>());
+    del.exec();
+  } else {
+    SQLite::Statement up(ctx.db(), "INSERT OR REPLACE INTO drafts(org_id, task_id, session_id, text, updated_at) "
+                                   "VALUES(?, ?, ?, ?, ?)");
+    up.bind(1, b.at("org_id").get<std::string>());
+    up.bind(2, b.at("task_id").get<std::string>());
+    up.bind(3, b.at("session_id").get<std::string>());
+    up.bind(4, text);
+    up.bind(5, static_cast<int64_t>(storage::now_ms()));
+    up.exec();
+  }
+  return Json{{"session_id", b["session_id"]}, {"text", text}};
+}
+
+Result<Json> feed(ReadContext& ctx, const Json& a) {
+  auto limit = std::clamp<std::int64_t>(a.value("limit", std::int64_t{50}), 1, 500);
+  auto before = a.value("before", std::int64_t{0});
+  bool unread_only = a.value("unread_only", false);
+  auto q = ctx.statement(
+      "SELECT f.org_id, f.task_id, f.repo_id, f.title, f.status, f.reason, f.bumped_at, f.unread, "
+      "(SELECT json_group_array(session_id) FROM unread_sessions u WHERE u.org_id = f.org_id AND u.task_id = f.task_id) "
+      "FROM feed f WHERE f.bumped_at < ? AND (? = 0 OR f.unread = 1) ORDER BY f.bumped_at DESC LIMIT ?");
+  q->bind(1, static_cast<int64_t>(before > 0 ? before : INT64_MAX));
+  q->bind(2, unread_only ? 1 : 0);
+  q->bind(3, static_cast<int64_t>(limit));
+  Json items = Json::array();
+  while (q->executeStep())
+    items.push_back({{"org_id", q->getColumn(0).getString()}, {"task_id", q->getColumn(1).getString()},
+                     {"repo_id", q->getColumn(2).getString()}, {"title", q->getColumn(3).getString()},
+                     {"status", q->getColumn(4).getString()}, {"reason", q->getColumn(5).getString()},
+                     {"bumped_at", q->getColumn(6).getInt64()}, {"unread", q->getColumn(7).getInt() != 0},
+                     {"unread_sessions", Json::parse(q->getColumn(8).getString())}});
+  auto count = ctx.statement("SELECT COUNT(*) FROM feed WHERE unread = 1");
+  count->executeStep();
+  Json next = items.size() == static_cast<std::size_t>(limit) ? items.back()["bumped_at"] : Json(nullptr);
+  return Json{{"items", items}, {"unread", count->getColumn(0).getInt64()}, {"next_cursor", next}};
+}
+
+Result<Json> notifications(ReadContext& ctx, const Json& a) {
+  auto limit = std::clamp<std::int64_t>(a.value("limit", std::int64_t{50}), 1, 500);
+  auto before = a.value("before_id", std::int64_t{0});
+  auto q = ctx.statement("SELECT id, org_id, task_id, session_id, type, message, read, created_at FROM notifications "
+                         "WHERE id < ? AND (? = 0 OR read = 0) ORDER BY id DESC LIMIT ?");
+  q->bind(1, static_cast<int64_t>(before > 0 ? before : INT64_MAX));
+  q->bind(2, a.value("unread_only", false) ? 1 : 0);
+  q->bind(3, static_cast<int64_t>(limit));
+  Json items = Json::array();
+  while (q->executeStep())
+    items.push_back({{"id", q->getColumn(0).getInt64()}, {"org_id", q->getColumn(1).getString()},
+                     {"task_id", q->getColumn(2).getString()},
+                     {"session_id", q->getColumn(3).isNull() ? Json(nullptr) : Json(q->getColumn(3).getString())},
+                     {"type", q->getColumn(4).getString()}, {"message", q->getColumn(5).getString()},
+                     {"read", q->getColumn(6).getInt() != 0}, {"created_at", q->getColumn(7).getInt64()}});
+  auto count = ctx.statement("SELECT COUNT(*) FROM notifications WHERE read = 0");
+  count->executeStep();
+  Json next = items.size() == static_cast<std::size_t>(limit) ? items.back()["id"] : Json(nullptr);
+  return Json{{"items", items}, {"unread", count->getColumn(0).getInt64()}, {"next_cursor", next}};
+}
+
+Result<Json> draft(ReadContext& ctx, const Json& a) {
+  auto q = ctx.statement("SELECT text, updated_at FROM drafts WHERE org_id = ? AND task_id = ? AND session_id = ?");
+  q->bind(1, a.at("org_id").get<std::string>());
+  q->bind(2, a.at("task_id").get<std::string>());
+  q->bind(3, a.at("session_id").get<std::string>());
+  if (!q->executeStep()) return Json{{"session_id", a["session_id"]}, {"text", ""}, {"updated_at", nullptr}};
+  return Json{{"session_id", a["session_id"]}, {"text", q->getColumn(0).getString()}, {"updated_at", q->getColumn(1).getInt64()}};
+}
+
 }  // namespace
 
 ActorType make_type() {
@@ -207,7 +368,13 @@ ActorType make_type() {
         return Json{{"password_hash", q.getColumn(0).getString()}, {"disabled", q.getColumn(1).getInt() != 0}};
       })
       .on_action(kTokens, tokens)
-      .on_action(kSessions, sessions);
+      .on_action(kSessions, sessions)
+      .on_queue(kFeedEvent, feed_event)
+      .on_queue(kMarkRead, mark_read)
+      .on_queue(kSetDraft, set_draft)
+      .on_action(kFeed, feed)
+      .on_action(kNotifications, notifications)
+      .on_action(kDraft, draft);
   return t;
 }
 

@@ -1,6 +1,8 @@
 // The user actor: one person (address `user / [user_id]`). It owns the profile, the
 // Argon2id password hash, sign-in sessions, API tokens (metadata; the directory holds
-// their hashes for lookups) and preferences. Every change that affects who may do
+// their hashes for lookups), preferences, and the inbox: a feed of the tasks that
+// concern them ordered by the latest event that matters, unread state per task and
+// session, drafts per session, and notifications. Every change that affects who may do
 // what is also sent to the directory (see actors/host/index_update.h).
 #pragma once
 
@@ -19,12 +21,25 @@ inline constexpr const char* kSetPassword = "user.command.set_password";  // {pa
 inline constexpr const char* kSetDisabled = "user.command.set_disabled";  // {disabled}
 inline constexpr const char* kTouchToken = "user.command.touch_token";    // {credential_id, at}
 inline constexpr const char* kSetPreference = "user.command.set_preference";  // {key, value}
+// From task actors: {org_id, task_id, repo_id, title, status, reason, session_id?, by?,
+// notify?: {type: needs_permission|finished|failed, message}}. Bumps the task in the
+// feed, marks it (and the session) unread, and keeps the notification.
+inline constexpr const char* kFeedEvent = "user.command.feed_event";
+inline constexpr const char* kMarkRead = "user.command.mark_read";  // {org_id, task_id} or {all: true}
+inline constexpr const char* kSetDraft = "user.command.set_draft";  // {org_id, task_id, session_id, text}
 
 // Actions.
 inline constexpr const char* kProfile = "user.profile";
 inline constexpr const char* kPasswordHash = "user.password_hash";  // for sign-in only; never returned to clients
 inline constexpr const char* kTokens = "user.tokens";
 inline constexpr const char* kSessions = "user.sessions";
+inline constexpr const char* kFeed = "user.feed";  // {before?, limit?, unread_only?} -> {items, unread, next_cursor}
+inline constexpr const char* kNotifications = "user.notifications";  // {before_id?, limit?, unread_only?}
+inline constexpr const char* kDraft = "user.draft";  // {org_id, task_id, session_id}
+
+// Notifications are kept this long, and at most this many.
+inline constexpr std::int64_t kNotificationRetentionMs = 30LL * 24 * 3600 * 1000;
+inline constexpr std::int64_t kNotificationsKept = 1000;
 
 ActorType make_type();
 

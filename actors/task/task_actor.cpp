@@ -1,0 +1,1076 @@
+// The task actor's handlers and reads: see task_actor.h and docs/tasks.md.
+#include "actors/task/task_actor.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "actors/audit/audit_actor.h"
+#include "actors/host/step_context.h"
+#include "actors/identity/identity.h"
+#include "actors/organization/organization_actor.h"
+#include "actors/sandbox/sandbox_actor.h"
+#include "actors/sandbox/sandbox_runtime.h"
+#include "actors/session/session_actor.h"
+#include "actors/user/user_actor.h"
+#include "sandbox/checkout.h"
+#include "storage/database.h"
+
+namespace hearth::actors::task {
+namespace {
+
+namespace sb = hearth::sandbox;
+
+// Internal: a git flow's outcome.
+constexpr const char* kGitDone = "task.command.git_done";
+
+constexpr std::size_t kPatchKept = 64 * 1024;        // per file, in the database
+constexpr std::size_t kPatchesKept = 512 * 1024;     // all files of one diff
+constexpr std::size_t kListedFiles = 5000;
+
+std::int64_t now() { return storage::now_ms(); }
+
+Json text_or_null(const SQLite::Column& c) { return c.isNull() ? Json(nullptr) : Json(c.getString()); }
+Json int_or_null(const SQLite::Column& c) { return c.isNull() ? Json(nullptr) : Json(c.getInt64()); }
+
+constexpr const char* kTaskColumns =
+    "org_id, task_id, repo_id, repo_url, base_branch, branch, title, prompt, agent, status, phase, error, error_step, "
+    "sandbox_state, provider, network, git_credential, permission_timeout_ms, owner_id, owner_name, created_by, "
+    "conflict_json, attention, version, created_at, updated_at, archived_at, killed_at";
+
+Json task_row(SQLite::Database& db) {
+  SQLite::Statement q(db, fmt::format("SELECT {} FROM task", kTaskColumns));
+  if (!q.executeStep()) return nullptr;
+  Json t{{"org_id", q.getColumn(0).getString()},  {"task_id", q.getColumn(1).getString()},
+         {"repo_id", q.getColumn(2).getString()}, {"repo_url", q.getColumn(3).getString()},
+         {"base_branch", q.getColumn(4).getString()}, {"branch", q.getColumn(5).getString()},
+         {"title", q.getColumn(6).getString()},   {"prompt", q.getColumn(7).getString()},
+         {"agent", q.getColumn(8).getString()},   {"status", q.getColumn(9).getString()},
+         {"phase", text_or_null(q.getColumn(10))}, {"error", text_or_null(q.getColumn(11))},
+         {"error_step", text_or_null(q.getColumn(12))}, {"sandbox_state", q.getColumn(13).getString()},
+         {"provider", q.getColumn(14).getString()}, {"network", q.getColumn(15).getString()},
+         {"git_credential", text_or_null(q.getColumn(16))}, {"permission_timeout_ms", q.getColumn(17).getInt64()},
+         {"owner", {{"user_id", q.getColumn(18).getString()}, {"username", q.getColumn(19).getString()}}},
+         {"created_by", q.getColumn(20).getString()},
+         {"conflict_files", q.getColumn(21).isNull() ? Json(nullptr) : Json::parse(q.getColumn(21).getString())},
+         {"attention", text_or_null(q.getColumn(22))}, {"version", q.getColumn(23).getInt64()},
+         {"created_at", q.getColumn(24).getInt64()}, {"updated_at", q.getColumn(25).getInt64()},
+         {"archived_at", int_or_null(q.getColumn(26))}, {"killed_at", int_or_null(q.getColumn(27))}};
+  return t;
+}
+
+Json sessions_json(SQLite::Database& db) {
+  SQLite::Statement q(db, "SELECT session_id, title, agent, status, turn, last_turn_status, pending_permissions, "
+                          "created_by, created_at, updated_at FROM sessions ORDER BY created_at, session_id");
+  Json items = Json::array();
+  while (q.executeStep())
+    items.push_back({{"session_id", q.getColumn(0).getString()}, {"title", q.getColumn(1).getString()},
+                     {"agent", q.getColumn(2).getString()},      {"status", q.getColumn(3).getString()},
+                     {"turn", q.getColumn(4).getInt64()},        {"last_turn_status", text_or_null(q.getColumn(5))},
+                     {"pending_permissions", q.getColumn(6).getInt64()}, {"created_by", q.getColumn(7).getString()},
+                     {"created_at", q.getColumn(8).getInt64()},  {"updated_at", q.getColumn(9).getInt64()}});
+  return items;
+}
+
+Json op_json(SQLite::Statement& q) {
+  return Json{{"op_id", q.getColumn(0).getInt64()},
+              {"kind", q.getColumn(1).getString()},
+              {"status", q.getColumn(2).getString()},
+              {"args", Json::parse(q.getColumn(3).getString())},
+              {"result", q.getColumn(4).isNull() ? Json(nullptr) : Json::parse(q.getColumn(4).getString())},
+              {"error", text_or_null(q.getColumn(5))},
+              {"by", q.getColumn(6).getString()},
+              {"created_at", q.getColumn(7).getInt64()},
+              {"ended_at", int_or_null(q.getColumn(8))}};
+}
+constexpr const char* kOpColumns = "id, kind, status, args_json, result_json, error, by, created_at, ended_at";
+
+Result<Json> find_op(SQLite::Database& db, std::int64_t id) {
+  SQLite::Statement q(db, fmt::format("SELECT {} FROM ops WHERE id = ?", kOpColumns));
+  q.bind(1, static_cast<int64_t>(id));
+  if (!q.executeStep()) return Error{ErrorCode::not_found, fmt::format("no op {} in this task", id)};
+  return op_json(q);
+}
+
+Json running_op(SQLite::Database& db) {
+  SQLite::Statement q(db, fmt::format("SELECT {} FROM ops WHERE status = 'running' ORDER BY id DESC LIMIT 1", kOpColumns));
+  return q.executeStep() ? op_json(q) : Json(nullptr);
+}
+
+Json diff_totals(SQLite::Database& db) {
+  SQLite::Statement q(db, "SELECT COUNT(*), COALESCE(SUM(added), 0), COALESCE(SUM(removed), 0) FROM diff_files");
+  q.executeStep();
+  SQLite::Statement m(db, "SELECT base_commit, head_commit, refreshed_at FROM diff_meta");
+  Json meta{{"files", q.getColumn(0).getInt64()}, {"added", q.getColumn(1).getInt64()},
+            {"removed", q.getColumn(2).getInt64()}, {"base_commit", nullptr}, {"head_commit", nullptr},
+            {"refreshed_at", nullptr}};
+  if (m.executeStep()) {
+    meta["base_commit"] = text_or_null(m.getColumn(0));
+    meta["head_commit"] = text_or_null(m.getColumn(1));
+    meta["refreshed_at"] = int_or_null(m.getColumn(2));
+  }
+  return meta;
+}
+
+Json full_json(SQLite::Database& db) {
+  auto t = task_row(db);
+  if (t.is_null()) return t;
+  t.erase("version");
+  t["sessions"] = sessions_json(db);
+  t["running_op"] = running_op(db);
+  t["diff"] = diff_totals(db);
+  return t;
+}
+
+// What the organization's index keeps of a task.
+Json summary_json(SQLite::Database& db) {
+  auto t = task_row(db);
+  SQLite::Statement q(db, "SELECT COUNT(*), COALESCE(SUM(status IN ('running', 'cancelling')), 0), "
+                          "COALESCE(SUM(pending_permissions), 0) FROM sessions WHERE status != 'closed'");
+  q.executeStep();
+  return Json{{"task_id", t["task_id"]},       {"repo_id", t["repo_id"]},   {"title", t["title"]},
+              {"branch", t["branch"]},         {"base_branch", t["base_branch"]}, {"status", t["status"]},
+              {"owner_id", t["owner"]["user_id"]}, {"owner_name", t["owner"]["username"]},
+              {"agent", t["agent"]},           {"attention", t["attention"]},
+              {"sessions", q.getColumn(0).getInt64()}, {"running_sessions", q.getColumn(1).getInt64()},
+              {"pending_permissions", q.getColumn(2).getInt64()},
+              {"created_at", t["created_at"]}, {"updated_at", t["updated_at"]}, {"version", t["version"]}};
+}
+
+std::string status_of(SQLite::Database& db) { return db.execAndGet("SELECT status FROM task").getString(); }
+
+// The status its sessions and flags say, for a task past provisioning.
+std::string derived_status(SQLite::Database& db) {
+  auto row = task_row(db);
+  if (!row["killed_at"].is_null()) return "killed";
+  if (!row["archived_at"].is_null()) return "archived";
+  auto current = row["status"].get<std::string>();
+  if (current == "provisioning" || current == "error") return current;
+  auto running = db.execAndGet("SELECT COUNT(*) FROM sessions WHERE status IN ('running', 'cancelling')").getInt64();
+  if (running > 0) return "running";
+  if (!row["conflict_files"].is_null()) return "conflict";
+  return "idle";
+}
+
+// Every change ends here: a new version, the summary to the organization's index, the
+// whole task to whoever watches it.
+Status changed(StepContext& ctx) {
+  auto status = derived_status(ctx.db());
+  SQLite::Statement up(ctx.db(), "UPDATE task SET status = ?, version = version + 1, updated_at = ?");
+  up.bind(1, status);
+  up.bind(2, static_cast<int64_t>(now()));
+  up.exec();
+  auto summary = summary_json(ctx.db());
+  ctx.broadcast("task.changed", full_json(ctx.db()));
+  return ctx.send(organization::address(ctx.db().execAndGet("SELECT org_id FROM task").getString()),
+                  organization::kTaskChanged, summary);
+}
+
+Status audit(StepContext& ctx, const std::string& kind, const std::string& by, const std::string& outcome,
+             Json detail = Json::object()) {
+  auto t = task_row(ctx.db());
+  Json entry{{"at", now()}, {"user_id", nullptr}, {"username", by}, {"kind", kind},
+             {"target", ctx.address().display()}, {"task_id", t["task_id"]}, {"repo_id", t["repo_id"]},
+             {"outcome", outcome}, {"detail", std::move(detail)}};
+  return ctx.create(audit::address(t["org_id"]), Json::object(), Json::array({{{"queue", audit::kAppend}, {"body", entry}}}));
+}
+
+// Bumps the task in the feeds of the people concerned. With `notify`, they also get a
+// notification; `by_id` (who caused it) is left out of "someone acted" bumps.
+Status tell(StepContext& ctx, const std::string& reason, const Json& notify, const std::string& session_id,
+            const std::string& by_id = {}, bool owner_only = false) {
+  auto t = task_row(ctx.db());
+  Json body{{"org_id", t["org_id"]}, {"task_id", t["task_id"]}, {"repo_id", t["repo_id"]},
+            {"title", t["title"]},   {"status", t["status"]},   {"reason", reason},
+            {"at", now()}};
+  if (!session_id.empty()) body["session_id"] = session_id;
+  if (!notify.is_null()) body["notify"] = notify;
+  std::vector<std::string> people;
+  if (owner_only) {
+    people.push_back(t["owner"]["user_id"]);
+  } else {
+    SQLite::Statement q(ctx.db(), "SELECT user_id FROM participants");
+    while (q.executeStep()) people.push_back(q.getColumn(0).getString());
+  }
+  for (const auto& p : people) {
+    if (!by_id.empty() && p == by_id) continue;
+    if (auto st = ctx.send(user::address(p), user::kFeedEvent, body); !st) return st;
+  }
+  return {};
+}
+
+void add_participant(StepContext& ctx, const Json& b) {
+  if (!b.contains("by_id") || !b["by_id"].is_string()) return;
+  SQLite::Statement ins(ctx.db(), "INSERT OR IGNORE INTO participants(user_id, username, since) VALUES(?, ?, ?)");
+  ins.bind(1, b["by_id"].get<std::string>());
+  ins.bind(2, b.value("by", std::string()));
+  ins.bind(3, static_cast<int64_t>(now()));
+  ins.exec();
+}
+
+// Someone other than the owner acted on the task: the owner hears of it.
+Status acted(StepContext& ctx, const Json& b, const std::string& what) {
+  auto owner = ctx.db().execAndGet("SELECT owner_id FROM task").getString();
+  auto by_id = b.value("by_id", std::string());
+  if (by_id.empty() || by_id == owner) return {};
+  return tell(ctx, fmt::format("{} {}", b.value("by", std::string("someone")), what), nullptr, "", by_id, true);
+}
+
+Error refused(const std::string& status, const std::string& doing) {
+  return Error{ErrorCode::conflict, fmt::format("the task is {}; it cannot {}", status, doing)};
+}
+
+// The task is live (not archived or killed) and its sandbox is ready.
+Status workable(SQLite::Database& db, const std::string& doing) {
+  auto t = task_row(db);
+  auto status = t["status"].get<std::string>();
+  if (status == "archived" || status == "killed" || status == "error" || status == "provisioning")
+    return refused(status, doing);
+  if (t["sandbox_state"] != "ready")
+    return Error{ErrorCode::conflict, fmt::format("the task's sandbox is {}; it cannot {}",
+                                                  t["sandbox_state"].get<std::string>(), doing)};
+  return {};
+}
+
+Json session_input(SQLite::Database& db, const std::string& session_id, const std::string& agent,
+                   const std::string& title, const std::string& by) {
+  auto t = task_row(db);
+  return Json{{"org_id", t["org_id"]}, {"task_id", t["task_id"]}, {"session_id", session_id},
+              {"agent", agent},        {"title", title},          {"created_by", by},
+              {"permission_timeout_ms", t["permission_timeout_ms"]}, {"task_linked", true}};
+}
+
+// A new session in the task's sandbox; with a prompt, its first turn starts at once.
+Result<std::string> start_session(StepContext& ctx, const std::string& agent, std::string title,
+                                  const std::string& prompt, const std::string& by) {
+  auto id = identity::new_id("s_");
+  auto count = ctx.db().execAndGet("SELECT COUNT(*) FROM sessions").getInt64();
+  if (title.empty()) title = fmt::format("Session {}", count + 1);
+  auto t = task_row(ctx.db());
+  Json then = Json::array();
+  if (!prompt.empty()) then.push_back({{"queue", session::kPrompt}, {"body", {{"text", prompt}, {"by", by}}}});
+  if (auto st = ctx.create(session::address(t["org_id"], t["task_id"], id), session_input(ctx.db(), id, agent, title, by),
+                           then);
+      !st)
+    return st.error();
+  SQLite::Statement ins(ctx.db(), "INSERT INTO sessions(session_id, title, agent, status, created_by, created_at, "
+                                  "updated_at) VALUES(?, ?, ?, ?, ?, ?, ?)");
+  ins.bind(1, id);
+  ins.bind(2, title);
+  ins.bind(3, agent);
+  ins.bind(4, prompt.empty() ? "idle" : "running");
+  ins.bind(5, by);
+  ins.bind(6, static_cast<int64_t>(now()));
+  ins.bind(7, static_cast<int64_t>(now()));
+  ins.exec();
+  return id;
+}
+
+// --- Git flows, off the loop ---------------------------------------------------------
+
+struct GitPlan {
+  Address sandbox;
+  std::string org_id, provider, network, repo_url, base, branch, title, task_id;
+  std::string git_credential;
+  std::string kind;
+  Json args;
+};
+
+// The script each flow runs in the sandbox (sh, with git; values come as environment
+// variables, never in argv). Hooks and fsmonitor are off: these processes may write to
+// a file:// origin, and the work tree's .git is the agent's to change.
+constexpr const char* kGitPrelude = R"SH(set -e
+g() { git -c core.hooksPath=/dev/null -c core.fsmonitor=false -c commit.gpgSign=false "$@"; }
+commit_all() {
+  if [ -n "$(g status --porcelain)" ]; then
+    g add -A
+    g commit -q -m "$MSG"
+    echo "committed $(g rev-parse HEAD)"
+  fi
+}
+fetch_base() { g fetch -q "$ORIGIN" "+refs/heads/$BASE:refs/remotes/origin/$BASE"; }
+)SH";
+
+std::string script_for(const std::string& kind) {
+  std::string body;
+  if (kind == "commit") body = "commit_all\n";
+  else if (kind == "push")
+    body = "commit_all\ng push -q -f \"$ORIGIN\" \"HEAD:refs/heads/$BRANCH\" 2>&1\necho \"pushed $(g rev-parse HEAD)\"\n";
+  else if (kind == "sync")
+    body = R"SH(commit_all
+fetch_base
+if ! g rebase -q "refs/remotes/origin/$BASE" >/dev/null 2>&1; then
+  files=$(g diff --name-only --diff-filter=U)
+  g rebase --abort
+  printf 'CONFLICT\n%s\n' "$files"
+  exit 3
+fi
+echo "rebased $(g rev-parse HEAD)"
+)SH";
+  else if (kind == "merge")
+    body = R"SH(commit_all
+fetch_base
+if ! g merge-base --is-ancestor "refs/remotes/origin/$BASE" HEAD; then
+  echo "$BASE has commits this branch lacks: the merge would not fast-forward; sync first" >&2
+  exit 4
+fi
+if [ "$(g rev-parse HEAD)" = "$(g rev-parse "refs/remotes/origin/$BASE")" ]; then
+  echo "nothing to merge: $BASE has every commit of this branch" >&2
+  exit 5
+fi
+g push -q "$ORIGIN" "HEAD:refs/heads/$BASE" "+HEAD:refs/heads/$BRANCH" 2>&1
+g update-ref "refs/remotes/origin/$BASE" HEAD
+echo "merged $(g rev-parse HEAD)"
+)SH";
+  else if (kind == "revert")
+    body = R"SH(base=$(g merge-base HEAD "refs/remotes/origin/$BASE")
+if g cat-file -e "$base:$FILE" 2>/dev/null; then
+  g checkout -q "$base" -- "$FILE"
+else
+  g rm -q --cached --ignore-unmatch -- "$FILE"
+  rm -f -- "$FILE"
+fi
+echo "reverted $FILE"
+)SH";
+  return std::string(kGitPrelude) + body;
+}
+
+// Files changed against the base (the merge base with origin/<base>), the work tree as
+// it is (untracked files too, through a throwaway index).
+constexpr const char* kDiffScript = R"SH(set -e
+g() { git -c core.hooksPath=/dev/null -c core.fsmonitor=false "$@"; }
+base=$(g merge-base HEAD "refs/remotes/origin/$BASE")
+GIT_INDEX_FILE=$(mktemp)
+export GIT_INDEX_FILE
+cp "$(git rev-parse --git-path index)" "$GIT_INDEX_FILE" 2>/dev/null || true
+g add -A
+printf 'BASE %s\nHEAD %s\n' "$base" "$(g rev-parse HEAD)"
+printf '\036NUMSTAT\n'; g diff --cached --no-renames --numstat -z "$base"
+printf '\036STATUS\n'; g diff --cached --no-renames --name-status -z "$base"
+printf '\036PATCH\n'; g diff --cached --no-renames --no-color --no-ext-diff --no-textconv "$base"
+rm -f "$GIT_INDEX_FILE"
+)SH";
+
+std::vector<std::string> split_z(std::string_view s) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (start < s.size()) {
+    auto end = s.find('\0', start);
+    if (end == std::string_view::npos) end = s.size();
+    parts.emplace_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return parts;
+}
+
+// The diff script's output as {base_commit, head_commit, files: [{path, status, added, removed, patch, patch_truncated}]}.
+Json parse_diff(const std::string& out) {
+  auto section = [&](const char* name) -> std::string_view {
+    auto marker = std::string("\036") + name + "\n";
+    auto at = out.find(marker);
+    if (at == std::string::npos) return {};
+    auto start = at + marker.size();
+    auto end = out.find('\036', start);
+    return std::string_view(out).substr(start, end == std::string::npos ? std::string::npos : end - start);
+  };
+  Json result{{"base_commit", nullptr}, {"head_commit", nullptr}, {"files", Json::array()}};
+  if (auto b = out.find("BASE "); b != std::string::npos) result["base_commit"] = out.substr(b + 5, out.find('\n', b) - b - 5);
+  if (auto h = out.find("HEAD "); h != std::string::npos) result["head_commit"] = out.substr(h + 5, out.find('\n', h) - h - 5);
+  std::map<std::string, Json> files;
+  std::vector<std::string> order;
+  auto status = split_z(section("STATUS"));
+  for (std::size_t i = 0; i + 1 < status.size(); i += 2) {
+    files[status[i + 1]] = Json{{"path", status[i + 1]}, {"status", status[i].substr(0, 1)}, {"added", nullptr},
+                                {"removed", nullptr}, {"patch", ""}, {"patch_truncated", false}};
+    order.push_back(status[i + 1]);
+  }
+  for (const auto& line : split_z(section("NUMSTAT"))) {
+    auto t1 = line.find('\t'), t2 = line.find('\t', t1 + 1);
+    if (t1 == std::string::npos || t2 == std::string::npos) continue;
+    auto path = line.substr(t2 + 1);
+    if (!files.count(path)) continue;
+    if (line[0] != '-') {
+      files[path]["added"] = std::stoll(line.substr(0, t1));
+      files[path]["removed"] = std::stoll(line.substr(t1 + 1, t2 - t1 - 1));
+    }
+  }
+  // The patch, split at each "diff --git"; files come in the same order as above.
+  auto patch = section("PATCH");
+  std::size_t kept = 0, index = 0, pos = 0;
+  while (pos < patch.size() && index < order.size()) {
+    auto next = patch.find("\ndiff --git ", pos + 1);
+    auto end = next == std::string_view::npos ? patch.size() : next + 1;
+    auto piece = patch.substr(pos, end - pos);
+    auto& f = files[order[index++]];
+    if (piece.size() > kPatchKept || kept + piece.size() > kPatchesKept) {
+      f["patch_truncated"] = true;
+    } else {
+      f["patch"] = std::string(piece);
+      kept += piece.size();
+    }
+    pos = end;
+  }
+  for (const auto& path : order) result["files"].push_back(files[path]);
+  return result;
+}
+
+Result<Json> run_git_flow(sandbox::Runtime& rt, const GitPlan& plan, std::stop_token server_stop) {
+  auto provider = rt.provider(plan.provider);
+  if (!provider) return provider.error();
+  auto procs = rt.cgroup_procs(plan.sandbox);
+  if (!procs) return procs.error();
+  auto network = sb::network_from(plan.network);
+  if (!network) return network.error();
+  sb::CheckoutSpec spec;
+  spec.repo_url = plan.repo_url;
+  spec.base_branch = plan.base;
+  spec.task_branch = plan.branch;
+  spec.network = *network;
+  spec.cgroup_procs = *procs;
+  spec.ca_file = rt.config().git_ca_file;
+  if (!plan.git_credential.empty()) {
+    auto secrets = rt.open_secrets(plan.org_id, {plan.git_credential});
+    if (!secrets) return secrets.error();
+    if (!secrets->count(plan.git_credential))
+      return Error{ErrorCode::conflict,
+                   fmt::format("the org secret {} (the git credential) no longer exists", plan.git_credential)};
+    spec.token = (*secrets)[plan.git_credential];
+  }
+  bool writes_origin = plan.kind == "push" || plan.kind == "merge";
+  auto access = sb::git_access(**provider, rt.dir(plan.sandbox), spec, writes_origin);
+  if (!access) return access.error();
+  auto message = plan.args.value("message", std::string());
+  if (message.empty()) message = fmt::format("{}\n\nHearth task {}", plan.title, plan.task_id);
+  access->request.env.insert(access->request.env.end(),
+                             {"ORIGIN=" + access->origin_url, "BASE=" + plan.base, "BRANCH=" + plan.branch,
+                              "MSG=" + message, "FILE=" + plan.args.value("path", std::string())});
+  access->request.limits.wall_clock = std::chrono::minutes(10);
+  std::stop_source stop;
+  std::stop_callback forward(server_stop, [&] { stop.request_stop(); });
+  auto tracked = rt.track(plan.sandbox, "git " + plan.kind, [stop]() mutable { stop.request_stop(); });
+  auto dir = rt.dir(plan.sandbox);
+  Json result = Json::object();
+  auto tidy = [](std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    return s;
+  };
+  if (plan.kind != "diff") {
+    auto out = sb::run_git(**provider, dir, *access, {"sh", "-c", script_for(plan.kind)}, stop.get_token(), 64 * 1024);
+    if (!out) return out.error();
+    if (server_stop.stop_requested()) return Error{ErrorCode::unavailable, "interrupted: the server stopped during git " + plan.kind};
+    auto text = tidy(out->out);
+    if (out->exit_code == 3 && plan.kind == "sync") {
+      Json conflicts = Json::array();
+      auto at = text.find("CONFLICT\n");
+      std::string_view rest = at == std::string::npos ? std::string_view() : std::string_view(text).substr(at + 9);
+      while (!rest.empty()) {
+        auto nl = rest.find('\n');
+        auto line = rest.substr(0, nl);
+        if (!line.empty()) conflicts.push_back(std::string(line));
+        rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+      }
+      result["conflict_files"] = conflicts;
+      result["output"] = text;
+    } else if (out->exit_code != 0) {
+      auto why = tidy(out->err.empty() ? text : out->err + (text.empty() ? "" : "\n" + text));
+      return Error{ErrorCode::conflict, fmt::format("git {} failed (exit {}): {}", plan.kind, out->exit_code, why)};
+    } else {
+      result["output"] = text;
+    }
+  }
+  auto diff = sb::run_git(**provider, dir, *access, {"sh", "-c", kDiffScript}, stop.get_token(), 4u << 20);
+  if (!diff) return diff.error();
+  if (diff->exit_code != 0) {
+    result["diff_error"] = tidy(diff->err);
+  } else {
+    result["diff"] = parse_diff(diff->out);
+    result["diff"]["truncated"] = diff->truncated;
+  }
+  return result;
+}
+
+Result<Json> start_op(sandbox::Runtime& rt, StepContext& ctx, const std::string& kind, const Json& args,
+                      const std::string& by) {
+  if (auto st = workable(ctx.db(), kind == "diff" ? "refresh its diff" : kind); !st) return st.error();
+  auto running = running_op(ctx.db());
+  if (!running.is_null())
+    return Error{ErrorCode::conflict, fmt::format("git {} (op {}) is running; wait for it to end",
+                                                  running["kind"].get<std::string>(), running["op_id"].get<std::int64_t>())};
+  SQLite::Statement ins(ctx.db(), "INSERT INTO ops(kind, status, args_json, by, created_at) VALUES(?, 'running', ?, ?, ?)");
+  ins.bind(1, kind);
+  ins.bind(2, args.dump());
+  ins.bind(3, by);
+  ins.bind(4, static_cast<int64_t>(now()));
+  ins.exec();
+  auto id = ctx.db().getLastInsertRowid();
+  auto t = task_row(ctx.db());
+  GitPlan plan{sandbox::address(t["org_id"], t["task_id"]), t["org_id"], t["provider"], t["network"], t["repo_url"],
+               t["base_branch"], t["branch"], t["title"], t["task_id"],
+               t["git_credential"].is_string() ? t["git_credential"].get<std::string>() : "", kind, args};
+  auto job = ctx.spawn_io("git " + kind, kGitDone, {{"op_id", id}, {"kind", kind}},
+                          [&rt, plan](std::stop_token stop) { return run_git_flow(rt, plan, stop); });
+  if (!job) return job.error();
+  ctx.broadcast("task.op.started", {{"op_id", id}, {"kind", kind}, {"by", by}});
+  if (auto st = changed(ctx); !st) return st.error();
+  return *find_op(ctx.db(), id);
+}
+
+void store_diff(StepContext& ctx, const Json& diff) {
+  ctx.db().exec("DELETE FROM diff_files");
+  SQLite::Statement ins(ctx.db(), "INSERT INTO diff_files(path, status, added, removed, patch, patch_truncated) "
+                                  "VALUES(?, ?, ?, ?, ?, ?)");
+  for (const auto& f : diff["files"]) {
+    ins.bind(1, f["path"].get<std::string>());
+    ins.bind(2, f["status"].get<std::string>());
+    if (f["added"].is_number()) ins.bind(3, f["added"].get<std::int64_t>());
+    else ins.bind(3);
+    if (f["removed"].is_number()) ins.bind(4, f["removed"].get<std::int64_t>());
+    else ins.bind(4);
+    ins.bind(5, f["patch"].get<std::string>());
+    ins.bind(6, f["patch_truncated"].get<bool>() ? 1 : 0);
+    ins.exec();
+    ins.reset();
+  }
+  SQLite::Statement meta(ctx.db(), "INSERT OR REPLACE INTO diff_meta(id, base_commit, head_commit, refreshed_at) "
+                                   "VALUES(1, ?, ?, ?)");
+  if (diff["base_commit"].is_string()) meta.bind(1, diff["base_commit"].get<std::string>());
+  else meta.bind(1);
+  if (diff["head_commit"].is_string()) meta.bind(2, diff["head_commit"].get<std::string>());
+  else meta.bind(2);
+  meta.bind(3, static_cast<int64_t>(now()));
+  meta.exec();
+}
+
+// --- Handlers ----------------------------------------------------------------------------
+
+Status create(sandbox::Runtime& rt, StepContext& ctx, const Json& in) {
+  SQLite::Statement ins(ctx.db(),
+                        "INSERT INTO task(id, org_id, task_id, repo_id, repo_url, base_branch, branch, title, prompt, "
+                        "agent, status, phase, provider, network, git_credential, permission_timeout_ms, owner_id, "
+                        "owner_name, created_by, created_at, updated_at) "
+                        "VALUES(1, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'provisioning', 'creating the sandbox', ?, ?, ?, ?, ?, ?, "
+                        "?, ?, ?)");
+  const auto& owner = in.at("owner");
+  ins.bind(1, in.at("org_id").get<std::string>());
+  ins.bind(2, in.at("task_id").get<std::string>());
+  ins.bind(3, in.at("repo_id").get<std::string>());
+  ins.bind(4, in.at("repo_url").get<std::string>());
+  ins.bind(5, in.at("base_branch").get<std::string>());
+  ins.bind(6, in.at("branch").get<std::string>());
+  ins.bind(7, in.at("title").get<std::string>());
+  ins.bind(8, in.at("prompt").get<std::string>());
+  ins.bind(9, in.at("agent").get<std::string>());
+  ins.bind(10, rt.config().provider);
+  ins.bind(11, in.value("network", std::string("none")));
+  if (in.contains("git_credential") && in["git_credential"].is_string()) ins.bind(12, in["git_credential"].get<std::string>());
+  else ins.bind(12);
+  ins.bind(13, in.value("permission_timeout_ms", static_cast<std::int64_t>(rt.config().permission_timeout.count())));
+  ins.bind(14, owner.at("user_id").get<std::string>());
+  ins.bind(15, owner.at("username").get<std::string>());
+  ins.bind(16, owner.at("username").get<std::string>());
+  ins.bind(17, static_cast<int64_t>(now()));
+  ins.bind(18, static_cast<int64_t>(now()));
+  ins.exec();
+  add_participant(ctx, {{"by_id", owner["user_id"]}, {"by", owner["username"]}});
+  auto t = task_row(ctx.db());
+  Json sandbox_input{{"org_id", t["org_id"]},         {"task_id", t["task_id"]},   {"provider", t["provider"]},
+                     {"network", t["network"]},       {"repo_url", t["repo_url"]}, {"base_branch", t["base_branch"]},
+                     {"branch", t["branch"]},         {"agent_env", Json::array()},
+                     {"author_name", owner["username"]},
+                     {"author_email", owner["username"].get<std::string>() + "@hearth.local"},
+                     {"created_by", owner["username"]}, {"task_linked", true}};
+  if (t["git_credential"].is_string()) sandbox_input["git_credential"] = t["git_credential"];
+  if (auto st = ctx.create(sandbox::address(t["org_id"], t["task_id"]), sandbox_input); !st) return st;
+  return changed(ctx);
+}
+
+Result<Json> on_sandbox_changed(StepContext& ctx, const Json& b) {
+  auto state = b.at("state").get<std::string>();
+  SQLite::Statement up(ctx.db(), "UPDATE task SET sandbox_state = ?");
+  up.bind(1, state);
+  up.exec();
+  auto t = task_row(ctx.db());
+  auto status = t["status"].get<std::string>();
+  if (status == "provisioning" && state == "ready") {
+    // The sandbox is there: the first session starts with the task's prompt (once).
+    auto any = ctx.db().execAndGet("SELECT COUNT(*) FROM sessions").getInt64();
+    if (any == 0) {
+      auto id = start_session(ctx, t["agent"], "", t["prompt"], t["owner"]["username"]);
+      if (!id) return id.error();
+    }
+    ctx.db().exec("UPDATE task SET status = 'idle', phase = NULL, error = NULL, error_step = NULL");
+  } else if (status == "provisioning" && state == "error") {
+    auto step = b.value("step", std::string("provisioning the sandbox"));
+    auto error = b.value("error", std::string("provisioning failed"));
+    SQLite::Statement err(ctx.db(), "UPDATE task SET status = 'error', phase = NULL, error = ?, error_step = ?");
+    err.bind(1, error);
+    err.bind(2, step);
+    err.exec();
+    if (auto st = audit(ctx, "task.provision.failed", "hearth", "error", {{"step", step}, {"error", error}}); !st)
+      return st.error();
+    if (auto st = changed(ctx); !st) return st.error();
+    if (auto st = tell(ctx, "failed", {{"type", "failed"}, {"message", fmt::format("provisioning failed while {}: {}", step, error)}}, "");
+        !st)
+      return st.error();
+    return Json{{"status", "error"}};
+  } else if (status == "provisioning" && state == "provisioning") {
+    SQLite::Statement ph(ctx.db(), "UPDATE task SET phase = ?");
+    ph.bind(1, b.value("step", std::string("provisioning the sandbox")));
+    ph.exec();
+  }
+  if (auto st = changed(ctx); !st) return st.error();
+  return Json{{"sandbox_state", state}};
+}
+
+Result<Json> on_session_changed(sandbox::Runtime& rt, StepContext& ctx, const Json& b) {
+  auto id = b.at("session_id").get<std::string>();
+  auto event = b.value("event", std::string("status"));
+  SQLite::Statement up(ctx.db(), "UPDATE sessions SET status = ?, turn = ?, updated_at = ?, "
+                                 "last_turn_status = COALESCE(?, last_turn_status), "
+                                 "pending_permissions = MAX(0, pending_permissions + ?) WHERE session_id = ?");
+  up.bind(1, b.at("status").get<std::string>());
+  up.bind(2, b.value("turn", std::int64_t{0}));
+  up.bind(3, static_cast<int64_t>(now()));
+  if (b.contains("turn_status")) up.bind(4, b["turn_status"].get<std::string>());
+  else up.bind(4);
+  up.bind(5, event == "permission_requested" ? 1 : event == "permission_resolved" ? -1 : 0);
+  up.bind(6, id);
+  if (up.exec() == 0) return Json{{"ignored", "not a session of this task"}};
+  if (event == "turn_ended") {
+    SQLite::Statement none(ctx.db(), "UPDATE sessions SET pending_permissions = 0 WHERE session_id = ?");
+    none.bind(1, id);
+    none.exec();
+  }
+  Json notify = nullptr;
+  std::string attention;
+  if (event == "permission_requested") {
+    attention = "needs_permission";
+    notify = {{"type", "needs_permission"},
+              {"message", fmt::format("the agent asks to {}", b.value("tool", std::string("use a tool")))}};
+  } else if (event == "turn_ended") {
+    auto turn_status = b.value("turn_status", std::string("completed"));
+    bool ok = turn_status == "completed" || turn_status == "cancelled";
+    attention = ok ? "finished" : "failed";
+    notify = {{"type", attention},
+              {"message", ok ? fmt::format("the agent finished turn {}", b.value("turn", 0))
+                             : fmt::format("turn {} {}: {}", b.value("turn", 0), turn_status,
+                                           b.value("error", std::string("no reason given")))}};
+  }
+  if (!attention.empty()) {
+    SQLite::Statement at(ctx.db(), "UPDATE task SET attention = ?");
+    at.bind(1, attention);
+    at.exec();
+  }
+  if (auto st = changed(ctx); !st) return st.error();
+  if (!notify.is_null())
+    if (auto st = tell(ctx, notify["type"], notify, id); !st) return st.error();
+  // After a turn the work tree changed: the diff is refreshed (unless a flow runs; it refreshes too).
+  if (event == "turn_ended" && running_op(ctx.db()).is_null() && workable(ctx.db(), "refresh its diff"))
+    if (auto op = start_op(rt, ctx, "diff", Json::object(), "hearth"); !op)
+      spdlog::warn("task.diff_refresh_failed task={} error={}", ctx.address().display(), op.error().message);
+  return Json{{"session_id", id}, {"status", b["status"]}};
+}
+
+Result<Json> on_git_done(StepContext& ctx, const Json& body) {
+  auto id = body["context"].value("op_id", std::int64_t{0});
+  auto op = find_op(ctx.db(), id);
+  if (!op) return op.error();
+  if ((*op)["status"] != "running") return Json{{"ignored", "the op ended already"}};
+  auto kind = (*op)["kind"].get<std::string>();
+  bool ok = body.value("ok", false);
+  Json result = ok ? body["result"] : Json(nullptr);
+  std::string error;
+  if (!ok) {
+    error = body["error"].value("message", std::string("git failed"));
+    if (body["error"].value("code", "") == "interrupted") error = "interrupted by a server restart; run it again";
+  }
+  if (ok && result.contains("diff")) store_diff(ctx, result["diff"]);
+  // A conflict is an outcome of sync, not a failure of it: the task shows the files.
+  bool conflict = ok && result.contains("conflict_files");
+  if (kind == "sync" || kind == "merge" || kind == "push") {
+    if (conflict) {
+      SQLite::Statement c(ctx.db(), "UPDATE task SET conflict_json = ?");
+      c.bind(1, result["conflict_files"].dump());
+      c.exec();
+    } else if (ok && kind == "sync") {
+      ctx.db().exec("UPDATE task SET conflict_json = NULL");
+    }
+  }
+  Json kept = result;
+  if (kept.is_object()) kept.erase("diff");
+  SQLite::Statement up(ctx.db(), "UPDATE ops SET status = ?, result_json = ?, error = ?, ended_at = ? WHERE id = ?");
+  up.bind(1, ok && !conflict ? "succeeded" : "failed");
+  if (kept.is_null()) up.bind(2);
+  else up.bind(2, kept.dump());
+  if (conflict) up.bind(3, fmt::format("the rebase onto {} stopped on conflicts in {} file(s); the branch is as it was",
+                                       task_row(ctx.db())["base_branch"].get<std::string>(), result["conflict_files"].size()));
+  else if (!ok) up.bind(3, error);
+  else up.bind(3);
+  up.bind(4, static_cast<int64_t>(now()));
+  up.bind(5, static_cast<int64_t>(id));
+  up.exec();
+  auto final_op = *find_op(ctx.db(), id);
+  ctx.broadcast("task.op.finished", final_op);
+  if (kind != "diff")
+    if (auto st = audit(ctx, "task.git." + kind, final_op["by"], final_op["status"],
+                        {{"op_id", id}, {"error", final_op["error"]}});
+        !st)
+      return st.error();
+  if (auto st = changed(ctx); !st) return st.error();
+  return final_op;
+}
+
+Result<Json> on_prompt(StepContext& ctx, const Json& b) {
+  if (auto st = workable(ctx.db(), "take a prompt"); !st) return st.error();
+  auto session_id = b.value("session_id", std::string());
+  if (session_id.empty()) {
+    SQLite::Statement q(ctx.db(), "SELECT session_id FROM sessions WHERE status != 'closed' ORDER BY created_at DESC LIMIT 1");
+    if (!q.executeStep()) return Error{ErrorCode::conflict, "the task has no open session; create one"};
+    session_id = q.getColumn(0).getString();
+  }
+  SQLite::Statement q(ctx.db(), "SELECT status, turn FROM sessions WHERE session_id = ?");
+  q.bind(1, session_id);
+  if (!q.executeStep()) return Error{ErrorCode::not_found, fmt::format("no session {} in this task", session_id)};
+  auto status = q.getColumn(0).getString();
+  if (status == "closed") return Error{ErrorCode::conflict, fmt::format("session {} is closed", session_id)};
+  if (status == "running" || status == "cancelling")
+    return Error{ErrorCode::conflict,
+                 fmt::format("turn {} of {} is still running; stop it or wait for its end", q.getColumn(1).getInt64(), session_id)};
+  add_participant(ctx, b);
+  auto t = task_row(ctx.db());
+  if (auto st = ctx.send(session::address(t["org_id"], t["task_id"], session_id), session::kPrompt,
+                         {{"text", b.at("text")}, {"by", b.value("by", std::string())}});
+      !st)
+    return st.error();
+  SQLite::Statement run(ctx.db(), "UPDATE sessions SET status = 'running' WHERE session_id = ?");
+  run.bind(1, session_id);
+  run.exec();
+  if (auto st = changed(ctx); !st) return st.error();
+  if (auto st = acted(ctx, b, "prompted the agent"); !st) return st.error();
+  return Json{{"session_id", session_id}, {"status", "running"}};
+}
+
+Status cancel_turns(StepContext& ctx, const std::string& by, const std::string& only = {}) {
+  auto t = task_row(ctx.db());
+  SQLite::Statement q(ctx.db(), "SELECT session_id FROM sessions WHERE status = 'running'");
+  std::vector<std::string> ids;
+  while (q.executeStep()) ids.push_back(q.getColumn(0).getString());
+  for (const auto& id : ids) {
+    if (!only.empty() && id != only) continue;
+    if (auto st = ctx.send(session::address(t["org_id"], t["task_id"], id), session::kCancel, {{"by", by}}); !st) return st;
+  }
+  return {};
+}
+
+Result<Json> on_stop(StepContext& ctx, const Json& b) {
+  auto running = ctx.db().execAndGet("SELECT COUNT(*) FROM sessions WHERE status = 'running'").getInt64();
+  if (running == 0) return Error{ErrorCode::conflict, "no turn is running"};
+  if (auto st = cancel_turns(ctx, b.value("by", std::string()), b.value("session_id", std::string())); !st) return st.error();
+  if (auto st = acted(ctx, b, "stopped the agent"); !st) return st.error();
+  return Json{{"stopping", running}};
+}
+
+Result<Json> on_create_session(StepContext& ctx, const Json& b) {
+  if (auto st = workable(ctx.db(), "start a session"); !st) return st.error();
+  auto agent = b.value("agent", std::string());
+  if (agent.empty()) agent = task_row(ctx.db())["agent"];
+  add_participant(ctx, b);
+  auto id = start_session(ctx, agent, b.value("title", std::string()), b.value("prompt", std::string()),
+                          b.value("by", std::string()));
+  if (!id) return id.error();
+  if (auto st = changed(ctx); !st) return st.error();
+  for (const auto& s : sessions_json(ctx.db()))
+    if (s["session_id"] == *id) return s;
+  return Json{{"session_id", *id}};
+}
+
+Result<Json> on_close_session(StepContext& ctx, const Json& b) {
+  auto id = b.at("session_id").get<std::string>();
+  SQLite::Statement q(ctx.db(), "SELECT status FROM sessions WHERE session_id = ?");
+  q.bind(1, id);
+  if (!q.executeStep()) return Error{ErrorCode::not_found, fmt::format("no session {} in this task", id)};
+  if (q.getColumn(0).getString() == "closed") return Json{{"session_id", id}, {"status", "closed"}};
+  auto t = task_row(ctx.db());
+  if (auto st = ctx.send(session::address(t["org_id"], t["task_id"], id), session::kClose,
+                         {{"reason", "closed by " + b.value("by", std::string())}, {"by", b.value("by", std::string())}});
+      !st)
+    return st.error();
+  SQLite::Statement up(ctx.db(), "UPDATE sessions SET status = 'closed', updated_at = ? WHERE session_id = ?");
+  up.bind(1, static_cast<int64_t>(now()));
+  up.bind(2, id);
+  up.exec();
+  if (auto st = changed(ctx); !st) return st.error();
+  return Json{{"session_id", id}, {"status", "closed"}};
+}
+
+Result<Json> on_rename_session(StepContext& ctx, const Json& b) {
+  SQLite::Statement up(ctx.db(), "UPDATE sessions SET title = ?, updated_at = ? WHERE session_id = ?");
+  up.bind(1, b.at("title").get<std::string>());
+  up.bind(2, static_cast<int64_t>(now()));
+  up.bind(3, b.at("session_id").get<std::string>());
+  if (up.exec() == 0) return Error{ErrorCode::not_found, "no such session in this task"};
+  if (auto st = changed(ctx); !st) return st.error();
+  return Json{{"session_id", b["session_id"]}, {"title", b["title"]}};
+}
+
+Result<Json> on_rename(StepContext& ctx, const Json& b) {
+  SQLite::Statement up(ctx.db(), "UPDATE task SET title = ?");
+  up.bind(1, b.at("title").get<std::string>());
+  up.exec();
+  if (auto st = changed(ctx); !st) return st.error();
+  if (auto st = acted(ctx, b, "renamed the task"); !st) return st.error();
+  return full_json(ctx.db());
+}
+
+Result<Json> on_change_owner(StepContext& ctx, const Json& b) {
+  auto status = status_of(ctx.db());
+  if (status == "killed") return refused(status, "change hands");
+  SQLite::Statement up(ctx.db(), "UPDATE task SET owner_id = ?, owner_name = ?");
+  up.bind(1, b.at("user_id").get<std::string>());
+  up.bind(2, b.at("username").get<std::string>());
+  up.exec();
+  add_participant(ctx, {{"by_id", b["user_id"]}, {"by", b["username"]}});
+  if (auto st = changed(ctx); !st) return st.error();
+  if (auto st = tell(ctx, b.value("by", std::string("someone")) + " made you the owner", nullptr, "",
+                     b.value("by_id", std::string()), true);
+      !st)
+    return st.error();
+  return full_json(ctx.db());
+}
+
+Result<Json> on_archive(StepContext& ctx, const Json& b) {
+  auto status = status_of(ctx.db());
+  if (status == "archived") return full_json(ctx.db());
+  if (status == "killed" || status == "provisioning") return refused(status, "be archived");
+  auto by = b.value("by", std::string());
+  if (auto st = cancel_turns(ctx, by); !st) return st.error();
+  auto t = task_row(ctx.db());
+  if (t["sandbox_state"] == "ready")
+    if (auto st = ctx.send(sandbox::address(t["org_id"], t["task_id"]), sandbox::kStop, {{"by", by}}); !st) return st.error();
+  SQLite::Statement up(ctx.db(), "UPDATE task SET archived_at = ?");
+  up.bind(1, static_cast<int64_t>(now()));
+  up.exec();
+  if (auto st = changed(ctx); !st) return st.error();
+  if (auto st = acted(ctx, b, "archived the task"); !st) return st.error();
+  return full_json(ctx.db());
+}
+
+Result<Json> on_unarchive(StepContext& ctx, const Json& b) {
+  auto status = status_of(ctx.db());
+  if (status != "archived") return refused(status, "be unarchived (it is not archived)");
+  auto t = task_row(ctx.db());
+  auto by = b.value("by", std::string());
+  auto sandbox = sandbox::address(t["org_id"], t["task_id"]);
+  auto state = t["sandbox_state"].get<std::string>();
+  // Stopped: its files are there, it starts again. Gone or broken: provisioned anew.
+  if (state == "stopped") {
+    if (auto st = ctx.send(sandbox, sandbox::kStart, {{"by", by}}); !st) return st.error();
+  } else if (state == "destroyed" || state == "error") {
+    if (auto st = ctx.send(sandbox, sandbox::kRetry, {{"by", by}}); !st) return st.error();
+    ctx.db().exec("UPDATE task SET status = 'provisioning', phase = 'provisioning the sandbox again'");
+  }
+  ctx.db().exec("UPDATE task SET archived_at = NULL");
+  if (auto st = changed(ctx); !st) return st.error();
+  if (auto st = acted(ctx, b, "unarchived the task"); !st) return st.error();
+  return full_json(ctx.db());
+}
+
+Result<Json> on_kill(StepContext& ctx, const Json& b) {
+  auto status = status_of(ctx.db());
+  if (status == "killed") return full_json(ctx.db());
+  auto t = task_row(ctx.db());
+  auto by = b.value("by", std::string());
+  // The sandbox's destroy ends every process and agent, and closes its sessions.
+  if (auto st = ctx.send(sandbox::address(t["org_id"], t["task_id"]), sandbox::kDestroy, {{"by", by}}); !st)
+    return st.error();
+  SQLite::Statement up(ctx.db(), "UPDATE task SET killed_at = ?, phase = NULL");
+  up.bind(1, static_cast<int64_t>(now()));
+  up.exec();
+  ctx.db().exec("UPDATE sessions SET status = 'closed' WHERE status != 'closed'");
+  ctx.db().exec("UPDATE ops SET status = 'failed', error = 'the task was killed', ended_at = " + std::to_string(now()) +
+                " WHERE status = 'running'");
+  if (auto st = changed(ctx); !st) return st.error();
+  if (auto st = acted(ctx, b, "killed the task"); !st) return st.error();
+  return full_json(ctx.db());
+}
+
+Result<Json> on_retry(StepContext& ctx, const Json& b) {
+  auto status = status_of(ctx.db());
+  if (status != "error") return refused(status, "be retried (only after a provisioning error)");
+  auto t = task_row(ctx.db());
+  if (auto st = ctx.send(sandbox::address(t["org_id"], t["task_id"]), sandbox::kRetry, {{"by", b.value("by", std::string())}}); !st)
+    return st.error();
+  ctx.db().exec("UPDATE task SET status = 'provisioning', phase = 'provisioning the sandbox again', error = NULL, "
+                "error_step = NULL");
+  if (auto st = changed(ctx); !st) return st.error();
+  return full_json(ctx.db());
+}
+
+QueueHandler git_command(sandbox::Runtime& rt, const char* kind) {
+  return [&rt, kind](StepContext& ctx, const Json& b) -> Result<Json> {
+    Json args = Json::object();
+    if (b.contains("message")) args["message"] = b["message"];
+    if (b.contains("path")) args["path"] = b["path"];
+    auto op = start_op(rt, ctx, kind, args, b.value("by", std::string()));
+    if (!op) return op;
+    if (std::string(kind) != "diff")
+      if (auto st = acted(ctx, b, fmt::format("ran {} on the task", kind)); !st) return st.error();
+    return op;
+  };
+}
+
+// --- Reads --------------------------------------------------------------------------------
+
+Result<Json> get(ReadContext& ctx, const Json&) {
+  auto t = full_json(ctx.db);
+  if (t.is_null()) return Error{ErrorCode::not_found, "no such task"};
+  return t;
+}
+
+Result<Json> summary(ReadContext& ctx, const Json&) { return summary_json(ctx.db); }
+
+Result<Json> diff(ReadContext& ctx, const Json& a) {
+  auto limit = std::clamp<std::int64_t>(a.value("limit", std::int64_t{100}), 1, kListedFiles);
+  auto q = ctx.statement("SELECT path, status, added, removed, patch_truncated FROM diff_files WHERE path > ? "
+                         "ORDER BY path LIMIT ?");
+  q->bind(1, a.value("after", std::string()));
+  q->bind(2, static_cast<int64_t>(limit));
+  Json items = Json::array();
+  while (q->executeStep())
+    items.push_back({{"path", q->getColumn(0).getString()}, {"status", q->getColumn(1).getString()},
+                     {"added", int_or_null(q->getColumn(2))}, {"removed", int_or_null(q->getColumn(3))},
+                     {"binary", q->getColumn(2).isNull()}, {"patch_truncated", q->getColumn(4).getInt() != 0}});
+  Json next = items.size() == static_cast<std::size_t>(limit) ? items.back()["path"] : Json(nullptr);
+  auto totals = diff_totals(ctx.db);
+  totals["items"] = items;
+  totals["next_cursor"] = next;
+  return totals;
+}
+
+Result<Json> diff_file(ReadContext& ctx, const Json& a) {
+  auto q = ctx.statement("SELECT path, status, added, removed, patch, patch_truncated FROM diff_files WHERE path = ?");
+  q->bind(1, a.at("path").get<std::string>());
+  if (!q->executeStep()) return Error{ErrorCode::not_found, "that file has no changes against the base"};
+  return Json{{"path", q->getColumn(0).getString()}, {"status", q->getColumn(1).getString()},
+              {"added", int_or_null(q->getColumn(2))}, {"removed", int_or_null(q->getColumn(3))},
+              {"binary", q->getColumn(2).isNull()}, {"patch", q->getColumn(4).getString()},
+              {"patch_truncated", q->getColumn(5).getInt() != 0}};
+}
+
+Result<Json> ops(ReadContext& ctx, const Json& a) {
+  auto limit = std::clamp<std::int64_t>(a.value("limit", std::int64_t{50}), 1, 500);
+  auto before = a.value("before_id", std::int64_t{0});
+  auto q = ctx.statement(fmt::format("SELECT {} FROM ops WHERE id < ? ORDER BY id DESC LIMIT ?", kOpColumns));
+  q->bind(1, static_cast<int64_t>(before > 0 ? before : INT64_MAX));
+  q->bind(2, static_cast<int64_t>(limit));
+  Json items = Json::array();
+  while (q->executeStep()) items.push_back(op_json(*q));
+  Json next = items.size() == static_cast<std::size_t>(limit) ? items.back()["op_id"] : Json(nullptr);
+  return Json{{"items", items}, {"next_cursor", next}};
+}
+
+Result<Json> op(ReadContext& ctx, const Json& a) { return find_op(ctx.db, a.at("op_id").get<std::int64_t>()); }
+
+std::string lower_words(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text) out += static_cast<char>(std::tolower(c));
+  return out;
+}
+
+}  // namespace
+
+std::string derive_title(const std::string& prompt) {
+  std::string line;
+  std::size_t start = 0;
+  while (start <= prompt.size()) {
+    auto end = prompt.find('\n', start);
+    auto l = prompt.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    if (l.find_first_not_of(" \t\r") != std::string::npos) {
+      line = l;
+      break;
+    }
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  std::string type;
+  for (const char* prefix : {"feat", "fix", "docs", "refactor", "test", "chore"}) {
+    auto p = std::string(prefix) + ":";
+    if (lower_words(line).rfind(p, 0) == 0) {
+      type = prefix;
+      line = line.substr(p.size());
+      break;
+    }
+  }
+  auto lower = lower_words(line);
+  if (type.empty()) {
+    if (lower.find("fix") != std::string::npos || lower.find("bug") != std::string::npos) type = "fix";
+    else if (lower.find("doc") != std::string::npos || lower.find("readme") != std::string::npos) type = "docs";
+    else if (lower.find("refactor") != std::string::npos) type = "refactor";
+    else if (lower.find("test") != std::string::npos) type = "test";
+    else type = "feat";
+  }
+  std::string summary;
+  for (unsigned char c : line) {
+    bool keep = std::isalnum(c) || c == ' ' || c == '-' || c == '.' || c == '_' || c == '/' || c >= 0x80;
+    char ch = keep ? static_cast<char>(c) : ' ';
+    if (ch == ' ' && (summary.empty() || summary.back() == ' ')) continue;
+    summary += ch;
+  }
+  while (!summary.empty() && summary.back() == ' ') summary.pop_back();
+  if (summary.size() > 62) {
+    summary.resize(62);
+    while (!summary.empty() && (static_cast<unsigned char>(summary.back()) & 0xC0) == 0x80) summary.pop_back();
+    if (!summary.empty() && static_cast<unsigned char>(summary.back()) >= 0xC0) summary.pop_back();
+    while (!summary.empty() && summary.back() == ' ') summary.pop_back();
+  }
+  if (summary.empty()) summary = "untitled task";
+  return type + ": " + summary;
+}
+
+std::string derive_branch(const std::string& title, const std::string& suffix) {
+  auto text = title;
+  if (auto colon = text.find(": "); colon != std::string::npos && colon < 10) text = text.substr(colon + 2);
+  std::string slug;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) && c < 0x80) slug += static_cast<char>(std::tolower(c));
+    else if (!slug.empty() && slug.back() != '-') slug += '-';
+    if (slug.size() >= 40) break;
+  }
+  while (!slug.empty() && slug.back() == '-') slug.pop_back();
+  if (slug.empty()) slug = "task";
+  return "hearth/" + slug + "-" + suffix;
+}
+
+ActorType make_type(sandbox::Runtime& rt) {
+  ActorType t{"task"};
+  t.on_create = [&rt](StepContext& ctx, const Json& in) { return create(rt, ctx, in); };
+  t.on_queue(kSandboxChanged, on_sandbox_changed)
+      .on_queue(kSessionChanged, [&rt](StepContext& ctx, const Json& b) { return on_session_changed(rt, ctx, b); })
+      .on_queue(kGitDone, on_git_done)
+      .on_queue(kPrompt, on_prompt)
+      .on_queue(kStop, on_stop)
+      .on_queue(kCreateSession, on_create_session)
+      .on_queue(kCloseSession, on_close_session)
+      .on_queue(kRenameSession, on_rename_session)
+      .on_queue(kRename, on_rename)
+      .on_queue(kChangeOwner, on_change_owner)
+      .on_queue(kArchive, on_archive)
+      .on_queue(kUnarchive, on_unarchive)
+      .on_queue(kKill, on_kill)
+      .on_queue(kRetry, on_retry)
+      .on_queue(kRefreshDiff, git_command(rt, "diff"))
+      .on_queue(kCommit, git_command(rt, "commit"))
+      .on_queue(kPush, git_command(rt, "push"))
+      .on_queue(kSync, git_command(rt, "sync"))
+      .on_queue(kMerge, git_command(rt, "merge"))
+      .on_queue(kRevert, git_command(rt, "revert"))
+      .on_action(kGet, get)
+      .on_action(kSummary, summary)
+      .on_action(kDiff, diff)
+      .on_action(kDiffFile, diff_file)
+      .on_action(kOps, ops)
+      .on_action(kOp, op);
+  return t;
+}
+
+}  // namespace hearth::actors::task

@@ -1,0 +1,190 @@
+// Repositories over HTTP: connect one by git URL (the edge asks the remote, with git,
+// for its default branch before anything is stored), list them, list a repository's
+// branches (live, from the remote), disconnect. Connecting and disconnecting are for
+// org admins. See docs/http-api.md and docs/tasks.md.
+#include <httplib.h>
+
+#include <fmt/format.h>
+
+#include "actors/identity/identity.h"
+#include "actors/organization/organization_actor.h"
+#include "actors/sandbox/sandbox_runtime.h"
+#include "actors/session/agent_runner.h"
+#include "http/api_tasks.h"
+#include "sandbox/checkout.h"
+#include "storage/database.h"
+
+namespace hearth::http {
+namespace {
+
+namespace org = actors::organization;
+namespace fs = std::filesystem;
+
+Result<std::string> repo_param(const Context& ctx) {
+  const auto& id = ctx.param("repo");
+  bool ok = !id.empty() && id.size() <= 64;
+  for (unsigned char c : id) ok = ok && (std::islower(c) || std::isdigit(c) || c == '-' || c == '_' || c == '.');
+  if (!ok) return Error{ErrorCode::not_found, fmt::format("no repository \"{}\" in this organization", id.substr(0, 64))};
+  return id;
+}
+
+// "widgets" from ".../acme/widgets.git".
+std::string repo_id_from(const std::string& url) {
+  auto path = url;
+  while (!path.empty() && path.back() == '/') path.pop_back();
+  auto name = path.substr(path.find_last_of('/') + 1);
+  if (name.ends_with(".git")) name.resize(name.size() - 4);
+  std::string id;
+  for (unsigned char c : name) {
+    if (std::isalnum(c)) id += static_cast<char>(std::tolower(c));
+    else if (c == '-' || c == '_' || c == '.') id += static_cast<char>(c);
+    else if (!id.empty() && id.back() != '-') id += '-';
+  }
+  if (id.size() > 64) id.resize(64);
+  return id;
+}
+
+Result<Reply> list_repos(Context& ctx) { return read(ctx, org::address(ctx.org_id), org::kRepos); }
+
+Result<Reply> get_repo(Context& ctx) {
+  auto id = repo_param(ctx);
+  if (!id) return id.error();
+  return read(ctx, org::address(ctx.org_id), org::kRepo, {{"repo_id", *id}});
+}
+
+// The credential's value, when the repository has one.
+Result<std::optional<std::string>> credential_value(Context& ctx, const Json& credential) {
+  if (!credential.is_string()) return std::optional<std::string>{};
+  auto runner = agent_runner(ctx);
+  if (!runner) return runner.error();
+  auto name = credential.get<std::string>();
+  auto values = (*runner)->runtime().open_secrets(ctx.org_id, {name});
+  if (!values) return values.error();
+  if (!values->count(name)) return Error{ErrorCode::invalid, fmt::format("the org has no secret {}", name)};
+  return std::optional<std::string>((*values)[name]);
+}
+
+Result<Reply> add_repo(Context& ctx) {
+  auto runner = agent_runner(ctx);
+  if (!runner) return runner.error();
+  auto url = string_field(ctx.body, "url");
+  if (!url) return url.error();
+  if (url->size() > 2048) return Error{ErrorCode::invalid, "field \"url\" is at most 2048 characters"};
+  auto name = string_field(ctx.body, "name", false);
+  if (!name) return name.error();
+  auto credential = string_field(ctx.body, "credential", false);
+  if (!credential) return credential.error();
+  hearth::sandbox::CheckoutSpec spec;
+  spec.repo_url = *url;
+  spec.task_branch = "hearth/probe";
+  spec.network = hearth::sandbox::Network::host;
+  if (auto st = hearth::sandbox::validate(spec); !st) return st.error();
+  if (url->rfind("file:///", 0) == 0) {
+    // The server's own files are not a repository anyone connects.
+    std::error_code ec;
+    auto path = fs::weakly_canonical(url->substr(7), ec);
+    auto data = fs::weakly_canonical((*runner)->runtime().config().data_dir, ec);
+    auto rel = path.lexically_relative(data);
+    if (!rel.empty() && *rel.begin() != "..")
+      return Error{ErrorCode::invalid, "a file:// repository must not lie inside the server's data dir"};
+  }
+  Json cred = credential->empty() ? Json(nullptr) : Json(*credential);
+  auto token = credential_value(ctx, cred);
+  if (!token) return token.error();
+  auto remote = describe_remote((*runner)->runtime(), *url, *token);
+  if (!remote) return remote.error();
+  auto id = name->empty() ? repo_id_from(*url) : *name;
+  if (id.empty()) return Error{ErrorCode::invalid, "cannot name the repository from its URL; give a \"name\""};
+  for (unsigned char c : id)
+    if (!(std::islower(c) || std::isdigit(c) || c == '-' || c == '_' || c == '.'))
+      return Error{ErrorCode::invalid, "a repository name holds only a-z, 0-9, '-', '_' and '.'"};
+  if (id.size() > 64) return Error{ErrorCode::invalid, "a repository name is at most 64 characters"};
+  if ((*remote)["default_branch"].is_null())
+    return Error{ErrorCode::invalid, "the repository has no branches yet; push one first"};
+  Json body{{"repo_id", id}, {"name", id}, {"url", *url}, {"default_branch", (*remote)["default_branch"]},
+            {"credential", cred}, {"by", ctx.caller->username}};
+  return change(ctx, org::address(ctx.org_id), org::kAddRepo, body, 201);
+}
+
+Result<Reply> remove_repo(Context& ctx) {
+  auto id = repo_param(ctx);
+  if (!id) return id.error();
+  return change(ctx, org::address(ctx.org_id), org::kRemoveRepo, {{"repo_id", *id}});
+}
+
+Result<Reply> branches(Context& ctx) {
+  auto runner = agent_runner(ctx);
+  if (!runner) return runner.error();
+  auto id = repo_param(ctx);
+  if (!id) return id.error();
+  auto repo = ctx.edge.host.call(org::address(ctx.org_id), org::kRepo, {{"repo_id", *id}});
+  if (!repo) return repo.error();
+  auto token = credential_value(ctx, (*repo)["credential"]);
+  if (!token) return token.error();
+  auto remote = describe_remote((*runner)->runtime(), (*repo)["url"], *token);
+  if (!remote) return remote.error();
+  return Reply{200, *remote};
+}
+
+}  // namespace
+
+Result<Json> describe_remote(actors::sandbox::Runtime& rt, const std::string& url, const std::optional<std::string>& token) {
+  namespace sb = hearth::sandbox;
+  auto provider = sb::make_provider("local");
+  if (!provider) return provider.error();
+  std::error_code ec;
+  auto root = rt.config().data_dir / "tmp" / fmt::format("remote-{}", identity::new_id(""));
+  sb::SandboxDir dir{root};
+  fs::create_directories(dir.work(), ec);
+  if (ec) return Error{ErrorCode::unavailable, fmt::format("cannot create {}: {}", dir.work().string(), ec.message())};
+  struct Cleanup {
+    fs::path p;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(p, ec);
+    }
+  } cleanup{root};
+  sb::CheckoutSpec spec;
+  spec.repo_url = url;
+  spec.task_branch = "hearth/probe";
+  spec.network = sb::Network::host;
+  spec.token = token;
+  spec.ca_file = rt.config().git_ca_file;
+  auto access = sb::git_access(**provider, dir, spec);
+  if (!access) return access.error();
+  access->request.limits.wall_clock = std::chrono::seconds(30);
+  auto out = sb::run_git(**provider, dir, *access, {"git", "ls-remote", "--symref", "--", access->origin_url}, {}, 4u << 20);
+  if (!out) return out.error();
+  if (out->exit_code != 0) {
+    auto why = out->err;
+    while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+    return Error{ErrorCode::invalid, fmt::format("git cannot read {}: {}", url, why.empty() ? "no answer" : why)};
+  }
+  Json items = Json::array();
+  Json default_branch = nullptr;
+  std::string_view rest = out->out;
+  while (!rest.empty()) {
+    auto nl = rest.find('\n');
+    auto line = rest.substr(0, nl);
+    rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+    auto tab = line.find('\t');
+    if (tab == std::string_view::npos) continue;
+    auto left = line.substr(0, tab), ref = line.substr(tab + 1);
+    if (left.rfind("ref: refs/heads/", 0) == 0 && ref == "HEAD") default_branch = std::string(left.substr(16));
+    else if (ref.rfind("refs/heads/", 0) == 0)
+      items.push_back({{"name", std::string(ref.substr(11))}, {"commit", std::string(left)}});
+  }
+  if (default_branch.is_null() && !items.empty()) default_branch = items[0]["name"];
+  return Json{{"default_branch", default_branch}, {"items", items}};
+}
+
+void add_repo_routes(Router& r) {
+  const std::string base = "/v1/orgs/{org}/repos";
+  r.add({"GET", base, Policy::org_member, "organization", list_repos});
+  r.add({"POST", base, Policy::org_admin, "organization", add_repo});
+  r.add({"GET", base + "/{repo}", Policy::org_member, "organization", get_repo});
+  r.add({"DELETE", base + "/{repo}", Policy::org_admin, "organization", remove_repo});
+  r.add({"GET", base + "/{repo}/branches", Policy::org_member, "organization", branches});
+}
+
+}  // namespace hearth::http
