@@ -151,7 +151,7 @@ Result<Json> describe_remote(actors::sandbox::Runtime& rt, const std::string& ur
   spec.token = token;
   spec.ca_file = rt.config().git_ca_file;
   auto access = sb::git_access(**provider, dir, spec);
-  if (!access) return access.error();
+  if (!access) return Error{ErrorCode::invalid, access.error().message};
   access->request.limits.wall_clock = std::chrono::seconds(30);
   auto out = sb::run_git(**provider, dir, *access, {"git", "ls-remote", "--symref", "--", access->origin_url}, {}, 4u << 20);
   if (!out) return out.error();

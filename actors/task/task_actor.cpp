@@ -340,7 +340,8 @@ echo "reverted $FILE"
 constexpr const char* kDiffScript = R"SH(set -e
 g() { git -c core.hooksPath=/dev/null -c core.fsmonitor=false "$@"; }
 base=$(g merge-base HEAD "refs/remotes/origin/$BASE")
-GIT_INDEX_FILE=$(mktemp)
+scratch=$(mktemp -d)
+GIT_INDEX_FILE=$scratch/index
 export GIT_INDEX_FILE
 cp "$(git rev-parse --git-path index)" "$GIT_INDEX_FILE" 2>/dev/null || true
 g add -A
@@ -348,7 +349,7 @@ printf 'BASE %s\nHEAD %s\n' "$base" "$(g rev-parse HEAD)"
 printf '\036NUMSTAT\n'; g diff --cached --no-renames --numstat -z "$base"
 printf '\036STATUS\n'; g diff --cached --no-renames --name-status -z "$base"
 printf '\036PATCH\n'; g diff --cached --no-renames --no-color --no-ext-diff --no-textconv "$base"
-rm -f "$GIT_INDEX_FILE"
+rm -rf "$scratch"
 )SH";
 
 std::vector<std::string> split_z(std::string_view s) {
@@ -481,6 +482,7 @@ Result<Json> run_git_flow(sandbox::Runtime& rt, const GitPlan& plan, std::stop_t
   auto diff = sb::run_git(**provider, dir, *access, {"sh", "-c", kDiffScript}, stop.get_token(), 4u << 20);
   if (!diff) return diff.error();
   if (diff->exit_code != 0) {
+    if (plan.kind == "diff") return Error{ErrorCode::unavailable, "git diff failed: " + tidy(diff->err)};
     result["diff_error"] = tidy(diff->err);
   } else {
     result["diff"] = parse_diff(diff->out);
@@ -985,8 +987,8 @@ std::string derive_title(const std::string& prompt) {
   while (start <= prompt.size()) {
     auto end = prompt.find('\n', start);
     auto l = prompt.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    if (l.find_first_not_of(" \t\r") != std::string::npos) {
-      line = l;
+    if (auto first = l.find_first_not_of(" \t\r"); first != std::string::npos) {
+      line = l.substr(first);
       break;
     }
     if (end == std::string::npos) break;
@@ -1017,6 +1019,10 @@ std::string derive_title(const std::string& prompt) {
     summary += ch;
   }
   while (!summary.empty() && summary.back() == ' ') summary.pop_back();
+  // Leading punctuation ("/write ...", "- item") says nothing.
+  while (!summary.empty() && !std::isalnum(static_cast<unsigned char>(summary[0])) &&
+         static_cast<unsigned char>(summary[0]) < 0x80)
+    summary.erase(0, 1);
   if (summary.size() > 62) {
     summary.resize(62);
     while (!summary.empty() && (static_cast<unsigned char>(summary.back()) & 0xC0) == 0x80) summary.pop_back();

@@ -18,6 +18,7 @@ struct ApiResponse {
   int status = 0;
   nlohmann::json body;
   httplib::Headers headers;
+  std::string text;  // the body as sent
   std::string header(const std::string& name) const {
     auto it = headers.find(name);
     return it == headers.end() ? "" : it->second;
@@ -98,7 +99,7 @@ class TestServer {
     else if (method == "PUT") r = cli.Put(path, headers, body, content_type);
     else if (method == "DELETE") r = cli.Delete(path, headers, body, content_type);
     REQUIRE_MESSAGE(r, "no answer to " << method << " " << path << ": " << httplib::to_string(r.error()));
-    ApiResponse out{r->status, nlohmann::json::parse(r->body, nullptr, false), r->headers};
+    ApiResponse out{r->status, nlohmann::json::parse(r->body, nullptr, false), r->headers, r->body};
     return out;
   }
   ApiResponse call(const std::string& method, const std::string& path, const std::string& token, const char* body) {

@@ -1,0 +1,281 @@
+// Tasks end to end over HTTP against a real server: a task is created on a connected
+// repository, the mock agent works in its sandbox, and the git flows (diff, push, sync,
+// merge, revert) run for real against a bare origin on disk.
+#include <doctest/doctest.h>
+
+#include "actors/audit/audit_actor.h"
+#include "actors/sandbox/sandbox_actor.h"
+#include "tests/support/task_world.h"
+
+namespace hearth::test {
+namespace {
+
+std::string first_session(const json& task) { return task["sessions"][0]["session_id"]; }
+
+std::string session_path(const std::string& task, const std::string& session) {
+  return TaskWorld::task_path(task) + "/sessions/" + session;
+}
+
+}  // namespace
+
+TEST_CASE("repositories: connect by URL (default branch detected), list branches, refuse bad ones, disconnect") {
+  TaskWorld w;
+  auto repos = w.s.call("GET", "/v1/orgs/acme/repos", w.member);
+  REQUIRE(repos.status == 200);
+  REQUIRE(repos.body["items"].size() == 1);
+  CHECK(repos.body["items"][0]["repo_id"] == "origin");
+  CHECK(repos.body["items"][0]["default_branch"] == "main");
+  auto branches = w.s.call("GET", "/v1/orgs/acme/repos/origin/branches", w.member);
+  REQUIRE(branches.status == 200);
+  CHECK(branches.body["default_branch"] == "main");
+  CHECK(branches.body["items"].size() == 2);  // main, dev
+
+  // Members do not connect repositories; nonsense is refused with the reason.
+  CHECK(w.s.call("POST", "/v1/orgs/acme/repos", w.member, json{{"url", "file://" + w.bare.string()}}).status == 403);
+  auto missing = w.s.call("POST", "/v1/orgs/acme/repos", w.owner, json{{"url", "file:///nowhere/at/all"}});
+  CHECK(missing.status == 400);
+  CHECK(missing.body["error"]["message"].get<std::string>().find("no repository at file:///nowhere") != std::string::npos);
+  CHECK(w.s.call("POST", "/v1/orgs/acme/repos", w.owner, json{{"url", "ssh://example.com/x"}}).status == 400);
+  auto twice = w.s.call("POST", "/v1/orgs/acme/repos", w.owner, json{{"url", "file://" + w.bare.string()}, {"name", "again"}});
+  CHECK(twice.status == 409);
+  auto inside = w.s.call("POST", "/v1/orgs/acme/repos", w.owner, json{{"url", "file://" + w.s.dir.path().string() + "/data"}});
+  CHECK(inside.status == 400);
+  CHECK(w.s.call("GET", "/v1/orgs/acme/repos/origin", w.outsider).status == 404);
+
+  CHECK(w.s.call("DELETE", "/v1/orgs/acme/repos/origin", w.owner).status == 200);
+  CHECK(w.s.call("GET", "/v1/orgs/acme/repos/origin", w.owner).status == 404);
+}
+
+TEST_CASE("a task: created, the agent writes a file, the diff shows it, push puts the commit on the branch in the origin") {
+  TaskWorld w;
+  auto id = w.create("/write hello.txt Hello from the agent");
+  auto task = w.settled(id);
+  CHECK(task["title"] == "feat: write hello.txt Hello from the agent");
+  auto branch = task["branch"].get<std::string>();
+  CHECK(branch.rfind("hearth/write-hello-txt-hello-from-the-agent-", 0) == 0);
+  CHECK(task["base_branch"] == "main");
+  CHECK(task["owner"]["username"] == "owner");
+  REQUIRE(task["sessions"].size() == 1);
+  CHECK(task["sessions"][0]["last_turn_status"] == "completed");
+
+  // The diff (refreshed when the turn ended) lists the new file with its patch.
+  auto diff = w.poll(TaskWorld::task_path(id) + "/diff", [](const json& b) { return b["files"] == 1; });
+  INFO(w.s.call("GET", TaskWorld::task_path(id) + "/ops", w.owner).body.dump());
+  CHECK(diff["items"][0]["path"] == "hello.txt");
+  CHECK(diff["items"][0]["status"] == "A");
+  CHECK(diff["items"][0]["added"] == 1);
+  auto file = w.s.call("GET", TaskWorld::task_path(id) + "/diff/file?path=hello.txt", w.owner);
+  REQUIRE(file.status == 200);
+  CHECK(file.body["patch"].get<std::string>().find("+Hello from the agent") != std::string::npos);
+
+  auto pushed = w.flow(id, "push");
+  REQUIRE_MESSAGE(pushed["status"] == "succeeded", pushed.dump());
+  CHECK(w.origin_git("show " + branch + ":hello.txt; echo") == "Hello from the agent\n");
+  auto log = w.origin_git("log --format=%s -1 " + branch);
+  CHECK(log == task["title"].get<std::string>() + "\n");
+  CHECK(w.origin_git("rev-parse main") == w.origin_git("rev-parse " + branch + "~1"));
+
+  // The index answers listings without the task actor.
+  auto list = w.s.call("GET", "/v1/orgs/acme/tasks?repo=origin", w.member);
+  REQUIRE(list.status == 200);
+  REQUIRE(list.body["items"].size() == 1);
+  CHECK(list.body["items"][0]["task_id"] == id);
+  CHECK(list.body["items"][0]["status"] == "idle");
+  CHECK(w.s.call("GET", TaskWorld::task_path(id), w.outsider).status == 404);
+}
+
+TEST_CASE("a follow-up prompt runs in the task's session; bad input is refused with reasons") {
+  TaskWorld w;
+  auto id = w.create("/say first");
+  auto task = w.settled(id);
+  auto r = w.s.call("POST", TaskWorld::task_path(id) + "/prompt", w.member, json{{"text", "/write second.txt two"}});
+  REQUIRE_MESSAGE(r.status == 202, r.body.dump());
+  w.poll(TaskWorld::task_path(id) + "/diff", [](const json& b) { return b["files"] == 1; });
+  auto transcript = w.transcript(session_path(id, first_session(task)));
+  CHECK(AgentWorld::said(transcript, 1) == "first");
+
+  CHECK(w.s.call("POST", TaskWorld::task_path(id) + "/prompt", w.owner, json{{"text", "  "}}).status == 400);
+  CHECK(w.s.call("POST", "/v1/orgs/acme/tasks", w.owner, json{{"repo", "nope"}, {"prompt", "x"}}).status == 404);
+  CHECK(w.s.call("POST", "/v1/orgs/acme/tasks", w.owner, json{{"repo", "origin"}}).status == 400);
+  CHECK(w.s.call("POST", "/v1/orgs/acme/tasks", w.owner, json{{"repo", "origin"}, {"prompt", "x"}, {"agent", "nobody"}}).status == 400);
+  CHECK(w.s.call("POST", "/v1/orgs/acme/tasks", w.owner, json{{"repo", "origin"}, {"prompt", "x"}, {"branch", "a..b"}}).status == 400);
+  // An explicit branch another live task owns is a conflict.
+  auto explicit_id = w.create("/say mine", {{"branch", "feature/mine"}});
+  auto clash = w.s.call("POST", "/v1/orgs/acme/tasks", w.owner,
+                        json{{"repo", "origin"}, {"prompt", "x"}, {"branch", "feature/mine"}});
+  CHECK(clash.status == 409);
+  w.settled(explicit_id);
+  CHECK(w.s.call("POST", TaskWorld::task_path(id) + "/revert", w.owner, json{{"path", "../etc/passwd"}}).status == 400);
+  CHECK(w.s.call("GET", TaskWorld::task_path(id) + "/ops/abc", w.owner).status == 404);
+}
+
+TEST_CASE("sync onto a base that conflicts: the rebase is aborted, the task lists the files, the repository is clean") {
+  TaskWorld w;
+  auto id = w.create("/write README.md changed by the agent");
+  w.settled(id);
+  // Someone changes the same file on main in the origin.
+  auto other = w.s.dir.path() / "other";
+  sh("set -e; git clone -q '" + w.bare.string() + "' '" + other.string() + "'; cd '" + other.string() +
+     "'; echo 'changed on main' > README.md; git -c user.name=o -c user.email=o@o commit -qam main; git push -q origin main");
+  auto op = w.flow(id, "sync");
+  CHECK(op["status"] == "failed");
+  CHECK(op["result"]["conflict_files"] == json::array({"README.md"}));
+  auto task = w.settled(id, "conflict");
+  CHECK(task["conflict_files"] == json::array({"README.md"}));
+  // No rebase left half done: the work tree is the branch's, committed, clean.
+  auto sandbox = w.s.runtime->dir(actors::sandbox::address(task["org_id"], id)).work();
+  CHECK(sh("cd '" + sandbox.string() + "' && git status --porcelain && ls .git").find("rebase-merge") == std::string::npos);
+  CHECK(sh("cd '" + sandbox.string() + "' && git status --porcelain").empty());
+  CHECK(sh("cat '" + (sandbox / "README.md").string() + "'; echo") == "changed by the agent\n");
+  // Merging is refused until the branch has the base's commits.
+  auto merge = w.flow(id, "merge");
+  CHECK(merge["status"] == "failed");
+  CHECK(merge["error"].get<std::string>().find("would not fast-forward") != std::string::npos);
+}
+
+TEST_CASE("sync without conflicts rebases; merge fast-forwards the base in the origin; revert restores a file") {
+  TaskWorld w;
+  auto id = w.create("/write feature.txt new feature\n/write src/a.c rewritten");
+  w.settled(id);
+  auto other = w.s.dir.path() / "other";
+  sh("set -e; git clone -q '" + w.bare.string() + "' '" + other.string() + "'; cd '" + other.string() +
+     "'; echo 'notes' > NOTES.md; git add NOTES.md; git -c user.name=o -c user.email=o@o commit -qm notes; git push -q origin main");
+
+  auto revert = w.flow(id, "revert", {{"path", "src/a.c"}});
+  REQUIRE_MESSAGE(revert["status"] == "succeeded", revert.dump());
+  auto diff = w.poll(TaskWorld::task_path(id) + "/diff", [](const json& b) { return b["files"] == 1; });
+  CHECK(diff["items"][0]["path"] == "feature.txt");
+
+  auto sync = w.flow(id, "sync");
+  REQUIRE_MESSAGE(sync["status"] == "succeeded", sync.dump());
+  auto merge = w.flow(id, "merge");
+  REQUIRE_MESSAGE(merge["status"] == "succeeded", merge.dump());
+  CHECK(w.origin_git("show main:feature.txt; echo") == "new feature\n");
+  CHECK(w.origin_git("show main:NOTES.md") == "notes\n");
+  CHECK(w.origin_git("show main:src/a.c") == "two\n");
+  auto again = w.flow(id, "merge");
+  CHECK(again["status"] == "failed");
+  CHECK(again["error"].get<std::string>().find("nothing to merge") != std::string::npos);
+}
+
+TEST_CASE("archive stops the sandbox and keeps the transcript; unarchive brings it back; kill mid-turn ends everything") {
+  TaskWorld w;
+  auto id = w.create("/write a.txt A");
+  auto task = w.settled(id);
+  auto r = w.s.call("POST", TaskWorld::task_path(id) + "/archive", w.owner);
+  REQUIRE_MESSAGE(r.status == 200, r.body.dump());
+  w.settled(id, "archived");
+  w.poll(AgentWorld::sandbox_path(id), [](const json& b) { return b["state"] == "stopped"; });
+  CHECK(w.transcript(session_path(id, first_session(task))).size() > 2);
+  CHECK(w.s.call("POST", TaskWorld::task_path(id) + "/prompt", w.owner, json{{"text", "/say hi"}}).status == 409);
+  // Archived tasks leave the default listing.
+  CHECK(w.s.call("GET", "/v1/orgs/acme/tasks", w.owner).body["items"].empty());
+  CHECK(w.s.call("GET", "/v1/orgs/acme/tasks?archived=only", w.owner).body["items"].size() == 1);
+
+  REQUIRE(w.s.call("POST", TaskWorld::task_path(id) + "/unarchive", w.owner).status == 200);
+  w.settled(id, "idle");
+  w.poll(AgentWorld::sandbox_path(id), [](const json& b) { return b["state"] == "ready"; });
+  REQUIRE(w.s.call("POST", TaskWorld::task_path(id) + "/prompt", w.owner, json{{"text", "/say back"}}).status == 202);
+  w.settled(id);
+
+  // Kill while a turn runs: the sandbox is destroyed, the session closed, the record kept.
+  REQUIRE(w.s.call("POST", TaskWorld::task_path(id) + "/prompt", w.owner, json{{"text", "/sleep 30000"}}).status == 202);
+  w.poll(TaskWorld::task_path(id), [](const json& b) { return b["status"] == "running"; });
+  REQUIRE(w.s.call("POST", TaskWorld::task_path(id) + "/kill", w.owner).status == 200);
+  w.poll(AgentWorld::sandbox_path(id), [](const json& b) { return b["state"] == "destroyed"; });
+  auto killed = w.settled(id, "killed");
+  CHECK(killed["sessions"][0]["status"] == "closed");
+  CHECK(w.s.call("GET", "/v1/orgs/acme/tasks?status=killed", w.owner).body["items"].size() == 1);
+  // Its branch name is free again.
+  w.create("/say reuse", {{"branch", killed["branch"]}});
+}
+
+TEST_CASE("feeds: the owner hears of finished turns, permission requests and others acting; unread per person") {
+  TaskWorld w;
+  auto id = w.create("/ask delete the build dir");
+  auto permission = w.poll(TaskWorld::task_path(id), [](const json& b) {
+    return !b["sessions"].empty() && b["sessions"][0]["pending_permissions"] == 1;
+  });
+  auto notes = w.poll("/v1/me/notifications", [](const json& b) { return b["unread"] == 1; });
+  CHECK(notes["items"][0]["type"] == "needs_permission");
+  CHECK(notes["items"][0]["task_id"] == id);
+  CHECK(notes["items"][0]["message"].get<std::string>().find("delete the build dir") != std::string::npos);
+  // The member is not concerned yet: nothing in their feed.
+  CHECK(w.s.call("GET", "/v1/me/feed", w.member).body["items"].empty());
+
+  auto session = first_session(permission);
+  auto pending = w.s.call("GET", session_path(id, session) + "/permissions?status=pending", w.owner);
+  REQUIRE(pending.body["items"].size() == 1);
+  auto pid = pending.body["items"][0]["permission_id"].get<std::string>();
+  REQUIRE(w.s.call("POST", session_path(id, session) + "/permissions/" + pid, w.owner, json{{"decision", "allow_once"}}).status == 200);
+  w.settled(id);
+  auto feed = w.poll("/v1/me/feed", [&](const json& b) {
+    return !b["items"].empty() && b["items"][0]["reason"] == "finished";
+  });
+  CHECK(feed["items"][0]["unread"] == true);
+  CHECK(feed["items"][0]["unread_sessions"] == json::array({session}));
+  CHECK(feed["unread"] == 1);
+
+  // The member prompts: the owner hears someone acted; the member is now concerned too.
+  REQUIRE(w.s.call("POST", TaskWorld::task_path(id) + "/prompt", w.member, json{{"text", "/say from member"}}).status == 202);
+  w.poll("/v1/me/feed", [](const json& b) { return !b["items"].empty() && b["items"][0]["reason"] == "finished"; },
+         std::chrono::seconds(30), w.member);
+  auto owner_notes = w.poll("/v1/me/notifications", [](const json& b) { return b["items"].size() >= 3; });
+  CHECK(owner_notes["items"][0]["type"] == "finished");
+
+  // Reading is per person.
+  REQUIRE(w.s.call("POST", TaskWorld::task_path(id) + "/read", w.owner).status == 200);
+  auto after = w.s.call("GET", "/v1/me/feed", w.owner).body;
+  CHECK(after["unread"] == 0);
+  CHECK(after["items"][0]["unread"] == false);
+  CHECK(w.s.call("GET", "/v1/me/feed", w.member).body["unread"] == 1);
+  REQUIRE(w.s.call("POST", "/v1/me/feed/read", w.member).status == 200);
+  CHECK(w.s.call("GET", "/v1/me/feed", w.member).body["unread"] == 0);
+  CHECK(w.s.call("GET", "/v1/me/notifications?unread=true", w.member).body["items"].empty());
+
+  // Drafts per session, per person.
+  auto draft_path = session_path(id, session) + "/draft";
+  REQUIRE(w.s.call("PUT", draft_path, w.owner, json{{"text", "half a thought"}}).status == 200);
+  CHECK(w.s.call("GET", draft_path, w.owner).body["text"] == "half a thought");
+  CHECK(w.s.call("GET", draft_path, w.member).body["text"] == "");
+}
+
+TEST_CASE("audit: every mutation is logged with who, what and outcome; verify detects an edited or deleted row") {
+  TaskWorld w;
+  auto id = w.create("/write x.txt X");
+  w.settled(id);
+  w.flow(id, "push");
+  CHECK(w.s.call("POST", TaskWorld::task_path(id) + "/prompt", w.outsider, json{{"text", "x"}}).status == 404);
+  CHECK(w.s.call("POST", "/v1/orgs/acme/repos", w.member, json{{"url", "file:///x"}}).status == 403);
+  auto log = w.poll("/v1/orgs/acme/audit?limit=1000", [](const json& b) {
+    for (const auto& e : b["items"])
+      if (e["kind"] == "task.git.push") return true;
+    return false;
+  });
+  std::set<std::string> kinds;
+  for (const auto& e : log["items"]) kinds.insert(e["kind"].get<std::string>() + " " + e["outcome"].get<std::string>());
+  CHECK(kinds.count("POST /repos ok"));
+  CHECK(kinds.count("POST /tasks ok"));
+  CHECK(kinds.count("POST /tasks/{task}/push accepted"));
+  CHECK(kinds.count("task.git.push succeeded"));
+  CHECK(kinds.count("POST /repos forbidden"));
+  for (const auto& e : log["items"])
+    if (e["kind"] == "POST /tasks") {
+      CHECK(e["username"] == "owner");
+      CHECK(e["request_id"].is_string());
+    }
+  CHECK(w.s.call("GET", "/v1/orgs/acme/audit", w.member).status == 403);
+  CHECK(w.s.call("GET", "/v1/orgs/acme/audit?kind=POST%20/tasks&limit=5", w.owner).body["items"].size() >= 1);
+
+  auto verified = w.s.call("GET", "/v1/orgs/acme/audit/verify", w.owner);
+  REQUIRE(verified.status == 200);
+  CHECK(verified.body["ok"] == true);
+  auto count = verified.body["entries"].get<std::int64_t>();
+  CHECK(count == static_cast<std::int64_t>(log["items"].size()));
+  auto exported = w.s.call("GET", "/v1/orgs/acme/audit/export", w.owner);
+  REQUIRE(exported.status == 200);
+  CHECK(std::count(exported.text.begin(), exported.text.end(), '\n') == count);
+
+}
+
+}  // namespace hearth::test
