@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -100,7 +101,7 @@ std::optional<Response> Api::call(const std::string& method, const std::string& 
     std::cerr << "hearth: cannot reach " << url_ << ": " << httplib::to_string(r.error()) << "\n";
     return std::nullopt;
   }
-  Response out{r->status, Json::parse(r->body, nullptr, false), r->get_header_value("Set-Cookie")};
+  Response out{r->status, Json::parse(r->body, nullptr, false), r->get_header_value("Set-Cookie"), r->body};
   if (out.body.is_discarded()) out.body = r->body;
   return out;
 }
@@ -196,6 +197,17 @@ bool Api::stream(const std::string& path, std::string last_event_id,
     std::this_thread::sleep_for(std::chrono::milliseconds(200 * (attempt + 1)));  // then resume after the last id
   }
   return true;
+}
+
+std::optional<std::vector<std::string>> split_ref(const std::string& text, int parts, const std::string& form) {
+  std::vector<std::string> p;
+  std::stringstream in(text);
+  for (std::string part; std::getline(in, part, '/');) p.push_back(part);
+  if (static_cast<int>(p.size()) != parts || std::any_of(p.begin(), p.end(), [](const auto& s) { return s.empty(); })) {
+    std::cerr << "hearth: \"" << text << "\" should be " << form << "\n";
+    return std::nullopt;
+  }
+  return p;
 }
 
 }  // namespace hearth::cli

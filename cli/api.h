@@ -36,6 +36,7 @@ struct Response {
   int status = 0;
   Json body;
   std::string set_cookie;
+  std::string text;  // the body as it came
 };
 
 // One server, as the options or the stored login name it.
@@ -72,5 +73,14 @@ class Api {
  private:
   const ClientOptions& options_;
 };
+
+// "A/B/C" split into exactly `parts` non-empty parts; nullopt (after saying that it
+// should look like `form`) otherwise.
+std::optional<std::vector<std::string>> split_ref(const std::string& text, int parts, const std::string& form);
+
+// Follows a session's transcript (its path: /v1/orgs/…/sessions/ID) from after
+// `after_seq`, printed for people (NDJSON with --json); with `until_turn` > 0, returns
+// once that turn is over. Exit code: 0, or 1 when the turn failed.
+int watch_transcript(Api& api, const std::string& session_path, std::int64_t after_seq, std::int64_t until_turn);
 
 }  // namespace hearth::cli

@@ -84,6 +84,7 @@ int main(int argc, char** argv) {
   auto client = hearth::cli::add_client_commands(app);
   auto admin = hearth::cli::add_admin_commands(app);
   auto sessions = hearth::cli::add_session_commands(app);
+  auto tasks = hearth::cli::add_task_commands(app);
 
   CLI11_PARSE(app, argc, argv);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
@@ -96,7 +97,7 @@ int main(int argc, char** argv) {
     spdlog::set_level(spdlog::level::off);  // stdout carries ACP messages only
     return hearth::sandbox::acp::run_mock_agent(stdin, stdout);
   }
-  for (const auto* set : {client.get(), admin.get(), sessions.get()})
+  for (const auto* set : {client.get(), admin.get(), sessions.get(), tasks.get()})
     if (auto code = hearth::cli::run_parsed(*set); code >= 0) return code;
   return 2;
 }

@@ -27,14 +27,9 @@ struct Ref {
 
 // "ORG/TASK" (parts == 2) or "ORG/TASK/SESSION" (parts == 3).
 std::optional<Ref> parse_ref(const std::string& text, int parts) {
-  std::vector<std::string> p;
-  std::stringstream in(text);
-  for (std::string part; std::getline(in, part, '/');) p.push_back(part);
-  if (static_cast<int>(p.size()) != parts || std::any_of(p.begin(), p.end(), [](const auto& s) { return s.empty(); })) {
-    std::cerr << "hearth: \"" << text << "\" should be " << (parts == 2 ? "ORG/TASK" : "ORG/TASK/SESSION") << "\n";
-    return std::nullopt;
-  }
-  return Ref{p[0], p[1], parts == 3 ? p[2] : ""};
+  auto p = split_ref(text, parts, parts == 2 ? "ORG/TASK" : "ORG/TASK/SESSION");
+  if (!p) return std::nullopt;
+  return Ref{(*p)[0], (*p)[1], parts == 3 ? (*p)[2] : ""};
 }
 
 // --- Printing a transcript for people ----------------------------------------------------
@@ -115,13 +110,13 @@ bool turn_over(const Json& event, std::int64_t turn) {
          (kind == "turn_ended" || kind == "turn_failed" || kind == "turn_interrupted" || kind == "session_closed");
 }
 
-// Follows the transcript from after `after_seq`; with `until_turn` > 0, returns once
-// that turn is over. Exit code: 0, or 1 when the turn failed.
-int watch(Api& api, const Ref& ref, std::int64_t after_seq, std::int64_t until_turn) {
+}  // namespace
+
+int watch_transcript(Api& api, const std::string& session_path, std::int64_t after_seq, std::int64_t until_turn) {
   TranscriptPrinter printer;
   int code = 0;
   bool json = api.json_output();
-  bool ok = api.stream(ref.session_path() + "/events", after_seq > 0 ? std::to_string(after_seq) : "",
+  bool ok = api.stream(session_path + "/events", after_seq > 0 ? std::to_string(after_seq) : "",
                        [&](const std::string& name, const std::string&, const Json& data) {
                          if (name != "transcript") return true;
                          if (json) std::cout << data.dump() << "\n" << std::flush;
@@ -134,6 +129,12 @@ int watch(Api& api, const Ref& ref, std::int64_t after_seq, std::int64_t until_t
                        });
   printer.end_line();
   return ok ? code : 1;
+}
+
+namespace {
+
+int watch(Api& api, const Ref& ref, std::int64_t after_seq, std::int64_t until_turn) {
+  return watch_transcript(api, ref.session_path(), after_seq, until_turn);
 }
 
 // The one pending permission request, or the one named.

@@ -1,0 +1,531 @@
+// The repo, task, feed and audit subcommands. A repository is named ORG/REPO and a
+// task ORG/TASK. `hearth task create` shows provisioning as a progress line and then
+// streams the first turn's transcript live (NDJSON events with --json; --detach returns
+// at once); the git flows wait for their outcome and say it. See docs/cli.md.
+#include <CLI/CLI.hpp>
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "cli/api.h"
+#include "cli/commands.h"
+#include "cli/output.h"
+
+namespace hearth::cli {
+namespace {
+
+std::string org_path(const std::string& org) { return "/v1/orgs/" + encode(org); }
+
+std::optional<std::string> task_path(const std::string& ref) {
+  auto p = split_ref(ref, 2, "ORG/TASK");
+  if (!p) return std::nullopt;
+  return org_path((*p)[0]) + "/tasks/" + encode((*p)[1]);
+}
+
+std::string query(const std::vector<std::pair<std::string, std::string>>& params) {
+  std::string q;
+  for (const auto& [k, v] : params)
+    if (!v.empty()) q += (q.empty() ? "?" : "&") + k + "=" + encode(v);
+  return q;
+}
+
+// Waits for a git flow's op to end and says how it went. 0: it succeeded.
+int follow_op(Api& api, const std::string& path, const Json& started) {
+  if (!started.contains("op_id")) {  // ?wait=false or an older server: nothing to follow
+    std::cout << started.dump(2) << "\n";
+    return 0;
+  }
+  auto op_path = path + "/ops/" + std::to_string(started["op_id"].get<std::int64_t>());
+  int code = 1;
+  bool tty = ::isatty(2);
+  auto begun = std::chrono::steady_clock::now();
+  for (;;) {
+    auto op = api.fetch("GET", op_path, nullptr, code);
+    if (!op) return code;
+    if ((*op)["status"] != "running") {
+      if (tty) std::cerr << "\r\033[K";
+      if (api.json_output()) {
+        std::cout << op->dump(2) << "\n";
+      } else {
+        const auto& r = (*op)["result"];
+        if (r.is_object() && r.contains("output") && !r["output"].get<std::string>().empty())
+          std::cout << r["output"].get<std::string>() << "\n";
+        if (r.is_object() && r.contains("conflict_files")) {
+          std::cout << "conflicts in:\n";
+          for (const auto& f : r["conflict_files"]) std::cout << "  " << f.get<std::string>() << "\n";
+        }
+        std::cout << (*op)["kind"].get<std::string>() << ": " << (*op)["status"].get<std::string>() << "\n";
+      }
+      if ((*op)["status"] == "failed") {
+        if ((*op)["error"].is_string()) std::cerr << "hearth: " << (*op)["error"].get<std::string>() << "\n";
+        return 1;
+      }
+      return 0;
+    }
+    if (tty) {
+      auto s = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - begun).count();
+      std::cerr << "\r\033[K" << (*op)["kind"].get<std::string>() << " running… " << s << "s" << std::flush;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+// After `hearth task create`: the provisioning steps as a progress line, then the first
+// turn's transcript as it streams. 0 when the turn completed.
+int follow_task(Api& api, const std::string& path, const std::string& ref) {
+  int code = 1;
+  bool tty = ::isatty(2);
+  std::string last_phase;
+  Json task;
+  for (;;) {
+    auto t = api.fetch("GET", path, nullptr, code);
+    if (!t) return code;
+    task = *t;
+    auto status = task.value("status", "");
+    auto phase = task.value("phase", Json()).is_string() ? task["phase"].get<std::string>() : "";
+    if (status == "provisioning" && !phase.empty() && phase != last_phase) {
+      if (api.json_output()) std::cout << Json{{"event", "progress"}, {"task", ref}, {"step", phase}}.dump() << "\n" << std::flush;
+      else if (tty) std::cerr << "\r\033[K" << ref << ": " << phase << "…" << std::flush;
+      else std::cerr << ref << ": " << phase << "\n";
+      last_phase = phase;
+    }
+    if (status == "error") {
+      if (tty) std::cerr << "\r\033[K";
+      if (api.json_output()) std::cout << Json{{"event", "task"}, {"task", task}}.dump() << "\n";
+      std::cerr << "hearth: provisioning failed while " << task.value("error_step", Json("?")).get<std::string>() << ": "
+                << task.value("error", Json("")).get<std::string>() << "\n"
+                << "hearth: fix the cause and run `hearth task retry " << ref << "`\n";
+      return 1;
+    }
+    if (status != "provisioning" && task.contains("sessions") && !task["sessions"].empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (tty) std::cerr << "\r\033[K";
+  if (api.json_output()) std::cout << Json{{"event", "task"}, {"task", task}}.dump() << "\n" << std::flush;
+  else std::cerr << ref << ": on branch " << task.value("branch", "") << "\n";
+  // The latest session's latest turn (the first one, right after creation).
+  auto session_path = path + "/sessions/" + encode(task["sessions"].back()["session_id"].get<std::string>());
+  // The task made it a moment ago: the session may take that moment to appear.
+  std::optional<Response> session;
+  for (int i = 0; i < 200; ++i) {
+    session = api.call("GET", session_path);
+    if (!session) return 1;
+    if (session->status != 404) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (session->status != 200) {
+    auto again = api.fetch("GET", session_path, nullptr, code);  // says why
+    if (!again) return code;
+    session->body = *again;
+  }
+  return watch_transcript(api, session_path, 0, std::max<std::int64_t>(session->body.value("turn", std::int64_t{1}), 1));
+}
+
+void print_task(const Json& t) {
+  Json shown = Json::object();
+  for (const char* k : {"task_id", "title", "status", "repo_id", "branch", "base_branch", "agent", "phase", "error",
+                        "error_step", "conflict_files", "sandbox_state", "attention"})
+    if (t.contains(k) && !t[k].is_null()) shown[k] = t[k];
+  if (t.contains("owner")) shown["owner"] = t["owner"]["username"];
+  if (t.contains("diff"))
+    shown["diff"] = std::to_string(t["diff"]["files"].get<std::int64_t>()) + " files, +" +
+                    std::to_string(t["diff"]["added"].get<std::int64_t>()) + " -" +
+                    std::to_string(t["diff"]["removed"].get<std::int64_t>());
+  print_object(shown);
+  if (t.contains("sessions") && !t["sessions"].empty()) {
+    std::cout << "sessions:\n";
+    print_table(t["sessions"], {"session_id", "title", "agent", "status", "turn", "last_turn_status"});
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
+  auto set = std::make_shared<CommandSet>();
+  auto opts = std::make_shared<ClientOptions>();
+  auto common = [opts](CLI::App* cmd) { add_client_options(cmd, *opts); };
+  auto s = std::make_shared<std::map<std::string, std::string>>();
+  auto flags = std::make_shared<std::map<std::string, bool>>();
+
+  // --- repo --------------------------------------------------------------------------
+  auto repo = app.add_subcommand("repo", "Repositories connected to an organization");
+  repo->require_subcommand(1);
+  auto r_add = repo->add_subcommand("add", "Connect a repository by git URL (org admins); its default branch is detected");
+  r_add->add_option("org", (*s)["org"], "Organization")->required();
+  r_add->add_option("url", (*s)["url"], "file:///path/to/repo or https://host/owner/repo.git")->required();
+  r_add->add_option("--name", (*s)["name"], "Its name in Hearth (default: from the URL)");
+  r_add->add_option("--credential", (*s)["credential"], "The org secret git uses for https");
+  common(r_add);
+  set->add(r_add, [=] {
+    Json body{{"url", (*s)["url"]}};
+    if (!(*s)["name"].empty()) body["name"] = (*s)["name"];
+    if (!(*s)["credential"].empty()) body["credential"] = (*s)["credential"];
+    Api api(*opts);
+    return api.run("POST", org_path((*s)["org"]) + "/repos", body, [](const Json& j) {
+      std::cout << j["repo_id"].get<std::string>() << " (default branch " << j["default_branch"].get<std::string>() << ")\n";
+    });
+  });
+  auto r_list = repo->add_subcommand("list", "The repositories of an organization");
+  r_list->add_option("org", (*s)["org"], "Organization")->required();
+  common(r_list);
+  set->add(r_list, [=] {
+    Api api(*opts);
+    return api.run("GET", org_path((*s)["org"]) + "/repos", nullptr, [](const Json& j) {
+      print_table(j["items"], {"repo_id", "default_branch", "url", "added_by"});
+    });
+  });
+  auto r_branches = repo->add_subcommand("branches", "A repository's branches, asked of the remote now");
+  r_branches->add_option("repo", (*s)["repo"], "ORG/REPO")->required();
+  common(r_branches);
+  set->add(r_branches, [=] {
+    auto p = split_ref((*s)["repo"], 2, "ORG/REPO");
+    if (!p) return 2;
+    Api api(*opts);
+    return api.run("GET", org_path((*p)[0]) + "/repos/" + encode((*p)[1]) + "/branches", nullptr,
+                   [](const Json& j) { print_table(j["items"], {"name", "commit"}); });
+  });
+  auto r_remove = repo->add_subcommand("remove", "Disconnect a repository (refused while live tasks use it)");
+  r_remove->add_option("repo", (*s)["repo"], "ORG/REPO")->required();
+  common(r_remove);
+  set->add(r_remove, [=] {
+    auto p = split_ref((*s)["repo"], 2, "ORG/REPO");
+    if (!p) return 2;
+    Api api(*opts);
+    return api.run("DELETE", org_path((*p)[0]) + "/repos/" + encode((*p)[1]), nullptr,
+                   [](const Json& j) { std::cout << "removed " << j["removed"].get<std::string>() << "\n"; });
+  });
+
+  // --- task --------------------------------------------------------------------------
+  auto task = app.add_subcommand("task", "Tasks: an agent working on a branch of a repository in its own sandbox");
+  task->require_subcommand(1);
+  auto task_arg = [s](CLI::App* c) { c->add_option("task", (*s)["task"], "ORG/TASK")->required(); };
+
+  auto create = task->add_subcommand("create", "Create a task and stream its first turn (provisioning shown as it goes)");
+  create->add_option("org", (*s)["org"], "Organization")->required();
+  create->add_option("prompt", (*s)["prompt"], "What the agent should do")->required();
+  create->add_option("--repo", (*s)["repo"], "The repository (as `hearth repo list` names it)")->required();
+  create->add_option("--agent", (*s)["agent"], "mock (default), claude, codex, gemini, opencode");
+  create->add_option("--base", (*s)["base"], "Branch to start from (default: the repository's default)");
+  create->add_option("--branch", (*s)["branch"], "The task's branch (default: hearth/<title>-<suffix>)");
+  create->add_option("--title", (*s)["title"], "Title (default: from the prompt)");
+  create->add_flag("--detach", (*flags)["detach"], "Return once the task is created");
+  common(create);
+  set->add(create, [=] {
+    Json body{{"repo", (*s)["repo"]}, {"prompt", (*s)["prompt"]}, {"agent", (*s)["agent"].empty() ? "mock" : (*s)["agent"]}};
+    if (!(*s)["base"].empty()) body["base_branch"] = (*s)["base"];
+    if (!(*s)["branch"].empty()) body["branch"] = (*s)["branch"];
+    if (!(*s)["title"].empty()) body["title"] = (*s)["title"];
+    Api api(*opts);
+    int code = 1;
+    auto made = api.fetch("POST", org_path((*s)["org"]) + "/tasks", body, code);
+    if (!made) return code;
+    auto ref = (*s)["org"] + "/" + (*made)["task_id"].get<std::string>();
+    if ((*flags)["detach"]) {
+      if (api.json_output()) std::cout << made->dump() << "\n";
+      else std::cout << ref << "\n";
+      return 0;
+    }
+    std::cerr << "task " << ref << ": " << (*made)["title"].get<std::string>() << "\n";
+    return follow_task(api, org_path((*s)["org"]) + "/tasks/" + encode((*made)["task_id"]), ref);
+  });
+
+  auto watch = task->add_subcommand("watch", "Follow a task: provisioning, then its latest turn until it ends");
+  task_arg(watch);
+  common(watch);
+  set->add(watch, [=] {
+    auto path = task_path((*s)["task"]);
+    if (!path) return 2;
+    Api api(*opts);
+    return follow_task(api, *path, (*s)["task"]);
+  });
+
+  auto list = task->add_subcommand("list", "An organization's tasks, latest change first (from its index)");
+  list->add_option("org", (*s)["org"], "Organization")->required();
+  list->add_option("--repo", (*s)["repo"], "Only this repository's");
+  list->add_option("--status", (*s)["status"], "provisioning, running, idle, conflict, error, archived or killed");
+  list->add_option("--owner", (*s)["owner"], "Only this user's (me for yours)");
+  list->add_option("--archived", (*s)["archived"], "exclude (default), include or only");
+  list->add_option("--search", (*s)["q"], "Words in the title or branch");
+  list->add_option("--limit", (*s)["limit"], "At most this many (default 50)");
+  list->add_option("--after", (*s)["after"], "The cursor a previous page gave");
+  common(list);
+  set->add(list, [=] {
+    Api api(*opts);
+    auto path = org_path((*s)["org"]) + "/tasks" +
+                query({{"repo", (*s)["repo"]}, {"status", (*s)["status"]}, {"owner", (*s)["owner"]},
+                       {"archived", (*s)["archived"]}, {"q", (*s)["q"]}, {"limit", (*s)["limit"]}, {"after", (*s)["after"]}});
+    return api.run("GET", path, nullptr, [](const Json& j) {
+      print_table(j["items"], {"task_id", "status", "repo_id", "title", "owner_name", "branch"});
+      if (j["next_cursor"].is_string()) std::cout << "more: --after " << j["next_cursor"].get<std::string>() << "\n";
+    });
+  });
+
+  auto show = task->add_subcommand("show", "A task: status, branch, sessions, diff totals");
+  task_arg(show);
+  common(show);
+  set->add(show, [=] {
+    auto path = task_path((*s)["task"]);
+    if (!path) return 2;
+    Api api(*opts);
+    return api.run("GET", *path, nullptr, print_task);
+  });
+
+  auto diff = task->add_subcommand("diff", "The task's changes against its base branch, as a patch");
+  task_arg(diff);
+  diff->add_option("--file", (*s)["file"], "Only this file");
+  diff->add_flag("--stat", (*flags)["stat"], "Only the files and their counts");
+  common(diff);
+  set->add(diff, [=] {
+    auto path = task_path((*s)["task"]);
+    if (!path) return 2;
+    Api api(*opts);
+    int code = 1;
+    // A flow or a refresh that is running ends with a fresh diff: wait for it (a minute at most).
+    for (int i = 0; i < 600; ++i) {
+      auto t = api.fetch("GET", *path, nullptr, code);
+      if (!t) return code;
+      if (!t->contains("running_op") || (*t)["running_op"].is_null()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (!(*s)["file"].empty()) {
+      auto f = api.fetch("GET", *path + "/diff/file?path=" + encode((*s)["file"]), nullptr, code);
+      if (!f) return code;
+      if (api.json_output()) std::cout << f->dump(2) << "\n";
+      else std::cout << (*f)["patch"].get<std::string>();
+      return 0;
+    }
+    std::string after;
+    Json all = Json::array();
+    for (;;) {
+      auto page = api.fetch("GET", *path + "/diff?limit=500" + (after.empty() ? "" : "&after=" + encode(after)), nullptr, code);
+      if (!page) return code;
+      for (auto& f : (*page)["items"]) all.push_back(f);
+      if (!(*page)["next_cursor"].is_string()) break;
+      after = (*page)["next_cursor"];
+    }
+    if ((*flags)["stat"] || api.json_output()) {
+      if (api.json_output()) std::cout << all.dump(2) << "\n";
+      else print_table(all, {"status", "added", "removed", "path"});
+      return 0;
+    }
+    if (all.empty()) std::cerr << "no changes against the base branch\n";
+    for (const auto& f : all) {
+      auto one = api.fetch("GET", *path + "/diff/file?path=" + encode(f["path"]), nullptr, code);
+      if (!one) return code;
+      if ((*one)["patch_truncated"].get<bool>()) std::cout << "# " << f["path"].get<std::string>() << ": too large to show here\n";
+      else std::cout << (*one)["patch"].get<std::string>();
+    }
+    return 0;
+  });
+
+  for (auto [verb, help] : std::vector<std::pair<const char*, const char*>>{
+           {"push", "Commit the agent's work and push the task's branch to the repository"},
+           {"sync", "Rebase the task's branch onto its base (fetched now); on conflicts, stop and list them"},
+           {"merge", "Merge the task's branch into its base and push it (fast-forward only)"},
+           {"commit", "Commit the agent's work in the sandbox"}}) {
+    auto c = task->add_subcommand(verb, help);
+    task_arg(c);
+    std::string v = verb;
+    if (v == "commit") c->add_option("--message,-m", (*s)["message"], "Commit message (default: from the task)");
+    common(c);
+    set->add(c, [=] {
+      auto path = task_path((*s)["task"]);
+      if (!path) return 2;
+      Json body = Json::object();
+      if (v == "commit" && !(*s)["message"].empty()) body["message"] = (*s)["message"];
+      Api api(*opts);
+      int code = 1;
+      auto started = api.fetch("POST", *path + "/" + v, body, code);
+      if (!started) return code;
+      return follow_op(api, *path, *started);
+    });
+  }
+
+  auto revert = task->add_subcommand("revert", "Put one file back as it is on the base branch");
+  task_arg(revert);
+  revert->add_option("path", (*s)["path"], "The file, relative to the repository's root")->required();
+  common(revert);
+  set->add(revert, [=] {
+    auto path = task_path((*s)["task"]);
+    if (!path) return 2;
+    Api api(*opts);
+    int code = 1;
+    auto started = api.fetch("POST", *path + "/revert", Json{{"path", (*s)["path"]}}, code);
+    if (!started) return code;
+    return follow_op(api, *path, *started);
+  });
+
+  for (auto [verb, help] : std::vector<std::pair<const char*, const char*>>{
+           {"archive", "Archive a task: its sandbox stops, its transcript stays"},
+           {"unarchive", "Bring an archived task back (its sandbox starts again, or is provisioned anew)"},
+           {"kill", "Kill a task: its sandbox and sessions end; the record and the audit trail stay"},
+           {"retry", "Provision a task again after a provisioning error"},
+           {"stop", "Stop the agent's running turn"}}) {
+    auto c = task->add_subcommand(verb, help);
+    task_arg(c);
+    common(c);
+    std::string v = verb;
+    set->add(c, [=] {
+      auto path = task_path((*s)["task"]);
+      if (!path) return 2;
+      Api api(*opts);
+      return api.run("POST", *path + "/" + v, Json::object(), [v](const Json& j) {
+        if (j.contains("status")) std::cout << j["status"].get<std::string>() << "\n";
+        else std::cout << v << ": done\n";
+      });
+    });
+  }
+
+  auto prompt = task->add_subcommand("prompt", "Send the agent a follow-up");
+  task_arg(prompt);
+  prompt->add_option("text", (*s)["text"], "What to say")->required();
+  prompt->add_option("--session", (*s)["session"], "Which session (default: the latest)");
+  prompt->add_flag("--watch", (*flags)["watch"], "Stream the turn until it ends");
+  common(prompt);
+  set->add(prompt, [=] {
+    auto path = task_path((*s)["task"]);
+    if (!path) return 2;
+    Json body{{"text", (*s)["text"]}};
+    if (!(*s)["session"].empty()) body["session_id"] = (*s)["session"];
+    Api api(*opts);
+    int code = 1;
+    auto sent = api.fetch("POST", *path + "/prompt", body, code);
+    if (!sent) return code;
+    if (!(*flags)["watch"]) {
+      std::cout << "sent to " << sent->value("session_id", "") << "\n";
+      return 0;
+    }
+    auto session_path = *path + "/sessions/" + encode(sent->value("session_id", ""));
+    // The turn the prompt started is the session's next one.
+    auto before = api.fetch("GET", session_path, nullptr, code);
+    if (!before) return code;
+    auto turn = (*before).value("turn", std::int64_t{1});
+    return watch_transcript(api, session_path, 0, std::max<std::int64_t>(turn, 1));
+  });
+
+  auto rename = task->add_subcommand("rename", "Give a task a new title");
+  task_arg(rename);
+  rename->add_option("title", (*s)["title"], "The title")->required();
+  common(rename);
+  set->add(rename, [=] {
+    auto path = task_path((*s)["task"]);
+    if (!path) return 2;
+    Api api(*opts);
+    return api.run("PATCH", *path, Json{{"title", (*s)["title"]}}, [](const Json& j) { std::cout << j["title"].get<std::string>() << "\n"; });
+  });
+
+  auto owner = task->add_subcommand("owner", "Hand a task to another member");
+  task_arg(owner);
+  owner->add_option("username", (*s)["username"], "The new owner")->required();
+  common(owner);
+  set->add(owner, [=] {
+    auto path = task_path((*s)["task"]);
+    if (!path) return 2;
+    Api api(*opts);
+    return api.run("POST", *path + "/owner", Json{{"username", (*s)["username"]}},
+                   [](const Json& j) { std::cout << "owner: " << j["owner"]["username"].get<std::string>() << "\n"; });
+  });
+
+  // --- feed --------------------------------------------------------------------------
+  auto feed = app.add_subcommand("feed", "Your inbox: the tasks that concern you, newest event first");
+  feed->add_flag("--unread", (*flags)["unread"], "Only unread ones");
+  feed->add_flag("--notifications", (*flags)["notifications"], "Notifications instead of tasks");
+  feed->add_flag("--read-all", (*flags)["read_all"], "Mark everything read");
+  common(feed);
+  set->add(feed, [=] {
+    Api api(*opts);
+    if ((*flags)["read_all"])
+      return api.run("POST", "/v1/me/feed/read", Json::object(), [](const Json&) { std::cout << "all read\n"; });
+    auto unread = (*flags)["unread"] ? "?unread=true" : "";
+    if ((*flags)["notifications"])
+      return api.run("GET", std::string("/v1/me/notifications") + unread, nullptr, [](const Json& j) {
+        print_table(j["items"], {"id", "type", "task_id", "message", "read"});
+      });
+    return api.run("GET", std::string("/v1/me/feed") + unread, nullptr, [](const Json& j) {
+      Json rows = Json::array();
+      for (auto item : j["items"]) {
+        item["new"] = item["unread"].get<bool>() ? "*" : "";
+        rows.push_back(item);
+      }
+      print_table(rows, {"new", "task_id", "status", "reason", "title"});
+      std::cout << j["unread"].get<std::int64_t>() << " unread\n";
+    });
+  });
+
+  // --- audit -------------------------------------------------------------------------
+  auto audit = app.add_subcommand("audit", "The audit log of an organization (org admins) or of the server (--server)");
+  audit->require_subcommand(1);
+  auto log_path = [s, flags]() {
+    return (*flags)["server"] ? std::string("/v1/audit") : org_path((*s)["org"]) + "/audit";
+  };
+  auto org_or_server = [s, flags](CLI::App* c) {
+    c->add_option("org", (*s)["org"], "Organization");
+    c->add_flag("--server", (*flags)["server"], "The server's own log (server admins)");
+  };
+  auto need_org = [s, flags]() {
+    if ((*s)["org"].empty() && !(*flags)["server"]) {
+      std::cerr << "hearth: name an organization, or --server\n";
+      return false;
+    }
+    return true;
+  };
+  auto a_list = audit->add_subcommand("list", "Entries, newest first, with filters");
+  org_or_server(a_list);
+  for (const char* f : {"user", "kind", "task", "repo", "since", "until", "limit", "before"})
+    a_list->add_option(std::string("--") + f, (*s)[f], std::string("Filter: ") + f);
+  common(a_list);
+  set->add(a_list, [=] {
+    if (!need_org()) return 2;
+    Api api(*opts);
+    auto path = log_path() + query({{"user", (*s)["user"]}, {"kind", (*s)["kind"]}, {"task", (*s)["task"]},
+                                    {"repo", (*s)["repo"]}, {"since", (*s)["since"]}, {"until", (*s)["until"]},
+                                    {"limit", (*s)["limit"]}, {"before", (*s)["before"]}});
+    return api.run("GET", path, nullptr, [](const Json& j) {
+      print_table(j["items"], {"seq", "at", "username", "kind", "outcome", "target"});
+      if (j["next_cursor"].is_number()) std::cout << "more: --before " << j["next_cursor"].get<std::int64_t>() << "\n";
+    });
+  });
+  auto a_export = audit->add_subcommand("export", "Every entry, oldest first, as NDJSON");
+  org_or_server(a_export);
+  a_export->add_option("--output,-o", (*s)["output"], "Write to this file (default: stdout)");
+  common(a_export);
+  set->add(a_export, [=] {
+    if (!need_org()) return 2;
+    Api api(*opts);
+    auto r = api.call("GET", log_path() + "/export");
+    if (!r) return 1;
+    if (r->status != 200) {
+      std::cerr << "hearth: " << (r->body.is_object() ? r->body["error"].value("message", "export failed") : "export failed") << "\n";
+      return exit_code_for(r->status);
+    }
+    const auto& text = r->text;
+    if ((*s)["output"].empty()) std::cout << text;
+    else std::ofstream((*s)["output"], std::ios::binary) << text;
+    return 0;
+  });
+  auto a_verify = audit->add_subcommand("verify", "Check the hash chain: any edited or deleted entry is found");
+  org_or_server(a_verify);
+  common(a_verify);
+  set->add(a_verify, [=] {
+    if (!need_org()) return 2;
+    Api api(*opts);
+    int code = 1;
+    auto v = api.fetch("GET", log_path() + "/verify", nullptr, code);
+    if (!v) return code;
+    if (api.json_output()) std::cout << v->dump(2) << "\n";
+    if ((*v)["ok"].get<bool>()) {
+      if (!api.json_output())
+        std::cout << "ok: " << (*v)["entries"].get<std::int64_t>() << " entries, chain intact"
+                  << ((*v)["head"].is_string() ? ", head " + (*v)["head"].get<std::string>() : "") << "\n";
+      return 0;
+    }
+    std::cerr << "hearth: the audit log was tampered with at entry " << (*v)["first_bad"]["seq"].get<std::int64_t>()
+              << ": " << (*v)["first_bad"]["reason"].get<std::string>() << "\n";
+    return 1;
+  });
+  return set;
+}
+
+}  // namespace hearth::cli

@@ -494,10 +494,14 @@ Result<Json> run_git_flow(sandbox::Runtime& rt, const GitPlan& plan, std::stop_t
 Result<Json> start_op(sandbox::Runtime& rt, StepContext& ctx, const std::string& kind, const Json& args,
                       const std::string& by) {
   if (auto st = workable(ctx.db(), kind == "diff" ? "refresh its diff" : kind); !st) return st.error();
-  auto running = running_op(ctx.db());
-  if (!running.is_null())
+  // One flow at a time; a diff refresh alongside is harmless (its own index) and is
+  // not waited for, nor started while a flow runs (the flow refreshes the diff itself).
+  SQLite::Statement busy(ctx.db(), "SELECT id, kind FROM ops WHERE status = 'running' AND kind != 'diff' LIMIT 1");
+  if (busy.executeStep())
     return Error{ErrorCode::conflict, fmt::format("git {} (op {}) is running; wait for it to end",
-                                                  running["kind"].get<std::string>(), running["op_id"].get<std::int64_t>())};
+                                                  busy.getColumn(1).getString(), busy.getColumn(0).getInt64())};
+  if (kind == "diff" && !running_op(ctx.db()).is_null())
+    return Error{ErrorCode::conflict, "a diff refresh is running already"};
   SQLite::Statement ins(ctx.db(), "INSERT INTO ops(kind, status, args_json, by, created_at) VALUES(?, 'running', ?, ?, ?)");
   ins.bind(1, kind);
   ins.bind(2, args.dump());
@@ -517,7 +521,11 @@ Result<Json> start_op(sandbox::Runtime& rt, StepContext& ctx, const std::string&
   return *find_op(ctx.db(), id);
 }
 
-void store_diff(StepContext& ctx, const Json& diff) {
+// Keeps `diff` unless a later op's diff is there already.
+void store_diff(StepContext& ctx, std::int64_t op_id, const Json& diff) {
+  SQLite::Statement newer(ctx.db(), "SELECT 1 FROM diff_meta WHERE op_id > ?");
+  newer.bind(1, static_cast<int64_t>(op_id));
+  if (newer.executeStep()) return;
   ctx.db().exec("DELETE FROM diff_files");
   SQLite::Statement ins(ctx.db(), "INSERT INTO diff_files(path, status, added, removed, patch, patch_truncated) "
                                   "VALUES(?, ?, ?, ?, ?, ?)");
@@ -533,8 +541,9 @@ void store_diff(StepContext& ctx, const Json& diff) {
     ins.exec();
     ins.reset();
   }
-  SQLite::Statement meta(ctx.db(), "INSERT OR REPLACE INTO diff_meta(id, base_commit, head_commit, refreshed_at) "
-                                   "VALUES(1, ?, ?, ?)");
+  SQLite::Statement meta(ctx.db(), "INSERT OR REPLACE INTO diff_meta(id, base_commit, head_commit, refreshed_at, op_id) "
+                                   "VALUES(1, ?, ?, ?, ?)");
+  meta.bind(4, static_cast<int64_t>(op_id));
   if (diff["base_commit"].is_string()) meta.bind(1, diff["base_commit"].get<std::string>());
   else meta.bind(1);
   if (diff["head_commit"].is_string()) meta.bind(2, diff["head_commit"].get<std::string>());
@@ -686,7 +695,7 @@ Result<Json> on_git_done(StepContext& ctx, const Json& body) {
     error = body["error"].value("message", std::string("git failed"));
     if (body["error"].value("code", "") == "interrupted") error = "interrupted by a server restart; run it again";
   }
-  if (ok && result.contains("diff")) store_diff(ctx, result["diff"]);
+  if (ok && result.contains("diff")) store_diff(ctx, id, result["diff"]);
   // A conflict is an outcome of sync, not a failure of it: the task shows the files.
   bool conflict = ok && result.contains("conflict_files");
   if (kind == "sync" || kind == "merge" || kind == "push") {

@@ -76,6 +76,7 @@ CREATE TABLE diff_files (
 
 CREATE TABLE diff_meta (
   id INTEGER PRIMARY KEY CHECK (id = 1),
+  op_id INTEGER NOT NULL,     -- the op whose diff this is (an older op's never replaces it)
   base_commit TEXT,
   head_commit TEXT,
   refreshed_at INTEGER

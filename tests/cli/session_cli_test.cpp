@@ -14,6 +14,7 @@
 
 #include "sandbox/process.h"
 #include "tests/support/git_repo.h"
+#include "tests/support/served.h"
 #include "tests/support/serve_process.h"
 #include "tests/support/temp_dir.h"
 
@@ -23,51 +24,9 @@ using nlohmann::json;
 using test::contains;
 using test::run_hearth;
 
+using test::Served;
+
 namespace {
-
-// `hearth serve` on a free port over `data`, signed in as its admin through the CLI.
-struct Served {
-  Served(const std::filesystem::path& dir, std::vector<std::string> extra = {}) : dir(dir) {
-    start(std::move(extra));
-    auto login = run_hearth({"login", "--url", url, "--username", "admin", "--password-stdin"}, env, "admin-password-1\n");
-    REQUIRE_MESSAGE(login.code == 0, login.out);
-    json config = json::parse(std::ifstream(dir / "config" / "hearth" / "config.json"));
-    token = config["token"];
-  }
-  void start(std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv{HEARTH_BINARY, "--log-level", "warn", "serve", "--port", "0", "--data-dir",
-                                  (dir / "data").string()};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    auto p = sandbox::Process::spawn({argv, {"HEARTH_ADMIN_PASSWORD=admin-password-1"}, {}});
-    REQUIRE(p.ok());
-    server = std::make_unique<sandbox::Process>(std::move(*p));
-    url = "http://127.0.0.1:" + std::to_string(test::port_from(*server));
-    env = {"XDG_CONFIG_HOME=" + (dir / "config").string(), "HEARTH_URL=" + url, "HEARTH_TOKEN="};
-  }
-  test::Run hearth(std::vector<std::string> args, const std::string& input = "") { return run_hearth(std::move(args), env, input); }
-  json get(const std::string& path) {
-    httplib::Client cli(url);
-    auto r = cli.Get(path, {{"Authorization", "Bearer " + token}});
-    REQUIRE(r);
-    return json::parse(r->body);
-  }
-  // Polls GET `path` until `pred` holds.
-  json poll(const std::string& path, const std::function<bool(const json&)>& pred) {
-    json body;
-    for (int i = 0; i < 1500; ++i) {
-      body = get(path);
-      if (pred(body)) return body;
-      std::this_thread::sleep_for(20ms);
-    }
-    FAIL("never held on " << path << ": " << body.dump());
-    return body;
-  }
-
-  std::filesystem::path dir;
-  std::unique_ptr<sandbox::Process> server;
-  std::string url, token;
-  std::vector<std::string> env;
-};
 
 std::string api_path(const std::string& ref) {
   auto a = ref.find('/'), b = ref.find('/', a + 1);
