@@ -38,40 +38,6 @@ std::string resolve_program(const std::string& name) {
 // Signals a child should start with at their defaults, whatever the server did with them.
 constexpr int kDefaultSignals[] = {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD};
 
-// The child side of fork(): only async-signal-safe calls from here to execve.
-[[noreturn]] void exec_child(const char* program, char* const* argv, char* const* envp, int in, int out, int err,
-                             bool merge_stderr, const char* cwd, const std::vector<const char*>& cgroups,
-                             int report_fd) {
-  auto fail = [&](int code) {
-    (void)!::write(report_fd, &code, sizeof code);
-    _exit(127);
-  };
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig : kDefaultSignals) sigaction(sig, &dfl, nullptr);
-  setpgid(0, 0);
-  char digits[16];
-  int n = 0;
-  for (int pid = getpid(); pid > 0; pid /= 10) digits[n++] = static_cast<char>('0' + pid % 10);
-  char pid_text[16];
-  for (int i = 0; i < n; ++i) pid_text[i] = digits[n - 1 - i];
-  for (const char* procs : cgroups) {
-    int fd = ::open(procs, O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || ::write(fd, pid_text, n) != n) fail(errno);
-    ::close(fd);
-  }
-  if (dup2(in, 0) < 0 || dup2(out, 1) < 0) fail(errno);
-  if (merge_stderr) dup2(out, 2);
-  else if (err >= 0) dup2(err, 2);
-  if (cwd && chdir(cwd) != 0) fail(errno);
-  execve(program, argv, envp);
-  fail(errno);
-  _exit(127);
-}
-
 // posix_spawn: the child gets its own process group, an empty signal mask and default
 // dispositions. Returns 0 or the errno that kept it from starting.
 int spawn_posix(const ProcessSpec& spec, std::vector<char*>& argv, std::vector<char*>& envp, int in, int out, int err,
@@ -99,30 +65,31 @@ int spawn_posix(const ProcessSpec& spec, std::vector<char*>& argv, std::vector<c
   return rc;
 }
 
-// fork, for a child that must join its cgroups before it runs (posix_spawn cannot): it
-// reports a failure through a close-on-exec pipe. Returns 0 or the errno.
-int spawn_forked(const ProcessSpec& spec, std::vector<char*>& argv, std::vector<char*>& envp, int in, int out, int err,
-                 pid_t& pid) {
-  int report[2];
-  if (pipe2(report, O_CLOEXEC) != 0) return errno;
-  auto program = resolve_program(spec.argv[0]);
-  std::vector<const char*> cgroups;
-  for (const auto& c : spec.cgroup_procs) cgroups.push_back(c.c_str());
-  const char* cwd = spec.cwd.empty() ? nullptr : spec.cwd.c_str();
-  pid = fork();
-  if (pid == 0)
-    exec_child(program.c_str(), argv.data(), envp.data(), in, out, err, spec.merge_stderr, cwd, cgroups, report[1]);
-  int fork_errno = errno;
-  close(report[1]);
-  int child_errno = 0;
-  auto got = pid > 0 ? ::read(report[0], &child_errno, sizeof child_errno) : -1;
-  close(report[0]);
-  if (pid < 0) return fork_errno;
-  if (got > 0) {
-    waitpid(pid, nullptr, 0);
-    return child_errno;
-  }
-  return 0;
+// A child that must join its control groups before its program runs: posix_spawn
+// starts /bin/sh, which writes its own pid into each cgroup.procs file and then execs
+// the program (so the program and all it starts are in the groups from its first
+// instruction). Not fork(): copying the page tables of a server with hundreds of
+// threads, for every git and agent process of 200 tasks at once, stalled them all.
+// A group that cannot be joined ends the child with code 125 before the program runs.
+constexpr const char* kJoinScript =
+    "for f; do\n"
+    "  if [ \"$f\" = -- ]; then shift; exec \"$@\"; fi\n"
+    "  echo $$ > \"$f\" || { echo \"hearth: cannot join the control group $f\" >&2; exit 125; }\n"
+    "  shift\n"
+    "done\n"
+    "exit 125\n";
+
+int spawn_joining(const ProcessSpec& spec, std::vector<char*>& argv, std::vector<char*>& envp, int in, int out, int err,
+                  pid_t& pid) {
+  std::vector<std::string> words{"/bin/sh", "-c", kJoinScript, "hearth-join"};
+  words.insert(words.end(), spec.cgroup_procs.begin(), spec.cgroup_procs.end());
+  words.push_back("--");
+  words.push_back(resolve_program(spec.argv[0]));
+  for (std::size_t i = 1; i + 1 < argv.size(); ++i) words.emplace_back(argv[i]);
+  std::vector<char*> wrapped;
+  for (auto& w : words) wrapped.push_back(w.data());
+  wrapped.push_back(nullptr);
+  return spawn_posix(spec, wrapped, envp, in, out, err, pid);
 }
 
 }  // namespace
@@ -154,7 +121,7 @@ Result<Process> Process::spawn(const ProcessSpec& spec) {
 
   pid_t pid = -1;
   int failure = spec.cgroup_procs.empty() ? spawn_posix(spec, argv, envp, in[0], out[1], err[1], pid)
-                                          : spawn_forked(spec, argv, envp, in[0], out[1], err[1], pid);
+                                          : spawn_joining(spec, argv, envp, in[0], out[1], err[1], pid);
   close(in[0]);
   close(out[1]);
   if (err[1] >= 0) close(err[1]);

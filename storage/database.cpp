@@ -16,8 +16,25 @@ Result<Synchronous> synchronous_from_string(std::string_view text) {
                fmt::format("sqlite synchronous must be \"full\" or \"normal\", not \"{}\"", text)};
 }
 
+namespace {
+
+// SQLite counts every allocation under one process-wide mutex unless told not to; with
+// hundreds of actors' threads at work (200 tasks provisioning at once) that mutex is
+// where they all wait. Hearth never reads those statistics. Must run before SQLite
+// initializes, so: before the first database opens.
+void configure_sqlite_once() {
+  static const bool done = [] {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return true;
+  }();
+  (void)done;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<SQLite::Database>> open_database(const std::filesystem::path& path,
                                                         const DbOptions& options) {
+  configure_sqlite_once();
   try {
     int flags = SQLite::OPEN_NOMUTEX;
     if (options.read_only) {

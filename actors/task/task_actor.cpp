@@ -160,8 +160,18 @@ Status changed(StepContext& ctx) {
   up.bind(1, status);
   up.bind(2, static_cast<int64_t>(now()));
   up.exec();
-  auto summary = summary_json(ctx.db());
   ctx.broadcast("task.changed", full_json(ctx.db()));
+  // The index hears only of changes it shows (not every provisioning step): with many
+  // tasks at work, the organization's queue stays short.
+  auto summary = summary_json(ctx.db());
+  auto shown = summary;
+  for (const char* k : {"version", "updated_at"}) shown.erase(k);
+  auto text = shown.dump();
+  auto before = ctx.db().execAndGet("SELECT indexed_json FROM task");
+  if (!before.isNull() && before.getString() == text) return {};
+  SQLite::Statement keep(ctx.db(), "UPDATE task SET indexed_json = ?");
+  keep.bind(1, text);
+  keep.exec();
   return ctx.send(organization::address(ctx.db().execAndGet("SELECT org_id FROM task").getString()),
                   organization::kTaskChanged, summary);
 }

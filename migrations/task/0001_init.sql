@@ -26,6 +26,7 @@ CREATE TABLE task (
   created_by TEXT NOT NULL,
   conflict_json TEXT,         -- files the last sync stopped on
   attention TEXT,             -- the latest thing that wants a person: finished, failed, needs_permission
+  indexed_json TEXT,          -- the summary last sent to the organization's index
   version INTEGER NOT NULL DEFAULT 0,
   created_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL,

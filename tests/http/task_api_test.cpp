@@ -3,6 +3,10 @@
 // merge, revert) run for real against a bare origin on disk.
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <set>
+#include <thread>
+
 #include "actors/audit/audit_actor.h"
 #include "actors/sandbox/sandbox_actor.h"
 #include "tests/support/task_world.h"
@@ -276,6 +280,43 @@ TEST_CASE("audit: every mutation is logged with who, what and outcome; verify de
   REQUIRE(exported.status == 200);
   CHECK(std::count(exported.text.begin(), exported.text.end(), '\n') == count);
 
+}
+
+}  // namespace hearth::test
+
+namespace hearth::test {
+
+TEST_CASE("200 tasks created at once (the reference's breaking point) all reach idle") {
+  TaskWorld w;
+  constexpr int kTasks = 200, kClients = 8;
+  std::vector<std::string> ids(kTasks);
+  std::vector<std::thread> clients;
+  std::atomic<int> refused{0};
+  for (int c = 0; c < kClients; ++c)
+    clients.emplace_back([&, c] {
+      for (int i = c; i < kTasks; i += kClients) {
+        auto r = w.s.call("POST", "/v1/orgs/acme/tasks", w.owner,
+                          json{{"repo", "origin"}, {"prompt", "/write n.txt " + std::to_string(i)}, {"agent", "mock"}});
+        if (r.status == 201) ids[i] = r.body["task_id"];
+        else ++refused;
+      }
+    });
+  for (auto& t : clients) t.join();
+  REQUIRE(refused == 0);
+  // Every one idle, as the index says (one read, no task woken), within a bound.
+  auto until = std::chrono::steady_clock::now() + std::chrono::minutes(4);
+  json list;
+  for (;;) {
+    list = w.s.call("GET", "/v1/orgs/acme/tasks?status=idle&limit=500", w.owner).body;
+    if (list["items"].size() == kTasks || std::chrono::steady_clock::now() > until) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  CHECK(list["items"].size() == kTasks);
+  std::set<std::string> branches;
+  for (const auto& t : list["items"]) branches.insert(t["branch"].get<std::string>());
+  CHECK(branches.size() == kTasks);  // every branch its own
+  auto sample = w.s.call("GET", TaskWorld::task_path(ids[kTasks - 1]), w.owner).body;
+  CHECK(sample["sessions"][0]["last_turn_status"] == "completed");
 }
 
 }  // namespace hearth::test

@@ -81,11 +81,18 @@ TEST_CASE("a sandbox's group caps its processes and memory, and destroying it ki
   CHECK(b.groups.groups() == std::vector<std::string>{"box"});
 }
 
-TEST_CASE("a process that cannot join its group does not start, and says why") {
+TEST_CASE("a process that cannot join its group does not run its program, and says why") {
   test::TempDir data;
-  ProcessSpec spec{{"true"}};
+  ProcessSpec spec{{"sh", "-c", "echo ran"}};
+  spec.merge_stderr = true;
   spec.cgroup_procs = {(data.path() / "no-such-group" / "cgroup.procs").string()};
   auto p = Process::spawn(spec);
-  REQUIRE_FALSE(p.ok());
-  CHECK(p.error().message == "cannot start true: No such file or directory");
+  REQUIRE(p.ok());
+  std::string out;
+  while (auto line = p->read_line(std::chrono::seconds(10))) out += *line + "\n";
+  auto code = p->wait(std::chrono::seconds(10));
+  REQUIRE(code.ok());
+  CHECK(*code == 125);
+  CHECK(out.find("cannot join the control group") != std::string::npos);
+  CHECK(out.find("ran") == std::string::npos);
 }
