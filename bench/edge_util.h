@@ -25,11 +25,12 @@ class BenchEdge {
  public:
   BenchEdge(const std::string& name, std::size_t threads,
             const std::function<void(actors::ActorType&)>& customize = {}, http::EdgeConfig edge = {},
-            bool agents_too = false)
+            bool agents_too = false, std::chrono::milliseconds hibernate_after = std::chrono::seconds(60))
       : scratch_(name) {
     identity::set_password_cost(identity::PasswordCost::minimum);
     actors::HostConfig config;
     config.data_dir = scratch_.path();
+    config.hibernate_after = hibernate_after;
     host = std::make_unique<actors::Host>(config);
     if (!identity::register_types(*host, customize).ok()) std::exit(1);
     if (agents_too) {
@@ -96,6 +97,24 @@ class BenchEdge {
   }
 
   const std::filesystem::path& data_dir() const { return scratch_.path(); }
+
+  // A bare repository (main with one file) outside the data dir, connected to the bench
+  // org as "origin"; exits the benchmark when it cannot.
+  void connect_repo(const std::filesystem::path& at) {
+    auto dir = at.string();
+    auto script = "set -e; git init -q -b main '" + dir + "/work'; cd '" + dir +
+                  "/work'; echo hello > README.md; git add -A; git -c user.name=b -c user.email=b@b commit -qm init; "
+                  "git clone -q --bare '" + dir + "/work' '" + dir + "/origin.git'";
+    if (std::system(("sh -c \"" + script + "\"").c_str()) != 0) std::exit(1);
+    httplib::Client cli("127.0.0.1", port);
+    cli.set_read_timeout(30, 0);
+    auto r = cli.Post("/v1/orgs/bench/repos", auth(), nlohmann::json{{"url", "file://" + dir + "/origin.git"}}.dump(),
+                      "application/json");
+    if (!r || r->status != 201) {
+      std::cerr << "cannot connect the repository: " << (r ? r->body : "no answer") << "\n";
+      std::exit(1);
+    }
+  }
 
   std::unique_ptr<actors::Host> host;
   std::unique_ptr<actors::sandbox::Runtime> runtime;
