@@ -15,6 +15,7 @@ using namespace hearth::bench;
 using nlohmann::json;
 
 int main() {
+  spdlog::set_level(spdlog::level::err);
   constexpr int kTasks = 200, kClients = 8;
   BenchEdge e("many_tasks", 16, {}, {}, true);
   ScratchDir repos("many_tasks_repo");
@@ -52,7 +53,7 @@ int main() {
 
   httplib::Client cli("127.0.0.1", e.port);
   std::size_t idle = 0;
-  auto until = Clock::now() + std::chrono::seconds(50);
+  auto until = started + std::chrono::seconds(55);  // the benchmark stays under a minute
   while (Clock::now() < until) {
     auto r = cli.Get("/v1/orgs/bench/tasks?status=idle&limit=500", e.auth());
     if (r && r->status == 200) idle = json::parse(r->body)["items"].size();
@@ -69,6 +70,7 @@ int main() {
            {"create_p50_ms", percentile(create_ms, 50)},
            {"create_p99_ms", percentile(create_ms, 99)},
            {"idle", idle},
+           {"waited_s_at_most", 55},
            {"all_idle_s", idle == kTasks ? all_idle_s : -1},
            {"rss_start_mib", rss_start},
            {"rss_peak_mib", peak.load()},
