@@ -100,6 +100,22 @@ Json by(const Context& ctx, Json body = Json::object()) {
   return body;
 }
 
+// A command to the task in the path (404 when there is none), saying who asks.
+Result<Reply> to_task(Context& ctx, const char* queue, Json body = Json::object(), int status = 200) {
+  auto address = task_address(ctx);
+  if (auto st = must_exist(ctx, address, "task"); !st) return st.error();
+  return change(ctx, address, queue, by(ctx, std::move(body)), status);
+}
+
+// {"title"}: 1 to 200 characters, not only blanks.
+Result<std::string> title_field(const Context& ctx) {
+  auto title = string_field(ctx.body, "title");
+  if (!title) return title.error();
+  if (title->find_first_not_of(" \t") == std::string::npos || title->size() > 200)
+    return Error{ErrorCode::invalid, "field \"title\" is 1 to 200 characters"};
+  return title;
+}
+
 Result<std::string> prompt_text(const Context& ctx, const char* field, bool required) {
   auto text = string_field(ctx.body, field, required);
   if (!text) return text.error();
@@ -201,21 +217,13 @@ Result<Reply> get_task(Context& ctx) {
 }
 
 Handler command(const char* queue, int status = 200) {
-  return [queue, status](Context& ctx) -> Result<Reply> {
-    auto address = task_address(ctx);
-    if (auto st = must_exist(ctx, address, "task"); !st) return st.error();
-    return change(ctx, address, queue, by(ctx), status);
-  };
+  return [queue, status](Context& ctx) { return to_task(ctx, queue, Json::object(), status); };
 }
 
 Result<Reply> rename(Context& ctx) {
-  auto title = string_field(ctx.body, "title");
+  auto title = title_field(ctx);
   if (!title) return title.error();
-  if (title->find_first_not_of(" \t") == std::string::npos || title->size() > 200)
-    return Error{ErrorCode::invalid, "field \"title\" is 1 to 200 characters"};
-  auto address = task_address(ctx);
-  if (auto st = must_exist(ctx, address, "task"); !st) return st.error();
-  return change(ctx, address, task::kRename, by(ctx, {{"title", *title}}));
+  return to_task(ctx, task::kRename, {{"title", *title}});
 }
 
 Result<Reply> change_owner(Context& ctx) {
@@ -226,9 +234,7 @@ Result<Reply> change_owner(Context& ctx) {
   auto role = ctx.edge.identity.role(ctx.org_id, (*user)["user_id"]);
   if (!role) return role.error();
   if (role->empty()) return Error{ErrorCode::invalid, fmt::format("{} is not a member of this organization", *username)};
-  auto address = task_address(ctx);
-  if (auto st = must_exist(ctx, address, "task"); !st) return st.error();
-  return change(ctx, address, task::kChangeOwner, by(ctx, {{"user_id", (*user)["user_id"]}, {"username", *username}}));
+  return to_task(ctx, task::kChangeOwner, {{"user_id", (*user)["user_id"]}, {"username", *username}});
 }
 
 Result<Reply> prompt(Context& ctx) {
@@ -275,24 +281,18 @@ Result<Reply> create_task_session(Context& ctx) {
 namespace {
 
 Result<Reply> rename_session(Context& ctx) {
-  auto title = string_field(ctx.body, "title");
+  auto title = title_field(ctx);
   if (!title) return title.error();
-  if (title->find_first_not_of(" \t") == std::string::npos || title->size() > 200)
-    return Error{ErrorCode::invalid, "field \"title\" is 1 to 200 characters"};
-  auto address = task_address(ctx);
-  if (auto st = must_exist(ctx, address, "task"); !st) return st.error();
-  return change(ctx, address, task::kRenameSession, by(ctx, {{"session_id", ctx.param("session")}, {"title", *title}}));
+  return to_task(ctx, task::kRenameSession, {{"session_id", ctx.param("session")}, {"title", *title}});
 }
 
 Result<Reply> commit(Context& ctx) {
   auto message = string_field(ctx.body, "message", false);
   if (!message) return message.error();
   if (message->size() > 10000) return Error{ErrorCode::invalid, "field \"message\" is at most 10000 characters"};
-  auto address = task_address(ctx);
-  if (auto st = must_exist(ctx, address, "task"); !st) return st.error();
-  Json body = by(ctx);
+  Json body = Json::object();
   if (!message->empty()) body["message"] = *message;
-  return change(ctx, address, task::kCommit, body, 202);
+  return to_task(ctx, task::kCommit, body, 202);
 }
 
 // A path in the work tree: relative, no "..", no NUL, at most 4096 bytes.
@@ -310,9 +310,7 @@ Result<std::string> work_path(const Json& body) {
 Result<Reply> revert(Context& ctx) {
   auto path = work_path(ctx.body);
   if (!path) return path.error();
-  auto address = task_address(ctx);
-  if (auto st = must_exist(ctx, address, "task"); !st) return st.error();
-  return change(ctx, address, task::kRevert, by(ctx, {{"path", *path}}), 202);
+  return to_task(ctx, task::kRevert, {{"path", *path}}, 202);
 }
 
 Result<Reply> diff(Context& ctx) {
