@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "actors/audit/audit_actor.h"
@@ -317,6 +318,86 @@ TEST_CASE("200 tasks created at once (the reference's breaking point) all reach 
   CHECK(branches.size() == kTasks);  // every branch its own
   auto sample = w.s.call("GET", TaskWorld::task_path(ids[kTasks - 1]), w.owner).body;
   CHECK(sample["sessions"][0]["last_turn_status"] == "completed");
+}
+
+}  // namespace hearth::test
+
+namespace hearth::test {
+namespace {
+
+// Follows the event stream at `path` until `done` holds on an event (name, data) or `limit` passes.
+bool follow(TaskWorld& w, const std::string& path, const std::string& token,
+            const std::function<bool(const std::string&, const json&)>& done,
+            std::chrono::seconds limit = std::chrono::seconds(30)) {
+  httplib::Client cli("127.0.0.1", w.s.port);
+  cli.set_read_timeout(limit.count(), 0);
+  std::string buffer;
+  bool met = false;
+  auto until = std::chrono::steady_clock::now() + limit;
+  (void)cli.Get(path, {{"Authorization", "Bearer " + token}}, [&](const char* data, std::size_t n) {
+    buffer.append(data, n);
+    for (std::size_t end; (end = buffer.find("\n\n")) != std::string::npos;) {
+      auto frame = buffer.substr(0, end);
+      buffer.erase(0, end + 2);
+      std::string name, payload;
+      std::istringstream lines(frame);
+      for (std::string line; std::getline(lines, line);) {
+        if (line.rfind("event: ", 0) == 0) name = line.substr(7);
+        if (line.rfind("data: ", 0) == 0) payload += line.substr(6);
+      }
+      bool hit = false;
+      try {  // events of other shapes are not what the caller waits for
+        auto event = json::parse(payload, nullptr, false);
+        hit = !name.empty() && done(name, event.is_object() ? event["payload"] : event);
+      } catch (const json::exception&) {
+      }
+      if (hit) {
+        met = true;
+        return false;
+      }
+    }
+    return std::chrono::steady_clock::now() < until;
+  });
+  return met;
+}
+
+}  // namespace
+
+TEST_CASE("live: the feed's stream bumps when an agent finishes; the task's stream shows it idle") {
+  TaskWorld w;
+  std::atomic<bool> bumped{false}, idle{false};
+  std::string id;
+  std::thread feed([&] {
+    bumped = follow(w, "/v1/me/feed/events", w.owner, [&](const std::string& name, const json& d) {
+      return name == "user.feed.bumped" && d["item"]["reason"] == "finished" && d["notification"]["type"] == "finished";
+    });
+  });
+  id = w.create("/say streaming");
+  w.settled(id);
+  feed.join();
+  CHECK(bumped);
+  // A second turn, watched on the task's own stream.
+  std::thread task([&] {
+    idle = follow(w, TaskWorld::task_path(id) + "/events", w.owner, [](const std::string& name, const json& d) {
+      return name == "task.changed" && d.value("status", "") == "idle" && d["sessions"][0]["turn"] == 2 &&
+             d["sessions"][0]["last_turn_status"] == "completed";
+    });
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  REQUIRE(w.s.call("POST", TaskWorld::task_path(id) + "/prompt", w.owner, json{{"text", "/say again"}}).status == 202);
+  task.join();
+  CHECK(idle);
+  // The org's stream carries the index's changes (a rename by a member, here).
+  std::atomic<bool> renamed{false};
+  std::thread org([&] {
+    renamed = follow(w, "/v1/orgs/acme/events", w.member, [&](const std::string& name, const json& d) {
+      return name == "organization.task.changed" && d["task_id"] == id && d["title"] == "renamed";
+    });
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  REQUIRE(w.s.call("PATCH", TaskWorld::task_path(id), w.member, json{{"title", "renamed"}}).status == 200);
+  org.join();
+  CHECK(renamed);
 }
 
 }  // namespace hearth::test
