@@ -67,7 +67,19 @@ thread_local RequestInfo t_request;
 // for, so the request never blocks on or fails by it.
 void audit_mutation(const Context& ctx, const Route& route, int status, const std::string& outcome) {
   const auto& method = ctx.req.method;
-  if (method == "GET" || method == "HEAD" || method == "OPTIONS" || !ctx.caller) return;
+  if (method == "GET" || method == "HEAD" || method == "OPTIONS") return;
+  // Sign-in has no caller yet: the name it was tried with (never the password) stands in.
+  std::string username;
+  Json user_id = nullptr;
+  if (ctx.caller) {
+    username = ctx.caller->username;
+    user_id = ctx.caller->user_id;
+  } else if (route.policy == Policy::anyone && ctx.body.is_object() && ctx.body.contains("username") &&
+             ctx.body["username"].is_string()) {
+    username = ctx.body["username"].get<std::string>().substr(0, 64);
+  } else {
+    return;
+  }
   auto kind = route.pattern;
   if (kind.rfind("/v1", 0) == 0) kind = kind.substr(3);
   if (kind.rfind("/orgs/{org}", 0) == 0 && kind.size() > 11) kind = kind.substr(11);
@@ -75,8 +87,8 @@ void audit_mutation(const Context& ctx, const Route& route, int status, const st
   for (const auto& [k, v] : ctx.params)
     if (k != "org") params[k] = v.substr(0, 200);
   Json entry{{"at", static_cast<std::int64_t>(storage::now_ms())},
-             {"user_id", ctx.caller->user_id},
-             {"username", ctx.caller->username},
+             {"user_id", user_id},
+             {"username", username},
              {"kind", method + " " + kind},
              {"target", route.target + (params.empty() ? "" : " " + params.dump())},
              {"request_id", ctx.res.get_header_value("x-request-id")},

@@ -270,6 +270,15 @@ TEST_CASE("audit: every mutation is logged with who, what and outcome; verify de
       CHECK(e["request_id"].is_string());
     }
   CHECK(w.s.call("GET", "/v1/orgs/acme/audit", w.member).status == 403);
+  // What belongs to no org goes to the server's log: a failed sign-in, with the name tried.
+  auto root = w.s.user_with_token("root", true);
+  CHECK(w.s.call("POST", "/v1/auth/sign-in", "", json{{"username", "owner"}, {"password", "wrong-password"}}).status == 401);
+  auto server_log = w.poll("/v1/audit?kind=POST%20/auth/sign-in", [](const json& b) { return !b["items"].empty(); },
+                           std::chrono::seconds(10), root);
+  CHECK(server_log["items"][0]["username"] == "owner");
+  CHECK(server_log["items"][0]["outcome"] == "unauthorized");
+  CHECK(server_log["items"][0].dump().find("wrong-password") == std::string::npos);
+  CHECK(w.s.call("GET", "/v1/audit", w.owner).status == 403);
   CHECK(w.s.call("GET", "/v1/orgs/acme/audit?kind=POST%20/tasks&limit=5", w.owner).body["items"].size() >= 1);
 
   auto verified = w.s.call("GET", "/v1/orgs/acme/audit/verify", w.owner);
