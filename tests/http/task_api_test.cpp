@@ -410,3 +410,30 @@ TEST_CASE("live: the feed's stream bumps when an agent finishes; the task's stre
 }
 
 }  // namespace hearth::test
+
+namespace hearth::test {
+
+TEST_CASE("a provisioning failure lands in error with the step and git's reason, tells the owner, and can be retried") {
+  TaskWorld w;
+  auto id = w.create("/write a.txt A", {{"base_branch", "later"}});
+  auto failed = w.settled(id, "error");
+  CHECK(failed["error_step"] == "cloning");
+  CHECK(failed["error"].get<std::string>().find("later") != std::string::npos);
+  CHECK(failed["sessions"].empty());
+  auto notes = w.poll("/v1/me/notifications", [](const json& b) { return b["unread"] == 1; });
+  CHECK(notes["items"][0]["type"] == "failed");
+  CHECK(notes["items"][0]["message"].get<std::string>().find("provisioning failed while cloning") != std::string::npos);
+  CHECK(w.s.call("POST", TaskWorld::task_path(id) + "/prompt", w.owner, json{{"text", "/say x"}}).status == 409);
+
+  // The branch appears; retry provisions again and the first turn runs.
+  w.origin_git("branch later main");
+  auto r = w.s.call("POST", TaskWorld::task_path(id) + "/retry", w.owner);
+  REQUIRE_MESSAGE(r.status == 200, r.body.dump());
+  auto task = w.settled(id);
+  REQUIRE(task["sessions"].size() == 1);
+  CHECK(task["error"].is_null());
+  w.poll(TaskWorld::task_path(id) + "/diff", [](const json& b) { return b["files"] == 1; });
+  CHECK(w.s.call("POST", TaskWorld::task_path(id) + "/retry", w.owner).status == 409);
+}
+
+}  // namespace hearth::test
