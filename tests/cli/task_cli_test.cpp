@@ -82,7 +82,7 @@ TEST_CASE("the quickstart (docs/quickstart.md) works word for word") {
   CHECK(contains(branches, "hearth/write-hello-txt-hello-from-hearth-"));
 }
 
-TEST_CASE("task create streams provisioning and the first turn; --json is NDJSON; sync conflicts and the audit log via the CLI") {
+TEST_CASE("task create streams provisioning and the first turn, --json is NDJSON, sync conflicts and the audit log via the CLI") {
   test::TempDir dir;
   Served s(dir.path());
   auto origin = test::make_repo(dir.path() / "origin");

@@ -189,7 +189,7 @@ TEST_CASE("a wrong password is 401, and repeated failures are rate limited per u
   CHECK(ghost.body["error"]["message"] == "wrong username or password");
 }
 
-TEST_CASE("a burst of sign-ins holds a bounded share of the workers; the rest are told to retry") {
+TEST_CASE("a burst of sign-ins holds a bounded share of the workers, the rest are told to retry") {
   TestServer s({}, 4);  // 4 workers: sign-ins may hold 1
   identity::set_password_cost(identity::PasswordCost::interactive);  // a real, slow hash
   s.user_with_token("ben");
@@ -248,7 +248,7 @@ TEST_CASE("sessions expire, and a revoked session stops working at once") {
   CHECK(s.call("GET", "/v1/auth/session", "", "", {{"Cookie", second}}).status == 401);
 }
 
-TEST_CASE("cookie-authenticated changes need an allowed Origin or the CSRF header; bearer tokens do not") {
+TEST_CASE("cookie-authenticated changes need an allowed Origin or the CSRF header, bearer tokens do not") {
   http::EdgeConfig edge;
   edge.allowed_origins = {"https://app.example"};
   TestServer s(edge);
@@ -349,7 +349,7 @@ TEST_CASE("organizations: slugs are unique and validated, the creator owns it, t
   CHECK(s.call("GET", "/v1/orgs/gil-s-tools", b).status == 404);
 }
 
-TEST_CASE("members: add, change role, remove; the last owner can be neither removed nor demoted") {
+TEST_CASE("members: add, change role, remove, the last owner can be neither removed nor demoted") {
   TestServer s;
   auto owner = s.user_with_token("ida");
   auto admin = s.user_with_token("jon");
@@ -392,7 +392,7 @@ TEST_CASE("members: add, change role, remove; the last owner can be neither remo
   CHECK(landed);
 }
 
-TEST_CASE("org secrets: admins set, list and delete them; values are sealed and never shown or stored in clear") {
+TEST_CASE("org secrets: admins set, list and delete them, values are sealed and never shown or stored in clear") {
   TestServer s;
   auto owner = s.user_with_token("abe");
   auto member = s.user_with_token("bea");
@@ -514,7 +514,7 @@ TEST_CASE("a change waiting behind a long step answers 504 past the deadline, ru
   sender.join();
 }
 
-TEST_CASE("requests waiting for stuck actors hold at most half the workers; past that, 503 at once") {
+TEST_CASE("requests waiting for stuck actors hold at most half the workers, past that, 503 at once") {
   using namespace std::chrono;
   http::EdgeConfig edge;
   edge.request_timeout = 3000ms;

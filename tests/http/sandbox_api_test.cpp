@@ -67,7 +67,7 @@ TEST_CASE("a sandbox is provisioned with a checkout on its branch, reporting eac
   CHECK(again.body["error"]["message"] == "task t1 has a sandbox already (ready); destroy it and retry to start over");
 }
 
-TEST_CASE("processes: output by offset, limits, kill, stdin, env, cwd; the list is kept") {
+TEST_CASE("processes: output by offset, limits, kill, stdin, env, cwd, the list is kept") {
   AgentWorld w;
   w.ready_sandbox("t1");
   auto [p1, out1] = run(w, "t1", {"sh", "-c", "cat; echo err >&2; exit 3"}, json{{"stdin", "from stdin\n"}});

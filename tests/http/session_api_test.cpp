@@ -124,7 +124,7 @@ TEST_CASE("an unanswered permission request times out per the session's policy, 
   CHECK(p["answered_by"] == "timeout");
 }
 
-TEST_CASE("cancel ends a running turn at once; a pending permission request is cancelled with it") {
+TEST_CASE("cancel ends a running turn at once, a pending permission request is cancelled with it") {
   AgentWorld w;
   w.ready_sandbox("t1");
   auto session = w.session("t1");
@@ -162,7 +162,7 @@ TEST_CASE("cancel ends a running turn at once; a pending permission request is c
   CHECK(AgentWorld::said(w.transcript(session), 3) == "still here");
 }
 
-TEST_CASE("an agent that fails or crashes mid-turn ends the turn with the reason; the next turn gets a fresh agent") {
+TEST_CASE("an agent that fails or crashes mid-turn ends the turn with the reason, the next turn gets a fresh agent") {
   AgentWorld w;
   w.ready_sandbox("t1");
   auto session = w.session("t1");

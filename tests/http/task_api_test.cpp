@@ -89,7 +89,7 @@ TEST_CASE("a task: created, the agent writes a file, the diff shows it, push put
   CHECK(w.s.call("GET", TaskWorld::task_path(id), w.outsider).status == 404);
 }
 
-TEST_CASE("a follow-up prompt runs in the task's session; bad input is refused with reasons") {
+TEST_CASE("a follow-up prompt runs in the task's session, bad input is refused with reasons") {
   TaskWorld w;
   auto id = w.create("/say first");
   auto task = w.settled(id);
@@ -138,7 +138,7 @@ TEST_CASE("sync onto a base that conflicts: the rebase is aborted, the task list
   CHECK(merge["error"].get<std::string>().find("would not fast-forward") != std::string::npos);
 }
 
-TEST_CASE("sync without conflicts rebases; merge fast-forwards the base in the origin; revert restores a file") {
+TEST_CASE("sync without conflicts rebases, merge fast-forwards the base in the origin, revert restores a file") {
   TaskWorld w;
   auto id = w.create("/write feature.txt new feature\n/write src/a.c rewritten");
   w.settled(id);
@@ -163,7 +163,7 @@ TEST_CASE("sync without conflicts rebases; merge fast-forwards the base in the o
   CHECK(again["error"].get<std::string>().find("nothing to merge") != std::string::npos);
 }
 
-TEST_CASE("archive stops the sandbox and keeps the transcript; unarchive brings it back; kill mid-turn ends everything") {
+TEST_CASE("archive stops the sandbox and keeps the transcript, unarchive brings it back, kill mid-turn ends everything") {
   TaskWorld w;
   auto id = w.create("/write a.txt A");
   auto task = w.settled(id);
@@ -195,7 +195,7 @@ TEST_CASE("archive stops the sandbox and keeps the transcript; unarchive brings 
   w.create("/say reuse", {{"branch", killed["branch"]}});
 }
 
-TEST_CASE("feeds: the owner hears of finished turns, permission requests and others acting; unread per person") {
+TEST_CASE("feeds: the owner hears of finished turns, permission requests and others acting, unread per person") {
   TaskWorld w;
   auto id = w.create("/ask delete the build dir");
   auto permission = w.poll(TaskWorld::task_path(id), [](const json& b) {
@@ -245,7 +245,7 @@ TEST_CASE("feeds: the owner hears of finished turns, permission requests and oth
   CHECK(w.s.call("GET", draft_path, w.member).body["text"] == "");
 }
 
-TEST_CASE("audit: every mutation is logged with who, what and outcome; verify detects an edited or deleted row") {
+TEST_CASE("audit: every mutation is logged with who, what and outcome, verify detects an edited or deleted row") {
   TaskWorld w;
   auto id = w.create("/write x.txt X");
   w.settled(id);
@@ -372,7 +372,7 @@ bool follow(TaskWorld& w, const std::string& path, const std::string& token,
 
 }  // namespace
 
-TEST_CASE("live: the feed's stream bumps when an agent finishes; the task's stream shows it idle") {
+TEST_CASE("live: the feed's stream bumps when an agent finishes, the task's stream shows it idle") {
   TaskWorld w;
   std::atomic<bool> bumped{false}, idle{false};
   std::string id;

@@ -109,7 +109,7 @@ TEST_CASE("ACP client: the agent cannot read or write outside the work dir") {
   CHECK_FALSE(std::filesystem::exists(f.data.path() / "escape.txt"));
 }
 
-TEST_CASE("ACP client: cancel ends a turn; agent errors and crashes end it with the reason") {
+TEST_CASE("ACP client: cancel ends a turn, agent errors and crashes end it with the reason") {
   Fixture f;
   auto conn = acp::AgentConnection::start(*f.bwrap, f.box, f.mock(), f.callbacks());
   REQUIRE(conn.ok());

@@ -48,7 +48,7 @@ TEST_CASE("the mock agent runs from the hearth binary, bound read-only, with the
   CHECK(has(r->env, "DEPLOY_TOKEN=abc"));
 }
 
-TEST_CASE("an npm agent must be installed and have one of its credentials; it gets its config dirs and settings") {
+TEST_CASE("an npm agent must be installed and have one of its credentials, it gets its config dirs and settings") {
   test::TempDir data;
   auto claude = *find_agent("claude");
   CHECK_FALSE(installed_version(data.path(), *claude));

@@ -180,7 +180,7 @@ TEST_CASE("mock agent: a permission request goes on when allowed and ends the tu
   CHECK(c.text_of("agent_message_chunk").find("done it") == std::string::npos);
 }
 
-TEST_CASE("mock agent: cancel interrupts a turn; /fail answers an error; /stream streams; /crash exits") {
+TEST_CASE("mock agent: cancel interrupts a turn, /fail answers an error, /stream streams, /crash exits") {
   test::TempDir home;
   Client c(home.path());
   c.start();

@@ -114,7 +114,7 @@ TEST_CASE("a bwrap sandbox sees its own work dir and nothing of the host, other 
   ::unsetenv("HEARTH_TEST_HOST_SECRET");
 }
 
-TEST_CASE("network none reaches nothing, not even the host's loopback; network host does") {
+TEST_CASE("network none reaches nothing, not even the host's loopback, network host does") {
   test::TempDir data;
   auto box = make_box(data.path() / "box");
   auto bwrap = provider("bwrap");
@@ -207,7 +207,7 @@ TEST_CASE("no process of a run outlives it, grandchildren in the background incl
   }
 }
 
-TEST_CASE("stdin reaches the process; bad requests are refused before anything runs") {
+TEST_CASE("stdin reaches the process, bad requests are refused before anything runs") {
   test::TempDir data;
   auto box = make_box(data.path() / "box");
   auto bwrap = provider("bwrap");

@@ -7,7 +7,7 @@
 using namespace hearth;
 using namespace hearth::sandbox;
 
-TEST_CASE("known secret values are replaced by their names; short values are left alone") {
+TEST_CASE("known secret values are replaced by their names, short values are left alone") {
   Redactor r({{"API_KEY", "sk-abcdef-123"}, {"PREFIX", "sk-abc"}, {"PIN", "42"}});
   CHECK(r.redact("key=sk-abcdef-123 and sk-abc, 42") == "key=[secret API_KEY] and [secret PREFIX], 42");
   CHECK(r.redact("nothing here") == "nothing here");

@@ -22,7 +22,7 @@ Json entries(actors::Host& host, const actors::Address& a) {
 
 }  // namespace
 
-TEST_CASE("get_or_create runs on_create once with its input; strict lookups do not create") {
+TEST_CASE("get_or_create runs on_create once with its input, strict lookups do not create") {
   test::TempDir dir;
   test::TestHost host(dir);
   auto a = ledger("a");
@@ -169,7 +169,7 @@ TEST_CASE("unknown queues, actions and types, and oversized bodies are rejected 
   CHECK(bad_key.error().code == ErrorCode::invalid);
 }
 
-TEST_CASE("a handler that waits on its own queue is refused, not deadlocked; without wait it works") {
+TEST_CASE("a handler that waits on its own queue is refused, not deadlocked, without wait it works") {
   test::TempDir dir;
   test::TestHost host(dir);
   auto a = ledger("self");
@@ -204,7 +204,7 @@ TEST_CASE("a dedupe key makes repeated sends one message") {
   CHECK(entries(*host, a)["count"] == 1);
 }
 
-TEST_CASE("broadcasts reach subscribers after commit; a failed step broadcasts nothing") {
+TEST_CASE("broadcasts reach subscribers after commit, a failed step broadcasts nothing") {
   test::TempDir dir;
   test::TestHost host(dir);
   auto a = ledger("events");
@@ -242,7 +242,7 @@ TEST_CASE("after-commit signals run once the step commits, and not at all when i
   CHECK(entries(*host, a)["count"] == 1);
 }
 
-TEST_CASE("a slow subscriber never blocks the actor; it loses the oldest events and is told") {
+TEST_CASE("a slow subscriber never blocks the actor, it loses the oldest events and is told") {
   test::TempDir dir;
   test::TestHost host(dir);
   auto a = ledger("slow-sub");

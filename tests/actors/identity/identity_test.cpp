@@ -35,7 +35,7 @@ TEST_CASE("password hashes are Argon2id, verify only the right password, and run
   CHECK(stats.peak >= 1);
 }
 
-TEST_CASE("secrets are prefixed, long and distinct; hashes and CSRF tokens are stable") {
+TEST_CASE("secrets are prefixed, long and distinct, hashes and CSRF tokens are stable") {
   auto a = identity::new_secret("hearth_");
   auto b = identity::new_secret("hearth_");
   CHECK(a.starts_with("hearth_"));

@@ -18,7 +18,7 @@ json chunk(const std::string& kind, const std::string& text, const std::string& 
 
 }  // namespace
 
-TEST_CASE("consecutive chunks of one message become one event; a new kind or message starts another") {
+TEST_CASE("consecutive chunks of one message become one event, a new kind or message starts another") {
   sandbox::Redactor none;
   TranscriptBuilder b(none);
   b.update(chunk("agent_message_chunk", "Hello "), 1);
