@@ -41,6 +41,7 @@ struct ServeOptions {
   int agent_idle_timeout_s = 30 * 60;
   int turn_silence_timeout_s = 10 * 60;
   std::string git_ca_file;
+  std::string web_dir;  // empty: `web` beside the hearth binary
 };
 
 // Runs the server until SIGINT or SIGTERM; returns the process exit code.

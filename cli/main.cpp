@@ -74,6 +74,9 @@ int main(int argc, char** argv) {
                   "Seconds an agent may send nothing during a turn before the turn is cancelled")
       ->envname("HEARTH_TURN_SILENCE_TIMEOUT")->check(CLI::Range(1, 24 * 3600))->capture_default_str();
 
+  cmd->add_option("--web-dir", serve.web_dir,
+                  "The built web frontend to serve at / (default: web/ beside the hearth binary)")
+      ->envname("HEARTH_WEB_DIR");
   cmd->add_option("--git-ca-file", serve.git_ca_file,
                   "Certificates (PEM) git trusts for https clones besides the system's, e.g. a company CA")
       ->envname("HEARTH_GIT_CA_FILE")->check(CLI::ExistingFile);

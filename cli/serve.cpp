@@ -122,6 +122,12 @@ int serve(const ServeOptions& options) {
   server_config.host = options.host;
   server_config.port = options.port;
   server_config.threads = static_cast<std::size_t>(options.http_threads);
+  if (!options.web_dir.empty()) {
+    server_config.web_dir = options.web_dir;
+  } else {
+    std::error_code ec;
+    server_config.web_dir = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path() / "web";
+  }
   auto& edge = server_config.edge;
   edge.max_body_bytes = options.max_body_bytes;
   edge.request_timeout = std::chrono::seconds(options.request_timeout_s);

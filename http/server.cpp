@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <fstream>
 #include <thread>
 
 #include "actors/audit/audit_actor.h"
@@ -216,7 +217,49 @@ Status Server::Impl::authorize(Context& ctx, const Route& route) {
   return {};
 }
 
+// Headers every answer carries: no sniffing, no referrer leaving the origin, no framing.
+static void harden(httplib::Response& res) {
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("Referrer-Policy", "same-origin");
+  res.set_header("X-Frame-Options", "DENY");
+}
+
+// The web frontend: its files under /assets/, and index.html for every other page path
+// (the app routes in the browser). Scripts and styles only from this origin, no inline
+// code, nothing from elsewhere, never framed.
+static void serve_web(const std::filesystem::path& dir, const httplib::Request& req, httplib::Response& res) {
+  t_request.route = req.path.rfind("/assets/", 0) == 0 ? "/assets/*" : "/ (web)";
+  res.set_header("Content-Security-Policy",
+                 "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+                 "font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+  std::string rel = "index.html";
+  std::string type = "text/html; charset=utf-8";
+  if (req.path.rfind("/assets/", 0) == 0) {
+    rel = req.path.substr(1);
+    if (rel.find("..") != std::string::npos || rel.find('\0') != std::string::npos) rel = "";
+    type = rel.ends_with(".js") ? "text/javascript; charset=utf-8"
+           : rel.ends_with(".css") ? "text/css; charset=utf-8"
+           : rel.ends_with(".svg") ? "image/svg+xml"
+                                   : "application/octet-stream";
+  }
+  std::ifstream in(dir / rel, std::ios::binary);
+  if (dir.empty() || rel.empty() || !in) {
+    if (rel == "index.html")
+      return send_json(res, 503, error_body(Error{ErrorCode::unavailable,
+                                                  "the web frontend is not built here (bash scripts/setup builds it); the "
+                                                  "API is at /v1 and the CLI is `hearth`"}));
+    return send_error(res, Error{ErrorCode::not_found, "no such file"});
+  }
+  std::string body((std::istreambuf_iterator<char>(in)), {});
+  // Assets change only with a new build (index.html names the same paths): revalidate.
+  res.set_header("Cache-Control", "no-cache");
+  res.status = 200;
+  res.set_content(std::move(body), type);
+}
+
 void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res) {
+  harden(res);
+  if (req.method == "GET" && req.path.rfind("/v1/", 0) != 0 && req.path != "/v1") return serve_web(config.web_dir, req, res);
   auto match = router.match(req.method, req.path);
   if (!match.route) {
     if (!match.allowed.empty()) {

@@ -5,6 +5,8 @@
 // request id, user id; never a credential).
 #pragma once
 
+#include <filesystem>
+
 #include <memory>
 #include <string>
 
@@ -18,6 +20,9 @@ struct ServerConfig {
   int port = 7741;           // 0: any free port (start() returns it)
   std::size_t threads = 32;  // workers for ordinary requests; event streams get their own on top
   EdgeConfig edge;
+  // The built web frontend (index.html, assets/): served at / with a strict
+  // Content-Security-Policy. Empty or missing: / says the frontend is not built.
+  std::filesystem::path web_dir;
 };
 
 class Server {

@@ -1,0 +1,120 @@
+// The web frontend in real Chromium (Debian's, headless) driven by playwright-core,
+// against a real `hearth serve` on a free port: sign in, create a task with the mock
+// agent through the dialog, watch the transcript stream in, see the diff, push, and an
+// agent's <script> and <img onerror> rendered as inert text. Screenshots go to
+// build/web-screenshots. Usage: node ui_test.mjs HEARTH_BINARY OUT_DIR
+import { spawn, execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// playwright-core is one of the web frontend's dev packages (web/node_modules).
+const web = join(dirname(fileURLToPath(import.meta.url)), '../../web');
+const { chromium } = createRequire(join(web, 'package.json'))('playwright-core');
+
+const [hearth, outDir] = process.argv.slice(2);
+mkdirSync(outDir, { recursive: true });
+const scratch = mkdtempSync(join(tmpdir(), 'hearth-web-'));
+const password = 'web-test-password-1';
+let server;
+let browser;
+const failures = [];
+const check = (ok, what) => {
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
+  if (!ok) failures.push(what);
+};
+
+async function main() {
+  server = spawn(hearth, ['--log-level', 'warn', 'serve', '--port', '0', '--data-dir', join(scratch, 'data')], {
+    env: { ...process.env, HEARTH_ADMIN_PASSWORD: password },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const base = await new Promise((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => reject(new Error('hearth serve never said where it listens')), 20000);
+    server.stdout.on('data', (d) => {
+      text += d;
+      const m = text.match(/hearth listening on (http:\/\/127\.0\.0\.1:\d+)/);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+  });
+
+  // Set up through the API: an org and a repository with a bare remote.
+  const signIn = await fetch(`${base}/v1/auth/sign-in`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password }) });
+  const cookie = signIn.headers.getSetCookie().find((c) => c.startsWith('hearth_session='));
+  const tok = cookie.slice('hearth_session='.length).split(';')[0];
+  const call = (method, path, body) => fetch(`${base}${path}`, { method, headers: { 'Content-Type': 'application/json',
+    Authorization: `Bearer ${tok}` }, body: body ? JSON.stringify(body) : undefined }).then(async (r) => ({ status: r.status, body: await r.json() }));
+  check((await call('POST', '/v1/orgs', { name: 'Acme' })).status === 201, 'org created');
+  const repo = join(scratch, 'repo');
+  execFileSync('sh', ['-c', `set -e; git init -q -b main ${repo}; cd ${repo}; echo one > README.md; git add -A; ` +
+    `git -c user.name=t -c user.email=t@t commit -qm init; git clone -q --bare ${repo} ${repo}.git`]);
+  check((await call('POST', '/v1/orgs/acme/repos', { url: `file://${repo}.git`, name: 'widgets' })).status === 201, 'repo connected');
+
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox'] });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  // Refused requests (401 before sign-in, a stream retried before its task exists) are
+  // the browser's console noise, not the page's errors.
+  page.on('console', (m) => m.type() === 'error' && !m.text().startsWith('Failed to load resource') && pageErrors.push(m.text()));
+
+  await page.goto(base + '/');
+  await page.getByLabel('Username').fill('admin');
+  await page.getByLabel('Password').fill('wrong');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('alert').waitFor();
+  check((await page.getByRole('alert').textContent()).includes('wrong username or password'), 'a wrong password says so');
+  await page.screenshot({ path: join(outDir, 'signin.png') });
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'New task' }).waitFor();
+  check(page.url().endsWith('/orgs/acme'), 'signed in, on the org');
+
+  await page.getByRole('button', { name: 'New task' }).click();
+  await page.getByLabel('Prompt').fill('/write hello.txt Hello from the browser\n/say all **done**');
+  await page.getByRole('button', { name: 'Create task' }).click();
+  await page.locator('.event.k-agent_message', { hasText: 'all done' }).waitFor({ timeout: 30000 });
+  check(await page.locator('.event.k-agent_message strong', { hasText: 'done' }).count() === 1, 'the transcript streams in, markdown rendered');
+  check(await page.locator('nav a.task', { hasText: 'write hello.txt' }).count() === 1, 'the sidebar lists the task under its repository');
+  await page.screenshot({ path: join(outDir, 'task.png') });
+
+  await page.getByRole('tab', { name: /Diff/ }).click();
+  await page.getByRole('button', { name: /hello\.txt/ }).click();
+  await page.locator('.patch .add', { hasText: 'Hello from the browser' }).waitFor();
+  check(true, 'the diff shows the new file with its patch');
+  await page.screenshot({ path: join(outDir, 'diff.png') });
+  await page.getByRole('button', { name: 'Push' }).click();
+  await page.locator('.outcome', { hasText: 'pushed' }).waitFor({ timeout: 30000 });
+  const branches = execFileSync('git', ['-C', `${repo}.git`, 'branch', '--list', 'hearth/*'], { encoding: 'utf8' });
+  check(branches.includes('hearth/write-hello-txt'), 'push puts the branch in the remote');
+
+  // Agent output is untrusted: HTML in it is text.
+  await page.getByRole('button', { name: 'New task' }).click();
+  await page.getByLabel('Prompt').fill('/say <script>window.__xss=1</script><img src=x onerror="window.__xss=2">');
+  await page.getByRole('button', { name: 'Create task' }).click();
+  await page.locator('.event.k-agent_message', { hasText: '<script>' }).waitFor({ timeout: 30000 });
+  check(await page.evaluate(() => window.__xss === undefined), 'no script from the transcript ran');
+  check(await page.locator('.transcript img').count() === 0, 'no element from the transcript was created');
+  await page.screenshot({ path: join(outDir, 'xss.png') });
+
+  await page.setViewportSize({ width: 480, height: 800 });
+  await page.screenshot({ path: join(outDir, 'narrow.png') });
+  check(pageErrors.length === 0, `no errors in the page${pageErrors.length ? ': ' + pageErrors.join('; ') : ''}`);
+}
+
+try {
+  await main();
+} catch (e) {
+  failures.push(String(e?.stack ?? e));
+  console.log(`FAIL ${e?.stack ?? e}`);
+} finally {
+  await browser?.close().catch(() => {});
+  server?.kill('SIGTERM');
+  rmSync(scratch, { recursive: true, force: true });
+}
+console.log(failures.length ? `${failures.length} failed` : 'all passed');
+process.exit(failures.length ? 1 : 0);
