@@ -26,12 +26,13 @@ const check = (ok, what) => {
   if (!ok) failures.push(what);
 };
 
-async function main() {
-  server = spawn(hearth, ['--log-level', 'warn', 'serve', '--port', '0', '--data-dir', join(scratch, 'data')], {
+// Starts `hearth serve` (on `port`, 0: a free one); resolves with its base URL.
+function start(port = 0) {
+  server = spawn(hearth, ['--log-level', 'warn', 'serve', '--port', String(port), '--data-dir', join(scratch, 'data')], {
     env: { ...process.env, HEARTH_ADMIN_PASSWORD: password },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const base = await new Promise((resolve, reject) => {
+  return new Promise((resolve, reject) => {
     let text = '';
     const timer = setTimeout(() => reject(new Error('hearth serve never said where it listens')), 20000);
     server.stdout.on('data', (d) => {
@@ -40,7 +41,10 @@ async function main() {
       if (m) { clearTimeout(timer); resolve(m[1]); }
     });
   });
+}
 
+async function main() {
+  const base = await start();
   // Set up through the API: an org and a repository with a bare remote.
   const signIn = await fetch(`${base}/v1/auth/sign-in`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ username: 'admin', password }) });
@@ -100,6 +104,77 @@ async function main() {
   check(await page.evaluate(() => window.__xss === undefined), 'no script from the transcript ran');
   check(await page.locator('.transcript img').count() === 0, 'no element from the transcript was created');
   await page.screenshot({ path: join(outDir, 'xss.png') });
+
+  // A permission request, answered inline.
+  await page.getByRole('button', { name: 'New task' }).click();
+  await page.getByLabel('Prompt').fill('/ask delete the build dir');
+  await page.getByRole('button', { name: 'Create task' }).click();
+  await page.getByRole('button', { name: 'Allow once' }).click({ timeout: 30000 });
+  await page.locator('.event.k-agent_message', { hasText: 'was granted' }).waitFor({ timeout: 30000 });
+  check(true, 'a permission request is answered inline');
+
+  // The first task's diff: revert its file; then archive it.
+  await page.locator('nav a.task', { hasText: 'write hello.txt' }).click();
+  await page.getByRole('tab', { name: /Diff/ }).click();
+  await page.getByRole('button', { name: 'Revert' }).click();
+  await page.getByText('No changes against the base branch.').waitFor({ timeout: 30000 });
+  check(true, 'revert empties the diff');
+  await page.getByRole('button', { name: 'Archive' }).click();
+  await page.locator('.task-head .status', { hasText: 'archived' }).waitFor({ timeout: 30000 });
+  check(await page.getByRole('button', { name: 'Unarchive' }).count() === 1, 'archive, with unarchive offered');
+
+  // The other pages.
+  await page.getByRole('link', { name: 'Settings' }).click();
+  await page.getByRole('cell', { name: 'widgets' }).waitFor();
+  await page.getByLabel('Name', { exact: true }).last().fill('laptop');
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.locator('.notice code').waitFor();
+  check((await page.locator('.notice code').textContent()).startsWith('hearth_'), 'an API token is shown once');
+  await page.screenshot({ path: join(outDir, 'settings.png'), fullPage: true });
+  await page.getByRole('link', { name: 'Feed' }).click();
+  await page.locator('.list li', { hasText: 'finished' }).first().waitFor();
+  check(true, 'the feed lists what happened');
+  await page.getByRole('link', { name: 'Audit log' }).click();
+  await page.getByText(/Chain intact: \d+ entries/).waitFor();
+  check(await page.getByRole('cell', { name: 'POST /tasks', exact: true }).count() >= 1, 'the audit log shows the mutations, chain verified');
+  await page.screenshot({ path: join(outDir, 'audit.png') });
+  await page.getByRole('link', { name: 'Inspector' }).click();
+  await page.locator('td', { hasText: 'organization' }).first().waitFor();
+  await page.locator('a code').first().click();
+  await page.getByRole('heading', { name: 'Workflow history' }).waitFor();
+  check(true, 'the inspector lists actors and opens one');
+  await page.screenshot({ path: join(outDir, 'inspector.png') });
+
+  // A member in a second browser: no inspector; their sidebar updates live.
+  check((await call('POST', '/v1/users', { username: 'bea', password: 'bea-password-12345' })).status === 201, 'a second user');
+  check((await call('POST', '/v1/orgs/acme/members', { username: 'bea' })).status === 201, 'bea joins acme');
+  const other = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+  await other.goto(base + '/');
+  await other.getByLabel('Username').fill('bea');
+  await other.getByLabel('Password').fill('bea-password-12345');
+  await other.getByRole('button', { name: 'Sign in' }).click();
+  await other.getByRole('button', { name: 'New task' }).waitFor();
+  check(await other.getByRole('link', { name: 'Inspector' }).count() === 0, 'no inspector link for a member');
+  await other.goto(base + '/inspector');
+  await other.getByText('The inspector is for server administrators.').waitFor();
+  check(true, 'the inspector page refuses a member');
+  await other.goto(base + '/orgs/acme');
+  await other.locator('nav a.task').first().waitFor();
+  const made = await call('POST', '/v1/orgs/acme/tasks', { repo: 'widgets', prompt: '/say from the API', agent: 'mock' });
+  await other.locator('nav a.task', { hasText: 'say from the API' }).waitFor({ timeout: 30000 });
+  check(made.status === 201, "a task someone else made appears in the member's sidebar live");
+
+  // The server goes away: the page says so, and comes back by itself.
+  const port = new URL(base).port;
+  server.kill('SIGTERM');
+  await new Promise((r) => server.once('exit', r));
+  await other.getByText('Live updates lost; reconnecting…').first().waitFor({ timeout: 20000 });
+  check(true, 'a lost stream is shown');
+  await start(Number(port));
+  await other.getByText('Live updates lost; reconnecting…').first().waitFor({ state: 'detached', timeout: 40000 });
+  await call('POST', '/v1/orgs/acme/tasks', { repo: 'widgets', prompt: '/say after the restart', agent: 'mock' });
+  await other.locator('nav a.task', { hasText: 'say after the restart' }).waitFor({ timeout: 30000 });
+  check(true, 'after the server is back, live updates resume');
 
   await page.setViewportSize({ width: 480, height: 800 });
   await page.screenshot({ path: join(outDir, 'narrow.png') });

@@ -6,6 +6,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, ApiError, enc, setCsrf } from './api';
 import { follow, StreamState } from './sse';
 import { Markdown } from './markdown';
+import { AuditPage, FeedPage, InspectorPage, SettingsPage } from './pages';
 
 type Json = any;
 
@@ -81,14 +82,22 @@ function Shell({ user, onSignedOut }: { user: Json; onSignedOut: () => void }) {
   const [orgs, setOrgs] = useState<Json[] | null>(null);
   const [error, setError] = useState('');
   const parts = path.split('/').filter(Boolean);
-  const orgSlug = parts[0] === 'orgs' ? decodeURIComponent(parts[1] ?? '') : '';
+  const [lastOrg, setLastOrg] = useState('');
+  const orgSlug = parts[0] === 'orgs' ? decodeURIComponent(parts[1] ?? '') : lastOrg;
+  const section = parts[0] === 'orgs' ? parts[2] ?? 'tasks' : parts[0] ?? 'tasks';
   const taskId = parts[0] === 'orgs' && parts[2] === 'tasks' ? decodeURIComponent(parts[3] ?? '') : '';
+  useEffect(() => { if (orgSlug) setLastOrg(orgSlug); }, [orgSlug]);
+  const role = orgs?.find((o) => o.slug === orgSlug)?.role ?? '';
+  const link = (to: string, label: string, here: boolean) => (
+    <a href={to} class={here ? 'nav current' : 'nav'} aria-current={here ? 'page' : undefined}
+       onClick={(e) => { e.preventDefault(); go(to); }}>{label}</a>
+  );
 
   useEffect(() => {
     api('GET', '/v1/orgs')
       .then((r) => {
         setOrgs(r.items);
-        if (!orgSlug && r.items.length) go(`/orgs/${enc(r.items[0].slug)}`);
+        if (location.pathname === '/' && r.items.length) go(`/orgs/${enc(r.items[0].slug)}`);
       })
       .catch((e) => setError(message(e)));
   }, []);
@@ -108,11 +117,16 @@ function Shell({ user, onSignedOut }: { user: Json; onSignedOut: () => void }) {
         {orgs && orgs.length > 0 && (
           <label class="org-switch">
             <span class="visually-hidden">Organization</span>
-            <select value={orgSlug} onChange={(e) => go(`/orgs/${enc((e.target as HTMLSelectElement).value)}`)}>
+            <select value={orgSlug} onChange={(e) => go(`/orgs/${enc((e.target as HTMLSelectElement).value)}${section === 'settings' || section === 'audit' ? '/' + section : ''}`)}>
               {orgs.map((o) => <option value={o.slug}>{o.name}</option>)}
             </select>
           </label>
         )}
+        {orgSlug && link(`/orgs/${enc(orgSlug)}`, 'Tasks', section === 'tasks' && parts[0] === 'orgs')}
+        {link('/feed', 'Feed', section === 'feed')}
+        {orgSlug && link(`/orgs/${enc(orgSlug)}/settings`, 'Settings', section === 'settings')}
+        {orgSlug && (role === 'admin' || role === 'owner') && link(`/orgs/${enc(orgSlug)}/audit`, 'Audit log', section === 'audit')}
+        {user.is_admin && link('/inspector', 'Inspector', section === 'inspector')}
         <span class="spacer" />
         <span class="who">{user.username}</span>
         <button class="quiet" onClick={signOut}>Sign out</button>
@@ -121,7 +135,12 @@ function Shell({ user, onSignedOut }: { user: Json; onSignedOut: () => void }) {
       {orgs && orgs.length === 0 && (
         <main class="empty"><p>You are not in an organization yet. Create one with <code>hearth org create NAME</code>, or ask an admin to add you.</p></main>
       )}
-      {orgSlug && <OrgView key={orgSlug} org={orgSlug} taskId={taskId} go={go} />}
+      {section === 'feed' && <FeedPage orgs={orgs ?? []} go={go} />}
+      {section === 'inspector' && (user.is_admin ? <InspectorPage actorId={decodeURIComponent(parts[1] ?? '')} go={go} />
+                                                 : <main class="empty"><p>The inspector is for server administrators.</p></main>)}
+      {parts[0] === 'orgs' && section === 'settings' && <SettingsPage org={orgSlug} role={role} />}
+      {parts[0] === 'orgs' && section === 'audit' && <AuditPage org={orgSlug} />}
+      {parts[0] === 'orgs' && section === 'tasks' && orgSlug && <OrgView key={orgSlug} org={orgSlug} taskId={taskId} go={go} />}
     </div>
   );
 }
