@@ -259,7 +259,12 @@ static void serve_web(const std::filesystem::path& dir, const httplib::Request& 
 
 void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res) {
   harden(res);
-  if (req.method == "GET" && req.path.rfind("/v1/", 0) != 0 && req.path != "/v1") return serve_web(config.web_dir, req, res);
+  // Pages of the web frontend: its assets, `/`, and any other path a browser navigates to
+  // (it asks for text/html); everything else outside /v1 is an unknown route.
+  if (req.method == "GET" && !config.web_dir.empty() && req.path.rfind("/v1/", 0) != 0 &&
+      (req.path == "/" || req.path.rfind("/assets/", 0) == 0 ||
+       req.get_header_value("Accept").find("text/html") != std::string::npos))
+    return serve_web(config.web_dir, req, res);
   auto match = router.match(req.method, req.path);
   if (!match.route) {
     if (!match.allowed.empty()) {

@@ -58,6 +58,13 @@ async function main() {
     `git -c user.name=t -c user.email=t@t commit -qm init; git clone -q --bare ${repo} ${repo}.git`]);
   check((await call('POST', '/v1/orgs/acme/repos', { url: `file://${repo}.git`, name: 'widgets' })).status === 201, 'repo connected');
 
+  const home = await fetch(`${base}/orgs/acme`, { headers: { Accept: 'text/html' } });
+  const csp = home.headers.get('content-security-policy') ?? '';
+  check(home.status === 200 && csp.includes("script-src 'self'") && csp.includes("frame-ancestors 'none'") &&
+        !csp.includes('unsafe-inline') && home.headers.get('x-content-type-options') === 'nosniff' &&
+        home.headers.get('referrer-policy') === 'same-origin', 'pages carry a strict CSP and the other security headers');
+  check((await fetch(`${base}/nope`)).status === 404, 'a non-page path outside /v1 is still a 404 for API clients');
+
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox'] });
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const pageErrors = [];

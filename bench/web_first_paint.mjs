@@ -1,0 +1,85 @@
+// web_first_paint: time from navigation to a task's view showing its first transcript
+// event, in headless Chromium (Debian's, via playwright-core), against a real `hearth
+// serve`; cold (a new browser context: nothing cached) and warm (the same context, the
+// next task). Also the bundle's size in bytes (raw and gzip). Last line: JSON.
+// Usage: node web_first_paint.mjs HEARTH_BINARY WEB_DIR
+import { spawn, execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const { chromium } = createRequire(join(here, '../web/package.json'))('playwright-core');
+const [hearth, webDir] = process.argv.slice(2);
+const scratch = mkdtempSync(join(tmpdir(), 'hearth-paint-'));
+const password = 'paint-password-1';
+const rounds = 15;
+
+const server = spawn(hearth, ['--log-level', 'error', 'serve', '--port', '0', '--data-dir', join(scratch, 'data')], {
+  env: { ...process.env, HEARTH_ADMIN_PASSWORD: password }, stdio: ['ignore', 'pipe', 'inherit'] });
+let browser;
+try {
+  const base = await new Promise((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => reject(new Error('no server')), 20000);
+    server.stdout.on('data', (d) => {
+      text += d;
+      const m = text.match(/hearth listening on (http:\/\/127\.0\.0\.1:\d+)/);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+  });
+  const signIn = await fetch(`${base}/v1/auth/sign-in`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password }) });
+  const session = signIn.headers.getSetCookie().find((c) => c.startsWith('hearth_session=')).split(';')[0].split('=')[1];
+  const call = (method, path, body) => fetch(`${base}${path}`, { method, headers: { 'Content-Type': 'application/json',
+    Authorization: `Bearer ${session}` }, body: body ? JSON.stringify(body) : undefined }).then((r) => r.json());
+  await call('POST', '/v1/orgs', { name: 'Paint' });
+  const repo = join(scratch, 'repo');
+  execFileSync('sh', ['-c', `set -e; git init -q -b main ${repo}; cd ${repo}; echo x > a; git add -A; ` +
+    `git -c user.name=t -c user.email=t@t commit -qm init; git clone -q --bare ${repo} ${repo}.git`]);
+  await call('POST', '/v1/orgs/paint/repos', { url: `file://${repo}.git`, name: 'repo' });
+  const tasks = [];
+  for (let i = 0; i < rounds * 2; i++) tasks.push((await call('POST', '/v1/orgs/paint/tasks', { repo: 'repo', prompt: `/say hello ${i}`, agent: 'mock' })).task_id);
+  for (let i = 0; i < 600; i++) {
+    const idle = await call('GET', '/v1/orgs/paint/tasks?status=idle&limit=500');
+    if (idle.items.length === tasks.length) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox'] });
+  const cookie = [{ name: 'hearth_session', value: session, url: base }];
+  const paint = async (page, task) => {
+    const t = performance.now();
+    await page.goto(`${base}/orgs/paint/tasks/${task}`);
+    await page.locator('.event.k-agent_message').first().waitFor({ timeout: 30000 });
+    return performance.now() - t;
+  };
+  const cold = [], warm = [];
+  for (let i = 0; i < rounds; i++) {
+    const ctx = await browser.newContext();
+    await ctx.addCookies(cookie);
+    const page = await ctx.newPage();
+    cold.push(await paint(page, tasks[2 * i]));
+    warm.push(await paint(page, tasks[2 * i + 1]));
+    await ctx.close();
+  }
+  const pct = (v, p) => { const s = [...v].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.round((p / 100) * (s.length - 1)))]; };
+  const file = (f) => readFileSync(join(webDir, f));
+  const bundle = ['index.html', 'assets/app.js', 'assets/app.css'].map(file);
+  console.log(JSON.stringify({
+    bench: 'web_first_paint', rounds,
+    cold_ms: { p50: pct(cold, 50), p90: pct(cold, 90), max: pct(cold, 100) },
+    warm_ms: { p50: pct(warm, 50), p90: pct(warm, 90), max: pct(warm, 100) },
+    bundle_bytes: bundle.reduce((n, b) => n + b.length, 0),
+    bundle_gzip_bytes: bundle.reduce((n, b) => n + gzipSync(b).length, 0),
+    js_bytes: bundle[1].length, css_bytes: bundle[2].length,
+  }));
+} finally {
+  await browser?.close().catch(() => {});
+  server.kill('SIGTERM');
+  await new Promise((r) => server.once('exit', r));
+  rmSync(scratch, { recursive: true, force: true });
+}
