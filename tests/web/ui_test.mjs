@@ -21,6 +21,9 @@ const password = 'web-test-password-1';
 let server;
 let browser;
 const failures = [];
+// Anything thrown outside the steps is a failure with its stack, not a silent crash.
+process.on('uncaughtException', (e) => { console.log(`FAIL uncaught: ${e?.stack ?? e}`); process.exit(1); });
+process.on('unhandledRejection', (e) => { console.log(`FAIL unhandled: ${e?.stack ?? e}`); process.exit(1); });
 const check = (ok, what) => {
   console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
   if (!ok) failures.push(what);
@@ -143,7 +146,8 @@ async function main() {
   check(true, 'the feed lists what happened');
   await page.getByRole('link', { name: 'Audit log' }).click();
   await page.getByText(/Chain intact: \d+ entries/).waitFor();
-  check(await page.getByRole('cell', { name: 'POST /tasks', exact: true }).count() >= 1, 'the audit log shows the mutations, chain verified');
+  await page.getByRole('cell', { name: 'POST /tasks', exact: true }).first().waitFor();
+  check(true, 'the audit log shows the mutations, chain verified');
   await page.screenshot({ path: join(outDir, 'audit.png') });
   await page.getByRole('link', { name: 'Inspector' }).click();
   await page.locator('td', { hasText: 'organization' }).first().waitFor();

@@ -153,6 +153,7 @@ function Connection({ state }: { state: StreamState }) {
 function OrgView({ org, taskId, go }: { org: string; taskId: string; go: (p: string) => void }) {
   const [tasks, setTasks] = useState<Json[] | null>(null);
   const [unread, setUnread] = useState<Record<string, boolean>>({});
+  const [bumped, setBumped] = useState<Record<string, number>>({});
   const [error, setError] = useState('');
   const [state, setState] = useState<StreamState>('connecting');
   const [creating, setCreating] = useState(false);
@@ -164,8 +165,13 @@ function OrgView({ org, taskId, go }: { org: string; taskId: string; go: (p: str
       .then(([t, f]) => {
         setTasks(t.items);
         const u: Record<string, boolean> = {};
-        for (const i of f.items) if (i.unread) u[i.task_id] = true;
+        const b: Record<string, number> = {};
+        for (const i of f.items) {
+          if (i.unread) u[i.task_id] = true;
+          b[i.task_id] = i.bumped_at;
+        }
         setUnread(u);
+        setBumped(b);
         setError('');
       })
       .catch((e) => setError(message(e)));
@@ -185,6 +191,7 @@ function OrgView({ org, taskId, go }: { org: string; taskId: string; go: (p: str
     const stopFeed = follow('/v1/me/feed/events', (name, d) => {
       if (name === 'user.feed.bumped' && d?.payload?.item) {
         const item = d.payload.item;
+        setBumped((b) => ({ ...b, [item.task_id]: item.bumped_at }));
         // What the person is looking at is read already.
         if (item.org_id && item.task_id === viewing.current)
           void api('POST', `/v1/orgs/${enc(org)}/tasks/${enc(item.task_id)}/read`, {}).catch(() => {});
@@ -207,8 +214,11 @@ function OrgView({ org, taskId, go }: { org: string; taskId: string; go: (p: str
   const groups = useMemo(() => {
     const by: Record<string, Json[]> = {};
     for (const t of tasks ?? []) (by[t.repo_id] ??= []).push(t);
+    // The feed's order first (the latest event that mattered to you), then the latest change.
+    const key = (t: Json) => Math.max(bumped[t.task_id] ?? 0, 0) || t.updated_at;
+    for (const list of Object.values(by)) list.sort((a, b) => key(b) - key(a));
     return Object.entries(by).sort(([a], [b]) => a.localeCompare(b));
-  }, [tasks]);
+  }, [tasks, bumped]);
 
   return (
     <div class="org">

@@ -18,6 +18,28 @@ function inline(text: string): ComponentChildren[] {
   return out;
 }
 
+// A light highlighter for code blocks, to elements: comments, strings, numbers and the
+// keywords most languages share. Not a parser: it only helps the eye.
+const KEYWORDS = new Set(('if else for while do return function const let var class struct def import from export ' +
+  'public private protected static void int bool true false null nullptr None True False new delete try catch ' +
+  'throw async await fn pub use mod impl match case switch break continue namespace template typename auto ' +
+  'include package interface type enum yield lambda self this').split(' '));
+
+function highlight(code: string): ComponentChildren[] {
+  const out: ComponentChildren[] = [];
+  const re = /(\/\/[^\n]*|#[^\n]*|\/\*[\s\S]*?\*\/)|("(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`[^`]*`)|(\b\d[\d_.]*\b)|([A-Za-z_][\w]*)/g;
+  let at = 0;
+  for (let m; (m = re.exec(code)); ) {
+    if (m[4] && !KEYWORDS.has(m[4])) continue;
+    if (m.index > at) out.push(code.slice(at, m.index));
+    const cls = m[1] ? 'tok-comment' : m[2] ? 'tok-string' : m[3] ? 'tok-number' : 'tok-keyword';
+    out.push(<span class={cls}>{m[0]}</span>);
+    at = m.index + m[0].length;
+  }
+  if (at < code.length) out.push(code.slice(at));
+  return out;
+}
+
 export function Markdown({ text }: { text: string }) {
   const blocks: ComponentChildren[] = [];
   const lines = text.split('\n');
@@ -36,7 +58,7 @@ export function Markdown({ text }: { text: string }) {
       flush();
       const code: string[] = [];
       for (i++; i < lines.length && !lines[i].startsWith('```'); i++) code.push(lines[i]);
-      blocks.push(<pre class="code"><code class={fence[1] ? `language-${fence[1]}` : ''}>{code.join('\n')}</code></pre>);
+      blocks.push(<pre class="code"><code class={fence[1] ? `language-${fence[1]}` : ''}>{highlight(code.join('\n'))}</code></pre>);
       continue;
     }
     const heading = line.match(/^(#{1,4})\s+(.*)/);
