@@ -141,7 +141,11 @@ async function main() {
   await page.locator('.notice code').waitFor();
   check((await page.locator('.notice code').textContent()).startsWith('hearth_'), 'an API token is shown once');
   await page.screenshot({ path: join(outDir, 'settings.png'), fullPage: true });
-  await page.getByRole('link', { name: 'Feed' }).click();
+  // A task finishing while nobody looks at it: the feed link counts it.
+  await call('POST', '/v1/orgs/acme/tasks', { repo: 'widgets', prompt: '/say nobody watches', agent: 'mock' });
+  await page.getByRole('link', { name: /^Feed \(\d+\)$/ }).waitFor({ timeout: 30000 });
+  check(true, 'the feed link counts unread tasks, live');
+  await page.getByRole('link', { name: /^Feed/ }).click();
   await page.locator('.list li', { hasText: 'finished' }).first().waitFor();
   check(true, 'the feed lists what happened');
   await page.getByRole('link', { name: 'Audit log' }).click();

@@ -87,6 +87,15 @@ function Shell({ user, onSignedOut }: { user: Json; onSignedOut: () => void }) {
   const section = parts[0] === 'orgs' ? parts[2] ?? 'tasks' : parts[0] ?? 'tasks';
   const taskId = parts[0] === 'orgs' && parts[2] === 'tasks' ? decodeURIComponent(parts[3] ?? '') : '';
   useEffect(() => { if (orgSlug) setLastOrg(orgSlug); }, [orgSlug]);
+  // How many tasks wait unread in the feed: shown on its link, kept current by its stream.
+  const [unreadCount, setUnreadCount] = useState(0);
+  useEffect(() => {
+    const count = () => api('GET', '/v1/me/feed?limit=1').then((f) => setUnreadCount(f.unread)).catch(() => {});
+    void count();
+    return follow('/v1/me/feed/events', (name) => {
+      if (name === 'user.feed.bumped' || name === 'user.feed.read' || name === 'reset') void count();
+    }, () => {});
+  }, []);
   const role = orgs?.find((o) => o.slug === orgSlug)?.role ?? '';
   const link = (to: string, label: string, here: boolean) => (
     <a href={to} class={here ? 'nav current' : 'nav'} aria-current={here ? 'page' : undefined}
@@ -123,7 +132,7 @@ function Shell({ user, onSignedOut }: { user: Json; onSignedOut: () => void }) {
           </label>
         )}
         {orgSlug && link(`/orgs/${enc(orgSlug)}`, 'Tasks', section === 'tasks' && parts[0] === 'orgs')}
-        {link('/feed', 'Feed', section === 'feed')}
+        {link('/feed', unreadCount ? `Feed (${unreadCount})` : 'Feed', section === 'feed')}
         {orgSlug && link(`/orgs/${enc(orgSlug)}/settings`, 'Settings', section === 'settings')}
         {orgSlug && (role === 'admin' || role === 'owner') && link(`/orgs/${enc(orgSlug)}/audit`, 'Audit log', section === 'audit')}
         {user.is_admin && link('/inspector', 'Inspector', section === 'inspector')}

@@ -263,27 +263,56 @@ export function AuditPage({ org }: { org: string }) {
 
 // --- Inspector (server admins) --------------------------------------------------------
 
+// One paginated list: `path` answers {items, next_cursor}; "More" loads the next page.
+function Paged({ path, render, empty }: { path: string; render: (items: Json[]) => ComponentChildren; empty: string }) {
+  const [items, setItems] = useState<Json[] | null>(null);
+  const [next, setNext] = useState<Json>(null);
+  const [error, setError] = useState('');
+  const load = (cursor: Json, append: boolean) =>
+    api('GET', `${path}${path.includes('?') ? '&' : '?'}limit=50${cursor !== null && cursor !== undefined ? `&cursor=${enc(String(cursor))}` : ''}`)
+      .then((r) => {
+        setItems((old) => (append ? [...(old ?? []), ...r.items] : r.items));
+        // Lists name their cursor next_cursor; the inspector's pages name what it is.
+        setNext(r.next_cursor ?? r.next_before_id ?? r.next_after_rowid ?? null);
+        setError('');
+      })
+      .catch((e) => setError(message(e)));
+  useEffect(() => { setItems(null); void load(null, false); }, [path]);
+  if (error) return <p class="error" role="alert">{error}</p>;
+  if (!items) return <p class="muted">Loading…</p>;
+  if (!items.length) return <p class="muted">{empty}</p>;
+  return <>{render(items)}{next !== null && <button onClick={() => load(next, true)}>More</button>}</>;
+}
+
 export function InspectorPage({ actorId, go }: { actorId: string; go: (p: string) => void }) {
   const [type, setType] = useState('');
-  const [actors, error] = useLoad(actorId ? null : `/v1/inspector/actors?limit=200${type ? `&type=${enc(type)}` : ''}`);
+  const [state, setState] = useState('');
   if (actorId) return <ActorPage id={actorId} />;
+  const query = [type && `type=${enc(type)}`, state && `state=${state}`].filter(Boolean).join('&');
   return (
     <main class="page">
       <h1>Inspector</h1>
-      <label class="narrow">Type
-        <select value={type} onChange={field(setType)}>
-          {['', 'organization', 'task', 'session', 'sandbox', 'user', 'audit', 'directory'].map((t) => <option value={t}>{t || 'all'}</option>)}
-        </select>
-      </label>
-      <State data={actors} error={error} empty={!actors?.items?.length}>
+      <div class="row left">
+        <label class="narrow">Type
+          <select value={type} onChange={field(setType)}>
+            {['', 'organization', 'task', 'session', 'sandbox', 'user', 'audit', 'directory'].map((t) => <option value={t}>{t || 'all'}</option>)}
+          </select>
+        </label>
+        <label class="narrow">State
+          <select value={state} onChange={field(setState)}>
+            {['', 'active', 'hibernated'].map((t) => <option value={t}>{t || 'any'}</option>)}
+          </select>
+        </label>
+      </div>
+      <Paged path={`/v1/inspector/actors${query ? '?' + query : ''}`} empty="No actors." render={(items) => (
         <table><thead><tr><th>Type</th><th>Key</th><th>State</th><th>Created</th></tr></thead><tbody>
-          {actors?.items?.map((a: Json) => (
+          {items.map((a: Json) => (
             <tr><td>{a.type}</td>
               <td><a href={`/inspector/${enc(a.id)}`} onClick={(e) => { e.preventDefault(); go(`/inspector/${enc(a.id)}`); }}><code>{JSON.stringify(a.key)}</code></a></td>
               <td>{a.state}</td><td>{when(a.created_at)}</td></tr>
           ))}
         </tbody></table>
-      </State>
+      )} />
     </main>
   );
 }
@@ -291,14 +320,13 @@ export function InspectorPage({ actorId, go }: { actorId: string; go: (p: string
 function ActorPage({ id }: { id: string }) {
   const base = `/v1/inspector/actors/${enc(id)}`;
   const [summary, error] = useLoad(base);
-  const [failed, , reloadFailed] = useLoad(`${base}/queue?status=failed&limit=50`);
-  const [history] = useLoad(`${base}/history?limit=50`);
   const [tables] = useLoad(`${base}/tables`);
   const [table, setTable] = useState('');
-  const [rows] = useLoad(table ? `${base}/tables/${enc(table)}?limit=100` : null);
+  const [queue, setQueue] = useState('failed');
+  const [tick, setTick] = useState(0);
   const act = async (messageId: number, verb: string) => {
     try { await api('POST', `${base}/messages/${messageId}/${verb}`, {}); } catch (e) { alert(message(e)); }
-    reloadFailed();
+    setTick((t) => t + 1);
   };
   return (
     <main class="page">
@@ -306,22 +334,25 @@ function ActorPage({ id }: { id: string }) {
       <State data={summary} error={error} empty={false}>
         <pre>{JSON.stringify(summary, null, 2)}</pre>
       </State>
-      <h2>Failed messages</h2>
-      {failed?.items?.length ? (
-        <ul class="list">{failed.items.map((m: Json) => (
-          <li><code>{m.queue}</code> #{m.id}: {m.error?.message ?? JSON.stringify(m.error)}{' '}
-            <button onClick={() => act(m.id, 'retry')}>Retry</button> <button class="danger" onClick={() => act(m.id, 'discard')}>Discard</button></li>
+      <h2>Queue</h2>
+      <div class="row left">{['failed', 'pending', 'completed', 'discarded'].map((q) => (
+        <button aria-pressed={queue === q} onClick={() => setQueue(q)}>{q}</button>
+      ))}</div>
+      <Paged key={`${queue}-${tick}`} path={`${base}/queue?status=${queue}`} empty={`No ${queue} messages.`} render={(items) => (
+        <ul class="list">{items.map((m: Json) => (
+          <li><code>{m.queue}</code> #{m.id}{m.error ? `: ${m.error?.message ?? JSON.stringify(m.error)}` : ''}{' '}
+            {queue === 'failed' && <><button onClick={() => act(m.id, 'retry')}>Retry</button> <button class="danger" onClick={() => act(m.id, 'discard')}>Discard</button></>}</li>
         ))}</ul>
-      ) : <p class="muted">None.</p>}
+      )} />
       <h2>Workflow history</h2>
-      {history?.items?.length ? (
+      <Paged path={`${base}/history`} empty="No steps yet." render={(items) => (
         <table><thead><tr><th>Step</th><th>Queue</th><th>Outcome</th><th>ms</th></tr></thead><tbody>
-          {history.items.map((h: Json) => <tr><td>{h.step ?? h.id}</td><td><code>{h.queue}</code></td><td>{h.outcome ?? h.status}</td><td>{h.duration_ms}</td></tr>)}
+          {items.map((h: Json) => <tr><td>{h.step ?? h.id}</td><td><code>{h.queue}</code></td><td>{h.outcome ?? h.status}</td><td>{h.duration_ms}</td></tr>)}
         </tbody></table>
-      ) : <p class="muted">No steps yet.</p>}
+      )} />
       <h2>Tables</h2>
       <div class="row left">{tables?.items?.map((t: Json) => <button onClick={() => setTable(t.name)} aria-pressed={table === t.name}>{t.name} ({t.rows})</button>)}</div>
-      {rows && <pre>{JSON.stringify(rows, null, 2)}</pre>}
+      {table && <Paged path={`${base}/tables/${enc(table)}`} empty="No rows." render={(items) => <pre>{JSON.stringify(items, null, 2)}</pre>} />}
     </main>
   );
 }
