@@ -192,6 +192,9 @@ async function main() {
   check(true, 'after the server is back, live updates resume');
 
   await page.setViewportSize({ width: 480, height: 800 });
+  await page.getByRole('link', { name: 'Tasks' }).click();
+  await page.locator('nav a.task').first().click();
+  await page.locator('.event').first().waitFor({ timeout: 30000 });
   await page.screenshot({ path: join(outDir, 'narrow.png') });
   check(pageErrors.length === 0, `no errors in the page${pageErrors.length ? ': ' + pageErrors.join('; ') : ''}`);
 }
