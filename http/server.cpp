@@ -66,7 +66,8 @@ thread_local RequestInfo t_request;
 // Every mutation an authenticated caller asks for, whatever its outcome, goes to the
 // audit log of the org it touched (or the server's): a queue message nobody waits
 // for, so the request never blocks on or fails by it.
-void audit_mutation(const Context& ctx, const Route& route, int status, const std::string& outcome) {
+void audit_mutation(const Context& ctx, const Route& route, int status, const std::string& outcome,
+                    const Json& result = nullptr) {
   const auto& method = ctx.req.method;
   if (method == "GET" || method == "HEAD" || method == "OPTIONS") return;
   // Sign-in has no caller yet: the name it was tried with (never the password) stands in.
@@ -97,6 +98,11 @@ void audit_mutation(const Context& ctx, const Route& route, int status, const st
              {"detail", {{"status", status}, {"params", params}}}};
   if (params.contains("task")) entry["task_id"] = params["task"];
   if (params.contains("repo")) entry["repo_id"] = params["repo"];
+  // What the change made (a new task, a repository) is named by its answer.
+  if (result.is_object()) {
+    if (!entry.contains("task_id") && result.contains("task_id") && result["task_id"].is_string()) entry["task_id"] = result["task_id"];
+    if (!entry.contains("repo_id") && result.contains("repo_id") && result["repo_id"].is_string()) entry["repo_id"] = result["repo_id"];
+  }
   auto address = actors::audit::address(ctx.org_id.empty() ? actors::audit::kServerLog : ctx.org_id);
   Status st = ctx.edge.host.get_or_create(address);
   if (st) {
@@ -310,7 +316,7 @@ void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res)
   }
   if (ctx.streaming) return;
   send_json(res, reply->status, reply->body.dump(-1, ' ', false, Json::error_handler_t::replace));
-  audit_mutation(ctx, route, reply->status, reply->status == 202 ? "accepted" : "ok");
+  audit_mutation(ctx, route, reply->status, reply->status == 202 ? "accepted" : "ok", reply->body);
 }
 
 void Server::Impl::metrics(const httplib::Request& req, httplib::Response& res) {

@@ -268,7 +268,11 @@ TEST_CASE("audit: every mutation is logged with who, what and outcome, verify de
     if (e["kind"] == "POST /tasks") {
       CHECK(e["username"] == "owner");
       CHECK(e["request_id"].is_string());
+      CHECK(e["task_id"] == id);  // named by the answer
     }
+  // Everything about the task, from its creation on, by the task filter.
+  auto by_task = w.s.call("GET", "/v1/orgs/acme/audit?task=" + id, w.owner).body;
+  CHECK(by_task["items"].back()["kind"] == "POST /tasks");
   CHECK(w.s.call("GET", "/v1/orgs/acme/audit", w.member).status == 403);
   // What belongs to no org goes to the server's log: a failed sign-in, with the name tried.
   auto root = w.s.user_with_token("root", true);
