@@ -131,27 +131,26 @@ Status checkout(const Provider& provider, const SandboxDir& dir, const CheckoutS
   std::filesystem::create_directories(dir.work(), ec);
   auto access = git_access(provider, dir, spec);
   if (!access) return access.error();
-  auto step = [&](std::vector<std::string> argv) -> Status {
-    auto what = argv[1];
-    auto out = run_git(provider, dir, *access, std::move(argv), {}, 4096);
-    if (!out) return out.error();
-    if (out->exit_code != 0) {
-      auto text = out->out + out->err;
-      while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-      return Error{ErrorCode::unavailable, fmt::format("{} failed (exit {}): {}", what, out->exit_code, text)};
-    }
-    return {};
-  };
-  // Two processes: the clone writes the identity into the new repository's config.
+  // One process (one sandbox to start, not two): the clone, which writes the identity
+  // into the new repository's config, then the task's branch. A failed checkout exits
+  // with 97 to tell the two apart; the arguments come after the script, never inside it.
   say("cloning");
-  std::vector<std::string> clone{"git", "clone", "--quiet", "--origin", "origin",
-                                 "--config", "user.name=" + spec.author_name,
-                                 "--config", "user.email=" + spec.author_email};
-  if (!spec.base_branch.empty()) clone.insert(clone.end(), {"--branch", spec.base_branch});
-  clone.insert(clone.end(), {"--", access->origin_url, "."});
-  if (auto st = step(clone); !st) return st;
+  std::vector<std::string> argv{"sh", "-c",
+                                "git clone --quiet --origin origin --config \"user.name=$1\" --config \"user.email=$2\" "
+                                "${4:+--branch \"$4\"} -- \"$5\" . || exit $?\n"
+                                "git checkout --quiet -b \"$3\" || exit 97\n",
+                                "checkout", spec.author_name, spec.author_email, spec.task_branch, spec.base_branch,
+                                access->origin_url};
+  auto out = run_git(provider, dir, *access, std::move(argv), {}, 4096);
+  if (!out) return out.error();
+  if (out->exit_code != 0) {
+    auto text = out->out + out->err;
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+    return Error{ErrorCode::unavailable, out->exit_code == 97
+                                             ? fmt::format("creating branch {} failed: {}", spec.task_branch, text)
+                                             : fmt::format("clone failed (exit {}): {}", out->exit_code, text)};
+  }
   say("creating branch " + spec.task_branch);
-  if (auto st = step({"git", "checkout", "--quiet", "-b", spec.task_branch}); !st) return st;
   say("done");
   return {};
 }
