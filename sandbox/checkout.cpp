@@ -132,13 +132,19 @@ Status checkout(const Provider& provider, const SandboxDir& dir, const CheckoutS
   auto access = git_access(provider, dir, spec);
   if (!access) return access.error();
   // One process (one sandbox to start, not two): the clone, which writes the identity
-  // into the new repository's config, then the task's branch. A failed checkout exits
+  // into the new repository's config, then the task's branch: the remote's when it has
+  // one (a task provisioned again after its work was pushed resumes from it), else a new
+  // one from the base. A failed checkout exits
   // with 97 to tell the two apart; the arguments come after the script, never inside it.
   say("cloning");
   std::vector<std::string> argv{"sh", "-c",
                                 "git clone --quiet --origin origin --config \"user.name=$1\" --config \"user.email=$2\" "
                                 "${4:+--branch \"$4\"} -- \"$5\" . || exit $?\n"
-                                "git checkout --quiet -b \"$3\" || exit 97\n",
+                                "if git rev-parse -q --verify \"refs/remotes/origin/$3\" >/dev/null; then\n"
+                                "  git checkout --quiet -b \"$3\" \"origin/$3\" || exit 97\n"
+                                "else\n"
+                                "  git checkout --quiet -b \"$3\" || exit 97\n"
+                                "fi\n",
                                 "checkout", spec.author_name, spec.author_email, spec.task_branch, spec.base_branch,
                                 access->origin_url};
   auto out = run_git(provider, dir, *access, std::move(argv), {}, 4096);

@@ -17,7 +17,7 @@ namespace hearth::sandbox {
 struct CheckoutSpec {
   std::string repo_url;                  // file:///abs/path or https://host/owner/repo(.git)
   std::string base_branch;               // empty: the remote's default branch
-  std::string task_branch;               // created from the base, checked out
+  std::string task_branch;               // checked out: the remote's if it exists, else created from the base
   std::string author_name = "Hearth";
   std::string author_email = "hearth@localhost";
   std::optional<std::string> token;      // https credentials (e.g. a GitHub installation token)

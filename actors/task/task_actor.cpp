@@ -613,10 +613,13 @@ Result<Json> on_sandbox_changed(StepContext& ctx, const Json& b) {
   auto t = task_row(ctx.db());
   auto status = t["status"].get<std::string>();
   if (status == "provisioning" && state == "ready") {
-    // The sandbox is there: the first session starts with the task's prompt (once).
+    // The sandbox is there: a session to work in.
     auto any = ctx.db().execAndGet("SELECT COUNT(*) FROM sessions").getInt64();
-    if (any == 0) {
-      auto id = start_session(ctx, t["agent"], "", t["prompt"], t["owner"]["username"]);
+    auto open = ctx.db().execAndGet("SELECT COUNT(*) FROM sessions WHERE status != 'closed'").getInt64();
+    if (any == 0 || open == 0) {
+      // The first session takes the task's prompt; one after the old ones ended with
+      // their sandbox (provisioned again) waits for a person's.
+      auto id = start_session(ctx, t["agent"], "", any == 0 ? t["prompt"].get<std::string>() : "", t["owner"]["username"]);
       if (!id) return id.error();
     }
     ctx.db().exec("UPDATE task SET status = 'idle', phase = NULL, error = NULL, error_step = NULL");

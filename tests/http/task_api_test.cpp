@@ -441,3 +441,36 @@ TEST_CASE("a provisioning failure lands in error with the step and git's reason,
 }
 
 }  // namespace hearth::test
+
+namespace hearth::test {
+
+TEST_CASE("a task whose sandbox is gone is provisioned again from its pushed branch when unarchived") {
+  TaskWorld w;
+  auto id = w.create("/write kept.txt pushed work");
+  w.settled(id);
+  REQUIRE(w.flow(id, "push")["status"] == "succeeded");
+  REQUIRE(w.s.call("POST", TaskWorld::task_path(id) + "/archive", w.owner).status == 200);
+  w.settled(id, "archived");
+  // The sandbox goes away entirely (an operator destroys it to free the disk).
+  w.poll(AgentWorld::sandbox_path(id), [](const json& b) { return b["state"] == "stopped"; });
+  REQUIRE(w.s.call("DELETE", AgentWorld::sandbox_path(id), w.owner).status == 200);
+  w.poll(AgentWorld::sandbox_path(id), [](const json& b) { return b["state"] == "destroyed"; });
+  REQUIRE(w.s.call("POST", TaskWorld::task_path(id) + "/unarchive", w.owner).status == 200);
+  w.settled(id);
+  w.poll(AgentWorld::sandbox_path(id), [](const json& b) { return b["state"] == "ready"; });
+  // The work tree is the pushed branch: its file is there, and the diff against the base shows it.
+  auto task = w.s.call("GET", TaskWorld::task_path(id), w.owner).body;
+  auto work = w.s.runtime->dir(actors::sandbox::address(task["org_id"], id)).work();
+  CHECK(sh("cat '" + (work / "kept.txt").string() + "'; echo") == "pushed work\n");
+  REQUIRE(w.s.call("POST", TaskWorld::task_path(id) + "/diff/refresh", w.owner).status == 202);
+  auto diff = w.poll(TaskWorld::task_path(id) + "/diff", [](const json& b) { return b["files"] == 1; });
+  CHECK(diff["items"][0]["path"] == "kept.txt");
+  // A fresh session waits for the next prompt (the old one ended with its sandbox).
+  task = w.s.call("GET", TaskWorld::task_path(id), w.owner).body;
+  REQUIRE(task["sessions"].size() == 2);
+  CHECK(task["sessions"][0]["status"] == "closed");
+  REQUIRE(w.s.call("POST", TaskWorld::task_path(id) + "/prompt", w.owner, json{{"text", "/say resumed"}}).status == 202);
+  w.poll(TaskWorld::task_path(id), [](const json& b) { return b["sessions"][1]["last_turn_status"] == "completed"; });
+}
+
+}  // namespace hearth::test
