@@ -242,7 +242,7 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
       if (!ref) return 2;
       Api api(*opts);
       return api.run(m, ref->sandbox_path() + sfx, m == "POST" ? Json::object() : Json(nullptr), [](const Json& j) {
-        std::cout << j.value("state", "") << "\n";
+        std::cout << (j.value("starting", false) ? std::string("starting") : j.value("state", std::string())) << "\n";
       });
     });
   }

@@ -411,6 +411,7 @@ Result<Json> on_kill(Runtime& rt, StepContext& ctx, const Json& b) {
 
 // Stops everything running in the sandbox, off the loop; destroy also removes its files.
 Result<Json> tear_down(StepContext& ctx, Runtime& rt, const std::string& action) {
+  ctx.db().exec("UPDATE sandbox SET tearing_down = 1");
   auto job = ctx.spawn_io(action, kTornDown, {{"action", action}},
                           [&rt, address = ctx.address(), action](std::stop_token) -> Result<Json> {
                             rt.stop_all(address);
@@ -437,6 +438,13 @@ Result<Json> on_start(StepContext& ctx, const Json&) {
   auto state = state_of(ctx.db());
   if (state == "ready") return full_json(ctx.db());
   if (state != "stopped") return wrong_state(state, "start");
+  if (ctx.db().execAndGet("SELECT tearing_down FROM sandbox").getInt() != 0) {
+    // The stop is still ending what ran: the sandbox starts as soon as it is done.
+    ctx.db().exec("UPDATE sandbox SET start_after_teardown = 1");
+    auto s = full_json(ctx.db());
+    s["starting"] = true;
+    return s;
+  }
   set_state(ctx, "ready");
   return full_json(ctx.db());
 }
@@ -457,7 +465,14 @@ Result<Json> on_destroy(Runtime& rt, StepContext& ctx, const Json& b) {
 }
 
 Result<Json> on_torn_down(StepContext& ctx, const Json& body) {
-  if (body["context"].value("action", "") != "destroy") return Json::object();
+  ctx.db().exec("UPDATE sandbox SET tearing_down = 0");
+  if (body["context"].value("action", "") != "destroy") {
+    if (ctx.db().execAndGet("SELECT start_after_teardown FROM sandbox").getInt() != 0) {
+      ctx.db().exec("UPDATE sandbox SET start_after_teardown = 0");
+      if (state_of(ctx.db()) == "stopped") set_state(ctx, "ready");
+    }
+    return Json::object();
+  }
   if (state_of(ctx.db()) != "destroying") return Json{{"ignored", "the sandbox moved on"}};
   if (!body.value("ok", false)) {
     set_state(ctx, "error", body["error"].value("message", std::string("destroying failed")));

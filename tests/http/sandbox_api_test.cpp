@@ -135,8 +135,11 @@ TEST_CASE("stop ends every process of a sandbox, start resumes it, destroy remov
   auto no = w.poll(session, [](const json& b) { return b["status"] == "idle"; });
   CHECK(no["last_turn"]["error"] == "the sandbox is stopped; the agent can work only in a ready sandbox");
 
-  CHECK(w.s.call("POST", AgentWorld::sandbox_path("t1") + "/start", w.owner, json::object()).body["state"] == "ready");
-  CHECK(run(w, "t1", {"cat", "README.md"}).second == "one\n");  // files intact
+  // Started right after a stop, it becomes ready once the stop has ended what ran.
+  REQUIRE(w.s.call("POST", AgentWorld::sandbox_path("t1") + "/start", w.owner, json::object()).status == 200);
+  w.poll(AgentWorld::sandbox_path("t1"), [](const json& b) { return b["state"] == "ready"; });
+  auto intact = run(w, "t1", {"cat", "README.md"});
+  CHECK_MESSAGE(intact.second == "one\n", intact.first.dump());  // files intact
 
   auto destroyed = w.s.call("DELETE", AgentWorld::sandbox_path("t1"), w.owner);
   CHECK(destroyed.status == 200);

@@ -192,7 +192,8 @@ TEST_CASE("archive stops the sandbox and keeps the transcript, unarchive brings 
   CHECK(killed["sessions"][0]["status"] == "closed");
   CHECK(w.s.call("GET", "/v1/orgs/acme/tasks?status=killed", w.owner).body["items"].size() == 1);
   // Its branch name is free again.
-  w.create("/say reuse", {{"branch", killed["branch"]}});
+  auto reused = w.create("/say reuse", {{"branch", killed["branch"]}});
+  w.settled(reused);
 }
 
 TEST_CASE("feeds: the owner hears of finished turns, permission requests and others acting, unread per person") {
