@@ -1,6 +1,8 @@
 // The actor host: activation, routing of sends and reads, shutdown. See host.h.
 #include "actors/host/host.h"
 
+#include <algorithm>
+
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -105,6 +107,13 @@ Result<Active> Host::Core::resolve(const Address& address, bool create, const Js
     auto r = activate(address, create, input);
     {
       std::lock_guard lock(mu);
+      if (r && stopping) {
+        // Activated while the host stops (an outbox delivery, say): shutdown's list of
+        // actors to stop was taken already, so this one is told to exit here, or the
+        // actor system would wait for it forever.
+        caf::anon_send_exit(r->actor, caf::exit_reason::user_shutdown);
+        r = Error{ErrorCode::unavailable, "the actor host is shutting down"};
+      }
       if (r) {
         if (for_read) ++r->inst->reads_in_flight;
         active[id] = *r;
@@ -387,7 +396,10 @@ void Host::shutdown(std::chrono::milliseconds grace) {
                                100ms));
   c.pubsub.close_all();
   {
+    // Any actor that became active after the list above was taken ends too.
     std::lock_guard lock(c.mu);
+    for (auto& [id, a] : c.active)
+      if (std::find(actors.begin(), actors.end(), a.actor) == actors.end()) actors.push_back(a.actor);
     c.active.clear();
   }
   for (auto& a : actors) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
