@@ -32,7 +32,12 @@ struct ServeOptions {
   std::vector<std::string> allowed_origins;
   bool secure_cookies = false;
   int sse_max_streams = 256;
+  int sse_max_streams_per_user = 32;
   std::string metrics_token;
+  std::string public_url;
+  std::vector<std::string> trusted_proxies;
+  bool anyone_creates_orgs = false;
+  std::vector<std::string> file_repo_roots;
   // Sandboxes and agents.
   std::string sandbox_provider = "bwrap";
   int sandbox_max_processes = 1024;

@@ -51,6 +51,23 @@ int main(int argc, char** argv) {
   cmd->add_option("--sse-max-streams", serve.sse_max_streams,
                   "Most Server-Sent Event streams open at once (each holds a thread of its own)")
       ->envname("HEARTH_SSE_MAX_STREAMS")->check(CLI::Range(1, 16384))->capture_default_str();
+  cmd->add_option("--sse-max-streams-per-user", serve.sse_max_streams_per_user,
+                  "Most event streams one user may have open at once")
+      ->envname("HEARTH_SSE_MAX_STREAMS_PER_USER")->check(CLI::Range(1, 16384))->capture_default_str();
+  cmd->add_option("--public-url", serve.public_url,
+                  "The URL people reach Hearth at (https://hearth.example.com); requests for other host names "
+                  "get 421 (IP addresses and localhost always pass)")
+      ->envname("HEARTH_PUBLIC_URL");
+  cmd->add_option("--trusted-proxy", serve.trusted_proxies,
+                  "Address of a reverse proxy whose X-Forwarded-For is believed (repeat for several)")
+      ->envname("HEARTH_TRUSTED_PROXIES")->delimiter(',');
+  cmd->add_flag("--anyone-creates-orgs", serve.anyone_creates_orgs,
+                "Let every signed-in user create organizations (default: server admins only)")
+      ->envname("HEARTH_ANYONE_CREATES_ORGS");
+  cmd->add_option("--file-repo-root", serve.file_repo_roots,
+                  "A directory under which server admins may connect file:// repositories (repeat for several; "
+                  "default: none)")
+      ->envname("HEARTH_FILE_REPO_ROOTS")->delimiter(',');
   cmd->add_option("--metrics-token", serve.metrics_token,
                   "Bearer token for GET /metrics; without one, /metrics answers loopback clients only")
       ->envname("HEARTH_METRICS_TOKEN");

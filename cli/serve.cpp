@@ -135,6 +135,10 @@ int serve(const ServeOptions& options) {
   edge.allowed_origins = options.allowed_origins;
   edge.secure_cookies = options.secure_cookies;
   edge.sse_max_streams = static_cast<std::size_t>(options.sse_max_streams);
+  edge.sse_max_streams_per_user = static_cast<std::size_t>(options.sse_max_streams_per_user);
+  edge.public_url = options.public_url;
+  edge.trusted_proxies = options.trusted_proxies;
+  edge.anyone_creates_orgs = options.anyone_creates_orgs;
   edge.metrics_token = options.metrics_token;
   edge.master_key = key;
   edge.agents = &agents;

@@ -4,8 +4,9 @@
 // that is no longer possible. Heartbeat comments keep idle connections open. A slow
 // client (its buffer overflowed) is disconnected; a stream ends when its credential
 // is revoked or expires, when the caller leaves the org, and when the server stops.
-// Streams are bounded (EdgeConfig::sse_max_streams) so that they can never take the
-// worker threads ordinary requests need.
+// Streams are bounded (EdgeConfig::sse_max_streams, and sse_max_streams_per_user for
+// each user) so that they can never take the worker threads ordinary requests need, nor
+// one user all the stream slots.
 #include <httplib.h>
 
 #include <fmt/format.h>
@@ -116,12 +117,9 @@ void refuse_and_close(httplib::Response& res, const Error& error) {
 
 Result<Reply> serve_stream(Context& ctx, StreamStep step, std::string preamble) {
   auto& edge = ctx.edge;
-  if (edge.sse_streams.fetch_add(1) >= edge.config.sse_max_streams) {
-    edge.sse_streams.fetch_sub(1);
+  if (auto st = edge.begin_stream(ctx.caller->user_id); !st) {
     ctx.res.set_header("Retry-After", "10");
-    refuse_and_close(ctx.res, Error{ErrorCode::unavailable,
-                                    fmt::format("the server has {} event streams open, its limit; retry later",
-                                                edge.config.sse_max_streams)});
+    refuse_and_close(ctx.res, st.error());
     ctx.streaming = true;
     return Reply{503, nullptr};
   }
@@ -131,7 +129,7 @@ Result<Reply> serve_stream(Context& ctx, StreamStep step, std::string preamble) 
   ctx.res.set_header("X-Accel-Buffering", "no");
   ctx.res.set_chunked_content_provider(
       "text/event-stream", [stream](std::size_t, httplib::DataSink& sink) { return pump(*stream, sink); },
-      [stream](bool) { stream->edge.sse_streams.fetch_sub(1); });
+      [stream](bool) { stream->edge.end_stream(stream->user_id); });
   ctx.streaming = true;
   return Reply{200, nullptr};
 }

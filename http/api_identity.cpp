@@ -1,6 +1,8 @@
 // Routes for sign-in, sessions, API tokens, users, organizations and members.
 #include <httplib.h>
 
+#include "storage/text.h"
+
 #include <fmt/format.h>
 
 #include "actors/organization/organization_actor.h"
@@ -11,8 +13,6 @@ namespace hearth::http {
 namespace {
 
 constexpr const char* kCookie = "hearth_session";
-
-std::string client_address(const Context& ctx) { return ctx.req.remote_addr; }
 
 // The session cookie: Secure with --secure-cookies, or when a TLS proxy in front says the
 // request came over HTTPS (X-Forwarded-Proto; trusting it only ever makes the cookie stricter).
@@ -42,24 +42,30 @@ Result<Reply> sign_in(Context& ctx) {
     ctx.res.set_header("Retry-After", "1");
     return Error{ErrorCode::unavailable, "too many sign-ins at once; retry in a second"};
   }
-  auto user_key = "user:" + *username;
-  auto addr_key = "addr:" + client_address(ctx);
-  if (edge.per_user.blocked(user_key) || edge.per_address.blocked(addr_key)) {
-    ctx.res.set_header("Retry-After", "300");
-    return Error{ErrorCode::rate_limited, "too many failed sign-ins; try again in a few minutes"};
+  // Failures slow down the same username from the same address (and, far later, one
+  // address across usernames); they never lock an account: its owner signing in from
+  // elsewhere is not affected.
+  auto address = ctx.client_address();
+  auto account_key = address + "|" + *username;
+  auto wait = std::max(edge.per_account.wait(account_key), edge.per_address.wait(address));
+  if (wait.count() > 0) {
+    auto seconds = (wait.count() + 999) / 1000;
+    ctx.res.set_header("Retry-After", std::to_string(seconds));
+    return Error{ErrorCode::rate_limited,
+                 fmt::format("too many failed sign-ins from this address; wait {} s before trying again", seconds)};
   }
   auto user = edge.identity.check_password(*username, *password);
   if (!user) {
     if (user.error().code == ErrorCode::unauthorized) {
-      edge.per_user.failed(user_key);
-      edge.per_address.failed(addr_key);
-      spdlog::info("auth.sign_in_failed username={} address={}", *username, client_address(ctx));
+      edge.per_account.failed(account_key);
+      edge.per_address.failed(address);
+      spdlog::info("auth.sign_in_failed username={} address={}", printable(*username, 64), address);
     }
     return user.error();
   }
-  edge.per_user.reset(user_key);
+  edge.per_account.succeeded(account_key);
   auto user_id = (*user)["user_id"].get<std::string>();
-  auto session = edge.identity.create_session(user_id, edge.config.session_ttl, ctx.req.get_header_value("User-Agent"));
+  auto session = edge.identity.create_session(user_id, edge.config.session_ttl, sanitize_utf8(ctx.req.get_header_value("User-Agent").substr(0, 256)));
   if (!session) return session.error();
   ctx.res.set_header("Set-Cookie", session_cookie(ctx, session->secret, edge.config.session_ttl.count() / 1000));
   spdlog::info("auth.sign_in user_id={} session={}", user_id, session->info["id"].get<std::string>());
@@ -173,6 +179,10 @@ Result<Reply> update_user(Context& ctx) {
 // --- Organizations and members ---------------------------------------------------
 
 Result<Reply> create_org(Context& ctx) {
+  // Whoever creates an org is its owner: on a shared server that is the admins' call.
+  if (!ctx.caller->is_admin && !ctx.edge.config.anyone_creates_orgs)
+    return Error{ErrorCode::forbidden, "creating organizations is for server admins on this server (a server admin "
+                                       "may open it to everyone with --anyone-creates-orgs)"};
   auto name = string_field(ctx.body, "name");
   if (!name) return name.error();
   auto slug = string_field(ctx.body, "slug", false);

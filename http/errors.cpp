@@ -3,6 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "storage/text.h"
+
 namespace hearth::http {
 
 int http_status(ErrorCode code) {
@@ -24,7 +26,7 @@ int http_status(ErrorCode code) {
 }
 
 std::string error_body(const Error& error) {
-  return nlohmann::json{{"error", {{"code", to_string(error.code)}, {"message", error.message}}}}.dump();
+  return json_text(nlohmann::json{{"error", {{"code", to_string(error.code)}, {"message", error.message}}}});
 }
 
 }  // namespace hearth::http

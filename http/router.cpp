@@ -94,6 +94,29 @@ Result<std::int64_t> Context::int_query(const std::string& name, std::int64_t fa
   return value;
 }
 
+std::string Context::client_address() const {
+  const auto& proxies = edge.config.trusted_proxies;
+  auto trusted = [&](const std::string& a) { return std::find(proxies.begin(), proxies.end(), a) != proxies.end(); };
+  if (!trusted(req.remote_addr)) return req.remote_addr;
+  // X-Forwarded-For: client, proxy1, proxy2 ...: the last hop that is not ours.
+  auto header = req.get_header_value("X-Forwarded-For");
+  std::string found = req.remote_addr;
+  std::size_t end = header.size();
+  while (end > 0) {
+    auto comma = header.rfind(',', end - 1);
+    auto start = comma == std::string::npos ? 0 : comma + 1;
+    auto hop = header.substr(start, end - start);
+    hop.erase(0, hop.find_first_not_of(' '));
+    hop.erase(hop.find_last_not_of(' ') + 1);
+    if (hop.empty()) break;
+    found = hop;
+    if (!trusted(hop)) break;
+    if (comma == std::string::npos) break;
+    end = comma;
+  }
+  return found.substr(0, 64);
+}
+
 bool Context::wait() const { return query("wait", "true") != "false"; }
 
 Result<actors::SendReceipt> Edge::send(const actors::Address& to, std::string_view queue, const Json& body, bool wait) {
@@ -139,28 +162,57 @@ void Edge::note_token_use(const identity::Caller& caller) {
   if (!r) spdlog::debug("auth.touch_failed token_id={} error={}", caller.credential_id, r.error().message);
 }
 
-bool RateLimiter::blocked(const std::string& key) {
+std::chrono::milliseconds SignInThrottle::wait(const std::string& key) {
+  using namespace std::chrono;
   std::lock_guard lock(mu_);
   auto it = failures_.find(key);
-  if (it == failures_.end()) return false;
-  auto cutoff = std::chrono::steady_clock::now() - window_;
-  std::erase_if(it->second, [&](auto t) { return t < cutoff; });
+  if (it == failures_.end()) return milliseconds(0);
+  auto now = steady_clock::now();
+  std::erase_if(it->second, [&](auto t) { return t < now - window_; });
   if (it->second.empty()) {
     failures_.erase(it);
-    return false;
+    return milliseconds(0);
   }
-  return static_cast<int>(it->second.size()) >= limit_;
+  auto over = static_cast<int>(it->second.size()) - free_;
+  if (over < 0) return milliseconds(0);
+  auto backoff = milliseconds(1000) * (1LL << std::min(over, 20));
+  auto until = it->second.back() + std::min<milliseconds>(backoff, window_);
+  return until > now ? duration_cast<milliseconds>(until - now) + milliseconds(1) : milliseconds(0);
 }
 
-void RateLimiter::failed(const std::string& key) {
+void SignInThrottle::failed(const std::string& key) {
   std::lock_guard lock(mu_);
   if (failures_.size() > 100'000) failures_.clear();  // bounded memory under a flood of distinct keys
-  failures_[key].push_back(std::chrono::steady_clock::now());
+  auto& list = failures_[key];
+  list.push_back(std::chrono::steady_clock::now());
+  if (list.size() > 64) list.erase(list.begin());
 }
 
-void RateLimiter::reset(const std::string& key) {
+void SignInThrottle::succeeded(const std::string& key) {
   std::lock_guard lock(mu_);
   failures_.erase(key);
+}
+
+Status Edge::begin_stream(const std::string& user_id) {
+  std::lock_guard lock(streams_mu_);
+  if (sse_streams >= config.sse_max_streams)
+    return Error{ErrorCode::unavailable,
+                 fmt::format("the server has {} event streams open, its limit; retry later", config.sse_max_streams)};
+  auto& mine = streams_per_user_[user_id];
+  if (mine >= config.sse_max_streams_per_user)
+    return Error{ErrorCode::unavailable, fmt::format("you have {} event streams open, the limit per user; close a tab "
+                                                     "or another client and retry",
+                                                     config.sse_max_streams_per_user)};
+  ++mine;
+  ++sse_streams;
+  return {};
+}
+
+void Edge::end_stream(const std::string& user_id) {
+  std::lock_guard lock(streams_mu_);
+  --sse_streams;
+  if (auto it = streams_per_user_.find(user_id); it != streams_per_user_.end() && --it->second == 0)
+    streams_per_user_.erase(it);
 }
 
 Result<std::string> string_field(const Json& body, const char* name, bool required) {

@@ -44,35 +44,55 @@ enum class Policy {
 std::string_view to_string(Policy p);
 
 struct EdgeConfig {
-  std::size_t max_body_bytes = 1 << 20;
+  std::size_t max_body_bytes = 1 << 20;  // also for chunked and compressed bodies (counted as read)
   std::chrono::milliseconds request_timeout{10'000};  // wait sends past it answer 504
+  std::chrono::milliseconds body_deadline{30'000};     // the whole body must arrive within it
   std::chrono::milliseconds session_ttl{14LL * 24 * 3600 * 1000};
   std::vector<std::string> allowed_origins;  // besides the server's own origin
   bool secure_cookies = false;               // set the Secure flag (behind TLS)
+  // The URL people reach Hearth at (https://hearth.example.com). Requests naming any
+  // other Host get 421, so that a DNS name pointed at this server (DNS rebinding) reaches
+  // nothing; IP literals and localhost always pass. Empty: only those.
+  std::string public_url;
+  // Reverse proxies whose X-Forwarded-For is believed (their own addresses); the client
+  // address is then the last address in it that is not one of them.
+  std::vector<std::string> trusted_proxies;
   std::size_t sse_max_streams = 256;
+  std::size_t sse_max_streams_per_user = 32;
   std::chrono::milliseconds sse_heartbeat{15'000};
   std::chrono::milliseconds sse_recheck{5'000};  // how often a stream re-checks its credential
   std::string metrics_token;                     // empty: /metrics answers loopback clients only
   std::size_t max_waiting_per_actor = 16;        // wait sends in flight to one actor
   std::size_t max_waiting_total = 16;            // ... to all actors (the server sets half its workers)
-  int sign_in_failures_per_user = 5;             // per 5 minutes
-  int sign_in_failures_per_address = 20;         // per 5 minutes
+  // Failed sign-ins cost nothing up to these counts in 5 minutes; after that each
+  // attempt waits twice as long as the one before (1 s, 2 s, 4 s, ... 5 min). Never a
+  // lockout: the right password from elsewhere still works.
+  int sign_in_failures_per_user = 5;             // per (username, client address)
+  int sign_in_failures_per_address = 50;         // per client address, across usernames
+  // Who may create organizations: server admins only, unless opened to every user.
+  bool anyone_creates_orgs = false;
+  // Directories under which file:// repositories may be connected (by server admins
+  // only). Empty: no file:// repositories at all.
+  std::vector<std::string> file_repo_roots;
   // Seals org secrets before they are queued; without it the secrets routes answer 503.
   std::shared_ptr<const storage::MasterKey> master_key;
   // Sandboxes and agent sessions; without it their routes answer 503.
   actors::session::AgentRunner* agents = nullptr;
 };
 
-// Failed sign-ins, counted per key in a sliding window.
-class RateLimiter {
+// Failed sign-ins per key (a username from an address, or an address): the first `free`
+// failures in the window cost nothing; after them each attempt must wait twice as long
+// as the one before, from 1 s up to the window. A success clears the key.
+class SignInThrottle {
  public:
-  RateLimiter(int limit, std::chrono::milliseconds window) : limit_(limit), window_(window) {}
-  bool blocked(const std::string& key);
+  SignInThrottle(int free, std::chrono::milliseconds window) : free_(free), window_(window) {}
+  // How long `key` must still wait before its next attempt; zero when it may try now.
+  std::chrono::milliseconds wait(const std::string& key);
   void failed(const std::string& key);
-  void reset(const std::string& key);
+  void succeeded(const std::string& key);
 
  private:
-  int limit_;
+  int free_;
   std::chrono::milliseconds window_;
   std::mutex mu_;
   std::map<std::string, std::vector<std::chrono::steady_clock::time_point>> failures_;
@@ -85,12 +105,12 @@ struct Edge {
         identity(h, [this](const actors::Address& to, std::string_view queue,
                            const Json& body) { return send(to, queue, body, true); }),
         config(std::move(c)),
-        per_user(config.sign_in_failures_per_user, std::chrono::minutes(5)),
+        per_account(config.sign_in_failures_per_user, std::chrono::minutes(5)),
         per_address(config.sign_in_failures_per_address, std::chrono::minutes(5)) {}
   actors::Host& host;
   identity::Identity identity;
   EdgeConfig config;
-  RateLimiter per_user, per_address;
+  SignInThrottle per_account, per_address;
   std::atomic<std::size_t> sse_streams{0};
   std::atomic<std::size_t> signing_in{0};  // sign-ins checking a password now
   std::atomic<bool> stopping{false};
@@ -104,7 +124,14 @@ struct Edge {
   // token, without waiting for the write.
   void note_token_use(const identity::Caller& caller);
 
+  // Opens an event stream for `user_id` within the server's and the user's bounds;
+  // unavailable (naming which) past either. end_stream() gives the slot back.
+  Status begin_stream(const std::string& user_id);
+  void end_stream(const std::string& user_id);
+
  private:
+  std::mutex streams_mu_;
+  std::map<std::string, std::size_t> streams_per_user_;
   std::mutex used_mu_;
   std::map<std::string, std::chrono::steady_clock::time_point> last_noted_;
   std::mutex waiting_mu_;
@@ -126,6 +153,8 @@ struct Context {
 
   const std::string& param(const std::string& name) const { return params.at(name); }
   std::string query(const std::string& name, const std::string& fallback = "") const;
+  // The client's address: the peer, or what a trusted proxy says it forwarded for.
+  std::string client_address() const;
   // An integer query parameter in [min, max], `fallback` when absent; invalid (naming
   // the parameter) when it is not such an integer.
   Result<std::int64_t> int_query(const std::string& name, std::int64_t fallback, std::int64_t min,

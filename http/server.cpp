@@ -3,7 +3,11 @@
 #include "http/server.h"
 
 #include <httplib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
@@ -14,8 +18,10 @@
 #include "actors/audit/audit_actor.h"
 #include "actors/host/metrics.h"
 #include "actors/organization/organization_actor.h"
+#include "http/connection_gate.h"
 #include "http/errors.h"
 #include "storage/database.h"
+#include "storage/text.h"
 
 namespace hearth::http {
 namespace {
@@ -60,8 +66,42 @@ struct RequestInfo {
   Clock::time_point started;
   std::string route;
   std::string user_id;
+  bool close = false;  // the connection cannot be reused (a body left unread, say)
 };
 thread_local RequestInfo t_request;
+
+// Failed sign-ins are audited one by one up to this many a minute; past it, one entry
+// a minute says how many more there were. Refused ones (429) are not audited at all:
+// nothing was checked, and a flood of them must not grow the log.
+class SignInAuditBudget {
+ public:
+  static constexpr int kPerMinute = 30;
+  // Whether this failure gets its own entry; `summary` is set to a count of earlier
+  // failures left out when a new minute starts.
+  bool take(int& summary) {
+    std::lock_guard lock(mu_);
+    auto now = Clock::now();
+    summary = 0;
+    if (now - window_ >= std::chrono::minutes(1)) {
+      summary = suppressed_;
+      suppressed_ = 0;
+      used_ = 0;
+      window_ = now;
+    }
+    if (used_ < kPerMinute) {
+      ++used_;
+      return true;
+    }
+    ++suppressed_;
+    return false;
+  }
+
+ private:
+  std::mutex mu_;
+  Clock::time_point window_{};
+  int used_ = 0, suppressed_ = 0;
+};
+SignInAuditBudget g_sign_in_audit;
 
 // Every mutation an authenticated caller asks for, whatever its outcome, goes to the
 // audit log of the org it touched (or the server's): a queue message nobody waits
@@ -78,7 +118,20 @@ void audit_mutation(const Context& ctx, const Route& route, int status, const st
     user_id = ctx.caller->user_id;
   } else if (route.policy == Policy::anyone && ctx.body.is_object() && ctx.body.contains("username") &&
              ctx.body["username"].is_string()) {
+    if (status == 429) return;
     username = ctx.body["username"].get<std::string>().substr(0, 64);
+    int left_out = 0;
+    bool own_entry = status < 400 || g_sign_in_audit.take(left_out);
+    if (left_out > 0) {
+      Json summary{{"at", static_cast<std::int64_t>(storage::now_ms())}, {"user_id", nullptr}, {"username", ""},
+                   {"kind", "POST /auth/sign-in"}, {"target", route.target}, {"request_id", ""},
+                   {"outcome", "unauthorized"},
+                   {"detail", {{"status", 401}, {"summary", fmt::format("{} more failed sign-ins in the minute "
+                                                                        "before, not listed one by one", left_out)}}}};
+      auto address = actors::audit::address(actors::audit::kServerLog);
+      if (ctx.edge.host.get_or_create(address)) (void)ctx.edge.host.send(address, actors::audit::kAppend, summary);
+    }
+    if (!own_entry) return;
   } else {
     return;
   }
@@ -92,7 +145,7 @@ void audit_mutation(const Context& ctx, const Route& route, int status, const st
              {"user_id", user_id},
              {"username", username},
              {"kind", method + " " + kind},
-             {"target", route.target + (params.empty() ? "" : " " + params.dump())},
+             {"target", route.target + (params.empty() ? "" : " " + json_text(params))},
              {"request_id", ctx.res.get_header_value("x-request-id")},
              {"outcome", outcome},
              {"detail", {{"status", status}, {"params", params}}}};
@@ -137,6 +190,114 @@ int required_rank(Policy p) {
   }
 }
 
+// A connection as httplib reads and writes it: reads buffered (httplib reads a request
+// head a byte at a time), each read and write bounded by its timeout.
+class Connection final : public httplib::Stream {
+ public:
+  Connection(int fd, int read_timeout_ms, int write_timeout_ms)
+      : fd_(fd), read_timeout_ms_(read_timeout_ms), write_timeout_ms_(write_timeout_ms) {}
+
+  bool is_readable() const override { return wait(POLLIN, read_timeout_ms_); }
+  bool is_writable() const override { return wait(POLLOUT, write_timeout_ms_); }
+  ssize_t read(char* ptr, size_t size) override {
+    if (off_ < len_) {
+      auto n = std::min(size, len_ - off_);
+      std::memcpy(ptr, buf_ + off_, n);
+      off_ += n;
+      return static_cast<ssize_t>(n);
+    }
+    if (!is_readable()) return -1;
+    for (;;) {
+      auto n = ::recv(fd_, buf_, sizeof buf_, 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return n;
+      len_ = static_cast<std::size_t>(n);
+      off_ = 0;
+      return read(ptr, size);
+    }
+  }
+  ssize_t write(const char* ptr, size_t size) override {
+    if (!is_writable()) return -1;
+    for (;;) {
+      auto n = ::send(fd_, ptr, size, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      return n;
+    }
+  }
+  void get_remote_ip_and_port(std::string& ip, int& port) const override { address(true, ip, port); }
+  void get_local_ip_and_port(std::string& ip, int& port) const override { address(false, ip, port); }
+  socket_t socket() const override { return fd_; }
+
+  // Bytes read from the socket that no request has used yet (a pipelined request).
+  bool has_buffered() const { return off_ < len_; }
+
+ private:
+  bool wait(short events, int timeout_ms) const {
+    pollfd p{fd_, events, 0};
+    for (;;) {
+      int r = ::poll(&p, 1, timeout_ms);
+      if (r < 0 && errno == EINTR) continue;
+      return r > 0 && !(p.revents & (POLLERR | POLLNVAL));
+    }
+  }
+  void address(bool remote, std::string& ip, int& port) const {
+    sockaddr_storage a{};
+    socklen_t len = sizeof a;
+    int r = remote ? ::getpeername(fd_, reinterpret_cast<sockaddr*>(&a), &len)
+                   : ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    char text[INET6_ADDRSTRLEN] = "";
+    port = 0;
+    if (r == 0 && a.ss_family == AF_INET) {
+      auto* in = reinterpret_cast<sockaddr_in*>(&a);
+      ::inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
+      port = ntohs(in->sin_port);
+    } else if (r == 0 && a.ss_family == AF_INET6) {
+      auto* in = reinterpret_cast<sockaddr_in6*>(&a);
+      ::inet_ntop(AF_INET6, &in->sin6_addr, text, sizeof text);
+      port = ntohs(in->sin6_port);
+    }
+    ip = text;
+  }
+
+  int fd_;
+  int read_timeout_ms_, write_timeout_ms_;
+  char buf_[8192];
+  std::size_t off_ = 0, len_ = 0;
+};
+
+// httplib's server with the connection gate in front of its workers. A worker serves a
+// connection only once its request head has arrived, one request at a time; between
+// requests a kept-alive connection waits in the gate, not on a worker.
+class GatedServer final : public httplib::Server {
+ public:
+  std::unique_ptr<ConnectionGate> gate;
+  httplib::TaskQueue* pool = nullptr;  // the workers (created by listen, owned by httplib)
+  std::atomic<bool> closing{false};
+  int read_timeout_ms = 30'000, write_timeout_ms = 10'000;
+
+  // Serves requests on `fd` while they have arrived whole; gives the connection back to
+  // the gate when the client keeps it open, else closes it.
+  void serve(int fd) {
+    Connection conn(fd, read_timeout_ms, write_timeout_ms);
+    for (int served = 0;; ++served) {
+      bool closed = false;
+      t_request.close = false;
+      bool ok = process_request(conn, closing || served >= 100, closed, nullptr);
+      if (!ok || closed || t_request.close || closing || served >= 100) break;
+      if (conn.has_buffered()) continue;          // pipelined: the next head is here already
+      if (!gate->admit(fd)) return;               // the gate keeps it until the next head
+    }
+    ::shutdown(fd, SHUT_RDWR);
+    ::close(fd);
+  }
+
+ private:
+  bool process_and_close_socket(socket_t sock) override {
+    if (gate->admit(sock)) serve(sock);
+    return true;
+  }
+};
+
 }  // namespace
 
 struct Server::Impl {
@@ -152,15 +313,44 @@ struct Server::Impl {
   ServerConfig config;
   Edge edge;
   Router router;
-  httplib::Server server;
+  GatedServer server;
   std::thread thread;
   std::atomic<bool> ready{false};
   int listen_fd = -1;  // the listening socket, as httplib created it
 
-  void dispatch(const httplib::Request& req, httplib::Response& res);
+  // Serves an API or web request; `body` reads a request body (POST, PUT, PATCH,
+  // DELETE), after the route and the caller are known.
+  void dispatch(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader* body = nullptr);
+  Result<std::string> read_body(const httplib::Request& req, const httplib::ContentReader& reader);
+  bool host_allowed(const httplib::Request& req) const;
   Status authorize(Context& ctx, const Route& route);
   void metrics(const httplib::Request& req, httplib::Response& res);
+  // /healthz and /readyz: status and body (answered by the gate, never by a worker).
+  std::optional<GateAnswer> health(const std::string& method, const std::string& path);
 };
+
+std::optional<GateAnswer> Server::Impl::health(const std::string& method, const std::string& path) {
+  if ((method != "GET" && method != "HEAD") || (path != "/healthz" && path != "/readyz")) return std::nullopt;
+  auto started = Clock::now();
+  GateAnswer a;
+  if (path == "/healthz") {
+    a.body = R"({"status":"ok"})";
+  } else if (!ready || !edge.host.running()) {
+    a.status = 503;
+    a.body = error_body(Error{ErrorCode::unavailable, "hearth is starting or stopping"});
+  } else {
+    a.body = nlohmann::json{{"status", "ready"}, {"active_actors", edge.host.stats().active_actors}}.dump();
+  }
+  auto id = new_request_id();
+  a.headers = {{"x-request-id", id}, {"X-Content-Type-Options", "nosniff"}, {"Cache-Control", "no-store"}};
+  auto seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  if (spdlog::should_log(spdlog::level::debug))
+    spdlog::debug("http.access method={} route={} status={} request_id={}", method, path, a.status, id);
+  auto& m = actors::Metrics::global();
+  m.add("hearth_http_requests_total", {{"route", path}, {"method", method}, {"status", std::to_string(a.status)}});
+  m.observe("hearth_http_request_duration_seconds", {{"route", path}}, seconds);
+  return a;
+}
 
 // Resolves the caller and applies the route's policy and the CSRF rule.
 Status Server::Impl::authorize(Context& ctx, const Route& route) {
@@ -263,14 +453,74 @@ static void serve_web(const std::filesystem::path& dir, const httplib::Request& 
   res.set_content(std::move(body), type);
 }
 
-void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res) {
+// Names this server may be reached by: the public URL's host, IP literals and
+// localhost. A DNS name pointed at it (rebinding) gets 421 before anything else runs.
+bool Server::Impl::host_allowed(const httplib::Request& req) const {
+  auto host = req.get_header_value("Host");
+  if (host.empty()) return true;  // HTTP/1.0
+  std::string name = host;
+  if (!name.empty() && name.front() == '[') {
+    name = name.substr(1, name.find(']') - 1);  // [::1]:7741
+  } else if (auto colon = name.rfind(':'); colon != std::string::npos) {
+    name = name.substr(0, colon);
+  }
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (name == "localhost") return true;
+  unsigned char ip[16];
+  if (::inet_pton(AF_INET, name.c_str(), ip) == 1 || ::inet_pton(AF_INET6, name.c_str(), ip) == 1) return true;
+  const auto& url = config.edge.public_url;
+  if (url.empty()) return false;
+  auto start = url.find("://");
+  auto authority = url.substr(start == std::string::npos ? 0 : start + 3);
+  authority = authority.substr(0, authority.find('/'));
+  std::transform(authority.begin(), authority.end(), authority.begin(), [](unsigned char c) { return std::tolower(c); });
+  auto want = authority.substr(0, authority.rfind(':') == std::string::npos || authority.back() == ']'
+                                      ? std::string::npos
+                                      : authority.rfind(':'));
+  return name == want;
+}
+
+// The request body, read as it arrives and counted as read: chunked and compressed
+// bodies meet the same limit as any other, and the whole body must arrive in time.
+Result<std::string> Server::Impl::read_body(const httplib::Request& req, const httplib::ContentReader& reader) {
+  std::string body;
+  bool over = false, late = false;
+  auto deadline = Clock::now() + config.edge.body_deadline;
+  bool ok = reader([&](const char* data, std::size_t n) {
+    if (Clock::now() > deadline) {
+      late = true;
+      return false;
+    }
+    if (body.size() + n > config.edge.max_body_bytes) {
+      over = true;
+      return false;
+    }
+    body.append(data, n);
+    return true;
+  });
+  if (ok && !over && !late) return body;
+  t_request.close = true;
+  auto declared = req.get_header_value("Content-Length");
+  if (over || (!declared.empty() && std::strtoull(declared.c_str(), nullptr, 10) > config.edge.max_body_bytes))
+    return Error{ErrorCode::too_large, fmt::format("the request body is over the server's limit of {} bytes",
+                                                   config.edge.max_body_bytes)};
+  if (late) return Error{ErrorCode::timeout, "the request body did not arrive in time"};
+  return Error{ErrorCode::invalid, "the request body could not be read (malformed chunks or encoding)"};
+}
+
+void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader* reader) {
   harden(res);
+  // A body this request will not read (refused before it, or sent with a GET) must not
+  // be taken for the next request on the connection.
+  t_request.close = true;
   // Pages of the web frontend: its assets, `/`, and any other path a browser navigates to
   // (it asks for text/html); everything else outside /v1 is an unknown route.
   if (req.method == "GET" && !config.web_dir.empty() && req.path.rfind("/v1/", 0) != 0 &&
       (req.path == "/" || req.path.rfind("/assets/", 0) == 0 ||
-       req.get_header_value("Accept").find("text/html") != std::string::npos))
+       req.get_header_value("Accept").find("text/html") != std::string::npos)) {
+    t_request.close = req.has_header("Content-Length") || req.has_header("Transfer-Encoding");
     return serve_web(config.web_dir, req, res);
+  }
   auto match = router.match(req.method, req.path);
   if (!match.route) {
     if (!match.allowed.empty()) {
@@ -278,11 +528,11 @@ void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res)
       for (const auto& m : match.allowed) allow += (allow.empty() ? "" : ", ") + m;
       res.set_header("Allow", allow);
       t_request.route = "unmatched";
-      return send_error(res, Error{ErrorCode::method_not_allowed, req.method + " is not allowed on " + req.path +
-                                                                      "; allowed: " + allow});
+      return send_error(res, Error{ErrorCode::method_not_allowed,
+                                   req.method + " is not allowed on " + printable(req.path) + "; allowed: " + allow});
     }
     t_request.route = "unmatched";
-    return send_error(res, Error{ErrorCode::not_found, "no route for " + req.method + " " + req.path});
+    return send_error(res, Error{ErrorCode::not_found, "no route for " + req.method + " " + printable(req.path)});
   }
   const auto& route = *match.route;
   t_request.route = route.pattern;
@@ -295,14 +545,23 @@ void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res)
     return audit_mutation(ctx, route, res.status, std::string(to_string(st.error().code)));
   }
 
-  if (!req.body.empty()) {
+  std::string text;
+  if (reader) {
+    auto body = read_body(req, *reader);
+    if (!body) return send_error(res, body.error());
+    text = std::move(*body);
+    t_request.close = false;
+  } else {
+    t_request.close = req.has_header("Content-Length") || req.has_header("Transfer-Encoding");
+  }
+  if (!text.empty()) {
     auto type = req.get_header_value("Content-Type");
     if (type.rfind("application/json", 0) != 0)
       return send_error(res, Error{ErrorCode::unsupported_media_type,
-                                   "send the body as application/json (got \"" + type.substr(0, 100) + "\")"});
-    if (json_depth(req.body) > 64)
+                                   "send the body as application/json (got \"" + printable(type, 100) + "\")"});
+    if (json_depth(text) > 64)
       return send_error(res, Error{ErrorCode::invalid, "the JSON body nests deeper than 64 levels"});
-    ctx.body = Json::parse(req.body, nullptr, false);
+    ctx.body = Json::parse(text, nullptr, false);
     if (ctx.body.is_discarded()) return send_error(res, Error{ErrorCode::invalid, "the body is not valid JSON"});
     if (!ctx.body.is_object()) return send_error(res, Error{ErrorCode::invalid, "the body must be a JSON object"});
   } else {
@@ -315,7 +574,7 @@ void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res)
     return audit_mutation(ctx, route, res.status, std::string(to_string(reply.error().code)));
   }
   if (ctx.streaming) return;
-  send_json(res, reply->status, reply->body.dump(-1, ' ', false, Json::error_handler_t::replace));
+  send_json(res, reply->status, json_text(reply->body));
   audit_mutation(ctx, route, reply->status, reply->status == 202 ? "accepted" : "ok", reply->body);
 }
 
@@ -333,6 +592,7 @@ void Server::Impl::metrics(const httplib::Request& req, httplib::Response& res) 
     m.set("hearth_actors", {{"type", c.type}, {"state", "hibernated"}}, static_cast<double>(std::max<std::int64_t>(0, c.created - c.active)));
   }
   m.set("hearth_sse_clients", {}, static_cast<double>(edge.sse_streams.load()));
+  if (server.gate) m.set("hearth_http_connections_waiting", {}, static_cast<double>(server.gate->waiting()));
   auto stats = edge.host.stats();
   m.set("hearth_io_jobs_running", {}, static_cast<double>(stats.io_busy));
   res.set_content(m.render(), "text/plain; version=0.0.4");
@@ -360,15 +620,21 @@ Server::Server(ServerConfig config, actors::Host& host) : impl_(std::make_unique
              {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10});
   m.describe("hearth_actors", "gauge", "Actors by type and state (active, hibernated).");
   m.describe("hearth_sse_clients", "gauge", "Open Server-Sent Event streams.");
+  m.describe("hearth_http_connections_waiting", "gauge", "Connections waiting for their request head (in the gate).");
   m.describe("hearth_io_jobs_running", "gauge", "Long I/O jobs running now.");
 
   // Ordinary requests keep `threads` workers however many event streams are open.
   auto threads = impl.config.threads + impl.config.edge.sse_max_streams;
-  svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  svr.set_keep_alive_timeout(5);
+  svr.new_task_queue = [threads, &svr] {
+    auto* pool = new httplib::ThreadPool(threads);
+    svr.pool = pool;
+    return pool;
+  };
   svr.set_tcp_nodelay(true);  // headers and body go out in separate writes: no Nagle delay between them
-  svr.set_read_timeout(30, 0);
-  svr.set_write_timeout(10, 0);
+  svr.read_timeout_ms = 30'000;  // per read, once the head is in (the gate bounds the head itself)
+  svr.write_timeout_ms = 10'000;
+  svr.set_keep_alive_timeout(static_cast<time_t>(impl.config.gate.head_deadline.count() / 1000));
+  svr.set_keep_alive_max_count(100);
   svr.set_payload_max_length(impl.config.edge.max_body_bytes);
   // httplib's default adds SO_REUSEPORT, which would let a second server share our port
   // silently. SO_REUSEADDR alone allows a quick restart and refuses a taken port.
@@ -378,10 +644,32 @@ Server::Server(ServerConfig config, actors::Host& host) : impl_(std::make_unique
     impl.listen_fd = sock;
   });
 
-  svr.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
-    t_request = RequestInfo{Clock::now(), {}, {}};
+  svr.set_pre_routing_handler([&impl](const httplib::Request& req, httplib::Response& res) {
+    t_request = RequestInfo{Clock::now(), {}, {}, false};
     auto id = req.get_header_value("x-request-id");
     res.set_header("x-request-id", acceptable_request_id(id) ? id : new_request_id());
+    // Paths and query parameters are names and JSON strings from here on: refuse bytes
+    // that are not UTF-8 before anything quotes them.
+    bool text = valid_utf8(req.path);
+    for (auto it = req.params.begin(); text && it != req.params.end(); ++it)
+      text = valid_utf8(it->first) && valid_utf8(it->second);
+    if (!text) {
+      t_request.route = "invalid";
+      t_request.close = true;
+      send_error(res, Error{ErrorCode::invalid, "the request path or query string is not valid UTF-8"});
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (!impl.host_allowed(req)) {
+      t_request.route = "misdirected";
+      t_request.close = true;
+      harden(res);
+      send_json(res, 421, error_body(Error{ErrorCode::invalid,
+                                           "this server does not answer for host " +
+                                               printable(req.get_header_value("Host"), 100) +
+                                               "; reach it by its public URL (--public-url), an IP address or "
+                                               "localhost"}));
+      return httplib::Server::HandlerResponse::Handled;
+    }
     return httplib::Server::HandlerResponse::Unhandled;
   });
   svr.set_logger([](const httplib::Request& req, const httplib::Response& res) {
@@ -403,47 +691,57 @@ Server::Server(ServerConfig config, actors::Host& host) : impl_(std::make_unique
                 : res.status == 400 ? ErrorCode::invalid
                 : res.status == 405 ? ErrorCode::method_not_allowed
                                     : ErrorCode::internal;
-    auto message = res.status == 404   ? "no route for " + req.method + " " + req.path
+    auto message = res.status == 404   ? "no route for " + req.method + " " + printable(req.path)
                    : res.status == 413 ? std::string("the request body is over the server's limit")
                                        : "request failed with HTTP status " + std::to_string(res.status);
     res.set_content(error_body(Error{code, message}), "application/json");
   });
-  svr.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
-    std::string what = "unknown error";
+  // Must not throw: an exception escaping it ends the process. Nothing from the
+  // request goes into the answer but the route pattern.
+  svr.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) noexcept {
     try {
-      std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
+      std::string what = "unknown error";
+      try {
+        std::rethrow_exception(ep);
+      } catch (const std::exception& e) {
+        what = e.what();
+      } catch (...) {
+      }
+      auto route = t_request.route.empty() ? std::string("unmatched") : t_request.route;
+      spdlog::error("http.exception method={} route={} error={}", printable(req.method, 16), route, printable(what));
+      send_json(res, 500, error_body(Error{ErrorCode::internal, "the server failed while handling " +
+                                                                    printable(req.method, 16) + " " + route + ": " +
+                                                                    printable(what)}));
     } catch (...) {
+      res.status = 500;
+      res.body = R"({"error":{"code":"internal","message":"the server failed while handling the request"}})";
+      res.set_header("Content-Type", "application/json");
     }
-    spdlog::error("http.exception method={} path={} error={}", req.method, req.path, what);
-    send_json(res, 500, error_body(Error{ErrorCode::internal, "the server failed while handling " + req.method + " " +
-                                                                  req.path + ": " + what}));
   });
 
-  svr.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-    t_request.route = "/healthz";
-    send_json(res, 200, R"({"status":"ok"})");
-  });
-  svr.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-    t_request.route = "/readyz";
-    if (!impl_->ready || !impl_->edge.host.running()) {
-      send_json(res, 503, error_body(Error{ErrorCode::unavailable, "hearth is starting or stopping"}));
-      return;
-    }
-    auto stats = impl_->edge.host.stats();
-    send_json(res, 200, nlohmann::json{{"status", "ready"}, {"active_actors", stats.active_actors}}.dump());
-  });
+  // Health checks normally never reach a worker (the gate answers them); these serve
+  // the rest (a pipelined check, say) the same way.
+  auto health = [this](const httplib::Request& req, httplib::Response& res) {
+    auto a = impl_->health("GET", req.path);
+    t_request.route = req.path;
+    for (const auto& [k, v] : a->headers)
+      if (k != "x-request-id") res.set_header(k, v);
+    send_json(res, a->status, a->body);
+  };
+  svr.Get("/healthz", health);
+  svr.Get("/readyz", health);
   svr.Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) {
     t_request.route = "/metrics";
     impl_->metrics(req, res);
   });
   auto dispatch = [this](const httplib::Request& req, httplib::Response& res) { impl_->dispatch(req, res); };
+  auto dispatch_body = [this](const httplib::Request& req, httplib::Response& res,
+                              const httplib::ContentReader& body) { impl_->dispatch(req, res, &body); };
   svr.Get(".*", dispatch);
-  svr.Post(".*", dispatch);
-  svr.Patch(".*", dispatch);
-  svr.Put(".*", dispatch);
-  svr.Delete(".*", dispatch);
+  svr.Post(".*", dispatch_body);
+  svr.Patch(".*", dispatch_body);
+  svr.Put(".*", dispatch_body);
+  svr.Delete(".*", dispatch_body);
   svr.Options(".*", dispatch);
 }
 
@@ -462,6 +760,10 @@ Result<int> Server::start() {
   // whose clients then retry after 1, 3, 7... seconds. Listening again on the bound
   // socket raises the backlog (Linux updates it in place).
   if (impl.listen_fd >= 0) ::listen(impl.listen_fd, SOMAXCONN);
+  impl.server.gate = std::make_unique<ConnectionGate>(
+      impl.config.gate,
+      [&impl](int fd) { impl.server.pool->enqueue([&impl, fd] { impl.server.serve(fd); }); },
+      [&impl](const std::string& method, const std::string& path) { return impl.health(method, path); });
   impl.thread = std::thread([&impl] { impl.server.listen_after_bind(); });
   // httplib's stop() is a no-op until the accept loop runs, so a stop() that came
   // too early would leave the thread listening forever: wait for the loop first.
@@ -474,6 +776,8 @@ void Server::stop() {
   if (!impl_) return;
   impl_->ready = false;
   impl_->edge.stopping = true;  // event streams end; requests in flight finish
+  impl_->server.closing = true;
+  if (impl_->server.gate) impl_->server.gate->stop();  // connections waiting for a head are closed
   impl_->server.stop();
   if (impl_->thread.joinable()) impl_->thread.join();
 }
@@ -481,5 +785,9 @@ void Server::stop() {
 void Server::set_ready(bool ready) { impl_->ready = ready; }
 
 const Router& Server::router() const { return impl_->router; }
+
+std::size_t Server::waiting_connections() const {
+  return impl_->server.gate ? impl_->server.gate->waiting() : 0;
+}
 
 }  // namespace hearth::http

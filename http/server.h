@@ -11,6 +11,7 @@
 #include <string>
 
 #include "actors/host/host.h"
+#include "http/connection_gate.h"
 #include "http/router.h"
 
 namespace hearth::http {
@@ -20,6 +21,7 @@ struct ServerConfig {
   int port = 7741;           // 0: any free port (start() returns it)
   std::size_t threads = 32;  // workers for ordinary requests; event streams get their own on top
   EdgeConfig edge;
+  GateConfig gate;  // how long and how many connections may wait for their request head
   // The built web frontend (index.html, assets/): served at / with a strict
   // Content-Security-Policy. Empty or missing: / says the frontend is not built.
   std::filesystem::path web_dir;
@@ -37,6 +39,9 @@ class Server {
   void stop();
   // /readyz and the /v1 API answer 503 until ready and again while draining.
   void set_ready(bool ready);
+
+  // Connections waiting in the gate for their request head.
+  std::size_t waiting_connections() const;
 
   // The route table, for the authorization test and the docs.
   const Router& router() const;

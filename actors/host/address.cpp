@@ -4,22 +4,14 @@
 #include <fmt/format.h>
 #include <sodium.h>
 
+#include "storage/text.h"
+
 namespace hearth::actors {
 namespace {
 
 constexpr std::size_t kMaxTypeBytes = 64;
 constexpr std::size_t kMaxKeyParts = 16;
 constexpr std::size_t kMaxKeyPartBytes = 512;
-
-// Exactly the strings nlohmann::json can write, so that keys always round-trip as JSON.
-bool valid_utf8(const std::string& s) {
-  try {
-    (void)Json(s).dump();
-    return true;
-  } catch (const Json::exception&) {
-    return false;
-  }
-}
 
 }  // namespace
 
@@ -42,7 +34,7 @@ std::string Address::id() const {
   return hex;
 }
 
-std::string Address::display() const { return fmt::format("{} {}", type, Json(key).dump()); }
+std::string Address::display() const { return fmt::format("{} {}", type, json_text(Json(key))); }
 
 Json Address::to_json() const { return Json{{"type", type}, {"key", key}}; }
 
@@ -53,7 +45,7 @@ Status validate(const Address& address) {
   if (!type_ok)
     return Error{ErrorCode::invalid,
                  fmt::format("actor type \"{}\" must match [a-z][a-z0-9_-]* (at most {} bytes)",
-                             Json(t).dump().substr(1, 80), kMaxTypeBytes)};
+                             printable(t, 80), kMaxTypeBytes)};
   if (address.key.size() > kMaxKeyParts)
     return Error{ErrorCode::invalid, fmt::format("actor key has {} parts; at most {} are allowed",
                                                  address.key.size(), kMaxKeyParts)};

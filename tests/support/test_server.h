@@ -31,7 +31,8 @@ class TestServer {
 
   explicit TestServer(http::EdgeConfig edge = {}, std::size_t threads = 8,
                       const std::function<void(actors::ActorType&)>& customize = {},
-                      const SandboxSetup& sandboxes = {}) {
+                      const SandboxSetup& sandboxes = {},
+                      const std::function<void(http::ServerConfig&)>& server_setup = {}) {
     identity::set_password_cost(identity::PasswordCost::minimum);
     actors::HostConfig config;
     config.data_dir = dir.path();
@@ -59,6 +60,10 @@ class TestServer {
     sc.edge = std::move(edge);
     if (!sc.edge.master_key) sc.edge.master_key = master_key;
     if (!sc.edge.agents) sc.edge.agents = agents.get();
+    // Tests make orgs as plain users and connect repositories under /tmp; the tests of
+    // the defaults (admins only, no file:// roots) undo this in `server_setup`.
+    sc.edge.anyone_creates_orgs = true;
+    if (server_setup) server_setup(sc);
     server = std::make_unique<http::Server>(sc, *host);
     auto p = server->start();
     REQUIRE(p.ok());

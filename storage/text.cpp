@@ -1,0 +1,79 @@
+// Outside text made safe for JSON, logs and messages: see text.h.
+#include "storage/text.h"
+
+#include <fmt/format.h>
+
+namespace hearth {
+namespace {
+
+// The length of the well-formed UTF-8 sequence at the start of `s`, or 0 (RFC 3629,
+// Table 3-7 of the Unicode standard).
+std::size_t sequence_length(std::string_view s) {
+  auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  auto c0 = b(0);
+  if (c0 < 0x80) return 1;
+  auto need = c0 >= 0xC2 && c0 <= 0xDF ? 2u : c0 >= 0xE0 && c0 <= 0xEF ? 3u : c0 >= 0xF0 && c0 <= 0xF4 ? 4u : 0u;
+  if (need == 0 || s.size() < need) return 0;
+  auto c1 = b(1);
+  unsigned lo = 0x80, hi = 0xBF;
+  if (c0 == 0xE0) lo = 0xA0;
+  else if (c0 == 0xED) hi = 0x9F;  // no surrogates
+  else if (c0 == 0xF0) lo = 0x90;
+  else if (c0 == 0xF4) hi = 0x8F;  // nothing past U+10FFFF
+  if (c1 < lo || c1 > hi) return 0;
+  for (std::size_t i = 2; i < need; ++i)
+    if (b(i) < 0x80 || b(i) > 0xBF) return 0;
+  return need;
+}
+
+}  // namespace
+
+bool valid_utf8(std::string_view s) {
+  while (!s.empty()) {
+    auto n = sequence_length(s);
+    if (n == 0) return false;
+    s.remove_prefix(n);
+  }
+  return true;
+}
+
+std::string sanitize_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  while (!s.empty()) {
+    auto n = sequence_length(s);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";
+      n = 1;
+    } else {
+      out.append(s.substr(0, n));
+    }
+    s.remove_prefix(n);
+  }
+  return out;
+}
+
+std::string json_text(const nlohmann::json& value, int indent) {
+  return value.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string printable(std::string_view s, std::size_t max) {
+  std::string out;
+  bool cut = s.size() > max;
+  if (cut) s = s.substr(0, max);
+  while (!s.empty()) {
+    auto n = sequence_length(s);
+    auto c = static_cast<unsigned char>(s[0]);
+    if (n == 0 || (n == 1 && (c < 0x20 || c == 0x7F))) {
+      out += fmt::format("\\x{:02X}", c);
+      n = 1;
+    } else {
+      out.append(s.substr(0, n));
+    }
+    s.remove_prefix(n);
+  }
+  if (cut) out += "\xE2\x80\xA6";
+  return out;
+}
+
+}  // namespace hearth

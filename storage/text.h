@@ -1,0 +1,28 @@
+// Text that came from outside (request paths, headers, agent output) on its way into
+// JSON, logs and error messages. nlohmann::json's dump() throws on invalid UTF-8 by
+// default; a throw while answering an error once took the whole server down. Every
+// JSON text Hearth writes from data it did not make goes through json_text(), and every
+// client-supplied string quoted in a message goes through printable().
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <string_view>
+
+namespace hearth {
+
+// Whether `s` is well-formed UTF-8 (no overlongs, no surrogates, nothing past U+10FFFF).
+bool valid_utf8(std::string_view s);
+
+// `s` with every ill-formed sequence replaced by U+FFFD: safe to put into JSON.
+std::string sanitize_utf8(std::string_view s);
+
+// value.dump(indent) that never throws: ill-formed UTF-8 in strings becomes U+FFFD.
+std::string json_text(const nlohmann::json& value, int indent = -1);
+
+// `s` for a message or a log line: at most `max` bytes of it, control characters and
+// bytes that are not UTF-8 written as \xNN, and "…" when cut.
+std::string printable(std::string_view s, std::size_t max = 200);
+
+}  // namespace hearth
