@@ -40,6 +40,7 @@ class BenchEdge {
       rc.data_dir = scratch_.path();
       rc.master_key = std::make_shared<const storage::MasterKey>(*key);
       rc.hearth_binary = HEARTH_BINARY;
+      rc.file_repo_roots = {scratch_.path().parent_path().string()};  // the benchmarks' scratch dirs
       runtime = std::make_unique<actors::sandbox::Runtime>(*host, rc);
       agents = std::make_unique<actors::session::AgentRunner>(*runtime);
       if (!actors::session::register_types(*host, *agents).ok() || !runtime->start().ok()) std::exit(1);
@@ -58,7 +59,7 @@ class BenchEdge {
     port = *p;
     server->set_ready(true);
     identity::Identity id(*host);
-    auto user = id.create_user("bench", "bench-password", false);
+    auto user = id.create_user("bench", "bench-password", true);  // a server admin: connects file:// repos
     if (!user) std::exit(1);
     identity::Caller caller;
     caller.user_id = (*user)["user_id"].get<std::string>();

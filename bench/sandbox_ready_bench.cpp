@@ -47,8 +47,19 @@ int main() {
   http::EdgeConfig edge;
   edge.sse_heartbeat = std::chrono::milliseconds(200);
   BenchEdge e("sandbox_ready", 8, {}, edge, true);
-  auto repo = e.data_dir() / "origin";
+  ScratchDir repos("sandboxes_ready_repo");  // outside the data dir
+  auto repo = repos.path() / "origin";
   make_repo(repo);
+  {
+    httplib::Client admin("127.0.0.1", e.port);
+    admin.set_read_timeout(30, 0);
+    auto r = admin.Post("/v1/orgs/bench/repos", e.auth(), nlohmann::json{{"url", "file://" + repo.string()}}.dump(),
+                        "application/json");
+    if (!r || r->status != 201) {
+      std::cerr << "cannot connect the repository: " << (r ? r->body : "no answer") << "\n";
+      return 1;
+    }
+  }
   auto bwrap = sandbox::make_provider("bwrap");
   if (!bwrap) return 1;
   httplib::Client cli("127.0.0.1", e.port);
@@ -63,8 +74,11 @@ int main() {
     auto cloned = millis_since(t0);
     auto t1 = Clock::now();
     sandbox::SandboxDir box{dir};
-    std::filesystem::create_directories(box.work());
-    auto ran = sandbox::run(**bwrap, box, {{"true"}}, "", [](int, std::string_view) {});
+    constexpr sandbox::SandboxUser user{1'900'999'001, 1'900'999'001};
+    if (!sandbox::make_sandbox_dirs(box, user)) return 1;
+    sandbox::ExecRequest just_true{{"true"}};
+    just_true.user = user;
+    auto ran = sandbox::run(**bwrap, box, just_true, "", [](int, std::string_view) {});
     if (!ran || ran->exit_code != 0) return 1;
     true_ms.push_back(millis_since(t1));
     clone_ms.push_back(cloned);
@@ -76,7 +90,7 @@ int main() {
     auto sub = e.host->subscribe(address);
     auto t2 = Clock::now();
     auto r = cli.Post("/v1/orgs/bench/tasks/" + task + "/sandbox", e.auth(),
-                      nlohmann::json{{"repo_url", "file://" + repo.string()}}.dump(), "application/json");
+                      nlohmann::json{{"repo", "origin"}}.dump(), "application/json");
     if (!r || r->status != 201) {
       std::cerr << "create failed: " << (r ? r->body : httplib::to_string(r.error())) << "\n";
       return 1;

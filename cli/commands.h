@@ -46,6 +46,7 @@ struct ServeOptions {
   int agent_idle_timeout_s = 30 * 60;
   int turn_silence_timeout_s = 10 * 60;
   std::string git_ca_file;
+  std::uint32_t sandbox_uid_base = 1'900'000'000;
   std::string web_dir;  // empty: `web` beside the hearth binary
 };
 

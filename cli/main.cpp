@@ -81,6 +81,10 @@ int main(int argc, char** argv) {
   cmd->add_option("--sandbox-max-memory-mb", serve.sandbox_max_memory_mb,
                   "Most memory one sandbox may use, in MiB (cgroups; 0: no limit)")
       ->envname("HEARTH_SANDBOX_MAX_MEMORY_MB")->check(CLI::Range(0, 1 << 24))->capture_default_str();
+  cmd->add_option("--sandbox-uid-base", serve.sandbox_uid_base,
+                  "Sandboxes run as uids (and gids) BASE+1 ... BASE+1000000 on the host, one each; no real user "
+                  "may have one")
+      ->envname("HEARTH_SANDBOX_UID_BASE")->check(CLI::Range(100'000u, 4'000'000'000u))->capture_default_str();
   cmd->add_option("--permission-timeout", serve.permission_timeout_s,
                   "Seconds an agent's permission request waits for a person before it is rejected")
       ->envname("HEARTH_PERMISSION_TIMEOUT")->check(CLI::Range(1, 7 * 24 * 3600))->capture_default_str();

@@ -1,6 +1,7 @@
 // `hearth serve`: the actor host plus the HTTP edge, stopped cleanly by SIGINT/SIGTERM.
 // On first run (no user exists) it creates the server admin `admin`.
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,6 +63,13 @@ int serve(const ServeOptions& options) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  // Every connection waiting for its request head is a descriptor: allow as many as
+  // the system lets this process have.
+  if (rlimit nofile{}; ::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &nofile);
+  }
+
   auto lock = storage::FileLock::acquire(options.data_dir / "hearth.lock");
   if (!lock) {
     std::cerr << "hearth: " << lock.error().message << "\n";
@@ -90,6 +98,8 @@ int serve(const ServeOptions& options) {
   sandboxes.permission_timeout = std::chrono::seconds(options.permission_timeout_s);
   sandboxes.agent_idle_timeout = std::chrono::seconds(options.agent_idle_timeout_s);
   sandboxes.git_ca_file = options.git_ca_file;
+  sandboxes.file_repo_roots = options.file_repo_roots;
+  sandboxes.sandbox_uid_base = options.sandbox_uid_base;
   actors::sandbox::Runtime runtime(host, sandboxes);
   actors::session::AgentRunner agents(runtime, {std::chrono::seconds(options.turn_silence_timeout_s)});
   if (auto st = identity::register_types(host); !st) {

@@ -170,7 +170,7 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
 
   auto create = sandbox->add_subcommand("create", "Create a task's sandbox and wait until it is ready, showing each step");
   task_arg(create);
-  create->add_option("--repo", (*s)["repo"], "Repository URL to check out (file:///… or https://…)");
+  create->add_option("--repo", (*s)["repo"], "A repository connected to the org (hearth repo list) to check out");
   create->add_option("--base", (*s)["base"], "Branch to start from (default: the repository's default)");
   create->add_option("--branch", (*s)["branch"], "The task's branch (default: hearth/TASK)");
   create->add_option("--network", (*s)["network"], "none (default) or host");
@@ -183,7 +183,7 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
     if (!ref) return 2;
     Json body = Json::object();
     for (const auto& [flag, field] : std::vector<std::pair<std::string, std::string>>{
-             {"repo", "repo_url"}, {"base", "base_branch"}, {"branch", "branch"}, {"network", "network"},
+             {"repo", "repo"}, {"base", "base_branch"}, {"branch", "branch"}, {"network", "network"},
              {"git_credential", "git_credential"}})
       if (!(*s)[flag].empty()) body[field] = (*s)[flag];
     if (!(*lists)["agent_env"].empty()) body["agent_env"] = (*lists)["agent_env"];

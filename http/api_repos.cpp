@@ -8,10 +8,12 @@
 
 #include "actors/identity/identity.h"
 #include "actors/organization/organization_actor.h"
+#include "actors/sandbox/sandbox_actor.h"
 #include "actors/sandbox/sandbox_runtime.h"
 #include "actors/session/agent_runner.h"
 #include "http/api_tasks.h"
-#include "sandbox/checkout.h"
+#include "sandbox/git.h"
+#include "storage/text.h"
 #include "storage/database.h"
 
 namespace hearth::http {
@@ -52,18 +54,6 @@ Result<Reply> get_repo(Context& ctx) {
   return read(ctx, org::address(ctx.org_id), org::kRepo, {{"repo_id", *id}});
 }
 
-// The credential's value, when the repository has one.
-Result<std::optional<std::string>> credential_value(Context& ctx, const Json& credential) {
-  if (!credential.is_string()) return std::optional<std::string>{};
-  auto runner = agent_runner(ctx);
-  if (!runner) return runner.error();
-  auto name = credential.get<std::string>();
-  auto values = (*runner)->runtime().open_secrets(ctx.org_id, {name});
-  if (!values) return values.error();
-  if (!values->count(name)) return Error{ErrorCode::invalid, fmt::format("the org has no secret {}", name)};
-  return std::optional<std::string>((*values)[name]);
-}
-
 Result<Reply> add_repo(Context& ctx) {
   auto runner = agent_runner(ctx);
   if (!runner) return runner.error();
@@ -74,24 +64,25 @@ Result<Reply> add_repo(Context& ctx) {
   if (!name) return name.error();
   auto credential = string_field(ctx.body, "credential", false);
   if (!credential) return credential.error();
-  hearth::sandbox::CheckoutSpec spec;
-  spec.repo_url = *url;
-  spec.task_branch = "hearth/probe";
-  spec.network = hearth::sandbox::Network::host;
-  if (auto st = hearth::sandbox::validate(spec); !st) return st.error();
+  if (auto st = hearth::sandbox::validate_url(*url); !st) return st.error();
   if (url->rfind("file:///", 0) == 0) {
-    // The server's own files are not a repository anyone connects.
-    std::error_code ec;
-    auto path = fs::weakly_canonical(url->substr(7), ec);
-    auto data = fs::weakly_canonical((*runner)->runtime().config().data_dir, ec);
-    auto rel = path.lexically_relative(data);
-    if (!rel.empty() && *rel.begin() != "..")
-      return Error{ErrorCode::invalid, "a file:// repository must not lie inside the server's data dir"};
+    // The server's own files: for its admins to share, from the directories they allow.
+    if (!ctx.caller->is_admin)
+      return Error{ErrorCode::forbidden, "connecting a file:// repository is for server admins (it reads the server's "
+                                         "own disk); connect an https:// repository instead"};
+    auto origin = (*runner)->runtime().origin(ctx.org_id, *url, "");
+    if (!origin) return origin.error();
+    if (auto path = hearth::sandbox::check_file_origin(*origin); !path) return path.error();
+  }
+  if (!credential->empty()) {
+    auto names = ctx.edge.host.call(org::address(ctx.org_id), org::kSecrets);
+    if (!names) return names.error();
+    bool found = false;
+    for (const auto& n : *names) found = found || n.value("name", "") == *credential;
+    if (!found) return Error{ErrorCode::invalid, fmt::format("the org has no secret {}", *credential)};
   }
   Json cred = credential->empty() ? Json(nullptr) : Json(*credential);
-  auto token = credential_value(ctx, cred);
-  if (!token) return token.error();
-  auto remote = describe_remote((*runner)->runtime(), *url, *token);
+  auto remote = describe_remote((*runner)->runtime(), ctx.org_id, *url, *credential);
   if (!remote) return remote.error();
   auto id = name->empty() ? repo_id_from(*url) : *name;
   if (id.empty()) return Error{ErrorCode::invalid, "cannot name the repository from its URL; give a \"name\""};
@@ -119,46 +110,44 @@ Result<Reply> branches(Context& ctx) {
   if (!id) return id.error();
   auto repo = ctx.edge.host.call(org::address(ctx.org_id), org::kRepo, {{"repo_id", *id}});
   if (!repo) return repo.error();
-  auto token = credential_value(ctx, (*repo)["credential"]);
-  if (!token) return token.error();
-  auto remote = describe_remote((*runner)->runtime(), (*repo)["url"], *token);
+  auto remote = describe_remote((*runner)->runtime(), ctx.org_id, (*repo)["url"],
+                                (*repo)["credential"].is_string() ? (*repo)["credential"].get<std::string>() : "");
   if (!remote) return remote.error();
   return Reply{200, *remote};
 }
 
 }  // namespace
 
-Result<Json> describe_remote(actors::sandbox::Runtime& rt, const std::string& url, const std::optional<std::string>& token) {
+Result<Json> describe_remote(actors::sandbox::Runtime& rt, const std::string& org_id, const std::string& url,
+                             const std::string& credential) {
   namespace sb = hearth::sandbox;
-  auto provider = sb::make_provider("local");
+  auto provider = rt.provider(rt.config().provider);
   if (!provider) return provider.error();
-  std::error_code ec;
-  auto root = rt.config().data_dir / "tmp" / fmt::format("remote-{}", identity::new_id(""));
-  sb::SandboxDir dir{root};
-  fs::create_directories(dir.work(), ec);
-  if (ec) return Error{ErrorCode::unavailable, fmt::format("cannot create {}: {}", dir.work().string(), ec.message())};
+  auto origin = rt.origin(org_id, url, credential);
+  if (!origin) return origin.error();
+  // A throwaway sandbox of its own (its own user), removed when done.
+  auto probe = actors::sandbox::address("_remote", identity::new_id("p"));
+  sb::ExecRequest base;
+  if (auto st = rt.prepare(probe, base); !st) return st.error();
   struct Cleanup {
-    fs::path p;
+    actors::sandbox::Runtime& rt;
+    actors::Address probe;
     ~Cleanup() {
       std::error_code ec;
-      fs::remove_all(p, ec);
+      rt.release_user(probe);
+      fs::remove_all(rt.dir(probe).root, ec);
+      rt.cgroups().destroy(probe.id());
     }
-  } cleanup{root};
-  sb::CheckoutSpec spec;
-  spec.repo_url = url;
-  spec.task_branch = "hearth/probe";
-  spec.network = sb::Network::host;
-  spec.token = token;
-  spec.ca_file = rt.config().git_ca_file;
-  auto access = sb::git_access(**provider, dir, spec);
-  if (!access) return Error{ErrorCode::invalid, access.error().message};
-  access->request.limits.wall_clock = std::chrono::seconds(30);
-  auto out = sb::run_git(**provider, dir, *access, {"git", "ls-remote", "--symref", "--", access->origin_url}, {}, 4u << 20);
+  } cleanup{rt, probe};
+  sb::SandboxGit git(**provider, rt.dir(probe), base, *origin);
+  auto out = git.ls_remote();
   if (!out) return out.error();
   if (out->exit_code != 0) {
     auto why = out->err;
     while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
-    return Error{ErrorCode::invalid, fmt::format("git cannot read {}: {}", url, why.empty() ? "no answer" : why)};
+    spdlog::info("repo.unreadable url={} exit={} git=\"{}\"", printable(url), out->exit_code, printable(why, 500));
+    return Error{ErrorCode::invalid, fmt::format("git cannot read a repository at {} (the server's log has git's "
+                                                 "words)", url)};
   }
   Json items = Json::array();
   Json default_branch = nullptr;

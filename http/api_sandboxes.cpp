@@ -12,7 +12,7 @@
 #include "actors/sandbox/sandbox_runtime.h"
 #include "actors/session/agent_runner.h"
 #include "http/api_tasks.h"
-#include "sandbox/checkout.h"
+#include "sandbox/git.h"
 
 namespace hearth::http {
 
@@ -57,25 +57,31 @@ Result<Reply> create_sandbox(Context& ctx) {
   auto parsed = hearth::sandbox::network_from(network->empty() ? "none" : *network);
   if (!parsed) return parsed.error();
   input["network"] = hearth::sandbox::to_string(*parsed);
-  for (const char* f : {"repo_url", "base_branch", "branch", "author_name", "author_email"}) {
+  if (b.contains("repo_url"))
+    return Error{ErrorCode::invalid, "a sandbox clones only a repository connected to its org: name it with \"repo\" "
+                                     "(see GET /v1/orgs/{org}/repos), not \"repo_url\""};
+  for (const char* f : {"repo", "base_branch", "branch", "author_name", "author_email"}) {
     auto v = string_field(b, f, false);
     if (!v) return v.error();
     if (v->size() > 1024) return Error{ErrorCode::invalid, fmt::format("field \"{}\" is too long", f)};
     if (!v->empty()) input[f] = *v;
   }
   if (!input.contains("branch")) input["branch"] = "hearth/" + address->key[1];
-  if (input.contains("repo_url")) {
+  if (input.contains("repo")) {
+    auto repo = ctx.edge.host.call(actors::organization::address(ctx.org_id), actors::organization::kRepo,
+                                   {{"repo_id", input["repo"]}});
+    if (!repo) return repo.error();
+    input["repo_url"] = (*repo)["url"];
+    if ((*repo)["credential"].is_string()) input["git_credential"] = (*repo)["credential"];
     hearth::sandbox::CheckoutSpec spec;
-    spec.repo_url = input["repo_url"];
     spec.base_branch = input.value("base_branch", "");
     spec.task_branch = input["branch"];
-    spec.network = *parsed;
     if (auto st = hearth::sandbox::validate(spec); !st) return st.error();
   }
   bool admin = actors::organization::role_rank(ctx.role) >= actors::organization::role_rank("admin");
   auto env = secret_names(ctx, b.value("agent_env", Json()), "agent_env");
   if (!env) return env.error();
-  auto credential = string_field(b, "git_credential", false);
+  auto credential = string_field(b, "git_credential", false);  // overrides the repository's
   if (!credential) return credential.error();
   if ((!env->empty() || !credential->empty()) && !admin)
     return Error{ErrorCode::forbidden, "choosing which org secrets a sandbox gets (agent_env, git_credential) is for "

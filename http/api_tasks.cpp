@@ -16,7 +16,7 @@
 #include "actors/task/task_actor.h"
 #include "actors/user/user_actor.h"
 #include "sandbox/agents.h"
-#include "sandbox/checkout.h"
+#include "sandbox/git.h"
 #include "sandbox/redactor.h"
 
 namespace hearth::http {

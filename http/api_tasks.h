@@ -32,9 +32,12 @@ Result<Reply> change(Context& ctx, const Result<actors::Address>& address, const
 // POST .../tasks/{task}/sessions for a task actor: a new session through the task.
 Result<Reply> create_task_session(Context& ctx);
 
-// The remote's branches and default branch, asked with `git ls-remote` on the server
-// (a throwaway dir under the data dir; the token only through askpass): {default_branch, items}.
-Result<Json> describe_remote(actors::sandbox::Runtime& rt, const std::string& url, const std::optional<std::string>& token);
+// The remote's branches and default branch, asked with `git ls-remote` (sandbox/git.h,
+// SandboxGit::ls_remote: https from a throwaway sandbox): {default_branch, items}. When
+// git cannot read it, one message whatever git said (git's words go to the log only),
+// so that connecting repositories cannot probe what the server's network or disk holds.
+Result<Json> describe_remote(actors::sandbox::Runtime& rt, const std::string& org_id, const std::string& url,
+                             const std::string& credential);
 
 // `text` with the values of the org secrets `agent` gets replaced (a prompt never
 // carries them into a transcript).

@@ -177,7 +177,7 @@ struct ConnectionGate::Impl {
         std::string method(line.substr(0, sp1));
         std::string target(line.substr(sp1 + 1, sp2 - sp1 - 1));
         auto path = target.substr(0, target.find('?'));
-        if (auto answer = quick(method, path)) {
+        if (auto answer = quick(method, path, head)) {
           std::string sink(head.size(), '\0');
           (void)::recv(fd, sink.data(), sink.size(), MSG_DONTWAIT);  // the head we answered
           if (method == "HEAD") answer->body.clear();

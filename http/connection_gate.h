@@ -35,9 +35,10 @@ struct GateAnswer {
 class ConnectionGate {
  public:
   // `handoff(fd)` serves a connection whose head is complete (on a worker; it owns and
-  // closes the fd). `quick(method, path)` may answer a request without a worker.
+  // closes the fd). `quick(method, path, head)` may answer a request without a worker.
   using Handoff = std::function<void(int fd)>;
-  using Quick = std::function<std::optional<GateAnswer>(const std::string& method, const std::string& path)>;
+  using Quick = std::function<std::optional<GateAnswer>(const std::string& method, const std::string& path,
+                                                         const std::string& head)>;
 
   ConnectionGate(GateConfig config, Handoff handoff, Quick quick);
   ~ConnectionGate();  // stop()

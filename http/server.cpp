@@ -42,6 +42,23 @@ std::string new_request_id() {
   return hex;
 }
 
+// The value of header `name` in a raw request head (empty when absent).
+std::string header_in(const std::string& head, std::string_view name) {
+  std::size_t at = 0;
+  while ((at = head.find('\n', at)) != std::string::npos) {
+    ++at;
+    if (head.size() - at < name.size() + 1) break;
+    bool same = true;
+    for (std::size_t i = 0; i < name.size() && same; ++i)
+      same = std::tolower(static_cast<unsigned char>(head[at + i])) == name[i];
+    if (!same || head[at + name.size()] != ':') continue;
+    auto start = head.find_first_not_of(' ', at + name.size() + 1);
+    auto end = head.find_first_of("\r\n", start);
+    return start == std::string::npos ? std::string() : head.substr(start, end - start);
+  }
+  return {};
+}
+
 // A request id the client sent, if it is short and plain enough to echo and log.
 bool acceptable_request_id(const std::string& id) {
   if (id.empty() || id.size() > 64) return false;
@@ -326,10 +343,11 @@ struct Server::Impl {
   Status authorize(Context& ctx, const Route& route);
   void metrics(const httplib::Request& req, httplib::Response& res);
   // /healthz and /readyz: status and body (answered by the gate, never by a worker).
-  std::optional<GateAnswer> health(const std::string& method, const std::string& path);
+  std::optional<GateAnswer> health(const std::string& method, const std::string& path, const std::string& request_id);
 };
 
-std::optional<GateAnswer> Server::Impl::health(const std::string& method, const std::string& path) {
+std::optional<GateAnswer> Server::Impl::health(const std::string& method, const std::string& path,
+                                               const std::string& request_id) {
   if ((method != "GET" && method != "HEAD") || (path != "/healthz" && path != "/readyz")) return std::nullopt;
   auto started = Clock::now();
   GateAnswer a;
@@ -341,7 +359,7 @@ std::optional<GateAnswer> Server::Impl::health(const std::string& method, const 
   } else {
     a.body = nlohmann::json{{"status", "ready"}, {"active_actors", edge.host.stats().active_actors}}.dump();
   }
-  auto id = new_request_id();
+  auto id = acceptable_request_id(request_id) ? request_id : new_request_id();
   a.headers = {{"x-request-id", id}, {"X-Content-Type-Options", "nosniff"}, {"Cache-Control", "no-store"}};
   auto seconds = std::chrono::duration<double>(Clock::now() - started).count();
   if (spdlog::should_log(spdlog::level::debug))
@@ -722,7 +740,7 @@ Server::Server(ServerConfig config, actors::Host& host) : impl_(std::make_unique
   // Health checks normally never reach a worker (the gate answers them); these serve
   // the rest (a pipelined check, say) the same way.
   auto health = [this](const httplib::Request& req, httplib::Response& res) {
-    auto a = impl_->health("GET", req.path);
+    auto a = impl_->health("GET", req.path, req.get_header_value("x-request-id"));
     t_request.route = req.path;
     for (const auto& [k, v] : a->headers)
       if (k != "x-request-id") res.set_header(k, v);
@@ -763,7 +781,9 @@ Result<int> Server::start() {
   impl.server.gate = std::make_unique<ConnectionGate>(
       impl.config.gate,
       [&impl](int fd) { impl.server.pool->enqueue([&impl, fd] { impl.server.serve(fd); }); },
-      [&impl](const std::string& method, const std::string& path) { return impl.health(method, path); });
+      [&impl](const std::string& method, const std::string& path, const std::string& head) {
+        return impl.health(method, path, header_in(head, "x-request-id"));
+      });
   impl.thread = std::thread([&impl] { impl.server.listen_after_bind(); });
   // httplib's stop() is a no-op until the accept loop runs, so a stop() that came
   // too early would leave the thread listening forever: wait for the loop first.

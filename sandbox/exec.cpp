@@ -6,8 +6,15 @@
 namespace hearth::sandbox {
 
 Result<ExecOutcome> run(const Provider& provider, const SandboxDir& dir, const ExecRequest& request,
-                        std::string_view stdin_data, const OutputSink& raw_sink, std::stop_token stop,
+                        std::string_view stdin_data, const OutputSink& sink, std::stop_token stop,
                         const Redactor* redactor) {
+  auto spec = provider.command(dir, request);
+  if (!spec) return spec.error();
+  return run(*spec, request.limits, stdin_data, sink, stop, redactor);
+}
+
+Result<ExecOutcome> run(const ProcessSpec& spec, const Limits& limits, std::string_view stdin_data,
+                        const OutputSink& raw_sink, std::stop_token stop, const Redactor* redactor) {
   static const Redactor none;
   const Redactor& r = redactor ? *redactor : none;
   Redactor::Stream streams[2] = {Redactor::Stream(r), Redactor::Stream(r)};
@@ -15,15 +22,12 @@ Result<ExecOutcome> run(const Provider& provider, const SandboxDir& dir, const E
     auto text = streams[stream - 1].push(data);
     if (!text.empty()) raw_sink(stream, text);
   };
-  auto spec = provider.command(dir, request);
-  if (!spec) return spec.error();
-  auto process = Process::spawn(*spec);
+  auto process = Process::spawn(spec);
   if (!process) return process.error();
   if (!stdin_data.empty()) (void)process->write(stdin_data);  // a process that ignores stdin may close it
   process->close_stdin();
 
   using Clock = std::chrono::steady_clock;
-  const auto& limits = request.limits;
   auto started = Clock::now();
   auto last_output = started;
   ExecOutcome outcome;

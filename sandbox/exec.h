@@ -31,4 +31,8 @@ Result<ExecOutcome> run(const Provider& provider, const SandboxDir& dir, const E
                         std::string_view stdin_data, const OutputSink& sink, std::stop_token stop = {},
                         const Redactor* redactor = nullptr);
 
+// The same for a host process (no sandbox): Hearth's own git that talks to origins.
+Result<ExecOutcome> run(const ProcessSpec& spec, const Limits& limits, std::string_view stdin_data,
+                        const OutputSink& sink, std::stop_token stop = {}, const Redactor* redactor = nullptr);
+
 }  // namespace hearth::sandbox

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,16 +39,46 @@ std::string resolve_program(const std::string& name) {
 // Signals a child should start with at their defaults, whatever the server did with them.
 constexpr int kDefaultSignals[] = {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD};
 
+// The fd_inputs as memfds (close-on-exec, numbered above any the child gets, so that
+// dup2 onto 3, 4, ... always clears that flag); closed when this goes away.
+struct FdInputs {
+  std::vector<int> fds;
+  ~FdInputs() {
+    for (int fd : fds) ::close(fd);
+  }
+  Status open(const std::vector<std::string>& inputs) {
+    for (const auto& data : inputs) {
+      int made = ::memfd_create("hearth-input", MFD_CLOEXEC);
+      if (made < 0) return Error{ErrorCode::unavailable, fmt::format("memfd_create: {}", std::strerror(errno))};
+      int fd = ::fcntl(made, F_DUPFD_CLOEXEC, 64 + static_cast<int>(inputs.size()));
+      ::close(made);
+      if (fd < 0) return Error{ErrorCode::unavailable, fmt::format("fcntl: {}", std::strerror(errno))};
+      fds.push_back(fd);
+      std::string_view rest(data);
+      while (!rest.empty()) {
+        auto n = ::write(fd, rest.data(), rest.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return Error{ErrorCode::unavailable, fmt::format("memfd write: {}", std::strerror(errno))};
+        rest.remove_prefix(static_cast<std::size_t>(n));
+      }
+      ::lseek(fd, 0, SEEK_SET);
+    }
+    return {};
+  }
+};
+
 // posix_spawn: the child gets its own process group, an empty signal mask and default
 // dispositions. Returns 0 or the errno that kept it from starting.
 int spawn_posix(const ProcessSpec& spec, std::vector<char*>& argv, std::vector<char*>& envp, int in, int out, int err,
-                pid_t& pid) {
+                const std::vector<int>& inputs, pid_t& pid) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, in, 0);
   posix_spawn_file_actions_adddup2(&actions, out, 1);
   if (spec.merge_stderr) posix_spawn_file_actions_adddup2(&actions, out, 2);
   else if (spec.pipe_stderr) posix_spawn_file_actions_adddup2(&actions, err, 2);
+  for (std::size_t i = 0; i < inputs.size(); ++i)
+    posix_spawn_file_actions_adddup2(&actions, inputs[i], 3 + static_cast<int>(i));
   if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, spec.cwd.c_str());
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
@@ -80,7 +111,7 @@ constexpr const char* kJoinScript =
     "exit 125\n";
 
 int spawn_joining(const ProcessSpec& spec, std::vector<char*>& argv, std::vector<char*>& envp, int in, int out, int err,
-                  pid_t& pid) {
+                  const std::vector<int>& inputs, pid_t& pid) {
   std::vector<std::string> words{"/bin/sh", "-c", kJoinScript, "hearth-join"};
   words.insert(words.end(), spec.cgroup_procs.begin(), spec.cgroup_procs.end());
   words.push_back("--");
@@ -89,7 +120,7 @@ int spawn_joining(const ProcessSpec& spec, std::vector<char*>& argv, std::vector
   std::vector<char*> wrapped;
   for (auto& w : words) wrapped.push_back(w.data());
   wrapped.push_back(nullptr);
-  return spawn_posix(spec, wrapped, envp, in, out, err, pid);
+  return spawn_posix(spec, wrapped, envp, in, out, err, inputs, pid);
 }
 
 }  // namespace
@@ -119,9 +150,15 @@ Result<Process> Process::spawn(const ProcessSpec& spec) {
   for (auto& e : env_storage) envp.push_back(e.data());
   envp.push_back(nullptr);
 
+  FdInputs inputs;
+  if (auto st = inputs.open(spec.fd_inputs); !st) {
+    for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]})
+      if (fd >= 0) close(fd);
+    return st.error();
+  }
   pid_t pid = -1;
-  int failure = spec.cgroup_procs.empty() ? spawn_posix(spec, argv, envp, in[0], out[1], err[1], pid)
-                                          : spawn_joining(spec, argv, envp, in[0], out[1], err[1], pid);
+  int failure = spec.cgroup_procs.empty() ? spawn_posix(spec, argv, envp, in[0], out[1], err[1], inputs.fds, pid)
+                                          : spawn_joining(spec, argv, envp, in[0], out[1], err[1], inputs.fds, pid);
   close(in[0]);
   close(out[1]);
   if (err[1] >= 0) close(err[1]);

@@ -26,6 +26,10 @@ struct ProcessSpec {
   // cgroup.procs files the child writes its pid into before it runs its program, so
   // that it and everything it starts count against those groups (sandbox/cgroup.h).
   std::vector<std::string> cgroup_procs;
+  // Data the child reads from descriptors 3, 4, ...: each an anonymous in-memory file
+  // (memfd) holding one of these strings. For what must not appear in argv or on disk
+  // (bubblewrap's options with the environment's values, a seccomp program).
+  std::vector<std::string> fd_inputs;
 };
 
 // Output as it arrives: which stream (1 stdout, 2 stderr) and the bytes.

@@ -1,9 +1,16 @@
 // The sandbox providers: bubblewrap and local. See provider.h.
 #include "sandbox/provider.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+#include <set>
+
 #include <fmt/format.h>
+
+#include "sandbox/seccomp.h"
 
 namespace hearth::sandbox {
 
@@ -40,10 +47,15 @@ std::vector<std::pair<std::string, std::string>> environment(const ExecRequest& 
   return out;
 }
 
-Status make_home(const SandboxDir& dir) {
+// The home dir, when missing (owned by the sandbox's user, when it has one).
+Status make_home(const SandboxDir& dir, SandboxUser user = {}) {
   std::error_code ec;
+  if (std::filesystem::is_directory(dir.home(), ec)) return {};
   std::filesystem::create_directories(dir.home(), ec);
   if (ec) return Error{ErrorCode::unavailable, fmt::format("cannot create {}: {}", dir.home().string(), ec.message())};
+  if (user.set() && ::chown(dir.home().c_str(), user.uid, user.gid) != 0)
+    return Error{ErrorCode::unavailable, fmt::format("cannot hand {} to the sandbox's user: {}", dir.home().string(),
+                                                     std::strerror(errno))};
   return {};
 }
 
@@ -55,46 +67,114 @@ std::vector<std::string> with_limits(const Limits& limits, std::vector<std::stri
   return out;
 }
 
+// /proc files that tell about or act on the host's kernel (the list OCI runtimes mask),
+// made unreadable; and the /proc dirs made read-only. Only those this kernel has.
+constexpr const char* kMaskedFiles[] = {
+    "/proc/kcore",       "/proc/keys",      "/proc/key-users",  "/proc/latency_stats", "/proc/timer_list",
+    "/proc/timer_stats", "/proc/sched_debug", "/proc/sysrq-trigger", "/proc/kmsg",     "/proc/kallsyms",
+    "/proc/kpagecount",  "/proc/kpageflags", "/proc/kpagecgroup", "/proc/vmallocinfo", "/proc/slabinfo",
+    "/proc/config.gz",   "/proc/modules",   "/proc/iomem",      "/proc/ioports",     "/proc/buddyinfo"};
+constexpr const char* kMaskedDirs[] = {"/proc/acpi", "/proc/asound", "/proc/scsi", "/proc/driver"};
+constexpr const char* kReadOnlyDirs[] = {"/proc/sys", "/proc/bus", "/proc/fs", "/proc/irq"};
+
+template <std::size_t N>
+std::vector<std::string> existing(const char* const (&paths)[N]) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const char* p : paths)
+    if (std::filesystem::exists(p, ec)) out.emplace_back(p);
+  return out;
+}
+
+// The options bwrap reads from descriptor 3 (--args), NUL-separated: everything but the
+// program, so that environment values never appear in any process's command line.
+std::string nul_joined(const std::vector<std::string>& words) {
+  std::string out;
+  for (const auto& w : words) {
+    out += w;
+    out += '\0';
+  }
+  return out;
+}
+
 class BwrapProvider final : public Provider {
  public:
+  BwrapProvider(std::string seccomp)
+      : seccomp_(std::move(seccomp)),
+        masked_files_(existing(kMaskedFiles)),
+        masked_dirs_(existing(kMaskedDirs)),
+        read_only_dirs_(existing(kReadOnlyDirs)) {}
+
   std::string_view name() const override { return "bwrap"; }
   bool isolated() const override { return true; }
 
   Result<ProcessSpec> command(const SandboxDir& dir, const ExecRequest& r) const override {
     if (auto st = validate(r); !st) return st.error();
-    if (auto st = make_home(dir); !st) return st.error();
-    std::vector<std::string> a{"/usr/bin/bwrap",
-                               "--unshare-all",  // user, pid, ipc, uts, mount, cgroup and network namespaces
+    if (!r.user.set())
+      return Error{ErrorCode::invalid, "a sandboxed process never runs as root: the request names no sandbox user"};
+    if (auto st = make_home(dir, r.user); !st) return st.error();
+    ProcessSpec spec;
+    // Descriptor 3: these options; 4: the seccomp program; then the data of files.
+    spec.fd_inputs = {"", seccomp_};
+    auto data_fd = [&](std::string data) {
+      spec.fd_inputs.push_back(std::move(data));
+      return std::to_string(2 + spec.fd_inputs.size());
+    };
+    std::vector<std::string> o{"--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
                                "--die-with-parent",
                                "--new-session",  // no terminal ioctls into the server's session
-                               "--clearenv",
-                               "--hostname", "hearth-sandbox",
+                               "--clearenv", "--hostname", "hearth-sandbox",
                                "--ro-bind", "/usr", "/usr",
                                "--symlink", "usr/lib", "/lib",
                                "--symlink", "usr/lib64", "/lib64",
                                "--symlink", "usr/bin", "/bin",
                                "--symlink", "usr/sbin", "/sbin",
+                               // bwrap makes the parents of mount points 0700 (root's only): make these
+                               // readable, since the sandbox's processes are not root.
+                               "--perms", "0755", "--dir", "/etc",
+                               "--perms", "0755", "--dir", "/home",
                                "--ro-bind-try", "/etc/ssl", "/etc/ssl",
                                "--ro-bind-try", "/etc/ca-certificates", "/etc/ca-certificates",
                                "--ro-bind-try", "/etc/alternatives", "/etc/alternatives",
-                               "--proc", "/proc",
-                               "--dev", "/dev",
-                               "--tmpfs", "/tmp",
-                               "--bind", dir.work().string(), "/workspace",
-                               "--bind", dir.home().string(), "/home/hearth",
-                               "--chdir", r.cwd.empty() ? "/workspace" : "/workspace/" + r.cwd,
-                               "--cap-drop", "ALL"};
-    for (const auto& [host, inside] : r.read_only) a.insert(a.end() - 2, {"--ro-bind", host, inside});
-    for (const auto& [host, inside] : r.read_write) a.insert(a.end() - 2, {"--bind", host, inside});
-    if (r.network == Network::host) {
-      a.insert(a.begin() + 2, "--share-net");
-      for (const char* f : {"/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf"})
-        a.insert(a.end() - 2, {"--ro-bind-try", f, f});
-    }
-    for (const auto& [k, v] : environment(r, "/home/hearth")) a.insert(a.end(), {"--setenv", k, v});
-    a.push_back("--");
+                               "--proc", "/proc"};
+    if (r.network != Network::host) o.insert(o.begin(), "--unshare-net");
+    for (const auto& d : read_only_dirs_) o.insert(o.end(), {"--ro-bind", d, d});
+    for (const auto& f : masked_files_) o.insert(o.end(), {"--perms", "0000", "--ro-bind-data", data_fd(""), f});
+    for (const auto& d : masked_dirs_) o.insert(o.end(), {"--perms", "0000", "--tmpfs", d});
+    o.insert(o.end(), {"--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm", "--perms", "1777", "--tmpfs", "/tmp",
+                       r.read_only_work ? "--ro-bind" : "--bind", dir.work().string(), "/workspace",
+                       "--bind", dir.home().string(), "/home/hearth"});
+    auto uid = std::to_string(r.user.uid), gid = std::to_string(r.user.gid);
+    o.insert(o.end(), {"--perms", "0644", "--ro-bind-data",
+                       data_fd("root:x:0:0:root:/root:/bin/sh\n" + std::string(kSandboxUserName) + ":x:" + uid + ":" +
+                               gid + ":Hearth sandbox:/home/hearth:/bin/sh\n"),
+                       "/etc/passwd"});
+    o.insert(o.end(), {"--perms", "0644", "--ro-bind-data",
+                       data_fd("root:x:0:\n" + std::string(kSandboxUserName) + ":x:" + gid + ":\n"), "/etc/group"});
+    // The parents of bind points, readable (bwrap would make them root's only).
+    std::set<std::string> parents{"/", "/etc", "/home"};
+    for (const auto* binds : {&r.read_only, &r.read_write})
+      for (const auto& [host, inside] : *binds)
+        for (auto p = std::filesystem::path(inside).parent_path(); parents.insert(p.string()).second;
+             p = p.parent_path())
+          o.insert(o.end(), {"--perms", "0755", "--dir", p.string()});
+    for (const auto& [host, inside] : r.read_only) o.insert(o.end(), {"--ro-bind", host, inside});
+    for (const auto& [host, inside] : r.read_write) o.insert(o.end(), {"--bind", host, inside});
+    if (r.network == Network::host)
+      for (const char* f : {"/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf"}) o.insert(o.end(), {"--ro-bind-try", f, f});
+    o.insert(o.end(), {"--chdir", r.cwd.empty() ? "/workspace" : "/workspace/" + r.cwd, "--seccomp", "4"});
+    auto env = environment(r, "/home/hearth");
+    env.emplace_back("USER", kSandboxUserName);
+    env.emplace_back("LOGNAME", kSandboxUserName);
+    for (const auto& [k, v] : env) o.insert(o.end(), {"--setenv", k, v});
+    spec.fd_inputs[0] = nul_joined(o);
+    // bwrap (as the server) builds the sandbox; setpriv becomes the sandbox's user with
+    // no capabilities, none to inherit and none to gain, before the program runs.
+    std::vector<std::string> a{"/usr/bin/bwrap", "--args", "3", "--",
+                               "/usr/bin/setpriv", "--reuid=" + uid, "--regid=" + gid, "--clear-groups",
+                               "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all", "--no-new-privs",
+                               "--"};
     a.insert(a.end(), r.argv.begin(), r.argv.end());
-    ProcessSpec spec;
     spec.argv = with_limits(r.limits, std::move(a));
     spec.inherit_env = false;  // bwrap itself needs nothing from the server's environment
     spec.pipe_stderr = true;
@@ -103,6 +183,10 @@ class BwrapProvider final : public Provider {
   }
   std::string work_dir_inside(const SandboxDir&) const override { return "/workspace"; }
   std::string home_inside(const SandboxDir&) const override { return "/home/hearth"; }
+
+ private:
+  std::string seccomp_;
+  std::vector<std::string> masked_files_, masked_dirs_, read_only_dirs_;
 };
 
 class LocalProvider final : public Provider {
@@ -160,13 +244,60 @@ Status validate(const ExecRequest& r) {
   return {};
 }
 
+namespace {
+
+// Hands `path` and everything under it (not following symlinks) to `user`.
+Status chown_tree(const std::filesystem::path& path, SandboxUser user) {
+  std::error_code ec;
+  if (::lchown(path.c_str(), user.uid, user.gid) != 0)
+    return Error{ErrorCode::unavailable, fmt::format("cannot hand {} to the sandbox's user: {}", path.string(),
+                                                     std::strerror(errno))};
+  for (auto it = std::filesystem::recursive_directory_iterator(path, ec); !ec && it != std::filesystem::end(it);
+       it.increment(ec))
+    if (::lchown(it->path().c_str(), user.uid, user.gid) != 0)
+      return Error{ErrorCode::unavailable, fmt::format("cannot hand {} to the sandbox's user: {}", it->path().string(),
+                                                       std::strerror(errno))};
+  return {};
+}
+
+Status owned_dir(const std::filesystem::path& path, uid_t uid, gid_t gid, mode_t mode) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) return Error{ErrorCode::unavailable, fmt::format("cannot create {}: {}", path.string(), ec.message())};
+  if (::chown(path.c_str(), uid, gid) != 0 || ::chmod(path.c_str(), mode) != 0)
+    return Error{ErrorCode::unavailable, fmt::format("cannot set the owner of {}: {}", path.string(), std::strerror(errno))};
+  return {};
+}
+
+}  // namespace
+
+Status make_sandbox_dirs(const SandboxDir& dir, SandboxUser user) {
+  if (auto st = owned_dir(dir.root, 0, user.gid, 0710); !st) return st;
+  for (const auto& d : {dir.work(), dir.home()}) {
+    struct stat st {};
+    bool handed = ::stat(d.c_str(), &st) == 0 && st.st_uid == user.uid;
+    if (!handed && ::stat(d.c_str(), &st) == 0)
+      if (auto r = chown_tree(d, user); !r) return r;
+    if (auto r = owned_dir(d, user.uid, user.gid, 0700); !r) return r;
+  }
+  return owned_dir(dir.root / "logs", 0, 0, 0700);
+}
+
 Result<std::unique_ptr<Provider>> make_provider(std::string_view name) {
   if (name == "local") return std::unique_ptr<Provider>(std::make_unique<LocalProvider>());
   if (name != "bwrap")
     return Error{ErrorCode::invalid, fmt::format("sandbox provider must be bwrap or local, not \"{}\"", name)};
   if (::access("/usr/bin/bwrap", X_OK) != 0)
     return Error{ErrorCode::unavailable, "bubblewrap is not installed (/usr/bin/bwrap): apt-get install bubblewrap"};
-  return std::unique_ptr<Provider>(std::make_unique<BwrapProvider>());
+  if (::access("/usr/bin/setpriv", X_OK) != 0)
+    return Error{ErrorCode::unavailable, "setpriv is not installed (/usr/bin/setpriv): apt-get install util-linux"};
+  if (::geteuid() != 0)
+    return Error{ErrorCode::unavailable, "the bwrap provider runs each sandbox as a user of its own, which needs the "
+                                         "server to run as root; run hearth serve as root, or use "
+                                         "--sandbox-provider local for development"};
+  auto seccomp = seccomp_program();
+  if (!seccomp) return seccomp.error();
+  return std::unique_ptr<Provider>(std::make_unique<BwrapProvider>(*seccomp));
 }
 
 }  // namespace hearth::sandbox

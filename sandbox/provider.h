@@ -2,7 +2,15 @@
 // environment, in this sandbox" into the command line that does it with the provider's
 // isolation: `bwrap` (bubblewrap namespaces, the default) or `local` (a plain process
 // in the work dir, for development only). Container and VM providers plug in here.
+//
+// A bwrap sandbox's processes never run as root on the host: each sandbox has a uid of
+// its own (SandboxUser), bubblewrap (started by the server) builds the namespaces and
+// mounts, and setpriv drops to that uid, every capability and the right to gain any,
+// under a seccomp filter, before the program starts. /proc/sys is read-only and the
+// kernel's sensitive /proc files are masked (docs/sandboxes.md, What a sandbox sees).
 #pragma once
+
+#include <sys/types.h>
 
 #include <chrono>
 #include <filesystem>
@@ -27,12 +35,27 @@ Result<Network> network_from(std::string_view text);
 // One sandbox's files on the host: `root`, with the work dir (the checkout) at
 // root/work and the home dir (HOME: agents' settings and caches, kept out of the
 // checkout's diff) at root/home: the only places its processes may write that outlive
-// them.
+// them. root/mirror is Hearth's own git repository for the sandbox (sandbox/git.h).
 struct SandboxDir {
   std::filesystem::path root;
   std::filesystem::path work() const { return root / "work"; }
   std::filesystem::path home() const { return root / "home"; }
+  std::filesystem::path mirror() const { return root / "mirror"; }
 };
+
+// Who a sandbox's processes are on the host: a uid and gid of their own, never 0.
+struct SandboxUser {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  bool set() const { return uid != 0 && gid != 0; }
+};
+
+// Creates `dir`'s root (root-owned, 0710, group `user`: only the sandbox's processes may
+// pass through it), its work and home dirs (owned by `user`, 0700) and its logs dir
+// (the server's, 0700). Existing dirs get the same owners and modes; work and home
+// owned by anyone else (made before sandboxes had users of their own) are handed to
+// `user`, everything in them.
+Status make_sandbox_dirs(const SandboxDir& dir, SandboxUser user);
 
 // Per-process limits.
 struct Limits {
@@ -58,10 +81,18 @@ struct ExecRequest {
   // The sandbox's control groups (Cgroups::prepare): the process joins them before it
   // starts, so that the sandbox's process and memory ceilings cover it.
   std::vector<std::string> cgroup_procs;
+  // Who the process runs as (required by bwrap; the local provider runs as the server).
+  SandboxUser user;
+  // The work dir read-only (Hearth's own git that only reads it).
+  bool read_only_work = false;
 };
 
 // Checks argv, env names and cwd (relative, no "..") with a message naming the problem.
 Status validate(const ExecRequest& request);
+
+// The sandbox's uid and gid inside it are the host's (files it makes are owned by them);
+// its user is named `hearth` in its /etc/passwd, with HOME /home/hearth.
+inline constexpr const char* kSandboxUserName = "hearth";
 
 class Provider {
  public:

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -43,18 +44,41 @@ int open_beneath(int dir, const std::string& path, int flags, mode_t mode = 0) {
   }
 }
 
+// This thread's filesystem uid and gid as the sandbox's user, for one call.
+class AsUser {
+ public:
+  explicit AsUser(SandboxUser user) : set_(user.set()) {
+    if (!set_) return;
+    old_gid_ = ::setfsgid(user.gid);
+    old_uid_ = ::setfsuid(user.uid);
+  }
+  ~AsUser() {
+    if (!set_) return;
+    ::setfsuid(old_uid_);
+    ::setfsgid(old_gid_);
+  }
+  AsUser(const AsUser&) = delete;
+  AsUser& operator=(const AsUser&) = delete;
+
+ private:
+  bool set_;
+  int old_uid_ = 0, old_gid_ = 0;
+};
+
 Error failure(const std::string& agent_path, int err) {
   if (err == ENOENT) return Error{ErrorCode::not_found, fmt::format("{}: no such file", agent_path)};
   if (err == EXDEV || err == ELOOP)
     return Error{ErrorCode::forbidden, fmt::format("{}: leads outside the work dir", agent_path)};
-  if (err == EISDIR || err == ENOTDIR) return Error{ErrorCode::invalid, fmt::format("{}: not a file", agent_path)};
+  if (err == EISDIR || err == ENOTDIR || err == ENXIO)
+    return Error{ErrorCode::invalid, fmt::format("{}: not a regular file", agent_path)};
+  if (err == EACCES || err == EPERM) return Error{ErrorCode::forbidden, fmt::format("{}: permission denied", agent_path)};
   return Error{ErrorCode::unavailable, fmt::format("{}: {}", agent_path, std::strerror(err))};
 }
 
 }  // namespace
 
-WorkdirFs::WorkdirFs(std::filesystem::path host_root, std::string agent_root)
-    : host_root_(std::move(host_root)), agent_root_(std::move(agent_root)) {
+WorkdirFs::WorkdirFs(std::filesystem::path host_root, std::string agent_root, SandboxUser user)
+    : host_root_(std::move(host_root)), agent_root_(std::move(agent_root)), user_(user) {
   while (agent_root_.size() > 1 && agent_root_.back() == '/') agent_root_.pop_back();
 }
 
@@ -72,9 +96,13 @@ Result<std::string> WorkdirFs::read(const std::string& agent_path, std::optional
                                     std::optional<std::int64_t> limit) const {
   auto rel = relative(agent_path);
   if (!rel) return rel.error();
+  // The work dir as the server (the way to it is the server's), what is in it as the sandbox's user.
   Fd root(::open(host_root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root) return failure(agent_path, errno);
-  Fd file(open_beneath(root.get(), *rel, O_RDONLY));
+  AsUser as(user_);
+  // O_NONBLOCK: opening a FIFO returns at once (and is refused below) instead of
+  // waiting for a writer forever; it changes nothing for a regular file.
+  Fd file(open_beneath(root.get(), *rel, O_RDONLY | O_NONBLOCK | O_NOCTTY));
   if (!file) return failure(agent_path, errno);
   struct stat st {};
   if (::fstat(file.get(), &st) != 0 || !S_ISREG(st.st_mode)) return failure(agent_path, EISDIR);
@@ -116,6 +144,7 @@ Status WorkdirFs::write(const std::string& agent_path, const std::string& conten
   if (!rel) return rel.error();
   Fd root(::open(host_root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root) return failure(agent_path, errno);
+  AsUser as(user_);
   // Missing parents, one at a time, each step resolved beneath the work dir.
   std::filesystem::path parent = std::filesystem::path(*rel).parent_path();
   std::filesystem::path prefix;
@@ -129,8 +158,13 @@ Status WorkdirFs::write(const std::string& agent_path, const std::string& conten
     if (!up) return failure(agent_path, errno);
     if (::mkdirat(up.get(), part.c_str(), 0755) != 0 && errno != EEXIST) return failure(agent_path, errno);
   }
-  Fd file(open_beneath(root.get(), *rel, O_WRONLY | O_CREAT | O_TRUNC, 0644));
+  // Not truncated before it is known to be a regular file; a FIFO without a reader is
+  // refused by the kernel at once (ENXIO), one with a reader by the check below.
+  Fd file(open_beneath(root.get(), *rel, O_WRONLY | O_CREAT | O_NONBLOCK | O_NOCTTY, 0644));
   if (!file) return failure(agent_path, errno);
+  struct stat st {};
+  if (::fstat(file.get(), &st) != 0 || !S_ISREG(st.st_mode)) return failure(agent_path, EISDIR);
+  if (::ftruncate(file.get(), 0) != 0) return failure(agent_path, errno);
   std::string_view rest(content);
   while (!rest.empty()) {
     auto n = ::write(file.get(), rest.data(), rest.size());

@@ -1,13 +1,18 @@
 // A work dir's files as an agent names them (ACP fs/read_text_file and
 // fs/write_text_file): absolute paths under the agent's view of the work dir, resolved
 // by the kernel beneath the work dir (openat2 RESOLVE_BENEATH), so that "..", absolute
-// paths elsewhere and symlinks that lead out are all refused.
+// paths elsewhere and symlinks that lead out are all refused. Every access is made as
+// the sandbox's user (this thread's filesystem uid and gid for the call): files it writes
+// are the sandbox's, and it can read or replace nothing the sandbox could not. Only
+// regular files are read or written: a FIFO, socket or device is refused at once,
+// never waited on.
 #pragma once
 
 #include <filesystem>
 #include <optional>
 #include <string>
 
+#include "sandbox/provider.h"
 #include "storage/error.h"
 
 namespace hearth::sandbox {
@@ -18,7 +23,7 @@ class WorkdirFs {
 
   // `host_root`: the work dir on the host; `agent_root`: the same dir as the agent sees
   // it ("/workspace" inside bwrap, the host path for the local provider).
-  WorkdirFs(std::filesystem::path host_root, std::string agent_root);
+  WorkdirFs(std::filesystem::path host_root, std::string agent_root, SandboxUser user = {});
 
   // The text, or lines [line, line + limit) (1-based). not_found, forbidden (outside the
   // work dir), invalid (not a regular file, too large).
@@ -32,6 +37,7 @@ class WorkdirFs {
 
   std::filesystem::path host_root_;
   std::string agent_root_;
+  SandboxUser user_;
 };
 
 }  // namespace hearth::sandbox

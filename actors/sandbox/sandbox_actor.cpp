@@ -15,7 +15,7 @@
 #include "actors/sandbox/sandbox_runtime.h"
 #include "actors/session/session_actor.h"
 #include "actors/task/task_actor.h"
-#include "sandbox/checkout.h"
+#include "sandbox/git.h"
 #include "sandbox/exec.h"
 #include "storage/database.h"
 
@@ -177,40 +177,27 @@ Result<Json> provision(Runtime& rt, const Plan& plan, std::stop_token stop) {
   say("creating the sandbox");
   std::error_code ec;
   fs::remove_all(dir.work(), ec);  // a retry starts from an empty work dir
-  for (const auto& d : {dir.root, dir.work(), dir.home(), dir.root / "logs"}) {
-    fs::create_directories(d, ec);
-    if (ec) return Error{ErrorCode::unavailable, fmt::format("cannot create {}: {}", d.string(), ec.message())};
-  }
-  ::chmod(dir.root.c_str(), 0700);
-  auto procs = rt.cgroup_procs(plan.address);
-  if (!procs) return procs.error();
+  sb::ExecRequest base;  // the sandbox's user (its dirs made now) and control groups
+  if (auto st = rt.prepare(plan.address, base); !st) return st.error();
   if (stop.stop_requested()) return Error{ErrorCode::unavailable, "interrupted: the server is stopping"};
   auto network = sb::network_from(s["network"].get<std::string>());
   if (!network) return network.error();
   if (s["repo_url"].is_string()) {
     sb::CheckoutSpec spec;
-    spec.repo_url = s["repo_url"];
     spec.base_branch = s["base_branch"].is_string() ? s["base_branch"].get<std::string>() : "";
     spec.task_branch = s["branch"];
     spec.author_name = s["author_name"];
     spec.author_email = s["author_email"];
-    spec.network = *network;
-    spec.cgroup_procs = *procs;
-    spec.ca_file = rt.config().git_ca_file;
-    if (s["git_credential"].is_string()) {
-      auto name = s["git_credential"].get<std::string>();
-      auto secrets = rt.open_secrets(s["org_id"], {name});
-      if (!secrets) return secrets.error();
-      if (!secrets->count(name))
-        return Error{ErrorCode::conflict, fmt::format("the org secret {} (the git credential) no longer exists", name)};
-      spec.token = (*secrets)[name];
-    }
-    if (auto st = sb::checkout(**provider, dir, spec, say); !st) return st.error();
+    auto origin = rt.origin(s["org_id"], s["repo_url"],
+                            s["git_credential"].is_string() ? s["git_credential"].get<std::string>() : "");
+    if (!origin) return origin.error();
+    sb::SandboxGit git(**provider, dir, base, *origin);
+    if (auto st = git.checkout(spec, say, stop); !st) return st.error();
   } else {
     say("starting a first process");
-    sb::ExecRequest probe{{"true"}};
+    sb::ExecRequest probe = base;
+    probe.argv = {"true"};
     probe.network = *network;
-    probe.cgroup_procs = *procs;
     auto ran = sb::run(**provider, dir, probe, "", [](int, std::string_view) {});
     if (!ran) return ran.error();
     if (ran->exit_code != 0)
@@ -234,9 +221,7 @@ struct ProcessPlan {
 Result<Json> run_process(Runtime& rt, ProcessPlan plan, std::stop_token server_stop) {
   auto provider = rt.provider(plan.provider);
   if (!provider) return provider.error();
-  auto procs = rt.cgroup_procs(plan.address);
-  if (!procs) return procs.error();
-  plan.request.cgroup_procs = *procs;
+  if (auto st = rt.prepare(plan.address, plan.request); !st) return st.error();
   auto secrets = rt.open_secrets(plan.org_id, plan.secret_names);
   if (!secrets) return secrets.error();
   sb::Redactor redactor({secrets->begin(), secrets->end()});
@@ -359,6 +344,9 @@ Result<Json> on_exec(Runtime& rt, StepContext& ctx, const Json& b) {
   if (auto st = sb::validate(plan.request); !st) return st.error();
   plan.stdin_data = b.value("stdin", std::string());
   plan.secret_names = names_of(sandbox["agent_env"]);
+  // The git credential never enters the sandbox; should its value reach the output
+  // anyway (an agent given the same secret), it is redacted like the others.
+  if (sandbox["git_credential"].is_string()) plan.secret_names.push_back(sandbox["git_credential"]);
   SQLite::Statement ins(ctx.db(), "INSERT INTO processes(argv_json, cwd, status, started_by, started_at) "
                                   "VALUES(?, ?, 'running', ?, ?)");
   ins.bind(1, b.at("argv").dump());
@@ -417,6 +405,7 @@ Result<Json> tear_down(StepContext& ctx, Runtime& rt, const std::string& action)
                             rt.stop_all(address);
                             if (action != "destroy") return Json::object();
                             std::error_code ec;
+                            rt.release_user(address);
                             fs::remove_all(rt.dir(address).root, ec);
                             if (ec) return Error{ErrorCode::unavailable,
                                                  fmt::format("cannot remove the sandbox's files: {}", ec.message())};

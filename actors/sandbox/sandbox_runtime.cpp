@@ -1,6 +1,7 @@
 // The sandboxes' shared runtime: see sandbox_runtime.h.
 #include "actors/sandbox/sandbox_runtime.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -64,6 +65,68 @@ hearth::sandbox::SandboxDir Runtime::dir(const Address& sandbox) const {
 
 fs::path Runtime::log_path(const Address& sandbox, std::int64_t process_id) const {
   return dir(sandbox).root / "logs" / fmt::format("p{}.jsonl", process_id);
+}
+
+Result<hearth::sandbox::SandboxUser> Runtime::user(const Address& sandbox) {
+  auto id = sandbox.id();
+  auto d = dir(sandbox);
+  std::lock_guard lock(mu_);
+  if (auto it = users_.find(id); it != users_.end()) {
+    std::error_code ec;
+    if (fs::is_directory(d.work(), ec) && fs::is_directory(d.home(), ec)) return it->second;
+    if (auto made = hearth::sandbox::make_sandbox_dirs(d, it->second); !made) return made.error();
+    return it->second;
+  }
+  auto first = config_.sandbox_uid_base + 1, last = config_.sandbox_uid_base + config_.sandbox_uid_count;
+  auto in_range = [&](gid_t g) { return g >= first && g <= last; };
+  if (!uids_loaded_) {
+    // A sandbox's uid is recorded by its root dir's group: read them all once.
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(config_.data_dir / "sandboxes", ec)) {
+      struct stat st {};
+      if (::stat(entry.path().c_str(), &st) == 0 && in_range(st.st_gid)) used_uids_.insert(st.st_gid);
+    }
+    uids_loaded_ = true;
+  }
+  hearth::sandbox::SandboxUser user;
+  struct stat st {};
+  if (::stat(d.root.c_str(), &st) == 0 && in_range(st.st_gid)) {
+    user = {st.st_gid, st.st_gid};
+  } else {
+    // A new sandbox (or one from before sandboxes had users): a free uid, found from a
+    // hash of its id so that the same sandbox tends to get the same one.
+    auto count = config_.sandbox_uid_count;
+    auto candidate = first + static_cast<uid_t>(std::hash<std::string>{}(id) % count);
+    for (uid_t tries = 0; used_uids_.count(candidate); ++tries) {
+      if (tries >= count) return Error{ErrorCode::unavailable, "every sandbox uid in the configured range is taken"};
+      candidate = candidate == last ? first : candidate + 1;
+    }
+    user = {candidate, candidate};
+    used_uids_.insert(candidate);
+  }
+  if (auto made = hearth::sandbox::make_sandbox_dirs(d, user); !made) return made.error();
+  users_[id] = user;
+  return user;
+}
+
+Status Runtime::prepare(const Address& sandbox, hearth::sandbox::ExecRequest& request) {
+  auto u = user(sandbox);
+  if (!u) return u.error();
+  auto procs = cgroup_procs(sandbox);
+  if (!procs) return procs.error();
+  request.user = *u;
+  request.cgroup_procs = std::move(*procs);
+  return {};
+}
+
+void Runtime::release_user(const Address& sandbox) {
+  std::lock_guard lock(mu_);
+  struct stat st {};
+  if (::stat(dir(sandbox).root.c_str(), &st) == 0) used_uids_.erase(st.st_gid);
+  if (auto it = users_.find(sandbox.id()); it != users_.end()) {
+    used_uids_.erase(it->second.uid);
+    users_.erase(it);
+  }
 }
 
 Result<std::vector<std::string>> Runtime::cgroup_procs(const Address& sandbox) {
@@ -150,6 +213,22 @@ Json Runtime::steps(const Address& sandbox, std::int64_t attempt) const {
 void Runtime::forget_steps(const Address& sandbox) {
   std::lock_guard lock(mu_);
   steps_.erase(sandbox.id());
+}
+
+Result<hearth::sandbox::Origin> Runtime::origin(const std::string& org_id, const std::string& url,
+                                                const std::string& credential) {
+  hearth::sandbox::Origin o;
+  o.url = url;
+  o.ca_file = config_.git_ca_file;
+  o.file_roots = config_.file_repo_roots;
+  o.data_dir = config_.data_dir;
+  if (credential.empty()) return o;
+  auto secrets = open_secrets(org_id, {credential});
+  if (!secrets) return secrets.error();
+  if (!secrets->count(credential))
+    return Error{ErrorCode::conflict, fmt::format("the org secret {} (the git credential) no longer exists", credential)};
+  o.token = (*secrets)[credential];
+  return o;
 }
 
 Result<std::map<std::string, std::string>> Runtime::open_secrets(const std::string& org_id,

@@ -11,11 +11,13 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "actors/host/host.h"
 #include "sandbox/cgroup.h"
+#include "sandbox/git.h"
 #include "sandbox/provider.h"
 #include "storage/secret_box.h"
 
@@ -32,6 +34,13 @@ struct RuntimeConfig {
   std::chrono::milliseconds agent_idle_timeout{std::chrono::minutes(30)};  // an idle agent is ended
   std::chrono::milliseconds agent_start_timeout{std::chrono::seconds(60)};
   std::filesystem::path git_ca_file;  // extra certificates git trusts for https clones
+  // Each sandbox's processes run as a uid (and gid) of its own from this range, never
+  // as root: base + 1 ... base + count. Pick a range no real user of the host has.
+  uid_t sandbox_uid_base = 1'900'000'000;
+  uid_t sandbox_uid_count = 1'000'000;
+  // Directories under which file:// repositories may be connected and cloned from
+  // (empty: none). Re-checked, symlinks resolved, every time a sandbox reads one.
+  std::vector<std::string> file_repo_roots;
 };
 
 class Runtime {
@@ -55,6 +64,13 @@ class Runtime {
   // work/ and home/ (visible inside), run/ (credentials) and logs/ (process output).
   hearth::sandbox::SandboxDir dir(const Address& sandbox) const;
   std::filesystem::path log_path(const Address& sandbox, std::int64_t process_id) const;
+  // The sandbox's user on the host (its own uid and gid, never root), its dirs made with
+  // the right owners (hearth::sandbox::make_sandbox_dirs) the first time it is asked for.
+  Result<hearth::sandbox::SandboxUser> user(const Address& sandbox);
+  // Fills in what every process of the sandbox needs: its user and its control groups.
+  Status prepare(const Address& sandbox, hearth::sandbox::ExecRequest& request);
+  // Gives the sandbox's uid back (its files are gone).
+  void release_user(const Address& sandbox);
   // The cgroup.procs files a process of this sandbox joins (empty without cgroups).
   Result<std::vector<std::string>> cgroup_procs(const Address& sandbox);
 
@@ -85,6 +101,12 @@ class Runtime {
   Json steps(const Address& sandbox, std::int64_t attempt) const;
   void forget_steps(const Address& sandbox);
 
+  // Where the repository at `url` of org `org_id` is read from by Hearth's git: the
+  // credential (the org secret `credential`, when not empty), the CA file, and the file://
+  // roots and data dir it is checked against. Fails when the secret is gone.
+  Result<hearth::sandbox::Origin> origin(const std::string& org_id, const std::string& url,
+                                         const std::string& credential);
+
   // The values of the org secrets named in `names` that exist (missing ones are left
   // out). Fails when the server has no master key or a value does not open.
   Result<std::map<std::string, std::string>> open_secrets(const std::string& org_id,
@@ -100,6 +122,9 @@ class Runtime {
   mutable std::mutex mu_;
   std::map<std::string, std::map<std::string, std::function<void()>>> running_;  // sandbox id -> name -> stop
   std::map<std::string, std::pair<std::int64_t, Json>> steps_;  // sandbox id -> (attempt, steps)
+  std::map<std::string, hearth::sandbox::SandboxUser> users_;    // sandbox id -> its user (made dirs)
+  std::set<uid_t> used_uids_;                                    // every sandbox's, on disk
+  bool uids_loaded_ = false;
 };
 
 }  // namespace hearth::actors::sandbox

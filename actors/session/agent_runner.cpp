@@ -464,9 +464,7 @@ Result<Json> AgentRunner::run_turn(const TurnPlan& plan, std::stop_token server_
     auto exec = sb::agent_exec(**def, launch);
     if (!exec) return exec.error();
     exec->network = *network;
-    auto procs = runtime_.cgroup_procs(plan.sandbox);
-    if (!procs) return procs.error();
-    exec->cgroup_procs = *procs;
+    if (auto st = runtime_.prepare(plan.sandbox, *exec); !st) return st.error();
     sb::acp::AgentSpec spec;
     spec.exec = std::move(*exec);
     spec.start_timeout = runtime_.config().agent_start_timeout;

@@ -13,7 +13,7 @@
 #include "actors/sandbox/sandbox_runtime.h"
 #include "actors/session/session_actor.h"
 #include "actors/user/user_actor.h"
-#include "sandbox/checkout.h"
+#include "actors/task/git_flows.h"
 #include "storage/database.h"
 
 namespace hearth::actors::task {
@@ -24,8 +24,6 @@ namespace sb = hearth::sandbox;
 // Internal: a git flow's outcome.
 constexpr const char* kGitDone = "task.command.git_done";
 
-constexpr std::size_t kPatchKept = 64 * 1024;        // per file, in the database
-constexpr std::size_t kPatchesKept = 512 * 1024;     // all files of one diff
 constexpr std::size_t kListedFiles = 5000;
 
 std::int64_t now() { return storage::now_ms(); }
@@ -276,230 +274,7 @@ Result<std::string> start_session(StepContext& ctx, const std::string& agent, st
   return id;
 }
 
-// --- Git flows, off the loop ---------------------------------------------------------
-
-struct GitPlan {
-  Address sandbox;
-  std::string org_id, provider, network, repo_url, base, branch, title, task_id;
-  std::string git_credential;
-  std::string kind;
-  Json args;
-};
-
-// The script each flow runs in the sandbox (sh, with git; values come as environment
-// variables, never in argv). Hooks and fsmonitor are off: these processes may write to
-// a file:// origin, and the work tree's .git is the agent's to change.
-constexpr const char* kGitPrelude = R"SH(set -e
-g() { git -c core.hooksPath=/dev/null -c core.fsmonitor=false -c commit.gpgSign=false "$@"; }
-commit_all() {
-  if [ -n "$(g status --porcelain)" ]; then
-    g add -A
-    g commit -q -m "$MSG"
-    echo "committed $(g rev-parse HEAD)"
-  fi
-}
-fetch_base() { g fetch -q "$ORIGIN" "+refs/heads/$BASE:refs/remotes/origin/$BASE"; }
-)SH";
-
-std::string script_for(const std::string& kind) {
-  std::string body;
-  if (kind == "commit") body = "commit_all\n";
-  else if (kind == "push")
-    body = "commit_all\ng push -q -f \"$ORIGIN\" \"HEAD:refs/heads/$BRANCH\" 2>&1\necho \"pushed $(g rev-parse HEAD)\"\n";
-  else if (kind == "sync")
-    body = R"SH(commit_all
-fetch_base
-if ! g rebase -q "refs/remotes/origin/$BASE" >/dev/null 2>&1; then
-  files=$(g diff --name-only --diff-filter=U)
-  g rebase --abort
-  printf 'CONFLICT\n%s\n' "$files"
-  exit 3
-fi
-echo "rebased $(g rev-parse HEAD)"
-)SH";
-  else if (kind == "merge")
-    body = R"SH(commit_all
-fetch_base
-if ! g merge-base --is-ancestor "refs/remotes/origin/$BASE" HEAD; then
-  echo "$BASE has commits this branch lacks: the merge would not fast-forward; sync first" >&2
-  exit 4
-fi
-if [ "$(g rev-parse HEAD)" = "$(g rev-parse "refs/remotes/origin/$BASE")" ]; then
-  echo "nothing to merge: $BASE has every commit of this branch" >&2
-  exit 5
-fi
-g push -q "$ORIGIN" "HEAD:refs/heads/$BASE" "+HEAD:refs/heads/$BRANCH" 2>&1
-g update-ref "refs/remotes/origin/$BASE" HEAD
-echo "merged $(g rev-parse HEAD)"
-)SH";
-  else if (kind == "revert")
-    body = R"SH(base=$(g merge-base HEAD "refs/remotes/origin/$BASE")
-if g cat-file -e "$base:$FILE" 2>/dev/null; then
-  g checkout -q "$base" -- "$FILE"
-else
-  g rm -q --cached --ignore-unmatch -- "$FILE"
-  rm -f -- "$FILE"
-fi
-echo "reverted $FILE"
-)SH";
-  return std::string(kGitPrelude) + body;
-}
-
-// Files changed against the base (the merge base with origin/<base>), the work tree as
-// it is (untracked files too, through a throwaway index).
-constexpr const char* kDiffScript = R"SH(set -e
-g() { git -c core.hooksPath=/dev/null -c core.fsmonitor=false "$@"; }
-base=$(g merge-base HEAD "refs/remotes/origin/$BASE")
-scratch=$(mktemp -d)
-GIT_INDEX_FILE=$scratch/index
-export GIT_INDEX_FILE
-cp "$(git rev-parse --git-path index)" "$GIT_INDEX_FILE" 2>/dev/null || true
-g add -A
-printf 'BASE %s\nHEAD %s\n' "$base" "$(g rev-parse HEAD)"
-printf '\036NUMSTAT\n'; g diff --cached --no-renames --numstat -z "$base"
-printf '\036STATUS\n'; g diff --cached --no-renames --name-status -z "$base"
-printf '\036PATCH\n'; g diff --cached --no-renames --no-color --no-ext-diff --no-textconv "$base"
-rm -rf "$scratch"
-)SH";
-
-std::vector<std::string> split_z(std::string_view s) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  while (start < s.size()) {
-    auto end = s.find('\0', start);
-    if (end == std::string_view::npos) end = s.size();
-    parts.emplace_back(s.substr(start, end - start));
-    start = end + 1;
-  }
-  return parts;
-}
-
-// The diff script's output as {base_commit, head_commit, files: [{path, status, added, removed, patch, patch_truncated}]}.
-Json parse_diff(const std::string& out) {
-  auto section = [&](const char* name) -> std::string_view {
-    auto marker = std::string("\036") + name + "\n";
-    auto at = out.find(marker);
-    if (at == std::string::npos) return {};
-    auto start = at + marker.size();
-    auto end = out.find('\036', start);
-    return std::string_view(out).substr(start, end == std::string::npos ? std::string::npos : end - start);
-  };
-  Json result{{"base_commit", nullptr}, {"head_commit", nullptr}, {"files", Json::array()}};
-  if (auto b = out.find("BASE "); b != std::string::npos) result["base_commit"] = out.substr(b + 5, out.find('\n', b) - b - 5);
-  if (auto h = out.find("HEAD "); h != std::string::npos) result["head_commit"] = out.substr(h + 5, out.find('\n', h) - h - 5);
-  std::map<std::string, Json> files;
-  std::vector<std::string> order;
-  auto status = split_z(section("STATUS"));
-  for (std::size_t i = 0; i + 1 < status.size(); i += 2) {
-    files[status[i + 1]] = Json{{"path", status[i + 1]}, {"status", status[i].substr(0, 1)}, {"added", nullptr},
-                                {"removed", nullptr}, {"patch", ""}, {"patch_truncated", false}};
-    order.push_back(status[i + 1]);
-  }
-  for (const auto& line : split_z(section("NUMSTAT"))) {
-    auto t1 = line.find('\t'), t2 = line.find('\t', t1 + 1);
-    if (t1 == std::string::npos || t2 == std::string::npos) continue;
-    auto path = line.substr(t2 + 1);
-    if (!files.count(path)) continue;
-    if (line[0] != '-') {
-      files[path]["added"] = std::stoll(line.substr(0, t1));
-      files[path]["removed"] = std::stoll(line.substr(t1 + 1, t2 - t1 - 1));
-    }
-  }
-  // The patch, split at each "diff --git"; files come in the same order as above.
-  auto patch = section("PATCH");
-  std::size_t kept = 0, index = 0, pos = 0;
-  while (pos < patch.size() && index < order.size()) {
-    auto next = patch.find("\ndiff --git ", pos + 1);
-    auto end = next == std::string_view::npos ? patch.size() : next + 1;
-    auto piece = patch.substr(pos, end - pos);
-    auto& f = files[order[index++]];
-    if (piece.size() > kPatchKept || kept + piece.size() > kPatchesKept) {
-      f["patch_truncated"] = true;
-    } else {
-      f["patch"] = std::string(piece);
-      kept += piece.size();
-    }
-    pos = end;
-  }
-  for (const auto& path : order) result["files"].push_back(files[path]);
-  return result;
-}
-
-Result<Json> run_git_flow(sandbox::Runtime& rt, const GitPlan& plan, std::stop_token server_stop) {
-  auto provider = rt.provider(plan.provider);
-  if (!provider) return provider.error();
-  auto procs = rt.cgroup_procs(plan.sandbox);
-  if (!procs) return procs.error();
-  auto network = sb::network_from(plan.network);
-  if (!network) return network.error();
-  sb::CheckoutSpec spec;
-  spec.repo_url = plan.repo_url;
-  spec.base_branch = plan.base;
-  spec.task_branch = plan.branch;
-  spec.network = *network;
-  spec.cgroup_procs = *procs;
-  spec.ca_file = rt.config().git_ca_file;
-  if (!plan.git_credential.empty()) {
-    auto secrets = rt.open_secrets(plan.org_id, {plan.git_credential});
-    if (!secrets) return secrets.error();
-    if (!secrets->count(plan.git_credential))
-      return Error{ErrorCode::conflict,
-                   fmt::format("the org secret {} (the git credential) no longer exists", plan.git_credential)};
-    spec.token = (*secrets)[plan.git_credential];
-  }
-  bool writes_origin = plan.kind == "push" || plan.kind == "merge";
-  auto access = sb::git_access(**provider, rt.dir(plan.sandbox), spec, writes_origin);
-  if (!access) return access.error();
-  auto message = plan.args.value("message", std::string());
-  if (message.empty()) message = fmt::format("{}\n\nHearth task {}", plan.title, plan.task_id);
-  access->request.env.insert(access->request.env.end(),
-                             {"ORIGIN=" + access->origin_url, "BASE=" + plan.base, "BRANCH=" + plan.branch,
-                              "MSG=" + message, "FILE=" + plan.args.value("path", std::string())});
-  access->request.limits.wall_clock = std::chrono::minutes(10);
-  std::stop_source stop;
-  std::stop_callback forward(server_stop, [&] { stop.request_stop(); });
-  auto tracked = rt.track(plan.sandbox, "git " + plan.kind, [stop]() mutable { stop.request_stop(); });
-  auto dir = rt.dir(plan.sandbox);
-  Json result = Json::object();
-  auto tidy = [](std::string s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-    return s;
-  };
-  if (plan.kind != "diff") {
-    auto out = sb::run_git(**provider, dir, *access, {"sh", "-c", script_for(plan.kind)}, stop.get_token(), 64 * 1024);
-    if (!out) return out.error();
-    if (server_stop.stop_requested()) return Error{ErrorCode::unavailable, "interrupted: the server stopped during git " + plan.kind};
-    auto text = tidy(out->out);
-    if (out->exit_code == 3 && plan.kind == "sync") {
-      Json conflicts = Json::array();
-      auto at = text.find("CONFLICT\n");
-      std::string_view rest = at == std::string::npos ? std::string_view() : std::string_view(text).substr(at + 9);
-      while (!rest.empty()) {
-        auto nl = rest.find('\n');
-        auto line = rest.substr(0, nl);
-        if (!line.empty()) conflicts.push_back(std::string(line));
-        rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
-      }
-      result["conflict_files"] = conflicts;
-      result["output"] = text;
-    } else if (out->exit_code != 0) {
-      auto why = tidy(out->err.empty() ? text : out->err + (text.empty() ? "" : "\n" + text));
-      return Error{ErrorCode::conflict, fmt::format("git {} failed (exit {}): {}", plan.kind, out->exit_code, why)};
-    } else {
-      result["output"] = text;
-    }
-  }
-  auto diff = sb::run_git(**provider, dir, *access, {"sh", "-c", kDiffScript}, stop.get_token(), 4u << 20);
-  if (!diff) return diff.error();
-  if (diff->exit_code != 0) {
-    if (plan.kind == "diff") return Error{ErrorCode::unavailable, "git diff failed: " + tidy(diff->err)};
-    result["diff_error"] = tidy(diff->err);
-  } else {
-    result["diff"] = parse_diff(diff->out);
-    result["diff"]["truncated"] = diff->truncated;
-  }
-  return result;
-}
+// --- Git flows (git_flows.h), started here and reported back by kGitDone ---------------
 
 Result<Json> start_op(sandbox::Runtime& rt, StepContext& ctx, const std::string& kind, const Json& args,
                       const std::string& by) {
@@ -520,7 +295,7 @@ Result<Json> start_op(sandbox::Runtime& rt, StepContext& ctx, const std::string&
   ins.exec();
   auto id = ctx.db().getLastInsertRowid();
   auto t = task_row(ctx.db());
-  GitPlan plan{sandbox::address(t["org_id"], t["task_id"]), t["org_id"], t["provider"], t["network"], t["repo_url"],
+  GitPlan plan{sandbox::address(t["org_id"], t["task_id"]), t["org_id"], t["provider"], t["repo_url"],
                t["base_branch"], t["branch"], t["title"], t["task_id"],
                t["git_credential"].is_string() ? t["git_credential"].get<std::string>() : "", kind, args};
   auto job = ctx.spawn_io("git " + kind, kGitDone, {{"op_id", id}, {"kind", kind}},

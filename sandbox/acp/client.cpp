@@ -89,7 +89,7 @@ struct AgentConnection::Impl {
 
   Impl(const Provider& p, SandboxDir d, AgentSpec s, AgentCallbacks c)
       : provider(p), dir(std::move(d)), spec(std::move(s)), callbacks(std::move(c)),
-        fs(dir.work(), p.work_dir_inside(dir)) {}
+        fs(dir.work(), p.work_dir_inside(dir), p.isolated() ? spec.exec.user : SandboxUser{}) {}
 
   void send(const Json& msg) {
     std::lock_guard lock(write_mu);
@@ -320,6 +320,7 @@ struct AgentConnection::Impl {
     r.cwd = rel == "." ? "" : rel;
     r.network = spec.exec.network;
     r.cgroup_procs = spec.exec.cgroup_procs;  // the sandbox's ceilings cover its commands too
+    r.user = spec.exec.user;
     auto t = std::make_shared<Terminal>();
     if (p.contains("outputByteLimit") && p["outputByteLimit"].is_number_unsigned())
       t->limit = std::max<std::size_t>(p["outputByteLimit"].get<std::size_t>(), 1);

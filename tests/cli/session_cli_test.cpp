@@ -3,6 +3,10 @@
 // a server killed mid-turn and restarted; orphans reaped; and an ACP agent we did not
 // write (the ACP SDK's example agent, installed from npm) through a full turn.
 #include <doctest/doctest.h>
+#include <sys/stat.h>
+
+#include <set>
+#include <sstream>
 #include <httplib.h>
 
 #include <csignal>
@@ -61,6 +65,33 @@ std::vector<int> processes_mentioning(const std::string& text) {
   return pids;
 }
 
+// Live processes on this machine running as the users of the sandboxes under
+// `sandboxes` (each sandbox's root dir has its user's group).
+std::vector<int> sandbox_processes(const std::string& sandboxes) {
+  std::set<std::string> uids;
+  std::error_code ec;
+  for (const auto& d : std::filesystem::directory_iterator(sandboxes, ec)) {
+    struct stat st {};
+    if (::stat(d.path().c_str(), &st) == 0 && st.st_gid != 0) uids.insert(std::to_string(st.st_gid));
+  }
+  std::vector<int> pids;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    auto name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream status(e.path() / "status");
+    std::string line, uid, state;
+    while (std::getline(status, line)) {
+      if (line.rfind("State:", 0) == 0) state = line;
+      if (line.rfind("Uid:", 0) == 0) {
+        std::istringstream fields(line.substr(4));
+        fields >> uid;
+      }
+    }
+    if (uids.count(uid) && state.find("zombie") == std::string::npos) pids.push_back(std::stoi(name));
+  }
+  return pids;
+}
+
 }  // namespace
 
 TEST_CASE("the CLI runs an agent session: turns watched live, permissions answered, a turn cancelled, processes run") {
@@ -69,7 +100,8 @@ TEST_CASE("the CLI runs an agent session: turns watched live, permissions answer
   Served s(dir.path());
   REQUIRE(s.hearth({"org", "create", "Acme"}).code == 0);
 
-  auto box = s.hearth({"sandbox", "create", "acme/t1", "--repo", "file://" + repo.string()});
+  REQUIRE(s.hearth({"repo", "add", "acme", "file://" + repo.string()}).code == 0);
+  auto box = s.hearth({"sandbox", "create", "acme/t1", "--repo", "origin"});
   CHECK(box.code == 0);
   CHECK(contains(box.out, "  cloning\n"));
   CHECK(contains(box.out, "acme/t1: ready"));
@@ -138,7 +170,8 @@ TEST_CASE("a server killed mid-turn restarts with the transcript intact, the ses
   auto repo = test::make_repo(dir.path() / "origin");
   Served s(dir.path());
   REQUIRE(s.hearth({"org", "create", "Acme"}).code == 0);
-  REQUIRE(s.hearth({"sandbox", "create", "acme/t1", "--repo", "file://" + repo.string()}).code == 0);
+  REQUIRE(s.hearth({"repo", "add", "acme", "file://" + repo.string()}).code == 0);
+  REQUIRE(s.hearth({"sandbox", "create", "acme/t1", "--repo", "origin"}).code == 0);
   auto ref = trim(s.hearth({"session", "create", "acme/t1"}).out);
   REQUIRE(s.hearth({"session", "prompt", ref, "--watch", "/say first turn"}).code == 0);
   REQUIRE(s.hearth({"session", "prompt", ref, "/say before the crash\n/run sleep 600\n/say never"}).code == 0);
@@ -148,17 +181,17 @@ TEST_CASE("a server killed mid-turn restarts with the transcript intact, the ses
     return false;
   });
   auto data = (dir.path() / "data" / "sandboxes").string();
-  CHECK_FALSE(processes_mentioning(data).empty());  // the agent and its command, under bwrap
+  CHECK_FALSE(sandbox_processes(data).empty());  // the agent and its command, under bwrap
   auto before = s.get(api_path(ref) + "/transcript?limit=1000")["items"];
 
   ::kill(s.server->pid(), SIGKILL);
   REQUIRE(s.server->wait(10s).ok());
   // bubblewrap ends its processes with the server; one caught starting at the instant of
   // the kill can miss that, and is reaped through the sandbox's cgroup at restart.
-  for (int i = 0; i < 100 && !processes_mentioning(data).empty(); ++i) std::this_thread::sleep_for(50ms);
+  for (int i = 0; i < 100 && !sandbox_processes(data).empty(); ++i) std::this_thread::sleep_for(50ms);
 
   s.start();
-  auto left = processes_mentioning(data);
+  auto left = sandbox_processes(data);
   CHECK_MESSAGE(left.empty(), left.size() << " processes of the sandbox outlived the server and its restart");
   auto session = s.get(api_path(ref));
   CHECK(session["status"] == "interrupted");

@@ -63,6 +63,10 @@ TEST_CASE("the quickstart (docs/quickstart.md) works word for word") {
   std::ofstream(dir.path() / "admin-password") << "admin-password-1\n";
   auto script = shell_blocks(std::filesystem::path(HEARTH_SOURCE_DIR) / "docs/quickstart.md");
   REQUIRE(contains(script, "build/hearth task push"));
+  // The page starts the server as Served does here: repositories under /tmp allowed.
+  std::ifstream page(std::filesystem::path(HEARTH_SOURCE_DIR) / "docs/quickstart.md");
+  std::string text((std::istreambuf_iterator<char>(page)), {});
+  CHECK(contains(text, "HEARTH_FILE_REPO_ROOTS=/tmp bash scripts/serve"));
   // Its own port, data dir and paths instead of the defaults; otherwise as written.
   script = replace_all(script, "http://127.0.0.1:7741", s.url);
   script = replace_all(script, ".hearth/initial-admin-password", (dir.path() / "admin-password").string());

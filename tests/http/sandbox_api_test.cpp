@@ -46,7 +46,7 @@ TEST_CASE("a sandbox is provisioned with a checkout on its branch, reporting eac
   AgentWorld w;
   auto sub = std::shared_ptr<actors::Subscription>();
   auto created = w.s.call("POST", AgentWorld::sandbox_path("t1"), w.member,
-                          json{{"repo_url", "file://" + w.repo.string()}, {"base_branch", "dev"}});
+                          json{{"repo", "checkout"}, {"base_branch", "dev"}});
   REQUIRE_MESSAGE(created.status == 201, created.body.dump());
   CHECK(created.body["state"] == "provisioning");
   CHECK(created.body["branch"] == "hearth/t1");
@@ -155,17 +155,20 @@ TEST_CASE("stop ends every process of a sandbox, start resumes it, destroy remov
   CHECK(run(w, "t1", {"cat", "README.md"}).second == "one\n");
 }
 
-TEST_CASE("a sandbox whose checkout fails is in error with git's reason, and can be retried") {
+TEST_CASE("a sandbox whose checkout fails is in error with the reason, and can be retried") {
   AgentWorld w;
-  auto r = w.s.call("POST", AgentWorld::sandbox_path("t1"), w.owner, json{{"repo_url", "file://" + (w.s.dir.path() / "missing").string()}});
+  // The connected repository disappears before the sandbox clones it.
+  auto moved = w.repo.string() + ".away";
+  std::filesystem::rename(w.repo, moved);
+  auto r = w.s.call("POST", AgentWorld::sandbox_path("t1"), w.owner, json{{"repo", "checkout"}});
   REQUIRE(r.status == 201);
   auto box = w.poll(AgentWorld::sandbox_path("t1"), [](const json& b) { return b["state"] != "provisioning"; });
   CHECK(box["state"] == "error");
-  CHECK(box["error"] == "no repository at file://" + (w.s.dir.path() / "missing").string());
-  test::make_repo(w.s.dir.path() / "missing");
+  CHECK(box["error"] == "git cannot read a repository at file://" + w.repo.string() + " (or the server does not allow it)");
+  std::filesystem::rename(moved, w.repo);
   CHECK(w.s.call("POST", AgentWorld::sandbox_path("t1") + "/retry", w.owner, json::object()).status == 200);
   box = w.poll(AgentWorld::sandbox_path("t1"), [](const json& b) { return b["state"] != "provisioning"; });
-  CHECK(box["state"] == "ready");
+  CHECK_MESSAGE(box["state"] == "ready", box.dump());
   CHECK(w.s.call("POST", AgentWorld::sandbox_path("t1") + "/retry", w.owner, json::object()).status == 409);
 }
 
@@ -208,9 +211,10 @@ TEST_CASE("sandbox routes check the caller's org and refuse bad input with a cle
     CHECK(r.body["error"]["message"] == message);
   };
   bad({{"network", "wifi"}}, "network must be none or host, not \"wifi\"");
-  bad({{"repo_url", "ssh://x/y"}}, "the repository URL must start with file:/// or https://");
-  bad({{"repo_url", "https://github.com/o/r"}}, "cloning over https needs the sandbox's network policy to be host");
-  bad({{"repo_url", "file:///x"}, {"branch", "a..b"}}, "\"a..b\" is not a valid branch name");
+  bad({{"repo_url", "file:///x"}}, "a sandbox clones only a repository connected to its org: name it with \"repo\" "
+                                   "(see GET /v1/orgs/{org}/repos), not \"repo_url\"");
+  bad({{"repo", "checkout"}, {"branch", "a..b"}}, "\"a..b\" is not a valid branch name");
+  CHECK(w.s.call("POST", AgentWorld::sandbox_path("t9"), w.owner, json{{"repo", "nope"}}).status == 404);
   bad({{"agent_env", "X"}}, "field \"agent_env\" must be a list of at most 64 secret names");
   bad({{"git_credential", "NOPE"}}, "the org has no secret NOPE");
   auto empty = w.s.call("POST", AgentWorld::sandbox_path("t2"), w.owner, json::object());
@@ -229,15 +233,21 @@ TEST_CASE("an https repository is cloned with the org secret an admin names as i
   test::GitHttpsServer git(served.path(), token);
   AgentWorld w([&](actors::sandbox::RuntimeConfig& rc, actors::session::RunnerConfig&) { rc.git_ca_file = git.certificate(); });
   REQUIRE(w.s.call("PUT", "/v1/orgs/acme/secrets/GIT_TOKEN", w.owner, json{{"value", token}}).status == 200);
-  json body{{"repo_url", git.url("private.git")}, {"network", "host"}, {"git_credential", "GIT_TOKEN"}};
-  CHECK(w.s.call("POST", AgentWorld::sandbox_path("t1"), w.member, body).status == 403);
-  auto box = w.ready_sandbox("t1", body);
+  REQUIRE(w.s.call("PUT", "/v1/orgs/acme/secrets/STALE_TOKEN", w.owner, json{{"value", "ghs_stale_0123456789"}}).status == 200);
+  auto added = w.s.call("POST", "/v1/orgs/acme/repos", w.owner, json{{"url", git.url("private.git")}, {"credential", "GIT_TOKEN"}});
+  REQUIRE_MESSAGE(added.status == 201, added.body.dump());
+  CHECK(w.s.call("POST", AgentWorld::sandbox_path("t1"), w.member,
+                 json{{"repo", "private"}, {"git_credential", "STALE_TOKEN"}}).status == 403);
+  // Any member's sandbox of the repository clones it with the repository's credential.
+  auto made = w.s.call("POST", AgentWorld::sandbox_path("t1"), w.member, json{{"repo", "private"}});
+  REQUIRE_MESSAGE(made.status == 201, made.body.dump());
+  auto box = w.poll(AgentWorld::sandbox_path("t1"), [](const json& b) { return b["state"] != "provisioning"; });
   REQUIRE_MESSAGE(box["state"] == "ready", box.dump());
   CHECK(box["git_credential"] == "GIT_TOKEN");
   CHECK(run(w, "t1", {"git", "log", "--format=%s"}).second == "init\n");
   CHECK_FALSE(git.token_elsewhere());
-  // Without the credential the server refuses, and the sandbox says so.
-  auto denied = w.ready_sandbox("t2", json{{"repo_url", git.url("private.git")}, {"network", "host"}});
+  // A wrong credential (an admin's choice): the server refuses, and the sandbox says so.
+  auto denied = w.ready_sandbox("t2", json{{"repo", "private"}, {"git_credential", "STALE_TOKEN"}});
   CHECK(denied["state"] == "error");
   CHECK(denied["error"].get<std::string>().find("clone failed (exit 128)") != std::string::npos);
   // The token is kept only in the sandbox's credentials dir, nowhere else Hearth writes.

@@ -224,7 +224,7 @@ TEST_CASE("secret values never reach the transcript, process output, or the sess
   REQUIRE(w.s.call("PUT", "/v1/orgs/acme/secrets/DEPLOY_TOKEN", w.owner, json{{"value", value}}).status == 200);
   // Only admins choose which secrets a sandbox gets.
   auto refused = w.s.call("POST", AgentWorld::sandbox_path("t1"), w.member,
-                          json{{"agent_env", {"DEPLOY_TOKEN"}}, {"repo_url", "file://" + w.repo.string()}});
+                          json{{"agent_env", {"DEPLOY_TOKEN"}}, {"repo", "checkout"}});
   CHECK(refused.status == 403);
   CHECK(w.s.call("POST", AgentWorld::sandbox_path("t1"), w.owner, json{{"agent_env", {"NOPE"}}}).status == 400);
   auto box = w.ready_sandbox("t1", json{{"agent_env", {"DEPLOY_TOKEN"}}});

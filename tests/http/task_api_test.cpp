@@ -27,24 +27,33 @@ TEST_CASE("repositories: connect by URL (default branch detected), list branches
   TaskWorld w;
   auto repos = w.s.call("GET", "/v1/orgs/acme/repos", w.member);
   REQUIRE(repos.status == 200);
-  REQUIRE(repos.body["items"].size() == 1);
-  CHECK(repos.body["items"][0]["repo_id"] == "origin");
-  CHECK(repos.body["items"][0]["default_branch"] == "main");
+  REQUIRE(repos.body["items"].size() == 2);  // the AgentWorld's checkout, and origin
+  CHECK(repos.body["items"][1]["repo_id"] == "origin");
+  CHECK(repos.body["items"][1]["default_branch"] == "main");
   auto branches = w.s.call("GET", "/v1/orgs/acme/repos/origin/branches", w.member);
   REQUIRE(branches.status == 200);
   CHECK(branches.body["default_branch"] == "main");
   CHECK(branches.body["items"].size() == 2);  // main, dev
 
-  // Members do not connect repositories; nonsense is refused with the reason.
+  // Members do not connect repositories; file:// ones are for server admins (reading
+  // the server's disk); nonsense is refused with the reason.
   CHECK(w.s.call("POST", "/v1/orgs/acme/repos", w.member, json{{"url", "file://" + w.bare.string()}}).status == 403);
-  auto missing = w.s.call("POST", "/v1/orgs/acme/repos", w.owner, json{{"url", "file:///nowhere/at/all"}});
+  auto not_admin = w.s.call("POST", "/v1/orgs/acme/repos", w.owner, json{{"url", "file://" + w.bare.string()}});
+  CHECK(not_admin.status == 403);
+  CHECK(not_admin.body["error"]["message"].get<std::string>().find("for server admins") != std::string::npos);
+  auto missing = w.s.call("POST", "/v1/orgs/acme/repos", w.root, json{{"url", "file:///tmp/nowhere/at/all"}});
   CHECK(missing.status == 400);
-  CHECK(missing.body["error"]["message"].get<std::string>().find("no repository at file:///nowhere") != std::string::npos);
-  CHECK(w.s.call("POST", "/v1/orgs/acme/repos", w.owner, json{{"url", "ssh://example.com/x"}}).status == 400);
-  auto twice = w.s.call("POST", "/v1/orgs/acme/repos", w.owner, json{{"url", "file://" + w.bare.string()}, {"name", "again"}});
+  CHECK(missing.body["error"]["message"] ==
+        "git cannot read a repository at file:///tmp/nowhere/at/all (or the server does not allow it)");
+  CHECK(w.s.call("POST", "/v1/orgs/acme/repos", w.root, json{{"url", "file:///etc"}}).status == 403);
+  CHECK(w.s.call("POST", "/v1/orgs/acme/repos", w.root, json{{"url", "ssh://example.com/x"}}).status == 400);
+  auto twice = w.s.call("POST", "/v1/orgs/acme/repos", w.root, json{{"url", "file://" + w.bare.string()}, {"name", "again"}});
   CHECK(twice.status == 409);
-  auto inside = w.s.call("POST", "/v1/orgs/acme/repos", w.owner, json{{"url", "file://" + w.s.dir.path().string() + "/data"}});
+  // The server's own data dir (its sandboxes' checkouts): the same answer as nothing there.
+  auto inside = w.s.call("POST", "/v1/orgs/acme/repos", w.root, json{{"url", "file://" + w.s.dir.path().string()}});
   CHECK(inside.status == 400);
+  CHECK(inside.body["error"]["message"] == "git cannot read a repository at file://" + w.s.dir.path().string() +
+                                                " (or the server does not allow it)");
   CHECK(w.s.call("GET", "/v1/orgs/acme/repos/origin", w.outsider).status == 404);
 
   CHECK(w.s.call("DELETE", "/v1/orgs/acme/repos/origin", w.owner).status == 200);
@@ -276,7 +285,7 @@ TEST_CASE("audit: every mutation is logged with who, what and outcome, verify de
   CHECK(by_task["items"].back()["kind"] == "POST /tasks");
   CHECK(w.s.call("GET", "/v1/orgs/acme/audit", w.member).status == 403);
   // What belongs to no org goes to the server's log: a failed sign-in, with the name tried.
-  auto root = w.s.user_with_token("root", true);
+  auto root = w.root;
   CHECK(w.s.call("POST", "/v1/auth/sign-in", "", json{{"username", "owner"}, {"password", "wrong-password"}}).status == 401);
   auto server_log = w.poll("/v1/audit?kind=POST%20/auth/sign-in", [](const json& b) { return !b["items"].empty(); },
                            std::chrono::seconds(10), root);

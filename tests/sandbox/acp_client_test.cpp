@@ -25,8 +25,10 @@ struct Fixture {
   std::mutex mu;
   std::string permission_answer = "allow";
 
+  static constexpr SandboxUser kUser{1'900'000'301, 1'900'000'301};
+
   Fixture() {
-    std::filesystem::create_directories(box.work());
+    REQUIRE(make_sandbox_dirs(box, kUser).ok());
     auto p = make_provider("bwrap");
     REQUIRE(p.ok());
     bwrap = std::move(*p);
@@ -36,6 +38,7 @@ struct Fixture {
     acp::AgentSpec spec;
     spec.exec.argv = {"/opt/hearth/hearth", "mock-agent"};
     spec.exec.read_only = {{HEARTH_BINARY, "/opt/hearth/hearth"}};
+    spec.exec.user = kUser;
     return spec;
   }
 
@@ -138,6 +141,7 @@ TEST_CASE("ACP client: a program that does not speak ACP, or says nothing, fails
   Fixture f;
   acp::AgentSpec chatty;
   chatty.exec.argv = {"sh", "-c", "echo hello, I am not an agent; sleep 5"};
+  chatty.exec.user = Fixture::kUser;
   auto c1 = acp::AgentConnection::start(*f.bwrap, f.box, chatty, f.callbacks());
   REQUIRE_FALSE(c1.ok());
   CHECK(c1.error().message.find("broke the protocol while initializing: not JSON-RPC: hello, I am not an agent") !=
@@ -145,6 +149,7 @@ TEST_CASE("ACP client: a program that does not speak ACP, or says nothing, fails
 
   acp::AgentSpec silent;
   silent.exec.argv = {"sleep", "30"};
+  silent.exec.user = Fixture::kUser;
   silent.start_timeout = 500ms;
   auto t0 = std::chrono::steady_clock::now();
   auto c2 = acp::AgentConnection::start(*f.bwrap, f.box, silent, f.callbacks());
@@ -154,9 +159,10 @@ TEST_CASE("ACP client: a program that does not speak ACP, or says nothing, fails
 
   acp::AgentSpec missing;
   missing.exec.argv = {"/no/such/agent"};
+  missing.exec.user = Fixture::kUser;
   auto c3 = acp::AgentConnection::start(*f.bwrap, f.box, missing, f.callbacks());
   REQUIRE_FALSE(c3.ok());
   CHECK(c3.error().message ==
-        "the agent exited while initializing; its stderr ended with: bwrap: execvp /no/such/agent: No such file or "
-        "directory");
+        "the agent exited while initializing; its stderr ended with: setpriv: failed to execute /no/such/agent: No "
+        "such file or directory");
 }

@@ -21,8 +21,9 @@ struct Box {
   SandboxDir dir{data.path() / "box"};
   Cgroups groups = Cgroups::detect(data.path());
   std::unique_ptr<Provider> bwrap;
+  static constexpr SandboxUser kUser{1'900'000'401, 1'900'000'401};
   Box() {
-    std::filesystem::create_directories(dir.work());
+    REQUIRE(make_sandbox_dirs(dir, kUser).ok());
     auto p = make_provider("bwrap");
     REQUIRE(p.ok());
     bwrap = std::move(*p);
@@ -50,6 +51,7 @@ TEST_CASE("a sandbox's group caps its processes and memory, and destroying it ki
                     "$|=1; my $ok = 0; for (1..40) { my $p = fork(); next unless defined $p; "
                     "if ($p == 0) { sleep 30; exit 0 } $ok++ } print \"started $ok\\n\"; sleep 30"}};
   many.cgroup_procs = *procs;
+  many.user = Box::kUser;
   many.limits.wall_clock = 20s;
   std::atomic<int> forked{-1};
   std::jthread runner([&] {
@@ -73,6 +75,7 @@ TEST_CASE("a sandbox's group caps its processes and memory, and destroying it ki
   REQUIRE(procs.ok());
   ExecRequest hog{{"sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived"}};
   hog.cgroup_procs = *procs;
+  hog.user = Box::kUser;
   std::string said;
   auto r = run(*b.bwrap, b.dir, hog, "", [&](int s, std::string_view d) { if (s == 1) said.append(d); });
   REQUIRE(r.ok());

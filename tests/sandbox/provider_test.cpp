@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -26,9 +27,13 @@ struct Ran {
   std::string out, err;
 };
 
+// The sandbox user of these tests' sandboxes (never root).
+constexpr SandboxUser kUser{1'900'000'101, 1'900'000'101};
+
 Ran run_in(const Provider& p, const SandboxDir& dir, ExecRequest r, std::string_view input = "",
            std::stop_token stop = {}) {
   Ran ran;
+  if (!r.user.set()) r.user = kUser;
   auto o = run(p, dir, r, input,
                [&](int stream, std::string_view data) { (stream == 1 ? ran.out : ran.err).append(data); }, stop);
   REQUIRE_MESSAGE(o.ok(), (o.ok() ? "" : o.error().message));
@@ -36,9 +41,10 @@ Ran run_in(const Provider& p, const SandboxDir& dir, ExecRequest r, std::string_
   return ran;
 }
 
-SandboxDir make_box(const std::filesystem::path& root) {
+SandboxDir make_box(const std::filesystem::path& root, SandboxUser user = kUser) {
   SandboxDir d{root};
-  std::filesystem::create_directories(d.work());
+  auto made = make_sandbox_dirs(d, user);
+  REQUIRE_MESSAGE(made.ok(), (made.ok() ? "" : made.error().message));
   return d;
 }
 
@@ -214,6 +220,7 @@ TEST_CASE("stdin reaches the process, bad requests are refused before anything r
   CHECK(run_in(*bwrap, box, {{"cat"}}, "fed through stdin").out == "fed through stdin");
 
   auto refused = [&](ExecRequest r) {
+    r.user = kUser;
     auto o = run(*bwrap, box, r, "", [](int, std::string_view) {});
     REQUIRE_FALSE(o.ok());
     return o.error().message;
@@ -224,5 +231,117 @@ TEST_CASE("stdin reaches the process, bad requests are refused before anything r
   CHECK(refused({{"true"}, {}, "../up"}) == "cwd must stay inside the work dir (no \"..\")");
   CHECK(refused({{"true"}, {}, "/etc"}) == "cwd must be relative to the work dir");
   CHECK_FALSE(make_provider("docker").ok());
+  ExecRequest as_root{{"true"}};
+  auto root = run(*bwrap, box, as_root, "", [](int, std::string_view) {});
+  REQUIRE_FALSE(root.ok());
+  CHECK(root.error().message.find("never runs as root") != std::string::npos);
   CHECK(network_from("internet").error().message == "network must be none or host, not \"internet\"");
+}
+
+TEST_CASE("a sandboxed process is not root on the host: its own uid, no capabilities, and files it makes are its") {
+  test::TempDir data;
+  auto box = make_box(data.path() / "box");
+  auto bwrap = provider("bwrap");
+  auto ran = run_in(*bwrap, box, {{"sh", "-c", "id -u; id -g; id -un; grep -E '^(Uid|Gid|CapPrm|CapEff|CapBnd|CapAmb|"
+                                              "NoNewPrivs|Seccomp):' /proc/self/status; touch made.txt"}});
+  CHECK(ran.outcome.exit_code == 0);
+  auto uid = std::to_string(kUser.uid);
+  CHECK(ran.out.starts_with(uid + "\n" + uid + "\nhearth\n"));
+  // Real, effective, saved and filesystem uid: all the sandbox's, in the host's user namespace.
+  CHECK(ran.out.find("Uid:\t" + uid + "\t" + uid + "\t" + uid + "\t" + uid + "\n") != std::string::npos);
+  for (const char* caps : {"CapPrm", "CapEff", "CapBnd", "CapAmb"})
+    CHECK(ran.out.find(std::string(caps) + ":\t0000000000000000") != std::string::npos);
+  CHECK(ran.out.find("NoNewPrivs:\t1") != std::string::npos);
+  CHECK(ran.out.find("Seccomp:\t2") != std::string::npos);
+  struct stat st {};
+  REQUIRE(::stat((box.work() / "made.txt").c_str(), &st) == 0);
+  CHECK(st.st_uid == kUser.uid);
+  CHECK(st.st_gid == kUser.gid);
+}
+
+TEST_CASE("from inside a sandbox, no kernel setting can be written and the kernel's /proc files are unreadable") {
+  test::TempDir data;
+  auto box = make_box(data.path() / "box");
+  auto bwrap = provider("bwrap");
+  // Every file under /proc/sys: none opens for writing.
+  auto sysctl = run_in(*bwrap, box, {{"sh", "-c", "n=0; w=0; for f in $(find /proc/sys -type f 2>/dev/null); do "
+                                                  "n=$((n+1)); if (: >> \"$f\") 2>/dev/null; then echo \"WROTE $f\"; w=$((w+1)); fi; "
+                                                  "done; echo \"tried $n wrote $w\""}});
+  CHECK(sysctl.out.find("WROTE") == std::string::npos);
+  CHECK(sysctl.out.find(" wrote 0") != std::string::npos);
+  CHECK(std::atoi(sysctl.out.substr(sysctl.out.find("tried ") + 6).c_str()) > 100);
+  // The attacks as reported: a harmless setting, and the one that runs code as root.
+  std::ifstream before("/proc/sys/kernel/printk_ratelimit");
+  std::string rate;
+  before >> rate;
+  auto write = run_in(*bwrap, box, {{"sh", "-c", "echo 1234 > /proc/sys/kernel/printk_ratelimit; "
+                                                 "echo '|/tmp/x' > /proc/sys/kernel/core_pattern; echo done"}});
+  CHECK(write.err.find("printk_ratelimit") != std::string::npos);
+  CHECK(write.err.find("core_pattern") != std::string::npos);
+  std::ifstream after("/proc/sys/kernel/printk_ratelimit");
+  std::string now;
+  after >> now;
+  CHECK(now == rate);
+  // Masked: each of these that the host has cannot be read (or listed) inside.
+  for (const char* path : {"/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/kmsg", "/proc/kallsyms",
+                           "/proc/sysrq-trigger", "/proc/sched_debug", "/proc/vmallocinfo", "/proc/acpi", "/proc/scsi"}) {
+    if (!std::filesystem::exists(path)) continue;
+    CAPTURE(path);
+    auto peek = run_in(*bwrap, box, {{"sh", "-c", std::string("if [ -d ") + path + " ]; then ls " + path +
+                                                      "; else cat " + path + "; fi"}});
+    CHECK(peek.outcome.exit_code != 0);
+    CHECK(peek.out.empty());
+  }
+}
+
+TEST_CASE("a sandbox cannot make namespaces, load kernel code, or use keyrings, bpf, perf or open_by_handle_at") {
+  test::TempDir data;
+  auto box = make_box(data.path() / "box");
+  auto bwrap = provider("bwrap");
+  auto userns = run_in(*bwrap, box, {{"sh", "-c", "unshare --user --map-root-user id -u; echo rc=$?"}});
+  CHECK(userns.out.find("rc=0") == std::string::npos);
+  CHECK(run_in(*bwrap, box, {{"unshare", "--mount", "true"}}).outcome.exit_code != 0);
+  CHECK(run_in(*bwrap, box, {{"unshare", "--net", "true"}}).outcome.exit_code != 0);
+#if defined(__x86_64__)
+  // Straight to the kernel (x86-64 numbers), so that no missing tool can pass the test.
+  const std::pair<const char*, int> calls[] = {{"keyctl", 250},        {"add_key", 248},
+                                               {"bpf", 321},           {"perf_event_open", 298},
+                                               {"init_module", 175},   {"finit_module", 313},
+                                               {"open_by_handle_at", 304}, {"userfaultfd", 323},
+                                               {"mount", 165},         {"setns", 308},
+                                               {"kexec_load", 246},    {"io_uring_setup", 425}};
+  for (const auto& call : calls) {
+    auto nr = call.second;
+    CAPTURE(call.first);
+    auto r = run_in(*bwrap, box, {{"perl", "-e", "my $r = syscall(" + std::to_string(nr) +
+                                                     ", 0, 0, 0, 0, 0); print $r < 0 ? \"refused $!\" : \"ran\";"}});
+    CHECK(r.out.starts_with("refused"));
+  }
+#endif
+  // What a coding agent does still works: processes, threads, pipes, a debugger's ptrace.
+  auto work = run_in(*bwrap, box, {{"sh", "-c", "echo a | tr a b; python3 -c 'import threading; t = "
+                                                "threading.Thread(target=print, args=(\"thread\",)); t.start(); t.join()'"}});
+  CHECK(work.out == "b\nthread\n");
+}
+
+TEST_CASE("environment values reach a sandboxed process without appearing in any command line") {
+  test::TempDir data;
+  auto box = make_box(data.path() / "box");
+  auto bwrap = provider("bwrap");
+  const std::string secret = "sk-test-" + std::to_string(::getpid()) + "-never-in-argv";
+  std::atomic<bool> seen{false}, done{false};
+  std::thread scan([&] {
+    while (!done) {
+      for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+        std::ifstream in(entry.path() / "cmdline", std::ios::binary);
+        std::string cmd((std::istreambuf_iterator<char>(in)), {});
+        if (cmd.find(secret) != std::string::npos) seen = true;
+      }
+    }
+  });
+  auto ran = run_in(*bwrap, box, {{"sh", "-c", "sleep 0.3; echo \"${KEY#sk-test-}\""}, {"KEY=" + secret}});
+  done = true;
+  scan.join();
+  CHECK(ran.out == secret.substr(8) + "\n");
+  CHECK_FALSE(seen);
 }

@@ -36,11 +36,13 @@ TEST_CASE("a value split across chunks, at any point, is still redacted") {
 TEST_CASE("process output never carries a secret value, however the process writes it") {
   test::TempDir data;
   SandboxDir box{data.path() / "box"};
-  std::filesystem::create_directories(box.work());
+  constexpr SandboxUser user{1'900'000'402, 1'900'000'402};
+  REQUIRE(make_sandbox_dirs(box, user).ok());
   auto bwrap = make_provider("bwrap");
   REQUIRE(bwrap.ok());
   Redactor r({{"ANTHROPIC_API_KEY", "sk-ant-secret-value"}});
   ExecRequest req{{"sh", "-c", "printf 'key is sk-ant-'; sleep 0.2; printf 'secret-value\\n'; echo sk-ant-secret-value >&2"}};
+  req.user = user;
   std::string out, err;
   auto ran = run(**bwrap, box, req, "", [&](int stream, std::string_view d) { (stream == 1 ? out : err).append(d); }, {},
                  &r);

@@ -19,7 +19,13 @@ struct AgentWorld {
     REQUIRE(s.call("POST", "/v1/orgs", owner, json{{"name", "Acme"}}).status == 201);
     REQUIRE(s.call("POST", "/v1/orgs", outsider, json{{"name", "Other"}}).status == 201);
     REQUIRE(s.call("POST", "/v1/orgs/acme/members", owner, json{{"username", "member"}}).status == 201);
-    repo = make_repo(s.dir.path() / "origin");
+    // Repositories on the server's disk are connected by a server admin (here an org
+    // admin too), from a directory the server allows (TestServer: the temp dir).
+    root = s.user_with_token("root", true);
+    REQUIRE(s.call("POST", "/v1/orgs/acme/members", owner, json{{"username", "root"}, {"role", "admin"}}).status == 201);
+    repo = make_repo(repos.path() / "checkout");
+    auto r = s.call("POST", "/v1/orgs/acme/repos", root, json{{"url", "file://" + repo.string()}});
+    REQUIRE_MESSAGE(r.status == 201, r.body.dump());
   }
 
   static std::string sandbox_path(const std::string& task) { return "/v1/orgs/acme/tasks/" + task + "/sandbox"; }
@@ -43,7 +49,7 @@ struct AgentWorld {
 
   // A ready sandbox for `task` with the origin checked out; returns its state.
   json ready_sandbox(const std::string& task, json body = json::object()) {
-    if (!body.contains("repo_url")) body["repo_url"] = "file://" + repo.string();
+    if (!body.contains("repo")) body["repo"] = "checkout";
     auto r = s.call("POST", sandbox_path(task), owner, body);
     REQUIRE_MESSAGE(r.status == 201, r.body.dump());
     return poll(sandbox_path(task), [](const json& b) { return b["state"] != "provisioning"; });
@@ -93,8 +99,9 @@ struct AgentWorld {
     return out;
   }
 
+  TempDir repos;  // origins live here, outside the server's data dir
   TestServer s;
-  std::string owner, member, outsider;
+  std::string owner, member, outsider, root;
   std::filesystem::path repo;
 };
 

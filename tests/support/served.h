@@ -30,8 +30,10 @@ struct Served {
     token = config["token"];
   }
   void start(std::vector<std::string> extra = {}) {
+    // Repositories on this machine may be connected from the temp dir the tests use.
     std::vector<std::string> argv{HEARTH_BINARY, "--log-level", "warn", "serve", "--port", "0", "--data-dir",
-                                  (dir / "data").string()};
+                                  (dir / "data").string(), "--file-repo-root",
+                                  std::filesystem::temp_directory_path().string()};
     argv.insert(argv.end(), extra.begin(), extra.end());
     auto p = sandbox::Process::spawn({argv, {"HEARTH_ADMIN_PASSWORD=admin-password-1"}, {}});
     REQUIRE(p.ok());

@@ -11,7 +11,7 @@ struct TaskWorld : AgentWorld {
     // Outside the server's data dir (a repository there is refused).
     bare = elsewhere.path() / "origin.git";
     sh("git clone -q --bare '" + repo.string() + "' '" + bare.string() + "'");
-    auto r = s.call("POST", "/v1/orgs/acme/repos", owner, json{{"url", "file://" + bare.string()}});
+    auto r = s.call("POST", "/v1/orgs/acme/repos", root, json{{"url", "file://" + bare.string()}});
     REQUIRE_MESSAGE(r.status == 201, r.body.dump());
   }
 

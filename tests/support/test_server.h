@@ -44,6 +44,8 @@ class TestServer {
     rc.data_dir = dir.path();
     rc.master_key = master_key;
     rc.hearth_binary = HEARTH_BINARY;
+    // Tests keep their repositories in temporary dirs (never the data dir).
+    rc.file_repo_roots = {std::filesystem::temp_directory_path().string()};
     actors::session::RunnerConfig runner_config;
     if (sandboxes) sandboxes(rc, runner_config);
     runtime = std::make_unique<actors::sandbox::Runtime>(*host, rc);

@@ -1,0 +1,295 @@
+// A task's git flows: see git_flows.h.
+#include "actors/task/git_flows.h"
+
+#include <fmt/format.h>
+
+#include <map>
+
+#include "actors/sandbox/sandbox_runtime.h"
+#include "sandbox/git.h"
+
+namespace hearth::actors::task {
+namespace {
+
+namespace sb = hearth::sandbox;
+
+constexpr std::size_t kPatchKept = 64 * 1024;     // per file, in the database
+constexpr std::size_t kPatchesKept = 512 * 1024;  // all files of one diff
+
+// In the agent's repository (worktree): hooks and fsmonitor off where git lets us say
+// so, though whatever the agent configured runs with the agent's own powers only.
+constexpr const char* kWorktreePrelude = R"SH(set -e
+g() { git -c core.hooksPath=/dev/null -c core.fsmonitor=false -c commit.gpgSign=false "$@"; }
+commit_all() {
+  if [ -n "$(g status --porcelain)" ]; then
+    g add -A
+    g commit -q -m "$MSG"
+    echo "committed $(g rev-parse HEAD)"
+  fi
+}
+base_from_mirror() { g fetch -q --no-tags --upload-pack "$HEARTH_UPLOAD_PACK" "$HEARTH_MIRROR" "+refs/heads/$BASE:refs/remotes/origin/$BASE"; }
+)SH";
+
+constexpr const char* kSyncScript = R"SH(base_from_mirror
+commit_all
+if ! g rebase -q "refs/remotes/origin/$BASE" >/dev/null 2>&1; then
+  files=$(g diff --name-only --diff-filter=U)
+  g rebase --abort
+  printf 'CONFLICT\n%s\n' "$files"
+  exit 3
+fi
+echo "rebased $(g rev-parse HEAD)"
+)SH";
+
+constexpr const char* kRevertScript = R"SH(base=$(g merge-base HEAD "refs/remotes/origin/$BASE")
+if g cat-file -e "$base:$FILE" 2>/dev/null; then
+  g checkout -q "$base" -- "$FILE"
+else
+  g rm -q --cached --ignore-unmatch -- "$FILE"
+  rm -f -- "$FILE"
+fi
+echo "reverted $FILE"
+)SH";
+
+// In the mirror (import): the agent's HEAD fetched into $REF through upload-pack in its
+// repository, then (with $DIFF) the work tree as it is (untracked files too, through
+// Hearth's own index) against the merge base with the base branch. The index is kept
+// between runs, so that unchanged files are not hashed again.
+constexpr const char* kImportScript = R"SH(set -e
+g() { git -c core.hooksPath=/dev/null -c core.fsmonitor=false "$@"; }
+g fetch -q --no-write-fetch-head --no-tags --no-recurse-submodules /workspace/.git "+HEAD:$REF"
+head=$(g rev-parse "$REF")
+printf 'HEAD %s\n' "$head"
+[ -n "$DIFF" ] || exit 0
+base=$(g merge-base "$head" "refs/heads/$BASE")
+printf 'BASE %s\n' "$base"
+g read-tree -m "$head"
+g -c core.excludesFile=/workspace/.git/info/exclude add -A
+printf '\036NUMSTAT\n'; g diff --cached --no-renames --numstat -z "$base"
+printf '\036STATUS\n'; g diff --cached --no-renames --name-status -z "$base"
+printf '\036PATCH\n'; g diff --cached --no-renames --no-color --no-ext-diff --no-textconv "$base"
+)SH";
+
+std::string tidy(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+std::vector<std::string> split_z(std::string_view s) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (start < s.size()) {
+    auto end = s.find('\0', start);
+    if (end == std::string_view::npos) end = s.size();
+    parts.emplace_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return parts;
+}
+
+// A git step's failure, in git's words.
+Error failed(const std::string& kind, const sb::GitOutput& out) {
+  auto text = tidy(out.out);
+  auto why = tidy(out.err.empty() ? text : out.err + (text.empty() ? "" : "\n" + text));
+  return Error{ErrorCode::conflict, fmt::format("git {} failed (exit {}): {}", kind, out.exit_code, why)};
+}
+
+// The value after "<key> " on its own line of `out`.
+std::string line_value(const std::string& out, const std::string& key) {
+  auto at = out.rfind(key + " ", 0) == 0 ? 0 : out.find("\n" + key + " ");
+  if (at == std::string::npos) return {};
+  if (at != 0) ++at;
+  auto start = at + key.size() + 1;
+  return out.substr(start, out.find('\n', start) - start);
+}
+
+}  // namespace
+
+Json parse_diff(const std::string& out) {
+  auto section = [&](const char* name) -> std::string_view {
+    auto marker = std::string("\036") + name + "\n";
+    auto at = out.find(marker);
+    if (at == std::string::npos) return {};
+    auto start = at + marker.size();
+    auto end = out.find('\036', start);
+    return std::string_view(out).substr(start, end == std::string::npos ? std::string::npos : end - start);
+  };
+  Json result{{"base_commit", nullptr}, {"head_commit", nullptr}, {"files", Json::array()}};
+  if (auto b = line_value(out, "BASE"); !b.empty()) result["base_commit"] = b;
+  if (auto h = line_value(out, "HEAD"); !h.empty()) result["head_commit"] = h;
+  std::map<std::string, Json> files;
+  std::vector<std::string> order;
+  auto status = split_z(section("STATUS"));
+  for (std::size_t i = 0; i + 1 < status.size(); i += 2) {
+    files[status[i + 1]] = Json{{"path", status[i + 1]}, {"status", status[i].substr(0, 1)}, {"added", nullptr},
+                                {"removed", nullptr}, {"patch", ""}, {"patch_truncated", false}};
+    order.push_back(status[i + 1]);
+  }
+  for (const auto& line : split_z(section("NUMSTAT"))) {
+    auto t1 = line.find('\t'), t2 = line.find('\t', t1 + 1);
+    if (t1 == std::string::npos || t2 == std::string::npos) continue;
+    auto path = line.substr(t2 + 1);
+    if (!files.count(path)) continue;
+    if (line[0] != '-') {
+      files[path]["added"] = std::stoll(line.substr(0, t1));
+      files[path]["removed"] = std::stoll(line.substr(t1 + 1, t2 - t1 - 1));
+    }
+  }
+  // The patch, split at each "diff --git"; files come in the same order as above.
+  auto patch = section("PATCH");
+  std::size_t kept = 0, index = 0, pos = 0;
+  while (pos < patch.size() && index < order.size()) {
+    auto next = patch.find("\ndiff --git ", pos + 1);
+    auto end = next == std::string_view::npos ? patch.size() : next + 1;
+    auto piece = patch.substr(pos, end - pos);
+    auto& f = files[order[index++]];
+    if (piece.size() > kPatchKept || kept + piece.size() > kPatchesKept) {
+      f["patch_truncated"] = true;
+    } else {
+      f["patch"] = std::string(piece);
+      kept += piece.size();
+    }
+    pos = end;
+  }
+  for (const auto& path : order) result["files"].push_back(files[path]);
+  return result;
+}
+
+Result<Json> run_git_flow(sandbox::Runtime& rt, const GitPlan& plan, std::stop_token server_stop) {
+  auto provider = rt.provider(plan.provider);
+  if (!provider) return provider.error();
+  sb::ExecRequest base;
+  if (auto st = rt.prepare(plan.sandbox, base); !st) return st.error();
+  auto origin = rt.origin(plan.org_id, plan.repo_url, plan.git_credential);
+  if (!origin) return origin.error();
+  sb::SandboxGit git(**provider, rt.dir(plan.sandbox), base, *origin);
+
+  std::stop_source stop;
+  std::stop_callback forward(server_stop, [&] { stop.request_stop(); });
+  auto tracked = rt.track(plan.sandbox, "git " + plan.kind, [stop]() mutable { stop.request_stop(); });
+  auto token = stop.get_token();
+  auto message = plan.args.value("message", std::string());
+  if (message.empty()) message = fmt::format("{}\n\nHearth task {}", plan.title, plan.task_id);
+  const std::vector<std::string> env{"MSG=" + message, "BASE=" + plan.base, "BRANCH=" + plan.branch,
+                                     "FILE=" + plan.args.value("path", std::string())};
+  Json result = Json::object();
+  std::string output;
+  auto say = [&](const std::string& text) {
+    if (!text.empty()) output += (output.empty() ? "" : "\n") + text;
+  };
+  auto interrupted = [&] {
+    return Error{ErrorCode::unavailable, "interrupted: the server stopped during git " + plan.kind};
+  };
+
+  // Each step: git's words on failure; a stop of the server ends the flow.
+  auto worktree = [&](const std::string& script) -> Result<sb::GitOutput> {
+    auto out = git.worktree(std::string(kWorktreePrelude) + script, env, token);
+    if (!out) return out.error();
+    if (server_stop.stop_requested()) return interrupted();
+    return out;
+  };
+  auto remote = [&](std::vector<std::string> args) -> Result<sb::GitOutput> {
+    auto out = git.remote(std::move(args), token);
+    if (!out) return out.error();
+    if (server_stop.stop_requested()) return interrupted();
+    if (out->exit_code != 0) return failed(plan.kind, *out);
+    return out;
+  };
+  // The agent's HEAD into the mirror: its commit id; with `diff`, the diff too.
+  auto import = [&](bool diff) -> Result<std::string> {
+    auto ref = plan.kind == "diff" ? "diff" : "flow";
+    auto out = git.import(kImportScript,
+                          {fmt::format("REF=refs/hearth/{}", ref), std::string("DIFF=") + (diff ? "1" : ""),
+                           "BASE=" + plan.base, fmt::format("GIT_INDEX_FILE=/run/hearth/mirror/state/index-{}", ref)},
+                          token);
+    if (!out) return out.error();
+    if (server_stop.stop_requested()) return interrupted();
+    if (out->exit_code != 0) {
+      if (!diff) return failed(plan.kind, *out);
+      if (plan.kind == "diff") return Error{ErrorCode::unavailable, "git diff failed: " + tidy(out->err)};
+      result["diff_error"] = tidy(out->err);
+      return std::string();
+    }
+    if (diff) {
+      result["diff"] = parse_diff(out->out);
+      result["diff"]["truncated"] = out->truncated;
+    }
+    return line_value(out->out, "HEAD");
+  };
+
+  if (plan.kind == "commit" || plan.kind == "push" || plan.kind == "merge") {
+    auto committed = worktree("commit_all\n");
+    if (!committed) return committed.error();
+    if (committed->exit_code != 0) return failed(plan.kind, *committed);
+    say(tidy(committed->out));
+  } else if (plan.kind == "revert") {
+    auto reverted = worktree(kRevertScript);
+    if (!reverted) return reverted.error();
+    if (reverted->exit_code != 0) return failed(plan.kind, *reverted);
+    say(tidy(reverted->out));
+  } else if (plan.kind == "sync") {
+    auto fetched = remote({"fetch", "-q", "--no-write-fetch-head", "--update-head-ok", "--no-tags", "origin",
+                           "+refs/heads/" + plan.base + ":refs/heads/" + plan.base});
+    if (!fetched) return fetched.error();
+    auto synced = worktree(kSyncScript);
+    if (!synced) return synced.error();
+    auto text = tidy(synced->out);
+    if (synced->exit_code == 3) {
+      Json conflicts = Json::array();
+      auto at = text.find("CONFLICT\n");
+      std::string_view rest = at == std::string::npos ? std::string_view() : std::string_view(text).substr(at + 9);
+      while (!rest.empty()) {
+        auto nl = rest.find('\n');
+        auto line = rest.substr(0, nl);
+        if (!line.empty()) conflicts.push_back(std::string(line));
+        rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+      }
+      result["conflict_files"] = conflicts;
+    } else if (synced->exit_code != 0) {
+      return failed(plan.kind, *synced);
+    }
+    say(text);
+  }
+
+  if (plan.kind == "push") {
+    auto head = import(true);
+    if (!head) return head.error();
+    if (head->empty()) return Error{ErrorCode::conflict, "git push failed: " + result.value("diff_error", std::string())};
+    auto pushed = remote({"push", "-q", "origin", "+" + *head + ":refs/heads/" + plan.branch});
+    if (!pushed) return pushed.error();
+    say("pushed " + *head);
+  } else if (plan.kind == "merge") {
+    auto head = import(false);
+    if (!head) return head.error();
+    auto fetched = remote({"fetch", "-q", "--no-write-fetch-head", "--update-head-ok", "--no-tags", "origin",
+                           "+refs/heads/" + plan.base + ":refs/heads/" + plan.base});
+    if (!fetched) return fetched.error();
+    auto base_ref = "refs/heads/" + plan.base;
+    auto ahead = git.remote({"merge-base", "--is-ancestor", base_ref, *head}, token);
+    if (!ahead) return ahead.error();
+    if (ahead->exit_code != 0)
+      return Error{ErrorCode::conflict, fmt::format("git merge failed (exit 4): {} has commits this branch lacks: the "
+                                                    "merge would not fast-forward; sync first", plan.base)};
+    auto tip = remote({"rev-parse", base_ref});
+    if (!tip) return tip.error();
+    if (tidy(tip->out) == *head)
+      return Error{ErrorCode::conflict, fmt::format("git merge failed (exit 5): nothing to merge: {} has every commit "
+                                                    "of this branch", plan.base)};
+    auto pushed = remote({"push", "-q", "origin", *head + ":" + base_ref, "+" + *head + ":refs/heads/" + plan.branch});
+    if (!pushed) return pushed.error();
+    auto moved = remote({"update-ref", base_ref, *head});
+    if (!moved) return moved.error();
+    auto taken = worktree("base_from_mirror\n");
+    if (!taken) return taken.error();
+    if (taken->exit_code != 0) return failed(plan.kind, *taken);
+    say("merged " + *head);
+  }
+  if (plan.kind != "push") {
+    auto head = import(true);
+    if (!head) return head.error();
+  }
+  if (plan.kind != "diff") result["output"] = output;
+  return result;
+}
+
+}  // namespace hearth::actors::task
