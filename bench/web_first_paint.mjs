@@ -19,7 +19,8 @@ const scratch = mkdtempSync(join(tmpdir(), 'hearth-paint-'));
 const password = 'paint-password-1';
 const rounds = 15;
 
-const server = spawn(hearth, ['--log-level', 'error', 'serve', '--port', '0', '--data-dir', join(scratch, 'data')], {
+const server = spawn(hearth, ['--log-level', 'error', 'serve', '--port', '0', '--data-dir', join(scratch, 'data'),
+                               '--file-repo-root', scratch], {
   env: { ...process.env, HEARTH_ADMIN_PASSWORD: password }, stdio: ['ignore', 'pipe', 'inherit'] });
 let browser;
 try {

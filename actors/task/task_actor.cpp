@@ -113,7 +113,6 @@ Json diff_totals(SQLite::Database& db) {
 Json full_json(SQLite::Database& db) {
   auto t = task_row(db);
   if (t.is_null()) return t;
-  t.erase("version");
   t["sessions"] = sessions_json(db);
   t["running_op"] = running_op(db);
   t["diff"] = diff_totals(db);

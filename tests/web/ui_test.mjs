@@ -31,7 +31,8 @@ const check = (ok, what) => {
 
 // Starts `hearth serve` (on `port`, 0: a free one); resolves with its base URL.
 function start(port = 0) {
-  server = spawn(hearth, ['--log-level', 'warn', 'serve', '--port', String(port), '--data-dir', join(scratch, 'data')], {
+  server = spawn(hearth, ['--log-level', 'warn', 'serve', '--port', String(port), '--data-dir', join(scratch, 'data'),
+                          '--file-repo-root', scratch], {
     env: { ...process.env, HEARTH_ADMIN_PASSWORD: password },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

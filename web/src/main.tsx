@@ -91,10 +91,9 @@ function Shell({ user, onSignedOut }: { user: Json; onSignedOut: () => void }) {
   const [unreadCount, setUnreadCount] = useState(0);
   useEffect(() => {
     const count = () => api('GET', '/v1/me/feed?limit=1').then((f) => setUnreadCount(f.unread)).catch(() => {});
-    void count();
     return follow('/v1/me/feed/events', (name) => {
       if (name === 'user.feed.bumped' || name === 'user.feed.read' || name === 'reset') void count();
-    }, () => {});
+    }, () => {}, () => void count());
   }, []);
   const role = orgs?.find((o) => o.slug === orgSlug)?.role ?? '';
   const link = (to: string, label: string, here: boolean) => (
@@ -172,7 +171,13 @@ function OrgView({ org, taskId, go }: { org: string; taskId: string; go: (p: str
   const load = () =>
     Promise.all([api('GET', `/v1/orgs/${enc(org)}/tasks?limit=500`), api('GET', '/v1/me/feed?limit=500')])
       .then(([t, f]) => {
-        setTasks(t.items);
+        // Summaries that arrived on the stream while this was read may be newer.
+        setTasks((current) => {
+          const loaded = new Map<string, Json>(t.items.map((i: Json) => [i.task_id, i]));
+          for (const c of current ?? [])
+            if (!loaded.has(c.task_id) || (c.version ?? 0) > (loaded.get(c.task_id).version ?? 0)) loaded.set(c.task_id, c);
+          return [...loaded.values()].filter((i) => i.status !== 'archived' && i.status !== 'killed');
+        });
         const u: Record<string, boolean> = {};
         const b: Record<string, number> = {};
         for (const i of f.items) {
@@ -186,17 +191,18 @@ function OrgView({ org, taskId, go }: { org: string; taskId: string; go: (p: str
       .catch((e) => setError(message(e)));
 
   useEffect(() => {
-    void load();
     const stopOrg = follow(`/v1/orgs/${enc(org)}/events`, (name, d) => {
       if (name === 'reset') void load();
       if (name !== 'organization.task.changed' || !d?.payload) return;
       const s = d.payload;
       setTasks((list) => {
+        const old = (list ?? []).find((t) => t.task_id === s.task_id);
+        if (old && (old.version ?? 0) > (s.version ?? 0)) return list;
         const rest = (list ?? []).filter((t) => t.task_id !== s.task_id);
         if (s.status === 'archived' || s.status === 'killed') return rest;
         return [s, ...rest];
       });
-    }, setState);
+    }, setState, () => void load());
     const stopFeed = follow('/v1/me/feed/events', (name, d) => {
       if (name === 'user.feed.bumped' && d?.payload?.item) {
         const item = d.payload.item;
@@ -346,14 +352,18 @@ function TaskView({ org, taskId, onRead }: { org: string; taskId: string; onRead
 
   useEffect(() => {
     let gone = false;
-    const load = () => api('GET', base).then((t) => !gone && setTask(t)).catch((e) => !gone && setError(message(e)));
+    // The newer of what we have and what came (a read and an event may cross).
+    const newer = (t: Json) => setTask((old) => (old && (old.version ?? 0) > (t.version ?? 0) ? old : t));
+    const load = () => api('GET', base).then((t) => !gone && newer(t)).catch((e) => !gone && setError(message(e)));
     void load();
     void api('POST', `${base}/read`, {}).then(onRead).catch(() => {});
-    // The task actor may be a moment behind its creation: follow it once it is there.
+    // Read again each time the stream is live: nothing published before it is missed.
+    // (A stream opened a moment before the task's actor exists is retried.)
     let stop = () => {};
     const start = () => {
       stop = follow(`${base}/events`, (name, d) => {
-        if (name === 'task.changed' && d?.payload) setTask(d.payload);
+        if (name === 'task.changed' && d?.payload) newer(d.payload);
+        if (name === 'reset') void load();
         if (name === 'task.op.finished' && d?.payload) {
           const op = d.payload;
           if (op.kind === 'diff') return;
@@ -362,12 +372,11 @@ function TaskView({ org, taskId, onRead }: { org: string; taskId: string; onRead
           setOutcome({ kind: op.kind, ok: op.status === 'succeeded',
                        text: op.status === 'succeeded' ? (out || 'done') : `${op.error ?? 'failed'}${files ? `: ${files.join(', ')}` : ''}` });
         }
-      }, setState);
+      }, setState, () => void load());
     };
-    const timer = setTimeout(start, 200);
+    start();
     return () => {
       gone = true;
-      clearTimeout(timer);
       stop();
     };
   }, [taskId]);

@@ -1,6 +1,9 @@
 // Live events: a Server-Sent Events stream read with fetch (so that Last-Event-ID can
 // be sent on every reconnect), reconnecting with exponential backoff (0.5 s to 15 s).
-// The state callback drives the "reconnecting" indicator.
+// The state callback drives the "reconnecting" indicator. `onOpen` runs each time the
+// stream is live: a view reads its state then, so that nothing published between a
+// read and the subscription is missed (an event and the read may then arrive in either
+// order: views keep the newer by version).
 
 export type StreamState = 'live' | 'connecting' | 'offline';
 
@@ -8,6 +11,7 @@ export function follow(
   path: string,
   onEvent: (name: string, data: any) => void,
   onState: (s: StreamState) => void,
+  onOpen: () => void = () => {},
 ): () => void {
   let stopped = false;
   let lastId = '';
@@ -29,6 +33,7 @@ export function follow(
         // 404 too is retried: a task's stream opened a moment before its actor exists.
         if (!res.ok || !res.body) throw new Error(String(res.status));
         onState('live');
+        onOpen();
         delay = 500;
         const reader = res.body.getReader();
         const decoder = new TextDecoder();
