@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "actors/host/host.h"
@@ -68,6 +69,22 @@ int serve(const ServeOptions& options) {
   if (rlimit nofile{}; ::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
     nofile.rlim_cur = nofile.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &nofile);
+  }
+
+  // Everything Hearth writes is its own: the data dir 0700, files 0600 (the password and
+  // token hashes, the master key and every database are in it).
+  ::umask(077);
+  {
+    std::error_code ec;
+    if (!std::filesystem::exists(options.data_dir, ec)) {
+      std::filesystem::create_directories(options.data_dir, ec);
+      ::chmod(options.data_dir.c_str(), 0700);
+    } else if (struct stat st {}; ::stat(options.data_dir.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+      std::cerr << fmt::format("WARNING: the data dir {} is readable by other users (mode {:04o}); it holds password "
+                               "and token hashes and the master key: chmod 700 {}\n",
+                               options.data_dir.string(), st.st_mode & 07777, options.data_dir.string());
+      spdlog::warn("serve.data_dir_readable path={} mode={:04o}", options.data_dir.string(), st.st_mode & 07777);
+    }
   }
 
   auto lock = storage::FileLock::acquire(options.data_dir / "hearth.lock");

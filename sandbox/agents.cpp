@@ -1,6 +1,7 @@
 // The agent registry: see agents.h.
 #include "sandbox/agents.h"
 
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -153,6 +154,16 @@ Status install_agent(const fs::path& data_dir, const AgentDef& def,
     return Error{ErrorCode::unavailable, fmt::format("npm installed {}@{}, but {} is missing (no build for this "
                                                      "platform?)", def.package, def.version, entry_of(def))};
   }
+  // Readable by every sandbox's user (each agent runs as its sandbox's), whatever umask
+  // npm ran with.
+  for (auto it = fs::recursive_directory_iterator(staging, ec); !ec && it != fs::end(it); it.increment(ec)) {
+    if (it->is_symlink()) continue;
+    auto perms = fs::perms::group_read | fs::perms::others_read;
+    if (it->is_directory() || (it->status().permissions() & fs::perms::owner_exec) != fs::perms::none)
+      perms |= fs::perms::group_exec | fs::perms::others_exec;
+    fs::permissions(it->path(), perms, fs::perm_options::add, ec);
+  }
+  ::chmod(staging.c_str(), 0755);
   fs::remove_all(dir, ec);
   fs::rename(staging, dir, ec);
   if (ec) return Error{ErrorCode::unavailable, fmt::format("cannot move the install into {}: {}", dir.string(), ec.message())};

@@ -328,7 +328,8 @@ Status SandboxGit::seal_mirror() {
   // objects and refs (import() adds to them).
   if (auto st = hand_over(dir_.mirror(), SandboxUser{0, 0}); !st) return st;
   ::chmod(dir_.mirror().c_str(), 0755);
-  ::chmod(config.c_str(), 0644);
+  for (auto it = fs::recursive_directory_iterator(dir_.mirror(), ec); !ec && it != fs::end(it); it.increment(ec))
+    if (!it->is_symlink()) ::chmod(it->path().c_str(), it->is_directory() ? 0755 : 0644);
   for (const char* part : {"objects", "refs", "state"})
     if (auto st = hand_over(dir_.mirror() / part, base_.user); !st) return st;
   return {};
@@ -348,7 +349,9 @@ Status SandboxGit::checkout(const CheckoutSpec& spec, const Progress& progress, 
   fs::remove_all(dir_.mirror(), ec);
   auto mirror_tmp = dir_.root / "mirror.partial";
   fs::remove_all(mirror_tmp, ec);
-  std::vector<std::string> clone{"clone", "--bare", "--no-local", "--quiet"};
+  // Its objects and refs readable by the sandbox's user (import reads them), whatever the
+  // server's umask: core.sharedRepository keeps every file git writes there 0644.
+  std::vector<std::string> clone{"clone", "--bare", "--no-local", "--quiet", "--config", "core.sharedRepository=0644"};
   if (origin_.url.rfind("file:///", 0) == 0) {
     auto path = check_file_origin(origin_);
     if (!path) return path.error();

@@ -216,8 +216,16 @@ struct AgentConnection::Impl {
         callbacks.on_update(msg["params"].value("update", Json::object()));
       return;  // other notifications are ignored, as ACP allows
     }
-    // A request from the agent: served on a thread of its own.
+    // A request from the agent: served on a thread of its own, a bounded number at once
+    // (an agent, or something writing to its stdout, cannot make the server start
+    // threads without end).
     std::erase_if(handlers, [](const Handler& h) { return h.done->load(); });  // joins them
+    if (handlers.size() >= kMaxRequestsAtOnce) {
+      send({{"jsonrpc", "2.0"}, {"id", msg["id"]},
+            {"error", {{"code", -32603}, {"message", fmt::format("too many requests at once (at most {}); retry when "
+                                                                 "some are answered", kMaxRequestsAtOnce)}}}});
+      return;
+    }
     Handler h;
     h.thread = std::jthread([this, msg = std::move(msg), method, done = h.done](std::stop_token) {
       serve(msg, method);
@@ -293,6 +301,12 @@ struct AgentConnection::Impl {
   }
 
   Json create_terminal(const Json& p) {
+    {
+      std::lock_guard lock(mu);
+      if (terminals.size() >= kMaxTerminals)
+        throw std::invalid_argument(fmt::format("the agent has {} terminals, the most it may have; release one first",
+                                                kMaxTerminals));
+    }
     ExecRequest r;
     // With args, the command is a program; without, agents send a whole shell line
     // (Claude Code does): it runs with the sandbox's sh, as one argument, never spliced

@@ -29,6 +29,11 @@ struct AgentCallbacks {
   std::function<void(std::string_view text)> on_stderr;
 };
 
+// Bounds on what an agent may hold at once: requests being served (each on a thread)
+// and terminals not yet released. Past them, the request is answered with an error.
+inline constexpr std::size_t kMaxRequestsAtOnce = 32;
+inline constexpr std::size_t kMaxTerminals = 16;
+
 struct AgentSpec {
   ExecRequest exec;  // the agent's program, env, binds, network, limits (no wall clock: turns are long)
   std::chrono::milliseconds start_timeout{std::chrono::seconds(30)};  // initialize + session/new

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <fstream>
 #include <thread>
 
@@ -165,4 +166,69 @@ TEST_CASE("ACP client: a program that does not speak ACP, or says nothing, fails
   CHECK(c3.error().message ==
         "the agent exited while initializing; its stderr ended with: setpriv: failed to execute /no/such/agent: No "
         "such file or directory");
+}
+
+TEST_CASE("ACP client: an agent flooding requests gets at most 32 served at once, the rest refused at once") {
+  Fixture f;
+  // An agent (python, in the sandbox) that answers a prompt by asking for 100
+  // permissions at once, says when all are sent, and reports what it got back.
+  const char* agent = R"PY(
+import json, sys
+def send(m):
+    sys.stdout.write(json.dumps(m) + "\n"); sys.stdout.flush()
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("method") == "initialize":
+        send({"jsonrpc": "2.0", "id": m["id"], "result": {"protocolVersion": 1, "agentCapabilities": {}}})
+    elif m.get("method") == "session/new":
+        send({"jsonrpc": "2.0", "id": m["id"], "result": {"sessionId": "s1"}})
+    elif m.get("method") == "session/prompt":
+        for i in range(100):
+            send({"jsonrpc": "2.0", "id": 1000 + i, "method": "session/request_permission",
+                  "params": {"sessionId": "s1", "toolCall": {"toolCallId": "t%d" % i},
+                             "options": [{"optionId": "allow", "name": "Allow", "kind": "allow_once"}]}})
+        chunk = lambda text: {"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": text}}
+        send({"jsonrpc": "2.0", "method": "session/update", "params": {"sessionId": "s1", "update": chunk("sent ")}})
+        errors = answered = 0
+        while errors + answered < 100:
+            r = json.loads(sys.stdin.readline())
+            if "error" in r: errors += 1
+            else: answered += 1
+        send({"jsonrpc": "2.0", "method": "session/update",
+              "params": {"sessionId": "s1", "update": chunk("errors %d answered %d" % (errors, answered))}})
+        send({"jsonrpc": "2.0", "id": m["id"], "result": {"stopReason": "end_turn"}})
+)PY";
+  acp::AgentSpec spec;
+  spec.exec.argv = {"python3", "-c", agent};
+  spec.exec.user = Fixture::kUser;
+  std::mutex mu;
+  std::condition_variable cv;
+  int inflight = 0, most = 0;
+  bool all_sent = false;
+  auto callbacks = f.callbacks();
+  callbacks.on_update = [&](const json& u) {
+    {
+      std::lock_guard lock(f.mu);
+      f.updates.push_back(u);
+    }
+    std::lock_guard lock(mu);
+    all_sent = true;
+    cv.notify_all();
+  };
+  // Each request is held until every one the client took is in, and the agent has sent
+  // them all: then the count in flight is the bound, whatever the machine's speed.
+  callbacks.on_permission = [&](const json&) -> json {
+    std::unique_lock lock(mu);
+    most = std::max(most, ++inflight);
+    cv.notify_all();
+    cv.wait_for(lock, 20s, [&] { return all_sent && inflight >= static_cast<int>(acp::kMaxRequestsAtOnce); });
+    --inflight;
+    return {{"outcome", "selected"}, {"optionId", "allow"}};
+  };
+  auto conn = acp::AgentConnection::start(*f.bwrap, f.box, spec, callbacks);
+  REQUIRE_MESSAGE(conn.ok(), (conn.ok() ? "" : conn.error().message));
+  auto turn = (*conn)->prompt("go");
+  REQUIRE_MESSAGE(turn.ok(), (turn.ok() ? "" : turn.error().message));
+  CHECK(most == static_cast<int>(acp::kMaxRequestsAtOnce));
+  CHECK(f.said() == "sent errors 68 answered 32");
 }

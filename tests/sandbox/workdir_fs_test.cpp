@@ -2,6 +2,8 @@
 // or the symlinks say.
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+
 #include <fstream>
 
 #include "sandbox/workdir_fs.h"
@@ -59,4 +61,45 @@ TEST_CASE("paths and symlinks that lead out of the work dir are refused") {
   CHECK(slurp(dir.path() / "outside.txt") == "host secret");
   CHECK_FALSE(std::filesystem::exists(dir.path() / "new.txt"));
   CHECK_FALSE(std::filesystem::exists(dir.path() / "escape.txt"));
+}
+
+TEST_CASE("a FIFO, socket or device in the work dir is refused at once, never waited on") {
+  test::TempDir dir;
+  auto work = dir.path() / "work";
+  std::filesystem::create_directories(work);
+  REQUIRE(::mkfifo((work / "pipe").c_str(), 0644) == 0);
+  WorkdirFs fs(work, "/workspace");
+  // Before, the read opened the FIFO and waited for a writer forever (a server thread
+  // wedged, the session with it, and shutdown hung). Now it answers at once.
+  auto read = fs.read("/workspace/pipe");
+  REQUIRE_FALSE(read.ok());
+  CHECK(read.error().message == "/workspace/pipe: not a regular file");
+  auto wrote = fs.write("/workspace/pipe", "data");
+  REQUIRE_FALSE(wrote.ok());
+  CHECK(wrote.error().message == "/workspace/pipe: not a regular file");
+  CHECK(std::filesystem::is_fifo(work / "pipe"));
+  auto device = fs.read("/workspace/../../../dev/zero");
+  CHECK_FALSE(device.ok());
+}
+
+TEST_CASE("the agent's reads and writes are made as the sandbox's user: its files, its permissions") {
+  test::TempDir dir;
+  SandboxDir box{dir.path() / "box"};
+  constexpr SandboxUser user{1'900'000'501, 1'900'000'501};
+  REQUIRE(make_sandbox_dirs(box, user).ok());
+  WorkdirFs fs(box.work(), "/workspace", user);
+  REQUIRE(fs.write("/workspace/made/by/agent.txt", "hi").ok());
+  struct stat st {};
+  REQUIRE(::stat((box.work() / "made/by/agent.txt").c_str(), &st) == 0);
+  CHECK(st.st_uid == user.uid);
+  REQUIRE(::stat((box.work() / "made").c_str(), &st) == 0);
+  CHECK(st.st_uid == user.uid);
+  // A file the sandbox cannot read (root's, 0600): Hearth does not read it on its behalf.
+  std::ofstream(box.work() / "roots.txt") << "not yours";
+  ::chmod((box.work() / "roots.txt").c_str(), 0600);
+  auto denied = fs.read("/workspace/roots.txt");
+  REQUIRE_FALSE(denied.ok());
+  CHECK(denied.error().code == ErrorCode::forbidden);
+  CHECK_FALSE(fs.write("/workspace/roots.txt", "overwritten").ok());
+  CHECK(slurp(box.work() / "roots.txt") == "not yours");
 }
