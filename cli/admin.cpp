@@ -21,6 +21,7 @@ struct AdminOptions {
   std::string username;
   bool admin = false;
   bool password_stdin = false;
+  bool keep_tokens = false;
   bool json = false;
 };
 
@@ -125,9 +126,11 @@ std::shared_ptr<CommandSet> add_admin_commands(CLI::App& app) {
     });
   }
 
-  auto reset = user->add_subcommand("reset-password", "Set a new password (ends their sign-in sessions)");
+  auto reset = user->add_subcommand("reset-password",
+                                    "Set a new password (ends their sign-in sessions and revokes their API tokens)");
   reset->add_option("username", o->username, "Who")->required();
   reset->add_flag("--password-stdin", o->password_stdin, "Read the password from stdin");
+  reset->add_flag("--keep-tokens", o->keep_tokens, "Leave their API tokens working");
   common(reset);
   set->add(reset, [o] {
     return with_identity(*o, [&](identity::Identity& id) {
@@ -135,8 +138,10 @@ std::shared_ptr<CommandSet> add_admin_commands(CLI::App& app) {
       if (!u) return fail(u.error());
       auto password = password_from(*o);
       if (password.empty()) return fail(Error{ErrorCode::invalid, "the passwords differ, or none was given"});
-      if (auto st = id.set_password((*u)["user_id"].get<std::string>(), password); !st) return fail(st.error());
-      std::cout << "set a new password for " << o->username << "\n";
+      if (auto st = id.set_password((*u)["user_id"].get<std::string>(), password, o->keep_tokens); !st)
+        return fail(st.error());
+      std::cout << "set a new password for " << o->username
+                << (o->keep_tokens ? " (API tokens kept)" : "; their sign-in sessions ended and API tokens revoked") << "\n";
       return 0;
     });
   });

@@ -3,7 +3,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -29,18 +31,30 @@ Json load_config() {
   return j.is_object() ? j : Json::object();
 }
 
+// The token is in it: the file is created 0600 (never readable by others, not even for
+// an instant), exclusively (no file or link someone planted at its name is followed),
+// in a dir of its own that is 0700, then renamed into place.
 bool save_config(const Json& config) {
   auto path = config_path();
+  auto dir = path.parent_path();
   std::error_code ec;
-  std::filesystem::create_directories(path.parent_path(), ec);
-  auto tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) return false;
-    ::chmod(tmp.c_str(), 0600);
-    out << config.dump(2) << "\n";
+  if (!std::filesystem::exists(dir, ec)) {
+    std::filesystem::create_directories(dir.parent_path(), ec);
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return false;
   }
-  ::chmod(tmp.c_str(), 0600);
+  ::chmod(dir.c_str(), 0700);
+  auto tmp = path.string() + fmt::format(".{}.tmp", ::getpid());
+  ::unlink(tmp.c_str());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  auto text = config.dump(2) + "\n";
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ok = ::fsync(fd) == 0 && ok;
+  ::close(fd);
+  if (!ok) {
+    ::unlink(tmp.c_str());
+    return false;
+  }
   std::filesystem::rename(tmp, path, ec);
   return !ec;
 }

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "actors/organization/organization_actor.h"
+#include "http/api_tasks.h"
 #include "http/router.h"
 #include "storage/database.h"
 
@@ -162,6 +163,8 @@ Result<Reply> update_user(Context& ctx) {
   if (!disabled) return disabled.error();
   auto password = string_field(ctx.body, "password", false);
   if (!password) return password.error();
+  auto keep_tokens = bool_field(ctx.body, "keep_tokens");
+  if (!keep_tokens) return keep_tokens.error();
   if (!*disabled && password->empty())
     return Error{ErrorCode::invalid, "give at least one of the fields \"disabled\" and \"password\""};
   if (*disabled) {
@@ -170,7 +173,8 @@ Result<Reply> update_user(Context& ctx) {
     if (auto st = ctx.edge.identity.set_disabled(user_id, **disabled); !st) return st.error();
   }
   if (!password->empty())
-    if (auto st = ctx.edge.identity.set_password(user_id, *password); !st) return st.error();
+    if (auto st = ctx.edge.identity.set_password(user_id, *password, keep_tokens->value_or(false)); !st)
+      return st.error();
   auto profile = ctx.edge.identity.profile(user_id);
   if (!profile) return profile.error();
   return Reply{200, *profile};
@@ -234,15 +238,7 @@ Result<Reply> queued(Context& ctx, const char* queue, const Json& body) {
   return Reply{202, Json{{"message_id", r->message_id}, {"status", r->status}}};
 }
 
-Result<Json> member_of(Context& ctx, const std::string& username) {
-  auto user = ctx.edge.identity.find_user(username);
-  if (!user) return user.error();
-  auto role = ctx.edge.identity.role(ctx.org_id, (*user)["user_id"].get<std::string>());
-  if (!role) return role.error();
-  if (role->empty()) return Error{ErrorCode::not_found, fmt::format("{} is not a member of {}", username, ctx.org_slug)};
-  (*user)["role"] = *role;
-  return user;
-}
+Result<Json> member_of(Context& ctx, const std::string& username) { return member_named(ctx, username); }
 
 Result<Reply> add_member(Context& ctx) {
   auto username = string_field(ctx.body, "username");
@@ -250,12 +246,22 @@ Result<Reply> add_member(Context& ctx) {
   auto role = role_field(ctx, false);
   if (!role) return role.error();
   if (auto st = may_touch(ctx, "", *role); !st) return st.error();
-  if (!ctx.wait()) {
-    auto user = ctx.edge.identity.find_user(*username);
-    if (!user) return user.error();
+  // Adding a name that has no account says so (an admin needs to know), but only so
+  // often: past 20 misses in 10 minutes each next try waits longer, so this is no way
+  // to list the server's users.
+  auto misses = "members:" + ctx.caller->user_id;
+  if (auto wait = ctx.edge.member_misses.wait(misses); wait.count() > 0) {
+    ctx.res.set_header("Retry-After", std::to_string((wait.count() + 999) / 1000));
+    return Error{ErrorCode::rate_limited, "too many names without an account tried; wait before trying again"};
+  }
+  auto user = ctx.edge.identity.find_user(*username);
+  if (!user) {
+    if (user.error().code == ErrorCode::not_found) ctx.edge.member_misses.failed(misses);
+    return user.error();
+  }
+  if (!ctx.wait())
     return queued(ctx, actors::organization::kAddMember,
                   {{"user_id", (*user)["user_id"]}, {"username", (*user)["username"]}, {"role", *role}});
-  }
   auto member = ctx.edge.identity.add_member(ctx.org_id, *username, *role);
   if (!member) return member.error();
   return Reply{201, *member};

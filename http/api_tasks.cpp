@@ -192,9 +192,12 @@ Result<Reply> list_tasks(Context& ctx) {
   auto owner = ctx.query("owner");
   if (owner == "me") owner = ctx.caller->user_id;
   else if (!owner.empty()) {
-    auto user = ctx.edge.identity.find_user(owner);
-    if (!user) return Error{ErrorCode::invalid, fmt::format("no user \"{}\"", owner.substr(0, 64))};
-    owner = (*user)["user_id"];
+    // Someone who is not a member owns no task here: the same empty answer as a member
+    // with none, whether or not such a user exists.
+    auto member = member_named(ctx, owner);
+    if (!member && member.error().code != ErrorCode::not_found) return member.error();
+    if (!member) return Reply{200, Json{{"items", Json::array()}, {"next_cursor", nullptr}}};
+    owner = (*member)["user_id"];
   }
   auto q = ctx.query("q");
   if (q.size() > 200) return Error{ErrorCode::invalid, "q is at most 200 characters"};
@@ -229,12 +232,10 @@ Result<Reply> rename(Context& ctx) {
 Result<Reply> change_owner(Context& ctx) {
   auto username = string_field(ctx.body, "username");
   if (!username) return username.error();
-  auto user = ctx.edge.identity.find_user(*username);
-  if (!user) return Error{ErrorCode::invalid, fmt::format("no user \"{}\"", username->substr(0, 64))};
-  auto role = ctx.edge.identity.role(ctx.org_id, (*user)["user_id"]);
-  if (!role) return role.error();
-  if (role->empty()) return Error{ErrorCode::invalid, fmt::format("{} is not a member of this organization", *username)};
-  return to_task(ctx, task::kChangeOwner, {{"user_id", (*user)["user_id"]}, {"username", *username}});
+  auto member = member_named(ctx, *username);
+  if (!member) return Error{member.error().code == ErrorCode::not_found ? ErrorCode::invalid : member.error().code,
+                            member.error().message};
+  return to_task(ctx, task::kChangeOwner, {{"user_id", (*member)["user_id"]}, {"username", *username}});
 }
 
 Result<Reply> prompt(Context& ctx) {
@@ -254,6 +255,10 @@ Result<Reply> prompt(Context& ctx) {
 }
 
 }  // namespace
+
+Result<Json> member_named(Context& ctx, const std::string& username) {
+  return ctx.edge.host.call(org::address(ctx.org_id), org::kMemberNamed, {{"username", username}});
+}
 
 Result<Reply> create_task_session(Context& ctx) {
   auto address = task_address(ctx);

@@ -29,6 +29,11 @@ Status must_exist(Context& ctx, const Result<actors::Address>& address, const ch
 Result<Reply> change(Context& ctx, const Result<actors::Address>& address, const char* queue, const Json& body,
                      int status = 200);
 
+// The member of {org} called `username`: {user_id, username, role, ...}, or not_found
+// "no member \"NAME\"" for anyone else, whether or not such a user exists (no route
+// tells an org's people who else has an account on the server).
+Result<Json> member_named(Context& ctx, const std::string& username);
+
 // POST .../tasks/{task}/sessions for a task actor: a new session through the task.
 Result<Reply> create_task_session(Context& ctx);
 

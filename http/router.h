@@ -111,6 +111,7 @@ struct Edge {
   identity::Identity identity;
   EdgeConfig config;
   SignInThrottle per_account, per_address;
+  SignInThrottle member_misses{20, std::chrono::minutes(10)};  // add-member names without an account, per caller
   std::atomic<std::size_t> sse_streams{0};
   std::atomic<std::size_t> signing_in{0};  // sign-ins checking a password now
   std::atomic<bool> stopping{false};

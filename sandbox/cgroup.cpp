@@ -1,6 +1,8 @@
 // Control groups for sandboxes: see cgroup.h.
 #include "sandbox/cgroup.h"
 
+#include "sandbox/provider.h"
+
 #include <fcntl.h>
 #include <sodium.h>
 #include <sys/stat.h>
@@ -131,7 +133,7 @@ Result<std::vector<std::string>> Cgroups::prepare(const std::string& name, const
   for (std::size_t i = 0; i < dirs_.size(); ++i) {
     auto dir = dirs_[i] / name;
     if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
-      return Error{ErrorCode::unavailable, fmt::format("cannot create cgroup {}: {}", dir.string(), std::strerror(errno))};
+      return host_failure(ErrorCode::unavailable, "cannot create the sandbox's control group", dir, std::strerror(errno));
     bool ok = true;
     auto n = [](std::int64_t v, const char* none) { return v > 0 ? std::to_string(v) : std::string(none); };
     if (version_ == Version::v2) {
@@ -143,8 +145,8 @@ Result<std::vector<std::string>> Cgroups::prepare(const std::string& name, const
       ok = write_text(dir / "memory.limit_in_bytes", n(limits.max_memory_bytes, "-1"));
     }
     if (!ok)
-      return Error{ErrorCode::unavailable, fmt::format("cannot set the limits of cgroup {}: {}", dir.string(),
-                                                       std::strerror(errno))};
+      return host_failure(ErrorCode::unavailable, "cannot set the limits of the sandbox's control group", dir,
+                          std::strerror(errno));
     procs.push_back((dir / "cgroup.procs").string());
   }
   return procs;

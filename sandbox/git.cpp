@@ -30,11 +30,11 @@ const std::vector<std::string> kQuietGit = {"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG
 
 Status write_file(const fs::path& path, const std::string& text, mode_t mode) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-  if (fd < 0) return Error{ErrorCode::unavailable, fmt::format("cannot write {}: {}", path.string(), std::strerror(errno))};
+  if (fd < 0) return host_failure(ErrorCode::unavailable, "cannot write git's credential files", path, std::strerror(errno));
   ::fchmod(fd, mode);
   bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
   ::close(fd);
-  if (!ok) return Error{ErrorCode::unavailable, "cannot write " + path.string()};
+  if (!ok) return host_failure(ErrorCode::unavailable, "cannot write git's credential files", path, "short write");
   return {};
 }
 
@@ -56,11 +56,10 @@ std::string as_owner(const fs::path& path, const char* program) {
 Status hand_over(const fs::path& path, SandboxUser user) {
   std::error_code ec;
   if (::lchown(path.c_str(), user.uid, user.gid) != 0)
-    return Error{ErrorCode::unavailable, fmt::format("cannot hand {} over: {}", path.string(), std::strerror(errno))};
+    return host_failure(ErrorCode::unavailable, "cannot hand git's files over", path, std::strerror(errno));
   for (auto it = fs::recursive_directory_iterator(path, ec); !ec && it != fs::end(it); it.increment(ec))
     if (::lchown(it->path().c_str(), user.uid, user.gid) != 0)
-      return Error{ErrorCode::unavailable,
-                   fmt::format("cannot hand {} over: {}", it->path().string(), std::strerror(errno))};
+      return host_failure(ErrorCode::unavailable, "cannot hand git's files over", it->path(), std::strerror(errno));
   return {};
 }
 
@@ -196,7 +195,8 @@ Result<GitOutput> SandboxGit::host(std::vector<std::string> args, std::stop_toke
   }
   if (!origin_.ca_file.empty()) {
     if (!fs::is_regular_file(origin_.ca_file, ec))
-      return Error{ErrorCode::invalid, fmt::format("the CA file {} does not exist", origin_.ca_file.string())};
+      return host_failure(ErrorCode::invalid, "the CA file for git (--git-ca-file) does not exist", origin_.ca_file,
+                          "no such file");
     spec.extra_env.push_back("GIT_SSL_CAINFO=" + origin_.ca_file.string());
   }
   Limits limits;
@@ -268,7 +268,8 @@ Result<GitOutput> SandboxGit::ls_remote(std::stop_token stop) {
   }
   if (!origin_.ca_file.empty()) {
     if (!fs::is_regular_file(origin_.ca_file, ec))
-      return Error{ErrorCode::invalid, fmt::format("the CA file {} does not exist", origin_.ca_file.string())};
+      return host_failure(ErrorCode::invalid, "the CA file for git (--git-ca-file) does not exist", origin_.ca_file,
+                          "no such file");
     r.read_only.emplace_back(origin_.ca_file.string(), "/run/hearth/ca.pem");
     r.env.push_back("GIT_SSL_CAINFO=/run/hearth/ca.pem");
   }

@@ -9,6 +9,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "sandbox/seccomp.h"
 
@@ -52,10 +53,10 @@ Status make_home(const SandboxDir& dir, SandboxUser user = {}) {
   std::error_code ec;
   if (std::filesystem::is_directory(dir.home(), ec)) return {};
   std::filesystem::create_directories(dir.home(), ec);
-  if (ec) return Error{ErrorCode::unavailable, fmt::format("cannot create {}: {}", dir.home().string(), ec.message())};
+  if (ec) return host_failure(ErrorCode::unavailable, "cannot create the sandbox's home dir", dir.home(), ec.message());
   if (user.set() && ::chown(dir.home().c_str(), user.uid, user.gid) != 0)
-    return Error{ErrorCode::unavailable, fmt::format("cannot hand {} to the sandbox's user: {}", dir.home().string(),
-                                                     std::strerror(errno))};
+    return host_failure(ErrorCode::unavailable, "cannot hand the home dir to the sandbox's user", dir.home(),
+                        std::strerror(errno));
   return {};
 }
 
@@ -250,26 +251,30 @@ namespace {
 Status chown_tree(const std::filesystem::path& path, SandboxUser user) {
   std::error_code ec;
   if (::lchown(path.c_str(), user.uid, user.gid) != 0)
-    return Error{ErrorCode::unavailable, fmt::format("cannot hand {} to the sandbox's user: {}", path.string(),
-                                                     std::strerror(errno))};
+    return host_failure(ErrorCode::unavailable, "cannot hand the sandbox's files to its user", path, std::strerror(errno));
   for (auto it = std::filesystem::recursive_directory_iterator(path, ec); !ec && it != std::filesystem::end(it);
        it.increment(ec))
     if (::lchown(it->path().c_str(), user.uid, user.gid) != 0)
-      return Error{ErrorCode::unavailable, fmt::format("cannot hand {} to the sandbox's user: {}", it->path().string(),
-                                                       std::strerror(errno))};
+      return host_failure(ErrorCode::unavailable, "cannot hand the sandbox's files to its user", it->path(),
+                          std::strerror(errno));
   return {};
 }
 
 Status owned_dir(const std::filesystem::path& path, uid_t uid, gid_t gid, mode_t mode) {
   std::error_code ec;
   std::filesystem::create_directories(path, ec);
-  if (ec) return Error{ErrorCode::unavailable, fmt::format("cannot create {}: {}", path.string(), ec.message())};
+  if (ec) return host_failure(ErrorCode::unavailable, "cannot create the sandbox's dirs", path, ec.message());
   if (::chown(path.c_str(), uid, gid) != 0 || ::chmod(path.c_str(), mode) != 0)
-    return Error{ErrorCode::unavailable, fmt::format("cannot set the owner of {}: {}", path.string(), std::strerror(errno))};
+    return host_failure(ErrorCode::unavailable, "cannot set the owner of the sandbox's dirs", path, std::strerror(errno));
   return {};
 }
 
 }  // namespace
+
+Error host_failure(ErrorCode code, std::string_view what, const std::filesystem::path& where, std::string_view why) {
+  spdlog::error("sandbox.host_failure what=\"{}\" path={} why=\"{}\"", what, where.string(), why);
+  return Error{code, fmt::format("{}: {} (the server's log names the file)", what, why)};
+}
 
 Status make_sandbox_dirs(const SandboxDir& dir, SandboxUser user) {
   if (auto st = owned_dir(dir.root, 0, user.gid, 0710); !st) return st;

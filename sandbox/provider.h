@@ -57,6 +57,10 @@ struct SandboxUser {
 // `user`, everything in them.
 Status make_sandbox_dirs(const SandboxDir& dir, SandboxUser user);
 
+// A failure on a host file, for people: what failed and why; the path goes to the
+// server's log only (answers and sandbox errors never show where the data dir is).
+Error host_failure(ErrorCode code, std::string_view what, const std::filesystem::path& where, std::string_view why);
+
 // Per-process limits.
 struct Limits {
   std::chrono::milliseconds wall_clock{std::chrono::minutes(30)};  // killed past it

@@ -242,9 +242,10 @@ Result<Json> Identity::profile(const std::string& user_id) {
   return host_.call(actors::user::address(user_id), actors::user::kProfile);
 }
 
-Status Identity::set_password(const std::string& user_id, const std::string& password) {
+Status Identity::set_password(const std::string& user_id, const std::string& password, bool keep_tokens) {
   if (auto st = validate_password(password); !st) return st;
-  auto r = send(actors::user::address(user_id), actors::user::kSetPassword, {{"password_hash", hash_password(password)}});
+  auto r = send(actors::user::address(user_id), actors::user::kSetPassword,
+                {{"password_hash", hash_password(password)}, {"keep_tokens", keep_tokens}});
   if (!r) return r.error();
   return {};
 }

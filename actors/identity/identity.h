@@ -86,7 +86,9 @@ class Identity {
   Result<Json> list_users(const std::string& after, std::size_t limit);
   Result<std::int64_t> user_count();
   Result<Json> profile(const std::string& user_id);
-  Status set_password(const std::string& user_id, const std::string& password);
+  // A new password: every sign-in session ends and, unless `keep_tokens`, every API token
+  // is revoked (a reset after a compromise must not leave a stolen token working).
+  Status set_password(const std::string& user_id, const std::string& password, bool keep_tokens = false);
   Status set_disabled(const std::string& user_id, bool disabled);
 
   // The user for `username` if `password` is theirs and the account is enabled;

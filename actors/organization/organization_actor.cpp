@@ -10,6 +10,7 @@
 #include "actors/host/index_update.h"
 #include "actors/host/step_context.h"
 #include "actors/task/task_actor.h"
+#include "actors/user/user_actor.h"
 #include "storage/database.h"
 
 namespace hearth::actors::organization {
@@ -82,6 +83,8 @@ Result<Json> add_member(StepContext& ctx, const Json& b) {
   mem.exec();
   auto result = *find_member(ctx.db(), user_id);
   if (auto st = index_membership(ctx, result, user_id, role); !st) return st.error();
+  if (auto st = ctx.send(user::address(user_id), user::kMembership, {{"org_id", ctx.address().key[0]}, {"member", true}}); !st)
+    return st.error();
   ctx.broadcast("organization.member.added", {{"user_id", user_id}, {"username", b["username"]}, {"role", role}});
   return result;
 }
@@ -116,6 +119,9 @@ Result<Json> remove_member(StepContext& ctx, const Json& b) {
   del.exec();
   Json result{{"removed", user_id}};
   if (auto st = index_membership(ctx, result, user_id, nullptr); !st) return st.error();
+  // Their feed forgets the org, and hears nothing more of its tasks.
+  if (auto st = ctx.send(user::address(user_id), user::kMembership, {{"org_id", ctx.address().key[0]}, {"member", false}}); !st)
+    return st.error();
   ctx.broadcast("organization.member.removed", {{"user_id", user_id}});
   return result;
 }
@@ -195,6 +201,14 @@ Result<Json> members(ReadContext& ctx, const Json&) {
   return items;
 }
 
+Result<Json> member_named(ReadContext& ctx, const Json& b) {
+  auto name = b.value("username", std::string());
+  auto q_lease = ctx.statement("SELECT user_id, username, role, added_at, updated_at FROM members WHERE username = ?");
+  auto& q = *q_lease;
+  q.bind(1, name);
+  if (!q.executeStep()) return Error{ErrorCode::not_found, fmt::format("no member \"{}\"", name.substr(0, 64))};
+  return member_json(q);
+}
 
 // --- Repositories ----------------------------------------------------------------------
 
@@ -451,6 +465,7 @@ ActorType make_type() {
       .on_action(kSealedSecrets, sealed_secrets)
       .on_action(kGet, get)
       .on_action(kMembers, members)
+      .on_action(kMemberNamed, member_named)
       .on_queue(kAddRepo, add_repo)
       .on_queue(kRemoveRepo, remove_repo)
       .on_queue(kCreateTask, create_task)

@@ -31,6 +31,9 @@ inline constexpr const char* kTaskChanged = "organization.command.task_changed";
 // Actions.
 inline constexpr const char* kGet = "organization.get";
 inline constexpr const char* kMembers = "organization.members";
+// {username} -> the member; not_found "no member \"NAME\"" for anyone who is not one
+// (whether or not such a user exists: the answer tells nothing of other orgs' people).
+inline constexpr const char* kMemberNamed = "organization.member_named";
 inline constexpr const char* kSecrets = "organization.secrets";               // names and times, never values
 // {names} -> {name: {nonce, ciphertext}} for those of `names` the org has.
 inline constexpr const char* kSealedSecrets = "organization.sealed_secrets";

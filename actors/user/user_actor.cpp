@@ -99,13 +99,23 @@ Result<Json> set_password(StepContext& ctx, const Json& b) {
   SQLite::Statement end(ctx.db(), "UPDATE sessions SET revoked_at = ? WHERE revoked_at IS NULL");
   end.bind(1, now);
   end.exec();
-  Json result{{"sessions_ended", ctx.db().getChanges()}};
-  if (auto st = send_index_update(ctx, result, directory::kAddress, directory::kRevokeCredentials,
-                                  Json{{"user_id", user_id(ctx.db())}, {"kind", "session"}, {"at", now}},
+  Json result{{"sessions_ended", ctx.db().getChanges()}, {"tokens_revoked", 0}};
+  // A new password is what one sets after a compromise: the API tokens go too, unless
+  // the caller asks to keep them.
+  bool tokens = !b.value("keep_tokens", false);
+  if (tokens) {
+    SQLite::Statement revoke(ctx.db(), "UPDATE api_tokens SET revoked_at = ? WHERE revoked_at IS NULL");
+    revoke.bind(1, now);
+    revoke.exec();
+    result["tokens_revoked"] = ctx.db().getChanges();
+  }
+  Json which{{"user_id", user_id(ctx.db())}, {"at", now}};
+  if (!tokens) which["kind"] = "session";
+  if (auto st = send_index_update(ctx, result, directory::kAddress, directory::kRevokeCredentials, which,
                                   fmt::format("password:{}:{}", user_id(ctx.db()), ctx.message_id()));
       !st)
     return st.error();
-  ctx.broadcast("user.credential.revoked", {{"kind", "session"}, {"all", true}});
+  ctx.broadcast("user.credential.revoked", {{"kind", tokens ? "all" : "session"}, {"all", true}});
   return result;
 }
 
@@ -189,7 +199,35 @@ Result<Json> sessions(ReadContext& ctx, const Json& a) {
 
 // --- The inbox --------------------------------------------------------------------------
 
+Result<Json> membership(StepContext& ctx, const Json& b) {
+  auto org = b.at("org_id").get<std::string>();
+  if (b.value("member", true)) {
+    SQLite::Statement back(ctx.db(), "DELETE FROM left_orgs WHERE org_id = ?");
+    back.bind(1, org);
+    back.exec();
+    return Json{{"org_id", org}, {"member", true}};
+  }
+  SQLite::Statement left(ctx.db(), "INSERT OR REPLACE INTO left_orgs(org_id, left_at) VALUES(?, ?)");
+  left.bind(1, org);
+  left.bind(2, static_cast<int64_t>(storage::now_ms()));
+  left.exec();
+  for (const char* sql : {"DELETE FROM feed WHERE org_id = ?", "DELETE FROM unread_sessions WHERE org_id = ?",
+                          "DELETE FROM notifications WHERE org_id = ?", "DELETE FROM drafts WHERE org_id = ?"}) {
+    SQLite::Statement del(ctx.db(), sql);
+    del.bind(1, org);
+    del.exec();
+  }
+  ctx.broadcast("user.feed.read", {{"org_id", org}, {"task_id", nullptr}, {"all", false}, {"left", true}});
+  return Json{{"org_id", org}, {"member", false}};
+}
+
 Result<Json> feed_event(StepContext& ctx, const Json& b) {
+  {
+    // A removed member hears nothing more of the org's tasks.
+    SQLite::Statement left(ctx.db(), "SELECT 1 FROM left_orgs WHERE org_id = ?");
+    left.bind(1, b.at("org_id").get<std::string>());
+    if (left.executeStep()) return Json{{"ignored", "no longer a member of the organization"}};
+  }
   auto at = b.value("at", static_cast<std::int64_t>(storage::now_ms()));
   SQLite::Statement up(ctx.db(),
                        "INSERT INTO feed(org_id, task_id, repo_id, title, status, reason, bumped_at, unread) "
@@ -370,6 +408,7 @@ ActorType make_type() {
       .on_action(kTokens, tokens)
       .on_action(kSessions, sessions)
       .on_queue(kFeedEvent, feed_event)
+      .on_queue(kMembership, membership)
       .on_queue(kMarkRead, mark_read)
       .on_queue(kSetDraft, set_draft)
       .on_action(kFeed, feed)

@@ -17,7 +17,8 @@ inline Address address(const std::string& user_id) { return {"user", {user_id}};
 inline constexpr const char* kAddSession = "user.command.add_session";  // {credential_id, token_hash, expires_at, client}
 inline constexpr const char* kAddToken = "user.command.add_token";      // {credential_id, token_hash, name, expires_at|null}
 inline constexpr const char* kRevokeCredential = "user.command.revoke_credential";  // {credential_id, kind}
-inline constexpr const char* kSetPassword = "user.command.set_password";  // {password_hash}: also ends every session
+// {password_hash, keep_tokens?}: also ends every session and, unless keep_tokens, revokes every API token.
+inline constexpr const char* kSetPassword = "user.command.set_password";
 inline constexpr const char* kSetDisabled = "user.command.set_disabled";  // {disabled}
 inline constexpr const char* kTouchToken = "user.command.touch_token";    // {credential_id, at}
 inline constexpr const char* kSetPreference = "user.command.set_preference";  // {key, value}
@@ -26,6 +27,9 @@ inline constexpr const char* kSetPreference = "user.command.set_preference";  //
 // feed, marks it (and the session) unread, and keeps the notification.
 inline constexpr const char* kFeedEvent = "user.command.feed_event";
 inline constexpr const char* kMarkRead = "user.command.mark_read";  // {org_id, task_id} or {all: true}
+// From organization actors: {org_id, member: true|false}. Removed: the org's items leave
+// the feed and its tasks' events are ignored from then on; added again: they are heard.
+inline constexpr const char* kMembership = "user.command.membership";
 inline constexpr const char* kSetDraft = "user.command.set_draft";  // {org_id, task_id, session_id, text}
 
 // Actions.

@@ -63,6 +63,8 @@ TEST_CASE("the CLI administers a data dir offline, then signs in and manages org
   struct stat st {};
   REQUIRE(::stat(config_file.c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
+  REQUIRE(::stat(config_file.parent_path().c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0700);  // created 0600 in a 0700 dir: never readable by others, not for an instant
   std::ifstream in(config_file);
   auto config = json::parse(in);
   CHECK(config["url"] == url);

@@ -768,3 +768,20 @@ TEST_CASE("only server admins create organizations unless the server opens it to
   TestServer open;  // the tests' default: opened
   CHECK(open.call("POST", "/v1/orgs", open.user_with_token("plain"), json{{"name", "Mine"}}).status == 201);
 }
+
+TEST_CASE("a new password ends sessions and revokes API tokens, unless asked to keep them") {
+  TestServer s;
+  auto admin = s.user_with_token("root", true);
+  auto stolen = s.user_with_token("vic");  // a token someone else got hold of
+  REQUIRE(s.call("GET", "/v1/auth/session", stolen).status == 200);
+  auto reset = s.call("PATCH", "/v1/users/vic", admin, json{{"password", "brand-new-password-1"}});
+  REQUIRE(reset.status == 200);
+  CHECK(s.call("GET", "/v1/auth/session", stolen).status == 401);
+  // Kept on purpose: a routine change by an admin who knows the tokens are safe.
+  auto kept = s.identity().create_token(
+      (*s.identity().find_user("vic"))["user_id"].get<std::string>(), "ci", std::nullopt);
+  REQUIRE(kept.ok());
+  REQUIRE(s.call("PATCH", "/v1/users/vic", admin, json{{"password", "another-password-2"}, {"keep_tokens", true}}).status ==
+          200);
+  CHECK(s.call("GET", "/v1/auth/session", kept->secret).status == 200);
+}

@@ -484,3 +484,58 @@ TEST_CASE("a task whose sandbox is gone is provisioned again from its pushed bra
 }
 
 }  // namespace hearth::test
+
+namespace hearth::test {
+
+TEST_CASE("a member removed from the org hears nothing more of its tasks, and their feed forgets it") {
+  TaskWorld w;
+  auto id = w.create("/say hello");
+  w.settled(id);
+  // The member takes part (prompts), so the task's events reach their feed.
+  REQUIRE(w.s.call("POST", TaskWorld::task_path(id) + "/prompt", w.member, json{{"text", "/say from member"}}).status == 202);
+  w.poll("/v1/me/feed", [](const json& b) { return !b["items"].empty(); }, std::chrono::seconds(30), w.member);
+  w.settled(id);
+  REQUIRE(w.s.call("DELETE", "/v1/orgs/acme/members/member", w.owner).status == 200);
+  w.poll("/v1/me/feed", [](const json& b) { return b["items"].empty() && b["unread"] == 0; }, std::chrono::seconds(30),
+         w.member);
+  // The task goes on: the owner hears of the next turn, the removed member does not.
+  REQUIRE(w.s.call("POST", TaskWorld::task_path(id) + "/prompt", w.owner, json{{"text", "/say after the removal"}}).status == 202);
+  w.settled(id);
+  w.poll("/v1/me/notifications", [](const json& b) { return b["items"].size() >= 2; });
+  CHECK(w.s.call("GET", "/v1/me/feed", w.member).body["items"].empty());
+  CHECK(w.s.call("GET", "/v1/me/notifications", w.member).body["items"].empty());
+}
+
+TEST_CASE("an org's people cannot tell which usernames exist on the server") {
+  TaskWorld w;
+  w.s.user_with_token("elsewhere");  // a user of the server, in no org of this test
+  // Filtering tasks by owner: a non-member, a user who exists but is not a member, and
+  // a name nobody has all answer alike.
+  for (const char* name : {"elsewhere", "nobody-at-all"}) {
+    CAPTURE(name);
+    auto r = w.s.call("GET", std::string("/v1/orgs/acme/tasks?owner=") + name, w.member);
+    CHECK(r.status == 200);
+    CHECK(r.body["items"].empty());
+  }
+  // Handing a task over, changing a role, removing: one answer for both.
+  auto id = w.create("/say hi");
+  auto a = w.s.call("POST", TaskWorld::task_path(id) + "/owner", w.owner, json{{"username", "elsewhere"}});
+  auto b = w.s.call("POST", TaskWorld::task_path(id) + "/owner", w.owner, json{{"username", "nobody-at-all"}});
+  CHECK(a.status == b.status);
+  CHECK(a.body["error"]["message"] == "no member \"elsewhere\"");
+  CHECK(b.body["error"]["message"] == "no member \"nobody-at-all\"");
+  auto c = w.s.call("DELETE", "/v1/orgs/acme/members/elsewhere", w.owner);
+  auto d = w.s.call("DELETE", "/v1/orgs/acme/members/nobody-at-all", w.owner);
+  CHECK(c.status == 404);
+  CHECK(d.status == 404);
+  // Adding names without an account says so, but past 20 misses the admin must wait.
+  int refused = 0;
+  for (int i = 0; i < 25; ++i) {
+    auto r = w.s.call("POST", "/v1/orgs/acme/members", w.owner, json{{"username", "guess-" + std::to_string(i)}});
+    refused += r.status == 429;
+  }
+  CHECK(refused >= 4);
+  CHECK(w.s.call("POST", "/v1/orgs/acme/members", w.owner, json{{"username", "elsewhere"}}).status == 429);
+}
+
+}  // namespace hearth::test
