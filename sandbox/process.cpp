@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <spawn.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -129,10 +130,19 @@ Result<Process> Process::spawn(const ProcessSpec& spec) {
   if (spec.argv.empty()) return Error{ErrorCode::invalid, "process argv is empty"};
   int in[2], out[2];
   if (pipe2(in, O_CLOEXEC) != 0) return Error{ErrorCode::unavailable, fmt::format("pipe: {}", std::strerror(errno))};
-  if (pipe2(out, O_CLOEXEC) != 0) {
+  // out[0] is ours to read, out[1] the child's stdout.
+  bool made = spec.stdout_socket ? ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, out) == 0
+                                 : pipe2(out, O_CLOEXEC) == 0;
+  if (made && spec.stdout_socket) {
+    int yes = 1;
+    ::setsockopt(out[0], SOL_SOCKET, SO_PASSCRED, &yes, sizeof yes);
+    ::shutdown(out[0], SHUT_WR);  // nothing goes the other way
+    ::shutdown(out[1], SHUT_RD);
+  }
+  if (!made) {
     close(in[0]);
     close(in[1]);
-    return Error{ErrorCode::unavailable, fmt::format("pipe: {}", std::strerror(errno))};
+    return Error{ErrorCode::unavailable, fmt::format("stdout: {}", std::strerror(errno))};
   }
   int err[2] = {-1, -1};
   if (spec.pipe_stderr && pipe2(err, O_CLOEXEC) != 0) {
@@ -173,6 +183,7 @@ Result<Process> Process::spawn(const ProcessSpec& spec) {
   p.stdin_fd_ = in[1];
   p.stdout_fd_ = out[0];
   p.stderr_fd_ = err[0];
+  p.stdout_socket_ = spec.stdout_socket;
   return p;
 }
 
@@ -185,6 +196,7 @@ Process& Process::operator=(Process&& other) noexcept {
     stdin_fd_ = std::exchange(other.stdin_fd_, -1);
     stdout_fd_ = std::exchange(other.stdout_fd_, -1);
     stderr_fd_ = std::exchange(other.stderr_fd_, -1);
+    stdout_socket_ = other.stdout_socket_;
     buffer_ = std::move(other.buffer_);
     eof_ = other.eof_;
     exit_code_ = other.exit_code_;
@@ -270,7 +282,28 @@ Process::Read Process::read_chunk(std::chrono::milliseconds timeout, Chunk& out)
     for (nfds_t i = 0; i < n; ++i) {
       if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       char chunk[16384];
-      auto got = read(fds[i].fd, chunk, sizeof chunk);
+      ssize_t got;
+      out.writer = 0;
+      if (streams[i] == 1 && stdout_socket_) {
+        // One writer's bytes per read: the kernel never joins data of different senders
+        // when credentials are passed, and says whose they are.
+        iovec iov{chunk, sizeof chunk};
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred))];
+        msghdr msg{};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+        got = ::recvmsg(fds[i].fd, &msg, MSG_CMSG_CLOEXEC);
+        for (auto* c = CMSG_FIRSTHDR(&msg); got > 0 && c; c = CMSG_NXTHDR(&msg, c))
+          if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+            ucred cred;
+            std::memcpy(&cred, CMSG_DATA(c), sizeof cred);
+            out.writer = cred.pid;
+          }
+      } else {
+        got = read(fds[i].fd, chunk, sizeof chunk);
+      }
       if (got < 0 && errno == EINTR) break;
       if (got <= 0) {  // this stream ended
         close(fds[i].fd);

@@ -23,6 +23,10 @@ struct ProcessSpec {
   bool merge_stderr = false;               // stderr into the stdout pipe (else inherited)
   bool pipe_stderr = false;                // stderr through a pipe of its own (read_chunk)
   bool inherit_env = true;                 // false: the child gets extra_env only
+  // stdout through a Unix socket instead of a pipe: every chunk read says which process
+  // wrote it (Chunk::writer), so that a child that inherited the stdout of the program
+  // (or anything else) cannot speak for it. read_chunk only.
+  bool stdout_socket = false;
   // cgroup.procs files the child writes its pid into before it runs its program, so
   // that it and everything it starts count against those groups (sandbox/cgroup.h).
   std::vector<std::string> cgroup_procs;
@@ -32,10 +36,12 @@ struct ProcessSpec {
   std::vector<std::string> fd_inputs;
 };
 
-// Output as it arrives: which stream (1 stdout, 2 stderr) and the bytes.
+// Output as it arrives: which stream (1 stdout, 2 stderr) and the bytes; with
+// stdout_socket, the host pid of the process that wrote a stdout chunk (never a mix).
 struct Chunk {
   int stream = 1;
   std::string data;
+  pid_t writer = 0;
 };
 
 class Process {
@@ -74,6 +80,7 @@ class Process {
   int stdin_fd_ = -1;
   int stdout_fd_ = -1;
   int stderr_fd_ = -1;
+  bool stdout_socket_ = false;
   std::string buffer_;
   bool eof_ = false;
   std::optional<int> exit_code_;

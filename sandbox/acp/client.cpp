@@ -14,6 +14,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "sandbox/exec.h"
 #include "sandbox/workdir_fs.h"
@@ -86,6 +87,9 @@ struct AgentConnection::Impl {
 
   std::string session;
   Json info;
+  std::vector<pid_t> speakers;  // who may write ACP (mu)
+  bool session_open = false;     // (mu)
+  std::uint64_t ignored_writes = 0;
 
   Impl(const Provider& p, SandboxDir d, AgentSpec s, AgentCallbacks c)
       : provider(p), dir(std::move(d)), spec(std::move(s)), callbacks(std::move(c)),
@@ -163,6 +167,11 @@ struct AgentConnection::Impl {
         if (callbacks.on_stderr) callbacks.on_stderr(chunk.data);
         continue;
       }
+      // ACP comes from the agent, and only from the processes that spoke before its
+      // session opened: a process it started later (a test, a build, a hostile repo's
+      // script) may have inherited its stdout, but what it writes there is not the
+      // agent speaking and is dropped (and said so on stderr).
+      if (!trusted_writer(chunk.writer)) continue;
       pending += chunk.data;
       if (pending.size() > (32u << 20)) {
         fail_protocol("a line longer than 32 MiB");
@@ -180,6 +189,28 @@ struct AgentConnection::Impl {
     std::lock_guard lock(mu);
     exited = true;
     answered.notify_all();
+  }
+
+  void open_session() {
+    std::lock_guard lock(mu);
+    session_open = true;
+  }
+
+  // Whether `pid` may speak ACP: the processes that wrote before the session opened.
+  bool trusted_writer(pid_t pid) {
+    if (pid == 0) return true;  // not known (no credentials): as before
+    std::lock_guard lock(mu);
+    if (std::find(speakers.begin(), speakers.end(), pid) != speakers.end()) return true;
+    if (!session_open) {
+      speakers.push_back(pid);
+      return true;
+    }
+    ++ignored_writes;
+    if (ignored_writes == 1 || ignored_writes % 100 == 0)
+      spdlog::warn("acp.write_ignored pid={} writes={}: a process other than the agent wrote to its stdout", pid,
+                   ignored_writes);
+    stderr_tail += fmt::format("\n[hearth: output of process {} on the agent's stdout ignored: not the agent]\n", pid);
+    return false;
   }
 
   void fail_protocol(const std::string& what) {
@@ -401,6 +432,7 @@ Result<std::unique_ptr<AgentConnection>> AgentConnection::start(const Provider& 
   auto impl = std::make_unique<Impl>(provider, dir, std::move(spec), std::move(callbacks));
   auto command = provider.command(dir, impl->spec.exec);
   if (!command) return command.error();
+  command->stdout_socket = true;  // whose every chunk is (read_loop)
   auto process = Process::spawn(*command);
   if (!process) return process.error();
   impl->agent = std::make_unique<Process>(std::move(*process));
@@ -439,6 +471,7 @@ Result<std::unique_ptr<AgentConnection>> AgentConnection::start(const Provider& 
     if (!loaded->contains("error")) {
       i.session = i.spec.load_session_id;
       i.loaded = true;
+      i.open_session();
       return conn;
     }
     // The agent no longer has that session: a new one it is.
@@ -470,6 +503,7 @@ Result<std::unique_ptr<AgentConnection>> AgentConnection::start(const Provider& 
   if (!(*made)["result"].contains("sessionId") || !(*made)["result"]["sessionId"].is_string())
     return Error{ErrorCode::unavailable, "the agent opened a session without a sessionId"};
   i.session = (*made)["result"]["sessionId"].get<std::string>();
+  i.open_session();
   return conn;
 }
 
