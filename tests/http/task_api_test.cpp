@@ -49,6 +49,14 @@ TEST_CASE("repositories: connect by URL (default branch detected), list branches
   CHECK(w.s.call("POST", "/v1/orgs/acme/repos", w.root, json{{"url", "ssh://example.com/x"}}).status == 400);
   auto twice = w.s.call("POST", "/v1/orgs/acme/repos", w.root, json{{"url", "file://" + w.bare.string()}, {"name", "again"}});
   CHECK(twice.status == 409);
+  // An https URL is asked from a sandbox, and whatever git met (a closed port, a service
+  // that is not git), the answer is the same: connecting is no port scanner.
+  for (const char* url : {"https://127.0.0.1:1/x.git", "https://127.0.0.1:9/y.git"}) {
+    auto probe = w.s.call("POST", "/v1/orgs/acme/repos", w.owner, json{{"url", url}});
+    CHECK(probe.status == 400);
+    CHECK(probe.body["error"]["message"] == std::string("git cannot read a repository at ") + url +
+                                               " (the server's log has git's words)");
+  }
   // The server's own data dir (its sandboxes' checkouts): the same answer as nothing there.
   auto inside = w.s.call("POST", "/v1/orgs/acme/repos", w.root, json{{"url", "file://" + w.s.dir.path().string()}});
   CHECK(inside.status == 400);
