@@ -46,7 +46,7 @@ Result<Reply> sign_in(Context& ctx) {
   // Failures slow down the same username from the same address (and, far later, one
   // address across usernames); they never lock an account: its owner signing in from
   // elsewhere is not affected.
-  auto address = ctx.client_address();
+  auto address = throttle_key(ctx.client_address());
   auto account_key = address + "|" + *username;
   auto wait = std::max(edge.per_account.wait(account_key), edge.per_address.wait(address));
   if (wait.count() > 0) {

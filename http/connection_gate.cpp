@@ -1,8 +1,8 @@
-// The connection gate: see connection_gate.h. Connections are only peeked at
-// (MSG_PEEK) until their head is complete, so that the HTTP server reads the request
-// from the first byte as if the gate were not there. Edge-triggered epoll wakes the
-// gate once per arrival; deadlines are swept in arrival order (every connection gets
-// the same head deadline, so the oldest expires first).
+// The connection gate: see connection_gate.h. Waiting connections are known by an
+// arrival number (their epoll tag), never by descriptor, so that an event for a
+// connection already handed off or closed (whose descriptor number may belong to a new
+// one by now) is recognized and ignored. Every connection gets the same head deadline,
+// so the oldest expires first: one ordered map is both the index and the timer list.
 #include "http/connection_gate.h"
 
 #include <arpa/inet.h>
@@ -40,14 +40,6 @@ std::string peer_address(int fd) {
   return text;
 }
 
-// Where the head ends (just past the blank line), or npos while it is incomplete.
-std::size_t head_end(std::string_view data) {
-  auto crlf = data.find("\r\n\r\n");
-  auto lf = data.find("\n\n");
-  if (crlf != std::string_view::npos && (lf == std::string_view::npos || crlf < lf)) return crlf + 4;
-  return lf == std::string_view::npos ? std::string_view::npos : lf + 2;
-}
-
 void send_all(int fd, const std::string& text) {
   std::string_view rest(text);
   while (!rest.empty()) {
@@ -76,9 +68,34 @@ std::string response(const GateAnswer& a) {
   return out + "\r\n" + a.body;
 }
 
-GateAnswer refusal(int status, const std::string& message) {
-  return GateAnswer{status, {}, fmt::format(R"({{"error":{{"code":"{}","message":"{}"}}}})",
-                                            status == 431 ? "too_large" : "timeout", message)};
+void refuse(int fd, int status, const std::string& message) {
+  send_all(fd, response(GateAnswer{status, {}, fmt::format(R"({{"error":{{"code":"{}","message":"{}"}}}})",
+                                                           status == 431 ? "too_large" : "timeout", message)}));
+  ::close(fd);
+}
+
+enum class Head { complete, waiting, closed, too_large };
+
+// Reads what has arrived on `fd` into `buf` (without waiting), and says where the head
+// stands. `scanned` is how much of `buf` is known to hold no head end yet.
+Head read_head(int fd, std::string& buf, std::size_t& scanned, std::size_t max) {
+  char chunk[16384];
+  bool eof = false;
+  while (buf.size() <= max) {
+    auto n = ::recv(fd, chunk, std::min(sizeof chunk, max + 1 - buf.size()), MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (n <= 0) {
+      eof = true;
+      break;
+    }
+    buf.append(chunk, static_cast<std::size_t>(n));
+  }
+  auto from = scanned > 3 ? scanned - 3 : 0;
+  if (buf.find("\r\n\r\n", from) != std::string::npos) return Head::complete;
+  scanned = buf.size();
+  if (buf.size() > max) return Head::too_large;
+  return eof ? Head::closed : Head::waiting;
 }
 
 }  // namespace
@@ -91,95 +108,67 @@ struct ConnectionGate::Impl {
   int wake_fd = -1;
   std::thread thread;
   std::atomic<bool> stopped{false};
+  std::atomic<std::size_t> count{0};
 
   struct Waiting {
+    int fd = -1;
     std::string address;
+    std::string buf;
+    std::size_t scanned = 0;
     Clock::time_point deadline;
-    std::uint64_t seq;
   };
-  mutable std::mutex mu;
-  std::map<int, Waiting> waiting;                          // fd -> what we know of it
-  std::map<std::uint64_t, int> by_age;                     // arrival order -> fd
-  std::map<std::string, std::deque<int>> by_address;       // address -> fds, oldest first
-  std::uint64_t next_seq = 0;
+  // Handed over by admit(), taken by the gate's thread.
+  std::mutex mu;
+  std::deque<Waiting> incoming;
+  // The gate thread's own.
+  std::map<std::uint64_t, Waiting> waiting;                 // arrival number -> connection (oldest first)
+  std::map<std::string, std::deque<std::uint64_t>> by_address;
+  std::uint64_t next_seq = 1;
 
-  // Stops watching `fd` (under mu). The caller closes or hands it off.
-  void forget(int fd) {
-    auto it = waiting.find(fd);
+  void forget(std::uint64_t seq) {
+    auto it = waiting.find(seq);
     if (it == waiting.end()) return;
-    ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, fd, nullptr);
-    by_age.erase(it->second.seq);
+    ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, it->second.fd, nullptr);
     auto& list = by_address[it->second.address];
-    std::erase(list, fd);
+    std::erase(list, seq);
     if (list.empty()) by_address.erase(it->second.address);
     waiting.erase(it);
+    count = waiting.size();
   }
 
-  void refuse(int fd, int status, const std::string& message) {
-    send_all(fd, response(refusal(status, message)));
-    ::close(fd);
+  void evict(std::uint64_t seq) {
+    int fd = waiting[seq].fd;
+    forget(seq);
+    refuse(fd, 408, "the request head did not arrive in time");
   }
 
-  // Adds `fd` (under mu), closing the oldest of its address or overall past the limits.
-  void add(int fd) {
-    auto address = peer_address(fd);
-    auto& list = by_address[address];
-    if (list.size() >= config.max_waiting_per_address) {
-      int oldest = list.front();
-      forget(oldest);
-      refuse(oldest, 408, "the request head did not arrive in time");
-    }
-    if (waiting.size() >= config.max_waiting && !by_age.empty()) {
-      int oldest = by_age.begin()->second;
-      forget(oldest);
-      refuse(oldest, 408, "the request head did not arrive in time");
-    }
+  void add(Waiting w) {
+    auto& mine = by_address[w.address];
+    if (mine.size() >= config.max_waiting_per_address) evict(mine.front());
+    if (waiting.size() >= config.max_waiting && !waiting.empty()) evict(waiting.begin()->first);
     auto seq = next_seq++;
-    waiting[fd] = Waiting{address, Clock::now() + config.head_deadline, seq};
-    by_age[seq] = fd;
-    by_address[address].push_back(fd);
+    int fd = w.fd;
+    by_address[w.address].push_back(seq);
+    waiting.emplace(seq, std::move(w));
+    count = waiting.size();
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
-    ev.data.fd = fd;
+    ev.data.u64 = seq;
     ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev);
-  }
-
-  enum class Head { complete, waiting, closed, too_large };
-
-  Head peek(int fd, std::string& data) {
-    data.resize(config.max_head_bytes + 1);
-    for (;;) {
-      auto n = ::recv(fd, data.data(), data.size(), MSG_PEEK | MSG_DONTWAIT);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        data.clear();
-        return errno == EAGAIN || errno == EWOULDBLOCK ? Head::waiting : Head::closed;
-      }
-      data.resize(static_cast<std::size_t>(n));
-      if (n == 0) return Head::closed;
-      auto end = head_end(data);
-      if (end != std::string::npos) {
-        data.resize(end);
-        return Head::complete;
-      }
-      return data.size() > config.max_head_bytes ? Head::too_large : Head::waiting;
-    }
+    check(seq);  // what arrived before it was watched
   }
 
   // A complete head: answered here (health checks) or handed to a worker.
-  void serve(int fd, const std::string& head) {
+  void serve(int fd, std::string buf) {
     if (quick) {
-      auto line_end = head.find_first_of("\r\n");
-      std::string_view line(head.data(), line_end);
+      auto head = buf.substr(0, buf.find("\r\n\r\n") + 4);
+      auto line = head.substr(0, head.find("\r\n"));
       auto sp1 = line.find(' ');
-      auto sp2 = sp1 == std::string_view::npos ? std::string_view::npos : line.find(' ', sp1 + 1);
-      if (sp2 != std::string_view::npos) {
-        std::string method(line.substr(0, sp1));
-        std::string target(line.substr(sp1 + 1, sp2 - sp1 - 1));
-        auto path = target.substr(0, target.find('?'));
-        if (auto answer = quick(method, path, head)) {
-          std::string sink(head.size(), '\0');
-          (void)::recv(fd, sink.data(), sink.size(), MSG_DONTWAIT);  // the head we answered
+      auto sp2 = sp1 == std::string::npos ? std::string::npos : line.find(' ', sp1 + 1);
+      if (sp2 != std::string::npos) {
+        auto method = line.substr(0, sp1);
+        auto target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+        if (auto answer = quick(method, target.substr(0, target.find('?')), head)) {
           if (method == "HEAD") answer->body.clear();
           send_all(fd, response(*answer));
           ::shutdown(fd, SHUT_WR);
@@ -188,45 +177,44 @@ struct ConnectionGate::Impl {
         }
       }
     }
-    handoff(fd);
+    handoff(fd, std::move(buf));
   }
 
-  void check(int fd) {
-    std::string data;
-    auto head = peek(fd, data);
+  void check(std::uint64_t seq) {
+    auto it = waiting.find(seq);
+    if (it == waiting.end()) return;  // handed off or closed already: a stale event
+    auto& w = it->second;
+    auto head = read_head(w.fd, w.buf, w.scanned, config.max_head_bytes);
     if (head == Head::waiting) return;
-    {
-      std::lock_guard lock(mu);
-      if (!waiting.count(fd)) return;
-      forget(fd);
-    }
+    int fd = w.fd;
+    auto buf = std::move(w.buf);
+    forget(seq);
     if (head == Head::closed) return (void)::close(fd);
     if (head == Head::too_large)
       return refuse(fd, 431, fmt::format("the request head is larger than {} bytes", config.max_head_bytes));
-    serve(fd, data);
+    serve(fd, std::move(buf));
   }
 
   void sweep() {
-    std::vector<int> expired;
-    {
-      std::lock_guard lock(mu);
-      auto now = Clock::now();
-      while (!by_age.empty()) {
-        int fd = by_age.begin()->second;
-        if (waiting[fd].deadline > now) break;
-        forget(fd);
-        expired.push_back(fd);
-      }
-    }
-    for (int fd : expired) refuse(fd, 408, "the request head did not arrive in time");
+    auto now = Clock::now();
+    while (!waiting.empty() && waiting.begin()->second.deadline <= now) evict(waiting.begin()->first);
   }
 
   int next_timeout_ms() {
-    std::lock_guard lock(mu);
-    if (by_age.empty()) return 1000;
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(waiting[by_age.begin()->second].deadline -
-                                                                      Clock::now());
+    if (waiting.empty()) return 1000;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(waiting.begin()->second.deadline - Clock::now());
     return static_cast<int>(std::clamp<std::int64_t>(left.count() + 1, 0, 1000));
+  }
+
+  void take_incoming() {
+    std::uint64_t drained;
+    (void)::read(wake_fd, &drained, sizeof drained);
+    std::deque<Waiting> batch;
+    {
+      std::lock_guard lock(mu);
+      batch.swap(incoming);
+    }
+    for (auto& w : batch) add(std::move(w));
   }
 
   void run() {
@@ -238,8 +226,8 @@ struct ConnectionGate::Impl {
         return;
       }
       for (int i = 0; i < n; ++i) {
-        if (events[i].data.fd == wake_fd) continue;
-        check(events[i].data.fd);
+        if (events[i].data.u64 == 0) take_incoming();
+        else check(events[i].data.u64);
       }
       sweep();
     }
@@ -254,7 +242,7 @@ ConnectionGate::ConnectionGate(GateConfig config, Handoff handoff, Quick quick) 
   impl_->wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   epoll_event ev{};
   ev.events = EPOLLIN;
-  ev.data.fd = impl_->wake_fd;
+  ev.data.u64 = 0;  // arrival numbers start at 1
   ::epoll_ctl(impl_->epoll_fd, EPOLL_CTL_ADD, impl_->wake_fd, &ev);
   impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
 }
@@ -265,15 +253,27 @@ ConnectionGate::~ConnectionGate() {
   ::close(impl_->wake_fd);
 }
 
-bool ConnectionGate::admit(int fd) {
-  if (impl_->stopped) return true;
-  std::string data;
-  auto head = impl_->peek(fd, data);
-  if (head != Impl::Head::waiting) return true;  // complete, closed or too large: the server answers
-  std::lock_guard lock(impl_->mu);
-  if (impl_->stopped) return true;
-  impl_->add(fd);
-  return false;
+std::optional<std::string> ConnectionGate::admit(int fd, std::string bytes) {
+  std::size_t scanned = 0;
+  auto head = read_head(fd, bytes, scanned, impl_->config.max_head_bytes);
+  if (head == Head::complete || impl_->stopped) return bytes;
+  if (head == Head::closed) {
+    ::close(fd);
+    return std::nullopt;
+  }
+  if (head == Head::too_large) {
+    refuse(fd, 431, fmt::format("the request head is larger than {} bytes", impl_->config.max_head_bytes));
+    return std::nullopt;
+  }
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->stopped) return bytes;  // stopping: the caller serves it, then closes
+    impl_->incoming.push_back(
+        Impl::Waiting{fd, peer_address(fd), std::move(bytes), scanned, Clock::now() + impl_->config.head_deadline});
+  }
+  std::uint64_t one = 1;
+  (void)::write(impl_->wake_fd, &one, sizeof one);
+  return std::nullopt;
 }
 
 void ConnectionGate::stop() {
@@ -281,16 +281,15 @@ void ConnectionGate::stop() {
   std::uint64_t one = 1;
   (void)::write(impl_->wake_fd, &one, sizeof one);
   if (impl_->thread.joinable()) impl_->thread.join();
-  std::lock_guard lock(impl_->mu);
-  for (auto& [fd, w] : impl_->waiting) ::close(fd);
+  for (auto& [seq, w] : impl_->waiting) ::close(w.fd);
   impl_->waiting.clear();
-  impl_->by_age.clear();
   impl_->by_address.clear();
+  std::lock_guard lock(impl_->mu);
+  for (auto& w : impl_->incoming) ::close(w.fd);
+  impl_->incoming.clear();
+  impl_->count = 0;
 }
 
-std::size_t ConnectionGate::waiting() const {
-  std::lock_guard lock(impl_->mu);
-  return impl_->waiting.size();
-}
+std::size_t ConnectionGate::waiting() const { return impl_->count + 0; }
 
 }  // namespace hearth::http

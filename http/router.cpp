@@ -7,7 +7,10 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <arpa/inet.h>
+
 #include <charconv>
+#include <cstring>
 
 
 #include "actors/user/user_actor.h"
@@ -94,13 +97,30 @@ Result<std::int64_t> Context::int_query(const std::string& name, std::int64_t fa
   return value;
 }
 
+namespace {
+
+// "::ffff:192.0.2.1" is 192.0.2.1.
+std::string plain_address(std::string a) {
+  if (a.rfind("::ffff:", 0) == 0 && a.find('.') != std::string::npos) a = a.substr(7);
+  return a;
+}
+
+}  // namespace
+
 std::string Context::client_address() const {
   const auto& proxies = edge.config.trusted_proxies;
-  auto trusted = [&](const std::string& a) { return std::find(proxies.begin(), proxies.end(), a) != proxies.end(); };
-  if (!trusted(req.remote_addr)) return req.remote_addr;
-  // X-Forwarded-For: client, proxy1, proxy2 ...: the last hop that is not ours.
-  auto header = req.get_header_value("X-Forwarded-For");
-  std::string found = req.remote_addr;
+  auto trusted = [&](const std::string& a) {
+    return std::find_if(proxies.begin(), proxies.end(),
+                        [&](const std::string& p) { return plain_address(p) == plain_address(a); }) != proxies.end();
+  };
+  auto peer = plain_address(req.remote_addr);
+  if (!trusted(peer)) return peer;
+  // X-Forwarded-For: client, proxy1, proxy2 ... (every such header line, in order): the
+  // last hop that is not ours.
+  std::string header;
+  for (std::size_t i = 0, n = req.get_header_value_count("X-Forwarded-For"); i < n; ++i)
+    header += (header.empty() ? "" : ",") + req.get_header_value("X-Forwarded-For", i);
+  std::string found = peer;
   std::size_t end = header.size();
   while (end > 0) {
     auto comma = header.rfind(',', end - 1);
@@ -109,12 +129,23 @@ std::string Context::client_address() const {
     hop.erase(0, hop.find_first_not_of(' '));
     hop.erase(hop.find_last_not_of(' ') + 1);
     if (hop.empty()) break;
-    found = hop;
-    if (!trusted(hop)) break;
+    found = plain_address(hop);
+    if (!trusted(found)) break;
     if (comma == std::string::npos) break;
     end = comma;
   }
   return found.substr(0, 64);
+}
+
+std::string throttle_key(const std::string& address) {
+  // IPv6: one client owns a whole /64; keying by the address would let it rotate.
+  if (address.find(':') == std::string::npos) return address;
+  unsigned char bytes[16];
+  if (::inet_pton(AF_INET6, address.c_str(), bytes) != 1) return address;
+  char text[INET6_ADDRSTRLEN];
+  std::memset(bytes + 8, 0, 8);
+  ::inet_ntop(AF_INET6, bytes, text, sizeof text);
+  return std::string(text) + "/64";
 }
 
 bool Context::wait() const { return query("wait", "true") != "false"; }
@@ -182,7 +213,20 @@ std::chrono::milliseconds SignInThrottle::wait(const std::string& key) {
 
 void SignInThrottle::failed(const std::string& key) {
   std::lock_guard lock(mu_);
-  if (failures_.size() > 100'000) failures_.clear();  // bounded memory under a flood of distinct keys
+  if (failures_.size() > 100'000) {
+    // Bounded memory under a flood of distinct keys: the keys whose last failure is out of
+    // the window go first, then the oldest half (never wholesale, which would free the
+    // very key an attacker is working on).
+    auto cutoff = std::chrono::steady_clock::now() - window_;
+    std::erase_if(failures_, [&](const auto& kv) { return kv.second.back() < cutoff; });
+    if (failures_.size() > 100'000) {
+      std::vector<std::chrono::steady_clock::time_point> lasts;
+      for (const auto& [k, v] : failures_) lasts.push_back(v.back());
+      std::nth_element(lasts.begin(), lasts.begin() + lasts.size() / 2, lasts.end());
+      auto median = lasts[lasts.size() / 2];
+      std::erase_if(failures_, [&](const auto& kv) { return kv.second.back() < median; });
+    }
+  }
   auto& list = failures_[key];
   list.push_back(std::chrono::steady_clock::now());
   if (list.size() > 64) list.erase(list.begin());
@@ -191,6 +235,24 @@ void SignInThrottle::failed(const std::string& key) {
 void SignInThrottle::succeeded(const std::string& key) {
   std::lock_guard lock(mu_);
   failures_.erase(key);
+}
+
+bool AuditBudget::take(int& summary) {
+  std::lock_guard lock(mu_);
+  auto now = std::chrono::steady_clock::now();
+  summary = 0;
+  if (now - window_ >= std::chrono::minutes(1)) {
+    summary = suppressed_;
+    suppressed_ = 0;
+    used_ = 0;
+    window_ = now;
+  }
+  if (used_ < kPerMinute) {
+    ++used_;
+    return true;
+  }
+  ++suppressed_;
+  return false;
 }
 
 Status Edge::begin_stream(const std::string& user_id) {

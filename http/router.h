@@ -98,6 +98,22 @@ class SignInThrottle {
   std::map<std::string, std::vector<std::chrono::steady_clock::time_point>> failures_;
 };
 
+// Failed sign-ins are audited one by one up to kPerMinute a minute; past it, one entry
+// a minute says how many more there were. (Refused ones, 429, are not audited at all:
+// nothing was checked, and a flood of them must not grow the log.)
+class AuditBudget {
+ public:
+  static constexpr int kPerMinute = 30;
+  // Whether this failure gets its own entry; `summary` is set to the count of earlier
+  // failures left out when a new minute starts.
+  bool take(int& summary);
+
+ private:
+  std::mutex mu_;
+  std::chrono::steady_clock::time_point window_{};
+  int used_ = 0, suppressed_ = 0;
+};
+
 // What every handler can reach: the host, identity, configuration and edge-wide state.
 struct Edge {
   Edge(actors::Host& h, EdgeConfig c)
@@ -112,6 +128,7 @@ struct Edge {
   EdgeConfig config;
   SignInThrottle per_account, per_address;
   SignInThrottle member_misses{20, std::chrono::minutes(10)};  // add-member names without an account, per caller
+  AuditBudget sign_in_audit;
   std::atomic<std::size_t> sse_streams{0};
   std::atomic<std::size_t> signing_in{0};  // sign-ins checking a password now
   std::atomic<bool> stopping{false};
@@ -194,6 +211,10 @@ class Router {
   std::vector<Route> routes_;
   std::vector<std::vector<std::string>> segments_;  // each route's pattern, split once
 };
+
+// The key sign-in throttling counts an address under: the address, or for IPv6 its /64
+// (one client holds a whole /64).
+std::string throttle_key(const std::string& address);
 
 // --- Body helpers: each error names the field ------------------------------------
 Result<std::string> string_field(const Json& body, const char* name, bool required = true);

@@ -5,6 +5,7 @@
 #include <httplib.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -87,38 +88,6 @@ struct RequestInfo {
 };
 thread_local RequestInfo t_request;
 
-// Failed sign-ins are audited one by one up to this many a minute; past it, one entry
-// a minute says how many more there were. Refused ones (429) are not audited at all:
-// nothing was checked, and a flood of them must not grow the log.
-class SignInAuditBudget {
- public:
-  static constexpr int kPerMinute = 30;
-  // Whether this failure gets its own entry; `summary` is set to a count of earlier
-  // failures left out when a new minute starts.
-  bool take(int& summary) {
-    std::lock_guard lock(mu_);
-    auto now = Clock::now();
-    summary = 0;
-    if (now - window_ >= std::chrono::minutes(1)) {
-      summary = suppressed_;
-      suppressed_ = 0;
-      used_ = 0;
-      window_ = now;
-    }
-    if (used_ < kPerMinute) {
-      ++used_;
-      return true;
-    }
-    ++suppressed_;
-    return false;
-  }
-
- private:
-  std::mutex mu_;
-  Clock::time_point window_{};
-  int used_ = 0, suppressed_ = 0;
-};
-SignInAuditBudget g_sign_in_audit;
 
 // Every mutation an authenticated caller asks for, whatever its outcome, goes to the
 // audit log of the org it touched (or the server's): a queue message nobody waits
@@ -136,9 +105,9 @@ void audit_mutation(const Context& ctx, const Route& route, int status, const st
   } else if (route.policy == Policy::anyone && ctx.body.is_object() && ctx.body.contains("username") &&
              ctx.body["username"].is_string()) {
     if (status == 429) return;
-    username = ctx.body["username"].get<std::string>().substr(0, 64);
+    username = sanitize_utf8(ctx.body["username"].get<std::string>().substr(0, 64));  // never half a character
     int left_out = 0;
-    bool own_entry = status < 400 || g_sign_in_audit.take(left_out);
+    bool own_entry = status < 400 || ctx.edge.sign_in_audit.take(left_out);
     if (left_out > 0) {
       Json summary{{"at", static_cast<std::int64_t>(storage::now_ms())}, {"user_id", nullptr}, {"username", ""},
                    {"kind", "POST /auth/sign-in"}, {"target", route.target}, {"request_id", ""},
@@ -157,7 +126,7 @@ void audit_mutation(const Context& ctx, const Route& route, int status, const st
   if (kind.rfind("/orgs/{org}", 0) == 0 && kind.size() > 11) kind = kind.substr(11);
   Json params = Json::object();
   for (const auto& [k, v] : ctx.params)
-    if (k != "org") params[k] = v.substr(0, 200);
+    if (k != "org") params[k] = sanitize_utf8(v.substr(0, 200));
   Json entry{{"at", static_cast<std::int64_t>(storage::now_ms())},
              {"user_id", user_id},
              {"username", username},
@@ -208,28 +177,40 @@ int required_rank(Policy p) {
 }
 
 // A connection as httplib reads and writes it: reads buffered (httplib reads a request
-// head a byte at a time), each read and write bounded by its timeout.
+// head a byte at a time), starting with the bytes the gate read already; each request
+// may read at most `budget` bytes before `deadline` (a head that grows without end, a
+// body trickled forever, a chunk-size line without end: each ends the connection).
 class Connection final : public httplib::Stream {
  public:
-  Connection(int fd, int read_timeout_ms, int write_timeout_ms)
-      : fd_(fd), read_timeout_ms_(read_timeout_ms), write_timeout_ms_(write_timeout_ms) {}
+  Connection(int fd, int read_timeout_ms, int write_timeout_ms, std::string bytes)
+      : fd_(fd), read_timeout_ms_(read_timeout_ms), write_timeout_ms_(write_timeout_ms), buf_(std::move(bytes)) {}
 
-  bool is_readable() const override { return wait(POLLIN, read_timeout_ms_); }
+  // The bounds of the next request's reads.
+  void begin_request(std::size_t budget, Clock::time_point deadline) {
+    budget_ = budget;
+    deadline_ = deadline;
+  }
+
+  bool is_readable() const override { return off_ < buf_.size() || wait(POLLIN, read_timeout_ms_); }
   bool is_writable() const override { return wait(POLLOUT, write_timeout_ms_); }
   ssize_t read(char* ptr, size_t size) override {
-    if (off_ < len_) {
-      auto n = std::min(size, len_ - off_);
-      std::memcpy(ptr, buf_ + off_, n);
+    if (budget_ == 0 || Clock::now() > deadline_) return -1;
+    size = std::min(size, budget_);
+    if (off_ < buf_.size()) {
+      auto n = std::min(size, buf_.size() - off_);
+      std::memcpy(ptr, buf_.data() + off_, n);
       off_ += n;
+      budget_ -= n;
       return static_cast<ssize_t>(n);
     }
-    if (!is_readable()) return -1;
+    if (!wait(POLLIN, read_timeout_ms_)) return -1;
+    buf_.resize(8192);
+    off_ = 0;
     for (;;) {
-      auto n = ::recv(fd_, buf_, sizeof buf_, 0);
+      auto n = ::recv(fd_, buf_.data(), buf_.size(), 0);
       if (n < 0 && errno == EINTR) continue;
+      buf_.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
       if (n <= 0) return n;
-      len_ = static_cast<std::size_t>(n);
-      off_ = 0;
       return read(ptr, size);
     }
   }
@@ -246,13 +227,20 @@ class Connection final : public httplib::Stream {
   socket_t socket() const override { return fd_; }
 
   // Bytes read from the socket that no request has used yet (a pipelined request).
-  bool has_buffered() const { return off_ < len_; }
+  std::string take_buffered() {
+    auto rest = buf_.substr(off_);
+    buf_.clear();
+    off_ = 0;
+    return rest;
+  }
 
  private:
+  // Waits for `events`, at most `timeout_ms` and never past the request's deadline.
   bool wait(short events, int timeout_ms) const {
     pollfd p{fd_, events, 0};
     for (;;) {
-      int r = ::poll(&p, 1, timeout_ms);
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now()).count();
+      int r = ::poll(&p, 1, static_cast<int>(std::clamp<std::int64_t>(left, 0, timeout_ms)));
       if (r < 0 && errno == EINTR) continue;
       return r > 0 && !(p.revents & (POLLERR | POLLNVAL));
     }
@@ -278,8 +266,10 @@ class Connection final : public httplib::Stream {
 
   int fd_;
   int read_timeout_ms_, write_timeout_ms_;
-  char buf_[8192];
-  std::size_t off_ = 0, len_ = 0;
+  std::string buf_;
+  std::size_t off_ = 0;
+  std::size_t budget_ = 0;
+  Clock::time_point deadline_ = Clock::now();
 };
 
 // httplib's server with the connection gate in front of its workers. A worker serves a
@@ -291,18 +281,24 @@ class GatedServer final : public httplib::Server {
   httplib::TaskQueue* pool = nullptr;  // the workers (created by listen, owned by httplib)
   std::atomic<bool> closing{false};
   int read_timeout_ms = 30'000, write_timeout_ms = 10'000;
+  std::size_t request_budget = 2u << 20;                      // head + body + framing, per request
+  std::chrono::milliseconds request_deadline{40'000};         // for its reads
 
-  // Serves requests on `fd` while they have arrived whole; gives the connection back to
-  // the gate when the client keeps it open, else closes it.
-  void serve(int fd) {
-    Connection conn(fd, read_timeout_ms, write_timeout_ms);
+  // Serves requests on `fd`, starting with `bytes` (a whole head, perhaps more), while
+  // they have arrived whole; gives the connection back to the gate when the client keeps
+  // it open, else closes it.
+  void serve(int fd, std::string bytes) {
     for (int served = 0;; ++served) {
+      Connection conn(fd, read_timeout_ms, write_timeout_ms, std::move(bytes));
+      conn.begin_request(request_budget, Clock::now() + request_deadline);
       bool closed = false;
       t_request.close = false;
-      bool ok = process_request(conn, closing || served >= 100, closed, nullptr);
-      if (!ok || closed || t_request.close || closing || served >= 100) break;
-      if (conn.has_buffered()) continue;          // pipelined: the next head is here already
-      if (!gate->admit(fd)) return;               // the gate keeps it until the next head
+      bool last = closing || served >= 100;
+      bool ok = process_request(conn, last, closed, nullptr);
+      if (!ok || closed || t_request.close || last) break;
+      auto next = gate->admit(fd, conn.take_buffered());
+      if (!next) return;  // the gate keeps it until the next head
+      bytes = std::move(*next);
     }
     ::shutdown(fd, SHUT_RDWR);
     ::close(fd);
@@ -310,7 +306,10 @@ class GatedServer final : public httplib::Server {
 
  private:
   bool process_and_close_socket(socket_t sock) override {
-    if (gate->admit(sock)) serve(sock);
+    // httplib accepts without close-on-exec: no process the server starts may inherit a
+    // client's connection (Process::spawn closes what it does not pass on, too).
+    ::fcntl(sock, F_SETFD, FD_CLOEXEC);
+    if (auto bytes = gate->admit(sock)) serve(sock, std::move(*bytes));
     return true;
   }
 };
@@ -501,6 +500,14 @@ bool Server::Impl::host_allowed(const httplib::Request& req) const {
 // The request body, read as it arrives and counted as read: chunked and compressed
 // bodies meet the same limit as any other, and the whole body must arrive in time.
 Result<std::string> Server::Impl::read_body(const httplib::Request& req, const httplib::ContentReader& reader) {
+  // A declared length past the limit is refused before a byte of it is read (httplib
+  // would read and drop all of it, however slowly it came).
+  auto declared = req.get_header_value("Content-Length");
+  if (!declared.empty() && std::strtoull(declared.c_str(), nullptr, 10) > config.edge.max_body_bytes) {
+    t_request.close = true;
+    return Error{ErrorCode::too_large, fmt::format("the request body is over the server's limit of {} bytes",
+                                                   config.edge.max_body_bytes)};
+  }
   std::string body;
   bool over = false, late = false;
   auto deadline = Clock::now() + config.edge.body_deadline;
@@ -518,8 +525,7 @@ Result<std::string> Server::Impl::read_body(const httplib::Request& req, const h
   });
   if (ok && !over && !late) return body;
   t_request.close = true;
-  auto declared = req.get_header_value("Content-Length");
-  if (over || (!declared.empty() && std::strtoull(declared.c_str(), nullptr, 10) > config.edge.max_body_bytes))
+  if (over)
     return Error{ErrorCode::too_large, fmt::format("the request body is over the server's limit of {} bytes",
                                                    config.edge.max_body_bytes)};
   if (late) return Error{ErrorCode::timeout, "the request body did not arrive in time"};
@@ -528,15 +534,17 @@ Result<std::string> Server::Impl::read_body(const httplib::Request& req, const h
 
 void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader* reader) {
   harden(res);
-  // A body this request will not read (refused before it, or sent with a GET) must not
-  // be taken for the next request on the connection.
-  t_request.close = true;
+  // A body this request will not read (refused before it) must not be taken for the
+  // next request on the connection: close after answering, unless it is read below.
+  // (The pre-routing handler closes for bodies no route reads, and chunked ones.)
+  bool pre_close = t_request.close;
+  t_request.close = pre_close || (reader && req.has_header("Content-Length") &&
+                                  req.get_header_value("Content-Length") != "0");
   // Pages of the web frontend: its assets, `/`, and any other path a browser navigates to
   // (it asks for text/html); everything else outside /v1 is an unknown route.
   if (req.method == "GET" && !config.web_dir.empty() && req.path.rfind("/v1/", 0) != 0 &&
       (req.path == "/" || req.path.rfind("/assets/", 0) == 0 ||
        req.get_header_value("Accept").find("text/html") != std::string::npos)) {
-    t_request.close = req.has_header("Content-Length") || req.has_header("Transfer-Encoding");
     return serve_web(config.web_dir, req, res);
   }
   auto match = router.match(req.method, req.path);
@@ -568,9 +576,7 @@ void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res,
     auto body = read_body(req, *reader);
     if (!body) return send_error(res, body.error());
     text = std::move(*body);
-    t_request.close = false;
-  } else {
-    t_request.close = req.has_header("Content-Length") || req.has_header("Transfer-Encoding");
+    t_request.close = pre_close;
   }
   if (!text.empty()) {
     auto type = req.get_header_value("Content-Type");
@@ -651,6 +657,8 @@ Server::Server(ServerConfig config, actors::Host& host) : impl_(std::make_unique
   svr.set_tcp_nodelay(true);  // headers and body go out in separate writes: no Nagle delay between them
   svr.read_timeout_ms = 30'000;  // per read, once the head is in (the gate bounds the head itself)
   svr.write_timeout_ms = 10'000;
+  svr.request_budget = impl.config.gate.max_head_bytes + impl.config.edge.max_body_bytes + (64u << 10);
+  svr.request_deadline = impl.config.edge.body_deadline + std::chrono::seconds(1);
   svr.set_keep_alive_timeout(static_cast<time_t>(impl.config.gate.head_deadline.count() / 1000));
   svr.set_keep_alive_max_count(100);
   svr.set_payload_max_length(impl.config.edge.max_body_bytes);
@@ -663,7 +671,11 @@ Server::Server(ServerConfig config, actors::Host& host) : impl_(std::make_unique
   });
 
   svr.set_pre_routing_handler([&impl](const httplib::Request& req, httplib::Response& res) {
-    t_request = RequestInfo{Clock::now(), {}, {}, false};
+    // A body on a request no route reads (GET, HEAD, OPTIONS), or any chunked one (a
+    // DELETE's is never read), would be taken for the next request: close after it.
+    bool body_method = req.method == "POST" || req.method == "PUT" || req.method == "PATCH" || req.method == "DELETE";
+    bool declared = req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0";
+    t_request = RequestInfo{Clock::now(), {}, {}, req.has_header("Transfer-Encoding") || (declared && !body_method)};
     auto id = req.get_header_value("x-request-id");
     res.set_header("x-request-id", acceptable_request_id(id) ? id : new_request_id());
     // Paths and query parameters are names and JSON strings from here on: refuse bytes
@@ -780,7 +792,9 @@ Result<int> Server::start() {
   if (impl.listen_fd >= 0) ::listen(impl.listen_fd, SOMAXCONN);
   impl.server.gate = std::make_unique<ConnectionGate>(
       impl.config.gate,
-      [&impl](int fd) { impl.server.pool->enqueue([&impl, fd] { impl.server.serve(fd); }); },
+      [&impl](int fd, std::string bytes) {
+        impl.server.pool->enqueue([&impl, fd, b = std::move(bytes)]() mutable { impl.server.serve(fd, std::move(b)); });
+      },
       [&impl](const std::string& method, const std::string& path, const std::string& head) {
         return impl.health(method, path, header_in(head, "x-request-id"));
       });

@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "sandbox/exec.h"
+#include "storage/text.h"
 
 namespace hearth::sandbox {
 
@@ -23,6 +24,11 @@ namespace {
 
 // The mirror as the sandbox's git processes see it.
 constexpr const char* kMirrorInside = "/run/hearth/mirror";
+
+// git's askpass: the user name GitHub wants with a token, and the token from git's own
+// environment.
+constexpr const char* kAskpass =
+    "#!/bin/sh\ncase \"$1\" in\n  Username*) echo x-access-token ;;\n  *) printf '%s' \"$HEARTH_GIT_TOKEN\" ;;\nesac\n";
 
 // No system or global configuration, no prompts, for every git Hearth runs.
 const std::vector<std::string> kQuietGit = {"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
@@ -47,7 +53,9 @@ std::string trimmed(std::string s) {
 // repository at `path` (its hooks, its files, its permissions), trusting it explicitly.
 std::string as_owner(const fs::path& path, const char* program) {
   struct stat st {};
-  std::string git = fmt::format("git -c safe.directory='{}' {}", path.string(), program);
+  // git runs this through sh, as root: the path is one quoted word (check_file_origin
+  // also allows only plain characters in it).
+  std::string git = fmt::format("git -c safe.directory={} {}", shell_quoted(path.string()), program);
   if (::stat(path.c_str(), &st) != 0 || st.st_uid == 0) return git;
   return fmt::format("setpriv --reuid={} --regid={} --clear-groups -- {}", st.st_uid, st.st_gid, git);
 }
@@ -126,6 +134,11 @@ Result<fs::path> check_file_origin(const Origin& origin) {
   }
   auto data = fs::weakly_canonical(origin.data_dir, ec);
   if (!still || (!origin.data_dir.empty() && (real == data || under(real, data)))) return unreadable;
+  // Plain characters only: the path ends up in commands a shell reads.
+  for (unsigned char c : real.string())
+    if (!(std::isalnum(c) || c == '/' || c == '.' || c == '_' || c == '-' || c == '+' || c == '@' || c == ',' ||
+          c == '=' || c == '~'))
+      return unreadable;
   // A git repository: a bare one, or a work tree's .git.
   bool bare = fs::is_regular_file(real / "HEAD", ec) && fs::is_directory(real / "objects", ec);
   bool work = fs::is_regular_file(real / ".git" / "HEAD", ec);
@@ -178,19 +191,16 @@ Result<GitOutput> SandboxGit::host(std::vector<std::string> args, std::stop_toke
   std::vector<std::pair<std::string, std::string>> secrets;
   std::error_code ec;
   if (origin_.token) {
-    // The credential reaches git through a 0600 file and an askpass program in the
-    // sandbox's run dir (the server's, 0700): never argv, never the URL, never a sandbox.
+    // The credential reaches git in its environment (the server's own process, readable
+    // by root only) and from there through an askpass program that prints it: never
+    // argv, the URL, a file, or a sandbox.
     auto run_dir = dir_.root / "run";
     fs::create_directories(run_dir, ec);
     ::chmod(run_dir.c_str(), 0700);
-    if (auto st = write_file(run_dir / "git-token", *origin_.token, 0600); !st) return st.error();
-    if (auto st = write_file(run_dir / "git-askpass",
-                             "#!/bin/sh\ncase \"$1\" in\n  Username*) echo x-access-token ;;\n  *) cat '" +
-                                 (run_dir / "git-token").string() + "' ;;\nesac\n",
-                             0700);
-        !st)
-      return st.error();
+    fs::remove(run_dir / "git-token", ec);  // where older versions kept it
+    if (auto st = write_file(run_dir / "git-askpass", kAskpass, 0700); !st) return st.error();
     spec.extra_env.push_back("GIT_ASKPASS=" + (run_dir / "git-askpass").string());
+    spec.extra_env.push_back("HEARTH_GIT_TOKEN=" + *origin_.token);
     secrets.emplace_back("GIT_TOKEN", *origin_.token);
   }
   if (!origin_.ca_file.empty()) {
@@ -250,20 +260,14 @@ Result<GitOutput> SandboxGit::ls_remote(std::stop_token stop) {
   std::error_code ec;
   if (origin_.token) {
     // This sandbox is Hearth's own (no agent runs in it): the credential reaches its git
-    // through a file of the sandbox's user and an askpass program, bound read-only.
+    // in its environment (through a descriptor, never argv) and an askpass program.
     auto run_dir = dir_.root / "run";
     fs::create_directories(run_dir, ec);
-    if (auto st = write_file(run_dir / "git-token", *origin_.token, 0400); !st) return st.error();
-    if (auto st = write_file(run_dir / "git-askpass",
-                             "#!/bin/sh\ncase \"$1\" in\n  Username*) echo x-access-token ;;\n  *) cat "
-                             "/run/hearth/credentials/git-token ;;\nesac\n",
-                             0500);
-        !st)
-      return st.error();
-    if (auto st = hand_over(run_dir, base_.user); !st) return st.error();
-    ::chmod(run_dir.c_str(), 0500);
+    if (auto st = write_file(run_dir / "git-askpass", kAskpass, 0755); !st) return st.error();
+    ::chmod(run_dir.c_str(), 0755);
     r.read_only.emplace_back(run_dir.string(), "/run/hearth/credentials");
     r.env.push_back("GIT_ASKPASS=/run/hearth/credentials/git-askpass");
+    r.env.push_back("HEARTH_GIT_TOKEN=" + *origin_.token);
     secrets.emplace_back("GIT_TOKEN", *origin_.token);
   }
   if (!origin_.ca_file.empty()) {

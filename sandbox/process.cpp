@@ -80,6 +80,10 @@ int spawn_posix(const ProcessSpec& spec, std::vector<char*>& argv, std::vector<c
   else if (spec.pipe_stderr) posix_spawn_file_actions_adddup2(&actions, err, 2);
   for (std::size_t i = 0; i < inputs.size(); ++i)
     posix_spawn_file_actions_adddup2(&actions, inputs[i], 3 + static_cast<int>(i));
+  // Nothing else of the server's reaches the child: not its databases, not other
+  // clients' connections (httplib accepts without close-on-exec), not other processes'
+  // pipes. Whatever it needs, it was given above.
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3 + static_cast<int>(inputs.size()));
   if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, spec.cwd.c_str());
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);

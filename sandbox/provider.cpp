@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "sandbox/seccomp.h"
+#include "storage/text.h"
 
 namespace hearth::sandbox {
 
@@ -87,6 +88,17 @@ std::vector<std::string> existing(const char* const (&paths)[N]) {
   return out;
 }
 
+// Run by sh as the sandbox's user: $1 the descriptor with the environment, $2 the cwd,
+// then the program and its arguments.
+constexpr const char* kEnterScript =
+    ". /proc/self/fd/$1 || exit 126\n"
+    "eval \"exec $1<&-\"\n"
+    "cd \"$2\" || exit 126\n"
+    "unset OLDPWD\n"
+    "shift 2\n"
+    "command -v \"$1\" >/dev/null || { echo \"$1: No such file or directory (no such program in the sandbox)\" >&2; exit 127; }\n"
+    "exec \"$@\"\n";
+
 // The options bwrap reads from descriptor 3 (--args), NUL-separated: everything but the
 // program, so that environment values never appear in any process's command line.
 std::string nul_joined(const std::vector<std::string>& words) {
@@ -115,8 +127,10 @@ class BwrapProvider final : public Provider {
       return Error{ErrorCode::invalid, "a sandboxed process never runs as root: the request names no sandbox user"};
     if (auto st = make_home(dir, r.user); !st) return st.error();
     ProcessSpec spec;
-    // Descriptor 3: these options; 4: the seccomp program; then the data of files.
-    spec.fd_inputs = {"", seccomp_};
+    // Descriptor 3: these options; 4: the program's environment (a shell reads it, and
+    // dash knows only single-digit descriptors); 5: the seccomp program; then the data
+    // of files.
+    spec.fd_inputs = {"", "", seccomp_};
     auto data_fd = [&](std::string data) {
       spec.fd_inputs.push_back(std::move(data));
       return std::to_string(2 + spec.fd_inputs.size());
@@ -163,18 +177,29 @@ class BwrapProvider final : public Provider {
     for (const auto& [host, inside] : r.read_write) o.insert(o.end(), {"--bind", host, inside});
     if (r.network == Network::host)
       for (const char* f : {"/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf"}) o.insert(o.end(), {"--ro-bind-try", f, f});
-    o.insert(o.end(), {"--chdir", r.cwd.empty() ? "/workspace" : "/workspace/" + r.cwd, "--seccomp", "4"});
+    // The root stage (bwrap's child, setpriv) runs with no environment, in /, with only
+    // the capabilities it needs to become the sandbox's user: nothing the request says
+    // (LD_PRELOAD, a cwd of the agent's) can reach a process that is still root.
+    o.insert(o.end(), {"--chdir", "/", "--seccomp", "5", "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add",
+                       "CAP_SETGID", "--cap-add", "CAP_SETPCAP"});
+    spec.fd_inputs[0] = nul_joined(o);
+    // The program's environment, as shell assignments a shell reads once it is the
+    // sandbox's user (never argv, never the root stage).
     auto env = environment(r, "/home/hearth");
     env.emplace_back("USER", kSandboxUserName);
     env.emplace_back("LOGNAME", kSandboxUserName);
-    for (const auto& [k, v] : env) o.insert(o.end(), {"--setenv", k, v});
-    spec.fd_inputs[0] = nul_joined(o);
+    std::string exports;
+    for (const auto& [k, v] : env) exports += "export " + k + "=" + shell_quoted(v) + "\n";
+    spec.fd_inputs[1] = std::move(exports);
+    const std::string env_fd = "4";
     // bwrap (as the server) builds the sandbox; setpriv becomes the sandbox's user with
-    // no capabilities, none to inherit and none to gain, before the program runs.
+    // no capabilities, none to inherit and none to gain; a shell (as that user) takes the
+    // environment, closes its descriptor, goes to the cwd and runs the program.
     std::vector<std::string> a{"/usr/bin/bwrap", "--args", "3", "--",
                                "/usr/bin/setpriv", "--reuid=" + uid, "--regid=" + gid, "--clear-groups",
                                "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all", "--no-new-privs",
-                               "--"};
+                               "--", "/bin/sh", "-c", kEnterScript, "hearth-sandbox", env_fd,
+                               r.cwd.empty() ? "/workspace" : "/workspace/" + r.cwd};
     a.insert(a.end(), r.argv.begin(), r.argv.end());
     spec.argv = with_limits(r.limits, std::move(a));
     spec.inherit_env = false;  // bwrap itself needs nothing from the server's environment

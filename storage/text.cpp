@@ -76,4 +76,10 @@ std::string printable(std::string_view s, std::size_t max) {
   return out;
 }
 
+std::string shell_quoted(std::string_view s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
 }  // namespace hearth

@@ -25,4 +25,7 @@ std::string json_text(const nlohmann::json& value, int indent = -1);
 // bytes that are not UTF-8 written as \xNN, and "…" when cut.
 std::string printable(std::string_view s, std::size_t max = 200);
 
+// `s` as one word for a POSIX shell: single-quoted, each quote in it written '\''.
+std::string shell_quoted(std::string_view s);
+
 }  // namespace hearth

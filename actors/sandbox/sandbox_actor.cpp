@@ -176,7 +176,10 @@ Result<Json> provision(Runtime& rt, const Plan& plan, std::stop_token stop) {
   auto dir = rt.dir(plan.address);
   say("creating the sandbox");
   std::error_code ec;
-  fs::remove_all(dir.work(), ec);  // a retry starts from an empty work dir
+  // A retry starts from an empty work dir, with nothing of the sandbox's still running
+  // (the removal walks a tree its user could write).
+  rt.stop_all(plan.address);
+  fs::remove_all(dir.work(), ec);
   sb::ExecRequest base;  // the sandbox's user (its dirs made now) and control groups
   if (auto st = rt.prepare(plan.address, base); !st) return st.error();
   if (stop.stop_requested()) return Error{ErrorCode::unavailable, "interrupted: the server is stopping"};

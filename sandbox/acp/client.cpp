@@ -209,7 +209,9 @@ struct AgentConnection::Impl {
     if (ignored_writes == 1 || ignored_writes % 100 == 0)
       spdlog::warn("acp.write_ignored pid={} writes={}: a process other than the agent wrote to its stdout", pid,
                    ignored_writes);
-    stderr_tail += fmt::format("\n[hearth: output of process {} on the agent's stdout ignored: not the agent]\n", pid);
+    if (ignored_writes == 1)
+      stderr_tail += fmt::format("\n[hearth: output of process {} on the agent's stdout ignored: not the agent]\n", pid);
+    if (stderr_tail.size() > 4096) stderr_tail.erase(0, stderr_tail.size() - 2048);
     return false;
   }
 
@@ -367,8 +369,10 @@ struct AgentConnection::Impl {
     r.cgroup_procs = spec.exec.cgroup_procs;  // the sandbox's ceilings cover its commands too
     r.user = spec.exec.user;
     auto t = std::make_shared<Terminal>();
+    // An agent may ask for less output to be kept, never more than the default: 16
+    // terminals are 16 times it, at most, in the server's memory.
     if (p.contains("outputByteLimit") && p["outputByteLimit"].is_number_unsigned())
-      t->limit = std::max<std::size_t>(p["outputByteLimit"].get<std::size_t>(), 1);
+      t->limit = std::clamp<std::size_t>(p["outputByteLimit"].get<std::size_t>(), 1, t->limit);
     std::string id;
     {
       std::lock_guard lock(mu);

@@ -217,6 +217,17 @@ TEST_CASE("failed sign-ins slow down that name from that address and never lock 
   CHECK(std::stoi(slowed.header("Retry-After")) <= 2);
   // The owner, from elsewhere, signs in at once: no lockout.
   CHECK(sign_in("198.51.100.7", "password-bob").status == 200);
+  // A proxy that adds its own X-Forwarded-For line after the client's forged one: the
+  // last hop counts, not the client's claim.
+  for (int i = 0; i < 5; ++i)
+    s.call("POST", "/v1/auth/sign-in", "", json{{"username", "bob"}, {"password", "wrong-password"}}.dump(),
+           {{"X-Forwarded-For", "198.51.100.7"}, {"X-Forwarded-For", "192.0.2.44"}});
+  CHECK(sign_in("192.0.2.44", "password-bob").status == 429);
+  CHECK(sign_in("198.51.100.7", "password-bob").status == 200);
+  // IPv6: one client holds a whole /64; rotating within it does not reset the count.
+  for (int i = 0; i < 5; ++i) sign_in("2001:db8:1:2::" + std::to_string(i + 1), "wrong-password");
+  CHECK(sign_in("2001:db8:1:2::ffff", "password-bob").status == 429);
+  CHECK(sign_in("2001:db8:1:3::1", "password-bob").status == 200);
   // A forged X-Forwarded-For from an untrusted peer is ignored.
   http::EdgeConfig plain;
   TestServer direct(plain);
@@ -270,4 +281,51 @@ TEST_CASE("a request for another host name (DNS rebinding) gets 421 and reaches 
   CHECK(ask("[::1]:" + std::to_string(s.port)) == 200);
   auto metrics = raw_request(s.port, "GET /metrics HTTP/1.1\r\nHost: rebound.evil.example\r\n\r\n");
   CHECK(raw_status(metrics) == 421);
+}
+
+TEST_CASE("the gate cannot be gone around: pipelined heads, a huge first head, a declared length past the limit, an endless chunk-size line") {
+  http::EdgeConfig edge;
+  edge.sse_max_streams = 8;
+  edge.max_body_bytes = 64 * 1024;
+  TestServer s(edge, 4, {}, {}, [](http::ServerConfig& c) { c.gate.max_waiting_per_address = 400; });
+  auto token = s.user_with_token("root", true);
+  const std::string auth = "Authorization: Bearer " + token + "\r\n";
+
+  SUBCASE("a second, pipelined head waits in the gate like any other, not on a worker") {
+    std::vector<std::unique_ptr<RawSocket>> slow;
+    for (int i = 0; i < 60; ++i) {
+      slow.push_back(std::make_unique<RawSocket>(s.port));
+      REQUIRE(slow.back()->send("GET /v1/orgs HTTP/1.1\r\nHost: 127.0.0.1\r\n" + auth +
+                                "\r\nGET /v1/orgs HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "));
+    }
+    for (auto& c : slow) CHECK(raw_status(c->response(5s)) == 200);  // the first request of each, answered
+    // The second heads are incomplete: they wait in the gate, and the server answers others.
+    for (int i = 0; i < 50 && s.server->waiting_connections() < 60; ++i) std::this_thread::sleep_for(20ms);
+    CHECK(s.server->waiting_connections() == 60);
+    still_serving(s, token);
+  }
+  SUBCASE("a first head past the limit in one go: 431, never handed to httplib") {
+    auto answer = raw_request(s.port, "GET /v1/orgs HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + std::string(100'000, 'a') +
+                                          "\r\n\r\n");
+    CHECK(raw_status(answer) == 431);
+  }
+  SUBCASE("a declared length past the limit: 413 at once, before any of the body") {
+    for (const char* path : {"/v1/orgs", "/v1/auth/sign-in"}) {
+      CAPTURE(path);
+      RawSocket sock(s.port);
+      REQUIRE(sock.send(std::string("POST ") + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + auth +
+                        "Content-Type: application/json\r\nContent-Length: 1000000000000\r\n\r\n{"));
+      CHECK(raw_status(sock.response(5s)) == 413);  // answered while the client has sent one byte
+    }
+  }
+  SUBCASE("a chunk-size line that never ends: the connection ends, memory stays bounded") {
+    RawSocket sock(s.port);
+    REQUIRE(sock.send("POST /v1/orgs HTTP/1.1\r\nHost: 127.0.0.1\r\n" + auth +
+                      "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"));
+    std::size_t sent = 0;
+    const std::string ones(0x10000, '1');
+    for (int i = 0; i < 1024 && sock.send(ones); ++i) sent += ones.size();  // up to 64 MiB of one number
+    CHECK(sent < 32u << 20);  // the server stopped reading far before the end
+  }
+  still_serving(s, token);
 }

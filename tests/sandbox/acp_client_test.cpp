@@ -164,8 +164,8 @@ TEST_CASE("ACP client: a program that does not speak ACP, or says nothing, fails
   auto c3 = acp::AgentConnection::start(*f.bwrap, f.box, missing, f.callbacks());
   REQUIRE_FALSE(c3.ok());
   CHECK(c3.error().message ==
-        "the agent exited while initializing; its stderr ended with: setpriv: failed to execute /no/such/agent: No "
-        "such file or directory");
+        "the agent exited while initializing; its stderr ended with: /no/such/agent: No such file or directory (no "
+        "such program in the sandbox)");
 }
 
 TEST_CASE("ACP client: an agent flooding requests gets at most 32 served at once, the rest refused at once") {
@@ -204,7 +204,7 @@ for line in sys.stdin:
   std::mutex mu;
   std::condition_variable cv;
   int inflight = 0, most = 0;
-  bool all_sent = false;
+  bool all_sent = false, released = false;
   auto callbacks = f.callbacks();
   callbacks.on_update = [&](const json& u) {
     {
@@ -221,7 +221,10 @@ for line in sys.stdin:
     std::unique_lock lock(mu);
     most = std::max(most, ++inflight);
     cv.notify_all();
-    cv.wait_for(lock, 20s, [&] { return all_sent && inflight >= static_cast<int>(acp::kMaxRequestsAtOnce); });
+    cv.wait_for(lock, 20s, [&] {
+      released = released || (all_sent && inflight >= static_cast<int>(acp::kMaxRequestsAtOnce));
+      return released;
+    });
     --inflight;
     return {{"outcome", "selected"}, {"optionId", "allow"}};
   };

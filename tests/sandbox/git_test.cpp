@@ -88,6 +88,28 @@ TEST_CASE("a checkout makes the mirror on the host and the agent's clone in the 
   CHECK(again.error().code == ErrorCode::conflict);
 }
 
+TEST_CASE("a file:// origin whose real path would break out of a shell word is refused, whatever its link says") {
+  test::TempDir data;
+  auto allowed = data.path() / "repos";
+  // A repository a local user renamed so that its path ends a quoted word and runs a
+  // command (git hands the path to sh, as root), reached through an innocent-looking link.
+  auto hostile = allowed / "x'$(touch${IFS}pwned-by-a-path)'y";
+  std::filesystem::rename(make_repo(allowed / "plain"), hostile);
+  std::filesystem::create_symlink(hostile, allowed / "innocent");
+  auto o = file_origin(allowed / "innocent", allowed);
+  auto r = check_file_origin(o);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().message == "git cannot read a repository at file://" + (allowed / "innocent").string() +
+                                 " (or the server does not allow it)");
+  std::filesystem::remove("pwned-by-a-path");
+  Box box(data.path() / "box");
+  auto provider = bwrap();
+  SandboxGit git(*provider, box.dir, box.base, o);
+  CHECK_FALSE(git.ls_remote().ok());
+  CHECK_FALSE(git.checkout({"", "t"}).ok());
+  CHECK_FALSE(std::filesystem::exists("pwned-by-a-path"));
+}
+
 TEST_CASE("a file:// origin is read only under an allowed root, and everything else gets one answer") {
   test::TempDir data;
   auto allowed = data.path() / "repos";
@@ -161,13 +183,8 @@ TEST_CASE("over https the token reaches Hearth's git on the host only, never a s
   CHECK_FALSE(server.token_elsewhere());
   CHECK(sh("git -C '" + box.dir.work().string() + "' branch --show-current") == "hearth/t1\n");
   CHECK(sh("git -C '" + box.dir.work().string() + "' remote get-url origin") == server.url("origin.git") + "\n");
-  // The token file is the server's (root, 0600), outside everything a sandbox sees.
-  struct stat st_token {};
-  REQUIRE(::stat((box.dir.root / "run" / "git-token").c_str(), &st_token) == 0);
-  CHECK((st_token.st_mode & 0777) == 0600);
-  CHECK(st_token.st_uid == 0);
-  for (const auto& place : {box.dir.work(), box.dir.home(), box.dir.mirror()})
-    CHECK(sh("grep -r " + token + " '" + place.string() + "' || echo clean") == "clean\n");
+  // No file anywhere holds it: not the sandbox's dirs, not the server's run dir.
+  CHECK(sh("grep -r " + token + " '" + box.dir.root.string() + "' || echo clean") == "clean\n");
   // ls-remote from a sandbox: the credential through a read-only bind of that sandbox's own.
   auto listed = git.ls_remote();
   REQUIRE(listed.ok());

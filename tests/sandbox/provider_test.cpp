@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,6 +41,9 @@ Ran run_in(const Provider& p, const SandboxDir& dir, ExecRequest r, std::string_
   ran.outcome = *o;
   return ran;
 }
+
+// Runs `script` on the host (the test's own setup), requiring success.
+void test_sh(const std::string& script) { REQUIRE(std::system(script.c_str()) == 0); }
 
 SandboxDir make_box(const std::filesystem::path& root, SandboxUser user = kUser) {
   SandboxDir d{root};
@@ -303,19 +307,23 @@ TEST_CASE("a sandbox cannot make namespaces, load kernel code, or use keyrings, 
   CHECK(run_in(*bwrap, box, {{"unshare", "--mount", "true"}}).outcome.exit_code != 0);
   CHECK(run_in(*bwrap, box, {{"unshare", "--net", "true"}}).outcome.exit_code != 0);
 #if defined(__x86_64__)
-  // Straight to the kernel (x86-64 numbers), so that no missing tool can pass the test.
-  const std::pair<const char*, int> calls[] = {{"keyctl", 250},        {"add_key", 248},
-                                               {"bpf", 321},           {"perf_event_open", 298},
-                                               {"init_module", 175},   {"finit_module", 313},
-                                               {"open_by_handle_at", 304}, {"userfaultfd", 323},
-                                               {"mount", 165},         {"setns", 308},
-                                               {"kexec_load", 246},    {"io_uring_setup", 425}};
-  for (const auto& call : calls) {
-    auto nr = call.second;
-    CAPTURE(call.first);
-    auto r = run_in(*bwrap, box, {{"perl", "-e", "my $r = syscall(" + std::to_string(nr) +
-                                                     ", 0, 0, 0, 0, 0); print $r < 0 ? \"refused $!\" : \"ran\";"}});
-    CHECK(r.out.starts_with("refused"));
+  // Straight to the kernel (x86-64 numbers), with arguments that would work (or fail
+  // otherwise) without the filter, so that each answer is the filter's own.
+  const std::tuple<const char*, std::string, const char*> calls[] = {
+      {"keyctl (get the session keyring)", "syscall(250, 0, -3, 1)", "Operation not permitted"},
+      {"add_key", "syscall(248, $t, $d, $v, 1, -2)", "Operation not permitted"},
+      {"unshare a user namespace", "syscall(272, 0x10000000)", "Operation not permitted"},
+      {"setns (EBADF without the filter)", "syscall(308, -1, 0)", "Operation not permitted"},
+      {"clone3 (EINVAL without the filter)", "syscall(435, 0, 0)", "Function not implemented"},
+      {"io_uring_setup", "syscall(425, 1, $p)", "Function not implemented"},
+      {"bpf", "syscall(321, 0, 0, 0)", "Operation not permitted"},
+      {"init_module", "syscall(175, 0, 0, $d)", "Operation not permitted"},
+      {"kexec_load", "syscall(246, 0, 0, 0, 0)", "Operation not permitted"}};
+  for (const auto& c : calls) {
+    INFO(std::string(std::get<0>(c)));
+    auto r = run_in(*bwrap, box, {{"perl", "-e", "my ($t, $d, $v, $p) = ('user', 'k', 'v', \"\\0\" x 120); my $r = " +
+                                                     std::get<1>(c) + "; print $r < 0 ? \"refused $!\" : \"ran\";"}});
+    CHECK(r.out == std::string("refused ") + std::get<2>(c));
   }
 #endif
   // What a coding agent does still works: processes, threads, pipes, a debugger's ptrace.
@@ -344,4 +352,43 @@ TEST_CASE("environment values reach a sandboxed process without appearing in any
   scan.join();
   CHECK(ran.out == secret.substr(8) + "\n");
   CHECK_FALSE(seen);
+}
+
+TEST_CASE("nothing the request sets reaches the root stage: LD_PRELOAD runs only as the sandbox's user") {
+  test::TempDir data;
+  auto box = make_box(data.path() / "box");
+  auto bwrap = provider("bwrap");
+  // A library that notes who loaded it. Before, bubblewrap handed the environment to
+  // setpriv, still root with every capability: LD_PRELOAD ran the agent's code as root.
+  std::ofstream(box.work() / "evil.c") << "#include <stdio.h>\n#include <unistd.h>\n"
+                                         "__attribute__((constructor)) static void note(void) {\n"
+                                         "  FILE* f = fopen(\"/workspace/loaded-by\", \"a\");\n"
+                                         "  if (f) { fprintf(f, \"%d %d\\n\", (int)getuid(), (int)geteuid()); fclose(f); }\n}\n";
+  test_sh("cc -shared -fPIC -o '" + (box.work() / "evil.so").string() + "' '" + (box.work() / "evil.c").string() + "'");
+  ::chmod((box.work() / "loaded-by").c_str(), 0666);
+  auto ran = run_in(*bwrap, box, {{"true"}, {"LD_PRELOAD=/workspace/evil.so", "LD_LIBRARY_PATH=/workspace"}});
+  CHECK(ran.outcome.exit_code == 0);
+  std::ifstream in(box.work() / "loaded-by");
+  std::string who((std::istreambuf_iterator<char>(in)), {});
+  auto uid = std::to_string(kUser.uid);
+  CHECK(who.find(uid + " " + uid) != std::string::npos);  // the program, as the sandbox's user
+  CHECK(who.find("0 0") == std::string::npos);             // never a root process
+}
+
+TEST_CASE("a sandboxed process inherits no descriptor of the server: no client connection, no database") {
+  test::TempDir data;
+  auto box = make_box(data.path() / "box");
+  auto bwrap = provider("bwrap");
+  // Descriptors without close-on-exec, as httplib's accepted connections are.
+  int sock = ::socket(AF_INET, SOCK_STREAM, 0);
+  int file = ::open((data.path() / "db").c_str(), O_RDWR | O_CREAT, 0600);
+  REQUIRE(sock >= 0);
+  REQUIRE(file >= 0);
+  auto fds = run_in(*bwrap, box, {{"sh", "-c", "ls /proc/self/fd | sort -n | tr '\\n' ' '"}});
+  CHECK(fds.out == "0 1 2 3 ");  // stdin, stdout, stderr, and ls's own view of the dir
+  auto local = provider("local");
+  auto plain = run_in(*local, box, {{"sh", "-c", "ls /proc/self/fd | sort -n | tr '\\n' ' '"}});
+  CHECK(plain.out == "0 1 2 3 ");
+  ::close(sock);
+  ::close(file);
 }
