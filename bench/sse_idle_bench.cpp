@@ -75,6 +75,7 @@ int main() {
   spdlog::set_level(spdlog::level::err);
   http::EdgeConfig config;
   config.sse_max_streams = kMaxStreams;
+  config.sse_max_streams_per_user = kMaxStreams;  // one user's clients here: the server's bound is what is measured
   BenchEdge edge("sse_idle", 32, {}, config);
   int errors = 0;
   auto baseline = requests_for(edge, kMeasure, errors);

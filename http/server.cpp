@@ -283,6 +283,7 @@ class GatedServer final : public httplib::Server {
   int read_timeout_ms = 30'000, write_timeout_ms = 10'000;
   std::size_t request_budget = 2u << 20;                      // head + body + framing, per request
   std::chrono::milliseconds request_deadline{40'000};         // for its reads
+  static constexpr int kLinger = 2;                           // ms a worker waits for a kept-alive connection's next request
 
   // Serves requests on `fd`, starting with `bytes` (a whole head, perhaps more), while
   // they have arrived whole; gives the connection back to the gate when the client keeps
@@ -296,7 +297,15 @@ class GatedServer final : public httplib::Server {
       bool last = closing || served >= 100;
       bool ok = process_request(conn, last, closed, nullptr);
       if (!ok || closed || t_request.close || last) break;
-      auto next = gate->admit(fd, conn.take_buffered());
+      // A client that keeps its connection busy sends its next request at once: wait a
+      // moment for it here (a worker's few milliseconds, no more) rather than send every
+      // request of a busy connection through the gate.
+      auto rest = conn.take_buffered();
+      if (rest.empty()) {
+        pollfd p{fd, POLLIN, 0};
+        (void)::poll(&p, 1, kLinger);
+      }
+      auto next = gate->admit(fd, std::move(rest));
       if (!next) return;  // the gate keeps it until the next head
       bytes = std::move(*next);
     }
