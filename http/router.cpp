@@ -13,7 +13,10 @@
 #include <cstring>
 
 
+#include "actors/sandbox/sandbox_runtime.h"
+#include "actors/session/agent_runner.h"
 #include "actors/user/user_actor.h"
+#include "http/peer.h"
 #include "storage/database.h"
 
 namespace hearth::http {
@@ -114,7 +117,7 @@ std::string Context::client_address() const {
                         [&](const std::string& p) { return plain_address(p) == plain_address(a); }) != proxies.end();
   };
   auto peer = plain_address(req.remote_addr);
-  if (!trusted(peer)) return peer;
+  if (!trusted(peer) || edge.from_sandbox(req)) return peer;
   // X-Forwarded-For: client, proxy1, proxy2 ... (every such header line, in order): the
   // last hop that is not ours.
   std::string header;
@@ -253,6 +256,40 @@ bool AuditBudget::take(int& summary) {
   }
   ++suppressed_;
   return false;
+}
+
+Edge::BodySlot Edge::body_slot(const std::string& address) {
+  auto key = throttle_key(address);
+  std::lock_guard lock(bodies_mu_);
+  auto& n = bodies_per_address_[key];
+  if (n >= std::max<std::size_t>(2, config.max_waiting_total / 2)) {
+    if (n == 0) bodies_per_address_.erase(key);
+    return {};
+  }
+  ++n;
+  return BodySlot(this, key);
+}
+
+std::size_t Edge::bodies_reading() {
+  std::lock_guard lock(bodies_mu_);
+  std::size_t n = 0;
+  for (const auto& [k, v] : bodies_per_address_) n += v;
+  return n;
+}
+
+Edge::BodySlot::~BodySlot() {
+  if (!edge_) return;
+  std::lock_guard lock(edge_->bodies_mu_);
+  auto it = edge_->bodies_per_address_.find(key_);
+  if (it != edge_->bodies_per_address_.end() && --it->second == 0) edge_->bodies_per_address_.erase(it);
+}
+
+bool Edge::from_sandbox(const httplib::Request& req) const {
+  if (!config.agents) return false;
+  auto uid = local_peer_uid(req.remote_addr, req.remote_port, req.local_addr, req.local_port);
+  if (!uid) return false;
+  const auto& rc = config.agents->runtime().config();
+  return *uid > rc.sandbox_uid_base && *uid <= rc.sandbox_uid_base + rc.sandbox_uid_count;
 }
 
 Status Edge::begin_stream(const std::string& user_id) {

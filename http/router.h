@@ -142,12 +142,36 @@ struct Edge {
   // token, without waiting for the write.
   void note_token_use(const identity::Caller& caller);
 
+  // Whether the request comes from a process of a sandbox on this machine (one with
+  // network `host` shares the host's addresses): never a trusted proxy, never loopback.
+  bool from_sandbox(const httplib::Request& req) const;
+
+  // A worker reading a request body from `address`, released when it goes out of scope;
+  // empty past the bound (a quarter of the workers per address), so that bodies sent
+  // slowly from one place can never hold every worker.
+  class BodySlot {
+   public:
+    BodySlot() = default;
+    BodySlot(Edge* edge, std::string key) : edge_(edge), key_(std::move(key)) {}
+    BodySlot(BodySlot&& o) noexcept : edge_(std::exchange(o.edge_, nullptr)), key_(std::move(o.key_)) {}
+    ~BodySlot();
+    explicit operator bool() const { return edge_ != nullptr; }
+
+   private:
+    Edge* edge_ = nullptr;
+    std::string key_;
+  };
+  BodySlot body_slot(const std::string& address);
+  std::size_t bodies_reading();  // workers reading a body now
+
   // Opens an event stream for `user_id` within the server's and the user's bounds;
   // unavailable (naming which) past either. end_stream() gives the slot back.
   Status begin_stream(const std::string& user_id);
   void end_stream(const std::string& user_id);
 
  private:
+  std::mutex bodies_mu_;
+  std::map<std::string, std::size_t> bodies_per_address_;
   std::mutex streams_mu_;
   std::map<std::string, std::size_t> streams_per_user_;
   std::mutex used_mu_;

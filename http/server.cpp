@@ -21,6 +21,7 @@
 #include "actors/organization/organization_actor.h"
 #include "http/connection_gate.h"
 #include "http/errors.h"
+#include "http/peer.h"
 #include "storage/database.h"
 #include "storage/text.h"
 
@@ -293,7 +294,10 @@ class GatedServer final : public httplib::Server {
       Connection conn(fd, read_timeout_ms, write_timeout_ms, std::move(bytes));
       conn.begin_request(request_budget, Clock::now() + request_deadline);
       bool closed = false;
-      t_request.close = false;
+      // Closed after the answer unless the pre-routing handler (which runs only for a
+      // request httplib parsed whole) says otherwise: an answer httplib gives by itself
+      // (a 400 for a header line too long, a 414, a 416) leaves unread bytes behind.
+      t_request.close = true;
       bool last = closing || served >= 100;
       bool ok = process_request(conn, last, closed, nullptr);
       if (!ok || closed || t_request.close || last) break;
@@ -582,6 +586,15 @@ void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res,
 
   std::string text;
   if (reader) {
+    auto slot = edge.body_slot(ctx.client_address());
+    bool has_body = (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0") ||
+                    req.has_header("Transfer-Encoding");
+    if (!slot && has_body) {
+      t_request.close = true;
+      res.set_header("Retry-After", "5");
+      return send_error(res, Error{ErrorCode::unavailable, "too many requests from your address are sending bodies "
+                                                           "right now; retry in a few seconds"});
+    }
     auto body = read_body(req, *reader);
     if (!body) return send_error(res, body.error());
     text = std::move(*body);
@@ -616,7 +629,9 @@ void Server::Impl::metrics(const httplib::Request& req, httplib::Response& res) 
     auto auth = req.get_header_value("Authorization");
     if (!equal_secret(auth, "Bearer " + config.edge.metrics_token))
       return send_error(res, Error{ErrorCode::unauthorized, "/metrics needs Authorization: Bearer <metrics token>"});
-  } else if (!is_loopback(req.remote_addr)) {
+  } else if (!is_loopback(req.remote_addr) || req.has_header("X-Forwarded-For") || edge.from_sandbox(req)) {
+    // Loopback means this machine's own tools: not a client a local proxy forwards, not
+    // a sandbox with the host's network.
     return send_error(res, Error{ErrorCode::forbidden, "/metrics answers loopback clients only (or set a metrics token)"});
   }
   auto& m = actors::Metrics::global();
@@ -828,6 +843,8 @@ void Server::stop() {
 void Server::set_ready(bool ready) { impl_->ready = ready; }
 
 const Router& Server::router() const { return impl_->router; }
+
+std::size_t Server::reading_bodies() const { return impl_->edge.bodies_reading(); }
 
 std::size_t Server::waiting_connections() const {
   return impl_->server.gate ? impl_->server.gate->waiting() : 0;

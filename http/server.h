@@ -42,6 +42,8 @@ class Server {
 
   // Connections waiting in the gate for their request head.
   std::size_t waiting_connections() const;
+  // Workers reading a request body now.
+  std::size_t reading_bodies() const;
 
   // The route table, for the authorization test and the docs.
   const Router& router() const;

@@ -4,6 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <thread>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -43,6 +46,15 @@ Status Runtime::start() {
   if (reaped > 0) spdlog::warn("sandbox.orphans_reaped processes={}", reaped);
   if ((*p)->isolated())
     spdlog::info("sandbox.runtime provider={} limits=\"{}\"", config_.provider, cgroups_.description());
+  // A process in a sandbox may trace the others of its sandbox (debuggers need it). With
+  // Yama's ptrace_scope at 1 or more, a tool an agent started cannot trace the agent (its
+  // parent) and speak for it; without, it can.
+  std::ifstream scope("/proc/sys/kernel/yama/ptrace_scope");
+  int level = -1;
+  if (!(scope >> level) || level < 1)
+    spdlog::warn("sandbox.ptrace_open yama_ptrace_scope={}: a process an agent starts can trace the agent and "
+                 "write to its ACP stream as it; set kernel.yama.ptrace_scope=1 (docs/sandboxes.md)",
+                 level < 0 ? "absent" : std::to_string(level));
   else
     spdlog::warn("sandbox.runtime provider=local: sandboxes are NOT isolated (plain processes in their work dir); "
                  "for development only");
@@ -185,6 +197,23 @@ void Runtime::stop_all(const Address& sandbox) {
   }
   for (auto& [name, stop] : work) stop();
   cgroups_.destroy(sandbox.id());  // whatever escaped its process group
+  // The processes and git runs asked to stop have ended (their threads reaped them)
+  // before the caller goes on, e.g. to remove the sandbox's files: nothing of the
+  // sandbox's is left to race that. (Agents were killed outright, their whole group.)
+  auto id = sandbox.id();
+  auto waiting = [&] {
+    std::lock_guard lock(mu_);
+    auto it = running_.find(id);
+    if (it == running_.end()) return false;
+    for (const auto& [name, stop] : it->second)
+      if (name.rfind("process ", 0) == 0 || name.rfind("git ", 0) == 0) return true;
+    return false;
+  };
+  for (int i = 0; i < 1000; ++i) {
+    if (!waiting()) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  spdlog::warn("sandbox.stop_slow sandbox={} still_running={}", id, running(sandbox).size());
 }
 
 std::vector<std::string> Runtime::running(const Address& sandbox) const {

@@ -329,3 +329,36 @@ TEST_CASE("the gate cannot be gone around: pipelined heads, a huge first head, a
   }
   still_serving(s, token);
 }
+
+TEST_CASE("an answer httplib gives by itself closes the connection: nothing after it is taken for a request") {
+  TestServer s;
+  auto token = s.user_with_token("root", true);
+  // A header line past httplib's 8 KiB: it answers 400 before our handlers run.
+  RawSocket sock(s.port);
+  REQUIRE(sock.send("POST /v1/orgs HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Long: " + std::string(9000, 'a') +
+                    "\r\nAuthorization: Bearer " + token + "\r\nContent-Type: application/json\r\nContent-Length: 60\r\n\r\n"
+                    "GET /v1/orgs HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Smuggled: 1\r\n\r\n"));
+  auto first = sock.response(5s);
+  CHECK(raw_status(first) == 400);
+  CHECK(sock.closed_by_peer(5s));  // no second answer: the smuggled request was never read
+}
+
+TEST_CASE("bodies sent slowly from one address hold at most their share of the workers") {
+  TestServer s({}, 4);  // 4 workers: 2 body readers per address
+  auto token = s.user_with_token("root", true);
+  std::vector<std::unique_ptr<RawSocket>> slow;
+  for (int i = 0; i < 2; ++i) {
+    slow.push_back(std::make_unique<RawSocket>(s.port));
+    REQUIRE(slow.back()->send("POST /v1/auth/sign-in HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                              "Content-Length: 100\r\n\r\n{\"us"));
+  }
+  // Both hold a worker, reading: wait until they do, then a third finds no slot.
+  for (int i = 0; i < 500 && s.server->reading_bodies() < 2; ++i) std::this_thread::sleep_for(10ms);
+  REQUIRE(s.server->reading_bodies() == 2);
+  RawSocket probe(s.port);
+  probe.send("POST /v1/auth/sign-in HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+             "Content-Length: 100\r\n\r\n{");
+  auto answer = probe.response(5s);
+  CHECK(raw_status(answer) == 503);
+  still_serving(s, token);
+}

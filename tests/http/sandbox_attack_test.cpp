@@ -200,3 +200,52 @@ TEST_CASE("a member cannot clone another org's repository or any checkout on the
                          json{{"url", "file://" + (w.elsewhere.path() / "looks-innocent").string()}});
   CHECK(linked.status == 400);
 }
+
+TEST_CASE("a sandbox on the host's network is never a trusted proxy, nor loopback for /metrics") {
+  // The documented setup: a reverse proxy on this machine, trusted by its address.
+  test::TestServer s(
+      [] {
+        http::EdgeConfig e;
+        e.trusted_proxies = {"127.0.0.1"};
+        return e;
+      }(),
+      8);
+  s.user_with_token("bob");
+  auto owner = s.user_with_token("owner");
+  REQUIRE(s.call("POST", "/v1/orgs", owner, json{{"name", "Acme"}}).status == 201);
+  REQUIRE(s.call("POST", "/v1/orgs/acme/tasks/t1/sandbox", owner, json{{"network", "host"}}).status == 201);
+  for (int i = 0; i < 200; ++i) {
+    if (s.call("GET", "/v1/orgs/acme/tasks/t1/sandbox", owner).body["state"] == "ready") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  // From inside: six sign-ins as bob, each claiming another client address.
+  std::string script = "for i in 1 2 3 4 5 6; do exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(s.port) + "; "
+                       "printf 'POST /v1/auth/sign-in HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\nX-Forwarded-For: 203.0.113.%s\\r\\n"
+                       "Content-Type: application/json\\r\\nContent-Length: 42\\r\\nConnection: close\\r\\n\\r\\n"
+                       "{\"username\":\"bob\",\"password\":\"wrong-pw-1\"}' $i >&3; head -n1 <&3; exec 3<&-; done; "
+                       "exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(s.port) + "; "
+                       "printf 'GET /metrics HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\nConnection: close\\r\\n\\r\\n' >&3; head -n1 <&3";
+  auto r = s.call("POST", "/v1/orgs/acme/tasks/t1/sandbox/processes", owner, json{{"argv", {"bash", "-c", script}}});
+  REQUIRE_MESSAGE(r.status == 201, r.body.dump());
+  auto process = "/v1/orgs/acme/tasks/t1/sandbox/processes/" + std::to_string(r.body["id"].get<int>());
+  for (int i = 0; i < 500; ++i) {
+    if (s.call("GET", process, owner).body["status"] == "exited") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  // Its output, page by page, until the log says it is all there.
+  std::string out;
+  std::int64_t offset = 0;
+  for (int i = 0; i < 200; ++i) {
+    auto page = s.call("GET", process + "/output?offset=" + std::to_string(offset), owner).body;
+    for (const auto& c : page["chunks"]) out += c["data"].get<std::string>();
+    offset = page.value("next_offset", offset);
+    if (page.value("done", false) || out.find("HTTP/1.1 403") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  INFO(out);
+  // The forged addresses counted for nothing: the sixth attempt was slowed down, and
+  // /metrics, which answers this machine's own tools, refused.
+  CHECK(out.find("HTTP/1.1 429") != std::string::npos);
+  CHECK(out.find("HTTP/1.1 403") != std::string::npos);
+  CHECK(out.find("HTTP/1.1 200") == std::string::npos);
+}
