@@ -203,16 +203,20 @@ Result<Reply> list_orgs(Context& ctx) {
 }
 
 Result<Reply> get_org(Context& ctx) {
-  auto org = ctx.edge.host.call(actors::organization::address(ctx.org_id), actors::organization::kGet);
+  auto address = actors::organization::address(ctx.org_id);
+  auto at = position(ctx, address.id());
+  auto org = ctx.edge.host.call(address, actors::organization::kGet);
   if (!org) return org.error();
   (*org)["role"] = ctx.role;
-  return Reply{200, *org};
+  return positioned(ctx, at, std::move(*org));
 }
 
 Result<Reply> list_members(Context& ctx) {
-  auto items = ctx.edge.host.call(actors::organization::address(ctx.org_id), actors::organization::kMembers);
+  auto address = actors::organization::address(ctx.org_id);
+  auto at = position(ctx, address.id());
+  auto items = ctx.edge.host.call(address, actors::organization::kMembers);
   if (!items) return items.error();
-  return Reply{200, Json{{"items", *items}}};
+  return positioned(ctx, at, Json{{"items", *items}});
 }
 
 Result<std::string> role_field(const Context& ctx, bool required) {

@@ -85,8 +85,12 @@ Result<Reply> list_sessions(Context& ctx) {
   if (!sandbox) return sandbox.error();
   Json items = Json::array();
   for (const auto& s : (*sandbox)["sessions"]) {
-    auto one = ctx.edge.host.call(session::address(ctx.org_id, *task, s["session_id"]), session::kGet);
-    if (one) items.push_back(*one);
+    auto address = session::address(ctx.org_id, *task, s["session_id"]);
+    auto at = position(ctx, address.id());
+    auto one = ctx.edge.host.call(address, session::kGet);
+    if (!one) continue;
+    (*one)["position"] = at;
+    items.push_back(*one);
   }
   return Reply{200, Json{{"items", items}}};
 }
@@ -166,7 +170,9 @@ std::string frame(const Json& event) {
 // The live transcript: events after Last-Event-ID (or ?after_seq) from the session's
 // database, then live ones as they commit. Subscribing before reading leaves no gap;
 // seqs already sent are skipped; a gap or a lagging subscription is filled from the
-// database again. Status and permission changes are sent as events without ids.
+// database again. Status and permission changes are sent as events without ids, those
+// after ?position= (from a read of the session) replayed first, or `reset` when they
+// can no longer be: the client reads the session again.
 Result<Reply> events(Context& ctx) {
   auto address = session_address(ctx);
   if (auto st = must_exist(ctx, address, "session"); !st) return st.error();
@@ -186,8 +192,12 @@ Result<Reply> events(Context& ctx) {
     std::int64_t last_sent;
     bool catch_up = true;
   };
-  auto state = std::make_shared<State>(State{ctx.edge.host.subscribe(*address), after});
+  bool reset = false;
+  auto sub = resume(ctx, address->id(), ctx.query("position"), reset);
+  auto state = std::make_shared<State>(State{std::move(sub), after});
   auto& host = ctx.edge.host;
+  std::string preamble;
+  if (reset) preamble = "event: reset\ndata: {\"reason\":\"missed events are no longer retained\"}\n\n";
   return serve_stream(ctx, [&host, state, address = *address](const StreamWrite& write) {
     auto& s = *state;
     if (s.catch_up) {
@@ -221,7 +231,7 @@ Result<Reply> events(Context& ctx) {
       s.last_sent = seq;
     }
     return true;
-  });
+  }, std::move(preamble));
 }
 
 Result<Reply> agents(Context& ctx) {

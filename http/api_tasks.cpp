@@ -42,9 +42,10 @@ Reply accepted(const Context& ctx, const actors::SendReceipt& r, int status) {
 
 Result<Reply> read(Context& ctx, const Result<actors::Address>& address, const char* action, const Json& args) {
   if (!address) return address.error();
+  auto at = position(ctx, address->id());
   auto r = ctx.edge.host.call(*address, action, args);
   if (!r) return r.error();
-  return Reply{200, *r};
+  return positioned(ctx, at, std::move(*r));
 }
 
 Status must_exist(Context& ctx, const Result<actors::Address>& address, const char* what) {
@@ -196,14 +197,20 @@ Result<Reply> list_tasks(Context& ctx) {
     // with none, whether or not such a user exists.
     auto member = member_named(ctx, owner);
     if (!member && member.error().code != ErrorCode::not_found) return member.error();
-    if (!member) return Reply{200, Json{{"items", Json::array()}, {"next_cursor", nullptr}}};
+    if (!member)
+      return positioned(ctx, position(ctx, org::address(ctx.org_id).id()),
+                        Json{{"items", Json::array()}, {"next_cursor", nullptr}});
     owner = (*member)["user_id"];
   }
   auto q = ctx.query("q");
   if (q.size() > 200) return Error{ErrorCode::invalid, "q is at most 200 characters"};
+  auto needs_you = ctx.query("needs_you");
+  if (!needs_you.empty() && needs_you != "1" && needs_you != "0" && needs_you != "true" && needs_you != "false")
+    return Error{ErrorCode::invalid, "needs_you is 1 (only tasks that wait for a person) or 0"};
   return read(ctx, org::address(ctx.org_id), org::kTasks,
               {{"repo", ctx.query("repo")}, {"status", status}, {"owner", owner}, {"archived", archived}, {"q", q},
-               {"after", ctx.query("after")}, {"limit", *limit}});
+               {"needs_you", needs_you == "1" || needs_you == "true"}, {"after", ctx.query("after")},
+               {"limit", *limit}});
 }
 
 // The task from its actor, or (in the moment between creation and the actor's first
@@ -211,8 +218,9 @@ Result<Reply> list_tasks(Context& ctx) {
 Result<Reply> get_task(Context& ctx) {
   auto address = task_address(ctx);
   if (!address) return address.error();
+  auto at = position(ctx, address->id());
   auto t = ctx.edge.host.call(*address, task::kGet);
-  if (t) return Reply{200, *t};
+  if (t) return positioned(ctx, at, std::move(*t));
   if (t.error().code != ErrorCode::not_found) return t.error();
   auto summary = ctx.edge.host.call(org::address(ctx.org_id), org::kTask, {{"task_id", address->key[1]}});
   if (!summary) return Error{ErrorCode::not_found, "no such task"};

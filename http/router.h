@@ -269,8 +269,20 @@ using StreamStep = std::function<bool(const StreamWrite& write)>;
 // membership, the server's stop. `preamble` is sent first.
 Result<Reply> serve_stream(Context& ctx, StreamStep step, std::string preamble = {});
 
+// Positions: where a read stands in its topic's stream ("<epoch>.<seq>"), so that a
+// stream opened from it misses nothing. position() is taken *before* the read (the
+// state then reflects at least every event up to it); positioned() puts it on the
+// answer: the Hearth-Position header, and a "position" field in an object body.
+std::string position(Context& ctx, const std::string& topic);
+Reply positioned(Context& ctx, const std::string& position, Json body, int status = 200);
+// A subscription to `topic` (an actor id) that first replays what came after
+// `position` (empty: nothing); `reset` when that is no longer retained, or the position
+// is malformed or from another server process: the client must read the state again.
+std::shared_ptr<actors::Subscription> resume(Context& ctx, const std::string& topic, const std::string& position,
+                                             bool& reset);
+
 // Streams the broadcasts on `topic` (an actor id) to the caller as Server-Sent Events,
-// with Last-Event-ID replay, heartbeats and the stream bound. For org routes: the
+// resuming after ?position= (or Last-Event-ID, or ?last_event_id=) with a replay, heartbeats and the stream bound. For org routes: the
 // stream ends when the caller's credential or membership of {org} ends. Routes for
 // later topics (a task's events) answer with this.
 Result<Reply> event_stream(Context& ctx, const std::string& topic);

@@ -62,8 +62,8 @@ bool Subscription::closed() const {
   return inner_->closed;
 }
 
-PubSub::PubSub(std::size_t buffer_per_subscriber, std::size_t replay_window)
-    : buffer_(buffer_per_subscriber), replay_window_(replay_window) {
+PubSub::PubSub(std::size_t buffer_per_subscriber, std::size_t replay_window, std::size_t retained_topics)
+    : buffer_(buffer_per_subscriber), replay_window_(replay_window), retained_topics_(retained_topics) {
   unsigned char bytes[4];
   randombytes_buf(bytes, sizeof bytes);
   char hex[9];
@@ -82,28 +82,66 @@ std::shared_ptr<Subscription> PubSub::subscribe(const std::string& topic) {
   return std::make_shared<Subscription>(inner);
 }
 
+// The topic's ring, retained from now on. Past `retained_topics_` rings, the least
+// recently used quarter is forgotten (their subscribers resuming later get a reset).
+PubSub::Retained& PubSub::retain(const std::string& topic) {
+  auto it = retained_.find(topic);
+  if (it == retained_.end()) {
+    if (retained_.size() >= retained_topics_) {
+      std::vector<std::pair<std::uint64_t, std::string>> by_use;
+      by_use.reserve(retained_.size());
+      for (const auto& [t, r] : retained_) by_use.emplace_back(r.used, t);
+      auto drop = by_use.begin() + static_cast<std::ptrdiff_t>(std::max<std::size_t>(1, by_use.size() / 4));
+      std::nth_element(by_use.begin(), drop - 1, by_use.end());
+      for (auto i = by_use.begin(); i != drop; ++i) retained_.erase(i->second);
+    }
+    it = retained_.emplace(topic, Retained{}).first;
+  }
+  it->second.used = ++clock_;
+  return it->second;
+}
+
+// Appends to `into` the retained events of `topic` after `after_seq`; false when some
+// of them are no longer retained (or `after_seq` is from the future).
+bool PubSub::replay(const std::string& topic, std::optional<std::uint64_t> after_seq, std::deque<Event>& into) {
+  auto& ring = retain(topic).events;
+  if (!after_seq) return true;
+  auto current = seqs_[topic];
+  if (*after_seq > current) return false;
+  if (*after_seq == current) return true;
+  if (ring.empty() || ring.front().seq > *after_seq + 1) return false;
+  for (const auto& e : ring)
+    if (e.seq > *after_seq) into.push_back(e);
+  return true;
+}
+
 std::shared_ptr<Subscription> PubSub::subscribe_with_replay(const std::string& topic,
                                                            std::optional<std::uint64_t> after_seq, bool& reset) {
+  std::vector<std::string> resets;
+  auto sub = subscribe_many({{topic, after_seq}}, resets);
+  reset = !resets.empty();
+  return sub;
+}
+
+std::shared_ptr<Subscription> PubSub::subscribe_many(const std::vector<Resume>& topics,
+                                                     std::vector<std::string>& reset) {
   auto inner = std::make_shared<Subscription::Inner>();
   inner->capacity = buffer_;
-  reset = false;
+  reset.clear();
   std::lock_guard lock(mu_);
-  auto& ring = retained_[topic];  // from now on this topic's events are retained
-  if (after_seq) {
-    auto current = seqs_[topic];
-    if (*after_seq > current) {
-      reset = true;
-    } else if (*after_seq < current) {
-      if (ring.empty() || ring.front().seq > *after_seq + 1) reset = true;
-      else
-        for (const auto& e : ring)
-          if (e.seq > *after_seq) inner->events.push_back(e);
-    }
+  for (const auto& [topic, after_seq] : topics) {
+    if (!replay(topic, after_seq, inner->events)) reset.push_back(topic);
+    auto& subs = topics_[topic];
+    std::erase_if(subs, [](const auto& w) { return w.expired(); });
+    subs.push_back(inner);
   }
-  auto& subs = topics_[topic];
-  std::erase_if(subs, [](const auto& w) { return w.expired(); });
-  subs.push_back(inner);
   return std::make_shared<Subscription>(inner);
+}
+
+std::uint64_t PubSub::position(const std::string& topic) {
+  std::lock_guard lock(mu_);
+  retain(topic);
+  return seqs_[topic];
 }
 
 void PubSub::publish(const std::string& topic, std::string name, nlohmann::json payload) {
@@ -113,8 +151,8 @@ void PubSub::publish(const std::string& topic, std::string name, nlohmann::json 
     std::lock_guard lock(mu_);
     event = Event{topic, ++seqs_[topic], std::move(name), std::move(payload), storage::now_ms()};
     if (auto r = retained_.find(topic); r != retained_.end()) {
-      r->second.push_back(event);
-      if (r->second.size() > replay_window_) r->second.pop_front();
+      r->second.events.push_back(event);
+      if (r->second.events.size() > replay_window_) r->second.events.pop_front();
     }
     for (const auto* t : {&topic, static_cast<const std::string*>(nullptr)}) {
       auto it = topics_.find(t ? *t : std::string(kAllTopics));

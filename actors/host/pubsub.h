@@ -49,7 +49,14 @@ class PubSub {
   // The wildcard topic receives every event.
   static constexpr const char* kAllTopics = "*";
 
-  explicit PubSub(std::size_t buffer_per_subscriber = 1024, std::size_t replay_window = 512);
+  // One topic and where to resume it: replay its retained events after `after_seq`.
+  struct Resume {
+    std::string topic;
+    std::optional<std::uint64_t> after_seq;
+  };
+
+  explicit PubSub(std::size_t buffer_per_subscriber = 1024, std::size_t replay_window = 512,
+                  std::size_t retained_topics = 4096);
   ~PubSub();
 
   std::shared_ptr<Subscription> subscribe(const std::string& topic);
@@ -59,6 +66,14 @@ class PubSub {
   // retained, or `after_seq` is from the future: the subscriber must refetch.
   std::shared_ptr<Subscription> subscribe_with_replay(const std::string& topic, std::optional<std::uint64_t> after_seq,
                                                       bool& reset);
+  // One subscription for several topics (its events name theirs), each resumed as
+  // above; `reset` gets the topics whose missed events are no longer retained. Replays
+  // come first, topic by topic, then live events in publish order.
+  std::shared_ptr<Subscription> subscribe_many(const std::vector<Resume>& topics, std::vector<std::string>& reset);
+  // The topic's current seq: a read taken after this call reflects at least every event
+  // up to it, and a subscription resumed from it replays what came after (the topic is
+  // retained from now on).
+  std::uint64_t position(const std::string& topic);
   // Random per process: event sequence numbers restart with it.
   const std::string& epoch() const { return epoch_; }
   void publish(const std::string& topic, std::string name, nlohmann::json payload);
@@ -70,7 +85,15 @@ class PubSub {
   std::size_t buffer_;
   std::size_t replay_window_;
   std::string epoch_;
-  std::unordered_map<std::string, std::deque<Event>> retained_;
+  std::size_t retained_topics_;
+  struct Retained {
+    std::deque<Event> events;
+    std::uint64_t used = 0;  // a logical clock: the least recently used ring goes first
+  };
+  std::unordered_map<std::string, Retained> retained_;
+  std::uint64_t clock_ = 0;
+  Retained& retain(const std::string& topic);
+  bool replay(const std::string& topic, std::optional<std::uint64_t> after_seq, std::deque<Event>& into);
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::vector<std::weak_ptr<Subscription::Inner>>> topics_;
   std::unordered_map<std::string, std::uint64_t> seqs_;

@@ -362,7 +362,8 @@ Result<Json> create_task(StepContext& ctx, const Json& b) {
   Json summary{{"task_id", task_id},        {"repo_id", (*repo)["repo_id"]}, {"title", title},
                {"branch", branch},          {"base_branch", base},           {"status", "provisioning"},
                {"owner_id", b["owner"]["user_id"]}, {"owner_name", b["owner"]["username"]},
-               {"agent", b["agent"]},       {"attention", nullptr},          {"sessions", 0},
+               {"agent", b["agent"]},       {"attention", nullptr},          {"needs_you", nullptr},
+               {"sessions", 0},
                {"running_sessions", 0},     {"pending_permissions", 0},      {"created_at", now},
                {"updated_at", now},         {"version", 0}};
   upsert_summary(ctx.db(), summary);
@@ -391,6 +392,7 @@ Result<Json> tasks(ReadContext& ctx, const Json& a) {
   filter("repo", "repo_id");
   filter("status", "status");
   filter("owner", "owner_id");
+  if (a.value("needs_you", false)) where += " AND json_extract(summary_json, '$.needs_you') IS NOT NULL";
   auto archived = a.value("archived", std::string("exclude"));
   if (archived == "exclude") where += " AND status NOT IN ('archived', 'killed')";
   else if (archived == "only") where += " AND status = 'archived'";

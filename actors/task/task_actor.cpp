@@ -110,9 +110,42 @@ Json diff_totals(SQLite::Database& db) {
   return meta;
 }
 
+std::string plural(std::int64_t n, const char* one, const char* many) {
+  return fmt::format("{} {}", n, n == 1 ? one : many);
+}
+
+// What waits for a person, most pressing first: a permission request, sync conflicts,
+// a provisioning error, a failed turn (the newest open session's last). null: nothing.
+Json needs_you(SQLite::Database& db, const Json& t) {
+  auto reason = [](const char* why, std::string message) { return Json{{"reason", why}, {"message", message}}; };
+  auto status = t["status"].get<std::string>();
+  if (status == "archived" || status == "killed") return nullptr;
+  auto pending = db.execAndGet("SELECT COALESCE(SUM(pending_permissions), 0) FROM sessions WHERE status != 'closed'")
+                     .getInt64();
+  if (pending > 0)
+    return reason("permission", pending == 1 ? "The agent asks for permission."
+                                             : fmt::format("The agents ask for {}.", plural(pending, "permission", "permissions")));
+  if (status == "conflict")
+    return reason("conflict", fmt::format("Syncing left conflicts in {}.",
+                                          plural(static_cast<std::int64_t>(t["conflict_files"].size()), "file", "files")));
+  if (status == "error")
+    return reason("error", fmt::format("The sandbox could not be set up{}.",
+                                       t["error_step"].is_string() ? " (" + t["error_step"].get<std::string>() + ")" : ""));
+  SQLite::Statement q(db, "SELECT status, last_turn_status FROM sessions WHERE status != 'closed' "
+                          "ORDER BY created_at DESC, session_id DESC LIMIT 1");
+  if (q.executeStep() && q.getColumn(0).getString() != "running" && q.getColumn(0).getString() != "cancelling" &&
+      !q.getColumn(1).isNull()) {
+    auto turn = q.getColumn(1).getString();
+    if (turn == "interrupted") return reason("failed_turn", "The agent's last turn was cut short when the server stopped.");
+    if (turn != "completed" && turn != "cancelled") return reason("failed_turn", "The agent's last turn failed.");
+  }
+  return nullptr;
+}
+
 Json full_json(SQLite::Database& db) {
   auto t = task_row(db);
   if (t.is_null()) return t;
+  t["needs_you"] = needs_you(db, t);
   t["sessions"] = sessions_json(db);
   t["running_op"] = running_op(db);
   t["diff"] = diff_totals(db);
@@ -130,7 +163,7 @@ Json summary_json(SQLite::Database& db) {
               {"owner_id", t["owner"]["user_id"]}, {"owner_name", t["owner"]["username"]},
               {"agent", t["agent"]},           {"attention", t["attention"]},
               {"sessions", q.getColumn(0).getInt64()}, {"running_sessions", q.getColumn(1).getInt64()},
-              {"pending_permissions", q.getColumn(2).getInt64()},
+              {"pending_permissions", q.getColumn(2).getInt64()}, {"needs_you", needs_you(db, t)},
               {"created_at", t["created_at"]}, {"updated_at", t["updated_at"]}, {"version", t["version"]}};
 }
 

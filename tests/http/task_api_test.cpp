@@ -144,6 +144,7 @@ TEST_CASE("sync onto a base that conflicts: the rebase is aborted, the task list
   CHECK(op["result"]["conflict_files"] == json::array({"README.md"}));
   auto task = w.settled(id, "conflict");
   CHECK(task["conflict_files"] == json::array({"README.md"}));
+  CHECK(task["needs_you"] == json{{"reason", "conflict"}, {"message", "Syncing left conflicts in 1 file."}});
   // No rebase left half done: the work tree is the branch's, committed, clean.
   auto sandbox = w.s.runtime->dir(actors::sandbox::address(task["org_id"], id)).work();
   CHECK(sh("cd '" + sandbox.string() + "' && git status --porcelain && ls .git").find("rebase-merge") == std::string::npos);
@@ -219,6 +220,14 @@ TEST_CASE("feeds: the owner hears of finished turns, permission requests and oth
   auto permission = w.poll(TaskWorld::task_path(id), [](const json& b) {
     return !b["sessions"].empty() && b["sessions"][0]["pending_permissions"] == 1;
   });
+  // The task needs its owner: the task, its summary and the needs_you filter say so.
+  CHECK(permission["status"] == "running");
+  CHECK(permission["needs_you"]["reason"] == "permission");
+  CHECK(permission["needs_you"]["message"] == "The agent asks for permission.");
+  auto waiting = w.s.call("GET", "/v1/orgs/acme/tasks?needs_you=1", w.owner).body;
+  REQUIRE(waiting["items"].size() == 1);
+  CHECK(waiting["items"][0]["needs_you"]["reason"] == "permission");
+  CHECK(w.s.call("GET", "/v1/orgs/acme/tasks?needs_you=maybe", w.owner).status == 400);
   auto notes = w.poll("/v1/me/notifications", [](const json& b) { return b["unread"] == 1; });
   CHECK(notes["items"][0]["type"] == "needs_permission");
   CHECK(notes["items"][0]["task_id"] == id);
@@ -231,7 +240,8 @@ TEST_CASE("feeds: the owner hears of finished turns, permission requests and oth
   REQUIRE(pending.body["items"].size() == 1);
   auto pid = pending.body["items"][0]["permission_id"].get<std::string>();
   REQUIRE(w.s.call("POST", session_path(id, session) + "/permissions/" + pid, w.owner, json{{"decision", "allow_once"}}).status == 200);
-  w.settled(id);
+  CHECK(w.settled(id)["needs_you"].is_null());
+  CHECK(w.s.call("GET", "/v1/orgs/acme/tasks?needs_you=1", w.owner).body["items"].empty());
   auto feed = w.poll("/v1/me/feed", [&](const json& b) {
     return !b["items"].empty() && b["items"][0]["reason"] == "finished";
   });
@@ -407,25 +417,25 @@ TEST_CASE("live: the feed's stream bumps when an agent finishes, the task's stre
   w.settled(id);
   feed.join();
   CHECK(bumped);
-  // A second turn, watched on the task's own stream.
+  // A second turn, watched on the task's own stream from the position of a read.
+  auto at = w.s.call("GET", TaskWorld::task_path(id), w.owner).header("Hearth-Position");
   std::thread task([&] {
-    idle = follow(w, TaskWorld::task_path(id) + "/events", w.owner, [](const std::string& name, const json& d) {
+    idle = follow(w, TaskWorld::task_path(id) + "/events?position=" + at, w.owner, [](const std::string& name, const json& d) {
       return name == "task.changed" && d.value("status", "") == "idle" && d["sessions"][0]["turn"] == 2 &&
              d["sessions"][0]["last_turn_status"] == "completed";
     });
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   REQUIRE(w.s.call("POST", TaskWorld::task_path(id) + "/prompt", w.owner, json{{"text", "/say again"}}).status == 202);
   task.join();
   CHECK(idle);
   // The org's stream carries the index's changes (a rename by a member, here).
   std::atomic<bool> renamed{false};
+  auto org_at = w.s.call("GET", "/v1/orgs/acme/tasks", w.member).header("Hearth-Position");
   std::thread org([&] {
-    renamed = follow(w, "/v1/orgs/acme/events", w.member, [&](const std::string& name, const json& d) {
+    renamed = follow(w, "/v1/orgs/acme/events?position=" + org_at, w.member, [&](const std::string& name, const json& d) {
       return name == "organization.task.changed" && d["task_id"] == id && d["title"] == "renamed";
     });
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   REQUIRE(w.s.call("PATCH", TaskWorld::task_path(id), w.member, json{{"title", "renamed"}}).status == 200);
   org.join();
   CHECK(renamed);
@@ -440,6 +450,7 @@ TEST_CASE("a provisioning failure lands in error with the step and git's reason,
   auto id = w.create("/write a.txt A", {{"base_branch", "later"}});
   auto failed = w.settled(id, "error");
   CHECK(failed["error_step"] == "cloning");
+  CHECK(failed["needs_you"]["reason"] == "error");
   CHECK(failed["error"].get<std::string>().find("later") != std::string::npos);
   CHECK(failed["sessions"].empty());
   auto notes = w.poll("/v1/me/notifications", [](const json& b) { return b["unread"] == 1; });
@@ -544,6 +555,27 @@ TEST_CASE("an org's people cannot tell which usernames exist on the server") {
   }
   CHECK(refused >= 4);
   CHECK(w.s.call("POST", "/v1/orgs/acme/members", w.owner, json{{"username", "elsewhere"}}).status == 429);
+}
+
+}  // namespace hearth::test
+
+namespace hearth::test {
+
+TEST_CASE("needs you: a failed turn waits for a person until a later turn succeeds; the org's summary follows") {
+  TaskWorld w;
+  auto id = w.create("/fail the build is broken");
+  auto failed = w.poll(TaskWorld::task_path(id), [](const json& b) {
+    return b["status"] == "idle" && !b["needs_you"].is_null();
+  });
+  CHECK(failed["needs_you"] == json{{"reason", "failed_turn"}, {"message", "The agent's last turn failed."}});
+  auto listed = w.poll("/v1/orgs/acme/tasks?needs_you=1", [](const json& b) { return b["items"].size() == 1; });
+  CHECK(listed["items"][0]["needs_you"]["reason"] == "failed_turn");
+  REQUIRE(w.s.call("POST", TaskWorld::task_path(id) + "/prompt", w.owner, json{{"text", "/say fixed"}}).status == 202);
+  auto fixed = w.poll(TaskWorld::task_path(id), [](const json& b) {
+    return b["status"] == "idle" && b["sessions"][0]["turn"] == 2 && b["sessions"][0]["last_turn_status"] == "completed";
+  });
+  CHECK(fixed["needs_you"].is_null());
+  w.poll("/v1/orgs/acme/tasks?needs_you=1", [](const json& b) { return b["items"].empty(); });
 }
 
 }  // namespace hearth::test
