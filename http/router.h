@@ -217,6 +217,9 @@ struct Route {
   Policy policy = Policy::unset;
   std::string target;   // the actor type it reads or sends to, for docs and the inspector
   Handler handler;
+  // Whether its calls go to the audit log (mutations only). Off for marks that change
+  // nothing anyone else sees (read-marks, drafts): they would drown the log.
+  bool audited = true;
 };
 
 class Router {

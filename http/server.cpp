@@ -96,7 +96,7 @@ thread_local RequestInfo t_request;
 void audit_mutation(const Context& ctx, const Route& route, int status, const std::string& outcome,
                     const Json& result = nullptr) {
   const auto& method = ctx.req.method;
-  if (method == "GET" || method == "HEAD" || method == "OPTIONS") return;
+  if (method == "GET" || method == "HEAD" || method == "OPTIONS" || !route.audited) return;
   // Sign-in has no caller yet: the name it was tried with (never the password) stands in.
   std::string username;
   Json user_id = nullptr;

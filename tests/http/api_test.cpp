@@ -702,11 +702,20 @@ TEST_CASE("the inspector pages through actors and rows, masks secrets, and retri
   CHECK(s.call("GET", "/v1/inspector/actors/" + user_id + "/tables/nope", root).status == 404);
   CHECK(s.call("GET", "/v1/inspector/actors/ffff", root).status == 404);
 
-  // A failed message: remove a member who is not one.
+  // A rejected message (remove a member who is not one) is no failure: nothing to retry.
   REQUIRE(s.call("POST", "/v1/orgs", root, json{{"name", "ops"}}).status == 201);
   auto org_id = s.identity().find_org("ops")->at("org_id").get<std::string>();
   auto org = actors::organization::address(org_id);
-  (void)s.host->send(org, actors::organization::kRemoveMember, {{"user_id", "u_nobody"}});
+  auto refused = s.host->send(org, actors::organization::kRemoveMember, {{"user_id", "u_nobody"}}, actors::SendOptions{.wait = true});
+  REQUIRE_FALSE(refused.ok());
+  auto rejected = s.call("GET", "/v1/inspector/actors/" + org.id() + "/queue?status=rejected", root);
+  REQUIRE(rejected.body["items"].size() == 1);
+  CHECK(s.call("GET", "/v1/inspector/actors/" + org.id() + "/queue", root).body["failed"]["items"].empty());
+  CHECK(s.call("POST", "/v1/inspector/actors/" + org.id() + "/messages/" +
+                           std::to_string(rejected.body["items"][0]["id"].get<std::int64_t>()) + "/retry",
+               root, "{}").status == 409);
+  // A failed message: a body its handler cannot read (the handler throws).
+  (void)s.host->send(org, actors::organization::kRemoveMember, json::object());
   std::int64_t failed_id = 0;
   for (int i = 0; i < 200 && failed_id == 0; ++i) {
     auto q = s.call("GET", "/v1/inspector/actors/" + org.id() + "/queue", root);
