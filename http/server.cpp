@@ -846,6 +846,8 @@ const Router& Server::router() const { return impl_->router; }
 
 std::size_t Server::reading_bodies() const { return impl_->edge.bodies_reading(); }
 
+std::size_t Server::waiting_sends() const { return impl_->edge.waiting_sends(); }
+
 std::size_t Server::waiting_connections() const {
   return impl_->server.gate ? impl_->server.gate->waiting() : 0;
 }

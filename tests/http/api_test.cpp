@@ -534,7 +534,8 @@ TEST_CASE("requests waiting for stuck actors hold at most half the workers, past
       if (r.status == 503) ++busy;
       else ++done;
     });
-  std::this_thread::sleep_for(300ms);  // both are waiting now
+  for (int i = 0; i < 500 && s.server->waiting_sends() < 2; ++i) std::this_thread::sleep_for(2ms);
+  REQUIRE(s.server->waiting_sends() == 2);  // both are waiting now
   auto third = s.call("POST", "/v1/orgs/stuck/members", owner, json{{"username", "zed"}});
   CHECK(third.status == 503);
   CHECK(third.body["error"]["message"].get<std::string>().find("is busy: 2 requests already wait") !=
@@ -558,7 +559,8 @@ TEST_CASE("stopping the server lets the requests in flight finish") {
   // A change that waits behind the step is in flight when the server is told to stop.
   std::optional<test::ApiResponse> in_flight;
   std::thread client([&] { in_flight = s.call("POST", "/v1/orgs/drain/members", owner, json{{"username", "xia"}}); });
-  std::this_thread::sleep_for(200ms);
+  for (int i = 0; i < 500 && s.server->waiting_sends() < 1; ++i) std::this_thread::sleep_for(2ms);
+  REQUIRE(s.server->waiting_sends() == 1);  // in flight
   s.server->stop();
   client.join();
   sender.join();
@@ -652,17 +654,20 @@ TEST_CASE("an event stream ends when its credential is revoked, and streams are 
   auto secret = temp.body["token"].get<std::string>();
 
   std::string text;
+  std::atomic<bool> open{false};
   std::thread watcher([&] {
     httplib::Client cli("127.0.0.1", s.port);
     cli.set_read_timeout(10, 0);
     (void)cli.Get("/v1/orgs/bounded/events", {{"Authorization", "Bearer " + secret}},
                   [&](const char* d, std::size_t n) {
                     text.append(d, n);
+                    open = true;
                     return true;
                   });
   });
   REQUIRE(test::TempDir().path() != s.dir.path());
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  for (int i = 0; i < 2500 && !open; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  REQUIRE(open);  // the one stream allowed is taken
   auto second = s.call("GET", "/v1/orgs/bounded/members", owner);  // ordinary requests still work
   CHECK(second.status == 200);
   CHECK(head_only(s, "/v1/orgs/bounded/events", owner).status == 503);
