@@ -114,21 +114,21 @@ bool turn_over(const Json& event, std::int64_t turn) {
 
 int watch_transcript(Api& api, const std::string& session_path, std::int64_t after_seq, std::int64_t until_turn) {
   TranscriptPrinter printer;
-  int code = 0;
+  int code = kExitOk;
   bool json = api.json_output();
-  bool ok = api.stream(session_path + "/events", after_seq > 0 ? std::to_string(after_seq) : "",
+  int streamed = api.stream(session_path + "/events", after_seq > 0 ? std::to_string(after_seq) : "",
                        [&](const std::string& name, const std::string&, const Json& data) {
                          if (name != "transcript") return true;
                          if (json) std::cout << data.dump() << "\n" << std::flush;
                          else printer.print(data);
                          if (until_turn > 0 && turn_over(data, until_turn)) {
-                           code = data.value("kind", "") == "turn_ended" ? 0 : 1;
+                           code = data.value("kind", "") == "turn_ended" ? kExitOk : kExitFailed;
                            return false;
                          }
                          return true;
                        });
   printer.end_line();
-  return ok ? code : 1;
+  return streamed != kExitOk ? streamed : code;
 }
 
 namespace {
@@ -147,7 +147,7 @@ std::optional<std::string> permission_to_answer(Api& api, const Ref& ref, const 
     std::cerr << "hearth: " << items.size() << " permission requests are pending; name one:";
     for (const auto& p : items) std::cerr << " " << p["permission_id"].get<std::string>();
     std::cerr << "\n";
-    code = 1;
+    code = kExitFailed;
     return std::nullopt;
   }
   return items[0]["permission_id"].get<std::string>();
@@ -180,7 +180,7 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
   common(create);
   set->add(create, [=] {
     auto ref = parse_ref((*s)["task"], 2);
-    if (!ref) return 2;
+    if (!ref) return kExitUsage;
     Json body = Json::object();
     for (const auto& [flag, field] : std::vector<std::pair<std::string, std::string>>{
              {"repo", "repo"}, {"base", "base_branch"}, {"branch", "branch"}, {"network", "network"},
@@ -188,12 +188,12 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
       if (!(*s)[flag].empty()) body[field] = (*s)[flag];
     if (!(*lists)["agent_env"].empty()) body["agent_env"] = (*lists)["agent_env"];
     Api api(*opts);
-    int code = 1;
+    int code = kExitFailed;
     auto made = api.fetch("POST", ref->sandbox_path(), body, code);
     if (!made) return code;
     if ((*flags)["no_wait"]) {
       api.json_output() ? (void)(std::cout << made->dump(2) << "\n") : print_object(*made);
-      return 0;
+      return kExitOk;
     }
     std::cerr << "provisioning " << ref->org << "/" << ref->task << "\n";
     Json final;
@@ -213,9 +213,9 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
     else std::cout << ref->org << "/" << ref->task << ": " << final.value("state", "") << "\n";
     if (final.value("state", "") == "error") {
       std::cerr << "hearth: " << final.value("error", "") << "\n";
-      return 1;
+      return kExitFailed;
     }
-    return 0;
+    return kExitOk;
   });
 
   auto show = sandbox->add_subcommand("show", "A sandbox's state, steps and sessions");
@@ -223,7 +223,7 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
   common(show);
   set->add(show, [=] {
     auto ref = parse_ref((*s)["task"], 2);
-    if (!ref) return 2;
+    if (!ref) return kExitUsage;
     Api api(*opts);
     return api.run("GET", ref->sandbox_path(), nullptr, print_object);
   });
@@ -239,7 +239,7 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
     std::string m = method, sfx = suffix;
     set->add(c, [=] {
       auto ref = parse_ref((*s)["task"], 2);
-      if (!ref) return 2;
+      if (!ref) return kExitUsage;
       Api api(*opts);
       return api.run(m, ref->sandbox_path() + sfx, m == "POST" ? Json::object() : Json(nullptr), [](const Json& j) {
         std::cout << (j.value("starting", false) ? std::string("starting") : j.value("state", std::string())) << "\n";
@@ -255,12 +255,12 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
   common(exec);
   set->add(exec, [=] {
     auto ref = parse_ref((*s)["task"], 2);
-    if (!ref) return 2;
+    if (!ref) return kExitUsage;
     Api api(*opts);
     Json body{{"argv", (*lists)["argv"]}};
     if (!(*s)["cwd"].empty()) body["cwd"] = (*s)["cwd"];
     if (!(*s)["timeout_ms"].empty()) body["timeout_ms"] = std::atoll((*s)["timeout_ms"].c_str());
-    int code = 1;
+    int code = kExitFailed;
     auto started = api.fetch("POST", ref->sandbox_path() + "/processes", body, code);
     if (!started) return code;
     auto path = ref->sandbox_path() + "/processes/" + std::to_string((*started)["id"].get<std::int64_t>());
@@ -286,7 +286,7 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
   common(ps);
   set->add(ps, [=] {
     auto ref = parse_ref((*s)["task"], 2);
-    if (!ref) return 2;
+    if (!ref) return kExitUsage;
     Api api(*opts);
     return api.run("GET", ref->sandbox_path() + "/processes", nullptr, [](const Json& j) {
       print_table(j["items"], {"id", "status", "exit_code", "ended_by", "started_at", "argv"});
@@ -299,7 +299,7 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
   common(kill);
   set->add(kill, [=] {
     auto ref = parse_ref((*s)["task"], 2);
-    if (!ref) return 2;
+    if (!ref) return kExitUsage;
     Api api(*opts);
     return api.run("POST", ref->sandbox_path() + "/processes/" + encode((*s)["process"]) + "/kill", Json::object(),
                    print_object);
@@ -318,7 +318,7 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
   common(s_create);
   set->add(s_create, [=] {
     auto ref = parse_ref((*s)["task"], 2);
-    if (!ref) return 2;
+    if (!ref) return kExitUsage;
     Json body{{"agent", (*s)["agent"].empty() ? "mock" : (*s)["agent"]}};
     if (!(*s)["title"].empty()) body["title"] = (*s)["title"];
     if (!(*s)["permission_timeout"].empty()) body["permission_timeout_s"] = std::atoll((*s)["permission_timeout"].c_str());
@@ -333,7 +333,7 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
   common(s_list);
   set->add(s_list, [=] {
     auto ref = parse_ref((*s)["task"], 2);
-    if (!ref) return 2;
+    if (!ref) return kExitUsage;
     Api api(*opts);
     return api.run("GET", ref->task_path() + "/sessions", nullptr, [](const Json& j) {
       print_table(j["items"], {"session_id", "agent", "status", "turn", "pending_permissions", "created_at"});
@@ -345,7 +345,7 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
   common(s_show);
   set->add(s_show, [=] {
     auto ref = parse_ref((*s)["session"], 3);
-    if (!ref) return 2;
+    if (!ref) return kExitUsage;
     Api api(*opts);
     return api.run("GET", ref->session_path(), nullptr, print_object);
   });
@@ -357,7 +357,7 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
   common(prompt);
   set->add(prompt, [=] {
     auto ref = parse_ref((*s)["session"], 3);
-    if (!ref) return 2;
+    if (!ref) return kExitUsage;
     std::string text;
     const auto& words = (*lists)["text"];
     if (words.size() == 1 && words[0] == "-") {
@@ -366,14 +366,14 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
       for (const auto& w : words) text += (text.empty() ? "" : " ") + w;
     }
     Api api(*opts);
-    int code = 1;
+    int code = kExitFailed;
     auto accepted = api.fetch("POST", ref->session_path() + "/prompt", Json{{"text", text}}, code);
     if (!accepted) return code;
     auto turn = (*accepted)["turn"].get<std::int64_t>();
     if (!(*flags)["watch"]) {
       if (api.json_output()) std::cout << accepted->dump(2) << "\n";
       else std::cout << "turn " << turn << " started\n";
-      return 0;
+      return kExitOk;
     }
     return watch(api, *ref, (*accepted)["seq"].get<std::int64_t>() - 1, turn);
   });
@@ -385,9 +385,9 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
   common(s_watch);
   set->add(s_watch, [=] {
     auto ref = parse_ref((*s)["session"], 3);
-    if (!ref) return 2;
+    if (!ref) return kExitUsage;
     Api api(*opts);
-    int code = 1;
+    int code = kExitFailed;
     std::int64_t until = 0;
     if ((*flags)["until_idle"]) {
       auto now = api.fetch("GET", ref->session_path(), nullptr, code);
@@ -405,7 +405,7 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
           after = std::to_string((*page)["next_after_seq"].get<std::int64_t>());
         }
         printer.end_line();
-        return 0;
+        return kExitOk;
       }
     }
     return watch(api, *ref, std::atoll((*s)["after"].c_str()), until);
@@ -416,7 +416,7 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
   common(s_cancel);
   set->add(s_cancel, [=] {
     auto ref = parse_ref((*s)["session"], 3);
-    if (!ref) return 2;
+    if (!ref) return kExitUsage;
     Api api(*opts);
     return api.run("POST", ref->session_path() + "/cancel", Json::object(), [](const Json& j) {
       std::cout << "turn " << j["turn"].get<std::int64_t>() << " " << j["status"].get<std::string>() << "\n";
@@ -433,9 +433,9 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
     common(c);
     set->add(c, [=] {
       auto ref = parse_ref((*s)["session"], 3);
-      if (!ref) return 2;
+      if (!ref) return kExitUsage;
       Api api(*opts);
-      int code = 1;
+      int code = kExitFailed;
       auto id = permission_to_answer(api, *ref, (*s)[approve ? "approve_id" : "reject_id"], code);
       if (!id) return code;
       auto decision = !approve ? "reject" : (*flags)["always"] ? "allow_always" : "allow_once";
@@ -452,7 +452,7 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
   common(s_perms);
   set->add(s_perms, [=] {
     auto ref = parse_ref((*s)["session"], 3);
-    if (!ref) return 2;
+    if (!ref) return kExitUsage;
     Api api(*opts);
     auto q = (*s)["perm_status"].empty() ? "" : "?status=" + encode((*s)["perm_status"]);
     return api.run("GET", ref->session_path() + "/permissions" + q, nullptr, [](const Json& j) {
@@ -470,7 +470,7 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
   common(s_close);
   set->add(s_close, [=] {
     auto ref = parse_ref((*s)["session"], 3);
-    if (!ref) return 2;
+    if (!ref) return kExitUsage;
     Api api(*opts);
     return api.run("DELETE", ref->session_path(), nullptr, [](const Json& j) { std::cout << j.value("status", "") << "\n"; });
   });
@@ -505,12 +505,12 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
     auto def = hearth::sandbox::find_agent((*s)["a_name"]);
     if (!def) {
       std::cerr << "hearth: " << def.error().message << "\n";
-      return 2;
+      return kExitUsage;
     }
     std::filesystem::path data = (*s)["a_data"].empty() ? ".hearth" : (*s)["a_data"];
     if ((*def)->package.empty()) {
       std::cout << (*def)->name << " is built into hearth; nothing to install\n";
-      return 0;
+      return kExitOk;
     }
     std::error_code ec;
     std::filesystem::create_directories(data / "agents", ec);
@@ -518,17 +518,17 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
     auto lock = storage::FileLock::acquire(data / "agents" / ((*def)->name + ".lock"));
     if (!lock) {
       std::cerr << "hearth: " << lock.error().message << "\n";
-      return 1;
+      return kExitFailed;
     }
     std::cerr << "installing " << (*def)->package << "@" << (*def)->version << " into "
               << hearth::sandbox::agent_install_dir(data, **def).string() << "\n";
     auto st = hearth::sandbox::install_agent(data, **def, [](std::string_view line) { std::cerr << "  " << line << "\n"; });
     if (!st) {
       std::cerr << "hearth: " << st.error().message << "\n";
-      return 1;
+      return kExitFailed;
     }
     std::cout << "installed " << (*def)->name << " " << *hearth::sandbox::installed_version(data, **def) << "\n";
-    return 0;
+    return kExitOk;
   });
   return set;
 }

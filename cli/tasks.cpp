@@ -35,10 +35,10 @@ std::string query(const std::vector<std::pair<std::string, std::string>>& params
 int follow_op(Api& api, const std::string& path, const Json& started) {
   if (!started.contains("op_id")) {  // ?wait=false or an older server: nothing to follow
     std::cout << started.dump(2) << "\n";
-    return 0;
+    return kExitOk;
   }
   auto op_path = path + "/ops/" + std::to_string(started["op_id"].get<std::int64_t>());
-  int code = 1;
+  int code = kExitFailed;
   bool tty = ::isatty(2);
   auto begun = std::chrono::steady_clock::now();
   for (;;) {
@@ -60,9 +60,9 @@ int follow_op(Api& api, const std::string& path, const Json& started) {
       }
       if ((*op)["status"] == "failed") {
         if ((*op)["error"].is_string()) std::cerr << "hearth: " << (*op)["error"].get<std::string>() << "\n";
-        return 1;
+        return kExitFailed;
       }
-      return 0;
+      return kExitOk;
     }
     if (tty) {
       auto s = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - begun).count();
@@ -75,7 +75,7 @@ int follow_op(Api& api, const std::string& path, const Json& started) {
 // After `hearth task create`: the provisioning steps as a progress line, then the first
 // turn's transcript as it streams. 0 when the turn completed.
 int follow_task(Api& api, const std::string& path, const std::string& ref) {
-  int code = 1;
+  int code = kExitFailed;
   bool tty = ::isatty(2);
   std::string last_phase;
   Json task;
@@ -97,7 +97,7 @@ int follow_task(Api& api, const std::string& path, const std::string& ref) {
       std::cerr << "hearth: provisioning failed while " << task.value("error_step", Json("?")).get<std::string>() << ": "
                 << task.value("error", Json("")).get<std::string>() << "\n"
                 << "hearth: fix the cause and run `hearth task retry " << ref << "`\n";
-      return 1;
+      return kExitFailed;
     }
     if (status != "provisioning" && task.contains("sessions") && !task["sessions"].empty()) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -111,7 +111,7 @@ int follow_task(Api& api, const std::string& path, const std::string& ref) {
   std::optional<Response> session;
   for (int i = 0; i < 200; ++i) {
     session = api.call("GET", session_path);
-    if (!session) return 1;
+    if (!session) return kExitFailed;
     if (session->status != 404) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
@@ -181,7 +181,7 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
   common(r_branches);
   set->add(r_branches, [=] {
     auto p = split_ref((*s)["repo"], 2, "ORG/REPO");
-    if (!p) return 2;
+    if (!p) return kExitUsage;
     Api api(*opts);
     return api.run("GET", org_path((*p)[0]) + "/repos/" + encode((*p)[1]) + "/branches", nullptr,
                    [](const Json& j) { print_table(j["items"], {"name", "commit"}); });
@@ -191,7 +191,7 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
   common(r_remove);
   set->add(r_remove, [=] {
     auto p = split_ref((*s)["repo"], 2, "ORG/REPO");
-    if (!p) return 2;
+    if (!p) return kExitUsage;
     Api api(*opts);
     return api.run("DELETE", org_path((*p)[0]) + "/repos/" + encode((*p)[1]), nullptr,
                    [](const Json& j) { std::cout << "removed " << j["removed"].get<std::string>() << "\n"; });
@@ -218,14 +218,14 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
     if (!(*s)["branch"].empty()) body["branch"] = (*s)["branch"];
     if (!(*s)["title"].empty()) body["title"] = (*s)["title"];
     Api api(*opts);
-    int code = 1;
+    int code = kExitFailed;
     auto made = api.fetch("POST", org_path((*s)["org"]) + "/tasks", body, code);
     if (!made) return code;
     auto ref = (*s)["org"] + "/" + (*made)["task_id"].get<std::string>();
     if ((*flags)["detach"]) {
       if (api.json_output()) std::cout << made->dump() << "\n";
       else std::cout << ref << "\n";
-      return 0;
+      return kExitOk;
     }
     std::cerr << "task " << ref << ": " << (*made)["title"].get<std::string>() << "\n";
     return follow_task(api, org_path((*s)["org"]) + "/tasks/" + encode((*made)["task_id"]), ref);
@@ -236,7 +236,7 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
   common(watch);
   set->add(watch, [=] {
     auto path = task_path((*s)["task"]);
-    if (!path) return 2;
+    if (!path) return kExitUsage;
     Api api(*opts);
     return follow_task(api, *path, (*s)["task"]);
   });
@@ -267,7 +267,7 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
   common(show);
   set->add(show, [=] {
     auto path = task_path((*s)["task"]);
-    if (!path) return 2;
+    if (!path) return kExitUsage;
     Api api(*opts);
     return api.run("GET", *path, nullptr, print_task);
   });
@@ -279,9 +279,9 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
   common(diff);
   set->add(diff, [=] {
     auto path = task_path((*s)["task"]);
-    if (!path) return 2;
+    if (!path) return kExitUsage;
     Api api(*opts);
-    int code = 1;
+    int code = kExitFailed;
     // A flow or a refresh that is running ends with a fresh diff: wait for it (a minute at most).
     for (int i = 0; i < 600; ++i) {
       auto t = api.fetch("GET", *path, nullptr, code);
@@ -294,7 +294,7 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
       if (!f) return code;
       if (api.json_output()) std::cout << f->dump(2) << "\n";
       else std::cout << (*f)["patch"].get<std::string>();
-      return 0;
+      return kExitOk;
     }
     std::string after;
     Json all = Json::array();
@@ -308,7 +308,7 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
     if ((*flags)["stat"] || api.json_output()) {
       if (api.json_output()) std::cout << all.dump(2) << "\n";
       else print_table(all, {"status", "added", "removed", "path"});
-      return 0;
+      return kExitOk;
     }
     if (all.empty()) std::cerr << "no changes against the base branch\n";
     for (const auto& f : all) {
@@ -317,7 +317,7 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
       if ((*one)["patch_truncated"].get<bool>()) std::cout << "# " << f["path"].get<std::string>() << ": too large to show here\n";
       else std::cout << (*one)["patch"].get<std::string>();
     }
-    return 0;
+    return kExitOk;
   });
 
   for (auto [verb, help] : std::vector<std::pair<const char*, const char*>>{
@@ -332,11 +332,11 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
     common(c);
     set->add(c, [=] {
       auto path = task_path((*s)["task"]);
-      if (!path) return 2;
+      if (!path) return kExitUsage;
       Json body = Json::object();
       if (v == "commit" && !(*s)["message"].empty()) body["message"] = (*s)["message"];
       Api api(*opts);
-      int code = 1;
+      int code = kExitFailed;
       auto started = api.fetch("POST", *path + "/" + v, body, code);
       if (!started) return code;
       return follow_op(api, *path, *started);
@@ -349,9 +349,9 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
   common(revert);
   set->add(revert, [=] {
     auto path = task_path((*s)["task"]);
-    if (!path) return 2;
+    if (!path) return kExitUsage;
     Api api(*opts);
-    int code = 1;
+    int code = kExitFailed;
     auto started = api.fetch("POST", *path + "/revert", Json{{"path", (*s)["path"]}}, code);
     if (!started) return code;
     return follow_op(api, *path, *started);
@@ -369,7 +369,7 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
     std::string v = verb;
     set->add(c, [=] {
       auto path = task_path((*s)["task"]);
-      if (!path) return 2;
+      if (!path) return kExitUsage;
       Api api(*opts);
       return api.run("POST", *path + "/" + v, Json::object(), [v](const Json& j) {
         if (j.contains("status")) std::cout << j["status"].get<std::string>() << "\n";
@@ -386,16 +386,16 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
   common(prompt);
   set->add(prompt, [=] {
     auto path = task_path((*s)["task"]);
-    if (!path) return 2;
+    if (!path) return kExitUsage;
     Json body{{"text", (*s)["text"]}};
     if (!(*s)["session"].empty()) body["session_id"] = (*s)["session"];
     Api api(*opts);
-    int code = 1;
+    int code = kExitFailed;
     auto sent = api.fetch("POST", *path + "/prompt", body, code);
     if (!sent) return code;
     if (!(*flags)["watch"]) {
       std::cout << "sent to " << sent->value("session_id", "") << "\n";
-      return 0;
+      return kExitOk;
     }
     auto session_path = *path + "/sessions/" + encode(sent->value("session_id", ""));
     // The turn the prompt started is the session's next one.
@@ -411,7 +411,7 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
   common(rename);
   set->add(rename, [=] {
     auto path = task_path((*s)["task"]);
-    if (!path) return 2;
+    if (!path) return kExitUsage;
     Api api(*opts);
     return api.run("PATCH", *path, Json{{"title", (*s)["title"]}}, [](const Json& j) { std::cout << j["title"].get<std::string>() << "\n"; });
   });
@@ -422,7 +422,7 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
   common(owner);
   set->add(owner, [=] {
     auto path = task_path((*s)["task"]);
-    if (!path) return 2;
+    if (!path) return kExitUsage;
     Api api(*opts);
     return api.run("POST", *path + "/owner", Json{{"username", (*s)["username"]}},
                    [](const Json& j) { std::cout << "owner: " << j["owner"]["username"].get<std::string>() << "\n"; });
@@ -477,7 +477,7 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
     a_list->add_option(std::string("--") + f, (*s)[f], std::string("Filter: ") + f);
   common(a_list);
   set->add(a_list, [=] {
-    if (!need_org()) return 2;
+    if (!need_org()) return kExitUsage;
     Api api(*opts);
     auto path = log_path() + query({{"user", (*s)["user"]}, {"kind", (*s)["kind"]}, {"task", (*s)["task"]},
                                     {"repo", (*s)["repo"]}, {"since", (*s)["since"]}, {"until", (*s)["until"]},
@@ -492,10 +492,11 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
   a_export->add_option("--output,-o", (*s)["output"], "Write to this file (default: stdout)");
   common(a_export);
   set->add(a_export, [=] {
-    if (!need_org()) return 2;
+    if (!need_org()) return kExitUsage;
     Api api(*opts);
+    if (int code = api.ready(); code != kExitOk) return code;
     auto r = api.call("GET", log_path() + "/export");
-    if (!r) return 1;
+    if (!r) return kExitFailed;
     if (r->status != 200) {
       std::cerr << "hearth: " << (r->body.is_object() ? r->body["error"].value("message", "export failed") : "export failed") << "\n";
       return exit_code_for(r->status);
@@ -503,15 +504,15 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
     const auto& text = r->text;
     if ((*s)["output"].empty()) std::cout << text;
     else std::ofstream((*s)["output"], std::ios::binary) << text;
-    return 0;
+    return kExitOk;
   });
   auto a_verify = audit->add_subcommand("verify", "Check the hash chain: any edited or deleted entry is found");
   org_or_server(a_verify);
   common(a_verify);
   set->add(a_verify, [=] {
-    if (!need_org()) return 2;
+    if (!need_org()) return kExitUsage;
     Api api(*opts);
-    int code = 1;
+    int code = kExitFailed;
     auto v = api.fetch("GET", log_path() + "/verify", nullptr, code);
     if (!v) return code;
     if (api.json_output()) std::cout << v->dump(2) << "\n";
@@ -519,11 +520,11 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
       if (!api.json_output())
         std::cout << "ok: " << (*v)["entries"].get<std::int64_t>() << " entries, chain intact"
                   << ((*v)["head"].is_string() ? ", head " + (*v)["head"].get<std::string>() : "") << "\n";
-      return 0;
+      return kExitOk;
     }
     std::cerr << "hearth: the audit log was tampered with at entry " << (*v)["first_bad"]["seq"].get<std::int64_t>()
               << ": " << (*v)["first_bad"]["reason"].get<std::string>() << "\n";
-    return 1;
+    return kExitFailed;
   });
   return set;
 }
