@@ -1,12 +1,18 @@
 // CLI output helpers: see output.h.
 #include "cli/output.h"
 
+#include <CLI/CLI.hpp>
 #include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <ctime>
+#include <fstream>
 #include <iostream>
+#include <iterator>
+
+#include "cli/exit.h"
 
 namespace hearth::cli {
 
@@ -28,6 +34,45 @@ std::string read_secret(const std::string& prompt) {
   }
   if (!line.empty() && line.back() == '\r') line.pop_back();
   return line;
+}
+
+void add_prompt_options(CLI::App* cmd, std::vector<std::string>& words, std::string& file) {
+  cmd->add_option("prompt", words, "What to say to the agent; - reads it from stdin");
+  cmd->add_option("--prompt-file", file, "Read the prompt from this file");
+}
+
+std::optional<std::string> read_prompt(const std::vector<std::string>& words, const std::string& file, int& code) {
+  code = kExitUsage;
+  if (!words.empty() && !file.empty()) {
+    fail(code, "give the prompt as an argument or with --prompt-file, not both");
+    return std::nullopt;
+  }
+  std::string text, from = "the prompt";
+  if (!file.empty()) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+      code = fail(kExitFailed, "cannot read " + file + ": " + std::strerror(errno));
+      return std::nullopt;
+    }
+    text.assign(std::istreambuf_iterator<char>(in), {});
+    from = file;
+  } else if (words.size() == 1 && words[0] == "-") {
+    text.assign(std::istreambuf_iterator<char>(std::cin), {});
+    from = "the prompt on stdin";
+  } else {
+    for (const auto& w : words) text += (text.empty() ? "" : " ") + w;
+    if (words.empty()) {
+      fail(code, "give a prompt: as an argument, - to read stdin, or --prompt-file PATH");
+      return std::nullopt;
+    }
+  }
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
+    fail(code, from + " is empty");
+    return std::nullopt;
+  }
+  code = kExitOk;
+  return text;
 }
 
 namespace {

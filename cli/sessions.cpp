@@ -352,22 +352,17 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
 
   auto prompt = session->add_subcommand("prompt", "Send the agent a prompt (a new turn)");
   session_arg(prompt);
-  prompt->add_option("text", (*lists)["text"], "The prompt; - reads it from stdin")->required();
+  add_prompt_options(prompt, (*lists)["text"], (*s)["prompt_file"]);
   prompt->add_flag("--watch", (*flags)["watch"], "Follow the turn until it ends (exit 1 if it fails)");
   common(prompt);
   set->add(prompt, [=] {
     auto ref = parse_ref((*s)["session"], 3);
     if (!ref) return kExitUsage;
-    std::string text;
-    const auto& words = (*lists)["text"];
-    if (words.size() == 1 && words[0] == "-") {
-      text.assign(std::istreambuf_iterator<char>(std::cin), {});
-    } else {
-      for (const auto& w : words) text += (text.empty() ? "" : " ") + w;
-    }
-    Api api(*opts);
     int code = kExitFailed;
-    auto accepted = api.fetch("POST", ref->session_path() + "/prompt", Json{{"text", text}}, code);
+    auto text = read_prompt((*lists)["text"], (*s)["prompt_file"], code);
+    if (!text) return code;
+    Api api(*opts);
+    auto accepted = api.fetch("POST", ref->session_path() + "/prompt", Json{{"text", *text}}, code);
     if (!accepted) return code;
     auto turn = (*accepted)["turn"].get<std::int64_t>();
     if (!(*flags)["watch"]) {

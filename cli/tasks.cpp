@@ -201,10 +201,11 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
   auto task = app.add_subcommand("task", "Tasks: an agent working on a branch of a repository in its own sandbox");
   task->require_subcommand(1);
   auto task_arg = [s](CLI::App* c) { c->add_option("task", (*s)["task"], "ORG/TASK")->required(); };
+  auto prompt_words = std::make_shared<std::vector<std::string>>();
 
   auto create = task->add_subcommand("create", "Create a task and stream its first turn (provisioning shown as it goes)");
   create->add_option("org", (*s)["org"], "Organization")->required();
-  create->add_option("prompt", (*s)["prompt"], "What the agent should do")->required();
+  add_prompt_options(create, *prompt_words, (*s)["prompt_file"]);
   create->add_option("--repo", (*s)["repo"], "The repository (as `hearth repo list` names it)")->required();
   create->add_option("--agent", (*s)["agent"], "mock (default), claude, codex, gemini, opencode");
   create->add_option("--base", (*s)["base"], "Branch to start from (default: the repository's default)");
@@ -213,12 +214,14 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
   create->add_flag("--detach", (*flags)["detach"], "Return once the task is created");
   common(create);
   set->add(create, [=] {
-    Json body{{"repo", (*s)["repo"]}, {"prompt", (*s)["prompt"]}, {"agent", (*s)["agent"].empty() ? "mock" : (*s)["agent"]}};
+    int code = kExitFailed;
+    auto prompt = read_prompt(*prompt_words, (*s)["prompt_file"], code);
+    if (!prompt) return code;
+    Json body{{"repo", (*s)["repo"]}, {"prompt", *prompt}, {"agent", (*s)["agent"].empty() ? "mock" : (*s)["agent"]}};
     if (!(*s)["base"].empty()) body["base_branch"] = (*s)["base"];
     if (!(*s)["branch"].empty()) body["branch"] = (*s)["branch"];
     if (!(*s)["title"].empty()) body["title"] = (*s)["title"];
     Api api(*opts);
-    int code = kExitFailed;
     auto made = api.fetch("POST", org_path((*s)["org"]) + "/tasks", body, code);
     if (!made) return code;
     auto ref = (*s)["org"] + "/" + (*made)["task_id"].get<std::string>();
@@ -380,17 +383,19 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
 
   auto prompt = task->add_subcommand("prompt", "Send the agent a follow-up");
   task_arg(prompt);
-  prompt->add_option("text", (*s)["text"], "What to say")->required();
+  add_prompt_options(prompt, *prompt_words, (*s)["prompt_file"]);
   prompt->add_option("--session", (*s)["session"], "Which session (default: the latest)");
   prompt->add_flag("--watch", (*flags)["watch"], "Stream the turn until it ends");
   common(prompt);
   set->add(prompt, [=] {
     auto path = task_path((*s)["task"]);
     if (!path) return kExitUsage;
-    Json body{{"text", (*s)["text"]}};
+    int code = kExitFailed;
+    auto text = read_prompt(*prompt_words, (*s)["prompt_file"], code);
+    if (!text) return code;
+    Json body{{"text", *text}};
     if (!(*s)["session"].empty()) body["session_id"] = (*s)["session"];
     Api api(*opts);
-    int code = kExitFailed;
     auto sent = api.fetch("POST", *path + "/prompt", body, code);
     if (!sent) return code;
     if (!(*flags)["watch"]) {

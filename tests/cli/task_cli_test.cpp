@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #include "tests/support/git_repo.h"
@@ -148,4 +149,56 @@ TEST_CASE("task create streams provisioning and the first turn, --json is NDJSON
   CHECK(exported.code == 0);
   CHECK(contains(exported.out, "\"kind\":\"POST /repos\""));
   CHECK(s.hearth({"task", "show", "acme/nope"}).code == 4);
+}
+
+TEST_CASE("every CLI command that takes a prompt reads it from stdin with - or from a file with --prompt-file") {
+  test::TempDir dir;
+  Served s(dir.path());
+  auto origin = test::make_repo(dir.path() / "origin");
+  REQUIRE(s.hearth({"org", "create", "Acme"}).code == 0);
+  REQUIRE(s.hearth({"repo", "add", "acme", "file://" + origin.string()}).code == 0);
+
+  auto made = s.hearth({"task", "create", "acme", "--repo", "origin", "-"}, "/say said from stdin\n");
+  INFO(made.out);
+  REQUIRE(made.code == 0);
+  CHECK(contains(made.out, "> /say said from stdin\n"));  // the trailing newline dropped
+  CHECK(contains(made.out, "said from stdin\n[turn 1 ended: end_turn]"));
+  std::smatch m;
+  REQUIRE(std::regex_search(made.out, m, std::regex("acme/t_[0-9a-f]+")));
+  auto ref = m.str();
+  auto task_api = "/v1/orgs/acme/tasks/" + ref.substr(5);
+
+  auto file = dir.path() / "prompt.md";
+  std::ofstream(file) << "/say said from a file\n\n";
+  CHECK(s.hearth({"task", "prompt", ref, "--prompt-file", file.string()}).code == 0);
+  auto session = s.poll(task_api, [](const json& t) {
+    return t["sessions"][0]["turn"] == 2 && t["sessions"][0]["status"] == "idle";
+  })["sessions"][0]["session_id"].get<std::string>();
+  auto session_ref = ref + "/" + session;
+  auto from_file = s.hearth({"session", "prompt", session_ref, "--watch", "--prompt-file", file.string()});
+  CHECK(from_file.code == 0);
+  CHECK(contains(from_file.out, "> /say said from a file\n"));
+  auto from_stdin = s.hearth({"session", "prompt", session_ref, "--watch", "-"}, "/say said from stdin again\n");
+  CHECK(contains(from_stdin.out, "said from stdin again\n[turn 4 ended: end_turn]"));
+  auto transcript = s.get(task_api + "/sessions/" + session + "/transcript?limit=1000");
+  std::vector<std::string> prompts;
+  for (const auto& e : transcript["items"])
+    if (e["kind"] == "user_message") prompts.push_back(e["data"]["text"]);
+  CHECK(prompts == std::vector<std::string>{"/say said from stdin", "/say said from a file", "/say said from a file",
+                                            "/say said from stdin again"});
+
+  // Mistakes are usage errors, said before anything is sent.
+  auto both = s.hearth({"task", "prompt", ref, "hello", "--prompt-file", file.string()});
+  CHECK(both.code == 2);
+  CHECK(contains(both.out, "not both"));
+  auto none = s.hearth({"task", "create", "acme", "--repo", "origin"});
+  CHECK(none.code == 2);
+  CHECK(contains(none.out, "give a prompt"));
+  auto empty = s.hearth({"session", "prompt", session_ref, "-"}, "");
+  CHECK(empty.code == 2);
+  CHECK(contains(empty.out, "the prompt on stdin is empty"));
+  auto missing = s.hearth({"task", "prompt", ref, "--prompt-file", (dir.path() / "nope.md").string()});
+  CHECK(missing.code == 1);
+  CHECK(contains(missing.out, "cannot read " + (dir.path() / "nope.md").string() + ": No such file or directory"));
+  CHECK(s.get(task_api)["sessions"][0]["turn"] == 4);
 }
