@@ -90,9 +90,15 @@ class Api {
 // should look like `form`) otherwise.
 std::optional<std::vector<std::string>> split_ref(const std::string& text, int parts, const std::string& form);
 
-// Follows a session's transcript (its path: /v1/orgs/…/sessions/ID) from after
-// `after_seq`, printed for people (NDJSON with --json); with `until_turn` > 0, returns
-// once that turn is over. Exit code: 0, or 1 when the turn failed.
-int watch_transcript(Api& api, const std::string& session_path, std::int64_t after_seq, std::int64_t until_turn);
+// What of a session's transcript a watch shows.
+struct TranscriptWatch {
+  std::int64_t after_seq = 0;   // the events after this seq
+  std::int64_t from_turn = 0;   // of those, the ones of this turn and later turns
+  std::int64_t until_turn = 0;  // > 0: return once this turn is over
+};
+
+// Follows a session's transcript (its path: /v1/orgs/…/sessions/ID) as `watch` says,
+// printed for people (NDJSON with --json). Exit code: 0, or 1 when the turn failed.
+int watch_transcript(Api& api, const std::string& session_path, const TranscriptWatch& watch);
 
 }  // namespace hearth::cli

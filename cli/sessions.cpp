@@ -112,16 +112,17 @@ bool turn_over(const Json& event, std::int64_t turn) {
 
 }  // namespace
 
-int watch_transcript(Api& api, const std::string& session_path, std::int64_t after_seq, std::int64_t until_turn) {
+int watch_transcript(Api& api, const std::string& session_path, const TranscriptWatch& watch) {
   TranscriptPrinter printer;
   int code = kExitOk;
   bool json = api.json_output();
-  int streamed = api.stream(session_path + "/events", after_seq > 0 ? std::to_string(after_seq) : "",
+  int streamed = api.stream(session_path + "/events", watch.after_seq > 0 ? std::to_string(watch.after_seq) : "",
                        [&](const std::string& name, const std::string&, const Json& data) {
                          if (name != "transcript") return true;
+                         if (data.value("turn", std::int64_t{0}) < watch.from_turn) return true;
                          if (json) std::cout << data.dump() << "\n" << std::flush;
                          else printer.print(data);
-                         if (until_turn > 0 && turn_over(data, until_turn)) {
+                         if (watch.until_turn > 0 && turn_over(data, watch.until_turn)) {
                            code = data.value("kind", "") == "turn_ended" ? kExitOk : kExitFailed;
                            return false;
                          }
@@ -133,9 +134,7 @@ int watch_transcript(Api& api, const std::string& session_path, std::int64_t aft
 
 namespace {
 
-int watch(Api& api, const Ref& ref, std::int64_t after_seq, std::int64_t until_turn) {
-  return watch_transcript(api, ref.session_path(), after_seq, until_turn);
-}
+int watch(Api& api, const Ref& ref, const TranscriptWatch& w) { return watch_transcript(api, ref.session_path(), w); }
 
 // The one pending permission request, or the one named.
 std::optional<std::string> permission_to_answer(Api& api, const Ref& ref, const std::string& given, int& code) {
@@ -370,7 +369,7 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
       else std::cout << "turn " << turn << " started\n";
       return kExitOk;
     }
-    return watch(api, *ref, (*accepted)["seq"].get<std::int64_t>() - 1, turn);
+    return watch(api, *ref, {.after_seq = (*accepted)["seq"].get<std::int64_t>() - 1, .from_turn = turn, .until_turn = turn});
   });
 
   auto s_watch = session->add_subcommand("watch", "Follow a session's transcript live (from its start, or --after SEQ)");
@@ -403,7 +402,7 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
         return kExitOk;
       }
     }
-    return watch(api, *ref, std::atoll((*s)["after"].c_str()), until);
+    return watch(api, *ref, {.after_seq = std::atoll((*s)["after"].c_str()), .until_turn = until});
   });
 
   auto s_cancel = session->add_subcommand("cancel", "Cancel the running turn");

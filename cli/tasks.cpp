@@ -72,8 +72,9 @@ int follow_op(Api& api, const std::string& path, const Json& started) {
   }
 }
 
-// After `hearth task create`: the provisioning steps as a progress line, then the first
-// turn's transcript as it streams. 0 when the turn completed.
+// After `hearth task create` (and for `task watch`): the provisioning steps as a progress
+// line, then the latest turn of the latest session (the first turn, right after creation)
+// as it streams, and only that turn. 0 when the turn completed.
 int follow_task(Api& api, const std::string& path, const std::string& ref) {
   int code = kExitFailed;
   bool tty = ::isatty(2);
@@ -120,7 +121,17 @@ int follow_task(Api& api, const std::string& path, const std::string& ref) {
     if (!again) return code;
     session->body = *again;
   }
-  return watch_transcript(api, session_path, 0, std::max<std::int64_t>(session->body.value("turn", std::int64_t{1}), 1));
+  auto turn = std::max<std::int64_t>(session->body.value("turn", std::int64_t{1}), 1);
+  return watch_transcript(api, session_path, {.from_turn = turn, .until_turn = turn});
+}
+
+// The session a prompt without --session goes to, as the server picks it: the newest
+// one not closed. "" when there is none (the server then says so).
+std::string newest_open_session(const Json& task) {
+  const auto& sessions = task.value("sessions", Json::array());
+  for (auto it = sessions.rbegin(); it != sessions.rend(); ++it)
+    if ((*it).value("status", "") != "closed") return (*it)["session_id"].get<std::string>();
+  return "";
 }
 
 void print_task(const Json& t) {
@@ -394,20 +405,32 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
     auto text = read_prompt(*prompt_words, (*s)["prompt_file"], code);
     if (!text) return code;
     Json body{{"text", *text}};
-    if (!(*s)["session"].empty()) body["session_id"] = (*s)["session"];
+    auto session_id = (*s)["session"];
     Api api(*opts);
+    // To show the turn this prompt starts and nothing before it, --watch notes where the
+    // session's transcript ends first, and names that session in the prompt.
+    TranscriptWatch new_turn;
+    if ((*flags)["watch"]) {
+      if (session_id.empty()) {
+        auto t = api.fetch("GET", *path, nullptr, code);
+        if (!t) return code;
+        session_id = newest_open_session(*t);
+      }
+      if (!session_id.empty()) {
+        auto before = api.fetch("GET", *path + "/sessions/" + encode(session_id), nullptr, code);
+        if (!before) return code;
+        new_turn.after_seq = before->value("last_seq", std::int64_t{0});
+        new_turn.from_turn = new_turn.until_turn = before->value("turn", std::int64_t{0}) + 1;
+      }
+    }
+    if (!session_id.empty()) body["session_id"] = session_id;
     auto sent = api.fetch("POST", *path + "/prompt", body, code);
     if (!sent) return code;
     if (!(*flags)["watch"]) {
       std::cout << "sent to " << sent->value("session_id", "") << "\n";
       return kExitOk;
     }
-    auto session_path = *path + "/sessions/" + encode(sent->value("session_id", ""));
-    // The turn the prompt started is the session's next one.
-    auto before = api.fetch("GET", session_path, nullptr, code);
-    if (!before) return code;
-    auto turn = (*before).value("turn", std::int64_t{1});
-    return watch_transcript(api, session_path, 0, std::max<std::int64_t>(turn, 1));
+    return watch_transcript(api, *path + "/sessions/" + encode(sent->value("session_id", "")), new_turn);
   });
 
   auto rename = task->add_subcommand("rename", "Give a task a new title");

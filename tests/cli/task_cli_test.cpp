@@ -202,3 +202,43 @@ TEST_CASE("every CLI command that takes a prompt reads it from stdin with - or f
   CHECK(contains(missing.out, "cannot read " + (dir.path() / "nope.md").string() + ": No such file or directory"));
   CHECK(s.get(task_api)["sessions"][0]["turn"] == 4);
 }
+
+TEST_CASE("task prompt --watch and task watch in the CLI show the latest turn, not the whole transcript again") {
+  test::TempDir dir;
+  Served s(dir.path());
+  auto origin = test::make_repo(dir.path() / "origin");
+  REQUIRE(s.hearth({"org", "create", "Acme"}).code == 0);
+  REQUIRE(s.hearth({"repo", "add", "acme", "file://" + origin.string()}).code == 0);
+  auto made = s.hearth({"task", "create", "acme", "--repo", "origin", "/say words of the first turn"});
+  REQUIRE(made.code == 0);
+  std::smatch m;
+  REQUIRE(std::regex_search(made.out, m, std::regex("acme/t_[0-9a-f]+")));
+  auto ref = m.str();
+
+  auto second = s.hearth({"task", "prompt", ref, "--watch", "/say words of the second turn"});
+  INFO(second.out);
+  CHECK(second.code == 0);
+  CHECK(contains(second.out, "> /say words of the second turn\n"));
+  CHECK(contains(second.out, "words of the second turn\n[turn 2 ended: end_turn]"));
+  CHECK_FALSE(contains(second.out, "first turn"));
+  CHECK_FALSE(contains(second.out, "[turn 1"));
+
+  auto watched = s.hearth({"task", "watch", ref});
+  INFO(watched.out);
+  CHECK(watched.code == 0);
+  CHECK(contains(watched.out, "words of the second turn\n[turn 2 ended: end_turn]"));
+  CHECK_FALSE(contains(watched.out, "first turn"));
+
+  // --json: the new turn's events only, as NDJSON.
+  auto third = s.hearth({"task", "prompt", ref, "--watch", "--json", "/say words of the third turn"});
+  CHECK(third.code == 0);
+  std::istringstream lines(third.out);
+  int events = 0;
+  for (std::string line; std::getline(lines, line);) {
+    auto e = json::parse(line, nullptr, false);
+    REQUIRE_MESSAGE(!e.is_discarded(), line);
+    CHECK(e["turn"] == 3);
+    ++events;
+  }
+  CHECK(events >= 3);
+}
