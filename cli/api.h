@@ -95,10 +95,29 @@ struct TranscriptWatch {
   std::int64_t after_seq = 0;   // the events after this seq
   std::int64_t from_turn = 0;   // of those, the ones of this turn and later turns
   std::int64_t until_turn = 0;  // > 0: return once this turn is over
+  // A permission request is printed with the commands that answer it:
+  // `hearth NOUN approve REF ID`, NOUN "task" or "session" and REF its ORG/TASK or
+  // ORG/TASK/SESSION.
+  std::string answer_noun, answer_ref;
 };
 
 // Follows a session's transcript (its path: /v1/orgs/…/sessions/ID) as `watch` says,
 // printed for people (NDJSON with --json). Exit code: 0, or 1 when the turn failed.
 int watch_transcript(Api& api, const std::string& session_path, const TranscriptWatch& watch);
+
+// A permission request an agent waits on, in the session at `session_path`.
+struct PendingPermission {
+  std::string session_path, permission_id, title;
+};
+// The pending requests of the session at `session_path`; nullopt after saying why.
+std::optional<std::vector<PendingPermission>> pending_permissions(Api& api, const std::string& session_path, int& code);
+// The only request in `pending`; otherwise nullopt after saying why: none is pending
+// (`code`: kExitFailed) or several are (kExitUsage), each listed as `command` and its id.
+std::optional<PendingPermission> only_pending(const std::vector<PendingPermission>& pending, const std::string& command,
+                                              int& code);
+// Answers a request with `decision` (allow_once, allow_always or reject) and prints how
+// it is settled. The exit code.
+int answer_permission(Api& api, const std::string& session_path, const std::string& permission_id,
+                      const std::string& decision);
 
 }  // namespace hearth::cli

@@ -36,6 +36,8 @@ std::optional<Ref> parse_ref(const std::string& text, int parts) {
 
 class TranscriptPrinter {
  public:
+  explicit TranscriptPrinter(const TranscriptWatch& w) : noun_(w.answer_noun), ref_(w.answer_ref) {}
+
   void print(const Json& e) {
     auto kind = e.value("kind", std::string());
     const auto& d = e.contains("data") ? e["data"] : Json();
@@ -69,8 +71,15 @@ class TranscriptPrinter {
         std::cout << " " << ++i << ". " << entry.value("content", "") << " (" << entry.value("status", "") << ")";
       std::cout << "\n";
     } else if (kind == "permission_requested") {
-      std::cout << "[permission " << d.value("permission_id", "") << "] the agent asks: "
-                << d["tool_call"].value("title", "?") << " — answer with `hearth session approve` or `reject`\n";
+      auto id = d.value("permission_id", "");
+      std::cout << "[permission " << id << "] the agent asks: " << d["tool_call"].value("title", "?") << "\n";
+      if (ref_.empty()) {
+        std::cout << "  answer with `hearth session approve` or `reject`\n";
+      } else {
+        std::cout << "  allow:  hearth " << noun_ << " approve " << ref_ << " " << id
+                  << "   (--always: for the rest of the session)\n"
+                  << "  refuse: hearth " << noun_ << " reject " << ref_ << " " << id << "\n";
+      }
     } else if (kind == "permission_resolved") {
       std::cout << "[permission " << d.value("permission_id", "") << "] " << d.value("status", "")
                 << (d.value("by", "").empty() ? "" : " by " + d.value("by", "")) << "\n";
@@ -101,7 +110,8 @@ class TranscriptPrinter {
   }
 
  private:
-  std::string open_;  // a message being streamed
+  std::string noun_, ref_;  // of the commands that answer a permission request
+  std::string open_;        // a message being streamed
 };
 
 bool turn_over(const Json& event, std::int64_t turn) {
@@ -113,7 +123,7 @@ bool turn_over(const Json& event, std::int64_t turn) {
 }  // namespace
 
 int watch_transcript(Api& api, const std::string& session_path, const TranscriptWatch& watch) {
-  TranscriptPrinter printer;
+  TranscriptPrinter printer(watch);
   int code = kExitOk;
   bool json = api.json_output();
   int streamed = api.stream(session_path + "/events", watch.after_seq > 0 ? std::to_string(watch.after_seq) : "",
@@ -134,25 +144,47 @@ int watch_transcript(Api& api, const std::string& session_path, const Transcript
 
 namespace {
 
-int watch(Api& api, const Ref& ref, const TranscriptWatch& w) { return watch_transcript(api, ref.session_path(), w); }
+// A watch of the session `ref` names it in the commands that answer permission requests.
+TranscriptWatch answered_in(const Ref& ref, TranscriptWatch w) {
+  w.answer_noun = "session";
+  w.answer_ref = ref.org + "/" + ref.task + "/" + ref.session;
+  return w;
+}
 
-// The one pending permission request, or the one named.
-std::optional<std::string> permission_to_answer(Api& api, const Ref& ref, const std::string& given, int& code) {
-  if (!given.empty()) return given;
-  auto pending = api.fetch("GET", ref.session_path() + "/permissions?status=pending", nullptr, code);
-  if (!pending) return std::nullopt;
-  const auto& items = (*pending)["items"];
-  if (items.size() != 1) {
-    std::cerr << "hearth: " << items.size() << " permission requests are pending; name one:";
-    for (const auto& p : items) std::cerr << " " << p["permission_id"].get<std::string>();
-    std::cerr << "\n";
-    code = kExitFailed;
-    return std::nullopt;
-  }
-  return items[0]["permission_id"].get<std::string>();
+int watch(Api& api, const Ref& ref, const TranscriptWatch& w) {
+  return watch_transcript(api, ref.session_path(), answered_in(ref, w));
 }
 
 }  // namespace
+
+std::optional<std::vector<PendingPermission>> pending_permissions(Api& api, const std::string& session_path, int& code) {
+  auto page = api.fetch("GET", session_path + "/permissions?status=pending", nullptr, code);
+  if (!page) return std::nullopt;
+  std::vector<PendingPermission> pending;
+  for (const auto& p : (*page)["items"])
+    pending.push_back({session_path, p["permission_id"].get<std::string>(), p["tool_call"].value("title", "")});
+  return pending;
+}
+
+std::optional<PendingPermission> only_pending(const std::vector<PendingPermission>& pending, const std::string& command,
+                                              int& code) {
+  if (pending.size() == 1) return pending.front();
+  if (pending.empty()) {
+    code = fail(kExitFailed, "no permission request is pending");
+    return std::nullopt;
+  }
+  code = fail(kExitUsage, std::to_string(pending.size()) + " permission requests are pending; name one:");
+  for (const auto& p : pending) std::cerr << "  " << command << " " << p.permission_id << "   # " << p.title << "\n";
+  return std::nullopt;
+}
+
+int answer_permission(Api& api, const std::string& session_path, const std::string& permission_id,
+                      const std::string& decision) {
+  return api.run("POST", session_path + "/permissions/" + encode(permission_id), Json{{"decision", decision}},
+                 [](const Json& j) {
+                   std::cout << j["permission_id"].get<std::string>() << " " << j["status"].get<std::string>() << "\n";
+                 });
+}
 
 std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
   auto set = std::make_shared<CommandSet>();
@@ -389,7 +421,7 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
       auto status = (*now)["status"].get<std::string>();
       until = (status == "running" || status == "cancelling") ? (*now)["turn"].get<std::int64_t>() : 0;
       if (until == 0) {  // nothing runs: print what there is and stop
-        TranscriptPrinter printer;
+        TranscriptPrinter printer(answered_in(*ref, {}));
         auto after = (*s)["after"].empty() ? std::string("0") : (*s)["after"];
         for (;;) {
           auto page = api.fetch("GET", ref->session_path() + "/transcript?limit=1000&after_seq=" + after, nullptr, code);
@@ -429,14 +461,15 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
       auto ref = parse_ref((*s)["session"], 3);
       if (!ref) return kExitUsage;
       Api api(*opts);
-      int code = kExitFailed;
-      auto id = permission_to_answer(api, *ref, (*s)[approve ? "approve_id" : "reject_id"], code);
-      if (!id) return code;
       auto decision = !approve ? "reject" : (*flags)["always"] ? "allow_always" : "allow_once";
-      return api.run("POST", ref->session_path() + "/permissions/" + encode(*id), Json{{"decision", decision}},
-                     [](const Json& j) {
-                       std::cout << j["permission_id"].get<std::string>() << " " << j["status"].get<std::string>() << "\n";
-                     });
+      auto id = (*s)[approve ? "approve_id" : "reject_id"];
+      if (!id.empty()) return answer_permission(api, ref->session_path(), id, decision);
+      int code = kExitFailed;
+      auto pending = pending_permissions(api, ref->session_path(), code);
+      if (!pending) return code;
+      auto only = only_pending(*pending, std::string("hearth session ") + (approve ? "approve " : "reject ") + (*s)["session"], code);
+      if (!only) return code;
+      return answer_permission(api, only->session_path, only->permission_id, decision);
     });
   }
 

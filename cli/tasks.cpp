@@ -122,7 +122,41 @@ int follow_task(Api& api, const std::string& path, const std::string& ref) {
     session->body = *again;
   }
   auto turn = std::max<std::int64_t>(session->body.value("turn", std::int64_t{1}), 1);
-  return watch_transcript(api, session_path, {.from_turn = turn, .until_turn = turn});
+  return watch_transcript(api, session_path,
+                          {.from_turn = turn, .until_turn = turn, .answer_noun = "task", .answer_ref = ref});
+}
+
+// `hearth task approve|reject REF [PERMISSION]`: answers the request named, or the only
+// one pending in the task's open sessions, with `decision`.
+int answer_in_task(Api& api, const std::string& path, const std::string& ref, const std::string& given,
+                   const std::string& verb, const std::string& decision) {
+  int code = kExitFailed;
+  auto task = api.fetch("GET", path, nullptr, code);
+  if (!task) return code;
+  std::vector<std::string> sessions;
+  std::vector<PendingPermission> pending;
+  for (const auto& session : task->value("sessions", Json::array())) {
+    sessions.push_back(path + "/sessions/" + encode(session["session_id"].get<std::string>()));
+    if (session.value("status", "") == "closed") continue;
+    auto some = pending_permissions(api, sessions.back(), code);
+    if (!some) return code;
+    pending.insert(pending.end(), some->begin(), some->end());
+  }
+  if (given.empty()) {
+    auto only = only_pending(pending, "hearth task " + verb + " " + ref, code);
+    if (!only) return code;
+    return answer_permission(api, only->session_path, only->permission_id, decision);
+  }
+  for (const auto& p : pending)
+    if (p.permission_id == given) return answer_permission(api, p.session_path, given, decision);
+  // Settled already: the session that has it says how.
+  for (const auto& session_path : sessions) {
+    auto all = api.fetch("GET", session_path + "/permissions", nullptr, code);
+    if (!all) return code;
+    for (const auto& p : (*all)["items"])
+      if (p["permission_id"] == given) return answer_permission(api, session_path, given, decision);
+  }
+  return fail(kExitNotFound, "no permission request " + given + " in " + ref);
 }
 
 // The session a prompt without --session goes to, as the server picks it: the newest
@@ -409,7 +443,7 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
     Api api(*opts);
     // To show the turn this prompt starts and nothing before it, --watch notes where the
     // session's transcript ends first, and names that session in the prompt.
-    TranscriptWatch new_turn;
+    TranscriptWatch new_turn{.answer_noun = "task", .answer_ref = (*s)["task"]};
     if ((*flags)["watch"]) {
       if (session_id.empty()) {
         auto t = api.fetch("GET", *path, nullptr, code);
@@ -432,6 +466,23 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
     }
     return watch_transcript(api, *path + "/sessions/" + encode(sent->value("session_id", "")), new_turn);
   });
+
+  for (bool approve : {true, false}) {
+    std::string verb = approve ? "approve" : "reject";
+    auto c = task->add_subcommand(verb, approve ? "Allow the agent's pending permission request"
+                                                : "Refuse the agent's pending permission request");
+    task_arg(c);
+    c->add_option("permission", (*s)["permission"], "Its id (default: the only one pending in the task's sessions)");
+    if (approve) c->add_flag("--always", (*flags)["always"], "Allow this kind of request for the rest of the session");
+    common(c);
+    set->add(c, [=] {
+      auto path = task_path((*s)["task"]);
+      if (!path) return kExitUsage;
+      Api api(*opts);
+      auto decision = !approve ? "reject" : (*flags)["always"] ? "allow_always" : "allow_once";
+      return answer_in_task(api, *path, (*s)["task"], (*s)["permission"], verb, decision);
+    });
+  }
 
   auto rename = task->add_subcommand("rename", "Give a task a new title");
   task_arg(rename);

@@ -242,3 +242,101 @@ TEST_CASE("task prompt --watch and task watch in the CLI show the latest turn, n
   }
   CHECK(events >= 3);
 }
+
+namespace {
+
+// Pending permission requests of a task's sessions, polled until there are `n`.
+std::vector<json> wait_pending(Served& s, const std::string& task_api, std::size_t n) {
+  std::vector<json> pending;
+  s.poll(task_api, [&](const json& t) {
+    pending.clear();
+    for (const auto& session : t["sessions"]) {
+      auto page = s.get(task_api + "/sessions/" + session["session_id"].get<std::string>() + "/permissions?status=pending");
+      for (const auto& p : page["items"]) pending.push_back(p);
+    }
+    return pending.size() == n;
+  });
+  return pending;
+}
+
+}  // namespace
+
+TEST_CASE("the CLI prints the command that answers a permission request, and task approve and reject answer them") {
+  test::TempDir dir;
+  Served s(dir.path());
+  auto origin = test::make_repo(dir.path() / "origin");
+  REQUIRE(s.hearth({"org", "create", "Acme"}).code == 0);
+  REQUIRE(s.hearth({"repo", "add", "acme", "file://" + origin.string()}).code == 0);
+  auto made = s.hearth({"task", "create", "acme", "--repo", "origin", "--detach", "/ask ship it\n/say shipped"});
+  REQUIRE(made.code == 0);
+  auto ref = made.out.substr(0, made.out.find('\n'));
+  auto task_api = "/v1/orgs/acme/tasks/" + ref.substr(5);
+
+  // `task watch` prints the request with the commands that answer it; the one printed works.
+  auto watch = sandbox::Process::spawn({{HEARTH_BINARY, "task", "watch", ref}, s.env, {}, true});
+  REQUIRE(watch.ok());
+  std::string said, allow;
+  while (!contains(said, "refuse: ")) {
+    auto line = watch->read_line(std::chrono::seconds(60));
+    REQUIRE_MESSAGE(line, said);
+    said += *line + "\n";
+    if (auto at = line->find("allow:  hearth "); at != std::string::npos)
+      allow = line->substr(at + 15, line->find("   (") - at - 15);
+  }
+  auto pending = wait_pending(s, task_api, 1);
+  auto id = pending[0]["permission_id"].get<std::string>();
+  CHECK(contains(said, "[permission " + id + "] the agent asks: ship it\n"));
+  CHECK(allow == "task approve " + ref + " " + id);
+  CHECK(contains(said, "refuse: hearth task reject " + ref + " " + id + "\n"));
+  std::vector<std::string> args;
+  std::istringstream words(allow);
+  for (std::string w; words >> w;) args.push_back(w);
+  auto approved = s.hearth(args);
+  CHECK(approved.code == 0);
+  CHECK(approved.out == id + " allowed\n");
+  while (!contains(said, "[turn 1 ended")) {
+    auto line = watch->read_line(std::chrono::seconds(60));
+    REQUIRE_MESSAGE(line, said);
+    said += *line + "\n";
+  }
+  CHECK(contains(said, "shipped"));
+  CHECK(contains(said, "[turn 1 ended: end_turn]"));
+  auto ended = watch->wait(std::chrono::seconds(10));
+  REQUIRE(ended.ok());
+  CHECK(*ended == 0);
+
+  // Two sessions, each waiting: without an id, approve lists both and asks for one.
+  auto second = s.hearth({"session", "create", ref});
+  REQUIRE(second.code == 0);
+  auto second_ref = second.out.substr(0, second.out.find('\n'));
+  REQUIRE(s.hearth({"task", "prompt", ref, "--session", second_ref.substr(ref.size() + 1), "/ask deploy it"}).code == 0);
+  auto first_session = s.get(task_api)["sessions"][0]["session_id"].get<std::string>();
+  REQUIRE(s.hearth({"session", "prompt", ref + "/" + first_session, "/ask delete it"}).code == 0);
+  pending = wait_pending(s, task_api, 2);
+  auto several = s.hearth({"task", "approve", ref});
+  CHECK(several.code == 2);
+  CHECK(contains(several.out, "2 permission requests are pending; name one:"));
+  std::string deploy, remove;
+  for (const auto& p : pending) {
+    auto title = p["tool_call"]["title"].get<std::string>();
+    (contains(title, "deploy") ? deploy : remove) = p["permission_id"].get<std::string>();
+    CHECK(contains(several.out, "  hearth task approve " + ref + " " + p["permission_id"].get<std::string>() + "   # " + title));
+  }
+  REQUIRE_FALSE(deploy.empty());
+  REQUIRE_FALSE(remove.empty());
+
+  auto rejected = s.hearth({"task", "reject", ref, remove});
+  CHECK(rejected.code == 0);
+  CHECK(rejected.out == remove + " rejected\n");
+  auto again = s.hearth({"task", "reject", ref, remove});  // settled: the session says how
+  CHECK(again.code == 1);
+  CHECK(contains(again.out, "settled already"));
+  wait_pending(s, task_api, 1);
+  auto always = s.hearth({"task", "approve", ref, "--always"});  // the only one left
+  CHECK(always.code == 0);
+  CHECK(always.out == deploy + " allowed\n");
+  auto none = s.hearth({"task", "approve", ref});
+  CHECK(none.code == 1);
+  CHECK(contains(none.out, "no permission request is pending"));
+  CHECK(s.hearth({"task", "approve", ref, "perm_nope"}).code == 4);
+}
