@@ -7,12 +7,12 @@
 
 #include <algorithm>
 #include <cstring>
-#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 
 #include "cli/exit.h"
+#include "cli/times.h"
 
 namespace hearth::cli {
 
@@ -76,18 +76,11 @@ std::optional<std::string> read_prompt(const std::vector<std::string>& words, co
 }
 
 namespace {
-// Timestamps (fields named *_at hold Unix milliseconds) read as UTC times.
+// Timestamps (fields named `at` or *_at hold Unix milliseconds) read as UTC times.
 std::string cell(const std::string& column, const nlohmann::json& v) {
   if (v.is_null()) return "-";
   if (v.is_string()) return v.get<std::string>();
-  if (column.ends_with("_at") && v.is_number_integer()) {
-    std::time_t t = v.get<std::int64_t>() / 1000;
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char out[32];
-    std::strftime(out, sizeof out, "%Y-%m-%d %H:%M:%SZ", &tm);
-    return out;
-  }
+  if ((column == "at" || column.ends_with("_at")) && v.is_number_integer()) return utc_text(v.get<std::int64_t>());
   return v.dump();
 }
 }  // namespace

@@ -12,6 +12,7 @@
 #include "cli/api.h"
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/times.h"
 
 namespace hearth::cli {
 namespace {
@@ -552,14 +553,25 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
   };
   auto a_list = audit->add_subcommand("list", "Entries, newest first, with filters");
   org_or_server(a_list);
-  for (const char* f : {"user", "kind", "task", "repo", "since", "until", "limit", "before"})
+  for (const char* f : {"user", "kind", "task", "repo", "limit", "before"})
     a_list->add_option(std::string("--") + f, (*s)[f], std::string("Filter: ") + f);
+  a_list->add_option("--since", (*s)["since"], "Entries at or after this time: 2026-11-30, 2026-11-30T14:00, 2h (ago)");
+  a_list->add_option("--until", (*s)["until"], "Entries before this time: 2026-12-01, 2026-11-30T18:00:00Z, 15m (ago)");
   common(a_list);
   set->add(a_list, [=] {
     if (!need_org()) return kExitUsage;
+    // The API takes Unix milliseconds (1 at least: 0 would mean no bound).
+    std::map<std::string, std::string> ms;
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
+    for (const char* bound : {"since", "until"}) {
+      if ((*s)[bound].empty()) continue;
+      auto at = parse_time((*s)[bound], now.count());
+      if (!at) return fail(kExitUsage, "--" + std::string(bound) + ": not a time: \"" + (*s)[bound] + "\"; give " + kTimeForms);
+      ms[bound] = std::to_string(std::max<std::int64_t>(*at, 1));
+    }
     Api api(*opts);
     auto path = log_path() + query({{"user", (*s)["user"]}, {"kind", (*s)["kind"]}, {"task", (*s)["task"]},
-                                    {"repo", (*s)["repo"]}, {"since", (*s)["since"]}, {"until", (*s)["until"]},
+                                    {"repo", (*s)["repo"]}, {"since", ms["since"]}, {"until", ms["until"]},
                                     {"limit", (*s)["limit"]}, {"before", (*s)["before"]}});
     return api.run("GET", path, nullptr, [](const Json& j) {
       print_table(j["items"], {"seq", "at", "username", "kind", "outcome", "target"});

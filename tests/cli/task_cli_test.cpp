@@ -340,3 +340,60 @@ TEST_CASE("the CLI prints the command that answers a permission request, and tas
   CHECK(contains(none.out, "no permission request is pending"));
   CHECK(s.hearth({"task", "approve", ref, "perm_nope"}).code == 4);
 }
+
+namespace {
+
+// `ms` as "YYYY-MM-DDTHH:MM:SS" on a clock `offset_h` hours ahead of UTC.
+std::string iso(std::int64_t ms, int offset_h = 0) {
+  std::time_t t = ms / 1000 + offset_h * 3600;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char out[32];
+  std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%S", &tm);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("audit list in the CLI prints UTC times and takes dates, ISO times and durations for --since and --until") {
+  test::TempDir dir;
+  Served s(dir.path());
+  auto origin = test::make_repo(dir.path() / "origin");
+  REQUIRE(s.hearth({"org", "create", "Acme"}).code == 0);
+  REQUIRE(s.hearth({"repo", "add", "acme", "file://" + origin.string()}).code == 0);
+  auto entries = json::parse(s.hearth({"audit", "list", "acme", "--json"}).out)["items"];
+  REQUIRE(entries.size() == 1);
+  auto at = entries[0]["at"].get<std::int64_t>();
+
+  auto listed = s.hearth({"audit", "list", "acme"});
+  CHECK(listed.code == 0);
+  auto shown = iso(at);
+  shown[10] = ' ';
+  CHECK_MESSAGE(contains(listed.out, shown + "Z"), listed.out);  // not the milliseconds
+  CHECK_FALSE(contains(listed.out, std::to_string(at)));
+
+  auto has = [&](std::vector<std::string> filter) {
+    std::vector<std::string> args{"audit", "list", "acme"};
+    args.insert(args.end(), filter.begin(), filter.end());
+    auto r = s.hearth(args);
+    REQUIRE_MESSAGE(r.code == 0, r.out);
+    return contains(r.out, "POST /repos");
+  };
+  CHECK(has({"--since", "1h"}));
+  CHECK(has({"--since", "15m", "--until", "0s"}));            // from a quarter of an hour ago until now
+  CHECK_FALSE(has({"--until", "1h"}));
+  CHECK_FALSE(has({"--since", iso(at + 86'400'000).substr(0, 10)}));  // tomorrow
+  CHECK(has({"--until", iso(at + 86'400'000).substr(0, 10)}));
+  CHECK(has({"--since", iso(at - 1000).substr(0, 16)}));       // to the minute
+  CHECK(has({"--until", iso(at + 1000) + "Z"}));
+  CHECK_FALSE(has({"--since", iso(at + 1000) + "Z"}));
+  CHECK(has({"--until", iso(at + 1000, 2) + "+02:00"}));       // the same instant, two hours east
+  CHECK_FALSE(has({"--until", iso(at - 1000, -5) + "-05:00"}));
+  CHECK(has({"--since", std::to_string(at)}));                 // milliseconds still work
+
+  for (std::string bad : {"yesterday", "2026-02-30", "2026-11-30T25:00", "5y", "2026-11-30T14:00+25:00"}) {
+    auto r = s.hearth({"audit", "list", "acme", "--since", bad});
+    CHECK_MESSAGE(r.code == 2, bad);
+    CHECK(contains(r.out, "--since: not a time: \"" + bad + "\""));
+  }
+}
