@@ -156,20 +156,27 @@ std::shared_ptr<CommandSet> add_client_commands(CLI::App& app) {
   org_create->add_option("name", (*s)["name"], "Its name")->required();
   org_create->add_option("--slug", (*s)["slug"], "Its URL name (default: derived from the name)");
   common(org_create);
+  // The slug first: it is what every other command takes.
+  auto print_org = [](const Json& j) {
+    std::cout << "slug: " << j.value("slug", "") << "\n";
+    Json rest = j;
+    rest.erase("slug");
+    print_object(rest);
+  };
   set->add(org_create, run("POST", [] { return std::string("/v1/orgs"); },
                            [s] {
                              Json b{{"name", (*s)["name"]}};
                              if (!(*s)["slug"].empty()) b["slug"] = (*s)["slug"];
                              return b;
                            },
-                           print_object));
+                           print_org));
   auto org_list = org->add_subcommand("list", "Your organizations");
   common(org_list);
   set->add(org_list, run("GET", [] { return std::string("/v1/orgs"); }, nullptr, items({"slug", "name", "role"})));
   auto org_show = org->add_subcommand("show", "One organization");
   org_show->add_option("org", (*s)["org"], "Its slug")->required();
   common(org_show);
-  set->add(org_show, run("GET", [s] { return "/v1/orgs/" + encode((*s)["org"]); }, nullptr, print_object));
+  set->add(org_show, run("GET", [s] { return "/v1/orgs/" + encode((*s)["org"]); }, nullptr, print_org));
 
   // member
   auto member = app.add_subcommand("member", "Members of an organization");

@@ -3,8 +3,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace CLI {
@@ -25,7 +27,14 @@ void add_prompt_options(CLI::App* cmd, std::vector<std::string>& words, std::str
 // (kExitFailed).
 std::optional<std::string> read_prompt(const std::vector<std::string>& words, const std::string& file, int& code);
 
-// Prints `items` (an array of objects) as aligned columns, or "(none)".
+// "1 file", "2 files": `n` and the noun that agrees with it.
+std::string counted(std::int64_t n, const std::string& one, const std::string& many);
+
+// Columns `text` takes on a terminal: East Asian wide characters and emoji take two,
+// combining marks and ANSI escape sequences none.
+std::size_t display_width(std::string_view text);
+
+// Prints `items` (an array of objects) as columns aligned by display width, or "(none)".
 void print_table(const nlohmann::json& items, const std::vector<std::string>& columns);
 // Prints an object as "key: value" lines.
 void print_object(const nlohmann::json& object);

@@ -96,7 +96,7 @@ class TranscriptPrinter {
     } else if (kind == "current_mode_update") {
       std::cout << "[mode " << d.value("currentModeId", "") << "]\n";
     } else if (kind == "usage_update") {
-      std::cout << "[context " << d.value("used", 0) << " of " << d.value("size", 0) << " tokens]\n";
+      std::cout << "[context " << d.value("used", 0) << " of " << counted(d.value("size", 0), "token", "tokens") << "]\n";
     } else if (kind == "agent_started") {
       std::cout << "[agent " << d.value("agent", "") << (d.value("resumed", false) ? " resumed" : " started") << "]\n";
     } else {

@@ -176,7 +176,7 @@ void print_task(const Json& t) {
     if (t.contains(k) && !t[k].is_null()) shown[k] = t[k];
   if (t.contains("owner")) shown["owner"] = t["owner"]["username"];
   if (t.contains("diff"))
-    shown["diff"] = std::to_string(t["diff"]["files"].get<std::int64_t>()) + " files, +" +
+    shown["diff"] = counted(t["diff"]["files"].get<std::int64_t>(), "file", "files") + ", +" +
                     std::to_string(t["diff"]["added"].get<std::int64_t>()) + " -" +
                     std::to_string(t["diff"]["removed"].get<std::int64_t>());
   print_object(shown);
@@ -609,7 +609,7 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
     if (api.json_output()) std::cout << v->dump(2) << "\n";
     if ((*v)["ok"].get<bool>()) {
       if (!api.json_output())
-        std::cout << "ok: " << (*v)["entries"].get<std::int64_t>() << " entries, chain intact"
+        std::cout << "ok: " << counted((*v)["entries"].get<std::int64_t>(), "entry", "entries") << ", chain intact"
                   << ((*v)["head"].is_string() ? ", head " + (*v)["head"].get<std::string>() : "") << "\n";
       return kExitOk;
     }

@@ -397,3 +397,26 @@ TEST_CASE("audit list in the CLI prints UTC times and takes dates, ISO times and
     CHECK(contains(r.out, "--since: not a time: \"" + bad + "\""));
   }
 }
+
+TEST_CASE("counts the CLI prints agree with their number: 1 file, 1 entry") {
+  test::TempDir dir;
+  Served s(dir.path());
+  auto origin = test::make_repo(dir.path() / "origin");
+  REQUIRE(s.hearth({"org", "create", "Acme"}).code == 0);
+  REQUIRE(s.hearth({"repo", "add", "acme", "file://" + origin.string()}).code == 0);
+  auto verified = s.hearth({"audit", "verify", "acme"});
+  CHECK(verified.code == 0);
+  CHECK(contains(verified.out, "ok: 1 entry, chain intact"));
+
+  auto made = s.hearth({"task", "create", "acme", "--repo", "origin", "/write notes.txt one line"});
+  REQUIRE(made.code == 0);
+  std::smatch m;
+  REQUIRE(std::regex_search(made.out, m, std::regex("acme/t_[0-9a-f]+")));
+  auto ref = m.str();
+  s.poll("/v1/orgs/acme/tasks/" + ref.substr(5), [](const json& t) {
+    return t.contains("diff") && t["diff"].is_object() && t["diff"]["files"] == 1;
+  });
+  auto shown = s.hearth({"task", "show", ref});
+  CHECK_MESSAGE(contains(shown.out, "diff: 1 file, +1 -0\n"), shown.out);
+  CHECK(contains(s.hearth({"audit", "verify", "acme"}).out, " entries, chain intact"));
+}

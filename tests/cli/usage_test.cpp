@@ -1,10 +1,14 @@
 // The `hearth` CLI's edges, run as a separate process: the exit codes of docs/cli.md for
-// usage errors and missing sign-ins, the closest command named for a mistyped one, and
-// URLs and unreachable servers described in words.
+// usage errors and missing sign-ins, the closest command named for a mistyped one, URLs
+// and unreachable servers described in words, and output people read (slugs first,
+// tables aligned by display width).
 #include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <set>
+#include <sstream>
 
 #include "tests/support/served.h"
 #include "tests/support/serve_process.h"
@@ -122,4 +126,41 @@ TEST_CASE("the CLI takes a URL with a trailing slash and says in words why a ser
   CHECK(no_tls.code == 1);
   CHECK(contains(no_tls.out, "the server at " + tls + " does not speak TLS (for a plain HTTP server, use " + s.url + ")"));
   says_no_enum_names(no_tls.out);
+}
+
+TEST_CASE("hearth org create in the CLI prints the slug first: what every other command takes") {
+  test::TempDir dir;
+  test::Served s(dir.path());
+  auto made = s.hearth({"org", "create", "Acme Tools"});
+  CHECK(made.code == 0);
+  CHECK(made.out.rfind("slug: acme-tools\n", 0) == 0);
+  CHECK(contains(made.out, "name: Acme Tools\n"));
+  CHECK(s.hearth({"org", "show", "acme-tools"}).out.rfind("slug: acme-tools\n", 0) == 0);
+}
+
+TEST_CASE("CLI tables align cells with wide characters (CJK, emoji) and accents by their display width") {
+  test::TempDir dir;
+  test::Served s(dir.path());
+  REQUIRE(s.hearth({"org", "create", "修复小组", "--slug", "fix"}).code == 0);
+  REQUIRE(s.hearth({"org", "create", "🚀 Rockets", "--slug", "rockets"}).code == 0);
+  REQUIRE(s.hearth({"org", "create", "Café crème", "--slug", "cafe"}).code == 0);
+  REQUIRE(s.hearth({"org", "create", "Plain", "--slug", "plain"}).code == 0);
+  auto listed = s.hearth({"org", "list"});
+  REQUIRE(listed.code == 0);
+  // Where ROLE's column starts on each line, in terminal columns: these names' two- and
+  // four-byte characters take one and two columns, their three-byte ones two.
+  std::set<std::size_t> starts;
+  std::istringstream lines(listed.out);
+  for (std::string line; std::getline(lines, line);) {
+    auto at = line.find(line.rfind("ROLE") != std::string::npos ? "ROLE" : "owner");
+    REQUIRE_MESSAGE(at != std::string::npos, listed.out);
+    std::size_t columns = 0;
+    for (std::size_t i = 0; i < at; ++i) {
+      auto byte = static_cast<unsigned char>(line[i]);
+      if ((byte & 0xC0) == 0x80) continue;  // a continuation byte
+      columns += byte >= 0xE0 ? 2 : 1;
+    }
+    starts.insert(columns);
+  }
+  CHECK_MESSAGE(starts.size() == 1, listed.out);
 }
