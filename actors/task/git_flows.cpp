@@ -54,7 +54,9 @@ echo "reverted $FILE"
 // In the mirror (import): the agent's HEAD fetched into $REF through upload-pack in its
 // repository, then (with $DIFF) the work tree as it is (untracked files too, through
 // Hearth's own index) against the merge base with the base branch. The index is kept
-// between runs, so that unchanged files are not hashed again.
+// between runs, so that unchanged files are not hashed again; read-tree -i leaves the work
+// tree out of its merge, which would otherwise refuse an entry a flow changed within the
+// same second as the last run ("not uptodate", racy git) and leave the diff stale.
 constexpr const char* kImportScript = R"SH(set -e
 g() { git -c core.hooksPath=/dev/null -c core.fsmonitor=false "$@"; }
 g fetch -q --no-write-fetch-head --no-tags --no-recurse-submodules /workspace/.git "+HEAD:$REF"
@@ -63,7 +65,7 @@ printf 'HEAD %s\n' "$head"
 [ -n "$DIFF" ] || exit 0
 base=$(g merge-base "$head" "refs/heads/$BASE")
 printf 'BASE %s\n' "$base"
-g read-tree -m "$head"
+g read-tree -i -m "$head"
 g -c core.excludesFile=/workspace/.git/info/exclude add -A
 printf '\036NUMSTAT\n'; g diff --cached --no-renames --numstat -z "$base"
 printf '\036STATUS\n'; g diff --cached --no-renames --name-status -z "$base"
