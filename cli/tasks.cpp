@@ -47,10 +47,12 @@ int follow_op(Api& api, const std::string& path, const Json& started) {
     if (!op) return code;
     if ((*op)["status"] != "running") {
       if (tty) std::cerr << "\r\033[K";
+      const auto& r = (*op)["result"];
       if (api.json_output()) {
         std::cout << op->dump(2) << "\n";
+      } else if (r.is_object() && !r.value("reverted", true)) {  // the server did nothing
+        std::cout << (*op)["args"].value("path", std::string("the file")) << " has no change to revert\n";
       } else {
-        const auto& r = (*op)["result"];
         if (r.is_object() && r.contains("output") && !r["output"].get<std::string>().empty())
           std::cout << r["output"].get<std::string>() << "\n";
         if (r.is_object() && r.contains("conflict_files")) {

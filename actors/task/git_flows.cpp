@@ -41,7 +41,13 @@ fi
 echo "rebased $(g rev-parse HEAD)"
 )SH";
 
+// Exits kUnchanged, touching nothing, when the file (tracked or not) is as in the base.
+constexpr int kUnchanged = 3;
 constexpr const char* kRevertScript = R"SH(base=$(g merge-base HEAD "refs/remotes/origin/$BASE")
+if g diff --quiet "$base" -- "$FILE" && [ -z "$(g ls-files --others --exclude-standard -- "$FILE")" ]; then
+  echo "no change to $FILE"
+  exit 3
+fi
 if g cat-file -e "$base:$FILE" 2>/dev/null; then
   g checkout -q "$base" -- "$FILE"
 else
@@ -227,7 +233,8 @@ Result<Json> run_git_flow(sandbox::Runtime& rt, const GitPlan& plan, std::stop_t
   } else if (plan.kind == "revert") {
     auto reverted = worktree(kRevertScript);
     if (!reverted) return reverted.error();
-    if (reverted->exit_code != 0) return failed(plan.kind, *reverted);
+    if (reverted->exit_code != 0 && reverted->exit_code != kUnchanged) return failed(plan.kind, *reverted);
+    result["reverted"] = reverted->exit_code == 0;
     say(tidy(reverted->out));
   } else if (plan.kind == "sync") {
     auto fetched = remote({"fetch", "-q", "--no-write-fetch-head", "--update-head-ok", "--no-tags", "origin",

@@ -420,3 +420,34 @@ TEST_CASE("counts the CLI prints agree with their number: 1 file, 1 entry") {
   CHECK_MESSAGE(contains(shown.out, "diff: 1 file, +1 -0\n"), shown.out);
   CHECK(contains(s.hearth({"audit", "verify", "acme"}).out, " entries, chain intact"));
 }
+
+TEST_CASE("task revert in the CLI says when a file has no change to revert, and reverts one that has") {
+  test::TempDir dir;
+  Served s(dir.path());
+  auto origin = test::make_repo(dir.path() / "origin");
+  REQUIRE(s.hearth({"org", "create", "Acme"}).code == 0);
+  REQUIRE(s.hearth({"repo", "add", "acme", "file://" + origin.string()}).code == 0);
+  auto made = s.hearth({"task", "create", "acme", "--repo", "origin", "/write notes.txt one line\n/write README.md changed"});
+  REQUIRE(made.code == 0);
+  std::smatch m;
+  REQUIRE(std::regex_search(made.out, m, std::regex("acme/t_[0-9a-f]+")));
+  auto ref = m.str();
+
+  for (std::string untouched : {"src/a.c", "no/such/file.txt"}) {
+    auto r = s.hearth({"task", "revert", ref, untouched});
+    CHECK_MESSAGE(r.code == 0, r.out);
+    CHECK(contains(r.out, untouched + " has no change to revert\n"));
+    CHECK_FALSE(contains(r.out, "reverted"));
+  }
+  for (std::string changed : {"README.md", "notes.txt"}) {  // tracked and changed, and new
+    auto r = s.hearth({"task", "revert", ref, changed});
+    CHECK_MESSAGE(r.code == 0, r.out);
+    CHECK(contains(r.out, "reverted " + changed + "\nrevert: succeeded\n"));
+  }
+  auto stat = s.hearth({"task", "diff", ref, "--stat"});
+  CHECK_MESSAGE(contains(stat.out, "(none)"), stat.out);
+  auto again = s.hearth({"task", "revert", ref, "README.md"});  // now as in the base
+  CHECK(contains(again.out, "README.md has no change to revert\n"));
+  auto json_out = s.hearth({"task", "revert", ref, "notes.txt", "--json"});
+  CHECK(json::parse(json_out.out)["result"]["reverted"] == false);
+}
