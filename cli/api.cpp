@@ -87,8 +87,8 @@ std::optional<ServerUrl> parse_server_url(std::string_view text) {
   auto rest = text.substr(sep + 3);
   while (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
   if (rest.empty() || rest.find_first_of("/?#@ ") != std::string_view::npos) return std::nullopt;
-  std::string_view port;
-  if (rest.front() == '[') {  // [IPv6]:port
+  std::optional<std::string_view> port;  // what follows the host's colon, if it has one
+  if (rest.front() == '[') {              // [IPv6]:port
     auto close = rest.find(']');
     if (close == std::string_view::npos) return std::nullopt;
     u.host = rest.substr(1, close - 1);
@@ -102,9 +102,10 @@ std::optional<ServerUrl> parse_server_url(std::string_view text) {
   }
   if (u.host.empty()) return std::nullopt;
   u.port = u.scheme == "https" ? 443 : 80;
-  if (!port.empty() || rest.back() == ':') {
-    if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
-    u.port = std::stoi(std::string(port));
+  if (port) {
+    if (port->empty() || port->size() > 5 || port->find_first_not_of("0123456789") != std::string_view::npos)
+      return std::nullopt;
+    u.port = std::stoi(std::string(*port));
     if (u.port < 1 || u.port > 65535) return std::nullopt;
   }
   return u;

@@ -72,14 +72,10 @@ class TranscriptPrinter {
       std::cout << "\n";
     } else if (kind == "permission_requested") {
       auto id = d.value("permission_id", "");
-      std::cout << "[permission " << id << "] the agent asks: " << d["tool_call"].value("title", "?") << "\n";
-      if (ref_.empty()) {
-        std::cout << "  answer with `hearth session approve` or `reject`\n";
-      } else {
-        std::cout << "  allow:  hearth " << noun_ << " approve " << ref_ << " " << id
-                  << "   (--always: for the rest of the session)\n"
-                  << "  refuse: hearth " << noun_ << " reject " << ref_ << " " << id << "\n";
-      }
+      std::cout << "[permission " << id << "] the agent asks: " << d["tool_call"].value("title", "?") << "\n"
+                << "  allow:  hearth " << noun_ << " approve " << ref_ << " " << id
+                << "   (--always: for the rest of the session)\n"
+                << "  refuse: hearth " << noun_ << " reject " << ref_ << " " << id << "\n";
     } else if (kind == "permission_resolved") {
       std::cout << "[permission " << d.value("permission_id", "") << "] " << d.value("status", "")
                 << (d.value("by", "").empty() ? "" : " by " + d.value("by", "")) << "\n";
@@ -126,18 +122,18 @@ int watch_transcript(Api& api, const std::string& session_path, const Transcript
   TranscriptPrinter printer(watch);
   int code = kExitOk;
   bool json = api.json_output();
-  int streamed = api.stream(session_path + "/events", watch.after_seq > 0 ? std::to_string(watch.after_seq) : "",
-                       [&](const std::string& name, const std::string&, const Json& data) {
-                         if (name != "transcript") return true;
-                         if (data.value("turn", std::int64_t{0}) < watch.from_turn) return true;
-                         if (json) std::cout << data.dump() << "\n" << std::flush;
-                         else printer.print(data);
-                         if (watch.until_turn > 0 && turn_over(data, watch.until_turn)) {
-                           code = data.value("kind", "") == "turn_ended" ? kExitOk : kExitFailed;
-                           return false;
-                         }
-                         return true;
-                       });
+  auto after = watch.after_seq > 0 ? std::to_string(watch.after_seq) : "";
+  int streamed = api.stream(session_path + "/events", after, [&](const std::string& name, const std::string&, const Json& data) {
+    if (name != "transcript") return true;
+    if (data.value("turn", std::int64_t{0}) < watch.from_turn) return true;
+    if (json) std::cout << data.dump() << "\n" << std::flush;
+    else printer.print(data);
+    if (watch.until_turn > 0 && turn_over(data, watch.until_turn)) {
+      code = data.value("kind", "") == "turn_ended" ? kExitOk : kExitFailed;
+      return false;
+    }
+    return true;
+  });
   printer.end_line();
   return streamed != kExitOk ? streamed : code;
 }

@@ -97,7 +97,7 @@ TEST_CASE("the CLI takes a URL with a trailing slash and says in words why a ser
   CHECK(contains(streamed.out, "connection refused: is `hearth serve` running at " + url + "?"));
 
   for (std::string bad : {"127.0.0.1:7741", "ftp://127.0.0.1:7741", "http://127.0.0.1:7741/api", "http://127.0.0.1:99999",
-                          "http://"}) {
+                          "http://", "http://[::1]:", "http://host:"}) {
     auto r = run_hearth({"org", "list", "--url", bad}, env);
     CHECK_MESSAGE(r.code == 2, bad);
     CHECK_MESSAGE(contains(r.out, "not a URL: \"" + bad + "\""), r.out);
