@@ -193,15 +193,15 @@ TEST_CASE("sync without conflicts rebases, merge fast-forwards the base in the o
 
   auto revert = w.flow(id, "revert", {{"path", "src/a.c"}});
   REQUIRE_MESSAGE(revert["status"] == "succeeded", revert.dump());
-  CHECK(revert["result"]["changed"] == true);
+  CHECK(revert["result"]["reverted"] == true);
   auto diff = w.poll(TaskWorld::task_path(id) + "/diff", [](const json& b) { return b["files"] == 1; });
   CHECK(diff["items"][0]["path"] == "feature.txt");
   // Again, and a file the task never touched: nothing to revert, and the op says so.
   for (const char* path : {"src/a.c", "README.md", "no/such/file"}) {
     auto nothing = w.flow(id, "revert", {{"path", path}});
     REQUIRE_MESSAGE(nothing["status"] == "succeeded", nothing.dump());
-    CHECK(nothing["result"]["changed"] == false);
-    CHECK(nothing["result"]["output"] == std::string("no change to revert in ") + path);
+    CHECK(nothing["result"]["reverted"] == false);
+    CHECK(nothing["result"]["output"] == std::string("no change to ") + path);
   }
 
   auto sync = w.flow(id, "sync");
