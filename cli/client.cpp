@@ -177,6 +177,17 @@ std::shared_ptr<CommandSet> add_client_commands(CLI::App& app) {
   org_show->add_option("org", (*s)["org"], "Its slug")->required();
   common(org_show);
   set->add(org_show, run("GET", [s] { return "/v1/orgs/" + encode((*s)["org"]); }, nullptr, print_org));
+  auto org_set = org->add_subcommand("set", "Change an organization's settings (org admins)");
+  org_set->add_option("org", (*s)["org"], "Its slug")->required();
+  org_set->add_option("--conventional-titles", (*s)["conventional"],
+                      "on: task titles derived from prompts start with a Conventional Commits type (feat:, fix:, …); "
+                      "off (the default): they keep the prompt's words")
+      ->required()
+      ->check(CLI::IsMember({"on", "off"}));
+  common(org_set);
+  set->add(org_set, run("PATCH", [s] { return "/v1/orgs/" + encode((*s)["org"]); },
+                        [s] { return Json{{"settings", {{"conventional_titles", (*s)["conventional"] == "on"}}}}; },
+                        print_org));
 
   // member
   auto member = app.add_subcommand("member", "Members of an organization");

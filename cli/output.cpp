@@ -179,7 +179,10 @@ void print_object(const nlohmann::json& object) {
     std::cout << object.dump(2) << "\n";
     return;
   }
-  for (const auto& [k, v] : object.items()) std::cout << k << ": " << (v.is_structured() ? v.dump() : cell(k, v)) << "\n";
+  for (const auto& [k, v] : object.items()) {
+    if (k == "position") continue;  // where a read stands in its event stream: for live views, not people
+    std::cout << k << ": " << (v.is_structured() ? v.dump() : cell(k, v)) << "\n";
+  }
 }
 
 }  // namespace hearth::cli

@@ -136,6 +136,15 @@ TEST_CASE("hearth org create in the CLI prints the slug first: what every other 
   CHECK(made.out.rfind("slug: acme-tools\n", 0) == 0);
   CHECK(contains(made.out, "name: Acme Tools\n"));
   CHECK(s.hearth({"org", "show", "acme-tools"}).out.rfind("slug: acme-tools\n", 0) == 0);
+  // Accents are spelled in ASCII, not dropped.
+  CHECK(s.hearth({"org", "create", "Équipe Ærø"}).out.rfind("slug: equipe-aero\n", 0) == 0);
+  // Settings: titles keep the prompt's words unless the org wants Conventional Commits types.
+  auto on = s.hearth({"org", "set", "acme-tools", "--conventional-titles", "on"});
+  CHECK(on.code == 0);
+  CHECK(contains(on.out, "settings: {\"conventional_titles\":true}"));
+  CHECK_FALSE(contains(on.out, "position"));
+  CHECK(s.hearth({"org", "set", "acme-tools", "--conventional-titles", "maybe"}).code == 2);
+  CHECK(contains(s.hearth({"org", "set", "acme-tools", "--conventional-titles", "off"}).out, "settings: {\"conventional_titles\":false}"));
 }
 
 TEST_CASE("CLI tables align cells with wide characters (CJK, emoji) and accents by their display width") {
