@@ -182,12 +182,14 @@ std::int64_t turn_of(SQLite::Database& db) { return db.execAndGet("SELECT turn F
 // A session its task created tells the task what changed: its status, a turn's end, a
 // permission request or its answer.
 void report(StepContext& ctx, const std::string& event, Json extra = Json::object()) {
-  SQLite::Statement q(ctx.db(), "SELECT org_id, task_id, session_id, status, turn, task_linked FROM session");
+  ctx.db().exec("UPDATE session SET reports = reports + 1");
+  SQLite::Statement q(ctx.db(), "SELECT org_id, task_id, session_id, status, turn, task_linked, reports FROM session");
   if (!q.executeStep() || q.getColumn(5).getInt() == 0) return;
   extra["session_id"] = q.getColumn(2).getString();
   extra["status"] = q.getColumn(3).getString();
   extra["turn"] = q.getColumn(4).getInt64();
   extra["event"] = event;
+  extra["report_seq"] = q.getColumn(6).getInt64();  // the task ignores one older than it applied
   if (auto st = ctx.send(task::address(q.getColumn(0).getString(), q.getColumn(1).getString()), task::kSessionChanged, extra);
       !st)
     spdlog::error("session.task_report_failed session={} error={}", ctx.address().display(), st.error().message);
