@@ -423,7 +423,9 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
       if (!path) return kExitUsage;
       Api api(*opts);
       return api.run("POST", *path + "/" + v, Json::object(), [v](const Json& j) {
-        if (j.contains("status")) std::cout << j["status"].get<std::string>() << "\n";
+        if (j.contains("stopping"))
+          std::cout << "stopping " << counted(j["stopping"].get<std::int64_t>(), "running turn", "running turns") << "\n";
+        else if (j.contains("status")) std::cout << j["status"].get<std::string>() << "\n";
         else std::cout << v << ": done\n";
       });
     });

@@ -419,6 +419,12 @@ TEST_CASE("counts the CLI prints agree with their number: 1 file, 1 entry") {
   auto shown = s.hearth({"task", "show", ref});
   CHECK_MESSAGE(contains(shown.out, "diff: 1 file, +1 -0\n"), shown.out);
   CHECK(contains(s.hearth({"audit", "verify", "acme"}).out, " entries, chain intact"));
+  // task stop says how many turns it stops.
+  REQUIRE(s.hearth({"task", "prompt", ref, "/sleep 30000"}).code == 0);
+  s.poll("/v1/orgs/acme/tasks/" + ref.substr(5), [](const json& t) { return t["status"] == "running"; });
+  auto stopped = s.hearth({"task", "stop", ref});
+  CHECK(stopped.code == 0);
+  CHECK(stopped.out == "stopping 1 running turn\n");
 }
 
 TEST_CASE("task revert in the CLI says when a file has no change to revert, and reverts one that has") {
