@@ -309,7 +309,7 @@ TEST_CASE("the CLI prints the command that answers a permission request, and tas
   auto second = s.hearth({"session", "create", ref});
   REQUIRE(second.code == 0);
   auto second_ref = second.out.substr(0, second.out.find('\n'));
-  REQUIRE(s.hearth({"task", "prompt", ref, "--session", second_ref.substr(ref.size() + 1), "/ask deploy it"}).code == 0);
+  REQUIRE(s.hearth({"task", "prompt", ref, "--session", second_ref.substr(ref.size() + 1), "/tool Bash execute deploy it"}).code == 0);
   auto first_session = s.get(task_api)["sessions"][0]["session_id"].get<std::string>();
   REQUIRE(s.hearth({"session", "prompt", ref + "/" + first_session, "/ask delete it"}).code == 0);
   pending = wait_pending(s, task_api, 2);
