@@ -496,6 +496,7 @@ Result<Json> AgentRunner::run_turn(const TurnPlan& plan, std::stop_token server_
     }
     if (!conn) return failed(conn.error());
     resumed = (*conn)->loaded();
+    auto startup = (*conn)->startup_ms();
     Json info = (*conn)->agent_info().value("agentInfo", Json::object());
     auto agent_session = (*conn)->session_id();
     {
@@ -511,7 +512,7 @@ Result<Json> AgentRunner::run_turn(const TurnPlan& plan, std::stop_token server_
     });
     l->record([&](TranscriptBuilder& b) {
       b.note("agent_started", {{"agent", plan.agent}, {"agent_info", info}, {"agent_session_id", agent_session},
-                               {"resumed", resumed}}, now());
+                               {"resumed", resumed}, {"startup_ms", startup}}, now());
       for (const auto& [update, at] : early) b.update(update, at);
     });
   }

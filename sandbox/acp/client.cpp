@@ -73,6 +73,8 @@ struct AgentConnection::Impl {
   std::string stderr_tail;     // the last few KiB the agent wrote on stderr
   bool replaying = false;      // during session/load: updates are history, not passed on
   bool loaded = false;
+  // How long the start took: to initialize's answer, then to the session's (new or load).
+  std::chrono::steady_clock::time_point spawned, initialized, opened;
   std::thread reader;
   // Threads serving the agent's requests; finished ones are joined as new ones start, so
   // a long session does not pile up finished threads.
@@ -422,6 +424,10 @@ AgentConnection::~AgentConnection() { impl_->shutdown(); }
 const std::string& AgentConnection::session_id() const { return impl_->session; }
 const Json& AgentConnection::agent_info() const { return impl_->info; }
 bool AgentConnection::loaded() const { return impl_->loaded; }
+Json AgentConnection::startup_ms() const {
+  auto ms = [](auto from, auto to) { return std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count(); };
+  return {{"initialize", ms(impl_->spawned, impl_->initialized)}, {"session", ms(impl_->initialized, impl_->opened)}};
+}
 void AgentConnection::kill() {
   if (impl_->agent) impl_->agent->kill(SIGKILL);
 }
@@ -437,6 +443,7 @@ Result<std::unique_ptr<AgentConnection>> AgentConnection::start(const Provider& 
   auto command = provider.command(dir, impl->spec.exec);
   if (!command) return command.error();
   command->stdout_socket = true;  // whose every chunk is (read_loop)
+  impl->spawned = std::chrono::steady_clock::now();
   auto process = Process::spawn(*command);
   if (!process) return process.error();
   impl->agent = std::make_unique<Process>(std::move(*process));
@@ -452,6 +459,7 @@ Result<std::unique_ptr<AgentConnection>> AgentConnection::start(const Provider& 
   auto init = i.wait_answer(init_id, i.spec.start_timeout);
   if (!init) return i.gone("initializing");
   if (init->contains("error")) return Impl::agent_error((*init)["error"]);
+  i.initialized = std::chrono::steady_clock::now();
   i.info = (*init)["result"];
   if (i.info.value("protocolVersion", Json(0)) != 1)
     return Error{ErrorCode::unavailable,
@@ -475,6 +483,7 @@ Result<std::unique_ptr<AgentConnection>> AgentConnection::start(const Provider& 
     if (!loaded->contains("error")) {
       i.session = i.spec.load_session_id;
       i.loaded = true;
+      i.opened = std::chrono::steady_clock::now();
       i.open_session();
       return conn;
     }
@@ -507,6 +516,7 @@ Result<std::unique_ptr<AgentConnection>> AgentConnection::start(const Provider& 
   if (!(*made)["result"].contains("sessionId") || !(*made)["result"]["sessionId"].is_string())
     return Error{ErrorCode::unavailable, "the agent opened a session without a sessionId"};
   i.session = (*made)["result"]["sessionId"].get<std::string>();
+  i.opened = std::chrono::steady_clock::now();
   i.open_session();
   return conn;
 }

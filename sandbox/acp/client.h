@@ -57,6 +57,9 @@ class AgentConnection {
   const std::string& session_id() const;
   const Json& agent_info() const;  // initialize's result
   bool loaded() const;             // the session was resumed with session/load
+  // How long the start took, in ms: {"initialize": from spawn to its answer, "session":
+  // then to session/new's (or session/load's) answer, authentication included}.
+  Json startup_ms() const;
   bool alive() const;              // the agent process still runs and speaks ACP
   // Kills the agent's whole process group now, from any thread; a turn in progress then
   // fails with "the agent exited".
