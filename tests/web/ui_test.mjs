@@ -2,7 +2,11 @@
 // against a real `hearth serve` on a free port: sign in, create a task with the mock
 // agent through the dialog, watch the transcript stream in, see the diff, push, and an
 // agent's <script> and <img onerror> rendered as inert text. Screenshots go to
-// build/web-screenshots. Usage: node ui_test.mjs HEARTH_BINARY OUT_DIR
+// build/web-screenshots.
+//
+// Usage: node ui_test.mjs HEARTH_BINARY OUT_DIR
+// With HEARTH_WEB_DIR set, the server serves that built frontend (`--web-dir`); by
+// default, the one beside the binary (build/web).
 import { spawn, execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
@@ -31,8 +35,10 @@ const check = (ok, what) => {
 
 // Starts `hearth serve` (on `port`, 0: a free one); resolves with its base URL.
 function start(port = 0) {
-  server = spawn(hearth, ['--log-level', 'warn', 'serve', '--port', String(port), '--data-dir', join(scratch, 'data'),
-                          '--file-repo-root', scratch], {
+  const args = ['--log-level', 'warn', 'serve', '--port', String(port), '--data-dir', join(scratch, 'data'),
+                '--file-repo-root', scratch];
+  if (process.env.HEARTH_WEB_DIR) args.push('--web-dir', process.env.HEARTH_WEB_DIR);
+  server = spawn(hearth, args, {
     env: { ...process.env, HEARTH_ADMIN_PASSWORD: password },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -207,7 +213,11 @@ try {
   console.log(`FAIL ${e?.stack ?? e}`);
 } finally {
   await browser?.close().catch(() => {});
-  server?.kill('SIGTERM');
+  if (server && server.exitCode === null && server.signalCode === null) {
+    const gone = new Promise((r) => server.once('exit', r));
+    server.kill('SIGTERM');
+    await gone;
+  }
   rmSync(scratch, { recursive: true, force: true });
 }
 console.log(failures.length ? `${failures.length} failed` : 'all passed');
