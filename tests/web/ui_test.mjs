@@ -148,6 +148,7 @@ async function main() {
   check(!/toolCallId|sessionUpdate|session_created|agent_started|turn_ended/.test(shown), 'no raw ACP JSON or event names in the transcript');
   check(await page.locator('nav.sidebar a.task', { hasText: 'write hello.txt' }).locator('.s-idle').count() === 1,
         'the sidebar lists the task under its repository, idle');
+  await page.getByRole('tab', { name: /Diff 1 file/ }).waitFor({ timeout: 30000 });  // refreshed after the turn
   await page.screenshot({ path: join(outDir, 'task.png') });
 
   await page.getByRole('tab', { name: /Diff/ }).click();

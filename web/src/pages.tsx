@@ -71,7 +71,9 @@ export function FeedPage() {
             <li class={n.read ? '' : 'unread'}>
               <span class="badge">{n.read ? '' : '●'}</span>
               <span class="feed-main">{n.task_id
-                ? <Link to={`/orgs/${enc(slug(n.org_id))}/tasks/${enc(n.task_id)}`}>{n.message}</Link> : n.message}</span>
+                ? <><Link to={`/orgs/${enc(slug(n.org_id))}/tasks/${enc(n.task_id)}`}>{feed.items.get(n.task_id)?.title ?? 'A task'}</Link>
+                    <span class="muted">: {n.message}</span></>
+                : n.message}</span>
               <span class="when muted"><Ago at={n.created_at} /></span>
             </li>
           ))}
@@ -258,7 +260,7 @@ export function AccountPage() {
   const [tokens, tokensError, reloadTokens] = useLoad('/v1/tokens');
   const [sessions, sessionsError, reloadSessions] = useLoad('/v1/auth/sessions');
   const [tokenName, setTokenName] = useState('');
-  const [newToken, setNewToken] = useState('');
+  const [newToken, setNewToken] = useState<Json | null>(null);
   useTitle('Your settings');
   const now = Date.now();
   return (
@@ -266,7 +268,7 @@ export function AccountPage() {
       <div class="page-head"><h1>Your settings</h1><span class="muted">Signed in as {user.username}{user.is_admin ? ', a server admin' : ''}.</span></div>
 
       <Section title="API tokens" note={<>For the CLI and scripts: <code>hearth login --with-token …</code>, or <code>Authorization: Bearer …</code>. A token is shown once, when it is created.</>}>
-        {newToken && <p class="notice" role="status">Your new token (shown once, copy it now): <code>{newToken}</code></p>}
+        {newToken && <p class="notice" role="status">Your new token “{newToken.name}” (shown once, copy it now): <code>{newToken.token}</code></p>}
         <State data={tokens} error={tokensError} what="tokens" empty={!tokens?.items?.length && 'No tokens yet.'}>
           <table><thead><tr><th>Name</th><th>Created</th><th>Last used</th><th>State</th><th /></tr></thead><tbody>
             {tokens?.items?.map((t: Json) => {
@@ -278,13 +280,17 @@ export function AccountPage() {
                     : expired ? <span class="tag bad">expired</span>
                     : t.expires_at ? <>active, expires <Ago at={t.expires_at} /></> : 'active'}</td>
                   <td>{!t.revoked_at && !expired && <Act label="Revoke" danger confirmText={`Revoke the token "${t.name}"? Whatever uses it stops working.`}
-                                                          run={async () => { await api('DELETE', `/v1/tokens/${enc(t.id)}`); reloadTokens(); }} />}</td>
+                                                          run={async () => {
+                                                            await api('DELETE', `/v1/tokens/${enc(t.id)}`);
+                                                            if (newToken?.id === t.id) setNewToken(null);
+                                                            reloadTokens();
+                                                          }} />}</td>
                 </tr>
               );
             })}
           </tbody></table>
         </State>
-        <Form label="Create" onSubmit={async () => { const t = await api('POST', '/v1/tokens', { name: tokenName }); setNewToken(t.token); setTokenName(''); reloadTokens(); }}>
+        <Form label="Create" onSubmit={async () => { setNewToken(await api('POST', '/v1/tokens', { name: tokenName })); setTokenName(''); reloadTokens(); }}>
           <label>Name <input value={tokenName} onInput={field(setTokenName)} placeholder="laptop CLI" required /></label>
         </Form>
       </Section>

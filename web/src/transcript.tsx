@@ -398,11 +398,21 @@ export function Transcript({ org, taskId, session, live, taskStatus }:
 
   const { items, pending } = useMemo(() => fold(store.current.events), [tick]);
 
-  // Follow the end while the reader is at the end; leave them be when they scrolled up.
+  // Follow the end while the reader is at the end (also when the window narrows and the
+  // text reflows); leave them be when they scrolled up.
   useEffect(() => {
     const el = scroller.current;
     if (el && stick.current) el.scrollTop = el.scrollHeight;
   }, [tick, pending.length]);
+  useEffect(() => {
+    const el = scroller.current;
+    if (!el || typeof ResizeObserver === 'undefined') return;
+    const watch = new ResizeObserver(() => {
+      if (stick.current) el.scrollTop = el.scrollHeight;
+    });
+    watch.observe(el);
+    return () => watch.disconnect();
+  }, []);
 
   const status = info?.status ?? '';
   return (
