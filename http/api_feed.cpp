@@ -40,7 +40,7 @@ Result<Reply> read_all(Context& ctx) {
 void add_feed_routes(Router& r) {
   r.add({"GET", "/v1/me/feed", Policy::signed_in, "user", feed});
   r.add({"GET", "/v1/me/feed/events", Policy::signed_in, "user", feed_events});
-  r.add({"POST", "/v1/me/feed/read", Policy::signed_in, "user", read_all});
+  r.add({"POST", "/v1/me/feed/read", Policy::signed_in, "user", read_all, false});
   r.add({"GET", "/v1/me/notifications", Policy::signed_in, "user", notifications});
 }
 

@@ -211,6 +211,24 @@ Result<Reply> get_org(Context& ctx) {
   return positioned(ctx, at, std::move(*org));
 }
 
+// PATCH /v1/orgs/{org}: the org's settings ({"settings": {"conventional_titles": bool}}).
+Result<Reply> update_org(Context& ctx) {
+  if (!ctx.body.is_object() || !ctx.body.contains("settings") || !ctx.body["settings"].is_object())
+    return Error{ErrorCode::invalid, "give {\"settings\": {\"conventional_titles\": true|false}}"};
+  const auto& settings = ctx.body["settings"];
+  for (const auto& [key, value] : settings.items())
+    if (key != "conventional_titles")
+      return Error{ErrorCode::invalid, fmt::format("unknown setting \"{}\" (known: conventional_titles)", printable(key))};
+  auto conventional = bool_field(settings, "conventional_titles");
+  if (!conventional) return conventional.error();
+  Json change = Json::object();
+  if (*conventional) change["conventional_titles"] = **conventional;
+  auto address = actors::organization::address(ctx.org_id);
+  auto sent = ctx.edge.send(address, actors::organization::kSetSettings, change, true);
+  if (!sent) return sent.error();
+  return get_org(ctx);
+}
+
 Result<Reply> list_members(Context& ctx) {
   auto address = actors::organization::address(ctx.org_id);
   auto at = position(ctx, address.id());
@@ -311,6 +329,7 @@ void add_identity_routes(Router& r) {
   r.add({"POST", "/v1/orgs", Policy::signed_in, "directory, organization", create_org});
   r.add({"GET", "/v1/orgs", Policy::signed_in, "directory", list_orgs});
   r.add({"GET", "/v1/orgs/{org}", Policy::org_member, "organization", get_org});
+  r.add({"PATCH", "/v1/orgs/{org}", Policy::org_admin, "organization", update_org});
   r.add({"GET", "/v1/orgs/{org}/members", Policy::org_member, "organization", list_members});
   r.add({"POST", "/v1/orgs/{org}/members", Policy::org_admin, "organization", add_member});
   r.add({"PATCH", "/v1/orgs/{org}/members/{username}", Policy::org_admin, "organization", set_member_role});

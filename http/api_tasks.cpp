@@ -160,14 +160,34 @@ Result<Reply> create_task(Context& ctx) {
   if (!timeout) return timeout.error();
   auto repo = ctx.edge.host.call(org::address(ctx.org_id), org::kRepo, {{"repo_id", *repo_id}});
   if (!repo) return repo.error();
+  // A base branch the remote does not have is refused now (a provisioning error would
+  // follow, and no retry could mend it).
+  if (auto base = fields["base_branch"].get<std::string>(); !base.empty() && base != (*repo)["default_branch"]) {
+    auto remote = describe_remote((*runner)->runtime(), ctx.org_id, (*repo)["url"],
+                                  (*repo)["credential"].is_string() ? (*repo)["credential"].get<std::string>() : "");
+    if (!remote) return remote.error();
+    std::vector<std::string> names;
+    for (const auto& b : (*remote)["items"]) names.push_back(b["name"]);
+    if (std::find(names.begin(), names.end(), base) == names.end()) {
+      if (names.size() > 10) names.resize(10), names.push_back("…");
+      return Error{ErrorCode::invalid, fmt::format("repository {} has no branch \"{}\" (it has: {})", *repo_id, base,
+                                                   names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", ")))};
+    }
+  }
   auto redacted = redact_for_agent(ctx, *agent, {}, *prompt);
   if (!redacted) return redacted.error();
+  bool conventional = false;
+  if (title.empty()) {
+    auto org = ctx.edge.host.call(org::address(ctx.org_id), org::kGet);
+    if (!org) return org.error();
+    conventional = (*org)["settings"].value("conventional_titles", false);
+  }
   bool https = (*repo)["url"].get<std::string>().rfind("https://", 0) == 0;
   Json body{{"task_id", identity::new_id("t_")},
             {"repo_id", *repo_id},
             {"prompt", *redacted},
             {"agent", *agent},
-            {"title", title.empty() ? task::derive_title(*redacted) : title},
+            {"title", title.empty() ? task::derive_title(*redacted, conventional) : title},
             {"owner", {{"user_id", ctx.caller->user_id}, {"username", ctx.caller->username}}},
             {"network", https || (*def)->needs_network ? "host" : "none"}};
   if (!fields["base_branch"].get<std::string>().empty()) body["base_branch"] = fields["base_branch"];
@@ -412,9 +432,9 @@ void add_task_routes(Router& r) {
   r.add({"GET", one + "/ops", Policy::org_member, "task", ops});
   r.add({"GET", one + "/ops/{op}", Policy::org_member, "task", op});
   r.add({"GET", one + "/events", Policy::org_member, "task", task_events});
-  r.add({"POST", one + "/read", Policy::org_member, "user", mark_read});
+  r.add({"POST", one + "/read", Policy::org_member, "user", mark_read, false});
   r.add({"GET", one + "/sessions/{session}/draft", Policy::org_member, "user", get_draft});
-  r.add({"PUT", one + "/sessions/{session}/draft", Policy::org_member, "user", put_draft});
+  r.add({"PUT", one + "/sessions/{session}/draft", Policy::org_member, "user", put_draft, false});
 }
 
 }  // namespace hearth::http

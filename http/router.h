@@ -137,6 +137,11 @@ struct Edge {
   // and by max_waiting_per_actor and max_waiting_total, so that stuck actors can hold
   // at most half the workers and reads always find one free.
   Result<actors::SendReceipt> send(const actors::Address& to, std::string_view queue, const Json& body, bool wait);
+  // Requests waiting in send() now.
+  std::size_t waiting_sends() {
+    std::lock_guard lock(waiting_mu_);
+    return waiting_total_;
+  }
 
   // Records that an API token was used (its last_used_at), at most once a minute per
   // token, without waiting for the write.
@@ -217,6 +222,9 @@ struct Route {
   Policy policy = Policy::unset;
   std::string target;   // the actor type it reads or sends to, for docs and the inspector
   Handler handler;
+  // Whether its calls go to the audit log (mutations only). Off for marks that change
+  // nothing anyone else sees (read-marks, drafts): they would drown the log.
+  bool audited = true;
 };
 
 class Router {

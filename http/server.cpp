@@ -96,7 +96,7 @@ thread_local RequestInfo t_request;
 void audit_mutation(const Context& ctx, const Route& route, int status, const std::string& outcome,
                     const Json& result = nullptr) {
   const auto& method = ctx.req.method;
-  if (method == "GET" || method == "HEAD" || method == "OPTIONS") return;
+  if (method == "GET" || method == "HEAD" || method == "OPTIONS" || !route.audited) return;
   // Sign-in has no caller yet: the name it was tried with (never the password) stands in.
   std::string username;
   Json user_id = nullptr;
@@ -845,6 +845,8 @@ void Server::set_ready(bool ready) { impl_->ready = ready; }
 const Router& Server::router() const { return impl_->router; }
 
 std::size_t Server::reading_bodies() const { return impl_->edge.bodies_reading(); }
+
+std::size_t Server::waiting_sends() const { return impl_->edge.waiting_sends(); }
 
 std::size_t Server::waiting_connections() const {
   return impl_->server.gate ? impl_->server.gate->waiting() : 0;

@@ -44,6 +44,8 @@ class Server {
   std::size_t waiting_connections() const;
   // Workers reading a request body now.
   std::size_t reading_bodies() const;
+  // Requests waiting for an actor's answer to a change now.
+  std::size_t waiting_sends() const;
 
   // The route table, for the authorization test and the docs.
   const Router& router() const;

@@ -1,6 +1,9 @@
 // Outside text made safe for JSON, logs and messages: see text.h.
 #include "storage/text.h"
 
+#include <iconv.h>
+#include <locale.h>
+
 #include <fmt/format.h>
 
 namespace hearth {
@@ -73,6 +76,38 @@ std::string printable(std::string_view s, std::size_t max) {
     s.remove_prefix(n);
   }
   if (cut) out += "\xE2\x80\xA6";
+  return out;
+}
+
+std::string ascii_transliterated(std::string_view s) {
+  auto text = sanitize_utf8(s);
+  // iconv transliterates by the thread's LC_CTYPE; C.UTF-8 (built into glibc) knows
+  // Latin letters' ASCII spellings, the "C" locale does not.
+  static const locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", locale_t(0));
+  locale_t before = utf8 ? uselocale(utf8) : locale_t(0);
+  std::string out;
+  iconv_t cd = iconv_open("ASCII//TRANSLIT", "UTF-8");
+  if (cd != reinterpret_cast<iconv_t>(-1)) {
+    char* in = text.data();
+    std::size_t in_left = text.size();
+    std::string buffer(text.size() * 4 + 16, '\0');
+    char* to = buffer.data();
+    std::size_t to_left = buffer.size();
+    while (in_left > 0) {
+      if (iconv(cd, &in, &in_left, &to, &to_left) != static_cast<std::size_t>(-1)) break;
+      if (errno != EILSEQ || to_left == 0) break;
+      *to++ = '?';  // no spelling at all: skip the character
+      --to_left;
+      auto n = std::max<std::size_t>(1, sequence_length(std::string_view(in, in_left)));
+      in += n;
+      in_left -= n;
+    }
+    out.assign(buffer.data(), to);
+    iconv_close(cd);
+  }
+  if (utf8) uselocale(before);
+  if (cd == reinterpret_cast<iconv_t>(-1))
+    for (unsigned char c : text) out += c < 0x80 ? static_cast<char>(c) : '?';
   return out;
 }
 

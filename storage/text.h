@@ -25,6 +25,11 @@ std::string json_text(const nlohmann::json& value, int indent = -1);
 // bytes that are not UTF-8 written as \xNN, and "…" when cut.
 std::string printable(std::string_view s, std::size_t max = 200);
 
+// `s` in ASCII, letters with accents and ligatures spelled without (`Équipe` → `Equipe`,
+// `straße` → `strasse`, glibc's transliteration in C.UTF-8); what has no ASCII spelling
+// becomes '?'. For slugs and branch names.
+std::string ascii_transliterated(std::string_view s);
+
 // `s` as one word for a POSIX shell: single-quoted, each quote in it written '\''.
 std::string shell_quoted(std::string_view s);
 

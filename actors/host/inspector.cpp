@@ -120,6 +120,7 @@ Result<Json> Host::actor_summary(const Address& address) {
                 {"input", input},
                 {"queue", {{"pending", counts.value("pending", 0)},
                            {"failed", counts.value("failed", 0)},
+                           {"rejected", counts.value("rejected", 0)},
                            {"completed", counts.value("completed", 0)},
                            {"discarded", counts.value("discarded", 0)}}},
                 {"io_jobs_in_flight", db.execAndGet("SELECT COUNT(*) FROM io_jobs").getInt64()},
@@ -132,8 +133,9 @@ Result<Json> Host::actor_summary(const Address& address) {
 
 Result<Json> Host::queue_messages(const Address& address, const std::string& status, std::int64_t before_id,
                                   std::size_t limit) {
-  if (!status.empty() && status != "pending" && status != "failed" && status != "completed" && status != "discarded")
-    return Error{ErrorCode::invalid, fmt::format("status must be pending, failed, completed or discarded, not \"{}\"",
+  if (!status.empty() && status != "pending" && status != "failed" && status != "rejected" && status != "completed" &&
+      status != "discarded")
+    return Error{ErrorCode::invalid, fmt::format("status must be pending, failed, rejected, completed or discarded, not \"{}\"",
                                                  status)};
   return core_->read(address, [&](ReadContext& ctx) -> Result<Json> {
     SQLite::Statement q(ctx.db,

@@ -116,6 +116,28 @@ struct PendingMessage {
   std::string body_json;
 };
 
+// What a handler's error makes of its message: `rejected` when the input was refused
+// (nothing is wrong, a retry would answer the same), `failed` when something broke.
+const char* error_outcome(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::invalid:
+    case ErrorCode::not_found:
+    case ErrorCode::conflict:
+    case ErrorCode::too_large:
+    case ErrorCode::unauthorized:
+    case ErrorCode::forbidden:
+    case ErrorCode::method_not_allowed:
+    case ErrorCode::unsupported_media_type:
+    case ErrorCode::rate_limited:
+      return "rejected";
+    case ErrorCode::timeout:
+    case ErrorCode::unavailable:
+    case ErrorCode::internal:
+      return "failed";
+  }
+  return "failed";
+}
+
 // Runs one message through its handler inside a savepoint; records the outcome.
 StepOutcome run_step(Instance& inst, const PendingMessage& msg, StepEffects& effects) {
   auto& db = *inst.writer;
@@ -151,9 +173,10 @@ StepOutcome run_step(Instance& inst, const PendingMessage& msg, StepEffects& eff
   }
   auto ended_ms = storage::now_ms();
   auto duration_us = micros_since(started);
+  const char* outcome = out.ok ? "completed" : error_outcome(out.error.code);
   auto upd = inst.statement(
       "UPDATE queue_messages SET status = ?, completed_at = ?, result_json = ?, error_json = ? WHERE id = ?");
-  upd->bind(1, out.ok ? "completed" : "failed");
+  upd->bind(1, outcome);
   upd->bind(2, static_cast<int64_t>(ended_ms));
   if (out.ok) {
     upd->bind(3, out.result.dump());
@@ -172,15 +195,18 @@ StepOutcome run_step(Instance& inst, const PendingMessage& msg, StepEffects& eff
   hist->bind(3, static_cast<int64_t>(started_ms));
   hist->bind(4, static_cast<int64_t>(ended_ms));
   hist->bind(5, static_cast<int64_t>(duration_us));
-  hist->bind(6, out.ok ? "completed" : "failed");
+  hist->bind(6, outcome);
   if (out.ok) hist->bind(7);
   else hist->bind(7, error_to_json(out.error).dump());
   hist->exec();
   auto& metrics = Metrics::global();
   metrics.add("hearth_queue_messages_processed_total",
-              {{"type", inst.address.type}, {"outcome", out.ok ? "completed" : "failed"}});
+              {{"type", inst.address.type}, {"outcome", outcome}});
   metrics.observe("hearth_queue_step_duration_seconds", {{"type", inst.address.type}}, duration_us / 1e6);
-  if (!out.ok)
+  if (!out.ok && std::string_view(outcome) == "rejected")
+    spdlog::debug("queue.step_rejected actor={} queue={} msg={} code={} error={}", inst.address.display(),
+                  msg.queue, msg.id, to_string(out.error.code), out.error.message);
+  else if (!out.ok)
     spdlog::warn("queue.step_failed actor={} queue={} msg={} code={} error={}", inst.address.display(),
                  msg.queue, msg.id, to_string(out.error.code), out.error.message);
   else if (duration_us > 1'000'000)
@@ -193,7 +219,7 @@ StepOutcome run_step(Instance& inst, const PendingMessage& msg, StepEffects& eff
 // it runs when the newest message id crosses a multiple of kPruneEvery.
 void prune(SQLite::Database& db) {
   db.exec(fmt::format(
-      "DELETE FROM queue_messages WHERE status IN ('completed', 'discarded') AND "
+      "DELETE FROM queue_messages WHERE status IN ('completed', 'rejected', 'discarded') AND "
       "id < (SELECT MAX(id) FROM queue_messages) - {}",
       kKeepSettledMessages));
   db.exec(fmt::format("DELETE FROM workflow_history WHERE id < (SELECT MAX(id) FROM workflow_history) - {}",

@@ -17,6 +17,7 @@
 #include "actors/organization/organization_actor.h"
 #include "actors/user/user_actor.h"
 #include "storage/database.h"
+#include "storage/text.h"
 
 namespace hearth::identity {
 
@@ -183,7 +184,7 @@ Status validate_slug(const std::string& s) {
 
 std::string slugify(const std::string& name) {
   std::string out;
-  for (unsigned char c : name) {
+  for (unsigned char c : ascii_transliterated(name)) {
     if (std::isalnum(c)) out += static_cast<char>(std::tolower(c));
     else if (!out.empty() && out.back() != '-') out += '-';
     if (out.size() >= 40) break;
@@ -277,7 +278,7 @@ Result<Json> Identity::check_password(const std::string& username, const std::st
 Result<Issued> Identity::create_session(const std::string& user_id, std::chrono::milliseconds ttl,
                                         const std::string& client) {
   Issued issued{new_secret("hearth_s_"), {}};
-  auto id = new_id("s_");
+  auto id = new_id("signin_");  // not "s_": agent sessions are those
   auto expires = storage::now_ms() + ttl.count();
   auto r = send(actors::user::address(user_id), actors::user::kAddSession,
                 {{"credential_id", id}, {"token_hash", token_hash(issued.secret)}, {"expires_at", expires},
@@ -290,7 +291,7 @@ Result<Issued> Identity::create_session(const std::string& user_id, std::chrono:
 Result<Issued> Identity::create_token(const std::string& user_id, const std::string& name,
                                       std::optional<std::int64_t> expires_at_ms) {
   Issued issued{new_secret("hearth_"), {}};
-  auto id = new_id("t_");
+  auto id = new_id("tok_");  // not "t_": tasks are those
   Json expires = expires_at_ms ? Json(*expires_at_ms) : Json(nullptr);
   auto r = send(actors::user::address(user_id), actors::user::kAddToken,
                 {{"credential_id", id}, {"token_hash", token_hash(issued.secret)}, {"name", name}, {"expires_at", expires}});

@@ -177,8 +177,20 @@ Result<Json> sealed_secrets(ReadContext& ctx, const Json& a) {
   return out;
 }
 
+Result<Json> set_settings(StepContext& ctx, const Json& b) {
+  if (b.contains("conventional_titles")) {
+    SQLite::Statement up(ctx.db(), "UPDATE organization SET conventional_titles = ?, updated_at = ?");
+    up.bind(1, b["conventional_titles"].get<bool>() ? 1 : 0);
+    up.bind(2, static_cast<int64_t>(storage::now_ms()));
+    up.exec();
+  }
+  Json settings{{"conventional_titles", ctx.db().execAndGet("SELECT conventional_titles FROM organization").getInt() != 0}};
+  ctx.broadcast("organization.settings.changed", settings);
+  return settings;
+}
+
 Result<Json> get(ReadContext& ctx, const Json&) {
-  auto q_lease = ctx.statement("SELECT org_id, slug, name, created_at, updated_at FROM organization");
+  auto q_lease = ctx.statement("SELECT org_id, slug, name, created_at, updated_at, conventional_titles FROM organization");
   auto& q = *q_lease;
   if (!q.executeStep()) return Error{ErrorCode::not_found, "no such organization"};
   return Json{{"id", q.getColumn(0).getString()},
@@ -186,6 +198,7 @@ Result<Json> get(ReadContext& ctx, const Json&) {
               {"name", q.getColumn(2).getString()},
               {"created_at", q.getColumn(3).getInt64()},
               {"updated_at", q.getColumn(4).getInt64()},
+              {"settings", {{"conventional_titles", q.getColumn(5).getInt() != 0}}},
               {"member_count", [&] {
                 auto count = ctx.statement("SELECT COUNT(*) FROM members");
                 count->executeStep();
@@ -463,6 +476,7 @@ ActorType make_type() {
       .on_queue(kRemoveMember, remove_member)
       .on_queue(kSetSecret, set_secret)
       .on_queue(kDeleteSecret, delete_secret)
+      .on_queue(kSetSettings, set_settings)
       .on_action(kSecrets, secrets)
       .on_action(kSealedSecrets, sealed_secrets)
       .on_action(kGet, get)

@@ -20,6 +20,7 @@ inline constexpr const char* kSetRole = "organization.command.set_role";        
 inline constexpr const char* kRemoveMember = "organization.command.remove_member";  // {user_id}
 inline constexpr const char* kSetSecret = "organization.command.set_secret";        // {name, nonce, ciphertext} (sealed)
 inline constexpr const char* kDeleteSecret = "organization.command.delete_secret";  // {name}
+inline constexpr const char* kSetSettings = "organization.command.set_settings";    // {conventional_titles?}
 // {repo_id, url, name, default_branch, credential?, by}: the edge checked the URL with git.
 inline constexpr const char* kAddRepo = "organization.command.add_repo";
 inline constexpr const char* kRemoveRepo = "organization.command.remove_repo";  // {repo_id}

@@ -241,7 +241,8 @@ Result<Json> on_prompt(AgentRunner& runner, StepContext& ctx, const Json& b) {
   auto job = ctx.spawn_io("turn", kTurnEnded, {{"turn", turn}},
                           [&runner, plan](std::stop_token stop) { return runner.run_turn(plan, stop); });
   if (!job) return job.error();
-  set_status(ctx, runner, "running");
+  set_status(ctx, runner, "running", true);
+  report(ctx, "turn_started", {{"prompt", text.substr(0, 1000)}});
   return Json{{"turn", turn}, {"seq", seq}, {"status", "running"}};
 }
 

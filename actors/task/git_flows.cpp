@@ -42,6 +42,10 @@ echo "rebased $(g rev-parse HEAD)"
 )SH";
 
 constexpr const char* kRevertScript = R"SH(base=$(g merge-base HEAD "refs/remotes/origin/$BASE")
+if [ -z "$(g status --porcelain -- "$FILE")" ] && g diff --quiet "$base" HEAD -- "$FILE"; then
+  echo "no change to revert in $FILE"
+  exit 0
+fi
 if g cat-file -e "$base:$FILE" 2>/dev/null; then
   g checkout -q "$base" -- "$FILE"
 else
@@ -226,7 +230,9 @@ Result<Json> run_git_flow(sandbox::Runtime& rt, const GitPlan& plan, std::stop_t
     auto reverted = worktree(kRevertScript);
     if (!reverted) return reverted.error();
     if (reverted->exit_code != 0) return failed(plan.kind, *reverted);
-    say(tidy(reverted->out));
+    auto text = tidy(reverted->out);
+    result["changed"] = text.rfind("no change", 0) != 0;
+    say(text);
   } else if (plan.kind == "sync") {
     auto fetched = remote({"fetch", "-q", "--no-write-fetch-head", "--update-head-ok", "--no-tags", "origin",
                            "+refs/heads/" + plan.base + ":refs/heads/" + plan.base});

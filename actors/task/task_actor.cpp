@@ -15,6 +15,7 @@
 #include "actors/user/user_actor.h"
 #include "actors/task/git_flows.h"
 #include "storage/database.h"
+#include "storage/text.h"
 
 namespace hearth::actors::task {
 namespace {
@@ -308,6 +309,31 @@ Result<std::string> start_session(StepContext& ctx, const std::string& agent, st
 
 // --- Git flows (git_flows.h), started here and reported back by kGitDone ---------------
 
+// The message of the commit a flow makes of uncommitted work, from the prompts that led
+// to it: the first commit is the task's title, a later one its latest prompt; the
+// others are listed below. `included`: how many prompts it describes.
+std::string commit_message(SQLite::Database& db, std::size_t& included) {
+  auto t = task_row(db);
+  auto prompts = Json::parse(db.execAndGet("SELECT work_prompts_json FROM task").getString());
+  auto commits = db.execAndGet("SELECT commits FROM task").getInt64();
+  included = prompts.size();
+  std::string subject = t["title"];
+  std::vector<std::string> listed;
+  for (const auto& p : prompts) listed.push_back(p);
+  if (commits > 0 && !listed.empty()) {
+    subject = listed.back();
+    listed.pop_back();
+  } else if (!listed.empty()) {
+    listed.erase(listed.begin());  // the title says it
+  }
+  std::string message = subject;
+  if (!listed.empty()) {
+    message += "\n\nAlso asked for:";
+    for (const auto& p : listed) message += "\n- " + p;
+  }
+  return message + fmt::format("\n\nHearth task {}", t["task_id"].get<std::string>());
+}
+
 Result<Json> start_op(sandbox::Runtime& rt, StepContext& ctx, const std::string& kind, const Json& args,
                       const std::string& by) {
   if (auto st = workable(ctx.db(), kind == "diff" ? "refresh its diff" : kind); !st) return st.error();
@@ -319,9 +345,16 @@ Result<Json> start_op(sandbox::Runtime& rt, StepContext& ctx, const std::string&
                                                   busy.getColumn(1).getString(), busy.getColumn(0).getInt64())};
   if (kind == "diff" && !running_op(ctx.db()).is_null())
     return Error{ErrorCode::conflict, "a diff refresh is running already"};
+  // A flow that may commit says with what message, and for which prompts.
+  auto plan_args = args;
+  if (kind != "diff" && kind != "revert" && plan_args.value("message", std::string()).empty()) {
+    std::size_t included = 0;
+    plan_args["message"] = commit_message(ctx.db(), included);
+    plan_args["prompts_included"] = included;
+  }
   SQLite::Statement ins(ctx.db(), "INSERT INTO ops(kind, status, args_json, by, created_at) VALUES(?, 'running', ?, ?, ?)");
   ins.bind(1, kind);
-  ins.bind(2, args.dump());
+  ins.bind(2, plan_args.dump());
   ins.bind(3, by);
   ins.bind(4, static_cast<int64_t>(now()));
   ins.exec();
@@ -329,7 +362,7 @@ Result<Json> start_op(sandbox::Runtime& rt, StepContext& ctx, const std::string&
   auto t = task_row(ctx.db());
   GitPlan plan{sandbox::address(t["org_id"], t["task_id"]), t["org_id"], t["provider"], t["repo_url"],
                t["base_branch"], t["branch"], t["title"], t["task_id"],
-               t["git_credential"].is_string() ? t["git_credential"].get<std::string>() : "", kind, args};
+               t["git_credential"].is_string() ? t["git_credential"].get<std::string>() : "", kind, plan_args};
   auto job = ctx.spawn_io("git " + kind, kGitDone, {{"op_id", id}, {"kind", kind}},
                           [&rt, plan](std::stop_token stop) { return run_git_flow(rt, plan, stop); });
   if (!job) return job.error();
@@ -467,6 +500,14 @@ Result<Json> on_session_changed(sandbox::Runtime& rt, StepContext& ctx, const Js
   up.bind(5, event == "permission_requested" ? 1 : event == "permission_resolved" ? -1 : 0);
   up.bind(6, id);
   if (up.exec() == 0) return Json{{"ignored", "not a session of this task"}};
+  if (event == "turn_started" && b.contains("prompt")) {  // the next commit is described by it
+    auto prompts = Json::parse(ctx.db().execAndGet("SELECT work_prompts_json FROM task").getString());
+    prompts.push_back(derive_title(b["prompt"].get<std::string>()));
+    if (prompts.size() > 20) prompts.erase(prompts.begin() + 1);  // the first and the latest say most
+    SQLite::Statement keep(ctx.db(), "UPDATE task SET work_prompts_json = ?");
+    keep.bind(1, prompts.dump());
+    keep.exec();
+  }
   if (event == "turn_ended") {
     SQLite::Statement none(ctx.db(), "UPDATE sessions SET pending_permissions = 0 WHERE session_id = ?");
     none.bind(1, id);
@@ -516,6 +557,16 @@ Result<Json> on_git_done(StepContext& ctx, const Json& body) {
     if (body["error"].value("code", "") == "interrupted") error = "interrupted by a server restart; run it again";
   }
   if (ok && result.contains("diff")) store_diff(ctx, id, result["diff"]);
+  // A commit was made: the prompts it describes are done with (later ones wait for the next).
+  if (ok && result.value("output", std::string()).find("committed ") != std::string::npos) {
+    auto args = (*op)["args"];
+    auto prompts = Json::parse(ctx.db().execAndGet("SELECT work_prompts_json FROM task").getString());
+    auto n = std::min<std::size_t>(prompts.size(), args.value("prompts_included", std::size_t{0}));
+    prompts.erase(prompts.begin(), prompts.begin() + static_cast<std::ptrdiff_t>(n));
+    SQLite::Statement keep(ctx.db(), "UPDATE task SET work_prompts_json = ?, commits = commits + 1");
+    keep.bind(1, prompts.dump());
+    keep.exec();
+  }
   // A conflict is an outcome of sync, not a failure of it: the task shows the files.
   bool conflict = ok && result.contains("conflict_files");
   if (kind == "sync" || kind == "merge" || kind == "push") {
@@ -533,8 +584,9 @@ Result<Json> on_git_done(StepContext& ctx, const Json& body) {
   up.bind(1, ok && !conflict ? "succeeded" : "failed");
   if (kept.is_null()) up.bind(2);
   else up.bind(2, kept.dump());
-  if (conflict) up.bind(3, fmt::format("the rebase onto {} stopped on conflicts in {} file(s); the branch is as it was",
-                                       task_row(ctx.db())["base_branch"].get<std::string>(), result["conflict_files"].size()));
+  if (conflict) up.bind(3, fmt::format("the rebase onto {} stopped on conflicts in {}; the branch is as it was",
+                                       task_row(ctx.db())["base_branch"].get<std::string>(),
+                                       plural(static_cast<std::int64_t>(result["conflict_files"].size()), "file", "files")));
   else if (!ok) up.bind(3, error);
   else up.bind(3);
   up.bind(4, static_cast<int64_t>(now()));
@@ -810,10 +862,9 @@ std::string lower_words(const std::string& text) {
 
 }  // namespace
 
-std::string derive_title(const std::string& prompt) {
+std::string derive_title(const std::string& prompt, bool conventional) {
   std::string line;
-  std::size_t start = 0;
-  while (start <= prompt.size()) {
+  for (std::size_t start = 0; start <= prompt.size();) {
     auto end = prompt.find('\n', start);
     auto l = prompt.substr(start, end == std::string::npos ? std::string::npos : end - start);
     if (auto first = l.find_first_not_of(" \t\r"); first != std::string::npos) {
@@ -823,6 +874,7 @@ std::string derive_title(const std::string& prompt) {
     if (end == std::string::npos) break;
     start = end + 1;
   }
+  line = sanitize_utf8(line);
   std::string type;
   for (const char* prefix : {"feat", "fix", "docs", "refactor", "test", "chore"}) {
     auto p = std::string(prefix) + ":";
@@ -832,41 +884,42 @@ std::string derive_title(const std::string& prompt) {
       break;
     }
   }
-  auto lower = lower_words(line);
-  if (type.empty()) {
+  if (type.empty() && conventional) {
+    auto lower = lower_words(line);
     if (lower.find("fix") != std::string::npos || lower.find("bug") != std::string::npos) type = "fix";
     else if (lower.find("doc") != std::string::npos || lower.find("readme") != std::string::npos) type = "docs";
     else if (lower.find("refactor") != std::string::npos) type = "refactor";
     else if (lower.find("test") != std::string::npos) type = "test";
     else type = "feat";
   }
+  // The words as written: blanks and control characters collapse to one space; a
+  // leading command sign or bullet ("/write ...", "- item") says nothing.
   std::string summary;
   for (unsigned char c : line) {
-    bool keep = std::isalnum(c) || c == ' ' || c == '-' || c == '.' || c == '_' || c == '/' || c >= 0x80;
-    char ch = keep ? static_cast<char>(c) : ' ';
-    if (ch == ' ' && (summary.empty() || summary.back() == ' ')) continue;
-    summary += ch;
+    bool blank = c < 0x20 || c == 0x7f || c == ' ';
+    if (blank && (summary.empty() || summary.back() == ' ')) continue;
+    if (summary.empty() && c < 0x80 && !std::isalnum(c)) continue;
+    summary += blank ? ' ' : static_cast<char>(c);
+  }
+  constexpr std::size_t kMax = 72;
+  if (summary.size() > kMax) {
+    auto cut = summary.rfind(' ', kMax);
+    if (cut == std::string::npos || cut < kMax / 2) {  // one long word: cut it at a character boundary
+      cut = kMax;
+      while (cut > 0 && (static_cast<unsigned char>(summary[cut]) & 0xC0) == 0x80) --cut;
+    }
+    summary.resize(cut);
   }
   while (!summary.empty() && summary.back() == ' ') summary.pop_back();
-  // Leading punctuation ("/write ...", "- item") says nothing.
-  while (!summary.empty() && !std::isalnum(static_cast<unsigned char>(summary[0])) &&
-         static_cast<unsigned char>(summary[0]) < 0x80)
-    summary.erase(0, 1);
-  if (summary.size() > 62) {
-    summary.resize(62);
-    while (!summary.empty() && (static_cast<unsigned char>(summary.back()) & 0xC0) == 0x80) summary.pop_back();
-    if (!summary.empty() && static_cast<unsigned char>(summary.back()) >= 0xC0) summary.pop_back();
-    while (!summary.empty() && summary.back() == ' ') summary.pop_back();
-  }
   if (summary.empty()) summary = "untitled task";
-  return type + ": " + summary;
+  return type.empty() ? summary : type + ": " + summary;
 }
 
 std::string derive_branch(const std::string& title, const std::string& suffix) {
   auto text = title;
   if (auto colon = text.find(": "); colon != std::string::npos && colon < 10) text = text.substr(colon + 2);
   std::string slug;
-  for (unsigned char c : text) {
+  for (unsigned char c : ascii_transliterated(text)) {
     if (std::isalnum(c) && c < 0x80) slug += static_cast<char>(std::tolower(c));
     else if (!slug.empty() && slug.back() != '-') slug += '-';
     if (slug.size() >= 40) break;

@@ -63,8 +63,11 @@ inline constexpr const char* kOp = "task.op";              // {op_id}
 // Statuses, as docs/tasks.md describes them.
 inline constexpr const char* kStatuses[] = {"provisioning", "running", "idle", "conflict", "error", "archived", "killed"};
 
-// "fix: the flaky parser test" from a prompt's first line, as the reference derives it.
-std::string derive_title(const std::string& prompt);
+// A title from a prompt's first line, in the prompt's words ("fix the flaky parser
+// test"), at most 72 bytes, cut between words. With `conventional` (an org setting),
+// prefixed by a Conventional Commits type as the reference derives it ("fix: ...")
+// unless the line has one already.
+std::string derive_title(const std::string& prompt, bool conventional = false);
 // "hearth/fix-the-flaky-parser-test-k3x9": a readable slug of the title and a suffix.
 std::string derive_branch(const std::string& title, const std::string& suffix);
 

@@ -71,7 +71,7 @@ TEST_CASE("the CLI administers a data dir offline, then signs in and manages org
   CHECK(config["token"].get<std::string>().starts_with("hearth_"));
   auto me = run_hearth({"whoami"}, env);
   CHECK(me.code == 0);
-  CHECK(contains(me.out, "root (server admin), token t_"));
+  CHECK(contains(me.out, "root (server admin), token tok_"));
 
   // Organizations.
   auto made = run_hearth({"org", "create", "Acme Inc"}, env);

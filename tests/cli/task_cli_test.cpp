@@ -81,7 +81,7 @@ TEST_CASE("the quickstart (docs/quickstart.md) works word for word") {
   CHECK(contains(r.out, "[turn 1 ended: end_turn]"));
   CHECK(contains(r.out, "+Hello from Hearth"));
   CHECK(contains(r.out, "push: succeeded"));
-  CHECK(contains(r.out, "feat: write hello.txt Hello from Hearth"));  // the commit, in the remote's log
+  CHECK(contains(r.out, "write hello.txt Hello from Hearth"));  // the commit, in the remote's log
   auto branches = test::sh("git -C '" + (dir.path() / "demo.git").string() + "' branch --list 'hearth/*'");
   CHECK(contains(branches, "hearth/write-hello-txt-hello-from-hearth-"));
 }

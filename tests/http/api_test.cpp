@@ -534,7 +534,8 @@ TEST_CASE("requests waiting for stuck actors hold at most half the workers, past
       if (r.status == 503) ++busy;
       else ++done;
     });
-  std::this_thread::sleep_for(300ms);  // both are waiting now
+  for (int i = 0; i < 500 && s.server->waiting_sends() < 2; ++i) std::this_thread::sleep_for(2ms);
+  REQUIRE(s.server->waiting_sends() == 2);  // both are waiting now
   auto third = s.call("POST", "/v1/orgs/stuck/members", owner, json{{"username", "zed"}});
   CHECK(third.status == 503);
   CHECK(third.body["error"]["message"].get<std::string>().find("is busy: 2 requests already wait") !=
@@ -558,7 +559,8 @@ TEST_CASE("stopping the server lets the requests in flight finish") {
   // A change that waits behind the step is in flight when the server is told to stop.
   std::optional<test::ApiResponse> in_flight;
   std::thread client([&] { in_flight = s.call("POST", "/v1/orgs/drain/members", owner, json{{"username", "xia"}}); });
-  std::this_thread::sleep_for(200ms);
+  for (int i = 0; i < 500 && s.server->waiting_sends() < 1; ++i) std::this_thread::sleep_for(2ms);
+  REQUIRE(s.server->waiting_sends() == 1);  // in flight
   s.server->stop();
   client.join();
   sender.join();
@@ -652,17 +654,20 @@ TEST_CASE("an event stream ends when its credential is revoked, and streams are 
   auto secret = temp.body["token"].get<std::string>();
 
   std::string text;
+  std::atomic<bool> open{false};
   std::thread watcher([&] {
     httplib::Client cli("127.0.0.1", s.port);
     cli.set_read_timeout(10, 0);
     (void)cli.Get("/v1/orgs/bounded/events", {{"Authorization", "Bearer " + secret}},
                   [&](const char* d, std::size_t n) {
                     text.append(d, n);
+                    open = true;
                     return true;
                   });
   });
   REQUIRE(test::TempDir().path() != s.dir.path());
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  for (int i = 0; i < 2500 && !open; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  REQUIRE(open);  // the one stream allowed is taken
   auto second = s.call("GET", "/v1/orgs/bounded/members", owner);  // ordinary requests still work
   CHECK(second.status == 200);
   CHECK(head_only(s, "/v1/orgs/bounded/events", owner).status == 503);
@@ -702,11 +707,20 @@ TEST_CASE("the inspector pages through actors and rows, masks secrets, and retri
   CHECK(s.call("GET", "/v1/inspector/actors/" + user_id + "/tables/nope", root).status == 404);
   CHECK(s.call("GET", "/v1/inspector/actors/ffff", root).status == 404);
 
-  // A failed message: remove a member who is not one.
+  // A rejected message (remove a member who is not one) is no failure: nothing to retry.
   REQUIRE(s.call("POST", "/v1/orgs", root, json{{"name", "ops"}}).status == 201);
   auto org_id = s.identity().find_org("ops")->at("org_id").get<std::string>();
   auto org = actors::organization::address(org_id);
-  (void)s.host->send(org, actors::organization::kRemoveMember, {{"user_id", "u_nobody"}});
+  auto refused = s.host->send(org, actors::organization::kRemoveMember, {{"user_id", "u_nobody"}}, actors::SendOptions{.wait = true});
+  REQUIRE_FALSE(refused.ok());
+  auto rejected = s.call("GET", "/v1/inspector/actors/" + org.id() + "/queue?status=rejected", root);
+  REQUIRE(rejected.body["items"].size() == 1);
+  CHECK(s.call("GET", "/v1/inspector/actors/" + org.id() + "/queue", root).body["failed"]["items"].empty());
+  CHECK(s.call("POST", "/v1/inspector/actors/" + org.id() + "/messages/" +
+                           std::to_string(rejected.body["items"][0]["id"].get<std::int64_t>()) + "/retry",
+               root, "{}").status == 409);
+  // A failed message: a body its handler cannot read (the handler throws).
+  (void)s.host->send(org, actors::organization::kRemoveMember, json::object());
   std::int64_t failed_id = 0;
   for (int i = 0; i < 200 && failed_id == 0; ++i) {
     auto q = s.call("GET", "/v1/inspector/actors/" + org.id() + "/queue", root);

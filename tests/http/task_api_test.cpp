@@ -72,7 +72,7 @@ TEST_CASE("a task: created, the agent writes a file, the diff shows it, push put
   TaskWorld w;
   auto id = w.create("/write hello.txt Hello from the agent");
   auto task = w.settled(id);
-  CHECK(task["title"] == "feat: write hello.txt Hello from the agent");
+  CHECK(task["title"] == "write hello.txt Hello from the agent");
   auto branch = task["branch"].get<std::string>();
   CHECK(branch.rfind("hearth/write-hello-txt-hello-from-the-agent-", 0) == 0);
   CHECK(task["base_branch"] == "main");
@@ -115,6 +115,33 @@ TEST_CASE("a follow-up prompt runs in the task's session, bad input is refused w
   w.poll(TaskWorld::task_path(id) + "/diff", [](const json& b) { return b["files"] == 1; });
   auto transcript = w.transcript(session_path(id, first_session(task)));
   CHECK(AgentWorld::said(transcript, 1) == "first");
+  // Commits say what was asked: the first the task's title and the prompts after it, a
+  // later one its own prompt.
+  w.settled(id);
+  REQUIRE(w.flow(id, "push")["status"] == "succeeded");
+  auto branch = task["branch"].get<std::string>();
+  CHECK(w.origin_git("log --format=%B -1 " + branch) ==
+        "say first\n\nAlso asked for:\n- write second.txt two\n\nHearth task " + id + "\n\n");
+  REQUIRE(w.s.call("POST", TaskWorld::task_path(id) + "/prompt", w.owner, json{{"text", "/write third.txt three"}}).status == 202);
+  w.settled(id);
+  REQUIRE(w.flow(id, "push")["status"] == "succeeded");
+  CHECK(w.origin_git("log --format=%s -1 " + branch) == "write third.txt three\n");
+  CHECK(w.origin_git("log --format=%s -1 " + branch + "~1") == "say first\n");
+  // The org may want Conventional Commits titles (off by default): admins set it.
+  CHECK(w.s.call("GET", "/v1/orgs/acme", w.member).body["settings"]["conventional_titles"] == false);
+  CHECK(w.s.call("PATCH", "/v1/orgs/acme", w.member, json{{"settings", {{"conventional_titles", true}}}}).status == 403);
+  CHECK(w.s.call("PATCH", "/v1/orgs/acme", w.owner, json{{"settings", {{"colour", "red"}}}}).status == 400);
+  CHECK(w.s.call("PATCH", "/v1/orgs/acme", w.owner, json{{"settings", {{"conventional_titles", "yes"}}}}).status == 400);
+  auto set = w.s.call("PATCH", "/v1/orgs/acme", w.owner, json{{"settings", {{"conventional_titles", true}}}});
+  REQUIRE(set.status == 200);
+  CHECK(set.body["settings"]["conventional_titles"] == true);
+  auto typed = w.create("/say fix the parser bug");
+  CHECK(w.s.call("GET", TaskWorld::task_path(typed), w.owner).body["title"] == "fix: say fix the parser bug");
+  w.settled(typed);
+  // A base branch the remote lacks is refused at creation, naming what it has.
+  auto no_base = w.s.call("POST", "/v1/orgs/acme/tasks", w.owner, json{{"repo", "origin"}, {"prompt", "x"}, {"base_branch", "nope"}});
+  CHECK(no_base.status == 400);
+  CHECK(no_base.body["error"]["message"].get<std::string>().rfind("repository origin has no branch \"nope\" (it has: ", 0) == 0);
 
   CHECK(w.s.call("POST", TaskWorld::task_path(id) + "/prompt", w.owner, json{{"text", "  "}}).status == 400);
   CHECK(w.s.call("POST", "/v1/orgs/acme/tasks", w.owner, json{{"repo", "nope"}, {"prompt", "x"}}).status == 404);
@@ -166,8 +193,16 @@ TEST_CASE("sync without conflicts rebases, merge fast-forwards the base in the o
 
   auto revert = w.flow(id, "revert", {{"path", "src/a.c"}});
   REQUIRE_MESSAGE(revert["status"] == "succeeded", revert.dump());
+  CHECK(revert["result"]["changed"] == true);
   auto diff = w.poll(TaskWorld::task_path(id) + "/diff", [](const json& b) { return b["files"] == 1; });
   CHECK(diff["items"][0]["path"] == "feature.txt");
+  // Again, and a file the task never touched: nothing to revert, and the op says so.
+  for (const char* path : {"src/a.c", "README.md", "no/such/file"}) {
+    auto nothing = w.flow(id, "revert", {{"path", path}});
+    REQUIRE_MESSAGE(nothing["status"] == "succeeded", nothing.dump());
+    CHECK(nothing["result"]["changed"] == false);
+    CHECK(nothing["result"]["output"] == std::string("no change to revert in ") + path);
+  }
 
   auto sync = w.flow(id, "sync");
   REQUIRE_MESSAGE(sync["status"] == "succeeded", sync.dump());
@@ -256,8 +291,15 @@ TEST_CASE("feeds: the owner hears of finished turns, permission requests and oth
   auto owner_notes = w.poll("/v1/me/notifications", [](const json& b) { return b["items"].size() >= 3; });
   CHECK(owner_notes["items"][0]["type"] == "finished");
 
-  // Reading is per person.
+  // Reading is per person, and not an audit entry (a later change's entry is).
   REQUIRE(w.s.call("POST", TaskWorld::task_path(id) + "/read", w.owner).status == 200);
+  REQUIRE(w.s.call("PATCH", TaskWorld::task_path(id), w.owner, json{{"title", "read then renamed"}}).status == 200);
+  auto audit = w.poll("/v1/orgs/acme/audit?limit=1000", [](const json& b) {
+    for (const auto& e : b["items"])
+      if (e["kind"] == "PATCH /tasks/{task}") return true;
+    return false;
+  });
+  for (const auto& e : audit["items"]) CHECK(e["kind"].get<std::string>().find("/read") == std::string::npos);
   auto after = w.s.call("GET", "/v1/me/feed", w.owner).body;
   CHECK(after["unread"] == 0);
   CHECK(after["items"][0]["unread"] == false);
@@ -447,19 +489,22 @@ namespace hearth::test {
 
 TEST_CASE("a provisioning failure lands in error with the step and git's reason, tells the owner, and can be retried") {
   TaskWorld w;
-  auto id = w.create("/write a.txt A", {{"base_branch", "later"}});
+  // The origin is gone for a moment: provisioning cannot clone it.
+  auto moved = w.bare.string() + ".away";
+  std::filesystem::rename(w.bare, moved);
+  auto id = w.create("/write a.txt A");
   auto failed = w.settled(id, "error");
   CHECK(failed["error_step"] == "cloning");
   CHECK(failed["needs_you"]["reason"] == "error");
-  CHECK(failed["error"].get<std::string>().find("later") != std::string::npos);
+  CHECK(failed["error"].get<std::string>().find("git cannot read") != std::string::npos);
   CHECK(failed["sessions"].empty());
   auto notes = w.poll("/v1/me/notifications", [](const json& b) { return b["unread"] == 1; });
   CHECK(notes["items"][0]["type"] == "failed");
   CHECK(notes["items"][0]["message"].get<std::string>().find("provisioning failed while cloning") != std::string::npos);
   CHECK(w.s.call("POST", TaskWorld::task_path(id) + "/prompt", w.owner, json{{"text", "/say x"}}).status == 409);
 
-  // The branch appears; retry provisions again and the first turn runs.
-  w.origin_git("branch later main");
+  // The origin is back; retry provisions again and the first turn runs.
+  std::filesystem::rename(moved, w.bare);
   auto r = w.s.call("POST", TaskWorld::task_path(id) + "/retry", w.owner);
   REQUIRE_MESSAGE(r.status == 200, r.body.dump());
   auto task = w.settled(id);
@@ -561,7 +606,7 @@ TEST_CASE("an org's people cannot tell which usernames exist on the server") {
 
 namespace hearth::test {
 
-TEST_CASE("needs you: a failed turn waits for a person until a later turn succeeds; the org's summary follows") {
+TEST_CASE("needs you: a failed turn waits for a person until a later turn succeeds, and the org's summary follows") {
   TaskWorld w;
   auto id = w.create("/fail the build is broken");
   auto failed = w.poll(TaskWorld::task_path(id), [](const json& b) {

@@ -35,7 +35,7 @@ TEST_CASE("a fresh database gets every migration, recorded in schema_migrations"
   REQUIRE(storage::apply_migrations(*db, sets, "actor widget [\"a\"]").ok());
   CHECK(db->tableExists("queue_messages"));
   CHECK(db->tableExists("widgets"));
-  CHECK(applied_count(*db) == 3);
+  CHECK(applied_count(*db) == static_cast<int>(sets[0].migrations.size() + sets[1].migrations.size()));
   db->exec("INSERT INTO widgets(name, color) VALUES('w', 'red')");
 }
 
@@ -116,3 +116,32 @@ TEST_CASE("the host's migrations are compiled into the binary") {
   CHECK(host.migrations[0].sql.find("CREATE TABLE queue_messages") != std::string::npos);
   CHECK(storage::embedded_migrations("no-such-scope").migrations.empty());
 }
+
+namespace hearth {
+
+TEST_CASE("host migration 0002 allows `rejected` and keeps message ids unique across the rebuild") {
+  test::TempDir dir;
+  SQLite::Database db((dir.path() / "a.db").string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+  auto all = storage::embedded_migrations("host");
+  REQUIRE(all.migrations.size() >= 2);
+  storage::MigrationSet first{"host", {all.migrations[0]}};
+  REQUIRE(storage::apply_migrations(db, std::span(&first, 1), "test").ok());
+  for (int i = 0; i < 10; ++i)
+    db.exec("INSERT INTO queue_messages(queue, body_json, status, enqueued_at) VALUES('q', '{}', 'completed', 0)");
+  db.exec("INSERT INTO workflow_history(message_id, queue, started_at, ended_at, duration_us, outcome) "
+          "VALUES(10, 'q', 0, 0, 1, 'completed')");
+  db.exec("DELETE FROM queue_messages WHERE id > 3");  // pruned: the newest ids are gone
+  CHECK_THROWS(db.exec("UPDATE queue_messages SET status = 'rejected' WHERE id = 1"));
+
+  REQUIRE(storage::apply_migrations(db, std::span(&all, 1), "test").ok());
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM queue_messages").getInt() == 3);
+  db.exec("UPDATE queue_messages SET status = 'rejected' WHERE id = 1");
+  db.exec("INSERT INTO queue_messages(queue, body_json, status, enqueued_at) VALUES('q', '{}', 'pending', 0)");
+  CHECK(db.execAndGet("SELECT MAX(id) FROM queue_messages").getInt() == 11);  // not 4: id 4..10 were used
+  db.exec("INSERT INTO workflow_history(message_id, queue, started_at, ended_at, duration_us, outcome) "
+          "VALUES(11, 'q', 0, 0, 1, 'rejected')");
+  CHECK(db.execAndGet("SELECT MAX(id) FROM workflow_history").getInt() == 2);
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM sqlite_master WHERE name = 'queue_messages_pending'").getInt() == 1);
+}
+
+}  // namespace hearth

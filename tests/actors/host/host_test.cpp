@@ -446,26 +446,33 @@ TEST_CASE("the inspector shows queue messages, workflow history and table rows, 
   auto a = ledger("inspect");
   REQUIRE(host->get_or_create(a).ok());
   for (int i = 0; i < 5; ++i) REQUIRE(host->send(a, "ledger.command.append", {{"seq", i}}).ok());
-  (void)host->send(a, "ledger.command.fail", {{"seq", 99}}, waiting());
+  // Refused input is `rejected`; a handler that breaks is `failed` (only that is worth a retry).
+  (void)host->send(a, "ledger.command.fail", {{"seq", 98}}, waiting());
+  (void)host->send(a, "ledger.command.throw", {{"seq", 99}}, waiting());
 
   auto summary = host->actor_summary(a);
   REQUIRE(summary.ok());
   CHECK((*summary)["queue"]["failed"] == 1);
+  CHECK((*summary)["queue"]["rejected"] == 1);
   CHECK((*summary)["queue"]["completed"] == 5);
   CHECK((*summary)["last_step"]["outcome"] == "failed");
 
   auto failed = host->queue_messages(a, "failed", 0, 10);
   REQUIRE(failed.ok());
   REQUIRE((*failed)["items"].size() == 1);
-  CHECK((*failed)["items"][0]["error"]["message"] == "ledger refuses seq 99");
+  CHECK((*failed)["items"][0]["error"]["message"].get<std::string>().find("boom") != std::string::npos);
   CHECK((*failed)["items"][0]["body"]["seq"] == 99);
+  auto rejected = host->queue_messages(a, "rejected", 0, 10);
+  REQUIRE(rejected.ok());
+  REQUIRE((*rejected)["items"].size() == 1);
+  CHECK((*rejected)["items"][0]["error"]["message"] == "ledger refuses seq 98");
 
   auto page1 = host->workflow_history(a, 0, 4);
   REQUIRE(page1.ok());
   CHECK((*page1)["items"].size() == 4);
   auto page2 = host->workflow_history(a, (*page1)["next_before_id"].get<std::int64_t>(), 4);
   REQUIRE(page2.ok());
-  CHECK((*page2)["items"].size() == 2);
+  CHECK((*page2)["items"].size() == 3);
 
   auto rows = host->table_rows(a, "entries", 0, 3);
   REQUIRE(rows.ok());

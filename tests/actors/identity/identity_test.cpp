@@ -60,4 +60,7 @@ TEST_CASE("validators name the field and say what is wrong") {
   CHECK(identity::validate_slug("a-b").ok());
   CHECK_FALSE(identity::validate_slug("-ab").ok());
   CHECK(identity::slugify("Gil's Tools!") == "gil-s-tools");
+  CHECK(identity::slugify("Équipe Ærø") == "equipe-aero");
+  CHECK(identity::slugify("Straße Łódź") == "strasse-lodz");
+  CHECK(identity::slugify("日本").rfind("org-", 0) == 0);  // nothing spelled in ASCII: a generated slug
 }
