@@ -138,6 +138,12 @@ check(s3.closed, 'and the stream that carried it closes');
 latest().send('signed_out', {});
 await settle();
 check(states.at(-1) === 'signed_out', 'signed_out is a state of its own');
+const opened = streams.length;
+await settle(700);
+check(streams.length === opened, 'and no stream is opened while signed out');
+hub.resume();  // signed in again (in another tab)
+await settle();
+check(streams.length === opened + 1 && same(latest().topics, ['org:acme@e.11']), 'resume follows again from the last positions');
 
 console.log(failures.length ? `${failures.length} failed` : 'all passed');
 process.exit(failures.length ? 1 : 0);

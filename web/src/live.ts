@@ -31,6 +31,7 @@ interface Backend {
   shared: boolean;
   add(s: Sub): void;
   remove(s: Sub): void;
+  resume(): void;
 }
 
 const subs = new Map<number, Sub>();
@@ -74,6 +75,7 @@ function inPage(): Backend {
       mine.delete(s.id);
       hub.remove(sub);
     },
+    resume: () => hub.resume(),
   };
 }
 
@@ -104,7 +106,12 @@ function shared(): Backend | null {
   addEventListener('pageshow', (e) => {
     if ((e as PageTransitionEvent).persisted) for (const s of subs.values()) send(s);
   });
-  return { shared: true, add: send, remove: (s) => port.postMessage({ op: 'unsub', id: s.id }) };
+  return {
+    shared: true,
+    add: send,
+    remove: (s) => port.postMessage({ op: 'unsub', id: s.id }),
+    resume: () => port.postMessage({ op: 'resume' }),
+  };
 }
 
 // Follows `topic` from `position` (the position of the read the view shows; null: the
@@ -123,6 +130,12 @@ export function subscribe(topic: string, position: string | null | undefined,
     if (!subs.delete(s.id)) return;
     backend!.remove(s);
   };
+}
+
+// After `signed_out`: the page found it is signed in after all (another tab signed in
+// again), so live updates resume with the current credential.
+export function resume() {
+  backend?.resume();
 }
 
 // The state of live updates, for the app's one "reconnecting" banner.

@@ -191,6 +191,14 @@ export class Hub {
     else this.schedule(0);  // a topic the stream lacks: a new stream
   }
 
+  // After `signed_out`, once the page knows it is signed in again (another tab signed
+  // in): follow again with the new credential.
+  resume() {
+    if (this.state !== 'signed_out') return;
+    this.setState('connecting');
+    this.schedule(0);
+  }
+
   remove(sub: HubSub) {
     const set = this.subs.get(sub.topic);
     if (!set?.delete(sub) || set.size) return;

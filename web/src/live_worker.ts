@@ -1,6 +1,7 @@
 // The SharedWorker that owns the one event stream of every tab of this origin (bundled
 // as assets/live-worker.js). Each tab talks to it through its port (live.ts):
-//   tab → worker  {op:'sub', id, topic, last} · {op:'unsub', id} · {op:'bye'} (the tab goes)
+//   tab → worker  {op:'sub', id, topic, last} · {op:'unsub', id} · {op:'resume'} (signed in
+//                 again after signed_out) · {op:'bye'} (the tab goes)
 //   worker → tab  {t:'ev', id, e} · {t:'reset', id, reason} · {t:'state', s}
 // Subscriptions of a tab are its own (ids are per tab); the hub merges their topics.
 import { Hub, HubSub, LiveState } from './live_hub';
@@ -37,6 +38,8 @@ hub.watch((s) => {
       hub.add(sub);
     } else if (d?.op === 'unsub') {
       drop(d.id);
+    } else if (d?.op === 'resume') {
+      hub.resume();
     } else if (d?.op === 'bye') {
       for (const id of [...mine.keys()]) drop(id);
       ports.delete(port);

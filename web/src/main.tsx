@@ -7,7 +7,7 @@ import { render } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { App, AppContext, Feed, mergeSummary, useApp, useTitle } from './app';
 import { api, enc, setCsrf } from './api';
-import { follow, useLiveState } from './live';
+import { follow, resume, useLiveState } from './live';
 import { NewTask, Sidebar, TaskList } from './org';
 import { TaskView } from './task';
 import { AccountPage, AuditPage, FeedPage, InspectorPage, SettingsPage } from './pages';
@@ -201,9 +201,16 @@ function Shell({ user, onSignedOut }: { user: Json; onSignedOut: () => void }) {
       .catch((e) => setError(message(e)));
   }, []);
 
-  // The stream said the credential is gone: check, and sign out here too when it is.
+  // The stream said the credential is gone: check, and sign out here too when it is;
+  // when another tab signed in again meanwhile, follow with the new one.
   useEffect(() => {
-    if (live === 'signed_out') api('GET', '/v1/auth/session').catch((e) => e.status === 401 && onSignedOut());
+    if (live !== 'signed_out') return;
+    api('GET', '/v1/auth/session')
+      .then((s) => {
+        setCsrf(s.csrf_token);
+        resume();
+      })
+      .catch((e) => e.status === 401 && onSignedOut());
   }, [live]);
 
   // `c` opens New task (not while typing in a field, nor with a modifier).
