@@ -66,6 +66,11 @@ function start(port = 0) {
   });
 }
 
+// Whether the element `selector` has the focus (waiting a moment for it to get it).
+function focused(page, selector) {
+  return page.waitForFunction((s) => document.activeElement?.matches(s), selector, { timeout: 5000 }).then(() => true, () => false);
+}
+
 // Signs in on `page` (at the sign-in form) and waits for the org's task list.
 async function signIn(page, username, pass) {
   await page.getByLabel('Username').fill(username);
@@ -125,7 +130,7 @@ async function main() {
   // A new task streams to idle; its tool calls are cards that update in place.
   await page.keyboard.press('c');
   await page.getByRole('dialog', { name: 'New task' }).waitFor();
-  check(await page.evaluate(() => document.activeElement?.getAttribute('name')) === 'prompt', '`c` opens New task, focus in its prompt');
+  check(await focused(page, 'textarea[name="prompt"]'), '`c` opens New task, focus in its prompt');
   await page.locator('select[name="repo"]:not([disabled])').waitFor();
   await page.getByLabel('Prompt').fill('/write hello.txt Hello from the browser\n/run sleep 3\n/run echo hello-terminal\n/plan look;write;run\n/think about **it**\n/say all **done**');
   await page.keyboard.press('Control+Enter');
@@ -146,8 +151,8 @@ async function main() {
   check(await page.locator('details.thought:not([open])').count() === 1, 'thoughts are collapsed');
   const shown = await page.locator('.transcript').innerText();
   check(!/toolCallId|sessionUpdate|session_created|agent_started|turn_ended/.test(shown), 'no raw ACP JSON or event names in the transcript');
-  check(await page.locator('nav.sidebar a.task', { hasText: 'write hello.txt' }).locator('.s-idle').count() === 1,
-        'the sidebar lists the task under its repository, idle');
+  await page.locator('nav.sidebar a.task', { hasText: 'write hello.txt' }).locator('.s-idle').waitFor({ timeout: 30000 });
+  check(true, 'the sidebar lists the task under its repository, idle');
   await page.getByRole('tab', { name: /Diff 1 file/ }).waitFor({ timeout: 30000 });  // refreshed after the turn
   await page.screenshot({ path: join(outDir, 'task.png') });
 
@@ -176,7 +181,8 @@ async function main() {
   const asked = await call('POST', '/v1/orgs/acme/tasks', { repo: 'widgets', prompt: '/ask delete the build dir', agent: 'mock' });
   const askRow = page.locator('nav.sidebar a.task', { hasText: 'ask delete the build dir' });
   await askRow.locator('.s-needs').waitFor({ timeout: 30000 });
-  check(asked.status === 201 && /need/.test(await page.title()), '"needs you" shows in the sidebar and the page title');
+  await page.waitForFunction(() => /^\(1 needs you\)/.test(document.title), null, { timeout: 10000 });
+  check(asked.status === 201, '"needs you" shows in the sidebar and the page title');
   await page.getByRole('link', { name: 'Tasks', exact: true }).click();
   await page.locator('table.tasks tr.needs', { hasText: 'ask delete the build dir' }).waitFor();
   check(true, 'and in the task list');
@@ -186,11 +192,12 @@ async function main() {
   await page.setViewportSize({ width: 400, height: 800 });
   const allow = page.getByRole('button', { name: 'Allow once' });
   await allow.waitFor({ timeout: 30000 });
-  const inView = await allow.evaluate((b) => {
+  // In the window and on top at its centre (nothing covers it), once the layout settled.
+  const inView = await page.waitForFunction((b) => {
     const r = b.getBoundingClientRect();
     const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
     return r.top >= 0 && r.bottom <= innerHeight && (hit === b || b.contains(hit));
-  });
+  }, await allow.elementHandle(), { timeout: 10000 }).then(() => true, () => false);
   check(inView && await page.locator('nav.sidebar').isHidden() && await page.getByRole('link', { name: '← Tasks' }).isVisible() &&
         await page.locator('.composer').isVisible(), 'at 400 px: one pane, a back link, the permission card in view and not covered');
   await page.screenshot({ path: join(outDir, 'narrow.png') });
@@ -215,7 +222,8 @@ async function main() {
   // The other pages.
   await page.getByRole('link', { name: 'Settings', exact: true }).click();
   await page.getByRole('cell', { name: 'widgets' }).waitFor();
-  check(await page.getByText('hearth agents install claude').count() === 1, 'settings say how to install an agent');
+  await page.getByText('hearth agents install claude').waitFor();
+  check(true, 'settings say how to install an agent');
   await page.screenshot({ path: join(outDir, 'settings.png'), fullPage: true });
   await page.getByRole('link', { name: 'admin', exact: true }).click();
   await page.getByRole('heading', { name: 'Your settings' }).waitFor();
@@ -226,7 +234,8 @@ async function main() {
   page.once('dialog', (d) => d.accept());
   await page.getByRole('row', { name: /laptop/ }).getByRole('button', { name: 'Revoke' }).click();
   await page.getByRole('row', { name: /laptop/ }).getByText('revoked').waitFor();
-  check(await page.getByRole('cell', { name: /this browser/ }).count() === 1, 'your settings: a revoked token is marked, your sessions listed');
+  await page.getByRole('cell', { name: /this browser/ }).waitFor();
+  check(true, 'your settings: a revoked token is marked, your sessions listed');
   await page.screenshot({ path: join(outDir, 'account.png') });
   // A task finishing while nobody looks at it: the feed link counts it.
   await call('POST', '/v1/orgs/acme/tasks', { repo: 'widgets', prompt: '/say nobody watches', agent: 'mock' });

@@ -2,7 +2,7 @@
 // right grammar, relative times, loading/empty/error states, and a dialog that takes
 // focus and gives it back.
 import { ComponentChildren } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError } from './api';
 
 export type Json = any;
@@ -143,7 +143,8 @@ const focusable = 'button:not([disabled]), [href], input:not([disabled]), select
 export function Dialog({ title, onClose, children, onSubmit }:
   { title: string; onClose: () => void; children: ComponentChildren; onSubmit?: (e: Event) => void }) {
   const box = useRef<HTMLFormElement>(null);
-  useEffect(() => {
+  // Before the first paint: a key typed right after opening lands in the dialog.
+  useLayoutEffect(() => {
     const before = document.activeElement as HTMLElement | null;
     const el = box.current!;
     (el.querySelector<HTMLElement>('[autofocus]') ?? el.querySelector<HTMLElement>(focusable))?.focus();
