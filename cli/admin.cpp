@@ -7,6 +7,7 @@
 
 #include "actors/identity/identity.h"
 #include "cli/commands.h"
+#include "cli/exit.h"
 #include "cli/output.h"
 #include "storage/file_lock.h"
 
@@ -25,33 +26,21 @@ struct AdminOptions {
   bool json = false;
 };
 
+int fail(const Error& e) { return cli::fail(e.code == ErrorCode::not_found ? kExitNotFound : kExitFailed, e.message); }
+
 // Opens the data dir (locked) with the identity actors and runs `work` on it.
 int with_identity(const AdminOptions& o, const std::function<int(identity::Identity&)>& work) {
   auto lock = storage::FileLock::acquire(o.data_dir / "hearth.lock");
-  if (!lock) {
-    std::cerr << "hearth: " << lock.error().message << "; stop it, or use the HTTP API (hearth login)\n";
-    return 1;
-  }
+  if (!lock) return cli::fail(kExitFailed, lock.error().message + "; stop it, or use the HTTP API (hearth login)");
   actors::HostConfig config;
   config.data_dir = o.data_dir;
   actors::Host host(config);
-  if (auto st = identity::register_types(host); !st) {
-    std::cerr << "hearth: " << st.error().message << "\n";
-    return 1;
-  }
-  if (auto st = host.start(); !st) {
-    std::cerr << "hearth: " << st.error().message << "\n";
-    return 1;
-  }
+  if (auto st = identity::register_types(host); !st) return fail(st.error());
+  if (auto st = host.start(); !st) return fail(st.error());
   identity::Identity id(host);
   int code = work(id);
   host.shutdown();
   return code;
-}
-
-int fail(const Error& e) {
-  std::cerr << "hearth: " << e.message << "\n";
-  return e.code == ErrorCode::not_found ? 4 : 1;
 }
 
 std::string password_from(const AdminOptions& o) {
@@ -86,7 +75,7 @@ std::shared_ptr<CommandSet> add_admin_commands(CLI::App& app) {
       auto u = id.create_user(o->username, password, o->admin);
       if (!u) return fail(u.error());
       std::cout << "created " << o->username << " (" << (*u)["user_id"].get<std::string>() << ")\n";
-      return 0;
+      return kExitOk;
     });
   });
 
@@ -99,14 +88,14 @@ std::shared_ptr<CommandSet> add_admin_commands(CLI::App& app) {
       std::string after;
       for (;;) {
         auto page = id.list_users(after, 500);
-        if (!page) return page.error().code == ErrorCode::not_found ? (print_table(all, {}), 0) : fail(page.error());
+        if (!page) return page.error().code == ErrorCode::not_found ? (print_table(all, {}), kExitOk) : fail(page.error());
         for (auto& u : *page) all.push_back(u);
         if (page->size() < 500) break;
         after = page->back()["username"].get<std::string>();
       }
       if (o->json) std::cout << all.dump(2) << "\n";
       else print_table(all, {"username", "user_id", "is_admin", "disabled", "created_at"});
-      return 0;
+      return kExitOk;
     });
   });
 
@@ -121,7 +110,7 @@ std::shared_ptr<CommandSet> add_admin_commands(CLI::App& app) {
         if (!u) return fail(u.error());
         if (auto st = id.set_disabled((*u)["user_id"].get<std::string>(), disable); !st) return fail(st.error());
         std::cout << (disable ? "disabled " : "enabled ") << o->username << "\n";
-        return 0;
+        return kExitOk;
       });
     });
   }
@@ -142,7 +131,7 @@ std::shared_ptr<CommandSet> add_admin_commands(CLI::App& app) {
         return fail(st.error());
       std::cout << "set a new password for " << o->username
                 << (o->keep_tokens ? " (API tokens kept)" : "; their sign-in sessions ended and API tokens revoked") << "\n";
-      return 0;
+      return kExitOk;
     });
   });
   return set;

@@ -14,6 +14,7 @@
 
 #include "cli/api.h"
 #include "cli/commands.h"
+#include "cli/exit.h"
 #include "cli/output.h"
 
 namespace hearth::cli {
@@ -29,27 +30,24 @@ namespace {
 int login(const ClientOptions& o, const std::string& username_in, bool password_stdin, const std::string& token) {
   ClientOptions opts = o;
   if (opts.url.empty()) opts.url = load_config().value("url", std::string());
-  if (opts.url.empty()) {
-    std::cerr << "hearth: give the server's URL with --url (or HEARTH_URL)\n";
-    return 2;
-  }
+  if (opts.url.empty()) return fail(kExitUsage, "give the server's URL with --url (or HEARTH_URL)");
   while (!opts.url.empty() && opts.url.back() == '/') opts.url.pop_back();
   Json config = load_config();
   if (!token.empty()) {
     opts.token = token;
     Api api(opts);
+    if (int code = api.ready(); code != kExitOk) return code;
     auto r = api.call("GET", "/v1/auth/session");
-    if (!r) return 1;
-    if (r->status != 200) {
-      std::cerr << "hearth: the server does not accept that token (HTTP " << r->status << ")\n";
-      return 3;
-    }
+    if (!r) return kExitFailed;
+    if (r->status != 200)
+      return fail(kExitNotSignedIn, "the server does not accept that token (HTTP " + std::to_string(r->status) + ")");
     config["url"] = opts.url;
     config["token"] = token;
-    if (!save_config(config)) return 1;
+    if (!save_config(config)) return kExitFailed;
     std::cout << "signed in to " << opts.url << " as " << r->body["user"]["username"].get<std::string>() << "\n";
-    return 0;
+    return kExitOk;
   }
+  if (int code = Api(opts).ready(false); code != kExitOk) return code;
   auto username = username_in;
   if (username.empty()) {
     std::cerr << "username: " << std::flush;
@@ -60,7 +58,7 @@ int login(const ClientOptions& o, const std::string& username_in, bool password_
   Api api(opts);
   api.token_.clear();
   auto r = api.call("POST", "/v1/auth/sign-in", Json{{"username", username}, {"password", password}});
-  if (!r) return 1;
+  if (!r) return kExitFailed;
   if (r->status != 200) {
     std::cerr << "hearth: " << (r->body.is_object() && r->body.contains("error") ? r->body["error"].value("message", "")
                                                                                    : std::string("sign-in failed"))
@@ -72,33 +70,27 @@ int login(const ClientOptions& o, const std::string& username_in, bool password_
   gethostname(host, sizeof host - 1);
   auto created = api.call("POST", "/v1/tokens", Json{{"name", std::string("hearth CLI on ") + host}},
                           {{"Cookie", cookie}, {"X-CSRF-Token", r->body["csrf_token"].get<std::string>()}});
-  if (!created || created->status != 201) {
-    std::cerr << "hearth: signed in, but could not create an API token\n";
-    return 1;
-  }
+  if (!created || created->status != 201) return fail(kExitFailed, "signed in, but could not create an API token");
   (void)api.call("POST", "/v1/auth/sign-out", Json::object(),
                  {{"Cookie", cookie}, {"X-CSRF-Token", r->body["csrf_token"].get<std::string>()}});
   config["url"] = opts.url;
   config["token"] = created->body["token"];
-  if (!save_config(config)) {
-    std::cerr << "hearth: cannot write " << config_path().string() << "\n";
-    return 1;
-  }
+  if (!save_config(config)) return fail(kExitFailed, "cannot write " + config_path().string());
   std::cout << "signed in to " << opts.url << " as " << username << "; the API token is stored in "
             << config_path().string() << "\n";
-  return 0;
+  return kExitOk;
 }
 
 // Revokes the stored API token on the server and forgets it here.
 int logout(const ClientOptions& opts) {
   Api api(opts);
-  if (!api.configured()) return 1;
+  if (int code = api.ready(); code != kExitOk) return code;
   auto session = api.call("GET", "/v1/auth/session");
-  if (!session) return 1;
+  if (!session) return kExitFailed;
   if (session->status == 200 && session->body["credential"]["kind"] == "token") {
     auto id = session->body["credential"]["id"].get<std::string>();
     auto revoked = api.call("DELETE", "/v1/tokens/" + id);
-    if (!revoked) return 1;
+    if (!revoked) return kExitFailed;
     if (revoked->status != 200) {
       std::cerr << "hearth: could not revoke the token (HTTP " << revoked->status << "); it stays stored\n";
       return exit_code_for(revoked->status);
@@ -108,14 +100,11 @@ int logout(const ClientOptions& opts) {
   bool stored = config.value("token", std::string()) == api.token_;
   if (stored) {
     config.erase("token");
-    if (!save_config(config)) {
-      std::cerr << "hearth: cannot write " << config_path().string() << "\n";
-      return 1;
-    }
+    if (!save_config(config)) return fail(kExitFailed, "cannot write " + config_path().string());
   }
   std::cout << (session->status == 200 ? "signed out: the token is revoked" : "the token was no longer valid")
             << (stored ? " and removed from " + config_path().string() : std::string()) << "\n";
-  return 0;
+  return kExitOk;
 }
 
 }  // namespace
@@ -167,20 +156,38 @@ std::shared_ptr<CommandSet> add_client_commands(CLI::App& app) {
   org_create->add_option("name", (*s)["name"], "Its name")->required();
   org_create->add_option("--slug", (*s)["slug"], "Its URL name (default: derived from the name)");
   common(org_create);
+  // The slug first: it is what every other command takes.
+  auto print_org = [](const Json& j) {
+    std::cout << "slug: " << j.value("slug", "") << "\n";
+    Json rest = j;
+    rest.erase("slug");
+    print_object(rest);
+  };
   set->add(org_create, run("POST", [] { return std::string("/v1/orgs"); },
                            [s] {
                              Json b{{"name", (*s)["name"]}};
                              if (!(*s)["slug"].empty()) b["slug"] = (*s)["slug"];
                              return b;
                            },
-                           print_object));
+                           print_org));
   auto org_list = org->add_subcommand("list", "Your organizations");
   common(org_list);
   set->add(org_list, run("GET", [] { return std::string("/v1/orgs"); }, nullptr, items({"slug", "name", "role"})));
   auto org_show = org->add_subcommand("show", "One organization");
   org_show->add_option("org", (*s)["org"], "Its slug")->required();
   common(org_show);
-  set->add(org_show, run("GET", [s] { return "/v1/orgs/" + encode((*s)["org"]); }, nullptr, print_object));
+  set->add(org_show, run("GET", [s] { return "/v1/orgs/" + encode((*s)["org"]); }, nullptr, print_org));
+  auto org_set = org->add_subcommand("set", "Change an organization's settings (org admins)");
+  org_set->add_option("org", (*s)["org"], "Its slug")->required();
+  org_set->add_option("--conventional-titles", (*s)["conventional"],
+                      "on: task titles derived from prompts start with a Conventional Commits type (feat:, fix:, …); "
+                      "off (the default): they keep the prompt's words")
+      ->required()
+      ->check(CLI::IsMember({"on", "off"}));
+  common(org_set);
+  set->add(org_set, run("PATCH", [s] { return "/v1/orgs/" + encode((*s)["org"]); },
+                        [s] { return Json{{"settings", {{"conventional_titles", (*s)["conventional"] == "on"}}}}; },
+                        print_org));
 
   // member
   auto member = app.add_subcommand("member", "Members of an organization");
@@ -270,7 +277,7 @@ std::shared_ptr<CommandSet> add_client_commands(CLI::App& app) {
   common(u_create);
   set->add(u_create, [=] {
     auto password = new_password();
-    if (!password) return 1;
+    if (!password) return kExitFailed;
     Api api(*opts);
     return api.run("POST", "/v1/users", Json{{"username", (*s)["u_name"]}, {"password", *password}, {"is_admin", *u_admin}},
                    print_object);
@@ -290,7 +297,7 @@ std::shared_ptr<CommandSet> add_client_commands(CLI::App& app) {
   common(u_pass);
   set->add(u_pass, [=] {
     auto password = new_password();
-    if (!password) return 1;
+    if (!password) return kExitFailed;
     Api api(*opts);
     return api.run("PATCH", "/v1/users/" + encode((*s)["u_pw"]), Json{{"password", *password}}, print_object);
   });

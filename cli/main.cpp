@@ -1,10 +1,101 @@
 // `hearth`: the one executable. Subcommands are parsed here with CLI11; each flag can
-// also be set by the HEARTH_* environment variable named in its help text.
+// also be set by the HEARTH_* environment variable named in its help text. A command
+// line the parser refuses ends with kExitUsage (cli/exit.h), naming the closest command
+// when a word is no command at its level.
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <numeric>
+#include <optional>
+
 #include "cli/commands.h"
+#include "cli/exit.h"
 #include "sandbox/acp/mock_agent.h"
+
+namespace {
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  std::iota(row.begin(), row.end(), 0);
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      auto above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// The first word of the command line that names no subcommand where one was expected,
+// with the command it follows ("hearth task") and the closest subcommand name there.
+struct UnknownCommand {
+  std::string word, parent, closest;
+};
+
+std::optional<UnknownCommand> unknown_command(const CLI::App& app, int argc, char** argv) {
+  const CLI::App* at = &app;
+  std::string parent = "hearth";
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--") return std::nullopt;
+    if (arg.size() > 1 && arg[0] == '-') {  // an option: skip its value too when it takes one
+      if (arg.find('=') != std::string::npos) continue;
+      const auto* option = at->get_option_no_throw(arg);
+      if (option && option->get_expected_min() > 0) ++i;
+      continue;
+    }
+    auto subcommands = at->get_subcommands([](const CLI::App* c) { return !c->get_name().empty(); });
+    auto named = std::find_if(subcommands.begin(), subcommands.end(), [&](const CLI::App* c) { return c->check_name(arg); });
+    if (named != subcommands.end()) {
+      at = *named;
+      parent += " " + at->get_name();
+      continue;
+    }
+    bool takes_words = !at->get_options([](const CLI::Option* o) { return o->get_positional(); }).empty();
+    if (subcommands.empty() || takes_words) return std::nullopt;
+    UnknownCommand unknown{arg, parent, ""};
+    std::size_t best = 3;  // farther than two edits is no suggestion
+    for (const auto* c : subcommands) {
+      auto d = edit_distance(arg, c->get_name());
+      bool prefix = arg.size() >= 2 && c->get_name().rfind(arg, 0) == 0;
+      if (prefix) d = std::min<std::size_t>(d, 1);
+      if (d < best && d < std::max<std::size_t>(arg.size(), 2)) {
+        best = d;
+        unknown.closest = c->get_name();
+      }
+    }
+    return unknown;
+  }
+  return std::nullopt;
+}
+
+// Says what is wrong with the command line and returns kExitUsage; help (--help) is no
+// error and prints as CLI11 prints it.
+int usage_error(CLI::App& app, const CLI::ParseError& e, int argc, char** argv) {
+  if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
+  using hearth::cli::fail;
+  using hearth::cli::kExitUsage;
+  if (auto unknown = unknown_command(app, argc, argv)) {
+    std::string said = "`" + unknown->word + "` is not a `" + unknown->parent + "` command";
+    said += unknown->closest.empty() ? "; see `" + unknown->parent + " --help`"
+                                     : "; did you mean `" + unknown->closest + "`?";
+    return fail(kExitUsage, said);
+  }
+  std::string help = "hearth";
+  for (const CLI::App* at = &app;;) {
+    auto chosen = at->get_subcommands();
+    if (chosen.empty()) break;
+    at = chosen.front();
+    help += " " + at->get_name();
+  }
+  return fail(kExitUsage, std::string(e.what()) + " (see `" + help + " --help`)");
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Hearth: a self-hosted orchestration server for background AI coding agents.\n"
@@ -110,7 +201,11 @@ int main(int argc, char** argv) {
   auto sessions = hearth::cli::add_session_commands(app);
   auto tasks = hearth::cli::add_task_commands(app);
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return usage_error(app, e, argc, argv);
+  }
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
   spdlog::set_level(spdlog::level::from_str(log_level));
   if (!cmd->parsed() && !app.get_option("--log-level")->count() && !std::getenv("HEARTH_LOG_LEVEL"))
@@ -123,5 +218,5 @@ int main(int argc, char** argv) {
   }
   for (const auto* set : {client.get(), admin.get(), sessions.get(), tasks.get()})
     if (auto code = hearth::cli::run_parsed(*set); code >= 0) return code;
-  return 2;
+  return hearth::cli::kExitUsage;
 }

@@ -36,6 +36,8 @@ std::optional<Ref> parse_ref(const std::string& text, int parts) {
 
 class TranscriptPrinter {
  public:
+  explicit TranscriptPrinter(const TranscriptWatch& w) : noun_(w.answer_noun), ref_(w.answer_ref) {}
+
   void print(const Json& e) {
     auto kind = e.value("kind", std::string());
     const auto& d = e.contains("data") ? e["data"] : Json();
@@ -69,8 +71,14 @@ class TranscriptPrinter {
         std::cout << " " << ++i << ". " << entry.value("content", "") << " (" << entry.value("status", "") << ")";
       std::cout << "\n";
     } else if (kind == "permission_requested") {
-      std::cout << "[permission " << d.value("permission_id", "") << "] the agent asks: "
-                << d["tool_call"].value("title", "?") << " — answer with `hearth session approve` or `reject`\n";
+      auto id = d.value("permission_id", "");
+      auto rule = d.value("always_allow", Json());
+      std::cout << "[permission " << id << "] the agent asks: " << d["tool_call"].value("title", "?") << "\n"
+                << "  allow:  hearth " << noun_ << " approve " << ref_ << " " << id
+                << (rule.is_object() ? "   (--always: " + rule.value("label", "") + " in this session)"
+                                     : std::string("   (once only: the agent does not say what kind of call this is)"))
+                << "\n"
+                << "  refuse: hearth " << noun_ << " reject " << ref_ << " " << id << "\n";
     } else if (kind == "permission_resolved") {
       std::cout << "[permission " << d.value("permission_id", "") << "] " << d.value("status", "")
                 << (d.value("by", "").empty() ? "" : " by " + d.value("by", "")) << "\n";
@@ -87,7 +95,7 @@ class TranscriptPrinter {
     } else if (kind == "current_mode_update") {
       std::cout << "[mode " << d.value("currentModeId", "") << "]\n";
     } else if (kind == "usage_update") {
-      std::cout << "[context " << d.value("used", 0) << " of " << d.value("size", 0) << " tokens]\n";
+      std::cout << "[context " << d.value("used", 0) << " of " << counted(d.value("size", 0), "token", "tokens") << "]\n";
     } else if (kind == "agent_started") {
       std::cout << "[agent " << d.value("agent", "") << (d.value("resumed", false) ? " resumed" : " started") << "]\n";
     } else {
@@ -101,7 +109,8 @@ class TranscriptPrinter {
   }
 
  private:
-  std::string open_;  // a message being streamed
+  std::string noun_, ref_;  // of the commands that answer a permission request
+  std::string open_;        // a message being streamed
 };
 
 bool turn_over(const Json& event, std::int64_t turn) {
@@ -112,48 +121,69 @@ bool turn_over(const Json& event, std::int64_t turn) {
 
 }  // namespace
 
-int watch_transcript(Api& api, const std::string& session_path, std::int64_t after_seq, std::int64_t until_turn) {
-  TranscriptPrinter printer;
-  int code = 0;
+int watch_transcript(Api& api, const std::string& session_path, const TranscriptWatch& watch) {
+  TranscriptPrinter printer(watch);
+  int code = kExitOk;
   bool json = api.json_output();
-  bool ok = api.stream(session_path + "/events", after_seq > 0 ? std::to_string(after_seq) : "",
-                       [&](const std::string& name, const std::string&, const Json& data) {
-                         if (name != "transcript") return true;
-                         if (json) std::cout << data.dump() << "\n" << std::flush;
-                         else printer.print(data);
-                         if (until_turn > 0 && turn_over(data, until_turn)) {
-                           code = data.value("kind", "") == "turn_ended" ? 0 : 1;
-                           return false;
-                         }
-                         return true;
-                       });
+  auto after = watch.after_seq > 0 ? std::to_string(watch.after_seq) : "";
+  int streamed = api.stream(session_path + "/events", after, [&](const std::string& name, const std::string&, const Json& data) {
+    if (name != "transcript") return true;
+    if (data.value("turn", std::int64_t{0}) < watch.from_turn) return true;
+    if (json) std::cout << data.dump() << "\n" << std::flush;
+    else printer.print(data);
+    if (watch.until_turn > 0 && turn_over(data, watch.until_turn)) {
+      code = data.value("kind", "") == "turn_ended" ? kExitOk : kExitFailed;
+      return false;
+    }
+    return true;
+  });
   printer.end_line();
-  return ok ? code : 1;
+  return streamed != kExitOk ? streamed : code;
 }
 
 namespace {
 
-int watch(Api& api, const Ref& ref, std::int64_t after_seq, std::int64_t until_turn) {
-  return watch_transcript(api, ref.session_path(), after_seq, until_turn);
+// A watch of the session `ref` names it in the commands that answer permission requests.
+TranscriptWatch answered_in(const Ref& ref, TranscriptWatch w) {
+  w.answer_noun = "session";
+  w.answer_ref = ref.org + "/" + ref.task + "/" + ref.session;
+  return w;
 }
 
-// The one pending permission request, or the one named.
-std::optional<std::string> permission_to_answer(Api& api, const Ref& ref, const std::string& given, int& code) {
-  if (!given.empty()) return given;
-  auto pending = api.fetch("GET", ref.session_path() + "/permissions?status=pending", nullptr, code);
-  if (!pending) return std::nullopt;
-  const auto& items = (*pending)["items"];
-  if (items.size() != 1) {
-    std::cerr << "hearth: " << items.size() << " permission requests are pending; name one:";
-    for (const auto& p : items) std::cerr << " " << p["permission_id"].get<std::string>();
-    std::cerr << "\n";
-    code = 1;
-    return std::nullopt;
-  }
-  return items[0]["permission_id"].get<std::string>();
+int watch(Api& api, const Ref& ref, const TranscriptWatch& w) {
+  return watch_transcript(api, ref.session_path(), answered_in(ref, w));
 }
 
 }  // namespace
+
+std::optional<std::vector<PendingPermission>> pending_permissions(Api& api, const std::string& session_path, int& code) {
+  auto page = api.fetch("GET", session_path + "/permissions?status=pending", nullptr, code);
+  if (!page) return std::nullopt;
+  std::vector<PendingPermission> pending;
+  for (const auto& p : (*page)["items"])
+    pending.push_back({session_path, p["permission_id"].get<std::string>(), p["tool_call"].value("title", "")});
+  return pending;
+}
+
+std::optional<PendingPermission> only_pending(const std::vector<PendingPermission>& pending, const std::string& command,
+                                              int& code) {
+  if (pending.size() == 1) return pending.front();
+  if (pending.empty()) {
+    code = fail(kExitFailed, "no permission request is pending");
+    return std::nullopt;
+  }
+  code = fail(kExitUsage, std::to_string(pending.size()) + " permission requests are pending; name one:");
+  for (const auto& p : pending) std::cerr << "  " << command << " " << p.permission_id << "   # " << p.title << "\n";
+  return std::nullopt;
+}
+
+int answer_permission(Api& api, const std::string& session_path, const std::string& permission_id,
+                      const std::string& decision) {
+  return api.run("POST", session_path + "/permissions/" + encode(permission_id), Json{{"decision", decision}},
+                 [](const Json& j) {
+                   std::cout << j["permission_id"].get<std::string>() << " " << j["status"].get<std::string>() << "\n";
+                 });
+}
 
 std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
   auto set = std::make_shared<CommandSet>();
@@ -180,7 +210,7 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
   common(create);
   set->add(create, [=] {
     auto ref = parse_ref((*s)["task"], 2);
-    if (!ref) return 2;
+    if (!ref) return kExitUsage;
     Json body = Json::object();
     for (const auto& [flag, field] : std::vector<std::pair<std::string, std::string>>{
              {"repo", "repo"}, {"base", "base_branch"}, {"branch", "branch"}, {"network", "network"},
@@ -188,12 +218,12 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
       if (!(*s)[flag].empty()) body[field] = (*s)[flag];
     if (!(*lists)["agent_env"].empty()) body["agent_env"] = (*lists)["agent_env"];
     Api api(*opts);
-    int code = 1;
+    int code = kExitFailed;
     auto made = api.fetch("POST", ref->sandbox_path(), body, code);
     if (!made) return code;
     if ((*flags)["no_wait"]) {
       api.json_output() ? (void)(std::cout << made->dump(2) << "\n") : print_object(*made);
-      return 0;
+      return kExitOk;
     }
     std::cerr << "provisioning " << ref->org << "/" << ref->task << "\n";
     Json final;
@@ -213,9 +243,9 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
     else std::cout << ref->org << "/" << ref->task << ": " << final.value("state", "") << "\n";
     if (final.value("state", "") == "error") {
       std::cerr << "hearth: " << final.value("error", "") << "\n";
-      return 1;
+      return kExitFailed;
     }
-    return 0;
+    return kExitOk;
   });
 
   auto show = sandbox->add_subcommand("show", "A sandbox's state, steps and sessions");
@@ -223,7 +253,7 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
   common(show);
   set->add(show, [=] {
     auto ref = parse_ref((*s)["task"], 2);
-    if (!ref) return 2;
+    if (!ref) return kExitUsage;
     Api api(*opts);
     return api.run("GET", ref->sandbox_path(), nullptr, print_object);
   });
@@ -239,7 +269,7 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
     std::string m = method, sfx = suffix;
     set->add(c, [=] {
       auto ref = parse_ref((*s)["task"], 2);
-      if (!ref) return 2;
+      if (!ref) return kExitUsage;
       Api api(*opts);
       return api.run(m, ref->sandbox_path() + sfx, m == "POST" ? Json::object() : Json(nullptr), [](const Json& j) {
         std::cout << (j.value("starting", false) ? std::string("starting") : j.value("state", std::string())) << "\n";
@@ -255,12 +285,12 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
   common(exec);
   set->add(exec, [=] {
     auto ref = parse_ref((*s)["task"], 2);
-    if (!ref) return 2;
+    if (!ref) return kExitUsage;
     Api api(*opts);
     Json body{{"argv", (*lists)["argv"]}};
     if (!(*s)["cwd"].empty()) body["cwd"] = (*s)["cwd"];
     if (!(*s)["timeout_ms"].empty()) body["timeout_ms"] = std::atoll((*s)["timeout_ms"].c_str());
-    int code = 1;
+    int code = kExitFailed;
     auto started = api.fetch("POST", ref->sandbox_path() + "/processes", body, code);
     if (!started) return code;
     auto path = ref->sandbox_path() + "/processes/" + std::to_string((*started)["id"].get<std::int64_t>());
@@ -286,7 +316,7 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
   common(ps);
   set->add(ps, [=] {
     auto ref = parse_ref((*s)["task"], 2);
-    if (!ref) return 2;
+    if (!ref) return kExitUsage;
     Api api(*opts);
     return api.run("GET", ref->sandbox_path() + "/processes", nullptr, [](const Json& j) {
       print_table(j["items"], {"id", "status", "exit_code", "ended_by", "started_at", "argv"});
@@ -299,7 +329,7 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
   common(kill);
   set->add(kill, [=] {
     auto ref = parse_ref((*s)["task"], 2);
-    if (!ref) return 2;
+    if (!ref) return kExitUsage;
     Api api(*opts);
     return api.run("POST", ref->sandbox_path() + "/processes/" + encode((*s)["process"]) + "/kill", Json::object(),
                    print_object);
@@ -318,7 +348,7 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
   common(s_create);
   set->add(s_create, [=] {
     auto ref = parse_ref((*s)["task"], 2);
-    if (!ref) return 2;
+    if (!ref) return kExitUsage;
     Json body{{"agent", (*s)["agent"].empty() ? "mock" : (*s)["agent"]}};
     if (!(*s)["title"].empty()) body["title"] = (*s)["title"];
     if (!(*s)["permission_timeout"].empty()) body["permission_timeout_s"] = std::atoll((*s)["permission_timeout"].c_str());
@@ -333,7 +363,7 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
   common(s_list);
   set->add(s_list, [=] {
     auto ref = parse_ref((*s)["task"], 2);
-    if (!ref) return 2;
+    if (!ref) return kExitUsage;
     Api api(*opts);
     return api.run("GET", ref->task_path() + "/sessions", nullptr, [](const Json& j) {
       print_table(j["items"], {"session_id", "agent", "status", "turn", "pending_permissions", "created_at"});
@@ -345,37 +375,32 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
   common(s_show);
   set->add(s_show, [=] {
     auto ref = parse_ref((*s)["session"], 3);
-    if (!ref) return 2;
+    if (!ref) return kExitUsage;
     Api api(*opts);
     return api.run("GET", ref->session_path(), nullptr, print_object);
   });
 
   auto prompt = session->add_subcommand("prompt", "Send the agent a prompt (a new turn)");
   session_arg(prompt);
-  prompt->add_option("text", (*lists)["text"], "The prompt; - reads it from stdin")->required();
+  add_prompt_options(prompt, (*lists)["text"], (*s)["prompt_file"]);
   prompt->add_flag("--watch", (*flags)["watch"], "Follow the turn until it ends (exit 1 if it fails)");
   common(prompt);
   set->add(prompt, [=] {
     auto ref = parse_ref((*s)["session"], 3);
-    if (!ref) return 2;
-    std::string text;
-    const auto& words = (*lists)["text"];
-    if (words.size() == 1 && words[0] == "-") {
-      text.assign(std::istreambuf_iterator<char>(std::cin), {});
-    } else {
-      for (const auto& w : words) text += (text.empty() ? "" : " ") + w;
-    }
+    if (!ref) return kExitUsage;
+    int code = kExitFailed;
+    auto text = read_prompt((*lists)["text"], (*s)["prompt_file"], code);
+    if (!text) return code;
     Api api(*opts);
-    int code = 1;
-    auto accepted = api.fetch("POST", ref->session_path() + "/prompt", Json{{"text", text}}, code);
+    auto accepted = api.fetch("POST", ref->session_path() + "/prompt", Json{{"text", *text}}, code);
     if (!accepted) return code;
     auto turn = (*accepted)["turn"].get<std::int64_t>();
     if (!(*flags)["watch"]) {
       if (api.json_output()) std::cout << accepted->dump(2) << "\n";
       else std::cout << "turn " << turn << " started\n";
-      return 0;
+      return kExitOk;
     }
-    return watch(api, *ref, (*accepted)["seq"].get<std::int64_t>() - 1, turn);
+    return watch(api, *ref, {.after_seq = (*accepted)["seq"].get<std::int64_t>() - 1, .from_turn = turn, .until_turn = turn});
   });
 
   auto s_watch = session->add_subcommand("watch", "Follow a session's transcript live (from its start, or --after SEQ)");
@@ -385,9 +410,9 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
   common(s_watch);
   set->add(s_watch, [=] {
     auto ref = parse_ref((*s)["session"], 3);
-    if (!ref) return 2;
+    if (!ref) return kExitUsage;
     Api api(*opts);
-    int code = 1;
+    int code = kExitFailed;
     std::int64_t until = 0;
     if ((*flags)["until_idle"]) {
       auto now = api.fetch("GET", ref->session_path(), nullptr, code);
@@ -395,7 +420,7 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
       auto status = (*now)["status"].get<std::string>();
       until = (status == "running" || status == "cancelling") ? (*now)["turn"].get<std::int64_t>() : 0;
       if (until == 0) {  // nothing runs: print what there is and stop
-        TranscriptPrinter printer;
+        TranscriptPrinter printer(answered_in(*ref, {}));
         auto after = (*s)["after"].empty() ? std::string("0") : (*s)["after"];
         for (;;) {
           auto page = api.fetch("GET", ref->session_path() + "/transcript?limit=1000&after_seq=" + after, nullptr, code);
@@ -405,10 +430,10 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
           after = std::to_string((*page)["next_after_seq"].get<std::int64_t>());
         }
         printer.end_line();
-        return 0;
+        return kExitOk;
       }
     }
-    return watch(api, *ref, std::atoll((*s)["after"].c_str()), until);
+    return watch(api, *ref, {.after_seq = std::atoll((*s)["after"].c_str()), .until_turn = until});
   });
 
   auto s_cancel = session->add_subcommand("cancel", "Cancel the running turn");
@@ -416,7 +441,7 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
   common(s_cancel);
   set->add(s_cancel, [=] {
     auto ref = parse_ref((*s)["session"], 3);
-    if (!ref) return 2;
+    if (!ref) return kExitUsage;
     Api api(*opts);
     return api.run("POST", ref->session_path() + "/cancel", Json::object(), [](const Json& j) {
       std::cout << "turn " << j["turn"].get<std::int64_t>() << " " << j["status"].get<std::string>() << "\n";
@@ -429,20 +454,23 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
                                              : "Refuse the agent's pending permission request");
     session_arg(c);
     c->add_option("permission", (*s)[approve ? "approve_id" : "reject_id"], "Its id (default: the one pending)");
-    if (approve) c->add_flag("--always", (*flags)["always"], "Allow this kind of request for the rest of the session");
+    if (approve)
+      c->add_flag("--always", (*flags)["always"],
+                  "Allow this kind of call of this tool for the rest of the session (revoke: hearth session revoke)");
     common(c);
     set->add(c, [=] {
       auto ref = parse_ref((*s)["session"], 3);
-      if (!ref) return 2;
+      if (!ref) return kExitUsage;
       Api api(*opts);
-      int code = 1;
-      auto id = permission_to_answer(api, *ref, (*s)[approve ? "approve_id" : "reject_id"], code);
-      if (!id) return code;
       auto decision = !approve ? "reject" : (*flags)["always"] ? "allow_always" : "allow_once";
-      return api.run("POST", ref->session_path() + "/permissions/" + encode(*id), Json{{"decision", decision}},
-                     [](const Json& j) {
-                       std::cout << j["permission_id"].get<std::string>() << " " << j["status"].get<std::string>() << "\n";
-                     });
+      auto id = (*s)[approve ? "approve_id" : "reject_id"];
+      if (!id.empty()) return answer_permission(api, ref->session_path(), id, decision);
+      int code = kExitFailed;
+      auto pending = pending_permissions(api, ref->session_path(), code);
+      if (!pending) return code;
+      auto only = only_pending(*pending, std::string("hearth session ") + (approve ? "approve " : "reject ") + (*s)["session"], code);
+      if (!only) return code;
+      return answer_permission(api, only->session_path, only->permission_id, decision);
     });
   }
 
@@ -452,7 +480,7 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
   common(s_perms);
   set->add(s_perms, [=] {
     auto ref = parse_ref((*s)["session"], 3);
-    if (!ref) return 2;
+    if (!ref) return kExitUsage;
     Api api(*opts);
     auto q = (*s)["perm_status"].empty() ? "" : "?status=" + encode((*s)["perm_status"]);
     return api.run("GET", ref->session_path() + "/permissions" + q, nullptr, [](const Json& j) {
@@ -465,12 +493,40 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
     });
   });
 
+  auto s_rules = session->add_subcommand("always-allow", "What a session allows without asking, and who allowed it");
+  session_arg(s_rules);
+  common(s_rules);
+  set->add(s_rules, [=] {
+    auto ref = parse_ref((*s)["session"], 3);
+    if (!ref) return kExitUsage;
+    Api api(*opts);
+    return api.run("GET", ref->session_path(), nullptr, [](const Json& j) {
+      if (j["always_allow"].empty()) {
+        std::cout << "nothing: every tool call that needs permission asks a person\n";
+        return;
+      }
+      print_table(j["always_allow"], {"rule", "label", "by", "at"});
+    });
+  });
+  auto s_revoke = session->add_subcommand("revoke", "Take back an always-allow rule: such calls ask again");
+  session_arg(s_revoke);
+  s_revoke->add_option("rule", (*s)["rule"], "The rule, as `hearth session always-allow` lists it (e.g. edit:Write)")
+      ->required();
+  common(s_revoke);
+  set->add(s_revoke, [=] {
+    auto ref = parse_ref((*s)["session"], 3);
+    if (!ref) return kExitUsage;
+    Api api(*opts);
+    return api.run("DELETE", ref->session_path() + "/always-allow/" + encode((*s)["rule"]), nullptr,
+                   [rule = (*s)["rule"]](const Json&) { std::cout << "revoked " << rule << ": such calls ask again\n"; });
+  });
+
   auto s_close = session->add_subcommand("close", "Close a session: its agent ends");
   session_arg(s_close);
   common(s_close);
   set->add(s_close, [=] {
     auto ref = parse_ref((*s)["session"], 3);
-    if (!ref) return 2;
+    if (!ref) return kExitUsage;
     Api api(*opts);
     return api.run("DELETE", ref->session_path(), nullptr, [](const Json& j) { std::cout << j.value("status", "") << "\n"; });
   });
@@ -505,12 +561,12 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
     auto def = hearth::sandbox::find_agent((*s)["a_name"]);
     if (!def) {
       std::cerr << "hearth: " << def.error().message << "\n";
-      return 2;
+      return kExitUsage;
     }
     std::filesystem::path data = (*s)["a_data"].empty() ? ".hearth" : (*s)["a_data"];
     if ((*def)->package.empty()) {
       std::cout << (*def)->name << " is built into hearth; nothing to install\n";
-      return 0;
+      return kExitOk;
     }
     std::error_code ec;
     std::filesystem::create_directories(data / "agents", ec);
@@ -518,17 +574,17 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
     auto lock = storage::FileLock::acquire(data / "agents" / ((*def)->name + ".lock"));
     if (!lock) {
       std::cerr << "hearth: " << lock.error().message << "\n";
-      return 1;
+      return kExitFailed;
     }
     std::cerr << "installing " << (*def)->package << "@" << (*def)->version << " into "
               << hearth::sandbox::agent_install_dir(data, **def).string() << "\n";
     auto st = hearth::sandbox::install_agent(data, **def, [](std::string_view line) { std::cerr << "  " << line << "\n"; });
     if (!st) {
       std::cerr << "hearth: " << st.error().message << "\n";
-      return 1;
+      return kExitFailed;
     }
     std::cout << "installed " << (*def)->name << " " << *hearth::sandbox::installed_version(data, **def) << "\n";
-    return 0;
+    return kExitOk;
   });
   return set;
 }

@@ -12,6 +12,7 @@
 #include "cli/api.h"
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/times.h"
 
 namespace hearth::cli {
 namespace {
@@ -35,10 +36,10 @@ std::string query(const std::vector<std::pair<std::string, std::string>>& params
 int follow_op(Api& api, const std::string& path, const Json& started) {
   if (!started.contains("op_id")) {  // ?wait=false or an older server: nothing to follow
     std::cout << started.dump(2) << "\n";
-    return 0;
+    return kExitOk;
   }
   auto op_path = path + "/ops/" + std::to_string(started["op_id"].get<std::int64_t>());
-  int code = 1;
+  int code = kExitFailed;
   bool tty = ::isatty(2);
   auto begun = std::chrono::steady_clock::now();
   for (;;) {
@@ -46,10 +47,12 @@ int follow_op(Api& api, const std::string& path, const Json& started) {
     if (!op) return code;
     if ((*op)["status"] != "running") {
       if (tty) std::cerr << "\r\033[K";
+      const auto& r = (*op)["result"];
       if (api.json_output()) {
         std::cout << op->dump(2) << "\n";
+      } else if (r.is_object() && !r.value("reverted", true)) {  // the server did nothing
+        std::cout << (*op)["args"].value("path", std::string("the file")) << " has no change to revert\n";
       } else {
-        const auto& r = (*op)["result"];
         if (r.is_object() && r.contains("output") && !r["output"].get<std::string>().empty())
           std::cout << r["output"].get<std::string>() << "\n";
         if (r.is_object() && r.contains("conflict_files")) {
@@ -60,9 +63,9 @@ int follow_op(Api& api, const std::string& path, const Json& started) {
       }
       if ((*op)["status"] == "failed") {
         if ((*op)["error"].is_string()) std::cerr << "hearth: " << (*op)["error"].get<std::string>() << "\n";
-        return 1;
+        return kExitFailed;
       }
-      return 0;
+      return kExitOk;
     }
     if (tty) {
       auto s = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - begun).count();
@@ -72,10 +75,11 @@ int follow_op(Api& api, const std::string& path, const Json& started) {
   }
 }
 
-// After `hearth task create`: the provisioning steps as a progress line, then the first
-// turn's transcript as it streams. 0 when the turn completed.
+// After `hearth task create` (and for `task watch`): the provisioning steps as a progress
+// line, then the latest turn of the latest session (the first turn, right after creation)
+// as it streams, and only that turn. 0 when the turn completed.
 int follow_task(Api& api, const std::string& path, const std::string& ref) {
-  int code = 1;
+  int code = kExitFailed;
   bool tty = ::isatty(2);
   std::string last_phase;
   Json task;
@@ -97,7 +101,7 @@ int follow_task(Api& api, const std::string& path, const std::string& ref) {
       std::cerr << "hearth: provisioning failed while " << task.value("error_step", Json("?")).get<std::string>() << ": "
                 << task.value("error", Json("")).get<std::string>() << "\n"
                 << "hearth: fix the cause and run `hearth task retry " << ref << "`\n";
-      return 1;
+      return kExitFailed;
     }
     if (status != "provisioning" && task.contains("sessions") && !task["sessions"].empty()) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -111,7 +115,7 @@ int follow_task(Api& api, const std::string& path, const std::string& ref) {
   std::optional<Response> session;
   for (int i = 0; i < 200; ++i) {
     session = api.call("GET", session_path);
-    if (!session) return 1;
+    if (!session) return kExitFailed;
     if (session->status != 404) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
@@ -120,7 +124,51 @@ int follow_task(Api& api, const std::string& path, const std::string& ref) {
     if (!again) return code;
     session->body = *again;
   }
-  return watch_transcript(api, session_path, 0, std::max<std::int64_t>(session->body.value("turn", std::int64_t{1}), 1));
+  auto turn = std::max<std::int64_t>(session->body.value("turn", std::int64_t{1}), 1);
+  return watch_transcript(api, session_path,
+                          {.from_turn = turn, .until_turn = turn, .answer_noun = "task", .answer_ref = ref});
+}
+
+// `hearth task approve|reject REF [PERMISSION]`: answers the request named, or the only
+// one pending in the task's open sessions, with `decision`.
+int answer_in_task(Api& api, const std::string& path, const std::string& ref, const std::string& given,
+                   const std::string& verb, const std::string& decision) {
+  int code = kExitFailed;
+  auto task = api.fetch("GET", path, nullptr, code);
+  if (!task) return code;
+  std::vector<std::string> sessions;
+  std::vector<PendingPermission> pending;
+  for (const auto& session : task->value("sessions", Json::array())) {
+    sessions.push_back(path + "/sessions/" + encode(session["session_id"].get<std::string>()));
+    if (session.value("status", "") == "closed") continue;
+    auto some = pending_permissions(api, sessions.back(), code);
+    if (!some) return code;
+    pending.insert(pending.end(), some->begin(), some->end());
+  }
+  if (given.empty()) {
+    auto only = only_pending(pending, "hearth task " + verb + " " + ref, code);
+    if (!only) return code;
+    return answer_permission(api, only->session_path, only->permission_id, decision);
+  }
+  for (const auto& p : pending)
+    if (p.permission_id == given) return answer_permission(api, p.session_path, given, decision);
+  // Settled already: the session that has it says how.
+  for (const auto& session_path : sessions) {
+    auto all = api.fetch("GET", session_path + "/permissions", nullptr, code);
+    if (!all) return code;
+    for (const auto& p : (*all)["items"])
+      if (p["permission_id"] == given) return answer_permission(api, session_path, given, decision);
+  }
+  return fail(kExitNotFound, "no permission request " + given + " in " + ref);
+}
+
+// The session a prompt without --session goes to, as the server picks it: the newest
+// one not closed. "" when there is none (the server then says so).
+std::string newest_open_session(const Json& task) {
+  const auto& sessions = task.value("sessions", Json::array());
+  for (auto it = sessions.rbegin(); it != sessions.rend(); ++it)
+    if ((*it).value("status", "") != "closed") return (*it)["session_id"].get<std::string>();
+  return "";
 }
 
 void print_task(const Json& t) {
@@ -130,7 +178,7 @@ void print_task(const Json& t) {
     if (t.contains(k) && !t[k].is_null()) shown[k] = t[k];
   if (t.contains("owner")) shown["owner"] = t["owner"]["username"];
   if (t.contains("diff"))
-    shown["diff"] = std::to_string(t["diff"]["files"].get<std::int64_t>()) + " files, +" +
+    shown["diff"] = counted(t["diff"]["files"].get<std::int64_t>(), "file", "files") + ", +" +
                     std::to_string(t["diff"]["added"].get<std::int64_t>()) + " -" +
                     std::to_string(t["diff"]["removed"].get<std::int64_t>());
   print_object(shown);
@@ -181,7 +229,7 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
   common(r_branches);
   set->add(r_branches, [=] {
     auto p = split_ref((*s)["repo"], 2, "ORG/REPO");
-    if (!p) return 2;
+    if (!p) return kExitUsage;
     Api api(*opts);
     return api.run("GET", org_path((*p)[0]) + "/repos/" + encode((*p)[1]) + "/branches", nullptr,
                    [](const Json& j) { print_table(j["items"], {"name", "commit"}); });
@@ -191,7 +239,7 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
   common(r_remove);
   set->add(r_remove, [=] {
     auto p = split_ref((*s)["repo"], 2, "ORG/REPO");
-    if (!p) return 2;
+    if (!p) return kExitUsage;
     Api api(*opts);
     return api.run("DELETE", org_path((*p)[0]) + "/repos/" + encode((*p)[1]), nullptr,
                    [](const Json& j) { std::cout << "removed " << j["removed"].get<std::string>() << "\n"; });
@@ -201,10 +249,11 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
   auto task = app.add_subcommand("task", "Tasks: an agent working on a branch of a repository in its own sandbox");
   task->require_subcommand(1);
   auto task_arg = [s](CLI::App* c) { c->add_option("task", (*s)["task"], "ORG/TASK")->required(); };
+  auto prompt_words = std::make_shared<std::vector<std::string>>();
 
   auto create = task->add_subcommand("create", "Create a task and stream its first turn (provisioning shown as it goes)");
   create->add_option("org", (*s)["org"], "Organization")->required();
-  create->add_option("prompt", (*s)["prompt"], "What the agent should do")->required();
+  add_prompt_options(create, *prompt_words, (*s)["prompt_file"]);
   create->add_option("--repo", (*s)["repo"], "The repository (as `hearth repo list` names it)")->required();
   create->add_option("--agent", (*s)["agent"], "mock (default), claude, codex, gemini, opencode");
   create->add_option("--base", (*s)["base"], "Branch to start from (default: the repository's default)");
@@ -213,19 +262,21 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
   create->add_flag("--detach", (*flags)["detach"], "Return once the task is created");
   common(create);
   set->add(create, [=] {
-    Json body{{"repo", (*s)["repo"]}, {"prompt", (*s)["prompt"]}, {"agent", (*s)["agent"].empty() ? "mock" : (*s)["agent"]}};
+    int code = kExitFailed;
+    auto prompt = read_prompt(*prompt_words, (*s)["prompt_file"], code);
+    if (!prompt) return code;
+    Json body{{"repo", (*s)["repo"]}, {"prompt", *prompt}, {"agent", (*s)["agent"].empty() ? "mock" : (*s)["agent"]}};
     if (!(*s)["base"].empty()) body["base_branch"] = (*s)["base"];
     if (!(*s)["branch"].empty()) body["branch"] = (*s)["branch"];
     if (!(*s)["title"].empty()) body["title"] = (*s)["title"];
     Api api(*opts);
-    int code = 1;
     auto made = api.fetch("POST", org_path((*s)["org"]) + "/tasks", body, code);
     if (!made) return code;
     auto ref = (*s)["org"] + "/" + (*made)["task_id"].get<std::string>();
     if ((*flags)["detach"]) {
       if (api.json_output()) std::cout << made->dump() << "\n";
       else std::cout << ref << "\n";
-      return 0;
+      return kExitOk;
     }
     std::cerr << "task " << ref << ": " << (*made)["title"].get<std::string>() << "\n";
     return follow_task(api, org_path((*s)["org"]) + "/tasks/" + encode((*made)["task_id"]), ref);
@@ -236,7 +287,7 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
   common(watch);
   set->add(watch, [=] {
     auto path = task_path((*s)["task"]);
-    if (!path) return 2;
+    if (!path) return kExitUsage;
     Api api(*opts);
     return follow_task(api, *path, (*s)["task"]);
   });
@@ -267,7 +318,7 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
   common(show);
   set->add(show, [=] {
     auto path = task_path((*s)["task"]);
-    if (!path) return 2;
+    if (!path) return kExitUsage;
     Api api(*opts);
     return api.run("GET", *path, nullptr, print_task);
   });
@@ -279,9 +330,9 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
   common(diff);
   set->add(diff, [=] {
     auto path = task_path((*s)["task"]);
-    if (!path) return 2;
+    if (!path) return kExitUsage;
     Api api(*opts);
-    int code = 1;
+    int code = kExitFailed;
     // A flow or a refresh that is running ends with a fresh diff: wait for it (a minute at most).
     for (int i = 0; i < 600; ++i) {
       auto t = api.fetch("GET", *path, nullptr, code);
@@ -294,7 +345,7 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
       if (!f) return code;
       if (api.json_output()) std::cout << f->dump(2) << "\n";
       else std::cout << (*f)["patch"].get<std::string>();
-      return 0;
+      return kExitOk;
     }
     std::string after;
     Json all = Json::array();
@@ -308,7 +359,7 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
     if ((*flags)["stat"] || api.json_output()) {
       if (api.json_output()) std::cout << all.dump(2) << "\n";
       else print_table(all, {"status", "added", "removed", "path"});
-      return 0;
+      return kExitOk;
     }
     if (all.empty()) std::cerr << "no changes against the base branch\n";
     for (const auto& f : all) {
@@ -317,7 +368,7 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
       if ((*one)["patch_truncated"].get<bool>()) std::cout << "# " << f["path"].get<std::string>() << ": too large to show here\n";
       else std::cout << (*one)["patch"].get<std::string>();
     }
-    return 0;
+    return kExitOk;
   });
 
   for (auto [verb, help] : std::vector<std::pair<const char*, const char*>>{
@@ -332,11 +383,11 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
     common(c);
     set->add(c, [=] {
       auto path = task_path((*s)["task"]);
-      if (!path) return 2;
+      if (!path) return kExitUsage;
       Json body = Json::object();
       if (v == "commit" && !(*s)["message"].empty()) body["message"] = (*s)["message"];
       Api api(*opts);
-      int code = 1;
+      int code = kExitFailed;
       auto started = api.fetch("POST", *path + "/" + v, body, code);
       if (!started) return code;
       return follow_op(api, *path, *started);
@@ -349,9 +400,9 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
   common(revert);
   set->add(revert, [=] {
     auto path = task_path((*s)["task"]);
-    if (!path) return 2;
+    if (!path) return kExitUsage;
     Api api(*opts);
-    int code = 1;
+    int code = kExitFailed;
     auto started = api.fetch("POST", *path + "/revert", Json{{"path", (*s)["path"]}}, code);
     if (!started) return code;
     return follow_op(api, *path, *started);
@@ -369,10 +420,12 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
     std::string v = verb;
     set->add(c, [=] {
       auto path = task_path((*s)["task"]);
-      if (!path) return 2;
+      if (!path) return kExitUsage;
       Api api(*opts);
       return api.run("POST", *path + "/" + v, Json::object(), [v](const Json& j) {
-        if (j.contains("status")) std::cout << j["status"].get<std::string>() << "\n";
+        if (j.contains("stopping"))
+          std::cout << "stopping " << counted(j["stopping"].get<std::int64_t>(), "running turn", "running turns") << "\n";
+        else if (j.contains("status")) std::cout << j["status"].get<std::string>() << "\n";
         else std::cout << v << ": done\n";
       });
     });
@@ -380,30 +433,63 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
 
   auto prompt = task->add_subcommand("prompt", "Send the agent a follow-up");
   task_arg(prompt);
-  prompt->add_option("text", (*s)["text"], "What to say")->required();
+  add_prompt_options(prompt, *prompt_words, (*s)["prompt_file"]);
   prompt->add_option("--session", (*s)["session"], "Which session (default: the latest)");
   prompt->add_flag("--watch", (*flags)["watch"], "Stream the turn until it ends");
   common(prompt);
   set->add(prompt, [=] {
     auto path = task_path((*s)["task"]);
-    if (!path) return 2;
-    Json body{{"text", (*s)["text"]}};
-    if (!(*s)["session"].empty()) body["session_id"] = (*s)["session"];
+    if (!path) return kExitUsage;
+    int code = kExitFailed;
+    auto text = read_prompt(*prompt_words, (*s)["prompt_file"], code);
+    if (!text) return code;
+    Json body{{"text", *text}};
+    auto session_id = (*s)["session"];
     Api api(*opts);
-    int code = 1;
+    // To show the turn this prompt starts and nothing before it, --watch notes where the
+    // session's transcript ends first, and names that session in the prompt.
+    TranscriptWatch new_turn{.answer_noun = "task", .answer_ref = (*s)["task"]};
+    if ((*flags)["watch"]) {
+      if (session_id.empty()) {
+        auto t = api.fetch("GET", *path, nullptr, code);
+        if (!t) return code;
+        session_id = newest_open_session(*t);
+      }
+      if (!session_id.empty()) {
+        auto before = api.fetch("GET", *path + "/sessions/" + encode(session_id), nullptr, code);
+        if (!before) return code;
+        new_turn.after_seq = before->value("last_seq", std::int64_t{0});
+        new_turn.from_turn = new_turn.until_turn = before->value("turn", std::int64_t{0}) + 1;
+      }
+    }
+    if (!session_id.empty()) body["session_id"] = session_id;
     auto sent = api.fetch("POST", *path + "/prompt", body, code);
     if (!sent) return code;
     if (!(*flags)["watch"]) {
       std::cout << "sent to " << sent->value("session_id", "") << "\n";
-      return 0;
+      return kExitOk;
     }
-    auto session_path = *path + "/sessions/" + encode(sent->value("session_id", ""));
-    // The turn the prompt started is the session's next one.
-    auto before = api.fetch("GET", session_path, nullptr, code);
-    if (!before) return code;
-    auto turn = (*before).value("turn", std::int64_t{1});
-    return watch_transcript(api, session_path, 0, std::max<std::int64_t>(turn, 1));
+    return watch_transcript(api, *path + "/sessions/" + encode(sent->value("session_id", "")), new_turn);
   });
+
+  for (bool approve : {true, false}) {
+    std::string verb = approve ? "approve" : "reject";
+    auto c = task->add_subcommand(verb, approve ? "Allow the agent's pending permission request"
+                                                : "Refuse the agent's pending permission request");
+    task_arg(c);
+    c->add_option("permission", (*s)["permission"], "Its id (default: the only one pending in the task's sessions)");
+    if (approve)
+      c->add_flag("--always", (*flags)["always"],
+                  "Allow this kind of call of this tool for the rest of the session (revoke: hearth session revoke)");
+    common(c);
+    set->add(c, [=] {
+      auto path = task_path((*s)["task"]);
+      if (!path) return kExitUsage;
+      Api api(*opts);
+      auto decision = !approve ? "reject" : (*flags)["always"] ? "allow_always" : "allow_once";
+      return answer_in_task(api, *path, (*s)["task"], (*s)["permission"], verb, decision);
+    });
+  }
 
   auto rename = task->add_subcommand("rename", "Give a task a new title");
   task_arg(rename);
@@ -411,7 +497,7 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
   common(rename);
   set->add(rename, [=] {
     auto path = task_path((*s)["task"]);
-    if (!path) return 2;
+    if (!path) return kExitUsage;
     Api api(*opts);
     return api.run("PATCH", *path, Json{{"title", (*s)["title"]}}, [](const Json& j) { std::cout << j["title"].get<std::string>() << "\n"; });
   });
@@ -422,7 +508,7 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
   common(owner);
   set->add(owner, [=] {
     auto path = task_path((*s)["task"]);
-    if (!path) return 2;
+    if (!path) return kExitUsage;
     Api api(*opts);
     return api.run("POST", *path + "/owner", Json{{"username", (*s)["username"]}},
                    [](const Json& j) { std::cout << "owner: " << j["owner"]["username"].get<std::string>() << "\n"; });
@@ -473,14 +559,25 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
   };
   auto a_list = audit->add_subcommand("list", "Entries, newest first, with filters");
   org_or_server(a_list);
-  for (const char* f : {"user", "kind", "task", "repo", "since", "until", "limit", "before"})
+  for (const char* f : {"user", "kind", "task", "repo", "limit", "before"})
     a_list->add_option(std::string("--") + f, (*s)[f], std::string("Filter: ") + f);
+  a_list->add_option("--since", (*s)["since"], "Entries at or after this time: 2026-11-30, 2026-11-30T14:00, 2h (ago)");
+  a_list->add_option("--until", (*s)["until"], "Entries before this time: 2026-12-01, 2026-11-30T18:00:00Z, 15m (ago)");
   common(a_list);
   set->add(a_list, [=] {
-    if (!need_org()) return 2;
+    if (!need_org()) return kExitUsage;
+    // The API takes Unix milliseconds (1 at least: 0 would mean no bound).
+    std::map<std::string, std::string> ms;
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
+    for (const char* bound : {"since", "until"}) {
+      if ((*s)[bound].empty()) continue;
+      auto at = parse_time((*s)[bound], now.count());
+      if (!at) return fail(kExitUsage, "--" + std::string(bound) + ": not a time: \"" + (*s)[bound] + "\"; give " + kTimeForms);
+      ms[bound] = std::to_string(std::max<std::int64_t>(*at, 1));
+    }
     Api api(*opts);
     auto path = log_path() + query({{"user", (*s)["user"]}, {"kind", (*s)["kind"]}, {"task", (*s)["task"]},
-                                    {"repo", (*s)["repo"]}, {"since", (*s)["since"]}, {"until", (*s)["until"]},
+                                    {"repo", (*s)["repo"]}, {"since", ms["since"]}, {"until", ms["until"]},
                                     {"limit", (*s)["limit"]}, {"before", (*s)["before"]}});
     return api.run("GET", path, nullptr, [](const Json& j) {
       print_table(j["items"], {"seq", "at", "username", "kind", "outcome", "target"});
@@ -492,10 +589,11 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
   a_export->add_option("--output,-o", (*s)["output"], "Write to this file (default: stdout)");
   common(a_export);
   set->add(a_export, [=] {
-    if (!need_org()) return 2;
+    if (!need_org()) return kExitUsage;
     Api api(*opts);
+    if (int code = api.ready(); code != kExitOk) return code;
     auto r = api.call("GET", log_path() + "/export");
-    if (!r) return 1;
+    if (!r) return kExitFailed;
     if (r->status != 200) {
       std::cerr << "hearth: " << (r->body.is_object() ? r->body["error"].value("message", "export failed") : "export failed") << "\n";
       return exit_code_for(r->status);
@@ -503,27 +601,27 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
     const auto& text = r->text;
     if ((*s)["output"].empty()) std::cout << text;
     else std::ofstream((*s)["output"], std::ios::binary) << text;
-    return 0;
+    return kExitOk;
   });
   auto a_verify = audit->add_subcommand("verify", "Check the hash chain: any edited or deleted entry is found");
   org_or_server(a_verify);
   common(a_verify);
   set->add(a_verify, [=] {
-    if (!need_org()) return 2;
+    if (!need_org()) return kExitUsage;
     Api api(*opts);
-    int code = 1;
+    int code = kExitFailed;
     auto v = api.fetch("GET", log_path() + "/verify", nullptr, code);
     if (!v) return code;
     if (api.json_output()) std::cout << v->dump(2) << "\n";
     if ((*v)["ok"].get<bool>()) {
       if (!api.json_output())
-        std::cout << "ok: " << (*v)["entries"].get<std::int64_t>() << " entries, chain intact"
+        std::cout << "ok: " << counted((*v)["entries"].get<std::int64_t>(), "entry", "entries") << ", chain intact"
                   << ((*v)["head"].is_string() ? ", head " + (*v)["head"].get<std::string>() : "") << "\n";
-      return 0;
+      return kExitOk;
     }
     std::cerr << "hearth: the audit log was tampered with at entry " << (*v)["first_bad"]["seq"].get<std::int64_t>()
               << ": " << (*v)["first_bad"]["reason"].get<std::string>() << "\n";
-    return 1;
+    return kExitFailed;
   });
   return set;
 }

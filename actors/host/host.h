@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -31,6 +32,11 @@ struct HostConfig {
   std::size_t max_payload_bytes = 1 << 20;
   std::size_t max_steps_per_commit = 64;
   std::chrono::milliseconds max_wait{10'000};  // the longest a `wait` send may block
+  // For tests: runs on the delivering thread just before an outbox row goes to its
+  // recipient (the recipient's actor id, the queue, the body), so that a test can hold
+  // a delivery back or end the process between two.
+  std::function<void(const std::string& to_id, const std::string& queue, const std::string& body_json)>
+      before_delivery;
 };
 
 // Queues every actor type has: the inspector's retry and discard of a failed message

@@ -6,6 +6,8 @@
 // I/O on the I/O pool and delivers the outbox. When idle long enough it hibernates.
 #include <spdlog/spdlog.h>
 
+#include <unordered_set>
+
 #include "actors/host/host_core.h"
 
 namespace hearth::actors {
@@ -56,14 +58,21 @@ bool idle(const InstanceState& s) {
          s.outbox.empty() && s.outbox_delivered.empty() && s.outbox_failed.empty() && !s.recover;
 }
 
-// Sends every undelivered outbox row that is not already on its way, off the loop.
+// Delivers the outbox off the loop, to each recipient in commit order: only the oldest
+// undelivered row for a recipient is on its way at a time, the next leaves once it is
+// delivered (or has failed for good), so an actor sees one sender's messages in the
+// order their steps committed them, across retries and restarts (rows are reloaded in
+// id order). Different recipients are served in parallel.
 void deliver_outbox(Self* self) {
   auto& s = self->state;
   auto me = caf::actor_cast<caf::actor>(self);
+  std::unordered_set<std::string> busy;  // recipients with an older row still undelivered
   for (auto& [id, entry] : s.outbox) {
-    if (entry.in_flight) continue;
+    auto to = entry.out.to.id();
+    if (!busy.insert(to).second || entry.in_flight) continue;
     entry.in_flight = true;
-    s.core->io_pool->submit([core = s.core, me, out = entry.out](std::stop_token) {
+    s.core->io_pool->submit([core = s.core, me, out = entry.out, to](std::stop_token) {
+      if (core->config.before_delivery) core->config.before_delivery(to, out.queue, out.body_json);
       Status r;
       if (out.queue == kCreateQueue) {
         // Create, then send each follow-up with a key of its own: a redelivery after a
@@ -263,6 +272,7 @@ caf::behavior instance_actor(Self* self, Host::Core* core, std::shared_ptr<Insta
         if (code.empty()) {
           s.outbox_delivered.push_back(id);
           s.outbox.erase(it);
+          if (!s.stopping) deliver_outbox(self);  // the recipient's next row, if any
         } else if (code == "unavailable" || code == "timeout") {
           // Transient: the target is stopping or busy. Try again in a second.
           spdlog::warn("outbox.retry actor={} row={} error={}", s.inst->address.display(), id, message);
@@ -272,6 +282,7 @@ caf::behavior instance_actor(Self* self, Host::Core* core, std::shared_ptr<Insta
                         message);
           s.outbox_failed.emplace_back(id, code + ": " + message);
           s.outbox.erase(it);
+          if (!s.stopping) deliver_outbox(self);
         }
         schedule_batch(self);
       },

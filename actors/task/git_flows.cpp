@@ -41,10 +41,12 @@ fi
 echo "rebased $(g rev-parse HEAD)"
 )SH";
 
+// Exits kUnchanged, touching nothing, when the file (tracked or not) is as in the base.
+constexpr int kUnchanged = 3;
 constexpr const char* kRevertScript = R"SH(base=$(g merge-base HEAD "refs/remotes/origin/$BASE")
-if [ -z "$(g status --porcelain -- "$FILE")" ] && g diff --quiet "$base" HEAD -- "$FILE"; then
-  echo "no change to revert in $FILE"
-  exit 0
+if g diff --quiet "$base" -- "$FILE" && [ -z "$(g ls-files --others --exclude-standard -- "$FILE")" ]; then
+  echo "no change to $FILE"
+  exit 3
 fi
 if g cat-file -e "$base:$FILE" 2>/dev/null; then
   g checkout -q "$base" -- "$FILE"
@@ -58,7 +60,9 @@ echo "reverted $FILE"
 // In the mirror (import): the agent's HEAD fetched into $REF through upload-pack in its
 // repository, then (with $DIFF) the work tree as it is (untracked files too, through
 // Hearth's own index) against the merge base with the base branch. The index is kept
-// between runs, so that unchanged files are not hashed again.
+// between runs, so that unchanged files are not hashed again; read-tree -i leaves the work
+// tree out of its merge, which would otherwise refuse an entry a flow changed within the
+// same second as the last run ("not uptodate", racy git) and leave the diff stale.
 constexpr const char* kImportScript = R"SH(set -e
 g() { git -c core.hooksPath=/dev/null -c core.fsmonitor=false "$@"; }
 g fetch -q --no-write-fetch-head --no-tags --no-recurse-submodules /workspace/.git "+HEAD:$REF"
@@ -67,7 +71,7 @@ printf 'HEAD %s\n' "$head"
 [ -n "$DIFF" ] || exit 0
 base=$(g merge-base "$head" "refs/heads/$BASE")
 printf 'BASE %s\n' "$base"
-g read-tree -m "$head"
+g read-tree -i -m "$head"
 g -c core.excludesFile=/workspace/.git/info/exclude add -A
 printf '\036NUMSTAT\n'; g diff --cached --no-renames --numstat -z "$base"
 printf '\036STATUS\n'; g diff --cached --no-renames --name-status -z "$base"
@@ -229,10 +233,9 @@ Result<Json> run_git_flow(sandbox::Runtime& rt, const GitPlan& plan, std::stop_t
   } else if (plan.kind == "revert") {
     auto reverted = worktree(kRevertScript);
     if (!reverted) return reverted.error();
-    if (reverted->exit_code != 0) return failed(plan.kind, *reverted);
-    auto text = tidy(reverted->out);
-    result["changed"] = text.rfind("no change", 0) != 0;
-    say(text);
+    if (reverted->exit_code != 0 && reverted->exit_code != kUnchanged) return failed(plan.kind, *reverted);
+    result["reverted"] = reverted->exit_code == 0;
+    say(tidy(reverted->out));
   } else if (plan.kind == "sync") {
     auto fetched = remote({"fetch", "-q", "--no-write-fetch-head", "--update-head-ok", "--no-tags", "origin",
                            "+refs/heads/" + plan.base + ":refs/heads/" + plan.base});

@@ -36,8 +36,9 @@ struct GitPlan {
 };
 
 // Runs `plan` to its end. The result: "output" (what git did, line by line),
-// "conflict_files" (sync stopped on conflicts; the branch is as it was), and "diff" (see
-// parse_diff) or "diff_error". Fails with git's own words (never the credential) when a
+// "conflict_files" (sync stopped on conflicts; the branch is as it was), "reverted"
+// (revert: false when the file had no change against the base, and nothing was done),
+// and "diff" (see parse_diff) or "diff_error". Fails with git's own words (never the credential) when a
 // step fails, or unavailable when the server stopped meanwhile.
 Result<Json> run_git_flow(sandbox::Runtime& rt, const GitPlan& plan, std::stop_token server_stop);
 

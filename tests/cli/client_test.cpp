@@ -49,7 +49,7 @@ TEST_CASE("the CLI administers a data dir offline, then signs in and manages org
 
   // Nothing works before login, and a wrong password says so.
   auto anonymous = run_hearth({"org", "list", "--url", url}, env);
-  CHECK(anonymous.code == 1);
+  CHECK(anonymous.code == 3);
   CHECK(contains(anonymous.out, "not signed in"));
   auto wrong = run_hearth({"login", "--url", url, "--username", "root", "--password-stdin"}, env, "nope-nope-nope\n");
   CHECK(wrong.code == 3);

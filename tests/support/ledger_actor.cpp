@@ -101,10 +101,13 @@ actors::ActorType make_ledger_type(actors::Host& host) {
     ctx.broadcast("ledger.job.settled", body);
     return Json{{"settled", body.at("job_id")}};
   });
+  // {to, seq} or {to, seqs: [...]}: one send per seq, all committed by this one step.
   t.on_queue("ledger.command.forward", [](StepContext& ctx, const Json& body) -> Result<Json> {
     auto to = ledger(body.at("to").get<std::string>());
-    if (auto st = ctx.send(to, "ledger.command.append", {{"seq", body.at("seq")}}); !st) return st.error();
-    return Json{{"forwarded", true}};
+    auto seqs = body.contains("seqs") ? body["seqs"] : Json::array({body.at("seq")});
+    for (const auto& seq : seqs)
+      if (auto st = ctx.send(to, "ledger.command.append", {{"seq", seq}}); !st) return st.error();
+    return Json{{"forwarded", seqs.size()}};
   });
   t.on_action("ledger.entries", [](ReadContext& ctx, const Json&) -> Result<Json> {
     Json seqs = Json::array();

@@ -8,6 +8,8 @@
 #include <spdlog/spdlog.h>
 
 #include <condition_variable>
+#include <csignal>
+#include <sstream>
 #include <deque>
 #include <iostream>
 #include <mutex>
@@ -26,13 +28,20 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::err);
   actors::HostConfig config;
   config.data_dir = argv[1];
+  // "crash-before-delivery N": the process dies (SIGKILL) as the outbox row forwarding
+  // seq N is about to be delivered.
+  std::atomic<long> crash_at{-1};
+  config.before_delivery = [&crash_at](const std::string&, const std::string&, const std::string& body) {
+    if (nlohmann::json::parse(body).value("seq", -2L) == crash_at.load()) ::raise(SIGKILL);
+  };
   actors::Host host(config);
   if (!host.register_type(test::make_ledger_type(host)).ok() || !host.start().ok()) return 1;
   auto target = test::ledger("crash");
-  if (auto st = host.get_or_create(target); !st) {
-    std::cerr << st.error().message << "\n";
-    return 1;
-  }
+  for (const auto& a : {target, test::ledger("from"), test::ledger("forwarded")})
+    if (auto st = host.get_or_create(a); !st) {
+      std::cerr << st.error().message << "\n";
+      return 1;
+    }
   std::mutex out_mu;
   auto say = [&](const std::string& line) {
     std::lock_guard lock(out_mu);
@@ -67,6 +76,27 @@ int main(int argc, char** argv) {
       std::lock_guard lock(mu);
       work.push_back(std::stol(line.substr(5)));
       cv.notify_one();
+    } else if (line.rfind("crash-before-delivery ", 0) == 0) {
+      crash_at = std::stol(line.substr(22));
+      say("armed");
+    } else if (line.rfind("forward ", 0) == 0) {  // "forward 0 1 2": one step forwards them all
+      auto seqs = nlohmann::json::array();
+      std::istringstream in(line.substr(8));
+      for (long seq; in >> seq;) seqs.push_back(seq);
+      actors::SendOptions wait;
+      wait.wait = true;
+      auto r = host.send(test::ledger("from"), "ledger.command.forward", {{"to", "forwarded"}, {"seqs", seqs}}, wait);
+      say(r ? "forwarded" : "err " + r.error().message);
+    } else if (line == "verify-forwarded") {
+      for (int i = 0; i < 2000; ++i) {
+        auto s = host.actor_summary(test::ledger("from"));
+        auto t = host.actor_summary(test::ledger("forwarded"));
+        if (s && t && (*s)["outbox_undelivered"] == 0 && (*t)["queue"]["pending"] == 0) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      auto e = host.call(test::ledger("forwarded"), "ledger.entries");
+      if (!e) return 1;
+      say("entries " + (*e)["seqs"].dump());
     } else if (line == "verify") {
       for (int i = 0; i < 2000; ++i) {
         auto s = host.actor_summary(target);

@@ -83,3 +83,21 @@ TEST_CASE("a message acknowledged before kill -9 is applied exactly once after r
   child.close_stdin();
   CHECK(child.wait(20s).ok());
 }
+
+TEST_CASE("a crash between two outbox deliveries: after restart the rest arrive, in commit order, once") {
+  test::TempDir dir;
+  {
+    auto child = start_child(dir.path());
+    REQUIRE(child.write("crash-before-delivery 1\nforward 0 1 2\n").ok());
+    REQUIRE(child.read_line(10s) == std::optional<std::string>("armed"));
+    REQUIRE(child.wait(20s).ok());  // died delivering seq 1, after seq 0 was delivered
+  }
+  auto child = start_child(dir.path());
+  REQUIRE(child.write("verify-forwarded\n").ok());
+  auto line = child.read_line(30s);
+  REQUIRE(line);
+  REQUIRE(line->rfind("entries ", 0) == 0);
+  CHECK(nlohmann::json::parse(line->substr(8)) == nlohmann::json::array({0, 1, 2}));
+  child.close_stdin();
+  CHECK(child.wait(20s).ok());
+}

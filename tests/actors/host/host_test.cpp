@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -405,6 +407,48 @@ TEST_CASE("a send to another actor from a handler is delivered once, after the s
     auto rows = host->table_rows(from, "outbox", 0, 10);
     return rows.ok() && rows->at("items").size() == 1 && rows->at("items")[0]["last_error"].is_string();
   }));
+}
+
+TEST_CASE("one sender's messages reach a recipient in the order its steps committed them") {
+  test::TempDir dir;
+  // The first delivery of seq 0 is held back; the rows after it must wait for it.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool held = false, released = false;
+  std::atomic<int> attempts{0};
+  auto config = test::quick_config(dir.path());
+  config.before_delivery = [&](const std::string&, const std::string&, const std::string& body) {
+    ++attempts;
+    if (Json::parse(body).value("seq", -1) != 0) return;
+    std::unique_lock lock(mu);
+    if (released) return;
+    held = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return released; });
+  };
+  test::TestHost host(dir.path(), config);
+  auto from = ledger("ordered-from");
+  auto to = ledger("ordered-to");
+  auto other = ledger("ordered-other");
+  for (const auto& a : {from, to, other}) REQUIRE(host->get_or_create(a).ok());
+  REQUIRE(host->send(from, "ledger.command.forward", {{"to", "ordered-to"}, {"seqs", {0, 1, 2}}}, waiting()).ok());
+  {
+    std::unique_lock lock(mu);
+    REQUIRE(cv.wait_for(lock, 10s, [&] { return held; }));
+  }
+  // Another recipient is not held up by this one.
+  REQUIRE(host->send(from, "ledger.command.forward", {{"to", "ordered-other"}, {"seq", 7}}, waiting()).ok());
+  CHECK(test::eventually([&] { return entries(*host, other)["count"] == 1; }));
+  // Nothing after seq 0 overtakes it while it is held.
+  CHECK_FALSE(test::eventually([&] { return entries(*host, to)["count"] != 0; }, 300ms));
+  CHECK(attempts == 2);  // seq 0, and the other recipient's
+  {
+    std::lock_guard lock(mu);
+    released = true;
+  }
+  cv.notify_all();
+  CHECK(test::eventually([&] { return entries(*host, to)["count"] == 3; }));
+  CHECK(entries(*host, to)["seqs"] == Json::array({0, 1, 2}));
 }
 
 TEST_CASE("messages accepted before shutdown are all applied after restart") {
