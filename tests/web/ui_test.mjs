@@ -11,7 +11,7 @@
 // default, the one beside the binary (build/web).
 import { spawn, execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,6 +64,19 @@ function start(port = 0) {
       if (m) { clearTimeout(timer); resolve(m[1]); }
     });
   });
+}
+
+// A shell script for the mock agent's `/run sh .git/hold.sh`: it waits (at most a minute)
+// for the file .git/release, then exits 0; without it, it fails.
+const holdScript = 'for i in $(seq 600); do [ -e .git/release ] && exit 0; sleep 0.1; done; exit 1';
+
+// Makes the file `.git/<name>` in the work dir of the sandbox whose .git holds `marker`
+// (the tasks' sandboxes are <data dir>/sandboxes/<id>/work).
+function release(marker, name) {
+  const root = join(scratch, 'data', 'sandboxes');
+  const work = readdirSync(root).map((id) => join(root, id, 'work')).filter((w) => existsSync(join(w, '.git', marker)));
+  if (work.length !== 1) throw new Error(`expected one sandbox with .git/${marker}, found ${work.length}`);
+  writeFileSync(join(work[0], '.git', name), '');
 }
 
 // Whether the element `selector` has the focus (waiting a moment for it to get it).
@@ -132,13 +145,18 @@ async function main() {
   await page.getByRole('dialog', { name: 'New task' }).waitFor();
   check(await focused(page, 'textarea[name="prompt"]'), '`c` opens New task, focus in its prompt');
   await page.locator('select[name="repo"]:not([disabled])').waitFor();
-  await page.getByLabel('Prompt').fill('/write hello.txt Hello from the browser\n/run sleep 3\n/run echo hello-terminal\n/plan look;write;run\n/think about **it**\n/say all **done**');
+  // `sh .git/hold.sh` runs until the test releases it (a file in the sandbox's work dir,
+  // made only once the card shows the call in progress), so the test, not a clock,
+  // decides how long the call runs. The script and the file sit in .git: not in the diff.
+  await page.getByLabel('Prompt').fill(`/write hello.txt Hello from the browser\n/write .git/hold.sh ${holdScript}\n` +
+    '/run sh .git/hold.sh\n/run echo hello-terminal\n/plan look;write;run\n/think about **it**\n/say all **done**');
   await page.keyboard.press('Control+Enter');
-  const sleeper = page.locator('.tool-card', { hasText: 'Run sleep 3' });
-  await sleeper.and(page.locator('[data-status="in_progress"]')).waitFor({ timeout: 30000 });
-  const card = await sleeper.elementHandle();
+  const held = page.locator('.tool-card', { hasText: 'Run sh .git/hold.sh' });
+  await held.and(page.locator('[data-status="in_progress"]')).waitFor({ timeout: 30000 });
+  const card = await held.elementHandle();
+  release('hold.sh', 'release');
   await page.waitForFunction((el) => el.dataset.status === 'completed', card, { timeout: 30000 });
-  check(await card.evaluate((el) => el.isConnected) && await sleeper.count() === 1,
+  check(await card.evaluate((el) => el.isConnected) && await held.count() === 1,
         'a tool call is one card whose status goes from running to done in place');
   await page.locator('.task-head .status', { hasText: 'idle' }).waitFor({ timeout: 30000 });
   await page.locator('.event.k-agent_message', { hasText: 'all done' }).waitFor();
