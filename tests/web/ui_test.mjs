@@ -196,7 +196,8 @@ async function main() {
 
   // A permission request: "needs you" in the sidebar and the title, the card in view at
   // 400 px, answered inline.
-  const asked = await call('POST', '/v1/orgs/acme/tasks', { repo: 'widgets', prompt: '/ask delete the build dir', agent: 'mock' });
+  const asked = await call('POST', '/v1/orgs/acme/tasks', { repo: 'widgets', agent: 'mock',
+    prompt: '/ask delete the build dir\n/tool Bash execute rm -rf build' });
   const askRow = page.locator('nav.sidebar a.task', { hasText: 'ask delete the build dir' });
   await askRow.locator('.s-needs').waitFor({ timeout: 30000 });
   await page.waitForFunction(() => /^\(1 needs you\)/.test(document.title), null, { timeout: 10000 });
@@ -220,10 +221,20 @@ async function main() {
         await page.locator('.composer').isVisible(), 'at 400 px: one pane, a back link, the permission card in view and not covered');
   await page.screenshot({ path: join(outDir, 'narrow.png') });
   await page.setViewportSize({ width: 1280, height: 800 });
+  // A request of kind "other" can only be allowed once; one of a known kind offers its rule.
+  check(await page.getByRole('button', { name: /Always allow/ }).count() === 0, 'a call of unknown kind offers no Always allow');
   await allow.click();
-  await page.locator('.event.k-agent_message', { hasText: 'was granted' }).waitFor({ timeout: 30000 });
+  await page.locator('.event.k-agent_message', { hasText: 'delete the build dir was granted' }).waitFor({ timeout: 30000 });
+  await page.getByRole('button', { name: 'Always allow: every Bash (execute)' }).click({ timeout: 30000 });
+  await page.locator('.event.k-agent_message', { hasText: 'rm -rf build was granted' }).waitFor({ timeout: 30000 });
   await askRow.locator('.s-needs').waitFor({ state: 'detached', timeout: 30000 });
-  check(true, 'a permission request is answered inline, and the task no longer needs you');
+  check(true, 'permission requests are answered inline (Always allow names its rule), and the task no longer needs you');
+  const rule = page.locator('.always-allowed li', { hasText: 'every Bash (execute)' });
+  await rule.waitFor({ timeout: 10000 });
+  check((await rule.textContent()).includes('by admin'), 'the session lists what is allowed without asking, and who allowed it');
+  await rule.getByRole('button', { name: 'Revoke' }).click();
+  await page.locator('.always-allowed').waitFor({ state: 'detached', timeout: 10000 });
+  check(true, 'an allow-always rule is revoked from the task view');
 
   // The first task's diff: revert its file; then archive it.
   await page.locator('nav.sidebar a.task', { hasText: 'write hello.txt' }).click();
@@ -232,6 +243,10 @@ async function main() {
   await page.getByRole('button', { name: 'Revert' }).click();
   await page.getByText('No changes against the base branch.').waitFor({ timeout: 30000 });
   check(true, 'revert empties the diff');
+  const firstTask = page.url().split('/').pop();
+  const again = await call('POST', `/v1/orgs/acme/tasks/${firstTask}/revert`, { path: 'README.md' });
+  await page.locator('.outcome', { hasText: /^No change to README\.md: nothing to revert\.$/ }).waitFor({ timeout: 30000 });
+  check(again.status < 300, 'a revert of an unchanged file says there was no change');
   check(await page.getByRole('button', { name: 'Push' }).isDisabled(), 'without changes, Push is disabled');
   await page.getByRole('button', { name: 'Archive' }).click();
   await page.locator('.task-head .status', { hasText: 'archived' }).waitFor({ timeout: 30000 });
@@ -242,6 +257,12 @@ async function main() {
   await page.getByRole('cell', { name: 'widgets' }).waitFor();
   await page.getByText('hearth agents install claude').waitFor();
   check(true, 'settings say how to install an agent');
+  const titles = page.getByLabel(/Start task titles with a Conventional Commits type/);
+  const setting = async () => (await call('GET', '/v1/orgs/acme')).body.settings?.conventional_titles;
+  await titles.check();
+  check(await eventually(async () => (await setting()) === true), 'the org setting conventional_titles is turned on in settings');
+  await titles.uncheck();
+  check(await eventually(async () => (await setting()) === false) && !(await titles.isChecked()), 'and off again');
   await page.screenshot({ path: join(outDir, 'settings.png'), fullPage: true });
   await page.getByRole('link', { name: 'admin', exact: true }).click();
   await page.getByRole('heading', { name: 'Your settings' }).waitFor();
@@ -272,7 +293,9 @@ async function main() {
   await page.locator('td', { hasText: 'organization' }).first().waitFor();
   await page.locator('a code').first().click();
   await page.getByRole('heading', { name: 'Workflow history' }).waitFor();
-  check(true, 'the inspector lists actors and opens one');
+  await page.getByRole('button', { name: 'rejected', exact: true }).click();
+  await page.getByText('No rejected messages.').or(page.locator('ul.list li').first()).waitFor();
+  check(true, 'the inspector lists actors and opens one, with a tab for rejected messages');
   await page.screenshot({ path: join(outDir, 'inspector.png') });
   await page.goto(base + '/no/such/page');
   await page.getByRole('heading', { name: 'Not found' }).waitFor();

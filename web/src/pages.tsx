@@ -129,6 +129,39 @@ function Act({ label, run, danger, confirmText }: { label: string; run: () => Pr
 
 // --- Organization settings ---------------------------------------------------------------------
 
+// One of the org's on/off settings (PATCH /v1/orgs/{org} {settings: {name: bool}}):
+// admins change it, members see it.
+function OrgSetting({ org, name, value, admin, label, note, onSaved }:
+  { org: string; name: string; value: boolean; admin: boolean; label: string; note: string; onSaved: () => void }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState('');
+  const [shown, setShown] = useState(value);  // the box follows the click at once; a refusal puts it back
+  useEffect(() => setShown(value), [value]);
+  return (
+    <div class="setting">
+      <label class="check">
+        <input type="checkbox" checked={shown} disabled={!admin || busy} onChange={async (e) => {
+          const on = (e.target as HTMLInputElement).checked;
+          setShown(on);
+          setBusy(true);
+          setError('');
+          try {
+            await api('PATCH', org, { settings: { [name]: on } });
+            onSaved();
+          } catch (err) {
+            setShown(!on);
+            setError(message(err));
+          } finally {
+            setBusy(false);
+          }
+        }} /> {label}
+      </label>
+      <p class="muted small">{note}{!admin && ' Admins change it.'}</p>
+      {error && <p class="error" role="alert">{error}</p>}
+    </div>
+  );
+}
+
 export function SettingsPage({ org }: { org: string }) {
   const app = useApp();
   const admin = app.role === 'admin' || app.role === 'owner';
@@ -137,6 +170,7 @@ export function SettingsPage({ org }: { org: string }) {
   const [members, membersError, reloadMembers] = useLoad(`${o}/members`);
   const [secrets, secretsError, reloadSecrets] = useLoad(admin ? `${o}/secrets` : null);
   const [agents, agentsError] = useLoad(`${o}/agents`);
+  const [orgInfo, orgError, reloadOrg] = useLoad(o);
   const [url, setUrl] = useState('');
   const [credential, setCredential] = useState('');
   const [username, setUsername] = useState('');
@@ -152,6 +186,14 @@ export function SettingsPage({ org }: { org: string }) {
         <span class="muted">You are {app.role === 'admin' ? 'an admin' : `${/^[aeiou]/.test(app.role) ? 'an' : 'a'} ${app.role}`} here.</span>
       </div>
       <p class="muted small">Your own API tokens and sign-in sessions are in <Link to="/settings">your settings</Link>.</p>
+
+      <Section title="Tasks">
+        <State data={orgInfo} error={orgError} what="the settings" empty={false}>
+          <OrgSetting org={o} name="conventional_titles" value={!!orgInfo?.settings?.conventional_titles} admin={admin} onSaved={reloadOrg}
+                      label="Start task titles with a Conventional Commits type (feat:, fix:, …)"
+                      note="Off: a task's title keeps its prompt's words. New tasks only; a title can be renamed any time." />
+        </State>
+      </Section>
 
       <Section title="Repositories">
         <State data={repos} error={reposError} what="repositories"
@@ -428,7 +470,8 @@ function ActorPage({ id }: { id: string }) {
         <pre>{JSON.stringify(summary, null, 2)}</pre>
       </State>
       <h2>Queue</h2>
-      <div class="row left">{['failed', 'pending', 'completed', 'discarded'].map((q) => (
+      <p class="muted small">Rejected messages are input a handler refused (a typo, a duplicate): not failures, nothing to retry.</p>
+      <div class="row left">{['failed', 'rejected', 'pending', 'completed', 'discarded'].map((q) => (
         <button aria-pressed={queue === q} onClick={() => setQueue(q)}>{q}</button>
       ))}</div>
       <Paged key={`${queue}-${tick}`} path={`${base}/queue?status=${queue}`} empty={`No ${queue} messages.`} render={(items) => (

@@ -42,6 +42,8 @@ function opOutcome(op: Json, task: Json): Outcome {
     case 'sync':
       return { ok: true, text: <>Rebased {branch} onto the latest {base}.</> };
     case 'revert':
+      // An unchanged file (result.reverted false): the flow's own words, "no change to PATH".
+      if (op.result?.reverted === false) return { ok: true, text: <>No change to <code>{op.args?.path ?? 'the file'}</code>: nothing to revert.</> };
       return { ok: true, text: <>Reverted <code>{op.args?.path ?? 'the file'}</code> to {base}.</> };
     case 'commit':
       return { ok: true, text: <>Committed the changes on {branch}.</> };

@@ -430,8 +430,34 @@ export function Transcript({ org, taskId, session, live, taskStatus }:
         {status === 'running' && !pending.length && <p class="working muted" role="status">The agent is working…</p>}
         {error && <p class="error" role="alert">{error}</p>}
       </div>
+      {live && <AlwaysAllowed path={path} rules={info?.always_allow ?? []} />}
       {live && <Composer base={base} path={path} session={session} status={status} taskStatus={taskStatus} />}
     </section>
+  );
+}
+
+// What a person allowed for the rest of the session (the session's `always_allow`), each
+// revocable: the next such call asks again. The list follows the session's status events.
+function AlwaysAllowed({ path, rules }: { path: string; rules: Json[] }) {
+  const [error, setError] = useState('');
+  if (!rules.length) return null;
+  const revoke = async (rule: string) => {
+    setError('');
+    try {
+      await api('DELETE', `${path}/always-allow/${enc(rule)}`);
+    } catch (e) {
+      setError(message(e));
+    }
+  };
+  return (
+    <div class="always-allowed" aria-label="Allowed without asking">
+      <span class="muted">Allowed without asking:</span>
+      <ul>{rules.map((r) => (
+        <li key={r.rule}>{r.label} <span class="muted">by {r.by}</span>{' '}
+          <button class="quiet" title={`Ask again before ${r.label}`} onClick={() => revoke(r.rule)}>Revoke</button></li>
+      ))}</ul>
+      {error && <p class="error" role="alert">{error}</p>}
+    </div>
   );
 }
 
@@ -456,7 +482,9 @@ function Permission({ path, request }: { path: string; request: Json }) {
       {request.deadline_at && <p class="muted small">Unanswered by {when(request.deadline_at)}, it is rejected.</p>}
       <div class="row left">
         {(kinds.has('allow_once') || !kinds.size) && <button class="primary" disabled={busy} onClick={() => answer('allow_once')}>Allow once</button>}
-        {kinds.has('allow_always') && <button disabled={busy} onClick={() => answer('allow_always')}>Always allow</button>}
+        {kinds.has('allow_always') && request.always_allow &&
+          <button disabled={busy} title={`Allow without asking, in this session: ${request.always_allow.label}`}
+                  onClick={() => answer('allow_always')}>Always allow: {request.always_allow.label}</button>}
         {(kinds.has('reject_once') || kinds.has('reject_always') || !kinds.size) && <button class="danger" disabled={busy} onClick={() => answer('reject')}>Reject</button>}
       </div>
       {error && <p class="error" role="alert">{error}</p>}
