@@ -232,6 +232,12 @@ async function main() {
   const rule = page.locator('.always-allowed li', { hasText: 'every Bash (execute)' });
   await rule.waitFor({ timeout: 10000 });
   check((await rule.textContent()).includes('by admin'), 'the session lists what is allowed without asking, and who allowed it');
+  await page.locator('.task-head .status', { hasText: 'idle' }).waitFor({ timeout: 30000 });
+  await page.getByPlaceholder(/Message the agent/).fill('/tool Bash execute ls build');
+  await page.keyboard.press('Enter');
+  await page.locator('.tool-card', { hasText: 'ls build' }).locator('.tool-permission', { hasText: 'Allowed without asking: every Bash (execute).' })
+    .waitFor({ timeout: 30000 });
+  check(true, 'a call the rule covers is allowed without asking, and its card says so');
   await rule.getByRole('button', { name: 'Revoke' }).click();
   await page.locator('.always-allowed').waitFor({ state: 'detached', timeout: 10000 });
   check(true, 'an allow-always rule is revoked from the task view');

@@ -230,6 +230,8 @@ function ToolCard({ call, permission }: { call: Json; permission: Json | null })
   const decided = permission && permission.status !== 'pending'
     ? { allowed: 'allowed', rejected: 'rejected', timed_out: 'timed out: rejected', cancelled: 'cancelled' }[permission.status as string] ?? permission.status
     : null;
+  const by: string = permission?.answered_by ?? permission?.by ?? '';
+  const policy = by.match(/^policy \((.*)\)$/);  // answered by an allow-always rule
   return (
     <div class={`tool-card st-${status}`} data-tool-call={call.toolCallId} data-status={status}>
       <div class="tool-head">
@@ -237,7 +239,9 @@ function ToolCard({ call, permission }: { call: Json; permission: Json | null })
         <span class={`tool-status st-${status}`}>{permission?.status === 'pending' ? 'needs your answer' : kToolStatus[status] ?? status}</span>
       </div>
       {body && <div class="tool-body">{body}</div>}
-      {decided && <p class="tool-permission muted small">Permission {decided}{permission.answered_by || permission.by ? ` by ${permission.answered_by ?? permission.by}` : ''}{permission.decision ? ` (${permission.decision.replace('_', ' ')})` : ''}.</p>}
+      {decided && <p class="tool-permission muted small">{policy
+        ? `Allowed without asking: ${policy[1]}.`
+        : `Permission ${decided}${by ? ` by ${by}` : ''}${permission.decision ? ` (${permission.decision.replace('_', ' ')})` : ''}.`}</p>}
     </div>
   );
 }
