@@ -191,7 +191,7 @@ export function SettingsPage({ org }: { org: string }) {
         <State data={orgInfo} error={orgError} what="the settings" empty={false}>
           <OrgSetting org={o} name="conventional_titles" value={!!orgInfo?.settings?.conventional_titles} admin={admin} onSaved={reloadOrg}
                       label="Start task titles with a Conventional Commits type (feat:, fix:, …)"
-                      note="Off: a task's title keeps its prompt's words. New tasks only; a title can be renamed any time." />
+                      note="When off, a task's title keeps its prompt's words. For new tasks; any title can be renamed." />
         </State>
       </Section>
 
