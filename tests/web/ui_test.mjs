@@ -232,9 +232,9 @@ async function main() {
   const rule = page.locator('.always-allowed li', { hasText: 'every Bash (execute)' });
   await rule.waitFor({ timeout: 10000 });
   check((await rule.textContent()).includes('by admin'), 'the session lists what is allowed without asking, and who allowed it');
-  await page.locator('.task-head .status', { hasText: 'idle' }).waitFor({ timeout: 30000 });
+  // Send is enabled once the session's own status says its turn ended (the click waits for it).
   await page.getByPlaceholder(/Message the agent/).fill('/tool Bash execute ls build');
-  await page.keyboard.press('Enter');
+  await page.getByRole('button', { name: 'Send', exact: true }).click({ timeout: 30000 });
   await page.locator('.tool-card', { hasText: 'ls build' }).locator('.tool-permission', { hasText: 'Allowed without asking: every Bash (execute).' })
     .waitFor({ timeout: 30000 });
   check(true, 'a call the rule covers is allowed without asking, and its card says so');
