@@ -130,9 +130,10 @@ function Act({ label, run, danger, confirmText }: { label: string; run: () => Pr
 // --- Organization settings ---------------------------------------------------------------------
 
 // One of the org's on/off settings (PATCH /v1/orgs/{org} {settings: {name: bool}}):
-// admins change it, members see it.
-function OrgSetting({ org, name, value, admin, label, note, onSaved }:
-  { org: string; name: string; value: boolean; admin: boolean; label: string; note: string; onSaved: () => void }) {
+// admins change it, members see it. After the page's read, the box shows what was last
+// saved (no read again: a late answer could undo a later click).
+function OrgSetting({ org, name, value, admin, label, note }:
+  { org: string; name: string; value: boolean; admin: boolean; label: string; note: string }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
   const [shown, setShown] = useState(value);  // the box follows the click at once; a refusal puts it back
@@ -146,8 +147,8 @@ function OrgSetting({ org, name, value, admin, label, note, onSaved }:
           setBusy(true);
           setError('');
           try {
-            await api('PATCH', org, { settings: { [name]: on } });
-            onSaved();
+            const saved = await api('PATCH', org, { settings: { [name]: on } });
+            if (typeof saved?.settings?.[name] === 'boolean') setShown(saved.settings[name]);
           } catch (err) {
             setShown(!on);
             setError(message(err));
@@ -170,7 +171,7 @@ export function SettingsPage({ org }: { org: string }) {
   const [members, membersError, reloadMembers] = useLoad(`${o}/members`);
   const [secrets, secretsError, reloadSecrets] = useLoad(admin ? `${o}/secrets` : null);
   const [agents, agentsError] = useLoad(`${o}/agents`);
-  const [orgInfo, orgError, reloadOrg] = useLoad(o);
+  const [orgInfo, orgError] = useLoad(o);
   const [url, setUrl] = useState('');
   const [credential, setCredential] = useState('');
   const [username, setUsername] = useState('');
@@ -189,7 +190,7 @@ export function SettingsPage({ org }: { org: string }) {
 
       <Section title="Tasks">
         <State data={orgInfo} error={orgError} what="the settings" empty={false}>
-          <OrgSetting org={o} name="conventional_titles" value={!!orgInfo?.settings?.conventional_titles} admin={admin} onSaved={reloadOrg}
+          <OrgSetting org={o} name="conventional_titles" value={!!orgInfo?.settings?.conventional_titles} admin={admin}
                       label="Start task titles with a Conventional Commits type (feat:, fix:, …)"
                       note="When off, a task's title keeps its prompt's words. For new tasks; any title can be renamed." />
         </State>
