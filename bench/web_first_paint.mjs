@@ -2,7 +2,8 @@
 // event, in headless Chromium (Debian's, via playwright-core), against a real `hearth
 // serve`; cold (a new browser context: nothing cached) and warm (the same context, the
 // next task), with the browser's floor in the same run (a navigation to /healthz,
-// a tiny JSON answer). Also the bundle's size in bytes (raw and gzip). Last line: JSON.
+// a tiny JSON answer). Also the bundle's size in bytes (raw and gzip, the live stream's
+// SharedWorker included). Last line: JSON.
 // Usage: node web_first_paint.mjs HEARTH_BINARY WEB_DIR
 import { spawn, execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -74,7 +75,7 @@ try {
   }
   const pct = (v, p) => { const s = [...v].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.round((p / 100) * (s.length - 1)))]; };
   const file = (f) => readFileSync(join(webDir, f));
-  const bundle = ['index.html', 'assets/app.js', 'assets/app.css'].map(file);
+  const bundle = ['index.html', 'assets/app.js', 'assets/app.css', 'assets/live-worker.js'].map(file);
   console.log(JSON.stringify({
     bench: 'web_first_paint', rounds,
     cold_ms: { p50: pct(cold, 50), p90: pct(cold, 90), max: pct(cold, 100) },
@@ -82,7 +83,7 @@ try {
     baseline_navigation_ms: { p50: pct(floor, 50), p90: pct(floor, 90) },
     bundle_bytes: bundle.reduce((n, b) => n + b.length, 0),
     bundle_gzip_bytes: bundle.reduce((n, b) => n + gzipSync(b).length, 0),
-    js_bytes: bundle[1].length, css_bytes: bundle[2].length,
+    js_bytes: bundle[1].length, css_bytes: bundle[2].length, worker_bytes: bundle[3].length,
   }));
 } finally {
   await browser?.close().catch(() => {});

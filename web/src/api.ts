@@ -1,5 +1,8 @@
 // The HTTP API from the browser: same-origin fetch with the session cookie, the CSRF
-// token on every change, and errors as ApiError carrying the server's words.
+// token on every change, and errors as ApiError carrying the server's words. A read
+// that a live topic continues answers with its position (the `Hearth-Position` header,
+// docs/http-api.md): `api` puts it in the body's `position` field when the body lacks
+// it, so that a view can subscribe from exactly where its read left off (live.ts).
 
 export class ApiError extends Error {
   constructor(public status: number, public code: string, message: string) {
@@ -38,6 +41,8 @@ export async function api<T = any>(method: string, path: string, body?: unknown)
     const e = json?.error;
     throw new ApiError(res.status, e?.code ?? 'error', e?.message ?? `The server answered ${res.status}.`);
   }
+  const position = res.headers.get('Hearth-Position');
+  if (position && json && typeof json === 'object' && !Array.isArray(json) && !json.position) json.position = position;
   return json as T;
 }
 

@@ -1,89 +1,92 @@
-// The pages beside the tasks: the feed and notifications, an org's settings
-// (repositories, members, secrets, API tokens, agents), its audit log, and the
-// inspector (server admins). Each shows loading, empty and error states in words.
+// The pages beside the tasks: the feed and notifications, an organization's settings
+// (repositories, members, secrets, agents), your own settings (API tokens, sign-in
+// sessions), the audit log, and the inspector (server admins). Each says in words when
+// it loads, when there is nothing, and what went wrong.
 import { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, enc } from './api';
+import { api, enc } from './api';
+import { useApp, useTitle } from './app';
+import { StatusPill } from './org';
+import { Ago, Json, Link, message, plural, State, useLoad, when } from './ui';
 
-type Json = any;
+// --- Feed -----------------------------------------------------------------------------------
 
-function message(e: unknown): string {
-  return e instanceof ApiError || e instanceof Error ? e.message : String(e);
-}
+const kReasons: Record<string, string> = {
+  finished: 'the agent finished',
+  failed: 'a turn failed',
+  needs_permission: 'the agent asks permission',
+};
 
-// Loads `path` (again when `deps` change); `reload` runs it again.
-function useLoad(path: string | null, deps: unknown[] = []): [Json | null, string, () => void] {
-  const [data, setData] = useState<Json | null>(null);
-  const [error, setError] = useState('');
-  const [tick, setTick] = useState(0);
-  useEffect(() => {
-    if (!path) return;
-    let gone = false;
-    api('GET', path).then((d) => { if (!gone) { setData(d); setError(''); } }).catch((e) => !gone && setError(message(e)));
-    return () => { gone = true; };
-  }, [path, tick, ...deps]);
-  return [data, error, () => setTick((t) => t + 1)];
-}
-
-function State({ data, error, empty, children }: { data: Json | null; error: string; empty: boolean; children: ComponentChildren }) {
-  if (error) return <p class="error" role="alert">{error}</p>;
-  if (!data) return <p class="muted">Loading…</p>;
-  if (empty) return <p class="muted">Nothing here yet.</p>;
-  return <>{children}</>;
-}
-
-function when(ms: number | null | undefined) {
-  return ms ? new Date(ms).toLocaleString() : '';
-}
-
-// --- Feed -----------------------------------------------------------------------------
-
-export function FeedPage({ orgs, go }: { orgs: Json[]; go: (p: string) => void }) {
-  const [feed, error, reload] = useLoad('/v1/me/feed?limit=200');
-  const [notes] = useLoad('/v1/me/notifications?limit=100');
+export function FeedPage() {
+  const { orgs, feed, tasks } = useApp();
+  const [notes, notesError] = useLoad('/v1/me/notifications?limit=100', [feed.items]);
   const [permission, setPermission] = useState(typeof Notification === 'undefined' ? 'unsupported' : Notification.permission);
+  const [error, setError] = useState('');
+  useTitle('Feed');
   const slug = (orgId: string) => orgs.find((o) => o.org_id === orgId)?.slug ?? orgId;
+  const items = [...feed.items.values()].sort((a, b) => (b.bumped_at ?? 0) - (a.bumped_at ?? 0));
   const readAll = async () => {
-    await api('POST', '/v1/me/feed/read', {});
-    reload();
+    try {
+      await api('POST', '/v1/me/feed/read', {});
+    } catch (e) {
+      setError(message(e));
+    }
   };
   return (
     <main class="page">
-      <h1>Feed</h1>
-      <div class="row left">
-        <button onClick={readAll}>Mark all read</button>
+      <div class="page-head">
+        <h1>Feed</h1>
+        <span class="muted">{feed.unread ? `${plural(feed.unread, 'unread task')}` : 'All read'}</span>
+        <span class="spacer" />
+        <button onClick={readAll} disabled={!feed.unread}>Mark all read</button>
         {permission === 'default' && (
           <button onClick={async () => setPermission(await Notification.requestPermission())}>Notify me in this browser</button>
         )}
-        {permission === 'granted' && <span class="muted">Browser notifications are on.</span>}
       </div>
-      <State data={feed} error={error} empty={!feed?.items?.length}>
-        <ul class="list">
-          {feed?.items?.map((i: Json) => (
-            <li class={i.unread ? 'unread' : ''}>
-              <a href={`/orgs/${enc(slug(i.org_id))}/tasks/${enc(i.task_id)}`}
-                 onClick={(e) => { e.preventDefault(); go(`/orgs/${enc(slug(i.org_id))}/tasks/${enc(i.task_id)}`); }}>
-                {i.unread && <span class="badge" aria-label="unread">●</span>} {i.title}
-              </a>
-              <span class="muted"> · {i.reason} · {when(i.bumped_at)}</span>
+      {permission === 'granted' && <p class="muted small">Browser notifications are on: you hear when an agent finishes or asks permission while Hearth is in the background.</p>}
+      {error && <p class="error" role="alert">{error}</p>}
+      <p class="muted small">Tasks you own or prompted, latest first: what happened last, and whether you have seen it.</p>
+      {items.length ? (
+        <ul class="feed">
+          {items.map((i) => {
+            const to = `/orgs/${enc(slug(i.org_id))}/tasks/${enc(i.task_id)}`;
+            return (
+              <li key={i.task_id} class={i.unread ? 'unread' : ''}>
+                <span class="badge" aria-label={i.unread ? 'unread' : undefined}>{i.unread ? '●' : ''}</span>
+                <StatusPill task={tasks?.find((t) => t.task_id === i.task_id) ?? i} />
+                <span class="feed-main">
+                  <Link to={to}>{i.title}</Link>
+                  <span class="muted"> · {i.repo_id} · {kReasons[i.reason] ?? i.reason}</span>
+                </span>
+                <span class="when muted"><Ago at={i.bumped_at} /></span>
+              </li>
+            );
+          })}
+        </ul>
+      ) : <p class="muted empty-state">Nothing yet: tasks you create or prompt show up here when something happens.</p>}
+      <h2>Notifications</h2>
+      <State data={notes} error={notesError} what="notifications" empty={!notes?.items?.length && 'No notifications.'}>
+        <ul class="feed">
+          {notes?.items?.map((n: Json) => (
+            <li class={n.read ? '' : 'unread'}>
+              <span class="badge">{n.read ? '' : '●'}</span>
+              <span class="feed-main">{n.task_id
+                ? <><Link to={`/orgs/${enc(slug(n.org_id))}/tasks/${enc(n.task_id)}`}>{feed.items.get(n.task_id)?.title ?? 'A task'}</Link>
+                    <span class="muted">: {n.message}</span></>
+                : n.message}</span>
+              <span class="when muted"><Ago at={n.created_at} /></span>
             </li>
           ))}
         </ul>
       </State>
-      <h2>Notifications</h2>
-      {notes?.items?.length ? (
-        <ul class="list">
-          {notes.items.map((n: Json) => <li class={n.read ? '' : 'unread'}><strong>{n.type.replace('_', ' ')}</strong>: {n.message} <span class="muted">{when(n.created_at)}</span></li>)}
-        </ul>
-      ) : <p class="muted">No notifications.</p>}
     </main>
   );
 }
 
-// --- Settings -------------------------------------------------------------------------
+// --- Forms and sections ----------------------------------------------------------------------
 
-function Section({ title, children }: { title: string; children: ComponentChildren }) {
-  return <section class="settings-section"><h2>{title}</h2>{children}</section>;
+function Section({ title, children, note }: { title: string; children: ComponentChildren; note?: ComponentChildren }) {
+  return <section class="settings-section"><h2>{title}</h2>{note && <p class="muted small">{note}</p>}{children}</section>;
 }
 
 function Form({ onSubmit, children, label }: { onSubmit: () => Promise<void>; children: ComponentChildren; label: string }) {
@@ -97,7 +100,7 @@ function Form({ onSubmit, children, label }: { onSubmit: () => Promise<void>; ch
       try { await onSubmit(); } catch (err) { setError(message(err)); } finally { setBusy(false); }
     }}>
       {children}
-      <button type="submit" disabled={busy}>{label}</button>
+      <button type="submit" disabled={busy}>{busy ? `${label}…` : label}</button>
       {error && <p class="error" role="alert">{error}</p>}
     </form>
   );
@@ -107,61 +110,130 @@ function field(set: (v: string) => void) {
   return (e: Event) => set((e.target as HTMLInputElement).value);
 }
 
-export function SettingsPage({ org, role }: { org: string; role: string }) {
-  const admin = role === 'admin' || role === 'owner';
+// A button that runs a change and says what went wrong next to itself.
+function Act({ label, run, danger, confirmText }: { label: string; run: () => Promise<unknown>; danger?: boolean; confirmText?: string }) {
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+  return (
+    <>
+      <button class={danger ? 'quiet danger' : 'quiet'} disabled={busy} onClick={async () => {
+        if (confirmText && !confirm(confirmText)) return;
+        setBusy(true);
+        setError('');
+        try { await run(); } catch (e) { setError(message(e)); } finally { setBusy(false); }
+      }}>{label}</button>
+      {error && <span class="error" role="alert"> {error}</span>}
+    </>
+  );
+}
+
+// --- Organization settings ---------------------------------------------------------------------
+
+// One of the org's on/off settings (PATCH /v1/orgs/{org} {settings: {name: bool}}):
+// admins change it, members see it. After the page's read, the box shows what was last
+// saved (no read again: a late answer could undo a later click).
+function OrgSetting({ org, name, value, admin, label, note }:
+  { org: string; name: string; value: boolean; admin: boolean; label: string; note: string }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState('');
+  const [shown, setShown] = useState(value);  // the box follows the click at once; a refusal puts it back
+  useEffect(() => setShown(value), [value]);
+  return (
+    <div class="setting">
+      <label class="check">
+        <input type="checkbox" checked={shown} disabled={!admin || busy} onChange={async (e) => {
+          const on = (e.target as HTMLInputElement).checked;
+          setShown(on);
+          setBusy(true);
+          setError('');
+          try {
+            const saved = await api('PATCH', org, { settings: { [name]: on } });
+            if (typeof saved?.settings?.[name] === 'boolean') setShown(saved.settings[name]);
+          } catch (err) {
+            setShown(!on);
+            setError(message(err));
+          } finally {
+            setBusy(false);
+          }
+        }} /> {label}
+      </label>
+      <p class="muted small">{note}{!admin && ' Admins change it.'}</p>
+      {error && <p class="error" role="alert">{error}</p>}
+    </div>
+  );
+}
+
+export function SettingsPage({ org }: { org: string }) {
+  const app = useApp();
+  const admin = app.role === 'admin' || app.role === 'owner';
   const o = `/v1/orgs/${enc(org)}`;
   const [repos, reposError, reloadRepos] = useLoad(`${o}/repos`);
   const [members, membersError, reloadMembers] = useLoad(`${o}/members`);
   const [secrets, secretsError, reloadSecrets] = useLoad(admin ? `${o}/secrets` : null);
-  const [tokens, tokensError, reloadTokens] = useLoad('/v1/tokens');
   const [agents, agentsError] = useLoad(`${o}/agents`);
+  const [orgInfo, orgError] = useLoad(o);
   const [url, setUrl] = useState('');
   const [credential, setCredential] = useState('');
   const [username, setUsername] = useState('');
   const [memberRole, setMemberRole] = useState('member');
   const [secretName, setSecretName] = useState('');
   const [secretValue, setSecretValue] = useState('');
-  const [tokenName, setTokenName] = useState('');
-  const [newToken, setNewToken] = useState('');
+  useTitle(`Settings · ${app.org?.name ?? org}`);
 
   return (
     <main class="page">
-      <h1>Settings</h1>
+      <div class="page-head">
+        <h1>{app.org?.name ?? org}: settings</h1>
+        <span class="muted">You are {app.role === 'admin' ? 'an admin' : `${/^[aeiou]/.test(app.role) ? 'an' : 'a'} ${app.role}`} here.</span>
+      </div>
+      <p class="muted small">Your own API tokens and sign-in sessions are in <Link to="/settings">your settings</Link>.</p>
+
+      <Section title="Tasks">
+        <State data={orgInfo} error={orgError} what="the settings" empty={false}>
+          <OrgSetting org={o} name="conventional_titles" value={!!orgInfo?.settings?.conventional_titles} admin={admin}
+                      label="Start task titles with a Conventional Commits type (feat:, fix:, …)"
+                      note="When off, a task's title keeps its prompt's words. For new tasks; any title can be renamed." />
+        </State>
+      </Section>
+
       <Section title="Repositories">
-        <State data={repos} error={reposError} empty={false}>
-          {repos?.items?.length ? (
-            <table><thead><tr><th>Name</th><th>URL</th><th>Default branch</th><th /></tr></thead><tbody>
-              {repos.items.map((r: Json) => (
-                <tr><td>{r.repo_id}</td><td><code>{r.url}</code></td><td>{r.default_branch}</td>
-                  <td>{admin && <button class="quiet danger" onClick={async () => { try { await api('DELETE', `${o}/repos/${enc(r.repo_id)}`); } catch (e) { alert(message(e)); } reloadRepos(); }}>Remove</button>}</td></tr>
-              ))}
-            </tbody></table>
-          ) : <p class="muted">No repositories yet.</p>}
+        <State data={repos} error={reposError} what="repositories"
+               empty={!repos?.items?.length && (admin ? 'No repositories yet: connect one below.' : 'No repositories yet: an admin connects them.')}>
+          <table><thead><tr><th>Name</th><th>URL</th><th>Default branch</th><th>Credential</th><th /></tr></thead><tbody>
+            {repos?.items?.map((r: Json) => (
+              <tr><td>{r.name ?? r.repo_id}</td><td><code>{r.url}</code></td><td>{r.default_branch}</td><td>{r.credential ? <code>{r.credential}</code> : <span class="muted">none</span>}</td>
+                <td>{admin && <Act label="Remove" danger confirmText={`Disconnect ${r.name ?? r.repo_id}?`}
+                                   run={async () => { await api('DELETE', `${o}/repos/${enc(r.repo_id)}`); reloadRepos(); }} />}</td></tr>
+            ))}
+          </tbody></table>
         </State>
         {admin && (
           <Form label="Connect" onSubmit={async () => {
             await api('POST', `${o}/repos`, credential ? { url, credential } : { url });
             setUrl('');
+            setCredential('');
             reloadRepos();
           }}>
             <label>Git URL <input value={url} onInput={field(setUrl)} placeholder="https://github.com/acme/web.git or file:///srv/git/web.git" required /></label>
-            <label>Credential (org secret, for https) <input value={credential} onInput={field(setCredential)} placeholder="GITHUB_TOKEN" /></label>
+            <label>Credential (an org secret, for https) <input value={credential} onInput={field(setCredential)} placeholder="GITHUB_TOKEN" /></label>
           </Form>
         )}
       </Section>
 
       <Section title="Members">
-        <State data={members} error={membersError} empty={false}>
-          <table><thead><tr><th>User</th><th>Role</th><th /></tr></thead><tbody>
+        <State data={members} error={membersError} what="members" empty={!members?.items?.length && 'No members.'}>
+          <table><thead><tr><th>User</th><th>Role</th><th>Since</th><th /></tr></thead><tbody>
             {members?.items?.map((m: Json) => (
-              <tr><td>{m.username}</td>
+              <tr><td>{m.username}{m.username === app.user.username && <span class="muted"> (you)</span>}</td>
                 <td>{admin ? (
                   <select aria-label={`Role of ${m.username}`} value={m.role} onChange={async (e) => {
                     try { await api('PATCH', `${o}/members/${enc(m.username)}`, { role: (e.target as HTMLSelectElement).value }); } catch (err) { alert(message(err)); }
                     reloadMembers();
                   }}>{['member', 'admin', 'owner'].map((r) => <option value={r}>{r}</option>)}</select>
                 ) : m.role}</td>
-                <td>{admin && <button class="quiet danger" onClick={async () => { try { await api('DELETE', `${o}/members/${enc(m.username)}`); } catch (e) { alert(message(e)); } reloadMembers(); }}>Remove</button>}</td></tr>
+                <td><Ago at={m.added_at} /></td>
+                <td>{admin && <Act label="Remove" danger confirmText={`Remove ${m.username} from this organization?`}
+                                   run={async () => { await api('DELETE', `${o}/members/${enc(m.username)}`); reloadMembers(); }} />}</td></tr>
             ))}
           </tbody></table>
         </State>
@@ -174,15 +246,15 @@ export function SettingsPage({ org, role }: { org: string; role: string }) {
       </Section>
 
       {admin && (
-        <Section title="Secrets">
-          <p class="muted">Values are sealed on the server and never shown again; agents and git get them when they need them.</p>
-          <State data={secrets} error={secretsError} empty={false}>
-            {secrets?.items?.length ? (
-              <ul class="list">{secrets.items.map((s: Json) => (
-                <li><code>{s.name}</code> <span class="muted">set {when(s.updated_at)}</span>{' '}
-                  <button class="quiet danger" onClick={async () => { await api('DELETE', `${o}/secrets/${enc(s.name)}`); reloadSecrets(); }}>Delete</button></li>
-              ))}</ul>
-            ) : <p class="muted">No secrets.</p>}
+        <Section title="Secrets" note="Values are sealed on the server and never shown again; agents and git get them when they need them.">
+          <State data={secrets} error={secretsError} what="secrets" empty={!secrets?.items?.length && 'No secrets yet.'}>
+            <table><thead><tr><th>Name</th><th>Set</th><th /></tr></thead><tbody>
+              {secrets?.items?.map((s: Json) => (
+                <tr><td><code>{s.name}</code></td><td><Ago at={s.updated_at} /></td>
+                  <td><Act label="Delete" danger confirmText={`Delete the secret ${s.name}?`}
+                           run={async () => { await api('DELETE', `${o}/secrets/${enc(s.name)}`); reloadSecrets(); }} /></td></tr>
+              ))}
+            </tbody></table>
           </State>
           <Form label="Set" onSubmit={async () => { await api('PUT', `${o}/secrets/${enc(secretName)}`, { value: secretValue }); setSecretValue(''); setSecretName(''); reloadSecrets(); }}>
             <label>Name <input value={secretName} onInput={field(setSecretName)} placeholder="ANTHROPIC_API_KEY" required /></label>
@@ -191,27 +263,88 @@ export function SettingsPage({ org, role }: { org: string; role: string }) {
         </Section>
       )}
 
-      <Section title="Your API tokens">
-        {newToken && <p class="notice" role="status">Your new token (shown once, copy it now): <code>{newToken}</code></p>}
-        <State data={tokens} error={tokensError} empty={false}>
-          {tokens?.items?.length ? (
-            <ul class="list">{tokens.items.map((t: Json) => (
-              <li>{t.name} <span class="muted">created {when(t.created_at)}{t.last_used_at ? `, last used ${when(t.last_used_at)}` : ''}</span>{' '}
-                <button class="quiet danger" onClick={async () => { await api('DELETE', `/v1/tokens/${enc(t.id)}`); reloadTokens(); }}>Revoke</button></li>
-            ))}</ul>
-          ) : <p class="muted">No tokens.</p>}
+      <Section title="Agents" note={<>Agents are installed on the server by its admin, with <code>hearth agents install NAME</code> where the data dir is (docs/agents.md); their keys are org secrets.</>}>
+        <State data={agents} error={agentsError} what="agents" empty={!agents?.items?.length && 'No agents are known to this server.'}>
+          <table><thead><tr><th>Agent</th><th>Installed</th><th>Credentials</th><th>Network</th></tr></thead><tbody>
+            {agents?.items?.map((a: Json) => {
+              const missing = (a.credentials ?? []).map((c: Json) => c.name);
+              return (
+                <tr class={a.installed ? '' : 'muted-row'}>
+                  <td>{a.title ?? a.name} <small class="muted"><code>{a.name}</code></small></td>
+                  <td>{a.installed ? (a.installed_version ?? 'yes')
+                    : <>not installed: <code class="copy">hearth agents install {a.name}</code></>}</td>
+                  <td>{!missing.length ? 'none needed' : a.credentials_configured ? 'set'
+                    : <>missing: set {missing.map((n: string, i: number) => <>{i ? ' or ' : ''}<code>{n}</code></>)} as an org secret</>}</td>
+                  <td>{a.needs_network ? 'needs the network' : 'none'}</td>
+                </tr>
+              );
+            })}
+          </tbody></table>
         </State>
-        <Form label="Create" onSubmit={async () => { const t = await api('POST', '/v1/tokens', { name: tokenName }); setNewToken(t.token); setTokenName(''); reloadTokens(); }}>
+      </Section>
+    </main>
+  );
+}
+
+// --- Your own settings -----------------------------------------------------------------------
+
+// "Chrome 156 on Linux" for a browser's User-Agent; other clients as they name themselves.
+function client(ua: string | undefined): string {
+  if (!ua) return 'unknown';
+  const browser = ua.match(/(Firefox|Edg|Chrome|Version)\/(\d+)/);
+  if (!browser || !ua.startsWith('Mozilla/')) return ua;
+  const name = { Edg: 'Edge', Version: 'Safari' }[browser[1]] ?? browser[1].replace('HeadlessChrome', 'Chrome');
+  const os = /Windows/.test(ua) ? 'Windows' : /Android/.test(ua) ? 'Android' : /iPhone|iPad/.test(ua) ? 'iOS' : /Mac OS/.test(ua) ? 'macOS' : /Linux/.test(ua) ? 'Linux' : '';
+  return `${name} ${browser[2]}${os ? ' on ' + os : ''}`;
+}
+
+export function AccountPage() {
+  const { user } = useApp();
+  const [tokens, tokensError, reloadTokens] = useLoad('/v1/tokens');
+  const [sessions, sessionsError, reloadSessions] = useLoad('/v1/auth/sessions');
+  const [tokenName, setTokenName] = useState('');
+  const [newToken, setNewToken] = useState<Json | null>(null);
+  useTitle('Your settings');
+  const now = Date.now();
+  return (
+    <main class="page">
+      <div class="page-head"><h1>Your settings</h1><span class="muted">Signed in as {user.username}{user.is_admin ? ', a server admin' : ''}.</span></div>
+
+      <Section title="API tokens" note={<>For the CLI and scripts: <code>hearth login --with-token …</code>, or <code>Authorization: Bearer …</code>. A token is shown once, when it is created.</>}>
+        {newToken && <p class="notice" role="status">Your new token “{newToken.name}” (shown once, copy it now): <code>{newToken.token}</code></p>}
+        <State data={tokens} error={tokensError} what="tokens" empty={!tokens?.items?.length && 'No tokens yet.'}>
+          <table><thead><tr><th>Name</th><th>Created</th><th>Last used</th><th>State</th><th /></tr></thead><tbody>
+            {tokens?.items?.map((t: Json) => {
+              const expired = t.expires_at && t.expires_at < now;
+              return (
+                <tr class={t.revoked_at || expired ? 'revoked' : ''}>
+                  <td>{t.name}</td><td><Ago at={t.created_at} /></td><td>{t.last_used_at ? <Ago at={t.last_used_at} /> : <span class="muted">never</span>}</td>
+                  <td>{t.revoked_at ? <span class="tag bad" title={when(t.revoked_at)}>revoked</span>
+                    : expired ? <span class="tag bad">expired</span>
+                    : t.expires_at ? <>active, expires <Ago at={t.expires_at} /></> : 'active'}</td>
+                  <td>{!t.revoked_at && !expired && <Act label="Revoke" danger confirmText={`Revoke the token "${t.name}"? Whatever uses it stops working.`}
+                                                          run={async () => {
+                                                            await api('DELETE', `/v1/tokens/${enc(t.id)}`);
+                                                            if (newToken?.id === t.id) setNewToken(null);
+                                                            reloadTokens();
+                                                          }} />}</td>
+                </tr>
+              );
+            })}
+          </tbody></table>
+        </State>
+        <Form label="Create" onSubmit={async () => { setNewToken(await api('POST', '/v1/tokens', { name: tokenName })); setTokenName(''); reloadTokens(); }}>
           <label>Name <input value={tokenName} onInput={field(setTokenName)} placeholder="laptop CLI" required /></label>
         </Form>
       </Section>
 
-      <Section title="Agents">
-        <State data={agents} error={agentsError} empty={!agents?.items?.length}>
-          <table><thead><tr><th>Agent</th><th>Installed</th><th>Credentials</th></tr></thead><tbody>
-            {agents?.items?.map((a: Json) => (
-              <tr><td>{a.title ?? a.name}</td><td>{a.installed_version ?? (a.installed ? 'yes' : 'no')}</td>
-                <td>{a.name === 'mock' ? 'none needed' : a.credentials_configured ? 'set' : `missing (${(a.credentials ?? []).map((c: Json) => c.name).join(' or ')})`}</td></tr>
+      <Section title="Sign-in sessions" note="Browsers and devices signed in as you. Revoking one signs it out at once.">
+        <State data={sessions} error={sessionsError} what="sessions" empty={!sessions?.items?.length && 'No sessions.'}>
+          <table><thead><tr><th>Client</th><th>Signed in</th><th>Expires</th><th /></tr></thead><tbody>
+            {sessions?.items?.map((s: Json) => (
+              <tr><td title={s.client}>{client(s.client)}{s.current && <> <span class="tag">this browser</span></>}</td>
+                <td><Ago at={s.created_at} /></td><td>{when(s.expires_at)}</td>
+                <td>{!s.current && <Act label="Revoke" danger run={async () => { await api('DELETE', `/v1/auth/sessions/${enc(s.id)}`); reloadSessions(); }} />}</td></tr>
             ))}
           </tbody></table>
         </State>
@@ -220,7 +353,7 @@ export function SettingsPage({ org, role }: { org: string; role: string }) {
   );
 }
 
-// --- Audit log ------------------------------------------------------------------------
+// --- Audit log ------------------------------------------------------------------------------
 
 export function AuditPage({ org }: { org: string }) {
   const [user, setUser] = useState('');
@@ -229,12 +362,13 @@ export function AuditPage({ org }: { org: string }) {
   const [query, setQuery] = useState('');
   const [log, error] = useLoad(`/v1/orgs/${enc(org)}/audit?limit=200${query}`);
   const [verify, verifyError, reverify] = useLoad(`/v1/orgs/${enc(org)}/audit/verify`);
+  useTitle('Audit log');
   return (
     <main class="page">
       <h1>Audit log</h1>
       <p role="status" class={verify && !verify.ok ? 'error' : 'muted'}>
         {verifyError ? verifyError : !verify ? 'Verifying the chain…'
-          : verify.ok ? `Chain intact: ${verify.entries} entries.` : `Tampered with at entry ${verify.first_bad.seq}: ${verify.first_bad.reason}`}
+          : verify.ok ? `Chain intact: ${plural(verify.entries, 'entry', 'entries')}.` : `Tampered with at entry ${verify.first_bad.seq}: ${verify.first_bad.reason}`}
         {' '}<button class="quiet" onClick={reverify}>Verify again</button>
         {' '}<a href={`/v1/orgs/${enc(org)}/audit/export`} download="audit.ndjson">Export (NDJSON)</a>
       </p>
@@ -248,10 +382,10 @@ export function AuditPage({ org }: { org: string }) {
         <label>Task <input value={task} onInput={field(setTask)} /></label>
         <button type="submit">Filter</button>
       </form>
-      <State data={log} error={error} empty={!log?.items?.length}>
+      <State data={log} error={error} what="the log" empty={!log?.items?.length && (query ? 'No entries match these filters.' : 'No entries yet.')}>
         <table><thead><tr><th>#</th><th>When</th><th>Who</th><th>What</th><th>Outcome</th><th>Target</th></tr></thead><tbody>
           {log?.items?.map((e: Json) => (
-            <tr><td>{e.seq}</td><td>{when(e.at)}</td><td>{e.username}</td><td><code>{e.kind}</code></td>
+            <tr><td>{e.seq}</td><td><Ago at={e.at} /></td><td>{e.username}</td><td><code>{e.kind}</code></td>
               <td class={e.outcome === 'ok' || e.outcome === 'accepted' || e.outcome === 'succeeded' ? '' : 'error'}>{e.outcome}</td>
               <td><code>{e.target}</code></td></tr>
           ))}
@@ -261,7 +395,7 @@ export function AuditPage({ org }: { org: string }) {
   );
 }
 
-// --- Inspector (server admins) --------------------------------------------------------
+// --- Inspector (server admins) ---------------------------------------------------------------
 
 // One paginated list: `path` answers {items, next_cursor}; "More" loads the next page.
 function Paged({ path, render, empty }: { path: string; render: (items: Json[]) => ComponentChildren; empty: string }) {
@@ -277,16 +411,17 @@ function Paged({ path, render, empty }: { path: string; render: (items: Json[]) 
         setError('');
       })
       .catch((e) => setError(message(e)));
-  useEffect(() => { setItems(null); void load(null, false); }, [path]);
-  if (error) return <p class="error" role="alert">{error}</p>;
-  if (!items) return <p class="muted">Loading…</p>;
-  if (!items.length) return <p class="muted">{empty}</p>;
-  return <>{render(items)}{next !== null && <button onClick={() => load(next, true)}>More</button>}</>;
+  useEffect(() => {
+    setItems(null);
+    void load(null, false);
+  }, [path]);
+  return <State data={items} error={error} empty={!items?.length && empty}>{items && render(items)}{next !== null && <button onClick={() => load(next, true)}>More</button>}</State>;
 }
 
-export function InspectorPage({ actorId, go }: { actorId: string; go: (p: string) => void }) {
+export function InspectorPage({ actorId }: { actorId: string }) {
   const [type, setType] = useState('');
   const [state, setState] = useState('');
+  useTitle('Inspector');
   if (actorId) return <ActorPage id={actorId} />;
   const query = [type && `type=${enc(type)}`, state && `state=${state}`].filter(Boolean).join('&');
   return (
@@ -308,8 +443,8 @@ export function InspectorPage({ actorId, go }: { actorId: string; go: (p: string
         <table><thead><tr><th>Type</th><th>Key</th><th>State</th><th>Created</th></tr></thead><tbody>
           {items.map((a: Json) => (
             <tr><td>{a.type}</td>
-              <td><a href={`/inspector/${enc(a.id)}`} onClick={(e) => { e.preventDefault(); go(`/inspector/${enc(a.id)}`); }}><code>{JSON.stringify(a.key)}</code></a></td>
-              <td>{a.state}</td><td>{when(a.created_at)}</td></tr>
+              <td><Link to={`/inspector/${enc(a.id)}`}><code>{JSON.stringify(a.key)}</code></Link></td>
+              <td>{a.state}</td><td><Ago at={a.created_at} /></td></tr>
           ))}
         </tbody></table>
       )} />
@@ -330,12 +465,14 @@ function ActorPage({ id }: { id: string }) {
   };
   return (
     <main class="page">
+      <p><Link to="/inspector">← All actors</Link></p>
       <h1>Actor <code>{id}</code></h1>
-      <State data={summary} error={error} empty={false}>
+      <State data={summary} error={error} empty={false} what="the actor">
         <pre>{JSON.stringify(summary, null, 2)}</pre>
       </State>
       <h2>Queue</h2>
-      <div class="row left">{['failed', 'pending', 'completed', 'discarded'].map((q) => (
+      <p class="muted small">Rejected messages are input a handler refused (a typo, a duplicate): not failures, nothing to retry.</p>
+      <div class="row left">{['failed', 'rejected', 'pending', 'completed', 'discarded'].map((q) => (
         <button aria-pressed={queue === q} onClick={() => setQueue(q)}>{q}</button>
       ))}</div>
       <Paged key={`${queue}-${tick}`} path={`${base}/queue?status=${queue}`} empty={`No ${queue} messages.`} render={(items) => (
@@ -356,3 +493,4 @@ function ActorPage({ id }: { id: string }) {
     </main>
   );
 }
+

@@ -1,0 +1,265 @@
+// A task: its header (title, status, "needs you", the actions that can work now with the
+// next one standing out, and each outcome in a sentence), its sessions as tabs with the
+// transcript, and its diff. Live through `task:{org}/{task}` from the read's position.
+import { ComponentChildren } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api, ApiError, enc } from './api';
+import { useApp, useTitle } from './app';
+import { follow, older } from './live';
+import { StatusPill } from './org';
+import { Transcript } from './transcript';
+import { Ago, Json, Link, message, plural } from './ui';
+
+interface Outcome {
+  ok: boolean;
+  busy?: boolean;
+  text: ComponentChildren;
+}
+
+// A web page for the branch, when the origin is a forge we know the shape of.
+function branchUrl(repoUrl: string | undefined, branch: string): string | null {
+  const m = repoUrl?.match(/^https:\/\/(github\.com|gitlab\.com|codeberg\.org)\/(.+?)(\.git)?\/?$/);
+  if (!m) return null;
+  return `https://${m[1]}/${m[2]}/${m[1] === 'gitlab.com' ? '-/tree' : m[1] === 'codeberg.org' ? 'src/branch' : 'tree'}/${branch}`;
+}
+
+const kKindWords: Record<string, string> = { push: 'Push', sync: 'Sync', merge: 'Merge', revert: 'Revert', commit: 'Commit' };
+
+// What a finished git flow did, in a sentence.
+function opOutcome(op: Json, task: Json): Outcome {
+  const branch = <code>{task.branch}</code>;
+  const base = <code>{task.base_branch}</code>;
+  const files: string[] | undefined = op.result?.conflict_files;
+  if (op.kind === 'sync' && files?.length)
+    return { ok: false, text: <>Sync stopped on conflicts in {plural(files.length, 'file')}: {files.join(', ')}. The branch is as it was; ask the agent to resolve them, then sync again.</> };
+  if (op.status !== 'succeeded') return { ok: false, text: <>{kKindWords[op.kind] ?? op.kind} failed: {op.error ?? 'no reason given'}</> };
+  const url = branchUrl(task.repo_url, task.branch);
+  switch (op.kind) {
+    case 'push':
+      return { ok: true, text: <>Pushed {url ? <a href={url} target="_blank" rel="noopener noreferrer">{branch}</a> : branch} to origin.</> };
+    case 'merge':
+      return { ok: true, text: <>Merged {branch} into {base} on origin (fast-forward).</> };
+    case 'sync':
+      return { ok: true, text: <>Rebased {branch} onto the latest {base}.</> };
+    case 'revert':
+      // An unchanged file (result.reverted false): the flow's own words, "no change to PATH".
+      if (op.result?.reverted === false) return { ok: true, text: <>No change to <code>{op.args?.path ?? 'the file'}</code>: nothing to revert.</> };
+      return { ok: true, text: <>Reverted <code>{op.args?.path ?? 'the file'}</code> to {base}.</> };
+    case 'commit':
+      return { ok: true, text: <>Committed the changes on {branch}.</> };
+    default:
+      return { ok: true, text: <>{op.kind} done.</> };
+  }
+}
+
+const kActionWords: Record<string, string> = {
+  archive: 'Archived: the sandbox is stopped and the transcript kept. Unarchive brings it back.',
+  unarchive: 'Unarchived: the sandbox starts again.',
+  kill: 'Killed: the sandbox and its sessions are gone; the record stays.',
+  retry: 'Setting up the sandbox again…',
+  stop: 'Asked the agent to stop.',
+};
+
+export function TaskView({ org, taskId }: { org: string; taskId: string }) {
+  const app = useApp();
+  const base = `/v1/orgs/${enc(org)}/tasks/${enc(taskId)}`;
+  const [task, setTask] = useState<Json | null>(null);
+  const [ops, setOps] = useState<Json[]>([]);
+  const [error, setError] = useState<{ status: number; text: string } | null>(null);
+  const [session, setSession] = useState('');
+  const [tab, setTab] = useState<'transcript' | 'diff'>('transcript');
+  const [outcome, setOutcome] = useState<Outcome | null>(null);
+  const latest = useRef<Json>(null);
+  latest.current = task;
+  useTitle(task?.title ?? 'Task');
+
+  useEffect(() => {
+    app.markRead(taskId);
+    // The newer of what we have and what came (a read and an event may cross).
+    const newer = (t: Json) => setTask((old: Json) => (old && (old.version ?? 0) > (t.version ?? 0) ? old : t));
+    const upsert = (op: Json) => setOps((list) => [op, ...list.filter((o) => o.op_id !== op.op_id)]);
+    return follow(`task:${org}/${taskId}`,
+      async () => {
+        const [t, o] = await Promise.all([api('GET', base), api('GET', `${base}/ops?limit=20`).catch(() => ({ items: [] }))]);
+        return { ...t, ops: o.items, position: older(t.position, o.position) };
+      },
+      (t) => {
+        const { ops: list, ...rest } = t as Json;
+        newer(rest);
+        setOps(list);
+        setError(null);
+      },
+      (e) => {
+        if (e.name === 'task.changed' && e.payload) newer(e.payload);
+        if (e.name === 'task.op.started' && e.payload) upsert({ ...e.payload, status: 'running' });
+        if (e.name === 'task.op.finished' && e.payload) {
+          upsert(e.payload);
+          if (e.payload.kind !== 'diff' && latest.current) setOutcome(opOutcome(e.payload, latest.current));
+        }
+      },
+      (e) => setError({ status: e instanceof ApiError ? e.status : 0, text: message(e) }));
+  }, [taskId]);
+
+  useEffect(() => {
+    const list = task?.sessions ?? [];
+    if (list.length && !list.some((s: Json) => s.session_id === session)) setSession(list[list.length - 1].session_id);
+  }, [task]);
+
+  const act = async (kind: string, body: Json = {}) => {
+    setOutcome({ ok: true, busy: true, text: `${kKindWords[kind] ?? kind[0].toUpperCase() + kind.slice(1)}…` });
+    try {
+      const r = await api('POST', `${base}/${kind}`, body);
+      if (r?.op_id) return;  // its outcome comes with task.op.finished
+      if (r?.task_id && r.version !== undefined) setTask((old: Json) => (old && (old.version ?? 0) > r.version ? old : { ...old, ...r }));
+      setOutcome({ ok: true, text: kActionWords[kind] ?? 'Done.' });
+    } catch (e) {
+      setOutcome({ ok: false, text: message(e) });
+    }
+  };
+
+  const back = <p class="back"><Link to={`/orgs/${enc(org)}`}>← Tasks</Link></p>;
+  if (error && !task)
+    return <article class="task-view">{back}<div class="page">{error.status === 404
+      ? <><h1>Not found</h1><p>There is no task <code>{taskId}</code> in this organization.</p></>
+      : <p class="error" role="alert">{error.text}</p>}</div></article>;
+  if (!task) return <article class="task-view">{back}<p class="muted loading">Loading the task…</p></article>;
+
+  const live = task.status !== 'archived' && task.status !== 'killed';
+  const running = task.running_op;
+  const changes = task.diff?.files ?? 0;
+  const blocked = !live ? `The task is ${task.status}.`
+    : task.status === 'provisioning' ? 'The sandbox is still being set up.'
+    : task.status === 'error' ? 'Setting up the sandbox failed: retry first.'
+    : task.sandbox_state && task.sandbox_state !== 'ready' ? `The sandbox is ${task.sandbox_state}.`
+    : running ? `${kKindWords[running.kind] ?? running.kind} is running.` : '';
+  // Pushed already, unless a turn ended since the last push.
+  const lastPush = ops.find((o) => o.kind === 'push' && o.status === 'succeeded');
+  const lastTurn = Math.max(0, ...(task.sessions ?? []).map((s: Json) => s.updated_at ?? 0));
+  const unpushed = changes > 0 && (!lastPush || lastTurn > (lastPush.ended_at ?? 0));
+  const primary = task.status === 'error' ? 'retry' : task.status === 'conflict' ? 'sync' : task.status === 'archived' ? 'unarchive'
+    : task.status === 'running' ? '' : unpushed ? 'push' : changes ? 'merge' : '';
+  const button = (kind: string, label: string, why: string, extra: Partial<{ danger: boolean; run: () => void }> = {}) => (
+    <button class={[kind === primary ? 'primary' : '', extra.danger ? 'danger' : ''].join(' ').trim() || undefined}
+            disabled={!!why || !!outcome?.busy} title={why || undefined}
+            onClick={extra.run ?? (() => act(kind))}>{label}</button>
+  );
+  const needs = task.needs_you;
+
+  return (
+    <article class="task-view" aria-labelledby="task-title">
+      <header class="task-head">
+        {back}
+        <Title base={base} task={task} />
+        <p class="meta">
+          <StatusPill task={task} long />{' '}
+          <code>{task.branch}</code> from <code>{task.base_branch}</code> · {task.repo_id} · owner {task.owner?.username ?? task.owner_name} · {task.agent} · updated <Ago at={task.updated_at} />
+        </p>
+        {needs && (
+          <p class="needs-you" role="status"><strong>Needs you:</strong> {needs.message}
+            {needs.reason === 'permission' && <> <button class="link" onClick={() => { setTab('transcript'); document.querySelector('.permission')?.scrollIntoView({ block: 'nearest' }); }}>Answer it</button></>}
+          </p>
+        )}
+        {task.status === 'provisioning' && <p class="progress" role="status">Setting up the sandbox: {task.phase ?? 'starting'}…</p>}
+        {task.status === 'error' && <p class="error" role="alert">Setting up the sandbox failed while {task.error_step ?? 'provisioning'}: {task.error}</p>}
+        {task.conflict_files?.length > 0 && <p class="error" role="alert">The last sync stopped on conflicts in: {task.conflict_files.join(', ')}</p>}
+        <div class="actions" role="toolbar" aria-label="Task actions">
+          {task.status === 'error' && button('retry', 'Retry setup', '')}
+          {task.status === 'running' && button('stop', 'Stop the agent', '')}
+          {live && button('push', 'Push', blocked || (changes ? '' : 'No changes to push.'))}
+          {live && button('sync', 'Sync', blocked)}
+          {live && button('merge', 'Merge', blocked || (changes ? '' : 'No changes to merge.'))}
+          {live ? button('archive', 'Archive', '') : task.status === 'archived' && button('unarchive', 'Unarchive', '')}
+          {task.status !== 'killed' && button('kill', 'Kill', '', {
+            danger: true, run: () => confirm('Kill this task? Its sandbox and sessions end; the record stays.') && act('kill'),
+          })}
+        </div>
+        {outcome && <p class={outcome.ok ? 'outcome' : 'outcome error'} role="status">{outcome.text}</p>}
+      </header>
+      <div class="tabs" role="tablist">
+        {(task.sessions ?? []).map((s: Json) => (
+          <button role="tab" aria-selected={tab === 'transcript' && s.session_id === session}
+                  onClick={() => { setSession(s.session_id); setTab('transcript'); }}>
+            {s.title} {s.pending_permissions > 0 ? <small class="needs-dot">needs you</small> : s.status === 'running' ? <small>running</small> : null}
+          </button>
+        ))}
+        <button role="tab" aria-selected={tab === 'diff'} onClick={() => setTab('diff')}>
+          Diff {task.diff && <small>{changes ? `${plural(changes, 'file')} +${task.diff.added} −${task.diff.removed}` : 'no changes'}</small>}
+        </button>
+      </div>
+      {tab === 'diff' ? <Diff base={base} refreshedAt={task.diff?.refreshed_at} live={live} onRevert={(path) => act('revert', { path })} />
+        : session ? <Transcript key={session} org={org} taskId={taskId} session={session} live={live} taskStatus={task.status} />
+        : <p class="muted body-note">{task.status === 'provisioning' ? 'The first session starts once the sandbox is ready.'
+                                      : 'No session yet.'}</p>}
+    </article>
+  );
+}
+
+function Title({ base, task }: { base: string; task: Json }) {
+  const [editing, setEditing] = useState(false);
+  const [value, setValue] = useState(task.title);
+  const [error, setError] = useState('');
+  if (!editing)
+    return <h1 id="task-title" class="title" title="Click to rename" onClick={() => { setValue(task.title); setEditing(true); }}>{task.title}</h1>;
+  const save = async (e: Event) => {
+    e.preventDefault();
+    try {
+      await api('PATCH', base, { title: value });
+      setEditing(false);
+    } catch (err) {
+      setError(message(err));
+    }
+  };
+  return (
+    <form onSubmit={save} class="rename">
+      <label class="visually-hidden" for="rename">Title</label>
+      <input id="rename" value={value} autofocus onInput={(e) => setValue((e.target as HTMLInputElement).value)}
+             onKeyDown={(e) => e.key === 'Escape' && setEditing(false)} onBlur={() => !error && setEditing(false)} />
+      {error && <span class="error">{error}</span>}
+    </form>
+  );
+}
+
+// --- The diff -------------------------------------------------------------------------------
+
+function Diff({ base, refreshedAt, live, onRevert }:
+  { base: string; refreshedAt: number | null; live: boolean; onRevert: (path: string) => void }) {
+  const [files, setFiles] = useState<Json[] | null>(null);
+  const [open, setOpen] = useState<Record<string, string>>({});
+  const [error, setError] = useState('');
+  useEffect(() => {
+    api('GET', `${base}/diff?limit=1000`).then((r) => { setFiles(r.items); setError(''); }).catch((e) => setError(message(e)));
+  }, [refreshedAt]);
+  const show = async (path: string) => {
+    if (open[path] !== undefined) return setOpen((o) => { const c = { ...o }; delete c[path]; return c; });
+    try {
+      const f = await api('GET', `${base}/diff/file?path=${enc(path)}`);
+      setOpen((o) => ({ ...o, [path]: f.patch_truncated ? '(too large to show here)' : f.patch }));
+    } catch (e) {
+      setError(message(e));
+    }
+  };
+  if (error && !files) return <p class="error body-note" role="alert">{error}</p>;
+  if (!files) return <p class="muted loading body-note">Loading the diff…</p>;
+  if (!files.length) return <p class="muted body-note">No changes against the base branch.</p>;
+  return (
+    <div class="task-body">
+      {error && <p class="error" role="alert">{error}</p>}
+      <ul class="diff">
+        {files.map((f) => (
+          <li key={f.path}>
+            <div class="file">
+              <button class="link" onClick={() => show(f.path)} aria-expanded={open[f.path] !== undefined}>
+                <span class={`fstatus f-${f.status}`} title={{ A: 'added', M: 'modified', D: 'deleted' }[f.status as string]}>{f.status}</span> {f.path}
+              </button>
+              <span class="counts">{f.binary ? 'binary' : `+${f.added} −${f.removed}`}</span>
+              {live && <button class="quiet" title={`Put ${f.path} back as it is on the base branch`}
+                               onClick={() => confirm(`Revert ${f.path}? The agent's changes to it are lost.`) && onRevert(f.path)}>Revert</button>}
+            </div>
+            {open[f.path] !== undefined && <pre class="patch">{open[f.path].split('\n').map((l) =>
+              <span class={l.startsWith('+') ? 'add' : l.startsWith('-') ? 'del' : l.startsWith('@@') ? 'hunk' : ''}>{l + '\n'}</span>)}</pre>}
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
