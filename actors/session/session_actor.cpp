@@ -11,6 +11,7 @@
 #include "actors/host/step_context.h"
 #include "actors/sandbox/sandbox_actor.h"
 #include "actors/session/agent_runner.h"
+#include "actors/session/transcript.h"
 #include "actors/task/task_actor.h"
 #include "storage/database.h"
 
@@ -549,6 +550,7 @@ Result<Json> transcript(ReadContext& ctx, const Json& a) {
     items.push_back({{"seq", q->getColumn(0).getInt64()}, {"turn", q->getColumn(1).getInt64()},
                      {"kind", q->getColumn(2).getString()}, {"at", q->getColumn(3).getInt64()},
                      {"data", parse(q->getColumn(4))}});
+  coalesce_messages(items);
   auto last = ctx.statement("SELECT COALESCE(MAX(seq), 0) FROM events");
   last->executeStep();
   auto last_seq = last->getColumn(0).getInt64();

@@ -39,6 +39,34 @@ void cap_json(Json& value, std::size_t max_string) {
   }
 }
 
+void coalesce_messages(Json& items) {
+  Json out = Json::array();
+  auto text_only = [](const Json& data) {
+    if (!data.is_object() || !data.contains("text") || !data["text"].is_string()) return false;
+    for (const auto& [key, value] : data.items())
+      if (key != "text" && key != "message_id") return false;
+    return true;
+  };
+  for (auto& item : items) {
+    auto kind = item.value("kind", std::string());
+    bool message = kind == "agent_message" || kind == "agent_thought" || kind == "user_message_echo";
+    if (message && !out.empty() && text_only(item["data"])) {
+      auto& last = out.back();
+      const auto& text = item["data"]["text"].get_ref<const std::string&>();
+      if (last["kind"] == kind && last["turn"] == item["turn"] && text_only(last["data"]) &&
+          last["data"].value("message_id", Json()) == item["data"].value("message_id", Json()) &&
+          last["data"]["text"].get_ref<const std::string&>().size() + text.size() <= TranscriptBuilder::kMaxText) {
+        if (!last.contains("from_seq")) last["from_seq"] = last["seq"];
+        last["data"]["text"].get_ref<std::string&>() += text;
+        last["seq"] = item["seq"];
+        continue;
+      }
+    }
+    out.push_back(std::move(item));
+  }
+  items = std::move(out);
+}
+
 void TranscriptBuilder::update(const Json& update, std::int64_t at) {
   if (!update.is_object() || !update.contains("sessionUpdate") || !update["sessionUpdate"].is_string()) {
     note("agent_update", update, at);

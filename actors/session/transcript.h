@@ -29,6 +29,13 @@ struct TranscriptEvent {
 void redact_json(const hearth::sandbox::Redactor& redactor, Json& value);
 // Cuts strings longer than `max_string` (marking the cut) so that an event stays small.
 void cap_json(Json& value, std::size_t max_string);
+// Joins, in a page of stored events ({seq, turn, kind, at, data}), the consecutive
+// events of one message: the same kind of message, turn and message_id (or none), text
+// only, at most TranscriptBuilder::kMaxText together (a message streamed over several
+// flushes is stored as several events). The joined item keeps the first's `at` and
+// takes the last's `seq`, so that reading on after it skips none; `from_seq` is the
+// first's.
+void coalesce_messages(Json& items);
 
 class TranscriptBuilder {
  public:

@@ -350,6 +350,12 @@ class MockAgent {
       auto ms = std::atoll(rest.c_str());
       std::unique_lock lock(mu_);
       slept_.wait_for(lock, std::chrono::milliseconds(ms), [&] { return cancelled_.load() || closed_; });
+    } else if (command == "/await") {
+      // Until the file exists (a test makes it when it is ready), at most a minute.
+      auto path = absolute(rest);
+      std::unique_lock lock(mu_);
+      for (int i = 0; i < 6000 && !std::filesystem::exists(path); ++i)
+        if (slept_.wait_for(lock, std::chrono::milliseconds(10), [&] { return cancelled_.load() || closed_; })) break;
     } else if (command == "/stream") {
       auto n = std::atoll(rest.c_str());
       for (long long i = 0; i < n && !cancelled_; ++i)

@@ -33,9 +33,32 @@ TEST_CASE("a mock agent turn: every command, through the session actor, lands in
   CHECK(kinds.back() == "turn_ended");
   for (const char* k : {"agent_thought", "plan", "tool_call", "tool_call_update"})
     CHECK_MESSAGE(std::find(kinds.begin(), kinds.end(), k) != kinds.end(), k);
-  for (std::size_t i = 1; i < events.size(); ++i) CHECK(events[i]["seq"].get<int>() == events[i - 1]["seq"].get<int>() + 1);
+  for (std::size_t i = 1; i < events.size(); ++i)  // a message stored in pieces reads as one, from_seq..seq
+    CHECK(events[i].value("from_seq", events[i]["seq"]).get<int>() == events[i - 1]["seq"].get<int>() + 1);
   std::ifstream written(w.s.dir.path() / "sandboxes" / actors::Address{"sandbox", {box["org_id"], "t1"}}.id() / "work" / "notes.txt");
   CHECK(std::string(std::istreambuf_iterator<char>(written), {}) == "from the agent");
+}
+
+TEST_CASE("a reply the agent streams over several flushes reads as one event") {
+  AgentWorld w;
+  auto box = w.ready_sandbox("t1");
+  auto work = w.s.dir.path() / "sandboxes" / actors::Address{"sandbox", {box["org_id"], "t1"}}.id() / "work";
+  auto session = w.session("t1");
+  REQUIRE(w.s.call("POST", session + "/prompt", w.owner, json{{"text", "/say first part\n/await go\n/say second part"}})
+              .status == 202);
+  // The first part is stored while the agent waits: the second is certain to be another flush.
+  w.poll(session + "/transcript", [](const json& b) { return AgentWorld::said(b["items"]).find("first part") != std::string::npos; });
+  std::ofstream(work / "go") << "";
+  auto done = w.poll(session, [](const json& b) { return b["status"] != "running"; });
+  CHECK(done["last_turn"]["status"] == "completed");
+  json messages = json::array();
+  for (const auto& e : w.transcript(session))
+    if (e["kind"] == "agent_message") messages.push_back(e);
+  REQUIRE(messages.size() == 1);
+  auto text = messages[0]["data"]["text"].get<std::string>();
+  CHECK(text.find("first part") != std::string::npos);
+  CHECK(text.find("second part") != std::string::npos);
+  CHECK(messages[0]["from_seq"].get<int>() < messages[0]["seq"].get<int>());
 }
 
 namespace {
@@ -314,7 +337,7 @@ TEST_CASE("the session's event stream resumes exactly after any Last-Event-ID, t
   auto from = events[2]["seq"].get<std::int64_t>();
   auto last = events.back()["seq"].get<std::int64_t>();
 
-  std::vector<std::int64_t> seqs;
+  std::vector<std::int64_t> seqs, firsts;  // each event's seq, and its first piece's (from_seq)
   std::vector<std::string> names;
   std::atomic<bool> prompted{false};
   httplib::Client cli("127.0.0.1", w.s.port);
@@ -332,6 +355,10 @@ TEST_CASE("the session's event stream resumes exactly after any Last-Event-ID, t
                          auto nl = frame.find('\n', at);
                          auto line = frame.substr(at, nl == std::string::npos ? std::string::npos : nl - at);
                          if (line.rfind("id: ", 0) == 0) seqs.push_back(std::stoll(line.substr(4)));
+                         if (line.rfind("data: ", 0) == 0 && !seqs.empty() && firsts.size() < seqs.size()) {
+                           auto e = json::parse(line.substr(6));
+                           firsts.push_back(e.value("from_seq", e["seq"]).get<std::int64_t>());
+                         }
                          if (line.rfind("event: ", 0) == 0) name = line.substr(7);
                          at = nl == std::string::npos ? frame.size() : nl + 1;
                        }
@@ -350,8 +377,9 @@ TEST_CASE("the session's event stream resumes exactly after any Last-Event-ID, t
                      return true;
                    });
   REQUIRE(!seqs.empty());
-  CHECK(seqs.front() == from + 1);
-  for (std::size_t i = 1; i < seqs.size(); ++i) CHECK(seqs[i] == seqs[i - 1] + 1);
+  REQUIRE(firsts.size() == seqs.size());
+  CHECK(firsts.front() == from + 1);
+  for (std::size_t i = 1; i < seqs.size(); ++i) CHECK(firsts[i] == seqs[i - 1] + 1);  // none skipped
   CHECK(seqs.back() > last);
   CHECK(std::find(names.begin(), names.end(), "session.status.changed") != names.end());
   // A malformed Last-Event-ID is a clear error.

@@ -315,16 +315,18 @@ export function Transcript({ org, taskId, session, live, taskStatus }:
   useEffect(() => {
     let gone = false;
     const s = store.current;
+    // A read joins a message stored in pieces into one event: from_seq..seq.
+    const first = (e: Json): number => e.from_seq ?? e.seq;
     const append = (e: Json) => {
       if (e.seq <= s.last) return false;
-      if (e.seq !== s.last + 1) {
-        s.held.set(e.seq, e);
+      if (first(e) !== s.last + 1) {
+        s.held.set(first(e), e);
         return false;
       }
       s.events.push(e);
       s.last = e.seq;
       for (let n; (n = s.held.get(s.last + 1)); ) {
-        s.held.delete(n.seq);
+        s.held.delete(first(n));
         s.events.push(n);
         s.last = n.seq;
       }

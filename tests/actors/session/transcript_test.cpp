@@ -93,3 +93,32 @@ TEST_CASE("long messages are split, long strings cut with a mark, unknown update
   CHECK(events[4].kind == "future_kind");
   CHECK(events[4].data == json{{"x", 1}});
 }
+
+TEST_CASE("a message stored over several flushes reads as one event; other kinds, turns, messages and big ones stay apart") {
+  auto ev = [](std::int64_t seq, std::int64_t turn, const std::string& kind, json data) {
+    return json{{"seq", seq}, {"turn", turn}, {"kind", kind}, {"at", 100 + seq}, {"data", data}};
+  };
+  json items = json::array({ev(1, 1, "agent_message", {{"text", "Hel"}}),
+                            ev(2, 1, "agent_message", {{"text", "lo"}}),
+                            ev(3, 1, "agent_message", {{"text", "!"}}),
+                            ev(4, 1, "agent_thought", {{"text", "hmm"}}),
+                            ev(5, 1, "agent_message", {{"text", "a"}, {"message_id", "m1"}}),
+                            ev(6, 1, "agent_message", {{"text", "b"}, {"message_id", "m2"}}),
+                            ev(7, 2, "agent_message", {{"text", "c"}, {"message_id", "m2"}}),
+                            ev(8, 2, "tool_call", {{"toolCallId", "x"}}),
+                            ev(9, 2, "agent_message", {{"text", std::string(TranscriptBuilder::kMaxText - 1, 'x')}}),
+                            ev(10, 2, "agent_message", {{"text", "yy"}})});
+  coalesce_messages(items);
+  REQUIRE(items.size() == 8);
+  CHECK(items[0]["data"]["text"] == "Hello!");
+  CHECK(items[0]["seq"] == 3);  // reading on after it skips nothing
+  CHECK(items[0]["from_seq"] == 1);
+  CHECK(items[0]["at"] == 101);  // when the message began
+  CHECK(items[1]["kind"] == "agent_thought");
+  CHECK(items[2]["data"]["text"] == "a");
+  CHECK(items[3]["data"]["text"] == "b");  // another message
+  CHECK(items[4]["data"]["text"] == "c");  // another turn
+  CHECK_FALSE(items[4].contains("from_seq"));
+  CHECK(items[6]["seq"] == 9);  // too big together: as stored
+  CHECK(items[7]["data"]["text"] == "yy");
+}
