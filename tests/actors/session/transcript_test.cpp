@@ -94,7 +94,7 @@ TEST_CASE("long messages are split, long strings cut with a mark, unknown update
   CHECK(events[4].data == json{{"x", 1}});
 }
 
-TEST_CASE("a message stored over several flushes reads as one event; other kinds, turns, messages and big ones stay apart") {
+TEST_CASE("a message stored over several flushes reads as one event, and other kinds, turns, messages and big ones stay apart") {
   auto ev = [](std::int64_t seq, std::int64_t turn, const std::string& kind, json data) {
     return json{{"seq", seq}, {"turn", turn}, {"kind", kind}, {"at", 100 + seq}, {"data", data}};
   };
