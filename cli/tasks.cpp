@@ -33,6 +33,25 @@ std::string query(const std::vector<std::pair<std::string, std::string>>& params
 }
 
 // Waits for a git flow's op to end and says how it went. 0: it succeeded.
+// After a watched turn has ended in the session's transcript: waits (half a minute at
+// most) until the task has taken the end in too, so that what runs next (`task diff`,
+// `task push`) finds the task idle or its diff refresh under way, never the task as it
+// was before the turn ended. Returns `watched`, the watch's own exit code.
+int settled(Api& api, const std::string& path, const std::string& session_id, std::int64_t turn, int watched) {
+  if (watched != kExitOk || session_id.empty()) return watched;
+  int code = kExitFailed;
+  for (int i = 0; i < 300; ++i) {
+    auto t = api.fetch("GET", path, nullptr, code);
+    if (!t) return code;
+    for (const auto& s : t->value("sessions", Json::array()))
+      if (s.value("session_id", "") == session_id && s.value("turn", std::int64_t{0}) >= turn &&
+          s.value("status", "") != "running" && s.value("status", "") != "cancelling")
+        return watched;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return watched;
+}
+
 int follow_op(Api& api, const std::string& path, const Json& started) {
   if (!started.contains("op_id")) {  // ?wait=false or an older server: nothing to follow
     std::cout << started.dump(2) << "\n";
@@ -125,8 +144,10 @@ int follow_task(Api& api, const std::string& path, const std::string& ref) {
     session->body = *again;
   }
   auto turn = std::max<std::int64_t>(session->body.value("turn", std::int64_t{1}), 1);
-  return watch_transcript(api, session_path,
-                          {.from_turn = turn, .until_turn = turn, .answer_noun = "task", .answer_ref = ref});
+  auto session_id = task["sessions"].back()["session_id"].get<std::string>();
+  return settled(api, path, session_id, turn,
+                 watch_transcript(api, session_path,
+                                  {.from_turn = turn, .until_turn = turn, .answer_noun = "task", .answer_ref = ref}));
 }
 
 // `hearth task approve|reject REF [PERMISSION]`: answers the request named, or the only
@@ -469,7 +490,9 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
       std::cout << "sent to " << sent->value("session_id", "") << "\n";
       return kExitOk;
     }
-    return watch_transcript(api, *path + "/sessions/" + encode(sent->value("session_id", "")), new_turn);
+    auto sent_to = sent->value("session_id", "");
+    return settled(api, *path, sent_to, std::max<std::int64_t>(new_turn.until_turn, 1),
+                   watch_transcript(api, *path + "/sessions/" + encode(sent_to), new_turn));
   });
 
   for (bool approve : {true, false}) {
