@@ -469,6 +469,7 @@ Result<Json> AgentRunner::run_turn(const TurnPlan& plan, std::stop_token server_
     spec.exec = std::move(*exec);
     spec.start_timeout = runtime_.config().agent_start_timeout;
     spec.load_session_id = plan.agent_session_id;
+    spec.serve_fs = (*def)->client_fs;
     sb::acp::AgentCallbacks callbacks;
     auto* raw = l.get();
     callbacks.on_update = [raw](const Json& update) {

@@ -447,7 +447,7 @@ Result<std::unique_ptr<AgentConnection>> AgentConnection::start(const Provider& 
 
   auto init_id = i.send_request(
       "initialize", {{"protocolVersion", 1},
-                     {"clientCapabilities", {{"fs", {{"readTextFile", true}, {"writeTextFile", true}}}, {"terminal", true}}},
+                     {"clientCapabilities", {{"fs", {{"readTextFile", i.spec.serve_fs}, {"writeTextFile", i.spec.serve_fs}}}, {"terminal", true}}},
                      {"clientInfo", {{"name", "hearth"}, {"version", "1"}}}});
   auto init = i.wait_answer(init_id, i.spec.start_timeout);
   if (!init) return i.gone("initializing");
