@@ -72,9 +72,12 @@ class TranscriptPrinter {
       std::cout << "\n";
     } else if (kind == "permission_requested") {
       auto id = d.value("permission_id", "");
+      auto rule = d.value("always_allow", Json());
       std::cout << "[permission " << id << "] the agent asks: " << d["tool_call"].value("title", "?") << "\n"
                 << "  allow:  hearth " << noun_ << " approve " << ref_ << " " << id
-                << "   (--always: for the rest of the session)\n"
+                << (rule.is_object() ? "   (--always: " + rule.value("label", "") + " in this session)"
+                                     : std::string("   (once only: the agent does not say what kind of call this is)"))
+                << "\n"
                 << "  refuse: hearth " << noun_ << " reject " << ref_ << " " << id << "\n";
     } else if (kind == "permission_resolved") {
       std::cout << "[permission " << d.value("permission_id", "") << "] " << d.value("status", "")
@@ -451,7 +454,9 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
                                              : "Refuse the agent's pending permission request");
     session_arg(c);
     c->add_option("permission", (*s)[approve ? "approve_id" : "reject_id"], "Its id (default: the one pending)");
-    if (approve) c->add_flag("--always", (*flags)["always"], "Allow this kind of request for the rest of the session");
+    if (approve)
+      c->add_flag("--always", (*flags)["always"],
+                  "Allow this kind of call of this tool for the rest of the session (revoke: hearth session revoke)");
     common(c);
     set->add(c, [=] {
       auto ref = parse_ref((*s)["session"], 3);
@@ -486,6 +491,34 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
       }
       print_table(rows, {"permission_id", "status", "title", "answered_by", "created_at", "deadline_at"});
     });
+  });
+
+  auto s_rules = session->add_subcommand("always-allow", "What a session allows without asking, and who allowed it");
+  session_arg(s_rules);
+  common(s_rules);
+  set->add(s_rules, [=] {
+    auto ref = parse_ref((*s)["session"], 3);
+    if (!ref) return kExitUsage;
+    Api api(*opts);
+    return api.run("GET", ref->session_path(), nullptr, [](const Json& j) {
+      if (j["always_allow"].empty()) {
+        std::cout << "nothing: every tool call that needs permission asks a person\n";
+        return;
+      }
+      print_table(j["always_allow"], {"rule", "label", "by", "at"});
+    });
+  });
+  auto s_revoke = session->add_subcommand("revoke", "Take back an always-allow rule: such calls ask again");
+  session_arg(s_revoke);
+  s_revoke->add_option("rule", (*s)["rule"], "The rule, as `hearth session always-allow` lists it (e.g. edit:Write)")
+      ->required();
+  common(s_revoke);
+  set->add(s_revoke, [=] {
+    auto ref = parse_ref((*s)["session"], 3);
+    if (!ref) return kExitUsage;
+    Api api(*opts);
+    return api.run("DELETE", ref->session_path() + "/always-allow/" + encode((*s)["rule"]), nullptr,
+                   [rule = (*s)["rule"]](const Json&) { std::cout << "revoked " << rule << ": such calls ask again\n"; });
   });
 
   auto s_close = session->add_subcommand("close", "Close a session: its agent ends");

@@ -423,7 +423,9 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
       if (!path) return kExitUsage;
       Api api(*opts);
       return api.run("POST", *path + "/" + v, Json::object(), [v](const Json& j) {
-        if (j.contains("status")) std::cout << j["status"].get<std::string>() << "\n";
+        if (j.contains("stopping"))
+          std::cout << "stopping " << counted(j["stopping"].get<std::int64_t>(), "running turn", "running turns") << "\n";
+        else if (j.contains("status")) std::cout << j["status"].get<std::string>() << "\n";
         else std::cout << v << ": done\n";
       });
     });
@@ -476,7 +478,9 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
                                                 : "Refuse the agent's pending permission request");
     task_arg(c);
     c->add_option("permission", (*s)["permission"], "Its id (default: the only one pending in the task's sessions)");
-    if (approve) c->add_flag("--always", (*flags)["always"], "Allow this kind of request for the rest of the session");
+    if (approve)
+      c->add_flag("--always", (*flags)["always"],
+                  "Allow this kind of call of this tool for the rest of the session (revoke: hearth session revoke)");
     common(c);
     set->add(c, [=] {
       auto path = task_path((*s)["task"]);

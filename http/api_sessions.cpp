@@ -152,6 +152,15 @@ Result<Reply> answer(Context& ctx) {
   return change(ctx, address, session::kPermissionReply, body);
 }
 
+// DELETE …/always-allow/{rule}: the next such tool call asks a person again.
+Result<Reply> revoke_always(Context& ctx) {
+  const auto& rule = ctx.param("rule");
+  bool ok = !rule.empty() && rule.size() <= 200;
+  for (unsigned char c : rule) ok = ok && (std::isalnum(c) || c == '_' || c == '-' || c == ':' || c == '.');
+  if (!ok) return Error{ErrorCode::not_found, "no such allow-always rule"};
+  return change(ctx, session_address(ctx), session::kRevokeAlways, {{"rule", rule}, {"by", ctx.caller->username}});
+}
+
 Result<Reply> transcript(Context& ctx) {
   auto address = session_address(ctx);
   if (!address) return address.error();
@@ -283,6 +292,7 @@ void add_session_routes(Router& r) {
   r.add({"POST", base + "/{session}/cancel", Policy::org_member, "session", cancel});
   r.add({"GET", base + "/{session}/permissions", Policy::org_member, "session", permissions});
   r.add({"POST", base + "/{session}/permissions/{permission}", Policy::org_member, "session", answer});
+  r.add({"DELETE", base + "/{session}/always-allow/{rule}", Policy::org_member, "session", revoke_always});
   r.add({"GET", base + "/{session}/transcript", Policy::org_member, "session", transcript});
   r.add({"GET", base + "/{session}/events", Policy::org_member, "session", events});
   r.add({"GET", "/v1/orgs/{org}/agents", Policy::org_member, "session", agents});

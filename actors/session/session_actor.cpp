@@ -1,6 +1,8 @@
 // The session actor's handlers and reads: see session_actor.h.
 #include "actors/session/session_actor.h"
 
+#include <set>
+
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -37,6 +39,73 @@ Json last_turn(SQLite::Database& db) {
   return q.executeStep() ? turn_json(q) : Json(nullptr);
 }
 
+// --- Allow-always rules ------------------------------------------------------------------
+// A person's "always allow" covers one kind of tool call and, when the agent names its
+// tool (claude-code-acp: _meta.claudeCode.toolName), that tool only: allowing one Write
+// always never allows a Bash command. A request whose kind is unknown gets no rule.
+
+// The tool's name an agent gives in _meta ({"claudeCode": {"toolName": "Write"}}), or "".
+std::string tool_name(const Json& tool_call) {
+  if (!tool_call.contains("_meta") || !tool_call["_meta"].is_object()) return "";
+  for (const auto& [vendor, meta] : tool_call["_meta"].items())
+    if (meta.is_object() && meta.contains("toolName") && meta["toolName"].is_string()) return meta["toolName"];
+  return "";
+}
+
+const std::set<std::string>& known_kinds() {
+  static const std::set<std::string> kinds{"read", "edit", "delete", "move", "search", "execute", "think", "fetch",
+                                           "switch_mode"};
+  return kinds;
+}
+
+// What an allow-always of this request would cover: {rule, kind, tool, label}, or null.
+Json rule_for(const Json& tool_call) {
+  auto kind = tool_call.value("kind", std::string());
+  if (!known_kinds().contains(kind)) return nullptr;
+  auto tool = tool_name(tool_call);
+  // For people, a tool an agent serves through an MCP server reads as its own name
+  // ("mcp__acp__Write": Write); the rule keeps the whole name.
+  auto shown = tool;
+  if (shown.rfind("mcp__", 0) == 0)
+    if (auto cut = shown.find("__", 5); cut != std::string::npos && cut + 2 < shown.size()) shown = shown.substr(cut + 2);
+  return Json{{"rule", tool.empty() ? kind : kind + ":" + tool},
+              {"kind", kind},
+              {"tool", tool.empty() ? Json(nullptr) : Json(tool)},
+              {"label", tool.empty() ? fmt::format("every {} tool call", kind) : fmt::format("every {} ({})", shown, kind)}};
+}
+
+// The stored rules, each with what it covers. (Rules stored as a bare kind before rules
+// were scoped hold only for known kinds, never for "other".)
+Json always_rules(const Json& stored) {
+  Json rules = Json::array();
+  if (!stored.is_array()) return rules;
+  for (const auto& r : stored) {
+    if (r.is_string()) {
+      if (known_kinds().contains(r.get<std::string>())) rules.push_back(rule_for(Json{{"kind", r}}));
+    } else if (r.is_object()) {
+      rules.push_back(r);
+    }
+  }
+  return rules;
+}
+
+// The request's tool call, completed from the agent's own tool_call event with the same
+// id (claude-code-acp sends `kind` and `_meta` there, not in the permission request).
+Json resolved_tool_call(SQLite::Database& db, Json tool_call) {
+  auto id = tool_call.value("toolCallId", std::string());
+  if (id.empty() || (tool_call.contains("kind") && !tool_name(tool_call).empty())) return tool_call;
+  SQLite::Statement q(db, "SELECT data_json FROM events WHERE kind IN ('tool_call', 'tool_call_update') AND "
+                          "json_extract(data_json, '$.toolCallId') = ? ORDER BY seq");
+  q.bind(1, id);
+  while (q.executeStep()) {
+    auto earlier = Json::parse(q.getColumn(0).getString(), nullptr, false);
+    if (!earlier.is_object()) continue;
+    for (const char* field : {"kind", "title", "_meta"})
+      if (!tool_call.contains(field) && earlier.contains(field) && !earlier[field].is_null()) tool_call[field] = earlier[field];
+  }
+  return tool_call;
+}
+
 // The session as people see it. A turn recorded as running that started before this
 // process did, and does not run here, was interrupted by the last process's end: its
 // status reads `interrupted` even before the session hears of it.
@@ -49,7 +118,7 @@ Json session_json(SQLite::Database& db, AgentRunner* runner, const Address* addr
          {"session_id", q.getColumn(2).getString()}, {"agent", q.getColumn(3).getString()},
          {"title", text(q.getColumn(4))},         {"status", q.getColumn(5).getString()},
          {"turn", q.getColumn(6).getInt64()},     {"agent_session_id", text(q.getColumn(7))},
-         {"agent_info", parse(q.getColumn(8))},   {"always_allow", parse(q.getColumn(9))},
+         {"agent_info", parse(q.getColumn(8))},   {"always_allow", always_rules(parse(q.getColumn(9)))},
          {"permission_timeout_ms", q.getColumn(10).getInt64()}, {"created_by", q.getColumn(11).getString()},
          {"created_at", q.getColumn(12).getInt64()}, {"updated_at", q.getColumn(13).getInt64()},
          {"closed_at", number(q.getColumn(14))}};
@@ -68,7 +137,7 @@ Json permission_json(SQLite::Statement& q) {
               {"status", q.getColumn(4).getString()},     {"decision", text(q.getColumn(5))},
               {"option_id", text(q.getColumn(6))},        {"answered_by", text(q.getColumn(7))},
               {"created_at", q.getColumn(8).getInt64()},  {"deadline_at", q.getColumn(9).getInt64()},
-              {"answered_at", number(q.getColumn(10))}};
+              {"answered_at", number(q.getColumn(10))}, {"always_allow", rule_for(parse(q.getColumn(2)))}};
 }
 
 constexpr const char* kPermissionColumns =
@@ -113,12 +182,14 @@ std::int64_t turn_of(SQLite::Database& db) { return db.execAndGet("SELECT turn F
 // A session its task created tells the task what changed: its status, a turn's end, a
 // permission request or its answer.
 void report(StepContext& ctx, const std::string& event, Json extra = Json::object()) {
-  SQLite::Statement q(ctx.db(), "SELECT org_id, task_id, session_id, status, turn, task_linked FROM session");
+  ctx.db().exec("UPDATE session SET reports = reports + 1");
+  SQLite::Statement q(ctx.db(), "SELECT org_id, task_id, session_id, status, turn, task_linked, reports FROM session");
   if (!q.executeStep() || q.getColumn(5).getInt() == 0) return;
   extra["session_id"] = q.getColumn(2).getString();
   extra["status"] = q.getColumn(3).getString();
   extra["turn"] = q.getColumn(4).getInt64();
   extra["event"] = event;
+  extra["report_seq"] = q.getColumn(6).getInt64();  // the task ignores one older than it applied
   if (auto st = ctx.send(task::address(q.getColumn(0).getString(), q.getColumn(1).getString()), task::kSessionChanged, extra);
       !st)
     spdlog::error("session.task_report_failed session={} error={}", ctx.address().display(), st.error().message);
@@ -296,6 +367,7 @@ Result<Json> on_cancel(AgentRunner& runner, StepContext& ctx, const Json& b) {
   {
     Appender events(ctx);
     events.add(turn_of(ctx.db()), "cancel_requested", {{"by", by}});
+    cancel_pending(ctx, events, by.empty() ? "cancel" : by);  // who cancelled them, not "turn_end"
   }
   set_status(ctx, runner, "cancelling");
   ctx.after_commit([&runner, address = ctx.address(), by] { runner.cancel(address, by); });
@@ -324,7 +396,7 @@ Result<Json> on_append_events(StepContext& ctx, const Json& b) {
 Result<Json> on_permission_requested(StepContext& ctx, const Json& b) {
   auto id = b.at("permission_id").get<std::string>();
   auto options = b.value("options", Json::array());
-  auto tool_call = b.value("tool_call", Json::object());
+  auto tool_call = resolved_tool_call(ctx.db(), b.value("tool_call", Json::object()));
   auto timeout = ctx.db().execAndGet("SELECT permission_timeout_ms FROM session").getInt64();
   auto deadline = now() + timeout;
   SQLite::Statement ins(ctx.db(), "INSERT INTO permissions(id, turn, tool_call_json, options_json, status, created_at, "
@@ -337,16 +409,19 @@ Result<Json> on_permission_requested(StepContext& ctx, const Json& b) {
   ins.bind(6, static_cast<int64_t>(deadline));
   ins.exec();
   Appender events(ctx);
-  Json data{{"permission_id", id}, {"tool_call", tool_call}, {"options", options}, {"deadline_at", deadline}};
+  Json data{{"permission_id", id}, {"tool_call", tool_call}, {"options", options}, {"deadline_at", deadline},
+            {"always_allow", rule_for(tool_call)}};
   events.add(b["turn"].get<std::int64_t>(), "permission_requested", data);
   ctx.broadcast("session.permission.requested", data);
-  // A kind of tool a person allowed for the whole session is allowed again at once.
-  auto always = Json::parse(ctx.db().execAndGet("SELECT always_allow_json FROM session").getString());
-  auto kind = tool_call.value("kind", std::string("other"));
-  if (std::find(always.begin(), always.end(), kind) != always.end()) {
-    auto outcome = outcome_for(options, "allow_always", "");
-    if (outcome) {
-      resolve(ctx, events, *find_permission(ctx.db(), id), "allowed", "allow_always", *outcome, "policy");
+  // What a person allowed always (this kind of call, this tool) is allowed again at once,
+  // with the agent's allow-once option: the agent keeps asking, so a revoked rule holds.
+  if (auto rule = rule_for(tool_call); !rule.is_null()) {
+    auto rules = always_rules(Json::parse(ctx.db().execAndGet("SELECT always_allow_json FROM session").getString()));
+    bool covered = std::any_of(rules.begin(), rules.end(), [&](const Json& r) { return r["rule"] == rule["rule"]; });
+    auto outcome = outcome_for(options, "allow_once", "");
+    if (covered && outcome) {
+      resolve(ctx, events, *find_permission(ctx.db(), id), "allowed", "allow_always",
+              *outcome, "policy (" + rule["label"].get<std::string>() + ")");
       return Json{{"permission_id", id}, {"status", "allowed"}, {"outcome", *outcome}};
     }
   }
@@ -366,27 +441,62 @@ Result<Json> on_permission_reply(AgentRunner& runner, StepContext& ctx, const Js
                                                       : std::string())};
   auto decision = b.value("decision", std::string());
   auto option_id = b.value("option_id", std::string());
-  auto outcome = outcome_for((*permission)["options"], decision, option_id);
-  if (!outcome) return outcome.error();
   if (decision.empty()) {  // named an option: its kind says what it means
+    bool offered = false;
     for (const auto& o : (*permission)["options"])
-      if (o.value("optionId", "") == option_id) decision = o.value("kind", "");
+      if (o.value("optionId", "") == option_id) decision = o.value("kind", ""), offered = true;
+    if (!offered) return Error{ErrorCode::invalid, fmt::format("the agent offered no option \"{}\"", option_id)};
     if (decision == "reject_once" || decision == "reject_always") decision = "reject";
+    if (decision == "allow_once" || decision == "allow_always" || decision == "reject") option_id.clear();
   }
+  auto rule = (*permission)["always_allow"];
+  if (decision == "allow_always" && rule.is_null())
+    return Error{ErrorCode::invalid, fmt::format("the agent does not say what kind of tool call this is (\"{}\"), so it "
+                                                 "cannot be allowed always; allow it once",
+                                                 (*permission)["tool_call"].value("kind", std::string("other")))};
+  // The agent hears allow-once even for allow-always: Hearth keeps the rule (scoped, and
+  // revocable), so the agent's own allow-always never covers more than a person chose.
+  auto outcome = outcome_for((*permission)["options"], decision == "allow_always" ? "allow_once" : decision, option_id);
+  if (!outcome) return outcome.error();
   auto status = decision == "reject" ? "rejected" : "allowed";
   Appender events(ctx);
   resolve(ctx, events, *permission, status, decision, *outcome, b.value("by", std::string()));
   if (decision == "allow_always") {
-    auto kind = (*permission)["tool_call"].value("kind", std::string("other"));
-    auto always = Json::parse(ctx.db().execAndGet("SELECT always_allow_json FROM session").getString());
-    if (std::find(always.begin(), always.end(), kind) == always.end()) always.push_back(kind);
+    auto rules = always_rules(Json::parse(ctx.db().execAndGet("SELECT always_allow_json FROM session").getString()));
+    if (std::none_of(rules.begin(), rules.end(), [&](const Json& r) { return r["rule"] == rule["rule"]; })) {
+      rule["by"] = b.value("by", std::string());
+      rule["at"] = now();
+      rules.push_back(rule);
+    }
     SQLite::Statement up(ctx.db(), "UPDATE session SET always_allow_json = ?");
-    up.bind(1, always.dump());
+    up.bind(1, rules.dump());
     up.exec();
+    ctx.broadcast("session.status.changed", session_json(ctx.db(), &runner, nullptr));
   }
   ctx.after_commit([&runner, address = ctx.address(), id = (*permission)["permission_id"].get<std::string>(),
                     outcome = *outcome] { runner.answer(address, id, outcome); });
   return *find_permission(ctx.db(), (*permission)["permission_id"].get<std::string>());
+}
+
+// Takes back an allow-always rule: the next such call asks a person again.
+Result<Json> on_revoke_always(AgentRunner& runner, StepContext& ctx, const Json& b) {
+  auto rule = b.at("rule").get<std::string>();
+  auto rules = always_rules(Json::parse(ctx.db().execAndGet("SELECT always_allow_json FROM session").getString()));
+  auto kept = Json::array();
+  for (const auto& r : rules)
+    if (r["rule"] != rule) kept.push_back(r);
+  if (kept.size() == rules.size())
+    return Error{ErrorCode::not_found, fmt::format("no allow-always rule \"{}\" in this session", rule)};
+  SQLite::Statement up(ctx.db(), "UPDATE session SET always_allow_json = ?");
+  up.bind(1, kept.dump());
+  up.exec();
+  {
+    Appender events(ctx);
+    events.add(turn_of(ctx.db()), "always_allow_revoked", {{"rule", rule}, {"by", b.value("by", std::string())}});
+  }
+  auto s = session_json(ctx.db(), &runner, &ctx.address());
+  ctx.broadcast("session.status.changed", s);
+  return s;
 }
 
 Result<Json> on_permission_timeout(AgentRunner& runner, StepContext& ctx, const Json& b) {
@@ -478,6 +588,7 @@ ActorType make_type(AgentRunner& runner) {
       .on_queue(kPermissionReply, with(on_permission_reply))
       .on_queue(kPermissionTimeout, with(on_permission_timeout))
       .on_queue(kClose, with(on_close))
+      .on_queue(kRevokeAlways, with(on_revoke_always))
       .on_action(kGet, [&runner](ReadContext& ctx, const Json& a) { return get(runner, ctx, a); })
       .on_action(kTranscript, transcript)
       .on_action(kPermissions, permissions);

@@ -33,6 +33,7 @@ inline constexpr const char* kPrompt = "session.command.prompt";                
 inline constexpr const char* kCancel = "session.command.cancel";                    // {by}
 inline constexpr const char* kPermissionReply = "session.command.permission_reply";  // {permission_id, decision | option_id, by}
 inline constexpr const char* kClose = "session.command.close";                      // {reason?, by}
+inline constexpr const char* kRevokeAlways = "session.command.revoke_always";      // {rule, by}
 // Queues the running turn reports on.
 inline constexpr const char* kAppendEvents = "session.command.append_events";              // {turn, events: [{kind, data, at}]}
 inline constexpr const char* kPermissionRequested = "session.command.permission_requested";  // {permission_id, turn, tool_call, options}

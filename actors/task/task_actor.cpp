@@ -489,6 +489,19 @@ Result<Json> on_sandbox_changed(StepContext& ctx, const Json& b) {
 Result<Json> on_session_changed(sandbox::Runtime& rt, StepContext& ctx, const Json& b) {
   auto id = b.at("session_id").get<std::string>();
   auto event = b.value("event", std::string("status"));
+  // Reports are numbered by their session: one older than the latest applied says
+  // nothing new (its status is stale), whatever order it arrived in.
+  if (auto seq = b.value("report_seq", std::int64_t{0}); seq > 0) {
+    SQLite::Statement seen(ctx.db(), "SELECT report_seq FROM sessions WHERE session_id = ?");
+    seen.bind(1, id);
+    if (seen.executeStep() && seen.getColumn(0).getInt64() >= seq)
+      return Json{{"ignored", fmt::format("report {} is older than report {}, applied already", seq,
+                                          seen.getColumn(0).getInt64())}};
+    SQLite::Statement mark(ctx.db(), "UPDATE sessions SET report_seq = ? WHERE session_id = ?");
+    mark.bind(1, static_cast<int64_t>(seq));
+    mark.bind(2, id);
+    mark.exec();
+  }
   SQLite::Statement up(ctx.db(), "UPDATE sessions SET status = ?, turn = ?, updated_at = ?, "
                                  "last_turn_status = COALESCE(?, last_turn_status), "
                                  "pending_permissions = MAX(0, pending_permissions + ?) WHERE session_id = ?");

@@ -306,9 +306,24 @@ class MockAgent {
       tool_done(call_id, code == 0 ? "completed" : "failed",
                 text_content((*output)["result"].value("output", std::string())));
       say("ran " + rest + ", exit code " + code.dump());
-    } else if (command == "/ask") {
+    } else if (command == "/ask" || command == "/tool") {
+      // /ask TEXT: a request of kind "other". /tool NAME KIND TEXT: as claude-code-acp
+      // does, a tool_call (with its kind and _meta.claudeCode.toolName) first, then a
+      // request that names only the call's id and title.
+      Json call{{"toolCallId", call_id}, {"title", rest}, {"kind", "other"}, {"status", "pending"}};
+      if (command == "/tool") {
+        std::istringstream words(rest);
+        std::string name, kind;
+        words >> name >> kind;
+        std::string title;
+        std::getline(words >> std::ws, title);
+        rest = title;
+        update({{"sessionUpdate", "tool_call"}, {"toolCallId", call_id}, {"title", title}, {"kind", kind},
+                {"status", "pending"}, {"_meta", {{"claudeCode", {{"toolName", name}}}}}});
+        call = {{"toolCallId", call_id}, {"title", title}};
+      }
       auto r = request("session/request_permission",
-                       {{"toolCall", {{"toolCallId", call_id}, {"title", rest}, {"kind", "other"}, {"status", "pending"}}},
+                       {{"toolCall", call},
                         {"options", Json::array({{{"optionId", "allow"}, {"name", "Allow"}, {"kind", "allow_once"}},
                                                  {{"optionId", "allow_always"}, {"name", "Always allow"}, {"kind", "allow_always"}},
                                                  {{"optionId", "reject"}, {"name", "Reject"}, {"kind", "reject_once"}}})}});

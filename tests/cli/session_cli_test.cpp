@@ -137,13 +137,29 @@ TEST_CASE("the CLI runs an agent session: turns watched live, permissions answer
   CHECK(count(watched.out, "deleted") == 1);  // in the prompt only: the agent never said it
   CHECK(s.hearth({"session", "approve", ref}).code == 1);  // nothing pending
 
+  // Allow always: the prompt says what it covers; the rule is listed and revoked.
+  CHECK(s.hearth({"session", "prompt", ref, "/tool Write edit write a.txt\n/tool Write edit write b.txt"}).code == 0);
+  s.poll(api_path(ref) + "/permissions?status=pending", [](const json& b) { return !b["items"].empty(); });
+  CHECK(s.hearth({"session", "approve", ref, "--always"}).code == 0);
+  watched = s.hearth({"session", "watch", ref, "--until-idle"});
+  CHECK(contains(watched.out, "(--always: every Write (edit) in this session)"));
+  CHECK(contains(watched.out, "allowed by policy (every Write (edit))"));
+  auto rules = s.hearth({"session", "always-allow", ref});
+  CHECK(contains(rules.out, "edit:Write"));
+  CHECK(contains(rules.out, "every Write (edit)"));
+  auto revoked = s.hearth({"session", "revoke", ref, "edit:Write"});
+  CHECK(revoked.code == 0);
+  CHECK(contains(revoked.out, "revoked edit:Write"));
+  CHECK(contains(s.hearth({"session", "always-allow", ref}).out, "nothing: every tool call"));
+  CHECK(s.hearth({"session", "revoke", ref, "edit:Write"}).code == 4);  // no such rule any more
+
   // Cancel.
   CHECK(s.hearth({"session", "prompt", ref, "/sleep 30000"}).code == 0);
   s.poll(api_path(ref), [](const json& b) { return b["status"] == "running"; });
   auto cancelled = s.hearth({"session", "cancel", ref});
   CHECK(cancelled.code == 0);
   watched = s.hearth({"session", "watch", ref, "--until-idle"});
-  CHECK(contains(watched.out, "[turn 4 ended: cancelled]"));
+  CHECK(contains(watched.out, "[turn 5 ended: cancelled]"));
 
   // Processes: output streamed, the exit code passed on.
   auto exec = s.hearth({"sandbox", "exec", "acme/t1", "--", "sh", "-c", "echo out; echo err >&2; exit 7"});

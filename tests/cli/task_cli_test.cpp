@@ -309,7 +309,7 @@ TEST_CASE("the CLI prints the command that answers a permission request, and tas
   auto second = s.hearth({"session", "create", ref});
   REQUIRE(second.code == 0);
   auto second_ref = second.out.substr(0, second.out.find('\n'));
-  REQUIRE(s.hearth({"task", "prompt", ref, "--session", second_ref.substr(ref.size() + 1), "/ask deploy it"}).code == 0);
+  REQUIRE(s.hearth({"task", "prompt", ref, "--session", second_ref.substr(ref.size() + 1), "/tool Bash execute deploy it"}).code == 0);
   auto first_session = s.get(task_api)["sessions"][0]["session_id"].get<std::string>();
   REQUIRE(s.hearth({"session", "prompt", ref + "/" + first_session, "/ask delete it"}).code == 0);
   pending = wait_pending(s, task_api, 2);
@@ -419,6 +419,12 @@ TEST_CASE("counts the CLI prints agree with their number: 1 file, 1 entry") {
   auto shown = s.hearth({"task", "show", ref});
   CHECK_MESSAGE(contains(shown.out, "diff: 1 file, +1 -0\n"), shown.out);
   CHECK(contains(s.hearth({"audit", "verify", "acme"}).out, " entries, chain intact"));
+  // task stop says how many turns it stops.
+  REQUIRE(s.hearth({"task", "prompt", ref, "/sleep 30000"}).code == 0);
+  s.poll("/v1/orgs/acme/tasks/" + ref.substr(5), [](const json& t) { return t["status"] == "running"; });
+  auto stopped = s.hearth({"task", "stop", ref});
+  CHECK(stopped.code == 0);
+  CHECK(stopped.out == "stopping 1 running turn\n");
 }
 
 TEST_CASE("task revert in the CLI says when a file has no change to revert, and reverts one that has") {

@@ -38,8 +38,17 @@ TEST_CASE("Claude Code writes a file and runs a command, each allowed by a perso
   REQUIRE(!pending["items"].empty());
   auto p = pending["items"][0];
   CHECK(p["tool_call"]["title"] == "Write /workspace/hello.txt");
-  REQUIRE(w.s.call("POST", session + "/permissions/" + p["permission_id"].get<std::string>(), w.member,
-                   json{{"decision", "allow_once"}}).status == 200);
+  // "Always allow" covers Claude Code's Write only (its kind and tool name come from its
+  // tool_call, not from the request), and Claude Code hears allow-once: the Bash command
+  // of the next turn must still ask.
+  CHECK(p["always_allow"]["rule"] == "edit:mcp__acp__Write");  // Claude Code's Write, served through its ACP bridge
+  CHECK(p["always_allow"]["label"] == "every Write (edit)");
+  auto always = w.s.call("POST", session + "/permissions/" + p["permission_id"].get<std::string>(), w.member,
+                         json{{"decision", "allow_always"}});
+  REQUIRE_MESSAGE(always.status == 200, always.body.dump());
+  CHECK(always.body["decision"] == "allow_always");
+  for (const auto& o : p["options"])
+    if (o["optionId"] == always.body["option_id"]) CHECK(o["kind"] == "allow_once");
   auto done = w.poll(session, [](const json& b) { return b["status"] != "running"; }, std::chrono::seconds(90));
   CHECK(done["last_turn"]["status"] == "completed");
   CHECK(done["last_turn"]["stop_reason"] == "end_turn");

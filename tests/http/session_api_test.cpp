@@ -91,21 +91,64 @@ TEST_CASE("a permission request waits for a person: allowed once, rejected, allo
   CHECK(AgentWorld::said(events, 2).find("permission to drop the database was refused") != std::string::npos);
   CHECK(AgentWorld::said(events, 2).find("dropped") == std::string::npos);
 
-  // Allowed always: the next request of the same kind is allowed by the session's policy.
-  REQUIRE(w.s.call("POST", session + "/prompt", w.owner, json{{"text", "/ask push\n/ask push again\n/say pushed"}}).status == 202);
+  // Allowed always covers one kind of call of one tool: the agent's tool_call (not its
+  // request, as claude-code-acp sends them) says which. Another Write is allowed by the
+  // session's rule, with the agent's allow-once option (the agent keeps asking; the rule
+  // stays Hearth's to revoke); a Bash command still asks.
+  REQUIRE(w.s.call("POST", session + "/prompt", w.owner,
+                   json{{"text", "/tool Write edit write a.txt\n/tool Write edit write b.txt\n/tool Bash execute rm -rf build"}})
+              .status == 202);
   p = pending_permission(w, session);
-  REQUIRE(w.s.call("POST", session + "/permissions/" + p["permission_id"].get<std::string>(), w.owner,
-                   json{{"decision", "allow_always"}}).status == 200);
+  CHECK(p["tool_call"]["kind"] == "edit");  // resolved from the tool call
+  CHECK(p["always_allow"] == json{{"rule", "edit:Write"}, {"kind", "edit"}, {"tool", "Write"}, {"label", "every Write (edit)"}});
+  auto always = w.s.call("POST", session + "/permissions/" + p["permission_id"].get<std::string>(), w.owner,
+                         json{{"decision", "allow_always"}});
+  REQUIRE_MESSAGE(always.status == 200, always.body.dump());
+  CHECK(always.body["option_id"] == "allow");  // never the agent's own allow-always
+  auto bash = w.poll(session + "/permissions?status=pending", [](const json& b) { return !b["items"].empty(); })["items"][0];
+  CHECK(bash["tool_call"]["title"] == "rm -rf build");
+  CHECK(bash["always_allow"]["rule"] == "execute:Bash");
+  auto by_policy = w.s.call("GET", session + "/permissions?status=allowed", w.owner).body["items"];
+  bool write_b_by_policy = false;
+  for (const auto& a : by_policy)
+    write_b_by_policy = write_b_by_policy || (a["tool_call"]["title"] == "write b.txt" &&
+                                              a["answered_by"] == "policy (every Write (edit))" && a["option_id"] == "allow");
+  CHECK(write_b_by_policy);
+  REQUIRE(w.s.call("POST", session + "/permissions/" + bash["permission_id"].get<std::string>(), w.owner,
+                   json{{"decision", "reject"}}).status == 200);
   done = w.poll(session, [](const json& b) { return b["status"] == "idle"; });
-  CHECK(done["always_allow"] == json::array({"other"}));
+  REQUIRE(done["always_allow"].size() == 1);
+  CHECK(done["always_allow"][0]["rule"] == "edit:Write");
+  CHECK(done["always_allow"][0]["by"] == "owner");
+
+  // A request of a kind the agent does not name cannot be allowed always.
+  REQUIRE(w.s.call("POST", session + "/prompt", w.owner, json{{"text", "/ask push\n/say pushed"}}).status == 202);
+  p = pending_permission(w, session);
+  CHECK(p["always_allow"].is_null());
+  auto blank = w.s.call("POST", session + "/permissions/" + p["permission_id"].get<std::string>(), w.owner,
+                        json{{"decision", "allow_always"}});
+  CHECK(blank.status == 400);
+  CHECK(blank.body["error"]["message"].get<std::string>().find("allow it once") != std::string::npos);
+  CHECK(w.s.call("POST", session + "/permissions/" + p["permission_id"].get<std::string>(), w.owner,
+                 json{{"option_id", "allow_always"}}).status == 400);  // nor by naming the agent's option
+  REQUIRE(w.s.call("POST", session + "/permissions/" + p["permission_id"].get<std::string>(), w.owner,
+                   json{{"decision", "allow_once"}}).status == 200);
+  w.poll(session, [](const json& b) { return b["status"] == "idle"; });
+
+  // Revoked: the next Write asks a person again.
+  CHECK(w.s.call("DELETE", session + "/always-allow/execute:Bash", w.owner).status == 404);
+  auto revoked = w.s.call("DELETE", session + "/always-allow/edit:Write", w.member);
+  REQUIRE_MESSAGE(revoked.status == 200, revoked.body.dump());
+  CHECK(revoked.body["always_allow"].empty());
+  REQUIRE(w.s.call("POST", session + "/prompt", w.owner, json{{"text", "/tool Write edit write c.txt"}}).status == 202);
+  p = pending_permission(w, session);
+  CHECK(p["tool_call"]["title"] == "write c.txt");
+  REQUIRE(w.s.call("POST", session + "/permissions/" + p["permission_id"].get<std::string>(), w.owner,
+                   json{{"decision", "allow_once"}}).status == 200);
+  w.poll(session, [](const json& b) { return b["status"] == "idle"; });
   events = w.transcript(session);
-  CHECK(AgentWorld::said(events, 3).find("pushed") != std::string::npos);
-  auto decisions = permission_events(events);
-  REQUIRE(decisions.size() == 8);
-  CHECK(decisions[7]["data"]["by"] == "policy");
-  CHECK(decisions[7]["data"]["status"] == "allowed");
-  auto all = w.s.call("GET", session + "/permissions", w.owner).body["items"];
-  CHECK(all.size() == 4);
+  auto kinds = AgentWorld::kinds(events);
+  CHECK(std::find(kinds.begin(), kinds.end(), "always_allow_revoked") != kinds.end());
 }
 
 TEST_CASE("an unanswered permission request times out per the session's policy, and the agent is told") {
@@ -157,6 +200,7 @@ TEST_CASE("cancel ends a running turn at once, a pending permission request is c
   CHECK(done["last_turn"]["status"] == "cancelled");
   auto settled = w.s.call("GET", session + "/permissions", w.owner).body["items"][0];
   CHECK(settled["status"] == "cancelled");
+  CHECK(settled["answered_by"] == "owner");  // who cancelled it
   // The agent is still there for the next turn.
   done = w.run_turn(session, "/say still here");
   CHECK(AgentWorld::said(w.transcript(session), 3) == "still here");

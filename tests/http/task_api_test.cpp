@@ -10,6 +10,7 @@
 
 #include "actors/audit/audit_actor.h"
 #include "actors/sandbox/sandbox_actor.h"
+#include "actors/task/task_actor.h"
 #include "tests/support/task_world.h"
 
 namespace hearth::test {
@@ -621,6 +622,27 @@ TEST_CASE("needs you: a failed turn waits for a person until a later turn succee
   });
   CHECK(fixed["needs_you"].is_null());
   w.poll("/v1/orgs/acme/tasks?needs_you=1", [](const json& b) { return b["items"].empty(); });
+}
+
+}  // namespace hearth::test
+
+namespace hearth::test {
+
+TEST_CASE("a session's report older than the latest the task applied is ignored: no stale status wins") {
+  TaskWorld w;
+  auto id = w.create("/say hello");
+  auto t = w.settled(id);
+  std::string session = t["sessions"][0]["session_id"];
+  auto task_actor = actors::task::address(t["org_id"], id);
+  // What a late duplicate of the turn's first report would say: running, turn 1.
+  actors::SendOptions wait{.wait = true};
+  auto stale = w.s.host->send(task_actor, actors::task::kSessionChanged,
+                              {{"session_id", session}, {"status", "running"}, {"turn", 1}, {"event", "status"},
+                               {"report_seq", 1}},
+                              wait);
+  REQUIRE(stale.ok());
+  CHECK(stale->result.contains("ignored"));
+  CHECK(w.s.call("GET", TaskWorld::task_path(id), w.owner).body["status"] == "idle");
 }
 
 }  // namespace hearth::test
