@@ -479,6 +479,7 @@ Result<std::unique_ptr<AgentConnection>> AgentConnection::start(const Provider& 
       return conn;
     }
     // The agent no longer has that session: a new one it is.
+    spdlog::info("acp.session_load_refused session={} error={}", i.spec.load_session_id, (*loaded)["error"].dump());
   }
   auto open = [&]() { return i.wait_answer(i.send_request("session/new", {{"cwd", cwd}, {"mcpServers", Json::array()}}),
                                            i.spec.start_timeout); };

@@ -81,7 +81,7 @@ Allowed run_allowing(AgentWorld& w, const std::string& session, const std::strin
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  FAIL("turn " << turn << " did not end: " << now.dump() << "\npermissions: " << w.s.call("GET", session + "/permissions", w.owner).body.dump() << "\npending: " << w.s.call("GET", session + "/permissions?status=pending", w.owner).body.dump());
+  FAIL("turn " << turn << " did not end: " << now.dump());
   return {now, asked};
 }
 
@@ -90,6 +90,7 @@ struct RealAgent {
   std::string package_name;  // agent_info.name, as it introduces itself
   std::string written;       // what its model's write leaves in hello.txt
   std::string key;           // its API key: never in the transcript
+  bool resumes;              // whether a restarted agent resumes its session with session/load
   std::function<std::vector<std::vector<std::string>>()> prompts_seen;  // per request to the fake, its prompts
 };
 
@@ -121,7 +122,7 @@ void exercise(AgentWorld& w, const RealAgent& agent) {
   auto wrote = run_allowing(w, session, "Please write hello.txt");
   const auto& asked_write = wrote.asked;
   CHECK(wrote.session["last_turn"]["status"] == "completed");
-  REQUIRE_MESSAGE(asked_write.size() == 1, w.transcript(session).dump());
+  REQUIRE_MESSAGE(asked_write.size() == 1, asked_write.dump());
   CHECK(asked_write[0]["tool_call"]["kind"] == "edit");
   CHECK(read_file(work / "hello.txt") == agent.written);
   events = w.transcript(session);
@@ -145,14 +146,14 @@ void exercise(AgentWorld& w, const RealAgent& agent) {
   events = w.transcript(session);
   auto restarted_agent = first_event(events, "agent_started", 4);
   REQUIRE(restarted_agent.is_object());
-  CHECK(restarted_agent["data"]["resumed"] == true);
-  CHECK(restarted_agent["data"]["agent_session_id"] == started["data"]["agent_session_id"]);
+  CHECK(restarted_agent["data"]["resumed"] == agent.resumes);
+  CHECK((restarted_agent["data"]["agent_session_id"] == started["data"]["agent_session_id"]) == agent.resumes);
   auto seen = agent.prompts_seen();
   REQUIRE(seen.size() > requests_before);
   bool remembered = false;
   for (auto i = requests_before; i < seen.size(); ++i)
     remembered = remembered || (has_prompt(seen[i], "Say hello again") && has_prompt(seen[i], "Please write hello.txt"));
-  CHECK_MESSAGE(remembered, "after the restart, the model never saw the earlier prompts with the new one");
+  CHECK_MESSAGE(remembered == agent.resumes, "after the restart, the model saw the earlier prompts: " << remembered);
   CHECK(events.dump().find(agent.key) == std::string::npos);
   print_timings(agent.name + " restarted, from its prompt", first_event(events, "user_message", 4)["at"], events, 4);
 }
@@ -249,7 +250,7 @@ TEST_CASE("Codex writes a file and runs a command in the sandbox, each allowed b
   REQUIRE(w.s.call("PUT", "/v1/orgs/acme/secrets/OPENAI_BASE_URL", w.owner, json{{"value", model.url()}}).status == 200);
   // A model codex knows: for one it does not, it offers no apply_patch tool.
   REQUIRE(w.s.call("PUT", "/v1/orgs/acme/secrets/CODEX_MODEL", w.owner, json{{"value", "gpt-5.4-mini"}}).status == 200);
-  exercise(w, {"codex", "codex-acp", "written by codex\n", key, [&] {
+  exercise(w, {"codex", "codex-acp", "written by codex\n", key, true, [&] {
                  std::vector<std::vector<std::string>> out;
                  for (const auto& s : model.seen()) out.push_back(s.prompts);
                  return out;
@@ -271,7 +272,7 @@ TEST_CASE("Gemini CLI writes a file and runs a command in the sandbox, each allo
   REQUIRE(w.s.call("PUT", "/v1/orgs/acme/secrets/GEMINI_API_KEY", w.owner, json{{"value", key}}).status == 200);
   REQUIRE(w.s.call("PUT", "/v1/orgs/acme/secrets/GOOGLE_GEMINI_BASE_URL", w.owner, json{{"value", model.url()}}).status == 200);
   REQUIRE(w.s.call("PUT", "/v1/orgs/acme/secrets/GEMINI_MODEL", w.owner, json{{"value", "gemini-fake-1"}}).status == 200);
-  exercise(w, {"gemini", "gemini-cli", "written by gemini\n", key, [&] {
+  exercise(w, {"gemini", "gemini-cli", "written by gemini\n", key, false, [&] {
                  std::vector<std::vector<std::string>> out;
                  for (const auto& s : model.seen())
                    if (s.method == "streamGenerateContent") out.push_back(s.prompts);
@@ -297,7 +298,7 @@ TEST_CASE("OpenCode writes a file and runs a command in the sandbox, each allowe
   REQUIRE(w.s.call("PUT", "/v1/orgs/acme/secrets/ANTHROPIC_BASE_URL", w.owner, json{{"value", model.url()}}).status == 200);
   REQUIRE(w.s.call("PUT", "/v1/orgs/acme/secrets/OPENCODE_MODEL", w.owner,
                    json{{"value", "anthropic/claude-fake-1"}}).status == 200);
-  exercise(w, {"opencode", "OpenCode", "written by opencode\n", key, [&] {
+  exercise(w, {"opencode", "OpenCode", "written by opencode\n", key, true, [&] {
                  std::vector<std::vector<std::string>> out;
                  for (const auto& s : model.seen()) out.push_back(s.prompts);
                  return out;

@@ -4,7 +4,8 @@
 // :generateContent as one JSON answer (Gemini CLI's model router asks for JSON that
 // fits a schema, and gets it), :countTokens. Its "model" is a script: asked to write a
 // file while write_file is offered, it calls it; asked to run the command while
-// run_shell_command is offered, it calls that; given a function's response, it says it
+// run_shell_command is offered, it calls that (with no $(…): Gemini CLI refuses command
+// substitution as "command injection"); given a function's response, it says it
 // is done; otherwise it says hello. It records each request's API key (x-goog-api-key),
 // model, and the people's prompts it carried.
 #pragma once
@@ -105,7 +106,7 @@ class FakeGemini {
     json parts;
     if (!after_tool && offers_shell && prompt.find("run the command") != std::string::npos) {
       parts = {{{"functionCall", {{"name", "run_shell_command"},
-                                  {"args", {{"command", "echo ran in $(pwd) > ran.txt && cat ran.txt"},
+                                  {"args", {{"command", "echo ran in $PWD > ran.txt && cat ran.txt"},
                                             {"description", "write ran.txt"}}}}}}};
     } else if (!after_tool && offers_write && prompt.find("write") != std::string::npos) {
       parts = {{{"functionCall", {{"name", "write_file"},
