@@ -72,6 +72,11 @@ Result<std::vector<std::string>> opencode_env(const std::map<std::string, std::s
       return Error{ErrorCode::invalid, "the org secret OPENCODE_MODEL must name a provider and a model, as OpenCode "
                                        "spells them: anthropic/claude-sonnet-4-5, openai/gpt-5, …"};
     config["model"] = model->second;
+    // Declared as one of its provider's models: OpenCode ignores a model its catalog
+    // does not list (a proxy's own name, a model newer than the catalog) and silently
+    // takes its default instead.
+    auto slash = model->second.find('/');
+    config["provider"][model->second.substr(0, slash)]["models"][model->second.substr(slash + 1)] = nlohmann::json::object();
   }
   return std::vector<std::string>{"OPENCODE_CONFIG_CONTENT=" + config.dump()};
 }

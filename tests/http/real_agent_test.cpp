@@ -308,7 +308,7 @@ TEST_CASE("OpenCode writes a file and runs a command in the sandbox, each allowe
   bool with_model = false;
   for (const auto& s : seen) {
     CHECK(s.api_key == key);
-    with_model = with_model || s.model == "claude-fake-1";
+    with_model = with_model || s.model == "claude-fake-1";  // not in OpenCode's catalog: Hearth declares it
   }
   CHECK(with_model);
 }

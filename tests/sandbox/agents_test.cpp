@@ -143,6 +143,8 @@ TEST_CASE("opencode gets a config for the org's credential: no hosted model, its
   CHECK(opencode_config(*v1)["provider"]["anthropic"]["options"]["baseURL"] == "http://proxy/v1");
   CHECK(opencode_config(*v1)["provider"]["openai"]["options"]["baseURL"] == "http://llm/v1");
   CHECK(opencode_config(*v1)["model"] == "openai/gpt-5");
+  // Declared, so that OpenCode takes it even when its catalog does not list it.
+  CHECK(opencode_config(*v1)["provider"]["openai"]["models"] == nlohmann::json{{"gpt-5", nlohmann::json::object()}});
 
   auto bad_model = agent_exec(*opencode, {data.path(), "", {{"ANTHROPIC_API_KEY", "k"}, {"OPENCODE_MODEL", "sonnet"}}, "/h"});
   REQUIRE_FALSE(bad_model.ok());
