@@ -160,7 +160,7 @@ void exercise(AgentWorld& w, const RealAgent& agent) {
 
 }  // namespace
 
-TEST_CASE("Claude Code writes a file and runs a command, each allowed by a person, against a fake Anthropic API") {
+TEST_CASE("Claude Code writes a file and runs a command, each allowed by a person, and after a restart takes a changed key and resumes, against a fake Anthropic API") {
   AgentWorld w;
   auto install = test::run_hearth({"agents", "install", "claude", "--data-dir", w.s.dir.path().string()}, {}, "",
                                   std::chrono::seconds(300));
@@ -175,6 +175,7 @@ TEST_CASE("Claude Code writes a file and runs a command, each allowed by a perso
 
   auto box = w.ready_sandbox("t1", json{{"network", "host"}});
   REQUIRE(box["state"] == "ready");
+  auto created = now_ms();
   auto session = w.session("t1", "claude");
   REQUIRE(w.s.call("POST", session + "/prompt", w.owner, json{{"text", "Please write hello.txt"}}).status == 202);
   auto pending = w.poll(session + "/permissions?status=pending", [](const json& b) { return !b["items"].empty(); },
@@ -201,6 +202,7 @@ TEST_CASE("Claude Code writes a file and runs a command, each allowed by a perso
   std::ifstream written(work / "hello.txt");
   CHECK(std::string(std::istreambuf_iterator<char>(written), {}) == "written by claude\n");
   auto events = w.transcript(session);
+  print_timings("claude (its first turn waits on a person)", created, events, 1);
   json started;
   for (const auto& e : events) if (e["kind"] == "agent_started") started = e;
   CHECK(started["data"]["agent_info"]["name"] == "@zed-industries/claude-code-acp");
@@ -239,6 +241,37 @@ TEST_CASE("Claude Code writes a file and runs a command, each allowed by a perso
     CHECK(s.api_key == key);
     CHECK(!s.version.empty());
   }
+
+  // A changed secret reaches the live agent only when it restarts: until then it uses
+  // the key it started with; restarted, it uses the new one and resumes the
+  // conversation with session/load (the model sees the earlier prompts).
+  const std::string next_key = "sk-ant-next-" + std::string(32, 'n');
+  REQUIRE(w.s.call("PUT", "/v1/orgs/acme/secrets/ANTHROPIC_API_KEY", w.owner, json{{"value", next_key}}).status == 200);
+  auto before = model.seen().size();
+  CHECK(w.run_turn(session, "Say hello", std::chrono::seconds(90))["last_turn"]["status"] == "completed");
+  seen = model.seen();
+  REQUIRE(seen.size() > before);
+  for (auto i = before; i < seen.size(); ++i) CHECK(seen[i].api_key == key);
+  auto restarted = w.s.call("POST", session + "/restart", w.member, json::object());
+  REQUIRE_MESSAGE(restarted.status == 200, restarted.body.dump());
+  before = seen.size();
+  CHECK(w.run_turn(session, "Say hello again", std::chrono::seconds(90))["last_turn"]["status"] == "completed");
+  events = w.transcript(session);
+  auto resumed = first_event(events, "agent_started", 4);
+  REQUIRE(resumed.is_object());
+  CHECK(resumed["data"]["resumed"] == true);
+  CHECK(resumed["data"]["agent_session_id"] == started["data"]["agent_session_id"]);
+  print_timings("claude restarted, from its prompt", first_event(events, "user_message", 4)["at"], events, 4);
+  seen = model.seen();
+  REQUIRE(seen.size() > before);
+  bool remembered = false;
+  for (auto i = before; i < seen.size(); ++i) {
+    CHECK(seen[i].api_key == next_key);
+    remembered = remembered || (has_prompt(seen[i].prompts, "Say hello again") &&
+                                has_prompt(seen[i].prompts, "Please write hello.txt"));
+  }
+  CHECK_MESSAGE(remembered, "after the restart, the model never saw the earlier prompts with the new one");
+  CHECK(events.dump().find(next_key) == std::string::npos);
 }
 
 TEST_CASE("Codex writes a file and runs a command in the sandbox, each allowed by a person, and resumes after a restart, against a fake OpenAI Responses API") {
