@@ -85,6 +85,25 @@ Allowed run_allowing(AgentWorld& w, const std::string& session, const std::strin
   return {now, asked};
 }
 
+// Sets the org's secrets, as its owner.
+void set_secrets(AgentWorld& w, const std::vector<std::pair<std::string, std::string>>& secrets) {
+  for (const auto& secret : secrets) {
+    auto r = w.s.call("PUT", "/v1/orgs/acme/secrets/" + secret.first, w.owner, json{{"value", secret.second}});
+    REQUIRE_MESSAGE(r.status == 200, secret.first << ": " << r.body.dump());
+  }
+}
+
+// The prompts of each request `model` saw that `counts` (by default, every one).
+template <class Fake>
+std::function<std::vector<std::vector<std::string>>()> prompts_of(Fake& model, std::function<bool(const typename Fake::Seen&)> counts = {}) {
+  return [&model, counts] {
+    std::vector<std::vector<std::string>> out;
+    for (const auto& s : model.seen())
+      if (!counts || counts(s)) out.push_back(s.prompts);
+    return out;
+  };
+}
+
 struct RealAgent {
   std::string name;          // as the registry names it
   std::string package_name;  // agent_info.name, as it introduces itself
@@ -167,8 +186,7 @@ TEST_CASE("Claude Code writes a file and runs a command, each allowed by a perso
   REQUIRE_MESSAGE(install.code == 0, install.out);
   test::FakeAnthropic model;
   const std::string key = "sk-ant-test-" + std::string(32, 'k');
-  REQUIRE(w.s.call("PUT", "/v1/orgs/acme/secrets/ANTHROPIC_API_KEY", w.owner, json{{"value", key}}).status == 200);
-  REQUIRE(w.s.call("PUT", "/v1/orgs/acme/secrets/ANTHROPIC_BASE_URL", w.owner, json{{"value", model.url()}}).status == 200);
+  set_secrets(w, {{"ANTHROPIC_API_KEY", key}, {"ANTHROPIC_BASE_URL", model.url()}});
   auto agents = w.s.call("GET", "/v1/orgs/acme/agents", w.owner).body["items"];
   CHECK(agents[1]["installed_version"] == "0.16.2");
   CHECK(agents[1]["credentials_configured"] == true);
@@ -246,7 +264,7 @@ TEST_CASE("Claude Code writes a file and runs a command, each allowed by a perso
   // the key it started with; restarted, it uses the new one and resumes the
   // conversation with session/load (the model sees the earlier prompts).
   const std::string next_key = "sk-ant-next-" + std::string(32, 'n');
-  REQUIRE(w.s.call("PUT", "/v1/orgs/acme/secrets/ANTHROPIC_API_KEY", w.owner, json{{"value", next_key}}).status == 200);
+  set_secrets(w, {{"ANTHROPIC_API_KEY", next_key}});
   auto before = model.seen().size();
   CHECK(w.run_turn(session, "Say hello", std::chrono::seconds(90))["last_turn"]["status"] == "completed");
   seen = model.seen();
@@ -279,15 +297,9 @@ TEST_CASE("Codex writes a file and runs a command in the sandbox, each allowed b
   install(w, "codex");
   test::FakeOpenAI model;
   const std::string key = "sk-openai-test-" + std::string(32, 'k');
-  REQUIRE(w.s.call("PUT", "/v1/orgs/acme/secrets/OPENAI_API_KEY", w.owner, json{{"value", key}}).status == 200);
-  REQUIRE(w.s.call("PUT", "/v1/orgs/acme/secrets/OPENAI_BASE_URL", w.owner, json{{"value", model.url()}}).status == 200);
   // A model codex knows: for one it does not, it offers no apply_patch tool.
-  REQUIRE(w.s.call("PUT", "/v1/orgs/acme/secrets/CODEX_MODEL", w.owner, json{{"value", "gpt-5.4-mini"}}).status == 200);
-  exercise(w, {"codex", "codex-acp", "written by codex\n", key, true, [&] {
-                 std::vector<std::vector<std::string>> out;
-                 for (const auto& s : model.seen()) out.push_back(s.prompts);
-                 return out;
-               }});
+  set_secrets(w, {{"OPENAI_API_KEY", key}, {"OPENAI_BASE_URL", model.url()}, {"CODEX_MODEL", "gpt-5.4-mini"}});
+  exercise(w, {"codex", "codex-acp", "written by codex\n", key, true, prompts_of(model)});
   auto seen = model.seen();
   REQUIRE(!seen.empty());
   for (const auto& s : seen) {
@@ -302,15 +314,11 @@ TEST_CASE("Gemini CLI writes a file and runs a command in the sandbox, each allo
   install(w, "gemini");
   test::FakeGemini model;
   const std::string key = "AIza-test-" + std::string(32, 'k');
-  REQUIRE(w.s.call("PUT", "/v1/orgs/acme/secrets/GEMINI_API_KEY", w.owner, json{{"value", key}}).status == 200);
-  REQUIRE(w.s.call("PUT", "/v1/orgs/acme/secrets/GOOGLE_GEMINI_BASE_URL", w.owner, json{{"value", model.url()}}).status == 200);
-  REQUIRE(w.s.call("PUT", "/v1/orgs/acme/secrets/GEMINI_MODEL", w.owner, json{{"value", "gemini-fake-1"}}).status == 200);
-  exercise(w, {"gemini", "gemini-cli", "written by gemini\n", key, false, [&] {
-                 std::vector<std::vector<std::string>> out;
-                 for (const auto& s : model.seen())
-                   if (s.method == "streamGenerateContent") out.push_back(s.prompts);
-                 return out;
-               }});
+  set_secrets(w, {{"GEMINI_API_KEY", key}, {"GOOGLE_GEMINI_BASE_URL", model.url()}, {"GEMINI_MODEL", "gemini-fake-1"}});
+  // Gemini CLI 0.61 advertises loadSession but cannot load its own sessions: a restart
+  // starts a new conversation.
+  exercise(w, {"gemini", "gemini-cli", "written by gemini\n", key, false,
+               prompts_of<test::FakeGemini>(model, [](const auto& s) { return s.method == "streamGenerateContent"; })});
   auto seen = model.seen();
   REQUIRE(!seen.empty());
   bool streamed_with_model = false;
@@ -326,16 +334,10 @@ TEST_CASE("OpenCode writes a file and runs a command in the sandbox, each allowe
   install(w, "opencode");
   test::FakeAnthropic model;
   const std::string key = "sk-ant-test-" + std::string(32, 'k');
-  REQUIRE(w.s.call("PUT", "/v1/orgs/acme/secrets/ANTHROPIC_API_KEY", w.owner, json{{"value", key}}).status == 200);
   // The base as Claude Code takes it, without /v1: Hearth adds /v1 for OpenCode's SDK.
-  REQUIRE(w.s.call("PUT", "/v1/orgs/acme/secrets/ANTHROPIC_BASE_URL", w.owner, json{{"value", model.url()}}).status == 200);
-  REQUIRE(w.s.call("PUT", "/v1/orgs/acme/secrets/OPENCODE_MODEL", w.owner,
-                   json{{"value", "anthropic/claude-fake-1"}}).status == 200);
-  exercise(w, {"opencode", "OpenCode", "written by opencode\n", key, true, [&] {
-                 std::vector<std::vector<std::string>> out;
-                 for (const auto& s : model.seen()) out.push_back(s.prompts);
-                 return out;
-               }});
+  set_secrets(w, {{"ANTHROPIC_API_KEY", key}, {"ANTHROPIC_BASE_URL", model.url()},
+                  {"OPENCODE_MODEL", "anthropic/claude-fake-1"}});
+  exercise(w, {"opencode", "OpenCode", "written by opencode\n", key, true, prompts_of(model)});
   auto seen = model.seen();
   REQUIRE(!seen.empty());
   bool with_model = false;

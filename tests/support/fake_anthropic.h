@@ -9,35 +9,28 @@
 // people's prompts it carried.
 #pragma once
 
-#include <httplib.h>
-
 #include <mutex>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "tests/support/loopback_server.h"
 
 namespace hearth::test {
 
 class FakeAnthropic {
  public:
   FakeAnthropic() {
-    server_.Post("/v1/messages/count_tokens", [](const httplib::Request&, httplib::Response& res) {
+    http_.server().Post("/v1/messages/count_tokens", [](const httplib::Request&, httplib::Response& res) {
       res.set_content(R"({"input_tokens":10})", "application/json");
     });
-    server_.Post("/v1/messages", [this](const httplib::Request& req, httplib::Response& res) { messages(req, res); });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  ~FakeAnthropic() {
-    server_.stop();
-    thread_.join();
+    http_.server().Post("/v1/messages", [this](const httplib::Request& req, httplib::Response& res) { messages(req, res); });
+    http_.start();
   }
 
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const { return http_.url(); }
 
   struct Seen {
     std::string api_key, version, model;
@@ -147,11 +140,9 @@ class FakeAnthropic {
     res.set_content(out, "text/event-stream");
   }
 
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
   std::mutex mu_;
   std::vector<Seen> seen_;
+  LoopbackServer http_;  // last: stops serving before the members above go
 };
 
 }  // namespace hearth::test

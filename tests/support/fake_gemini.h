@@ -10,34 +10,27 @@
 // model, and the people's prompts it carried.
 #pragma once
 
-#include <httplib.h>
-
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "tests/support/loopback_server.h"
 
 namespace hearth::test {
 
 class FakeGemini {
  public:
   FakeGemini() {
-    server_.Post(R"(/v1beta/models/([^/:]+):(\w+))", [this](const httplib::Request& req, httplib::Response& res) {
+    http_.server().Post(R"(/v1beta/models/([^/:]+):(\w+))", [this](const httplib::Request& req, httplib::Response& res) {
       generate(req, res, req.matches[1], req.matches[2]);
     });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  ~FakeGemini() {
-    server_.stop();
-    thread_.join();
+    http_.start();
   }
 
   // The base URL as GOOGLE_GEMINI_BASE_URL takes it: without /v1beta.
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const { return http_.url(); }
 
   struct Seen {
     std::string api_key, model, method;  // method: streamGenerateContent, generateContent, countTokens
@@ -121,11 +114,9 @@ class FakeGemini {
     res.set_content("data: " + answer(parts).dump() + "\r\n\r\n", "text/event-stream");
   }
 
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
   std::mutex mu_;
   std::vector<Seen> seen_;
+  LoopbackServer http_;  // last: stops serving before the members above go
 };
 
 }  // namespace hearth::test

@@ -8,32 +8,25 @@
 // API key (the bearer token), model and the people's prompts it carried.
 #pragma once
 
-#include <httplib.h>
-
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "tests/support/loopback_server.h"
 
 namespace hearth::test {
 
 class FakeOpenAI {
  public:
   FakeOpenAI() {
-    server_.Post("/v1/responses", [this](const httplib::Request& req, httplib::Response& res) { responses(req, res); });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  ~FakeOpenAI() {
-    server_.stop();
-    thread_.join();
+    http_.server().Post("/v1/responses", [this](const httplib::Request& req, httplib::Response& res) { responses(req, res); });
+    http_.start();
   }
 
   // The base URL as OPENAI_BASE_URL takes it: with /v1.
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
+  std::string url() const { return http_.url() + "/v1"; }
 
   struct Seen {
     std::string api_key, model;
@@ -114,12 +107,10 @@ class FakeOpenAI {
     res.set_content(out, "text/event-stream");
   }
 
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
   std::mutex mu_;
   std::vector<Seen> seen_;
   int responses_ = 0;
+  LoopbackServer http_;  // last: stops serving before the members above go
 };
 
 }  // namespace hearth::test
