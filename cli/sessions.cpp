@@ -521,6 +521,20 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
                    [rule = (*s)["rule"]](const Json&) { std::cout << "revoked " << rule << ": such calls ask again\n"; });
   });
 
+  auto s_restart = session->add_subcommand(
+      "restart", "End the session's agent between turns: the next prompt starts a fresh one, with the org's secrets "
+                 "as they are now, resuming the conversation");
+  session_arg(s_restart);
+  common(s_restart);
+  set->add(s_restart, [=] {
+    auto ref = parse_ref((*s)["session"], 3);
+    if (!ref) return kExitUsage;
+    Api api(*opts);
+    return api.run("POST", ref->session_path() + "/restart", Json::object(), [](const Json&) {
+      std::cout << "restarted: the next prompt starts a fresh agent that resumes the conversation\n";
+    });
+  });
+
   auto s_close = session->add_subcommand("close", "Close a session: its agent ends");
   session_arg(s_close);
   common(s_close);

@@ -125,6 +125,12 @@ Result<Reply> close(Context& ctx) {
   return change(ctx, session_address(ctx), session::kClose, {{"by", ctx.caller->username}, {"reason", "closed by a person"}});
 }
 
+// POST …/restart: the next prompt starts a fresh agent (with the org's secrets as they
+// are then), resuming the conversation; 409 while a turn runs.
+Result<Reply> restart(Context& ctx) {
+  return change(ctx, session_address(ctx), session::kRestart, {{"by", ctx.caller->username}});
+}
+
 Result<Reply> permissions(Context& ctx) {
   auto address = session_address(ctx);
   if (!address) return address.error();
@@ -290,6 +296,7 @@ void add_session_routes(Router& r) {
   r.add({"DELETE", base + "/{session}", Policy::org_member, "session", close});
   r.add({"POST", base + "/{session}/prompt", Policy::org_member, "session", prompt});
   r.add({"POST", base + "/{session}/cancel", Policy::org_member, "session", cancel});
+  r.add({"POST", base + "/{session}/restart", Policy::org_member, "session", restart});
   r.add({"GET", base + "/{session}/permissions", Policy::org_member, "session", permissions});
   r.add({"POST", base + "/{session}/permissions/{permission}", Policy::org_member, "session", answer});
   r.add({"DELETE", base + "/{session}/always-allow/{rule}", Policy::org_member, "session", revoke_always});

@@ -32,6 +32,55 @@ std::string replace_all(std::string text, const std::string& from, const std::st
 
 std::string entry_of(const AgentDef& def) { return replace_all(def.entry, "{arch}", npm_arch()); }
 
+// A value that goes into an agent's command line or config as a quoted string.
+bool plain(const std::string& value) { return value.find_first_of("\"\\\n\r") == std::string::npos; }
+
+// OpenCode answers with its own hosted model (opencode/big-pickle) unless its config
+// says otherwise, and reads no base URL from the environment. Unless the org gave its
+// own OPENCODE_CONFIG_CONTENT, Hearth writes one: OpenCode's hosted provider off (it
+// then picks its default model of the provider whose key it has), the org's base URLs
+// as its providers' baseURL, OPENCODE_MODEL as its model, and edits, shell commands and
+// fetches asked of a person (OpenCode's default is to allow them all). The keys stay in
+// the environment, where OpenCode reads them.
+Result<std::vector<std::string>> opencode_env(const std::map<std::string, std::string>& secrets) {
+  if (secrets.count("OPENCODE_CONFIG_CONTENT")) return std::vector<std::string>{};  // the org's own
+  nlohmann::json config{{"$schema", "https://opencode.ai/config.json"},
+                        {"disabled_providers", {"opencode"}},
+                        {"autoupdate", false},
+                        {"share", "disabled"},
+                        {"permission", {{"edit", "ask"}, {"bash", "ask"}, {"webfetch", "ask"}}}};
+  // OpenCode's Anthropic SDK posts to {baseURL}/messages; ANTHROPIC_BASE_URL is the base
+  // without /v1, as Anthropic's SDKs and Claude Code take it (they post to
+  // {base}/v1/messages), so /v1 is added. OPENAI_BASE_URL has /v1 already, for every
+  // agent.
+  struct Base {
+    const char* setting;
+    const char* provider;
+    bool add_v1;
+  };
+  for (const Base& b : {Base{"ANTHROPIC_BASE_URL", "anthropic", true}, Base{"OPENAI_BASE_URL", "openai", false}}) {
+    auto it = secrets.find(b.setting);
+    if (it == secrets.end()) continue;
+    auto url = it->second;
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    if (url.empty() || !plain(url)) return Error{ErrorCode::invalid, fmt::format("the org secret {} must be a plain URL", b.setting)};
+    if (b.add_v1 && !url.ends_with("/v1")) url += "/v1";
+    config["provider"][b.provider]["options"]["baseURL"] = url;
+  }
+  if (auto model = secrets.find("OPENCODE_MODEL"); model != secrets.end()) {
+    if (model->second.find('/') == std::string::npos || !plain(model->second))
+      return Error{ErrorCode::invalid, "the org secret OPENCODE_MODEL must name a provider and a model, as OpenCode "
+                                       "spells them: anthropic/claude-sonnet-4-5, openai/gpt-5, …"};
+    config["model"] = model->second;
+    // Declared as one of its provider's models: OpenCode ignores a model its catalog
+    // does not list (a proxy's own name, a model newer than the catalog) and silently
+    // takes its default instead.
+    auto slash = model->second.find('/');
+    config["provider"][model->second.substr(0, slash)]["models"][model->second.substr(slash + 1)] = nlohmann::json::object();
+  }
+  return std::vector<std::string>{"OPENCODE_CONFIG_CONTENT=" + config.dump()};
+}
+
 }  // namespace
 
 const std::vector<AgentDef>& agent_registry() {
@@ -53,15 +102,23 @@ const std::vector<AgentDef>& agent_registry() {
       // The native binary directly: its npm launcher orphans it when signalled.
       AgentDef d{"codex", "Codex", "@zed-industries/codex-acp", "0.16.0",
                  "@zed-industries/codex-acp-linux-{arch}/bin/codex-acp"};
+      // Hearth's sandbox is the isolation boundary: codex's own (a bwrap nested in
+      // Hearth's) cannot start there, and it would not count that as a refusal: its
+      // commands would fail unseen. Its sandbox is off; "untrusted" makes it ask before
+      // any edit and any command not known to be read-only, over ACP, so that a person
+      // decides (with its sandbox off, its default "on-request" would never ask).
+      d.args = {"-c", "sandbox_mode=\"danger-full-access\"", "-c", "approval_policy=\"untrusted\""};
       d.credentials = {"OPENAI_API_KEY", "CODEX_API_KEY"};
-      d.settings = {"OPENAI_BASE_URL"};
+      d.settings = {"OPENAI_BASE_URL", "CODEX_MODEL"};
       d.env = {"CODEX_HOME={home}/.codex"};
+      d.home_dirs = {".codex"};  // codex refuses to start when CODEX_HOME does not exist
       // codex-acp ignores OPENAI_BASE_URL; a model provider of its own config takes it.
-      d.base_url_setting = "OPENAI_BASE_URL";
-      d.base_url_args = {"-c", "model_provider=\"hearth\"", "-c", "model_providers.hearth.name=\"hearth\"",
-                         "-c", "model_providers.hearth.base_url=\"{url}\"",
-                         "-c", "model_providers.hearth.env_key=\"OPENAI_API_KEY\"",
-                         "-c", "model_providers.hearth.wire_api=\"responses\""};
+      d.setting_args = {{"OPENAI_BASE_URL",
+                         {"-c", "model_provider=\"hearth\"", "-c", "model_providers.hearth.name=\"hearth\"",
+                          "-c", "model_providers.hearth.base_url=\"{value}\"",
+                          "-c", "model_providers.hearth.env_key=\"OPENAI_API_KEY\"",
+                          "-c", "model_providers.hearth.wire_api=\"responses\""}},
+                        {"CODEX_MODEL", {"-c", "model=\"{value}\""}}};
       d.needs_network = true;
       a.push_back(d);
     }
@@ -70,13 +127,21 @@ const std::vector<AgentDef>& agent_registry() {
                  {"--acp"}};
       d.credentials = {"GEMINI_API_KEY", "GOOGLE_API_KEY"};
       d.settings = {"GOOGLE_GEMINI_BASE_URL", "GEMINI_MODEL"};
+      // Gemini CLI 0.61 takes a refused fs/read_text_file (a file that does not exist
+      // yet) for an error of the read and gives up writing the new file: it does its
+      // file I/O itself.
+      d.client_fs = false;
       d.needs_network = true;
       a.push_back(d);
     }
     {
       AgentDef d{"opencode", "OpenCode", "opencode-ai", "1.18.33", "opencode-linux-{arch}/bin/opencode", {"acp"}};
       d.credentials = {"ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENROUTER_API_KEY"};
-      d.settings = {"ANTHROPIC_BASE_URL", "OPENAI_BASE_URL", "OPENCODE_CONFIG_CONTENT"};
+      d.settings = {"ANTHROPIC_BASE_URL", "OPENAI_BASE_URL", "OPENCODE_MODEL", "OPENCODE_CONFIG_CONTENT"};
+      // No update checks, and none of its default plugins (logins to hosted accounts,
+      // installed from npm at every start in a fresh HOME).
+      d.env = {"OPENCODE_DISABLE_AUTOUPDATE=1", "OPENCODE_DISABLE_DEFAULT_PLUGINS=1"};
+      d.derived_env = opencode_env;
       d.needs_network = true;
       a.push_back(d);
     }
@@ -207,11 +272,20 @@ Result<ExecRequest> agent_exec(const AgentDef& def, const AgentLaunch& launch) {
     r.argv = {program};
   }
   r.argv.insert(r.argv.end(), def.args.begin(), def.args.end());
-  if (auto url = launch.secrets.find(def.base_url_setting); !def.base_url_setting.empty() && url != launch.secrets.end()) {
-    if (url->second.find_first_of("\"\\\n") != std::string::npos)
-      return Error{ErrorCode::invalid, fmt::format("the org secret {} must be a plain URL", def.base_url_setting)};
-    for (const auto& a : def.base_url_args) r.argv.push_back(replace_all(a, "{url}", url->second));
+  for (const auto& [setting, args] : def.setting_args) {
+    auto value = launch.secrets.find(setting);
+    if (value == launch.secrets.end()) continue;
+    if (!plain(value->second))
+      return Error{ErrorCode::invalid, fmt::format("the org secret {} must be plain text: no quote, backslash or line "
+                                                   "break", setting)};
+    for (const auto& a : args) r.argv.push_back(replace_all(a, "{value}", value->second));
   }
+  if (def.derived_env) {
+    auto derived = def.derived_env(launch.secrets);
+    if (!derived) return derived.error();
+    r.env.insert(r.env.end(), derived->begin(), derived->end());
+  }
+  r.home_dirs = def.home_dirs;
   r.read_only.emplace_back(agent_install_dir(launch.data_dir, def).string(), inside_dir(def));
   return r;
 }

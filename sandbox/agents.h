@@ -14,6 +14,13 @@
 
 namespace hearth::sandbox {
 
+// Arguments an org setting becomes, for agents that take it on their command line
+// rather than from the environment: `args` with "{value}" replaced by its value.
+struct SettingArgs {
+  std::string setting;
+  std::vector<std::string> args;
+};
+
 struct AgentDef {
   std::string name;     // "mock", "claude", "codex", "gemini", "opencode", "sdk-example"
   std::string title;
@@ -30,10 +37,17 @@ struct AgentDef {
   std::vector<std::string> settings;
   // Fixed environment; "{home}" stands for HOME inside the sandbox.
   std::vector<std::string> env;
-  // For agents that take their API base URL as arguments rather than from the
-  // environment: the setting that holds it, and the arguments ("{url}" replaced).
-  std::string base_url_setting;
-  std::vector<std::string> base_url_args;
+  // Dirs under HOME it needs and does not make itself (codex: its CODEX_HOME).
+  std::vector<std::string> home_dirs;
+  // Settings it takes as arguments, each added when the org has it. A value used there
+  // must be plain text: no quote, backslash or line break.
+  std::vector<SettingArgs> setting_args;
+  // Environment it derives from the secrets it gets (OpenCode's config), after them;
+  // fails with a message naming the secret at fault.
+  std::function<Result<std::vector<std::string>>(const std::map<std::string, std::string>& secrets)> derived_env;
+  // Whether Hearth serves its file reads and writes (ACP fs/*). Off for an agent that
+  // cannot use Hearth's answers: it reads and writes itself, in the same sandbox.
+  bool client_fs = true;
   bool needs_network = false;  // calls a model API: the sandbox's network must be host
   bool example = false;        // listed for interoperability tests, not for real work
 };
@@ -63,9 +77,11 @@ struct AgentLaunch {
   std::string home;  // HOME inside the sandbox (Provider::home_inside)
 };
 
-// The exec request that starts `def` in a sandbox: program, read-only binds of its
-// files, and its environment (credentials and settings from `secrets`, its own config
-// dirs under HOME). Fails when it is not installed or has no credentials.
+// The exec request that starts `def` in a sandbox: program and arguments (settings it
+// takes as arguments among them), read-only binds of its files, the dirs it needs under
+// HOME, and its environment (credentials and settings from `secrets`, its own config
+// dirs under HOME, what it derives from them). Fails when it is not installed, has no
+// credentials, or a setting's value cannot be used.
 Result<ExecRequest> agent_exec(const AgentDef& def, const AgentLaunch& launch);
 
 }  // namespace hearth::sandbox

@@ -261,6 +261,12 @@ Status validate(const ExecRequest& r) {
         inside.rfind("/workspace", 0) == 0 || inside.rfind("/home/hearth", 0) == 0)
       return Error{ErrorCode::invalid,
                    "binds map an absolute host path to an absolute path outside /workspace and /home/hearth"};
+  for (const auto& d : r.home_dirs) {
+    std::filesystem::path dir(d);
+    bool inside = !d.empty() && d.find('\0') == std::string::npos && dir.is_relative();
+    for (const auto& part : dir) inside = inside && part != "..";
+    if (!inside) return Error{ErrorCode::invalid, "home_dirs must be relative paths inside HOME (no \"..\")"};
+  }
   if (!r.cwd.empty()) {
     std::filesystem::path cwd(r.cwd);
     if (cwd.is_absolute()) return Error{ErrorCode::invalid, "cwd must be relative to the work dir"};

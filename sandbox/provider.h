@@ -89,6 +89,9 @@ struct ExecRequest {
   SandboxUser user;
   // The work dir read-only (Hearth's own git that only reads it).
   bool read_only_work = false;
+  // Dirs under HOME (relative paths) that the program needs and does not make itself,
+  // made as the sandbox's user before it starts (Runtime::prepare).
+  std::vector<std::string> home_dirs;
 };
 
 // Checks argv, env names and cwd (relative, no "..") with a message naming the problem.

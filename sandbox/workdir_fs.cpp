@@ -145,19 +145,7 @@ Status WorkdirFs::write(const std::string& agent_path, const std::string& conten
   Fd root(::open(host_root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root) return failure(agent_path, errno);
   AsUser as(user_);
-  // Missing parents, one at a time, each step resolved beneath the work dir.
-  std::filesystem::path parent = std::filesystem::path(*rel).parent_path();
-  std::filesystem::path prefix;
-  for (const auto& part : parent) {
-    prefix /= part;
-    Fd dir(open_beneath(root.get(), prefix.string(), O_PATH | O_DIRECTORY));
-    if (dir) continue;
-    if (errno != ENOENT) return failure(agent_path, errno);
-    Fd up(prefix.has_parent_path() ? open_beneath(root.get(), prefix.parent_path().string(), O_PATH | O_DIRECTORY)
-                                   : ::dup(root.get()));
-    if (!up) return failure(agent_path, errno);
-    if (::mkdirat(up.get(), part.c_str(), 0755) != 0 && errno != EEXIST) return failure(agent_path, errno);
-  }
+  if (auto st = make_dirs(root.get(), std::filesystem::path(*rel).parent_path(), 0755, agent_path); !st) return st;
   // Not truncated before it is known to be a regular file; a FIFO without a reader is
   // refused by the kernel at once (ENXIO), one with a reader by the check below.
   Fd file(open_beneath(root.get(), *rel, O_WRONLY | O_CREAT | O_NONBLOCK | O_NOCTTY, 0644));
@@ -171,6 +159,32 @@ Status WorkdirFs::write(const std::string& agent_path, const std::string& conten
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return failure(agent_path, errno);
     rest.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return {};
+}
+
+Status WorkdirFs::make_dir(const std::string& agent_path) const {
+  auto rel = relative(agent_path);
+  if (!rel) return rel.error();
+  Fd root(::open(host_root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return failure(agent_path, errno);
+  AsUser as(user_);
+  return make_dirs(root.get(), *rel, 0700, agent_path);
+}
+
+Status WorkdirFs::make_dirs(int root, const std::filesystem::path& rel, mode_t mode, const std::string& agent_path) const {
+  // One step at a time, each resolved beneath the root: a symlink the sandbox planted
+  // on the way is refused, never followed.
+  std::filesystem::path prefix;
+  for (const auto& part : rel) {
+    prefix /= part;
+    Fd dir(open_beneath(root, prefix.string(), O_PATH | O_DIRECTORY));
+    if (dir) continue;
+    if (errno != ENOENT) return failure(agent_path, errno);
+    Fd up(prefix.has_parent_path() ? open_beneath(root, prefix.parent_path().string(), O_PATH | O_DIRECTORY)
+                                   : ::dup(root));
+    if (!up) return failure(agent_path, errno);
+    if (::mkdirat(up.get(), part.c_str(), mode) != 0 && errno != EEXIST) return failure(agent_path, errno);
   }
   return {};
 }

@@ -31,9 +31,15 @@ class WorkdirFs {
                            std::optional<std::int64_t> limit = std::nullopt) const;
   // Creates or replaces the file, and its missing parent directories.
   Status write(const std::string& agent_path, const std::string& content) const;
+  // Creates the directory and its missing parents (0700: only its owner's); nothing to
+  // do when it exists. Fails like write() when a step leads outside or is not a dir.
+  Status make_dir(const std::string& agent_path) const;
 
  private:
   Result<std::string> relative(const std::string& agent_path) const;
+  // Creates the missing dirs of `rel` (relative to `root`, an fd of the root dir), each
+  // step resolved beneath it, with `mode`.
+  Status make_dirs(int root, const std::filesystem::path& rel, mode_t mode, const std::string& agent_path) const;
 
   std::filesystem::path host_root_;
   std::string agent_root_;

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/organization/organization_actor.h"
+#include "sandbox/workdir_fs.h"
 
 namespace hearth::actors::sandbox {
 
@@ -128,6 +129,12 @@ Status Runtime::prepare(const Address& sandbox, hearth::sandbox::ExecRequest& re
   if (!procs) return procs.error();
   request.user = *u;
   request.cgroup_procs = std::move(*procs);
+  // Made as the sandbox's user, each step beneath its home dir: a symlink planted there
+  // by an earlier process of the sandbox is refused, not followed as the server.
+  hearth::sandbox::WorkdirFs home(dir(sandbox).home(), "/", *u);
+  for (const auto& d : request.home_dirs)
+    if (auto st = home.make_dir("/" + d); !st)
+      return Error{st.error().code, fmt::format("cannot make ~/{} in the sandbox: {}", d, st.error().message)};
   return {};
 }
 

@@ -67,7 +67,8 @@ class Runtime {
   // The sandbox's user on the host (its own uid and gid, never root), its dirs made with
   // the right owners (hearth::sandbox::make_sandbox_dirs) the first time it is asked for.
   Result<hearth::sandbox::SandboxUser> user(const Address& sandbox);
-  // Fills in what every process of the sandbox needs: its user and its control groups.
+  // Fills in what every process of the sandbox needs: its user and its control groups;
+  // makes the request's home_dirs (as that user). Fails when one cannot be made.
   Status prepare(const Address& sandbox, hearth::sandbox::ExecRequest& request);
   // Gives the sandbox's uid back (its files are gone).
   void release_user(const Address& sandbox);

@@ -76,6 +76,7 @@ struct AgentRunner::Live {
   // The agent (conn_mu guards the pointer; only the turn thread or teardown replace it).
   std::mutex conn_mu;
   std::unique_ptr<sb::acp::AgentConnection> conn;
+  bool restart = false;  // (conn_mu) the next turn starts a fresh agent, whatever this one's state
   sandbox::Runtime::Tracked tracked;
 
   void stop_turn(const std::string& cause) {
@@ -333,6 +334,17 @@ void AgentRunner::close(const Address& session) {
   end(l, "close");
 }
 
+// Quick, on the session's thread: the agent is signalled now, and the next turn (which
+// the flag makes start a fresh one even if this one has not exited yet) reaps it.
+void AgentRunner::restart(const Address& session) {
+  auto l = find(session);
+  if (!l) return;  // no live agent: the next turn starts one anyway
+  std::lock_guard c(l->conn_mu);
+  l->restart = true;
+  if (l->conn) l->conn->kill();
+  spdlog::info("session.agent_restart session={}", session.display());
+}
+
 // Marks the agent to be ended: its turn stops, its process dies now; the watchdog
 // tears the rest down once no turn runs.
 void AgentRunner::end(const std::shared_ptr<Live>& l, const std::string& why) {
@@ -422,7 +434,8 @@ Result<Json> AgentRunner::run_turn(const TurnPlan& plan, std::stop_token server_
   bool alive;
   {
     std::lock_guard c(l->conn_mu);
-    alive = l->conn && l->conn->alive();
+    alive = l->conn && l->conn->alive() && !l->restart;
+    l->restart = false;
   }
   bool resumed = false;
   if (!alive) {
@@ -469,6 +482,7 @@ Result<Json> AgentRunner::run_turn(const TurnPlan& plan, std::stop_token server_
     spec.exec = std::move(*exec);
     spec.start_timeout = runtime_.config().agent_start_timeout;
     spec.load_session_id = plan.agent_session_id;
+    spec.serve_fs = (*def)->client_fs;
     sb::acp::AgentCallbacks callbacks;
     auto* raw = l.get();
     callbacks.on_update = [raw](const Json& update) {

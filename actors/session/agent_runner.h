@@ -70,6 +70,9 @@ class AgentRunner {
   void cancel(const Address& session, const std::string& by);
   void answer(const Address& session, const std::string& permission_id, const Json& outcome);
   void close(const Address& session);
+  // Ends the session's agent between turns: the next turn starts a fresh one (with the
+  // org's secrets as they are then) that resumes the agent's session where it can.
+  void restart(const Address& session);
 
   bool turn_running(const Address& session) const;
 

@@ -500,6 +500,22 @@ Result<Json> on_revoke_always(AgentRunner& runner, StepContext& ctx, const Json&
   return s;
 }
 
+// Ends the session's live agent between turns, so that the next prompt starts a fresh one
+// (changed org secrets reach an agent only when it starts), resuming its session.
+Result<Json> on_restart(AgentRunner& runner, StepContext& ctx, const Json& b) {
+  auto status = status_of(ctx.db());
+  if (status == "closed") return Error{ErrorCode::conflict, "the session is closed"};
+  if (status == "running" || status == "cancelling")
+    return Error{ErrorCode::conflict, fmt::format("turn {} is still running; the agent restarts only between turns: "
+                                                  "cancel the turn or wait for its end", turn_of(ctx.db()))};
+  {
+    Appender events(ctx);
+    events.add(turn_of(ctx.db()), "agent_restart_requested", {{"by", b.value("by", std::string())}});
+  }
+  ctx.after_commit([&runner, address = ctx.address()] { runner.restart(address); });
+  return session_json(ctx.db(), &runner, &ctx.address());
+}
+
 Result<Json> on_permission_timeout(AgentRunner& runner, StepContext& ctx, const Json& b) {
   auto permission = find_permission(ctx.db(), b.at("permission_id").get<std::string>());
   if (!permission) return permission.error();
@@ -591,6 +607,7 @@ ActorType make_type(AgentRunner& runner) {
       .on_queue(kPermissionTimeout, with(on_permission_timeout))
       .on_queue(kClose, with(on_close))
       .on_queue(kRevokeAlways, with(on_revoke_always))
+      .on_queue(kRestart, with(on_restart))
       .on_action(kGet, [&runner](ReadContext& ctx, const Json& a) { return get(runner, ctx, a); })
       .on_action(kTranscript, transcript)
       .on_action(kPermissions, permissions);

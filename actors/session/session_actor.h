@@ -34,6 +34,9 @@ inline constexpr const char* kCancel = "session.command.cancel";                
 inline constexpr const char* kPermissionReply = "session.command.permission_reply";  // {permission_id, decision | option_id, by}
 inline constexpr const char* kClose = "session.command.close";                      // {reason?, by}
 inline constexpr const char* kRevokeAlways = "session.command.revoke_always";      // {rule, by}
+// Ends the live agent between turns (409 while one runs); the next prompt starts a fresh
+// one, with the org's secrets as they are then, resuming with session/load.
+inline constexpr const char* kRestart = "session.command.restart";  // {by}
 // Queues the running turn reports on.
 inline constexpr const char* kAppendEvents = "session.command.append_events";              // {turn, events: [{kind, data, at}]}
 inline constexpr const char* kPermissionRequested = "session.command.permission_requested";  // {permission_id, turn, tool_call, options}

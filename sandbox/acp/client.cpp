@@ -454,7 +454,7 @@ Result<std::unique_ptr<AgentConnection>> AgentConnection::start(const Provider& 
 
   auto init_id = i.send_request(
       "initialize", {{"protocolVersion", 1},
-                     {"clientCapabilities", {{"fs", {{"readTextFile", true}, {"writeTextFile", true}}}, {"terminal", true}}},
+                     {"clientCapabilities", {{"fs", {{"readTextFile", i.spec.serve_fs}, {"writeTextFile", i.spec.serve_fs}}}, {"terminal", true}}},
                      {"clientInfo", {{"name", "hearth"}, {"version", "1"}}}});
   auto init = i.wait_answer(init_id, i.spec.start_timeout);
   if (!init) return i.gone("initializing");
@@ -488,6 +488,7 @@ Result<std::unique_ptr<AgentConnection>> AgentConnection::start(const Provider& 
       return conn;
     }
     // The agent no longer has that session: a new one it is.
+    spdlog::info("acp.session_load_refused session={} error={}", i.spec.load_session_id, (*loaded)["error"].dump());
   }
   auto open = [&]() { return i.wait_answer(i.send_request("session/new", {{"cwd", cwd}, {"mcpServers", Json::array()}}),
                                            i.spec.start_timeout); };

@@ -41,6 +41,8 @@ struct AgentSpec {
   // An agent session to resume (session/load) when the agent supports it; the history
   // it replays is not passed to on_update (the caller has it). Else a new session.
   std::string load_session_id;
+  // Whether to offer it fs/* (AgentDef::client_fs); without, it does its own file I/O.
+  bool serve_fs = true;
 };
 
 class AgentConnection {

@@ -161,6 +161,15 @@ TEST_CASE("the CLI runs an agent session: turns watched live, permissions answer
   watched = s.hearth({"session", "watch", ref, "--until-idle"});
   CHECK(contains(watched.out, "[turn 5 ended: cancelled]"));
 
+  // Restart: the next prompt starts a fresh agent that resumes the conversation.
+  auto restarted = s.hearth({"session", "restart", ref});
+  CHECK(restarted.code == 0);
+  CHECK(contains(restarted.out, "restarted: the next prompt starts a fresh agent"));
+  auto resumed = s.hearth({"session", "prompt", ref, "--watch", "/history"});
+  CHECK(resumed.code == 0);
+  CHECK(contains(resumed.out, "[agent mock resumed]"));
+  CHECK(contains(resumed.out, "this session has seen 6 prompts"));
+
   // Processes: output streamed, the exit code passed on.
   auto exec = s.hearth({"sandbox", "exec", "acme/t1", "--", "sh", "-c", "echo out; echo err >&2; exit 7"});
   CHECK(exec.code == 7);

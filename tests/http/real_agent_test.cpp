@@ -1,36 +1,199 @@
-// A real coding agent, not ours: Claude Code (claude-code-acp from npm, as `hearth agents
-// install claude` installs it) in a bwrap sandbox, its model API replaced by a fake
-// Anthropic server on 127.0.0.1 that speaks the real wire format. The first turn: the
-// model calls the Write tool, the agent asks permission, a person allows it, the agent
-// writes the file through Hearth (fs/write_text_file), and the model answers. The
-// second: the model runs a shell command, through Hearth's terminal/* in the sandbox.
+// Real coding agents, not ours, each installed from npm as `hearth agents install NAME`
+// installs it and run in a bwrap sandbox, with its model API replaced by a fake on
+// 127.0.0.1 that speaks that API's real wire format, streaming: Claude Code and OpenCode
+// against Anthropic's Messages API, Codex against OpenAI's Responses API, Gemini CLI
+// against Gemini's streamGenerateContent. Each does a text turn, writes a file with a
+// tool (a person allows it over HTTP), runs a shell command in the sandbox in
+// /workspace (allowed too), and after a restart of its agent resumes the conversation
+// with session/load: the fake sees the earlier prompts. Each prints its timings:
+// session created -> agent_started -> first text -> turn end.
 #include <doctest/doctest.h>
 
 #include <fstream>
 
 #include "tests/support/agent_world.h"
 #include "tests/support/fake_anthropic.h"
+#include "tests/support/fake_gemini.h"
+#include "tests/support/fake_openai.h"
 #include "tests/support/serve_process.h"
 
 using namespace hearth;
 using nlohmann::json;
 using test::AgentWorld;
 
-TEST_CASE("Claude Code writes a file and runs a command, each allowed by a person, against a fake Anthropic API") {
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// The first event of `kind` in `turn`, or null.
+json first_event(const json& events, const std::string& kind, std::int64_t turn) {
+  for (const auto& e : events)
+    if (e["kind"] == kind && e["turn"] == turn) return e;
+  return nullptr;
+}
+
+// Prints how long `agent` took from the session's creation (at `created`) to its agent
+// starting, its first text and the end of `turn`.
+void print_timings(const std::string& agent, std::int64_t created, const json& events, std::int64_t turn) {
+  auto at = [&](const std::string& kind) {
+    auto e = first_event(events, kind, turn);
+    return e.is_object() ? e["at"].get<std::int64_t>() - created : -1;
+  };
+  std::cout << "real agent " << agent << ": create -> agent_started " << at("agent_started") << " ms -> first text "
+            << at("agent_message") << " ms -> turn end " << at("turn_ended") << " ms" << std::endl;
+}
+
+// Installs `agent` with `hearth agents install` into the world's data dir.
+void install(AgentWorld& w, const std::string& agent) {
+  auto r = test::run_hearth({"agents", "install", agent, "--data-dir", w.s.dir.path().string()}, {}, "",
+                            std::chrono::seconds(300));
+  REQUIRE_MESSAGE(r.code == 0, r.out);
+}
+
+// Prompts `text`; a person (the member, over HTTP) allows each permission the agent asks
+// until the turn ends. Returns the session and the requests that were asked.
+struct Allowed {
+  json session, asked;
+};
+Allowed run_allowing(AgentWorld& w, const std::string& session, const std::string& text) {
+  auto r = w.s.call("POST", session + "/prompt", w.owner, json{{"text", text}});
+  REQUIRE_MESSAGE(r.status == 202, r.body.dump());
+  auto turn = r.body["turn"].get<std::int64_t>();
+  json asked = json::array();
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+  json now;
+  while (std::chrono::steady_clock::now() < until) {
+    now = w.s.call("GET", session, w.owner).body;
+    if (now["last_turn"]["turn"] == turn && now["last_turn"]["status"] != "running") return {now, asked};
+    auto pending = w.s.call("GET", session + "/permissions?status=pending", w.owner).body;
+    for (const auto& p : pending["items"]) {
+      asked.push_back(p);
+      auto answer = w.s.call("POST", session + "/permissions/" + p["permission_id"].get<std::string>(), w.member,
+                             json{{"decision", "allow_once"}});
+      CHECK_MESSAGE(answer.status == 200, answer.body.dump());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  FAIL("turn " << turn << " did not end: " << now.dump());
+  return {now, asked};
+}
+
+// Sets the org's secrets, as its owner.
+void set_secrets(AgentWorld& w, const std::vector<std::pair<std::string, std::string>>& secrets) {
+  for (const auto& secret : secrets) {
+    auto r = w.s.call("PUT", "/v1/orgs/acme/secrets/" + secret.first, w.owner, json{{"value", secret.second}});
+    REQUIRE_MESSAGE(r.status == 200, secret.first << ": " << r.body.dump());
+  }
+}
+
+// The prompts of each request `model` saw that `counts` (by default, every one).
+template <class Fake>
+std::function<std::vector<std::vector<std::string>>()> prompts_of(Fake& model, std::function<bool(const typename Fake::Seen&)> counts = {}) {
+  return [&model, counts] {
+    std::vector<std::vector<std::string>> out;
+    for (const auto& s : model.seen())
+      if (!counts || counts(s)) out.push_back(s.prompts);
+    return out;
+  };
+}
+
+struct RealAgent {
+  std::string name;          // as the registry names it
+  std::string package_name;  // agent_info.name, as it introduces itself
+  std::string written;       // what its model's write leaves in hello.txt
+  std::string key;           // its API key: never in the transcript
+  bool resumes;              // whether a restarted agent resumes its session with session/load
+  std::function<std::vector<std::vector<std::string>>()> prompts_seen;  // per request to the fake, its prompts
+};
+
+bool has_prompt(const std::vector<std::string>& prompts, const std::string& text) {
+  for (const auto& p : prompts)
+    if (p.find(text) != std::string::npos) return true;
+  return false;
+}
+
+// The whole run of one agent, secrets set: a text turn, a file written, a command run,
+// each tool call allowed by a person; a restart, and the conversation resumed.
+void exercise(AgentWorld& w, const RealAgent& agent) {
+  auto box = w.ready_sandbox("t1", json{{"network", "host"}});
+  REQUIRE(box["state"] == "ready");
+  auto work = w.s.dir.path() / "sandboxes" / actors::Address{"sandbox", {box["org_id"], "t1"}}.id() / "work";
+  auto created = now_ms();
+  auto session = w.session("t1", agent.name);
+
+  auto said = w.run_turn(session, "Say hello", std::chrono::seconds(90));
+  CHECK(said["last_turn"]["status"] == "completed");
+  auto events = w.transcript(session);
+  print_timings(agent.name, created, events, 1);
+  auto started = first_event(events, "agent_started", 1);
+  REQUIRE(started.is_object());
+  CHECK(started["data"]["agent_info"]["name"] == agent.package_name);
+  CHECK(AgentWorld::said(events, 1).find("Hello from the fake model.") != std::string::npos);
+
+  // A file written with the agent's own tool, allowed by a person.
+  auto wrote = run_allowing(w, session, "Please write hello.txt");
+  const auto& asked_write = wrote.asked;
+  CHECK(wrote.session["last_turn"]["status"] == "completed");
+  REQUIRE_MESSAGE(asked_write.size() == 1, asked_write.dump());
+  CHECK(asked_write[0]["tool_call"]["kind"] == "edit");
+  CHECK(read_file(work / "hello.txt") == agent.written);
+  events = w.transcript(session);
+  CHECK(AgentWorld::said(events, 2).find("Done, as you asked.") != std::string::npos);
+
+  // A shell command, allowed by a person, run in the sandbox in /workspace.
+  auto ran = run_allowing(w, session, "Now please run the command");
+  const auto& asked_run = ran.asked;
+  CHECK(ran.session["last_turn"]["status"] == "completed");
+  REQUIRE_MESSAGE(asked_run.size() == 1, asked_run.dump());
+  CHECK(asked_run[0]["tool_call"]["kind"] == "execute");
+  CHECK(read_file(work / "ran.txt") == "ran in /workspace\n");
+
+  // A restart: a fresh agent process resumes the conversation with session/load, and
+  // the model sees the earlier prompts.
+  auto restarted = w.s.call("POST", session + "/restart", w.member, json::object());
+  REQUIRE_MESSAGE(restarted.status == 200, restarted.body.dump());
+  auto requests_before = agent.prompts_seen().size();
+  auto again = w.run_turn(session, "Say hello again", std::chrono::seconds(90));
+  CHECK(again["last_turn"]["status"] == "completed");
+  events = w.transcript(session);
+  auto restarted_agent = first_event(events, "agent_started", 4);
+  REQUIRE(restarted_agent.is_object());
+  CHECK(restarted_agent["data"]["resumed"] == agent.resumes);
+  CHECK((restarted_agent["data"]["agent_session_id"] == started["data"]["agent_session_id"]) == agent.resumes);
+  auto seen = agent.prompts_seen();
+  REQUIRE(seen.size() > requests_before);
+  bool remembered = false;
+  for (auto i = requests_before; i < seen.size(); ++i)
+    remembered = remembered || (has_prompt(seen[i], "Say hello again") && has_prompt(seen[i], "Please write hello.txt"));
+  CHECK_MESSAGE(remembered == agent.resumes, "after the restart, the model saw the earlier prompts: " << remembered);
+  CHECK(events.dump().find(agent.key) == std::string::npos);
+  print_timings(agent.name + " restarted, from its prompt", first_event(events, "user_message", 4)["at"], events, 4);
+}
+
+}  // namespace
+
+TEST_CASE("Claude Code writes a file and runs a command, each allowed by a person, and after a restart takes a changed key and resumes, against a fake Anthropic API") {
   AgentWorld w;
   auto install = test::run_hearth({"agents", "install", "claude", "--data-dir", w.s.dir.path().string()}, {}, "",
                                   std::chrono::seconds(300));
   REQUIRE_MESSAGE(install.code == 0, install.out);
   test::FakeAnthropic model;
   const std::string key = "sk-ant-test-" + std::string(32, 'k');
-  REQUIRE(w.s.call("PUT", "/v1/orgs/acme/secrets/ANTHROPIC_API_KEY", w.owner, json{{"value", key}}).status == 200);
-  REQUIRE(w.s.call("PUT", "/v1/orgs/acme/secrets/ANTHROPIC_BASE_URL", w.owner, json{{"value", model.url()}}).status == 200);
+  set_secrets(w, {{"ANTHROPIC_API_KEY", key}, {"ANTHROPIC_BASE_URL", model.url()}});
   auto agents = w.s.call("GET", "/v1/orgs/acme/agents", w.owner).body["items"];
   CHECK(agents[1]["installed_version"] == "0.16.2");
   CHECK(agents[1]["credentials_configured"] == true);
 
   auto box = w.ready_sandbox("t1", json{{"network", "host"}});
   REQUIRE(box["state"] == "ready");
+  auto created = now_ms();
   auto session = w.session("t1", "claude");
   REQUIRE(w.s.call("POST", session + "/prompt", w.owner, json{{"text", "Please write hello.txt"}}).status == 202);
   auto pending = w.poll(session + "/permissions?status=pending", [](const json& b) { return !b["items"].empty(); },
@@ -57,6 +220,7 @@ TEST_CASE("Claude Code writes a file and runs a command, each allowed by a perso
   std::ifstream written(work / "hello.txt");
   CHECK(std::string(std::istreambuf_iterator<char>(written), {}) == "written by claude\n");
   auto events = w.transcript(session);
+  print_timings("claude (its first turn waits on a person)", created, events, 1);
   json started;
   for (const auto& e : events) if (e["kind"] == "agent_started") started = e;
   CHECK(started["data"]["agent_info"]["name"] == "@zed-industries/claude-code-acp");
@@ -95,4 +259,91 @@ TEST_CASE("Claude Code writes a file and runs a command, each allowed by a perso
     CHECK(s.api_key == key);
     CHECK(!s.version.empty());
   }
+
+  // A changed secret reaches the live agent only when it restarts: until then it uses
+  // the key it started with; restarted, it uses the new one and resumes the
+  // conversation with session/load (the model sees the earlier prompts).
+  const std::string next_key = "sk-ant-next-" + std::string(32, 'n');
+  set_secrets(w, {{"ANTHROPIC_API_KEY", next_key}});
+  auto before = model.seen().size();
+  CHECK(w.run_turn(session, "Say hello", std::chrono::seconds(90))["last_turn"]["status"] == "completed");
+  seen = model.seen();
+  REQUIRE(seen.size() > before);
+  for (auto i = before; i < seen.size(); ++i) CHECK(seen[i].api_key == key);
+  auto restarted = w.s.call("POST", session + "/restart", w.member, json::object());
+  REQUIRE_MESSAGE(restarted.status == 200, restarted.body.dump());
+  before = seen.size();
+  CHECK(w.run_turn(session, "Say hello again", std::chrono::seconds(90))["last_turn"]["status"] == "completed");
+  events = w.transcript(session);
+  auto resumed = first_event(events, "agent_started", 4);
+  REQUIRE(resumed.is_object());
+  CHECK(resumed["data"]["resumed"] == true);
+  CHECK(resumed["data"]["agent_session_id"] == started["data"]["agent_session_id"]);
+  print_timings("claude restarted, from its prompt", first_event(events, "user_message", 4)["at"], events, 4);
+  seen = model.seen();
+  REQUIRE(seen.size() > before);
+  bool remembered = false;
+  for (auto i = before; i < seen.size(); ++i) {
+    CHECK(seen[i].api_key == next_key);
+    remembered = remembered || (has_prompt(seen[i].prompts, "Say hello again") &&
+                                has_prompt(seen[i].prompts, "Please write hello.txt"));
+  }
+  CHECK_MESSAGE(remembered, "after the restart, the model never saw the earlier prompts with the new one");
+  CHECK(events.dump().find(next_key) == std::string::npos);
+}
+
+TEST_CASE("Codex writes a file and runs a command in the sandbox, each allowed by a person, and resumes after a restart, against a fake OpenAI Responses API") {
+  AgentWorld w;
+  install(w, "codex");
+  test::FakeOpenAI model;
+  const std::string key = "sk-openai-test-" + std::string(32, 'k');
+  // A model codex knows: for one it does not, it offers no apply_patch tool.
+  set_secrets(w, {{"OPENAI_API_KEY", key}, {"OPENAI_BASE_URL", model.url()}, {"CODEX_MODEL", "gpt-5.4-mini"}});
+  exercise(w, {"codex", "codex-acp", "written by codex\n", key, true, prompts_of(model)});
+  auto seen = model.seen();
+  REQUIRE(!seen.empty());
+  for (const auto& s : seen) {
+    CHECK(s.api_key == key);  // from the environment: the key is never on codex's command line
+    CHECK(s.model == "gpt-5.4-mini");
+    CHECK(s.stream);
+  }
+}
+
+TEST_CASE("Gemini CLI writes a file and runs a command in the sandbox, each allowed by a person, and resumes after a restart, against a fake Gemini API") {
+  AgentWorld w;
+  install(w, "gemini");
+  test::FakeGemini model;
+  const std::string key = "AIza-test-" + std::string(32, 'k');
+  set_secrets(w, {{"GEMINI_API_KEY", key}, {"GOOGLE_GEMINI_BASE_URL", model.url()}, {"GEMINI_MODEL", "gemini-fake-1"}});
+  // Gemini CLI 0.61 advertises loadSession but cannot load its own sessions: a restart
+  // starts a new conversation.
+  exercise(w, {"gemini", "gemini-cli", "written by gemini\n", key, false,
+               prompts_of<test::FakeGemini>(model, [](const auto& s) { return s.method == "streamGenerateContent"; })});
+  auto seen = model.seen();
+  REQUIRE(!seen.empty());
+  bool streamed_with_model = false;
+  for (const auto& s : seen) {
+    CHECK(s.api_key == key);
+    streamed_with_model = streamed_with_model || (s.method == "streamGenerateContent" && s.model == "gemini-fake-1");
+  }
+  CHECK(streamed_with_model);
+}
+
+TEST_CASE("OpenCode writes a file and runs a command in the sandbox, each allowed by a person, and resumes after a restart, against a fake Anthropic API") {
+  AgentWorld w;
+  install(w, "opencode");
+  test::FakeAnthropic model;
+  const std::string key = "sk-ant-test-" + std::string(32, 'k');
+  // The base as Claude Code takes it, without /v1: Hearth adds /v1 for OpenCode's SDK.
+  set_secrets(w, {{"ANTHROPIC_API_KEY", key}, {"ANTHROPIC_BASE_URL", model.url()},
+                  {"OPENCODE_MODEL", "anthropic/claude-fake-1"}});
+  exercise(w, {"opencode", "OpenCode", "written by opencode\n", key, true, prompts_of(model)});
+  auto seen = model.seen();
+  REQUIRE(!seen.empty());
+  bool with_model = false;
+  for (const auto& s : seen) {
+    CHECK(s.api_key == key);
+    with_model = with_model || s.model == "claude-fake-1";  // not in OpenCode's catalog: Hearth declares it
+  }
+  CHECK(with_model);
 }

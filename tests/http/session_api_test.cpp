@@ -257,6 +257,49 @@ TEST_CASE("an agent that fails or crashes mid-turn ends the turn with the reason
   CHECK(AgentWorld::said(events, 3) == "this session has seen 3 prompts");
 }
 
+TEST_CASE("a restarted session's next prompt starts a fresh agent that resumes the conversation; a running turn refuses it") {
+  AgentWorld w;
+  w.ready_sandbox("t1");
+  auto session = w.session("t1");
+  w.run_turn(session, "/say one");
+
+  // While a turn runs (here waiting on a person), the agent is not restarted.
+  REQUIRE(w.s.call("POST", session + "/prompt", w.owner, json{{"text", "/ask may I\n/say yes"}}).status == 202);
+  auto p = pending_permission(w, session);
+  auto busy = w.s.call("POST", session + "/restart", w.member, json::object());
+  CHECK(busy.status == 409);
+  CHECK(busy.body["error"]["code"] == "conflict");
+  CHECK(busy.body["error"]["message"].get<std::string>().find("turn 2 is still running") != std::string::npos);
+  REQUIRE(w.s.call("POST", session + "/permissions/" + p["permission_id"].get<std::string>(), w.owner,
+                   json{{"decision", "allow_once"}}).status == 200);
+  w.poll(session, [](const json& b) { return b["status"] == "idle"; });
+  CHECK(w.s.call("POST", session + "/restart", w.outsider, json::object()).status == 404);
+
+  auto restarted = w.s.call("POST", session + "/restart", w.member, json::object());
+  REQUIRE_MESSAGE(restarted.status == 200, restarted.body.dump());
+  CHECK(restarted.body["status"] == "idle");
+  auto next = w.run_turn(session, "/history");
+  CHECK(next["last_turn"]["status"] == "completed");
+  auto events = w.transcript(session);
+  std::vector<json> started;
+  json requested;
+  for (const auto& e : events) {
+    if (e["kind"] == "agent_started") started.push_back(e);
+    if (e["kind"] == "agent_restart_requested") requested = e;
+  }
+  REQUIRE(started.size() == 2);  // one per agent process
+  CHECK(started[1]["turn"] == 3);
+  CHECK(started[1]["data"]["resumed"] == true);
+  CHECK(requested["data"]["by"] == "member");
+  CHECK(AgentWorld::said(events, 3) == "this session has seen 3 prompts");
+
+  // A closed session has no agent to restart.
+  REQUIRE(w.s.call("DELETE", session, w.owner).status == 200);
+  auto closed = w.s.call("POST", session + "/restart", w.owner, json::object());
+  CHECK(closed.status == 409);
+  CHECK(closed.body["error"]["message"] == "the session is closed");
+}
+
 TEST_CASE("a turn whose agent goes silent is cancelled and fails with a clear error") {
   AgentWorld w([](actors::sandbox::RuntimeConfig&, actors::session::RunnerConfig& r) {
     r.turn_silence_timeout = std::chrono::seconds(1);

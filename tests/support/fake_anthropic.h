@@ -2,45 +2,40 @@
 // /v1/messages answered as a server-sent event stream (message_start,
 // content_block_start/delta/stop, message_delta, message_stop) or as one JSON message,
 // and /v1/messages/count_tokens. Its "model" is a script: asked to write a file while
-// the Write tool is offered, it calls the tool; given a tool result, it says it wrote
-// the file; asked to run a command while the Bash tool is offered, it runs one; with the
-// asked-for tool's result in hand, it says it is done; otherwise it says hello. It
-// records each request's API key and version.
+// a Write tool is offered (Claude Code's mcp__acp__Write, OpenCode's write), it calls
+// the tool; asked to run the command while a Bash tool is offered (mcp__acp__Bash,
+// bash), it runs one; with the asked-for tool's result in hand, it says it is done;
+// otherwise it says hello. It records each request's API key, version, model and the
+// people's prompts it carried.
 #pragma once
-
-#include <httplib.h>
 
 #include <mutex>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "tests/support/loopback_server.h"
 
 namespace hearth::test {
 
 class FakeAnthropic {
  public:
   FakeAnthropic() {
-    server_.Post("/v1/messages/count_tokens", [](const httplib::Request&, httplib::Response& res) {
+    http_.server().Post("/v1/messages/count_tokens", [](const httplib::Request&, httplib::Response& res) {
       res.set_content(R"({"input_tokens":10})", "application/json");
     });
-    server_.Post("/v1/messages", [this](const httplib::Request& req, httplib::Response& res) { messages(req, res); });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  ~FakeAnthropic() {
-    server_.stop();
-    thread_.join();
+    http_.server().Post("/v1/messages", [this](const httplib::Request& req, httplib::Response& res) { messages(req, res); });
+    http_.start();
   }
 
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const { return http_.url(); }
 
   struct Seen {
     std::string api_key, version, model;
     bool stream = false;
+    std::vector<std::string> prompts;  // the text blocks of every user message in the request, in order
   };
   std::vector<Seen> seen() {
     std::lock_guard lock(mu_);
@@ -62,12 +57,20 @@ class FakeAnthropic {
       return;
     }
     auto model = body.value("model", std::string("claude"));
-    {
-      std::lock_guard lock(mu_);
-      seen_.push_back({req.get_header_value("x-api-key"), req.get_header_value("anthropic-version"), model,
-                       body.value("stream", false)});
-    }
     const auto& messages = body.value("messages", json::array());
+    {
+      Seen seen{req.get_header_value("x-api-key"), req.get_header_value("anthropic-version"), model,
+                body.value("stream", false), {}};
+      for (const auto& m : messages) {
+        if (m.value("role", "") != "user") continue;
+        if (m["content"].is_string()) seen.prompts.push_back(m["content"]);
+        if (!m["content"].is_array()) continue;
+        for (const auto& c : m["content"])
+          if (c.is_object() && c.value("type", "") == "text") seen.prompts.push_back(c.value("text", ""));
+      }
+      std::lock_guard lock(mu_);
+      seen_.push_back(std::move(seen));
+    }
     json last = messages.empty() ? json::object() : messages.back();
     // A message carrying a tool's result is that tool's follow-up: the model is done.
     // Otherwise the message is a prompt, and what it asks decides.
@@ -85,10 +88,11 @@ class FakeAnthropic {
       }
       content = prompt;
     }
-    bool offers_write = false, offers_bash = false;
+    std::string write_tool, bash_tool;  // as this agent names them
     for (const auto& t : body.value("tools", json::array())) {
-      offers_write = offers_write || t.value("name", "") == "mcp__acp__Write";
-      offers_bash = offers_bash || t.value("name", "") == "mcp__acp__Bash";
+      auto name = t.value("name", "");
+      if (name == "mcp__acp__Write" || name == "write") write_tool = name;
+      if (name == "mcp__acp__Bash" || name == "bash") bash_tool = name;
     }
     auto said = content.dump();
     bool asked_to_write = said.find("write") != std::string::npos || said.find("Write") != std::string::npos;
@@ -116,10 +120,13 @@ class FakeAnthropic {
                                            {"delta", {{"type", "input_json_delta"}, {"partial_json", input.dump()}}}});
       stop = "tool_use";
     };
-    if (offers_bash && asked_to_run && !results.count("toolu_mcp__acp__Bash")) {
-      tool("mcp__acp__Bash", {{"command", "echo ran in $(pwd) > ran.txt && cat ran.txt"}, {"description", "write ran.txt"}, {"timeout", 60000}});
-    } else if (offers_write && asked_to_write && !results.count("toolu_mcp__acp__Write")) {
-      tool("mcp__acp__Write", {{"file_path", "/workspace/hello.txt"}, {"content", "written by claude\n"}});
+    const std::string command = "echo ran in $(pwd) > ran.txt && cat ran.txt";
+    if (!bash_tool.empty() && asked_to_run && !results.count("toolu_" + bash_tool)) {
+      if (bash_tool == "bash") tool(bash_tool, {{"command", command}, {"description", "write ran.txt"}});
+      else tool(bash_tool, {{"command", command}, {"description", "write ran.txt"}, {"timeout", 60000}});
+    } else if (!write_tool.empty() && asked_to_write && !results.count("toolu_" + write_tool)) {
+      if (write_tool == "write") tool(write_tool, {{"filePath", "/workspace/hello.txt"}, {"content", "written by opencode\n"}});
+      else tool(write_tool, {{"file_path", "/workspace/hello.txt"}, {"content", "written by claude\n"}});
     } else {
       out += event("content_block_start", {{"type", "content_block_start"}, {"index", 0},
                                            {"content_block", {{"type", "text"}, {"text", ""}}}});
@@ -133,11 +140,9 @@ class FakeAnthropic {
     res.set_content(out, "text/event-stream");
   }
 
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
   std::mutex mu_;
   std::vector<Seen> seen_;
+  LoopbackServer http_;  // last: stops serving before the members above go
 };
 
 }  // namespace hearth::test
