@@ -3,10 +3,10 @@
 // create → sandbox ready → agent_started → first text → turn end, and the agent's own
 // start split into `initialize` (from its spawn to the answer) and its session
 // (session/new), as the agent_started event reports them. The mock agent always; Claude
-// Code against the tests' fake Anthropic API on 127.0.0.1 when it is installed or can be
-// (`hearth agents install claude` into build/bench/agents-cache once, not timed; set
-// HEARTH_BENCH_AGENTS=mock to skip it). Goal: Claude Code's agent_started < 1 s after the
-// sandbox is ready.
+// Code, Codex, Gemini CLI and OpenCode against the tests' fakes of their model APIs on
+// 127.0.0.1, each installed once (`hearth agents install` into build/bench/agents-cache,
+// not timed; HEARTH_BENCH_AGENTS=claude,codex picks some, =mock none). Goal: Claude
+// Code's agent_started < 1 s after the task's creation.
 #include <spdlog/spdlog.h>
 
 #include <thread>
@@ -14,6 +14,8 @@
 #include "bench/edge_util.h"
 #include "sandbox/agents.h"
 #include "tests/support/fake_anthropic.h"
+#include "tests/support/fake_gemini.h"
+#include "tests/support/fake_openai.h"
 
 using namespace hearth;
 using namespace hearth::bench;
@@ -105,13 +107,13 @@ json figures(const std::vector<Round>& rounds) {
           {"agent_session_ms_p50", p50(&Round::session)}};
 }
 
-// Claude Code installed once into the cache (npm), then shared with every run.
-bool install_claude(const std::filesystem::path& cache) {
-  auto def = sandbox::find_agent("claude");
+// A real agent installed once into the cache (npm), then shared with every run.
+bool install(const std::filesystem::path& cache, const std::string& agent) {
+  auto def = sandbox::find_agent(agent);
   if (!def.ok()) return false;
   if (sandbox::installed_version(cache, **def)) return true;
-  std::cerr << "agent_start: installing Claude Code into " << cache.string() << " (once, not timed)\n";
-  auto command = std::string(HEARTH_BINARY) + " agents install claude --data-dir '" + cache.string() + "' >&2";
+  std::cerr << "agent_start: installing " << agent << " into " << cache.string() << " (once, not timed)\n";
+  auto command = std::string(HEARTH_BINARY) + " agents install " + agent + " --data-dir '" + cache.string() + "' >&2";
   return std::system(command.c_str()) == 0;
 }
 
@@ -120,9 +122,12 @@ bool install_claude(const std::filesystem::path& cache) {
 int main() {
   spdlog::set_level(spdlog::level::err);
   const char* only = std::getenv("HEARTH_BENCH_AGENTS");
-  bool want_claude = !only || std::string(only).find("claude") != std::string::npos;
+  std::vector<std::string> real;
+  for (const char* agent : {"claude", "codex", "gemini", "opencode"})
+    if (!only || std::string(only).find(agent) != std::string::npos) real.push_back(agent);
   std::filesystem::path cache = HEARTH_BENCH_CACHE;
-  bool claude = want_claude && install_claude(cache);
+  std::map<std::string, bool> installed;
+  for (const auto& agent : real) installed[agent] = install(cache, agent);
 
   BenchEdge e("agent_start", 16, {}, {}, true);
   ScratchDir repos("agent_start_repo");
@@ -130,7 +135,7 @@ int main() {
   // The installed agents, shared read-only (the sandbox binds them read-only anyway).
   std::error_code ec;
   std::filesystem::remove(e.data_dir() / "agents", ec);  // empty if there
-  if (claude) std::filesystem::create_directory_symlink(cache / "agents", e.data_dir() / "agents", ec);
+  if (!real.empty()) std::filesystem::create_directory_symlink(cache / "agents", e.data_dir() / "agents", ec);
   httplib::Client cli("127.0.0.1", e.port);
   cli.set_read_timeout(30, 0);
 
@@ -142,27 +147,44 @@ int main() {
   out["mock"] = figures(rounds);
   std::cout << "mock: agent_started p50 " << out["mock"]["agent_started_ms_p50"] << " ms after create\n";
 
-  if (claude) {
-    test::FakeAnthropic model;
-    auto secret = [&](const std::string& name, const std::string& value) {
-      auto r = cli.Put("/v1/orgs/bench/secrets/" + name, e.auth(), json{{"value", value}}.dump(), "application/json");
-      return r && r->status == 200;
-    };
-    if (!secret("ANTHROPIC_API_KEY", "sk-ant-bench-" + std::string(32, 'k')) || !secret("ANTHROPIC_BASE_URL", model.url()))
-      return 1;
+  // The model APIs, faked on 127.0.0.1; every agent's secrets set at once.
+  test::FakeAnthropic anthropic;
+  test::FakeOpenAI openai;
+  test::FakeGemini gemini;
+  for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
+           {"ANTHROPIC_API_KEY", "sk-ant-bench-" + std::string(32, 'k')},
+           {"ANTHROPIC_BASE_URL", anthropic.url()},
+           {"OPENAI_API_KEY", "sk-bench-" + std::string(32, 'k')},
+           {"OPENAI_BASE_URL", openai.url()},
+           {"CODEX_MODEL", "gpt-5.4-mini"},
+           {"GEMINI_API_KEY", "AIza-bench-" + std::string(32, 'k')},
+           {"GOOGLE_GEMINI_BASE_URL", gemini.url()},
+           {"GEMINI_MODEL", "gemini-fake-1"},
+           {"OPENCODE_MODEL", "anthropic/claude-fake-1"}}) {
+    auto r = cli.Put("/v1/orgs/bench/secrets/" + name, e.auth(), json{{"value", value}}.dump(), "application/json");
+    if (!r || r->status != 200) return 1;
+  }
+  for (const auto& agent : real) {
+    if (!installed[agent]) {
+      out[agent] = "not installed (npm failed)";
+      continue;
+    }
     rounds.clear();
-    for (int i = 0; i < 4; ++i)
-      if (auto r = one_task(e, cli, "claude", i)) rounds.push_back(*r);
-    if (rounds.empty()) return 1;
-    out["claude"] = figures(rounds);
-    auto start = out["claude"]["agent_started_ms_p50"].get<double>() - out["claude"]["sandbox_ready_ms_p50"].get<double>();
-    out["claude"]["agent_start_after_ready_ms_p50"] = start;
+    for (int i = 0; i < 3; ++i)
+      if (auto r = one_task(e, cli, agent, i)) rounds.push_back(*r);
+    if (rounds.empty()) {
+      out[agent] = "no turn ended";
+      continue;
+    }
+    out[agent] = figures(rounds);
+    auto start = out[agent]["agent_started_ms_p50"].get<double>() - out[agent]["sandbox_ready_ms_p50"].get<double>();
+    out[agent]["agent_start_after_ready_ms_p50"] = start;
+    std::cout << agent << ": agent_started p50 " << out[agent]["agent_started_ms_p50"] << " ms after create, " << start
+              << " ms after the sandbox was ready\n";
+  }
+  if (out["claude"].is_object()) {
     out["claude"]["goal_ms"] = 1000;
-    out["claude"]["goal_met"] = start < 1000;
-    std::cout << "claude: agent_started p50 " << out["claude"]["agent_started_ms_p50"] << " ms after create, "
-              << start << " ms after the sandbox was ready\n";
-  } else {
-    out["claude"] = want_claude ? "not installed (npm failed)" : "skipped";
+    out["claude"]["goal_met"] = out["claude"]["agent_started_ms_p50"].get<double>() < 1000;
   }
   print_figures(out);
   return 0;

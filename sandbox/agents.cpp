@@ -140,7 +140,7 @@ const std::vector<AgentDef>& agent_registry() {
       d.settings = {"ANTHROPIC_BASE_URL", "OPENAI_BASE_URL", "OPENCODE_MODEL", "OPENCODE_CONFIG_CONTENT"};
       // No update checks, and none of its default plugins (logins to hosted accounts,
       // installed from npm at every start in a fresh HOME).
-      d.env = {"OPENCODE_DISABLE_AUTOUPDATE=1", "OPENCODE_DISABLE_DEFAULT_PLUGINS=1"};
+      d.env = {"OPENCODE_DISABLE_AUTOUPDATE=1", "OPENCODE_DISABLE_DEFAULT_PLUGINS=1", "OPENCODE_DISABLE_MODELS_FETCH=1", "OPENCODE_DISABLE_LSP_DOWNLOAD=1"};
       d.derived_env = opencode_env;
       d.needs_network = true;
       a.push_back(d);

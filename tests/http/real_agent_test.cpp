@@ -309,7 +309,7 @@ TEST_CASE("Codex writes a file and runs a command in the sandbox, each allowed b
   }
 }
 
-TEST_CASE("Gemini CLI writes a file and runs a command in the sandbox, each allowed by a person, and resumes after a restart, against a fake Gemini API") {
+TEST_CASE("Gemini CLI writes a file and runs a command in the sandbox, each allowed by a person, and after a restart starts a new conversation (it cannot load its sessions), against a fake Gemini API") {
   AgentWorld w;
   install(w, "gemini");
   test::FakeGemini model;
