@@ -257,7 +257,7 @@ TEST_CASE("an agent that fails or crashes mid-turn ends the turn with the reason
   CHECK(AgentWorld::said(events, 3) == "this session has seen 3 prompts");
 }
 
-TEST_CASE("a restarted session's next prompt starts a fresh agent that resumes the conversation; a running turn refuses it") {
+TEST_CASE("a restarted session's next prompt starts a fresh agent that resumes the conversation, and a running turn refuses it") {
   AgentWorld w;
   w.ready_sandbox("t1");
   auto session = w.session("t1");

@@ -104,7 +104,7 @@ TEST_CASE("codex runs with its own sandbox off but asks before acting, in a CODE
   CHECK_FALSE(has(model->argv, "model_provider=\"hearth\""));  // no base URL: OpenAI's own
 }
 
-TEST_CASE("gemini does its own file I/O; the others have Hearth serve it") {
+TEST_CASE("gemini does its own file I/O, and the others have Hearth serve it") {
   for (const auto& d : agent_registry()) CHECK_MESSAGE(d.client_fs == (d.name != "gemini"), d.name);
 }
 

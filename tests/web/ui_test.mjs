@@ -241,6 +241,10 @@ async function main() {
   await rule.getByRole('button', { name: 'Revoke' }).click();
   await page.locator('.always-allowed').waitFor({ state: 'detached', timeout: 10000 });
   check(true, 'an allow-always rule is revoked from the task view');
+  // Between turns the agent can be restarted (changed secrets reach it then).
+  await page.getByRole('button', { name: 'Restart agent' }).click({ timeout: 30000 });
+  await page.locator('.transcript', { hasText: 'admin restarted the agent: the next message starts it afresh' }).waitFor({ timeout: 30000 });
+  check(true, 'the agent is restarted from the task view between turns, and the transcript says who did it');
 
   // The first task's diff: revert its file; then archive it.
   await page.locator('nav.sidebar a.task', { hasText: 'write hello.txt' }).click();

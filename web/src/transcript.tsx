@@ -120,6 +120,9 @@ export function fold(events: Json[]): { items: Item[]; pending: Json[] } {
       case 'cancel_requested':
         items.push({ type: 'note', key: `s${e.seq}`, at: e.at, tone: 'muted', text: `${d.by || 'Someone'} asked the agent to stop.` });
         break;
+      case 'agent_restart_requested':
+        items.push({ type: 'note', key: `s${e.seq}`, at: e.at, tone: 'muted', text: `${d.by || 'Someone'} restarted the agent: the next message starts it afresh, with the org's current secrets.` });
+        break;
       case 'session_closed':
         items.push({ type: 'note', key: `s${e.seq}`, at: e.at, tone: 'muted', text: d.by ? `${d.by} closed this session.` : 'This session was closed.' });
         break;
@@ -539,6 +542,13 @@ function Composer({ base, path, session, status, taskStatus }:
       setError(message(e));
     }
   };
+  const restart = async () => {
+    try {
+      await api('POST', `${path}/restart`, {});
+    } catch (e) {
+      setError(message(e));
+    }
+  };
   return (
     <form class="composer" onSubmit={(e) => { e.preventDefault(); void send(); }}>
       <label class="visually-hidden" for="prompt">Message the agent</label>
@@ -552,6 +562,9 @@ function Composer({ base, path, session, status, taskStatus }:
                 }} />
       <div class="composer-actions">
         {running && <button type="button" class="danger" onClick={stop} disabled={status === 'cancelling'}>{status === 'cancelling' ? 'Stopping…' : 'Stop'}</button>}
+        {!running && status !== 'closed' && taskStatus !== 'provisioning' &&
+          <button type="button" class="quiet" onClick={restart}
+                  title="End the agent now; the next message starts it afresh with the org's current secrets, resuming the conversation where the agent can">Restart agent</button>}
         <button type="submit" class="primary" disabled={!!why || busy || !text.trim()} title={why || undefined}>Send</button>
       </div>
       {error && <p class="error" role="alert">{error}</p>}
