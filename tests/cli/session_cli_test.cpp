@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sandbox/process.h"
+#include "tests/support/proc.h"
 #include "tests/support/git_repo.h"
 #include "tests/support/served.h"
 #include "tests/support/serve_process.h"
@@ -51,16 +52,13 @@ std::string trim(std::string s) {
 // Processes on this machine whose command line mentions `text`.
 std::vector<int> processes_mentioning(const std::string& text) {
   std::vector<int> pids;
-  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
-    auto name = e.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream in(e.path() / "cmdline", std::ios::binary);
-    std::string cmd((std::istreambuf_iterator<char>(in)), {});
-    std::ifstream stat(e.path() / "stat");
-    std::string st((std::istreambuf_iterator<char>(stat)), {});
+  for (int pid : test::proc_pids()) {
+    auto dir = "/proc/" + std::to_string(pid);
+    auto cmd = test::read_proc_file(dir + "/cmdline");
+    auto st = test::read_proc_file(dir + "/stat");
     auto close = st.rfind(')');
     bool zombie = close != std::string::npos && close + 2 < st.size() && st[close + 2] == 'Z';
-    if (!zombie && cmd.find(text) != std::string::npos) pids.push_back(std::stoi(name));
+    if (!zombie && cmd.find(text) != std::string::npos) pids.push_back(pid);
   }
   return pids;
 }
@@ -75,10 +73,8 @@ std::vector<int> sandbox_processes(const std::string& sandboxes) {
     if (::stat(d.path().c_str(), &st) == 0 && st.st_gid != 0) uids.insert(std::to_string(st.st_gid));
   }
   std::vector<int> pids;
-  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
-    auto name = e.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream status(e.path() / "status");
+  for (int pid : test::proc_pids()) {
+    std::istringstream status(test::read_proc_file("/proc/" + std::to_string(pid) + "/status"));
     std::string line, uid, state;
     while (std::getline(status, line)) {
       if (line.rfind("State:", 0) == 0) state = line;
@@ -87,7 +83,7 @@ std::vector<int> sandbox_processes(const std::string& sandboxes) {
         fields >> uid;
       }
     }
-    if (uids.count(uid) && state.find("zombie") == std::string::npos) pids.push_back(std::stoi(name));
+    if (uids.count(uid) && state.find("zombie") == std::string::npos) pids.push_back(pid);
   }
   return pids;
 }

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "sandbox/exec.h"
+#include "tests/support/proc.h"
 #include "tests/support/temp_dir.h"
 
 using namespace hearth;
@@ -62,11 +63,8 @@ std::unique_ptr<Provider> provider(const char* name) {
 bool running(const std::vector<std::string>& argv) {
   std::string want;
   for (const auto& a : argv) want += a + '\0';
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
-    std::string cmd((std::istreambuf_iterator<char>(in)), {});
-    if (cmd == want) return true;
-  }
+  for (int pid : test::proc_pids())
+    if (test::read_proc_file("/proc/" + std::to_string(pid) + "/cmdline") == want) return true;
   return false;
 }
 
@@ -340,11 +338,8 @@ TEST_CASE("environment values reach a sandboxed process without appearing in any
   std::atomic<bool> seen{false}, done{false};
   std::thread scan([&] {
     while (!done) {
-      for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-        std::ifstream in(entry.path() / "cmdline", std::ios::binary);
-        std::string cmd((std::istreambuf_iterator<char>(in)), {});
-        if (cmd.find(secret) != std::string::npos) seen = true;
-      }
+      for (int pid : test::proc_pids())
+        if (test::read_proc_file("/proc/" + std::to_string(pid) + "/cmdline").find(secret) != std::string::npos) seen = true;
     }
   });
   auto ran = run_in(*bwrap, box, {{"sh", "-c", "sleep 0.3; echo \"${KEY#sk-test-}\""}, {"KEY=" + secret}});

@@ -1,0 +1,37 @@
+// Reading other processes' /proc files from tests. Any process may exit while it is
+// read: read(2) then fails (ESRCH), which an ifstream reports by throwing, so these read
+// with read(2) and answer "" for a process that is gone.
+#pragma once
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace hearth::test {
+
+// The whole file, or "" when it cannot be read (the process is gone).
+inline std::string read_proc_file(const std::filesystem::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  return text;
+}
+
+// The pids in /proc now (some may be gone by the time they are read).
+inline std::vector<int> proc_pids() {
+  std::vector<int> pids;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
+    auto name = it->path().filename().string();
+    if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos) pids.push_back(std::stoi(name));
+  }
+  return pids;
+}
+
+}  // namespace hearth::test
