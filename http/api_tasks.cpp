@@ -14,6 +14,7 @@
 #include "actors/session/agent_runner.h"
 #include "actors/session/session_actor.h"
 #include "actors/task/task_actor.h"
+#include "actors/task/task_state.h"
 #include "actors/user/user_actor.h"
 #include "sandbox/agents.h"
 #include "sandbox/git.h"
@@ -207,9 +208,10 @@ Result<Reply> list_tasks(Context& ctx) {
   if (archived != "exclude" && archived != "include" && archived != "only")
     return Error{ErrorCode::invalid, "archived must be exclude, include or only"};
   auto status = ctx.query("status");
-  if (!status.empty() && std::find(std::begin(task::kStatuses), std::end(task::kStatuses), status) == std::end(task::kStatuses))
+  auto listed = task::parse_status(status);
+  if (!status.empty() && !listed)
     return Error{ErrorCode::invalid, "status must be one of provisioning, running, idle, conflict, error, archived, killed"};
-  if (status == "archived" || status == "killed") archived = "include";
+  if (listed == task::TaskStatus::archived || listed == task::TaskStatus::killed) archived = "include";
   auto owner = ctx.query("owner");
   if (owner == "me") owner = ctx.caller->user_id;
   else if (!owner.empty()) {

@@ -14,6 +14,7 @@
 #include "actors/session/session_actor.h"
 #include "actors/user/user_actor.h"
 #include "actors/task/git_flows.h"
+#include "actors/task/task_state.h"
 #include "storage/database.h"
 #include "storage/text.h"
 
@@ -57,6 +58,9 @@ Json task_row(SQLite::Database& db) {
          {"archived_at", int_or_null(q.getColumn(26))}, {"killed_at", int_or_null(q.getColumn(27))}};
   return t;
 }
+
+// The status in a row task_row read (the table CHECKs that it names one).
+TaskStatus status_in(const Json& t) { return parse_status(t["status"].get<std::string>()).value(); }
 
 Json sessions_json(SQLite::Database& db) {
   SQLite::Statement q(db, "SELECT session_id, title, agent, status, turn, last_turn_status, pending_permissions, "
@@ -119,17 +123,17 @@ std::string plural(std::int64_t n, const char* one, const char* many) {
 // a provisioning error, a failed turn (the newest open session's last). null: nothing.
 Json needs_you(SQLite::Database& db, const Json& t) {
   auto reason = [](const char* why, std::string message) { return Json{{"reason", why}, {"message", message}}; };
-  auto status = t["status"].get<std::string>();
-  if (status == "archived" || status == "killed") return nullptr;
+  auto status = status_in(t);
+  if (status == TaskStatus::archived || status == TaskStatus::killed) return nullptr;
   auto pending = db.execAndGet("SELECT COALESCE(SUM(pending_permissions), 0) FROM sessions WHERE status != 'closed'")
                      .getInt64();
   if (pending > 0)
     return reason("permission", pending == 1 ? "The agent asks for permission."
                                              : fmt::format("The agents ask for {}.", plural(pending, "permission", "permissions")));
-  if (status == "conflict")
+  if (status == TaskStatus::conflict)
     return reason("conflict", fmt::format("Syncing left conflicts in {}.",
                                           plural(static_cast<std::int64_t>(t["conflict_files"].size()), "file", "files")));
-  if (status == "error")
+  if (status == TaskStatus::error)
     return reason("error", fmt::format("The sandbox could not be set up{}.",
                                        t["error_step"].is_string() ? " (" + t["error_step"].get<std::string>() + ")" : ""));
   SQLite::Statement q(db, "SELECT status, last_turn_status FROM sessions WHERE status != 'closed' "
@@ -168,19 +172,19 @@ Json summary_json(SQLite::Database& db) {
               {"created_at", t["created_at"]}, {"updated_at", t["updated_at"]}, {"version", t["version"]}};
 }
 
-std::string status_of(SQLite::Database& db) { return db.execAndGet("SELECT status FROM task").getString(); }
+TaskStatus status_of(SQLite::Database& db) {
+  return parse_status(db.execAndGet("SELECT status FROM task").getString()).value();
+}
 
-// The status its sessions and flags say, for a task past provisioning.
-std::string derived_status(SQLite::Database& db) {
+// The status its row and sessions say (task_state.h).
+TaskStatus derived_status(SQLite::Database& db) {
   auto row = task_row(db);
-  if (!row["killed_at"].is_null()) return "killed";
-  if (!row["archived_at"].is_null()) return "archived";
-  auto current = row["status"].get<std::string>();
-  if (current == "provisioning" || current == "error") return current;
-  auto running = db.execAndGet("SELECT COUNT(*) FROM sessions WHERE status IN ('running', 'cancelling')").getInt64();
-  if (running > 0) return "running";
-  if (!row["conflict_files"].is_null()) return "conflict";
-  return "idle";
+  return derive({.stored = status_in(row),
+                 .killed = !row["killed_at"].is_null(),
+                 .archived = !row["archived_at"].is_null(),
+                 .running_sessions =
+                     db.execAndGet("SELECT COUNT(*) FROM sessions WHERE status IN ('running', 'cancelling')").getInt64(),
+                 .conflict = !row["conflict_files"].is_null()});
 }
 
 // Every change ends here: a new version, the summary to the organization's index, the
@@ -188,7 +192,7 @@ std::string derived_status(SQLite::Database& db) {
 Status changed(StepContext& ctx) {
   auto status = derived_status(ctx.db());
   SQLite::Statement up(ctx.db(), "UPDATE task SET status = ?, version = version + 1, updated_at = ?");
-  up.bind(1, status);
+  up.bind(1, std::string(to_string(status)));
   up.bind(2, static_cast<int64_t>(now()));
   up.exec();
   ctx.broadcast("task.changed", full_json(ctx.db()));
@@ -257,20 +261,10 @@ Status acted(StepContext& ctx, const Json& b, const std::string& what) {
   return tell(ctx, fmt::format("{} {}", b.value("by", std::string("someone")), what), nullptr, "", by_id, true);
 }
 
-Error refused(const std::string& status, const std::string& doing) {
-  return Error{ErrorCode::conflict, fmt::format("the task is {}; it cannot {}", status, doing)};
-}
-
-// The task is live (not archived or killed) and its sandbox is ready.
-Status workable(SQLite::Database& db, const std::string& doing) {
+// Whether the task, as it is now, may do `action` (task_state.h's can).
+Status allowed(SQLite::Database& db, TaskAction action) {
   auto t = task_row(db);
-  auto status = t["status"].get<std::string>();
-  if (status == "archived" || status == "killed" || status == "error" || status == "provisioning")
-    return refused(status, doing);
-  if (t["sandbox_state"] != "ready")
-    return Error{ErrorCode::conflict, fmt::format("the task's sandbox is {}; it cannot {}",
-                                                  t["sandbox_state"].get<std::string>(), doing)};
-  return {};
+  return can(status_in(t), t["sandbox_state"].get<std::string>(), action);
 }
 
 Json session_input(SQLite::Database& db, const std::string& session_id, const std::string& agent,
@@ -336,7 +330,9 @@ std::string commit_message(SQLite::Database& db, std::size_t& included) {
 
 Result<Json> start_op(sandbox::Runtime& rt, StepContext& ctx, const std::string& kind, const Json& args,
                       const std::string& by) {
-  if (auto st = workable(ctx.db(), kind == "diff" ? "refresh its diff" : kind); !st) return st.error();
+  auto action = git_action(kind);
+  if (!action) return Error{ErrorCode::invalid, fmt::format("git {} is no flow of a task", kind)};
+  if (auto st = allowed(ctx.db(), *action); !st) return st.error();
   // One flow at a time; a diff refresh alongside is harmless (its own index) and is
   // not waited for, nor started while a flow runs (the flow refreshes the diff itself).
   SQLite::Statement busy(ctx.db(), "SELECT id, kind FROM ops WHERE status = 'running' AND kind != 'diff' LIMIT 1");
@@ -451,8 +447,9 @@ Result<Json> on_sandbox_changed(StepContext& ctx, const Json& b) {
   up.bind(1, state);
   up.exec();
   auto t = task_row(ctx.db());
-  auto status = t["status"].get<std::string>();
-  if (status == "provisioning" && state == "ready") {
+  auto status = status_in(t);
+  auto outcome = provisioning_outcome(status, state);
+  if (outcome == TaskStatus::idle) {
     // The sandbox is there: a session to work in.
     auto any = ctx.db().execAndGet("SELECT COUNT(*) FROM sessions").getInt64();
     auto open = ctx.db().execAndGet("SELECT COUNT(*) FROM sessions WHERE status != 'closed'").getInt64();
@@ -463,7 +460,7 @@ Result<Json> on_sandbox_changed(StepContext& ctx, const Json& b) {
       if (!id) return id.error();
     }
     ctx.db().exec("UPDATE task SET status = 'idle', phase = NULL, error = NULL, error_step = NULL");
-  } else if (status == "provisioning" && state == "error") {
+  } else if (outcome == TaskStatus::error) {
     auto step = b.value("step", std::string("provisioning the sandbox"));
     auto error = b.value("error", std::string("provisioning failed"));
     SQLite::Statement err(ctx.db(), "UPDATE task SET status = 'error', phase = NULL, error = ?, error_step = ?");
@@ -477,7 +474,7 @@ Result<Json> on_sandbox_changed(StepContext& ctx, const Json& b) {
         !st)
       return st.error();
     return Json{{"status", "error"}};
-  } else if (status == "provisioning" && state == "provisioning") {
+  } else if (status == TaskStatus::provisioning && state == "provisioning") {
     SQLite::Statement ph(ctx.db(), "UPDATE task SET phase = ?");
     ph.bind(1, b.value("step", std::string("provisioning the sandbox")));
     ph.exec();
@@ -550,7 +547,7 @@ Result<Json> on_session_changed(sandbox::Runtime& rt, StepContext& ctx, const Js
   if (!notify.is_null())
     if (auto st = tell(ctx, notify["type"], notify, id); !st) return st.error();
   // After a turn the work tree changed: the diff is refreshed (unless a flow runs; it refreshes too).
-  if (event == "turn_ended" && running_op(ctx.db()).is_null() && workable(ctx.db(), "refresh its diff"))
+  if (event == "turn_ended" && running_op(ctx.db()).is_null() && allowed(ctx.db(), TaskAction::refresh_diff))
     if (auto op = start_op(rt, ctx, "diff", Json::object(), "hearth"); !op)
       spdlog::warn("task.diff_refresh_failed task={} error={}", ctx.address().display(), op.error().message);
   return Json{{"session_id", id}, {"status", b["status"]}};
@@ -617,7 +614,7 @@ Result<Json> on_git_done(StepContext& ctx, const Json& body) {
 }
 
 Result<Json> on_prompt(StepContext& ctx, const Json& b) {
-  if (auto st = workable(ctx.db(), "take a prompt"); !st) return st.error();
+  if (auto st = allowed(ctx.db(), TaskAction::take_prompt); !st) return st.error();
   auto session_id = b.value("session_id", std::string());
   if (session_id.empty()) {
     SQLite::Statement q(ctx.db(), "SELECT session_id FROM sessions WHERE status != 'closed' ORDER BY created_at DESC LIMIT 1");
@@ -667,7 +664,7 @@ Result<Json> on_stop(StepContext& ctx, const Json& b) {
 }
 
 Result<Json> on_create_session(StepContext& ctx, const Json& b) {
-  if (auto st = workable(ctx.db(), "start a session"); !st) return st.error();
+  if (auto st = allowed(ctx.db(), TaskAction::start_session); !st) return st.error();
   auto agent = b.value("agent", std::string());
   if (agent.empty()) agent = task_row(ctx.db())["agent"];
   add_participant(ctx, b);
@@ -719,8 +716,7 @@ Result<Json> on_rename(StepContext& ctx, const Json& b) {
 }
 
 Result<Json> on_change_owner(StepContext& ctx, const Json& b) {
-  auto status = status_of(ctx.db());
-  if (status == "killed") return refused(status, "change hands");
+  if (auto st = allowed(ctx.db(), TaskAction::change_owner); !st) return st.error();
   SQLite::Statement up(ctx.db(), "UPDATE task SET owner_id = ?, owner_name = ?");
   up.bind(1, b.at("user_id").get<std::string>());
   up.bind(2, b.at("username").get<std::string>());
@@ -736,8 +732,8 @@ Result<Json> on_change_owner(StepContext& ctx, const Json& b) {
 
 Result<Json> on_archive(StepContext& ctx, const Json& b) {
   auto status = status_of(ctx.db());
-  if (status == "archived") return full_json(ctx.db());
-  if (status == "killed" || status == "provisioning") return refused(status, "be archived");
+  if (done_already(status, TaskAction::archive)) return full_json(ctx.db());
+  if (auto st = allowed(ctx.db(), TaskAction::archive); !st) return st.error();
   auto by = b.value("by", std::string());
   if (auto st = cancel_turns(ctx, by); !st) return st.error();
   auto t = task_row(ctx.db());
@@ -752,8 +748,7 @@ Result<Json> on_archive(StepContext& ctx, const Json& b) {
 }
 
 Result<Json> on_unarchive(StepContext& ctx, const Json& b) {
-  auto status = status_of(ctx.db());
-  if (status != "archived") return refused(status, "be unarchived (it is not archived)");
+  if (auto st = allowed(ctx.db(), TaskAction::unarchive); !st) return st.error();
   auto t = task_row(ctx.db());
   auto by = b.value("by", std::string());
   auto sandbox = sandbox::address(t["org_id"], t["task_id"]);
@@ -772,8 +767,7 @@ Result<Json> on_unarchive(StepContext& ctx, const Json& b) {
 }
 
 Result<Json> on_kill(StepContext& ctx, const Json& b) {
-  auto status = status_of(ctx.db());
-  if (status == "killed") return full_json(ctx.db());
+  if (done_already(status_of(ctx.db()), TaskAction::kill)) return full_json(ctx.db());
   auto t = task_row(ctx.db());
   auto by = b.value("by", std::string());
   // The sandbox's destroy ends every process and agent, and closes its sessions.
@@ -791,8 +785,7 @@ Result<Json> on_kill(StepContext& ctx, const Json& b) {
 }
 
 Result<Json> on_retry(StepContext& ctx, const Json& b) {
-  auto status = status_of(ctx.db());
-  if (status != "error") return refused(status, "be retried (only after a provisioning error)");
+  if (auto st = allowed(ctx.db(), TaskAction::retry); !st) return st.error();
   auto t = task_row(ctx.db());
   if (auto st = ctx.send(sandbox::address(t["org_id"], t["task_id"]), sandbox::kRetry, {{"by", b.value("by", std::string())}}); !st)
     return st.error();

@@ -60,8 +60,7 @@ inline constexpr const char* kDiffFile = "task.diff_file";  // {path} -> one fil
 inline constexpr const char* kOps = "task.ops";            // {before_id?, limit?}
 inline constexpr const char* kOp = "task.op";              // {op_id}
 
-// Statuses, as docs/tasks.md describes them.
-inline constexpr const char* kStatuses[] = {"provisioning", "running", "idle", "conflict", "error", "archived", "killed"};
+// Statuses (TaskStatus), derived and checked in task_state.h.
 
 // A title from a prompt's first line, in the prompt's words ("fix the flaky parser
 // test"), at most 72 bytes, cut between words. With `conventional` (an org setting),
