@@ -15,6 +15,7 @@
 #include "actors/session/session_actor.h"
 #include "actors/task/task_actor.h"
 #include "actors/task/task_state.h"
+#include "actors/task/titles.h"
 #include "actors/user/user_actor.h"
 #include "sandbox/agents.h"
 #include "sandbox/git.h"

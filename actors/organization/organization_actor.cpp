@@ -10,6 +10,7 @@
 #include "actors/host/index_update.h"
 #include "actors/host/step_context.h"
 #include "actors/task/task_actor.h"
+#include "actors/task/titles.h"
 #include "actors/user/user_actor.h"
 #include "storage/database.h"
 

@@ -62,14 +62,6 @@ inline constexpr const char* kOp = "task.op";              // {op_id}
 
 // Statuses (TaskStatus), derived and checked in task_state.h.
 
-// A title from a prompt's first line, in the prompt's words ("fix the flaky parser
-// test"), at most 72 bytes, cut between words. With `conventional` (an org setting),
-// prefixed by a Conventional Commits type as the reference derives it ("fix: ...")
-// unless the line has one already.
-std::string derive_title(const std::string& prompt, bool conventional = false);
-// "hearth/fix-the-flaky-parser-test-k3x9": a readable slug of the title and a suffix.
-std::string derive_branch(const std::string& title, const std::string& suffix);
-
 ActorType make_type(sandbox::Runtime& runtime);
 
 }  // namespace hearth::actors::task

@@ -5,7 +5,6 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include "actors/audit/audit_actor.h"
-#include "actors/task/task_actor.h"
 #include "actors/host/workflow.h"
 #include "tests/support/test_host.h"
 
@@ -89,30 +88,6 @@ TEST_CASE("audit chain: intact, then an edited row, a deleted row and deleted ne
     log.append(1);
     CHECK((*log.host->call(audit::address("org1"), audit::kList, {{"limit", 1}}))["items"][0]["seq"] == 5);
   }
-}
-
-TEST_CASE("task titles and branch names derived from a prompt") {
-  using actors::task::derive_title;
-  // In the prompt's words by default.
-  CHECK(derive_title("fix the flaky test in parser.cpp\nmore words") == "fix the flaky test in parser.cpp");
-  CHECK(derive_title("\n\n  docs: explain the queue") == "docs: explain the queue");
-  CHECK(derive_title("Add a <b>dark</b> mode!") == "Add a <b>dark</b> mode!");
-  CHECK(derive_title("/write hello.txt   Hello\tthere") == "write hello.txt Hello there");
-  CHECK(derive_title("   ") == "untitled task");
-  CHECK(derive_title(std::string(300, 'x')).size() == 72);
-  auto words = derive_title("make the parser accept trailing commas in every list and every map it reads from files");
-  CHECK(words == "make the parser accept trailing commas in every list and every map it");  // cut between words
-  CHECK(derive_title(std::string(69, 'a') + " é") == std::string(69, 'a') + " é");  // 72 bytes: kept
-  CHECK(derive_title(std::string(71, 'a') + "é") == std::string(71, 'a'));  // never half a character
-  // With the org's conventional_titles, a Conventional Commits type first, as the reference does.
-  CHECK(derive_title("fix the flaky test in parser.cpp", true) == "fix: fix the flaky test in parser.cpp");
-  CHECK(derive_title("docs: explain the queue", true) == "docs: explain the queue");
-  CHECK(derive_title("Add a dark mode", true) == "feat: Add a dark mode");
-  CHECK(actors::task::derive_branch("fix: the flaky parser test", "k3x9") == "hearth/the-flaky-parser-test-k3x9");
-  CHECK(actors::task::derive_branch("feat: ÜBER große Änderung", "a1b2") == "hearth/uber-grosse-anderung-a1b2");
-  CHECK(actors::task::derive_branch("Équipe café", "a1b2") == "hearth/equipe-cafe-a1b2");
-  CHECK(actors::task::derive_branch("日本語", "zz01") == "hearth/task-zz01");
-  CHECK(actors::task::derive_branch("feat: !!!", "zz00") == "hearth/task-zz00");
 }
 
 }  // namespace hearth::test
