@@ -9,16 +9,10 @@
 #include "sandbox/git.h"
 
 namespace hearth::actors::task {
-namespace {
-
-namespace sb = hearth::sandbox;
-
-constexpr std::size_t kPatchKept = 64 * 1024;     // per file, in the database
-constexpr std::size_t kPatchesKept = 512 * 1024;  // all files of one diff
 
 // In the agent's repository (worktree): hooks and fsmonitor off where git lets us say
 // so, though whatever the agent configured runs with the agent's own powers only.
-constexpr const char* kWorktreePrelude = R"SH(set -e
+const std::string_view kWorktreePrelude = R"SH(set -e
 g() { git -c core.hooksPath=/dev/null -c core.fsmonitor=false -c commit.gpgSign=false "$@"; }
 commit_all() {
   if [ -n "$(g status --porcelain)" ]; then
@@ -30,7 +24,7 @@ commit_all() {
 base_from_mirror() { g fetch -q --no-tags --upload-pack "$HEARTH_UPLOAD_PACK" "$HEARTH_MIRROR" "+refs/heads/$BASE:refs/remotes/origin/$BASE"; }
 )SH";
 
-constexpr const char* kSyncScript = R"SH(base_from_mirror
+const std::string_view kSyncScript = R"SH(base_from_mirror
 commit_all
 if ! g rebase -q "refs/remotes/origin/$BASE" >/dev/null 2>&1; then
   files=$(g diff --name-only --diff-filter=U)
@@ -42,8 +36,7 @@ echo "rebased $(g rev-parse HEAD)"
 )SH";
 
 // Exits kUnchanged, touching nothing, when the file (tracked or not) is as in the base.
-constexpr int kUnchanged = 3;
-constexpr const char* kRevertScript = R"SH(base=$(g merge-base HEAD "refs/remotes/origin/$BASE")
+const std::string_view kRevertScript = R"SH(base=$(g merge-base HEAD "refs/remotes/origin/$BASE")
 if g diff --quiet "$base" -- "$FILE" && [ -z "$(g ls-files --others --exclude-standard -- "$FILE")" ]; then
   echo "no change to $FILE"
   exit 3
@@ -63,20 +56,28 @@ echo "reverted $FILE"
 // between runs, so that unchanged files are not hashed again; read-tree -i leaves the work
 // tree out of its merge, which would otherwise refuse an entry a flow changed within the
 // same second as the last run ("not uptodate", racy git) and leave the diff stale.
-constexpr const char* kImportScript = R"SH(set -e
+// The agent's repository is named by $GIT_WORK_TREE (/workspace in the sandbox).
+const std::string_view kImportScript = R"SH(set -e
 g() { git -c core.hooksPath=/dev/null -c core.fsmonitor=false "$@"; }
-g fetch -q --no-write-fetch-head --no-tags --no-recurse-submodules /workspace/.git "+HEAD:$REF"
+g fetch -q --no-write-fetch-head --no-tags --no-recurse-submodules "$GIT_WORK_TREE/.git" "+HEAD:$REF"
 head=$(g rev-parse "$REF")
 printf 'HEAD %s\n' "$head"
 [ -n "$DIFF" ] || exit 0
 base=$(g merge-base "$head" "refs/heads/$BASE")
 printf 'BASE %s\n' "$base"
 g read-tree -i -m "$head"
-g -c core.excludesFile=/workspace/.git/info/exclude add -A
+g -c core.excludesFile="$GIT_WORK_TREE/.git/info/exclude" add -A
 printf '\036NUMSTAT\n'; g diff --cached --no-renames --numstat -z "$base"
 printf '\036STATUS\n'; g diff --cached --no-renames --name-status -z "$base"
 printf '\036PATCH\n'; g diff --cached --no-renames --no-color --no-ext-diff --no-textconv "$base"
 )SH";
+
+namespace {
+
+namespace sb = hearth::sandbox;
+
+constexpr std::size_t kPatchKept = 64 * 1024;     // per file, in the database
+constexpr std::size_t kPatchesKept = 512 * 1024;  // all files of one diff
 
 std::string tidy(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
@@ -163,6 +164,20 @@ Json parse_diff(const std::string& out) {
   return result;
 }
 
+Json parse_conflicts(std::string_view out) {
+  Json files = Json::array();
+  auto at = out.find("CONFLICT\n");
+  if (at == std::string_view::npos) return files;
+  auto rest = out.substr(at + 9);
+  while (!rest.empty()) {
+    auto nl = rest.find('\n');
+    auto line = rest.substr(0, nl);
+    if (!line.empty()) files.push_back(std::string(line));
+    rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+  }
+  return files;
+}
+
 Result<Json> run_git_flow(sandbox::Runtime& rt, const GitPlan& plan, std::stop_token server_stop) {
   auto provider = rt.provider(plan.provider);
   if (!provider) return provider.error();
@@ -190,8 +205,8 @@ Result<Json> run_git_flow(sandbox::Runtime& rt, const GitPlan& plan, std::stop_t
   };
 
   // Each step: git's words on failure; a stop of the server ends the flow.
-  auto worktree = [&](const std::string& script) -> Result<sb::GitOutput> {
-    auto out = git.worktree(std::string(kWorktreePrelude) + script, env, token);
+  auto worktree = [&](std::string_view script) -> Result<sb::GitOutput> {
+    auto out = git.worktree(std::string(kWorktreePrelude).append(script), env, token);
     if (!out) return out.error();
     if (server_stop.stop_requested()) return interrupted();
     return out;
@@ -206,7 +221,7 @@ Result<Json> run_git_flow(sandbox::Runtime& rt, const GitPlan& plan, std::stop_t
   // The agent's HEAD into the mirror: its commit id; with `diff`, the diff too.
   auto import = [&](bool diff) -> Result<std::string> {
     auto ref = plan.kind == "diff" ? "diff" : "flow";
-    auto out = git.import(kImportScript,
+    auto out = git.import(std::string(kImportScript),
                           {fmt::format("REF=refs/hearth/{}", ref), std::string("DIFF=") + (diff ? "1" : ""),
                            "BASE=" + plan.base, fmt::format("GIT_INDEX_FILE=/run/hearth/mirror/state/index-{}", ref)},
                           token);
@@ -243,17 +258,8 @@ Result<Json> run_git_flow(sandbox::Runtime& rt, const GitPlan& plan, std::stop_t
     auto synced = worktree(kSyncScript);
     if (!synced) return synced.error();
     auto text = tidy(synced->out);
-    if (synced->exit_code == 3) {
-      Json conflicts = Json::array();
-      auto at = text.find("CONFLICT\n");
-      std::string_view rest = at == std::string::npos ? std::string_view() : std::string_view(text).substr(at + 9);
-      while (!rest.empty()) {
-        auto nl = rest.find('\n');
-        auto line = rest.substr(0, nl);
-        if (!line.empty()) conflicts.push_back(std::string(line));
-        rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
-      }
-      result["conflict_files"] = conflicts;
+    if (synced->exit_code == kConflicted) {
+      result["conflict_files"] = parse_conflicts(text);
     } else if (synced->exit_code != 0) {
       return failed(plan.kind, *synced);
     }

@@ -17,6 +17,7 @@
 
 #include <stop_token>
 #include <string>
+#include <string_view>
 
 #include "actors/host/address.h"
 #include "storage/error.h"
@@ -42,9 +43,39 @@ struct GitPlan {
 // step fails, or unavailable when the server stopped meanwhile.
 Result<Json> run_git_flow(sandbox::Runtime& rt, const GitPlan& plan, std::stop_token server_stop);
 
-// The diff step's output as {base_commit, head_commit, files: [{path, status, added,
-// removed, patch, patch_truncated}]}: patches past 64 KiB a file or 512 KiB in all are
-// left out and marked.
+// The diff step's output (kImportScript's with $DIFF) as {base_commit, head_commit,
+// files: [{path, status, added, removed, patch, patch_truncated}]}, files in path
+// order; a binary file has null counts; patches past 64 KiB a file or 512 KiB in all
+// are left out and marked. Output without the sections gives what it has (nulls, no files).
 Json parse_diff(const std::string& out);
+
+// The files kSyncScript's output lists after "CONFLICT" (none without it).
+Json parse_conflicts(std::string_view out);
+
+// The shell scripts the flows run, public so that tests run them on real git.
+//
+// The worktree scripts run in the agent's repository (SandboxGit::worktree, which sets
+// $HEARTH_MIRROR and $HEARTH_UPLOAD_PACK to reach the mirror), each after
+// kWorktreePrelude, with $MSG, $BASE, $BRANCH and $FILE from the plan:
+//   kWorktreePrelude  `g` (git with hooks, fsmonitor and signing off); `commit_all`
+//                     (commits everything with $MSG and prints "committed <sha>", or
+//                     nothing when nothing changed); `base_from_mirror` (the base into
+//                     refs/remotes/origin/$BASE).
+//   kSyncScript       the base from the mirror, the work committed, a rebase onto the
+//                     base: prints "rebased <sha>"; on conflicts aborts the rebase (the
+//                     branch as it was), prints "CONFLICT" and the files, exits kConflicted.
+//   kRevertScript     $FILE as it is in the merge base with the base (removed when the
+//                     base lacks it): prints "reverted $FILE"; exits kUnchanged, touching
+//                     nothing, when the file is as in the base.
+// kImportScript runs in the mirror (SandboxGit::import: GIT_DIR the mirror, GIT_WORK_TREE
+// the agent's work tree, read-only): fetches the agent's HEAD into $REF and prints
+// "HEAD <sha>"; with $DIFF set, also "BASE <merge base with $BASE>" and the work tree
+// against it in the sections parse_diff reads, through the index at $GIT_INDEX_FILE.
+extern const std::string_view kWorktreePrelude;
+extern const std::string_view kSyncScript;
+extern const std::string_view kRevertScript;
+extern const std::string_view kImportScript;
+inline constexpr int kConflicted = 3;  // kSyncScript's exit code when it stopped on conflicts
+inline constexpr int kUnchanged = 3;   // kRevertScript's when there was nothing to revert
 
 }  // namespace hearth::actors::task

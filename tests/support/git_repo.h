@@ -1,10 +1,11 @@
-// Real git repositories for tests: a shell helper and a small origin repository.
+// Real git repositories for tests: shell helpers and a small origin repository.
 #pragma once
 
 #include <doctest/doctest.h>
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "sandbox/process.h"
 
@@ -31,6 +32,37 @@ inline std::filesystem::path make_repo(const std::filesystem::path& at) {
      "'; mkdir src; echo one > README.md; echo two > src/a.c; echo three > src/b.c; "
      "git add -A; git -c user.name=t -c user.email=t@t commit -qm init; git branch -q dev");
   return at;
+}
+
+// What a script said and how it ended, byte for byte.
+struct ScriptRun {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+// Runs `script` with sh in `cwd`, `env` (NAME=VALUE) added and git's system and global
+// configuration left out, as Hearth's own git runs; any exit code is returned, not checked.
+inline ScriptRun run_script(const std::string& script, std::vector<std::string> env, const std::filesystem::path& cwd) {
+  env.insert(env.end(), {"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "LC_ALL=C"});
+  sandbox::ProcessSpec spec;
+  spec.argv = {"sh", "-c", script};
+  spec.extra_env = std::move(env);
+  spec.cwd = cwd;
+  spec.pipe_stderr = true;
+  auto p = sandbox::Process::spawn(spec);
+  REQUIRE(p.ok());
+  ScriptRun run;
+  sandbox::Chunk chunk;
+  for (;;) {
+    auto read = p->read_chunk(std::chrono::seconds(60), chunk);
+    if (read == sandbox::Process::Read::eof) break;
+    REQUIRE(read == sandbox::Process::Read::data);
+    (chunk.stream == 2 ? run.err : run.out) += chunk.data;
+  }
+  auto code = p->wait(std::chrono::seconds(60));
+  REQUIRE(code.ok());
+  run.exit_code = *code;
+  return run;
 }
 
 }  // namespace hearth::test
