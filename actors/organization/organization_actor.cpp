@@ -10,6 +10,7 @@
 #include "actors/host/index_update.h"
 #include "actors/host/step_context.h"
 #include "actors/task/task_actor.h"
+#include "actors/task/task_store.h"
 #include "actors/task/titles.h"
 #include "actors/user/user_actor.h"
 #include "storage/database.h"
@@ -373,13 +374,18 @@ Result<Json> create_task(StepContext& ctx, const Json& b) {
              {"owner", b.at("owner")},        {"network", b.value("network", std::string("none"))},
              {"git_credential", (*repo)["credential"]}};
   if (b.contains("permission_timeout_ms")) input["permission_timeout_ms"] = b["permission_timeout_ms"];
-  Json summary{{"task_id", task_id},        {"repo_id", (*repo)["repo_id"]}, {"title", title},
-               {"branch", branch},          {"base_branch", base},           {"status", "provisioning"},
-               {"owner_id", b["owner"]["user_id"]}, {"owner_name", b["owner"]["username"]},
-               {"agent", b["agent"]},       {"attention", nullptr},          {"needs_you", nullptr},
-               {"sessions", 0},
-               {"running_sessions", 0},     {"pending_permissions", 0},      {"created_at", now},
-               {"updated_at", now},         {"version", 0}};
+  // Indexed at once, as the task will index itself: provisioning, no sessions, version 0.
+  task::TaskRow created;
+  created.task_id = task_id;
+  created.repo_id = (*repo)["repo_id"].get<std::string>();
+  created.base_branch = base;
+  created.branch = branch;
+  created.title = title;
+  created.agent = b.at("agent").get<std::string>();
+  created.owner_id = b.at("owner").at("user_id").get<std::string>();
+  created.owner_name = b.at("owner").at("username").get<std::string>();
+  created.created_at = created.updated_at = now;
+  auto summary = task::index_summary(created, {}, nullptr);
   upsert_summary(ctx.db(), summary);
   if (auto st = ctx.create(task::address(org_id(ctx.db()), task_id), input); !st) return st.error();
   ctx.broadcast("organization.task.changed", summary);

@@ -15,6 +15,7 @@
 #include "actors/user/user_actor.h"
 #include "actors/task/git_flows.h"
 #include "actors/task/task_state.h"
+#include "actors/task/task_store.h"
 #include "actors/task/titles.h"
 #include "storage/database.h"
 #include "storage/text.h"
@@ -33,35 +34,6 @@ std::int64_t now() { return storage::now_ms(); }
 
 Json text_or_null(const SQLite::Column& c) { return c.isNull() ? Json(nullptr) : Json(c.getString()); }
 Json int_or_null(const SQLite::Column& c) { return c.isNull() ? Json(nullptr) : Json(c.getInt64()); }
-
-constexpr const char* kTaskColumns =
-    "org_id, task_id, repo_id, repo_url, base_branch, branch, title, prompt, agent, status, phase, error, error_step, "
-    "sandbox_state, provider, network, git_credential, permission_timeout_ms, owner_id, owner_name, created_by, "
-    "conflict_json, attention, version, created_at, updated_at, archived_at, killed_at";
-
-Json task_row(SQLite::Database& db) {
-  SQLite::Statement q(db, fmt::format("SELECT {} FROM task", kTaskColumns));
-  if (!q.executeStep()) return nullptr;
-  Json t{{"org_id", q.getColumn(0).getString()},  {"task_id", q.getColumn(1).getString()},
-         {"repo_id", q.getColumn(2).getString()}, {"repo_url", q.getColumn(3).getString()},
-         {"base_branch", q.getColumn(4).getString()}, {"branch", q.getColumn(5).getString()},
-         {"title", q.getColumn(6).getString()},   {"prompt", q.getColumn(7).getString()},
-         {"agent", q.getColumn(8).getString()},   {"status", q.getColumn(9).getString()},
-         {"phase", text_or_null(q.getColumn(10))}, {"error", text_or_null(q.getColumn(11))},
-         {"error_step", text_or_null(q.getColumn(12))}, {"sandbox_state", q.getColumn(13).getString()},
-         {"provider", q.getColumn(14).getString()}, {"network", q.getColumn(15).getString()},
-         {"git_credential", text_or_null(q.getColumn(16))}, {"permission_timeout_ms", q.getColumn(17).getInt64()},
-         {"owner", {{"user_id", q.getColumn(18).getString()}, {"username", q.getColumn(19).getString()}}},
-         {"created_by", q.getColumn(20).getString()},
-         {"conflict_files", q.getColumn(21).isNull() ? Json(nullptr) : Json::parse(q.getColumn(21).getString())},
-         {"attention", text_or_null(q.getColumn(22))}, {"version", q.getColumn(23).getInt64()},
-         {"created_at", q.getColumn(24).getInt64()}, {"updated_at", q.getColumn(25).getInt64()},
-         {"archived_at", int_or_null(q.getColumn(26))}, {"killed_at", int_or_null(q.getColumn(27))}};
-  return t;
-}
-
-// The status in a row task_row read (the table CHECKs that it names one).
-TaskStatus status_in(const Json& t) { return parse_status(t["status"].get<std::string>()).value(); }
 
 Json sessions_json(SQLite::Database& db) {
   SQLite::Statement q(db, "SELECT session_id, title, agent, status, turn, last_turn_status, pending_permissions, "
@@ -122,21 +94,20 @@ std::string plural(std::int64_t n, const char* one, const char* many) {
 
 // What waits for a person, most pressing first: a permission request, sync conflicts,
 // a provisioning error, a failed turn (the newest open session's last). null: nothing.
-Json needs_you(SQLite::Database& db, const Json& t) {
+Json needs_you(SQLite::Database& db, const TaskRow& t) {
   auto reason = [](const char* why, std::string message) { return Json{{"reason", why}, {"message", message}}; };
-  auto status = status_in(t);
-  if (status == TaskStatus::archived || status == TaskStatus::killed) return nullptr;
+  if (t.status == TaskStatus::archived || t.status == TaskStatus::killed) return nullptr;
   auto pending = db.execAndGet("SELECT COALESCE(SUM(pending_permissions), 0) FROM sessions WHERE status != 'closed'")
                      .getInt64();
   if (pending > 0)
     return reason("permission", pending == 1 ? "The agent asks for permission."
                                              : fmt::format("The agents ask for {}.", plural(pending, "permission", "permissions")));
-  if (status == TaskStatus::conflict)
+  if (t.status == TaskStatus::conflict)
     return reason("conflict", fmt::format("Syncing left conflicts in {}.",
-                                          plural(static_cast<std::int64_t>(t["conflict_files"].size()), "file", "files")));
-  if (status == TaskStatus::error)
+                                          plural(static_cast<std::int64_t>(t.conflict_files.size()), "file", "files")));
+  if (t.status == TaskStatus::error)
     return reason("error", fmt::format("The sandbox could not be set up{}.",
-                                       t["error_step"].is_string() ? " (" + t["error_step"].get<std::string>() + ")" : ""));
+                                       t.error_step ? " (" + *t.error_step + ")" : ""));
   SQLite::Statement q(db, "SELECT status, last_turn_status FROM sessions WHERE status != 'closed' "
                           "ORDER BY created_at DESC, session_id DESC LIMIT 1");
   if (q.executeStep() && q.getColumn(0).getString() != "running" && q.getColumn(0).getString() != "cancelling" &&
@@ -149,28 +120,20 @@ Json needs_you(SQLite::Database& db, const Json& t) {
 }
 
 Json full_json(SQLite::Database& db) {
-  auto t = task_row(db);
-  if (t.is_null()) return t;
-  t["needs_you"] = needs_you(db, t);
+  auto row = load_task(db);
+  if (!row) return nullptr;
+  auto t = to_json(*row);
+  t["needs_you"] = needs_you(db, *row);
   t["sessions"] = sessions_json(db);
   t["running_op"] = running_op(db);
   t["diff"] = diff_totals(db);
   return t;
 }
 
-// What the organization's index keeps of a task.
+// What the organization's index keeps of a task (task_store.h).
 Json summary_json(SQLite::Database& db) {
-  auto t = task_row(db);
-  SQLite::Statement q(db, "SELECT COUNT(*), COALESCE(SUM(status IN ('running', 'cancelling')), 0), "
-                          "COALESCE(SUM(pending_permissions), 0) FROM sessions WHERE status != 'closed'");
-  q.executeStep();
-  return Json{{"task_id", t["task_id"]},       {"repo_id", t["repo_id"]},   {"title", t["title"]},
-              {"branch", t["branch"]},         {"base_branch", t["base_branch"]}, {"status", t["status"]},
-              {"owner_id", t["owner"]["user_id"]}, {"owner_name", t["owner"]["username"]},
-              {"agent", t["agent"]},           {"attention", t["attention"]},
-              {"sessions", q.getColumn(0).getInt64()}, {"running_sessions", q.getColumn(1).getInt64()},
-              {"pending_permissions", q.getColumn(2).getInt64()}, {"needs_you", needs_you(db, t)},
-              {"created_at", t["created_at"]}, {"updated_at", t["updated_at"]}, {"version", t["version"]}};
+  auto row = load_task(db).value();
+  return index_summary(row, tally_sessions(db), needs_you(db, row));
 }
 
 TaskStatus status_of(SQLite::Database& db) {
@@ -179,13 +142,13 @@ TaskStatus status_of(SQLite::Database& db) {
 
 // The status its row and sessions say (task_state.h).
 TaskStatus derived_status(SQLite::Database& db) {
-  auto row = task_row(db);
-  return derive({.stored = status_in(row),
-                 .killed = !row["killed_at"].is_null(),
-                 .archived = !row["archived_at"].is_null(),
+  auto row = load_task(db).value();
+  return derive({.stored = row.status,
+                 .killed = row.killed_at.has_value(),
+                 .archived = row.archived_at.has_value(),
                  .running_sessions =
                      db.execAndGet("SELECT COUNT(*) FROM sessions WHERE status IN ('running', 'cancelling')").getInt64(),
-                 .conflict = !row["conflict_files"].is_null()});
+                 .conflict = !row.conflict_files.is_null()});
 }
 
 // Every change ends here: a new version, the summary to the organization's index, the
@@ -214,26 +177,26 @@ Status changed(StepContext& ctx) {
 
 Status audit(StepContext& ctx, const std::string& kind, const std::string& by, const std::string& outcome,
              Json detail = Json::object()) {
-  auto t = task_row(ctx.db());
+  auto t = load_task(ctx.db()).value();
   Json entry{{"at", now()}, {"user_id", nullptr}, {"username", by}, {"kind", kind},
-             {"target", ctx.address().display()}, {"task_id", t["task_id"]}, {"repo_id", t["repo_id"]},
+             {"target", ctx.address().display()}, {"task_id", t.task_id}, {"repo_id", t.repo_id},
              {"outcome", outcome}, {"detail", std::move(detail)}};
-  return ctx.create(audit::address(t["org_id"]), Json::object(), Json::array({{{"queue", audit::kAppend}, {"body", entry}}}));
+  return ctx.create(audit::address(t.org_id), Json::object(), Json::array({{{"queue", audit::kAppend}, {"body", entry}}}));
 }
 
 // Bumps the task in the feeds of the people concerned. With `notify`, they also get a
 // notification; `by_id` (who caused it) is left out of "someone acted" bumps.
 Status tell(StepContext& ctx, const std::string& reason, const Json& notify, const std::string& session_id,
             const std::string& by_id = {}, bool owner_only = false) {
-  auto t = task_row(ctx.db());
-  Json body{{"org_id", t["org_id"]}, {"task_id", t["task_id"]}, {"repo_id", t["repo_id"]},
-            {"title", t["title"]},   {"status", t["status"]},   {"reason", reason},
+  auto t = load_task(ctx.db()).value();
+  Json body{{"org_id", t.org_id}, {"task_id", t.task_id}, {"repo_id", t.repo_id},
+            {"title", t.title},   {"status", to_string(t.status)},   {"reason", reason},
             {"at", now()}};
   if (!session_id.empty()) body["session_id"] = session_id;
   if (!notify.is_null()) body["notify"] = notify;
   std::vector<std::string> people;
   if (owner_only) {
-    people.push_back(t["owner"]["user_id"]);
+    people.push_back(t.owner_id);
   } else {
     SQLite::Statement q(ctx.db(), "SELECT user_id FROM participants");
     while (q.executeStep()) people.push_back(q.getColumn(0).getString());
@@ -264,16 +227,16 @@ Status acted(StepContext& ctx, const Json& b, const std::string& what) {
 
 // Whether the task, as it is now, may do `action` (task_state.h's can).
 Status allowed(SQLite::Database& db, TaskAction action) {
-  auto t = task_row(db);
-  return can(status_in(t), t["sandbox_state"].get<std::string>(), action);
+  auto t = load_task(db).value();
+  return can(t.status, t.sandbox_state, action);
 }
 
 Json session_input(SQLite::Database& db, const std::string& session_id, const std::string& agent,
                    const std::string& title, const std::string& by) {
-  auto t = task_row(db);
-  return Json{{"org_id", t["org_id"]}, {"task_id", t["task_id"]}, {"session_id", session_id},
+  auto t = load_task(db).value();
+  return Json{{"org_id", t.org_id}, {"task_id", t.task_id}, {"session_id", session_id},
               {"agent", agent},        {"title", title},          {"created_by", by},
-              {"permission_timeout_ms", t["permission_timeout_ms"]}, {"task_linked", true}};
+              {"permission_timeout_ms", t.permission_timeout_ms}, {"task_linked", true}};
 }
 
 // A new session in the task's sandbox; with a prompt, its first turn starts at once.
@@ -282,10 +245,10 @@ Result<std::string> start_session(StepContext& ctx, const std::string& agent, st
   auto id = identity::new_id("s_");
   auto count = ctx.db().execAndGet("SELECT COUNT(*) FROM sessions").getInt64();
   if (title.empty()) title = fmt::format("Session {}", count + 1);
-  auto t = task_row(ctx.db());
+  auto t = load_task(ctx.db()).value();
   Json then = Json::array();
   if (!prompt.empty()) then.push_back({{"queue", session::kPrompt}, {"body", {{"text", prompt}, {"by", by}}}});
-  if (auto st = ctx.create(session::address(t["org_id"], t["task_id"], id), session_input(ctx.db(), id, agent, title, by),
+  if (auto st = ctx.create(session::address(t.org_id, t.task_id, id), session_input(ctx.db(), id, agent, title, by),
                            then);
       !st)
     return st.error();
@@ -308,11 +271,11 @@ Result<std::string> start_session(StepContext& ctx, const std::string& agent, st
 // to it: the first commit is the task's title, a later one its latest prompt; the
 // others are listed below. `included`: how many prompts it describes.
 std::string commit_message(SQLite::Database& db, std::size_t& included) {
-  auto t = task_row(db);
+  auto t = load_task(db).value();
   auto prompts = Json::parse(db.execAndGet("SELECT work_prompts_json FROM task").getString());
   auto commits = db.execAndGet("SELECT commits FROM task").getInt64();
   included = prompts.size();
-  std::string subject = t["title"];
+  std::string subject = t.title;
   std::vector<std::string> listed;
   for (const auto& p : prompts) listed.push_back(p);
   if (commits > 0 && !listed.empty()) {
@@ -326,7 +289,7 @@ std::string commit_message(SQLite::Database& db, std::size_t& included) {
     message += "\n\nAlso asked for:";
     for (const auto& p : listed) message += "\n- " + p;
   }
-  return message + fmt::format("\n\nHearth task {}", t["task_id"].get<std::string>());
+  return message + fmt::format("\n\nHearth task {}", t.task_id);
 }
 
 Result<Json> start_op(sandbox::Runtime& rt, StepContext& ctx, const std::string& kind, const Json& args,
@@ -356,10 +319,10 @@ Result<Json> start_op(sandbox::Runtime& rt, StepContext& ctx, const std::string&
   ins.bind(4, static_cast<int64_t>(now()));
   ins.exec();
   auto id = ctx.db().getLastInsertRowid();
-  auto t = task_row(ctx.db());
-  GitPlan plan{sandbox::address(t["org_id"], t["task_id"]), t["org_id"], t["provider"], t["repo_url"],
-               t["base_branch"], t["branch"], t["title"], t["task_id"],
-               t["git_credential"].is_string() ? t["git_credential"].get<std::string>() : "", kind, plan_args};
+  auto t = load_task(ctx.db()).value();
+  GitPlan plan{sandbox::address(t.org_id, t.task_id), t.org_id, t.provider, t.repo_url,
+               t.base_branch, t.branch, t.title, t.task_id,
+               t.git_credential.value_or(""), kind, plan_args};
   auto job = ctx.spawn_io("git " + kind, kGitDone, {{"op_id", id}, {"kind", kind}},
                           [&rt, plan](std::stop_token stop) { return run_git_flow(rt, plan, stop); });
   if (!job) return job.error();
@@ -430,15 +393,15 @@ Status create(sandbox::Runtime& rt, StepContext& ctx, const Json& in) {
   ins.bind(18, static_cast<int64_t>(now()));
   ins.exec();
   add_participant(ctx, {{"by_id", owner["user_id"]}, {"by", owner["username"]}});
-  auto t = task_row(ctx.db());
-  Json sandbox_input{{"org_id", t["org_id"]},         {"task_id", t["task_id"]},   {"provider", t["provider"]},
-                     {"network", t["network"]},       {"repo_url", t["repo_url"]}, {"base_branch", t["base_branch"]},
-                     {"branch", t["branch"]},         {"agent_env", Json::array()},
+  auto t = load_task(ctx.db()).value();
+  Json sandbox_input{{"org_id", t.org_id},         {"task_id", t.task_id},   {"provider", t.provider},
+                     {"network", t.network},       {"repo_url", t.repo_url}, {"base_branch", t.base_branch},
+                     {"branch", t.branch},         {"agent_env", Json::array()},
                      {"author_name", owner["username"]},
                      {"author_email", owner["username"].get<std::string>() + "@hearth.local"},
                      {"created_by", owner["username"]}, {"task_linked", true}};
-  if (t["git_credential"].is_string()) sandbox_input["git_credential"] = t["git_credential"];
-  if (auto st = ctx.create(sandbox::address(t["org_id"], t["task_id"]), sandbox_input); !st) return st;
+  if (t.git_credential) sandbox_input["git_credential"] = *t.git_credential;
+  if (auto st = ctx.create(sandbox::address(t.org_id, t.task_id), sandbox_input); !st) return st;
   return changed(ctx);
 }
 
@@ -447,8 +410,8 @@ Result<Json> on_sandbox_changed(StepContext& ctx, const Json& b) {
   SQLite::Statement up(ctx.db(), "UPDATE task SET sandbox_state = ?");
   up.bind(1, state);
   up.exec();
-  auto t = task_row(ctx.db());
-  auto status = status_in(t);
+  auto t = load_task(ctx.db()).value();
+  auto status = t.status;
   auto outcome = provisioning_outcome(status, state);
   if (outcome == TaskStatus::idle) {
     // The sandbox is there: a session to work in.
@@ -457,7 +420,7 @@ Result<Json> on_sandbox_changed(StepContext& ctx, const Json& b) {
     if (any == 0 || open == 0) {
       // The first session takes the task's prompt; one after the old ones ended with
       // their sandbox (provisioned again) waits for a person's.
-      auto id = start_session(ctx, t["agent"], "", any == 0 ? t["prompt"].get<std::string>() : "", t["owner"]["username"]);
+      auto id = start_session(ctx, t.agent, "", any == 0 ? t.prompt : "", t.owner_name);
       if (!id) return id.error();
     }
     ctx.db().exec("UPDATE task SET status = 'idle', phase = NULL, error = NULL, error_step = NULL");
@@ -596,7 +559,7 @@ Result<Json> on_git_done(StepContext& ctx, const Json& body) {
   if (kept.is_null()) up.bind(2);
   else up.bind(2, kept.dump());
   if (conflict) up.bind(3, fmt::format("the rebase onto {} stopped on conflicts in {}; the branch is as it was",
-                                       task_row(ctx.db())["base_branch"].get<std::string>(),
+                                       load_task(ctx.db()).value().base_branch,
                                        plural(static_cast<std::int64_t>(result["conflict_files"].size()), "file", "files")));
   else if (!ok) up.bind(3, error);
   else up.bind(3);
@@ -631,8 +594,8 @@ Result<Json> on_prompt(StepContext& ctx, const Json& b) {
     return Error{ErrorCode::conflict,
                  fmt::format("turn {} of {} is still running; stop it or wait for its end", q.getColumn(1).getInt64(), session_id)};
   add_participant(ctx, b);
-  auto t = task_row(ctx.db());
-  if (auto st = ctx.send(session::address(t["org_id"], t["task_id"], session_id), session::kPrompt,
+  auto t = load_task(ctx.db()).value();
+  if (auto st = ctx.send(session::address(t.org_id, t.task_id, session_id), session::kPrompt,
                          {{"text", b.at("text")}, {"by", b.value("by", std::string())}});
       !st)
     return st.error();
@@ -645,13 +608,13 @@ Result<Json> on_prompt(StepContext& ctx, const Json& b) {
 }
 
 Status cancel_turns(StepContext& ctx, const std::string& by, const std::string& only = {}) {
-  auto t = task_row(ctx.db());
+  auto t = load_task(ctx.db()).value();
   SQLite::Statement q(ctx.db(), "SELECT session_id FROM sessions WHERE status = 'running'");
   std::vector<std::string> ids;
   while (q.executeStep()) ids.push_back(q.getColumn(0).getString());
   for (const auto& id : ids) {
     if (!only.empty() && id != only) continue;
-    if (auto st = ctx.send(session::address(t["org_id"], t["task_id"], id), session::kCancel, {{"by", by}}); !st) return st;
+    if (auto st = ctx.send(session::address(t.org_id, t.task_id, id), session::kCancel, {{"by", by}}); !st) return st;
   }
   return {};
 }
@@ -667,7 +630,7 @@ Result<Json> on_stop(StepContext& ctx, const Json& b) {
 Result<Json> on_create_session(StepContext& ctx, const Json& b) {
   if (auto st = allowed(ctx.db(), TaskAction::start_session); !st) return st.error();
   auto agent = b.value("agent", std::string());
-  if (agent.empty()) agent = task_row(ctx.db())["agent"];
+  if (agent.empty()) agent = load_task(ctx.db()).value().agent;
   add_participant(ctx, b);
   auto id = start_session(ctx, agent, b.value("title", std::string()), b.value("prompt", std::string()),
                           b.value("by", std::string()));
@@ -684,8 +647,8 @@ Result<Json> on_close_session(StepContext& ctx, const Json& b) {
   q.bind(1, id);
   if (!q.executeStep()) return Error{ErrorCode::not_found, fmt::format("no session {} in this task", id)};
   if (q.getColumn(0).getString() == "closed") return Json{{"session_id", id}, {"status", "closed"}};
-  auto t = task_row(ctx.db());
-  if (auto st = ctx.send(session::address(t["org_id"], t["task_id"], id), session::kClose,
+  auto t = load_task(ctx.db()).value();
+  if (auto st = ctx.send(session::address(t.org_id, t.task_id, id), session::kClose,
                          {{"reason", "closed by " + b.value("by", std::string())}, {"by", b.value("by", std::string())}});
       !st)
     return st.error();
@@ -737,9 +700,9 @@ Result<Json> on_archive(StepContext& ctx, const Json& b) {
   if (auto st = allowed(ctx.db(), TaskAction::archive); !st) return st.error();
   auto by = b.value("by", std::string());
   if (auto st = cancel_turns(ctx, by); !st) return st.error();
-  auto t = task_row(ctx.db());
-  if (t["sandbox_state"] == "ready")
-    if (auto st = ctx.send(sandbox::address(t["org_id"], t["task_id"]), sandbox::kStop, {{"by", by}}); !st) return st.error();
+  auto t = load_task(ctx.db()).value();
+  if (t.sandbox_state == "ready")
+    if (auto st = ctx.send(sandbox::address(t.org_id, t.task_id), sandbox::kStop, {{"by", by}}); !st) return st.error();
   SQLite::Statement up(ctx.db(), "UPDATE task SET archived_at = ?");
   up.bind(1, static_cast<int64_t>(now()));
   up.exec();
@@ -750,10 +713,10 @@ Result<Json> on_archive(StepContext& ctx, const Json& b) {
 
 Result<Json> on_unarchive(StepContext& ctx, const Json& b) {
   if (auto st = allowed(ctx.db(), TaskAction::unarchive); !st) return st.error();
-  auto t = task_row(ctx.db());
+  auto t = load_task(ctx.db()).value();
   auto by = b.value("by", std::string());
-  auto sandbox = sandbox::address(t["org_id"], t["task_id"]);
-  auto state = t["sandbox_state"].get<std::string>();
+  auto sandbox = sandbox::address(t.org_id, t.task_id);
+  auto state = t.sandbox_state;
   // Stopped: its files are there, it starts again. Gone or broken: provisioned anew.
   if (state == "stopped") {
     if (auto st = ctx.send(sandbox, sandbox::kStart, {{"by", by}}); !st) return st.error();
@@ -769,10 +732,10 @@ Result<Json> on_unarchive(StepContext& ctx, const Json& b) {
 
 Result<Json> on_kill(StepContext& ctx, const Json& b) {
   if (done_already(status_of(ctx.db()), TaskAction::kill)) return full_json(ctx.db());
-  auto t = task_row(ctx.db());
+  auto t = load_task(ctx.db()).value();
   auto by = b.value("by", std::string());
   // The sandbox's destroy ends every process and agent, and closes its sessions.
-  if (auto st = ctx.send(sandbox::address(t["org_id"], t["task_id"]), sandbox::kDestroy, {{"by", by}}); !st)
+  if (auto st = ctx.send(sandbox::address(t.org_id, t.task_id), sandbox::kDestroy, {{"by", by}}); !st)
     return st.error();
   SQLite::Statement up(ctx.db(), "UPDATE task SET killed_at = ?, phase = NULL");
   up.bind(1, static_cast<int64_t>(now()));
@@ -787,8 +750,8 @@ Result<Json> on_kill(StepContext& ctx, const Json& b) {
 
 Result<Json> on_retry(StepContext& ctx, const Json& b) {
   if (auto st = allowed(ctx.db(), TaskAction::retry); !st) return st.error();
-  auto t = task_row(ctx.db());
-  if (auto st = ctx.send(sandbox::address(t["org_id"], t["task_id"]), sandbox::kRetry, {{"by", b.value("by", std::string())}}); !st)
+  auto t = load_task(ctx.db()).value();
+  if (auto st = ctx.send(sandbox::address(t.org_id, t.task_id), sandbox::kRetry, {{"by", b.value("by", std::string())}}); !st)
     return st.error();
   ctx.db().exec("UPDATE task SET status = 'provisioning', phase = 'provisioning the sandbox again', error = NULL, "
                 "error_step = NULL");

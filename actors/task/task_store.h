@@ -1,0 +1,53 @@
+// The task's row, typed, and the one definition of what the organization's index keeps
+// of a task. The task actor reads its row here (one table, one row: `task`); the
+// organization builds the first summary of a task it creates with the same function the
+// task uses for every later one, so that the index never holds two shapes of a task.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "actors/host/address.h"
+#include "actors/task/task_state.h"
+
+namespace SQLite {
+class Database;
+}
+
+namespace hearth::actors::task {
+
+// The `task` table's row (migrations/task/*.sql); optional where the column is nullable.
+struct TaskRow {
+  std::string org_id, task_id, repo_id, repo_url, base_branch, branch, title, prompt, agent;
+  TaskStatus status = TaskStatus::provisioning;
+  std::optional<std::string> phase, error, error_step;  // what provisioning does, or where it failed
+  std::string sandbox_state, provider, network;
+  std::optional<std::string> git_credential;  // the org secret git authenticates with
+  std::int64_t permission_timeout_ms = 0;
+  std::string owner_id, owner_name, created_by;
+  Json conflict_files;                   // null, or the files a sync stopped on
+  std::optional<std::string> attention;  // needs_permission, finished, failed
+  std::int64_t version = 0, created_at = 0, updated_at = 0;
+  std::optional<std::int64_t> archived_at, killed_at;
+};
+
+// The task's row, or nullopt before on_create wrote it.
+std::optional<TaskRow> load_task(SQLite::Database& db);
+
+// The row as task.get shows it (the owner as {user_id, username}; nulls for unset columns).
+Json to_json(const TaskRow& row);
+
+// How many of the task's open sessions there are, run a turn, and wait on permissions.
+struct SessionTally {
+  std::int64_t sessions = 0, running = 0, pending_permissions = 0;
+};
+
+SessionTally tally_sessions(SQLite::Database& db);
+
+// What the organization's index keeps of a task: {task_id, repo_id, title, branch,
+// base_branch, status, owner_id, owner_name, agent, attention, sessions,
+// running_sessions, pending_permissions, needs_you, created_at, updated_at, version}.
+Json index_summary(const TaskRow& row, const SessionTally& tally, Json needs_you);
+
+}  // namespace hearth::actors::task
