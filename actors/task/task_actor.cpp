@@ -136,10 +136,6 @@ Json summary_json(SQLite::Database& db) {
   return index_summary(row, tally_sessions(db), needs_you(db, row));
 }
 
-TaskStatus status_of(SQLite::Database& db) {
-  return parse_status(db.execAndGet("SELECT status FROM task").getString()).value();
-}
-
 // The status its row and sessions say (task_state.h).
 TaskStatus derived_status(SQLite::Database& db) {
   auto row = load_task(db).value();
@@ -231,24 +227,22 @@ Status allowed(SQLite::Database& db, TaskAction action) {
   return can(t.status, t.sandbox_state, action);
 }
 
-Json session_input(SQLite::Database& db, const std::string& session_id, const std::string& agent,
+Json session_input(const TaskRow& t, const std::string& session_id, const std::string& agent,
                    const std::string& title, const std::string& by) {
-  auto t = load_task(db).value();
   return Json{{"org_id", t.org_id}, {"task_id", t.task_id}, {"session_id", session_id},
               {"agent", agent},        {"title", title},          {"created_by", by},
               {"permission_timeout_ms", t.permission_timeout_ms}, {"task_linked", true}};
 }
 
 // A new session in the task's sandbox; with a prompt, its first turn starts at once.
-Result<std::string> start_session(StepContext& ctx, const std::string& agent, std::string title,
+Result<std::string> start_session(StepContext& ctx, const TaskRow& t, const std::string& agent, std::string title,
                                   const std::string& prompt, const std::string& by) {
   auto id = identity::new_id("s_");
   auto count = ctx.db().execAndGet("SELECT COUNT(*) FROM sessions").getInt64();
   if (title.empty()) title = fmt::format("Session {}", count + 1);
-  auto t = load_task(ctx.db()).value();
   Json then = Json::array();
   if (!prompt.empty()) then.push_back({{"queue", session::kPrompt}, {"body", {{"text", prompt}, {"by", by}}}});
-  if (auto st = ctx.create(session::address(t.org_id, t.task_id, id), session_input(ctx.db(), id, agent, title, by),
+  if (auto st = ctx.create(session::address(t.org_id, t.task_id, id), session_input(t, id, agent, title, by),
                            then);
       !st)
     return st.error();
@@ -270,8 +264,7 @@ Result<std::string> start_session(StepContext& ctx, const std::string& agent, st
 // The message of the commit a flow makes of uncommitted work, from the prompts that led
 // to it: the first commit is the task's title, a later one its latest prompt; the
 // others are listed below. `included`: how many prompts it describes.
-std::string commit_message(SQLite::Database& db, std::size_t& included) {
-  auto t = load_task(db).value();
+std::string commit_message(SQLite::Database& db, const TaskRow& t, std::size_t& included) {
   auto prompts = Json::parse(db.execAndGet("SELECT work_prompts_json FROM task").getString());
   auto commits = db.execAndGet("SELECT commits FROM task").getInt64();
   included = prompts.size();
@@ -296,7 +289,8 @@ Result<Json> start_op(sandbox::Runtime& rt, StepContext& ctx, const std::string&
                       const std::string& by) {
   auto action = git_action(kind);
   if (!action) return Error{ErrorCode::invalid, fmt::format("git {} is no flow of a task", kind)};
-  if (auto st = allowed(ctx.db(), *action); !st) return st.error();
+  auto t = load_task(ctx.db()).value();
+  if (auto st = can(t.status, t.sandbox_state, *action); !st) return st.error();
   // One flow at a time; a diff refresh alongside is harmless (its own index) and is
   // not waited for, nor started while a flow runs (the flow refreshes the diff itself).
   SQLite::Statement busy(ctx.db(), "SELECT id, kind FROM ops WHERE status = 'running' AND kind != 'diff' LIMIT 1");
@@ -309,7 +303,7 @@ Result<Json> start_op(sandbox::Runtime& rt, StepContext& ctx, const std::string&
   auto plan_args = args;
   if (kind != "diff" && kind != "revert" && plan_args.value("message", std::string()).empty()) {
     std::size_t included = 0;
-    plan_args["message"] = commit_message(ctx.db(), included);
+    plan_args["message"] = commit_message(ctx.db(), t, included);
     plan_args["prompts_included"] = included;
   }
   SQLite::Statement ins(ctx.db(), "INSERT INTO ops(kind, status, args_json, by, created_at) VALUES(?, 'running', ?, ?, ?)");
@@ -319,7 +313,6 @@ Result<Json> start_op(sandbox::Runtime& rt, StepContext& ctx, const std::string&
   ins.bind(4, static_cast<int64_t>(now()));
   ins.exec();
   auto id = ctx.db().getLastInsertRowid();
-  auto t = load_task(ctx.db()).value();
   GitPlan plan{sandbox::address(t.org_id, t.task_id), t.org_id, t.provider, t.repo_url,
                t.base_branch, t.branch, t.title, t.task_id,
                t.git_credential.value_or(""), kind, plan_args};
@@ -420,7 +413,7 @@ Result<Json> on_sandbox_changed(StepContext& ctx, const Json& b) {
     if (any == 0 || open == 0) {
       // The first session takes the task's prompt; one after the old ones ended with
       // their sandbox (provisioned again) waits for a person's.
-      auto id = start_session(ctx, t.agent, "", any == 0 ? t.prompt : "", t.owner_name);
+      auto id = start_session(ctx, t, t.agent, "", any == 0 ? t.prompt : "", t.owner_name);
       if (!id) return id.error();
     }
     ctx.db().exec("UPDATE task SET status = 'idle', phase = NULL, error = NULL, error_step = NULL");
@@ -578,7 +571,8 @@ Result<Json> on_git_done(StepContext& ctx, const Json& body) {
 }
 
 Result<Json> on_prompt(StepContext& ctx, const Json& b) {
-  if (auto st = allowed(ctx.db(), TaskAction::take_prompt); !st) return st.error();
+  auto t = load_task(ctx.db()).value();
+  if (auto st = can(t.status, t.sandbox_state, TaskAction::take_prompt); !st) return st.error();
   auto session_id = b.value("session_id", std::string());
   if (session_id.empty()) {
     SQLite::Statement q(ctx.db(), "SELECT session_id FROM sessions WHERE status != 'closed' ORDER BY created_at DESC LIMIT 1");
@@ -594,7 +588,6 @@ Result<Json> on_prompt(StepContext& ctx, const Json& b) {
     return Error{ErrorCode::conflict,
                  fmt::format("turn {} of {} is still running; stop it or wait for its end", q.getColumn(1).getInt64(), session_id)};
   add_participant(ctx, b);
-  auto t = load_task(ctx.db()).value();
   if (auto st = ctx.send(session::address(t.org_id, t.task_id, session_id), session::kPrompt,
                          {{"text", b.at("text")}, {"by", b.value("by", std::string())}});
       !st)
@@ -607,8 +600,7 @@ Result<Json> on_prompt(StepContext& ctx, const Json& b) {
   return Json{{"session_id", session_id}, {"status", "running"}};
 }
 
-Status cancel_turns(StepContext& ctx, const std::string& by, const std::string& only = {}) {
-  auto t = load_task(ctx.db()).value();
+Status cancel_turns(StepContext& ctx, const TaskRow& t, const std::string& by, const std::string& only = {}) {
   SQLite::Statement q(ctx.db(), "SELECT session_id FROM sessions WHERE status = 'running'");
   std::vector<std::string> ids;
   while (q.executeStep()) ids.push_back(q.getColumn(0).getString());
@@ -622,17 +614,20 @@ Status cancel_turns(StepContext& ctx, const std::string& by, const std::string& 
 Result<Json> on_stop(StepContext& ctx, const Json& b) {
   auto running = ctx.db().execAndGet("SELECT COUNT(*) FROM sessions WHERE status = 'running'").getInt64();
   if (running == 0) return Error{ErrorCode::conflict, "no turn is running"};
-  if (auto st = cancel_turns(ctx, b.value("by", std::string()), b.value("session_id", std::string())); !st) return st.error();
+  if (auto st = cancel_turns(ctx, load_task(ctx.db()).value(), b.value("by", std::string()), b.value("session_id", std::string()));
+      !st)
+    return st.error();
   if (auto st = acted(ctx, b, "stopped the agent"); !st) return st.error();
   return Json{{"stopping", running}};
 }
 
 Result<Json> on_create_session(StepContext& ctx, const Json& b) {
-  if (auto st = allowed(ctx.db(), TaskAction::start_session); !st) return st.error();
+  auto t = load_task(ctx.db()).value();
+  if (auto st = can(t.status, t.sandbox_state, TaskAction::start_session); !st) return st.error();
   auto agent = b.value("agent", std::string());
-  if (agent.empty()) agent = load_task(ctx.db()).value().agent;
+  if (agent.empty()) agent = t.agent;
   add_participant(ctx, b);
-  auto id = start_session(ctx, agent, b.value("title", std::string()), b.value("prompt", std::string()),
+  auto id = start_session(ctx, t, agent, b.value("title", std::string()), b.value("prompt", std::string()),
                           b.value("by", std::string()));
   if (!id) return id.error();
   if (auto st = changed(ctx); !st) return st.error();
@@ -680,7 +675,8 @@ Result<Json> on_rename(StepContext& ctx, const Json& b) {
 }
 
 Result<Json> on_change_owner(StepContext& ctx, const Json& b) {
-  if (auto st = allowed(ctx.db(), TaskAction::change_owner); !st) return st.error();
+  auto t = load_task(ctx.db()).value();
+  if (auto st = can(t.status, t.sandbox_state, TaskAction::change_owner); !st) return st.error();
   SQLite::Statement up(ctx.db(), "UPDATE task SET owner_id = ?, owner_name = ?");
   up.bind(1, b.at("user_id").get<std::string>());
   up.bind(2, b.at("username").get<std::string>());
@@ -695,12 +691,11 @@ Result<Json> on_change_owner(StepContext& ctx, const Json& b) {
 }
 
 Result<Json> on_archive(StepContext& ctx, const Json& b) {
-  auto status = status_of(ctx.db());
-  if (done_already(status, TaskAction::archive)) return full_json(ctx.db());
-  if (auto st = allowed(ctx.db(), TaskAction::archive); !st) return st.error();
-  auto by = b.value("by", std::string());
-  if (auto st = cancel_turns(ctx, by); !st) return st.error();
   auto t = load_task(ctx.db()).value();
+  if (done_already(t.status, TaskAction::archive)) return full_json(ctx.db());
+  if (auto st = can(t.status, t.sandbox_state, TaskAction::archive); !st) return st.error();
+  auto by = b.value("by", std::string());
+  if (auto st = cancel_turns(ctx, t, by); !st) return st.error();
   if (t.sandbox_state == "ready")
     if (auto st = ctx.send(sandbox::address(t.org_id, t.task_id), sandbox::kStop, {{"by", by}}); !st) return st.error();
   SQLite::Statement up(ctx.db(), "UPDATE task SET archived_at = ?");
@@ -712,8 +707,8 @@ Result<Json> on_archive(StepContext& ctx, const Json& b) {
 }
 
 Result<Json> on_unarchive(StepContext& ctx, const Json& b) {
-  if (auto st = allowed(ctx.db(), TaskAction::unarchive); !st) return st.error();
   auto t = load_task(ctx.db()).value();
+  if (auto st = can(t.status, t.sandbox_state, TaskAction::unarchive); !st) return st.error();
   auto by = b.value("by", std::string());
   auto sandbox = sandbox::address(t.org_id, t.task_id);
   auto state = t.sandbox_state;
@@ -731,8 +726,8 @@ Result<Json> on_unarchive(StepContext& ctx, const Json& b) {
 }
 
 Result<Json> on_kill(StepContext& ctx, const Json& b) {
-  if (done_already(status_of(ctx.db()), TaskAction::kill)) return full_json(ctx.db());
   auto t = load_task(ctx.db()).value();
+  if (done_already(t.status, TaskAction::kill)) return full_json(ctx.db());
   auto by = b.value("by", std::string());
   // The sandbox's destroy ends every process and agent, and closes its sessions.
   if (auto st = ctx.send(sandbox::address(t.org_id, t.task_id), sandbox::kDestroy, {{"by", by}}); !st)
@@ -749,8 +744,8 @@ Result<Json> on_kill(StepContext& ctx, const Json& b) {
 }
 
 Result<Json> on_retry(StepContext& ctx, const Json& b) {
-  if (auto st = allowed(ctx.db(), TaskAction::retry); !st) return st.error();
   auto t = load_task(ctx.db()).value();
+  if (auto st = can(t.status, t.sandbox_state, TaskAction::retry); !st) return st.error();
   if (auto st = ctx.send(sandbox::address(t.org_id, t.task_id), sandbox::kRetry, {{"by", b.value("by", std::string())}}); !st)
     return st.error();
   ctx.db().exec("UPDATE task SET status = 'provisioning', phase = 'provisioning the sandbox again', error = NULL, "
