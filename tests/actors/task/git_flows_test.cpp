@@ -4,7 +4,6 @@
 // reads its output with the parser the flow uses.
 #include <doctest/doctest.h>
 
-#include <fstream>
 #include <string>
 
 #include "actors/task/git_flows.h"
@@ -88,7 +87,7 @@ TEST_CASE("the diff of a real work tree: committed, changed, new (untracked too)
   CHECK(r.head(r.mirror, "refs/hearth/diff") == r.head(r.agent));
 }
 
-TEST_CASE("a patch past 64 KiB is left out of the diff and marked; the other files keep theirs") {
+TEST_CASE("a patch past 64 KiB is left out of the diff and marked while the other files keep theirs") {
   Repos r;
   r.in(r.agent, "seq 1 20000 > big.txt; echo small > small.txt");
   auto run = r.import(true);
@@ -104,7 +103,7 @@ TEST_CASE("a patch past 64 KiB is left out of the diff and marked; the other fil
   CHECK(files[1]["patch"].get<std::string>().ends_with("+small\n"));
 }
 
-TEST_CASE("an import without a diff says only the agent's HEAD; a work tree as the base has no files") {
+TEST_CASE("an import without a diff says only the agent's HEAD, and a work tree as the base has no files") {
   Repos r;
   auto head_only = r.import(false);
   REQUIRE_MESSAGE(head_only.exit_code == 0, head_only.err);
@@ -177,7 +176,7 @@ TEST_CASE("revert puts a file back as the base has it, removes one the base lack
   CHECK(unchanged.out == "no change to src/a.c\n");
 }
 
-TEST_CASE("a sync's conflicts are the lines after CONFLICT; output without one lists none") {
+TEST_CASE("a sync's conflicts are the lines after CONFLICT, and output without one lists none") {
   CHECK(task::parse_conflicts("committed abc\nCONFLICT\na.c\nsrc/b c.h\n") == Json::array({"a.c", "src/b c.h"}));
   CHECK(task::parse_conflicts("CONFLICT\n").empty());
   CHECK(task::parse_conflicts("rebased abc\n").empty());

@@ -31,7 +31,7 @@ constexpr TaskAction kWork[] = {TaskAction::take_prompt, TaskAction::start_sessi
                                 TaskAction::commit,      TaskAction::push,          TaskAction::sync,
                                 TaskAction::merge,       TaskAction::revert};
 
-TEST_CASE("every task status has one name, read back as the same status; other words name none") {
+TEST_CASE("every task status has one name, read back as the same status, and other words name none") {
   CHECK(std::size(actors::task::kTaskStatuses) == 7);
   for (auto status : actors::task::kTaskStatuses) CHECK(parse_status(to_string(status)) == status);
   CHECK(to_string(TaskStatus::provisioning) == "provisioning");
@@ -77,7 +77,7 @@ TEST_CASE("conflict stands while a sync's conflicts do, behind a running turn, a
   CHECK(derive({.stored = TaskStatus::conflict}) == TaskStatus::idle);
 }
 
-TEST_CASE("archive: from running, idle, conflict or error; archived is archived whatever else holds") {
+TEST_CASE("archive: from running, idle, conflict or error, and archived is archived whatever else holds") {
   for (auto status : {TaskStatus::running, TaskStatus::idle, TaskStatus::conflict, TaskStatus::error})
     CHECK(refusal(status, TaskAction::archive, "stopped") == "");
   CHECK(refusal(TaskStatus::provisioning, TaskAction::archive) == "the task is provisioning; it cannot be archived");
@@ -88,7 +88,7 @@ TEST_CASE("archive: from running, idle, conflict or error; archived is archived 
         TaskStatus::archived);
 }
 
-TEST_CASE("unarchive: only an archived task; it is provisioned again, or derived anew when its sandbox starts") {
+TEST_CASE("unarchive: only an archived task, provisioned again or derived anew when its sandbox starts") {
   CHECK(refusal(TaskStatus::archived, TaskAction::unarchive, "destroyed") == "");
   for (auto status : {TaskStatus::provisioning, TaskStatus::running, TaskStatus::idle, TaskStatus::conflict,
                       TaskStatus::error, TaskStatus::killed})
@@ -109,7 +109,7 @@ TEST_CASE("retry: only after a provisioning error, back to provisioning") {
           "the task is " + std::string(to_string(status)) + "; it cannot be retried (only after a provisioning error)");
 }
 
-TEST_CASE("kill: from any status, once; killed outranks every other fact") {
+TEST_CASE("kill: from any status, once, and killed outranks every other fact") {
   for (auto status : actors::task::kTaskStatuses) {
     CHECK(refusal(status, TaskAction::kill, "destroyed") == "");
     CHECK(done_already(status, TaskAction::kill) == (status == TaskStatus::killed));
@@ -137,7 +137,7 @@ TEST_CASE("work (prompts, sessions, git) needs a live task past provisioning and
         "the task's sandbox is provisioning; it cannot take a prompt");
 }
 
-TEST_CASE("a killed task cannot change hands; any other can") {
+TEST_CASE("a killed task cannot change hands but any other can") {
   CHECK(refusal(TaskStatus::killed, TaskAction::change_owner) == "the task is killed; it cannot change hands");
   for (auto status : actors::task::kTaskStatuses)
     if (status != TaskStatus::killed) CHECK(refusal(status, TaskAction::change_owner, "destroyed") == "");
