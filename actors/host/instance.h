@@ -34,7 +34,9 @@ struct Instance {
 
   // A statement on the writer connection, prepared once and reused.
   using Cached = storage::StatementCache::Lease;
-  Cached statement(const std::string& sql);
+  Cached statement(const std::string& sql) { return statements().get(sql); }
+  // The writer's statement cache (handlers reach it through StepContext::statement).
+  storage::StatementCache& statements();
   // Finalizes cached statements, then closes the writer connection.
   void close_writer();
 

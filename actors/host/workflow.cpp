@@ -140,12 +140,11 @@ const char* error_outcome(ErrorCode code) {
 
 // Runs one message through its handler inside a savepoint; records the outcome.
 StepOutcome run_step(Instance& inst, const PendingMessage& msg, StepEffects& effects) {
-  auto& db = *inst.writer;
   StepOutcome out{msg.id, msg.queue, false, nullptr, {}};
   auto started_ms = storage::now_ms();
   auto started = Clock::now();
   inst.statement("SAVEPOINT step")->exec();
-  StepContext ctx(inst.address, db, msg.id, msg.queue,
+  StepContext ctx(inst.address, inst.statements(), msg.id, msg.queue,
                   [&inst](std::string_view q) { return inst.has_queue(q); }, inst.max_payload_bytes);
   Result<Json> result = Error{ErrorCode::internal, ""};
   auto handler = inst.type->queues.find(msg.queue);
@@ -258,15 +257,15 @@ WriterResult run_writer_batch(Instance& inst, WriterBatch batch) {
     if (batch.recover) recover(inst, res.effects);
     for (auto& item : batch.enqueues) persist(inst, item);
     for (auto id : batch.outbox_delivered) {
-      SQLite::Statement del(db, "DELETE FROM outbox WHERE id = ?");
-      del.bind(1, static_cast<int64_t>(id));
-      del.exec();
+      auto del = inst.statement("DELETE FROM outbox WHERE id = ?");
+      del->bind(1, static_cast<int64_t>(id));
+      del->exec();
     }
     for (const auto& [id, reason] : batch.outbox_failed) {
-      SQLite::Statement upd(db, "UPDATE outbox SET last_error = ? WHERE id = ?");
-      upd.bind(1, reason);
-      upd.bind(2, static_cast<int64_t>(id));
-      upd.exec();
+      auto upd = inst.statement("UPDATE outbox SET last_error = ? WHERE id = ?");
+      upd->bind(1, reason);
+      upd->bind(2, static_cast<int64_t>(id));
+      upd->exec();
     }
     if (batch.run_steps) {
       std::vector<PendingMessage> pending;
@@ -339,7 +338,7 @@ Status create_actor_record(Instance& inst, const Json& input, StepEffects& effec
     ins.bind(5, static_cast<int64_t>(storage::now_ms()));
     ins.exec();
     if (inst.type->on_create) {
-      StepContext ctx(inst.address, db, 0, "", [&inst](std::string_view q) { return inst.has_queue(q); },
+      StepContext ctx(inst.address, inst.statements(), 0, "", [&inst](std::string_view q) { return inst.has_queue(q); },
                       inst.max_payload_bytes);
       Status st;
       try {
@@ -369,9 +368,9 @@ Instance::~Instance() {
   close_writer();
 }
 
-Instance::Cached Instance::statement(const std::string& sql) {
+storage::StatementCache& Instance::statements() {
   if (!statements_) statements_ = std::make_unique<storage::StatementCache>(*writer);
-  return statements_->get(sql);
+  return *statements_;
 }
 
 void Instance::close_writer() {
