@@ -40,7 +40,7 @@ void persist(Instance& inst, EnqueueItem& item) {
   }
   auto ins = inst.statement(
       "INSERT INTO queue_messages(queue, body_json, dedupe_key, status, enqueued_at) "
-      "VALUES(?, ?, ?, 'pending', ?) ON CONFLICT(dedupe_key) DO NOTHING");
+      "VALUES(?, ?, ?, 'pending', ?) ON CONFLICT(dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING");
   ins->bind(1, item.queue);
   ins->bind(2, item.body_json);
   if (item.dedupe_key.empty()) ins->bind(3);
@@ -323,6 +323,24 @@ WriterResult run_writer_batch(Instance& inst, WriterBatch batch) {
   return res;
 }
 
+Status accept_message(Instance& inst, EnqueueItem& item) {
+  auto& db = *inst.writer;
+  try {
+    inst.statement("BEGIN IMMEDIATE")->exec();
+    persist(inst, item);
+    inst.statement("COMMIT")->exec();
+    return {};
+  } catch (const std::exception& e) {
+    try {
+      if (!sqlite3_get_autocommit(db.getHandle())) db.exec("ROLLBACK");
+    } catch (...) {
+    }
+    spdlog::error("queue.commit_failed actor={} error={}", inst.address.display(), e.what());
+    return Error{ErrorCode::unavailable,
+                 fmt::format("actor {}: could not commit to its database: {}", inst.address.display(), e.what())};
+  }
+}
+
 Status create_actor_record(Instance& inst, const Json& input, StepEffects& effects) {
   auto& db = *inst.writer;
   try {
@@ -374,6 +392,8 @@ storage::StatementCache& Instance::statements() {
 }
 
 void Instance::close_writer() {
+  std::lock_guard lock(writer_mu);
+  writer_closed = true;
   statements_.reset();
   writer.reset();
 }

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <cstdlib>
 #include <map>
 #include <random>
 #include <set>
@@ -23,7 +24,9 @@ void collect_acks(sandbox::Process& child, std::set<long>& acked, std::chrono::s
 }
 
 sandbox::Process start_child(const std::filesystem::path& dir) {
-  auto child = sandbox::Process::spawn({{HEARTH_CRASH_CHILD, dir.string()}, {}, {}});
+  // The child runs with the synchronous mode this run of the tests uses.
+  const char* mode = std::getenv("HEARTH_TEST_SYNCHRONOUS");
+  auto child = sandbox::Process::spawn({{HEARTH_CRASH_CHILD, dir.string(), mode ? mode : "full"}, {}, {}});
   REQUIRE(child.ok());
   auto ready = child->read_line(20s);
   REQUIRE(ready);
