@@ -215,7 +215,9 @@ StepOutcome run_step(Instance& inst, const PendingMessage& msg, StepEffects& eff
 }
 
 // Keeps the settled tail of the queue and the history bounded. Cheap, but not free, so
-// it runs when the newest message id crosses a multiple of kPruneEvery.
+// it runs when the newest message id crosses a multiple of kPruneEvery. It never
+// deletes the newest message: a new message's id is MAX(id) + 1 (no AUTOINCREMENT, see
+// migrations/host/0003_lighter_messages.sql), and that is what keeps ids unique.
 void prune(SQLite::Database& db) {
   db.exec(fmt::format(
       "DELETE FROM queue_messages WHERE status IN ('completed', 'rejected', 'discarded') AND "
