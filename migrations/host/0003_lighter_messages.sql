@@ -32,5 +32,22 @@ ALTER TABLE queue_messages_next RENAME TO queue_messages;
 CREATE INDEX queue_messages_pending ON queue_messages(id) WHERE status = 'pending';
 CREATE UNIQUE INDEX queue_messages_dedupe ON queue_messages(dedupe_key) WHERE dedupe_key IS NOT NULL;
 
-DELETE FROM sqlite_sequence WHERE name = 'queue_messages';
+-- The history the same way: a step's row no longer reads and writes sqlite_sequence
+-- (prune keeps the newest row too; history ids only page the inspector).
+CREATE TABLE workflow_history_next (
+  id INTEGER PRIMARY KEY,  -- MAX(id) + 1
+  message_id INTEGER NOT NULL,
+  queue TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  ended_at INTEGER NOT NULL,
+  duration_us INTEGER NOT NULL,
+  outcome TEXT NOT NULL CHECK (outcome IN ('completed', 'failed', 'rejected')),
+  error_json TEXT
+);
+INSERT INTO workflow_history_next(id, message_id, queue, started_at, ended_at, duration_us, outcome, error_json)
+  SELECT id, message_id, queue, started_at, ended_at, duration_us, outcome, error_json FROM workflow_history;
+DROP TABLE workflow_history;
+ALTER TABLE workflow_history_next RENAME TO workflow_history;
+
+DELETE FROM sqlite_sequence WHERE name IN ('queue_messages', 'workflow_history');
 DROP TABLE carried_seq;

@@ -145,7 +145,7 @@ TEST_CASE("host migration 0002 allows `rejected` and keeps message ids unique ac
   CHECK(db.execAndGet("SELECT COUNT(*) FROM sqlite_master WHERE name = 'queue_messages_pending'").getInt() == 1);
 }
 
-TEST_CASE("host migration 0003 drops AUTOINCREMENT and indexes only set dedupe keys, and no message id is used twice") {
+TEST_CASE("host migration 0003 drops AUTOINCREMENT from messages and history, indexes only set dedupe keys, and uses no message id twice") {
   test::TempDir dir;
   SQLite::Database db((dir.path() / "a.db").string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
   auto all = storage::embedded_migrations("host");
@@ -158,7 +158,8 @@ TEST_CASE("host migration 0003 drops AUTOINCREMENT and indexes only set dedupe k
   db.exec("DELETE FROM queue_messages WHERE id > 3");  // the newest ids gone (never done by prune)
 
   REQUIRE(storage::apply_migrations(db, std::span(&all, 1), "test").ok());
-  CHECK(db.execAndGet("SELECT COUNT(*) FROM sqlite_sequence WHERE name = 'queue_messages'").getInt() == 0);
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM sqlite_sequence WHERE name IN ('queue_messages', 'workflow_history')")
+            .getInt() == 0);
   // The highest id ever used stays taken, by a discarded placeholder.
   CHECK(db.execAndGet("SELECT status FROM queue_messages WHERE id = 10").getString() == "discarded");
   db.exec("INSERT INTO queue_messages(queue, body_json, status, enqueued_at) VALUES('q', '{}', 'pending', 0)");
