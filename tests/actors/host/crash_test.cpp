@@ -1,14 +1,14 @@
 #include <doctest/doctest.h>
 
-#include <cstdlib>
 #include <map>
 #include <random>
 #include <set>
-#include <string_view>
+#include <string>
 
 #include "actors/host/address.h"
 #include "sandbox/process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_host.h"
 
 using namespace hearth;
 using namespace std::chrono_literals;
@@ -26,8 +26,8 @@ void collect_acks(sandbox::Process& child, std::set<long>& acked, std::chrono::s
 
 sandbox::Process start_child(const std::filesystem::path& dir) {
   // The child runs with the synchronous mode this run of the tests uses.
-  const char* mode = std::getenv("HEARTH_TEST_SYNCHRONOUS");
-  auto child = sandbox::Process::spawn({{HEARTH_CRASH_CHILD, dir.string(), mode ? mode : "full"}, {}, {}});
+  auto mode = std::string(storage::to_string(test::test_synchronous()));
+  auto child = sandbox::Process::spawn({{HEARTH_CRASH_CHILD, dir.string(), mode}, {}, {}});
   REQUIRE(child.ok());
   auto ready = child->read_line(20s);
   REQUIRE(ready);
@@ -47,8 +47,7 @@ TEST_CASE("a message acknowledged before kill -9 is applied exactly once after r
   constexpr int kRounds = 8;
   // Enough work that a kill 5-250 ms in cuts it off: with synchronous=NORMAL senders
   // commit their own messages, and 500 are accepted in about 15 ms.
-  const char* mode = std::getenv("HEARTH_TEST_SYNCHRONOUS");
-  const long kPerRound = mode && std::string_view(mode) == "normal" ? 5000 : 500;
+  const long kPerRound = test::test_synchronous() == storage::Synchronous::normal ? 5000 : 500;
 
   for (int round = 0; round < kRounds; ++round) {
     auto child = start_child(dir.path());
