@@ -175,10 +175,21 @@ Result<SendReceipt> Host::Core::send(const Address& to, std::string_view queue, 
   auto timeout = std::min(options.timeout, config.max_wait);
   if (timeout <= 0ms) timeout = config.max_wait;
   auto deadline = std::chrono::steady_clock::now() + timeout;
+  // With synchronous=NORMAL a fire-and-forget send commits its message on this thread
+  // and the loop runs it later, many steps per commit: a message then costs one small
+  // commit and no thread hand-off (see docs/architecture.md, "What a message costs").
+  // With FULL every commit waits for the disk, so the loop taking several senders'
+  // messages into one commit (group commit) matters more. Handlers take the loop's
+  // path: they run inside their own actor's batch.
+  bool direct = !options.wait && config.synchronous == storage::Synchronous::normal && !StepContext::current();
 
   for (int attempt = 0; attempt < 3; ++attempt) {
     auto target = resolve(to, false, nullptr, false);
     if (!target) return target.error();
+    // Otherwise (the actor has not recovered yet, or closed its writer just now: it
+    // hibernated or stops) the loop answers: receiver_down sends us round again.
+    if (direct)
+      if (auto done = commit_on_caller(*target, queue, text, options.dedupe_key)) return std::move(*done);
     caf::scoped_actor self{*system};
     std::optional<Result<SendReceipt>> ack;
     bool receiver_down = false;
@@ -235,6 +246,25 @@ Result<SendReceipt> Host::Core::send(const Address& to, std::string_view queue, 
     return std::move(*outcome);
   }
   return Error{ErrorCode::unavailable, fmt::format("actor {} kept stopping while a message was sent", to.display())};
+}
+
+std::optional<Result<SendReceipt>> Host::Core::commit_on_caller(const Active& target, std::string_view queue,
+                                                                 const std::string& body_json,
+                                                                 const std::string& dedupe_key) {
+  auto& inst = *target.inst;
+  EnqueueItem item{std::string(queue), body_json, dedupe_key};
+  bool notify = false;
+  {
+    std::lock_guard lock(inst.writer_mu);
+    if (inst.writer_closed || !inst.recovered) return std::nullopt;
+    if (auto st = accept_message(inst, item); !st) return Result<SendReceipt>(st.error());
+    notify = !inst.accepted_unseen.exchange(true);
+    inst.last_active_ms = storage::now_ms();
+  }
+  if (notify) caf::anon_send(target.actor, accepted_atom::value);
+  SendReceipt receipt{item.message_id, item.duplicate, item.status, nullptr};
+  if (item.duplicate && item.status == "completed") receipt.result = std::move(item.result);
+  return receipt;
 }
 
 Result<Json> Host::Core::read(const Address& address, const std::function<Result<Json>(ReadContext&)>& fn) {

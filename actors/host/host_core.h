@@ -20,6 +20,7 @@ namespace hearth::actors {
 
 // Messages of the instance actor (CAF 0.17 atoms: at most 10 characters).
 using enqueue_atom = caf::atom_constant<caf::atom("enqueue")>;   // (queue, body, wait, dedupe) -> ack JSON
+using accepted_atom = caf::atom_constant<caf::atom("accepted")>; // a caller committed a message itself
 using result_atom = caf::atom_constant<caf::atom("result")>;     // to a waiter: (message_id, outcome JSON)
 using written_atom = caf::atom_constant<caf::atom("written")>;   // the writer batch finished
 using io_done_atom = caf::atom_constant<caf::atom("io_done")>;   // (job id, result body JSON)
@@ -63,6 +64,11 @@ struct Host::Core {
 
   Result<SendReceipt> send(const Address& to, std::string_view queue, const Json& body,
                            const SendOptions& options);
+  // The direct path of send: commits the message on this thread and tells the loop.
+  // Nothing when the actor has not recovered yet or closed its writer (it hibernated or
+  // stops): then the loop answers.
+  std::optional<Result<SendReceipt>> commit_on_caller(const Active& target, std::string_view queue,
+                                                      const std::string& body_json, const std::string& dedupe_key);
   // Runs `fn` on a read-only snapshot of the actor's database.
   Result<Json> read(const Address& address, const std::function<Result<Json>(ReadContext&)>& fn);
 

@@ -29,13 +29,27 @@ struct Instance {
   std::size_t max_payload_bytes = 1 << 20;
   std::size_t max_steps_per_batch = 64;
 
-  // Owned by the workflow: only the one batch in flight touches it.
+  // Written by the workflow's batches and, with synchronous=NORMAL, by callers that
+  // commit their own message (Host::Core::send's direct path); whoever uses it holds
+  // writer_mu. Closing it (hibernation, shutdown) happens under writer_mu too and sets
+  // writer_closed, so a caller that finds it closed resolves the actor again.
   std::unique_ptr<SQLite::Database> writer;
+  std::mutex writer_mu;
+  bool writer_closed = false;  // guarded by writer_mu
+  // Guarded by writer_mu: the loop's first batch has reported the I/O jobs the last
+  // process left unfinished. Callers commit directly only after that, so that those
+  // reports come before any message sent since the restart.
+  bool recovered = false;
+  // A caller committed a message the loop has not been told of yet. Set under
+  // writer_mu, where hibernation checks it: an actor never sleeps on a message.
+  std::atomic<bool> accepted_unseen{false};
 
   // A statement on the writer connection, prepared once and reused.
   using Cached = storage::StatementCache::Lease;
-  Cached statement(const std::string& sql);
-  // Finalizes cached statements, then closes the writer connection.
+  Cached statement(const std::string& sql) { return statements().get(sql); }
+  // The writer's statement cache (handlers reach it through StepContext::statement).
+  storage::StatementCache& statements();
+  // Finalizes cached statements, then closes the writer connection. Takes writer_mu.
   void close_writer();
 
   std::atomic<std::int64_t> last_active_ms{0};

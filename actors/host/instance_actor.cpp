@@ -204,7 +204,13 @@ void run_batch(Self* self) {
   auto senders = std::exchange(s.buffered, {});
   for (const auto& sender : senders) batch.enqueues.push_back(sender.item);
 
-  auto res = run_writer_batch(*s.inst, std::move(batch));
+  WriterResult res;
+  {
+    std::lock_guard lock(s.inst->writer_mu);  // callers may be committing a message (see instance.h)
+    bool recovering = batch.recover;
+    res = run_writer_batch(*s.inst, std::move(batch));
+    if (recovering && !res.failure) s.inst->recovered = true;
+  }
   if (res.failure) {
     // Nothing of the batch was committed: senders learn that their message was not
     // accepted; pending steps are retried after a growing pause.
@@ -249,6 +255,14 @@ caf::behavior instance_actor(Self* self, Host::Core* core, std::shared_ptr<Insta
         s.inst->last_active_ms = storage::now_ms();
         schedule_batch(self);
         return ack;
+      },
+      [=](accepted_atom) {
+        // A caller committed a message on its own thread (synchronous=NORMAL): run it.
+        auto& s = self->state;
+        s.inst->accepted_unseen = false;
+        s.more_pending = true;
+        s.inst->last_active_ms = storage::now_ms();
+        schedule_batch(self);
       },
       [=](kick_atom) {
         auto& s = self->state;
@@ -296,11 +310,18 @@ caf::behavior instance_actor(Self* self, Host::Core* core, std::shared_ptr<Insta
         auto& s = self->state;
         if (s.stopping) return;
         auto idle_for = std::chrono::milliseconds(storage::now_ms() - s.inst->last_active_ms.load());
-        if (idle(s) && idle_for >= s.core->config.hibernate_after && s.core->retire(*s.inst)) {
-          spdlog::debug("actor.hibernate actor={}", s.inst->address.display());
-          s.inst->close_writer();  // checkpoints the WAL; this thread may block
-          self->quit();
-          return;
+        if (idle(s) && idle_for >= s.core->config.hibernate_after) {
+          // Under writer_mu: no caller is committing a message the loop has not seen,
+          // and one that resolved this instance before it retired finds it closed.
+          std::unique_lock lock(s.inst->writer_mu);
+          if (!s.inst->accepted_unseen && s.core->retire(*s.inst)) {
+            s.inst->writer_closed = true;
+            lock.unlock();
+            spdlog::debug("actor.hibernate actor={}", s.inst->address.display());
+            s.inst->close_writer();  // checkpoints the WAL; this thread may block
+            self->quit();
+            return;
+          }
         }
         self->delayed_send(self, tick_every, tick_atom::value);
       },

@@ -11,10 +11,11 @@ namespace {
 thread_local StepContext* tl_current = nullptr;
 }
 
-StepContext::StepContext(const Address& address, SQLite::Database& db, std::int64_t message_id,
+StepContext::StepContext(const Address& address, storage::StatementCache& statements, std::int64_t message_id,
                          std::string queue, QueueCheck has_queue, std::size_t max_payload_bytes)
     : address_(address),
-      db_(db),
+      statements_(statements),
+      db_(statements.db()),
       message_id_(message_id),
       queue_(std::move(queue)),
       has_queue_(std::move(has_queue)),
@@ -31,13 +32,11 @@ Result<std::int64_t> StepContext::send_self(std::string_view queue, const Json& 
   if (text.size() > max_payload_bytes_)
     return Error{ErrorCode::too_large, fmt::format("message body has {} bytes; the limit is {}",
                                                    text.size(), max_payload_bytes_)};
-  SQLite::Statement ins(db_,
-                        "INSERT INTO queue_messages(queue, body_json, status, enqueued_at) "
-                        "VALUES(?, ?, 'pending', ?)");
-  ins.bind(1, std::string(queue));
-  ins.bind(2, text);
-  ins.bind(3, static_cast<int64_t>(storage::now_ms()));
-  ins.exec();
+  auto ins = statement("INSERT INTO queue_messages(queue, body_json, status, enqueued_at) VALUES(?, ?, 'pending', ?)");
+  ins->bind(1, std::string(queue));
+  ins->bind(2, text);
+  ins->bind(3, static_cast<int64_t>(storage::now_ms()));
+  ins->exec();
   effects_.self_sent = true;
   return db_.getLastInsertRowid();
 }
@@ -49,23 +48,22 @@ Status StepContext::send(const Address& to, std::string_view queue, const Json& 
     return Error{ErrorCode::too_large, fmt::format("message body has {} bytes; the limit is {}",
                                                    text.size(), max_payload_bytes_)};
   auto key_json = Json(to.key).dump();
-  SQLite::Statement ins(db_,
-                        "INSERT INTO outbox(to_type, to_key_json, queue, body_json, dedupe_key, created_at) "
-                        "VALUES(?, ?, ?, ?, '', ?)");
-  ins.bind(1, to.type);
-  ins.bind(2, key_json);
-  ins.bind(3, std::string(queue));
-  ins.bind(4, text);
-  ins.bind(5, static_cast<int64_t>(storage::now_ms()));
-  ins.exec();
+  auto ins = statement(
+      "INSERT INTO outbox(to_type, to_key_json, queue, body_json, dedupe_key, created_at) VALUES(?, ?, ?, ?, '', ?)");
+  ins->bind(1, to.type);
+  ins->bind(2, key_json);
+  ins->bind(3, std::string(queue));
+  ins->bind(4, text);
+  ins->bind(5, static_cast<int64_t>(storage::now_ms()));
+  ins->exec();
   auto id = db_.getLastInsertRowid();
   // The dedupe key names this actor and this outbox row: unique, and stable across
   // redeliveries after a crash.
   auto dedupe = dedupe_key.empty() ? fmt::format("outbox:{}:{}", address_.id(), id) : std::move(dedupe_key);
-  SQLite::Statement upd(db_, "UPDATE outbox SET dedupe_key = ? WHERE id = ?");
-  upd.bind(1, dedupe);
-  upd.bind(2, static_cast<int64_t>(id));
-  upd.exec();
+  auto upd = statement("UPDATE outbox SET dedupe_key = ? WHERE id = ?");
+  upd->bind(1, dedupe);
+  upd->bind(2, static_cast<int64_t>(id));
+  upd->exec();
   effects_.outbox.push_back({id, to, std::string(queue), std::move(text), std::move(dedupe)});
   return {};
 }
@@ -79,15 +77,14 @@ Result<std::int64_t> StepContext::spawn_io(std::string name, std::string_view re
   if (!has_queue_(result_queue))
     return Error{ErrorCode::invalid, fmt::format("actor {} has no queue \"{}\" to receive the result of {}",
                                                  address_.display(), result_queue, name)};
-  SQLite::Statement ins(db_,
-                        "INSERT INTO io_jobs(name, result_queue, context_json, message_id, started_at) "
-                        "VALUES(?, ?, ?, ?, ?)");
-  ins.bind(1, name);
-  ins.bind(2, std::string(result_queue));
-  ins.bind(3, context.dump());
-  ins.bind(4, static_cast<int64_t>(message_id_));
-  ins.bind(5, static_cast<int64_t>(storage::now_ms()));
-  ins.exec();
+  auto ins = statement(
+      "INSERT INTO io_jobs(name, result_queue, context_json, message_id, started_at) VALUES(?, ?, ?, ?, ?)");
+  ins->bind(1, name);
+  ins->bind(2, std::string(result_queue));
+  ins->bind(3, context.dump());
+  ins->bind(4, static_cast<int64_t>(message_id_));
+  ins->bind(5, static_cast<int64_t>(storage::now_ms()));
+  ins->exec();
   auto id = db_.getLastInsertRowid();
   effects_.io_jobs.push_back({id, std::move(name), std::string(result_queue), context, std::move(work)});
   return id;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "actors/host/address.h"
+#include "storage/statement_cache.h"
 
 namespace SQLite {
 class Database;
@@ -58,12 +59,16 @@ class StepContext {
   // spawn_io result queues at the point of the mistake.
   using QueueCheck = std::function<bool(std::string_view)>;
 
-  StepContext(const Address& address, SQLite::Database& db, std::int64_t message_id,
+  StepContext(const Address& address, storage::StatementCache& statements, std::int64_t message_id,
               std::string queue, QueueCheck has_queue, std::size_t max_payload_bytes);
 
   const Address& address() const { return address_; }
   // The actor's database, inside this step's transaction.
   SQLite::Database& db() { return db_; }
+  // A statement on db(), prepared once per connection and reused (reset, bindings
+  // cleared, when the lease ends): use it for the statements a handler runs per message.
+  // Preparing costs more than running a small insert. Hold one lease per SQL text at a time.
+  storage::StatementCache::Lease statement(const std::string& sql) { return statements_.get(sql); }
   // The message being handled (0 while running on_create).
   std::int64_t message_id() const { return message_id_; }
   const std::string& queue() const { return queue_; }
@@ -108,6 +113,7 @@ class StepContext {
  private:
   friend class CurrentStep;
   const Address& address_;
+  storage::StatementCache& statements_;
   SQLite::Database& db_;
   std::int64_t message_id_;
   std::string queue_;

@@ -40,7 +40,7 @@ void persist(Instance& inst, EnqueueItem& item) {
   }
   auto ins = inst.statement(
       "INSERT INTO queue_messages(queue, body_json, dedupe_key, status, enqueued_at) "
-      "VALUES(?, ?, ?, 'pending', ?) ON CONFLICT(dedupe_key) DO NOTHING");
+      "VALUES(?, ?, ?, 'pending', ?) ON CONFLICT(dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING");
   ins->bind(1, item.queue);
   ins->bind(2, item.body_json);
   if (item.dedupe_key.empty()) ins->bind(3);
@@ -140,12 +140,11 @@ const char* error_outcome(ErrorCode code) {
 
 // Runs one message through its handler inside a savepoint; records the outcome.
 StepOutcome run_step(Instance& inst, const PendingMessage& msg, StepEffects& effects) {
-  auto& db = *inst.writer;
   StepOutcome out{msg.id, msg.queue, false, nullptr, {}};
   auto started_ms = storage::now_ms();
   auto started = Clock::now();
   inst.statement("SAVEPOINT step")->exec();
-  StepContext ctx(inst.address, db, msg.id, msg.queue,
+  StepContext ctx(inst.address, inst.statements(), msg.id, msg.queue,
                   [&inst](std::string_view q) { return inst.has_queue(q); }, inst.max_payload_bytes);
   Result<Json> result = Error{ErrorCode::internal, ""};
   auto handler = inst.type->queues.find(msg.queue);
@@ -216,7 +215,9 @@ StepOutcome run_step(Instance& inst, const PendingMessage& msg, StepEffects& eff
 }
 
 // Keeps the settled tail of the queue and the history bounded. Cheap, but not free, so
-// it runs when the newest message id crosses a multiple of kPruneEvery.
+// it runs when the newest message id crosses a multiple of kPruneEvery. It never
+// deletes the newest message: a new message's id is MAX(id) + 1 (no AUTOINCREMENT, see
+// migrations/host/0003_lighter_messages.sql), and that is what keeps ids unique.
 void prune(SQLite::Database& db) {
   db.exec(fmt::format(
       "DELETE FROM queue_messages WHERE status IN ('completed', 'rejected', 'discarded') AND "
@@ -258,15 +259,15 @@ WriterResult run_writer_batch(Instance& inst, WriterBatch batch) {
     if (batch.recover) recover(inst, res.effects);
     for (auto& item : batch.enqueues) persist(inst, item);
     for (auto id : batch.outbox_delivered) {
-      SQLite::Statement del(db, "DELETE FROM outbox WHERE id = ?");
-      del.bind(1, static_cast<int64_t>(id));
-      del.exec();
+      auto del = inst.statement("DELETE FROM outbox WHERE id = ?");
+      del->bind(1, static_cast<int64_t>(id));
+      del->exec();
     }
     for (const auto& [id, reason] : batch.outbox_failed) {
-      SQLite::Statement upd(db, "UPDATE outbox SET last_error = ? WHERE id = ?");
-      upd.bind(1, reason);
-      upd.bind(2, static_cast<int64_t>(id));
-      upd.exec();
+      auto upd = inst.statement("UPDATE outbox SET last_error = ? WHERE id = ?");
+      upd->bind(1, reason);
+      upd->bind(2, static_cast<int64_t>(id));
+      upd->exec();
     }
     if (batch.run_steps) {
       std::vector<PendingMessage> pending;
@@ -324,6 +325,24 @@ WriterResult run_writer_batch(Instance& inst, WriterBatch batch) {
   return res;
 }
 
+Status accept_message(Instance& inst, EnqueueItem& item) {
+  auto& db = *inst.writer;
+  try {
+    inst.statement("BEGIN IMMEDIATE")->exec();
+    persist(inst, item);
+    inst.statement("COMMIT")->exec();
+    return {};
+  } catch (const std::exception& e) {
+    try {
+      if (!sqlite3_get_autocommit(db.getHandle())) db.exec("ROLLBACK");
+    } catch (...) {
+    }
+    spdlog::error("queue.commit_failed actor={} error={}", inst.address.display(), e.what());
+    return Error{ErrorCode::unavailable,
+                 fmt::format("actor {}: could not commit to its database: {}", inst.address.display(), e.what())};
+  }
+}
+
 Status create_actor_record(Instance& inst, const Json& input, StepEffects& effects) {
   auto& db = *inst.writer;
   try {
@@ -339,7 +358,7 @@ Status create_actor_record(Instance& inst, const Json& input, StepEffects& effec
     ins.bind(5, static_cast<int64_t>(storage::now_ms()));
     ins.exec();
     if (inst.type->on_create) {
-      StepContext ctx(inst.address, db, 0, "", [&inst](std::string_view q) { return inst.has_queue(q); },
+      StepContext ctx(inst.address, inst.statements(), 0, "", [&inst](std::string_view q) { return inst.has_queue(q); },
                       inst.max_payload_bytes);
       Status st;
       try {
@@ -369,12 +388,14 @@ Instance::~Instance() {
   close_writer();
 }
 
-Instance::Cached Instance::statement(const std::string& sql) {
+storage::StatementCache& Instance::statements() {
   if (!statements_) statements_ = std::make_unique<storage::StatementCache>(*writer);
-  return statements_->get(sql);
+  return *statements_;
 }
 
 void Instance::close_writer() {
+  std::lock_guard lock(writer_mu);
+  writer_closed = true;
   statements_.reset();
   writer.reset();
 }

@@ -58,6 +58,12 @@ struct WriterResult {
 
 WriterResult run_writer_batch(Instance& inst, WriterBatch batch);
 
+// Commits `item` as a new pending message in a transaction of its own (or, with a
+// dedupe key already used, fills `item` in from the earlier message), on the caller's
+// thread. The caller holds inst.writer_mu and tells the loop afterwards. Fails with
+// unavailable when the database cannot commit (nothing was written then).
+Status accept_message(Instance& inst, EnqueueItem& item);
+
 // Creates the actor's record (actor_meta) and runs its type's on_create with `input`,
 // in one transaction. Does nothing when the record exists already.
 Status create_actor_record(Instance& inst, const Json& input, StepEffects& effects);

@@ -133,7 +133,8 @@ TEST_CASE("host migration 0002 allows `rejected` and keeps message ids unique ac
   db.exec("DELETE FROM queue_messages WHERE id > 3");  // pruned: the newest ids are gone
   CHECK_THROWS(db.exec("UPDATE queue_messages SET status = 'rejected' WHERE id = 1"));
 
-  REQUIRE(storage::apply_migrations(db, std::span(&all, 1), "test").ok());
+  storage::MigrationSet through_0002{"host", {all.migrations[0], all.migrations[1]}};
+  REQUIRE(storage::apply_migrations(db, std::span(&through_0002, 1), "test").ok());
   CHECK(db.execAndGet("SELECT COUNT(*) FROM queue_messages").getInt() == 3);
   db.exec("UPDATE queue_messages SET status = 'rejected' WHERE id = 1");
   db.exec("INSERT INTO queue_messages(queue, body_json, status, enqueued_at) VALUES('q', '{}', 'pending', 0)");
@@ -142,6 +143,34 @@ TEST_CASE("host migration 0002 allows `rejected` and keeps message ids unique ac
           "VALUES(11, 'q', 0, 0, 1, 'rejected')");
   CHECK(db.execAndGet("SELECT MAX(id) FROM workflow_history").getInt() == 2);
   CHECK(db.execAndGet("SELECT COUNT(*) FROM sqlite_master WHERE name = 'queue_messages_pending'").getInt() == 1);
+}
+
+TEST_CASE("host migration 0003 drops AUTOINCREMENT from messages and history, indexes only set dedupe keys, and uses no message id twice") {
+  test::TempDir dir;
+  SQLite::Database db((dir.path() / "a.db").string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+  auto all = storage::embedded_migrations("host");
+  REQUIRE(all.migrations.size() >= 3);
+  storage::MigrationSet through_0002{"host", {all.migrations[0], all.migrations[1]}};
+  REQUIRE(storage::apply_migrations(db, std::span(&through_0002, 1), "test").ok());
+  for (int i = 0; i < 10; ++i)
+    db.exec("INSERT INTO queue_messages(queue, body_json, status, enqueued_at) VALUES('q', '{}', 'completed', 0)");
+  db.exec("UPDATE queue_messages SET dedupe_key = 'k' WHERE id = 2");
+  db.exec("DELETE FROM queue_messages WHERE id > 3");  // the newest ids gone (never done by prune)
+
+  REQUIRE(storage::apply_migrations(db, std::span(&all, 1), "test").ok());
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM sqlite_sequence WHERE name IN ('queue_messages', 'workflow_history')")
+            .getInt() == 0);
+  // The highest id ever used stays taken, by a discarded placeholder.
+  CHECK(db.execAndGet("SELECT status FROM queue_messages WHERE id = 10").getString() == "discarded");
+  db.exec("INSERT INTO queue_messages(queue, body_json, status, enqueued_at) VALUES('q', '{}', 'pending', 0)");
+  CHECK(db.execAndGet("SELECT MAX(id) FROM queue_messages").getInt() == 11);
+  // Keys stay unique; messages without one share the NULL freely.
+  CHECK(db.execAndGet("SELECT dedupe_key FROM queue_messages WHERE id = 2").getString() == "k");
+  CHECK_THROWS(db.exec("INSERT INTO queue_messages(queue, body_json, dedupe_key, status, enqueued_at) "
+                       "VALUES('q', '{}', 'k', 'pending', 0)"));
+  db.exec("INSERT INTO queue_messages(queue, body_json, status, enqueued_at) VALUES('q', '{}', 'pending', 0)");
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM sqlite_master WHERE name IN ('queue_messages_pending', "
+                      "'queue_messages_dedupe')").getInt() == 2);
 }
 
 }  // namespace hearth

@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdlib>
+#include <string_view>
 #include <thread>
 
 #include "tests/support/ledger_actor.h"
@@ -10,10 +12,19 @@
 
 namespace hearth::test {
 
+// HEARTH_TEST_SYNCHRONOUS=normal runs a test's hosts with synchronous=NORMAL, where a
+// fire-and-forget send commits on the caller's thread instead of in the loop's batch
+// (ctest runs the host tests both ways).
+inline storage::Synchronous test_synchronous() {
+  const char* mode = std::getenv("HEARTH_TEST_SYNCHRONOUS");
+  return mode && std::string_view(mode) == "normal" ? storage::Synchronous::normal : storage::Synchronous::full;
+}
+
 inline actors::HostConfig quick_config(const std::filesystem::path& dir) {
   actors::HostConfig c;
   c.data_dir = dir;
   c.hibernate_after = std::chrono::seconds(60);
+  c.synchronous = test_synchronous();
   return c;
 }
 

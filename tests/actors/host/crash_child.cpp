@@ -4,7 +4,8 @@
 //               threads) and prints "ack N" once send() returned, i.e. once the
 //               message is on disk
 //   verify   -> waits until the queue is empty and prints "entries [..]" and "count N"
-// It prints "ready" when it can take commands.
+// It prints "ready" when it can take commands. A second argument, "normal", runs the
+// host with synchronous=NORMAL (sends commit on the sender's thread).
 #include <spdlog/spdlog.h>
 
 #include <condition_variable>
@@ -21,13 +22,14 @@
 using namespace hearth;
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::cerr << "usage: crash_child DATA_DIR\n";
+  if (argc < 2 || argc > 3) {
+    std::cerr << "usage: crash_child DATA_DIR [full|normal]\n";
     return 2;
   }
   spdlog::set_level(spdlog::level::err);
   actors::HostConfig config;
   config.data_dir = argv[1];
+  if (argc == 3) config.synchronous = *storage::synchronous_from_string(argv[2]);
   // "crash-before-delivery N": the process dies (SIGKILL) as the outbox row forwarding
   // seq N is about to be delivered.
   std::atomic<long> crash_at{-1};

@@ -3,10 +3,12 @@
 #include <map>
 #include <random>
 #include <set>
+#include <string>
 
 #include "actors/host/address.h"
 #include "sandbox/process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_host.h"
 
 using namespace hearth;
 using namespace std::chrono_literals;
@@ -23,7 +25,9 @@ void collect_acks(sandbox::Process& child, std::set<long>& acked, std::chrono::s
 }
 
 sandbox::Process start_child(const std::filesystem::path& dir) {
-  auto child = sandbox::Process::spawn({{HEARTH_CRASH_CHILD, dir.string()}, {}, {}});
+  // The child runs with the synchronous mode this run of the tests uses.
+  auto mode = std::string(storage::to_string(test::test_synchronous()));
+  auto child = sandbox::Process::spawn({{HEARTH_CRASH_CHILD, dir.string(), mode}, {}, {}});
   REQUIRE(child.ok());
   auto ready = child->read_line(20s);
   REQUIRE(ready);
@@ -41,7 +45,9 @@ TEST_CASE("a message acknowledged before kill -9 is applied exactly once after r
   std::set<long> acked;
   long next = 0;
   constexpr int kRounds = 8;
-  constexpr long kPerRound = 500;
+  // Enough work that a kill 5-250 ms in cuts it off: with synchronous=NORMAL senders
+  // commit their own messages, and 500 are accepted in about 15 ms.
+  const long kPerRound = test::test_synchronous() == storage::Synchronous::normal ? 5000 : 500;
 
   for (int round = 0; round < kRounds; ++round) {
     auto child = start_child(dir.path());
