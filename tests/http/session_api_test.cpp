@@ -63,13 +63,6 @@ TEST_CASE("a reply the agent streams over several flushes reads as one event") {
 
 namespace {
 
-json permission_events(const json& events) {
-  json out = json::array();
-  for (const auto& e : events)
-    if (e["kind"] == "permission_requested" || e["kind"] == "permission_resolved") out.push_back(e);
-  return out;
-}
-
 // Waits until the session has a pending permission request; returns it.
 json pending_permission(AgentWorld& w, const std::string& session) {
   auto page = w.poll(session + "/permissions?status=pending", [](const json& b) { return !b["items"].empty(); });
