@@ -21,12 +21,13 @@ int http_status(ErrorCode code) {
     case ErrorCode::method_not_allowed: return 405;
     case ErrorCode::unsupported_media_type: return 415;
     case ErrorCode::rate_limited: return 429;
+    case ErrorCode::interrupted: return 503;  // as `unavailable`: the server is stopping
   }
   return 500;
 }
 
 std::string error_body(const Error& error) {
-  return json_text(nlohmann::json{{"error", {{"code", to_string(error.code)}, {"message", error.message}}}});
+  return json_text(nlohmann::json{{"error", error_to_json(error)}});
 }
 
 }  // namespace hearth::http

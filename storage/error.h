@@ -1,7 +1,10 @@
 // The one error type every Hearth layer returns, and Result<T>: a value or an Error.
 // It lives in storage, the bottom library, so that every other library can use it.
-// Codes map to HTTP statuses in exactly one place: http/errors.cpp.
+// Codes map to HTTP statuses in exactly one place: http/errors.cpp. Errors travel in
+// JSON as {"code", "message"} (error_to_json / error_from_json, the one codec).
 #pragma once
+
+#include <nlohmann/json_fwd.hpp>
 
 #include <optional>
 #include <string>
@@ -24,6 +27,7 @@ enum class ErrorCode {
   method_not_allowed,      // the path exists, the method does not
   unsupported_media_type,  // a body that is not JSON
   rate_limited,            // too many attempts; try again later
+  interrupted,             // the server stopped (or restarted) before the work finished; run it again
 };
 
 std::string_view to_string(ErrorCode code);
@@ -33,6 +37,12 @@ struct Error {
   ErrorCode code = ErrorCode::internal;
   std::string message;
 };
+
+// {"code": "not_found", "message": "..."}: how an Error is stored and sent between actors.
+nlohmann::json error_to_json(const Error& e);
+// The Error in `j`; an unknown code reads as internal, a value that is not an object as
+// an internal "malformed error".
+Error error_from_json(const nlohmann::json& j);
 
 // A value of T, or an Error. Constructed implicitly from either.
 template <class T>

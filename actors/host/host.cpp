@@ -21,23 +21,17 @@ using namespace std::chrono_literals;
 Host::Core::Core(HostConfig c) : config(std::move(c)) {}
 Host::Core::~Core() = default;
 
-const ActorType* Host::Core::type_of(const Address& address, Error& error) const {
-  if (auto st = validate(address); !st) {
-    error = st.error();
-    return nullptr;
-  }
+Result<const ActorType*> Host::Core::type_of(const Address& address) const {
+  if (auto st = validate(address); !st) return st.error();
   auto it = types.find(address.type);
-  if (it == types.end()) {
-    error = Error{ErrorCode::not_found, fmt::format("no actor type \"{}\"", address.type)};
-    return nullptr;
-  }
+  if (it == types.end()) return Error{ErrorCode::not_found, fmt::format("no actor type \"{}\"", address.type)};
   return it->second.get();
 }
 
 Result<Active> Host::Core::activate(const Address& address, bool create, const Json& input) {
-  Error error;
-  const auto* type = type_of(address, error);
-  if (!type) return error;
+  auto found = type_of(address);
+  if (!found) return found.error();
+  const auto* type = *found;
   auto id = address.id();
   auto path = database_path(config.data_dir, address);
   if (!create) {
@@ -146,9 +140,9 @@ bool Host::Core::retire(const Instance& inst) {
 Result<SendReceipt> Host::Core::send(const Address& to, std::string_view queue, const Json& body,
                                      const SendOptions& options) {
   if (!started || stopping) return Error{ErrorCode::unavailable, "the actor host is not running"};
-  Error error;
-  const auto* type = type_of(to, error);
-  if (!type) return error;
+  auto found = type_of(to);
+  if (!found) return found.error();
+  const auto* type = *found;
   if (type->queues.find(queue) == type->queues.end())
     return Error{ErrorCode::invalid, fmt::format("actor type \"{}\" has no queue \"{}\"", to.type, queue)};
   std::string text;
@@ -446,8 +440,7 @@ Status Host::get_or_create(const Address& address, const Json& input) {
 }
 
 Result<bool> Host::exists(const Address& address) {
-  Error error;
-  if (!core_->type_of(address, error)) return error;
+  if (auto found = core_->type_of(address); !found) return found.error();
   return core_->registry.exists(address.id());
 }
 
@@ -457,9 +450,9 @@ Result<SendReceipt> Host::send(const Address& to, std::string_view queue, const 
 }
 
 Result<Json> Host::call(const Address& to, std::string_view action, const Json& args) {
-  Error error;
-  const auto* type = core_->type_of(to, error);
-  if (!type) return error;
+  auto found = core_->type_of(to);
+  if (!found) return found.error();
+  const auto* type = *found;
   auto it = type->actions.find(action);
   if (it == type->actions.end())
     return Error{ErrorCode::invalid, fmt::format("actor type \"{}\" has no action \"{}\"", to.type, action)};

@@ -53,7 +53,9 @@ struct Host::Core {
   std::atomic<bool> started{false};
   std::atomic<bool> stopping{false};
 
-  const ActorType* type_of(const Address& address, Error& error) const;
+  // The registered type of `address`: Error::invalid for a malformed address,
+  // Error::not_found for a type no one registered.
+  Result<const ActorType*> type_of(const Address& address) const;
   // The active instance at `address`, activating (and with `create`, creating) it.
   // With `for_read`, counts a read in flight on it (the caller must end_read).
   Result<Active> resolve(const Address& address, bool create, const Json& input, bool for_read);

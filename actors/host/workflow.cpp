@@ -80,7 +80,7 @@ void recover(Instance& inst, StepEffects& effects) {
   for (auto& job : jobs) {
     EnqueueItem item{job.queue,
                      io_result_body(job.id, job.name, job.context,
-                                    Error{ErrorCode::unavailable, "interrupted: the process stopped before "
+                                    Error{ErrorCode::interrupted, "interrupted: the process stopped before "
                                                                   "this job finished"})
                          .dump(),
                      "", job.id};
@@ -132,6 +132,7 @@ const char* error_outcome(ErrorCode code) {
       return "rejected";
     case ErrorCode::timeout:
     case ErrorCode::unavailable:
+    case ErrorCode::interrupted:
     case ErrorCode::internal:
       return "failed";
   }
@@ -229,22 +230,11 @@ void prune(SQLite::Database& db) {
 
 }  // namespace
 
-Json error_to_json(const Error& e) { return Json{{"code", to_string(e.code)}, {"message", e.message}}; }
-
-Error error_from_json(const Json& j) {
-  if (!j.is_object()) return Error{ErrorCode::internal, "malformed error"};
-  auto code = error_code_from_string(j.value("code", "internal"));
-  return Error{code.value_or(ErrorCode::internal), j.value("message", "")};
-}
-
 Json io_result_body(std::int64_t job_id, const std::string& name, const Json& context,
                     const Result<Json>& outcome) {
   Json body{{"job_id", job_id}, {"name", name}, {"context", context}, {"ok", outcome.ok()}};
   if (outcome) body["result"] = *outcome;
-  else {
-    body["error"] = error_to_json(outcome.error());
-    if (outcome.error().message.starts_with("interrupted:")) body["error"]["code"] = "interrupted";
-  }
+  else body["error"] = error_to_json(outcome.error());
   return body;
 }
 

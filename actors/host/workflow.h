@@ -72,7 +72,4 @@ Status create_actor_record(Instance& inst, const Json& input, StepEffects& effec
 Json io_result_body(std::int64_t job_id, const std::string& name, const Json& context,
                     const Result<Json>& outcome);
 
-Json error_to_json(const Error& e);
-Error error_from_json(const Json& j);
-
 }  // namespace hearth::actors

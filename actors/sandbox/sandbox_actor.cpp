@@ -182,7 +182,7 @@ Result<Json> provision(Runtime& rt, const Plan& plan, std::stop_token stop) {
   fs::remove_all(dir.work(), ec);
   sb::ExecRequest base;  // the sandbox's user (its dirs made now) and control groups
   if (auto st = rt.prepare(plan.address, base); !st) return st.error();
-  if (stop.stop_requested()) return Error{ErrorCode::unavailable, "interrupted: the server is stopping"};
+  if (stop.stop_requested()) return Error{ErrorCode::interrupted, "interrupted: the server is stopping"};
   auto network = sb::network_from(s["network"].get<std::string>());
   if (!network) return network.error();
   if (s["repo_url"].is_string()) {
@@ -246,7 +246,7 @@ Result<Json> run_process(Runtime& rt, ProcessPlan plan, std::stop_token server_s
   auto outcome = sb::run(**provider, rt.dir(plan.address), plan.request, plan.stdin_data, sink, stop.get_token(), &redactor);
   if (!outcome) return outcome.error();
   if (server_stop.stop_requested() && outcome->ended_by == "stopped")
-    return Error{ErrorCode::unavailable, "interrupted: the server stopped while the process ran"};
+    return Error{ErrorCode::interrupted, "interrupted: the server stopped while the process ran"};
   return Json{{"exit_code", outcome->exit_code}, {"ended_by", outcome->ended_by},
               {"output_bytes", outcome->output_bytes}, {"truncated", outcome->truncated}};
 }
@@ -303,7 +303,7 @@ Result<Json> on_provisioned(Runtime& rt, StepContext& ctx, const Json& body) {
   if (state != "provisioning" || attempt != current) return Json{{"ignored", "the sandbox moved on"}};
   if (!body.value("ok", false)) {
     auto error = body["error"];
-    auto message = error.value("code", "") == "interrupted"
+    auto message = error_from_json(error).code == ErrorCode::interrupted
                        ? std::string("provisioning was interrupted by a server restart; retry it")
                        : error.value("message", std::string("provisioning failed"));
     auto steps = rt.steps(ctx.address(), attempt);
@@ -377,7 +377,7 @@ Result<Json> on_process_ended(StepContext& ctx, const Json& body) {
     up.bind(4, r.value("truncated", false) ? 1 : 0);
     up.bind(5);
   } else {
-    bool interrupted = body["error"].value("code", "") == "interrupted";
+    bool interrupted = error_from_json(body["error"]).code == ErrorCode::interrupted;
     up.bind(1);
     up.bind(2, interrupted ? "interrupted" : "error");
     up.bind(3);

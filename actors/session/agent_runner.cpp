@@ -389,7 +389,7 @@ void AgentRunner::watch() {
 }
 
 Result<Json> AgentRunner::run_turn(const TurnPlan& plan, std::stop_token server_stop) {
-  if (stopping_) return Error{ErrorCode::unavailable, "interrupted: the server is stopping"};
+  if (stopping_) return Error{ErrorCode::interrupted, "interrupted: the server is stopping"};
   auto l = live(plan.session, plan.sandbox);
   std::unique_lock turn_lock(l->turn_mu);
   {
@@ -417,7 +417,7 @@ Result<Json> AgentRunner::run_turn(const TurnPlan& plan, std::stop_token server_
     std::lock_guard lock(l->mu);
     e.message = l->redactor->redact(e.message);
     if (l->stop_cause == "server")
-      return Error{ErrorCode::unavailable, "interrupted: the server stopped during the turn"};
+      return Error{ErrorCode::interrupted, "interrupted: the server stopped during the turn"};
     if (l->stop_cause == "sandbox") return Error{ErrorCode::unavailable, "the sandbox was stopped during the turn"};
     if (l->stop_cause == "silence")
       return Error{ErrorCode::timeout, fmt::format("the agent sent nothing for {} s, so the turn was cancelled",

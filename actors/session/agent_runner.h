@@ -63,7 +63,7 @@ class AgentRunner {
   std::int64_t started_at() const { return started_at_; }
 
   // Runs one turn to its end: {stop_reason, resumed, cancelled_by?}, or
-  // the reason it failed ("interrupted: …" when the server is stopping).
+  // the reason it failed (ErrorCode::interrupted when the server is stopping).
   Result<Json> run_turn(const TurnPlan& plan, std::stop_token server_stop);
 
   // Signals from the session actor, sent once its step committed.

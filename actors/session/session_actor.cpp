@@ -332,7 +332,7 @@ Result<Json> on_turn_ended(AgentRunner& runner, StepContext& ctx, const Json& bo
       Json data{{"stop_reason", stop_reason}};
       if (r.contains("cancelled_by")) data["cancelled_by"] = r["cancelled_by"];
       events.add(turn, "turn_ended", data);
-    } else if (body["error"].value("code", "") == "interrupted") {
+    } else if (error_from_json(body["error"]).code == ErrorCode::interrupted) {
       turn_status = "interrupted";
       session_status = "interrupted";
       error = body["error"].value("message", std::string("interrupted"));

@@ -201,7 +201,7 @@ Result<Json> run_git_flow(sandbox::Runtime& rt, const GitPlan& plan, std::stop_t
     if (!text.empty()) output += (output.empty() ? "" : "\n") + text;
   };
   auto interrupted = [&] {
-    return Error{ErrorCode::unavailable, "interrupted: the server stopped during git " + plan.kind};
+    return Error{ErrorCode::interrupted, "interrupted: the server stopped during git " + plan.kind};
   };
 
   // Each step: git's words on failure; a stop of the server ends the flow.

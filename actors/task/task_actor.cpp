@@ -521,7 +521,7 @@ Result<Json> on_git_done(StepContext& ctx, const Json& body) {
   std::string error;
   if (!ok) {
     error = body["error"].value("message", std::string("git failed"));
-    if (body["error"].value("code", "") == "interrupted") error = "interrupted by a server restart; run it again";
+    if (error_from_json(body["error"]).code == ErrorCode::interrupted) error = "interrupted by a server restart; run it again";
   }
   if (ok && result.contains("diff")) store_diff(ctx, id, result["diff"]);
   // A commit was made: the prompts it describes are done with (later ones wait for the next).
