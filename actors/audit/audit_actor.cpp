@@ -8,6 +8,7 @@
 
 #include "actors/host/step_context.h"
 #include "storage/database.h"
+#include "storage/sql.h"
 
 namespace hearth::actors::audit {
 namespace {
@@ -16,15 +17,13 @@ constexpr const char* kGenesis = "0000000000000000000000000000000000000000000000
 constexpr const char* kColumns =
     "seq, at, user_id, username, kind, target, task_id, repo_id, request_id, outcome, detail_json, prev_hash, hash";
 
-Json opt(const SQLite::Column& c) { return c.isNull() ? Json(nullptr) : Json(c.getString()); }
-
 // The entry as it is hashed (and shown, with its hashes).
 Json entry_json(SQLite::Statement& q) {
   return Json{{"seq", q.getColumn(0).getInt64()},   {"at", q.getColumn(1).getInt64()},
-              {"user_id", opt(q.getColumn(2))},     {"username", q.getColumn(3).getString()},
+              {"user_id", sql::text_or_null(q.getColumn(2))},     {"username", q.getColumn(3).getString()},
               {"kind", q.getColumn(4).getString()}, {"target", q.getColumn(5).getString()},
-              {"task_id", opt(q.getColumn(6))},     {"repo_id", opt(q.getColumn(7))},
-              {"request_id", opt(q.getColumn(8))},  {"outcome", q.getColumn(9).getString()},
+              {"task_id", sql::text_or_null(q.getColumn(6))},     {"repo_id", sql::text_or_null(q.getColumn(7))},
+              {"request_id", sql::text_or_null(q.getColumn(8))},  {"outcome", q.getColumn(9).getString()},
               {"detail", Json::parse(q.getColumn(10).getString(), nullptr, false)}};
 }
 

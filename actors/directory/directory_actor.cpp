@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "actors/host/step_context.h"
+#include "storage/sql.h"
 
 namespace hearth::actors::directory {
 namespace {
@@ -13,8 +14,6 @@ void bind_optional_int(SQLite::Statement& s, int i, const Json& v) {
   if (v.is_number_integer()) s.bind(i, v.get<int64_t>());
   else s.bind(i);
 }
-
-Json optional_int(const SQLite::Column& c) { return c.isNull() ? Json(nullptr) : Json(c.getInt64()); }
 
 Json user_row(SQLite::Statement& q) {
   return Json{{"user_id", q.getColumn(0).getString()},
@@ -145,7 +144,7 @@ Result<Json> membership(ReadContext& ctx, const Json& a) {
   q.bind(2, a.at("slug").get<std::string>());
   if (!q.executeStep()) return Error{ErrorCode::not_found, "no such organization"};
   auto row = org_row(q);
-  row["role"] = q.getColumn(4).isNull() ? Json(nullptr) : Json(q.getColumn(4).getString());
+  row["role"] = sql::text_or_null(q.getColumn(4));
   return row;
 }
 
@@ -163,7 +162,7 @@ Result<Json> authenticate(ReadContext& ctx, const Json& a) {
   if (q.getColumn(7).getInt() != 0) return Error{ErrorCode::unauthorized, "the account is disabled"};
   Json caller{{"credential_id", q.getColumn(0).getString()},
               {"kind", q.getColumn(1).getString()},
-              {"expires_at", optional_int(q.getColumn(2))},
+              {"expires_at", sql::int_or_null(q.getColumn(2))},
               {"user_id", q.getColumn(4).getString()},
               {"username", q.getColumn(5).getString()},
               {"is_admin", q.getColumn(6).getInt() != 0}};

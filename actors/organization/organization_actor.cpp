@@ -14,6 +14,7 @@
 #include "actors/task/titles.h"
 #include "actors/user/user_actor.h"
 #include "storage/database.h"
+#include "storage/sql.h"
 
 namespace hearth::actors::organization {
 namespace {
@@ -230,7 +231,7 @@ Result<Json> member_named(ReadContext& ctx, const Json& b) {
 Json repo_json(SQLite::Statement& q) {
   return Json{{"repo_id", q.getColumn(0).getString()},        {"name", q.getColumn(1).getString()},
               {"url", q.getColumn(2).getString()},            {"default_branch", q.getColumn(3).getString()},
-              {"credential", q.getColumn(4).isNull() ? Json(nullptr) : Json(q.getColumn(4).getString())},
+              {"credential", sql::text_or_null(q.getColumn(4))},
               {"added_by", q.getColumn(5).getString()},       {"created_at", q.getColumn(6).getInt64()}};
 }
 constexpr const char* kRepoColumns = "repo_id, name, url, default_branch, credential, added_by, created_at";

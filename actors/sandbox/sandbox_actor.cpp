@@ -18,6 +18,7 @@
 #include "sandbox/git.h"
 #include "sandbox/exec.h"
 #include "storage/database.h"
+#include "storage/sql.h"
 
 namespace hearth::actors::sandbox {
 namespace {
@@ -41,8 +42,8 @@ Json sandbox_json(SQLite::Database& db) {
                       "git_credential_name, agent_env_names_json, author_name, author_email, attempt, created_by, "
                       "created_at, updated_at, ready_at FROM sandbox");
   if (!q.executeStep()) return nullptr;
-  auto text = [&](int i) { return q.getColumn(i).isNull() ? Json(nullptr) : Json(q.getColumn(i).getString()); };
-  auto number = [&](int i) { return q.getColumn(i).isNull() ? Json(nullptr) : Json(q.getColumn(i).getInt64()); };
+  auto text = [&](int i) { return sql::text_or_null(q.getColumn(i)); };
+  auto number = [&](int i) { return sql::int_or_null(q.getColumn(i)); };
   return Json{{"org_id", text(0)},          {"task_id", text(1)},        {"state", text(2)},
               {"error", text(3)},           {"provider", text(4)},       {"network", text(5)},
               {"repo_url", text(6)},        {"base_branch", text(7)},    {"branch", text(8)},
@@ -60,8 +61,8 @@ Json steps_json(SQLite::Database& db) {
 }
 
 Json process_json(SQLite::Statement& q) {
-  auto number = [&](int i) { return q.getColumn(i).isNull() ? Json(nullptr) : Json(q.getColumn(i).getInt64()); };
-  auto text = [&](int i) { return q.getColumn(i).isNull() ? Json(nullptr) : Json(q.getColumn(i).getString()); };
+  auto number = [&](int i) { return sql::int_or_null(q.getColumn(i)); };
+  auto text = [&](int i) { return sql::text_or_null(q.getColumn(i)); };
   return Json{{"id", q.getColumn(0).getInt64()},  {"argv", Json::parse(q.getColumn(1).getString())},
               {"cwd", q.getColumn(2).getString()}, {"status", q.getColumn(3).getString()},
               {"exit_code", number(4)},            {"ended_by", text(5)},
@@ -96,7 +97,7 @@ Json sessions_json(SQLite::Database& db) {
     items.push_back({{"session_id", q.getColumn(0).getString()},
                      {"agent", q.getColumn(1).getString()},
                      {"attached_at", q.getColumn(2).getInt64()},
-                     {"detached_at", q.getColumn(3).isNull() ? Json(nullptr) : Json(q.getColumn(3).getInt64())}});
+                     {"detached_at", sql::int_or_null(q.getColumn(3))}});
   return items;
 }
 

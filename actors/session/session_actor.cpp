@@ -14,6 +14,7 @@
 #include "actors/session/transcript.h"
 #include "actors/task/task_actor.h"
 #include "storage/database.h"
+#include "storage/sql.h"
 
 namespace hearth::actors::session {
 namespace {
@@ -24,14 +25,12 @@ constexpr const char* kTurnEnded = "session.command.turn_ended";
 std::int64_t now() { return storage::now_ms(); }
 
 Json parse(const SQLite::Column& c) { return c.isNull() ? Json(nullptr) : Json::parse(c.getString(), nullptr, false); }
-Json text(const SQLite::Column& c) { return c.isNull() ? Json(nullptr) : Json(c.getString()); }
-Json number(const SQLite::Column& c) { return c.isNull() ? Json(nullptr) : Json(c.getInt64()); }
 
 Json turn_json(SQLite::Statement& q) {
   return Json{{"turn", q.getColumn(0).getInt64()}, {"prompt", q.getColumn(1).getString()},
-              {"status", q.getColumn(2).getString()}, {"stop_reason", text(q.getColumn(3))},
-              {"error", text(q.getColumn(4))},    {"started_by", q.getColumn(5).getString()},
-              {"started_at", q.getColumn(6).getInt64()}, {"ended_at", number(q.getColumn(7))}};
+              {"status", q.getColumn(2).getString()}, {"stop_reason", sql::text_or_null(q.getColumn(3))},
+              {"error", sql::text_or_null(q.getColumn(4))},    {"started_by", q.getColumn(5).getString()},
+              {"started_at", q.getColumn(6).getInt64()}, {"ended_at", sql::int_or_null(q.getColumn(7))}};
 }
 
 Json last_turn(SQLite::Database& db) {
@@ -117,12 +116,12 @@ Json session_json(SQLite::Database& db, AgentRunner* runner, const Address* addr
   if (!q.executeStep()) return nullptr;
   Json s{{"org_id", q.getColumn(0).getString()},  {"task_id", q.getColumn(1).getString()},
          {"session_id", q.getColumn(2).getString()}, {"agent", q.getColumn(3).getString()},
-         {"title", text(q.getColumn(4))},         {"status", q.getColumn(5).getString()},
-         {"turn", q.getColumn(6).getInt64()},     {"agent_session_id", text(q.getColumn(7))},
+         {"title", sql::text_or_null(q.getColumn(4))},         {"status", q.getColumn(5).getString()},
+         {"turn", q.getColumn(6).getInt64()},     {"agent_session_id", sql::text_or_null(q.getColumn(7))},
          {"agent_info", parse(q.getColumn(8))},   {"always_allow", always_rules(parse(q.getColumn(9)))},
          {"permission_timeout_ms", q.getColumn(10).getInt64()}, {"created_by", q.getColumn(11).getString()},
          {"created_at", q.getColumn(12).getInt64()}, {"updated_at", q.getColumn(13).getInt64()},
-         {"closed_at", number(q.getColumn(14))}};
+         {"closed_at", sql::int_or_null(q.getColumn(14))}};
   s["last_seq"] = db.execAndGet("SELECT COALESCE(MAX(seq), 0) FROM events").getInt64();
   s["pending_permissions"] = db.execAndGet("SELECT COUNT(*) FROM permissions WHERE status = 'pending'").getInt64();
   s["last_turn"] = last_turn(db);
@@ -135,10 +134,10 @@ Json session_json(SQLite::Database& db, AgentRunner* runner, const Address* addr
 Json permission_json(SQLite::Statement& q) {
   return Json{{"permission_id", q.getColumn(0).getString()}, {"turn", q.getColumn(1).getInt64()},
               {"tool_call", parse(q.getColumn(2))},       {"options", parse(q.getColumn(3))},
-              {"status", q.getColumn(4).getString()},     {"decision", text(q.getColumn(5))},
-              {"option_id", text(q.getColumn(6))},        {"answered_by", text(q.getColumn(7))},
+              {"status", q.getColumn(4).getString()},     {"decision", sql::text_or_null(q.getColumn(5))},
+              {"option_id", sql::text_or_null(q.getColumn(6))},        {"answered_by", sql::text_or_null(q.getColumn(7))},
               {"created_at", q.getColumn(8).getInt64()},  {"deadline_at", q.getColumn(9).getInt64()},
-              {"answered_at", number(q.getColumn(10))}, {"always_allow", rule_for(parse(q.getColumn(2)))}};
+              {"answered_at", sql::int_or_null(q.getColumn(10))}, {"always_allow", rule_for(parse(q.getColumn(2)))}};
 }
 
 constexpr const char* kPermissionColumns =

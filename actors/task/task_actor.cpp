@@ -19,6 +19,7 @@
 #include "actors/task/titles.h"
 #include "storage/database.h"
 #include "storage/text.h"
+#include "storage/sql.h"
 
 namespace hearth::actors::task {
 namespace {
@@ -32,9 +33,6 @@ constexpr std::size_t kListedFiles = 5000;
 
 std::int64_t now() { return storage::now_ms(); }
 
-Json text_or_null(const SQLite::Column& c) { return c.isNull() ? Json(nullptr) : Json(c.getString()); }
-Json int_or_null(const SQLite::Column& c) { return c.isNull() ? Json(nullptr) : Json(c.getInt64()); }
-
 Json sessions_json(SQLite::Database& db) {
   SQLite::Statement q(db, "SELECT session_id, title, agent, status, turn, last_turn_status, pending_permissions, "
                           "created_by, created_at, updated_at FROM sessions ORDER BY created_at, session_id");
@@ -42,7 +40,7 @@ Json sessions_json(SQLite::Database& db) {
   while (q.executeStep())
     items.push_back({{"session_id", q.getColumn(0).getString()}, {"title", q.getColumn(1).getString()},
                      {"agent", q.getColumn(2).getString()},      {"status", q.getColumn(3).getString()},
-                     {"turn", q.getColumn(4).getInt64()},        {"last_turn_status", text_or_null(q.getColumn(5))},
+                     {"turn", q.getColumn(4).getInt64()},        {"last_turn_status", sql::text_or_null(q.getColumn(5))},
                      {"pending_permissions", q.getColumn(6).getInt64()}, {"created_by", q.getColumn(7).getString()},
                      {"created_at", q.getColumn(8).getInt64()},  {"updated_at", q.getColumn(9).getInt64()}});
   return items;
@@ -53,11 +51,11 @@ Json op_json(SQLite::Statement& q) {
               {"kind", q.getColumn(1).getString()},
               {"status", q.getColumn(2).getString()},
               {"args", Json::parse(q.getColumn(3).getString())},
-              {"result", q.getColumn(4).isNull() ? Json(nullptr) : Json::parse(q.getColumn(4).getString())},
-              {"error", text_or_null(q.getColumn(5))},
+              {"result", sql::column<Json>(q.getColumn(4))},
+              {"error", sql::text_or_null(q.getColumn(5))},
               {"by", q.getColumn(6).getString()},
               {"created_at", q.getColumn(7).getInt64()},
-              {"ended_at", int_or_null(q.getColumn(8))}};
+              {"ended_at", sql::int_or_null(q.getColumn(8))}};
 }
 constexpr const char* kOpColumns = "id, kind, status, args_json, result_json, error, by, created_at, ended_at";
 
@@ -81,9 +79,9 @@ Json diff_totals(SQLite::Database& db) {
             {"removed", q.getColumn(2).getInt64()}, {"base_commit", nullptr}, {"head_commit", nullptr},
             {"refreshed_at", nullptr}};
   if (m.executeStep()) {
-    meta["base_commit"] = text_or_null(m.getColumn(0));
-    meta["head_commit"] = text_or_null(m.getColumn(1));
-    meta["refreshed_at"] = int_or_null(m.getColumn(2));
+    meta["base_commit"] = sql::text_or_null(m.getColumn(0));
+    meta["head_commit"] = sql::text_or_null(m.getColumn(1));
+    meta["refreshed_at"] = sql::int_or_null(m.getColumn(2));
   }
   return meta;
 }
@@ -151,10 +149,9 @@ TaskStatus derived_status(SQLite::Database& db) {
 // whole task to whoever watches it.
 Status changed(StepContext& ctx) {
   auto status = derived_status(ctx.db());
-  SQLite::Statement up(ctx.db(), "UPDATE task SET status = ?, version = version + 1, updated_at = ?");
-  up.bind(1, std::string(to_string(status)));
-  up.bind(2, static_cast<int64_t>(now()));
-  up.exec();
+  auto up = ctx.statement("UPDATE task SET status = ?, version = version + 1, updated_at = ?");
+  sql::bind_all(*up, to_string(status), now());
+  up->exec();
   ctx.broadcast("task.changed", full_json(ctx.db()));
   // The index hears only of changes it shows (not every provisioning step): with many
   // tasks at work, the organization's queue stays short.
@@ -206,11 +203,9 @@ Status tell(StepContext& ctx, const std::string& reason, const Json& notify, con
 
 void add_participant(StepContext& ctx, const Json& b) {
   if (!b.contains("by_id") || !b["by_id"].is_string()) return;
-  SQLite::Statement ins(ctx.db(), "INSERT OR IGNORE INTO participants(user_id, username, since) VALUES(?, ?, ?)");
-  ins.bind(1, b["by_id"].get<std::string>());
-  ins.bind(2, b.value("by", std::string()));
-  ins.bind(3, static_cast<int64_t>(now()));
-  ins.exec();
+  auto ins = ctx.statement("INSERT OR IGNORE INTO participants(user_id, username, since) VALUES(?, ?, ?)");
+  sql::bind_all(*ins, b["by_id"].get<std::string>(), b.value("by", std::string()), now());
+  ins->exec();
 }
 
 // Someone other than the owner acted on the task: the owner hears of it.
@@ -246,16 +241,10 @@ Result<std::string> start_session(StepContext& ctx, const TaskRow& t, const std:
                            then);
       !st)
     return st.error();
-  SQLite::Statement ins(ctx.db(), "INSERT INTO sessions(session_id, title, agent, status, created_by, created_at, "
-                                  "updated_at) VALUES(?, ?, ?, ?, ?, ?, ?)");
-  ins.bind(1, id);
-  ins.bind(2, title);
-  ins.bind(3, agent);
-  ins.bind(4, prompt.empty() ? "idle" : "running");
-  ins.bind(5, by);
-  ins.bind(6, static_cast<int64_t>(now()));
-  ins.bind(7, static_cast<int64_t>(now()));
-  ins.exec();
+  auto ins = ctx.statement("INSERT INTO sessions(session_id, title, agent, status, created_by, created_at, "
+                           "updated_at) VALUES(?, ?, ?, ?, ?, ?, ?)");
+  sql::bind_all(*ins, id, title, agent, prompt.empty() ? "idle" : "running", by, now(), now());
+  ins->exec();
   return id;
 }
 
@@ -306,12 +295,11 @@ Result<Json> start_op(sandbox::Runtime& rt, StepContext& ctx, const std::string&
     plan_args["message"] = commit_message(ctx.db(), t, included);
     plan_args["prompts_included"] = included;
   }
-  SQLite::Statement ins(ctx.db(), "INSERT INTO ops(kind, status, args_json, by, created_at) VALUES(?, 'running', ?, ?, ?)");
-  ins.bind(1, kind);
-  ins.bind(2, plan_args.dump());
-  ins.bind(3, by);
-  ins.bind(4, static_cast<int64_t>(now()));
-  ins.exec();
+  {
+    auto ins = ctx.statement("INSERT INTO ops(kind, status, args_json, by, created_at) VALUES(?, 'running', ?, ?, ?)");
+    sql::bind_all(*ins, kind, plan_args.dump(), by, now());
+    ins->exec();
+  }
   auto id = ctx.db().getLastInsertRowid();
   GitPlan plan{sandbox::address(t.org_id, t.task_id), t.org_id, t.provider, t.repo_url,
                t.base_branch, t.branch, t.title, t.task_id,
@@ -330,60 +318,42 @@ void store_diff(StepContext& ctx, std::int64_t op_id, const Json& diff) {
   newer.bind(1, static_cast<int64_t>(op_id));
   if (newer.executeStep()) return;
   ctx.db().exec("DELETE FROM diff_files");
-  SQLite::Statement ins(ctx.db(), "INSERT INTO diff_files(path, status, added, removed, patch, patch_truncated) "
-                                  "VALUES(?, ?, ?, ?, ?, ?)");
+  // Counts are absent for binary files, commits for a repository with none yet: NULL.
+  auto number = [](const Json& v) { return v.is_number() ? std::optional(v.get<std::int64_t>()) : std::nullopt; };
+  auto text = [](const Json& v) { return v.is_string() ? std::optional(v.get<std::string>()) : std::nullopt; };
+  auto ins = ctx.statement("INSERT INTO diff_files(path, status, added, removed, patch, patch_truncated) "
+                           "VALUES(?, ?, ?, ?, ?, ?)");
   for (const auto& f : diff["files"]) {
-    ins.bind(1, f["path"].get<std::string>());
-    ins.bind(2, f["status"].get<std::string>());
-    if (f["added"].is_number()) ins.bind(3, f["added"].get<std::int64_t>());
-    else ins.bind(3);
-    if (f["removed"].is_number()) ins.bind(4, f["removed"].get<std::int64_t>());
-    else ins.bind(4);
-    ins.bind(5, f["patch"].get<std::string>());
-    ins.bind(6, f["patch_truncated"].get<bool>() ? 1 : 0);
-    ins.exec();
-    ins.reset();
+    sql::bind_all(*ins, f["path"].get<std::string>(), f["status"].get<std::string>(), number(f["added"]),
+                  number(f["removed"]), f["patch"].get<std::string>(), f["patch_truncated"].get<bool>());
+    ins->exec();
+    ins->reset();
   }
-  SQLite::Statement meta(ctx.db(), "INSERT OR REPLACE INTO diff_meta(id, base_commit, head_commit, refreshed_at, op_id) "
-                                   "VALUES(1, ?, ?, ?, ?)");
-  meta.bind(4, static_cast<int64_t>(op_id));
-  if (diff["base_commit"].is_string()) meta.bind(1, diff["base_commit"].get<std::string>());
-  else meta.bind(1);
-  if (diff["head_commit"].is_string()) meta.bind(2, diff["head_commit"].get<std::string>());
-  else meta.bind(2);
-  meta.bind(3, static_cast<int64_t>(now()));
-  meta.exec();
+  auto meta = ctx.statement("INSERT OR REPLACE INTO diff_meta(id, base_commit, head_commit, refreshed_at, op_id) "
+                            "VALUES(1, ?, ?, ?, ?)");
+  sql::bind_all(*meta, text(diff["base_commit"]), text(diff["head_commit"]), now(), op_id);
+  meta->exec();
 }
 
 // --- Handlers ----------------------------------------------------------------------------
 
 Status create(sandbox::Runtime& rt, StepContext& ctx, const Json& in) {
+  const auto& owner = in.at("owner");
+  auto text = [&in](const char* name) { return in.at(name).get<std::string>(); };
+  std::optional<std::string> credential;
+  if (in.contains("git_credential") && in["git_credential"].is_string()) credential = text("git_credential");
   SQLite::Statement ins(ctx.db(),
                         "INSERT INTO task(id, org_id, task_id, repo_id, repo_url, base_branch, branch, title, prompt, "
                         "agent, status, phase, provider, network, git_credential, permission_timeout_ms, owner_id, "
                         "owner_name, created_by, created_at, updated_at) "
                         "VALUES(1, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'provisioning', 'creating the sandbox', ?, ?, ?, ?, ?, ?, "
                         "?, ?, ?)");
-  const auto& owner = in.at("owner");
-  ins.bind(1, in.at("org_id").get<std::string>());
-  ins.bind(2, in.at("task_id").get<std::string>());
-  ins.bind(3, in.at("repo_id").get<std::string>());
-  ins.bind(4, in.at("repo_url").get<std::string>());
-  ins.bind(5, in.at("base_branch").get<std::string>());
-  ins.bind(6, in.at("branch").get<std::string>());
-  ins.bind(7, in.at("title").get<std::string>());
-  ins.bind(8, in.at("prompt").get<std::string>());
-  ins.bind(9, in.at("agent").get<std::string>());
-  ins.bind(10, rt.config().provider);
-  ins.bind(11, in.value("network", std::string("none")));
-  if (in.contains("git_credential") && in["git_credential"].is_string()) ins.bind(12, in["git_credential"].get<std::string>());
-  else ins.bind(12);
-  ins.bind(13, in.value("permission_timeout_ms", static_cast<std::int64_t>(rt.config().permission_timeout.count())));
-  ins.bind(14, owner.at("user_id").get<std::string>());
-  ins.bind(15, owner.at("username").get<std::string>());
-  ins.bind(16, owner.at("username").get<std::string>());
-  ins.bind(17, static_cast<int64_t>(now()));
-  ins.bind(18, static_cast<int64_t>(now()));
+  sql::bind_all(ins, text("org_id"), text("task_id"), text("repo_id"), text("repo_url"), text("base_branch"),
+                text("branch"), text("title"), text("prompt"), text("agent"), rt.config().provider,
+                in.value("network", std::string("none")), credential,
+                in.value("permission_timeout_ms", static_cast<std::int64_t>(rt.config().permission_timeout.count())),
+                owner.at("user_id").get<std::string>(), owner.at("username").get<std::string>(),
+                owner.at("username").get<std::string>(), now(), now());
   ins.exec();
   add_participant(ctx, {{"by_id", owner["user_id"]}, {"by", owner["username"]}});
   auto t = load_task(ctx.db()).value();
@@ -456,17 +426,14 @@ Result<Json> on_session_changed(sandbox::Runtime& rt, StepContext& ctx, const Js
     mark.bind(2, id);
     mark.exec();
   }
-  SQLite::Statement up(ctx.db(), "UPDATE sessions SET status = ?, turn = ?, updated_at = ?, "
-                                 "last_turn_status = COALESCE(?, last_turn_status), "
-                                 "pending_permissions = MAX(0, pending_permissions + ?) WHERE session_id = ?");
-  up.bind(1, b.at("status").get<std::string>());
-  up.bind(2, b.value("turn", std::int64_t{0}));
-  up.bind(3, static_cast<int64_t>(now()));
-  if (b.contains("turn_status")) up.bind(4, b["turn_status"].get<std::string>());
-  else up.bind(4);
-  up.bind(5, event == "permission_requested" ? 1 : event == "permission_resolved" ? -1 : 0);
-  up.bind(6, id);
-  if (up.exec() == 0) return Json{{"ignored", "not a session of this task"}};
+  auto turn_status = b.contains("turn_status") ? std::optional(b["turn_status"].get<std::string>()) : std::nullopt;
+  auto permissions = event == "permission_requested" ? 1 : event == "permission_resolved" ? -1 : 0;
+  auto up = ctx.statement("UPDATE sessions SET status = ?, turn = ?, updated_at = ?, "
+                          "last_turn_status = COALESCE(?, last_turn_status), "
+                          "pending_permissions = MAX(0, pending_permissions + ?) WHERE session_id = ?");
+  sql::bind_all(*up, b.at("status").get<std::string>(), b.value("turn", std::int64_t{0}), now(), turn_status,
+                permissions, id);
+  if (up->exec() == 0) return Json{{"ignored", "not a session of this task"}};
   if (event == "turn_started" && b.contains("prompt")) {  // the next commit is described by it
     auto prompts = Json::parse(ctx.db().execAndGet("SELECT work_prompts_json FROM task").getString());
     prompts.push_back(derive_title(b["prompt"].get<std::string>()));
@@ -547,18 +514,16 @@ Result<Json> on_git_done(StepContext& ctx, const Json& body) {
   }
   Json kept = result;
   if (kept.is_object()) kept.erase("diff");
-  SQLite::Statement up(ctx.db(), "UPDATE ops SET status = ?, result_json = ?, error = ?, ended_at = ? WHERE id = ?");
-  up.bind(1, ok && !conflict ? "succeeded" : "failed");
-  if (kept.is_null()) up.bind(2);
-  else up.bind(2, kept.dump());
-  if (conflict) up.bind(3, fmt::format("the rebase onto {} stopped on conflicts in {}; the branch is as it was",
-                                       load_task(ctx.db()).value().base_branch,
-                                       plural(static_cast<std::int64_t>(result["conflict_files"].size()), "file", "files")));
-  else if (!ok) up.bind(3, error);
-  else up.bind(3);
-  up.bind(4, static_cast<int64_t>(now()));
-  up.bind(5, static_cast<int64_t>(id));
-  up.exec();
+  std::optional<std::string> op_error;
+  if (conflict)
+    op_error = fmt::format("the rebase onto {} stopped on conflicts in {}; the branch is as it was",
+                           load_task(ctx.db()).value().base_branch,
+                           plural(static_cast<std::int64_t>(result["conflict_files"].size()), "file", "files"));
+  else if (!ok) op_error = error;
+  auto up = ctx.statement("UPDATE ops SET status = ?, result_json = ?, error = ?, ended_at = ? WHERE id = ?");
+  sql::bind_all(*up, ok && !conflict ? "succeeded" : "failed",
+                kept.is_null() ? std::nullopt : std::optional(kept.dump()), op_error, now(), id);
+  up->exec();
   auto final_op = *find_op(ctx.db(), id);
   ctx.broadcast("task.op.finished", final_op);
   if (kind != "diff")
@@ -786,7 +751,7 @@ Result<Json> diff(ReadContext& ctx, const Json& a) {
   Json items = Json::array();
   while (q->executeStep())
     items.push_back({{"path", q->getColumn(0).getString()}, {"status", q->getColumn(1).getString()},
-                     {"added", int_or_null(q->getColumn(2))}, {"removed", int_or_null(q->getColumn(3))},
+                     {"added", sql::int_or_null(q->getColumn(2))}, {"removed", sql::int_or_null(q->getColumn(3))},
                      {"binary", q->getColumn(2).isNull()}, {"patch_truncated", q->getColumn(4).getInt() != 0}});
   Json next = items.size() == static_cast<std::size_t>(limit) ? items.back()["path"] : Json(nullptr);
   auto totals = diff_totals(ctx.db);
@@ -800,7 +765,7 @@ Result<Json> diff_file(ReadContext& ctx, const Json& a) {
   q->bind(1, a.at("path").get<std::string>());
   if (!q->executeStep()) return Error{ErrorCode::not_found, "that file has no changes against the base"};
   return Json{{"path", q->getColumn(0).getString()}, {"status", q->getColumn(1).getString()},
-              {"added", int_or_null(q->getColumn(2))}, {"removed", int_or_null(q->getColumn(3))},
+              {"added", sql::int_or_null(q->getColumn(2))}, {"removed", sql::int_or_null(q->getColumn(3))},
               {"binary", q->getColumn(2).isNull()}, {"patch", q->getColumn(4).getString()},
               {"patch_truncated", q->getColumn(5).getInt() != 0}};
 }

@@ -3,15 +3,13 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <type_traits>
+
+#include "storage/sql.h"
+
 namespace hearth::actors::task {
 namespace {
 
-std::optional<std::string> text(const SQLite::Column& c) {
-  return c.isNull() ? std::nullopt : std::optional<std::string>(c.getString());
-}
-std::optional<std::int64_t> number(const SQLite::Column& c) {
-  return c.isNull() ? std::nullopt : std::optional<std::int64_t>(c.getInt64());
-}
 template <class T>
 Json or_null(const std::optional<T>& v) {
   return v ? Json(*v) : Json(nullptr);
@@ -26,37 +24,38 @@ std::optional<TaskRow> load_task(SQLite::Database& db) {
                       "permission_timeout_ms, owner_id, owner_name, created_by, conflict_json, attention, version, "
                       "created_at, updated_at, archived_at, killed_at FROM task");
   if (!q.executeStep()) return std::nullopt;
-  auto column = [&q](int i) { return q.getColumn(i); };
+  // Each field read as its own type (NULL as an empty optional), by column position.
+  auto read = [&q](int i, auto& field) { field = sql::column<std::decay_t<decltype(field)>>(q.getColumn(i)); };
   TaskRow t;
-  t.org_id = column(0).getString();
-  t.task_id = column(1).getString();
-  t.repo_id = column(2).getString();
-  t.repo_url = column(3).getString();
-  t.base_branch = column(4).getString();
-  t.branch = column(5).getString();
-  t.title = column(6).getString();
-  t.prompt = column(7).getString();
-  t.agent = column(8).getString();
+  read(0, t.org_id);
+  read(1, t.task_id);
+  read(2, t.repo_id);
+  read(3, t.repo_url);
+  read(4, t.base_branch);
+  read(5, t.branch);
+  read(6, t.title);
+  read(7, t.prompt);
+  read(8, t.agent);
   // The table CHECKs the status; a name this build does not know is a bug worth failing the step on.
-  t.status = parse_status(column(9).getString()).value();
-  t.phase = text(column(10));
-  t.error = text(column(11));
-  t.error_step = text(column(12));
-  t.sandbox_state = column(13).getString();
-  t.provider = column(14).getString();
-  t.network = column(15).getString();
-  t.git_credential = text(column(16));
-  t.permission_timeout_ms = column(17).getInt64();
-  t.owner_id = column(18).getString();
-  t.owner_name = column(19).getString();
-  t.created_by = column(20).getString();
-  t.conflict_files = column(21).isNull() ? Json(nullptr) : Json::parse(column(21).getString());
-  t.attention = text(column(22));
-  t.version = column(23).getInt64();
-  t.created_at = column(24).getInt64();
-  t.updated_at = column(25).getInt64();
-  t.archived_at = number(column(26));
-  t.killed_at = number(column(27));
+  t.status = parse_status(q.getColumn(9).getString()).value();
+  read(10, t.phase);
+  read(11, t.error);
+  read(12, t.error_step);
+  read(13, t.sandbox_state);
+  read(14, t.provider);
+  read(15, t.network);
+  read(16, t.git_credential);
+  read(17, t.permission_timeout_ms);
+  read(18, t.owner_id);
+  read(19, t.owner_name);
+  read(20, t.created_by);
+  read(21, t.conflict_files);
+  read(22, t.attention);
+  read(23, t.version);
+  read(24, t.created_at);
+  read(25, t.updated_at);
+  read(26, t.archived_at);
+  read(27, t.killed_at);
   return t;
 }
 

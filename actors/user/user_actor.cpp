@@ -8,11 +8,10 @@
 #include "actors/host/index_update.h"
 #include "actors/host/step_context.h"
 #include "storage/database.h"
+#include "storage/sql.h"
 
 namespace hearth::actors::user {
 namespace {
-
-Json optional_int(const SQLite::Column& c) { return c.isNull() ? Json(nullptr) : Json(c.getInt64()); }
 
 std::string user_id(SQLite::Database& db) { return db.execAndGet("SELECT user_id FROM profile").getString(); }
 
@@ -177,9 +176,9 @@ Result<Json> tokens(ReadContext& ctx, const Json&) {
     items.push_back(Json{{"id", q.getColumn(0).getString()},
                          {"name", q.getColumn(1).getString()},
                          {"created_at", q.getColumn(2).getInt64()},
-                         {"expires_at", optional_int(q.getColumn(3))},
-                         {"last_used_at", optional_int(q.getColumn(4))},
-                         {"revoked_at", optional_int(q.getColumn(5))}});
+                         {"expires_at", sql::int_or_null(q.getColumn(3))},
+                         {"last_used_at", sql::int_or_null(q.getColumn(4))},
+                         {"revoked_at", sql::int_or_null(q.getColumn(5))}});
   return items;
 }
 
@@ -368,7 +367,7 @@ Result<Json> notifications(ReadContext& ctx, const Json& a) {
   while (q->executeStep())
     items.push_back({{"id", q->getColumn(0).getInt64()}, {"org_id", q->getColumn(1).getString()},
                      {"task_id", q->getColumn(2).getString()},
-                     {"session_id", q->getColumn(3).isNull() ? Json(nullptr) : Json(q->getColumn(3).getString())},
+                     {"session_id", sql::text_or_null(q->getColumn(3))},
                      {"type", q->getColumn(4).getString()}, {"message", q->getColumn(5).getString()},
                      {"read", q->getColumn(6).getInt() != 0}, {"created_at", q->getColumn(7).getInt64()}});
   auto count = ctx.statement("SELECT COUNT(*) FROM notifications WHERE read = 0");
