@@ -3,7 +3,19 @@
 
 #include <fmt/format.h>
 
+#include <optional>
+
 namespace hearth::sandbox {
+
+std::string_view to_string(EndedBy cause) {
+  switch (cause) {
+    case EndedBy::exit: return "exit";
+    case EndedBy::wall_clock: return "wall_clock";
+    case EndedBy::idle: return "idle";
+    case EndedBy::stopped: return "stopped";
+  }
+  return "exit";
+}
 
 Result<ExecOutcome> run(const Provider& provider, const SandboxDir& dir, const ExecRequest& request,
                         std::string_view stdin_data, const OutputSink& sink, std::stop_token stop,
@@ -31,23 +43,24 @@ Result<ExecOutcome> run(const ProcessSpec& spec, const Limits& limits, std::stri
   auto started = Clock::now();
   auto last_output = started;
   ExecOutcome outcome;
-  auto end = [&](const char* why) {
-    outcome.ended_by = why;
+  std::optional<EndedBy> ended_by;  // set when a limit or a stop request ends the process
+  auto end = [&](EndedBy why) {
+    ended_by = why;
     process->kill(SIGKILL);
   };
   Chunk chunk;
   for (;;) {
     auto now = Clock::now();
     if (stop.stop_requested()) {
-      end("stopped");
+      end(EndedBy::stopped);
       break;
     }
     if (now - started >= limits.wall_clock) {
-      end("wall_clock");
+      end(EndedBy::wall_clock);
       break;
     }
     if (now - last_output >= limits.idle) {
-      end("idle");
+      end(EndedBy::idle);
       break;
     }
     auto r = process->read_chunk(std::chrono::milliseconds(50), chunk);
@@ -76,7 +89,7 @@ Result<ExecOutcome> run(const ProcessSpec& spec, const Limits& limits, std::stri
   }
   outcome.exit_code = code ? *code : -1;
   // Asked to stop, and killed by whoever stopped it first (the sandbox's group): stopped.
-  if (outcome.ended_by.empty()) outcome.ended_by = stop.stop_requested() ? "stopped" : "exit";
+  outcome.ended_by = ended_by.value_or(stop.stop_requested() ? EndedBy::stopped : EndedBy::exit);
   return outcome;
 }
 

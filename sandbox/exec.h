@@ -13,9 +13,15 @@
 
 namespace hearth::sandbox {
 
+// Why a process ended: on its own, past its wall clock or idle limit, or asked to stop.
+enum class EndedBy { exit, wall_clock, idle, stopped };
+
+// The cause's name in JSON and in the processes table: "exit", "wall_clock", "idle", "stopped".
+std::string_view to_string(EndedBy cause);
+
 struct ExecOutcome {
-  int exit_code = -1;          // the process's code, or 128 + signal
-  std::string ended_by;        // "exit", "wall_clock", "idle", "stopped" (asked to stop)
+  int exit_code = -1;                // the process's code, or 128 + signal
+  EndedBy ended_by = EndedBy::exit;
   std::size_t output_bytes = 0;  // all it wrote, kept or not
   bool truncated = false;        // output past max_output_bytes was dropped (and marked)
 };

@@ -246,9 +246,9 @@ Result<Json> run_process(Runtime& rt, ProcessPlan plan, std::stop_token server_s
   };
   auto outcome = sb::run(**provider, rt.dir(plan.address), plan.request, plan.stdin_data, sink, stop.get_token(), &redactor);
   if (!outcome) return outcome.error();
-  if (server_stop.stop_requested() && outcome->ended_by == "stopped")
+  if (server_stop.stop_requested() && outcome->ended_by == sb::EndedBy::stopped)
     return Error{ErrorCode::interrupted, "interrupted: the server stopped while the process ran"};
-  return Json{{"exit_code", outcome->exit_code}, {"ended_by", outcome->ended_by},
+  return Json{{"exit_code", outcome->exit_code}, {"ended_by", std::string(to_string(outcome->ended_by))},
               {"output_bytes", outcome->output_bytes}, {"truncated", outcome->truncated}};
 }
 

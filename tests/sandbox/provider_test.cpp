@@ -160,20 +160,20 @@ TEST_CASE("exec limits: wall clock, idle time, output size, memory, and a stop r
   slow.limits.wall_clock = 300ms;
   auto t0 = std::chrono::steady_clock::now();
   auto walled = run_in(*bwrap, box, slow);
-  CHECK(walled.outcome.ended_by == "wall_clock");
+  CHECK(walled.outcome.ended_by == EndedBy::wall_clock);
   CHECK(walled.outcome.exit_code == 128 + SIGKILL);
   CHECK(std::chrono::steady_clock::now() - t0 < 5s);
 
   ExecRequest quiet{{"sh", "-c", "echo started; sleep 30"}};
   quiet.limits.idle = 300ms;
   auto idled = run_in(*bwrap, box, quiet);
-  CHECK(idled.outcome.ended_by == "idle");
+  CHECK(idled.outcome.ended_by == EndedBy::idle);
   CHECK(idled.out == "started\n");
 
   ExecRequest loud{{"head", "-c", "100000", "/dev/zero"}};
   loud.limits.max_output_bytes = 1000;
   auto capped = run_in(*bwrap, box, loud);
-  CHECK(capped.outcome.ended_by == "exit");
+  CHECK(capped.outcome.ended_by == EndedBy::exit);
   CHECK(capped.outcome.truncated);
   CHECK(capped.outcome.output_bytes == 100000);
   CHECK(capped.out.size() == 1000);
@@ -192,7 +192,7 @@ TEST_CASE("exec limits: wall clock, idle time, output size, memory, and a stop r
   });
   auto stopped = run_in(*bwrap, box, {{"sleep", "30"}}, "", stop.get_token());
   stopper.join();
-  CHECK(stopped.outcome.ended_by == "stopped");
+  CHECK(stopped.outcome.ended_by == EndedBy::stopped);
 }
 
 TEST_CASE("no process of a run outlives it, grandchildren in the background included") {
@@ -205,7 +205,7 @@ TEST_CASE("no process of a run outlives it, grandchildren in the background incl
     r.limits.wall_clock = 500ms;
     auto ran = run_in(*p, box, r);
     CHECK(ran.out == "up\n");
-    CHECK(ran.outcome.ended_by == "wall_clock");
+    CHECK(ran.outcome.ended_by == EndedBy::wall_clock);
     bool gone = false;
     for (int i = 0; i < 100 && !gone; ++i) {
       gone = !running({"sleep", "3017"}) && !running({"sleep", "3018"});
