@@ -391,8 +391,7 @@ Result<Json> on_sandbox_changed(StepContext& ctx, const Json& b) {
     auto step = b.value("step", std::string("provisioning the sandbox"));
     auto error = b.value("error", std::string("provisioning failed"));
     SQLite::Statement err(ctx.db(), "UPDATE task SET status = 'error', phase = NULL, error = ?, error_step = ?");
-    err.bind(1, error);
-    err.bind(2, step);
+    sql::bind_all(err, error, step);
     err.exec();
     if (auto st = audit(ctx, "task.provision.failed", "hearth", "error", {{"step", step}, {"error", error}}); !st)
       return st.error();
@@ -416,15 +415,14 @@ Result<Json> on_session_changed(sandbox::Runtime& rt, StepContext& ctx, const Js
   // Reports are numbered by their session: one older than the latest applied says
   // nothing new (its status is stale), whatever order it arrived in.
   if (auto seq = b.value("report_seq", std::int64_t{0}); seq > 0) {
-    SQLite::Statement seen(ctx.db(), "SELECT report_seq FROM sessions WHERE session_id = ?");
-    seen.bind(1, id);
-    if (seen.executeStep() && seen.getColumn(0).getInt64() >= seq)
+    auto seen = ctx.statement("SELECT report_seq FROM sessions WHERE session_id = ?");
+    sql::bind_all(*seen, id);
+    if (seen->executeStep() && seen->getColumn(0).getInt64() >= seq)
       return Json{{"ignored", fmt::format("report {} is older than report {}, applied already", seq,
-                                          seen.getColumn(0).getInt64())}};
-    SQLite::Statement mark(ctx.db(), "UPDATE sessions SET report_seq = ? WHERE session_id = ?");
-    mark.bind(1, static_cast<int64_t>(seq));
-    mark.bind(2, id);
-    mark.exec();
+                                          seen->getColumn(0).getInt64())}};
+    auto mark = ctx.statement("UPDATE sessions SET report_seq = ? WHERE session_id = ?");
+    sql::bind_all(*mark, seq, id);
+    mark->exec();
   }
   auto turn_status = b.contains("turn_status") ? std::optional(b["turn_status"].get<std::string>()) : std::nullopt;
   auto permissions = event == "permission_requested" ? 1 : event == "permission_resolved" ? -1 : 0;
@@ -613,8 +611,7 @@ Result<Json> on_close_session(StepContext& ctx, const Json& b) {
       !st)
     return st.error();
   SQLite::Statement up(ctx.db(), "UPDATE sessions SET status = 'closed', updated_at = ? WHERE session_id = ?");
-  up.bind(1, static_cast<int64_t>(now()));
-  up.bind(2, id);
+  sql::bind_all(up, now(), id);
   up.exec();
   if (auto st = changed(ctx); !st) return st.error();
   return Json{{"session_id", id}, {"status", "closed"}};
@@ -622,9 +619,7 @@ Result<Json> on_close_session(StepContext& ctx, const Json& b) {
 
 Result<Json> on_rename_session(StepContext& ctx, const Json& b) {
   SQLite::Statement up(ctx.db(), "UPDATE sessions SET title = ?, updated_at = ? WHERE session_id = ?");
-  up.bind(1, b.at("title").get<std::string>());
-  up.bind(2, static_cast<int64_t>(now()));
-  up.bind(3, b.at("session_id").get<std::string>());
+  sql::bind_all(up, b.at("title").get<std::string>(), now(), b.at("session_id").get<std::string>());
   if (up.exec() == 0) return Error{ErrorCode::not_found, "no such session in this task"};
   if (auto st = changed(ctx); !st) return st.error();
   return Json{{"session_id", b["session_id"]}, {"title", b["title"]}};
@@ -643,8 +638,7 @@ Result<Json> on_change_owner(StepContext& ctx, const Json& b) {
   auto t = load_task(ctx.db()).value();
   if (auto st = can(t.status, t.sandbox_state, TaskAction::change_owner); !st) return st.error();
   SQLite::Statement up(ctx.db(), "UPDATE task SET owner_id = ?, owner_name = ?");
-  up.bind(1, b.at("user_id").get<std::string>());
-  up.bind(2, b.at("username").get<std::string>());
+  sql::bind_all(up, b.at("user_id").get<std::string>(), b.at("username").get<std::string>());
   up.exec();
   add_participant(ctx, {{"by_id", b["user_id"]}, {"by", b["username"]}});
   if (auto st = changed(ctx); !st) return st.error();
