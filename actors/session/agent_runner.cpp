@@ -15,6 +15,7 @@
 #include "actors/sandbox/sandbox_runtime.h"
 #include "actors/session/session_actor.h"
 #include "actors/session/transcript.h"
+#include "actors/session/transcript_pump.h"
 #include "sandbox/acp/client.h"
 #include "sandbox/agents.h"
 #include "storage/database.h"
@@ -26,8 +27,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr std::size_t kBatchBytes = 512 * 1024;           // per append_events message
-constexpr std::size_t kBackPressureBytes = 8u << 20;      // the agent waits past this much unsent
+constexpr std::size_t kBatchBytes = 512 * 1024;  // per append_events message
 
 std::int64_t now() { return storage::now_ms(); }
 
@@ -40,23 +40,52 @@ Json refusal(const Json& options) {
   return {{"outcome", "cancelled"}};
 }
 
+// Sends a turn's events to the session actor as append_events messages of at most about
+// kBatchBytes, retrying what may pass on a retry; what cannot is logged as lost.
+void send_events(Host& host, const Address& session, std::vector<TranscriptEvent> events, std::int64_t for_turn) {
+  std::size_t i = 0;
+  while (i < events.size()) {
+    Json batch = Json::array();
+    std::size_t bytes = 0;
+    for (; i < events.size() && (batch.empty() || bytes < kBatchBytes); ++i) {
+      Json e{{"kind", std::move(events[i].kind)}, {"data", std::move(events[i].data)}, {"at", events[i].at}};
+      // Agents' output is not always valid UTF-8 (a binary file's bytes in a tool's
+      // result): invalid bytes become U+FFFD, so that the event is stored, not lost.
+      auto text = e.dump(-1, ' ', false, Json::error_handler_t::replace);
+      bytes += text.size();
+      batch.push_back(Json::parse(text));
+    }
+    Json body{{"turn", for_turn}, {"events", std::move(batch)}};
+    for (int attempt = 0;; ++attempt) {
+      auto r = host.send(session, kAppendEvents, body);
+      if (r) break;
+      if (attempt >= 20 || r.error().code == ErrorCode::not_found || r.error().code == ErrorCode::invalid ||
+          r.error().code == ErrorCode::too_large) {
+        spdlog::error("session.events_lost session={} turn={} events={} error={}", session.display(), for_turn,
+                      body["events"].size(), r.error().message);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50 * (attempt + 1)));
+    }
+  }
+}
+
 }  // namespace
 
 struct AgentRunner::Live {
+  Live(Host& h, const Address& session_, const Address& sandbox_)
+      : session(session_), sandbox(sandbox_), host(&h),
+        pump([this](std::vector<TranscriptEvent> events, std::int64_t for_turn) {
+          send_events(*host, session, std::move(events), for_turn);
+        }) {}
+
   Address session, sandbox;
   Host* host = nullptr;
+  // The transcript on its way to the session actor, with this agent's redactor.
+  TranscriptPump pump;
 
-  // The transcript on its way to the session actor (guarded by mu).
   std::mutex mu;
-  std::condition_variable wake;     // the flusher: events to take, a flush asked for, or the end
-  std::condition_variable settled;  // flushes done, answers given, back-pressure eased
-  std::unique_ptr<sb::Redactor> redactor = std::make_unique<sb::Redactor>();
-  std::unique_ptr<TranscriptBuilder> builder = std::make_unique<TranscriptBuilder>(*redactor);
-  std::int64_t turn = 0;
-  bool dirty = false;
-  std::uint64_t flush_asked = 0, flush_done = 0;
-  bool flusher_stopping = false;
-  std::thread flusher;
+  std::condition_variable settled;  // answers given, the turn stopped, the agent ending
   std::map<std::string, std::optional<Json>> answers;  // permission id -> outcome once given
 
   // The turn (flags guarded by mu; turn_mu held for the whole turn).
@@ -97,70 +126,11 @@ struct AgentRunner::Live {
 
   // --- Transcript ------------------------------------------------------------------
   void record(const std::function<void(TranscriptBuilder&)>& add) {
-    std::unique_lock lock(mu);
-    add(*builder);
-    dirty = true;
-    last_activity = now();
-    wake.notify_one();
-    // Back-pressure: an agent faster than the disk waits (its pipe fills) rather than
-    // growing this buffer without bound.
-    settled.wait(lock, [&] { return builder->pending_bytes() < kBackPressureBytes || flusher_stopping; });
-  }
-
-  // Returns once everything recorded before the call is on disk in the session actor.
-  void flush() {
-    std::unique_lock lock(mu);
-    auto target = ++flush_asked;
-    wake.notify_one();
-    settled.wait(lock, [&] { return flush_done >= target || flusher_stopping; });
-  }
-
-  void send(std::vector<TranscriptEvent> events, std::int64_t for_turn) {
-    std::size_t i = 0;
-    while (i < events.size()) {
-      Json batch = Json::array();
-      std::size_t bytes = 0;
-      for (; i < events.size() && (batch.empty() || bytes < kBatchBytes); ++i) {
-        Json e{{"kind", std::move(events[i].kind)}, {"data", std::move(events[i].data)}, {"at", events[i].at}};
-        // Agents' output is not always valid UTF-8 (a binary file's bytes in a tool's
-        // result): invalid bytes become U+FFFD, so that the event is stored, not lost.
-        auto text = e.dump(-1, ' ', false, Json::error_handler_t::replace);
-        bytes += text.size();
-        batch.push_back(Json::parse(text));
-      }
-      Json body{{"turn", for_turn}, {"events", std::move(batch)}};
-      for (int attempt = 0;; ++attempt) {
-        auto r = host->send(session, kAppendEvents, body);
-        if (r) break;
-        if (attempt >= 20 || r.error().code == ErrorCode::not_found || r.error().code == ErrorCode::invalid ||
-            r.error().code == ErrorCode::too_large) {
-          spdlog::error("session.events_lost session={} turn={} events={} error={}", session.display(), for_turn,
-                        body["events"].size(), r.error().message);
-          break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(50 * (attempt + 1)));
-      }
+    {
+      std::lock_guard lock(mu);
+      last_activity = now();
     }
-  }
-
-  void flush_loop() {
-    std::unique_lock lock(mu);
-    for (;;) {
-      wake.wait(lock, [&] { return dirty || flush_asked > flush_done || flusher_stopping; });
-      if (flusher_stopping && !dirty && flush_asked <= flush_done) break;
-      auto target = flush_asked;
-      auto events = builder->take();
-      dirty = false;
-      auto for_turn = turn;
-      settled.notify_all();  // back-pressure eased
-      lock.unlock();
-      if (!events.empty()) send(std::move(events), for_turn);
-      lock.lock();
-      flush_done = std::max(flush_done, target);
-      settled.notify_all();
-    }
-    flush_done = flush_asked;
-    settled.notify_all();
+    pump.record(add);
   }
 
   // --- Permissions -------------------------------------------------------------------
@@ -179,15 +149,14 @@ struct AgentRunner::Live {
         l.last_activity = now();
       }
     } done{*this};
-    flush();  // what the agent did before it asked is on disk first
+    pump.flush();  // what the agent did before it asked is on disk first
     auto id = identity::new_id("perm_");
     Json tool_call = params.value("toolCall", Json::object());
-    std::int64_t for_turn;
+    pump.redact(tool_call);
+    std::int64_t for_turn = pump.turn();
     {
       std::lock_guard lock(mu);
-      redact_json(*redactor, tool_call);
       answers[id] = std::nullopt;
-      for_turn = turn;
     }
     auto forget = [&] {
       std::lock_guard lock(mu);
@@ -272,12 +241,7 @@ bool AgentRunner::tear_down(const std::shared_ptr<Live>& l, std::chrono::millise
   }
   conn.reset();  // ends the agent, its reader and the threads serving its requests
   l->tracked = {};
-  {
-    std::lock_guard lock(l->mu);
-    l->flusher_stopping = true;  // after it sent what it holds
-    l->wake.notify_all();
-  }
-  if (l->flusher.joinable()) l->flusher.join();
+  l->pump.stop();  // after it sent what it holds
   return true;
 }
 
@@ -285,12 +249,8 @@ std::shared_ptr<AgentRunner::Live> AgentRunner::live(const Address& session, con
   std::lock_guard lock(mu_);
   auto& l = live_[session.id()];
   if (!l) {
-    l = std::make_shared<Live>();
-    l->session = session;
-    l->sandbox = sandbox;
-    l->host = &runtime_.host();
+    l = std::make_shared<Live>(runtime_.host(), session, sandbox);
     l->idle_since = now();
-    l->flusher = std::thread([raw = l.get()] { raw->flush_loop(); });
   }
   return l;
 }
@@ -395,7 +355,7 @@ Result<Json> AgentRunner::run_turn(const TurnPlan& plan, std::stop_token server_
   {
     std::lock_guard lock(l->mu);
     if (l->ending) return Error{ErrorCode::conflict, "the session is closing"};
-    l->turn = plan.turn;
+    l->pump.set_turn(plan.turn);
     l->turn_running = true;
     l->turn_stop = std::stop_source();
     l->stop_cause.clear();
@@ -414,8 +374,8 @@ Result<Json> AgentRunner::run_turn(const TurnPlan& plan, std::stop_token server_
   auto& host = runtime_.host();
 
   auto failed = [&](Error e) -> Result<Json> {
+    e.message = l->pump.redact(e.message);
     std::lock_guard lock(l->mu);
-    e.message = l->redactor->redact(e.message);
     if (l->stop_cause == "server")
       return Error{ErrorCode::unavailable, "interrupted: the server stopped during the turn"};
     if (l->stop_cause == "sandbox") return Error{ErrorCode::unavailable, "the sandbox was stopped during the turn"};
@@ -463,13 +423,8 @@ Result<Json> AgentRunner::run_turn(const TurnPlan& plan, std::stop_token server_
     {
       // A new redactor, with this agent's secrets, for everything it says from now on.
       auto redactor = std::make_unique<sb::Redactor>(std::vector<std::pair<std::string, std::string>>(secrets->begin(), secrets->end()));
-      auto builder = std::make_unique<TranscriptBuilder>(*redactor);
-      std::lock_guard lock(l->mu);
-      l->builder->finish();
-      if (auto left = l->builder->take(); !left.empty())
-        spdlog::warn("session.events_dropped_between_agents session={} count={}", plan.session.display(), left.size());
-      l->builder = std::move(builder);
-      l->redactor = std::move(redactor);
+      if (auto dropped = l->pump.replace_redactor(std::move(redactor)); dropped > 0)
+        spdlog::warn("session.events_dropped_between_agents session={} count={}", plan.session.display(), dropped);
     }
     auto dir = runtime_.dir(plan.sandbox);
     sb::AgentLaunch launch{runtime_.config().data_dir, runtime_.config().hearth_binary, *secrets,
@@ -537,11 +492,7 @@ Result<Json> AgentRunner::run_turn(const TurnPlan& plan, std::stop_token server_
     conn = l->conn.get();
   }
   auto stop_reason = conn->prompt(plan.prompt, l->turn_stop.get_token());
-  {
-    std::lock_guard lock(l->mu);
-    l->builder->finish();
-  }
-  l->flush();
+  l->pump.finish_and_flush();
   if (!conn->alive()) {
     std::unique_ptr<sb::acp::AgentConnection> dead;
     {
