@@ -10,9 +10,9 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/host/host.h"
-#include "actors/identity/identity.h"
 #include "actors/sandbox/sandbox_actor.h"
 #include "actors/sandbox/sandbox_runtime.h"
+#include "actors/session/permission_desk.h"
 #include "actors/session/session_actor.h"
 #include "actors/session/transcript.h"
 #include "actors/session/transcript_pump.h"
@@ -30,15 +30,6 @@ namespace {
 constexpr std::size_t kBatchBytes = 512 * 1024;  // per append_events message
 
 std::int64_t now() { return storage::now_ms(); }
-
-// The answer that refuses: the agent's reject_once option, else reject_always, else cancelled.
-Json refusal(const Json& options) {
-  for (const char* kind : {"reject_once", "reject_always"})
-    for (const auto& o : options)
-      if (o.is_object() && o.value("kind", "") == kind)
-        return {{"outcome", "selected"}, {"optionId", o.value("optionId", "")}};
-  return {{"outcome", "cancelled"}};
-}
 
 // Sends a turn's events to the session actor as append_events messages of at most about
 // kBatchBytes, retrying what may pass on a retry; what cannot is logged as lost.
@@ -84,11 +75,11 @@ struct AgentRunner::Live {
   // The transcript on its way to the session actor, with this agent's redactor.
   TranscriptPump pump;
 
-  std::mutex mu;
-  std::condition_variable settled;  // answers given, the turn stopped, the agent ending
-  std::map<std::string, std::optional<Json>> answers;  // permission id -> outcome once given
+  // The agent's permission requests waiting for people.
+  PermissionDesk desk;
 
   // The turn (flags guarded by mu; turn_mu held for the whole turn).
+  std::mutex mu;
   std::timed_mutex turn_mu;
   bool turn_running = false;
   std::stop_source turn_stop;
@@ -113,10 +104,9 @@ struct AgentRunner::Live {
       std::lock_guard lock(mu);
       if (!turn_running || turn_stop.stop_requested()) return;
       stop_cause = cause;
+      desk.cancel_all();
     }
     turn_stop.request_stop();
-    std::lock_guard lock(mu);
-    settled.notify_all();
   }
 
   void kill_agent() {
@@ -150,46 +140,29 @@ struct AgentRunner::Live {
       }
     } done{*this};
     pump.flush();  // what the agent did before it asked is on disk first
-    auto id = identity::new_id("perm_");
     Json tool_call = params.value("toolCall", Json::object());
     pump.redact(tool_call);
     std::int64_t for_turn = pump.turn();
-    {
-      std::lock_guard lock(mu);
-      answers[id] = std::nullopt;
-    }
-    auto forget = [&] {
-      std::lock_guard lock(mu);
-      answers.erase(id);
-    };
     SendOptions wait;
     wait.wait = true;
-    auto r = host->send(session, kPermissionRequested,
-                        {{"permission_id", id}, {"turn", for_turn}, {"tool_call", tool_call}, {"options", options}}, wait);
-    if (!r) {
-      spdlog::error("session.permission_not_recorded session={} error={}", session.display(), r.error().message);
-      forget();
-      return refusal(options);
-    }
-    if (r->result.contains("outcome")) {  // answered at once by the session's policy
-      forget();
-      return r->result["outcome"];
-    }
-    auto deadline = Clock::now() + timeout;
-    std::unique_lock lock(mu);
-    auto answered = [&] { return answers[id].has_value(); };
-    settled.wait_until(lock, deadline, [&] { return answered() || ending || turn_stop.stop_requested(); });
-    if (!answered() && !ending && !turn_stop.stop_requested()) {
-      // Nobody answered in time: the policy refuses, durably, and tells everyone.
-      lock.unlock();
+    PermissionDesk::Calls calls;
+    calls.request = [&](const std::string& id) -> Result<std::optional<Json>> {
+      auto r = host->send(session, kPermissionRequested,
+                          {{"permission_id", id}, {"turn", for_turn}, {"tool_call", tool_call}, {"options", options}},
+                          wait);
+      if (!r) {
+        spdlog::error("session.permission_not_recorded session={} error={}", session.display(), r.error().message);
+        return r.error();
+      }
+      if (r->result.contains("outcome")) return std::optional<Json>(r->result["outcome"]);
+      return std::optional<Json>();
+    };
+    calls.time_out = [&](const std::string& id) -> std::optional<Json> {
       auto t = host->send(session, kPermissionTimeout, {{"permission_id", id}}, wait);
-      lock.lock();
-      if (t && t->result.contains("outcome")) answers[id] = t->result["outcome"];
-      settled.wait_for(lock, std::chrono::seconds(5), [&] { return answered() || ending; });
-    }
-    Json outcome = answered() ? *answers[id] : Json{{"outcome", "cancelled"}};
-    answers.erase(id);
-    return outcome;
+      if (t && t->result.contains("outcome")) return t->result["outcome"];
+      return std::nullopt;
+    };
+    return desk.ask(options, calls, timeout);
   }
 };
 
@@ -279,13 +252,7 @@ void AgentRunner::cancel(const Address& session, const std::string& by) {
 }
 
 void AgentRunner::answer(const Address& session, const std::string& permission_id, const Json& outcome) {
-  auto l = find(session);
-  if (!l) return;
-  std::lock_guard lock(l->mu);
-  auto it = l->answers.find(permission_id);
-  if (it == l->answers.end() || it->second) return;
-  it->second = outcome;
-  l->settled.notify_all();
+  if (auto l = find(session)) l->desk.answer(permission_id, outcome);
 }
 
 void AgentRunner::close(const Address& session) {
@@ -311,7 +278,7 @@ void AgentRunner::end(const std::shared_ptr<Live>& l, const std::string& why) {
   {
     std::lock_guard lock(l->mu);
     l->ending = true;
-    l->settled.notify_all();
+    l->desk.close();
   }
   l->stop_turn(why);
   l->kill_agent();
@@ -358,6 +325,7 @@ Result<Json> AgentRunner::run_turn(const TurnPlan& plan, std::stop_token server_
     l->pump.set_turn(plan.turn);
     l->turn_running = true;
     l->turn_stop = std::stop_source();
+    l->desk.reopen();
     l->stop_cause.clear();
     l->cancelled_by.clear();
     l->last_activity = now();
