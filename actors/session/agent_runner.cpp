@@ -1,10 +1,15 @@
 // Sessions' agents and turns: see agent_runner.h.
 //
-// Threads: a turn runs on an I/O thread; each live session has a flusher thread that
-// moves transcript events to the session actor; the ACP client has its reader and a
-// thread per agent request (a permission request waits on one); one watchdog thread
-// cancels silent turns, ends idle agents and tears down ended ones. Handlers' signals
-// only set flags and wake threads: they never block the actor's loop.
+// A turn is three steps: ensure the agent (keep the live one or start one), prompt it,
+// and settle the outcome. Its transcript goes through the session's TranscriptPump and
+// its permission requests wait at the session's PermissionDesk; Live holds them with the
+// turn's flags and the agent's connection.
+//
+// Threads: a turn runs on an I/O thread; each live session has a flusher thread (its
+// pump's) that moves transcript events to the session actor; the ACP client has its
+// reader and a thread per agent request (a permission request waits on one); one
+// watchdog thread cancels silent turns, ends idle agents and tears down ended ones.
+// Handlers' signals only set flags and wake threads: they never block the actor's loop.
 #include "actors/session/agent_runner.h"
 
 #include <spdlog/spdlog.h>
@@ -114,6 +119,35 @@ struct AgentRunner::Live {
     if (conn) conn->kill();
   }
 
+  // The agent, taken out (to end it with the returned pointer), or used by the turn.
+  std::unique_ptr<sb::acp::AgentConnection> take_agent() {
+    std::lock_guard lock(conn_mu);
+    return std::move(conn);
+  }
+  sb::acp::AgentConnection* agent() {
+    std::lock_guard lock(conn_mu);
+    return conn.get();
+  }
+
+  // Marks a turn running (false when the agent is ending); end_turn marks it over.
+  bool begin_turn(std::int64_t turn) {
+    std::lock_guard lock(mu);
+    if (ending) return false;
+    pump.set_turn(turn);
+    turn_running = true;
+    turn_stop = std::stop_source();
+    desk.reopen();
+    stop_cause.clear();
+    cancelled_by.clear();
+    last_activity = now();
+    return true;
+  }
+  void end_turn() {
+    std::lock_guard lock(mu);
+    turn_running = false;
+    idle_since = now();
+  }
+
   // --- Transcript ------------------------------------------------------------------
   void record(const std::function<void(TranscriptBuilder&)>& add) {
     {
@@ -207,12 +241,7 @@ bool AgentRunner::tear_down(const std::shared_ptr<Live>& l, std::chrono::millise
     auto it = live_.find(l->session.id());
     if (it != live_.end() && it->second == l) live_.erase(it);
   }
-  std::unique_ptr<sb::acp::AgentConnection> conn;
-  {
-    std::lock_guard c(l->conn_mu);
-    conn = std::move(l->conn);
-  }
-  conn.reset();  // ends the agent, its reader and the threads serving its requests
+  l->take_agent().reset();  // ends the agent, its reader and the threads serving its requests
   l->tracked = {};
   l->pump.stop();  // after it sent what it holds
   return true;
@@ -315,174 +344,156 @@ void AgentRunner::watch() {
   }
 }
 
+// The turn, from its plan to its outcome: the agent (started or kept), the prompt, and
+// the outcome settled from how the prompt ended and why the turn was stopped.
 Result<Json> AgentRunner::run_turn(const TurnPlan& plan, std::stop_token server_stop) {
   if (stopping_) return Error{ErrorCode::unavailable, "interrupted: the server is stopping"};
   auto l = live(plan.session, plan.sandbox);
   std::unique_lock turn_lock(l->turn_mu);
-  {
-    std::lock_guard lock(l->mu);
-    if (l->ending) return Error{ErrorCode::conflict, "the session is closing"};
-    l->pump.set_turn(plan.turn);
-    l->turn_running = true;
-    l->turn_stop = std::stop_source();
-    l->desk.reopen();
-    l->stop_cause.clear();
-    l->cancelled_by.clear();
-    l->last_activity = now();
-  }
+  if (!l->begin_turn(plan.turn)) return Error{ErrorCode::conflict, "the session is closing"};
   struct TurnOver {
     Live& l;
-    ~TurnOver() {
-      std::lock_guard lock(l.mu);
-      l.turn_running = false;
-      l.idle_since = now();
-    }
+    ~TurnOver() { l.end_turn(); }
   } turn_over{*l};
   std::stop_callback on_server_stop(server_stop, [&] { l->stop_turn("server"); });
-  auto& host = runtime_.host();
 
-  auto failed = [&](Error e) -> Result<Json> {
-    e.message = l->pump.redact(e.message);
-    std::lock_guard lock(l->mu);
-    if (l->stop_cause == "server")
-      return Error{ErrorCode::unavailable, "interrupted: the server stopped during the turn"};
-    if (l->stop_cause == "sandbox") return Error{ErrorCode::unavailable, "the sandbox was stopped during the turn"};
-    if (l->stop_cause == "silence")
-      return Error{ErrorCode::timeout, fmt::format("the agent sent nothing for {} s, so the turn was cancelled",
-                                                   config_.turn_silence_timeout.count() / 1000)};
-    return e;
-  };
-
-  auto sandbox = host.call(plan.sandbox, sandbox::kGet);
-  if (!sandbox) return failed(sandbox.error());
+  auto sandbox = runtime_.host().call(plan.sandbox, sandbox::kGet);
+  if (!sandbox) return explain(*l, sandbox.error());
   auto state = (*sandbox)["state"].get<std::string>();
   if (state != "ready")
     return Error{ErrorCode::conflict, fmt::format("the sandbox is {}; the agent can work only in a ready sandbox", state)};
+  auto resumed = ensure_agent(l, plan, *sandbox);
+  if (!resumed) return resumed.error();
 
+  auto* conn = l->agent();
+  auto stop_reason = conn->prompt(plan.prompt, l->turn_stop.get_token());
+  l->pump.finish_and_flush();
+  if (!conn->alive()) {
+    l->take_agent().reset();  // reaps the dead agent: the next turn starts a fresh one
+    l->tracked = {};
+  }
+  return settle(*l, std::move(stop_reason), *resumed);
+}
+
+Result<Json> AgentRunner::settle(Live& l, Result<std::string> stop_reason, bool resumed) const {
+  std::string cause, cancelled_by;
+  {
+    std::lock_guard lock(l.mu);
+    cause = l.stop_cause;
+    cancelled_by = l.cancelled_by;
+  }
+  if (cause == "cancel" || cause == "close") {
+    // Cancelled by a person: whatever the agent answered, the turn was cancelled.
+    return Json{{"stop_reason", "cancelled"}, {"cancelled_by", cancelled_by}, {"resumed", resumed}};
+  }
+  if (!stop_reason) return explain(l, stop_reason.error());
+  if (!cause.empty()) return explain(l, Error{ErrorCode::unavailable, "the turn was stopped"});
+  return Json{{"stop_reason", *stop_reason}, {"resumed", resumed}};
+}
+
+Error AgentRunner::explain(Live& l, Error e) const {
+  e.message = l.pump.redact(e.message);
+  std::lock_guard lock(l.mu);
+  if (l.stop_cause == "server") return Error{ErrorCode::unavailable, "interrupted: the server stopped during the turn"};
+  if (l.stop_cause == "sandbox") return Error{ErrorCode::unavailable, "the sandbox was stopped during the turn"};
+  if (l.stop_cause == "silence")
+    return Error{ErrorCode::timeout, fmt::format("the agent sent nothing for {} s, so the turn was cancelled",
+                                                 config_.turn_silence_timeout.count() / 1000)};
+  return e;
+}
+
+Result<bool> AgentRunner::ensure_agent(const std::shared_ptr<Live>& l, const TurnPlan& plan, const Json& sandbox) {
   bool alive;
   {
     std::lock_guard c(l->conn_mu);
     alive = l->conn && l->conn->alive() && !l->restart;
     l->restart = false;
   }
-  bool resumed = false;
-  if (!alive) {
-    std::unique_ptr<sb::acp::AgentConnection> old;
-    {
-      std::lock_guard c(l->conn_mu);
-      old = std::move(l->conn);
-    }
-    old.reset();
-    auto def = sb::find_agent(plan.agent);
-    if (!def) return def.error();
-    auto network = sb::network_from((*sandbox)["network"].get<std::string>());
-    if (!network) return network.error();
-    if ((*def)->needs_network && *network != sb::Network::host)
-      return Error{ErrorCode::conflict, fmt::format("agent {} calls its model API over the network, but this sandbox's "
-                                                    "network is none; create the sandbox with network host",
-                                                    plan.agent)};
-    auto provider = runtime_.provider((*sandbox)["provider"].get<std::string>());
-    if (!provider) return provider.error();
-    std::vector<std::string> names;
-    for (const auto& n : (*sandbox)["agent_env"]) names.push_back(n.get<std::string>());
-    for (const auto* list : {&(*def)->credentials, &(*def)->settings}) names.insert(names.end(), list->begin(), list->end());
-    auto secrets = runtime_.open_secrets((*sandbox)["org_id"].get<std::string>(), names);
-    if (!secrets) return failed(secrets.error());
-    {
-      // A new redactor, with this agent's secrets, for everything it says from now on.
-      auto redactor = std::make_unique<sb::Redactor>(std::vector<std::pair<std::string, std::string>>(secrets->begin(), secrets->end()));
-      if (auto dropped = l->pump.replace_redactor(std::move(redactor)); dropped > 0)
-        spdlog::warn("session.events_dropped_between_agents session={} count={}", plan.session.display(), dropped);
-    }
-    auto dir = runtime_.dir(plan.sandbox);
-    sb::AgentLaunch launch{runtime_.config().data_dir, runtime_.config().hearth_binary, *secrets,
-                           (*provider)->home_inside(dir)};
-    auto exec = sb::agent_exec(**def, launch);
-    if (!exec) return exec.error();
-    exec->network = *network;
-    if (auto st = runtime_.prepare(plan.sandbox, *exec); !st) return st.error();
-    sb::acp::AgentSpec spec;
-    spec.exec = std::move(*exec);
-    spec.start_timeout = runtime_.config().agent_start_timeout;
-    spec.load_session_id = plan.agent_session_id;
-    spec.serve_fs = (*def)->client_fs;
-    sb::acp::AgentCallbacks callbacks;
-    auto* raw = l.get();
-    callbacks.on_update = [raw](const Json& update) {
-      {
-        std::lock_guard lock(raw->mu);
-        if (raw->starting) {
-          raw->early.emplace_back(update, now());
-          return;
-        }
-      }
-      raw->record([&](TranscriptBuilder& b) { b.update(update, now()); });
-    };
-    auto timeout = plan.permission_timeout;
-    callbacks.on_permission = [raw, timeout](const Json& params) { return raw->ask_people(params, timeout); };
-    {
-      std::lock_guard lock(l->mu);
-      l->starting = true;
-    }
-    auto conn = sb::acp::AgentConnection::start(**provider, dir, std::move(spec), std::move(callbacks));
-    std::vector<std::pair<Json, std::int64_t>> early;
-    {
-      std::lock_guard lock(l->mu);
-      l->starting = false;
-      early.swap(l->early);
-    }
-    if (!conn) return failed(conn.error());
-    resumed = (*conn)->loaded();
-    auto startup = (*conn)->startup_ms();
-    Json info = (*conn)->agent_info().value("agentInfo", Json::object());
-    auto agent_session = (*conn)->session_id();
-    {
-      std::lock_guard c(l->conn_mu);
-      l->conn = std::move(*conn);
-    }
-    std::weak_ptr<Live> weak = l;
-    l->tracked = runtime_.track(plan.sandbox, "agent " + plan.session.key.back(), [weak] {
-      if (auto s = weak.lock()) {
-        s->stop_turn("sandbox");
-        s->kill_agent();
-      }
-    });
-    l->record([&](TranscriptBuilder& b) {
-      b.note("agent_started", {{"agent", plan.agent}, {"agent_info", info}, {"agent_session_id", agent_session},
-                               {"resumed", resumed}, {"startup_ms", startup}}, now());
-      for (const auto& [update, at] : early) b.update(update, at);
-    });
-  }
+  if (alive) return false;
+  l->take_agent().reset();
+  auto def = sb::find_agent(plan.agent);
+  if (!def) return def.error();
+  auto network = sb::network_from(sandbox["network"].get<std::string>());
+  if (!network) return network.error();
+  if ((*def)->needs_network && *network != sb::Network::host)
+    return Error{ErrorCode::conflict, fmt::format("agent {} calls its model API over the network, but this sandbox's "
+                                                  "network is none; create the sandbox with network host",
+                                                  plan.agent)};
+  auto provider = runtime_.provider(sandbox["provider"].get<std::string>());
+  if (!provider) return provider.error();
+  std::vector<std::string> names;
+  for (const auto& n : sandbox["agent_env"]) names.push_back(n.get<std::string>());
+  for (const auto* list : {&(*def)->credentials, &(*def)->settings}) names.insert(names.end(), list->begin(), list->end());
+  auto secrets = runtime_.open_secrets(sandbox["org_id"].get<std::string>(), names);
+  if (!secrets) return explain(*l, secrets.error());
+  // A new redactor, with this agent's secrets, for everything it says from now on.
+  auto redactor = std::make_unique<sb::Redactor>(std::vector<std::pair<std::string, std::string>>(secrets->begin(), secrets->end()));
+  if (auto dropped = l->pump.replace_redactor(std::move(redactor)); dropped > 0)
+    spdlog::warn("session.events_dropped_between_agents session={} count={}", plan.session.display(), dropped);
+  auto dir = runtime_.dir(plan.sandbox);
+  sb::AgentLaunch launch{runtime_.config().data_dir, runtime_.config().hearth_binary, *secrets,
+                         (*provider)->home_inside(dir)};
+  auto exec = sb::agent_exec(**def, launch);
+  if (!exec) return exec.error();
+  exec->network = *network;
+  if (auto st = runtime_.prepare(plan.sandbox, *exec); !st) return st.error();
+  sb::acp::AgentSpec spec;
+  spec.exec = std::move(*exec);
+  spec.start_timeout = runtime_.config().agent_start_timeout;
+  spec.load_session_id = plan.agent_session_id;
+  spec.serve_fs = (*def)->client_fs;
+  return start_agent(l, plan, **provider, dir, std::move(spec));
+}
 
-  sb::acp::AgentConnection* conn;
-  {
-    std::lock_guard c(l->conn_mu);
-    conn = l->conn.get();
-  }
-  auto stop_reason = conn->prompt(plan.prompt, l->turn_stop.get_token());
-  l->pump.finish_and_flush();
-  if (!conn->alive()) {
-    std::unique_ptr<sb::acp::AgentConnection> dead;
+Result<bool> AgentRunner::start_agent(const std::shared_ptr<Live>& l, const TurnPlan& plan, const sb::Provider& provider,
+                                      const sb::SandboxDir& dir, sb::acp::AgentSpec spec) {
+  sb::acp::AgentCallbacks callbacks;
+  auto* raw = l.get();
+  callbacks.on_update = [raw](const Json& update) {
     {
-      std::lock_guard c(l->conn_mu);
-      dead = std::move(l->conn);
+      std::lock_guard lock(raw->mu);
+      if (raw->starting) {
+        raw->early.emplace_back(update, now());
+        return;
+      }
     }
-    dead.reset();
-    l->tracked = {};
-  }
-  std::string cause, cancelled_by;
+    raw->record([&](TranscriptBuilder& b) { b.update(update, now()); });
+  };
+  auto timeout = plan.permission_timeout;
+  callbacks.on_permission = [raw, timeout](const Json& params) { return raw->ask_people(params, timeout); };
   {
     std::lock_guard lock(l->mu);
-    cause = l->stop_cause;
-    cancelled_by = l->cancelled_by;
+    l->starting = true;
   }
-  if (cause == "cancel" || cause == "close") {
-    // Cancelled by a person: whatever the agent answered, the turn was cancelled.
-    return Json{{"stop_reason", "cancelled"}, {"cancelled_by", cancelled_by}, {"resumed", resumed}};
+  auto conn = sb::acp::AgentConnection::start(provider, dir, std::move(spec), std::move(callbacks));
+  std::vector<std::pair<Json, std::int64_t>> early;
+  {
+    std::lock_guard lock(l->mu);
+    l->starting = false;
+    early.swap(l->early);
   }
-  if (!stop_reason) return failed(stop_reason.error());
-  if (!cause.empty()) return failed(Error{ErrorCode::unavailable, "the turn was stopped"});
-  return Json{{"stop_reason", *stop_reason}, {"resumed", resumed}};
+  if (!conn) return explain(*l, conn.error());
+  bool resumed = (*conn)->loaded();
+  auto startup = (*conn)->startup_ms();
+  Json info = (*conn)->agent_info().value("agentInfo", Json::object());
+  auto agent_session = (*conn)->session_id();
+  {
+    std::lock_guard c(l->conn_mu);
+    l->conn = std::move(*conn);
+  }
+  std::weak_ptr<Live> weak = l;
+  l->tracked = runtime_.track(plan.sandbox, "agent " + plan.session.key.back(), [weak] {
+    if (auto s = weak.lock()) {
+      s->stop_turn("sandbox");
+      s->kill_agent();
+    }
+  });
+  l->record([&](TranscriptBuilder& b) {
+    b.note("agent_started", {{"agent", plan.agent}, {"agent_info", info}, {"agent_session_id", agent_session},
+                             {"resumed", resumed}, {"startup_ms", startup}}, now());
+    for (const auto& [update, at] : early) b.update(update, at);
+  });
+  return resumed;
 }
 
 }  // namespace hearth::actors::session
