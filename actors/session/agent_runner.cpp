@@ -1,20 +1,26 @@
 // Sessions' agents and turns: see agent_runner.h.
 //
-// Threads: a turn runs on an I/O thread; each live session has a flusher thread that
-// moves transcript events to the session actor; the ACP client has its reader and a
-// thread per agent request (a permission request waits on one); one watchdog thread
-// cancels silent turns, ends idle agents and tears down ended ones. Handlers' signals
-// only set flags and wake threads: they never block the actor's loop.
+// A turn is three steps: ensure the agent (keep the live one or start one), prompt it,
+// and settle the outcome. Its transcript goes through the session's TranscriptPump and
+// its permission requests wait at the session's PermissionDesk; Live holds them with the
+// turn's flags and the agent's connection.
+//
+// Threads: a turn runs on an I/O thread; each live session has a flusher thread (its
+// pump's) that moves transcript events to the session actor; the ACP client has its
+// reader and a thread per agent request (a permission request waits on one); one
+// watchdog thread cancels silent turns, ends idle agents and tears down ended ones.
+// Handlers' signals only set flags and wake threads: they never block the actor's loop.
 #include "actors/session/agent_runner.h"
 
 #include <spdlog/spdlog.h>
 
 #include "actors/host/host.h"
-#include "actors/identity/identity.h"
 #include "actors/sandbox/sandbox_actor.h"
 #include "actors/sandbox/sandbox_runtime.h"
+#include "actors/session/permission_desk.h"
 #include "actors/session/session_actor.h"
 #include "actors/session/transcript.h"
+#include "actors/session/transcript_pump.h"
 #include "sandbox/acp/client.h"
 #include "sandbox/agents.h"
 #include "storage/database.h"
@@ -26,40 +32,59 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr std::size_t kBatchBytes = 512 * 1024;           // per append_events message
-constexpr std::size_t kBackPressureBytes = 8u << 20;      // the agent waits past this much unsent
+constexpr std::size_t kBatchBytes = 512 * 1024;  // per append_events message
 
 std::int64_t now() { return storage::now_ms(); }
 
-// The answer that refuses: the agent's reject_once option, else reject_always, else cancelled.
-Json refusal(const Json& options) {
-  for (const char* kind : {"reject_once", "reject_always"})
-    for (const auto& o : options)
-      if (o.is_object() && o.value("kind", "") == kind)
-        return {{"outcome", "selected"}, {"optionId", o.value("optionId", "")}};
-  return {{"outcome", "cancelled"}};
+// Sends a turn's events to the session actor as append_events messages of at most about
+// kBatchBytes, retrying what may pass on a retry; what cannot is logged as lost.
+void send_events(Host& host, const Address& session, std::vector<TranscriptEvent> events, std::int64_t for_turn) {
+  std::size_t i = 0;
+  while (i < events.size()) {
+    Json batch = Json::array();
+    std::size_t bytes = 0;
+    for (; i < events.size() && (batch.empty() || bytes < kBatchBytes); ++i) {
+      Json e{{"kind", std::move(events[i].kind)}, {"data", std::move(events[i].data)}, {"at", events[i].at}};
+      // Agents' output is not always valid UTF-8 (a binary file's bytes in a tool's
+      // result): invalid bytes become U+FFFD, so that the event is stored, not lost.
+      auto text = e.dump(-1, ' ', false, Json::error_handler_t::replace);
+      bytes += text.size();
+      batch.push_back(Json::parse(text));
+    }
+    Json body{{"turn", for_turn}, {"events", std::move(batch)}};
+    for (int attempt = 0;; ++attempt) {
+      auto r = host.send(session, kAppendEvents, body);
+      if (r) break;
+      if (attempt >= 20 || r.error().code == ErrorCode::not_found || r.error().code == ErrorCode::invalid ||
+          r.error().code == ErrorCode::too_large) {
+        spdlog::error("session.events_lost session={} turn={} events={} error={}", session.display(), for_turn,
+                      body["events"].size(), r.error().message);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50 * (attempt + 1)));
+    }
+  }
 }
 
 }  // namespace
 
 struct AgentRunner::Live {
+  Live(Host& h, const Address& session_, const Address& sandbox_)
+      : session(session_), sandbox(sandbox_), host(&h),
+        pump([this](std::vector<TranscriptEvent> events, std::int64_t for_turn) {
+          send_events(*host, session, std::move(events), for_turn);
+        }) {}
+
   Address session, sandbox;
   Host* host = nullptr;
+  // The transcript on its way to the session actor, with this agent's redactor.
+  TranscriptPump pump;
 
-  // The transcript on its way to the session actor (guarded by mu).
-  std::mutex mu;
-  std::condition_variable wake;     // the flusher: events to take, a flush asked for, or the end
-  std::condition_variable settled;  // flushes done, answers given, back-pressure eased
-  std::unique_ptr<sb::Redactor> redactor = std::make_unique<sb::Redactor>();
-  std::unique_ptr<TranscriptBuilder> builder = std::make_unique<TranscriptBuilder>(*redactor);
-  std::int64_t turn = 0;
-  bool dirty = false;
-  std::uint64_t flush_asked = 0, flush_done = 0;
-  bool flusher_stopping = false;
-  std::thread flusher;
-  std::map<std::string, std::optional<Json>> answers;  // permission id -> outcome once given
+  // The agent's permission requests waiting for people.
+  PermissionDesk desk;
 
   // The turn (flags guarded by mu; turn_mu held for the whole turn).
+  std::mutex mu;
   std::timed_mutex turn_mu;
   bool turn_running = false;
   std::stop_source turn_stop;
@@ -84,10 +109,9 @@ struct AgentRunner::Live {
       std::lock_guard lock(mu);
       if (!turn_running || turn_stop.stop_requested()) return;
       stop_cause = cause;
+      desk.cancel_all();
     }
     turn_stop.request_stop();
-    std::lock_guard lock(mu);
-    settled.notify_all();
   }
 
   void kill_agent() {
@@ -95,72 +119,42 @@ struct AgentRunner::Live {
     if (conn) conn->kill();
   }
 
+  // The agent, taken out (to end it with the returned pointer), or used by the turn.
+  std::unique_ptr<sb::acp::AgentConnection> take_agent() {
+    std::lock_guard lock(conn_mu);
+    return std::move(conn);
+  }
+  sb::acp::AgentConnection* agent() {
+    std::lock_guard lock(conn_mu);
+    return conn.get();
+  }
+
+  // Marks a turn running (false when the agent is ending); end_turn marks it over.
+  bool begin_turn(std::int64_t turn) {
+    std::lock_guard lock(mu);
+    if (ending) return false;
+    pump.set_turn(turn);
+    turn_running = true;
+    turn_stop = std::stop_source();
+    desk.reopen();
+    stop_cause.clear();
+    cancelled_by.clear();
+    last_activity = now();
+    return true;
+  }
+  void end_turn() {
+    std::lock_guard lock(mu);
+    turn_running = false;
+    idle_since = now();
+  }
+
   // --- Transcript ------------------------------------------------------------------
   void record(const std::function<void(TranscriptBuilder&)>& add) {
-    std::unique_lock lock(mu);
-    add(*builder);
-    dirty = true;
-    last_activity = now();
-    wake.notify_one();
-    // Back-pressure: an agent faster than the disk waits (its pipe fills) rather than
-    // growing this buffer without bound.
-    settled.wait(lock, [&] { return builder->pending_bytes() < kBackPressureBytes || flusher_stopping; });
-  }
-
-  // Returns once everything recorded before the call is on disk in the session actor.
-  void flush() {
-    std::unique_lock lock(mu);
-    auto target = ++flush_asked;
-    wake.notify_one();
-    settled.wait(lock, [&] { return flush_done >= target || flusher_stopping; });
-  }
-
-  void send(std::vector<TranscriptEvent> events, std::int64_t for_turn) {
-    std::size_t i = 0;
-    while (i < events.size()) {
-      Json batch = Json::array();
-      std::size_t bytes = 0;
-      for (; i < events.size() && (batch.empty() || bytes < kBatchBytes); ++i) {
-        Json e{{"kind", std::move(events[i].kind)}, {"data", std::move(events[i].data)}, {"at", events[i].at}};
-        // Agents' output is not always valid UTF-8 (a binary file's bytes in a tool's
-        // result): invalid bytes become U+FFFD, so that the event is stored, not lost.
-        auto text = e.dump(-1, ' ', false, Json::error_handler_t::replace);
-        bytes += text.size();
-        batch.push_back(Json::parse(text));
-      }
-      Json body{{"turn", for_turn}, {"events", std::move(batch)}};
-      for (int attempt = 0;; ++attempt) {
-        auto r = host->send(session, kAppendEvents, body);
-        if (r) break;
-        if (attempt >= 20 || r.error().code == ErrorCode::not_found || r.error().code == ErrorCode::invalid ||
-            r.error().code == ErrorCode::too_large) {
-          spdlog::error("session.events_lost session={} turn={} events={} error={}", session.display(), for_turn,
-                        body["events"].size(), r.error().message);
-          break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(50 * (attempt + 1)));
-      }
+    {
+      std::lock_guard lock(mu);
+      last_activity = now();
     }
-  }
-
-  void flush_loop() {
-    std::unique_lock lock(mu);
-    for (;;) {
-      wake.wait(lock, [&] { return dirty || flush_asked > flush_done || flusher_stopping; });
-      if (flusher_stopping && !dirty && flush_asked <= flush_done) break;
-      auto target = flush_asked;
-      auto events = builder->take();
-      dirty = false;
-      auto for_turn = turn;
-      settled.notify_all();  // back-pressure eased
-      lock.unlock();
-      if (!events.empty()) send(std::move(events), for_turn);
-      lock.lock();
-      flush_done = std::max(flush_done, target);
-      settled.notify_all();
-    }
-    flush_done = flush_asked;
-    settled.notify_all();
+    pump.record(add);
   }
 
   // --- Permissions -------------------------------------------------------------------
@@ -179,48 +173,30 @@ struct AgentRunner::Live {
         l.last_activity = now();
       }
     } done{*this};
-    flush();  // what the agent did before it asked is on disk first
-    auto id = identity::new_id("perm_");
+    pump.flush();  // what the agent did before it asked is on disk first
     Json tool_call = params.value("toolCall", Json::object());
-    std::int64_t for_turn;
-    {
-      std::lock_guard lock(mu);
-      redact_json(*redactor, tool_call);
-      answers[id] = std::nullopt;
-      for_turn = turn;
-    }
-    auto forget = [&] {
-      std::lock_guard lock(mu);
-      answers.erase(id);
-    };
+    pump.redact(tool_call);
+    std::int64_t for_turn = pump.turn();
     SendOptions wait;
     wait.wait = true;
-    auto r = host->send(session, kPermissionRequested,
-                        {{"permission_id", id}, {"turn", for_turn}, {"tool_call", tool_call}, {"options", options}}, wait);
-    if (!r) {
-      spdlog::error("session.permission_not_recorded session={} error={}", session.display(), r.error().message);
-      forget();
-      return refusal(options);
-    }
-    if (r->result.contains("outcome")) {  // answered at once by the session's policy
-      forget();
-      return r->result["outcome"];
-    }
-    auto deadline = Clock::now() + timeout;
-    std::unique_lock lock(mu);
-    auto answered = [&] { return answers[id].has_value(); };
-    settled.wait_until(lock, deadline, [&] { return answered() || ending || turn_stop.stop_requested(); });
-    if (!answered() && !ending && !turn_stop.stop_requested()) {
-      // Nobody answered in time: the policy refuses, durably, and tells everyone.
-      lock.unlock();
+    PermissionDesk::Calls calls;
+    calls.request = [&](const std::string& id) -> Result<std::optional<Json>> {
+      auto r = host->send(session, kPermissionRequested,
+                          {{"permission_id", id}, {"turn", for_turn}, {"tool_call", tool_call}, {"options", options}},
+                          wait);
+      if (!r) {
+        spdlog::error("session.permission_not_recorded session={} error={}", session.display(), r.error().message);
+        return r.error();
+      }
+      if (r->result.contains("outcome")) return std::optional<Json>(r->result["outcome"]);
+      return std::optional<Json>();
+    };
+    calls.time_out = [&](const std::string& id) -> std::optional<Json> {
       auto t = host->send(session, kPermissionTimeout, {{"permission_id", id}}, wait);
-      lock.lock();
-      if (t && t->result.contains("outcome")) answers[id] = t->result["outcome"];
-      settled.wait_for(lock, std::chrono::seconds(5), [&] { return answered() || ending; });
-    }
-    Json outcome = answered() ? *answers[id] : Json{{"outcome", "cancelled"}};
-    answers.erase(id);
-    return outcome;
+      if (t && t->result.contains("outcome")) return t->result["outcome"];
+      return std::nullopt;
+    };
+    return desk.ask(options, calls, timeout);
   }
 };
 
@@ -265,19 +241,9 @@ bool AgentRunner::tear_down(const std::shared_ptr<Live>& l, std::chrono::millise
     auto it = live_.find(l->session.id());
     if (it != live_.end() && it->second == l) live_.erase(it);
   }
-  std::unique_ptr<sb::acp::AgentConnection> conn;
-  {
-    std::lock_guard c(l->conn_mu);
-    conn = std::move(l->conn);
-  }
-  conn.reset();  // ends the agent, its reader and the threads serving its requests
+  l->take_agent().reset();  // ends the agent, its reader and the threads serving its requests
   l->tracked = {};
-  {
-    std::lock_guard lock(l->mu);
-    l->flusher_stopping = true;  // after it sent what it holds
-    l->wake.notify_all();
-  }
-  if (l->flusher.joinable()) l->flusher.join();
+  l->pump.stop();  // after it sent what it holds
   return true;
 }
 
@@ -285,12 +251,8 @@ std::shared_ptr<AgentRunner::Live> AgentRunner::live(const Address& session, con
   std::lock_guard lock(mu_);
   auto& l = live_[session.id()];
   if (!l) {
-    l = std::make_shared<Live>();
-    l->session = session;
-    l->sandbox = sandbox;
-    l->host = &runtime_.host();
+    l = std::make_shared<Live>(runtime_.host(), session, sandbox);
     l->idle_since = now();
-    l->flusher = std::thread([raw = l.get()] { raw->flush_loop(); });
   }
   return l;
 }
@@ -319,13 +281,7 @@ void AgentRunner::cancel(const Address& session, const std::string& by) {
 }
 
 void AgentRunner::answer(const Address& session, const std::string& permission_id, const Json& outcome) {
-  auto l = find(session);
-  if (!l) return;
-  std::lock_guard lock(l->mu);
-  auto it = l->answers.find(permission_id);
-  if (it == l->answers.end() || it->second) return;
-  it->second = outcome;
-  l->settled.notify_all();
+  if (auto l = find(session)) l->desk.answer(permission_id, outcome);
 }
 
 void AgentRunner::close(const Address& session) {
@@ -351,7 +307,7 @@ void AgentRunner::end(const std::shared_ptr<Live>& l, const std::string& why) {
   {
     std::lock_guard lock(l->mu);
     l->ending = true;
-    l->settled.notify_all();
+    l->desk.close();
   }
   l->stop_turn(why);
   l->kill_agent();
@@ -388,182 +344,156 @@ void AgentRunner::watch() {
   }
 }
 
+// The turn, from its plan to its outcome: the agent (started or kept), the prompt, and
+// the outcome settled from how the prompt ended and why the turn was stopped.
 Result<Json> AgentRunner::run_turn(const TurnPlan& plan, std::stop_token server_stop) {
   if (stopping_) return Error{ErrorCode::interrupted, "interrupted: the server is stopping"};
   auto l = live(plan.session, plan.sandbox);
   std::unique_lock turn_lock(l->turn_mu);
-  {
-    std::lock_guard lock(l->mu);
-    if (l->ending) return Error{ErrorCode::conflict, "the session is closing"};
-    l->turn = plan.turn;
-    l->turn_running = true;
-    l->turn_stop = std::stop_source();
-    l->stop_cause.clear();
-    l->cancelled_by.clear();
-    l->last_activity = now();
-  }
+  if (!l->begin_turn(plan.turn)) return Error{ErrorCode::conflict, "the session is closing"};
   struct TurnOver {
     Live& l;
-    ~TurnOver() {
-      std::lock_guard lock(l.mu);
-      l.turn_running = false;
-      l.idle_since = now();
-    }
+    ~TurnOver() { l.end_turn(); }
   } turn_over{*l};
   std::stop_callback on_server_stop(server_stop, [&] { l->stop_turn("server"); });
-  auto& host = runtime_.host();
 
-  auto failed = [&](Error e) -> Result<Json> {
-    std::lock_guard lock(l->mu);
-    e.message = l->redactor->redact(e.message);
-    if (l->stop_cause == "server")
-      return Error{ErrorCode::interrupted, "interrupted: the server stopped during the turn"};
-    if (l->stop_cause == "sandbox") return Error{ErrorCode::unavailable, "the sandbox was stopped during the turn"};
-    if (l->stop_cause == "silence")
-      return Error{ErrorCode::timeout, fmt::format("the agent sent nothing for {} s, so the turn was cancelled",
-                                                   config_.turn_silence_timeout.count() / 1000)};
-    return e;
-  };
-
-  auto sandbox = host.call(plan.sandbox, sandbox::kGet);
-  if (!sandbox) return failed(sandbox.error());
+  auto sandbox = runtime_.host().call(plan.sandbox, sandbox::kGet);
+  if (!sandbox) return explain(*l, sandbox.error());
   auto state = (*sandbox)["state"].get<std::string>();
   if (state != "ready")
     return Error{ErrorCode::conflict, fmt::format("the sandbox is {}; the agent can work only in a ready sandbox", state)};
+  auto resumed = ensure_agent(l, plan, *sandbox);
+  if (!resumed) return resumed.error();
 
+  auto* conn = l->agent();
+  auto stop_reason = conn->prompt(plan.prompt, l->turn_stop.get_token());
+  l->pump.finish_and_flush();
+  if (!conn->alive()) {
+    l->take_agent().reset();  // reaps the dead agent: the next turn starts a fresh one
+    l->tracked = {};
+  }
+  return settle(*l, std::move(stop_reason), *resumed);
+}
+
+Result<Json> AgentRunner::settle(Live& l, Result<std::string> stop_reason, bool resumed) const {
+  std::string cause, cancelled_by;
+  {
+    std::lock_guard lock(l.mu);
+    cause = l.stop_cause;
+    cancelled_by = l.cancelled_by;
+  }
+  if (cause == "cancel" || cause == "close") {
+    // Cancelled by a person: whatever the agent answered, the turn was cancelled.
+    return Json{{"stop_reason", "cancelled"}, {"cancelled_by", cancelled_by}, {"resumed", resumed}};
+  }
+  if (!stop_reason) return explain(l, stop_reason.error());
+  if (!cause.empty()) return explain(l, Error{ErrorCode::unavailable, "the turn was stopped"});
+  return Json{{"stop_reason", *stop_reason}, {"resumed", resumed}};
+}
+
+Error AgentRunner::explain(Live& l, Error e) const {
+  e.message = l.pump.redact(e.message);
+  std::lock_guard lock(l.mu);
+  if (l.stop_cause == "server") return Error{ErrorCode::interrupted, "interrupted: the server stopped during the turn"};
+  if (l.stop_cause == "sandbox") return Error{ErrorCode::unavailable, "the sandbox was stopped during the turn"};
+  if (l.stop_cause == "silence")
+    return Error{ErrorCode::timeout, fmt::format("the agent sent nothing for {} s, so the turn was cancelled",
+                                                 config_.turn_silence_timeout.count() / 1000)};
+  return e;
+}
+
+Result<bool> AgentRunner::ensure_agent(const std::shared_ptr<Live>& l, const TurnPlan& plan, const Json& sandbox) {
   bool alive;
   {
     std::lock_guard c(l->conn_mu);
     alive = l->conn && l->conn->alive() && !l->restart;
     l->restart = false;
   }
-  bool resumed = false;
-  if (!alive) {
-    std::unique_ptr<sb::acp::AgentConnection> old;
-    {
-      std::lock_guard c(l->conn_mu);
-      old = std::move(l->conn);
-    }
-    old.reset();
-    auto def = sb::find_agent(plan.agent);
-    if (!def) return def.error();
-    auto network = sb::network_from((*sandbox)["network"].get<std::string>());
-    if (!network) return network.error();
-    if ((*def)->needs_network && *network != sb::Network::host)
-      return Error{ErrorCode::conflict, fmt::format("agent {} calls its model API over the network, but this sandbox's "
-                                                    "network is none; create the sandbox with network host",
-                                                    plan.agent)};
-    auto provider = runtime_.provider((*sandbox)["provider"].get<std::string>());
-    if (!provider) return provider.error();
-    std::vector<std::string> names;
-    for (const auto& n : (*sandbox)["agent_env"]) names.push_back(n.get<std::string>());
-    for (const auto* list : {&(*def)->credentials, &(*def)->settings}) names.insert(names.end(), list->begin(), list->end());
-    auto secrets = runtime_.open_secrets((*sandbox)["org_id"].get<std::string>(), names);
-    if (!secrets) return failed(secrets.error());
-    {
-      // A new redactor, with this agent's secrets, for everything it says from now on.
-      auto redactor = std::make_unique<sb::Redactor>(std::vector<std::pair<std::string, std::string>>(secrets->begin(), secrets->end()));
-      auto builder = std::make_unique<TranscriptBuilder>(*redactor);
-      std::lock_guard lock(l->mu);
-      l->builder->finish();
-      if (auto left = l->builder->take(); !left.empty())
-        spdlog::warn("session.events_dropped_between_agents session={} count={}", plan.session.display(), left.size());
-      l->builder = std::move(builder);
-      l->redactor = std::move(redactor);
-    }
-    auto dir = runtime_.dir(plan.sandbox);
-    sb::AgentLaunch launch{runtime_.config().data_dir, runtime_.config().hearth_binary, *secrets,
-                           (*provider)->home_inside(dir)};
-    auto exec = sb::agent_exec(**def, launch);
-    if (!exec) return exec.error();
-    exec->network = *network;
-    if (auto st = runtime_.prepare(plan.sandbox, *exec); !st) return st.error();
-    sb::acp::AgentSpec spec;
-    spec.exec = std::move(*exec);
-    spec.start_timeout = runtime_.config().agent_start_timeout;
-    spec.load_session_id = plan.agent_session_id;
-    spec.serve_fs = (*def)->client_fs;
-    sb::acp::AgentCallbacks callbacks;
-    auto* raw = l.get();
-    callbacks.on_update = [raw](const Json& update) {
-      {
-        std::lock_guard lock(raw->mu);
-        if (raw->starting) {
-          raw->early.emplace_back(update, now());
-          return;
-        }
-      }
-      raw->record([&](TranscriptBuilder& b) { b.update(update, now()); });
-    };
-    auto timeout = plan.permission_timeout;
-    callbacks.on_permission = [raw, timeout](const Json& params) { return raw->ask_people(params, timeout); };
-    {
-      std::lock_guard lock(l->mu);
-      l->starting = true;
-    }
-    auto conn = sb::acp::AgentConnection::start(**provider, dir, std::move(spec), std::move(callbacks));
-    std::vector<std::pair<Json, std::int64_t>> early;
-    {
-      std::lock_guard lock(l->mu);
-      l->starting = false;
-      early.swap(l->early);
-    }
-    if (!conn) return failed(conn.error());
-    resumed = (*conn)->loaded();
-    auto startup = (*conn)->startup_ms();
-    Json info = (*conn)->agent_info().value("agentInfo", Json::object());
-    auto agent_session = (*conn)->session_id();
-    {
-      std::lock_guard c(l->conn_mu);
-      l->conn = std::move(*conn);
-    }
-    std::weak_ptr<Live> weak = l;
-    l->tracked = runtime_.track(plan.sandbox, "agent " + plan.session.key.back(), [weak] {
-      if (auto s = weak.lock()) {
-        s->stop_turn("sandbox");
-        s->kill_agent();
-      }
-    });
-    l->record([&](TranscriptBuilder& b) {
-      b.note("agent_started", {{"agent", plan.agent}, {"agent_info", info}, {"agent_session_id", agent_session},
-                               {"resumed", resumed}, {"startup_ms", startup}}, now());
-      for (const auto& [update, at] : early) b.update(update, at);
-    });
-  }
+  if (alive) return false;
+  l->take_agent().reset();
+  auto def = sb::find_agent(plan.agent);
+  if (!def) return def.error();
+  auto network = sb::network_from(sandbox["network"].get<std::string>());
+  if (!network) return network.error();
+  if ((*def)->needs_network && *network != sb::Network::host)
+    return Error{ErrorCode::conflict, fmt::format("agent {} calls its model API over the network, but this sandbox's "
+                                                  "network is none; create the sandbox with network host",
+                                                  plan.agent)};
+  auto provider = runtime_.provider(sandbox["provider"].get<std::string>());
+  if (!provider) return provider.error();
+  std::vector<std::string> names;
+  for (const auto& n : sandbox["agent_env"]) names.push_back(n.get<std::string>());
+  for (const auto* list : {&(*def)->credentials, &(*def)->settings}) names.insert(names.end(), list->begin(), list->end());
+  auto secrets = runtime_.open_secrets(sandbox["org_id"].get<std::string>(), names);
+  if (!secrets) return explain(*l, secrets.error());
+  // A new redactor, with this agent's secrets, for everything it says from now on.
+  auto redactor = std::make_unique<sb::Redactor>(std::vector<std::pair<std::string, std::string>>(secrets->begin(), secrets->end()));
+  if (auto dropped = l->pump.replace_redactor(std::move(redactor)); dropped > 0)
+    spdlog::warn("session.events_dropped_between_agents session={} count={}", plan.session.display(), dropped);
+  auto dir = runtime_.dir(plan.sandbox);
+  sb::AgentLaunch launch{runtime_.config().data_dir, runtime_.config().hearth_binary, *secrets,
+                         (*provider)->home_inside(dir)};
+  auto exec = sb::agent_exec(**def, launch);
+  if (!exec) return exec.error();
+  exec->network = *network;
+  if (auto st = runtime_.prepare(plan.sandbox, *exec); !st) return st.error();
+  sb::acp::AgentSpec spec;
+  spec.exec = std::move(*exec);
+  spec.start_timeout = runtime_.config().agent_start_timeout;
+  spec.load_session_id = plan.agent_session_id;
+  spec.serve_fs = (*def)->client_fs;
+  return start_agent(l, plan, **provider, dir, std::move(spec));
+}
 
-  sb::acp::AgentConnection* conn;
+Result<bool> AgentRunner::start_agent(const std::shared_ptr<Live>& l, const TurnPlan& plan, const sb::Provider& provider,
+                                      const sb::SandboxDir& dir, sb::acp::AgentSpec spec) {
+  sb::acp::AgentCallbacks callbacks;
+  auto* raw = l.get();
+  callbacks.on_update = [raw](const Json& update) {
+    {
+      std::lock_guard lock(raw->mu);
+      if (raw->starting) {
+        raw->early.emplace_back(update, now());
+        return;
+      }
+    }
+    raw->record([&](TranscriptBuilder& b) { b.update(update, now()); });
+  };
+  auto timeout = plan.permission_timeout;
+  callbacks.on_permission = [raw, timeout](const Json& params) { return raw->ask_people(params, timeout); };
+  {
+    std::lock_guard lock(l->mu);
+    l->starting = true;
+  }
+  auto conn = sb::acp::AgentConnection::start(provider, dir, std::move(spec), std::move(callbacks));
+  std::vector<std::pair<Json, std::int64_t>> early;
+  {
+    std::lock_guard lock(l->mu);
+    l->starting = false;
+    early.swap(l->early);
+  }
+  if (!conn) return explain(*l, conn.error());
+  bool resumed = (*conn)->loaded();
+  auto startup = (*conn)->startup_ms();
+  Json info = (*conn)->agent_info().value("agentInfo", Json::object());
+  auto agent_session = (*conn)->session_id();
   {
     std::lock_guard c(l->conn_mu);
-    conn = l->conn.get();
+    l->conn = std::move(*conn);
   }
-  auto stop_reason = conn->prompt(plan.prompt, l->turn_stop.get_token());
-  {
-    std::lock_guard lock(l->mu);
-    l->builder->finish();
-  }
-  l->flush();
-  if (!conn->alive()) {
-    std::unique_ptr<sb::acp::AgentConnection> dead;
-    {
-      std::lock_guard c(l->conn_mu);
-      dead = std::move(l->conn);
+  std::weak_ptr<Live> weak = l;
+  l->tracked = runtime_.track(plan.sandbox, "agent " + plan.session.key.back(), [weak] {
+    if (auto s = weak.lock()) {
+      s->stop_turn("sandbox");
+      s->kill_agent();
     }
-    dead.reset();
-    l->tracked = {};
-  }
-  std::string cause, cancelled_by;
-  {
-    std::lock_guard lock(l->mu);
-    cause = l->stop_cause;
-    cancelled_by = l->cancelled_by;
-  }
-  if (cause == "cancel" || cause == "close") {
-    // Cancelled by a person: whatever the agent answered, the turn was cancelled.
-    return Json{{"stop_reason", "cancelled"}, {"cancelled_by", cancelled_by}, {"resumed", resumed}};
-  }
-  if (!stop_reason) return failed(stop_reason.error());
-  if (!cause.empty()) return failed(Error{ErrorCode::unavailable, "the turn was stopped"});
-  return Json{{"stop_reason", *stop_reason}, {"resumed", resumed}};
+  });
+  l->record([&](TranscriptBuilder& b) {
+    b.note("agent_started", {{"agent", plan.agent}, {"agent_info", info}, {"agent_session_id", agent_session},
+                             {"resumed", resumed}, {"startup_ms", startup}}, now());
+    for (const auto& [update, at] : early) b.update(update, at);
+  });
+  return resumed;
 }
 
 }  // namespace hearth::actors::session

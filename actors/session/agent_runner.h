@@ -26,6 +26,13 @@
 namespace hearth::actors::sandbox {
 class Runtime;
 }
+namespace hearth::sandbox {
+class Provider;
+struct SandboxDir;
+namespace acp {
+struct AgentSpec;
+}
+}  // namespace hearth::sandbox
 
 namespace hearth::actors::session {
 
@@ -85,6 +92,15 @@ class AgentRunner {
   // Once no turn runs in it: ends its agent and its flusher, and forgets it.
   bool tear_down(const std::shared_ptr<Live>& live, std::chrono::milliseconds wait_for_turn);
   void watch();  // the watchdog: silent turns, idle agents
+  // A turn's parts. ensure_agent keeps a live agent or starts one (returning whether it
+  // resumed the agent's session; false when kept); settle turns how the prompt ended and
+  // why the turn was stopped into its outcome; explain redacts an error and names the
+  // stop that caused it (the server, the sandbox, silence).
+  Result<bool> ensure_agent(const std::shared_ptr<Live>& live, const TurnPlan& plan, const Json& sandbox);
+  Result<bool> start_agent(const std::shared_ptr<Live>& live, const TurnPlan& plan, const hearth::sandbox::Provider& provider,
+                           const hearth::sandbox::SandboxDir& dir, hearth::sandbox::acp::AgentSpec spec);
+  Result<Json> settle(Live& live, Result<std::string> stop_reason, bool resumed) const;
+  Error explain(Live& live, Error e) const;
 
   sandbox::Runtime& runtime_;
   RunnerConfig config_;

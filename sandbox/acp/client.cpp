@@ -16,44 +16,11 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "sandbox/acp/terminals.h"
 #include "sandbox/exec.h"
 #include "sandbox/workdir_fs.h"
 
 namespace hearth::sandbox::acp {
-
-namespace {
-
-// A command the agent started with terminal/create.
-struct Terminal {
-  std::mutex mu;
-  std::condition_variable done_cv;
-  std::string output;
-  std::size_t limit = 1 << 20;
-  bool truncated = false;
-  bool done = false;
-  std::optional<int> exit_code;
-  std::stop_source stop;
-  std::jthread runner;
-
-  void append(std::string_view data) {
-    std::lock_guard lock(mu);
-    output.append(data);
-    if (output.size() > limit) {
-      auto cut = output.size() - limit;
-      while (cut < output.size() && (static_cast<unsigned char>(output[cut]) & 0xC0) == 0x80) ++cut;  // UTF-8 boundary
-      output.erase(0, cut);
-      truncated = true;
-    }
-  }
-  Json exit_status() const {
-    if (!done) return nullptr;
-    bool signalled = exit_code && *exit_code > 128;
-    return Json{{"exitCode", signalled ? Json(nullptr) : Json(exit_code.value_or(-1))},
-                {"signal", signalled ? Json("SIGKILL") : Json(nullptr)}};
-  }
-};
-
-}  // namespace
 
 struct AgentConnection::Impl {
   const Provider& provider;
@@ -84,8 +51,7 @@ struct AgentConnection::Impl {
   };
   std::vector<Handler> handlers;
 
-  std::map<std::string, std::shared_ptr<Terminal>> terminals;
-  int terminal_count = 0;
+  Terminals terminals;  // the commands it started (terminal/*)
 
   std::string session;
   Json info;
@@ -95,7 +61,8 @@ struct AgentConnection::Impl {
 
   Impl(const Provider& p, SandboxDir d, AgentSpec s, AgentCallbacks c)
       : provider(p), dir(std::move(d)), spec(std::move(s)), callbacks(std::move(c)),
-        fs(dir.work(), p.work_dir_inside(dir), p.isolated() ? spec.exec.user : SandboxUser{}) {}
+        fs(dir.work(), p.work_dir_inside(dir), p.isolated() ? spec.exec.user : SandboxUser{}),
+        terminals(provider, dir, spec.exec) {}
 
   void send(const Json& msg) {
     std::lock_guard lock(write_mu);
@@ -296,30 +263,20 @@ struct AgentConnection::Impl {
         Json outcome = callbacks.on_permission ? callbacks.on_permission(params) : Json{{"outcome", "cancelled"}};
         return ok({{"outcome", outcome}});
       }
-      if (method == "terminal/create") return ok(create_terminal(params));
+      if (method == "terminal/create") return ok(terminals.create(params));
       if (method.rfind("terminal/", 0) == 0) {
-        auto t = terminal(params.value("terminalId", std::string()));
+        auto id = params.value("terminalId", std::string());
+        auto t = terminals.find(id);
         if (!t) return fail(-32002, "no such terminal");
-        if (method == "terminal/output") {
-          std::lock_guard lock(t->mu);
-          return ok({{"output", t->output}, {"truncated", t->truncated}, {"exitStatus", t->exit_status()}});
-        }
-        if (method == "terminal/wait_for_exit") {
-          std::unique_lock lock(t->mu);
-          t->done_cv.wait(lock, [&] { return t->done; });
-          return ok(t->exit_status());
-        }
+        if (method == "terminal/output") return ok(t->output());
+        if (method == "terminal/wait_for_exit") return ok(t->wait_for_exit());
         if (method == "terminal/kill") {
-          t->stop.request_stop();
+          t->kill();
           return ok(Json::object());
         }
         if (method == "terminal/release") {
-          t->stop.request_stop();
-          {
-            std::lock_guard lock(mu);
-            terminals.erase(params.value("terminalId", std::string()));
-          }
-          t.reset();  // the last reference: joins the runner here, outside the lock
+          t.reset();
+          terminals.release(id);  // joins the runner, outside every lock
           return ok(Json::object());
         }
       }
@@ -327,72 +284,6 @@ struct AgentConnection::Impl {
     } catch (const std::exception& e) {
       fail(-32602, std::string("Invalid params: ") + e.what());
     }
-  }
-
-  std::shared_ptr<Terminal> terminal(const std::string& id) {
-    std::lock_guard lock(mu);
-    auto it = terminals.find(id);
-    return it == terminals.end() ? nullptr : it->second;
-  }
-
-  Json create_terminal(const Json& p) {
-    {
-      std::lock_guard lock(mu);
-      if (terminals.size() >= kMaxTerminals)
-        throw std::invalid_argument(fmt::format("the agent has {} terminals, the most it may have; release one first",
-                                                kMaxTerminals));
-    }
-    ExecRequest r;
-    // With args, the command is a program; without, agents send a whole shell line
-    // (Claude Code does): it runs with the sandbox's sh, as one argument, never spliced
-    // into a command line of ours.
-    auto command = p.at("command").get<std::string>();
-    auto args = p.value("args", Json::array());
-    if (args.empty()) {
-      r.argv = {"/bin/sh", "-c", command};
-    } else {
-      r.argv.push_back(command);
-      for (const auto& a : args) r.argv.push_back(a.get<std::string>());
-    }
-    // The agent's own environment, as a process it started itself would inherit, with
-    // the terminal's variables on top.
-    r.env = spec.exec.env;
-    for (const auto& e : p.value("env", Json::array())) {
-      auto name = e.at("name").get<std::string>();
-      std::erase_if(r.env, [&](const std::string& kv) { return kv.rfind(name + "=", 0) == 0; });
-      r.env.push_back(name + "=" + e.at("value").get<std::string>());
-    }
-    // The agent's cwd (an absolute path as it sees the work dir) becomes a relative one.
-    auto inside = provider.work_dir_inside(dir);
-    auto cwd = p.value("cwd", inside);
-    auto rel = std::filesystem::path(cwd).lexically_normal().lexically_relative(inside).string();
-    r.cwd = rel == "." ? "" : rel;
-    r.network = spec.exec.network;
-    r.cgroup_procs = spec.exec.cgroup_procs;  // the sandbox's ceilings cover its commands too
-    r.user = spec.exec.user;
-    auto t = std::make_shared<Terminal>();
-    // An agent may ask for less output to be kept, never more than the default: 16
-    // terminals are 16 times it, at most, in the server's memory.
-    if (p.contains("outputByteLimit") && p["outputByteLimit"].is_number_unsigned())
-      t->limit = std::clamp<std::size_t>(p["outputByteLimit"].get<std::size_t>(), 1, t->limit);
-    std::string id;
-    {
-      std::lock_guard lock(mu);
-      id = fmt::format("term-{}", ++terminal_count);
-      terminals[id] = t;
-    }
-    // The runner holds no reference of its own: the Terminal (its owner) joins it when it
-    // goes, which is never on the runner's own thread.
-    t->runner = std::jthread([this, term = t.get(), r](std::stop_token) {
-      auto outcome = run(provider, dir, r, "", [&](int, std::string_view data) { term->append(data); },
-                         term->stop.get_token());
-      if (!outcome) term->append(outcome.error().message + "\n");
-      std::lock_guard lock(term->mu);
-      term->exit_code = outcome ? outcome->exit_code : 127;
-      term->done = true;
-      term->done_cv.notify_all();
-    });
-    return {{"terminalId", id}};
   }
 
   void shutdown() {
@@ -408,11 +299,10 @@ struct AgentConnection::Impl {
       std::lock_guard lock(mu);
       exited = true;
       answered.notify_all();
-      for (auto& [id, t] : terminals) t->stop.request_stop();
     }
+    terminals.stop_all();
     // Permission callbacks may block; the owner's callback must return once the agent is gone.
     handlers.clear();  // joins
-    std::lock_guard lock(mu);
     terminals.clear();
   }
 };

@@ -1,7 +1,8 @@
 // The client side of the Agent Client Protocol (v1): runs an agent in a sandbox and
 // speaks NDJSON JSON-RPC with it over stdio. It serves the agent's requests itself:
 // fs/* strictly inside the work dir (WorkdirFs), terminal/* through the exec channel in
-// the same sandbox, session/request_permission through a callback (people answer those).
+// the same sandbox (Terminals, terminals.h), session/request_permission through a
+// callback (people answer those).
 // Everything blocks: run it on long-work threads, never on an actor's loop.
 #pragma once
 
