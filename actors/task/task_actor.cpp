@@ -5,15 +5,13 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "actors/audit/audit_actor.h"
 #include "actors/host/step_context.h"
 #include "actors/identity/identity.h"
-#include "actors/organization/organization_actor.h"
 #include "actors/sandbox/sandbox_actor.h"
 #include "actors/sandbox/sandbox_runtime.h"
 #include "actors/session/session_actor.h"
-#include "actors/user/user_actor.h"
 #include "actors/task/git_flows.h"
+#include "actors/task/task_announce.h"
 #include "actors/task/task_state.h"
 #include "actors/task/task_store.h"
 #include "actors/task/titles.h"
@@ -33,187 +31,11 @@ constexpr std::size_t kListedFiles = 5000;
 
 std::int64_t now() { return storage::now_ms(); }
 
-Json sessions_json(SQLite::Database& db) {
-  SQLite::Statement q(db, "SELECT session_id, title, agent, status, turn, last_turn_status, pending_permissions, "
-                          "created_by, created_at, updated_at FROM sessions ORDER BY created_at, session_id");
-  Json items = Json::array();
-  while (q.executeStep())
-    items.push_back({{"session_id", q.getColumn(0).getString()}, {"title", q.getColumn(1).getString()},
-                     {"agent", q.getColumn(2).getString()},      {"status", q.getColumn(3).getString()},
-                     {"turn", q.getColumn(4).getInt64()},        {"last_turn_status", sql::text_or_null(q.getColumn(5))},
-                     {"pending_permissions", q.getColumn(6).getInt64()}, {"created_by", q.getColumn(7).getString()},
-                     {"created_at", q.getColumn(8).getInt64()},  {"updated_at", q.getColumn(9).getInt64()}});
-  return items;
-}
-
-Json op_json(SQLite::Statement& q) {
-  return Json{{"op_id", q.getColumn(0).getInt64()},
-              {"kind", q.getColumn(1).getString()},
-              {"status", q.getColumn(2).getString()},
-              {"args", Json::parse(q.getColumn(3).getString())},
-              {"result", sql::column<Json>(q.getColumn(4))},
-              {"error", sql::text_or_null(q.getColumn(5))},
-              {"by", q.getColumn(6).getString()},
-              {"created_at", q.getColumn(7).getInt64()},
-              {"ended_at", sql::int_or_null(q.getColumn(8))}};
-}
-constexpr const char* kOpColumns = "id, kind, status, args_json, result_json, error, by, created_at, ended_at";
-
-Result<Json> find_op(SQLite::Database& db, std::int64_t id) {
-  SQLite::Statement q(db, fmt::format("SELECT {} FROM ops WHERE id = ?", kOpColumns));
-  q.bind(1, static_cast<int64_t>(id));
-  if (!q.executeStep()) return Error{ErrorCode::not_found, fmt::format("no op {} in this task", id)};
-  return op_json(q);
-}
-
-Json running_op(SQLite::Database& db) {
-  SQLite::Statement q(db, fmt::format("SELECT {} FROM ops WHERE status = 'running' ORDER BY id DESC LIMIT 1", kOpColumns));
-  return q.executeStep() ? op_json(q) : Json(nullptr);
-}
-
-Json diff_totals(SQLite::Database& db) {
-  SQLite::Statement q(db, "SELECT COUNT(*), COALESCE(SUM(added), 0), COALESCE(SUM(removed), 0) FROM diff_files");
-  q.executeStep();
-  SQLite::Statement m(db, "SELECT base_commit, head_commit, refreshed_at FROM diff_meta");
-  Json meta{{"files", q.getColumn(0).getInt64()}, {"added", q.getColumn(1).getInt64()},
-            {"removed", q.getColumn(2).getInt64()}, {"base_commit", nullptr}, {"head_commit", nullptr},
-            {"refreshed_at", nullptr}};
-  if (m.executeStep()) {
-    meta["base_commit"] = sql::text_or_null(m.getColumn(0));
-    meta["head_commit"] = sql::text_or_null(m.getColumn(1));
-    meta["refreshed_at"] = sql::int_or_null(m.getColumn(2));
-  }
-  return meta;
-}
-
-std::string plural(std::int64_t n, const char* one, const char* many) {
-  return fmt::format("{} {}", n, n == 1 ? one : many);
-}
-
-// What waits for a person, most pressing first: a permission request, sync conflicts,
-// a provisioning error, a failed turn (the newest open session's last). null: nothing.
-Json needs_you(SQLite::Database& db, const TaskRow& t) {
-  auto reason = [](const char* why, std::string message) { return Json{{"reason", why}, {"message", message}}; };
-  if (t.status == TaskStatus::archived || t.status == TaskStatus::killed) return nullptr;
-  auto pending = db.execAndGet("SELECT COALESCE(SUM(pending_permissions), 0) FROM sessions WHERE status != 'closed'")
-                     .getInt64();
-  if (pending > 0)
-    return reason("permission", pending == 1 ? "The agent asks for permission."
-                                             : fmt::format("The agents ask for {}.", plural(pending, "permission", "permissions")));
-  if (t.status == TaskStatus::conflict)
-    return reason("conflict", fmt::format("Syncing left conflicts in {}.",
-                                          plural(static_cast<std::int64_t>(t.conflict_files.size()), "file", "files")));
-  if (t.status == TaskStatus::error)
-    return reason("error", fmt::format("The sandbox could not be set up{}.",
-                                       t.error_step ? " (" + *t.error_step + ")" : ""));
-  SQLite::Statement q(db, "SELECT status, last_turn_status FROM sessions WHERE status != 'closed' "
-                          "ORDER BY created_at DESC, session_id DESC LIMIT 1");
-  if (q.executeStep() && q.getColumn(0).getString() != "running" && q.getColumn(0).getString() != "cancelling" &&
-      !q.getColumn(1).isNull()) {
-    auto turn = q.getColumn(1).getString();
-    if (turn == "interrupted") return reason("failed_turn", "The agent's last turn was cut short when the server stopped.");
-    if (turn != "completed" && turn != "cancelled") return reason("failed_turn", "The agent's last turn failed.");
-  }
-  return nullptr;
-}
-
-Json full_json(SQLite::Database& db) {
-  auto row = load_task(db);
-  if (!row) return nullptr;
-  auto t = to_json(*row);
-  t["needs_you"] = needs_you(db, *row);
-  t["sessions"] = sessions_json(db);
-  t["running_op"] = running_op(db);
-  t["diff"] = diff_totals(db);
-  return t;
-}
-
-// What the organization's index keeps of a task (task_store.h).
-Json summary_json(SQLite::Database& db) {
-  auto row = load_task(db).value();
-  return index_summary(row, tally_sessions(db), needs_you(db, row));
-}
-
-// The status its row and sessions say (task_state.h).
-TaskStatus derived_status(SQLite::Database& db) {
-  auto row = load_task(db).value();
-  return derive({.stored = row.status,
-                 .killed = row.killed_at.has_value(),
-                 .archived = row.archived_at.has_value(),
-                 .running_sessions =
-                     db.execAndGet("SELECT COUNT(*) FROM sessions WHERE status IN ('running', 'cancelling')").getInt64(),
-                 .conflict = !row.conflict_files.is_null()});
-}
-
-// Every change ends here: a new version, the summary to the organization's index, the
-// whole task to whoever watches it.
-Status changed(StepContext& ctx) {
-  auto status = derived_status(ctx.db());
-  auto up = ctx.statement("UPDATE task SET status = ?, version = version + 1, updated_at = ?");
-  sql::bind_all(*up, to_string(status), now());
-  up->exec();
-  ctx.broadcast("task.changed", full_json(ctx.db()));
-  // The index hears only of changes it shows (not every provisioning step): with many
-  // tasks at work, the organization's queue stays short.
-  auto summary = summary_json(ctx.db());
-  auto shown = summary;
-  for (const char* k : {"version", "updated_at"}) shown.erase(k);
-  auto text = shown.dump();
-  auto before = ctx.db().execAndGet("SELECT indexed_json FROM task");
-  if (!before.isNull() && before.getString() == text) return {};
-  SQLite::Statement keep(ctx.db(), "UPDATE task SET indexed_json = ?");
-  keep.bind(1, text);
-  keep.exec();
-  return ctx.send(organization::address(ctx.db().execAndGet("SELECT org_id FROM task").getString()),
-                  organization::kTaskChanged, summary);
-}
-
-Status audit(StepContext& ctx, const std::string& kind, const std::string& by, const std::string& outcome,
-             Json detail = Json::object()) {
-  auto t = load_task(ctx.db()).value();
-  Json entry{{"at", now()}, {"user_id", nullptr}, {"username", by}, {"kind", kind},
-             {"target", ctx.address().display()}, {"task_id", t.task_id}, {"repo_id", t.repo_id},
-             {"outcome", outcome}, {"detail", std::move(detail)}};
-  return ctx.create(audit::address(t.org_id), Json::object(), Json::array({{{"queue", audit::kAppend}, {"body", entry}}}));
-}
-
-// Bumps the task in the feeds of the people concerned. With `notify`, they also get a
-// notification; `by_id` (who caused it) is left out of "someone acted" bumps.
-Status tell(StepContext& ctx, const std::string& reason, const Json& notify, const std::string& session_id,
-            const std::string& by_id = {}, bool owner_only = false) {
-  auto t = load_task(ctx.db()).value();
-  Json body{{"org_id", t.org_id}, {"task_id", t.task_id}, {"repo_id", t.repo_id},
-            {"title", t.title},   {"status", to_string(t.status)},   {"reason", reason},
-            {"at", now()}};
-  if (!session_id.empty()) body["session_id"] = session_id;
-  if (!notify.is_null()) body["notify"] = notify;
-  std::vector<std::string> people;
-  if (owner_only) {
-    people.push_back(t.owner_id);
-  } else {
-    SQLite::Statement q(ctx.db(), "SELECT user_id FROM participants");
-    while (q.executeStep()) people.push_back(q.getColumn(0).getString());
-  }
-  for (const auto& p : people) {
-    if (!by_id.empty() && p == by_id) continue;
-    if (auto st = ctx.send(user::address(p), user::kFeedEvent, body); !st) return st;
-  }
-  return {};
-}
-
 void add_participant(StepContext& ctx, const Json& b) {
   if (!b.contains("by_id") || !b["by_id"].is_string()) return;
   auto ins = ctx.statement("INSERT OR IGNORE INTO participants(user_id, username, since) VALUES(?, ?, ?)");
   sql::bind_all(*ins, b["by_id"].get<std::string>(), b.value("by", std::string()), now());
   ins->exec();
-}
-
-// Someone other than the owner acted on the task: the owner hears of it.
-Status acted(StepContext& ctx, const Json& b, const std::string& what) {
-  auto owner = ctx.db().execAndGet("SELECT owner_id FROM task").getString();
-  auto by_id = b.value("by_id", std::string());
-  if (by_id.empty() || by_id == owner) return {};
-  return tell(ctx, fmt::format("{} {}", b.value("by", std::string("someone")), what), nullptr, "", by_id, true);
 }
 
 // Whether the task, as it is now, may do `action` (task_state.h's can).
@@ -308,7 +130,7 @@ Result<Json> start_op(sandbox::Runtime& rt, StepContext& ctx, const std::string&
                           [&rt, plan](std::stop_token stop) { return run_git_flow(rt, plan, stop); });
   if (!job) return job.error();
   ctx.broadcast("task.op.started", {{"op_id", id}, {"kind", kind}, {"by", by}});
-  if (auto st = changed(ctx); !st) return st.error();
+  if (auto st = announce_change(ctx); !st) return st.error();
   return *find_op(ctx.db(), id);
 }
 
@@ -365,7 +187,7 @@ Status create(sandbox::Runtime& rt, StepContext& ctx, const Json& in) {
                      {"created_by", owner["username"]}, {"task_linked", true}};
   if (t.git_credential) sandbox_input["git_credential"] = *t.git_credential;
   if (auto st = ctx.create(sandbox::address(t.org_id, t.task_id), sandbox_input); !st) return st;
-  return changed(ctx);
+  return announce_change(ctx);
 }
 
 Result<Json> on_sandbox_changed(StepContext& ctx, const Json& b) {
@@ -393,10 +215,12 @@ Result<Json> on_sandbox_changed(StepContext& ctx, const Json& b) {
     SQLite::Statement err(ctx.db(), "UPDATE task SET status = 'error', phase = NULL, error = ?, error_step = ?");
     sql::bind_all(err, error, step);
     err.exec();
-    if (auto st = audit(ctx, "task.provision.failed", "hearth", "error", {{"step", step}, {"error", error}}); !st)
+    if (auto st = record_audit(ctx, "task.provision.failed", "hearth", "error", {{"step", step}, {"error", error}}); !st)
       return st.error();
-    if (auto st = changed(ctx); !st) return st.error();
-    if (auto st = tell(ctx, "failed", {{"type", "failed"}, {"message", fmt::format("provisioning failed while {}: {}", step, error)}}, "");
+    if (auto st = announce_change(ctx); !st) return st.error();
+    if (auto st = tell_participants(
+            ctx, "failed",
+            {{"type", "failed"}, {"message", fmt::format("provisioning failed while {}: {}", step, error)}}, "");
         !st)
       return st.error();
     return Json{{"status", "error"}};
@@ -405,7 +229,7 @@ Result<Json> on_sandbox_changed(StepContext& ctx, const Json& b) {
     ph.bind(1, b.value("step", std::string("provisioning the sandbox")));
     ph.exec();
   }
-  if (auto st = changed(ctx); !st) return st.error();
+  if (auto st = announce_change(ctx); !st) return st.error();
   return Json{{"sandbox_state", state}};
 }
 
@@ -465,9 +289,9 @@ Result<Json> on_session_changed(sandbox::Runtime& rt, StepContext& ctx, const Js
     at.bind(1, attention);
     at.exec();
   }
-  if (auto st = changed(ctx); !st) return st.error();
+  if (auto st = announce_change(ctx); !st) return st.error();
   if (!notify.is_null())
-    if (auto st = tell(ctx, notify["type"], notify, id); !st) return st.error();
+    if (auto st = tell_participants(ctx, notify["type"], notify, id); !st) return st.error();
   // After a turn the work tree changed: the diff is refreshed (unless a flow runs; it refreshes too).
   if (event == "turn_ended" && running_op(ctx.db()).is_null() && allowed(ctx.db(), TaskAction::refresh_diff))
     if (auto op = start_op(rt, ctx, "diff", Json::object(), "hearth"); !op)
@@ -525,11 +349,11 @@ Result<Json> on_git_done(StepContext& ctx, const Json& body) {
   auto final_op = *find_op(ctx.db(), id);
   ctx.broadcast("task.op.finished", final_op);
   if (kind != "diff")
-    if (auto st = audit(ctx, "task.git." + kind, final_op["by"], final_op["status"],
-                        {{"op_id", id}, {"error", final_op["error"]}});
+    if (auto st = record_audit(ctx, "task.git." + kind, final_op["by"], final_op["status"],
+                               {{"op_id", id}, {"error", final_op["error"]}});
         !st)
       return st.error();
-  if (auto st = changed(ctx); !st) return st.error();
+  if (auto st = announce_change(ctx); !st) return st.error();
   return final_op;
 }
 
@@ -558,8 +382,8 @@ Result<Json> on_prompt(StepContext& ctx, const Json& b) {
   SQLite::Statement run(ctx.db(), "UPDATE sessions SET status = 'running' WHERE session_id = ?");
   run.bind(1, session_id);
   run.exec();
-  if (auto st = changed(ctx); !st) return st.error();
-  if (auto st = acted(ctx, b, "prompted the agent"); !st) return st.error();
+  if (auto st = announce_change(ctx); !st) return st.error();
+  if (auto st = tell_owner_someone_acted(ctx, b, "prompted the agent"); !st) return st.error();
   return Json{{"session_id", session_id}, {"status", "running"}};
 }
 
@@ -580,7 +404,7 @@ Result<Json> on_stop(StepContext& ctx, const Json& b) {
   if (auto st = cancel_turns(ctx, load_task(ctx.db()).value(), b.value("by", std::string()), b.value("session_id", std::string()));
       !st)
     return st.error();
-  if (auto st = acted(ctx, b, "stopped the agent"); !st) return st.error();
+  if (auto st = tell_owner_someone_acted(ctx, b, "stopped the agent"); !st) return st.error();
   return Json{{"stopping", running}};
 }
 
@@ -593,7 +417,7 @@ Result<Json> on_create_session(StepContext& ctx, const Json& b) {
   auto id = start_session(ctx, t, agent, b.value("title", std::string()), b.value("prompt", std::string()),
                           b.value("by", std::string()));
   if (!id) return id.error();
-  if (auto st = changed(ctx); !st) return st.error();
+  if (auto st = announce_change(ctx); !st) return st.error();
   for (const auto& s : sessions_json(ctx.db()))
     if (s["session_id"] == *id) return s;
   return Json{{"session_id", *id}};
@@ -613,7 +437,7 @@ Result<Json> on_close_session(StepContext& ctx, const Json& b) {
   SQLite::Statement up(ctx.db(), "UPDATE sessions SET status = 'closed', updated_at = ? WHERE session_id = ?");
   sql::bind_all(up, now(), id);
   up.exec();
-  if (auto st = changed(ctx); !st) return st.error();
+  if (auto st = announce_change(ctx); !st) return st.error();
   return Json{{"session_id", id}, {"status", "closed"}};
 }
 
@@ -621,7 +445,7 @@ Result<Json> on_rename_session(StepContext& ctx, const Json& b) {
   SQLite::Statement up(ctx.db(), "UPDATE sessions SET title = ?, updated_at = ? WHERE session_id = ?");
   sql::bind_all(up, b.at("title").get<std::string>(), now(), b.at("session_id").get<std::string>());
   if (up.exec() == 0) return Error{ErrorCode::not_found, "no such session in this task"};
-  if (auto st = changed(ctx); !st) return st.error();
+  if (auto st = announce_change(ctx); !st) return st.error();
   return Json{{"session_id", b["session_id"]}, {"title", b["title"]}};
 }
 
@@ -629,8 +453,8 @@ Result<Json> on_rename(StepContext& ctx, const Json& b) {
   SQLite::Statement up(ctx.db(), "UPDATE task SET title = ?");
   up.bind(1, b.at("title").get<std::string>());
   up.exec();
-  if (auto st = changed(ctx); !st) return st.error();
-  if (auto st = acted(ctx, b, "renamed the task"); !st) return st.error();
+  if (auto st = announce_change(ctx); !st) return st.error();
+  if (auto st = tell_owner_someone_acted(ctx, b, "renamed the task"); !st) return st.error();
   return full_json(ctx.db());
 }
 
@@ -641,9 +465,9 @@ Result<Json> on_change_owner(StepContext& ctx, const Json& b) {
   sql::bind_all(up, b.at("user_id").get<std::string>(), b.at("username").get<std::string>());
   up.exec();
   add_participant(ctx, {{"by_id", b["user_id"]}, {"by", b["username"]}});
-  if (auto st = changed(ctx); !st) return st.error();
-  if (auto st = tell(ctx, b.value("by", std::string("someone")) + " made you the owner", nullptr, "",
-                     b.value("by_id", std::string()), true);
+  if (auto st = announce_change(ctx); !st) return st.error();
+  if (auto st = tell_owner(ctx, b.value("by", std::string("someone")) + " made you the owner",
+                           b.value("by_id", std::string()));
       !st)
     return st.error();
   return full_json(ctx.db());
@@ -660,8 +484,8 @@ Result<Json> on_archive(StepContext& ctx, const Json& b) {
   SQLite::Statement up(ctx.db(), "UPDATE task SET archived_at = ?");
   up.bind(1, static_cast<int64_t>(now()));
   up.exec();
-  if (auto st = changed(ctx); !st) return st.error();
-  if (auto st = acted(ctx, b, "archived the task"); !st) return st.error();
+  if (auto st = announce_change(ctx); !st) return st.error();
+  if (auto st = tell_owner_someone_acted(ctx, b, "archived the task"); !st) return st.error();
   return full_json(ctx.db());
 }
 
@@ -679,8 +503,8 @@ Result<Json> on_unarchive(StepContext& ctx, const Json& b) {
     ctx.db().exec("UPDATE task SET status = 'provisioning', phase = 'provisioning the sandbox again'");
   }
   ctx.db().exec("UPDATE task SET archived_at = NULL");
-  if (auto st = changed(ctx); !st) return st.error();
-  if (auto st = acted(ctx, b, "unarchived the task"); !st) return st.error();
+  if (auto st = announce_change(ctx); !st) return st.error();
+  if (auto st = tell_owner_someone_acted(ctx, b, "unarchived the task"); !st) return st.error();
   return full_json(ctx.db());
 }
 
@@ -697,8 +521,8 @@ Result<Json> on_kill(StepContext& ctx, const Json& b) {
   ctx.db().exec("UPDATE sessions SET status = 'closed' WHERE status != 'closed'");
   ctx.db().exec("UPDATE ops SET status = 'failed', error = 'the task was killed', ended_at = " + std::to_string(now()) +
                 " WHERE status = 'running'");
-  if (auto st = changed(ctx); !st) return st.error();
-  if (auto st = acted(ctx, b, "killed the task"); !st) return st.error();
+  if (auto st = announce_change(ctx); !st) return st.error();
+  if (auto st = tell_owner_someone_acted(ctx, b, "killed the task"); !st) return st.error();
   return full_json(ctx.db());
 }
 
@@ -709,7 +533,7 @@ Result<Json> on_retry(StepContext& ctx, const Json& b) {
     return st.error();
   ctx.db().exec("UPDATE task SET status = 'provisioning', phase = 'provisioning the sandbox again', error = NULL, "
                 "error_step = NULL");
-  if (auto st = changed(ctx); !st) return st.error();
+  if (auto st = announce_change(ctx); !st) return st.error();
   return full_json(ctx.db());
 }
 
@@ -721,7 +545,7 @@ QueueHandler git_command(sandbox::Runtime& rt, const char* kind) {
     auto op = start_op(rt, ctx, kind, args, b.value("by", std::string()));
     if (!op) return op;
     if (std::string(kind) != "diff")
-      if (auto st = acted(ctx, b, fmt::format("ran {} on the task", kind)); !st) return st.error();
+      if (auto st = tell_owner_someone_acted(ctx, b, fmt::format("ran {} on the task", kind)); !st) return st.error();
     return op;
   };
 }

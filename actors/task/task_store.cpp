@@ -3,8 +3,11 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <fmt/format.h>
+
 #include <type_traits>
 
+#include "actors/task/titles.h"
 #include "storage/sql.h"
 
 namespace hearth::actors::task {
@@ -114,6 +117,116 @@ Json index_summary(const TaskRow& t, const SessionTally& tally, Json needs_you) 
               {"created_at", t.created_at},
               {"updated_at", t.updated_at},
               {"version", t.version}};
+}
+
+// --- The task as its reads and announcements show it ---------------------------------
+
+Json sessions_json(SQLite::Database& db) {
+  SQLite::Statement q(db, "SELECT session_id, title, agent, status, turn, last_turn_status, pending_permissions, "
+                          "created_by, created_at, updated_at FROM sessions ORDER BY created_at, session_id");
+  Json items = Json::array();
+  while (q.executeStep())
+    items.push_back({{"session_id", q.getColumn(0).getString()}, {"title", q.getColumn(1).getString()},
+                     {"agent", q.getColumn(2).getString()},      {"status", q.getColumn(3).getString()},
+                     {"turn", q.getColumn(4).getInt64()},        {"last_turn_status", sql::text_or_null(q.getColumn(5))},
+                     {"pending_permissions", q.getColumn(6).getInt64()}, {"created_by", q.getColumn(7).getString()},
+                     {"created_at", q.getColumn(8).getInt64()},  {"updated_at", q.getColumn(9).getInt64()}});
+  return items;
+}
+
+Json op_json(SQLite::Statement& q) {
+  return Json{{"op_id", q.getColumn(0).getInt64()},
+              {"kind", q.getColumn(1).getString()},
+              {"status", q.getColumn(2).getString()},
+              {"args", Json::parse(q.getColumn(3).getString())},
+              {"result", sql::column<Json>(q.getColumn(4))},
+              {"error", sql::text_or_null(q.getColumn(5))},
+              {"by", q.getColumn(6).getString()},
+              {"created_at", q.getColumn(7).getInt64()},
+              {"ended_at", sql::int_or_null(q.getColumn(8))}};
+}
+const char* const kOpColumns = "id, kind, status, args_json, result_json, error, by, created_at, ended_at";
+
+Result<Json> find_op(SQLite::Database& db, std::int64_t id) {
+  SQLite::Statement q(db, fmt::format("SELECT {} FROM ops WHERE id = ?", kOpColumns));
+  q.bind(1, static_cast<int64_t>(id));
+  if (!q.executeStep()) return Error{ErrorCode::not_found, fmt::format("no op {} in this task", id)};
+  return op_json(q);
+}
+
+Json running_op(SQLite::Database& db) {
+  SQLite::Statement q(db, fmt::format("SELECT {} FROM ops WHERE status = 'running' ORDER BY id DESC LIMIT 1", kOpColumns));
+  return q.executeStep() ? op_json(q) : Json(nullptr);
+}
+
+Json diff_totals(SQLite::Database& db) {
+  SQLite::Statement q(db, "SELECT COUNT(*), COALESCE(SUM(added), 0), COALESCE(SUM(removed), 0) FROM diff_files");
+  q.executeStep();
+  SQLite::Statement m(db, "SELECT base_commit, head_commit, refreshed_at FROM diff_meta");
+  Json meta{{"files", q.getColumn(0).getInt64()}, {"added", q.getColumn(1).getInt64()},
+            {"removed", q.getColumn(2).getInt64()}, {"base_commit", nullptr}, {"head_commit", nullptr},
+            {"refreshed_at", nullptr}};
+  if (m.executeStep()) {
+    meta["base_commit"] = sql::text_or_null(m.getColumn(0));
+    meta["head_commit"] = sql::text_or_null(m.getColumn(1));
+    meta["refreshed_at"] = sql::int_or_null(m.getColumn(2));
+  }
+  return meta;
+}
+
+// What waits for a person, most pressing first: a permission request, sync conflicts,
+// a provisioning error, a failed turn (the newest open session's last). null: nothing.
+Json needs_you(SQLite::Database& db, const TaskRow& t) {
+  auto reason = [](const char* why, std::string message) { return Json{{"reason", why}, {"message", message}}; };
+  if (t.status == TaskStatus::archived || t.status == TaskStatus::killed) return nullptr;
+  auto pending = db.execAndGet("SELECT COALESCE(SUM(pending_permissions), 0) FROM sessions WHERE status != 'closed'")
+                     .getInt64();
+  if (pending > 0)
+    return reason("permission", pending == 1 ? "The agent asks for permission."
+                                             : fmt::format("The agents ask for {}.", plural(pending, "permission", "permissions")));
+  if (t.status == TaskStatus::conflict)
+    return reason("conflict", fmt::format("Syncing left conflicts in {}.",
+                                          plural(static_cast<std::int64_t>(t.conflict_files.size()), "file", "files")));
+  if (t.status == TaskStatus::error)
+    return reason("error", fmt::format("The sandbox could not be set up{}.",
+                                       t.error_step ? " (" + *t.error_step + ")" : ""));
+  SQLite::Statement q(db, "SELECT status, last_turn_status FROM sessions WHERE status != 'closed' "
+                          "ORDER BY created_at DESC, session_id DESC LIMIT 1");
+  if (q.executeStep() && q.getColumn(0).getString() != "running" && q.getColumn(0).getString() != "cancelling" &&
+      !q.getColumn(1).isNull()) {
+    auto turn = q.getColumn(1).getString();
+    if (turn == "interrupted") return reason("failed_turn", "The agent's last turn was cut short when the server stopped.");
+    if (turn != "completed" && turn != "cancelled") return reason("failed_turn", "The agent's last turn failed.");
+  }
+  return nullptr;
+}
+
+Json full_json(SQLite::Database& db) {
+  auto row = load_task(db);
+  if (!row) return nullptr;
+  auto t = to_json(*row);
+  t["needs_you"] = needs_you(db, *row);
+  t["sessions"] = sessions_json(db);
+  t["running_op"] = running_op(db);
+  t["diff"] = diff_totals(db);
+  return t;
+}
+
+// What the organization's index keeps of a task (task_store.h).
+Json summary_json(SQLite::Database& db) {
+  auto row = load_task(db).value();
+  return index_summary(row, tally_sessions(db), needs_you(db, row));
+}
+
+// The status its row and sessions say (task_state.h).
+TaskStatus derived_status(SQLite::Database& db) {
+  auto row = load_task(db).value();
+  return derive({.stored = row.status,
+                 .killed = row.killed_at.has_value(),
+                 .archived = row.archived_at.has_value(),
+                 .running_sessions =
+                     db.execAndGet("SELECT COUNT(*) FROM sessions WHERE status IN ('running', 'cancelling')").getInt64(),
+                 .conflict = !row.conflict_files.is_null()});
 }
 
 }  // namespace hearth::actors::task

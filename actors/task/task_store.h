@@ -10,9 +10,11 @@
 
 #include "actors/host/address.h"
 #include "actors/task/task_state.h"
+#include "storage/error.h"
 
 namespace SQLite {
 class Database;
+class Statement;
 }
 
 namespace hearth::actors::task {
@@ -49,5 +51,29 @@ SessionTally tally_sessions(SQLite::Database& db);
 // base_branch, status, owner_id, owner_name, agent, attention, sessions,
 // running_sessions, pending_permissions, needs_you, created_at, updated_at, version}.
 Json index_summary(const TaskRow& row, const SessionTally& tally, Json needs_you);
+
+// --- The task as its reads and announcements show it ------------------------------------
+
+// The task's sessions, oldest first, as task.get lists them.
+Json sessions_json(SQLite::Database& db);
+// The columns op_json reads, in its order, for a SELECT over `ops`.
+extern const char* const kOpColumns;
+// The op at the statement's current row (selected with kOpColumns).
+Json op_json(SQLite::Statement& q);
+// Op `id`, or Error::not_found.
+Result<Json> find_op(SQLite::Database& db, std::int64_t id);
+// The newest running op, or null.
+Json running_op(SQLite::Database& db);
+// The diff's totals and the commits it is between: {files, added, removed, base_commit,
+// head_commit, refreshed_at}.
+Json diff_totals(SQLite::Database& db);
+// What waits for a person, most pressing first: {reason, message}, or null.
+Json needs_you(SQLite::Database& db, const TaskRow& t);
+// The whole task as task.get and task.changed show it, or null before on_create.
+Json full_json(SQLite::Database& db);
+// The index summary of the task as it is now (index_summary over its row and sessions).
+Json summary_json(SQLite::Database& db);
+// The status its row and sessions say (task_state.h's derive).
+TaskStatus derived_status(SQLite::Database& db);
 
 }  // namespace hearth::actors::task

@@ -83,4 +83,8 @@ std::string derive_branch(const std::string& title, const std::string& suffix) {
   return "hearth/" + slug + "-" + suffix;
 }
 
+std::string plural(std::int64_t n, const char* one, const char* many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
 }  // namespace hearth::actors::task

@@ -1,9 +1,11 @@
 // A task's title and branch name, derived from what a person wrote: the title in the
 // prompt's own words, the branch a readable ASCII slug of the title. Pure text, no I/O;
 // the edge titles a new task with derive_title, the organization reserves a branch with
-// derive_branch, and the task describes its next commit by its prompts' titles.
+// derive_branch, and the task describes its next commit by its prompts' titles. Also
+// `plural`, the count and noun the task's messages use.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace hearth::actors::task {
@@ -15,5 +17,7 @@ namespace hearth::actors::task {
 std::string derive_title(const std::string& prompt, bool conventional = false);
 // "hearth/fix-the-flaky-parser-test-k3x9": a readable slug of the title and a suffix.
 std::string derive_branch(const std::string& title, const std::string& suffix);
+// "1 file", "3 files": a count and its noun.
+std::string plural(std::int64_t n, const char* one, const char* many);
 
 }  // namespace hearth::actors::task
