@@ -379,19 +379,14 @@ Result<Json> on_prompt(StepContext& ctx, const Json& b) {
                          {{"text", b.at("text")}, {"by", b.value("by", std::string())}});
       !st)
     return st.error();
-  SQLite::Statement run(ctx.db(), "UPDATE sessions SET status = 'running' WHERE session_id = ?");
-  run.bind(1, session_id);
-  run.exec();
+  mark_session_running(ctx.db(), session_id);
   if (auto st = announce_change(ctx); !st) return st.error();
   if (auto st = tell_owner_someone_acted(ctx, b, "prompted the agent"); !st) return st.error();
   return Json{{"session_id", session_id}, {"status", "running"}};
 }
 
 Status cancel_turns(StepContext& ctx, const TaskRow& t, const std::string& by, const std::string& only = {}) {
-  SQLite::Statement q(ctx.db(), "SELECT session_id FROM sessions WHERE status = 'running'");
-  std::vector<std::string> ids;
-  while (q.executeStep()) ids.push_back(q.getColumn(0).getString());
-  for (const auto& id : ids) {
+  for (const auto& id : running_session_ids(ctx.db())) {
     if (!only.empty() && id != only) continue;
     if (auto st = ctx.send(session::address(t.org_id, t.task_id, id), session::kCancel, {{"by", by}}); !st) return st;
   }
@@ -434,17 +429,14 @@ Result<Json> on_close_session(StepContext& ctx, const Json& b) {
                          {{"reason", "closed by " + b.value("by", std::string())}, {"by", b.value("by", std::string())}});
       !st)
     return st.error();
-  SQLite::Statement up(ctx.db(), "UPDATE sessions SET status = 'closed', updated_at = ? WHERE session_id = ?");
-  sql::bind_all(up, now(), id);
-  up.exec();
+  close_session_row(ctx.db(), id, now());
   if (auto st = announce_change(ctx); !st) return st.error();
   return Json{{"session_id", id}, {"status", "closed"}};
 }
 
 Result<Json> on_rename_session(StepContext& ctx, const Json& b) {
-  SQLite::Statement up(ctx.db(), "UPDATE sessions SET title = ?, updated_at = ? WHERE session_id = ?");
-  sql::bind_all(up, b.at("title").get<std::string>(), now(), b.at("session_id").get<std::string>());
-  if (up.exec() == 0) return Error{ErrorCode::not_found, "no such session in this task"};
+  if (!rename_session_row(ctx.db(), b.at("session_id").get<std::string>(), b.at("title").get<std::string>(), now()))
+    return Error{ErrorCode::not_found, "no such session in this task"};
   if (auto st = announce_change(ctx); !st) return st.error();
   return Json{{"session_id", b["session_id"]}, {"title", b["title"]}};
 }

@@ -229,4 +229,31 @@ TaskStatus derived_status(SQLite::Database& db) {
                  .conflict = !row.conflict_files.is_null()});
 }
 
+// --- The task's sessions, as they report ---------------------------------------------
+
+std::vector<std::string> running_session_ids(SQLite::Database& db) {
+  SQLite::Statement q(db, "SELECT session_id FROM sessions WHERE status = 'running'");
+  std::vector<std::string> ids;
+  while (q.executeStep()) ids.push_back(sql::column<std::string>(q.getColumn(0)));
+  return ids;
+}
+
+void mark_session_running(SQLite::Database& db, const std::string& id) {
+  SQLite::Statement run(db, "UPDATE sessions SET status = 'running' WHERE session_id = ?");
+  sql::bind_all(run, id);
+  run.exec();
+}
+
+void close_session_row(SQLite::Database& db, const std::string& id, std::int64_t at) {
+  SQLite::Statement up(db, "UPDATE sessions SET status = 'closed', updated_at = ? WHERE session_id = ?");
+  sql::bind_all(up, at, id);
+  up.exec();
+}
+
+bool rename_session_row(SQLite::Database& db, const std::string& id, const std::string& title, std::int64_t at) {
+  SQLite::Statement up(db, "UPDATE sessions SET title = ?, updated_at = ? WHERE session_id = ?");
+  sql::bind_all(up, title, at, id);
+  return up.exec() != 0;
+}
+
 }  // namespace hearth::actors::task

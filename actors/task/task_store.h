@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "actors/host/address.h"
 #include "actors/task/task_state.h"
@@ -75,5 +76,16 @@ Json full_json(SQLite::Database& db);
 Json summary_json(SQLite::Database& db);
 // The status its row and sessions say (task_state.h's derive).
 TaskStatus derived_status(SQLite::Database& db);
+
+// --- The task's sessions, as they report ---------------------------------------------
+
+// The sessions running a turn now (not those cancelling one).
+std::vector<std::string> running_session_ids(SQLite::Database& db);
+// Session `id` runs a turn: its prompt was sent.
+void mark_session_running(SQLite::Database& db, const std::string& id);
+// Session `id` is closed as of `at`.
+void close_session_row(SQLite::Database& db, const std::string& id, std::int64_t at);
+// Session `id` is called `title` as of `at`; false when the task has no such session.
+bool rename_session_row(SQLite::Database& db, const std::string& id, const std::string& title, std::int64_t at);
 
 }  // namespace hearth::actors::task
