@@ -104,10 +104,8 @@ Result<Json> start_op(sandbox::Runtime& rt, StepContext& ctx, const std::string&
   if (auto st = can(t.status, t.sandbox_state, *action); !st) return st.error();
   // One flow at a time; a diff refresh alongside is harmless (its own index) and is
   // not waited for, nor started while a flow runs (the flow refreshes the diff itself).
-  SQLite::Statement busy(ctx.db(), "SELECT id, kind FROM ops WHERE status = 'running' AND kind != 'diff' LIMIT 1");
-  if (busy.executeStep())
-    return Error{ErrorCode::conflict, fmt::format("git {} (op {}) is running; wait for it to end",
-                                                  busy.getColumn(1).getString(), busy.getColumn(0).getInt64())};
+  if (auto busy = running_flow(ctx.db()))
+    return Error{ErrorCode::conflict, fmt::format("git {} (op {}) is running; wait for it to end", busy->kind, busy->op_id)};
   if (kind == "diff" && !running_op(ctx.db()).is_null())
     return Error{ErrorCode::conflict, "a diff refresh is running already"};
   // A flow that may commit says with what message, and for which prompts.
@@ -394,7 +392,7 @@ Status cancel_turns(StepContext& ctx, const TaskRow& t, const std::string& by, c
 }
 
 Result<Json> on_stop(StepContext& ctx, const Json& b) {
-  auto running = ctx.db().execAndGet("SELECT COUNT(*) FROM sessions WHERE status = 'running'").getInt64();
+  auto running = static_cast<std::int64_t>(running_session_ids(ctx.db()).size());
   if (running == 0) return Error{ErrorCode::conflict, "no turn is running"};
   if (auto st = cancel_turns(ctx, load_task(ctx.db()).value(), b.value("by", std::string()), b.value("session_id", std::string()));
       !st)
@@ -510,9 +508,8 @@ Result<Json> on_kill(StepContext& ctx, const Json& b) {
   SQLite::Statement up(ctx.db(), "UPDATE task SET killed_at = ?, phase = NULL");
   up.bind(1, static_cast<int64_t>(now()));
   up.exec();
-  ctx.db().exec("UPDATE sessions SET status = 'closed' WHERE status != 'closed'");
-  ctx.db().exec("UPDATE ops SET status = 'failed', error = 'the task was killed', ended_at = " + std::to_string(now()) +
-                " WHERE status = 'running'");
+  close_open_sessions(ctx.db());
+  fail_running_ops(ctx.db(), "the task was killed", now());
   if (auto st = announce_change(ctx); !st) return st.error();
   if (auto st = tell_owner_someone_acted(ctx, b, "killed the task"); !st) return st.error();
   return full_json(ctx.db());

@@ -256,4 +256,22 @@ bool rename_session_row(SQLite::Database& db, const std::string& id, const std::
   return up.exec() != 0;
 }
 
+void close_open_sessions(SQLite::Database& db) {
+  db.exec("UPDATE sessions SET status = 'closed' WHERE status != 'closed'");
+}
+
+// --- The task's git ops ---------------------------------------------------------------
+
+std::optional<RunningFlow> running_flow(SQLite::Database& db) {
+  SQLite::Statement q(db, "SELECT id, kind FROM ops WHERE status = 'running' AND kind != 'diff' LIMIT 1");
+  if (!q.executeStep()) return std::nullopt;
+  return RunningFlow{sql::column<std::int64_t>(q.getColumn(0)), sql::column<std::string>(q.getColumn(1))};
+}
+
+void fail_running_ops(SQLite::Database& db, const std::string& error, std::int64_t at) {
+  SQLite::Statement up(db, "UPDATE ops SET status = 'failed', error = ?, ended_at = ? WHERE status = 'running'");
+  sql::bind_all(up, error, at);
+  up.exec();
+}
+
 }  // namespace hearth::actors::task

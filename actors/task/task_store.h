@@ -87,5 +87,18 @@ void mark_session_running(SQLite::Database& db, const std::string& id);
 void close_session_row(SQLite::Database& db, const std::string& id, std::int64_t at);
 // Session `id` is called `title` as of `at`; false when the task has no such session.
 bool rename_session_row(SQLite::Database& db, const std::string& id, const std::string& title, std::int64_t at);
+// Every open session is closed (the sandbox that ran them is destroyed).
+void close_open_sessions(SQLite::Database& db);
+
+// --- The task's git ops ---------------------------------------------------------------
+
+// A running git flow other than a diff refresh: its op and kind.
+struct RunningFlow {
+  std::int64_t op_id = 0;
+  std::string kind;
+};
+std::optional<RunningFlow> running_flow(SQLite::Database& db);
+// Every running op fails with `error` as of `at`.
+void fail_running_ops(SQLite::Database& db, const std::string& error, std::int64_t at);
 
 }  // namespace hearth::actors::task
