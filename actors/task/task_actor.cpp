@@ -360,18 +360,16 @@ Result<Json> on_prompt(StepContext& ctx, const Json& b) {
   if (auto st = can(t.status, t.sandbox_state, TaskAction::take_prompt); !st) return st.error();
   auto session_id = b.value("session_id", std::string());
   if (session_id.empty()) {
-    SQLite::Statement q(ctx.db(), "SELECT session_id FROM sessions WHERE status != 'closed' ORDER BY created_at DESC LIMIT 1");
-    if (!q.executeStep()) return Error{ErrorCode::conflict, "the task has no open session; create one"};
-    session_id = q.getColumn(0).getString();
+    auto newest = newest_open_session_id(ctx.db());
+    if (!newest) return Error{ErrorCode::conflict, "the task has no open session; create one"};
+    session_id = *newest;
   }
-  SQLite::Statement q(ctx.db(), "SELECT status, turn FROM sessions WHERE session_id = ?");
-  q.bind(1, session_id);
-  if (!q.executeStep()) return Error{ErrorCode::not_found, fmt::format("no session {} in this task", session_id)};
-  auto status = q.getColumn(0).getString();
-  if (status == "closed") return Error{ErrorCode::conflict, fmt::format("session {} is closed", session_id)};
-  if (status == "running" || status == "cancelling")
+  auto session = find_session_state(ctx.db(), session_id);
+  if (!session) return Error{ErrorCode::not_found, fmt::format("no session {} in this task", session_id)};
+  if (session->status == "closed") return Error{ErrorCode::conflict, fmt::format("session {} is closed", session_id)};
+  if (session->status == "running" || session->status == "cancelling")
     return Error{ErrorCode::conflict,
-                 fmt::format("turn {} of {} is still running; stop it or wait for its end", q.getColumn(1).getInt64(), session_id)};
+                 fmt::format("turn {} of {} is still running; stop it or wait for its end", session->turn, session_id)};
   add_participant(ctx, b);
   if (auto st = ctx.send(session::address(t.org_id, t.task_id, session_id), session::kPrompt,
                          {{"text", b.at("text")}, {"by", b.value("by", std::string())}});
@@ -418,10 +416,9 @@ Result<Json> on_create_session(StepContext& ctx, const Json& b) {
 
 Result<Json> on_close_session(StepContext& ctx, const Json& b) {
   auto id = b.at("session_id").get<std::string>();
-  SQLite::Statement q(ctx.db(), "SELECT status FROM sessions WHERE session_id = ?");
-  q.bind(1, id);
-  if (!q.executeStep()) return Error{ErrorCode::not_found, fmt::format("no session {} in this task", id)};
-  if (q.getColumn(0).getString() == "closed") return Json{{"session_id", id}, {"status", "closed"}};
+  auto session = find_session_state(ctx.db(), id);
+  if (!session) return Error{ErrorCode::not_found, fmt::format("no session {} in this task", id)};
+  if (session->status == "closed") return Json{{"session_id", id}, {"status", "closed"}};
   auto t = load_task(ctx.db()).value();
   if (auto st = ctx.send(session::address(t.org_id, t.task_id, id), session::kClose,
                          {{"reason", "closed by " + b.value("by", std::string())}, {"by", b.value("by", std::string())}});

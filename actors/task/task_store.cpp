@@ -256,6 +256,19 @@ bool rename_session_row(SQLite::Database& db, const std::string& id, const std::
   return up.exec() != 0;
 }
 
+std::optional<std::string> newest_open_session_id(SQLite::Database& db) {
+  SQLite::Statement q(db, "SELECT session_id FROM sessions WHERE status != 'closed' ORDER BY created_at DESC LIMIT 1");
+  if (!q.executeStep()) return std::nullopt;
+  return sql::column<std::string>(q.getColumn(0));
+}
+
+std::optional<SessionState> find_session_state(SQLite::Database& db, const std::string& id) {
+  SQLite::Statement q(db, "SELECT status, turn FROM sessions WHERE session_id = ?");
+  sql::bind_all(q, id);
+  if (!q.executeStep()) return std::nullopt;
+  return SessionState{sql::column<std::string>(q.getColumn(0)), sql::column<std::int64_t>(q.getColumn(1))};
+}
+
 void close_open_sessions(SQLite::Database& db) {
   db.exec("UPDATE sessions SET status = 'closed' WHERE status != 'closed'");
 }

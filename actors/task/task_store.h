@@ -87,6 +87,15 @@ void mark_session_running(SQLite::Database& db, const std::string& id);
 void close_session_row(SQLite::Database& db, const std::string& id, std::int64_t at);
 // Session `id` is called `title` as of `at`; false when the task has no such session.
 bool rename_session_row(SQLite::Database& db, const std::string& id, const std::string& title, std::int64_t at);
+// The newest session not closed, or nullopt.
+std::optional<std::string> newest_open_session_id(SQLite::Database& db);
+// A session's status and turn as it last reported them.
+struct SessionState {
+  std::string status;
+  std::int64_t turn = 0;
+};
+// Session `id`'s state, or nullopt when the task has no such session.
+std::optional<SessionState> find_session_state(SQLite::Database& db, const std::string& id);
 // Every open session is closed (the sandbox that ran them is destroyed).
 void close_open_sessions(SQLite::Database& db);
 
