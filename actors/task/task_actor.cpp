@@ -55,7 +55,7 @@ Json session_input(const TaskRow& t, const std::string& session_id, const std::s
 Result<std::string> start_session(StepContext& ctx, const TaskRow& t, const std::string& agent, std::string title,
                                   const std::string& prompt, const std::string& by) {
   auto id = identity::new_id("s_");
-  auto count = ctx.db().execAndGet("SELECT COUNT(*) FROM sessions").getInt64();
+  auto count = count_sessions(ctx.db(), false);
   if (title.empty()) title = fmt::format("Session {}", count + 1);
   Json then = Json::array();
   if (!prompt.empty()) then.push_back({{"queue", session::kPrompt}, {"body", {{"text", prompt}, {"by", by}}}});
@@ -198,8 +198,8 @@ Result<Json> on_sandbox_changed(StepContext& ctx, const Json& b) {
   auto outcome = provisioning_outcome(status, state);
   if (outcome == TaskStatus::idle) {
     // The sandbox is there: a session to work in.
-    auto any = ctx.db().execAndGet("SELECT COUNT(*) FROM sessions").getInt64();
-    auto open = ctx.db().execAndGet("SELECT COUNT(*) FROM sessions WHERE status != 'closed'").getInt64();
+    auto any = count_sessions(ctx.db(), false);
+    auto open = count_sessions(ctx.db(), true);
     if (any == 0 || open == 0) {
       // The first session takes the task's prompt; one after the old ones ended with
       // their sandbox (provisioned again) waits for a person's.

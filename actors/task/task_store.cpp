@@ -256,6 +256,11 @@ bool rename_session_row(SQLite::Database& db, const std::string& id, const std::
   return up.exec() != 0;
 }
 
+std::int64_t count_sessions(SQLite::Database& db, bool open_only) {
+  return db.execAndGet(open_only ? "SELECT COUNT(*) FROM sessions WHERE status != 'closed'" : "SELECT COUNT(*) FROM sessions")
+      .getInt64();
+}
+
 std::optional<std::string> newest_open_session_id(SQLite::Database& db) {
   SQLite::Statement q(db, "SELECT session_id FROM sessions WHERE status != 'closed' ORDER BY created_at DESC LIMIT 1");
   if (!q.executeStep()) return std::nullopt;

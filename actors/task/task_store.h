@@ -87,6 +87,8 @@ void mark_session_running(SQLite::Database& db, const std::string& id);
 void close_session_row(SQLite::Database& db, const std::string& id, std::int64_t at);
 // Session `id` is called `title` as of `at`; false when the task has no such session.
 bool rename_session_row(SQLite::Database& db, const std::string& id, const std::string& title, std::int64_t at);
+// How many sessions the task has had; with `open_only`, of those not closed.
+std::int64_t count_sessions(SQLite::Database& db, bool open_only);
 // The newest session not closed, or nullopt.
 std::optional<std::string> newest_open_session_id(SQLite::Database& db);
 // A session's status and turn as it last reported them.
