@@ -247,6 +247,9 @@ Result<Reply> get_task(Context& ctx) {
   if (t.error().code != ErrorCode::not_found) return t.error();
   auto summary = ctx.edge.host.call(org::address(ctx.org_id), org::kTask, {{"task_id", address->key[1]}});
   if (!summary) return Error{ErrorCode::not_found, "no such task"};
+  // The org has the task, its actor not yet: the index's summary, shaped as a task (its
+  // `sessions` is a count in listings; here the list, empty until the task starts one).
+  (*summary)["sessions"] = Json::array();
   return Reply{200, *summary};
 }
 
