@@ -327,7 +327,12 @@ Result<Json> settle_failed(StepContext& ctx, const Json& body, const char* statu
   upd.bind(3, static_cast<int64_t>(id));
   upd.exec();
   if (std::string(status) == "pending") {
-    // Make sure the loop looks again after this step: a message of our own does that.
+    // The loop reads pending messages from its cursor on: move it back to this one
+    // (migrations/host/0004_queue_cursor.sql), and make sure the loop looks again after
+    // this step, as a message of our own does.
+    auto back = ctx.statement("UPDATE queue_cursor SET next_id = MIN(next_id, ?)");
+    back->bind(1, static_cast<int64_t>(id));
+    back->exec();
     ctx.effects().self_sent = true;
   }
   ctx.broadcast(std::string("host.message.") + (std::string(status) == "pending" ? "retried" : "discarded"),

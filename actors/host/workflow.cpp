@@ -2,6 +2,7 @@
 #include "actors/host/workflow.h"
 
 #include "actors/host/metrics.h"
+#include "storage/sql.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
@@ -41,11 +42,8 @@ void persist(Instance& inst, EnqueueItem& item) {
   auto ins = inst.statement(
       "INSERT INTO queue_messages(queue, body_json, dedupe_key, status, enqueued_at) "
       "VALUES(?, ?, ?, 'pending', ?) ON CONFLICT(dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING");
-  ins->bind(1, item.queue);
-  ins->bind(2, item.body_json);
-  if (item.dedupe_key.empty()) ins->bind(3);
-  else ins->bind(3, item.dedupe_key);
-  ins->bind(4, static_cast<int64_t>(storage::now_ms()));
+  sql::bind_all(*ins, item.queue, item.body_json,
+                item.dedupe_key.empty() ? std::nullopt : std::optional<std::string>(item.dedupe_key), storage::now_ms());
   if (ins->exec() == 1) {
     item.message_id = db.getLastInsertRowid();
     return;
@@ -108,6 +106,15 @@ void merge(StepEffects& into, StepEffects&& from) {
   for (auto& o : from.outbox) into.outbox.push_back(std::move(o));
   for (auto& f : from.after_commit) into.after_commit.push_back(std::move(f));
   into.self_sent = into.self_sent || from.self_sent;
+}
+
+// Whether a message waits to run: one is pending at or above the cursor.
+bool any_pending(Instance& inst) {
+  auto more = inst.statement(
+      "SELECT EXISTS(SELECT 1 FROM queue_messages WHERE id >= (SELECT next_id FROM queue_cursor) AND "
+      "status = 'pending')");
+  more->executeStep();
+  return more->getColumn(0).getInt() != 0;
 }
 
 struct PendingMessage {
@@ -176,28 +183,15 @@ StepOutcome run_step(Instance& inst, const PendingMessage& msg, StepEffects& eff
   const char* outcome = out.ok ? "completed" : error_outcome(out.error.code);
   auto upd = inst.statement(
       "UPDATE queue_messages SET status = ?, completed_at = ?, result_json = ?, error_json = ? WHERE id = ?");
-  upd->bind(1, outcome);
-  upd->bind(2, static_cast<int64_t>(ended_ms));
-  if (out.ok) {
-    upd->bind(3, out.result.dump());
-    upd->bind(4);
-  } else {
-    upd->bind(3);
-    upd->bind(4, error_to_json(out.error).dump());
-  }
-  upd->bind(5, static_cast<int64_t>(msg.id));
+  std::optional<std::string> result_json, error_json;
+  if (out.ok) result_json = out.result.dump();
+  else error_json = error_to_json(out.error).dump();
+  sql::bind_all(*upd, outcome, ended_ms, result_json, error_json, msg.id);
   upd->exec();
   auto hist = inst.statement(
       "INSERT INTO workflow_history(message_id, queue, started_at, ended_at, duration_us, outcome, error_json) "
       "VALUES(?, ?, ?, ?, ?, ?, ?)");
-  hist->bind(1, static_cast<int64_t>(msg.id));
-  hist->bind(2, msg.queue);
-  hist->bind(3, static_cast<int64_t>(started_ms));
-  hist->bind(4, static_cast<int64_t>(ended_ms));
-  hist->bind(5, static_cast<int64_t>(duration_us));
-  hist->bind(6, outcome);
-  if (out.ok) hist->bind(7);
-  else hist->bind(7, error_to_json(out.error).dump());
+  sql::bind_all(*hist, msg.id, msg.queue, started_ms, ended_ms, duration_us, outcome, error_json);
   hist->exec();
   auto& metrics = Metrics::global();
   metrics.add("hearth_queue_messages_processed_total",
@@ -261,10 +255,14 @@ WriterResult run_writer_batch(Instance& inst, WriterBatch batch) {
     }
     if (batch.run_steps) {
       std::vector<PendingMessage> pending;
+      std::int64_t cursor = 0;
       {
+        auto c = inst.statement("SELECT next_id FROM queue_cursor");
+        if (c->executeStep()) cursor = c->getColumn(0).getInt64();
+        // A range of the table by rowid from the cursor (migrations/host/0004_queue_cursor.sql).
         auto q = inst.statement(
-            "SELECT id, queue, body_json FROM queue_messages WHERE status = 'pending' ORDER BY id LIMIT ?");
-        q->bind(1, static_cast<int64_t>(inst.max_steps_per_batch));
+            "SELECT id, queue, body_json FROM queue_messages WHERE id >= ? AND status = 'pending' ORDER BY id LIMIT ?");
+        sql::bind_all(*q, cursor, static_cast<std::int64_t>(inst.max_steps_per_batch));
         while (q->executeStep())
           pending.push_back({q->getColumn(0).getInt64(), q->getColumn(1).getString(), q->getColumn(2).getString()});
       }
@@ -272,24 +270,31 @@ WriterResult run_writer_batch(Instance& inst, WriterBatch batch) {
         if (!res.outcomes.empty() && Clock::now() - started > batch.budget) break;
         res.outcomes.push_back(run_step(inst, msg, res.effects));
       }
+      if (!res.outcomes.empty()) {
+        // Every pending message below the first one not run has run now. A handler that
+        // moved the cursor back (a retry) wins: the update then matches no row.
+        auto next = res.outcomes.size() < pending.size() ? pending[res.outcomes.size()].id : pending.back().id + 1;
+        auto move = inst.statement("UPDATE queue_cursor SET next_id = ? WHERE next_id = ?");
+        sql::bind_all(*move, next, cursor);
+        move->exec();
+      }
       if (!res.outcomes.empty() && pending.size() == res.outcomes.size() && !res.effects.self_sent &&
           pending.size() < inst.max_steps_per_batch) {
         res.more_pending = false;  // ran everything that was pending, and added nothing
       } else {
-        auto more = inst.statement("SELECT EXISTS(SELECT 1 FROM queue_messages WHERE status = 'pending')");
-        more->executeStep();
-        res.more_pending = more->getColumn(0).getInt() != 0;
+        res.more_pending = any_pending(inst);
       }
       if (!pending.empty() && pending.back().id / kPruneEvery != (pending.back().id - static_cast<std::int64_t>(pending.size())) / kPruneEvery)
         prune(db);
     } else {
-      auto more = inst.statement("SELECT EXISTS(SELECT 1 FROM queue_messages WHERE status = 'pending')");
-      more->executeStep();
-      res.more_pending = more->getColumn(0).getInt() != 0;
+      res.more_pending = any_pending(inst);
     }
-    if (!res.outcomes.empty() || !batch.enqueues.empty()) {
+    if (!res.more_pending) {
+      pending_now = 0;
+    } else if (!res.outcomes.empty() || !batch.enqueues.empty()) {
       // Queue depth for /metrics: this actor's pending count, reported as a change.
-      auto count = inst.statement("SELECT COUNT(*) FROM queue_messages WHERE status = 'pending'");
+      auto count = inst.statement(
+          "SELECT COUNT(*) FROM queue_messages WHERE id >= (SELECT next_id FROM queue_cursor) AND status = 'pending'");
       count->executeStep();
       pending_now = count->getColumn(0).getInt64();
     }

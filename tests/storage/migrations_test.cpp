@@ -157,7 +157,8 @@ TEST_CASE("host migration 0003 drops AUTOINCREMENT from messages and history, in
   db.exec("UPDATE queue_messages SET dedupe_key = 'k' WHERE id = 2");
   db.exec("DELETE FROM queue_messages WHERE id > 3");  // the newest ids gone (never done by prune)
 
-  REQUIRE(storage::apply_migrations(db, std::span(&all, 1), "test").ok());
+  storage::MigrationSet through_0003{"host", {all.migrations[0], all.migrations[1], all.migrations[2]}};
+  REQUIRE(storage::apply_migrations(db, std::span(&through_0003, 1), "test").ok());
   CHECK(db.execAndGet("SELECT COUNT(*) FROM sqlite_sequence WHERE name IN ('queue_messages', 'workflow_history')")
             .getInt() == 0);
   // The highest id ever used stays taken, by a discarded placeholder.
@@ -171,6 +172,26 @@ TEST_CASE("host migration 0003 drops AUTOINCREMENT from messages and history, in
   db.exec("INSERT INTO queue_messages(queue, body_json, status, enqueued_at) VALUES('q', '{}', 'pending', 0)");
   CHECK(db.execAndGet("SELECT COUNT(*) FROM sqlite_master WHERE name IN ('queue_messages_pending', "
                       "'queue_messages_dedupe')").getInt() == 2);
+}
+
+TEST_CASE("host migration 0004 replaces the pending index with a cursor at the first pending message") {
+  auto all = storage::embedded_migrations("host");
+  REQUIRE(all.migrations.size() >= 4);
+  storage::MigrationSet through_0003{"host", {all.migrations[0], all.migrations[1], all.migrations[2]}};
+  auto migrate = [&](std::vector<std::string> statuses) {
+    auto dir = std::make_shared<test::TempDir>();
+    SQLite::Database db((dir->path() / "a.db").string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    REQUIRE(storage::apply_migrations(db, std::span(&through_0003, 1), "test").ok());
+    for (const auto& status : statuses)
+      db.exec("INSERT INTO queue_messages(queue, body_json, status, enqueued_at) VALUES('q', '{}', '" + status +
+              "', 0)");
+    REQUIRE(storage::apply_migrations(db, std::span(&all, 1), "test").ok());
+    CHECK(db.execAndGet("SELECT COUNT(*) FROM sqlite_master WHERE name = 'queue_messages_pending'").getInt() == 0);
+    return db.execAndGet("SELECT next_id FROM queue_cursor").getInt64();
+  };
+  CHECK(migrate({"completed", "failed", "pending", "completed", "pending"}) == 3);
+  CHECK(migrate({"completed", "rejected"}) == 3);  // none pending: past the newest
+  CHECK(migrate({}) == 1);
 }
 
 }  // namespace hearth

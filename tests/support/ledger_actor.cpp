@@ -55,6 +55,10 @@ actors::ActorType make_ledger_type(actors::Host& host) {
     if (body.value("fail", false)) return Error{ErrorCode::conflict, "no signal"};
     return append(ctx, body.value("seq", -1));
   });
+  t.on_queue("ledger.command.flaky", [](StepContext& ctx, const Json& body) -> Result<Json> {
+    if (ledger_flaky_broken()) return Error{ErrorCode::unavailable, "ledger is broken for now"};
+    return append(ctx, body.at("seq").get<std::int64_t>());
+  });
   t.on_queue("ledger.command.throw", [](StepContext&, const Json&) -> Result<Json> {
     throw std::runtime_error("boom");
   });
@@ -127,6 +131,11 @@ actors::ActorType make_ledger_type(actors::Host& host) {
     return jobs;
   });
   return t;
+}
+
+std::atomic<bool>& ledger_flaky_broken() {
+  static std::atomic<bool> broken{false};
+  return broken;
 }
 
 std::atomic<int>& ledger_signals() {

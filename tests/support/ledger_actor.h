@@ -14,6 +14,8 @@ actors::ActorType make_ledger_type(actors::Host& host);
 
 // How many after-commit signals "ledger.command.signal" has run, in this process.
 std::atomic<int>& ledger_signals();
+// While true, ledger.command.flaky fails (unavailable) instead of appending its seq.
+std::atomic<bool>& ledger_flaky_broken();
 
 inline actors::Address ledger(std::string name) { return actors::Address{"ledger", {"test", std::move(name)}}; }
 

@@ -484,6 +484,27 @@ TEST_CASE("an actor whose migration fails is not activated, and the error names 
   CHECK(host.stats().active_actors == 0);
 }
 
+TEST_CASE("a failed message retried after later ones ran runs again, once, and the loop goes on") {
+  test::TempDir dir;
+  test::TestHost host(dir);
+  auto a = ledger("retry");
+  REQUIRE(host->get_or_create(a).ok());
+  test::ledger_flaky_broken() = true;
+  auto failed = host->send(a, "ledger.command.flaky", {{"seq", 7}}, waiting());
+  REQUIRE_FALSE(failed.ok());
+  auto failed_id = (*host->queue_messages(a, "failed", 0, 1))["items"][0]["id"].get<std::int64_t>();
+  // Later messages run: the loop's cursor moves past the failed one.
+  for (int i = 0; i < 3; ++i) REQUIRE(host->send(a, "ledger.command.append", {{"seq", i}}, waiting()).ok());
+  test::ledger_flaky_broken() = false;
+  REQUIRE(host->send(a, actors::kRetryQueue, {{"message_id", failed_id}}, waiting()).ok());
+  REQUIRE(host->send(a, "ledger.command.append", {{"seq", 3}}, waiting()).ok());
+  // The retried message ran before the one sent after the retry (the loop runs in id
+  // order from its cursor, moved back by the retry).
+  CHECK(entries(*host, a)["seqs"] == Json::array({0, 1, 2, 7, 3}));
+  CHECK((*host->queue_messages(a, "failed", 0, 10))["items"].empty());
+  CHECK((*host->queue_messages(a, "pending", 0, 10))["items"].empty());
+}
+
 TEST_CASE("the inspector shows queue messages, workflow history and table rows, paginated") {
   test::TempDir dir;
   test::TestHost host(dir);
