@@ -9,6 +9,7 @@
 
 #include "actors/host/host_core.h"
 #include "actors/host/metrics.h"
+#include "storage/sql.h"
 
 #include <malloc.h>
 
@@ -163,7 +164,7 @@ Result<SendReceipt> Host::Core::send(const Address& to, std::string_view queue, 
                                to.display(), queue)};
     auto id = step->send_self(queue, body);
     if (!id) return id.error();
-    return SendReceipt{*id, false, "pending", nullptr};
+    return SendReceipt{*id, false, MessageStatus::pending, nullptr};
   }
 
   auto timeout = std::min(options.timeout, config.max_wait);
@@ -197,7 +198,7 @@ Result<SendReceipt> Host::Core::send(const Address& to, std::string_view queue, 
                 return;
               }
               SendReceipt r{j["message_id"].get<std::int64_t>(), j.value("duplicate", false),
-                            j.value("status", "pending"), j.value("result", Json())};
+                            j.value("status", MessageStatus::pending), j.value("result", Json())};
               ack = Result<SendReceipt>(std::move(r));
             },
             [&](caf::error& err) {
@@ -217,7 +218,7 @@ Result<SendReceipt> Host::Core::send(const Address& to, std::string_view queue, 
     if (receiver_down) continue;
     if (!ack || !*ack || !options.wait) return ack ? std::move(*ack) : Error{ErrorCode::internal, "no reply"};
     auto receipt = std::move(**ack);
-    if (receipt.status == "completed") return receipt;
+    if (receipt.status == MessageStatus::completed) return receipt;
     // Second phase: the actor sends the outcome once the handler has run.
     std::optional<Result<SendReceipt>> outcome;
     auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
@@ -228,7 +229,7 @@ Result<SendReceipt> Host::Core::send(const Address& to, std::string_view queue, 
             outcome = Result<SendReceipt>(error_from_json(j["error"]));
             return;
           }
-          outcome = Result<SendReceipt>(SendReceipt{id, receipt.duplicate, "completed", j["result"]});
+          outcome = Result<SendReceipt>(SendReceipt{id, receipt.duplicate, MessageStatus::completed, j["result"]});
         },
         caf::after(std::max(remaining, 1ms)) >> [&] {
           outcome = Result<SendReceipt>(Error{
@@ -257,7 +258,7 @@ std::optional<Result<SendReceipt>> Host::Core::commit_on_caller(const Active& ta
   }
   if (notify) caf::anon_send(target.actor, accepted_atom::value);
   SendReceipt receipt{item.message_id, item.duplicate, item.status, nullptr};
-  if (item.duplicate && item.status == "completed") receipt.result = std::move(item.result);
+  if (item.duplicate && item.status == MessageStatus::completed) receipt.result = std::move(item.result);
   return receipt;
 }
 
@@ -305,9 +306,10 @@ Host::~Host() { shutdown(); }
 
 namespace {
 
-// Moves failed message body["message_id"] to `status`: "pending" runs it again next
-// (it keeps its place, ahead of newer messages), "discarded" settles it for good.
-Result<Json> settle_failed(StepContext& ctx, const Json& body, const char* status) {
+// Moves failed message body["message_id"] to `status`: pending runs it again next (it
+// keeps its place, ahead of newer messages), discarded settles it for good.
+Result<Json> settle_failed(StepContext& ctx, const Json& body, MessageStatus status) {
+  bool retry = status == MessageStatus::pending;
   if (!body.contains("message_id") || !body["message_id"].is_number_integer())
     return Error{ErrorCode::invalid, "message_id must be an integer"};
   auto id = body["message_id"].get<std::int64_t>();
@@ -317,16 +319,13 @@ Result<Json> settle_failed(StepContext& ctx, const Json& body, const char* statu
     return Error{ErrorCode::not_found, fmt::format("actor {} has no message {}", ctx.address().display(), id)};
   std::string current = q.getColumn(0).getString();
   std::string queue = q.getColumn(1).getString();
-  if (current != "failed")
+  if (current != to_string(MessageStatus::failed))
     return Error{ErrorCode::conflict, fmt::format("message {} is {}, not failed; only failed messages can be {}",
-                                                  id, current, std::string(status) == "pending" ? "retried" : "discarded")};
-  SQLite::Statement upd(ctx.db(), "UPDATE queue_messages SET status = ?, completed_at = ? WHERE id = ?");
-  upd.bind(1, status);
-  if (std::string(status) == "pending") upd.bind(2);
-  else upd.bind(2, static_cast<int64_t>(storage::now_ms()));
-  upd.bind(3, static_cast<int64_t>(id));
-  upd.exec();
-  if (std::string(status) == "pending") {
+                                                  id, current, retry ? "retried" : "discarded")};
+  auto upd = ctx.statement("UPDATE queue_messages SET status = ?, completed_at = ? WHERE id = ?");
+  sql::bind_all(*upd, to_string(status), retry ? std::nullopt : std::optional(storage::now_ms()), id);
+  upd->exec();
+  if (retry) {
     // The loop reads pending messages from its cursor on: move it back to this one
     // (migrations/host/0004_queue_cursor.sql), and make sure the loop looks again after
     // this step, as a message of our own does.
@@ -335,8 +334,7 @@ Result<Json> settle_failed(StepContext& ctx, const Json& body, const char* statu
     back->exec();
     ctx.effects().self_sent = true;
   }
-  ctx.broadcast(std::string("host.message.") + (std::string(status) == "pending" ? "retried" : "discarded"),
-                {{"message_id", id}, {"queue", queue}});
+  ctx.broadcast(retry ? "host.message.retried" : "host.message.discarded", {{"message_id", id}, {"queue", queue}});
   return Json{{"message_id", id}, {"queue", queue}, {"status", status}};
 }
 
@@ -350,10 +348,10 @@ Status Host::register_type(ActorType type) {
   // Every type answers the inspector's retry and discard of a failed message through
   // its own queue, so that they are ordinary, durable, audited steps.
   type.on_queue(kRetryQueue, [](StepContext& ctx, const Json& body) -> Result<Json> {
-    return settle_failed(ctx, body, "pending");
+    return settle_failed(ctx, body, MessageStatus::pending);
   });
   type.on_queue(kDiscardQueue, [](StepContext& ctx, const Json& body) -> Result<Json> {
-    return settle_failed(ctx, body, "discarded");
+    return settle_failed(ctx, body, MessageStatus::discarded);
   });
   auto name = type.name;
   core_->types.insert_or_assign(name, std::make_unique<ActorType>(std::move(type)));

@@ -17,6 +17,7 @@
 
 #include "actors/host/actor_type.h"
 #include "actors/host/address.h"
+#include "actors/host/message_status.h"
 #include "actors/host/pubsub.h"
 #include "storage/database.h"
 
@@ -55,8 +56,8 @@ struct SendOptions {
 struct SendReceipt {
   std::int64_t message_id = 0;
   bool duplicate = false;
-  std::string status;  // "pending", "completed" or "failed"
-  Json result;         // the handler's result when status is "completed"
+  MessageStatus status = MessageStatus::pending;
+  Json result;  // the handler's result when status is completed
 };
 
 struct ActorInfo {

@@ -133,8 +133,7 @@ Result<Json> Host::actor_summary(const Address& address) {
 
 Result<Json> Host::queue_messages(const Address& address, const std::string& status, std::int64_t before_id,
                                   std::size_t limit) {
-  if (!status.empty() && status != "pending" && status != "failed" && status != "rejected" && status != "completed" &&
-      status != "discarded")
+  if (!status.empty() && !parse_message_status(status))
     return Error{ErrorCode::invalid, fmt::format("status must be pending, failed, rejected, completed or discarded, not \"{}\"",
                                                  status)};
   return core_->read(address, [&](ReadContext& ctx) -> Result<Json> {

@@ -171,15 +171,15 @@ void answer(Self* self, std::vector<Sender>& senders, WriterResult& res) {
     if (item.dropped) continue;
     if (sender.ack.pending()) {
       Json ack{{"message_id", item.message_id}, {"duplicate", item.duplicate}, {"status", item.status}};
-      if (item.duplicate && item.status == "completed") ack["result"] = item.result;
+      if (item.duplicate && item.status == MessageStatus::completed) ack["result"] = item.result;
       sender.ack.deliver(ok_json(std::move(ack)));
     }
     if (!sender.waiter) continue;
-    if (item.duplicate && item.status == "completed")
+    if (item.duplicate && item.status == MessageStatus::completed)
       self->send(sender.waiter, result_atom::value, item.message_id, ok_json({{"result", item.result}}));
-    else if (item.duplicate && item.status != "pending")
+    else if (item.duplicate && item.status != MessageStatus::pending)
       self->send(sender.waiter, result_atom::value, item.message_id,
-                 error_json(item.error.value_or(Error{ErrorCode::conflict, "message was " + item.status})));
+                 error_json(item.error.value_or(Error{ErrorCode::conflict, "message was " + std::string(to_string(item.status))})));
     else
       s.waiters[item.message_id].push_back(sender.waiter);
   }

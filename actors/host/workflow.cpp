@@ -54,7 +54,7 @@ void persist(Instance& inst, EnqueueItem& item) {
   if (!q.executeStep()) throw std::runtime_error("dedupe conflict without a row");
   item.duplicate = true;
   item.message_id = q.getColumn(0).getInt64();
-  item.status = q.getColumn(1).getString();
+  item.status = parse_message_status(q.getColumn(1).getString()).value_or(MessageStatus::failed);
   item.result = parse_or_null(q.getColumn(2));
   if (!q.getColumn(3).isNull()) item.error = error_from_json(parse_or_null(q.getColumn(3)));
 }
@@ -125,7 +125,7 @@ struct PendingMessage {
 
 // What a handler's error makes of its message: `rejected` when the input was refused
 // (nothing is wrong, a retry would answer the same), `failed` when something broke.
-const char* error_outcome(ErrorCode code) {
+MessageStatus error_outcome(ErrorCode code) {
   switch (code) {
     case ErrorCode::invalid:
     case ErrorCode::not_found:
@@ -136,14 +136,14 @@ const char* error_outcome(ErrorCode code) {
     case ErrorCode::method_not_allowed:
     case ErrorCode::unsupported_media_type:
     case ErrorCode::rate_limited:
-      return "rejected";
+      return MessageStatus::rejected;
     case ErrorCode::timeout:
     case ErrorCode::unavailable:
     case ErrorCode::interrupted:
     case ErrorCode::internal:
-      return "failed";
+      return MessageStatus::failed;
   }
-  return "failed";
+  return MessageStatus::failed;
 }
 
 // Runs one message through its handler inside a savepoint; records the outcome.
@@ -180,24 +180,24 @@ StepOutcome run_step(Instance& inst, const PendingMessage& msg, StepEffects& eff
   }
   auto ended_ms = storage::now_ms();
   auto duration_us = micros_since(started);
-  const char* outcome = out.ok ? "completed" : error_outcome(out.error.code);
+  auto outcome = out.ok ? MessageStatus::completed : error_outcome(out.error.code);
   auto upd = inst.statement(
       "UPDATE queue_messages SET status = ?, completed_at = ?, result_json = ?, error_json = ? WHERE id = ?");
   std::optional<std::string> result_json, error_json;
   if (out.ok) result_json = out.result.dump();
   else error_json = error_to_json(out.error).dump();
-  sql::bind_all(*upd, outcome, ended_ms, result_json, error_json, msg.id);
+  sql::bind_all(*upd, to_string(outcome), ended_ms, result_json, error_json, msg.id);
   upd->exec();
   auto hist = inst.statement(
       "INSERT INTO workflow_history(message_id, queue, started_at, ended_at, duration_us, outcome, error_json) "
       "VALUES(?, ?, ?, ?, ?, ?, ?)");
-  sql::bind_all(*hist, msg.id, msg.queue, started_ms, ended_ms, duration_us, outcome, error_json);
+  sql::bind_all(*hist, msg.id, msg.queue, started_ms, ended_ms, duration_us, to_string(outcome), error_json);
   hist->exec();
   auto& metrics = Metrics::global();
   metrics.add("hearth_queue_messages_processed_total",
-              {{"type", inst.address.type}, {"outcome", outcome}});
+              {{"type", inst.address.type}, {"outcome", std::string(to_string(outcome))}});
   metrics.observe("hearth_queue_step_duration_seconds", {{"type", inst.address.type}}, duration_us / 1e6);
-  if (!out.ok && std::string_view(outcome) == "rejected")
+  if (outcome == MessageStatus::rejected)
     spdlog::debug("queue.step_rejected actor={} queue={} msg={} code={} error={}", inst.address.display(),
                   msg.queue, msg.id, to_string(out.error.code), out.error.message);
   else if (!out.ok)

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "actors/host/instance.h"
+#include "actors/host/message_status.h"
 #include "actors/host/step_context.h"
 
 namespace hearth::actors {
@@ -26,7 +27,7 @@ struct EnqueueItem {
   std::int64_t message_id = 0;
   bool duplicate = false;          // the dedupe key was already used; fields below describe it
   bool dropped = false;            // an I/O result whose job was already settled
-  std::string status = "pending";  // of the (possibly earlier) message
+  MessageStatus status = MessageStatus::pending;  // of the (possibly earlier) message
   Json result;
   std::optional<Error> error;
 };

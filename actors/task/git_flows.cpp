@@ -189,7 +189,8 @@ Result<Json> run_git_flow(sandbox::Runtime& rt, const GitPlan& plan, std::stop_t
 
   std::stop_source stop;
   std::stop_callback forward(server_stop, [&] { stop.request_stop(); });
-  auto tracked = rt.track(plan.sandbox, "git " + plan.kind, [stop]() mutable { stop.request_stop(); });
+  const std::string kind(to_string(plan.kind));
+  auto tracked = rt.track(plan.sandbox, "git " + kind, [stop]() mutable { stop.request_stop(); });
   auto token = stop.get_token();
   auto message = plan.args.value("message", std::string());
   if (message.empty()) message = fmt::format("{}\n\nHearth task {}", plan.title, plan.task_id);
@@ -201,7 +202,7 @@ Result<Json> run_git_flow(sandbox::Runtime& rt, const GitPlan& plan, std::stop_t
     if (!text.empty()) output += (output.empty() ? "" : "\n") + text;
   };
   auto interrupted = [&] {
-    return Error{ErrorCode::interrupted, "interrupted: the server stopped during git " + plan.kind};
+    return Error{ErrorCode::interrupted, "interrupted: the server stopped during git " + kind};
   };
 
   // Each step: git's words on failure; a stop of the server ends the flow.
@@ -215,12 +216,12 @@ Result<Json> run_git_flow(sandbox::Runtime& rt, const GitPlan& plan, std::stop_t
     auto out = git.remote(std::move(args), token);
     if (!out) return out.error();
     if (server_stop.stop_requested()) return interrupted();
-    if (out->exit_code != 0) return failed(plan.kind, *out);
+    if (out->exit_code != 0) return failed(kind, *out);
     return out;
   };
   // The agent's HEAD into the mirror: its commit id; with `diff`, the diff too.
   auto import = [&](bool diff) -> Result<std::string> {
-    auto ref = plan.kind == "diff" ? "diff" : "flow";
+    auto ref = plan.kind == GitFlow::diff ? "diff" : "flow";
     auto out = git.import(std::string(kImportScript),
                           {fmt::format("REF=refs/hearth/{}", ref), std::string("DIFF=") + (diff ? "1" : ""),
                            "BASE=" + plan.base, fmt::format("GIT_INDEX_FILE=/run/hearth/mirror/state/index-{}", ref)},
@@ -228,8 +229,8 @@ Result<Json> run_git_flow(sandbox::Runtime& rt, const GitPlan& plan, std::stop_t
     if (!out) return out.error();
     if (server_stop.stop_requested()) return interrupted();
     if (out->exit_code != 0) {
-      if (!diff) return failed(plan.kind, *out);
-      if (plan.kind == "diff") return Error{ErrorCode::unavailable, "git diff failed: " + tidy(out->err)};
+      if (!diff) return failed(kind, *out);
+      if (plan.kind == GitFlow::diff) return Error{ErrorCode::unavailable, "git diff failed: " + tidy(out->err)};
       result["diff_error"] = tidy(out->err);
       return std::string();
     }
@@ -240,18 +241,18 @@ Result<Json> run_git_flow(sandbox::Runtime& rt, const GitPlan& plan, std::stop_t
     return line_value(out->out, "HEAD");
   };
 
-  if (plan.kind == "commit" || plan.kind == "push" || plan.kind == "merge") {
+  if (plan.kind == GitFlow::commit || plan.kind == GitFlow::push || plan.kind == GitFlow::merge) {
     auto committed = worktree("commit_all\n");
     if (!committed) return committed.error();
-    if (committed->exit_code != 0) return failed(plan.kind, *committed);
+    if (committed->exit_code != 0) return failed(kind, *committed);
     say(tidy(committed->out));
-  } else if (plan.kind == "revert") {
+  } else if (plan.kind == GitFlow::revert) {
     auto reverted = worktree(kRevertScript);
     if (!reverted) return reverted.error();
-    if (reverted->exit_code != 0 && reverted->exit_code != kUnchanged) return failed(plan.kind, *reverted);
+    if (reverted->exit_code != 0 && reverted->exit_code != kUnchanged) return failed(kind, *reverted);
     result["reverted"] = reverted->exit_code == 0;
     say(tidy(reverted->out));
-  } else if (plan.kind == "sync") {
+  } else if (plan.kind == GitFlow::sync) {
     auto fetched = remote({"fetch", "-q", "--no-write-fetch-head", "--update-head-ok", "--no-tags", "origin",
                            "+refs/heads/" + plan.base + ":refs/heads/" + plan.base});
     if (!fetched) return fetched.error();
@@ -261,19 +262,19 @@ Result<Json> run_git_flow(sandbox::Runtime& rt, const GitPlan& plan, std::stop_t
     if (synced->exit_code == kConflicted) {
       result["conflict_files"] = parse_conflicts(text);
     } else if (synced->exit_code != 0) {
-      return failed(plan.kind, *synced);
+      return failed(kind, *synced);
     }
     say(text);
   }
 
-  if (plan.kind == "push") {
+  if (plan.kind == GitFlow::push) {
     auto head = import(true);
     if (!head) return head.error();
     if (head->empty()) return Error{ErrorCode::conflict, "git push failed: " + result.value("diff_error", std::string())};
     auto pushed = remote({"push", "-q", "origin", "+" + *head + ":refs/heads/" + plan.branch});
     if (!pushed) return pushed.error();
     say("pushed " + *head);
-  } else if (plan.kind == "merge") {
+  } else if (plan.kind == GitFlow::merge) {
     auto head = import(false);
     if (!head) return head.error();
     auto fetched = remote({"fetch", "-q", "--no-write-fetch-head", "--update-head-ok", "--no-tags", "origin",
@@ -296,14 +297,14 @@ Result<Json> run_git_flow(sandbox::Runtime& rt, const GitPlan& plan, std::stop_t
     if (!moved) return moved.error();
     auto taken = worktree("base_from_mirror\n");
     if (!taken) return taken.error();
-    if (taken->exit_code != 0) return failed(plan.kind, *taken);
+    if (taken->exit_code != 0) return failed(kind, *taken);
     say("merged " + *head);
   }
-  if (plan.kind != "push") {
+  if (plan.kind != GitFlow::push) {
     auto head = import(true);
     if (!head) return head.error();
   }
-  if (plan.kind != "diff") result["output"] = output;
+  if (plan.kind != GitFlow::diff) result["output"] = output;
   return result;
 }
 

@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "actors/host/address.h"
+#include "actors/task/task_state.h"
 #include "storage/error.h"
 
 namespace hearth::actors::sandbox {
@@ -32,7 +33,7 @@ struct GitPlan {
   Address sandbox;
   std::string org_id, provider, repo_url, base, branch, title, task_id;
   std::string git_credential;  // the org secret git authenticates with ("" for none)
-  std::string kind;            // commit, push, sync, merge, revert, diff
+  GitFlow kind = GitFlow::diff;
   Json args;                   // message (commit), path (revert)
 };
 

@@ -96,21 +96,19 @@ std::string commit_message(SQLite::Database& db, const TaskRow& t, std::size_t& 
   return message + fmt::format("\n\nHearth task {}", t.task_id);
 }
 
-Result<Json> start_op(sandbox::Runtime& rt, StepContext& ctx, const std::string& kind, const Json& args,
-                      const std::string& by) {
-  auto action = git_action(kind);
-  if (!action) return Error{ErrorCode::invalid, fmt::format("git {} is no flow of a task", kind)};
+Result<Json> start_op(sandbox::Runtime& rt, StepContext& ctx, GitFlow flow, const Json& args, const std::string& by) {
+  const std::string kind(to_string(flow));
   auto t = load_task(ctx.db()).value();
-  if (auto st = can(t.status, t.sandbox_state, *action); !st) return st.error();
+  if (auto st = can(t.status, t.sandbox_state, git_action(flow)); !st) return st.error();
   // One flow at a time; a diff refresh alongside is harmless (its own index) and is
   // not waited for, nor started while a flow runs (the flow refreshes the diff itself).
   if (auto busy = running_flow(ctx.db()))
     return Error{ErrorCode::conflict, fmt::format("git {} (op {}) is running; wait for it to end", busy->kind, busy->op_id)};
-  if (kind == "diff" && !running_op(ctx.db()).is_null())
+  if (flow == GitFlow::diff && !running_op(ctx.db()).is_null())
     return Error{ErrorCode::conflict, "a diff refresh is running already"};
   // A flow that may commit says with what message, and for which prompts.
   auto plan_args = args;
-  if (kind != "diff" && kind != "revert" && plan_args.value("message", std::string()).empty()) {
+  if (flow != GitFlow::diff && flow != GitFlow::revert && plan_args.value("message", std::string()).empty()) {
     std::size_t included = 0;
     plan_args["message"] = commit_message(ctx.db(), t, included);
     plan_args["prompts_included"] = included;
@@ -123,7 +121,7 @@ Result<Json> start_op(sandbox::Runtime& rt, StepContext& ctx, const std::string&
   auto id = ctx.db().getLastInsertRowid();
   GitPlan plan{sandbox::address(t.org_id, t.task_id), t.org_id, t.provider, t.repo_url,
                t.base_branch, t.branch, t.title, t.task_id,
-               t.git_credential.value_or(""), kind, plan_args};
+               t.git_credential.value_or(""), flow, plan_args};
   auto job = ctx.spawn_io("git " + kind, kGitDone, {{"op_id", id}, {"kind", kind}},
                           [&rt, plan](std::stop_token stop) { return run_git_flow(rt, plan, stop); });
   if (!job) return job.error();
@@ -292,7 +290,7 @@ Result<Json> on_session_changed(sandbox::Runtime& rt, StepContext& ctx, const Js
     if (auto st = tell_participants(ctx, notify["type"], notify, id); !st) return st.error();
   // After a turn the work tree changed: the diff is refreshed (unless a flow runs; it refreshes too).
   if (event == "turn_ended" && running_op(ctx.db()).is_null() && allowed(ctx.db(), TaskAction::refresh_diff))
-    if (auto op = start_op(rt, ctx, "diff", Json::object(), "hearth"); !op)
+    if (auto op = start_op(rt, ctx, GitFlow::diff, Json::object(), "hearth"); !op)
       spdlog::warn("task.diff_refresh_failed task={} error={}", ctx.address().display(), op.error().message);
   return Json{{"session_id", id}, {"status", b["status"]}};
 }
@@ -302,7 +300,7 @@ Result<Json> on_git_done(StepContext& ctx, const Json& body) {
   auto op = find_op(ctx.db(), id);
   if (!op) return op.error();
   if ((*op)["status"] != "running") return Json{{"ignored", "the op ended already"}};
-  auto kind = (*op)["kind"].get<std::string>();
+  auto flow = parse_git_flow((*op)["kind"].get<std::string>()).value_or(GitFlow::diff);
   bool ok = body.value("ok", false);
   Json result = ok ? body["result"] : Json(nullptr);
   std::string error;
@@ -323,12 +321,12 @@ Result<Json> on_git_done(StepContext& ctx, const Json& body) {
   }
   // A conflict is an outcome of sync, not a failure of it: the task shows the files.
   bool conflict = ok && result.contains("conflict_files");
-  if (kind == "sync" || kind == "merge" || kind == "push") {
+  if (flow == GitFlow::sync || flow == GitFlow::merge || flow == GitFlow::push) {
     if (conflict) {
       SQLite::Statement c(ctx.db(), "UPDATE task SET conflict_json = ?");
       c.bind(1, result["conflict_files"].dump());
       c.exec();
-    } else if (ok && kind == "sync") {
+    } else if (ok && flow == GitFlow::sync) {
       ctx.db().exec("UPDATE task SET conflict_json = NULL");
     }
   }
@@ -346,8 +344,8 @@ Result<Json> on_git_done(StepContext& ctx, const Json& body) {
   up->exec();
   auto final_op = *find_op(ctx.db(), id);
   ctx.broadcast("task.op.finished", final_op);
-  if (kind != "diff")
-    if (auto st = record_audit(ctx, "task.git." + kind, final_op["by"], final_op["status"],
+  if (flow != GitFlow::diff)
+    if (auto st = record_audit(ctx, "task.git." + std::string(to_string(flow)), final_op["by"], final_op["status"],
                                {{"op_id", id}, {"error", final_op["error"]}});
         !st)
       return st.error();
@@ -523,15 +521,16 @@ Result<Json> on_retry(StepContext& ctx, const Json& b) {
   return full_json(ctx.db());
 }
 
-QueueHandler git_command(sandbox::Runtime& rt, const char* kind) {
-  return [&rt, kind](StepContext& ctx, const Json& b) -> Result<Json> {
+QueueHandler git_command(sandbox::Runtime& rt, GitFlow flow) {
+  return [&rt, flow](StepContext& ctx, const Json& b) -> Result<Json> {
     Json args = Json::object();
     if (b.contains("message")) args["message"] = b["message"];
     if (b.contains("path")) args["path"] = b["path"];
-    auto op = start_op(rt, ctx, kind, args, b.value("by", std::string()));
+    auto op = start_op(rt, ctx, flow, args, b.value("by", std::string()));
     if (!op) return op;
-    if (std::string(kind) != "diff")
-      if (auto st = tell_owner_someone_acted(ctx, b, fmt::format("ran {} on the task", kind)); !st) return st.error();
+    if (flow != GitFlow::diff)
+      if (auto st = tell_owner_someone_acted(ctx, b, fmt::format("ran {} on the task", to_string(flow))); !st)
+        return st.error();
     return op;
   };
 }
@@ -607,12 +606,12 @@ ActorType make_type(sandbox::Runtime& rt) {
       .on_queue(kUnarchive, on_unarchive)
       .on_queue(kKill, on_kill)
       .on_queue(kRetry, on_retry)
-      .on_queue(kRefreshDiff, git_command(rt, "diff"))
-      .on_queue(kCommit, git_command(rt, "commit"))
-      .on_queue(kPush, git_command(rt, "push"))
-      .on_queue(kSync, git_command(rt, "sync"))
-      .on_queue(kMerge, git_command(rt, "merge"))
-      .on_queue(kRevert, git_command(rt, "revert"))
+      .on_queue(kRefreshDiff, git_command(rt, GitFlow::diff))
+      .on_queue(kCommit, git_command(rt, GitFlow::commit))
+      .on_queue(kPush, git_command(rt, GitFlow::push))
+      .on_queue(kSync, git_command(rt, GitFlow::sync))
+      .on_queue(kMerge, git_command(rt, GitFlow::merge))
+      .on_queue(kRevert, git_command(rt, GitFlow::revert))
       .on_action(kGet, get)
       .on_action(kSummary, summary)
       .on_action(kDiff, diff)

@@ -69,14 +69,34 @@ std::optional<TaskStatus> provisioning_outcome(TaskStatus status, std::string_vi
   return std::nullopt;
 }
 
-std::optional<TaskAction> git_action(std::string_view kind) {
-  if (kind == "diff") return TaskAction::refresh_diff;
-  if (kind == "commit") return TaskAction::commit;
-  if (kind == "push") return TaskAction::push;
-  if (kind == "sync") return TaskAction::sync;
-  if (kind == "merge") return TaskAction::merge;
-  if (kind == "revert") return TaskAction::revert;
+std::string_view to_string(GitFlow flow) {
+  switch (flow) {
+    case GitFlow::diff: return "diff";
+    case GitFlow::commit: return "commit";
+    case GitFlow::push: return "push";
+    case GitFlow::sync: return "sync";
+    case GitFlow::merge: return "merge";
+    case GitFlow::revert: return "revert";
+  }
+  return "diff";
+}
+
+std::optional<GitFlow> parse_git_flow(std::string_view text) {
+  for (auto flow : {GitFlow::diff, GitFlow::commit, GitFlow::push, GitFlow::sync, GitFlow::merge, GitFlow::revert})
+    if (to_string(flow) == text) return flow;
   return std::nullopt;
+}
+
+TaskAction git_action(GitFlow flow) {
+  switch (flow) {
+    case GitFlow::diff: return TaskAction::refresh_diff;
+    case GitFlow::commit: return TaskAction::commit;
+    case GitFlow::push: return TaskAction::push;
+    case GitFlow::sync: return TaskAction::sync;
+    case GitFlow::merge: return TaskAction::merge;
+    case GitFlow::revert: return TaskAction::revert;
+  }
+  return TaskAction::refresh_diff;
 }
 
 Status can(TaskStatus status, std::string_view sandbox_state, TaskAction action) {

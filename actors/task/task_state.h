@@ -60,9 +60,15 @@ enum class TaskAction {
   retry,
 };
 
-// The action a git flow of `kind` (diff, commit, push, sync, merge, revert) is, or
-// nullopt for a kind that is none of them.
-std::optional<TaskAction> git_action(std::string_view kind);
+// A task's git flows (git_flows.h), stored by name as the kind of their op.
+enum class GitFlow { diff, commit, push, sync, merge, revert };
+// "diff", "commit", ...: the kind stored and shown.
+std::string_view to_string(GitFlow flow);
+// The flow `text` names, or nullopt when it names none.
+std::optional<GitFlow> parse_git_flow(std::string_view text);
+
+// The action running `flow` is.
+TaskAction git_action(GitFlow flow);
 
 // Whether a task in `status`, its sandbox in `sandbox_state` ("ready", "stopped", ...),
 // may do `action`. Work (prompts, sessions, git) needs a live task past provisioning

@@ -91,7 +91,7 @@ TEST_CASE("wait returns the handler's result, and a failing handler's error with
   REQUIRE(host->get_or_create(a).ok());
   auto ok = host->send(a, "ledger.command.append", {{"seq", 7}}, waiting());
   REQUIRE_MESSAGE(ok.ok(), (ok.ok() ? "" : ok.error().message));
-  CHECK(ok->status == "completed");
+  CHECK(ok->status == actors::MessageStatus::completed);
   CHECK(ok->result["seq"] == 7);
 
   auto refused = host->send(a, "ledger.command.fail", {{"seq", 8}}, waiting());

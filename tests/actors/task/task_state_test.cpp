@@ -13,6 +13,8 @@ using actors::task::can;
 using actors::task::derive;
 using actors::task::done_already;
 using actors::task::git_action;
+using actors::task::GitFlow;
+using actors::task::parse_git_flow;
 using actors::task::parse_status;
 using actors::task::provisioning_outcome;
 using actors::task::TaskAction;
@@ -144,13 +146,15 @@ TEST_CASE("a killed task cannot change hands but any other can") {
 }
 
 TEST_CASE("each git flow is the action its refusals name") {
-  CHECK(git_action("diff") == TaskAction::refresh_diff);
-  CHECK(git_action("commit") == TaskAction::commit);
-  CHECK(git_action("push") == TaskAction::push);
-  CHECK(git_action("sync") == TaskAction::sync);
-  CHECK(git_action("merge") == TaskAction::merge);
-  CHECK(git_action("revert") == TaskAction::revert);
-  CHECK_FALSE(git_action("rebase"));
+  CHECK(git_action(GitFlow::diff) == TaskAction::refresh_diff);
+  CHECK(git_action(GitFlow::commit) == TaskAction::commit);
+  CHECK(git_action(GitFlow::push) == TaskAction::push);
+  CHECK(git_action(GitFlow::sync) == TaskAction::sync);
+  CHECK(git_action(GitFlow::merge) == TaskAction::merge);
+  CHECK(git_action(GitFlow::revert) == TaskAction::revert);
+  for (auto flow : {GitFlow::diff, GitFlow::commit, GitFlow::push, GitFlow::sync, GitFlow::merge, GitFlow::revert})
+    CHECK(parse_git_flow(to_string(flow)) == flow);
+  CHECK_FALSE(parse_git_flow("rebase"));
 }
 
 }  // namespace
