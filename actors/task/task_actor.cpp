@@ -17,7 +17,6 @@
 #include "actors/task/titles.h"
 #include "storage/database.h"
 #include "storage/text.h"
-#include "storage/sql.h"
 
 namespace hearth::actors::task {
 namespace {
@@ -31,11 +30,10 @@ constexpr std::size_t kListedFiles = 5000;
 
 std::int64_t now() { return storage::now_ms(); }
 
-void add_participant(StepContext& ctx, const Json& b) {
+// Who asked (a command's "by_id" and "by") takes part in the task from now on.
+void add_asker(StepContext& ctx, const Json& b) {
   if (!b.contains("by_id") || !b["by_id"].is_string()) return;
-  auto ins = ctx.statement("INSERT OR IGNORE INTO participants(user_id, username, since) VALUES(?, ?, ?)");
-  sql::bind_all(*ins, b["by_id"].get<std::string>(), b.value("by", std::string()), now());
-  ins->exec();
+  add_participant(ctx.db(), b["by_id"].get<std::string>(), b.value("by", std::string()), now());
 }
 
 // Whether the task, as it is now, may do `action` (task_state.h's can).
@@ -63,10 +61,7 @@ Result<std::string> start_session(StepContext& ctx, const TaskRow& t, const std:
                            then);
       !st)
     return st.error();
-  auto ins = ctx.statement("INSERT INTO sessions(session_id, title, agent, status, created_by, created_at, "
-                           "updated_at) VALUES(?, ?, ?, ?, ?, ?, ?)");
-  sql::bind_all(*ins, id, title, agent, prompt.empty() ? "idle" : "running", by, now(), now());
-  ins->exec();
+  insert_session_row(ctx.db(), id, title, agent, !prompt.empty(), by, now());
   return id;
 }
 
@@ -75,14 +70,12 @@ Result<std::string> start_session(StepContext& ctx, const TaskRow& t, const std:
 // The message of the commit a flow makes of uncommitted work, from the prompts that led
 // to it: the first commit is the task's title, a later one its latest prompt; the
 // others are listed below. `included`: how many prompts it describes.
-std::string commit_message(SQLite::Database& db, const TaskRow& t, std::size_t& included) {
-  auto prompts = Json::parse(db.execAndGet("SELECT work_prompts_json FROM task").getString());
-  auto commits = db.execAndGet("SELECT commits FROM task").getInt64();
-  included = prompts.size();
+std::string commit_message(const TaskRow& t, std::size_t& included) {
+  included = t.work_prompts.size();
   std::string subject = t.title;
   std::vector<std::string> listed;
-  for (const auto& p : prompts) listed.push_back(p);
-  if (commits > 0 && !listed.empty()) {
+  for (const auto& p : t.work_prompts) listed.push_back(p);
+  if (t.commits > 0 && !listed.empty()) {
     subject = listed.back();
     listed.pop_back();
   } else if (!listed.empty()) {
@@ -110,15 +103,10 @@ Result<Json> start_op(sandbox::Runtime& rt, StepContext& ctx, GitFlow flow, cons
   auto plan_args = args;
   if (flow != GitFlow::diff && flow != GitFlow::revert && plan_args.value("message", std::string()).empty()) {
     std::size_t included = 0;
-    plan_args["message"] = commit_message(ctx.db(), t, included);
+    plan_args["message"] = commit_message(t, included);
     plan_args["prompts_included"] = included;
   }
-  {
-    auto ins = ctx.statement("INSERT INTO ops(kind, status, args_json, by, created_at) VALUES(?, 'running', ?, ?, ?)");
-    sql::bind_all(*ins, kind, plan_args.dump(), by, now());
-    ins->exec();
-  }
-  auto id = ctx.db().getLastInsertRowid();
+  auto id = insert_op(ctx.db(), flow, plan_args, by, now());
   GitPlan plan{sandbox::address(t.org_id, t.task_id), t.org_id, t.provider, t.repo_url,
                t.base_branch, t.branch, t.title, t.task_id,
                t.git_credential.value_or(""), flow, plan_args};
@@ -130,51 +118,32 @@ Result<Json> start_op(sandbox::Runtime& rt, StepContext& ctx, GitFlow flow, cons
   return *find_op(ctx.db(), id);
 }
 
-// Keeps `diff` unless a later op's diff is there already.
-void store_diff(StepContext& ctx, std::int64_t op_id, const Json& diff) {
-  SQLite::Statement newer(ctx.db(), "SELECT 1 FROM diff_meta WHERE op_id > ?");
-  newer.bind(1, static_cast<int64_t>(op_id));
-  if (newer.executeStep()) return;
-  ctx.db().exec("DELETE FROM diff_files");
-  // Counts are absent for binary files, commits for a repository with none yet: NULL.
-  auto number = [](const Json& v) { return v.is_number() ? std::optional(v.get<std::int64_t>()) : std::nullopt; };
-  auto text = [](const Json& v) { return v.is_string() ? std::optional(v.get<std::string>()) : std::nullopt; };
-  auto ins = ctx.statement("INSERT INTO diff_files(path, status, added, removed, patch, patch_truncated) "
-                           "VALUES(?, ?, ?, ?, ?, ?)");
-  for (const auto& f : diff["files"]) {
-    sql::bind_all(*ins, f["path"].get<std::string>(), f["status"].get<std::string>(), number(f["added"]),
-                  number(f["removed"]), f["patch"].get<std::string>(), f["patch_truncated"].get<bool>());
-    ins->exec();
-    ins->reset();
-  }
-  auto meta = ctx.statement("INSERT OR REPLACE INTO diff_meta(id, base_commit, head_commit, refreshed_at, op_id) "
-                            "VALUES(1, ?, ?, ?, ?)");
-  sql::bind_all(*meta, text(diff["base_commit"]), text(diff["head_commit"]), now(), op_id);
-  meta->exec();
-}
-
 // --- Handlers ----------------------------------------------------------------------------
 
 Status create(sandbox::Runtime& rt, StepContext& ctx, const Json& in) {
   const auto& owner = in.at("owner");
   auto text = [&in](const char* name) { return in.at(name).get<std::string>(); };
-  std::optional<std::string> credential;
-  if (in.contains("git_credential") && in["git_credential"].is_string()) credential = text("git_credential");
-  SQLite::Statement ins(ctx.db(),
-                        "INSERT INTO task(id, org_id, task_id, repo_id, repo_url, base_branch, branch, title, prompt, "
-                        "agent, status, phase, provider, network, git_credential, permission_timeout_ms, owner_id, "
-                        "owner_name, created_by, created_at, updated_at) "
-                        "VALUES(1, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'provisioning', 'creating the sandbox', ?, ?, ?, ?, ?, ?, "
-                        "?, ?, ?)");
-  sql::bind_all(ins, text("org_id"), text("task_id"), text("repo_id"), text("repo_url"), text("base_branch"),
-                text("branch"), text("title"), text("prompt"), text("agent"), rt.config().provider,
-                in.value("network", std::string("none")), credential,
-                in.value("permission_timeout_ms", static_cast<std::int64_t>(rt.config().permission_timeout.count())),
-                owner.at("user_id").get<std::string>(), owner.at("username").get<std::string>(),
-                owner.at("username").get<std::string>(), now(), now());
-  ins.exec();
-  add_participant(ctx, {{"by_id", owner["user_id"]}, {"by", owner["username"]}});
-  auto t = load_task(ctx.db()).value();
+  TaskRow t;
+  t.org_id = text("org_id");
+  t.task_id = text("task_id");
+  t.repo_id = text("repo_id");
+  t.repo_url = text("repo_url");
+  t.base_branch = text("base_branch");
+  t.branch = text("branch");
+  t.title = text("title");
+  t.prompt = text("prompt");
+  t.agent = text("agent");
+  t.phase = "creating the sandbox";
+  t.provider = rt.config().provider;
+  t.network = in.value("network", std::string("none"));
+  if (in.contains("git_credential") && in["git_credential"].is_string()) t.git_credential = text("git_credential");
+  t.permission_timeout_ms =
+      in.value("permission_timeout_ms", static_cast<std::int64_t>(rt.config().permission_timeout.count()));
+  t.owner_id = owner.at("user_id").get<std::string>();
+  t.owner_name = t.created_by = owner.at("username").get<std::string>();
+  t.created_at = t.updated_at = now();
+  insert_task(ctx.db(), t);
+  add_participant(ctx.db(), t.owner_id, t.owner_name, now());
   Json sandbox_input{{"org_id", t.org_id},         {"task_id", t.task_id},   {"provider", t.provider},
                      {"network", t.network},       {"repo_url", t.repo_url}, {"base_branch", t.base_branch},
                      {"branch", t.branch},         {"agent_env", Json::array()},
@@ -188,12 +157,9 @@ Status create(sandbox::Runtime& rt, StepContext& ctx, const Json& in) {
 
 Result<Json> on_sandbox_changed(StepContext& ctx, const Json& b) {
   auto state = b.at("state").get<std::string>();
-  SQLite::Statement up(ctx.db(), "UPDATE task SET sandbox_state = ?");
-  up.bind(1, state);
-  up.exec();
   auto t = load_task(ctx.db()).value();
-  auto status = t.status;
-  auto outcome = provisioning_outcome(status, state);
+  t.sandbox_state = state;
+  auto outcome = provisioning_outcome(t.status, state);
   if (outcome == TaskStatus::idle) {
     // The sandbox is there: a session to work in.
     auto any = count_sessions(ctx.db(), false);
@@ -204,26 +170,31 @@ Result<Json> on_sandbox_changed(StepContext& ctx, const Json& b) {
       auto id = start_session(ctx, t, t.agent, "", any == 0 ? t.prompt : "", t.owner_name);
       if (!id) return id.error();
     }
-    ctx.db().exec("UPDATE task SET status = 'idle', phase = NULL, error = NULL, error_step = NULL");
+    t.status = TaskStatus::idle;
+    t.phase = t.error = t.error_step = std::nullopt;
   } else if (outcome == TaskStatus::error) {
-    auto step = b.value("step", std::string("provisioning the sandbox"));
-    auto error = b.value("error", std::string("provisioning failed"));
-    SQLite::Statement err(ctx.db(), "UPDATE task SET status = 'error', phase = NULL, error = ?, error_step = ?");
-    sql::bind_all(err, error, step);
-    err.exec();
-    if (auto st = record_audit(ctx, "task.provision.failed", "hearth", "error", {{"step", step}, {"error", error}}); !st)
+    t.status = TaskStatus::error;
+    t.phase = std::nullopt;
+    t.error_step = b.value("step", std::string("provisioning the sandbox"));
+    t.error = b.value("error", std::string("provisioning failed"));
+  } else if (t.status == TaskStatus::provisioning && state == "provisioning") {
+    t.phase = b.value("step", std::string("provisioning the sandbox"));
+  }
+  save_task(ctx.db(), t);
+  if (outcome == TaskStatus::error) {
+    if (auto st = record_audit(ctx, "task.provision.failed", "hearth", "error",
+                               {{"step", *t.error_step}, {"error", *t.error}});
+        !st)
       return st.error();
     if (auto st = announce_change(ctx); !st) return st.error();
     if (auto st = tell_participants(
             ctx, "failed",
-            {{"type", "failed"}, {"message", fmt::format("provisioning failed while {}: {}", step, error)}}, "");
+            {{"type", "failed"},
+             {"message", fmt::format("provisioning failed while {}: {}", *t.error_step, *t.error)}},
+            "");
         !st)
       return st.error();
     return Json{{"status", "error"}};
-  } else if (status == TaskStatus::provisioning && state == "provisioning") {
-    SQLite::Statement ph(ctx.db(), "UPDATE task SET phase = ?");
-    ph.bind(1, b.value("step", std::string("provisioning the sandbox")));
-    ph.exec();
   }
   if (auto st = announce_change(ctx); !st) return st.error();
   return Json{{"sandbox_state", state}};
@@ -232,38 +203,23 @@ Result<Json> on_sandbox_changed(StepContext& ctx, const Json& b) {
 Result<Json> on_session_changed(sandbox::Runtime& rt, StepContext& ctx, const Json& b) {
   auto id = b.at("session_id").get<std::string>();
   auto event = b.value("event", std::string("status"));
+  SessionReport report{.session_id = id,
+                       .status = b.at("status").get<std::string>(),
+                       .turn = b.value("turn", std::int64_t{0}),
+                       .report_seq = b.value("report_seq", std::int64_t{0}),
+                       .turn_status = b.contains("turn_status") ? std::optional(b["turn_status"].get<std::string>())
+                                                                : std::nullopt,
+                       .permissions = event == "permission_requested"  ? 1
+                                      : event == "permission_resolved" ? -1
+                                                                       : 0,
+                       .turn_ended = event == "turn_ended"};
   // Reports are numbered by their session: one older than the latest applied says
   // nothing new (its status is stale), whatever order it arrived in.
-  if (auto seq = b.value("report_seq", std::int64_t{0}); seq > 0) {
-    auto seen = ctx.statement("SELECT report_seq FROM sessions WHERE session_id = ?");
-    sql::bind_all(*seen, id);
-    if (seen->executeStep() && seen->getColumn(0).getInt64() >= seq)
-      return Json{{"ignored", fmt::format("report {} is older than report {}, applied already", seq,
-                                          seen->getColumn(0).getInt64())}};
-    auto mark = ctx.statement("UPDATE sessions SET report_seq = ? WHERE session_id = ?");
-    sql::bind_all(*mark, seq, id);
-    mark->exec();
-  }
-  auto turn_status = b.contains("turn_status") ? std::optional(b["turn_status"].get<std::string>()) : std::nullopt;
-  auto permissions = event == "permission_requested" ? 1 : event == "permission_resolved" ? -1 : 0;
-  auto up = ctx.statement("UPDATE sessions SET status = ?, turn = ?, updated_at = ?, "
-                          "last_turn_status = COALESCE(?, last_turn_status), "
-                          "pending_permissions = MAX(0, pending_permissions + ?) WHERE session_id = ?");
-  sql::bind_all(*up, b.at("status").get<std::string>(), b.value("turn", std::int64_t{0}), now(), turn_status,
-                permissions, id);
-  if (up->exec() == 0) return Json{{"ignored", "not a session of this task"}};
+  if (auto ignored = apply_session_report(ctx.db(), report, now())) return Json{{"ignored", *ignored}};
+  auto t = load_task(ctx.db()).value();
   if (event == "turn_started" && b.contains("prompt")) {  // the next commit is described by it
-    auto prompts = Json::parse(ctx.db().execAndGet("SELECT work_prompts_json FROM task").getString());
-    prompts.push_back(derive_title(b["prompt"].get<std::string>()));
-    if (prompts.size() > 20) prompts.erase(prompts.begin() + 1);  // the first and the latest say most
-    SQLite::Statement keep(ctx.db(), "UPDATE task SET work_prompts_json = ?");
-    keep.bind(1, prompts.dump());
-    keep.exec();
-  }
-  if (event == "turn_ended") {
-    SQLite::Statement none(ctx.db(), "UPDATE sessions SET pending_permissions = 0 WHERE session_id = ?");
-    none.bind(1, id);
-    none.exec();
+    t.work_prompts.push_back(derive_title(b["prompt"].get<std::string>()));
+    if (t.work_prompts.size() > 20) t.work_prompts.erase(t.work_prompts.begin() + 1);  // the first and the latest say most
   }
   Json notify = nullptr;
   std::string attention;
@@ -280,11 +236,8 @@ Result<Json> on_session_changed(sandbox::Runtime& rt, StepContext& ctx, const Js
                              : fmt::format("turn {} {}: {}", b.value("turn", 0), turn_status,
                                            b.value("error", std::string("no reason given")))}};
   }
-  if (!attention.empty()) {
-    SQLite::Statement at(ctx.db(), "UPDATE task SET attention = ?");
-    at.bind(1, attention);
-    at.exec();
-  }
+  if (!attention.empty()) t.attention = attention;
+  save_task(ctx.db(), t);
   if (auto st = announce_change(ctx); !st) return st.error();
   if (!notify.is_null())
     if (auto st = tell_participants(ctx, notify["type"], notify, id); !st) return st.error();
@@ -308,40 +261,30 @@ Result<Json> on_git_done(StepContext& ctx, const Json& body) {
     error = body["error"].value("message", std::string("git failed"));
     if (error_from_json(body["error"]).code == ErrorCode::interrupted) error = "interrupted by a server restart; run it again";
   }
-  if (ok && result.contains("diff")) store_diff(ctx, id, result["diff"]);
+  if (ok && result.contains("diff")) store_diff(ctx.db(), id, result["diff"], now());
+  auto t = load_task(ctx.db()).value();
   // A commit was made: the prompts it describes are done with (later ones wait for the next).
   if (ok && result.value("output", std::string()).find("committed ") != std::string::npos) {
-    auto args = (*op)["args"];
-    auto prompts = Json::parse(ctx.db().execAndGet("SELECT work_prompts_json FROM task").getString());
-    auto n = std::min<std::size_t>(prompts.size(), args.value("prompts_included", std::size_t{0}));
-    prompts.erase(prompts.begin(), prompts.begin() + static_cast<std::ptrdiff_t>(n));
-    SQLite::Statement keep(ctx.db(), "UPDATE task SET work_prompts_json = ?, commits = commits + 1");
-    keep.bind(1, prompts.dump());
-    keep.exec();
+    auto n = std::min<std::size_t>(t.work_prompts.size(), (*op)["args"].value("prompts_included", std::size_t{0}));
+    t.work_prompts.erase(t.work_prompts.begin(), t.work_prompts.begin() + static_cast<std::ptrdiff_t>(n));
+    ++t.commits;
   }
   // A conflict is an outcome of sync, not a failure of it: the task shows the files.
   bool conflict = ok && result.contains("conflict_files");
   if (flow == GitFlow::sync || flow == GitFlow::merge || flow == GitFlow::push) {
-    if (conflict) {
-      SQLite::Statement c(ctx.db(), "UPDATE task SET conflict_json = ?");
-      c.bind(1, result["conflict_files"].dump());
-      c.exec();
-    } else if (ok && flow == GitFlow::sync) {
-      ctx.db().exec("UPDATE task SET conflict_json = NULL");
-    }
+    if (conflict) t.conflict_files = result["conflict_files"];
+    else if (ok && flow == GitFlow::sync) t.conflict_files = nullptr;
   }
+  save_task(ctx.db(), t);
   Json kept = result;
   if (kept.is_object()) kept.erase("diff");
   std::optional<std::string> op_error;
   if (conflict)
     op_error = fmt::format("the rebase onto {} stopped on conflicts in {}; the branch is as it was",
-                           load_task(ctx.db()).value().base_branch,
+                           t.base_branch,
                            plural(static_cast<std::int64_t>(result["conflict_files"].size()), "file", "files"));
   else if (!ok) op_error = error;
-  auto up = ctx.statement("UPDATE ops SET status = ?, result_json = ?, error = ?, ended_at = ? WHERE id = ?");
-  sql::bind_all(*up, ok && !conflict ? "succeeded" : "failed",
-                kept.is_null() ? std::nullopt : std::optional(kept.dump()), op_error, now(), id);
-  up->exec();
+  finish_op(ctx.db(), id, ok && !conflict, kept, op_error, now());
   auto final_op = *find_op(ctx.db(), id);
   ctx.broadcast("task.op.finished", final_op);
   if (flow != GitFlow::diff)
@@ -368,7 +311,7 @@ Result<Json> on_prompt(StepContext& ctx, const Json& b) {
   if (session->status == "running" || session->status == "cancelling")
     return Error{ErrorCode::conflict,
                  fmt::format("turn {} of {} is still running; stop it or wait for its end", session->turn, session_id)};
-  add_participant(ctx, b);
+  add_asker(ctx, b);
   if (auto st = ctx.send(session::address(t.org_id, t.task_id, session_id), session::kPrompt,
                          {{"text", b.at("text")}, {"by", b.value("by", std::string())}});
       !st)
@@ -402,7 +345,7 @@ Result<Json> on_create_session(StepContext& ctx, const Json& b) {
   if (auto st = can(t.status, t.sandbox_state, TaskAction::start_session); !st) return st.error();
   auto agent = b.value("agent", std::string());
   if (agent.empty()) agent = t.agent;
-  add_participant(ctx, b);
+  add_asker(ctx, b);
   auto id = start_session(ctx, t, agent, b.value("title", std::string()), b.value("prompt", std::string()),
                           b.value("by", std::string()));
   if (!id) return id.error();
@@ -435,9 +378,9 @@ Result<Json> on_rename_session(StepContext& ctx, const Json& b) {
 }
 
 Result<Json> on_rename(StepContext& ctx, const Json& b) {
-  SQLite::Statement up(ctx.db(), "UPDATE task SET title = ?");
-  up.bind(1, b.at("title").get<std::string>());
-  up.exec();
+  auto t = load_task(ctx.db()).value();
+  t.title = b.at("title").get<std::string>();
+  save_task(ctx.db(), t);
   if (auto st = announce_change(ctx); !st) return st.error();
   if (auto st = tell_owner_someone_acted(ctx, b, "renamed the task"); !st) return st.error();
   return full_json(ctx.db());
@@ -446,10 +389,10 @@ Result<Json> on_rename(StepContext& ctx, const Json& b) {
 Result<Json> on_change_owner(StepContext& ctx, const Json& b) {
   auto t = load_task(ctx.db()).value();
   if (auto st = can(t.status, t.sandbox_state, TaskAction::change_owner); !st) return st.error();
-  SQLite::Statement up(ctx.db(), "UPDATE task SET owner_id = ?, owner_name = ?");
-  sql::bind_all(up, b.at("user_id").get<std::string>(), b.at("username").get<std::string>());
-  up.exec();
-  add_participant(ctx, {{"by_id", b["user_id"]}, {"by", b["username"]}});
+  t.owner_id = b.at("user_id").get<std::string>();
+  t.owner_name = b.at("username").get<std::string>();
+  save_task(ctx.db(), t);
+  add_participant(ctx.db(), t.owner_id, t.owner_name, now());
   if (auto st = announce_change(ctx); !st) return st.error();
   if (auto st = tell_owner(ctx, b.value("by", std::string("someone")) + " made you the owner",
                            b.value("by_id", std::string()));
@@ -466,9 +409,8 @@ Result<Json> on_archive(StepContext& ctx, const Json& b) {
   if (auto st = cancel_turns(ctx, t, by); !st) return st.error();
   if (t.sandbox_state == "ready")
     if (auto st = ctx.send(sandbox::address(t.org_id, t.task_id), sandbox::kStop, {{"by", by}}); !st) return st.error();
-  SQLite::Statement up(ctx.db(), "UPDATE task SET archived_at = ?");
-  up.bind(1, static_cast<int64_t>(now()));
-  up.exec();
+  t.archived_at = now();
+  save_task(ctx.db(), t);
   if (auto st = announce_change(ctx); !st) return st.error();
   if (auto st = tell_owner_someone_acted(ctx, b, "archived the task"); !st) return st.error();
   return full_json(ctx.db());
@@ -485,9 +427,11 @@ Result<Json> on_unarchive(StepContext& ctx, const Json& b) {
     if (auto st = ctx.send(sandbox, sandbox::kStart, {{"by", by}}); !st) return st.error();
   } else if (state == "destroyed" || state == "error") {
     if (auto st = ctx.send(sandbox, sandbox::kRetry, {{"by", by}}); !st) return st.error();
-    ctx.db().exec("UPDATE task SET status = 'provisioning', phase = 'provisioning the sandbox again'");
+    t.status = TaskStatus::provisioning;
+    t.phase = "provisioning the sandbox again";
   }
-  ctx.db().exec("UPDATE task SET archived_at = NULL");
+  t.archived_at = std::nullopt;
+  save_task(ctx.db(), t);
   if (auto st = announce_change(ctx); !st) return st.error();
   if (auto st = tell_owner_someone_acted(ctx, b, "unarchived the task"); !st) return st.error();
   return full_json(ctx.db());
@@ -500,9 +444,9 @@ Result<Json> on_kill(StepContext& ctx, const Json& b) {
   // The sandbox's destroy ends every process and agent, and closes its sessions.
   if (auto st = ctx.send(sandbox::address(t.org_id, t.task_id), sandbox::kDestroy, {{"by", by}}); !st)
     return st.error();
-  SQLite::Statement up(ctx.db(), "UPDATE task SET killed_at = ?, phase = NULL");
-  up.bind(1, static_cast<int64_t>(now()));
-  up.exec();
+  t.killed_at = now();
+  t.phase = std::nullopt;
+  save_task(ctx.db(), t);
   close_open_sessions(ctx.db());
   fail_running_ops(ctx.db(), "the task was killed", now());
   if (auto st = announce_change(ctx); !st) return st.error();
@@ -515,8 +459,10 @@ Result<Json> on_retry(StepContext& ctx, const Json& b) {
   if (auto st = can(t.status, t.sandbox_state, TaskAction::retry); !st) return st.error();
   if (auto st = ctx.send(sandbox::address(t.org_id, t.task_id), sandbox::kRetry, {{"by", b.value("by", std::string())}}); !st)
     return st.error();
-  ctx.db().exec("UPDATE task SET status = 'provisioning', phase = 'provisioning the sandbox again', error = NULL, "
-                "error_step = NULL");
+  t.status = TaskStatus::provisioning;
+  t.phase = "provisioning the sandbox again";
+  t.error = t.error_step = std::nullopt;
+  save_task(ctx.db(), t);
   if (auto st = announce_change(ctx); !st) return st.error();
   return full_json(ctx.db());
 }
@@ -547,42 +493,14 @@ Result<Json> summary(ReadContext& ctx, const Json&) { return summary_json(ctx.db
 
 Result<Json> diff(ReadContext& ctx, const Json& a) {
   auto limit = std::clamp<std::int64_t>(a.value("limit", std::int64_t{100}), 1, kListedFiles);
-  auto q = ctx.statement("SELECT path, status, added, removed, patch_truncated FROM diff_files WHERE path > ? "
-                         "ORDER BY path LIMIT ?");
-  q->bind(1, a.value("after", std::string()));
-  q->bind(2, static_cast<int64_t>(limit));
-  Json items = Json::array();
-  while (q->executeStep())
-    items.push_back({{"path", q->getColumn(0).getString()}, {"status", q->getColumn(1).getString()},
-                     {"added", sql::int_or_null(q->getColumn(2))}, {"removed", sql::int_or_null(q->getColumn(3))},
-                     {"binary", q->getColumn(2).isNull()}, {"patch_truncated", q->getColumn(4).getInt() != 0}});
-  Json next = items.size() == static_cast<std::size_t>(limit) ? items.back()["path"] : Json(nullptr);
-  auto totals = diff_totals(ctx.db);
-  totals["items"] = items;
-  totals["next_cursor"] = next;
-  return totals;
+  return list_diff_files(ctx.db, a.value("after", std::string()), limit);
 }
 
-Result<Json> diff_file(ReadContext& ctx, const Json& a) {
-  auto q = ctx.statement("SELECT path, status, added, removed, patch, patch_truncated FROM diff_files WHERE path = ?");
-  q->bind(1, a.at("path").get<std::string>());
-  if (!q->executeStep()) return Error{ErrorCode::not_found, "that file has no changes against the base"};
-  return Json{{"path", q->getColumn(0).getString()}, {"status", q->getColumn(1).getString()},
-              {"added", sql::int_or_null(q->getColumn(2))}, {"removed", sql::int_or_null(q->getColumn(3))},
-              {"binary", q->getColumn(2).isNull()}, {"patch", q->getColumn(4).getString()},
-              {"patch_truncated", q->getColumn(5).getInt() != 0}};
-}
+Result<Json> diff_file(ReadContext& ctx, const Json& a) { return find_diff_file(ctx.db, a.at("path").get<std::string>()); }
 
 Result<Json> ops(ReadContext& ctx, const Json& a) {
   auto limit = std::clamp<std::int64_t>(a.value("limit", std::int64_t{50}), 1, 500);
-  auto before = a.value("before_id", std::int64_t{0});
-  auto q = ctx.statement(fmt::format("SELECT {} FROM ops WHERE id < ? ORDER BY id DESC LIMIT ?", kOpColumns));
-  q->bind(1, static_cast<int64_t>(before > 0 ? before : INT64_MAX));
-  q->bind(2, static_cast<int64_t>(limit));
-  Json items = Json::array();
-  while (q->executeStep()) items.push_back(op_json(*q));
-  Json next = items.size() == static_cast<std::size_t>(limit) ? items.back()["op_id"] : Json(nullptr);
-  return Json{{"items", items}, {"next_cursor", next}};
+  return list_ops(ctx.db, a.value("before_id", std::int64_t{0}), limit);
 }
 
 Result<Json> op(ReadContext& ctx, const Json& a) { return find_op(ctx.db, a.at("op_id").get<std::int64_t>()); }

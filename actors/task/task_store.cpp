@@ -25,7 +25,7 @@ std::optional<TaskRow> load_task(SQLite::Database& db) {
                       "SELECT org_id, task_id, repo_id, repo_url, base_branch, branch, title, prompt, agent, status, "
                       "phase, error, error_step, sandbox_state, provider, network, git_credential, "
                       "permission_timeout_ms, owner_id, owner_name, created_by, conflict_json, attention, version, "
-                      "created_at, updated_at, archived_at, killed_at FROM task");
+                      "created_at, updated_at, archived_at, killed_at, work_prompts_json, commits FROM task");
   if (!q.executeStep()) return std::nullopt;
   // Each field read as its own type (NULL as an empty optional), by column position.
   auto read = [&q](int i, auto& field) { field = sql::column<std::decay_t<decltype(field)>>(q.getColumn(i)); };
@@ -59,7 +59,38 @@ std::optional<TaskRow> load_task(SQLite::Database& db) {
   read(25, t.updated_at);
   read(26, t.archived_at);
   read(27, t.killed_at);
+  read(28, t.work_prompts);
+  read(29, t.commits);
   return t;
+}
+
+void insert_task(SQLite::Database& db, const TaskRow& t) {
+  SQLite::Statement ins(db,
+                        "INSERT INTO task(id, org_id, task_id, repo_id, repo_url, base_branch, branch, title, prompt, "
+                        "agent, status, phase, provider, network, git_credential, permission_timeout_ms, owner_id, "
+                        "owner_name, created_by, created_at, updated_at) "
+                        "VALUES(1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  sql::bind_all(ins, t.org_id, t.task_id, t.repo_id, t.repo_url, t.base_branch, t.branch, t.title, t.prompt, t.agent,
+                to_string(t.status), t.phase, t.provider, t.network, t.git_credential, t.permission_timeout_ms,
+                t.owner_id, t.owner_name, t.created_by, t.created_at, t.updated_at);
+  ins.exec();
+}
+
+void save_task(SQLite::Database& db, const TaskRow& t) {
+  SQLite::Statement up(db,
+                       "UPDATE task SET title = ?, status = ?, phase = ?, error = ?, error_step = ?, sandbox_state = ?, "
+                       "owner_id = ?, owner_name = ?, conflict_json = ?, attention = ?, archived_at = ?, killed_at = ?, "
+                       "work_prompts_json = ?, commits = ?");
+  sql::bind_all(up, t.title, to_string(t.status), t.phase, t.error, t.error_step, t.sandbox_state, t.owner_id,
+                t.owner_name, t.conflict_files.is_null() ? std::nullopt : std::optional(t.conflict_files.dump()),
+                t.attention, t.archived_at, t.killed_at, t.work_prompts.dump(), t.commits);
+  up.exec();
+}
+
+void add_participant(SQLite::Database& db, const std::string& user_id, const std::string& username, std::int64_t at) {
+  SQLite::Statement ins(db, "INSERT OR IGNORE INTO participants(user_id, username, since) VALUES(?, ?, ?)");
+  sql::bind_all(ins, user_id, username, at);
+  ins.exec();
 }
 
 Json to_json(const TaskRow& t) {
@@ -231,6 +262,31 @@ TaskStatus derived_status(SQLite::Database& db) {
 
 // --- The task's sessions, as they report ---------------------------------------------
 
+void insert_session_row(SQLite::Database& db, const std::string& id, const std::string& title,
+                        const std::string& agent, bool running, const std::string& by, std::int64_t at) {
+  SQLite::Statement ins(db, "INSERT INTO sessions(session_id, title, agent, status, created_by, created_at, "
+                            "updated_at) VALUES(?, ?, ?, ?, ?, ?, ?)");
+  sql::bind_all(ins, id, title, agent, running ? "running" : "idle", by, at, at);
+  ins.exec();
+}
+
+std::optional<std::string> apply_session_report(SQLite::Database& db, const SessionReport& r, std::int64_t at) {
+  if (r.report_seq > 0) {
+    SQLite::Statement seen(db, "SELECT report_seq FROM sessions WHERE session_id = ?");
+    sql::bind_all(seen, r.session_id);
+    if (seen.executeStep() && seen.getColumn(0).getInt64() >= r.report_seq)
+      return fmt::format("report {} is older than report {}, applied already", r.report_seq,
+                         seen.getColumn(0).getInt64());
+  }
+  SQLite::Statement up(db, "UPDATE sessions SET status = ?, turn = ?, updated_at = ?, "
+                           "last_turn_status = COALESCE(?, last_turn_status), "
+                           "pending_permissions = CASE WHEN ? THEN 0 ELSE MAX(0, pending_permissions + ?) END, "
+                           "report_seq = MAX(report_seq, ?) WHERE session_id = ?");
+  sql::bind_all(up, r.status, r.turn, at, r.turn_status, r.turn_ended, r.permissions, r.report_seq, r.session_id);
+  if (up.exec() == 0) return "not a session of this task";
+  return std::nullopt;
+}
+
 std::vector<std::string> running_session_ids(SQLite::Database& db) {
   SQLite::Statement q(db, "SELECT session_id FROM sessions WHERE status = 'running'");
   std::vector<std::string> ids;
@@ -290,6 +346,87 @@ void fail_running_ops(SQLite::Database& db, const std::string& error, std::int64
   SQLite::Statement up(db, "UPDATE ops SET status = 'failed', error = ?, ended_at = ? WHERE status = 'running'");
   sql::bind_all(up, error, at);
   up.exec();
+}
+
+std::int64_t insert_op(SQLite::Database& db, GitFlow flow, const Json& args, const std::string& by, std::int64_t at) {
+  SQLite::Statement ins(db, "INSERT INTO ops(kind, status, args_json, by, created_at) VALUES(?, 'running', ?, ?, ?)");
+  sql::bind_all(ins, to_string(flow), args.dump(), by, at);
+  ins.exec();
+  return db.getLastInsertRowid();
+}
+
+void finish_op(SQLite::Database& db, std::int64_t id, bool succeeded, const Json& result,
+               const std::optional<std::string>& error, std::int64_t at) {
+  SQLite::Statement up(db, "UPDATE ops SET status = ?, result_json = ?, error = ?, ended_at = ? WHERE id = ?");
+  sql::bind_all(up, succeeded ? "succeeded" : "failed", result.is_null() ? std::nullopt : std::optional(result.dump()),
+                error, at, id);
+  up.exec();
+}
+
+Json list_ops(SQLite::Database& db, std::int64_t before_id, std::int64_t limit) {
+  SQLite::Statement q(db, fmt::format("SELECT {} FROM ops WHERE id < ? ORDER BY id DESC LIMIT ?", kOpColumns));
+  sql::bind_all(q, before_id > 0 ? before_id : INT64_MAX, limit);
+  Json items = Json::array();
+  while (q.executeStep()) items.push_back(op_json(q));
+  Json next = items.size() == static_cast<std::size_t>(limit) ? items.back()["op_id"] : Json(nullptr);
+  return Json{{"items", items}, {"next_cursor", next}};
+}
+
+// --- The task's diff ----------------------------------------------------------------------
+
+void store_diff(SQLite::Database& db, std::int64_t op_id, const Json& diff, std::int64_t at) {
+  SQLite::Statement newer(db, "SELECT 1 FROM diff_meta WHERE op_id > ?");
+  sql::bind_all(newer, op_id);
+  if (newer.executeStep()) return;
+  db.exec("DELETE FROM diff_files");
+  // Counts are absent for binary files, commits for a repository with none yet: NULL.
+  auto number = [](const Json& v) { return v.is_number() ? std::optional(v.get<std::int64_t>()) : std::nullopt; };
+  auto text = [](const Json& v) { return v.is_string() ? std::optional(v.get<std::string>()) : std::nullopt; };
+  SQLite::Statement ins(db, "INSERT INTO diff_files(path, status, added, removed, patch, patch_truncated) "
+                            "VALUES(?, ?, ?, ?, ?, ?)");
+  for (const auto& f : diff["files"]) {
+    sql::bind_all(ins, f["path"].get<std::string>(), f["status"].get<std::string>(), number(f["added"]),
+                  number(f["removed"]), f["patch"].get<std::string>(), f["patch_truncated"].get<bool>());
+    ins.exec();
+    ins.reset();
+  }
+  SQLite::Statement meta(db, "INSERT OR REPLACE INTO diff_meta(id, base_commit, head_commit, refreshed_at, op_id) "
+                             "VALUES(1, ?, ?, ?, ?)");
+  sql::bind_all(meta, text(diff["base_commit"]), text(diff["head_commit"]), at, op_id);
+  meta.exec();
+}
+
+namespace {
+
+Json diff_file_json(SQLite::Statement& q, bool with_patch) {
+  Json f{{"path", q.getColumn(0).getString()},          {"status", q.getColumn(1).getString()},
+         {"added", sql::int_or_null(q.getColumn(2))},   {"removed", sql::int_or_null(q.getColumn(3))},
+         {"binary", q.getColumn(2).isNull()}};
+  if (with_patch) f["patch"] = q.getColumn(4).getString();
+  f["patch_truncated"] = q.getColumn(5).getInt() != 0;
+  return f;
+}
+
+}  // namespace
+
+Json list_diff_files(SQLite::Database& db, const std::string& after, std::int64_t limit) {
+  SQLite::Statement q(db, "SELECT path, status, added, removed, '', patch_truncated FROM diff_files WHERE path > ? "
+                          "ORDER BY path LIMIT ?");
+  sql::bind_all(q, after, limit);
+  Json items = Json::array();
+  while (q.executeStep()) items.push_back(diff_file_json(q, false));
+  Json next = items.size() == static_cast<std::size_t>(limit) ? items.back()["path"] : Json(nullptr);
+  auto totals = diff_totals(db);
+  totals["items"] = items;
+  totals["next_cursor"] = next;
+  return totals;
+}
+
+Result<Json> find_diff_file(SQLite::Database& db, const std::string& path) {
+  SQLite::Statement q(db, "SELECT path, status, added, removed, patch, patch_truncated FROM diff_files WHERE path = ?");
+  sql::bind_all(q, path);
+  if (!q.executeStep()) return Error{ErrorCode::not_found, "that file has no changes against the base"};
+  return diff_file_json(q, true);
 }
 
 }  // namespace hearth::actors::task

@@ -33,10 +33,21 @@ struct TaskRow {
   std::optional<std::string> attention;  // needs_permission, finished, failed
   std::int64_t version = 0, created_at = 0, updated_at = 0;
   std::optional<std::int64_t> archived_at, killed_at;
+  Json work_prompts = Json::array();  // titles of the prompts the next commit describes
+  std::int64_t commits = 0;           // commits Hearth made of the task's work
 };
 
 // The task's row, or nullopt before on_create wrote it.
 std::optional<TaskRow> load_task(SQLite::Database& db);
+// Writes the task's row for the first time (on_create).
+void insert_task(SQLite::Database& db, const TaskRow& row);
+// Saves what handlers change of the row: title, status, phase, error, error_step,
+// sandbox_state, owner, conflict_files, attention, archived_at, killed_at, work_prompts
+// and commits. (version and updated_at move with announce_change; the rest is fixed at
+// creation.)
+void save_task(SQLite::Database& db, const TaskRow& row);
+// `user_id` takes part in the task as of `at` (their feed hears of it); once is enough.
+void add_participant(SQLite::Database& db, const std::string& user_id, const std::string& username, std::int64_t at);
 
 // The row as task.get shows it (the owner as {user_id, username}; nulls for unset columns).
 Json to_json(const TaskRow& row);
@@ -79,6 +90,24 @@ TaskStatus derived_status(SQLite::Database& db);
 
 // --- The task's sessions, as they report ---------------------------------------------
 
+// A new session row: running when its first prompt goes with it, else idle.
+void insert_session_row(SQLite::Database& db, const std::string& id, const std::string& title,
+                        const std::string& agent, bool running, const std::string& by, std::int64_t at);
+
+// What a session reported (task.command.session_changed).
+struct SessionReport {
+  std::string session_id, status;
+  std::int64_t turn = 0;
+  std::int64_t report_seq = 0;             // 0: unnumbered (always applied)
+  std::optional<std::string> turn_status;  // kept as the last turn's when set
+  int permissions = 0;                     // +1 a permission asked, -1 one answered
+  bool turn_ended = false;                 // no permission waits any more
+};
+// Applies `report` to its session's row as of `at`; nullopt when applied, or why it was
+// not: a report numbered at or below the newest applied one (stale, whatever order it
+// arrived in), or a session the task does not have.
+std::optional<std::string> apply_session_report(SQLite::Database& db, const SessionReport& report, std::int64_t at);
+
 // The sessions running a turn now (not those cancelling one).
 std::vector<std::string> running_session_ids(SQLite::Database& db);
 // Session `id` runs a turn: its prompt was sent.
@@ -111,5 +140,23 @@ struct RunningFlow {
 std::optional<RunningFlow> running_flow(SQLite::Database& db);
 // Every running op fails with `error` as of `at`.
 void fail_running_ops(SQLite::Database& db, const std::string& error, std::int64_t at);
+// A new running op of `flow` with `args`, asked by `by` at `at`: its id.
+std::int64_t insert_op(SQLite::Database& db, GitFlow flow, const Json& args, const std::string& by, std::int64_t at);
+// Op `id` ended at `at`: succeeded or failed, what it did (null: nothing) and why it failed.
+void finish_op(SQLite::Database& db, std::int64_t id, bool succeeded, const Json& result,
+               const std::optional<std::string>& error, std::int64_t at);
+// Newest first, below `before_id` (0: from the newest): {items, next_cursor}.
+Json list_ops(SQLite::Database& db, std::int64_t before_id, std::int64_t limit);
+
+// --- The task's diff ----------------------------------------------------------------------
+
+// Keeps `diff` (parse_diff's shape) as op `op_id`'s, refreshed at `at`, unless a later
+// op's diff is there already.
+void store_diff(SQLite::Database& db, std::int64_t op_id, const Json& diff, std::int64_t at);
+// The changed files after path `after`, in path order, without patches: the totals
+// (diff_totals) with {items, next_cursor}.
+Json list_diff_files(SQLite::Database& db, const std::string& after, std::int64_t limit);
+// One changed file with its patch, or not_found.
+Result<Json> find_diff_file(SQLite::Database& db, const std::string& path);
 
 }  // namespace hearth::actors::task
