@@ -11,6 +11,7 @@
 //   Json row{{"ended_at", sql::int_or_null(q->getColumn(1))}};
 #pragma once
 
+#include <SQLiteCpp/Column.h>
 #include <SQLiteCpp/Statement.h>
 #include <nlohmann/json.hpp>
 
