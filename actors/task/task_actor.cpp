@@ -9,6 +9,7 @@
 #include "actors/identity/identity.h"
 #include "actors/sandbox/sandbox_actor.h"
 #include "actors/sandbox/sandbox_runtime.h"
+#include "actors/sandbox/secrets.h"
 #include "actors/session/session_actor.h"
 #include "actors/task/git_flows.h"
 #include "actors/task/task_announce.h"
@@ -165,15 +166,16 @@ Status create(sandbox::Runtime& rt, StepContext& ctx, const Json& in) {
   SQLite::Statement ins(ctx.db(),
                         "INSERT INTO task(id, org_id, task_id, repo_id, repo_url, base_branch, branch, title, prompt, "
                         "agent, status, phase, provider, network, git_credential, permission_timeout_ms, owner_id, "
-                        "owner_name, created_by, created_at, updated_at) "
+                        "owner_name, created_by, created_at, updated_at, secret_names_json) "
                         "VALUES(1, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'provisioning', 'creating the sandbox', ?, ?, ?, ?, ?, ?, "
-                        "?, ?, ?)");
+                        "?, ?, ?, ?)");
   sql::bind_all(ins, text("org_id"), text("task_id"), text("repo_id"), text("repo_url"), text("base_branch"),
                 text("branch"), text("title"), text("prompt"), text("agent"), rt.config().provider,
                 in.value("network", std::string("none")), credential,
                 in.value("permission_timeout_ms", static_cast<std::int64_t>(rt.config().permission_timeout.count())),
                 owner.at("user_id").get<std::string>(), owner.at("username").get<std::string>(),
-                owner.at("username").get<std::string>(), now(), now());
+                owner.at("username").get<std::string>(), now(), now(),
+                Json(sandbox::agent_secret_names(text("agent"))).dump());
   ins.exec();
   add_participant(ctx, {{"by_id", owner["user_id"]}, {"by", owner["username"]}});
   auto t = load_task(ctx.db()).value();
@@ -546,6 +548,15 @@ Result<Json> get(ReadContext& ctx, const Json&) {
 
 Result<Json> summary(ReadContext& ctx, const Json&) { return summary_json(ctx.db); }
 
+Result<Json> secret_names(ReadContext& ctx, const Json&) {
+  auto q = ctx.statement("SELECT agent, secret_names_json FROM task");
+  if (!q->executeStep()) return Error{ErrorCode::not_found, "no such task"};
+  auto agent = q->getColumn(0).getString();
+  Json names = q->getColumn(1).isNull() ? Json(sandbox::agent_secret_names(agent))
+                                         : Json::parse(q->getColumn(1).getString());
+  return Json{{"agent", agent}, {"secret_names", names}};
+}
+
 Result<Json> diff(ReadContext& ctx, const Json& a) {
   auto limit = std::clamp<std::int64_t>(a.value("limit", std::int64_t{100}), 1, kListedFiles);
   auto q = ctx.statement("SELECT path, status, added, removed, patch_truncated FROM diff_files WHERE path > ? "
@@ -615,6 +626,7 @@ ActorType make_type(sandbox::Runtime& rt) {
       .on_queue(kRevert, git_command(rt, "revert"))
       .on_action(kGet, get)
       .on_action(kSummary, summary)
+      .on_action(kSecretNames, secret_names)
       .on_action(kDiff, diff)
       .on_action(kDiffFile, diff_file)
       .on_action(kOps, ops)
