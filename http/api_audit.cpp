@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "actors/audit/audit_actor.h"
-#include "http/api_tasks.h"
+#include "http/routes.h"
 
 namespace hearth::http {
 namespace {

@@ -4,7 +4,9 @@
 #include <httplib.h>
 
 #include "actors/user/user_actor.h"
-#include "http/api_tasks.h"
+#include "http/actor_calls.h"
+#include "http/routes.h"
+#include "http/streams.h"
 
 namespace hearth::http {
 namespace {

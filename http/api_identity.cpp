@@ -4,10 +4,13 @@
 #include "storage/text.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "actors/organization/organization_actor.h"
-#include "http/api_tasks.h"
-#include "http/router.h"
+#include "http/actor_calls.h"
+#include "http/fields.h"
+#include "http/routes.h"
+#include "http/streams.h"
 #include "storage/database.h"
 
 namespace hearth::http {

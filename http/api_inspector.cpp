@@ -6,8 +6,9 @@
 #include <limits>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
-#include "http/router.h"
+#include "http/routes.h"
 
 namespace hearth::http {
 namespace {

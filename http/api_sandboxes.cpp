@@ -6,12 +6,16 @@
 #include <charconv>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "actors/organization/organization_actor.h"
 #include "actors/sandbox/sandbox_actor.h"
 #include "actors/sandbox/sandbox_runtime.h"
 #include "actors/session/agent_runner.h"
-#include "http/api_tasks.h"
+#include "http/actor_calls.h"
+#include "http/fields.h"
+#include "http/routes.h"
+#include "http/streams.h"
 #include "sandbox/git.h"
 
 namespace hearth::http {
@@ -45,7 +49,7 @@ Result<Json> secret_names(Context& ctx, const Json& list, const char* field) {
 }
 
 Result<Reply> create_sandbox(Context& ctx) {
-  auto runner = agent_runner(ctx);
+  auto runner = ctx.edge.agent_runner();
   if (!runner) return runner.error();
   auto address = sandbox_address(ctx);
   if (!address) return address.error();

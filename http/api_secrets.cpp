@@ -4,9 +4,11 @@
 #include <httplib.h>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "actors/organization/organization_actor.h"
-#include "http/router.h"
+#include "http/fields.h"
+#include "http/routes.h"
 
 namespace hearth::http {
 namespace {

@@ -7,24 +7,26 @@
 #include <charconv>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "actors/identity/identity.h"
 #include "actors/organization/organization_actor.h"
 #include "actors/sandbox/sandbox_actor.h"
 #include "actors/sandbox/sandbox_runtime.h"
+#include "actors/sandbox/secrets.h"
 #include "actors/session/agent_runner.h"
 #include "actors/session/session_actor.h"
 #include "actors/task/task_actor.h"
-#include "http/api_tasks.h"
+#include "http/actor_calls.h"
+#include "http/fields.h"
+#include "http/routes.h"
+#include "http/streams.h"
 #include "sandbox/agents.h"
-#include "sandbox/redactor.h"
 
 namespace hearth::http {
 namespace {
 
 namespace session = actors::session;
-
-constexpr std::size_t kMaxPromptBytes = 256 * 1024;
 
 Result<actors::Address> session_address(const Context& ctx) {
   auto task = task_param(ctx);
@@ -36,9 +38,21 @@ Result<actors::Address> session_address(const Context& ctx) {
   return session::address(ctx.org_id, *task, id);
 }
 
+// The org secrets the session's agent is given (its sandbox's agent_env, the agent's
+// credentials and settings), named when the session was created: one read. A session
+// from before they were kept names none, so its sandbox is asked for its agent_env.
+Result<std::vector<std::string>> secret_names(Context& ctx, const actors::Address& address) {
+  auto s = ctx.edge.host.call(address, session::kSecretNames);
+  if (!s) return s.error();
+  if (!(*s)["secret_names"].is_null()) return (*s)["secret_names"].get<std::vector<std::string>>();
+  auto sandbox = ctx.edge.host.call(actors::sandbox::address(ctx.org_id, (*s)["task_id"]), actors::sandbox::kGet);
+  if (!sandbox) return sandbox.error();
+  return actors::sandbox::agent_secret_names((*s)["agent"], (*sandbox)["agent_env"].get<std::vector<std::string>>());
+}
+
 // A task's sessions come through the task; a bare sandbox (no task actor) gets one directly.
 Result<Reply> create_session(Context& ctx) {
-  auto runner = agent_runner(ctx);
+  auto runner = ctx.edge.agent_runner();
   if (!runner) return runner.error();
   auto task = task_param(ctx);
   if (!task) return task.error();
@@ -50,9 +64,8 @@ Result<Reply> create_session(Context& ctx) {
   if (agent->empty()) *agent = "mock";
   auto def = hearth::sandbox::find_agent(*agent);
   if (!def) return def.error();
-  auto title = string_field(ctx.body, "title", false);
+  auto title = optional_title(ctx.body);
   if (!title) return title.error();
-  if (title->size() > 200) return Error{ErrorCode::invalid, "field \"title\" is at most 200 characters"};
   auto timeout = int_field(ctx.body, "permission_timeout_s", 1, 7 * 24 * 3600);
   if (!timeout) return timeout.error();
   auto sandbox = ctx.edge.host.call(actors::sandbox::address(ctx.org_id, *task), actors::sandbox::kGet);
@@ -68,7 +81,7 @@ Result<Reply> create_session(Context& ctx) {
   auto address = session::address(ctx.org_id, *task, id);
   auto ms = *timeout ? **timeout * 1000 : (*runner)->runtime().config().permission_timeout.count();
   Json input{{"org_id", ctx.org_id}, {"task_id", *task}, {"session_id", id}, {"agent", *agent},
-             {"created_by", ctx.caller->username}, {"permission_timeout_ms", ms}};
+             {"created_by", ctx.caller->username}, {"permission_timeout_ms", ms}, {"agent_env", (*sandbox)["agent_env"]}};
   if (!title->empty()) input["title"] = *title;
   if (auto st = ctx.edge.host.get_or_create(address, input); !st) return st.error();
   auto made = ctx.edge.host.call(address, session::kGet);
@@ -100,19 +113,14 @@ Result<Reply> get_session(Context& ctx) { return read(ctx, session_address(ctx),
 Result<Reply> prompt(Context& ctx) {
   auto address = session_address(ctx);
   if (!address) return address.error();
-  auto text = string_field(ctx.body, "text");
+  auto text = prompt_field(ctx.body, "text", true);
   if (!text) return text.error();
-  if (text->find_first_not_of(" \t\r\n") == std::string::npos)
-    return Error{ErrorCode::invalid, "field \"text\" must say something"};
-  if (text->size() > kMaxPromptBytes)
-    return Error{ErrorCode::too_large, fmt::format("a prompt is at most {} bytes", kMaxPromptBytes)};
-  // The secret values the session's agent gets (its sandbox's agent_env, the agent's
-  // credentials and settings) never reach the transcript through a prompt.
-  auto s = ctx.edge.host.call(*address, session::kGet);
-  if (!s) return s.error();
-  auto sandbox = ctx.edge.host.call(actors::sandbox::address(ctx.org_id, (*s)["task_id"]), actors::sandbox::kGet);
-  if (!sandbox) return sandbox.error();
-  auto redacted = redact_for_agent(ctx, (*s)["agent"], (*sandbox)["agent_env"].get<std::vector<std::string>>(), *text);
+  // The secret values the session's agent gets never reach the transcript through a prompt.
+  auto names = secret_names(ctx, *address);
+  if (!names) return names.error();
+  auto secrets = ctx.edge.secrets();
+  if (!secrets) return secrets.error();
+  auto redacted = (*secrets)->redact(ctx.org_id, *names, *text);
   if (!redacted) return redacted.error();
   return change(ctx, address, session::kPrompt, {{"text", *redacted}, {"by", ctx.caller->username}}, 202);
 }
@@ -250,7 +258,7 @@ Result<Reply> events(Context& ctx) {
 }
 
 Result<Reply> agents(Context& ctx) {
-  auto runner = agent_runner(ctx);
+  auto runner = ctx.edge.agent_runner();
   if (!runner) return runner.error();
   auto secrets = ctx.edge.host.call(actors::organization::address(ctx.org_id), actors::organization::kSecrets);
   if (!secrets) return secrets.error();

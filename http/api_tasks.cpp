@@ -1,94 +1,32 @@
-// Tasks over HTTP (create, list, read, the commands, the git flows, the diff, the
-// task's event stream) and the helpers the task, repository, sandbox and session
-// routes share: see api_tasks.h and docs/http-api.md.
-#include "http/api_tasks.h"
-
+// Tasks over HTTP: create, list, read, the commands, the git flows, the diff, the
+// task's event stream, and a task's new sessions. See docs/http-api.md.
 #include <charconv>
 #include <filesystem>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "actors/identity/identity.h"
 #include "actors/organization/organization_actor.h"
 #include "actors/sandbox/sandbox_runtime.h"
+#include "actors/sandbox/secrets.h"
 #include "actors/session/agent_runner.h"
-#include "actors/session/session_actor.h"
 #include "actors/task/task_actor.h"
 #include "actors/task/task_state.h"
-#include "actors/task/titles.h"
 #include "actors/user/user_actor.h"
+#include "http/actor_calls.h"
+#include "http/fields.h"
+#include "http/remote.h"
+#include "http/routes.h"
+#include "http/streams.h"
 #include "sandbox/agents.h"
 #include "sandbox/git.h"
-#include "sandbox/redactor.h"
 
 namespace hearth::http {
-
-Result<std::string> task_param(const Context& ctx) {
-  const auto& task = ctx.param("task");
-  bool ok = !task.empty() && task.size() <= 64 && std::isalnum(static_cast<unsigned char>(task[0]));
-  for (unsigned char c : task) ok = ok && (std::isalnum(c) || c == '_' || c == '-' || c == '.');
-  if (!ok)
-    return Error{ErrorCode::invalid, "a task id is 1 to 64 letters, digits, '_', '-' or '.', starting with a letter or digit"};
-  return task;
-}
-
-Result<actors::session::AgentRunner*> agent_runner(const Context& ctx) {
-  if (!ctx.edge.config.agents) return Error{ErrorCode::unavailable, "this server runs no sandboxes"};
-  return ctx.edge.config.agents;
-}
-
-Reply accepted(const Context& ctx, const actors::SendReceipt& r, int status) {
-  if (!ctx.wait()) return Reply{202, Json{{"message_id", r.message_id}, {"status", r.status}}};
-  return Reply{status, r.result};
-}
-
-Result<Reply> read(Context& ctx, const Result<actors::Address>& address, const char* action, const Json& args) {
-  if (!address) return address.error();
-  auto at = position(ctx, address->id());
-  auto r = ctx.edge.host.call(*address, action, args);
-  if (!r) return r.error();
-  return positioned(ctx, at, std::move(*r));
-}
-
-Status must_exist(Context& ctx, const Result<actors::Address>& address, const char* what) {
-  if (!address) return address.error();
-  auto exists = ctx.edge.host.exists(*address);
-  if (!exists) return exists.error();
-  if (!*exists) return Error{ErrorCode::not_found, fmt::format("no such {}", what)};
-  return {};
-}
-
-Result<Reply> change(Context& ctx, const Result<actors::Address>& address, const char* queue, const Json& body,
-                     int status) {
-  if (!address) return address.error();
-  auto r = ctx.edge.send(*address, queue, body, ctx.wait());
-  if (!r) return r.error();
-  return accepted(ctx, *r, status);
-}
-
-Result<std::string> redact_for_agent(const Context& ctx, const std::string& agent,
-                                     const std::vector<std::string>& extra_names, const std::string& text) {
-  auto runner = agent_runner(ctx);
-  if (!runner) return runner.error();
-  auto names = extra_names;
-  if (auto def = hearth::sandbox::find_agent(agent)) {
-    names.insert(names.end(), (*def)->credentials.begin(), (*def)->credentials.end());
-    names.insert(names.end(), (*def)->settings.begin(), (*def)->settings.end());
-  }
-  auto values = (*runner)->runtime().open_secrets(ctx.org_id, names);
-  if (!values) return values.error();
-  return hearth::sandbox::Redactor({values->begin(), values->end()}).redact(text);
-}
-
-
-// --- The task routes ------------------------------------------------------------------
-
 namespace {
 
 namespace task = actors::task;
 namespace org = actors::organization;
-
-constexpr std::size_t kMaxPromptBytes = 256 * 1024;
 
 Result<actors::Address> task_address(const Context& ctx) {
   auto id = task_param(ctx);
@@ -110,31 +48,51 @@ Result<Reply> to_task(Context& ctx, const char* queue, Json body = Json::object(
   return change(ctx, address, queue, by(ctx, std::move(body)), status);
 }
 
-// {"title"}: 1 to 200 characters, not only blanks.
-Result<std::string> title_field(const Context& ctx) {
-  auto title = string_field(ctx.body, "title");
-  if (!title) return title.error();
-  if (title->find_first_not_of(" \t") == std::string::npos || title->size() > 200)
-    return Error{ErrorCode::invalid, "field \"title\" is 1 to 200 characters"};
-  return title;
+// `text` redacted of the org secrets the task's agent is given (named when the task was
+// created): one read of the task.
+Result<std::string> redact_for_task(Context& ctx, const actors::Address& address, const std::string& text) {
+  auto t = ctx.edge.host.call(address, task::kSecretNames);
+  if (!t) return t.error();
+  auto secrets = ctx.edge.secrets();
+  if (!secrets) return secrets.error();
+  return (*secrets)->redact(ctx.org_id, (*t)["secret_names"].get<std::vector<std::string>>(), text);
 }
 
-Result<std::string> prompt_text(const Context& ctx, const char* field, bool required) {
-  auto text = string_field(ctx.body, field, required);
-  if (!text) return text.error();
-  if (required && text->find_first_not_of(" \t\r\n") == std::string::npos)
-    return Error{ErrorCode::invalid, fmt::format("field \"{}\" must say something", field)};
-  if (text->size() > kMaxPromptBytes)
-    return Error{ErrorCode::too_large, fmt::format("a prompt is at most {} bytes", kMaxPromptBytes)};
-  return text;
+// `text` redacted of the org secrets `agent` is given in a task's sandbox (which has no
+// agent_env): no read at all.
+Result<std::string> redact_for_agent(Context& ctx, const std::string& agent, const std::string& text) {
+  auto secrets = ctx.edge.secrets();
+  if (!secrets) return secrets.error();
+  return (*secrets)->redact(ctx.org_id, actors::sandbox::agent_secret_names(agent), text);
 }
 
+// A base branch the remote does not have is refused now (a provisioning error would
+// follow, and no retry could mend it).
+Status check_base_branch(Context& ctx, actors::sandbox::Runtime& rt, const Json& repo, const std::string& base) {
+  if (base.empty() || base == repo["default_branch"]) return {};
+  auto remote = describe_remote(rt, ctx.org_id, repo["url"],
+                                repo["credential"].is_string() ? repo["credential"].get<std::string>() : "");
+  if (!remote) return remote.error();
+  std::vector<std::string> names;
+  for (const auto& b : (*remote)["items"]) names.push_back(b["name"]);
+  if (std::find(names.begin(), names.end(), base) != names.end()) return {};
+  if (names.size() > 10) names.resize(10), names.push_back("…");
+  return Error{ErrorCode::invalid, fmt::format("repository {} has no branch \"{}\" (it has: {})",
+                                               repo["repo_id"].get<std::string>(), base,
+                                               names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", ")))};
+}
+
+// The edge checks what only it can (the body's shape, that the agent is installed on
+// this server's disk, that the remote has the base branch) and redacts the prompt before
+// its first durable write; the organization decides the rest (title, branch, network)
+// in the one message it is sent. The install probe stays here: it reads the server's
+// data dir, which the organization's actor does not know.
 Result<Reply> create_task(Context& ctx) {
-  auto runner = agent_runner(ctx);
+  auto runner = ctx.edge.agent_runner();
   if (!runner) return runner.error();
   auto repo_id = string_field(ctx.body, "repo");
   if (!repo_id) return repo_id.error();
-  auto prompt = prompt_text(ctx, "prompt", true);
+  auto prompt = prompt_field(ctx.body, "prompt", true);
   if (!prompt) return prompt.error();
   auto agent = string_field(ctx.body, "agent", false);
   if (!agent) return agent.error();
@@ -146,52 +104,28 @@ Result<Reply> create_task(Context& ctx) {
     return Error{ErrorCode::conflict, fmt::format("the agent {} is not installed on this server; an admin runs "
                                                   "`hearth agents install {}`", *agent, *agent)};
   Json fields;
-  for (const char* f : {"base_branch", "branch", "title"}) {
+  for (const char* f : {"base_branch", "branch"}) {
     auto v = string_field(ctx.body, f, false);
     if (!v) return v.error();
+    if (!v->empty() && !hearth::sandbox::valid_branch(*v))
+      return Error{ErrorCode::invalid, fmt::format("field \"{}\": \"{}\" is not a valid branch name", f, v->substr(0, 200))};
     fields[f] = *v;
   }
-  for (const char* f : {"base_branch", "branch"}) {
-    auto v = fields[f].get<std::string>();
-    if (!v.empty() && !hearth::sandbox::valid_branch(v))
-      return Error{ErrorCode::invalid, fmt::format("field \"{}\": \"{}\" is not a valid branch name", f, v.substr(0, 200))};
-  }
-  auto title = fields["title"].get<std::string>();
-  if (title.size() > 200) return Error{ErrorCode::invalid, "field \"title\" is at most 200 characters"};
+  auto title = optional_title(ctx.body);
+  if (!title) return title.error();
   auto timeout = int_field(ctx.body, "permission_timeout_s", 1, 7 * 24 * 3600);
   if (!timeout) return timeout.error();
   auto repo = ctx.edge.host.call(org::address(ctx.org_id), org::kRepo, {{"repo_id", *repo_id}});
   if (!repo) return repo.error();
-  // A base branch the remote does not have is refused now (a provisioning error would
-  // follow, and no retry could mend it).
-  if (auto base = fields["base_branch"].get<std::string>(); !base.empty() && base != (*repo)["default_branch"]) {
-    auto remote = describe_remote((*runner)->runtime(), ctx.org_id, (*repo)["url"],
-                                  (*repo)["credential"].is_string() ? (*repo)["credential"].get<std::string>() : "");
-    if (!remote) return remote.error();
-    std::vector<std::string> names;
-    for (const auto& b : (*remote)["items"]) names.push_back(b["name"]);
-    if (std::find(names.begin(), names.end(), base) == names.end()) {
-      if (names.size() > 10) names.resize(10), names.push_back("…");
-      return Error{ErrorCode::invalid, fmt::format("repository {} has no branch \"{}\" (it has: {})", *repo_id, base,
-                                                   names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", ")))};
-    }
-  }
-  auto redacted = redact_for_agent(ctx, *agent, {}, *prompt);
+  if (auto st = check_base_branch(ctx, (*runner)->runtime(), *repo, fields["base_branch"]); !st) return st.error();
+  auto redacted = redact_for_agent(ctx, *agent, *prompt);
   if (!redacted) return redacted.error();
-  bool conventional = false;
-  if (title.empty()) {
-    auto org = ctx.edge.host.call(org::address(ctx.org_id), org::kGet);
-    if (!org) return org.error();
-    conventional = (*org)["settings"].value("conventional_titles", false);
-  }
-  bool https = (*repo)["url"].get<std::string>().rfind("https://", 0) == 0;
   Json body{{"task_id", identity::new_id("t_")},
             {"repo_id", *repo_id},
             {"prompt", *redacted},
             {"agent", *agent},
-            {"title", title.empty() ? task::derive_title(*redacted, conventional) : title},
-            {"owner", {{"user_id", ctx.caller->user_id}, {"username", ctx.caller->username}}},
-            {"network", https || (*def)->needs_network ? "host" : "none"}};
+            {"owner", {{"user_id", ctx.caller->user_id}, {"username", ctx.caller->username}}}};
+  if (!title->empty()) body["title"] = *title;
   if (!fields["base_branch"].get<std::string>().empty()) body["base_branch"] = fields["base_branch"];
   if (!fields["branch"].get<std::string>().empty()) body["branch"] = fields["branch"];
   if (*timeout) body["permission_timeout_ms"] = **timeout * 1000;
@@ -258,7 +192,7 @@ Handler command(const char* queue, int status = 200) {
 }
 
 Result<Reply> rename(Context& ctx) {
-  auto title = title_field(ctx);
+  auto title = title_field(ctx.body);
   if (!title) return title.error();
   return to_task(ctx, task::kRename, {{"title", *title}});
 }
@@ -273,15 +207,13 @@ Result<Reply> change_owner(Context& ctx) {
 }
 
 Result<Reply> prompt(Context& ctx) {
-  auto text = prompt_text(ctx, "text", true);
+  auto text = prompt_field(ctx.body, "text", true);
   if (!text) return text.error();
   auto session_id = string_field(ctx.body, "session_id", false);
   if (!session_id) return session_id.error();
   auto address = task_address(ctx);
   if (!address) return address.error();
-  auto t = ctx.edge.host.call(*address, task::kGet);
-  if (!t) return t.error();
-  auto redacted = redact_for_agent(ctx, (*t)["agent"], {}, *text);
+  auto redacted = redact_for_task(ctx, *address, *text);
   if (!redacted) return redacted.error();
   Json body = by(ctx, {{"text", *redacted}});
   if (!session_id->empty()) body["session_id"] = *session_id;
@@ -290,10 +222,6 @@ Result<Reply> prompt(Context& ctx) {
 
 }  // namespace
 
-Result<Json> member_named(Context& ctx, const std::string& username) {
-  return ctx.edge.host.call(org::address(ctx.org_id), org::kMemberNamed, {{"username", username}});
-}
-
 Result<Reply> create_task_session(Context& ctx) {
   auto address = task_address(ctx);
   if (auto st = must_exist(ctx, address, "task"); !st) return st.error();
@@ -301,16 +229,13 @@ Result<Reply> create_task_session(Context& ctx) {
   if (!agent) return agent.error();
   if (!agent->empty())
     if (auto def = hearth::sandbox::find_agent(*agent); !def) return def.error();
-  auto title = string_field(ctx.body, "title", false);
+  auto title = optional_title(ctx.body);
   if (!title) return title.error();
-  if (title->size() > 200) return Error{ErrorCode::invalid, "field \"title\" is at most 200 characters"};
-  auto text = prompt_text(ctx, "prompt", false);
+  auto text = prompt_field(ctx.body, "prompt", false);
   if (!text) return text.error();
   Json body = by(ctx, {{"agent", *agent}, {"title", *title}});
   if (!text->empty()) {
-    auto t = ctx.edge.host.call(*address, task::kGet);
-    if (!t) return t.error();
-    auto redacted = redact_for_agent(ctx, agent->empty() ? (*t)["agent"].get<std::string>() : *agent, {}, *text);
+    auto redacted = agent->empty() ? redact_for_task(ctx, *address, *text) : redact_for_agent(ctx, *agent, *text);
     if (!redacted) return redacted.error();
     body["prompt"] = *redacted;
   }
@@ -320,7 +245,7 @@ Result<Reply> create_task_session(Context& ctx) {
 namespace {
 
 Result<Reply> rename_session(Context& ctx) {
-  auto title = title_field(ctx);
+  auto title = title_field(ctx.body);
   if (!title) return title.error();
   return to_task(ctx, task::kRenameSession, {{"session_id", ctx.param("session")}, {"title", *title}});
 }
@@ -404,7 +329,7 @@ Result<Reply> get_draft(Context& ctx) {
 Result<Reply> put_draft(Context& ctx) {
   auto id = task_param(ctx);
   if (!id) return id.error();
-  auto text = prompt_text(ctx, "text", false);
+  auto text = prompt_field(ctx.body, "text", false);
   if (!text) return text.error();
   return change(ctx, actors::user::address(ctx.caller->user_id), actors::user::kSetDraft,
                 {{"org_id", ctx.org_id}, {"task_id", *id}, {"session_id", ctx.param("session").substr(0, 64)}, {"text", *text}});

@@ -21,7 +21,9 @@
 #include "actors/organization/organization_actor.h"
 #include "http/connection_gate.h"
 #include "http/errors.h"
+#include "http/fields.h"
 #include "http/peer.h"
+#include "http/routes.h"
 #include "storage/database.h"
 #include "storage/text.h"
 

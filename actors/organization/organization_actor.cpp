@@ -13,6 +13,7 @@
 #include "actors/task/task_store.h"
 #include "actors/task/titles.h"
 #include "actors/user/user_actor.h"
+#include "sandbox/agents.h"
 #include "storage/database.h"
 #include "storage/sql.h"
 
@@ -180,6 +181,10 @@ Result<Json> sealed_secrets(ReadContext& ctx, const Json& a) {
   return out;
 }
 
+bool conventional_titles(SQLite::Database& db) {
+  return db.execAndGet("SELECT conventional_titles FROM organization").getInt() != 0;
+}
+
 Result<Json> set_settings(StepContext& ctx, const Json& b) {
   if (b.contains("conventional_titles")) {
     SQLite::Statement up(ctx.db(), "UPDATE organization SET conventional_titles = ?, updated_at = ?");
@@ -187,7 +192,7 @@ Result<Json> set_settings(StepContext& ctx, const Json& b) {
     up.bind(2, static_cast<int64_t>(storage::now_ms()));
     up.exec();
   }
-  Json settings{{"conventional_titles", ctx.db().execAndGet("SELECT conventional_titles FROM organization").getInt() != 0}};
+  Json settings{{"conventional_titles", conventional_titles(ctx.db())}};
   ctx.broadcast("organization.settings.changed", settings);
   return settings;
 }
@@ -346,13 +351,23 @@ void upsert_summary(SQLite::Database& db, const Json& s) {
   up.exec();
 }
 
-// Reserves the branch, indexes the task and brings its actor into being, which creates
-// the sandbox and, once it is ready, the first session with the prompt.
+// The network a task's sandbox gets: host when git reaches the repository over https or
+// the agent calls a model API (sandbox/agents.h needs_network), else none.
+std::string task_network(const std::string& repo_url, const std::string& agent) {
+  auto def = hearth::sandbox::find_agent(agent);
+  bool agent_needs = def && (*def)->needs_network;
+  return repo_url.rfind("https://", 0) == 0 || agent_needs ? "host" : "none";
+}
+
+// Decides the task's title (when not given), branch and network, reserves the branch,
+// indexes the task and brings its actor into being, which creates the sandbox and, once
+// it is ready, the first session with the prompt.
 Result<Json> create_task(StepContext& ctx, const Json& b) {
   auto repo = find_repo(ctx.db(), b.at("repo_id").get<std::string>());
   if (!repo) return repo.error();
   auto task_id = b.at("task_id").get<std::string>();
-  auto title = b.at("title").get<std::string>();
+  auto title = b.value("title", std::string());
+  if (title.empty()) title = task::derive_title(b.at("prompt").get<std::string>(), conventional_titles(ctx.db()));
   auto base = b.value("base_branch", std::string());
   if (base.empty()) base = (*repo)["default_branch"];
   auto branch = b.value("branch", std::string());
@@ -372,7 +387,7 @@ Result<Json> create_task(StepContext& ctx, const Json& b) {
   Json input{{"org_id", org_id(ctx.db())},    {"task_id", task_id},          {"repo_id", (*repo)["repo_id"]},
              {"repo_url", (*repo)["url"]},    {"base_branch", base},         {"branch", branch},
              {"title", title},                {"prompt", b.at("prompt")},    {"agent", b.at("agent")},
-             {"owner", b.at("owner")},        {"network", b.value("network", std::string("none"))},
+             {"owner", b.at("owner")},        {"network", task_network((*repo)["url"], b.at("agent"))},
              {"git_credential", (*repo)["credential"]}};
   if (b.contains("permission_timeout_ms")) input["permission_timeout_ms"] = b["permission_timeout_ms"];
   // Indexed at once, as the task will index itself: provisioning, no sessions, version 0.

@@ -24,8 +24,10 @@ inline constexpr const char* kSetSettings = "organization.command.set_settings";
 // {repo_id, url, name, default_branch, credential?, by}: the edge checked the URL with git.
 inline constexpr const char* kAddRepo = "organization.command.add_repo";
 inline constexpr const char* kRemoveRepo = "organization.command.remove_repo";  // {repo_id}
-// {task_id, repo_id, prompt, agent, title, base_branch?, branch?, owner: {user_id, username},
-//  permission_timeout_ms?, network}: reserves the branch, indexes the task, creates its actor.
+// {task_id, repo_id, prompt, agent, title?, base_branch?, branch?, owner: {user_id, username},
+//  permission_timeout_ms?}: decides what the task is not told (its title from the prompt
+//  under the org's conventional_titles, its branch, its sandbox's network), reserves the
+//  branch, indexes the task, creates its actor. The prompt arrives redacted.
 inline constexpr const char* kCreateTask = "organization.command.create_task";
 inline constexpr const char* kTaskChanged = "organization.command.task_changed";  // a task's summary (versioned)
 

@@ -17,6 +17,7 @@
 #include "actors/host/host.h"
 #include "actors/sandbox/sandbox_actor.h"
 #include "actors/sandbox/sandbox_runtime.h"
+#include "actors/sandbox/secrets.h"
 #include "actors/session/permission_desk.h"
 #include "actors/session/session_actor.h"
 #include "actors/session/transcript.h"
@@ -421,9 +422,7 @@ Result<bool> AgentRunner::ensure_agent(const std::shared_ptr<Live>& l, const Tur
                                                   plan.agent)};
   auto provider = runtime_.provider(sandbox["provider"].get<std::string>());
   if (!provider) return provider.error();
-  std::vector<std::string> names;
-  for (const auto& n : sandbox["agent_env"]) names.push_back(n.get<std::string>());
-  for (const auto* list : {&(*def)->credentials, &(*def)->settings}) names.insert(names.end(), list->begin(), list->end());
+  auto names = actors::sandbox::agent_secret_names(plan.agent, sandbox["agent_env"].get<std::vector<std::string>>());
   auto secrets = runtime_.open_secrets(sandbox["org_id"].get<std::string>(), names);
   if (!secrets) return explain(*l, secrets.error());
   // A new redactor, with this agent's secrets, for everything it says from now on.

@@ -10,6 +10,7 @@
 #include "actors/host/host.h"
 #include "actors/host/step_context.h"
 #include "actors/sandbox/sandbox_actor.h"
+#include "actors/sandbox/secrets.h"
 #include "actors/session/agent_runner.h"
 #include "actors/session/transcript.h"
 #include "actors/task/task_actor.h"
@@ -260,8 +261,8 @@ void cancel_pending(StepContext& ctx, Appender& events, const std::string& by) {
 
 Status create(StepContext& ctx, const Json& in) {
   SQLite::Statement ins(ctx.db(), "INSERT INTO session(id, org_id, task_id, session_id, agent, title, status, "
-                                  "permission_timeout_ms, created_by, created_at, updated_at) "
-                                  "VALUES(1, ?, ?, ?, ?, ?, 'idle', ?, ?, ?, ?)");
+                                  "permission_timeout_ms, created_by, created_at, updated_at, secret_names_json) "
+                                  "VALUES(1, ?, ?, ?, ?, ?, 'idle', ?, ?, ?, ?, ?)");
   ins.bind(1, in.at("org_id").get<std::string>());
   ins.bind(2, in.at("task_id").get<std::string>());
   ins.bind(3, in.at("session_id").get<std::string>());
@@ -272,6 +273,8 @@ Status create(StepContext& ctx, const Json& in) {
   ins.bind(7, in.value("created_by", std::string()));
   ins.bind(8, static_cast<int64_t>(now()));
   ins.bind(9, static_cast<int64_t>(now()));
+  auto agent_env = in.value("agent_env", std::vector<std::string>{});
+  ins.bind(10, Json(sandbox::agent_secret_names(in.at("agent").get<std::string>(), std::move(agent_env))).dump());
   ins.exec();
   if (in.value("task_linked", false)) ctx.db().exec("UPDATE session SET task_linked = 1");
   {
@@ -554,6 +557,13 @@ Result<Json> get(AgentRunner& runner, ReadContext& ctx, const Json&) {
   return s;
 }
 
+Result<Json> secret_names(ReadContext& ctx, const Json&) {
+  auto q = ctx.statement("SELECT agent, task_id, secret_names_json FROM session");
+  if (!q->executeStep()) return Error{ErrorCode::not_found, "no such session"};
+  Json names = q->getColumn(2).isNull() ? Json(nullptr) : Json::parse(q->getColumn(2).getString());
+  return Json{{"agent", q->getColumn(0).getString()}, {"task_id", q->getColumn(1).getString()}, {"secret_names", names}};
+}
+
 Result<Json> transcript(ReadContext& ctx, const Json& a) {
   auto after = std::max<std::int64_t>(a.value("after_seq", std::int64_t{0}), 0);
   auto limit = std::clamp<std::int64_t>(a.value("limit", std::int64_t{200}), 1, 1000);
@@ -608,6 +618,7 @@ ActorType make_type(AgentRunner& runner) {
       .on_queue(kRevokeAlways, with(on_revoke_always))
       .on_queue(kRestart, with(on_restart))
       .on_action(kGet, [&runner](ReadContext& ctx, const Json& a) { return get(runner, ctx, a); })
+      .on_action(kSecretNames, secret_names)
       .on_action(kTranscript, transcript)
       .on_action(kPermissions, permissions);
   return t;

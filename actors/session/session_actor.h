@@ -26,7 +26,9 @@ inline Address address(const std::string& org_id, const std::string& task_id, co
   return {"session", {org_id, task_id, session_id}};
 }
 
-// Created with {org_id, task_id, session_id, agent, title?, created_by, permission_timeout_ms?}.
+// Created with {org_id, task_id, session_id, agent, title?, created_by, permission_timeout_ms?,
+// agent_env?}: agent_env, the sandbox's extra secrets for its agents, only names which
+// org secrets the session's prompts are redacted of (kSecretNames).
 
 // Queues people's requests reach.
 inline constexpr const char* kPrompt = "session.command.prompt";                    // {text, by}
@@ -46,6 +48,10 @@ inline constexpr const char* kPermissionTimeout = "session.command.permission_ti
 inline constexpr const char* kGet = "session.get";
 inline constexpr const char* kTranscript = "session.transcript";    // {after_seq?, limit?} -> {items, last_seq}
 inline constexpr const char* kPermissions = "session.permissions";  // {status?}
+// {agent, task_id, secret_names}: the org secrets the session's agent is given, named at
+// creation (for the edge, which redacts prompts with them; no route answers it);
+// secret_names is null for a session created before they were kept.
+inline constexpr const char* kSecretNames = "session.secret_names";
 
 // Decisions a person gives on a permission request.
 inline constexpr const char* kDecisions[] = {"allow_once", "allow_always", "reject"};

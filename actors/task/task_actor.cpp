@@ -9,6 +9,7 @@
 #include "actors/identity/identity.h"
 #include "actors/sandbox/sandbox_actor.h"
 #include "actors/sandbox/sandbox_runtime.h"
+#include "actors/sandbox/secrets.h"
 #include "actors/session/session_actor.h"
 #include "actors/task/git_flows.h"
 #include "actors/task/task_announce.h"
@@ -142,6 +143,7 @@ Status create(sandbox::Runtime& rt, StepContext& ctx, const Json& in) {
   t.owner_id = owner.at("user_id").get<std::string>();
   t.owner_name = t.created_by = owner.at("username").get<std::string>();
   t.created_at = t.updated_at = now();
+  t.secret_names = sandbox::agent_secret_names(t.agent);
   insert_task(ctx.db(), t);
   add_participant(ctx.db(), t.owner_id, t.owner_name, now());
   Json sandbox_input{{"org_id", t.org_id},         {"task_id", t.task_id},   {"provider", t.provider},
@@ -491,6 +493,14 @@ Result<Json> get(ReadContext& ctx, const Json&) {
 
 Result<Json> summary(ReadContext& ctx, const Json&) { return summary_json(ctx.db); }
 
+Result<Json> secret_names(ReadContext& ctx, const Json&) {
+  auto t = load_task(ctx.db);
+  if (!t) return Error{ErrorCode::not_found, "no such task"};
+  // A task created before names were kept: its agent's, as they are now.
+  Json names = t->secret_names.is_null() ? Json(sandbox::agent_secret_names(t->agent)) : t->secret_names;
+  return Json{{"agent", t->agent}, {"secret_names", names}};
+}
+
 Result<Json> diff(ReadContext& ctx, const Json& a) {
   auto limit = std::clamp<std::int64_t>(a.value("limit", std::int64_t{100}), 1, kListedFiles);
   return list_diff_files(ctx.db, a.value("after", std::string()), limit);
@@ -532,6 +542,7 @@ ActorType make_type(sandbox::Runtime& rt) {
       .on_queue(kRevert, git_command(rt, GitFlow::revert))
       .on_action(kGet, get)
       .on_action(kSummary, summary)
+      .on_action(kSecretNames, secret_names)
       .on_action(kDiff, diff)
       .on_action(kDiffFile, diff_file)
       .on_action(kOps, ops)

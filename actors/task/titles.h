@@ -1,6 +1,6 @@
 // A task's title and branch name, derived from what a person wrote: the title in the
 // prompt's own words, the branch a readable ASCII slug of the title. Pure text, no I/O;
-// the edge titles a new task with derive_title, the organization reserves a branch with
+// the organization titles a new task with derive_title and reserves a branch with
 // derive_branch, and the task describes its next commit by its prompts' titles. Also
 // `plural`, the count and noun the task's messages use.
 #pragma once

@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "actors/session/session_actor.h"
 #include "tests/support/agent_world.h"
 
 using namespace hearth;
@@ -361,6 +362,20 @@ TEST_CASE("secret values never reach the transcript, process output, or the sess
     std::string bytes((std::istreambuf_iterator<char>(in)), {});
     CHECK_MESSAGE(bytes.find(value) == std::string::npos, f.path());
   }
+}
+
+TEST_CASE("a session names the org secrets its agent gets when it is created: its sandbox's agent_env, then the agent's") {
+  AgentWorld w;
+  REQUIRE(w.s.call("PUT", "/v1/orgs/acme/secrets/DEPLOY_TOKEN", w.owner, json{{"value", "tok-0123456789"}}).status == 200);
+  auto box = w.ready_sandbox("t1", json{{"agent_env", {"DEPLOY_TOKEN"}}});
+  REQUIRE(box["state"] == "ready");
+  auto path = w.session("t1", "claude");  // not installed: a session may still be made, its turns fail
+  auto session_id = path.substr(path.rfind('/') + 1);
+  auto named = w.s.host->call(actors::session::address(box["org_id"], "t1", session_id), actors::session::kSecretNames);
+  REQUIRE(named.ok());
+  CHECK((*named)["secret_names"] == json::array({"DEPLOY_TOKEN", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_MODEL"}));
+  // Not part of what people read of the session.
+  CHECK_FALSE(w.s.call("GET", path, w.owner).body.contains("secret_names"));
 }
 
 TEST_CASE("the session's event stream resumes exactly after any Last-Event-ID, then follows live") {

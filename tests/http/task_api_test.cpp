@@ -159,6 +159,20 @@ TEST_CASE("a follow-up prompt runs in the task's session, bad input is refused w
   CHECK(w.s.call("GET", TaskWorld::task_path(id) + "/ops/abc", w.owner).status == 404);
 }
 
+TEST_CASE("the organization decides a new task's network: none for a repository on disk and an agent that needs none") {
+  TaskWorld w;
+  auto id = w.create("/say hello");
+  auto task = w.settled(id);
+  auto sandbox = w.s.call("GET", TaskWorld::task_path(id) + "/sandbox", w.owner);
+  REQUIRE(sandbox.status == 200);
+  CHECK(sandbox.body["network"] == "none");
+  // The secrets its prompts are redacted of were named at creation: the mock agent takes none.
+  auto named = w.s.host->call(actors::task::address(task["org_id"], id), actors::task::kSecretNames);
+  REQUIRE(named.ok());
+  CHECK((*named)["agent"] == "mock");
+  CHECK((*named)["secret_names"] == json::array());
+}
+
 TEST_CASE("sync onto a base that conflicts: the rebase is aborted, the task lists the files, the repository is clean") {
   TaskWorld w;
   auto id = w.create("/write README.md changed by the agent");
