@@ -5,6 +5,8 @@
 // Goal: peak RSS < 300 MB.
 #include <httplib.h>
 
+#include <spdlog/spdlog.h>
+
 #include <atomic>
 #include <thread>
 

@@ -9,6 +9,8 @@
 
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
 #include "actors/organization/organization_actor.h"
 #include "bench/edge_util.h"
 

@@ -2,6 +2,7 @@
 // limit in every framing, slow clients, stream hogs, password guessing and DNS
 // rebinding. Each test performs the attack and fails if it works again.
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 #include <zlib.h>
 
 #include <atomic>
