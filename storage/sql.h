@@ -92,4 +92,18 @@ inline nlohmann::json int_or_null(const SQLite::Column& c) {
   return c.isNull() ? nlohmann::json(nullptr) : nlohmann::json(c.getInt64());
 }
 
+// What a nullable column takes from JSON: the string (or integer) `v` holds, or
+// nullopt (NULL) when it holds anything else, null included.
+inline std::optional<std::string> optional_text(const nlohmann::json& v) {
+  return v.is_string() ? std::optional(v.get<std::string>()) : std::nullopt;
+}
+inline std::optional<std::int64_t> optional_int(const nlohmann::json& v) {
+  return v.is_number_integer() ? std::optional(v.get<std::int64_t>()) : std::nullopt;
+}
+// The same for the field `key` of the object `obj` (absent: nullopt).
+inline std::optional<std::string> optional_text(const nlohmann::json& obj, const char* key) {
+  auto it = obj.find(key);
+  return it == obj.end() ? std::nullopt : optional_text(*it);
+}
+
 }  // namespace hearth::sql

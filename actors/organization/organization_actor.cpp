@@ -40,7 +40,7 @@ Json member_json(SQLite::Statement& q) {
 
 Result<Json> find_member(SQLite::Database& db, const std::string& user_id) {
   SQLite::Statement q(db, "SELECT user_id, username, role, added_at, updated_at FROM members WHERE user_id = ?");
-  q.bind(1, user_id);
+  sql::bind_all(q, user_id);
   if (!q.executeStep()) return Error{ErrorCode::not_found, "that user is not a member of this organization"};
   return member_json(q);
 }
@@ -53,19 +53,13 @@ Status create(StepContext& ctx, const Json& in) {
   auto now = static_cast<int64_t>(storage::now_ms());
   SQLite::Statement ins(ctx.db(),
                         "INSERT INTO organization(id, org_id, slug, name, created_at, updated_at) VALUES(1, ?, ?, ?, ?, ?)");
-  ins.bind(1, in.at("org_id").get<std::string>());
-  ins.bind(2, in.at("slug").get<std::string>());
-  ins.bind(3, in.at("name").get<std::string>());
-  ins.bind(4, now);
-  ins.bind(5, now);
+  sql::bind_all(ins, in.at("org_id").get<std::string>(), in.at("slug").get<std::string>(),
+                in.at("name").get<std::string>(), now, now);
   ins.exec();
   const auto& owner = in.at("owner");
   SQLite::Statement mem(ctx.db(),
                         "INSERT INTO members(user_id, username, role, added_at, updated_at) VALUES(?, ?, 'owner', ?, ?)");
-  mem.bind(1, owner.at("user_id").get<std::string>());
-  mem.bind(2, owner.at("username").get<std::string>());
-  mem.bind(3, now);
-  mem.bind(4, now);
+  sql::bind_all(mem, owner.at("user_id").get<std::string>(), owner.at("username").get<std::string>(), now, now);
   mem.exec();
   Json ignored;
   return index_membership(ctx, ignored, owner.at("user_id").get<std::string>(), "owner");
@@ -79,11 +73,7 @@ Result<Json> add_member(StepContext& ctx, const Json& b) {
     return Error{ErrorCode::conflict, fmt::format("{} is a member already", b.at("username").get<std::string>())};
   auto now = static_cast<int64_t>(storage::now_ms());
   SQLite::Statement mem(ctx.db(), "INSERT INTO members(user_id, username, role, added_at, updated_at) VALUES(?, ?, ?, ?, ?)");
-  mem.bind(1, user_id);
-  mem.bind(2, b.at("username").get<std::string>());
-  mem.bind(3, role);
-  mem.bind(4, now);
-  mem.bind(5, now);
+  sql::bind_all(mem, user_id, b.at("username").get<std::string>(), role, now, now);
   mem.exec();
   auto result = *find_member(ctx.db(), user_id);
   if (auto st = index_membership(ctx, result, user_id, role); !st) return st.error();
@@ -102,9 +92,7 @@ Result<Json> set_role(StepContext& ctx, const Json& b) {
   if ((*member)["role"] == "owner" && role != "owner" && owner_count(ctx.db()) <= 1)
     return Error{ErrorCode::conflict, "the last owner cannot be demoted; make someone else owner first"};
   SQLite::Statement upd(ctx.db(), "UPDATE members SET role = ?, updated_at = ? WHERE user_id = ?");
-  upd.bind(1, role);
-  upd.bind(2, static_cast<int64_t>(storage::now_ms()));
-  upd.bind(3, user_id);
+  sql::bind_all(upd, role, storage::now_ms(), user_id);
   upd.exec();
   auto result = *find_member(ctx.db(), user_id);
   if (auto st = index_membership(ctx, result, user_id, role); !st) return st.error();
@@ -119,7 +107,7 @@ Result<Json> remove_member(StepContext& ctx, const Json& b) {
   if ((*member)["role"] == "owner" && owner_count(ctx.db()) <= 1)
     return Error{ErrorCode::conflict, "the last owner cannot be removed; make someone else owner first"};
   SQLite::Statement del(ctx.db(), "DELETE FROM members WHERE user_id = ?");
-  del.bind(1, user_id);
+  sql::bind_all(del, user_id);
   del.exec();
   Json result{{"removed", user_id}};
   if (auto st = index_membership(ctx, result, user_id, nullptr); !st) return st.error();
@@ -137,14 +125,11 @@ Result<Json> set_secret(StepContext& ctx, const Json& b) {
                        "INSERT INTO secrets(name, nonce, ciphertext, created_at, updated_at) VALUES(?, ?, ?, ?, ?) "
                        "ON CONFLICT(name) DO UPDATE SET nonce = excluded.nonce, ciphertext = excluded.ciphertext, "
                        "updated_at = excluded.updated_at");
-  up.bind(1, b.at("name").get<std::string>());
-  up.bind(2, b.at("nonce").get<std::string>());
-  up.bind(3, b.at("ciphertext").get<std::string>());
-  up.bind(4, now);
-  up.bind(5, now);
+  sql::bind_all(up, b.at("name").get<std::string>(), b.at("nonce").get<std::string>(),
+                b.at("ciphertext").get<std::string>(), now, now);
   up.exec();
   SQLite::Statement q(ctx.db(), "SELECT created_at, updated_at FROM secrets WHERE name = ?");
-  q.bind(1, b.at("name").get<std::string>());
+  sql::bind_all(q, b.at("name").get<std::string>());
   q.executeStep();
   Json result{{"name", b["name"]}, {"created_at", q.getColumn(0).getInt64()}, {"updated_at", q.getColumn(1).getInt64()}};
   ctx.broadcast("organization.secret.set", {{"name", b["name"]}});
@@ -154,7 +139,7 @@ Result<Json> set_secret(StepContext& ctx, const Json& b) {
 Result<Json> delete_secret(StepContext& ctx, const Json& b) {
   auto name = b.at("name").get<std::string>();
   SQLite::Statement del(ctx.db(), "DELETE FROM secrets WHERE name = ?");
-  del.bind(1, name);
+  sql::bind_all(del, name);
   if (del.exec() == 0) return Error{ErrorCode::not_found, fmt::format("no secret \"{}\"", name)};
   ctx.broadcast("organization.secret.deleted", {{"name", name}});
   return Json{{"deleted", name}};
@@ -174,7 +159,7 @@ Result<Json> sealed_secrets(ReadContext& ctx, const Json& a) {
   Json out = Json::object();
   for (const auto& name : a.at("names")) {
     auto q = ctx.statement("SELECT nonce, ciphertext FROM secrets WHERE name = ?");
-    q->bind(1, name.get<std::string>());
+    sql::bind_all(*q, name.get<std::string>());
     if (!q->executeStep()) continue;  // names the org has no secret for are left out
     out[name.get<std::string>()] = Json{{"nonce", q->getColumn(0).getString()}, {"ciphertext", q->getColumn(1).getString()}};
   }
@@ -188,8 +173,7 @@ bool conventional_titles(SQLite::Database& db) {
 Result<Json> set_settings(StepContext& ctx, const Json& b) {
   if (b.contains("conventional_titles")) {
     SQLite::Statement up(ctx.db(), "UPDATE organization SET conventional_titles = ?, updated_at = ?");
-    up.bind(1, b["conventional_titles"].get<bool>() ? 1 : 0);
-    up.bind(2, static_cast<int64_t>(storage::now_ms()));
+    sql::bind_all(up, b["conventional_titles"].get<bool>() ? 1 : 0, storage::now_ms());
     up.exec();
   }
   Json settings{{"conventional_titles", conventional_titles(ctx.db())}};
@@ -226,7 +210,7 @@ Result<Json> member_named(ReadContext& ctx, const Json& b) {
   auto name = b.value("username", std::string());
   auto q_lease = ctx.statement("SELECT user_id, username, role, added_at, updated_at FROM members WHERE username = ?");
   auto& q = *q_lease;
-  q.bind(1, name);
+  sql::bind_all(q, name);
   if (!q.executeStep()) return Error{ErrorCode::not_found, fmt::format("no member \"{}\"", name.substr(0, 64))};
   return member_json(q);
 }
@@ -243,7 +227,7 @@ constexpr const char* kRepoColumns = "repo_id, name, url, default_branch, creden
 
 Result<Json> find_repo(SQLite::Database& db, const std::string& id) {
   SQLite::Statement q(db, fmt::format("SELECT {} FROM repos WHERE repo_id = ?", kRepoColumns));
-  q.bind(1, id);
+  sql::bind_all(q, id);
   if (!q.executeStep()) return Error{ErrorCode::not_found, fmt::format("no repository \"{}\" in this organization", id)};
   return repo_json(q);
 }
@@ -252,19 +236,14 @@ Result<Json> add_repo(StepContext& ctx, const Json& b) {
   auto id = b.at("repo_id").get<std::string>();
   if (find_repo(ctx.db(), id)) return Error{ErrorCode::conflict, fmt::format("a repository \"{}\" is connected already", id)};
   SQLite::Statement same(ctx.db(), "SELECT repo_id FROM repos WHERE url = ?");
-  same.bind(1, b.at("url").get<std::string>());
+  sql::bind_all(same, b.at("url").get<std::string>());
   if (same.executeStep())
     return Error{ErrorCode::conflict, fmt::format("that URL is connected already as \"{}\"", same.getColumn(0).getString())};
   SQLite::Statement ins(ctx.db(), "INSERT INTO repos(repo_id, name, url, default_branch, credential, added_by, created_at) "
                                   "VALUES(?, ?, ?, ?, ?, ?, ?)");
-  ins.bind(1, id);
-  ins.bind(2, b.at("name").get<std::string>());
-  ins.bind(3, b.at("url").get<std::string>());
-  ins.bind(4, b.at("default_branch").get<std::string>());
-  if (b.contains("credential") && b["credential"].is_string()) ins.bind(5, b["credential"].get<std::string>());
-  else ins.bind(5);
-  ins.bind(6, b.value("by", std::string()));
-  ins.bind(7, static_cast<int64_t>(storage::now_ms()));
+  sql::bind_all(ins, id, b.at("name").get<std::string>(), b.at("url").get<std::string>(),
+                b.at("default_branch").get<std::string>(), sql::optional_text(b, "credential"),
+                b.value("by", std::string()), storage::now_ms());
   ins.exec();
   auto repo = *find_repo(ctx.db(), id);
   ctx.broadcast("organization.repo.added", repo);
@@ -275,13 +254,13 @@ Result<Json> remove_repo(StepContext& ctx, const Json& b) {
   auto id = b.at("repo_id").get<std::string>();
   if (auto r = find_repo(ctx.db(), id); !r) return r.error();
   SQLite::Statement live(ctx.db(), "SELECT COUNT(*) FROM tasks WHERE repo_id = ? AND status NOT IN ('killed', 'archived')");
-  live.bind(1, id);
+  sql::bind_all(live, id);
   live.executeStep();
   if (auto n = live.getColumn(0).getInt64(); n > 0)
     return Error{ErrorCode::conflict,
                  fmt::format("{} live task(s) work on \"{}\"; archive or kill them first", n, id)};
   SQLite::Statement del(ctx.db(), "DELETE FROM repos WHERE repo_id = ?");
-  del.bind(1, id);
+  sql::bind_all(del, id);
   del.exec();
   ctx.broadcast("organization.repo.removed", {{"repo_id", id}});
   return Json{{"removed", id}};
@@ -296,12 +275,12 @@ Result<Json> repos(ReadContext& ctx, const Json&) {
 
 Result<Json> repo(ReadContext& ctx, const Json& a) {
   auto q = ctx.statement(fmt::format("SELECT {} FROM repos WHERE repo_id = ?", kRepoColumns));
-  q->bind(1, a.at("repo_id").get<std::string>());
+  sql::bind_all(*q, a.at("repo_id").get<std::string>());
   if (!q->executeStep())
     return Error{ErrorCode::not_found, fmt::format("no repository \"{}\" in this organization", a["repo_id"].get<std::string>())};
   auto r = repo_json(*q);
   auto n = ctx.statement("SELECT COUNT(*) FROM tasks WHERE repo_id = ?");
-  n->bind(1, a["repo_id"].get<std::string>());
+  sql::bind_all(*n, a["repo_id"].get<std::string>());
   n->executeStep();
   r["task_count"] = n->getColumn(0).getInt64();
   return r;
@@ -311,8 +290,7 @@ Result<Json> repo(ReadContext& ctx, const Json& a) {
 
 bool branch_taken(SQLite::Database& db, const std::string& repo_id, const std::string& branch) {
   SQLite::Statement q(db, "SELECT 1 FROM tasks WHERE repo_id = ? AND branch = ? AND status != 'killed'");
-  q.bind(1, repo_id);
-  q.bind(2, branch);
+  sql::bind_all(q, repo_id, branch);
   return q.executeStep();
 }
 
@@ -333,21 +311,13 @@ void upsert_summary(SQLite::Database& db, const Json& s) {
                        "owner_id = excluded.owner_id, owner_name = excluded.owner_name, attention = excluded.attention, "
                        "summary_json = excluded.summary_json, version = excluded.version, updated_at = excluded.updated_at "
                        "WHERE excluded.version > tasks.version");
-  up.bind(1, s.at("task_id").get<std::string>());
-  up.bind(2, s.at("repo_id").get<std::string>());
-  up.bind(3, s.at("title").get<std::string>());
-  up.bind(4, s.at("branch").get<std::string>());
-  up.bind(5, s.at("base_branch").get<std::string>());
-  up.bind(6, s.at("status").get<std::string>());
-  up.bind(7, s.at("owner_id").get<std::string>());
-  up.bind(8, s.at("owner_name").get<std::string>());
-  up.bind(9, s.at("agent").get<std::string>());
-  if (s.contains("attention") && s["attention"].is_string()) up.bind(10, s["attention"].get<std::string>());
-  else up.bind(10);
-  up.bind(11, s.dump());
-  up.bind(12, s.value("version", std::int64_t{0}));
-  up.bind(13, s.at("created_at").get<std::int64_t>());
-  up.bind(14, s.at("updated_at").get<std::int64_t>());
+  sql::bind_all(up, s.at("task_id").get<std::string>(), s.at("repo_id").get<std::string>(),
+                s.at("title").get<std::string>(), s.at("branch").get<std::string>(),
+                s.at("base_branch").get<std::string>(), s.at("status").get<std::string>(),
+                s.at("owner_id").get<std::string>(), s.at("owner_name").get<std::string>(),
+                s.at("agent").get<std::string>(), sql::optional_text(s, "attention"), s.dump(),
+                s.value("version", std::int64_t{0}), s.at("created_at").get<std::int64_t>(),
+                s.at("updated_at").get<std::int64_t>());
   up.exec();
 }
 
@@ -477,7 +447,7 @@ Result<Json> tasks(ReadContext& ctx, const Json& a) {
 
 Result<Json> task_summary(ReadContext& ctx, const Json& a) {
   auto q = ctx.statement("SELECT summary_json FROM tasks WHERE task_id = ?");
-  q->bind(1, a.at("task_id").get<std::string>());
+  sql::bind_all(*q, a.at("task_id").get<std::string>());
   if (!q->executeStep()) return Error{ErrorCode::not_found, "no such task"};
   return Json::parse(q->getColumn(0).getString());
 }

@@ -97,7 +97,7 @@ Json resolved_tool_call(SQLite::Database& db, Json tool_call) {
   if (id.empty() || (tool_call.contains("kind") && !tool_name(tool_call).empty())) return tool_call;
   SQLite::Statement q(db, "SELECT data_json FROM events WHERE kind IN ('tool_call', 'tool_call_update') AND "
                           "json_extract(data_json, '$.toolCallId') = ? ORDER BY seq");
-  q.bind(1, id);
+  sql::bind_all(q, id);
   while (q.executeStep()) {
     auto earlier = Json::parse(q.getColumn(0).getString(), nullptr, false);
     if (!earlier.is_object()) continue;
@@ -146,7 +146,7 @@ constexpr const char* kPermissionColumns =
 
 Result<Json> find_permission(SQLite::Database& db, const std::string& id) {
   SQLite::Statement q(db, fmt::format("SELECT {} FROM permissions WHERE id = ?", kPermissionColumns));
-  q.bind(1, id);
+  sql::bind_all(q, id);
   if (!q.executeStep()) return Error{ErrorCode::not_found, fmt::format("no permission request {} in this session", id)};
   return permission_json(q);
 }
@@ -154,18 +154,19 @@ Result<Json> find_permission(SQLite::Database& db, const std::string& id) {
 // Events appended in one step, announced together once it commits.
 class Appender {
  public:
-  explicit Appender(StepContext& ctx) : ctx_(ctx), ins_(ctx.db(), "INSERT INTO events(turn, kind, at, data_json) VALUES(?, ?, ?, ?)") {}
+  // The insert comes from the step's statement cache: appends are the session's most
+  // frequent write (a streamed turn is thousands of them). Each add() binds, runs and
+  // resets it, so two Appenders in one step may share it.
+  explicit Appender(StepContext& ctx)
+      : ctx_(ctx), ins_(ctx.statement("INSERT INTO events(turn, kind, at, data_json) VALUES(?, ?, ?, ?)")) {}
   ~Appender() {
     if (!events_.empty()) ctx_.broadcast("session.events.appended", {{"events", std::move(events_)}});
   }
   std::int64_t add(std::int64_t turn, const std::string& kind, Json data, std::int64_t at = 0) {
     if (at == 0) at = now();
-    ins_.bind(1, static_cast<int64_t>(turn));
-    ins_.bind(2, kind);
-    ins_.bind(3, static_cast<int64_t>(at));
-    ins_.bind(4, data.dump(-1, ' ', false, Json::error_handler_t::replace));
-    ins_.exec();
-    ins_.reset();
+    sql::bind_all(*ins_, turn, kind, at, data.dump(-1, ' ', false, Json::error_handler_t::replace));
+    ins_->exec();
+    ins_->reset();
     auto seq = ctx_.db().getLastInsertRowid();
     events_.push_back({{"seq", seq}, {"turn", turn}, {"kind", kind}, {"at", at}, {"data", std::move(data)}});
     return seq;
@@ -173,7 +174,7 @@ class Appender {
 
  private:
   StepContext& ctx_;
-  SQLite::Statement ins_;
+  storage::StatementCache::Lease ins_;
   Json events_ = Json::array();
 };
 
@@ -197,13 +198,10 @@ void report(StepContext& ctx, const std::string& event, Json extra = Json::objec
 }
 
 void set_status(StepContext& ctx, AgentRunner& runner, const std::string& status, bool quiet = false) {
-  SQLite::Statement up(ctx.db(), "UPDATE session SET status = ?, updated_at = ?, "
-                                 "closed_at = CASE WHEN ? = 'closed' THEN ? ELSE closed_at END");
-  up.bind(1, status);
-  up.bind(2, static_cast<int64_t>(now()));
-  up.bind(3, status);
-  up.bind(4, static_cast<int64_t>(now()));
-  up.exec();
+  auto up = ctx.statement("UPDATE session SET status = ?1, updated_at = ?2, "
+                          "closed_at = CASE WHEN ?1 = 'closed' THEN ?2 ELSE closed_at END");
+  sql::bind_all(*up, status, now());
+  up->exec();
   ctx.broadcast("session.status.changed", session_json(ctx.db(), &runner, nullptr));
   if (!quiet) report(ctx, "status");
 }
@@ -230,16 +228,12 @@ Result<Json> outcome_for(const Json& options, const std::string& decision, const
 // Settles a pending permission request: records who decided what, as an event too.
 void resolve(StepContext& ctx, Appender& events, const Json& permission, const std::string& status,
              const std::string& decision, const Json& outcome, const std::string& by) {
-  SQLite::Statement up(ctx.db(), "UPDATE permissions SET status = ?, decision = ?, option_id = ?, answered_by = ?, "
-                                 "answered_at = ? WHERE id = ?");
-  up.bind(1, status);
-  up.bind(2, decision);
-  if (outcome.contains("optionId")) up.bind(3, outcome["optionId"].get<std::string>());
-  else up.bind(3);
-  up.bind(4, by);
-  up.bind(5, static_cast<int64_t>(now()));
-  up.bind(6, permission["permission_id"].get<std::string>());
-  up.exec();
+  auto up = ctx.statement("UPDATE permissions SET status = ?, decision = ?, option_id = ?, answered_by = ?, "
+                          "answered_at = ? WHERE id = ?");
+  sql::bind_all(*up, status, decision,
+                outcome.contains("optionId") ? std::optional(outcome["optionId"].get<std::string>()) : std::nullopt, by,
+                now(), permission["permission_id"].get<std::string>());
+  up->exec();
   Json data{{"permission_id", permission["permission_id"]}, {"status", status}, {"decision", decision},
             {"option_id", outcome.value("optionId", Json(nullptr))}, {"by", by}};
   events.add(permission["turn"].get<std::int64_t>(), "permission_resolved", data);
@@ -263,18 +257,14 @@ Status create(StepContext& ctx, const Json& in) {
   SQLite::Statement ins(ctx.db(), "INSERT INTO session(id, org_id, task_id, session_id, agent, title, status, "
                                   "permission_timeout_ms, created_by, created_at, updated_at, secret_names_json) "
                                   "VALUES(1, ?, ?, ?, ?, ?, 'idle', ?, ?, ?, ?, ?)");
-  ins.bind(1, in.at("org_id").get<std::string>());
-  ins.bind(2, in.at("task_id").get<std::string>());
-  ins.bind(3, in.at("session_id").get<std::string>());
-  ins.bind(4, in.at("agent").get<std::string>());
-  if (in.contains("title") && in["title"].is_string()) ins.bind(5, in["title"].get<std::string>());
-  else ins.bind(5);
-  ins.bind(6, in.value("permission_timeout_ms", std::int64_t{30 * 60 * 1000}));
-  ins.bind(7, in.value("created_by", std::string()));
-  ins.bind(8, static_cast<int64_t>(now()));
-  ins.bind(9, static_cast<int64_t>(now()));
-  auto agent_env = in.value("agent_env", std::vector<std::string>{});
-  ins.bind(10, Json(sandbox::agent_secret_names(in.at("agent").get<std::string>(), std::move(agent_env))).dump());
+  auto agent = in.at("agent").get<std::string>();
+  auto secret_names = sandbox::agent_secret_names(agent, in.value("agent_env", std::vector<std::string>{}));
+  sql::bind_all(ins, in.at("org_id").get<std::string>(), in.at("task_id").get<std::string>(),
+                in.at("session_id").get<std::string>(), agent,
+                in.contains("title") && in["title"].is_string() ? std::optional(in["title"].get<std::string>())
+                                                                 : std::nullopt,
+                in.value("permission_timeout_ms", std::int64_t{30 * 60 * 1000}), in.value("created_by", std::string()),
+                now(), now(), Json(secret_names).dump());
   ins.exec();
   if (in.value("task_linked", false)) ctx.db().exec("UPDATE session SET task_linked = 1");
   {
@@ -294,15 +284,12 @@ Result<Json> on_prompt(AgentRunner& runner, StepContext& ctx, const Json& b) {
   auto text = b.at("text").get<std::string>();
   auto by = b.value("by", std::string());
   auto turn = turn_of(ctx.db()) + 1;
-  SQLite::Statement ins(ctx.db(), "INSERT INTO turns(turn, prompt, status, started_by, started_at) VALUES(?, ?, 'running', ?, ?)");
-  ins.bind(1, static_cast<int64_t>(turn));
-  ins.bind(2, text);
-  ins.bind(3, by);
-  ins.bind(4, static_cast<int64_t>(now()));
-  ins.exec();
-  SQLite::Statement up(ctx.db(), "UPDATE session SET turn = ? ");
-  up.bind(1, static_cast<int64_t>(turn));
-  up.exec();
+  auto ins = ctx.statement("INSERT INTO turns(turn, prompt, status, started_by, started_at) VALUES(?, ?, 'running', ?, ?)");
+  sql::bind_all(*ins, turn, text, by, now());
+  ins->exec();
+  auto up = ctx.statement("UPDATE session SET turn = ?");
+  sql::bind_all(*up, turn);
+  up->exec();
   std::int64_t seq;
   {
     Appender events(ctx);
@@ -346,15 +333,9 @@ Result<Json> on_turn_ended(AgentRunner& runner, StepContext& ctx, const Json& bo
     }
     cancel_pending(ctx, events, "turn_end");
   }
-  SQLite::Statement up(ctx.db(), "UPDATE turns SET status = ?, stop_reason = ?, error = ?, ended_at = ? WHERE turn = ?");
-  up.bind(1, turn_status);
-  if (stop_reason.is_string()) up.bind(2, stop_reason.get<std::string>());
-  else up.bind(2);
-  if (error.is_string()) up.bind(3, error.get<std::string>());
-  else up.bind(3);
-  up.bind(4, static_cast<int64_t>(now()));
-  up.bind(5, static_cast<int64_t>(turn));
-  up.exec();
+  auto up = ctx.statement("UPDATE turns SET status = ?, stop_reason = ?, error = ?, ended_at = ? WHERE turn = ?");
+  sql::bind_all(*up, turn_status, sql::optional_text(stop_reason), sql::optional_text(error), now(), turn);
+  up->exec();
   if (status_of(ctx.db()) != "closed") set_status(ctx, runner, session_status, true);
   Json ended{{"turn_status", turn_status}};
   if (error.is_string()) ended["error"] = error;
@@ -387,10 +368,10 @@ Result<Json> on_append_events(StepContext& ctx, const Json& b) {
     if (kind == "agent_started" && e["data"].contains("agent_session_id")) {
       // The one place the agent's session is recorded: as soon as it is known, so that a
       // later agent can resume it even if this turn never ends.
-      SQLite::Statement up(ctx.db(), "UPDATE session SET agent_session_id = ?, agent_info_json = ?");
-      up.bind(1, e["data"]["agent_session_id"].get<std::string>());
-      up.bind(2, e["data"].value("agent_info", Json(nullptr)).dump());
-      up.exec();
+      auto up = ctx.statement("UPDATE session SET agent_session_id = ?, agent_info_json = ?");
+      sql::bind_all(*up, e["data"]["agent_session_id"].get<std::string>(),
+                    e["data"].value("agent_info", Json(nullptr)).dump());
+      up->exec();
     }
   }
   return Json{{"last_seq", last}};
@@ -404,12 +385,7 @@ Result<Json> on_permission_requested(StepContext& ctx, const Json& b) {
   auto deadline = now() + timeout;
   SQLite::Statement ins(ctx.db(), "INSERT INTO permissions(id, turn, tool_call_json, options_json, status, created_at, "
                                   "deadline_at) VALUES(?, ?, ?, ?, 'pending', ?, ?)");
-  ins.bind(1, id);
-  ins.bind(2, b.at("turn").get<std::int64_t>());
-  ins.bind(3, tool_call.dump());
-  ins.bind(4, options.dump());
-  ins.bind(5, static_cast<int64_t>(now()));
-  ins.bind(6, static_cast<int64_t>(deadline));
+  sql::bind_all(ins, id, b.at("turn").get<std::int64_t>(), tool_call.dump(), options.dump(), now(), deadline);
   ins.exec();
   Appender events(ctx);
   Json data{{"permission_id", id}, {"tool_call", tool_call}, {"options", options}, {"deadline_at", deadline},
@@ -471,9 +447,9 @@ Result<Json> on_permission_reply(AgentRunner& runner, StepContext& ctx, const Js
       rule["at"] = now();
       rules.push_back(rule);
     }
-    SQLite::Statement up(ctx.db(), "UPDATE session SET always_allow_json = ?");
-    up.bind(1, rules.dump());
-    up.exec();
+    auto up = ctx.statement("UPDATE session SET always_allow_json = ?");
+    sql::bind_all(*up, rules.dump());
+    up->exec();
     ctx.broadcast("session.status.changed", session_json(ctx.db(), &runner, nullptr));
   }
   ctx.after_commit([&runner, address = ctx.address(), id = (*permission)["permission_id"].get<std::string>(),
@@ -490,9 +466,9 @@ Result<Json> on_revoke_always(AgentRunner& runner, StepContext& ctx, const Json&
     if (r["rule"] != rule) kept.push_back(r);
   if (kept.size() == rules.size())
     return Error{ErrorCode::not_found, fmt::format("no allow-always rule \"{}\" in this session", rule)};
-  SQLite::Statement up(ctx.db(), "UPDATE session SET always_allow_json = ?");
-  up.bind(1, kept.dump());
-  up.exec();
+  auto up = ctx.statement("UPDATE session SET always_allow_json = ?");
+  sql::bind_all(*up, kept.dump());
+  up->exec();
   {
     Appender events(ctx);
     events.add(turn_of(ctx.db()), "always_allow_revoked", {{"rule", rule}, {"by", b.value("by", std::string())}});
@@ -587,7 +563,7 @@ Result<Json> permissions(ReadContext& ctx, const Json& a) {
   auto status = a.value("status", std::string());
   SQLite::Statement q(ctx.db, fmt::format("SELECT {} FROM permissions {} ORDER BY created_at DESC LIMIT 200", kPermissionColumns,
                                           status.empty() ? "" : "WHERE status = ?"));
-  if (!status.empty()) q.bind(1, status);
+  if (!status.empty()) sql::bind_all(q, status);
   Json items = Json::array();
   while (q.executeStep()) items.push_back(permission_json(q));
   return Json{{"items", items}};

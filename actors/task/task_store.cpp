@@ -382,19 +382,18 @@ void store_diff(SQLite::Database& db, std::int64_t op_id, const Json& diff, std:
   if (newer.executeStep()) return;
   db.exec("DELETE FROM diff_files");
   // Counts are absent for binary files, commits for a repository with none yet: NULL.
-  auto number = [](const Json& v) { return v.is_number() ? std::optional(v.get<std::int64_t>()) : std::nullopt; };
-  auto text = [](const Json& v) { return v.is_string() ? std::optional(v.get<std::string>()) : std::nullopt; };
+  using sql::optional_int, sql::optional_text;
   SQLite::Statement ins(db, "INSERT INTO diff_files(path, status, added, removed, patch, patch_truncated) "
                             "VALUES(?, ?, ?, ?, ?, ?)");
   for (const auto& f : diff["files"]) {
-    sql::bind_all(ins, f["path"].get<std::string>(), f["status"].get<std::string>(), number(f["added"]),
-                  number(f["removed"]), f["patch"].get<std::string>(), f["patch_truncated"].get<bool>());
+    sql::bind_all(ins, f["path"].get<std::string>(), f["status"].get<std::string>(), optional_int(f["added"]),
+                  optional_int(f["removed"]), f["patch"].get<std::string>(), f["patch_truncated"].get<bool>());
     ins.exec();
     ins.reset();
   }
   SQLite::Statement meta(db, "INSERT OR REPLACE INTO diff_meta(id, base_commit, head_commit, refreshed_at, op_id) "
                              "VALUES(1, ?, ?, ?, ?)");
-  sql::bind_all(meta, text(diff["base_commit"]), text(diff["head_commit"]), at, op_id);
+  sql::bind_all(meta, optional_text(diff["base_commit"]), optional_text(diff["head_commit"]), at, op_id);
   meta.exec();
 }
 

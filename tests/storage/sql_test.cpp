@@ -80,3 +80,20 @@ TEST_CASE("a JSON column parses its text, reads NULL as null, and throws on text
   CHECK(sql::column<Json>(q.getColumn(1)).is_null());
   CHECK_THROWS(sql::column<Json>(q.getColumn(2)));
 }
+
+TEST_CASE("a nullable column takes a JSON string or integer as it is, and anything else as NULL") {
+  auto db = scratch();
+  Json body{{"credential", "GIT_TOKEN"}, {"attention", nullptr}, {"count", 3}, {"label", 3}};
+  SQLite::Statement ins(db, "INSERT INTO t (a, b, c, d) VALUES (?, ?, ?, ?)");
+  sql::bind_all(ins, sql::optional_text(body, "credential"), sql::optional_text(body, "attention"),
+                sql::optional_text(body, "missing"), sql::optional_int(body["count"]));
+  ins.exec();
+  SQLite::Statement q(db, "SELECT a, b, c, d FROM t");
+  REQUIRE(q.executeStep());
+  CHECK(q.getColumn(0).getString() == "GIT_TOKEN");
+  CHECK(q.getColumn(1).isNull());
+  CHECK(q.getColumn(2).isNull());
+  CHECK(q.getColumn(3).getInt64() == 3);
+  CHECK_FALSE(sql::optional_text(body["label"]));  // a number is no text
+  CHECK_FALSE(sql::optional_int(Json("3")));       // nor a string a number
+}
