@@ -42,14 +42,14 @@ Result<Json> append(StepContext& ctx, const Json& b) {
   std::string prev = kGenesis;
   std::int64_t seq = 1;
   {
-    SQLite::Statement last(ctx.db(), "SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1");
-    if (last.executeStep()) {
-      seq = last.getColumn(0).getInt64() + 1;
-      prev = last.getColumn(1).getString();
+    auto last = ctx.statement("SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1");
+    if (last->executeStep()) {
+      seq = last->getColumn(0).getInt64() + 1;
+      prev = last->getColumn(1).getString();
     }
     // After the newest rows were deleted, AUTOINCREMENT still moves on: the gap shows.
-    SQLite::Statement used(ctx.db(), "SELECT seq FROM sqlite_sequence WHERE name = 'entries'");
-    if (used.executeStep()) seq = std::max(seq, used.getColumn(0).getInt64() + 1);
+    auto used = ctx.statement("SELECT seq FROM sqlite_sequence WHERE name = 'entries'");
+    if (used->executeStep()) seq = std::max(seq, used->getColumn(0).getInt64() + 1);
   }
   Json entry{{"seq", seq},
              {"at", b.value("at", static_cast<std::int64_t>(storage::now_ms()))},
@@ -63,25 +63,13 @@ Result<Json> append(StepContext& ctx, const Json& b) {
              {"outcome", b.value("outcome", std::string("ok"))},
              {"detail", b.value("detail", Json::object())}};
   auto hash = entry_hash(prev, entry);
-  SQLite::Statement ins(ctx.db(), fmt::format("INSERT INTO entries({}) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", kColumns));
-  ins.bind(1, static_cast<int64_t>(seq));
-  ins.bind(2, entry["at"].get<std::int64_t>());
-  auto bind_opt = [&](int i, const Json& v) {
-    if (v.is_string()) ins.bind(i, v.get<std::string>());
-    else ins.bind(i);
-  };
-  bind_opt(3, entry["user_id"]);
-  ins.bind(4, entry["username"].get<std::string>());
-  ins.bind(5, entry["kind"].get<std::string>());
-  ins.bind(6, entry["target"].get<std::string>());
-  bind_opt(7, entry["task_id"]);
-  bind_opt(8, entry["repo_id"]);
-  bind_opt(9, entry["request_id"]);
-  ins.bind(10, entry["outcome"].get<std::string>());
-  ins.bind(11, entry["detail"].dump());
-  ins.bind(12, prev);
-  ins.bind(13, hash);
-  ins.exec();
+  auto text = [](const Json& v) { return v.is_string() ? std::optional(v.get<std::string>()) : std::nullopt; };
+  auto ins = ctx.statement(fmt::format("INSERT INTO entries({}) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", kColumns));
+  sql::bind_all(*ins, seq, entry["at"].get<std::int64_t>(), text(entry["user_id"]),
+                entry["username"].get<std::string>(), entry["kind"].get<std::string>(),
+                entry["target"].get<std::string>(), text(entry["task_id"]), text(entry["repo_id"]),
+                text(entry["request_id"]), entry["outcome"].get<std::string>(), entry["detail"].dump(), prev, hash);
+  ins->exec();
   entry["prev_hash"] = prev;
   entry["hash"] = hash;
   ctx.broadcast("audit.appended", entry);
@@ -90,37 +78,32 @@ Result<Json> append(StepContext& ctx, const Json& b) {
 
 Result<Json> list(ReadContext& ctx, const Json& a) {
   auto limit = std::clamp<std::int64_t>(a.value("limit", std::int64_t{100}), 1, 1000);
-  std::string where = "seq < ?";
-  std::vector<std::function<void(SQLite::Statement&, int&)>> binds;
+  auto text = [&a](const char* field) -> std::optional<std::string> {
+    if (!a.contains(field) || !a[field].is_string() || a[field].get<std::string>().empty()) return std::nullopt;
+    return a[field].get<std::string>();
+  };
+  auto number = [&a](const char* field) -> std::optional<std::int64_t> {
+    if (!a.contains(field) || !a[field].is_number_integer()) return std::nullopt;
+    return a[field].get<std::int64_t>();
+  };
   auto before = a.value("before", std::int64_t{0});
-  binds.push_back([before](SQLite::Statement& q, int& i) { q.bind(i++, static_cast<int64_t>(before > 0 ? before : INT64_MAX)); });
-  auto text = [&](const char* field, const char* clause, bool prefix = false) {
-    if (!a.contains(field) || !a[field].is_string() || a[field].get<std::string>().empty()) return;
-    where += clause;
-    auto v = a[field].get<std::string>();
-    if (prefix) v += "%";
-    binds.push_back([v](SQLite::Statement& q, int& i) { q.bind(i++, v); });
-  };
-  text("user", " AND (user_id = ? OR username = ?)");
-  if (a.contains("user") && a["user"].is_string() && !a["user"].get<std::string>().empty()) {
-    auto v = a["user"].get<std::string>();
-    binds.push_back([v](SQLite::Statement& q, int& i) { q.bind(i++, v); });
+  auto user = text("user"), kind = text("kind"), task = text("task"), repo = text("repo");
+  auto since = number("since"), until = number("until");
+  // Each filter keeps its numbered parameter whether or not its clause is in the query:
+  // an absent filter is bound NULL and its clause left out, so the query can use the
+  // index that filter needs.
+  std::string where = "seq < ?1";
+  if (user) where += " AND (user_id = ?2 OR username = ?2)";
+  if (kind) {
+    where += " AND kind LIKE ?3";
+    *kind += "%";
   }
-  text("kind", " AND kind LIKE ?", true);
-  text("task", " AND task_id = ?");
-  text("repo", " AND repo_id = ?");
-  auto number = [&](const char* field, const char* clause) {
-    if (!a.contains(field) || !a[field].is_number_integer()) return;
-    where += clause;
-    auto v = a[field].get<std::int64_t>();
-    binds.push_back([v](SQLite::Statement& q, int& i) { q.bind(i++, static_cast<int64_t>(v)); });
-  };
-  number("since", " AND at >= ?");
-  number("until", " AND at < ?");
-  SQLite::Statement q(ctx.db, fmt::format("SELECT {} FROM entries WHERE {} ORDER BY seq DESC LIMIT ?", kColumns, where));
-  int i = 1;
-  for (auto& bind : binds) bind(q, i);
-  q.bind(i, static_cast<int64_t>(limit));
+  if (task) where += " AND task_id = ?4";
+  if (repo) where += " AND repo_id = ?5";
+  if (since) where += " AND at >= ?6";
+  if (until) where += " AND at < ?7";
+  SQLite::Statement q(ctx.db, fmt::format("SELECT {} FROM entries WHERE {} ORDER BY seq DESC LIMIT ?8", kColumns, where));
+  sql::bind_all(q, before > 0 ? before : INT64_MAX, user, kind, task, repo, since, until, limit);
   Json items = Json::array();
   while (q.executeStep()) items.push_back(with_hashes(q));
   Json next = items.size() == static_cast<std::size_t>(limit) ? items.back()["seq"] : Json(nullptr);
@@ -130,8 +113,7 @@ Result<Json> list(ReadContext& ctx, const Json& a) {
 Result<Json> export_page(ReadContext& ctx, const Json& a) {
   auto limit = std::clamp<std::int64_t>(a.value("limit", std::int64_t{1000}), 1, 5000);
   auto q = ctx.statement(fmt::format("SELECT {} FROM entries WHERE seq > ? ORDER BY seq LIMIT ?", kColumns));
-  q->bind(1, static_cast<int64_t>(a.value("after", std::int64_t{0})));
-  q->bind(2, static_cast<int64_t>(limit));
+  sql::bind_all(*q, a.value("after", std::int64_t{0}), limit);
   Json items = Json::array();
   while (q->executeStep()) items.push_back(with_hashes(*q));
   Json next = items.size() == static_cast<std::size_t>(limit) ? items.back()["seq"] : Json(nullptr);

@@ -10,11 +10,6 @@
 namespace hearth::actors::directory {
 namespace {
 
-void bind_optional_int(SQLite::Statement& s, int i, const Json& v) {
-  if (v.is_number_integer()) s.bind(i, v.get<int64_t>());
-  else s.bind(i);
-}
-
 Json user_row(SQLite::Statement& q) {
   return Json{{"user_id", q.getColumn(0).getString()},
               {"username", q.getColumn(1).getString()},
@@ -27,46 +22,39 @@ constexpr const char* kUserColumns = "user_id, username, is_admin, disabled, cre
 
 Result<Json> register_user(StepContext& ctx, const Json& b) {
   auto username = b.at("username").get<std::string>();
-  SQLite::Statement taken(ctx.db(), "SELECT user_id FROM users WHERE username = ?");
-  taken.bind(1, username);
-  if (taken.executeStep()) {
-    if (taken.getColumn(0).getString() == b.at("user_id").get<std::string>()) return Json{{"user_id", b["user_id"]}};
+  auto taken = ctx.statement("SELECT user_id FROM users WHERE username = ?");
+  sql::bind_all(*taken, username);
+  if (taken->executeStep()) {
+    if (taken->getColumn(0).getString() == b.at("user_id").get<std::string>()) return Json{{"user_id", b["user_id"]}};
     return Error{ErrorCode::conflict, fmt::format("the username \"{}\" is taken", username)};
   }
-  SQLite::Statement ins(ctx.db(), "INSERT INTO users(user_id, username, is_admin, created_at) VALUES(?, ?, ?, ?)");
-  ins.bind(1, b.at("user_id").get<std::string>());
-  ins.bind(2, username);
-  ins.bind(3, b.value("is_admin", false) ? 1 : 0);
-  ins.bind(4, b.at("created_at").get<int64_t>());
-  ins.exec();
+  auto ins = ctx.statement("INSERT INTO users(user_id, username, is_admin, created_at) VALUES(?, ?, ?, ?)");
+  sql::bind_all(*ins, b.at("user_id").get<std::string>(), username, b.value("is_admin", false),
+                b.at("created_at").get<std::int64_t>());
+  ins->exec();
   return Json{{"user_id", b["user_id"]}};
 }
 
 Result<Json> update_user(StepContext& ctx, const Json& b) {
-  SQLite::Statement upd(ctx.db(),
-                        "UPDATE users SET is_admin = COALESCE(?, is_admin), disabled = COALESCE(?, disabled), "
-                        "version = ? WHERE user_id = ? AND version < ?");
-  if (b.contains("is_admin")) upd.bind(1, b["is_admin"].get<bool>() ? 1 : 0);
-  else upd.bind(1);
-  if (b.contains("disabled")) upd.bind(2, b["disabled"].get<bool>() ? 1 : 0);
-  else upd.bind(2);
-  upd.bind(3, b.at("version").get<int64_t>());
-  upd.bind(4, b.at("user_id").get<std::string>());
-  upd.bind(5, b.at("version").get<int64_t>());
-  return Json{{"updated", upd.exec() > 0}};
+  auto flag = [&b](const char* name) { return b.contains(name) ? std::optional(b[name].get<bool>()) : std::nullopt; };
+  auto version = b.at("version").get<std::int64_t>();
+  auto upd = ctx.statement(
+      "UPDATE users SET is_admin = COALESCE(?, is_admin), disabled = COALESCE(?, disabled), "
+      "version = ? WHERE user_id = ? AND version < ?");
+  sql::bind_all(*upd, flag("is_admin"), flag("disabled"), version, b.at("user_id").get<std::string>(), version);
+  return Json{{"updated", upd->exec() > 0}};
 }
 
 Result<Json> put_credential(StepContext& ctx, const Json& b) {
-  SQLite::Statement ins(ctx.db(),
-                        "INSERT OR IGNORE INTO credentials(token_hash, credential_id, user_id, kind, created_at, "
-                        "expires_at) VALUES(?, ?, ?, ?, ?, ?)");
-  ins.bind(1, b.at("token_hash").get<std::string>());
-  ins.bind(2, b.at("credential_id").get<std::string>());
-  ins.bind(3, b.at("user_id").get<std::string>());
-  ins.bind(4, b.at("kind").get<std::string>());
-  ins.bind(5, b.at("created_at").get<int64_t>());
-  bind_optional_int(ins, 6, b.value("expires_at", Json(nullptr)));
-  ins.exec();
+  auto expires_at = b.value("expires_at", Json(nullptr));
+  auto ins = ctx.statement(
+      "INSERT OR IGNORE INTO credentials(token_hash, credential_id, user_id, kind, created_at, "
+      "expires_at) VALUES(?, ?, ?, ?, ?, ?)");
+  sql::bind_all(*ins, b.at("token_hash").get<std::string>(), b.at("credential_id").get<std::string>(),
+                b.at("user_id").get<std::string>(), b.at("kind").get<std::string>(),
+                b.at("created_at").get<std::int64_t>(),
+                expires_at.is_number_integer() ? std::optional(expires_at.get<std::int64_t>()) : std::nullopt);
+  ins->exec();
   return Json{{"credential_id", b["credential_id"]}};
 }
 
@@ -74,57 +62,44 @@ Result<Json> revoke_credentials(StepContext& ctx, const Json& b) {
   auto at = b.at("at").get<int64_t>();
   int changed;
   if (b.contains("credential_id")) {
-    SQLite::Statement upd(ctx.db(),
-                          "UPDATE credentials SET revoked_at = ? WHERE credential_id = ? AND revoked_at IS NULL");
-    upd.bind(1, at);
-    upd.bind(2, b["credential_id"].get<std::string>());
-    changed = upd.exec();
+    auto upd = ctx.statement("UPDATE credentials SET revoked_at = ? WHERE credential_id = ? AND revoked_at IS NULL");
+    sql::bind_all(*upd, at, b["credential_id"].get<std::string>());
+    changed = upd->exec();
   } else {
-    SQLite::Statement upd(ctx.db(),
-                          "UPDATE credentials SET revoked_at = ? WHERE user_id = ? AND (? IS NULL OR kind = ?) "
-                          "AND revoked_at IS NULL");
-    upd.bind(1, at);
-    upd.bind(2, b.at("user_id").get<std::string>());
-    if (b.contains("kind")) {
-      upd.bind(3, b["kind"].get<std::string>());
-      upd.bind(4, b["kind"].get<std::string>());
-    } else {
-      upd.bind(3);
-      upd.bind(4);
-    }
-    changed = upd.exec();
+    auto kind = b.contains("kind") ? std::optional(b["kind"].get<std::string>()) : std::nullopt;
+    auto upd = ctx.statement(
+        "UPDATE credentials SET revoked_at = ? WHERE user_id = ? AND (? IS NULL OR kind = ?) "
+        "AND revoked_at IS NULL");
+    sql::bind_all(*upd, at, b.at("user_id").get<std::string>(), kind, kind);
+    changed = upd->exec();
   }
   return Json{{"revoked", changed}};
 }
 
 Result<Json> register_org(StepContext& ctx, const Json& b) {
   auto slug = b.at("slug").get<std::string>();
-  SQLite::Statement taken(ctx.db(), "SELECT org_id FROM orgs WHERE slug = ?");
-  taken.bind(1, slug);
-  if (taken.executeStep()) {
-    if (taken.getColumn(0).getString() == b.at("org_id").get<std::string>()) return Json{{"org_id", b["org_id"]}};
+  auto taken = ctx.statement("SELECT org_id FROM orgs WHERE slug = ?");
+  sql::bind_all(*taken, slug);
+  if (taken->executeStep()) {
+    if (taken->getColumn(0).getString() == b.at("org_id").get<std::string>()) return Json{{"org_id", b["org_id"]}};
     return Error{ErrorCode::conflict, fmt::format("an organization with the slug \"{}\" exists already", slug)};
   }
-  SQLite::Statement ins(ctx.db(), "INSERT INTO orgs(org_id, slug, name, created_at) VALUES(?, ?, ?, ?)");
-  ins.bind(1, b.at("org_id").get<std::string>());
-  ins.bind(2, slug);
-  ins.bind(3, b.at("name").get<std::string>());
-  ins.bind(4, b.at("created_at").get<int64_t>());
-  ins.exec();
+  auto ins = ctx.statement("INSERT INTO orgs(org_id, slug, name, created_at) VALUES(?, ?, ?, ?)");
+  sql::bind_all(*ins, b.at("org_id").get<std::string>(), slug, b.at("name").get<std::string>(),
+                b.at("created_at").get<std::int64_t>());
+  ins->exec();
   return Json{{"org_id", b["org_id"]}};
 }
 
 Result<Json> put_membership(StepContext& ctx, const Json& b) {
-  SQLite::Statement up(ctx.db(),
-                       "INSERT INTO memberships(org_id, user_id, role, version) VALUES(?, ?, ?, ?) "
-                       "ON CONFLICT(org_id, user_id) DO UPDATE SET role = excluded.role, version = excluded.version "
-                       "WHERE excluded.version > memberships.version");
-  up.bind(1, b.at("org_id").get<std::string>());
-  up.bind(2, b.at("user_id").get<std::string>());
-  if (b.contains("role") && b["role"].is_string()) up.bind(3, b["role"].get<std::string>());
-  else up.bind(3);
-  up.bind(4, b.at("version").get<int64_t>());
-  up.exec();
+  auto role = b.contains("role") && b["role"].is_string() ? std::optional(b["role"].get<std::string>()) : std::nullopt;
+  auto up = ctx.statement(
+      "INSERT INTO memberships(org_id, user_id, role, version) VALUES(?, ?, ?, ?) "
+      "ON CONFLICT(org_id, user_id) DO UPDATE SET role = excluded.role, version = excluded.version "
+      "WHERE excluded.version > memberships.version");
+  sql::bind_all(*up, b.at("org_id").get<std::string>(), b.at("user_id").get<std::string>(), role,
+                b.at("version").get<std::int64_t>());
+  up->exec();
   return Json::object();
 }
 
@@ -140,8 +115,7 @@ Result<Json> membership(ReadContext& ctx, const Json& a) {
       "SELECT o.org_id, o.slug, o.name, o.created_at, m.role FROM orgs o "
       "LEFT JOIN memberships m ON m.org_id = o.org_id AND m.user_id = ? WHERE o.slug = ?");
   auto& q = *q_lease;
-  q.bind(1, a.at("user_id").get<std::string>());
-  q.bind(2, a.at("slug").get<std::string>());
+  sql::bind_all(q, a.at("user_id").get<std::string>(), a.at("slug").get<std::string>());
   if (!q.executeStep()) return Error{ErrorCode::not_found, "no such organization"};
   auto row = org_row(q);
   row["role"] = sql::text_or_null(q.getColumn(4));
@@ -153,11 +127,12 @@ Result<Json> authenticate(ReadContext& ctx, const Json& a) {
                       "u.is_admin, u.disabled FROM credentials c JOIN users u ON u.user_id = c.user_id "
                       "WHERE c.token_hash = ?");
   auto& q = *q_lease;
-  q.bind(1, a.at("token_hash").get<std::string>());
+  sql::bind_all(q, a.at("token_hash").get<std::string>());
   if (!q.executeStep()) return Error{ErrorCode::unauthorized, "the credential is not known"};
   auto now = a.at("now").get<int64_t>();
   if (!q.getColumn(3).isNull()) return Error{ErrorCode::unauthorized, "the credential was revoked"};
-  if (!q.getColumn(2).isNull() && q.getColumn(2).getInt64() <= now)
+  auto expires_at = sql::column<std::optional<std::int64_t>>(q.getColumn(2));
+  if (expires_at && *expires_at <= now)
     return Error{ErrorCode::unauthorized, "the credential expired"};
   if (q.getColumn(7).getInt() != 0) return Error{ErrorCode::unauthorized, "the account is disabled"};
   Json caller{{"credential_id", q.getColumn(0).getString()},
@@ -178,7 +153,7 @@ Result<Json> find_user(ReadContext& ctx, const Json& a) {
   auto q_lease = ctx.statement(fmt::format("SELECT {} FROM users WHERE {} = ?", kUserColumns,
                                           by_name ? "username" : "user_id"));
   auto& q = *q_lease;
-  q.bind(1, by_name ? a["username"].get<std::string>() : a.at("user_id").get<std::string>());
+  sql::bind_all(q, by_name ? a["username"].get<std::string>() : a.at("user_id").get<std::string>());
   if (!q.executeStep())
     return Error{ErrorCode::not_found,
                  fmt::format("no user \"{}\"", by_name ? a["username"].get<std::string>() : a["user_id"].get<std::string>())};
@@ -189,8 +164,7 @@ Result<Json> list_users(ReadContext& ctx, const Json& a) {
   auto q_lease = ctx.statement(fmt::format("SELECT {} FROM users WHERE username > ? COLLATE NOCASE "
                                           "ORDER BY username COLLATE NOCASE LIMIT ?", kUserColumns));
   auto& q = *q_lease;
-  q.bind(1, a.value("after", std::string()));
-  q.bind(2, static_cast<int64_t>(std::clamp<std::int64_t>(a.value("limit", 100), 1, 500)));
+  sql::bind_all(q, a.value("after", std::string()), std::clamp<std::int64_t>(a.value("limit", 100), 1, 500));
   Json items = Json::array();
   while (q.executeStep()) items.push_back(user_row(q));
   return items;
@@ -202,7 +176,7 @@ Result<Json> find_org(ReadContext& ctx, const Json& a) {
   auto q_lease = ctx.statement(fmt::format("SELECT org_id, slug, name, created_at FROM orgs WHERE {} = ?",
                                           by_slug ? "slug" : "org_id"));
   auto& q = *q_lease;
-  q.bind(1, by_slug ? a["slug"].get<std::string>() : a.at("org_id").get<std::string>());
+  sql::bind_all(q, by_slug ? a["slug"].get<std::string>() : a.at("org_id").get<std::string>());
   if (!q.executeStep()) return Error{ErrorCode::not_found, "no such organization"};
   return org_row(q);
 }
@@ -210,10 +184,9 @@ Result<Json> find_org(ReadContext& ctx, const Json& a) {
 Result<Json> role(ReadContext& ctx, const Json& a) {
   auto q_lease = ctx.statement("SELECT role FROM memberships WHERE org_id = ? AND user_id = ?");
   auto& q = *q_lease;
-  q.bind(1, a.at("org_id").get<std::string>());
-  q.bind(2, a.at("user_id").get<std::string>());
-  if (!q.executeStep() || q.getColumn(0).isNull()) return Json{{"role", nullptr}};
-  return Json{{"role", q.getColumn(0).getString()}};
+  sql::bind_all(q, a.at("org_id").get<std::string>(), a.at("user_id").get<std::string>());
+  if (!q.executeStep()) return Json{{"role", nullptr}};
+  return Json{{"role", sql::text_or_null(q.getColumn(0))}};
 }
 
 Result<Json> orgs_of(ReadContext& ctx, const Json& a) {
@@ -221,7 +194,7 @@ Result<Json> orgs_of(ReadContext& ctx, const Json& a) {
                       "JOIN orgs o ON o.org_id = m.org_id WHERE m.user_id = ? AND m.role IS NOT NULL "
                       "ORDER BY o.slug LIMIT 1000");
   auto& q = *q_lease;
-  q.bind(1, a.at("user_id").get<std::string>());
+  sql::bind_all(q, a.at("user_id").get<std::string>());
   Json items = Json::array();
   while (q.executeStep()) {
     auto row = org_row(q);

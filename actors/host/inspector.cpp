@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "actors/host/host_core.h"
+#include "storage/sql.h"
 
 namespace hearth::actors {
 namespace {
@@ -141,9 +142,7 @@ Result<Json> Host::queue_messages(const Address& address, const std::string& sta
                         "SELECT id, queue, status, enqueued_at, completed_at, dedupe_key, body_json, result_json, "
                         "error_json FROM queue_messages WHERE (?1 = '' OR status = ?1) AND (?2 = 0 OR id < ?2) "
                         "ORDER BY id DESC LIMIT ?3");
-    q.bind(1, status);
-    q.bind(2, static_cast<int64_t>(before_id));
-    q.bind(3, static_cast<int64_t>(page(limit)));
+    sql::bind_all(q, status, before_id, page(limit));
     Json items = Json::array();
     while (q.executeStep()) {
       auto row = row_object(q);
@@ -166,8 +165,7 @@ Result<Json> Host::workflow_history(const Address& address, std::int64_t before_
     SQLite::Statement q(ctx.db,
                         "SELECT id, message_id, queue, started_at, ended_at, duration_us, outcome, error_json "
                         "FROM workflow_history WHERE (?1 = 0 OR id < ?1) ORDER BY id DESC LIMIT ?2");
-    q.bind(1, static_cast<int64_t>(before_id));
-    q.bind(2, static_cast<int64_t>(page(limit)));
+    sql::bind_all(q, before_id, page(limit));
     Json items = Json::array();
     while (q.executeStep()) {
       auto row = row_object(q);
@@ -186,7 +184,7 @@ Result<Json> Host::table_rows(const Address& address, const std::string& table, 
     // Only names the database itself lists are ever put into SQL text.
     SQLite::Statement known(ctx.db,
                             "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ? AND name NOT LIKE 'sqlite_%'");
-    known.bind(1, table);
+    sql::bind_all(known, table);
     if (!known.executeStep())
       return Error{ErrorCode::not_found, fmt::format("actor {} has no table \"{}\"", address.display(), table)};
     std::string quoted = "\"";
@@ -194,8 +192,7 @@ Result<Json> Host::table_rows(const Address& address, const std::string& table, 
     quoted += "\"";
     SQLite::Statement q(ctx.db, fmt::format("SELECT rowid AS _rowid, * FROM {} WHERE rowid > ? ORDER BY rowid LIMIT ?",
                                             quoted));
-    q.bind(1, static_cast<int64_t>(after_rowid));
-    q.bind(2, static_cast<int64_t>(page(limit)));
+    sql::bind_all(q, after_rowid, page(limit));
     Json items = Json::array();
     while (q.executeStep()) {
       auto row = row_object(q);

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "storage/migrations.h"
+#include "storage/sql.h"
 
 namespace hearth::actors {
 
@@ -24,7 +25,7 @@ bool Registry::exists(const std::string& actor_id) {
   std::lock_guard lock(mu_);
   if (known_.contains(actor_id)) return true;
   SQLite::Statement q(*db_, "SELECT 1 FROM actors WHERE actor_id = ?");
-  q.bind(1, actor_id);
+  sql::bind_all(q, actor_id);
   if (!q.executeStep()) return false;
   known_.insert(actor_id);
   return true;
@@ -36,10 +37,7 @@ Status Registry::add(const Address& address, const std::string& actor_id) {
   try {
     SQLite::Statement ins(*db_,
                           "INSERT OR IGNORE INTO actors(actor_id, type, key_json, created_at) VALUES(?,?,?,?)");
-    ins.bind(1, actor_id);
-    ins.bind(2, address.type);
-    ins.bind(3, Json(address.key).dump());
-    ins.bind(4, static_cast<int64_t>(storage::now_ms()));
+    sql::bind_all(ins, actor_id, address.type, Json(address.key).dump(), storage::now_ms());
     ins.exec();
     known_.insert(actor_id);
     return {};
@@ -56,9 +54,7 @@ Result<std::vector<RegistryEntry>> Registry::list(const std::string& type, const
     SQLite::Statement q(*db_,
                         "SELECT actor_id, type, key_json, created_at FROM actors "
                         "WHERE (?1 = '' OR type = ?1) AND actor_id > ?2 ORDER BY actor_id LIMIT ?3");
-    q.bind(1, type);
-    q.bind(2, after_id);
-    q.bind(3, static_cast<int64_t>(limit));
+    sql::bind_all(q, type, after_id, limit);
     std::vector<RegistryEntry> out;
     while (q.executeStep()) {
       RegistryEntry e;
@@ -78,7 +74,7 @@ Result<RegistryEntry> Registry::find(const std::string& actor_id) {
   std::lock_guard lock(mu_);
   try {
     SQLite::Statement q(*db_, "SELECT actor_id, type, key_json, created_at FROM actors WHERE actor_id = ?");
-    q.bind(1, actor_id);
+    sql::bind_all(q, actor_id);
     if (!q.executeStep()) return Error{ErrorCode::not_found, fmt::format("no actor has id \"{}\"", actor_id)};
     RegistryEntry e;
     e.actor_id = q.getColumn(0).getString();
@@ -95,7 +91,7 @@ Result<std::int64_t> Registry::count(const std::string& type) {
   std::lock_guard lock(mu_);
   try {
     SQLite::Statement q(*db_, "SELECT COUNT(*) FROM actors WHERE (?1 = '' OR type = ?1)");
-    q.bind(1, type);
+    sql::bind_all(q, type);
     q.executeStep();
     return q.getColumn(0).getInt64();
   } catch (const std::exception& e) {

@@ -33,7 +33,7 @@ void persist(Instance& inst, EnqueueItem& item) {
   auto& db = *inst.writer;
   if (item.io_job_id != 0) {
     auto del = inst.statement("DELETE FROM io_jobs WHERE id = ?");
-    del->bind(1, static_cast<int64_t>(item.io_job_id));
+    sql::bind_all(*del, item.io_job_id);
     if (del->exec() == 0) {
       item.dropped = true;  // settled already (reported as interrupted after a restart)
       return;
@@ -50,7 +50,7 @@ void persist(Instance& inst, EnqueueItem& item) {
   }
   SQLite::Statement q(db,
                       "SELECT id, status, result_json, error_json FROM queue_messages WHERE dedupe_key = ?");
-  q.bind(1, item.dedupe_key);
+  sql::bind_all(q, item.dedupe_key);
   if (!q.executeStep()) throw std::runtime_error("dedupe conflict without a row");
   item.duplicate = true;
   item.message_id = q.getColumn(0).getInt64();
@@ -244,13 +244,12 @@ WriterResult run_writer_batch(Instance& inst, WriterBatch batch) {
     for (auto& item : batch.enqueues) persist(inst, item);
     for (auto id : batch.outbox_delivered) {
       auto del = inst.statement("DELETE FROM outbox WHERE id = ?");
-      del->bind(1, static_cast<int64_t>(id));
+      sql::bind_all(*del, id);
       del->exec();
     }
     for (const auto& [id, reason] : batch.outbox_failed) {
       auto upd = inst.statement("UPDATE outbox SET last_error = ? WHERE id = ?");
-      upd->bind(1, reason);
-      upd->bind(2, static_cast<int64_t>(id));
+      sql::bind_all(*upd, reason, id);
       upd->exec();
     }
     if (batch.run_steps) {
@@ -346,11 +345,7 @@ Status create_actor_record(Instance& inst, const Json& input, StepEffects& effec
     SQLite::Statement ins(db,
                           "INSERT INTO actor_meta(id, actor_id, type, key_json, input_json, created_at) "
                           "VALUES(1, ?, ?, ?, ?, ?)");
-    ins.bind(1, inst.id);
-    ins.bind(2, inst.address.type);
-    ins.bind(3, Json(inst.address.key).dump());
-    ins.bind(4, input.dump());
-    ins.bind(5, static_cast<int64_t>(storage::now_ms()));
+    sql::bind_all(ins, inst.id, inst.address.type, Json(inst.address.key).dump(), input.dump(), storage::now_ms());
     ins.exec();
     if (inst.type->on_create) {
       StepContext ctx(inst.address, inst.statements(), 0, "", [&inst](std::string_view q) { return inst.has_queue(q); },

@@ -76,8 +76,7 @@ constexpr const char* kProcessColumns =
 
 Json processes_json(SQLite::Database& db, std::int64_t before_id, int limit) {
   SQLite::Statement q(db, fmt::format("SELECT {} FROM processes WHERE id < ? ORDER BY id DESC LIMIT ?", kProcessColumns));
-  q.bind(1, static_cast<int64_t>(before_id > 0 ? before_id : INT64_MAX));
-  q.bind(2, limit);
+  sql::bind_all(q, before_id > 0 ? before_id : INT64_MAX, limit);
   Json items = Json::array();
   while (q.executeStep()) items.push_back(process_json(q));
   return items;
@@ -85,7 +84,7 @@ Json processes_json(SQLite::Database& db, std::int64_t before_id, int limit) {
 
 Result<Json> one_process(SQLite::Database& db, std::int64_t id) {
   SQLite::Statement q(db, fmt::format("SELECT {} FROM processes WHERE id = ?", kProcessColumns));
-  q.bind(1, static_cast<int64_t>(id));
+  sql::bind_all(q, id);
   if (!q.executeStep()) return Error{ErrorCode::not_found, fmt::format("no process {} in this sandbox", id)};
   return process_json(q);
 }
@@ -115,15 +114,11 @@ std::string state_of(SQLite::Database& db) { return db.execAndGet("SELECT state 
 // Sets the state and announces it; a sandbox its task created also reports to the task
 // (with the step that failed, for an error).
 void set_state(StepContext& ctx, const std::string& state, const Json& error = nullptr, const std::string& step = {}) {
-  SQLite::Statement up(ctx.db(), "UPDATE sandbox SET state = ?, error = ?, updated_at = ?, "
-                                 "ready_at = CASE WHEN ? = 'ready' THEN ? ELSE ready_at END");
-  up.bind(1, state);
-  if (error.is_string()) up.bind(2, error.get<std::string>());
-  else up.bind(2);
-  up.bind(3, static_cast<int64_t>(now()));
-  up.bind(4, state);
-  up.bind(5, static_cast<int64_t>(now()));
-  up.exec();
+  auto up = ctx.statement("UPDATE sandbox SET state = ?, error = ?, updated_at = ?, "
+                          "ready_at = CASE WHEN ? = 'ready' THEN ? ELSE ready_at END");
+  sql::bind_all(*up, state, error.is_string() ? std::optional(error.get<std::string>()) : std::nullopt, now(), state,
+                now());
+  up->exec();
   auto sandbox = full_json(ctx.db());
   ctx.broadcast("sandbox.state.changed", sandbox);
   if (ctx.db().execAndGet("SELECT task_linked FROM sandbox").getInt() != 0) {
@@ -255,29 +250,22 @@ Result<Json> run_process(Runtime& rt, ProcessPlan plan, std::stop_token server_s
 // --- Handlers ----------------------------------------------------------------------------
 
 Status create(StepContext& ctx, const Json& in) {
-  SQLite::Statement ins(ctx.db(),
-                        "INSERT INTO sandbox(id, org_id, task_id, state, provider, network, repo_url, base_branch, branch, "
-                        "git_credential_name, agent_env_names_json, author_name, author_email, created_by, created_at, "
-                        "updated_at) VALUES(1, ?, ?, 'provisioning', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  auto opt = [&](int i, const char* name) {
-    if (in.contains(name) && in[name].is_string() && !in[name].get<std::string>().empty()) ins.bind(i, in[name].get<std::string>());
-    else ins.bind(i);
+  auto ins = ctx.statement(
+      "INSERT INTO sandbox(id, org_id, task_id, state, provider, network, repo_url, base_branch, branch, "
+      "git_credential_name, agent_env_names_json, author_name, author_email, created_by, created_at, "
+      "updated_at) VALUES(1, ?, ?, 'provisioning', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  auto opt = [&in](const char* name) -> std::optional<std::string> {
+    if (in.contains(name) && in[name].is_string() && !in[name].get<std::string>().empty())
+      return in[name].get<std::string>();
+    return std::nullopt;
   };
-  ins.bind(1, in.at("org_id").get<std::string>());
-  ins.bind(2, in.at("task_id").get<std::string>());
-  ins.bind(3, in.at("provider").get<std::string>());
-  ins.bind(4, in.value("network", std::string("none")));
-  opt(5, "repo_url");
-  opt(6, "base_branch");
-  opt(7, "branch");
-  opt(8, "git_credential");
-  ins.bind(9, in.value("agent_env", Json::array()).dump());
-  ins.bind(10, in.value("author_name", std::string("Hearth")));
-  ins.bind(11, in.value("author_email", std::string("hearth@localhost")));
-  ins.bind(12, in.value("created_by", std::string()));
-  ins.bind(13, static_cast<int64_t>(now()));
-  ins.bind(14, static_cast<int64_t>(now()));
-  ins.exec();
+  sql::bind_all(*ins, in.at("org_id").get<std::string>(), in.at("task_id").get<std::string>(),
+                in.at("provider").get<std::string>(), in.value("network", std::string("none")), opt("repo_url"),
+                opt("base_branch"), opt("branch"), opt("git_credential"), in.value("agent_env", Json::array()).dump(),
+                in.value("author_name", std::string("Hearth")),
+                in.value("author_email", std::string("hearth@localhost")), in.value("created_by", std::string()), now(),
+                now());
+  ins->exec();
   if (in.value("task_linked", false)) ctx.db().exec("UPDATE sandbox SET task_linked = 1");
   ctx.broadcast("sandbox.state.changed", full_json(ctx.db()));
   if (auto id = ctx.send_self(kProvision, Json::object()); !id) return id.error();
@@ -312,13 +300,11 @@ Result<Json> on_provisioned(Runtime& rt, StepContext& ctx, const Json& body) {
     set_state(ctx, "error", message, step);
     return Json{{"state", "error"}, {"error", message}};
   }
-  SQLite::Statement ins(ctx.db(), "INSERT INTO provision_steps(attempt, step, at) VALUES(?, ?, ?)");
+  auto ins = ctx.statement("INSERT INTO provision_steps(attempt, step, at) VALUES(?, ?, ?)");
   for (const auto& step : body["result"]["steps"]) {
-    ins.bind(1, static_cast<int64_t>(attempt));
-    ins.bind(2, step["step"].get<std::string>());
-    ins.bind(3, step["at"].get<std::int64_t>());
-    ins.exec();
-    ins.reset();
+    sql::bind_all(*ins, attempt, step["step"].get<std::string>(), step["at"].get<std::int64_t>());
+    ins->exec();
+    ins->reset();
   }
   set_state(ctx, "ready");
   ctx.after_commit([&rt, address = ctx.address()] { rt.forget_steps(address); });
@@ -351,13 +337,10 @@ Result<Json> on_exec(Runtime& rt, StepContext& ctx, const Json& b) {
   // The git credential never enters the sandbox; should its value reach the output
   // anyway (an agent given the same secret), it is redacted like the others.
   if (sandbox["git_credential"].is_string()) plan.secret_names.push_back(sandbox["git_credential"]);
-  SQLite::Statement ins(ctx.db(), "INSERT INTO processes(argv_json, cwd, status, started_by, started_at) "
-                                  "VALUES(?, ?, 'running', ?, ?)");
-  ins.bind(1, b.at("argv").dump());
-  ins.bind(2, plan.request.cwd);
-  ins.bind(3, b.value("by", std::string()));
-  ins.bind(4, static_cast<int64_t>(now()));
-  ins.exec();
+  auto ins = ctx.statement("INSERT INTO processes(argv_json, cwd, status, started_by, started_at) "
+                           "VALUES(?, ?, 'running', ?, ?)");
+  sql::bind_all(*ins, b.at("argv").dump(), plan.request.cwd, b.value("by", std::string()), now());
+  ins->exec();
   plan.id = ctx.db().getLastInsertRowid();
   auto job = ctx.spawn_io("process", kProcessEnded, {{"process_id", plan.id}},
                           [&rt, plan](std::stop_token stop) { return run_process(rt, plan, stop); });
@@ -368,26 +351,18 @@ Result<Json> on_exec(Runtime& rt, StepContext& ctx, const Json& b) {
 
 Result<Json> on_process_ended(StepContext& ctx, const Json& body) {
   auto id = body["context"].value("process_id", std::int64_t{0});
-  SQLite::Statement up(ctx.db(), "UPDATE processes SET status = 'exited', exit_code = ?, ended_by = ?, output_bytes = ?, "
-                                 "truncated = ?, error = ?, ended_at = ? WHERE id = ?");
+  auto up = ctx.statement("UPDATE processes SET status = 'exited', exit_code = ?, ended_by = ?, output_bytes = ?, "
+                          "truncated = ?, error = ?, ended_at = ? WHERE id = ?");
   if (body.value("ok", false)) {
     const auto& r = body["result"];
-    up.bind(1, r.value("exit_code", -1));
-    up.bind(2, r.value("ended_by", std::string("exit")));
-    up.bind(3, r.value("output_bytes", std::int64_t{0}));
-    up.bind(4, r.value("truncated", false) ? 1 : 0);
-    up.bind(5);
+    sql::bind_all(*up, r.value("exit_code", -1), r.value("ended_by", std::string("exit")),
+                  r.value("output_bytes", std::int64_t{0}), r.value("truncated", false), nullptr, now(), id);
   } else {
     bool interrupted = error_from_json(body["error"]).code == ErrorCode::interrupted;
-    up.bind(1);
-    up.bind(2, interrupted ? "interrupted" : "error");
-    up.bind(3);
-    up.bind(4, 0);
-    up.bind(5, body["error"].value("message", std::string("the process failed")));
+    sql::bind_all(*up, nullptr, interrupted ? "interrupted" : "error", nullptr, false,
+                  body["error"].value("message", std::string("the process failed")), now(), id);
   }
-  up.bind(6, static_cast<int64_t>(now()));
-  up.bind(7, static_cast<int64_t>(id));
-  up.exec();
+  up->exec();
   announce_processes(ctx);
   return one_process(ctx.db(), id);
 }
@@ -448,9 +423,9 @@ Result<Json> on_destroy(Runtime& rt, StepContext& ctx, const Json& b) {
   set_state(ctx, "destroying");
   // Its sessions end with it.
   auto sandbox = sandbox_json(ctx.db());
-  SQLite::Statement open(ctx.db(), "SELECT session_id FROM sessions WHERE detached_at IS NULL");
-  while (open.executeStep()) {
-    auto session = session::address(sandbox["org_id"], sandbox["task_id"], open.getColumn(0).getString());
+  auto open = ctx.statement("SELECT session_id FROM sessions WHERE detached_at IS NULL");
+  while (open->executeStep()) {
+    auto session = session::address(sandbox["org_id"], sandbox["task_id"], open->getColumn(0).getString());
     if (auto st = ctx.send(session, session::kClose, {{"reason", "the sandbox was destroyed"}, {"by", b.value("by", "")}}); !st)
       return st.error();
   }
@@ -478,20 +453,17 @@ Result<Json> on_torn_down(StepContext& ctx, const Json& body) {
 }
 
 Result<Json> on_attach(StepContext& ctx, const Json& b) {
-  SQLite::Statement ins(ctx.db(), "INSERT OR IGNORE INTO sessions(session_id, agent, attached_at) VALUES(?, ?, ?)");
-  ins.bind(1, b.at("session_id").get<std::string>());
-  ins.bind(2, b.at("agent").get<std::string>());
-  ins.bind(3, static_cast<int64_t>(now()));
-  ins.exec();
+  auto ins = ctx.statement("INSERT OR IGNORE INTO sessions(session_id, agent, attached_at) VALUES(?, ?, ?)");
+  sql::bind_all(*ins, b.at("session_id").get<std::string>(), b.at("agent").get<std::string>(), now());
+  ins->exec();
   ctx.broadcast("sandbox.state.changed", full_json(ctx.db()));
   return Json{{"attached", b["session_id"]}};
 }
 
 Result<Json> on_detach(StepContext& ctx, const Json& b) {
-  SQLite::Statement up(ctx.db(), "UPDATE sessions SET detached_at = ? WHERE session_id = ? AND detached_at IS NULL");
-  up.bind(1, static_cast<int64_t>(now()));
-  up.bind(2, b.at("session_id").get<std::string>());
-  up.exec();
+  auto up = ctx.statement("UPDATE sessions SET detached_at = ? WHERE session_id = ? AND detached_at IS NULL");
+  sql::bind_all(*up, now(), b.at("session_id").get<std::string>());
+  up->exec();
   return Json{{"detached", b["session_id"]}};
 }
 

@@ -17,17 +17,13 @@ std::string user_id(SQLite::Database& db) { return db.execAndGet("SELECT user_id
 
 Status create(StepContext& ctx, const Json& in) {
   auto now = storage::now_ms();
-  SQLite::Statement ins(ctx.db(),
-                        "INSERT INTO profile(id, user_id, username, display_name, password_hash, is_admin, "
-                        "created_at, updated_at) VALUES(1, ?, ?, ?, ?, ?, ?, ?)");
-  ins.bind(1, in.at("user_id").get<std::string>());
-  ins.bind(2, in.at("username").get<std::string>());
-  ins.bind(3, in.value("display_name", in.at("username").get<std::string>()));
-  ins.bind(4, in.at("password_hash").get<std::string>());
-  ins.bind(5, in.value("is_admin", false) ? 1 : 0);
-  ins.bind(6, static_cast<int64_t>(now));
-  ins.bind(7, static_cast<int64_t>(now));
-  ins.exec();
+  auto ins = ctx.statement(
+      "INSERT INTO profile(id, user_id, username, display_name, password_hash, is_admin, "
+      "created_at, updated_at) VALUES(1, ?, ?, ?, ?, ?, ?, ?)");
+  sql::bind_all(*ins, in.at("user_id").get<std::string>(), in.at("username").get<std::string>(),
+                in.value("display_name", in.at("username").get<std::string>()),
+                in.at("password_hash").get<std::string>(), in.value("is_admin", false), now, now);
+  ins->exec();
   return {};
 }
 
@@ -35,22 +31,16 @@ Result<Json> add_credential(StepContext& ctx, const Json& b, const char* kind) {
   auto id = b.at("credential_id").get<std::string>();
   auto now = storage::now_ms();
   if (std::string(kind) == "session") {
-    SQLite::Statement ins(ctx.db(),
-                          "INSERT INTO sessions(credential_id, created_at, expires_at, client) VALUES(?, ?, ?, ?)");
-    ins.bind(1, id);
-    ins.bind(2, static_cast<int64_t>(now));
-    ins.bind(3, b.at("expires_at").get<int64_t>());
-    ins.bind(4, b.value("client", std::string()));
-    ins.exec();
+    auto ins = ctx.statement("INSERT INTO sessions(credential_id, created_at, expires_at, client) VALUES(?, ?, ?, ?)");
+    sql::bind_all(*ins, id, now, b.at("expires_at").get<std::int64_t>(), b.value("client", std::string()));
+    ins->exec();
   } else {
-    SQLite::Statement ins(ctx.db(),
-                          "INSERT INTO api_tokens(credential_id, name, created_at, expires_at) VALUES(?, ?, ?, ?)");
-    ins.bind(1, id);
-    ins.bind(2, b.at("name").get<std::string>());
-    ins.bind(3, static_cast<int64_t>(now));
-    if (b.contains("expires_at") && b["expires_at"].is_number_integer()) ins.bind(4, b["expires_at"].get<int64_t>());
-    else ins.bind(4);
-    ins.exec();
+    auto expires_at = b.contains("expires_at") && b["expires_at"].is_number_integer()
+                          ? std::optional(b["expires_at"].get<std::int64_t>())
+                          : std::nullopt;
+    auto ins = ctx.statement("INSERT INTO api_tokens(credential_id, name, created_at, expires_at) VALUES(?, ?, ?, ?)");
+    sql::bind_all(*ins, id, b.at("name").get<std::string>(), now, expires_at);
+    ins->exec();
   }
   Json result{{"credential_id", id}, {"created_at", now}, {"expires_at", b.value("expires_at", Json(nullptr))}};
   Json index{{"token_hash", b.at("token_hash")},
@@ -69,16 +59,15 @@ Result<Json> add_credential(StepContext& ctx, const Json& b, const char* kind) {
 Result<Json> revoke_credential(StepContext& ctx, const Json& b) {
   auto id = b.at("credential_id").get<std::string>();
   auto kind = b.value("kind", std::string("token"));
-  auto now = static_cast<int64_t>(storage::now_ms());
-  SQLite::Statement upd(ctx.db(), fmt::format("UPDATE {} SET revoked_at = ? WHERE credential_id = ? AND revoked_at IS NULL",
-                                              kind == "session" ? "sessions" : "api_tokens"));
-  upd.bind(1, now);
-  upd.bind(2, id);
-  if (upd.exec() == 0) {
-    SQLite::Statement exists(ctx.db(), fmt::format("SELECT 1 FROM {} WHERE credential_id = ?",
-                                                   kind == "session" ? "sessions" : "api_tokens"));
-    exists.bind(1, id);
-    if (!exists.executeStep()) return Error{ErrorCode::not_found, fmt::format("no {} \"{}\"", kind, id)};
+  auto now = storage::now_ms();
+  auto upd = ctx.statement(fmt::format("UPDATE {} SET revoked_at = ? WHERE credential_id = ? AND revoked_at IS NULL",
+                                       kind == "session" ? "sessions" : "api_tokens"));
+  sql::bind_all(*upd, now, id);
+  if (upd->exec() == 0) {
+    auto exists = ctx.statement(fmt::format("SELECT 1 FROM {} WHERE credential_id = ?",
+                                            kind == "session" ? "sessions" : "api_tokens"));
+    sql::bind_all(*exists, id);
+    if (!exists->executeStep()) return Error{ErrorCode::not_found, fmt::format("no {} \"{}\"", kind, id)};
   }
   Json result{{"credential_id", id}, {"revoked_at", now}};
   if (auto st = send_index_update(ctx, result, directory::kAddress, directory::kRevokeCredentials,
@@ -90,22 +79,21 @@ Result<Json> revoke_credential(StepContext& ctx, const Json& b) {
 }
 
 Result<Json> set_password(StepContext& ctx, const Json& b) {
-  auto now = static_cast<int64_t>(storage::now_ms());
-  SQLite::Statement upd(ctx.db(), "UPDATE profile SET password_hash = ?, updated_at = ?");
-  upd.bind(1, b.at("password_hash").get<std::string>());
-  upd.bind(2, now);
-  upd.exec();
-  SQLite::Statement end(ctx.db(), "UPDATE sessions SET revoked_at = ? WHERE revoked_at IS NULL");
-  end.bind(1, now);
-  end.exec();
+  auto now = storage::now_ms();
+  auto upd = ctx.statement("UPDATE profile SET password_hash = ?, updated_at = ?");
+  sql::bind_all(*upd, b.at("password_hash").get<std::string>(), now);
+  upd->exec();
+  auto end = ctx.statement("UPDATE sessions SET revoked_at = ? WHERE revoked_at IS NULL");
+  sql::bind_all(*end, now);
+  end->exec();
   Json result{{"sessions_ended", ctx.db().getChanges()}, {"tokens_revoked", 0}};
   // A new password is what one sets after a compromise: the API tokens go too, unless
   // the caller asks to keep them.
   bool tokens = !b.value("keep_tokens", false);
   if (tokens) {
-    SQLite::Statement revoke(ctx.db(), "UPDATE api_tokens SET revoked_at = ? WHERE revoked_at IS NULL");
-    revoke.bind(1, now);
-    revoke.exec();
+    auto revoke = ctx.statement("UPDATE api_tokens SET revoked_at = ? WHERE revoked_at IS NULL");
+    sql::bind_all(*revoke, now);
+    revoke->exec();
     result["tokens_revoked"] = ctx.db().getChanges();
   }
   Json which{{"user_id", user_id(ctx.db())}, {"at", now}};
@@ -120,10 +108,9 @@ Result<Json> set_password(StepContext& ctx, const Json& b) {
 
 Result<Json> set_disabled(StepContext& ctx, const Json& b) {
   bool disabled = b.at("disabled").get<bool>();
-  SQLite::Statement upd(ctx.db(), "UPDATE profile SET disabled = ?, updated_at = ?");
-  upd.bind(1, disabled ? 1 : 0);
-  upd.bind(2, static_cast<int64_t>(storage::now_ms()));
-  upd.exec();
+  auto upd = ctx.statement("UPDATE profile SET disabled = ?, updated_at = ?");
+  sql::bind_all(*upd, disabled, storage::now_ms());
+  upd->exec();
   Json result{{"disabled", disabled}};
   auto id = user_id(ctx.db());
   if (auto st = send_index_update(ctx, result, directory::kAddress, directory::kUpdateUser,
@@ -135,21 +122,18 @@ Result<Json> set_disabled(StepContext& ctx, const Json& b) {
 }
 
 Result<Json> touch_token(StepContext& ctx, const Json& b) {
-  SQLite::Statement upd(ctx.db(), "UPDATE api_tokens SET last_used_at = ? WHERE credential_id = ?");
-  upd.bind(1, b.at("at").get<int64_t>());
-  upd.bind(2, b.at("credential_id").get<std::string>());
-  upd.exec();
+  auto upd = ctx.statement("UPDATE api_tokens SET last_used_at = ? WHERE credential_id = ?");
+  sql::bind_all(*upd, b.at("at").get<std::int64_t>(), b.at("credential_id").get<std::string>());
+  upd->exec();
   return Json::object();
 }
 
 Result<Json> set_preference(StepContext& ctx, const Json& b) {
-  SQLite::Statement up(ctx.db(),
-                       "INSERT INTO preferences(key, value_json, updated_at) VALUES(?, ?, ?) "
-                       "ON CONFLICT(key) DO UPDATE SET value_json = excluded.value_json, updated_at = excluded.updated_at");
-  up.bind(1, b.at("key").get<std::string>());
-  up.bind(2, b.at("value").dump());
-  up.bind(3, static_cast<int64_t>(storage::now_ms()));
-  up.exec();
+  auto up = ctx.statement(
+      "INSERT INTO preferences(key, value_json, updated_at) VALUES(?, ?, ?) "
+      "ON CONFLICT(key) DO UPDATE SET value_json = excluded.value_json, updated_at = excluded.updated_at");
+  sql::bind_all(*up, b.at("key").get<std::string>(), b.at("value").dump(), storage::now_ms());
+  up->exec();
   return Json::object();
 }
 
@@ -186,7 +170,7 @@ Result<Json> sessions(ReadContext& ctx, const Json& a) {
   auto q_lease = ctx.statement("SELECT credential_id, created_at, expires_at, revoked_at, client FROM sessions "
                       "WHERE revoked_at IS NULL AND expires_at > ? ORDER BY created_at DESC LIMIT 500");
   auto& q = *q_lease;
-  q.bind(1, a.value("now", static_cast<int64_t>(storage::now_ms())));
+  sql::bind_all(q, a.value("now", storage::now_ms()));
   Json items = Json::array();
   while (q.executeStep())
     items.push_back(Json{{"id", q.getColumn(0).getString()},
@@ -201,20 +185,19 @@ Result<Json> sessions(ReadContext& ctx, const Json& a) {
 Result<Json> membership(StepContext& ctx, const Json& b) {
   auto org = b.at("org_id").get<std::string>();
   if (b.value("member", true)) {
-    SQLite::Statement back(ctx.db(), "DELETE FROM left_orgs WHERE org_id = ?");
-    back.bind(1, org);
-    back.exec();
+    auto back = ctx.statement("DELETE FROM left_orgs WHERE org_id = ?");
+    sql::bind_all(*back, org);
+    back->exec();
     return Json{{"org_id", org}, {"member", true}};
   }
-  SQLite::Statement left(ctx.db(), "INSERT OR REPLACE INTO left_orgs(org_id, left_at) VALUES(?, ?)");
-  left.bind(1, org);
-  left.bind(2, static_cast<int64_t>(storage::now_ms()));
-  left.exec();
-  for (const char* sql : {"DELETE FROM feed WHERE org_id = ?", "DELETE FROM unread_sessions WHERE org_id = ?",
+  auto left = ctx.statement("INSERT OR REPLACE INTO left_orgs(org_id, left_at) VALUES(?, ?)");
+  sql::bind_all(*left, org, storage::now_ms());
+  left->exec();
+  for (const char* text : {"DELETE FROM feed WHERE org_id = ?", "DELETE FROM unread_sessions WHERE org_id = ?",
                           "DELETE FROM notifications WHERE org_id = ?", "DELETE FROM drafts WHERE org_id = ?"}) {
-    SQLite::Statement del(ctx.db(), sql);
-    del.bind(1, org);
-    del.exec();
+    auto del = ctx.statement(text);
+    sql::bind_all(*del, org);
+    del->exec();
   }
   ctx.broadcast("user.feed.read", {{"org_id", org}, {"task_id", nullptr}, {"all", false}, {"left", true}});
   return Json{{"org_id", org}, {"member", false}};
@@ -223,54 +206,43 @@ Result<Json> membership(StepContext& ctx, const Json& b) {
 Result<Json> feed_event(StepContext& ctx, const Json& b) {
   {
     // A removed member hears nothing more of the org's tasks.
-    SQLite::Statement left(ctx.db(), "SELECT 1 FROM left_orgs WHERE org_id = ?");
-    left.bind(1, b.at("org_id").get<std::string>());
-    if (left.executeStep()) return Json{{"ignored", "no longer a member of the organization"}};
+    auto left = ctx.statement("SELECT 1 FROM left_orgs WHERE org_id = ?");
+    sql::bind_all(*left, b.at("org_id").get<std::string>());
+    if (left->executeStep()) return Json{{"ignored", "no longer a member of the organization"}};
   }
   auto at = b.value("at", static_cast<std::int64_t>(storage::now_ms()));
-  SQLite::Statement up(ctx.db(),
-                       "INSERT INTO feed(org_id, task_id, repo_id, title, status, reason, bumped_at, unread) "
-                       "VALUES(?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT(org_id, task_id) DO UPDATE SET "
-                       "repo_id = excluded.repo_id, title = excluded.title, status = excluded.status, "
-                       "reason = excluded.reason, bumped_at = MAX(feed.bumped_at, excluded.bumped_at), unread = 1");
-  up.bind(1, b.at("org_id").get<std::string>());
-  up.bind(2, b.at("task_id").get<std::string>());
-  up.bind(3, b.value("repo_id", std::string()));
-  up.bind(4, b.value("title", std::string()));
-  up.bind(5, b.value("status", std::string()));
-  up.bind(6, b.value("reason", std::string()));
-  up.bind(7, static_cast<int64_t>(at));
-  up.exec();
+  auto up = ctx.statement(
+      "INSERT INTO feed(org_id, task_id, repo_id, title, status, reason, bumped_at, unread) "
+      "VALUES(?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT(org_id, task_id) DO UPDATE SET "
+      "repo_id = excluded.repo_id, title = excluded.title, status = excluded.status, "
+      "reason = excluded.reason, bumped_at = MAX(feed.bumped_at, excluded.bumped_at), unread = 1");
+  sql::bind_all(*up, b.at("org_id").get<std::string>(), b.at("task_id").get<std::string>(),
+                b.value("repo_id", std::string()), b.value("title", std::string()), b.value("status", std::string()),
+                b.value("reason", std::string()), at);
+  up->exec();
   auto session_id = b.value("session_id", std::string());
   if (!session_id.empty()) {
-    SQLite::Statement un(ctx.db(), "INSERT OR IGNORE INTO unread_sessions(org_id, task_id, session_id, since) VALUES(?, ?, ?, ?)");
-    un.bind(1, b["org_id"].get<std::string>());
-    un.bind(2, b["task_id"].get<std::string>());
-    un.bind(3, session_id);
-    un.bind(4, static_cast<int64_t>(at));
-    un.exec();
+    auto un = ctx.statement(
+        "INSERT OR IGNORE INTO unread_sessions(org_id, task_id, session_id, since) VALUES(?, ?, ?, ?)");
+    sql::bind_all(*un, b["org_id"].get<std::string>(), b["task_id"].get<std::string>(), session_id, at);
+    un->exec();
   }
   Json note = nullptr;
   if (b.contains("notify") && b["notify"].is_object()) {
-    SQLite::Statement ins(ctx.db(), "INSERT INTO notifications(org_id, task_id, session_id, type, message, created_at) "
-                                    "VALUES(?, ?, ?, ?, ?, ?)");
-    ins.bind(1, b["org_id"].get<std::string>());
-    ins.bind(2, b["task_id"].get<std::string>());
-    if (session_id.empty()) ins.bind(3);
-    else ins.bind(3, session_id);
-    ins.bind(4, b["notify"].at("type").get<std::string>());
-    ins.bind(5, b["notify"].value("message", std::string()));
-    ins.bind(6, static_cast<int64_t>(at));
-    ins.exec();
+    auto ins = ctx.statement("INSERT INTO notifications(org_id, task_id, session_id, type, message, created_at) "
+                             "VALUES(?, ?, ?, ?, ?, ?)");
+    sql::bind_all(*ins, b["org_id"].get<std::string>(), b["task_id"].get<std::string>(),
+                  session_id.empty() ? std::nullopt : std::optional(session_id),
+                  b["notify"].at("type").get<std::string>(), b["notify"].value("message", std::string()), at);
+    ins->exec();
     note = {{"id", ctx.db().getLastInsertRowid()}, {"org_id", b["org_id"]}, {"task_id", b["task_id"]},
             {"session_id", session_id.empty() ? Json(nullptr) : Json(session_id)}, {"type", b["notify"]["type"]},
             {"message", b["notify"].value("message", std::string())}, {"read", false}, {"created_at", at}};
     // Retention: a month, and the newest kNotificationsKept.
-    SQLite::Statement old(ctx.db(), "DELETE FROM notifications WHERE created_at < ? OR id <= "
-                                    "(SELECT id FROM notifications ORDER BY id DESC LIMIT 1 OFFSET ?)");
-    old.bind(1, static_cast<int64_t>(at - kNotificationRetentionMs));
-    old.bind(2, static_cast<int64_t>(kNotificationsKept));
-    old.exec();
+    auto old = ctx.statement("DELETE FROM notifications WHERE created_at < ? OR id <= "
+                             "(SELECT id FROM notifications ORDER BY id DESC LIMIT 1 OFFSET ?)");
+    sql::bind_all(*old, at - kNotificationRetentionMs, kNotificationsKept);
+    old->exec();
   }
   Json item{{"org_id", b["org_id"]}, {"task_id", b["task_id"]}, {"repo_id", b.value("repo_id", std::string())},
             {"title", b.value("title", std::string())}, {"status", b.value("status", std::string())},
@@ -288,21 +260,17 @@ Result<Json> mark_read(StepContext& ctx, const Json& b) {
     auto org = b.at("org_id").get<std::string>();
     auto task = b.at("task_id").get<std::string>();
     auto session = b.value("session_id", std::string());
-    for (const char* sql : {"DELETE FROM unread_sessions WHERE org_id = ? AND task_id = ? AND (? = '' OR session_id = ?)",
+    for (const char* text : {"DELETE FROM unread_sessions WHERE org_id = ? AND task_id = ? AND (? = '' OR session_id = ?)",
                             "UPDATE notifications SET read = 1 WHERE org_id = ? AND task_id = ? AND (? = '' OR session_id = ?)"}) {
-      SQLite::Statement q(ctx.db(), sql);
-      q.bind(1, org);
-      q.bind(2, task);
-      q.bind(3, session);
-      q.bind(4, session);
-      q.exec();
+      auto q = ctx.statement(text);
+      sql::bind_all(*q, org, task, session, session);
+      q->exec();
     }
     // The task stays unread while one of its sessions is.
-    SQLite::Statement up(ctx.db(), "UPDATE feed SET unread = EXISTS(SELECT 1 FROM unread_sessions u WHERE u.org_id = "
-                                   "feed.org_id AND u.task_id = feed.task_id) WHERE org_id = ? AND task_id = ?");
-    up.bind(1, org);
-    up.bind(2, task);
-    up.exec();
+    auto up = ctx.statement("UPDATE feed SET unread = EXISTS(SELECT 1 FROM unread_sessions u WHERE u.org_id = "
+                            "feed.org_id AND u.task_id = feed.task_id) WHERE org_id = ? AND task_id = ?");
+    sql::bind_all(*up, org, task);
+    up->exec();
   }
   auto unread = ctx.db().execAndGet("SELECT COUNT(*) FROM feed WHERE unread = 1").getInt64();
   ctx.broadcast("user.feed.read", {{"org_id", b.value("org_id", Json(nullptr))}, {"task_id", b.value("task_id", Json(nullptr))},
@@ -313,20 +281,16 @@ Result<Json> mark_read(StepContext& ctx, const Json& b) {
 Result<Json> set_draft(StepContext& ctx, const Json& b) {
   auto text = b.at("text").get<std::string>();
   if (text.empty()) {
-    SQLite::Statement del(ctx.db(), "DELETE FROM drafts WHERE org_id = ? AND task_id = ? AND session_id = ?");
-    del.bind(1, b.at("org_id").get<std::string>());
-    del.bind(2, b.at("task_id").get<std::string>());
-    del.bind(3, b.at("session_id").get<std::string>());
-    del.exec();
+    auto del = ctx.statement("DELETE FROM drafts WHERE org_id = ? AND task_id = ? AND session_id = ?");
+    sql::bind_all(*del, b.at("org_id").get<std::string>(), b.at("task_id").get<std::string>(),
+                  b.at("session_id").get<std::string>());
+    del->exec();
   } else {
-    SQLite::Statement up(ctx.db(), "INSERT OR REPLACE INTO drafts(org_id, task_id, session_id, text, updated_at) "
-                                   "VALUES(?, ?, ?, ?, ?)");
-    up.bind(1, b.at("org_id").get<std::string>());
-    up.bind(2, b.at("task_id").get<std::string>());
-    up.bind(3, b.at("session_id").get<std::string>());
-    up.bind(4, text);
-    up.bind(5, static_cast<int64_t>(storage::now_ms()));
-    up.exec();
+    auto up = ctx.statement("INSERT OR REPLACE INTO drafts(org_id, task_id, session_id, text, updated_at) "
+                            "VALUES(?, ?, ?, ?, ?)");
+    sql::bind_all(*up, b.at("org_id").get<std::string>(), b.at("task_id").get<std::string>(),
+                  b.at("session_id").get<std::string>(), text, storage::now_ms());
+    up->exec();
   }
   return Json{{"session_id", b["session_id"]}, {"text", text}};
 }
@@ -339,9 +303,7 @@ Result<Json> feed(ReadContext& ctx, const Json& a) {
       "SELECT f.org_id, f.task_id, f.repo_id, f.title, f.status, f.reason, f.bumped_at, f.unread, "
       "(SELECT json_group_array(session_id) FROM unread_sessions u WHERE u.org_id = f.org_id AND u.task_id = f.task_id) "
       "FROM feed f WHERE f.bumped_at < ? AND (? = 0 OR f.unread = 1) ORDER BY f.bumped_at DESC LIMIT ?");
-  q->bind(1, static_cast<int64_t>(before > 0 ? before : INT64_MAX));
-  q->bind(2, unread_only ? 1 : 0);
-  q->bind(3, static_cast<int64_t>(limit));
+  sql::bind_all(*q, before > 0 ? before : INT64_MAX, unread_only, limit);
   Json items = Json::array();
   while (q->executeStep())
     items.push_back({{"org_id", q->getColumn(0).getString()}, {"task_id", q->getColumn(1).getString()},
@@ -360,9 +322,7 @@ Result<Json> notifications(ReadContext& ctx, const Json& a) {
   auto before = a.value("before_id", std::int64_t{0});
   auto q = ctx.statement("SELECT id, org_id, task_id, session_id, type, message, read, created_at FROM notifications "
                          "WHERE id < ? AND (? = 0 OR read = 0) ORDER BY id DESC LIMIT ?");
-  q->bind(1, static_cast<int64_t>(before > 0 ? before : INT64_MAX));
-  q->bind(2, a.value("unread_only", false) ? 1 : 0);
-  q->bind(3, static_cast<int64_t>(limit));
+  sql::bind_all(*q, before > 0 ? before : INT64_MAX, a.value("unread_only", false), limit);
   Json items = Json::array();
   while (q->executeStep())
     items.push_back({{"id", q->getColumn(0).getInt64()}, {"org_id", q->getColumn(1).getString()},
@@ -378,9 +338,8 @@ Result<Json> notifications(ReadContext& ctx, const Json& a) {
 
 Result<Json> draft(ReadContext& ctx, const Json& a) {
   auto q = ctx.statement("SELECT text, updated_at FROM drafts WHERE org_id = ? AND task_id = ? AND session_id = ?");
-  q->bind(1, a.at("org_id").get<std::string>());
-  q->bind(2, a.at("task_id").get<std::string>());
-  q->bind(3, a.at("session_id").get<std::string>());
+  sql::bind_all(*q, a.at("org_id").get<std::string>(), a.at("task_id").get<std::string>(),
+                a.at("session_id").get<std::string>());
   if (!q->executeStep()) return Json{{"session_id", a["session_id"]}, {"text", ""}, {"updated_at", nullptr}};
   return Json{{"session_id", a["session_id"]}, {"text", q->getColumn(0).getString()}, {"updated_at", q->getColumn(1).getInt64()}};
 }

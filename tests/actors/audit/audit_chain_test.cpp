@@ -91,3 +91,40 @@ TEST_CASE("audit chain: intact, then an edited row, a deleted row and deleted ne
 }
 
 }  // namespace hearth::test
+
+namespace hearth::test {
+
+TEST_CASE("audit list: each filter alone and all together keep only the entries that match") {
+  TempDir dir;
+  AuditLog log(dir);
+  auto add = [&](const char* user_id, const char* username, const char* kind, const char* task, std::int64_t at) {
+    REQUIRE(log.host
+                ->send(audit::address("org1"), audit::kAppend,
+                       {{"user_id", user_id}, {"username", username}, {"kind", kind}, {"task_id", task},
+                        {"repo_id", "r1"}, {"at", at}},
+                       waiting())
+                .ok());
+  };
+  add("u1", "ana", "POST /tasks", "t1", 100);
+  add("u2", "bo", "POST /tasks/t1/push", "t1", 200);
+  add("u1", "ana", "DELETE /tasks/t2", "t2", 300);
+  auto seqs = [&](nlohmann::json args) {
+    auto page = log.host->call(audit::address("org1"), audit::kList, args);
+    REQUIRE(page.ok());
+    std::vector<std::int64_t> out;
+    for (const auto& e : (*page)["items"]) out.push_back(e["seq"].get<std::int64_t>());
+    return out;
+  };
+  CHECK(seqs({{"user", "u1"}}) == std::vector<std::int64_t>{3, 1});
+  CHECK(seqs({{"user", "bo"}}) == std::vector<std::int64_t>{2});
+  CHECK(seqs({{"kind", "POST /tasks"}}) == std::vector<std::int64_t>{2, 1});
+  CHECK(seqs({{"task", "t2"}}) == std::vector<std::int64_t>{3});
+  CHECK(seqs({{"repo", "r2"}}).empty());
+  CHECK(seqs({{"since", 200}}) == std::vector<std::int64_t>{3, 2});
+  CHECK(seqs({{"until", 200}}) == std::vector<std::int64_t>{1});
+  CHECK(seqs({{"before", 3}, {"limit", 1}}) == std::vector<std::int64_t>{2});
+  CHECK(seqs({{"user", "ana"}, {"kind", "POST"}, {"task", "t1"}, {"repo", "r1"}, {"since", 50}, {"until", 150}}) ==
+        std::vector<std::int64_t>{1});
+}
+
+}  // namespace hearth::test
