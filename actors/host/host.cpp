@@ -314,7 +314,7 @@ Result<Json> settle_failed(StepContext& ctx, const Json& body, MessageStatus sta
     return Error{ErrorCode::invalid, "message_id must be an integer"};
   auto id = body["message_id"].get<std::int64_t>();
   SQLite::Statement q(ctx.db(), "SELECT status, queue FROM queue_messages WHERE id = ?");
-  q.bind(1, static_cast<int64_t>(id));
+  sql::bind_all(q, id);
   if (!q.executeStep())
     return Error{ErrorCode::not_found, fmt::format("actor {} has no message {}", ctx.address().display(), id)};
   std::string current = q.getColumn(0).getString();

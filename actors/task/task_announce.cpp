@@ -60,7 +60,7 @@ Status announce_change(StepContext& ctx) {
   auto before = ctx.db().execAndGet("SELECT indexed_json FROM task");
   if (!before.isNull() && before.getString() == text) return {};
   SQLite::Statement keep(ctx.db(), "UPDATE task SET indexed_json = ?");
-  keep.bind(1, text);
+  sql::bind_all(keep, text);
   keep.exec();
   return ctx.send(organization::address(ctx.db().execAndGet("SELECT org_id FROM task").getString()),
                   organization::kTaskChanged, summary);

@@ -182,7 +182,7 @@ const char* const kOpColumns = "id, kind, status, args_json, result_json, error,
 
 Result<Json> find_op(SQLite::Database& db, std::int64_t id) {
   SQLite::Statement q(db, fmt::format("SELECT {} FROM ops WHERE id = ?", kOpColumns));
-  q.bind(1, static_cast<int64_t>(id));
+  sql::bind_all(q, id);
   if (!q.executeStep()) return Error{ErrorCode::not_found, fmt::format("no op {} in this task", id)};
   return op_json(q);
 }
