@@ -1,0 +1,77 @@
+// What a GitHub webhook delivery means for an organization's GitHub data, with no I/O:
+// the event header and the parsed payload in, one typed change out. The github-data
+// actor applies the change; the edge uses the installation id to route the delivery.
+//
+// Handled (issue 18): installation (created, deleted, suspend, unsuspend,
+// new_permissions_accepted), installation_repositories (added, removed),
+// repository (renamed, archived, unarchived, deleted, edited: the default branch),
+// pull_request (opened, edited, reopened, closed, synchronize, ready_for_review,
+// converted_to_draft), push, ping. Anything else is `ignored`, which is not an error.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "storage/error.h"
+
+namespace hearth::actors::github_data {
+
+using Json = nlohmann::json;
+
+// A repository as the installation shows it. Deliveries of installation_repositories
+// carry no clone URL and no default branch: those are empty until a sync fills them in.
+struct RepoFacts {
+  std::int64_t id = 0;
+  std::string full_name, clone_url, default_branch;
+  bool is_private = false, archived = false;
+};
+
+// A pull request: state is open, draft, closed or merged.
+struct PullFacts {
+  std::int64_t repo_id = 0, number = 0;
+  std::string repo_full_name, title, state, head_ref, base_ref, author, url, head_sha;
+  std::int64_t updated_at_ms = 0;
+};
+
+enum class ChangeKind {
+  ping,                  // nothing to apply
+  installation,          // the installation's status: connected, suspended or removed
+  repositories_added,    // `repositories`
+  repositories_removed,  // `removed_repository_ids`
+  repository_changed,    // `repositories[0]` renamed, archived, its default branch changed
+  repository_deleted,    // `removed_repository_ids[0]`
+  pull_request,          // `pull`
+  push,                  // `repo_id`, `ref`, `head_sha` (empty when the ref was deleted)
+  ignored,               // an event or action Hearth does not follow
+};
+
+struct WebhookChange {
+  ChangeKind kind = ChangeKind::ignored;
+  std::string event, action;         // as GitHub named them ("pull_request", "opened")
+  std::int64_t installation_id = 0;  // 0: the delivery names none (a repository hook's ping)
+  std::string account_login, account_type;
+  std::string installation_status;  // installation: connected, suspended or removed
+  std::vector<RepoFacts> repositories;
+  std::vector<std::int64_t> removed_repository_ids;
+  std::optional<PullFacts> pull;
+  std::int64_t repo_id = 0;
+  std::string ref, head_sha;
+  std::string summary;  // one line for the deliveries list and the audit log
+};
+
+// The installation id a payload names (payload.installation.id), or 0.
+std::int64_t installation_of(const Json& payload);
+
+// The change delivery `event` (X-GitHub-Event) with `payload` makes. Fails with invalid
+// (naming the field) when a payload of a handled event lacks what it must carry.
+Result<WebhookChange> parse_delivery(std::string_view event, const Json& payload);
+
+// "2019-05-15T15:20:33Z" as unix milliseconds; 0 when it is not such a time.
+std::int64_t parse_github_time(std::string_view text);
+
+}  // namespace hearth::actors::github_data

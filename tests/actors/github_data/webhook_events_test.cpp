@@ -1,0 +1,157 @@
+// What each GitHub delivery means (actors/github_data/webhook_events.h), on payloads
+// shaped as GitHub sends them (trimmed to the fields that matter, plus some that do not).
+#include <doctest/doctest.h>
+
+#include "actors/github_data/webhook_events.h"
+
+namespace hearth::test {
+namespace {
+
+using actors::github_data::ChangeKind;
+using actors::github_data::Json;
+using actors::github_data::parse_delivery;
+
+Json installation(std::int64_t id, const char* suspended_at = nullptr) {
+  return Json{{"id", id},
+              {"account", {{"login", "acme-corp"}, {"id", 9}, {"type", "Organization"}}},
+              {"suspended_at", suspended_at ? Json(suspended_at) : Json(nullptr)},
+              {"node_id", "MDIz"}};
+}
+
+Json repository(std::int64_t id, const char* full_name) {
+  return Json{{"id", id},
+              {"name", std::string(full_name).substr(std::string(full_name).find('/') + 1)},
+              {"full_name", full_name},
+              {"private", true},
+              {"archived", false},
+              {"clone_url", std::string("https://github.com/") + full_name + ".git"},
+              {"default_branch", "main"},
+              {"owner", {{"login", "acme-corp"}}}};
+}
+
+Json pull(const char* state, bool draft, bool merged) {
+  return Json{{"number", 7},
+              {"title", "Fix the parser"},
+              {"state", state},
+              {"draft", draft},
+              {"merged", merged},
+              {"html_url", "https://github.com/acme-corp/web/pull/7"},
+              {"updated_at", "2026-11-30T10:00:00Z"},
+              {"head", {{"ref", "hearth/fix-parser"}, {"sha", "abc123"}}},
+              {"base", {{"ref", "main"}, {"sha", "def456"}}},
+              {"user", {{"login", "ana"}}}};
+}
+
+TEST_CASE("installation deliveries say connected, suspended or removed, with the account") {
+  auto created = parse_delivery("installation", {{"action", "created"},
+                                                 {"installation", installation(42)},
+                                                 {"repositories", Json::array({repository(1, "acme-corp/web")})},
+                                                 {"sender", {{"login", "ana"}}}});
+  REQUIRE(created.ok());
+  CHECK(created->kind == ChangeKind::installation);
+  CHECK(created->installation_id == 42);
+  CHECK(created->installation_status == "connected");
+  CHECK(created->account_login == "acme-corp");
+  CHECK(created->account_type == "Organization");
+  REQUIRE(created->repositories.size() == 1);
+  CHECK(created->repositories[0].full_name == "acme-corp/web");
+  auto status = [](const char* action) {
+    return parse_delivery("installation", {{"action", action}, {"installation", installation(42, "2026-01-01T00:00:00Z")}})
+        ->installation_status;
+  };
+  CHECK(status("suspend") == "suspended");
+  CHECK(status("unsuspend") == "connected");
+  CHECK(status("deleted") == "removed");
+  CHECK(status("new_permissions_accepted") == "connected");
+}
+
+TEST_CASE("installation_repositories deliveries add and remove repositories without a full sync") {
+  // As GitHub sends them: id, name, full_name and private only (no clone URL, no default branch).
+  Json slim{{"id", 5}, {"name", "api"}, {"full_name", "acme-corp/api"}, {"private", false}};
+  auto added = parse_delivery("installation_repositories", {{"action", "added"},
+                                                            {"installation", installation(42)},
+                                                            {"repository_selection", "selected"},
+                                                            {"repositories_added", Json::array({slim})},
+                                                            {"repositories_removed", Json::array()}});
+  REQUIRE(added.ok());
+  CHECK(added->kind == ChangeKind::repositories_added);
+  REQUIRE(added->repositories.size() == 1);
+  CHECK(added->repositories[0].id == 5);
+  CHECK(added->repositories[0].clone_url.empty());
+  auto removed = parse_delivery("installation_repositories", {{"action", "removed"},
+                                                              {"installation", installation(42)},
+                                                              {"repositories_added", Json::array()},
+                                                              {"repositories_removed", Json::array({slim})}});
+  REQUIRE(removed.ok());
+  CHECK(removed->kind == ChangeKind::repositories_removed);
+  CHECK(removed->removed_repository_ids == std::vector<std::int64_t>{5});
+}
+
+TEST_CASE("pull request deliveries carry the state Hearth keeps: open, draft, closed or merged") {
+  auto state = [](const char* action, Json pr) {
+    auto c = parse_delivery("pull_request", {{"action", action}, {"number", 7}, {"pull_request", pr},
+                                             {"repository", repository(1, "acme-corp/web")},
+                                             {"installation", {{"id", 42}}}});
+    REQUIRE(c.ok());
+    REQUIRE(c->pull);
+    return c->pull->state;
+  };
+  CHECK(state("opened", pull("open", false, false)) == "open");
+  CHECK(state("converted_to_draft", pull("open", true, false)) == "draft");
+  CHECK(state("closed", pull("closed", false, true)) == "merged");
+  CHECK(state("closed", pull("closed", false, false)) == "closed");
+  auto c = parse_delivery("pull_request", {{"action", "synchronize"}, {"pull_request", pull("open", false, false)},
+                                           {"repository", repository(1, "acme-corp/web")},
+                                           {"installation", {{"id", 42}}}});
+  REQUIRE(c.ok());
+  CHECK(c->installation_id == 42);
+  CHECK(c->pull->repo_id == 1);
+  CHECK(c->pull->number == 7);
+  CHECK(c->pull->head_ref == "hearth/fix-parser");
+  CHECK(c->pull->head_sha == "abc123");
+  CHECK(c->pull->base_ref == "main");
+  CHECK(c->pull->author == "ana");
+  CHECK(c->pull->updated_at_ms == 1'796'032'800'000);
+  CHECK(c->summary == "pull request acme-corp/web#7 synchronize");
+  // An action Hearth does not follow is ignored, not refused.
+  auto labeled = parse_delivery("pull_request", {{"action", "labeled"}, {"pull_request", pull("open", false, false)},
+                                                 {"repository", repository(1, "acme-corp/web")}});
+  REQUIRE(labeled.ok());
+  CHECK(labeled->kind == ChangeKind::ignored);
+}
+
+TEST_CASE("repository, push and ping deliveries, and events Hearth does not follow") {
+  auto renamed = parse_delivery("repository", {{"action", "renamed"}, {"repository", repository(1, "acme-corp/site")}});
+  REQUIRE(renamed.ok());
+  CHECK(renamed->kind == ChangeKind::repository_changed);
+  CHECK(renamed->repositories[0].full_name == "acme-corp/site");
+  auto deleted = parse_delivery("repository", {{"action", "deleted"}, {"repository", repository(1, "acme-corp/site")}});
+  CHECK(deleted->kind == ChangeKind::repository_deleted);
+  auto push = parse_delivery("push", {{"ref", "refs/heads/main"}, {"after", "0a1b"}, {"deleted", false},
+                                      {"repository", repository(1, "acme-corp/web")}});
+  REQUIRE(push.ok());
+  CHECK(push->kind == ChangeKind::push);
+  CHECK(push->ref == "refs/heads/main");
+  CHECK(push->head_sha == "0a1b");
+  auto tag_deleted = parse_delivery("push", {{"ref", "refs/tags/v1"}, {"after", "0000"}, {"deleted", true},
+                                             {"repository", repository(1, "acme-corp/web")}});
+  CHECK(tag_deleted->head_sha.empty());
+  CHECK(parse_delivery("ping", {{"zen", "Keep it logically awesome."}, {"hook_id", 1}})->kind == ChangeKind::ping);
+  auto check_run = parse_delivery("check_run", {{"action", "completed"}, {"check_run", {{"id", 1}}}});
+  REQUIRE(check_run.ok());
+  CHECK(check_run->kind == ChangeKind::ignored);
+  CHECK(check_run->installation_id == 0);  // this event's payload names no installation
+}
+
+TEST_CASE("a delivery of a followed event without what it must carry is invalid, naming the field") {
+  auto no_repo = parse_delivery("pull_request", {{"action", "opened"}, {"pull_request", pull("open", false, false)}});
+  REQUIRE_FALSE(no_repo.ok());
+  CHECK(no_repo.error().code == ErrorCode::invalid);
+  CHECK(no_repo.error().message == "the delivery has no repository id and full_name");
+  CHECK_FALSE(parse_delivery("push", Json::array()).ok());
+  CHECK(actors::github_data::parse_github_time("2019-05-15T15:20:33Z") == 1'557'933'633'000);
+  CHECK(actors::github_data::parse_github_time("yesterday") == 0);
+}
+
+}  // namespace
+}  // namespace hearth::test
