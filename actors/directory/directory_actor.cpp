@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "actors/host/step_context.h"
+#include "storage/database.h"
 #include "storage/sql.h"
 
 namespace hearth::actors::directory {
@@ -89,6 +90,39 @@ Result<Json> register_org(StepContext& ctx, const Json& b) {
                 b.at("created_at").get<std::int64_t>());
   ins->exec();
   return Json{{"org_id", b["org_id"]}};
+}
+
+Result<Json> link_installation(StepContext& ctx, const Json& b) {
+  auto installation = b.at("installation_id").get<std::int64_t>();
+  auto org = b.at("org_id").get<std::string>();
+  auto taken = ctx.statement("SELECT installation_id, org_id FROM github_installations WHERE installation_id = ? OR "
+                             "org_id = ?");
+  sql::bind_all(*taken, installation, org);
+  while (taken->executeStep()) {
+    if (taken->getColumn(0).getInt64() == installation && taken->getColumn(1).getString() == org) return b;
+    if (taken->getColumn(0).getInt64() == installation)
+      return Error{ErrorCode::conflict, fmt::format("GitHub installation {} is linked to another organization; it "
+                                                    "must be unlinked there first", installation)};
+    return Error{ErrorCode::conflict, fmt::format("this organization is linked to GitHub installation {}; unlink it "
+                                                  "first", taken->getColumn(0).getInt64())};
+  }
+  auto ins = ctx.statement("INSERT INTO github_installations(installation_id, org_id, linked_at) VALUES(?, ?, ?)");
+  sql::bind_all(*ins, installation, org, storage::now_ms());
+  ins->exec();
+  return b;
+}
+
+Result<Json> unlink_installation(StepContext& ctx, const Json& b) {
+  auto del = ctx.statement("DELETE FROM github_installations WHERE org_id = ?");
+  sql::bind_all(*del, b.at("org_id").get<std::string>());
+  return Json{{"unlinked", del->exec() > 0}};
+}
+
+Result<Json> installation_org(ReadContext& ctx, const Json& a) {
+  auto q = ctx.statement("SELECT org_id FROM github_installations WHERE installation_id = ?");
+  sql::bind_all(*q, a.at("installation_id").get<std::int64_t>());
+  if (!q->executeStep()) return Error{ErrorCode::not_found, "no organization links that installation"};
+  return Json{{"org_id", q->getColumn(0).getString()}};
 }
 
 Result<Json> put_membership(StepContext& ctx, const Json& b) {
@@ -214,6 +248,9 @@ ActorType make_type() {
       .on_queue(kRevokeCredentials, revoke_credentials)
       .on_queue(kRegisterOrg, register_org)
       .on_queue(kPutMembership, put_membership)
+      .on_queue(kLinkInstallation, link_installation)
+      .on_queue(kUnlinkInstallation, unlink_installation)
+      .on_action(kInstallationOrg, installation_org)
       .on_action(kAuthenticate, authenticate)
       .on_action(kFindUser, find_user)
       .on_action(kListUsers, list_users)

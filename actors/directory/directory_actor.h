@@ -20,6 +20,9 @@ inline constexpr const char* kPutCredential = "directory.command.put_credential"
 inline constexpr const char* kRevokeCredentials = "directory.command.revoke_credentials";  // {credential_id} | {user_id, kind?}
 inline constexpr const char* kRegisterOrg = "directory.command.register_org";    // 409 if the slug is taken
 inline constexpr const char* kPutMembership = "directory.command.put_membership"; // {org_id, user_id, role|null, version}
+// {installation_id, org_id}: 409 when either is linked to another already; relinking the same pair is harmless.
+inline constexpr const char* kLinkInstallation = "directory.command.link_installation";
+inline constexpr const char* kUnlinkInstallation = "directory.command.unlink_installation";  // {org_id}
 
 // Actions.
 // {token_hash, now, org_slug?} -> the caller; with org_slug also "org": the org's row with
@@ -31,6 +34,8 @@ inline constexpr const char* kFindOrg = "directory.find_org";           // {slug
 inline constexpr const char* kRole = "directory.role";                  // {org_id, user_id} -> {role|null}
 inline constexpr const char* kOrgsOf = "directory.orgs_of";             // {user_id}
 inline constexpr const char* kUserCount = "directory.user_count";
+// {installation_id} -> {org_id}, or not_found when no organization links it.
+inline constexpr const char* kInstallationOrg = "directory.installation_org";
 
 ActorType make_type();
 

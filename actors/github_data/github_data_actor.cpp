@@ -1,0 +1,329 @@
+// The github-data actor's handlers and reads: see github_data_actor.h and docs/github.md.
+#include "actors/github_data/github_data_actor.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "actors/audit/audit_actor.h"
+#include "actors/github_data/webhook_events.h"
+#include "actors/host/step_context.h"
+#include "storage/database.h"
+#include "storage/sql.h"
+
+namespace hearth::actors::github_data {
+namespace {
+
+constexpr std::int64_t kKeptDeliveries = 500;
+
+std::int64_t now() { return storage::now_ms(); }
+
+Json summary_json(SQLite::Database& db) {
+  SQLite::Statement q(db,
+                      "SELECT org_id, installation_id, account_login, account_type, status, linked_by, linked_at, "
+                      "sync_generation, sync_phase, sync_processed, sync_total, sync_error, last_sync_at, updated_at "
+                      "FROM github_meta");
+  if (!q.executeStep()) return nullptr;
+  auto count = [&db](const char* sql) { return db.execAndGet(sql).getInt64(); };
+  return Json{{"org_id", q.getColumn(0).getString()},
+              {"installation",
+               q.getColumn(1).isNull()
+                   ? Json(nullptr)
+                   : Json{{"installation_id", q.getColumn(1).getInt64()},
+                          {"account_login", sql::text_or_null(q.getColumn(2))},
+                          {"account_type", sql::text_or_null(q.getColumn(3))},
+                          {"linked_by", sql::text_or_null(q.getColumn(5))},
+                          {"linked_at", sql::int_or_null(q.getColumn(6))}}},
+              {"status", q.getColumn(4).getString()},
+              {"sync", {{"generation", q.getColumn(7).getInt64()},
+                        {"phase", sql::text_or_null(q.getColumn(8))},
+                        {"processed", q.getColumn(9).getInt64()},
+                        {"total", sql::int_or_null(q.getColumn(10))},
+                        {"error", sql::text_or_null(q.getColumn(11))},
+                        {"last_sync_at", sql::int_or_null(q.getColumn(12))}}},
+              {"repositories", count("SELECT COUNT(*) FROM repositories")},
+              {"members", count("SELECT COUNT(*) FROM members")},
+              {"open_pull_requests", count("SELECT COUNT(*) FROM pull_requests WHERE state IN ('open', 'draft')")},
+              {"updated_at", q.getColumn(13).getInt64()}};
+}
+
+std::optional<std::int64_t> linked_installation(SQLite::Database& db) {
+  return sql::column<std::optional<std::int64_t>>(db.execAndGet("SELECT installation_id FROM github_meta"));
+}
+
+void announce(StepContext& ctx, const std::string& what) {
+  auto s = summary_json(ctx.db());
+  s["changed"] = what;
+  ctx.broadcast("github.data.changed", s);
+}
+
+Status audit(StepContext& ctx, const std::string& kind, const std::string& by, const std::string& outcome, Json detail) {
+  auto org = ctx.db().execAndGet("SELECT org_id FROM github_meta").getString();
+  Json entry{{"at", now()},       {"user_id", nullptr},    {"username", by},
+             {"kind", kind},      {"target", ctx.address().display()},
+             {"outcome", outcome}, {"detail", std::move(detail)}};
+  return ctx.create(audit::address(org), Json::object(), Json::array({{{"queue", audit::kAppend}, {"body", entry}}}));
+}
+
+// --- Applying a delivery's change -------------------------------------------------------
+
+// A repository as the delivery shows it; what a slim delivery lacks (clone URL, default
+// branch) keeps what was known.
+void upsert_repository(StepContext& ctx, const RepoFacts& r) {
+  auto up = ctx.statement(
+      "INSERT INTO repositories(repo_id, full_name, clone_url, default_branch, private, archived, updated_at) "
+      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(repo_id) DO UPDATE SET full_name = ?2, "
+      "clone_url = CASE WHEN ?3 = '' THEN clone_url ELSE ?3 END, "
+      "default_branch = CASE WHEN ?4 = '' THEN default_branch ELSE ?4 END, private = ?5, archived = ?6, "
+      "updated_at = ?7");
+  sql::bind_all(*up, r.id, r.full_name, r.clone_url, r.default_branch, r.is_private, r.archived, now());
+  up->exec();
+}
+
+void remove_repository(StepContext& ctx, std::int64_t repo_id) {
+  for (const char* table : {"repositories", "pull_requests", "branch_heads"}) {
+    auto del = ctx.statement(fmt::format("DELETE FROM {} WHERE repo_id = ?", table));
+    sql::bind_all(*del, repo_id);
+    del->exec();
+  }
+}
+
+void upsert_pull(StepContext& ctx, const PullFacts& p) {
+  auto up = ctx.statement(
+      "INSERT INTO pull_requests(repo_id, number, repo_full_name, title, state, head_ref, head_sha, base_ref, author, "
+      "url, github_updated_at, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+      "ON CONFLICT(repo_id, number) DO UPDATE SET repo_full_name = ?3, title = ?4, state = ?5, head_ref = ?6, "
+      "head_sha = ?7, base_ref = ?8, author = ?9, url = ?10, github_updated_at = ?11, updated_at = ?12");
+  sql::bind_all(*up, p.repo_id, p.number, p.repo_full_name, p.title, p.state, p.head_ref, p.head_sha, p.base_ref,
+                p.author, p.url, p.updated_at_ms, now());
+  up->exec();
+}
+
+void set_status(StepContext& ctx, const std::string& status) {
+  auto up = ctx.statement("UPDATE github_meta SET status = ?, updated_at = ?");
+  sql::bind_all(*up, status, now());
+  up->exec();
+}
+
+void apply(StepContext& ctx, const WebhookChange& c) {
+  switch (c.kind) {
+    case ChangeKind::installation:
+      set_status(ctx, c.installation_status);
+      if (c.installation_status == "removed") {
+        // GitHub no longer shows the organization anything through it.
+        for (const char* table : {"repositories", "pull_requests", "branch_heads", "members"})
+          ctx.db().exec(fmt::format("DELETE FROM {}", table));
+      }
+      for (const auto& r : c.repositories) upsert_repository(ctx, r);
+      break;
+    case ChangeKind::repositories_added:
+    case ChangeKind::repository_changed:
+      for (const auto& r : c.repositories) upsert_repository(ctx, r);
+      break;
+    case ChangeKind::repositories_removed:
+    case ChangeKind::repository_deleted:
+      for (auto id : c.removed_repository_ids) remove_repository(ctx, id);
+      break;
+    case ChangeKind::pull_request:
+      upsert_repository(ctx, c.repositories.at(0));
+      upsert_pull(ctx, *c.pull);
+      break;
+    case ChangeKind::push: {
+      auto sql = c.head_sha.empty()
+                     ? std::string("DELETE FROM branch_heads WHERE repo_id = ?1 AND ref = ?2")
+                     : std::string("INSERT INTO branch_heads(repo_id, ref, sha, updated_at) VALUES(?1, ?2, ?3, ?4) "
+                                   "ON CONFLICT(repo_id, ref) DO UPDATE SET sha = ?3, updated_at = ?4");
+      auto up = ctx.statement(sql);
+      if (c.head_sha.empty()) sql::bind_all(*up, c.repo_id, c.ref);
+      else sql::bind_all(*up, c.repo_id, c.ref, c.head_sha, now());
+      up->exec();
+      break;
+    }
+    case ChangeKind::ping:
+    case ChangeKind::ignored:
+      break;
+  }
+}
+
+// --- Handlers ---------------------------------------------------------------------------
+
+Status create(StepContext& ctx, const Json& in) {
+  auto ins = ctx.statement("INSERT INTO github_meta(id, org_id, updated_at) VALUES(1, ?, ?)");
+  sql::bind_all(*ins, in.at("org_id").get<std::string>(), now());
+  ins->exec();
+  return {};
+}
+
+Result<Json> on_link(StepContext& ctx, const Json& b) {
+  if (ctx.address().key.at(0) == kUnlinked)
+    return Error{ErrorCode::invalid, "the store of unrouted deliveries links no installation"};
+  auto id = b.at("installation_id").get<std::int64_t>();
+  if (auto current = linked_installation(ctx.db()); current && *current != id)
+    return Error{ErrorCode::conflict, fmt::format("this organization is linked to GitHub installation {}; unlink it "
+                                                  "first", *current)};
+  auto up = ctx.statement(
+      "UPDATE github_meta SET installation_id = ?, account_login = ?, account_type = ?, status = 'connected', "
+      "linked_by = ?, linked_at = ?, updated_at = ?");
+  sql::bind_all(*up, id, b.value("account_login", std::string()), b.value("account_type", std::string()),
+                b.value("by", std::string()), now(), now());
+  up->exec();
+  if (auto st = audit(ctx, "github.installation.linked", b.value("by", std::string()), "ok",
+                      {{"installation_id", id}, {"account", b.value("account_login", std::string())}});
+      !st)
+    return st.error();
+  announce(ctx, "linked");
+  return summary_json(ctx.db());
+}
+
+Result<Json> on_unlink(StepContext& ctx, const Json& b) {
+  auto current = linked_installation(ctx.db());
+  if (!current) return summary_json(ctx.db());
+  ctx.db().exec("UPDATE github_meta SET installation_id = NULL, account_login = NULL, account_type = NULL, "
+                "status = 'unlinked', linked_by = NULL, linked_at = NULL, sync_phase = NULL, sync_processed = 0, "
+                "sync_total = NULL, sync_error = NULL");
+  for (const char* table : {"repositories", "pull_requests", "branch_heads", "members"})
+    ctx.db().exec(fmt::format("DELETE FROM {}", table));
+  set_status(ctx, "unlinked");
+  if (auto st = audit(ctx, "github.installation.unlinked", b.value("by", std::string()), "ok",
+                      {{"installation_id", *current}});
+      !st)
+    return st.error();
+  announce(ctx, "unlinked");
+  return summary_json(ctx.db());
+}
+
+void record_delivery(StepContext& ctx, const Json& b, const WebhookChange& c, const std::string& outcome,
+                     const std::optional<std::string>& error) {
+  auto ins = ctx.statement(
+      "INSERT OR REPLACE INTO deliveries(delivery_id, event, action, installation_id, outcome, summary, error, "
+      "payload_json, received_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  sql::bind_all(*ins, b.at("delivery_id").get<std::string>(), c.event, c.action,
+                c.installation_id ? std::optional(c.installation_id) : std::nullopt, outcome, c.summary, error,
+                b.at("payload").dump(), now());
+  ins->exec();
+  auto prune = ctx.statement(
+      "DELETE FROM deliveries WHERE received_at < (SELECT received_at FROM deliveries ORDER BY received_at DESC "
+      "LIMIT 1 OFFSET ?)");
+  sql::bind_all(*prune, kKeptDeliveries - 1);
+  prune->exec();
+}
+
+Result<Json> on_webhook(StepContext& ctx, const Json& b) {
+  auto event = b.at("event").get<std::string>();
+  const auto& payload = b.at("payload");
+  auto change = parse_delivery(event, payload);
+  if (!change) {
+    // Kept and shown, not failed: a retry would read the same payload.
+    WebhookChange c;
+    c.event = event;
+    c.action = payload.is_object() ? payload.value("action", std::string()) : std::string();
+    c.installation_id = installation_of(payload);
+    c.summary = event;
+    record_delivery(ctx, b, c, "rejected", change.error().message);
+    return Json{{"outcome", "rejected"}, {"error", change.error().message}};
+  }
+  if (ctx.address().key.at(0) == kUnlinked) {
+    record_delivery(ctx, b, *change, "unrouted", std::nullopt);
+    return Json{{"outcome", "unrouted"}};
+  }
+  auto linked = linked_installation(ctx.db());
+  if (change->installation_id != 0 && linked != change->installation_id) {
+    auto why = fmt::format("for installation {}, not the one this organization links", change->installation_id);
+    record_delivery(ctx, b, *change, "rejected", why);
+    return Json{{"outcome", "rejected"}, {"error", why}};
+  }
+  apply(ctx, *change);
+  auto outcome = change->kind == ChangeKind::ignored ? "ignored" : "applied";
+  record_delivery(ctx, b, *change, outcome, std::nullopt);
+  if (auto st = audit(ctx, "github.webhook." + event, "github", outcome,
+                      {{"delivery_id", b.at("delivery_id")}, {"action", change->action}, {"summary", change->summary}});
+      !st)
+    return st.error();
+  if (change->kind != ChangeKind::ignored && change->kind != ChangeKind::ping) announce(ctx, change->summary);
+  return Json{{"outcome", outcome}, {"summary", change->summary}};
+}
+
+// --- Reads ------------------------------------------------------------------------------
+
+Result<Json> summary(ReadContext& ctx, const Json&) { return summary_json(ctx.db); }
+
+Result<Json> repositories(ReadContext& ctx, const Json&) {
+  auto q = ctx.statement(
+      "SELECT repo_id, full_name, clone_url, default_branch, private, archived, updated_at FROM repositories "
+      "ORDER BY full_name");
+  Json items = Json::array();
+  while (q->executeStep())
+    items.push_back({{"repo_id", q->getColumn(0).getInt64()},       {"full_name", q->getColumn(1).getString()},
+                     {"clone_url", q->getColumn(2).getString()},    {"default_branch", q->getColumn(3).getString()},
+                     {"private", q->getColumn(4).getInt() != 0},    {"archived", q->getColumn(5).getInt() != 0},
+                     {"updated_at", q->getColumn(6).getInt64()}});
+  return Json{{"items", items}};
+}
+
+Result<Json> pull_requests(ReadContext& ctx, const Json& a) {
+  auto state = a.value("state", std::string());
+  if (!state.empty() && state != "open" && state != "draft" && state != "closed" && state != "merged")
+    return Error{ErrorCode::invalid, "state must be open, draft, closed or merged"};
+  SQLite::Statement q(ctx.db,
+                      std::string("SELECT repo_id, number, repo_full_name, title, state, head_ref, head_sha, base_ref, "
+                                  "author, url, github_updated_at FROM pull_requests WHERE ") +
+                          (state.empty() ? "state IN ('open', 'draft')" : "state = ?") +
+                          " ORDER BY github_updated_at DESC, repo_full_name, number");
+  if (!state.empty()) sql::bind_all(q, state);
+  Json items = Json::array();
+  while (q.executeStep())
+    items.push_back({{"repo_id", q.getColumn(0).getInt64()},  {"number", q.getColumn(1).getInt64()},
+                     {"repo_full_name", q.getColumn(2).getString()}, {"title", q.getColumn(3).getString()},
+                     {"state", q.getColumn(4).getString()},   {"head_ref", q.getColumn(5).getString()},
+                     {"head_sha", q.getColumn(6).getString()}, {"base_ref", q.getColumn(7).getString()},
+                     {"author", q.getColumn(8).getString()},  {"url", q.getColumn(9).getString()},
+                     {"updated_at", q.getColumn(10).getInt64()}});
+  return Json{{"items", items}};
+}
+
+Json delivery_json(SQLite::Statement& q, bool with_payload) {
+  Json d{{"delivery_id", q.getColumn(0).getString()}, {"event", q.getColumn(1).getString()},
+         {"action", q.getColumn(2).getString()},      {"installation_id", sql::int_or_null(q.getColumn(3))},
+         {"outcome", q.getColumn(4).getString()},     {"summary", q.getColumn(5).getString()},
+         {"error", sql::text_or_null(q.getColumn(6))}, {"received_at", q.getColumn(7).getInt64()}};
+  if (with_payload) d["payload"] = Json::parse(q.getColumn(8).getString());
+  return d;
+}
+
+constexpr const char* kDeliveryColumns =
+    "delivery_id, event, action, installation_id, outcome, summary, error, received_at, payload_json";
+
+Result<Json> deliveries(ReadContext& ctx, const Json& a) {
+  auto limit = std::clamp<std::int64_t>(a.value("limit", std::int64_t{50}), 1, kKeptDeliveries);
+  SQLite::Statement q(ctx.db, fmt::format("SELECT {} FROM deliveries ORDER BY received_at DESC, rowid DESC LIMIT ?",
+                                          kDeliveryColumns));
+  sql::bind_all(q, limit);
+  Json items = Json::array();
+  while (q.executeStep()) items.push_back(delivery_json(q, false));
+  return Json{{"items", items}};
+}
+
+Result<Json> delivery(ReadContext& ctx, const Json& a) {
+  SQLite::Statement q(ctx.db, fmt::format("SELECT {} FROM deliveries WHERE delivery_id = ?", kDeliveryColumns));
+  sql::bind_all(q, a.at("delivery_id").get<std::string>());
+  if (!q.executeStep()) return Error{ErrorCode::not_found, "no such delivery"};
+  return delivery_json(q, true);
+}
+
+}  // namespace
+
+ActorType make_type() {
+  ActorType t{"github_data"};
+  t.on_create = create;
+  t.on_queue(kLink, on_link)
+      .on_queue(kUnlink, on_unlink)
+      .on_queue(kWebhook, on_webhook)
+      .on_action(kSummary, summary)
+      .on_action(kRepositories, repositories)
+      .on_action(kPullRequests, pull_requests)
+      .on_action(kDeliveries, deliveries)
+      .on_action(kDelivery, delivery);
+  return t;
+}
+
+}  // namespace hearth::actors::github_data

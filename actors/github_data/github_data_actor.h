@@ -1,0 +1,38 @@
+// The github-data actor: an organization's GitHub data (address `github_data / [org_id]`;
+// `github_data / [_unlinked]` keeps deliveries for installations no organization has
+// linked yet, so that linking later can replay them). It owns the installation linked
+// to the organization (status connected, suspended or removed), the repositories,
+// members and open pull requests GitHub shows it, the heads of pushed branches, and the
+// deliveries received. Deliveries arrive on kWebhook, deduplicated by their delivery id
+// (the edge sends each with the dedupe key "delivery:<id>"), and are applied in the
+// order received. See docs/github.md.
+#pragma once
+
+#include "actors/host/actor_type.h"
+
+namespace hearth::actors::github_data {
+
+inline constexpr const char* kUnlinked = "_unlinked";
+inline Address address(const std::string& org_id) { return {"github_data", {org_id}}; }
+
+// Created with {org_id}.
+
+// Queues.
+// {installation_id, account_login, account_type, by}: links the installation (checked
+// with GitHub by the edge first); relinking the same one is harmless.
+inline constexpr const char* kLink = "github_data.command.link";
+// {by}: forgets the installation and everything GitHub showed through it.
+inline constexpr const char* kUnlink = "github_data.command.unlink";
+// {delivery_id, event, payload}: one webhook delivery.
+inline constexpr const char* kWebhook = "github_data.command.webhook";
+
+// Actions.
+inline constexpr const char* kSummary = "github_data.summary";  // the installation, sync state, counts
+inline constexpr const char* kRepositories = "github_data.repositories";
+inline constexpr const char* kPullRequests = "github_data.pull_requests";  // {state?: open|draft|closed|merged}
+inline constexpr const char* kDeliveries = "github_data.deliveries";      // {limit?} newest first, no payloads
+inline constexpr const char* kDelivery = "github_data.delivery";          // {delivery_id} with its payload
+
+ActorType make_type();
+
+}  // namespace hearth::actors::github_data
