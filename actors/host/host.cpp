@@ -326,13 +326,12 @@ Result<Json> settle_failed(StepContext& ctx, const Json& body, MessageStatus sta
   sql::bind_all(*upd, to_string(status), retry ? std::nullopt : std::optional(storage::now_ms()), id);
   upd->exec();
   if (retry) {
-    // The loop reads pending messages from its cursor on: move it back to this one
-    // (migrations/host/0004_queue_cursor.sql), and make sure the loop looks again after
-    // this step, as a message of our own does.
-    auto back = ctx.statement("UPDATE queue_cursor SET next_id = MIN(next_id, ?)");
-    back->bind(1, static_cast<int64_t>(id));
-    back->exec();
-    ctx.effects().self_sent = true;
+    // The loop reads pending messages from its cursor on: it must not move past this one
+    // (migrations/host/0004_queue_cursor.sql). And it looks again after this step, as
+    // after a message of our own.
+    auto& effects = ctx.effects();
+    effects.rewind_to = std::min(effects.rewind_to.value_or(id), id);
+    effects.self_sent = true;
   }
   ctx.broadcast(retry ? "host.message.retried" : "host.message.discarded", {{"message_id", id}, {"queue", queue}});
   return Json{{"message_id", id}, {"queue", queue}, {"status", status}};
@@ -340,19 +339,21 @@ Result<Json> settle_failed(StepContext& ctx, const Json& body, MessageStatus sta
 
 }  // namespace
 
-Status Host::register_type(ActorType type) {
-  if (core_->started) return Error{ErrorCode::conflict, "actor types must be registered before start()"};
-  if (auto st = validate(Address{type.name, {}}); !st) return st;
-  for (const auto& set : type.migrations)
-    if (auto st = storage::validate(set); !st) return st;
-  // Every type answers the inspector's retry and discard of a failed message through
-  // its own queue, so that they are ordinary, durable, audited steps.
+void add_host_queues(ActorType& type) {
   type.on_queue(kRetryQueue, [](StepContext& ctx, const Json& body) -> Result<Json> {
     return settle_failed(ctx, body, MessageStatus::pending);
   });
   type.on_queue(kDiscardQueue, [](StepContext& ctx, const Json& body) -> Result<Json> {
     return settle_failed(ctx, body, MessageStatus::discarded);
   });
+}
+
+Status Host::register_type(ActorType type) {
+  if (core_->started) return Error{ErrorCode::conflict, "actor types must be registered before start()"};
+  if (auto st = validate(Address{type.name, {}}); !st) return st;
+  for (const auto& set : type.migrations)
+    if (auto st = storage::validate(set); !st) return st;
+  add_host_queues(type);
   auto name = type.name;
   core_->types.insert_or_assign(name, std::make_unique<ActorType>(std::move(type)));
   return {};

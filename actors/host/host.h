@@ -44,6 +44,9 @@ struct HostConfig {
 // ({"message_id": N}).
 inline constexpr const char* kRetryQueue = "host.command.retry_message";
 inline constexpr const char* kDiscardQueue = "host.command.discard_message";
+// Adds those two to `type`, so that they are ordinary, durable, audited steps of its
+// own queue (register_type does; tests driving the workflow batch directly call it).
+void add_host_queues(ActorType& type);
 
 struct SendOptions {
   bool wait = false;  // wait for the handler's result, not only for the message to be on disk

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -51,6 +52,9 @@ struct StepEffects {
   std::vector<Outgoing> outbox;
   std::vector<std::function<void()>> after_commit;
   bool self_sent = false;
+  // The lowest id of a message a step put back to pending (a retry): the loop's cursor
+  // moves no further than it (migrations/host/0004_queue_cursor.sql).
+  std::optional<std::int64_t> rewind_to;
 };
 
 class StepContext {

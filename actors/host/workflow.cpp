@@ -106,6 +106,7 @@ void merge(StepEffects& into, StepEffects&& from) {
   for (auto& o : from.outbox) into.outbox.push_back(std::move(o));
   for (auto& f : from.after_commit) into.after_commit.push_back(std::move(f));
   into.self_sent = into.self_sent || from.self_sent;
+  if (from.rewind_to) into.rewind_to = std::min(into.rewind_to.value_or(*from.rewind_to), *from.rewind_to);
 }
 
 // Whether a message waits to run: one is pending at or above the cursor.
@@ -270,12 +271,16 @@ WriterResult run_writer_batch(Instance& inst, WriterBatch batch) {
         res.outcomes.push_back(run_step(inst, msg, res.effects));
       }
       if (!res.outcomes.empty()) {
-        // Every pending message below the first one not run has run now. A handler that
-        // moved the cursor back (a retry) wins: the update then matches no row.
+        // Every pending message below the first one not run has run now, except those a
+        // step put back to pending (a retry), wherever they are: the cursor stops at the
+        // lowest of them.
         auto next = res.outcomes.size() < pending.size() ? pending[res.outcomes.size()].id : pending.back().id + 1;
-        auto move = inst.statement("UPDATE queue_cursor SET next_id = ? WHERE next_id = ?");
-        sql::bind_all(*move, next, cursor);
-        move->exec();
+        if (res.effects.rewind_to) next = std::min(next, *res.effects.rewind_to);
+        if (next != cursor) {
+          auto move = inst.statement("UPDATE queue_cursor SET next_id = ?");
+          sql::bind_all(*move, next);
+          move->exec();
+        }
       }
       if (!res.outcomes.empty() && pending.size() == res.outcomes.size() && !res.effects.self_sent &&
           pending.size() < inst.max_steps_per_batch) {
