@@ -255,16 +255,16 @@ void cancel_pending(StepContext& ctx, Appender& events, const std::string& by) {
 
 Status create(StepContext& ctx, const Json& in) {
   SQLite::Statement ins(ctx.db(), "INSERT INTO session(id, org_id, task_id, session_id, agent, title, status, "
-                                  "permission_timeout_ms, created_by, created_at, updated_at, secret_names_json) "
+                                  "permission_timeout_ms, created_by, created_at, updated_at, agent_env_json) "
                                   "VALUES(1, ?, ?, ?, ?, ?, 'idle', ?, ?, ?, ?, ?)");
   auto agent = in.at("agent").get<std::string>();
-  auto secret_names = sandbox::agent_secret_names(agent, in.value("agent_env", std::vector<std::string>{}));
+  auto agent_env = in.value("agent_env", std::vector<std::string>{});
   sql::bind_all(ins, in.at("org_id").get<std::string>(), in.at("task_id").get<std::string>(),
                 in.at("session_id").get<std::string>(), agent,
                 in.contains("title") && in["title"].is_string() ? std::optional(in["title"].get<std::string>())
                                                                  : std::nullopt,
                 in.value("permission_timeout_ms", std::int64_t{30 * 60 * 1000}), in.value("created_by", std::string()),
-                now(), now(), Json(secret_names).dump());
+                now(), now(), Json(agent_env).dump());
   ins.exec();
   if (in.value("task_linked", false)) ctx.db().exec("UPDATE session SET task_linked = 1");
   {
@@ -533,11 +533,16 @@ Result<Json> get(AgentRunner& runner, ReadContext& ctx, const Json&) {
   return s;
 }
 
+// The agent's own secrets named from its definition now; its sandbox's extra ones as
+// noted when the session was created (null names: created before they were noted).
 Result<Json> secret_names(ReadContext& ctx, const Json&) {
-  auto q = ctx.statement("SELECT agent, task_id, secret_names_json FROM session");
+  auto q = ctx.statement("SELECT agent, task_id, agent_env_json FROM session");
   if (!q->executeStep()) return Error{ErrorCode::not_found, "no such session"};
-  Json names = q->getColumn(2).isNull() ? Json(nullptr) : Json::parse(q->getColumn(2).getString());
-  return Json{{"agent", q->getColumn(0).getString()}, {"task_id", q->getColumn(1).getString()}, {"secret_names", names}};
+  auto agent = q->getColumn(0).getString();
+  auto env = sql::column<Json>(q->getColumn(2));
+  Json names = env.is_null() ? Json(nullptr)
+                             : Json(sandbox::agent_secret_names(agent, env.get<std::vector<std::string>>()));
+  return Json{{"agent", agent}, {"task_id", q->getColumn(1).getString()}, {"secret_names", names}};
 }
 
 Result<Json> transcript(ReadContext& ctx, const Json& a) {

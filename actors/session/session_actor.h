@@ -48,9 +48,10 @@ inline constexpr const char* kPermissionTimeout = "session.command.permission_ti
 inline constexpr const char* kGet = "session.get";
 inline constexpr const char* kTranscript = "session.transcript";    // {after_seq?, limit?} -> {items, last_seq}
 inline constexpr const char* kPermissions = "session.permissions";  // {status?}
-// {agent, task_id, secret_names}: the org secrets the session's agent is given, named at
-// creation (for the edge, which redacts prompts with them; no route answers it);
-// secret_names is null for a session created before they were kept.
+// {agent, task_id, secret_names}: the org secrets the session's agent is given: its own,
+// named from its definition now, and its sandbox's agent_env as noted at creation (for
+// the edge, which redacts prompts with them; no route answers it); secret_names is null
+// for a session created before agent_env was noted.
 inline constexpr const char* kSecretNames = "session.secret_names";
 
 // Decisions a person gives on a permission request.

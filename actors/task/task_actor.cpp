@@ -143,7 +143,6 @@ Status create(sandbox::Runtime& rt, StepContext& ctx, const Json& in) {
   t.owner_id = owner.at("user_id").get<std::string>();
   t.owner_name = t.created_by = owner.at("username").get<std::string>();
   t.created_at = t.updated_at = now();
-  t.secret_names = sandbox::agent_secret_names(t.agent);
   insert_task(ctx.db(), t);
   add_participant(ctx.db(), t.owner_id, t.owner_name, now());
   Json sandbox_input{{"org_id", t.org_id},         {"task_id", t.task_id},   {"provider", t.provider},
@@ -496,9 +495,9 @@ Result<Json> summary(ReadContext& ctx, const Json&) { return summary_json(ctx.db
 Result<Json> secret_names(ReadContext& ctx, const Json&) {
   auto t = load_task(ctx.db);
   if (!t) return Error{ErrorCode::not_found, "no such task"};
-  // A task created before names were kept: its agent's, as they are now.
-  Json names = t->secret_names.is_null() ? Json(sandbox::agent_secret_names(t->agent)) : t->secret_names;
-  return Json{{"agent", t->agent}, {"secret_names", names}};
+  // A task's sandbox gives its agent no secrets beyond the agent's own, named from its
+  // definition now (as the runner names them every turn).
+  return Json{{"agent", t->agent}, {"secret_names", sandbox::agent_secret_names(t->agent)}};
 }
 
 Result<Json> diff(ReadContext& ctx, const Json& a) {

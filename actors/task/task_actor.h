@@ -59,8 +59,8 @@ inline constexpr const char* kDiff = "task.diff";          // {after?, limit?} -
 inline constexpr const char* kDiffFile = "task.diff_file";  // {path} -> one file with its patch
 inline constexpr const char* kOps = "task.ops";            // {before_id?, limit?}
 inline constexpr const char* kOp = "task.op";              // {op_id}
-// {agent, secret_names}: the org secrets the task's agent is given, named at creation
-// (for the edge, which redacts prompts with them; no route answers it).
+// {agent, secret_names}: the org secrets the task's agent is given, named from its
+// definition (for the edge, which redacts prompts with them; no route answers it).
 inline constexpr const char* kSecretNames = "task.secret_names";
 
 // Statuses (TaskStatus), derived and checked in task_state.h.

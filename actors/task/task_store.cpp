@@ -25,7 +25,7 @@ std::optional<TaskRow> load_task(SQLite::Database& db) {
                       "SELECT org_id, task_id, repo_id, repo_url, base_branch, branch, title, prompt, agent, status, "
                       "phase, error, error_step, sandbox_state, provider, network, git_credential, "
                       "permission_timeout_ms, owner_id, owner_name, created_by, conflict_json, attention, version, "
-                      "created_at, updated_at, archived_at, killed_at, work_prompts_json, commits, secret_names_json FROM task");
+                      "created_at, updated_at, archived_at, killed_at, work_prompts_json, commits FROM task");
   if (!q.executeStep()) return std::nullopt;
   // Each field read as its own type (NULL as an empty optional), by column position.
   auto read = [&q](int i, auto& field) { field = sql::column<std::decay_t<decltype(field)>>(q.getColumn(i)); };
@@ -61,7 +61,6 @@ std::optional<TaskRow> load_task(SQLite::Database& db) {
   read(27, t.killed_at);
   read(28, t.work_prompts);
   read(29, t.commits);
-  read(30, t.secret_names);
   return t;
 }
 
@@ -69,12 +68,11 @@ void insert_task(SQLite::Database& db, const TaskRow& t) {
   SQLite::Statement ins(db,
                         "INSERT INTO task(id, org_id, task_id, repo_id, repo_url, base_branch, branch, title, prompt, "
                         "agent, status, phase, provider, network, git_credential, permission_timeout_ms, owner_id, "
-                        "owner_name, created_by, created_at, updated_at, secret_names_json) "
-                        "VALUES(1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                        "owner_name, created_by, created_at, updated_at) "
+                        "VALUES(1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   sql::bind_all(ins, t.org_id, t.task_id, t.repo_id, t.repo_url, t.base_branch, t.branch, t.title, t.prompt, t.agent,
                 to_string(t.status), t.phase, t.provider, t.network, t.git_credential, t.permission_timeout_ms,
-                t.owner_id, t.owner_name, t.created_by, t.created_at, t.updated_at,
-                t.secret_names.is_null() ? std::nullopt : std::optional(t.secret_names.dump()));
+                t.owner_id, t.owner_name, t.created_by, t.created_at, t.updated_at);
   ins.exec();
 }
 

@@ -35,7 +35,6 @@ struct TaskRow {
   std::optional<std::int64_t> archived_at, killed_at;
   Json work_prompts = Json::array();  // titles of the prompts the next commit describes
   std::int64_t commits = 0;           // commits Hearth made of the task's work
-  Json secret_names;  // the org secrets its agent gets, kept at creation (null: created before they were)
 };
 
 // The task's row, or nullopt before on_create wrote it.
