@@ -13,7 +13,6 @@
 
 #include "actors/identity/identity.h"
 #include "actors/sandbox/sandbox_runtime.h"
-#include "actors/sandbox/secrets.h"
 #include "actors/session/agent_runner.h"
 #include "actors/session/session_actor.h"
 #include "bench/bench_util.h"
@@ -44,11 +43,9 @@ class BenchEdge {
       rc.file_repo_roots = {scratch_.path().parent_path().string()};  // the benchmarks' scratch dirs
       runtime = std::make_unique<actors::sandbox::Runtime>(*host, rc);
       agents = std::make_unique<actors::session::AgentRunner>(*runtime);
-      secrets = std::make_unique<actors::sandbox::Secrets>(*runtime);
       if (!actors::session::register_types(*host, *agents).ok() || !runtime->start().ok()) std::exit(1);
       edge.master_key = rc.master_key;
       edge.agents = agents.get();
-      edge.secrets = secrets.get();
     }
     if (!host->start().ok()) std::exit(1);
     http::ServerConfig sc;
@@ -79,7 +76,6 @@ class BenchEdge {
     if (agents) agents->shutdown();
     host->shutdown();
     agents.reset();
-    secrets.reset();
     runtime.reset();
   }
 
@@ -124,7 +120,6 @@ class BenchEdge {
   std::unique_ptr<actors::Host> host;
   std::unique_ptr<actors::sandbox::Runtime> runtime;
   std::unique_ptr<actors::session::AgentRunner> agents;
-  std::unique_ptr<actors::sandbox::Secrets> secrets;
   std::unique_ptr<http::Server> server;
   int port = 0;
   std::string token, org_id;

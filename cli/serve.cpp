@@ -15,7 +15,6 @@
 #include "actors/host/host.h"
 #include "actors/identity/identity.h"
 #include "actors/sandbox/sandbox_runtime.h"
-#include "actors/sandbox/secrets.h"
 #include "actors/session/agent_runner.h"
 #include "actors/session/session_actor.h"
 #include "cli/commands.h"
@@ -120,7 +119,6 @@ int serve(const ServeOptions& options) {
   sandboxes.sandbox_uid_base = options.sandbox_uid_base;
   actors::sandbox::Runtime runtime(host, sandboxes);
   actors::session::AgentRunner agents(runtime, {std::chrono::seconds(options.turn_silence_timeout_s)});
-  const actors::sandbox::Secrets secrets(runtime);
   if (auto st = identity::register_types(host); !st) {
     std::cerr << "hearth: " << st.error().message << "\n";
     return 1;
@@ -171,7 +169,6 @@ int serve(const ServeOptions& options) {
   edge.metrics_token = options.metrics_token;
   edge.master_key = key;
   edge.agents = &agents;
-  edge.secrets = &secrets;
 
   http::Server server(server_config, host);
   auto port = server.start();

@@ -103,13 +103,18 @@ Result<Reply> create_task(Context& ctx) {
   if (!hearth::sandbox::installed_version(data_dir, **def))
     return Error{ErrorCode::conflict, fmt::format("the agent {} is not installed on this server; an admin runs "
                                                   "`hearth agents install {}`", *agent, *agent)};
+  // Each field's type first, then the branch names, then the title's length: the order
+  // of the errors a client sees.
   Json fields;
-  for (const char* f : {"base_branch", "branch"}) {
+  for (const char* f : {"base_branch", "branch", "title"}) {
     auto v = string_field(ctx.body, f, false);
     if (!v) return v.error();
-    if (!v->empty() && !hearth::sandbox::valid_branch(*v))
-      return Error{ErrorCode::invalid, fmt::format("field \"{}\": \"{}\" is not a valid branch name", f, v->substr(0, 200))};
     fields[f] = *v;
+  }
+  for (const char* f : {"base_branch", "branch"}) {
+    auto v = fields[f].get<std::string>();
+    if (!v.empty() && !hearth::sandbox::valid_branch(v))
+      return Error{ErrorCode::invalid, fmt::format("field \"{}\": \"{}\" is not a valid branch name", f, v.substr(0, 200))};
   }
   auto title = optional_title(ctx.body);
   if (!title) return title.error();

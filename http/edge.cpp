@@ -199,8 +199,13 @@ Result<actors::session::AgentRunner*> Edge::agent_runner() const {
 }
 
 Result<const actors::sandbox::Secrets*> Edge::secrets() const {
-  if (!config.secrets) return Error{ErrorCode::unavailable, "this server runs no sandboxes"};
-  return config.secrets;
+  if (!secrets_) return Error{ErrorCode::unavailable, "this server runs no sandboxes"};
+  return secrets_.get();
+}
+
+std::shared_ptr<const actors::sandbox::Secrets> Edge::secrets_over(actors::session::AgentRunner* agents) {
+  if (!agents) return nullptr;
+  return std::make_shared<const actors::sandbox::Secrets>(agents->runtime());
 }
 
 }  // namespace hearth::http

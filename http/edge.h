@@ -67,11 +67,9 @@ struct EdgeConfig {
   std::vector<std::string> file_repo_roots;
   // Seals org secrets before they are queued; without it the secrets routes answer 503.
   std::shared_ptr<const storage::MasterKey> master_key;
-  // Sandboxes and agent sessions; without it their routes answer 503.
+  // Sandboxes and agent sessions; without it their routes answer 503. The edge's
+  // secrets service (prompts are redacted with it) works over its runtime.
   actors::session::AgentRunner* agents = nullptr;
-  // The values of org secrets, for redacting prompts before they are stored; set with
-  // `agents` (a server that runs no sandboxes takes no prompts).
-  const actors::sandbox::Secrets* secrets = nullptr;
 };
 
 // Failed sign-ins per key (a username from an address, or an address): the first `free`
@@ -115,11 +113,17 @@ struct Edge {
         identity(h, [this](const actors::Address& to, std::string_view queue,
                            const Json& body) { return send(to, queue, body, true); }),
         config(std::move(c)),
+        secrets_(secrets_over(config.agents)),
         per_account(config.sign_in_failures_per_user, std::chrono::minutes(5)),
         per_address(config.sign_in_failures_per_address, std::chrono::minutes(5)) {}
   actors::Host& host;
   identity::Identity identity;
   EdgeConfig config;
+
+ private:
+  std::shared_ptr<const actors::sandbox::Secrets> secrets_;  // set with config.agents
+
+ public:
   SignInThrottle per_account, per_address;
   SignInThrottle member_misses{20, std::chrono::minutes(10)};  // add-member names without an account, per caller
   AuditBudget sign_in_audit;
@@ -141,6 +145,8 @@ struct Edge {
   Result<actors::session::AgentRunner*> agent_runner() const;
   // The secrets service, or unavailable when this server runs no sandboxes.
   Result<const actors::sandbox::Secrets*> secrets() const;
+  // The secrets service over `agents`' runtime; null without agents.
+  static std::shared_ptr<const actors::sandbox::Secrets> secrets_over(actors::session::AgentRunner* agents);
 
   // Records that an API token was used (its last_used_at), at most once a minute per
   // token, without waiting for the write.

@@ -63,12 +63,12 @@ Result<Json> append(StepContext& ctx, const Json& b) {
              {"outcome", b.value("outcome", std::string("ok"))},
              {"detail", b.value("detail", Json::object())}};
   auto hash = entry_hash(prev, entry);
-  auto text = [](const Json& v) { return v.is_string() ? std::optional(v.get<std::string>()) : std::nullopt; };
+  using sql::optional_text;
   auto ins = ctx.statement(fmt::format("INSERT INTO entries({}) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", kColumns));
-  sql::bind_all(*ins, seq, entry["at"].get<std::int64_t>(), text(entry["user_id"]),
+  sql::bind_all(*ins, seq, entry["at"].get<std::int64_t>(), optional_text(entry["user_id"]),
                 entry["username"].get<std::string>(), entry["kind"].get<std::string>(),
-                entry["target"].get<std::string>(), text(entry["task_id"]), text(entry["repo_id"]),
-                text(entry["request_id"]), entry["outcome"].get<std::string>(), entry["detail"].dump(), prev, hash);
+                entry["target"].get<std::string>(), optional_text(entry["task_id"]), optional_text(entry["repo_id"]),
+                optional_text(entry["request_id"]), entry["outcome"].get<std::string>(), entry["detail"].dump(), prev, hash);
   ins->exec();
   entry["prev_hash"] = prev;
   entry["hash"] = hash;

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "storage/database.h"
+#include "storage/sql.h"
 
 namespace hearth::actors {
 namespace {
@@ -33,9 +34,7 @@ Result<std::int64_t> StepContext::send_self(std::string_view queue, const Json& 
     return Error{ErrorCode::too_large, fmt::format("message body has {} bytes; the limit is {}",
                                                    text.size(), max_payload_bytes_)};
   auto ins = statement("INSERT INTO queue_messages(queue, body_json, status, enqueued_at) VALUES(?, ?, 'pending', ?)");
-  ins->bind(1, std::string(queue));
-  ins->bind(2, text);
-  ins->bind(3, static_cast<int64_t>(storage::now_ms()));
+  sql::bind_all(*ins, std::string(queue), text, storage::now_ms());
   ins->exec();
   effects_.self_sent = true;
   return db_.getLastInsertRowid();
@@ -50,19 +49,14 @@ Status StepContext::send(const Address& to, std::string_view queue, const Json& 
   auto key_json = Json(to.key).dump();
   auto ins = statement(
       "INSERT INTO outbox(to_type, to_key_json, queue, body_json, dedupe_key, created_at) VALUES(?, ?, ?, ?, '', ?)");
-  ins->bind(1, to.type);
-  ins->bind(2, key_json);
-  ins->bind(3, std::string(queue));
-  ins->bind(4, text);
-  ins->bind(5, static_cast<int64_t>(storage::now_ms()));
+  sql::bind_all(*ins, to.type, key_json, std::string(queue), text, storage::now_ms());
   ins->exec();
   auto id = db_.getLastInsertRowid();
   // The dedupe key names this actor and this outbox row: unique, and stable across
   // redeliveries after a crash.
   auto dedupe = dedupe_key.empty() ? fmt::format("outbox:{}:{}", address_.id(), id) : std::move(dedupe_key);
   auto upd = statement("UPDATE outbox SET dedupe_key = ? WHERE id = ?");
-  upd->bind(1, dedupe);
-  upd->bind(2, static_cast<int64_t>(id));
+  sql::bind_all(*upd, dedupe, id);
   upd->exec();
   effects_.outbox.push_back({id, to, std::string(queue), std::move(text), std::move(dedupe)});
   return {};
@@ -79,11 +73,7 @@ Result<std::int64_t> StepContext::spawn_io(std::string name, std::string_view re
                                                  address_.display(), result_queue, name)};
   auto ins = statement(
       "INSERT INTO io_jobs(name, result_queue, context_json, message_id, started_at) VALUES(?, ?, ?, ?, ?)");
-  ins->bind(1, name);
-  ins->bind(2, std::string(result_queue));
-  ins->bind(3, context.dump());
-  ins->bind(4, static_cast<int64_t>(message_id_));
-  ins->bind(5, static_cast<int64_t>(storage::now_ms()));
+  sql::bind_all(*ins, name, std::string(result_queue), context.dump(), message_id_, storage::now_ms());
   ins->exec();
   auto id = db_.getLastInsertRowid();
   effects_.io_jobs.push_back({id, std::move(name), std::string(result_queue), context, std::move(work)});

@@ -73,6 +73,9 @@ class StepContext {
   // cleared, when the lease ends): use it for the statements a handler runs per message.
   // Preparing costs more than running a small insert. Hold one lease per SQL text at a time.
   storage::StatementCache::Lease statement(const std::string& sql) { return statements_.get(sql); }
+  // The cache itself, for code that runs a handler's statements on its behalf (an
+  // actor's store functions).
+  storage::StatementCache& statements() { return statements_; }
   // The message being handled (0 while running on_create).
   std::int64_t message_id() const { return message_id_; }
   const std::string& queue() const { return queue_; }

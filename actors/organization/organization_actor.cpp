@@ -427,14 +427,15 @@ Result<Json> tasks(ReadContext& ctx, const Json& a) {
   }
   auto q = ctx.statement(fmt::format("SELECT summary_json, updated_at, task_id FROM tasks WHERE {} "
                                      "ORDER BY updated_at DESC, task_id DESC LIMIT ?", where));
+  // The filters present, in the order `where` names them, then the cursor and the limit.
   int i = 1;
-  for (const auto& v : binds) q->bind(i++, v);
+  for (const auto& v : binds) sql::bind_one(*q, i++, v);
   if (after_time != INT64_MAX) {
-    q->bind(i++, static_cast<int64_t>(after_time));
-    q->bind(i++, static_cast<int64_t>(after_time));
-    q->bind(i++, after_id);
+    sql::bind_one(*q, i++, after_time);
+    sql::bind_one(*q, i++, after_time);
+    sql::bind_one(*q, i++, after_id);
   }
-  q->bind(i, static_cast<int64_t>(limit));
+  sql::bind_one(*q, i, limit);
   Json items = Json::array();
   std::string last;
   while (q->executeStep()) {

@@ -25,6 +25,7 @@ constexpr const char* kTurnEnded = "session.command.turn_ended";
 
 std::int64_t now() { return storage::now_ms(); }
 
+// A JSON column, forgiving: NULL or text that is not JSON reads as null or discarded.
 Json parse(const SQLite::Column& c) { return c.isNull() ? Json(nullptr) : Json::parse(c.getString(), nullptr, false); }
 
 Json turn_json(SQLite::Statement& q) {
@@ -154,19 +155,19 @@ Result<Json> find_permission(SQLite::Database& db, const std::string& id) {
 // Events appended in one step, announced together once it commits.
 class Appender {
  public:
-  // The insert comes from the step's statement cache: appends are the session's most
-  // frequent write (a streamed turn is thousands of them). Each add() binds, runs and
-  // resets it, so two Appenders in one step may share it.
-  explicit Appender(StepContext& ctx)
-      : ctx_(ctx), ins_(ctx.statement("INSERT INTO events(turn, kind, at, data_json) VALUES(?, ?, ?, ?)")) {}
+  explicit Appender(StepContext& ctx) : ctx_(ctx) {}
   ~Appender() {
     if (!events_.empty()) ctx_.broadcast("session.events.appended", {{"events", std::move(events_)}});
   }
   std::int64_t add(std::int64_t turn, const std::string& kind, Json data, std::int64_t at = 0) {
     if (at == 0) at = now();
-    sql::bind_all(*ins_, turn, kind, at, data.dump(-1, ' ', false, Json::error_handler_t::replace));
-    ins_->exec();
-    ins_->reset();
+    {
+      // From the step's statement cache, leased for this one insert: appends are the
+      // session's most frequent write (a streamed turn is thousands of them).
+      auto ins = ctx_.statement("INSERT INTO events(turn, kind, at, data_json) VALUES(?, ?, ?, ?)");
+      sql::bind_all(*ins, turn, kind, at, data.dump(-1, ' ', false, Json::error_handler_t::replace));
+      ins->exec();
+    }
     auto seq = ctx_.db().getLastInsertRowid();
     events_.push_back({{"seq", seq}, {"turn", turn}, {"kind", kind}, {"at", at}, {"data", std::move(data)}});
     return seq;
@@ -174,7 +175,6 @@ class Appender {
 
  private:
   StepContext& ctx_;
-  storage::StatementCache::Lease ins_;
   Json events_ = Json::array();
 };
 
@@ -549,8 +549,7 @@ Result<Json> transcript(ReadContext& ctx, const Json& a) {
   auto after = std::max<std::int64_t>(a.value("after_seq", std::int64_t{0}), 0);
   auto limit = std::clamp<std::int64_t>(a.value("limit", std::int64_t{200}), 1, 1000);
   auto q = ctx.statement("SELECT seq, turn, kind, at, data_json FROM events WHERE seq > ? ORDER BY seq LIMIT ?");
-  q->bind(1, static_cast<int64_t>(after));
-  q->bind(2, static_cast<int64_t>(limit));
+  sql::bind_all(*q, after, limit);
   Json items = Json::array();
   while (q->executeStep())
     items.push_back({{"seq", q->getColumn(0).getInt64()}, {"turn", q->getColumn(1).getInt64()},

@@ -107,7 +107,7 @@ Result<Json> start_op(sandbox::Runtime& rt, StepContext& ctx, GitFlow flow, cons
     plan_args["message"] = commit_message(t, included);
     plan_args["prompts_included"] = included;
   }
-  auto id = insert_op(ctx.db(), flow, plan_args, by, now());
+  auto id = insert_op(ctx.statements(), flow, plan_args, by, now());
   GitPlan plan{sandbox::address(t.org_id, t.task_id), t.org_id, t.provider, t.repo_url,
                t.base_branch, t.branch, t.title, t.task_id,
                t.git_credential.value_or(""), flow, plan_args};
@@ -216,7 +216,7 @@ Result<Json> on_session_changed(sandbox::Runtime& rt, StepContext& ctx, const Js
                        .turn_ended = event == "turn_ended"};
   // Reports are numbered by their session: one older than the latest applied says
   // nothing new (its status is stale), whatever order it arrived in.
-  if (auto ignored = apply_session_report(ctx.db(), report, now())) return Json{{"ignored", *ignored}};
+  if (auto ignored = apply_session_report(ctx.statements(), report, now())) return Json{{"ignored", *ignored}};
   auto t = load_task(ctx.db()).value();
   if (event == "turn_started" && b.contains("prompt")) {  // the next commit is described by it
     t.work_prompts.push_back(derive_title(b["prompt"].get<std::string>()));
@@ -254,7 +254,8 @@ Result<Json> on_git_done(StepContext& ctx, const Json& body) {
   auto op = find_op(ctx.db(), id);
   if (!op) return op.error();
   if ((*op)["status"] != "running") return Json{{"ignored", "the op ended already"}};
-  auto flow = parse_git_flow((*op)["kind"].get<std::string>()).value_or(GitFlow::diff);
+  // The ops table holds only the kinds this build wrote; any other is a bug worth failing the step on.
+  auto flow = parse_git_flow((*op)["kind"].get<std::string>()).value();
   bool ok = body.value("ok", false);
   Json result = ok ? body["result"] : Json(nullptr);
   std::string error;
@@ -262,7 +263,7 @@ Result<Json> on_git_done(StepContext& ctx, const Json& body) {
     error = body["error"].value("message", std::string("git failed"));
     if (error_from_json(body["error"]).code == ErrorCode::interrupted) error = "interrupted by a server restart; run it again";
   }
-  if (ok && result.contains("diff")) store_diff(ctx.db(), id, result["diff"], now());
+  if (ok && result.contains("diff")) store_diff(ctx.statements(), id, result["diff"], now());
   auto t = load_task(ctx.db()).value();
   // A commit was made: the prompts it describes are done with (later ones wait for the next).
   if (ok && result.value("output", std::string()).find("committed ") != std::string::npos) {
@@ -285,7 +286,7 @@ Result<Json> on_git_done(StepContext& ctx, const Json& body) {
                            t.base_branch,
                            plural(static_cast<std::int64_t>(result["conflict_files"].size()), "file", "files"));
   else if (!ok) op_error = error;
-  finish_op(ctx.db(), id, ok && !conflict, kept, op_error, now());
+  finish_op(ctx.statements(), id, ok && !conflict, kept, op_error, now());
   auto final_op = *find_op(ctx.db(), id);
   ctx.broadcast("task.op.finished", final_op);
   if (flow != GitFlow::diff)

@@ -46,14 +46,18 @@ Status tell(StepContext& ctx, const std::string& reason, const Json& notify, con
 }  // namespace
 
 Status announce_change(StepContext& ctx) {
-  auto status = derived_status(ctx.db());
-  auto up = ctx.statement("UPDATE task SET status = ?, version = version + 1, updated_at = ?");
-  sql::bind_all(*up, to_string(status), now());
+  // The row is read once here, and what is announced is built from it.
+  auto t = load_task(ctx.db()).value();
+  t.status = derived_status(ctx.db(), t);
+  t.version += 1;
+  t.updated_at = now();
+  auto up = ctx.statement("UPDATE task SET status = ?, version = ?, updated_at = ?");
+  sql::bind_all(*up, to_string(t.status), t.version, t.updated_at);
   up->exec();
-  ctx.broadcast("task.changed", full_json(ctx.db()));
+  ctx.broadcast("task.changed", full_json(ctx.db(), t));
   // The index hears only of changes it shows (not every provisioning step): with many
   // tasks at work, the organization's queue stays short.
-  auto summary = summary_json(ctx.db());
+  auto summary = summary_json(ctx.db(), t);
   auto shown = summary;
   for (const char* k : {"version", "updated_at"}) shown.erase(k);
   auto text = shown.dump();
@@ -62,8 +66,7 @@ Status announce_change(StepContext& ctx) {
   SQLite::Statement keep(ctx.db(), "UPDATE task SET indexed_json = ?");
   sql::bind_all(keep, text);
   keep.exec();
-  return ctx.send(organization::address(ctx.db().execAndGet("SELECT org_id FROM task").getString()),
-                  organization::kTaskChanged, summary);
+  return ctx.send(organization::address(t.org_id), organization::kTaskChanged, summary);
 }
 
 Status record_audit(StepContext& ctx, const std::string& kind, const std::string& by, const std::string& outcome,

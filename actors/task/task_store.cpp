@@ -235,8 +235,12 @@ Json needs_you(SQLite::Database& db, const TaskRow& t) {
 Json full_json(SQLite::Database& db) {
   auto row = load_task(db);
   if (!row) return nullptr;
-  auto t = to_json(*row);
-  t["needs_you"] = needs_you(db, *row);
+  return full_json(db, *row);
+}
+
+Json full_json(SQLite::Database& db, const TaskRow& row) {
+  auto t = to_json(row);
+  t["needs_you"] = needs_you(db, row);
   t["sessions"] = sessions_json(db);
   t["running_op"] = running_op(db);
   t["diff"] = diff_totals(db);
@@ -244,14 +248,16 @@ Json full_json(SQLite::Database& db) {
 }
 
 // What the organization's index keeps of a task (task_store.h).
-Json summary_json(SQLite::Database& db) {
-  auto row = load_task(db).value();
+Json summary_json(SQLite::Database& db) { return summary_json(db, load_task(db).value()); }
+
+Json summary_json(SQLite::Database& db, const TaskRow& row) {
   return index_summary(row, tally_sessions(db), needs_you(db, row));
 }
 
 // The status its row and sessions say (task_state.h).
-TaskStatus derived_status(SQLite::Database& db) {
-  auto row = load_task(db).value();
+TaskStatus derived_status(SQLite::Database& db) { return derived_status(db, load_task(db).value()); }
+
+TaskStatus derived_status(SQLite::Database& db, const TaskRow& row) {
   return derive({.stored = row.status,
                  .killed = row.killed_at.has_value(),
                  .archived = row.archived_at.has_value(),
@@ -270,20 +276,21 @@ void insert_session_row(SQLite::Database& db, const std::string& id, const std::
   ins.exec();
 }
 
-std::optional<std::string> apply_session_report(SQLite::Database& db, const SessionReport& r, std::int64_t at) {
+std::optional<std::string> apply_session_report(storage::StatementCache& db, const SessionReport& r,
+                                                std::int64_t at) {
   if (r.report_seq > 0) {
-    SQLite::Statement seen(db, "SELECT report_seq FROM sessions WHERE session_id = ?");
-    sql::bind_all(seen, r.session_id);
-    if (seen.executeStep() && seen.getColumn(0).getInt64() >= r.report_seq)
+    auto seen = db.get("SELECT report_seq FROM sessions WHERE session_id = ?");
+    sql::bind_all(*seen, r.session_id);
+    if (seen->executeStep() && seen->getColumn(0).getInt64() >= r.report_seq)
       return fmt::format("report {} is older than report {}, applied already", r.report_seq,
-                         seen.getColumn(0).getInt64());
+                         seen->getColumn(0).getInt64());
   }
-  SQLite::Statement up(db, "UPDATE sessions SET status = ?, turn = ?, updated_at = ?, "
-                           "last_turn_status = COALESCE(?, last_turn_status), "
-                           "pending_permissions = CASE WHEN ? THEN 0 ELSE MAX(0, pending_permissions + ?) END, "
-                           "report_seq = MAX(report_seq, ?) WHERE session_id = ?");
-  sql::bind_all(up, r.status, r.turn, at, r.turn_status, r.turn_ended, r.permissions, r.report_seq, r.session_id);
-  if (up.exec() == 0) return "not a session of this task";
+  auto up = db.get("UPDATE sessions SET status = ?, turn = ?, updated_at = ?, "
+                   "last_turn_status = COALESCE(?, last_turn_status), "
+                   "pending_permissions = CASE WHEN ? THEN 0 ELSE MAX(0, pending_permissions + ?) END, "
+                   "report_seq = MAX(report_seq, ?) WHERE session_id = ?");
+  sql::bind_all(*up, r.status, r.turn, at, r.turn_status, r.turn_ended, r.permissions, r.report_seq, r.session_id);
+  if (up->exec() == 0) return "not a session of this task";
   return std::nullopt;
 }
 
@@ -348,19 +355,20 @@ void fail_running_ops(SQLite::Database& db, const std::string& error, std::int64
   up.exec();
 }
 
-std::int64_t insert_op(SQLite::Database& db, GitFlow flow, const Json& args, const std::string& by, std::int64_t at) {
-  SQLite::Statement ins(db, "INSERT INTO ops(kind, status, args_json, by, created_at) VALUES(?, 'running', ?, ?, ?)");
-  sql::bind_all(ins, to_string(flow), args.dump(), by, at);
-  ins.exec();
-  return db.getLastInsertRowid();
+std::int64_t insert_op(storage::StatementCache& db, GitFlow flow, const Json& args, const std::string& by,
+                       std::int64_t at) {
+  auto ins = db.get("INSERT INTO ops(kind, status, args_json, by, created_at) VALUES(?, 'running', ?, ?, ?)");
+  sql::bind_all(*ins, to_string(flow), args.dump(), by, at);
+  ins->exec();
+  return db.db().getLastInsertRowid();
 }
 
-void finish_op(SQLite::Database& db, std::int64_t id, bool succeeded, const Json& result,
+void finish_op(storage::StatementCache& db, std::int64_t id, bool succeeded, const Json& result,
                const std::optional<std::string>& error, std::int64_t at) {
-  SQLite::Statement up(db, "UPDATE ops SET status = ?, result_json = ?, error = ?, ended_at = ? WHERE id = ?");
-  sql::bind_all(up, succeeded ? "succeeded" : "failed", result.is_null() ? std::nullopt : std::optional(result.dump()),
-                error, at, id);
-  up.exec();
+  auto up = db.get("UPDATE ops SET status = ?, result_json = ?, error = ?, ended_at = ? WHERE id = ?");
+  sql::bind_all(*up, succeeded ? "succeeded" : "failed",
+                result.is_null() ? std::nullopt : std::optional(result.dump()), error, at, id);
+  up->exec();
 }
 
 Json list_ops(SQLite::Database& db, std::int64_t before_id, std::int64_t limit) {
@@ -374,25 +382,27 @@ Json list_ops(SQLite::Database& db, std::int64_t before_id, std::int64_t limit) 
 
 // --- The task's diff ----------------------------------------------------------------------
 
-void store_diff(SQLite::Database& db, std::int64_t op_id, const Json& diff, std::int64_t at) {
-  SQLite::Statement newer(db, "SELECT 1 FROM diff_meta WHERE op_id > ?");
-  sql::bind_all(newer, op_id);
-  if (newer.executeStep()) return;
-  db.exec("DELETE FROM diff_files");
+void store_diff(storage::StatementCache& db, std::int64_t op_id, const Json& diff, std::int64_t at) {
+  {
+    auto newer = db.get("SELECT 1 FROM diff_meta WHERE op_id > ?");
+    sql::bind_all(*newer, op_id);
+    if (newer->executeStep()) return;
+  }
+  db.db().exec("DELETE FROM diff_files");
   // Counts are absent for binary files, commits for a repository with none yet: NULL.
   using sql::optional_int, sql::optional_text;
-  SQLite::Statement ins(db, "INSERT INTO diff_files(path, status, added, removed, patch, patch_truncated) "
-                            "VALUES(?, ?, ?, ?, ?, ?)");
+  auto ins = db.get("INSERT INTO diff_files(path, status, added, removed, patch, patch_truncated) "
+                    "VALUES(?, ?, ?, ?, ?, ?)");
   for (const auto& f : diff["files"]) {
-    sql::bind_all(ins, f["path"].get<std::string>(), f["status"].get<std::string>(), optional_int(f["added"]),
+    sql::bind_all(*ins, f["path"].get<std::string>(), f["status"].get<std::string>(), optional_int(f["added"]),
                   optional_int(f["removed"]), f["patch"].get<std::string>(), f["patch_truncated"].get<bool>());
-    ins.exec();
-    ins.reset();
+    ins->exec();
+    ins->reset();
   }
-  SQLite::Statement meta(db, "INSERT OR REPLACE INTO diff_meta(id, base_commit, head_commit, refreshed_at, op_id) "
-                             "VALUES(1, ?, ?, ?, ?)");
-  sql::bind_all(meta, optional_text(diff["base_commit"]), optional_text(diff["head_commit"]), at, op_id);
-  meta.exec();
+  auto meta = db.get("INSERT OR REPLACE INTO diff_meta(id, base_commit, head_commit, refreshed_at, op_id) "
+                     "VALUES(1, ?, ?, ?, ?)");
+  sql::bind_all(*meta, optional_text(diff["base_commit"]), optional_text(diff["head_commit"]), at, op_id);
+  meta->exec();
 }
 
 namespace {

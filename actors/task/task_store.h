@@ -12,6 +12,7 @@
 #include "actors/host/address.h"
 #include "actors/task/task_state.h"
 #include "storage/error.h"
+#include "storage/statement_cache.h"
 
 namespace SQLite {
 class Database;
@@ -83,10 +84,13 @@ Json diff_totals(SQLite::Database& db);
 Json needs_you(SQLite::Database& db, const TaskRow& t);
 // The whole task as task.get and task.changed show it, or null before on_create.
 Json full_json(SQLite::Database& db);
+Json full_json(SQLite::Database& db, const TaskRow& row);  // of `row` as loaded
 // The index summary of the task as it is now (index_summary over its row and sessions).
 Json summary_json(SQLite::Database& db);
+Json summary_json(SQLite::Database& db, const TaskRow& row);
 // The status its row and sessions say (task_state.h's derive).
 TaskStatus derived_status(SQLite::Database& db);
+TaskStatus derived_status(SQLite::Database& db, const TaskRow& row);
 
 // --- The task's sessions, as they report ---------------------------------------------
 
@@ -106,7 +110,9 @@ struct SessionReport {
 // Applies `report` to its session's row as of `at`; nullopt when applied, or why it was
 // not: a report numbered at or below the newest applied one (stale, whatever order it
 // arrived in), or a session the task does not have.
-std::optional<std::string> apply_session_report(SQLite::Database& db, const SessionReport& report, std::int64_t at);
+// Runs on the step's statements (cached per connection): reports are the task's busiest queue.
+std::optional<std::string> apply_session_report(storage::StatementCache& db, const SessionReport& report,
+                                                std::int64_t at);
 
 // The sessions running a turn now (not those cancelling one).
 std::vector<std::string> running_session_ids(SQLite::Database& db);
@@ -141,9 +147,10 @@ std::optional<RunningFlow> running_flow(SQLite::Database& db);
 // Every running op fails with `error` as of `at`.
 void fail_running_ops(SQLite::Database& db, const std::string& error, std::int64_t at);
 // A new running op of `flow` with `args`, asked by `by` at `at`: its id.
-std::int64_t insert_op(SQLite::Database& db, GitFlow flow, const Json& args, const std::string& by, std::int64_t at);
+std::int64_t insert_op(storage::StatementCache& db, GitFlow flow, const Json& args, const std::string& by,
+                       std::int64_t at);
 // Op `id` ended at `at`: succeeded or failed, what it did (null: nothing) and why it failed.
-void finish_op(SQLite::Database& db, std::int64_t id, bool succeeded, const Json& result,
+void finish_op(storage::StatementCache& db, std::int64_t id, bool succeeded, const Json& result,
                const std::optional<std::string>& error, std::int64_t at);
 // Newest first, below `before_id` (0: from the newest): {items, next_cursor}.
 Json list_ops(SQLite::Database& db, std::int64_t before_id, std::int64_t limit);
@@ -152,7 +159,7 @@ Json list_ops(SQLite::Database& db, std::int64_t before_id, std::int64_t limit);
 
 // Keeps `diff` (parse_diff's shape) as op `op_id`'s, refreshed at `at`, unless a later
 // op's diff is there already.
-void store_diff(SQLite::Database& db, std::int64_t op_id, const Json& diff, std::int64_t at);
+void store_diff(storage::StatementCache& db, std::int64_t op_id, const Json& diff, std::int64_t at);
 // The changed files after path `after`, in path order, without patches: the totals
 // (diff_totals) with {items, next_cursor}.
 Json list_diff_files(SQLite::Database& db, const std::string& after, std::int64_t limit);

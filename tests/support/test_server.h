@@ -7,7 +7,6 @@
 
 #include "actors/identity/identity.h"
 #include "actors/sandbox/sandbox_runtime.h"
-#include "actors/sandbox/secrets.h"
 #include "actors/session/agent_runner.h"
 #include "actors/session/session_actor.h"
 #include "http/server.h"
@@ -51,7 +50,6 @@ class TestServer {
     if (sandboxes) sandboxes(rc, runner_config);
     runtime = std::make_unique<actors::sandbox::Runtime>(*host, rc);
     agents = std::make_unique<actors::session::AgentRunner>(*runtime, runner_config);
-    secrets = std::make_unique<actors::sandbox::Secrets>(*runtime);
     REQUIRE(identity::register_types(*host, customize).ok());
     REQUIRE(actors::session::register_types(*host, *agents).ok());
     auto started = runtime->start();
@@ -64,7 +62,6 @@ class TestServer {
     sc.edge = std::move(edge);
     if (!sc.edge.master_key) sc.edge.master_key = master_key;
     if (!sc.edge.agents) sc.edge.agents = agents.get();
-    if (!sc.edge.secrets) sc.edge.secrets = secrets.get();
     // Tests make orgs as plain users and connect repositories under /tmp; the tests of
     // the defaults (admins only, no file:// roots) undo this in `server_setup`.
     sc.edge.anyone_creates_orgs = true;
@@ -80,7 +77,6 @@ class TestServer {
     agents->shutdown();
     host->shutdown();
     agents.reset();
-    secrets.reset();
     runtime.reset();
   }
 
@@ -126,7 +122,6 @@ class TestServer {
   std::unique_ptr<actors::Host> host;
   std::unique_ptr<actors::sandbox::Runtime> runtime;
   std::unique_ptr<actors::session::AgentRunner> agents;
-  std::unique_ptr<actors::sandbox::Secrets> secrets;
   std::unique_ptr<http::Server> server;
   int port = 0;
 };

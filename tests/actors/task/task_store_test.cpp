@@ -73,6 +73,7 @@ TEST_CASE("a task row shows its owner as one object and its unset columns as nul
 struct TaskDb {
   TempDir dir;
   SQLite::Database db{(dir.path() / "task.db").string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE};
+  storage::StatementCache statements{db};  // what a handler's step runs on
   TaskDb() {
     auto set = storage::embedded_migrations("task");
     REQUIRE(storage::apply_migrations(db, std::span(&set, 1), "test").ok());
@@ -137,31 +138,31 @@ TEST_CASE("a session's reports apply in number order: an older one, or one for a
                                .turn_status = ended ? std::optional<std::string>("completed") : std::nullopt,
                                .permissions = permissions, .turn_ended = ended};
   };
-  CHECK_FALSE(task::apply_session_report(t.db, report(2, "running", 1), 20));
+  CHECK_FALSE(task::apply_session_report(t.statements, report(2, "running", 1), 20));
   CHECK(task::tally_sessions(t.db).pending_permissions == 1);
-  auto stale = task::apply_session_report(t.db, report(1, "idle"), 30);
+  auto stale = task::apply_session_report(t.statements, report(1, "idle"), 30);
   REQUIRE(stale);
   CHECK(*stale == "report 1 is older than report 2, applied already");
   CHECK(task::find_session_state(t.db, "s_1")->status == "running");
-  CHECK_FALSE(task::apply_session_report(t.db, report(3, "running", 1), 40));
+  CHECK_FALSE(task::apply_session_report(t.statements, report(3, "running", 1), 40));
   CHECK(task::tally_sessions(t.db).pending_permissions == 2);
   // The turn's end: no permission waits any more, and the turn's outcome is kept.
-  CHECK_FALSE(task::apply_session_report(t.db, report(4, "idle", 0, true), 50));
+  CHECK_FALSE(task::apply_session_report(t.statements, report(4, "idle", 0, true), 50));
   CHECK(task::tally_sessions(t.db).pending_permissions == 0);
   CHECK(task::sessions_json(t.db)[0]["last_turn_status"] == "completed");
   CHECK(task::sessions_json(t.db)[0]["updated_at"] == 50);
   auto other = report(9, "idle");
   other.session_id = "s_elsewhere";
-  CHECK(task::apply_session_report(t.db, other, 60) == "not a session of this task");
+  CHECK(task::apply_session_report(t.statements, other, 60) == "not a session of this task");
 }
 
 TEST_CASE("ops: started running, finished with their result or error, listed newest first in pages") {
   TaskDb t;
-  auto first = task::insert_op(t.db, task::GitFlow::push, Json{{"message", "m"}}, "ana", 10);
-  auto second = task::insert_op(t.db, task::GitFlow::sync, Json::object(), "bo", 20);
+  auto first = task::insert_op(t.statements, task::GitFlow::push, Json{{"message", "m"}}, "ana", 10);
+  auto second = task::insert_op(t.statements, task::GitFlow::sync, Json::object(), "bo", 20);
   CHECK(task::running_flow(t.db)->op_id == first);
-  task::finish_op(t.db, first, true, Json{{"output", "pushed abc"}}, std::nullopt, 30);
-  task::finish_op(t.db, second, false, nullptr, std::string("git sync failed"), 40);
+  task::finish_op(t.statements, first, true, Json{{"output", "pushed abc"}}, std::nullopt, 30);
+  task::finish_op(t.statements, second, false, nullptr, std::string("git sync failed"), 40);
   auto pushed = task::find_op(t.db, first).value();
   CHECK(pushed["kind"] == "push");
   CHECK(pushed["status"] == "succeeded");
@@ -188,8 +189,8 @@ TEST_CASE("a diff is kept unless a later op's is there, and lists its files in p
   };
   Json newer{{"base_commit", "b2"}, {"head_commit", "h2"},
              {"files", Json::array({file("src/b.c", 3), file("a.txt", 2), file("logo.png", nullptr)})}};
-  task::store_diff(t.db, 5, newer, 100);
-  task::store_diff(t.db, 4, Json{{"base_commit", "b1"}, {"head_commit", "h1"}, {"files", Json::array()}}, 200);
+  task::store_diff(t.statements, 5, newer, 100);
+  task::store_diff(t.statements, 4, Json{{"base_commit", "b1"}, {"head_commit", "h1"}, {"files", Json::array()}}, 200);
   auto listed = task::list_diff_files(t.db, "", 2);
   CHECK(listed["head_commit"] == "h2");  // op 4's diff came later but is older
   CHECK(listed["files"] == 3);
