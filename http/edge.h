@@ -30,6 +30,10 @@ namespace hearth::actors::sandbox {
 class Secrets;
 }
 
+namespace hearth::github {
+class App;
+}
+
 namespace hearth::http {
 
 using actors::Json;
@@ -72,6 +76,8 @@ struct EdgeConfig {
   // The values of org secrets, for redacting prompts before they are stored; set with
   // `agents` (a server that runs no sandboxes takes no prompts).
   const actors::sandbox::Secrets* secrets = nullptr;
+  // The GitHub App, or null when not configured.
+  std::shared_ptr<github::App> github;
 };
 
 // Failed sign-ins per key (a username from an address, or an address): the first `free`
