@@ -75,6 +75,13 @@ struct App::Impl {
   std::map<std::string, InstallationToken> tokens;  // by cache_key; guarded by mu
   std::atomic<std::size_t> minted{0};
 
+  // Drops the cached token for this scope: GitHub no longer takes it (revoked, or the
+  // installation changed), and the next operation must mint a new one.
+  void forget(std::int64_t installation_id, const TokenScope& scope) {
+    std::lock_guard lock(mu);
+    tokens.erase(cache_key(installation_id, scope));
+  }
+
   RestClient client(const AppConfig& config) const {
     return RestClient(api, config.request_timeout, config.max_rate_limit_wait);
   }
@@ -158,6 +165,7 @@ Result<Json> App::get(std::int64_t installation_id, const TokenScope& scope, con
   if (!token) return token.error();
   auto client = impl_->client(config_);
   auto res = client.send("GET", impl_->api.prefix + path, "token " + token->value, nullptr, stop);
+  if (!res && res.error().code == ErrorCode::unauthorized) impl_->forget(installation_id, scope);
   if (!res) return res.error();
   return std::move(res->body);
 }
@@ -171,6 +179,7 @@ Result<Json> App::get_all(std::int64_t installation_id, const TokenScope& scope,
   std::string target = impl_->api.prefix + with_page_size(path);
   while (!target.empty()) {
     auto res = client.send("GET", target, "token " + token->value, nullptr, stop);
+    if (!res && res.error().code == ErrorCode::unauthorized) impl_->forget(installation_id, scope);
     if (!res) return res.error();
     const Json& page = items_key.empty() ? res->body : res->body.is_object() ? res->body.value(items_key, Json()) : Json();
     if (!page.is_array())

@@ -220,6 +220,21 @@ TEST_CASE("a token expiring within 5 minutes is not reused") {
   CHECK(world.app->tokens_minted() == 2);
 }
 
+TEST_CASE("a token GitHub no longer accepts is dropped from the cache and the next call mints another") {
+  World world;
+  const TokenScope scope{{"alpha"}, {}};
+  REQUIRE(world.app->get(kInstallation, scope, "/installation/repositories").ok());
+  world.fake.revoke_tokens();
+  auto refused = world.app->get(kInstallation, scope, "/installation/repositories");
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == ErrorCode::unauthorized);
+  CHECK(refused.error().message.find("Bad credentials") != std::string::npos);
+  auto again = world.app->get(kInstallation, scope, "/installation/repositories");
+  REQUIRE(again.ok());
+  CHECK((*again)["total_count"] == 1);
+  CHECK(world.app->tokens_minted() == 2);
+}
+
 TEST_CASE("a token for a repository outside the installation fails invalid, and for a suspended one forbidden") {
   World world;
   world.fake.add_installation({8, "umbrella", "Organization", true, {"one"}});

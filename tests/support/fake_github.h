@@ -101,6 +101,11 @@ class FakeGitHub {
                                    {"user", {{"login", "octocat"}}}, {"head", {{"ref", "feature-" + std::to_string(n)}}},
                                    {"base", {{"ref", "main"}}}, {"updated_at", iso8601(Clock::now())}});
   }
+  // Every token minted so far stops working (as when GitHub revokes them).
+  void revoke_tokens() {
+    std::lock_guard lock(mu_);
+    for (auto& token : minted_) token.expires_at = Clock::time_point{};
+  }
   // How long minted tokens live (GitHub: an hour).
   void set_token_lifetime(std::chrono::seconds lifetime) {
     std::lock_guard lock(mu_);
