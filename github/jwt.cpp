@@ -4,6 +4,7 @@
 #include "github/jwt.h"
 
 #include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
@@ -17,7 +18,10 @@ Result<RsaKey> RsaKey::load(std::string_view pem) {
   // An empty passphrase callback: an encrypted key fails instead of prompting on a tty.
   auto no_passphrase = [](char*, int, int, void*) { return 0; };
   EVP_PKEY* raw = PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr);
-  if (!raw) return Error{ErrorCode::invalid, "not a PEM private key (PKCS#1 or PKCS#8, unencrypted)"};
+  if (!raw) {
+    ERR_clear_error();  // this thread's OpenSSL error queue must not blame a later TLS call
+    return Error{ErrorCode::invalid, "not a PEM private key (PKCS#1 or PKCS#8, unencrypted)"};
+  }
   RsaKey key;
   key.key_.reset(raw, &EVP_PKEY_free);
   if (EVP_PKEY_base_id(raw) != EVP_PKEY_RSA) return Error{ErrorCode::invalid, "not an RSA private key"};

@@ -99,6 +99,24 @@ TEST_CASE("the App's JWT is RS256 with iss the App id, iat 60 s in the past and 
   CHECK(world.fake.last_jwt_claims()["iss"] == world.fake.app_id());
 }
 
+TEST_CASE("a JWT signed with another key is refused by GitHub and the call fails unauthorized") {
+  FakeGitHub fake;
+  fake.add_installation({kInstallation, "acme", "Organization", false, {"alpha"}});
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> other(EVP_RSA_gen(2048), &EVP_PKEY_free);
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), &BIO_free);
+  REQUIRE(PEM_write_bio_PrivateKey(bio.get(), other.get(), nullptr, nullptr, 0, nullptr, nullptr) == 1);
+  char* data = nullptr;
+  auto size = BIO_get_mem_data(bio.get(), &data);
+  auto config = config_for(fake);
+  config.private_key_pem.assign(data, static_cast<std::size_t>(size));
+  auto app = App::create(config);
+  REQUIRE(app.ok());
+  auto refused = (*app)->installation(kInstallation);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == ErrorCode::unauthorized);
+  CHECK(refused.error().message.find("JSON web token") != std::string::npos);
+}
+
 TEST_CASE("the App takes its private key as PKCS#1 or PKCS#8 and refuses a file that is not a key, naming the setting") {
   FakeGitHub fake;
   fake.add_installation({kInstallation, "acme", "Organization", false, {"alpha"}});

@@ -236,7 +236,8 @@ class FakeGitHub {
   }
 
   // The App's JWT from the Authorization header, verified: signature (RS256 with the
-  // App's public key), iss, and a live exp no more than 10 minutes ahead. Caller holds mu_.
+  // App's public key), iss, iat in the past and a live exp no more than 10 minutes
+  // ahead. Caller holds mu_.
   bool app_authorized(const httplib::Request& req, httplib::Response& res) {
     auto auth = req.get_header_value("Authorization");
     if (!auth.starts_with("Bearer ")) return fail(res, 401, "A JSON web token could not be decoded"), false;
@@ -256,6 +257,8 @@ class FakeGitHub {
     auto exp = claims.value("exp", std::int64_t{0});
     if (exp <= now || exp > now + 600)
       return fail(res, 401, "'Expiration time' claim ('exp') is too far in the future"), false;
+    if (claims.value("iat", now + 1) > now)
+      return fail(res, 401, "'Issued at' claim ('iat') must be an Integer representing a time in the past"), false;
     last_claims_ = claims;
     return true;
   }
