@@ -48,6 +48,15 @@ struct ServeOptions {
   std::string git_ca_file;
   std::uint32_t sandbox_uid_base = 1'900'000'000;
   std::string web_dir;  // empty: `web` beside the hearth binary
+  // The GitHub App (docs/github.md): configured by an id and a key file together.
+  std::string github_app_id;
+  std::string github_private_key_file;
+  std::string github_webhook_secret, github_webhook_secret_file;  // one or the other
+  std::string github_app_slug;
+  std::string github_client_id;
+  std::string github_client_secret, github_client_secret_file;  // one or the other
+  std::string github_api_url = "https://api.github.com";
+  std::string github_web_url = "https://github.com";
 };
 
 // Runs the server until SIGINT or SIGTERM; returns the process exit code.

@@ -193,6 +193,35 @@ int main(int argc, char** argv) {
                   "Certificates (PEM) git trusts for https clones besides the system's, e.g. a company CA")
       ->envname("HEARTH_GIT_CA_FILE")->check(CLI::ExistingFile);
 
+  // The GitHub App (docs/github.md). Secrets belong in files (the _FILE variables):
+  // a value given as a flag is visible to every user in the process list.
+  cmd->add_option("--github-app-id", serve.github_app_id, "The GitHub App's id (with --github-private-key-file: connects Hearth to GitHub)")
+      ->envname("HEARTH_GITHUB_APP_ID");
+  cmd->add_option("--github-private-key-file", serve.github_private_key_file,
+                  "The GitHub App's private key (PEM, PKCS#1 or PKCS#8)")
+      ->envname("HEARTH_GITHUB_PRIVATE_KEY_FILE")->check(CLI::ExistingFile);
+  cmd->add_option("--github-webhook-secret", serve.github_webhook_secret,
+                  "The GitHub App's webhook secret (prefer --github-webhook-secret-file)")
+      ->envname("HEARTH_GITHUB_WEBHOOK_SECRET");
+  cmd->add_option("--github-webhook-secret-file", serve.github_webhook_secret_file,
+                  "A file holding the GitHub App's webhook secret")
+      ->envname("HEARTH_GITHUB_WEBHOOK_SECRET_FILE")->check(CLI::ExistingFile);
+  cmd->add_option("--github-app-slug", serve.github_app_slug, "The GitHub App's URL name, for its install URL")
+      ->envname("HEARTH_GITHUB_APP_SLUG");
+  cmd->add_option("--github-client-id", serve.github_client_id, "The GitHub App's OAuth client id")
+      ->envname("HEARTH_GITHUB_CLIENT_ID");
+  cmd->add_option("--github-client-secret", serve.github_client_secret,
+                  "The GitHub App's OAuth client secret (prefer --github-client-secret-file)")
+      ->envname("HEARTH_GITHUB_CLIENT_SECRET");
+  cmd->add_option("--github-client-secret-file", serve.github_client_secret_file,
+                  "A file holding the GitHub App's OAuth client secret")
+      ->envname("HEARTH_GITHUB_CLIENT_SECRET_FILE")->check(CLI::ExistingFile);
+  cmd->add_option("--github-api-url", serve.github_api_url,
+                  "GitHub's REST API (GitHub Enterprise Server: https://HOST/api/v3)")
+      ->envname("HEARTH_GITHUB_API_URL")->capture_default_str();
+  cmd->add_option("--github-web-url", serve.github_web_url, "GitHub's web address (GitHub Enterprise Server: https://HOST)")
+      ->envname("HEARTH_GITHUB_WEB_URL")->capture_default_str();
+
   auto* mock = app.add_subcommand("mock-agent",
                                   "Run the scripted mock agent: an ACP agent on stdin/stdout (docs/agents.md)");
 

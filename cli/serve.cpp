@@ -7,7 +7,9 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -18,6 +20,7 @@
 #include "actors/session/agent_runner.h"
 #include "actors/session/session_actor.h"
 #include "cli/commands.h"
+#include "github/app.h"
 #include "http/server.h"
 #include "storage/file_lock.h"
 #include "storage/secret_box.h"
@@ -51,6 +54,54 @@ Status first_run(actors::Host& host, const std::filesystem::path& data_dir) {
   std::cout << "created the server admin \"admin\"; its password is in "
             << std::filesystem::absolute(path).string() << " (readable by this user only)" << std::endl;
   return {};
+}
+
+// The contents of the file at `path`, which the setting `flag` names.
+Result<std::string> read_setting_file(const std::string& path, std::string_view flag) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  if (!in || !(text << in.rdbuf()))
+    return Error{ErrorCode::invalid, std::string(flag) + ": cannot read " + path};
+  return text.str();
+}
+
+// A secret given as a value or as a file holding it (without its final newline), not
+// both; empty when neither.
+Result<std::string> secret_setting(const std::string& value, const std::string& file, std::string_view flag) {
+  if (file.empty()) return value;
+  if (!value.empty())
+    return Error{ErrorCode::invalid, std::string(flag) + " and " + std::string(flag) + "-file are both set: keep one"};
+  auto text = read_setting_file(file, std::string(flag) + "-file");
+  if (!text) return text.error();
+  while (text->ends_with('\n') || text->ends_with('\r')) text->pop_back();
+  return std::move(*text);
+}
+
+// The GitHub App the settings describe, or null when none is configured (neither an id
+// nor a key file). Fails invalid when it is configured wrongly: an id without a key or a
+// key without an id, an unreadable file, a key that is not an RSA key, a bad URL.
+Result<std::shared_ptr<github::App>> github_app(const ServeOptions& options) {
+  if (options.github_app_id.empty() && options.github_private_key_file.empty()) return std::shared_ptr<github::App>{};
+  if (options.github_app_id.empty() || options.github_private_key_file.empty())
+    return Error{ErrorCode::invalid, "the GitHub App needs both --github-app-id and --github-private-key-file"};
+  github::AppConfig config;
+  config.app_id = options.github_app_id;
+  auto key = read_setting_file(options.github_private_key_file, "--github-private-key-file");
+  if (!key) return key.error();
+  config.private_key_pem = std::move(*key);
+  auto webhook_secret = secret_setting(options.github_webhook_secret, options.github_webhook_secret_file, "--github-webhook-secret");
+  if (!webhook_secret) return webhook_secret.error();
+  config.webhook_secret = std::move(*webhook_secret);
+  auto client_secret = secret_setting(options.github_client_secret, options.github_client_secret_file, "--github-client-secret");
+  if (!client_secret) return client_secret.error();
+  config.client_secret = std::move(*client_secret);
+  config.slug = options.github_app_slug;
+  config.client_id = options.github_client_id;
+  config.api_url = options.github_api_url;
+  config.web_url = options.github_web_url;
+  auto app = github::App::create(std::move(config));
+  if (!app) return app.error();
+  return std::shared_ptr<github::App>(std::move(*app));
 }
 
 }  // namespace
@@ -97,6 +148,22 @@ int serve(const ServeOptions& options) {
   if (!master_key) {
     std::cerr << "hearth: " << master_key.error().message << "\n";
     return 1;
+  }
+
+  auto app = github_app(options);
+  if (!app) {
+    std::cerr << "hearth: " << app.error().message << "\n";
+    return 1;
+  }
+  if (*app) {
+    const auto& github_config = (*app)->config();
+    spdlog::info("github.configured app_id={} api_url={} webhook_secret={}", github_config.app_id, github_config.api_url,
+                 github_config.webhook_secret.empty() ? "unset" : "set");
+    if (github_config.webhook_secret.empty())
+      spdlog::warn("github.webhook_secret_missing: deliveries cannot be verified and will be refused; set "
+                   "HEARTH_GITHUB_WEBHOOK_SECRET_FILE");
+  } else {
+    spdlog::debug("github.not_configured");
   }
 
   actors::HostConfig config;
@@ -169,6 +236,7 @@ int serve(const ServeOptions& options) {
   edge.metrics_token = options.metrics_token;
   edge.master_key = key;
   edge.agents = &agents;
+  edge.github = *app;
 
   http::Server server(server_config, host);
   auto port = server.start();

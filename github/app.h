@@ -85,8 +85,9 @@ class App {
   Result<Json> installation(std::int64_t installation_id, std::stop_token stop = {});
 
   // A token for `installation_id` narrowed to `scope`, from the cache or minted
-  // (POST /app/installations/{id}/access_tokens). Fails not_found, forbidden (the
-  // installation does not grant the permissions), unavailable (GitHub unreachable).
+  // (POST /app/installations/{id}/access_tokens). Fails not_found, invalid (a repository
+  // or permission the installation does not have: GitHub answers 422), forbidden (GitHub
+  // refuses, e.g. a suspended installation), unavailable (GitHub unreachable).
   Result<InstallationToken> token(std::int64_t installation_id, const TokenScope& scope, std::stop_token stop = {});
 
   // GET `path` ("/installation/repositories", "/repos/o/r/pulls?state=open") with a

@@ -30,6 +30,10 @@ namespace hearth::actors::sandbox {
 class Secrets;
 }
 
+namespace hearth::github {
+class App;
+}
+
 namespace hearth::http {
 
 using actors::Json;
@@ -70,6 +74,8 @@ struct EdgeConfig {
   // Sandboxes and agent sessions; without it their routes answer 503. The edge's
   // secrets service (prompts are redacted with it) works over its runtime.
   actors::session::AgentRunner* agents = nullptr;
+  // The GitHub App, or null when not configured (the GitHub routes then say so).
+  std::shared_ptr<github::App> github;
 };
 
 // Failed sign-ins per key (a username from an address, or an address): the first `free`

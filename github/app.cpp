@@ -1,0 +1,203 @@
+// The GitHub App (app.h): its JWT for /app/*, installation tokens minted per operation
+// and cached by scope, and installation calls that follow every page. The HTTP, error
+// mapping and rate-limit pauses are rest.h's; the signing is jwt.h's.
+#include "github/app.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cstdio>
+#include <ctime>
+#include <map>
+#include <mutex>
+
+#include "github/jwt.h"
+#include "github/rest.h"
+
+namespace hearth::github {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr auto kReuseMargin = 5min;  // a cached token is not handed out closer to its expiry
+
+// "2016-07-11T22:14:10Z" as GitHub writes expires_at; nothing for any other shape.
+std::optional<std::chrono::system_clock::time_point> parse_utc(const std::string& text) {
+  std::tm tm{};
+  char zone = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                  &tm.tm_min, &tm.tm_sec, &zone) != 7 || zone != 'Z')
+    return std::nullopt;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return std::chrono::system_clock::from_time_t(timegm(&tm));
+}
+
+// The cache key: the same installation, repositories (in any order) and permissions.
+std::string cache_key(std::int64_t installation_id, const TokenScope& scope) {
+  auto repositories = scope.repositories;
+  std::sort(repositories.begin(), repositories.end());
+  std::string key = std::to_string(installation_id) + "|";
+  for (const auto& r : repositories) key += r + ",";
+  return key + "|" + scope.permissions.dump();
+}
+
+// `path` with per_page=100 when it names no page size.
+std::string with_page_size(const std::string& path) {
+  if (path.find("per_page=") != std::string::npos) return path;
+  return path + (path.find('?') == std::string::npos ? "?" : "&") + "per_page=100";
+}
+
+// `text` safe inside a query value: unreserved characters kept, the rest %XX.
+std::string percent_encoded(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+struct App::Impl {
+  RsaKey key;
+  BaseUrl api;
+  std::mutex mu;
+  std::map<std::string, InstallationToken> tokens;  // by cache_key; guarded by mu
+  std::atomic<std::size_t> minted{0};
+
+  // Drops the cached token for this scope: GitHub no longer takes it (revoked, or the
+  // installation changed), and the next operation must mint a new one.
+  void forget(std::int64_t installation_id, const TokenScope& scope) {
+    std::lock_guard lock(mu);
+    tokens.erase(cache_key(installation_id, scope));
+  }
+
+  RestClient client(const AppConfig& config) const {
+    return RestClient(api, config.request_timeout, config.max_rate_limit_wait);
+  }
+};
+
+App::App(AppConfig config) : config_(std::move(config)) {}
+App::~App() = default;
+
+Result<std::unique_ptr<App>> App::create(AppConfig config) {
+  if (config.app_id.empty()) return Error{ErrorCode::invalid, "the GitHub App id (--github-app-id) is empty"};
+  auto key = RsaKey::load(config.private_key_pem);
+  if (!key)
+    return Error{ErrorCode::invalid, "the GitHub App private key (--github-private-key-file): " + key.error().message};
+  auto api = BaseUrl::parse(config.api_url);
+  if (!api) return Error{ErrorCode::invalid, "the GitHub API URL (--github-api-url): " + api.error().message};
+  if (auto web = BaseUrl::parse(config.web_url); !web)
+    return Error{ErrorCode::invalid, "the GitHub web URL (--github-web-url): " + web.error().message};
+  std::unique_ptr<App> app(new App(std::move(config)));
+  app->impl_ = std::make_unique<Impl>();
+  app->impl_->key = std::move(*key);
+  app->impl_->api = std::move(*api);
+  return app;
+}
+
+std::string App::install_url(const std::string& state) const {
+  if (config_.slug.empty()) return {};
+  auto base = config_.web_url;
+  while (base.ends_with('/')) base.pop_back();
+  return base + "/apps/" + config_.slug + "/installations/new?state=" + percent_encoded(state);
+}
+
+Result<std::string> App::jwt(std::chrono::system_clock::time_point now) const {
+  return app_jwt(impl_->key, config_.app_id, now);
+}
+
+Result<Json> App::installation(std::int64_t installation_id, std::stop_token stop) {
+  auto token = jwt();
+  if (!token) return token.error();
+  auto client = impl_->client(config_);
+  auto res = client.send("GET", impl_->api.prefix + "/app/installations/" + std::to_string(installation_id),
+                         "Bearer " + *token, nullptr, stop);
+  if (!res) return res.error();
+  return std::move(res->body);
+}
+
+Result<InstallationToken> App::token(std::int64_t installation_id, const TokenScope& scope, std::stop_token stop) {
+  const auto key = cache_key(installation_id, scope);
+  {
+    std::lock_guard lock(impl_->mu);
+    if (auto it = impl_->tokens.find(key); it != impl_->tokens.end()) {
+      if (it->second.expires_at - kReuseMargin > std::chrono::system_clock::now()) return it->second;
+      impl_->tokens.erase(it);
+    }
+  }
+  auto app_token = jwt();
+  if (!app_token) return app_token.error();
+  Json request = Json::object();
+  if (!scope.repositories.empty()) request["repositories"] = scope.repositories;
+  if (!scope.permissions.empty()) request["permissions"] = scope.permissions;
+  auto client = impl_->client(config_);
+  auto res = client.send("POST", impl_->api.prefix + "/app/installations/" + std::to_string(installation_id) + "/access_tokens",
+                         "Bearer " + *app_token, &request, stop);
+  if (!res) return res.error();
+  ++impl_->minted;
+  const auto& body = res->body;
+  auto expires_at = parse_utc(body.is_object() ? body.value("expires_at", "") : "");
+  if (!body.is_object() || !body.contains("token") || !body["token"].is_string() || !expires_at)
+    return Error{ErrorCode::internal, "POST /app/installations/" + std::to_string(installation_id) +
+                                          "/access_tokens: GitHub's answer has no token or expires_at"};
+  InstallationToken minted{body["token"].get<std::string>(), *expires_at};
+  spdlog::debug("github.token_minted installation={} repositories={} permissions={}", installation_id,
+                scope.repositories.size(), scope.permissions.dump());
+  std::lock_guard lock(impl_->mu);
+  impl_->tokens[key] = minted;
+  return minted;
+}
+
+Result<Json> App::get(std::int64_t installation_id, const TokenScope& scope, const std::string& path,
+                      std::stop_token stop) {
+  auto token = this->token(installation_id, scope, stop);
+  if (!token) return token.error();
+  auto client = impl_->client(config_);
+  auto res = client.send("GET", impl_->api.prefix + path, "token " + token->value, nullptr, stop);
+  if (!res && res.error().code == ErrorCode::unauthorized) impl_->forget(installation_id, scope);
+  if (!res) return res.error();
+  return std::move(res->body);
+}
+
+Result<Json> App::get_all(std::int64_t installation_id, const TokenScope& scope, const std::string& path,
+                          const std::string& items_key, const PageProgress& on_page, std::stop_token stop) {
+  auto token = this->token(installation_id, scope, stop);
+  if (!token) return token.error();
+  auto client = impl_->client(config_);
+  Json items = Json::array();
+  std::string target = impl_->api.prefix + with_page_size(path);
+  while (!target.empty()) {
+    auto res = client.send("GET", target, "token " + token->value, nullptr, stop);
+    if (!res && res.error().code == ErrorCode::unauthorized) impl_->forget(installation_id, scope);
+    if (!res) return res.error();
+    const Json& page = items_key.empty() ? res->body : res->body.is_object() ? res->body.value(items_key, Json()) : Json();
+    if (!page.is_array())
+      return Error{ErrorCode::internal, "GET " + path + ": GitHub's answer has no array" +
+                                            (items_key.empty() ? "" : " under \"" + items_key + "\"")};
+    for (const auto& item : page) items.push_back(item);
+    std::optional<std::size_t> total;
+    if (res->body.is_object() && res->body.contains("total_count") && res->body["total_count"].is_number_unsigned())
+      total = res->body["total_count"].get<std::size_t>();
+    if (on_page) on_page(items.size(), total);
+    if (res->link_next.empty()) break;
+    auto next = client.target_of(res->link_next);
+    if (!next) return Error{next.error().code, "GET " + path + ": " + next.error().message};
+    target = *next;
+  }
+  return items;
+}
+
+std::size_t App::tokens_minted() const { return impl_->minted.load(); }
+
+}  // namespace hearth::github

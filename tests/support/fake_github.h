@@ -1,0 +1,457 @@
+// A fake of GitHub's REST API for a GitHub App, on 127.0.0.1 at a free port, speaking
+// its wire format: the App's JWT (RS256) verified with the App's public key on /app/*;
+// installations (404 and suspended shapes as GitHub sends them); installation tokens
+// narrowed by `repositories` and `permissions` (422 for a repository or permission the
+// installation lacks), each one recorded with its scope; the installation endpoints
+// (repositories, org members, open pull requests) demanding an unexpired token whose
+// scope covers what they touch, paginated with per_page, page, total_count and Link
+// rel="next"/"last"; a primary rate limit (x-ratelimit-* headers, 403 once remaining is
+// 0, until reset) and a one-shot secondary limit (retry-after: 1). It holds its own RSA
+// key pair unless given one; private_key_pem() is what the App is configured with.
+// webhook_signature() signs a delivery body as GitHub does, for webhook tests.
+#pragma once
+
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <ctime>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/support/loopback_server.h"
+
+namespace hearth::test {
+
+class FakeGitHub {
+ public:
+  using json = nlohmann::json;
+  using Clock = std::chrono::system_clock;
+
+  struct Installation {
+    std::int64_t id = 0;
+    std::string account;                       // the org (or user) login
+    std::string account_type = "Organization";
+    bool suspended = false;
+    std::vector<std::string> repositories;     // names under `account`, in order
+    json permissions = {{"contents", "write"}, {"pull_requests", "write"}, {"metadata", "read"}, {"members", "read"}};
+  };
+
+  struct MintedToken {
+    std::string value;
+    std::int64_t installation_id = 0;
+    std::vector<std::string> repositories;  // as requested; empty: every repository
+    json permissions;                       // as granted: the requested ones, or all the installation's
+    Clock::time_point expires_at;
+  };
+
+  struct Seen {
+    std::string method, path;
+    int status = 0;
+  };
+
+  explicit FakeGitHub(std::string app_id = "4242", std::string private_key_pem = {}) : app_id_(std::move(app_id)) {
+    key_ = private_key_pem.empty() ? shared_key() : load_key(private_key_pem);
+    auto& s = http_.server();
+    s.Get(R"(/app/installations/(\d+))", [this](const auto& req, auto& res) { get_installation(req, res); });
+    s.Post(R"(/app/installations/(\d+)/access_tokens)", [this](const auto& req, auto& res) { mint(req, res); });
+    s.Get("/installation/repositories", [this](const auto& req, auto& res) { list_repositories(req, res); });
+    s.Get(R"(/orgs/([^/]+)/members)", [this](const auto& req, auto& res) { list_members(req, res); });
+    s.Get(R"(/repos/([^/]+)/([^/]+)/pulls)", [this](const auto& req, auto& res) { list_pulls(req, res); });
+    // Recorded before the response is written, so that a client that has its answer sees it counted.
+    s.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) { record(req, res); });
+    http_.start();
+  }
+
+  // The API base URL, as --github-api-url takes it.
+  std::string url() const { return http_.url(); }
+  const std::string& app_id() const { return app_id_; }
+  // The App's private key: PKCS#8 ("BEGIN PRIVATE KEY") or PKCS#1 ("BEGIN RSA PRIVATE KEY").
+  std::string private_key_pem() const { return pem(false); }
+  std::string private_key_pkcs1_pem() const { return pem(true); }
+
+  void add_installation(Installation installation) {
+    std::lock_guard lock(mu_);
+    installations_[installation.id] = std::move(installation);
+  }
+  void add_members(const std::string& org, std::vector<std::string> logins) {
+    std::lock_guard lock(mu_);
+    members_[org] = std::move(logins);
+  }
+  // `count` open pull requests #1..#count on owner/name.
+  void add_pull_requests(const std::string& full_name, int count) {
+    std::lock_guard lock(mu_);
+    for (int n = 1; n <= count; ++n)
+      pulls_[full_name].push_back({{"id", 9000 + n}, {"number", n}, {"state", "open"}, {"title", "Change " + std::to_string(n)},
+                                   {"draft", false}, {"html_url", "https://github.com/" + full_name + "/pull/" + std::to_string(n)},
+                                   {"user", {{"login", "octocat"}}}, {"head", {{"ref", "feature-" + std::to_string(n)}}},
+                                   {"base", {{"ref", "main"}}}, {"updated_at", iso8601(Clock::now())}});
+  }
+  // Every token minted so far stops working (as when GitHub revokes them).
+  void revoke_tokens() {
+    std::lock_guard lock(mu_);
+    for (auto& token : minted_) token.expires_at = Clock::time_point{};
+  }
+  // How long minted tokens live (GitHub: an hour).
+  void set_token_lifetime(std::chrono::seconds lifetime) {
+    std::lock_guard lock(mu_);
+    token_lifetime_ = lifetime;
+  }
+  // Installation requests may make `limit` more requests until `reset_in` from now
+  // (rounded down to GitHub's epoch seconds); past that, 403 until the reset.
+  void limit_requests(int limit, std::chrono::seconds reset_in) {
+    std::lock_guard lock(mu_);
+    limit_ = remaining_ = limit;
+    reset_ = epoch_seconds(Clock::now() + reset_in);
+  }
+  // The next installation request answers `status` (403 or 429) with retry-after: 1.
+  void secondary_limit_once(int status) {
+    std::lock_guard lock(mu_);
+    secondary_status_ = status;
+  }
+
+  std::vector<MintedToken> minted() {
+    std::lock_guard lock(mu_);
+    return minted_;
+  }
+  std::vector<Seen> seen() {
+    std::lock_guard lock(mu_);
+    return seen_;
+  }
+  int requests(const std::string& path) {
+    std::lock_guard lock(mu_);
+    return static_cast<int>(std::count_if(seen_.begin(), seen_.end(), [&](const Seen& s) { return s.path == path; }));
+  }
+  // The claims of the last JWT that verified.
+  json last_jwt_claims() {
+    std::lock_guard lock(mu_);
+    return last_claims_;
+  }
+  // Blocks until a response with `status` has been sent, or `timeout` passes.
+  bool wait_for_status(int status, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    return seen_cv_.wait_for(lock, timeout, [&] {
+      return std::any_of(seen_.begin(), seen_.end(), [&](const Seen& s) { return s.status == status; });
+    });
+  }
+
+  // X-Hub-Signature-256 for `body` under `secret`, as GitHub computes it.
+  static std::string webhook_signature(std::string_view secret, std::string_view body) {
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()), reinterpret_cast<const unsigned char*>(body.data()),
+         body.size(), mac, &size);
+    return "sha256=" + hex(mac, size);
+  }
+
+  static std::string hex(const unsigned char* bytes, std::size_t size) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (std::size_t i = 0; i < size; ++i) {
+      out += kHex[bytes[i] >> 4];
+      out += kHex[bytes[i] & 15];
+    }
+    return out;
+  }
+
+  static std::string iso8601(Clock::time_point t) {
+    auto seconds = Clock::to_time_t(t);
+    std::tm tm{};
+    gmtime_r(&seconds, &tm);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return text;
+  }
+
+  static std::string base64url_decode(std::string_view in) {
+    std::string out;
+    std::uint32_t buffer = 0;
+    int bits = 0;
+    for (char c : in) {
+      int v = c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26 : c >= '0' && c <= '9' ? c - '0' + 52
+            : c == '-' ? 62 : c == '_' ? 63 : -1;
+      if (v < 0) return {};
+      buffer = buffer << 6 | static_cast<std::uint32_t>(v);
+      bits += 6;
+      if (bits >= 8) {
+        bits -= 8;
+        out += static_cast<char>((buffer >> bits) & 0xff);
+      }
+    }
+    return out;
+  }
+
+ private:
+  static constexpr const char* kDocs = "https://docs.github.com/rest";
+  using Key = std::shared_ptr<EVP_PKEY>;
+
+  static Key shared_key() {
+    static const Key key(EVP_RSA_gen(2048), &EVP_PKEY_free);  // one per test process: generating is slow
+    return key;
+  }
+  static Key load_key(const std::string& pem) {
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+    return Key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr), &EVP_PKEY_free);
+  }
+  std::string pem(bool pkcs1) const {
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), &BIO_free);
+    if (pkcs1) PEM_write_bio_PrivateKey_traditional(bio.get(), key_.get(), nullptr, nullptr, 0, nullptr, nullptr);
+    else PEM_write_bio_PrivateKey(bio.get(), key_.get(), nullptr, nullptr, 0, nullptr, nullptr);
+    char* data = nullptr;
+    long size = BIO_get_mem_data(bio.get(), &data);
+    return std::string(data, static_cast<std::size_t>(size));
+  }
+  static std::int64_t epoch_seconds(Clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+  }
+
+  static void answer(httplib::Response& res, int status, json body) {
+    res.status = status;
+    res.set_content(body.dump(), "application/json; charset=utf-8");
+  }
+  static void fail(httplib::Response& res, int status, const std::string& message) {
+    answer(res, status, {{"message", message}, {"documentation_url", kDocs}, {"status", std::to_string(status)}});
+  }
+
+  void record(const httplib::Request& req, const httplib::Response& res) {
+    {
+      std::lock_guard lock(mu_);
+      seen_.push_back({req.method, req.path, res.status});
+    }
+    seen_cv_.notify_all();
+  }
+
+  // The App's JWT from the Authorization header, verified: signature (RS256 with the
+  // App's public key), iss, iat in the past and a live exp no more than 10 minutes
+  // ahead. Caller holds mu_.
+  bool app_authorized(const httplib::Request& req, httplib::Response& res) {
+    auto auth = req.get_header_value("Authorization");
+    if (!auth.starts_with("Bearer ")) return fail(res, 401, "A JSON web token could not be decoded"), false;
+    auto jwt = auth.substr(7);
+    auto first = jwt.find('.'), second = jwt.find('.', first + 1);
+    if (first == std::string::npos || second == std::string::npos)
+      return fail(res, 401, "A JSON web token could not be decoded"), false;
+    auto header = json::parse(base64url_decode(jwt.substr(0, first)), nullptr, false);
+    auto claims = json::parse(base64url_decode(jwt.substr(first + 1, second - first - 1)), nullptr, false);
+    auto signature = base64url_decode(jwt.substr(second + 1));
+    if (!header.is_object() || header.value("alg", "") != "RS256" || !claims.is_object() ||
+        !verifies(jwt.substr(0, second), signature))
+      return fail(res, 401, "A JSON web token could not be decoded"), false;
+    auto now = epoch_seconds(Clock::now());
+    if (claims.value("iss", json()).dump() != json(app_id_).dump() && claims.value("iss", json()).dump() != app_id_)
+      return fail(res, 401, "'Issuer' claim ('iss') must be an Integer"), false;
+    auto exp = claims.value("exp", std::int64_t{0});
+    if (exp <= now || exp > now + 600)
+      return fail(res, 401, "'Expiration time' claim ('exp') is too far in the future"), false;
+    if (claims.value("iat", now + 1) > now)
+      return fail(res, 401, "'Issued at' claim ('iat') must be an Integer representing a time in the past"), false;
+    last_claims_ = claims;
+    return true;
+  }
+  bool verifies(const std::string& signed_part, const std::string& signature) const {
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+    return EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key_.get()) == 1 &&
+           EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
+                            reinterpret_cast<const unsigned char*>(signed_part.data()), signed_part.size()) == 1;
+  }
+
+  // The unexpired token in the Authorization header ("token X" or "Bearer X"), after
+  // the rate limits have had their say. Caller holds mu_.
+  const MintedToken* installation_authorized(const httplib::Request& req, httplib::Response& res) {
+    if (rate_limited(res)) return nullptr;
+    auto auth = req.get_header_value("Authorization");
+    auto value = auth.starts_with("token ") ? auth.substr(6) : auth.starts_with("Bearer ") ? auth.substr(7) : "";
+    auto it = std::find_if(minted_.begin(), minted_.end(), [&](const MintedToken& t) { return t.value == value; });
+    if (value.empty() || it == minted_.end() || it->expires_at <= Clock::now()) return fail(res, 401, "Bad credentials"), nullptr;
+    return &*it;
+  }
+  bool rate_limited(httplib::Response& res) {
+    if (secondary_status_) {
+      res.set_header("retry-after", "1");
+      fail(res, *secondary_status_,
+           "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.");
+      secondary_status_.reset();
+      return true;
+    }
+    if (limit_ == 0) return false;
+    auto now = epoch_seconds(Clock::now());
+    if (now >= reset_) {
+      remaining_ = limit_;
+      reset_ = now + 3600;
+    }
+    res.set_header("x-ratelimit-limit", std::to_string(limit_));
+    res.set_header("x-ratelimit-reset", std::to_string(reset_));
+    res.set_header("x-ratelimit-resource", "core");
+    if (remaining_ == 0) {
+      res.set_header("x-ratelimit-remaining", "0");
+      res.set_header("x-ratelimit-used", std::to_string(limit_));
+      fail(res, 403, "API rate limit exceeded for installation. If you reach out to GitHub Support for help, please include the request ID.");
+      return true;
+    }
+    --remaining_;
+    res.set_header("x-ratelimit-remaining", std::to_string(remaining_));
+    res.set_header("x-ratelimit-used", std::to_string(limit_ - remaining_));
+    return false;
+  }
+
+  // Whether `token` may touch `name` of its installation.
+  bool covers(const MintedToken& token, const std::string& name) const {
+    const auto& installed = installations_.at(token.installation_id).repositories;
+    if (std::find(installed.begin(), installed.end(), name) == installed.end()) return false;
+    return token.repositories.empty() ||
+           std::find(token.repositories.begin(), token.repositories.end(), name) != token.repositories.end();
+  }
+
+  json repository_json(const Installation& in, const std::string& name) const {
+    auto index = std::find(in.repositories.begin(), in.repositories.end(), name) - in.repositories.begin();
+    auto full = in.account + "/" + name;
+    return {{"id", in.id * 100000 + index + 1}, {"name", name}, {"full_name", full}, {"private", true},
+            {"owner", {{"login", in.account}, {"type", in.account_type}}}, {"html_url", "https://github.com/" + full},
+            {"clone_url", "https://github.com/" + full + ".git"}, {"default_branch", "main"}, {"archived", false}};
+  }
+
+  // One page of `items` as GitHub pages: per_page (default 30, at most 100) and page
+  // from the query, Link rel="next" and rel="last" while more remain.
+  json page_of(const httplib::Request& req, httplib::Response& res, const json& items) const {
+    auto number = [&](const char* name, int fallback) {
+      auto v = req.has_param(name) ? std::atoi(req.get_param_value(name).c_str()) : fallback;
+      return v > 0 ? v : fallback;
+    };
+    int per_page = std::min(number("per_page", 30), 100), page = number("page", 1);
+    int last = std::max<int>(1, (static_cast<int>(items.size()) + per_page - 1) / per_page);
+    json out = json::array();
+    for (std::size_t i = std::size_t(page - 1) * per_page; i < items.size() && i < std::size_t(page) * per_page; ++i)
+      out.push_back(items[i]);
+    auto link_to = [&](int n) {
+      std::string query;
+      for (const auto& [k, v] : req.params)
+        if (k != "page") query += k + "=" + v + "&";
+      return "<" + url() + req.path + "?" + query + "page=" + std::to_string(n) + ">";
+    };
+    if (page < last) res.set_header("Link", link_to(page + 1) + "; rel=\"next\", " + link_to(last) + "; rel=\"last\"");
+    return out;
+  }
+
+  void get_installation(const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard lock(mu_);
+    if (!app_authorized(req, res)) return;
+    auto it = installations_.find(std::stoll(req.matches[1]));
+    if (it == installations_.end()) return fail(res, 404, "Not Found");
+    const auto& in = it->second;
+    answer(res, 200, {{"id", in.id}, {"app_id", std::stoll(app_id_)}, {"target_type", in.account_type},
+                      {"account", {{"login", in.account}, {"type", in.account_type}}},
+                      {"repository_selection", "selected"}, {"permissions", in.permissions},
+                      {"events", {"installation_repositories", "pull_request", "push", "repository"}},
+                      {"suspended_at", in.suspended ? json(iso8601(Clock::now())) : json()}});
+  }
+
+  void mint(const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard lock(mu_);
+    if (!app_authorized(req, res)) return;
+    auto it = installations_.find(std::stoll(req.matches[1]));
+    if (it == installations_.end()) return fail(res, 404, "Not Found");
+    const auto& in = it->second;
+    if (in.suspended) return fail(res, 403, "This installation has been suspended");
+    auto body = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
+    if (!body.is_object()) return fail(res, 400, "Problems parsing JSON");
+    MintedToken token{"ghs_" + random_hex(18), in.id, {}, in.permissions, Clock::now() + token_lifetime_};
+    for (const auto& item : body.value("repositories", json::array())) {
+      auto name = item.is_string() ? item.get<std::string>() : "";
+      if (std::find(in.repositories.begin(), in.repositories.end(), name) == in.repositories.end())
+        return fail(res, 422, "There is at least one repository that does not exist or is not accessible to the parent installation.");
+      token.repositories.push_back(name);
+    }
+    if (body.contains("permissions")) {
+      token.permissions = json::object();
+      for (const auto& [name, level] : body["permissions"].items()) {
+        auto granted = in.permissions.value(name, "");
+        if (granted.empty() || (level == "write" && granted != "write"))
+          return fail(res, 422, "The permissions requested are not granted to this installation.");
+        token.permissions[name] = level;
+      }
+    }
+    json repositories = json::array();
+    for (const auto& name : token.repositories) repositories.push_back(repository_json(in, name));
+    json answer_body{{"token", token.value}, {"expires_at", iso8601(token.expires_at)}, {"permissions", token.permissions},
+                     {"repository_selection", token.repositories.empty() ? "all" : "selected"}};
+    if (!token.repositories.empty()) answer_body["repositories"] = repositories;
+    minted_.push_back(std::move(token));
+    answer(res, 201, answer_body);
+  }
+
+  void list_repositories(const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard lock(mu_);
+    auto token = installation_authorized(req, res);
+    if (!token) return;
+    const auto& in = installations_.at(token->installation_id);
+    json all = json::array();
+    for (const auto& name : in.repositories)
+      if (covers(*token, name)) all.push_back(repository_json(in, name));
+    auto page = page_of(req, res, all);
+    answer(res, 200, {{"total_count", all.size()}, {"repository_selection", "selected"}, {"repositories", page}});
+  }
+
+  void list_members(const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard lock(mu_);
+    auto token = installation_authorized(req, res);
+    if (!token) return;
+    if (installations_.at(token->installation_id).account != req.matches[1].str()) return fail(res, 404, "Not Found");
+    if (!token->permissions.contains("members")) return fail(res, 403, "Resource not accessible by integration");
+    json all = json::array();
+    int id = 1;
+    for (const auto& login : members_[req.matches[1]]) all.push_back({{"login", login}, {"id", id++}, {"type", "User"}});
+    answer(res, 200, page_of(req, res, all));
+  }
+
+  void list_pulls(const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard lock(mu_);
+    auto token = installation_authorized(req, res);
+    if (!token) return;
+    const auto& in = installations_.at(token->installation_id);
+    if (in.account != req.matches[1].str() || !covers(*token, req.matches[2])) return fail(res, 404, "Not Found");
+    if (!token->permissions.contains("pull_requests")) return fail(res, 403, "Resource not accessible by integration");
+    auto state = req.has_param("state") ? req.get_param_value("state") : "open";
+    json all = json::array();
+    for (const auto& pr : pulls_[req.matches[1].str() + "/" + req.matches[2].str()])
+      if (state == "all" || pr["state"] == state) all.push_back(pr);
+    answer(res, 200, page_of(req, res, all));
+  }
+
+  static std::string random_hex(int bytes) {
+    std::vector<unsigned char> raw(static_cast<std::size_t>(bytes));
+    RAND_bytes(raw.data(), bytes);
+    return hex(raw.data(), raw.size());
+  }
+
+  std::string app_id_;
+  Key key_;
+  std::mutex mu_;
+  std::condition_variable seen_cv_;
+  std::map<std::int64_t, Installation> installations_;
+  std::map<std::string, std::vector<std::string>> members_;
+  std::map<std::string, std::vector<json>> pulls_;
+  std::vector<MintedToken> minted_;
+  std::vector<Seen> seen_;
+  json last_claims_;
+  std::chrono::seconds token_lifetime_{3600};
+  int limit_ = 0, remaining_ = 0;
+  std::int64_t reset_ = 0;
+  std::optional<int> secondary_status_;
+  LoopbackServer http_;  // last: serving stops before the state above goes away
+};
+
+}  // namespace hearth::test
