@@ -41,6 +41,7 @@ struct Context {
   Edge& edge;
   std::map<std::string, std::string> params;  // from the path pattern
   Json body;                                  // the parsed JSON body (null when none)
+  std::string raw;                            // the body as sent, for raw_body routes only
   std::optional<identity::Caller> caller;
   std::string secret;      // the caller's credential as presented (never logged)
   bool via_cookie = false;  // signed in by session cookie (CSRF rules apply)
@@ -74,6 +75,11 @@ struct Route {
   // Whether its calls go to the audit log (mutations only). Off for marks that change
   // nothing anyone else sees (read-marks, drafts): they would drown the log.
   bool audited = true;
+  // The largest body it takes; 0: the edge's max_body_bytes.
+  std::size_t max_body_bytes = 0;
+  // Whether its handler reads the body as sent (Context::raw), not parsed as JSON by the
+  // edge: a webhook whose signature covers the exact bytes.
+  bool raw_body = false;
 };
 
 class Router {

@@ -352,7 +352,7 @@ struct Server::Impl {
   // Serves an API or web request; `body` reads a request body (POST, PUT, PATCH,
   // DELETE), after the route and the caller are known.
   void dispatch(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader* body = nullptr);
-  Result<std::string> read_body(const httplib::Request& req, const httplib::ContentReader& reader);
+  Result<std::string> read_body(const httplib::Request& req, const httplib::ContentReader& reader, std::size_t limit);
   bool host_allowed(const httplib::Request& req) const;
   Status authorize(Context& ctx, const Route& route);
   void metrics(const httplib::Request& req, httplib::Response& res);
@@ -514,14 +514,15 @@ bool Server::Impl::host_allowed(const httplib::Request& req) const {
 
 // The request body, read as it arrives and counted as read: chunked and compressed
 // bodies meet the same limit as any other, and the whole body must arrive in time.
-Result<std::string> Server::Impl::read_body(const httplib::Request& req, const httplib::ContentReader& reader) {
+Result<std::string> Server::Impl::read_body(const httplib::Request& req, const httplib::ContentReader& reader,
+                                            std::size_t limit) {
   // A declared length past the limit is refused before a byte of it is read (httplib
   // would read and drop all of it, however slowly it came).
   auto declared = req.get_header_value("Content-Length");
-  if (!declared.empty() && std::strtoull(declared.c_str(), nullptr, 10) > config.edge.max_body_bytes) {
+  if (!declared.empty() && std::strtoull(declared.c_str(), nullptr, 10) > limit) {
     t_request.close = true;
     return Error{ErrorCode::too_large, fmt::format("the request body is over the server's limit of {} bytes",
-                                                   config.edge.max_body_bytes)};
+                                                   limit)};
   }
   std::string body;
   bool over = false, late = false;
@@ -531,7 +532,7 @@ Result<std::string> Server::Impl::read_body(const httplib::Request& req, const h
       late = true;
       return false;
     }
-    if (body.size() + n > config.edge.max_body_bytes) {
+    if (body.size() + n > limit) {
       over = true;
       return false;
     }
@@ -542,7 +543,7 @@ Result<std::string> Server::Impl::read_body(const httplib::Request& req, const h
   t_request.close = true;
   if (over)
     return Error{ErrorCode::too_large, fmt::format("the request body is over the server's limit of {} bytes",
-                                                   config.edge.max_body_bytes)};
+                                                   limit)};
   if (late) return Error{ErrorCode::timeout, "the request body did not arrive in time"};
   return Error{ErrorCode::invalid, "the request body could not be read (malformed chunks or encoding)"};
 }
@@ -597,12 +598,15 @@ void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res,
       return send_error(res, Error{ErrorCode::unavailable, "too many requests from your address are sending bodies "
                                                            "right now; retry in a few seconds"});
     }
-    auto body = read_body(req, *reader);
+    auto body = read_body(req, *reader, route.max_body_bytes ? route.max_body_bytes : config.edge.max_body_bytes);
     if (!body) return send_error(res, body.error());
     text = std::move(*body);
     t_request.close = pre_close;
   }
-  if (!text.empty()) {
+  if (route.raw_body) {
+    ctx.raw = std::move(text);
+    ctx.body = Json::object();
+  } else if (!text.empty()) {
     auto type = req.get_header_value("Content-Type");
     if (type.rfind("application/json", 0) != 0)
       return send_error(res, Error{ErrorCode::unsupported_media_type,
@@ -661,6 +665,7 @@ Server::Server(ServerConfig config, actors::Host& host) : impl_(std::make_unique
   add_task_routes(impl.router);
   add_feed_routes(impl.router);
   add_audit_routes(impl.router);
+  add_github_routes(impl.router);
   for (const auto& r : impl.router.routes())
     if (r.policy == Policy::unset) spdlog::error("http.route_without_policy method={} path={}", r.method, r.pattern);
 
@@ -683,11 +688,14 @@ Server::Server(ServerConfig config, actors::Host& host) : impl_(std::make_unique
   svr.set_tcp_nodelay(true);  // headers and body go out in separate writes: no Nagle delay between them
   svr.read_timeout_ms = 30'000;  // per read, once the head is in (the gate bounds the head itself)
   svr.write_timeout_ms = 10'000;
-  svr.request_budget = impl.config.gate.max_head_bytes + impl.config.edge.max_body_bytes + (64u << 10);
+  // The largest body any route takes (a webhook's may be larger than the edge's default).
+  auto max_body = impl.config.edge.max_body_bytes;
+  for (const auto& route : impl.router.routes()) max_body = std::max(max_body, route.max_body_bytes);
+  svr.request_budget = impl.config.gate.max_head_bytes + max_body + (64u << 10);
   svr.request_deadline = impl.config.edge.body_deadline + std::chrono::seconds(1);
   svr.set_keep_alive_timeout(static_cast<time_t>(impl.config.gate.head_deadline.count() / 1000));
   svr.set_keep_alive_max_count(100);
-  svr.set_payload_max_length(impl.config.edge.max_body_bytes);
+  svr.set_payload_max_length(max_body);
   // httplib's default adds SO_REUSEPORT, which would let a second server share our port
   // silently. SO_REUSEADDR alone allows a quick restart and refuses a taken port.
   svr.set_socket_options([&impl](socket_t sock) {
