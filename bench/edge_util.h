@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "actors/github_data/github_data_actor.h"
 #include "actors/identity/identity.h"
 #include "actors/sandbox/sandbox_runtime.h"
 #include "actors/session/agent_runner.h"
@@ -33,6 +34,7 @@ class BenchEdge {
     config.hibernate_after = hibernate_after;
     host = std::make_unique<actors::Host>(config);
     if (!identity::register_types(*host, customize).ok()) std::exit(1);
+    if (!actors::github_data::register_type(*host, nullptr).ok()) std::exit(1);
     if (agents_too) {
       auto key = storage::MasterKey::load(scratch_.path());
       if (!key) std::exit(1);

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "actors/github_data/github_data_actor.h"
 #include "actors/host/host.h"
 #include "actors/identity/identity.h"
 #include "actors/sandbox/sandbox_runtime.h"
@@ -187,6 +188,10 @@ int serve(const ServeOptions& options) {
   actors::sandbox::Runtime runtime(host, sandboxes);
   actors::session::AgentRunner agents(runtime, {std::chrono::seconds(options.turn_silence_timeout_s)});
   if (auto st = identity::register_types(host); !st) {
+    std::cerr << "hearth: " << st.error().message << "\n";
+    return 1;
+  }
+  if (auto st = actors::github_data::register_type(host, *app); !st) {
     std::cerr << "hearth: " << st.error().message << "\n";
     return 1;
   }

@@ -6,7 +6,10 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/audit/audit_actor.h"
+#include "actors/github_data/github_sync.h"
 #include "actors/github_data/webhook_events.h"
+#include "actors/host/host.h"
+#include "github/app.h"
 #include "actors/host/step_context.h"
 #include "storage/database.h"
 #include "storage/sql.h"
@@ -71,8 +74,9 @@ Status audit(StepContext& ctx, const std::string& kind, const std::string& by, c
 // branch) keeps what was known.
 void upsert_repository(StepContext& ctx, const RepoFacts& r) {
   auto up = ctx.statement(
-      "INSERT INTO repositories(repo_id, full_name, clone_url, default_branch, private, archived, updated_at) "
-      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(repo_id) DO UPDATE SET full_name = ?2, "
+      "INSERT INTO repositories(repo_id, full_name, clone_url, default_branch, private, archived, updated_at, "
+      "sync_generation) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT sync_generation FROM github_meta)) "
+      "ON CONFLICT(repo_id) DO UPDATE SET full_name = ?2, "
       "clone_url = CASE WHEN ?3 = '' THEN clone_url ELSE ?3 END, "
       "default_branch = CASE WHEN ?4 = '' THEN default_branch ELSE ?4 END, private = ?5, archived = ?6, "
       "updated_at = ?7");
@@ -91,7 +95,8 @@ void remove_repository(StepContext& ctx, std::int64_t repo_id) {
 void upsert_pull(StepContext& ctx, const PullFacts& p) {
   auto up = ctx.statement(
       "INSERT INTO pull_requests(repo_id, number, repo_full_name, title, state, head_ref, head_sha, base_ref, author, "
-      "url, github_updated_at, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+      "url, github_updated_at, updated_at, sync_generation) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+      "(SELECT sync_generation FROM github_meta)) "
       "ON CONFLICT(repo_id, number) DO UPDATE SET repo_full_name = ?3, title = ?4, state = ?5, head_ref = ?6, "
       "head_sha = ?7, base_ref = ?8, author = ?9, url = ?10, github_updated_at = ?11, updated_at = ?12");
   sql::bind_all(*up, p.repo_id, p.number, p.repo_full_name, p.title, p.state, p.head_ref, p.head_sha, p.base_ref,
@@ -154,7 +159,7 @@ Status create(StepContext& ctx, const Json& in) {
   return {};
 }
 
-Result<Json> on_link(StepContext& ctx, const Json& b) {
+Result<Json> on_link(bool can_sync, StepContext& ctx, const Json& b) {
   if (ctx.address().key.at(0) == kUnlinked)
     return Error{ErrorCode::invalid, "the store of unrouted deliveries links no installation"};
   auto id = b.at("installation_id").get<std::int64_t>();
@@ -172,6 +177,9 @@ Result<Json> on_link(StepContext& ctx, const Json& b) {
       !st)
     return st.error();
   announce(ctx, "linked");
+  if (can_sync)
+    if (auto id = ctx.send_self(kSync, {{"by", b.value("by", std::string())}, {"reason", "linked"}}); !id)
+      return id.error();
   return summary_json(ctx.db());
 }
 
@@ -243,6 +251,112 @@ Result<Json> on_webhook(StepContext& ctx, const Json& b) {
   return Json{{"outcome", outcome}, {"summary", change->summary}};
 }
 
+// --- Full sync (github_sync.h) --------------------------------------------------------
+
+bool sync_running(SQLite::Database& db) {
+  auto phase = sql::column<std::optional<std::string>>(db.execAndGet("SELECT sync_phase FROM github_meta"));
+  return phase && *phase != "done" && *phase != "failed";
+}
+
+Result<Json> on_sync(Host& host, const std::shared_ptr<github::App>& app, StepContext& ctx, const Json&) {
+  if (!app) return Error{ErrorCode::unavailable, "the GitHub App is not configured on this server (see docs/github.md)"};
+  auto meta = summary_json(ctx.db());
+  if (meta["installation"].is_null()) return Error{ErrorCode::conflict, "link a GitHub installation first"};
+  if (meta["status"] != "connected")
+    return Error{ErrorCode::conflict, fmt::format("the installation is {}; it cannot be synced",
+                                                  meta["status"].get<std::string>())};
+  if (sync_running(ctx.db())) return meta;
+  auto generation = meta["sync"]["generation"].get<std::int64_t>() + 1;
+  auto up = ctx.statement("UPDATE github_meta SET sync_generation = ?, sync_phase = 'discovering_repositories', "
+                          "sync_processed = 0, sync_total = NULL, sync_error = NULL, updated_at = ?");
+  sql::bind_all(*up, generation, now());
+  up->exec();
+  SyncPlan plan{ctx.address(), generation, meta["installation"]["installation_id"].get<std::int64_t>(),
+                meta["installation"]["account_login"].get<std::string>(),
+                meta["installation"]["account_type"].get<std::string>()};
+  auto job = ctx.spawn_io("github sync", kSyncDone, {{"generation", generation}},
+                          [&host, app, plan](std::stop_token stop) { return run_sync(*app, host, plan, stop); });
+  if (!job) return job.error();
+  announce(ctx, "sync started");
+  return summary_json(ctx.db());
+}
+
+std::int64_t current_generation(SQLite::Database& db) {
+  return db.execAndGet("SELECT sync_generation FROM github_meta").getInt64();
+}
+
+Result<Json> on_sync_page(StepContext& ctx, const Json& b) {
+  auto generation = b.at("generation").get<std::int64_t>();
+  if (generation != current_generation(ctx.db()) || !sync_running(ctx.db()))
+    return Json{{"ignored", "from a sync that is over"}};
+  auto at = now();
+  for (const auto& r : b.value("repositories", Json::array())) {
+    auto up = ctx.statement(
+        "INSERT INTO repositories(repo_id, full_name, clone_url, default_branch, private, archived, sync_generation, "
+        "updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(repo_id) DO UPDATE SET full_name = ?2, "
+        "clone_url = ?3, default_branch = ?4, private = ?5, archived = ?6, sync_generation = ?7, updated_at = ?8");
+    sql::bind_all(*up, r.at("id").get<std::int64_t>(), r.at("full_name").get<std::string>(),
+                  r.at("clone_url").get<std::string>(), r.at("default_branch").get<std::string>(),
+                  r.at("private").get<bool>(), r.at("archived").get<bool>(), generation, at);
+    up->exec();
+  }
+  for (const auto& m : b.value("members", Json::array())) {
+    auto up = ctx.statement("INSERT INTO members(login, role, sync_generation, updated_at) VALUES(?1, ?2, ?3, ?4) "
+                            "ON CONFLICT(login) DO UPDATE SET role = ?2, sync_generation = ?3, updated_at = ?4");
+    sql::bind_all(*up, m.at("login").get<std::string>(), m.at("role").get<std::string>(), generation, at);
+    up->exec();
+  }
+  for (const auto& p : b.value("pulls", Json::array())) {
+    PullFacts f{p.at("repo_id").get<std::int64_t>(), p.at("number").get<std::int64_t>(),
+                p.at("repo_full_name").get<std::string>(), p.at("title").get<std::string>(),
+                p.at("state").get<std::string>(), p.at("head_ref").get<std::string>(),
+                p.at("base_ref").get<std::string>(), p.at("author").get<std::string>(),
+                p.at("url").get<std::string>(), p.at("head_sha").get<std::string>(),
+                parse_github_time(p.at("updated_at").get<std::string>())};
+    upsert_pull(ctx, f);  // stamped with the current generation, this sync's
+  }
+  auto up = ctx.statement("UPDATE github_meta SET sync_phase = ?, sync_processed = ?, sync_total = ?, updated_at = ?");
+  sql::bind_all(*up, b.at("phase").get<std::string>(), b.value("processed", std::int64_t{0}),
+                sql::optional_int(b.value("total", Json())), at);
+  up->exec();
+  auto s = summary_json(ctx.db());
+  ctx.broadcast("github.sync.progress", s["sync"]);
+  return s["sync"];
+}
+
+Result<Json> on_sync_done(StepContext& ctx, const Json& b) {
+  auto generation = b["context"].value("generation", std::int64_t{0});
+  if (generation != current_generation(ctx.db())) return Json{{"ignored", "from an earlier sync"}};
+  if (!b.value("ok", false)) {
+    auto error = error_from_json(b["error"]);
+    if (error.code == ErrorCode::interrupted) {
+      // The server stopped during the sync: it starts again (what it fetched stays).
+      ctx.db().exec("UPDATE github_meta SET sync_phase = 'failed'");
+      if (auto id = ctx.send_self(kSync, {{"reason", "resumed after a restart"}}); !id) return id.error();
+      return Json{{"restarted", true}};
+    }
+    auto up = ctx.statement("UPDATE github_meta SET sync_phase = 'failed', sync_error = ?, updated_at = ?");
+    sql::bind_all(*up, error.message, now());
+    up->exec();
+    announce(ctx, "sync failed");
+    return Json{{"phase", "failed"}, {"error", error.message}};
+  }
+  // Rows the sync did not see are gone from GitHub (pull requests: no longer open).
+  for (const char* sweep : {"DELETE FROM repositories WHERE sync_generation < ?",
+                            "DELETE FROM members WHERE sync_generation < ?",
+                            "DELETE FROM pull_requests WHERE sync_generation < ? AND state IN ('open', 'draft')"}) {
+    auto del = ctx.statement(sweep);
+    sql::bind_all(*del, generation);
+    del->exec();
+  }
+  ctx.db().exec("DELETE FROM pull_requests WHERE repo_id NOT IN (SELECT repo_id FROM repositories)");
+  auto up = ctx.statement("UPDATE github_meta SET sync_phase = 'done', last_sync_at = ?, updated_at = ?");
+  sql::bind_all(*up, now(), now());
+  up->exec();
+  announce(ctx, "synced");
+  return b["result"];
+}
+
 // --- Reads ------------------------------------------------------------------------------
 
 Result<Json> summary(ReadContext& ctx, const Json&) { return summary_json(ctx.db); }
@@ -312,18 +426,26 @@ Result<Json> delivery(ReadContext& ctx, const Json& a) {
 
 }  // namespace
 
-ActorType make_type() {
+ActorType make_type(Host& host, std::shared_ptr<github::App> app) {
   ActorType t{"github_data"};
   t.on_create = create;
-  t.on_queue(kLink, on_link)
+  bool can_sync = app != nullptr;
+  t.on_queue(kLink, [can_sync](StepContext& ctx, const Json& b) { return on_link(can_sync, ctx, b); })
       .on_queue(kUnlink, on_unlink)
       .on_queue(kWebhook, on_webhook)
+      .on_queue(kSync, [&host, app](StepContext& ctx, const Json& b) { return on_sync(host, app, ctx, b); })
+      .on_queue(kSyncPage, on_sync_page)
+      .on_queue(kSyncDone, on_sync_done)
       .on_action(kSummary, summary)
       .on_action(kRepositories, repositories)
       .on_action(kPullRequests, pull_requests)
       .on_action(kDeliveries, deliveries)
       .on_action(kDelivery, delivery);
   return t;
+}
+
+Status register_type(Host& host, std::shared_ptr<github::App> app) {
+  return host.register_type(make_type(host, std::move(app)));
 }
 
 }  // namespace hearth::actors::github_data

@@ -8,7 +8,17 @@
 // order received. See docs/github.md.
 #pragma once
 
+#include <memory>
+
 #include "actors/host/actor_type.h"
+
+namespace hearth::github {
+class App;
+}
+
+namespace hearth::actors {
+class Host;
+}
 
 namespace hearth::actors::github_data {
 
@@ -25,6 +35,8 @@ inline constexpr const char* kLink = "github_data.command.link";
 inline constexpr const char* kUnlink = "github_data.command.unlink";
 // {delivery_id, event, payload}: one webhook delivery.
 inline constexpr const char* kWebhook = "github_data.command.webhook";
+// {by?, reason?}: a full sync (github_sync.h), unless one runs already. Linking starts one.
+inline constexpr const char* kSync = "github_data.command.sync";
 
 // Actions.
 inline constexpr const char* kSummary = "github_data.summary";  // the installation, sync state, counts
@@ -33,6 +45,8 @@ inline constexpr const char* kPullRequests = "github_data.pull_requests";  // {s
 inline constexpr const char* kDeliveries = "github_data.deliveries";      // {limit?} newest first, no payloads
 inline constexpr const char* kDelivery = "github_data.delivery";          // {delivery_id} with its payload
 
-ActorType make_type();
+// The type; `app` (null when no GitHub App is configured) syncs through `host`.
+ActorType make_type(Host& host, std::shared_ptr<github::App> app);
+Status register_type(Host& host, std::shared_ptr<github::App> app);
 
 }  // namespace hearth::actors::github_data

@@ -14,7 +14,6 @@
 #include "actors/directory/directory_actor.h"
 #include "actors/host/index_update.h"
 #include "actors/audit/audit_actor.h"
-#include "actors/github_data/github_data_actor.h"
 #include "actors/organization/organization_actor.h"
 #include "actors/user/user_actor.h"
 #include "storage/database.h"
@@ -44,7 +43,7 @@ bool valid_utf8_printable(const std::string& s) {
 
 Status register_types(actors::Host& host, const std::function<void(actors::ActorType&)>& customize) {
   for (auto* make : {&dir::make_type, &actors::user::make_type, &actors::organization::make_type,
-                     &actors::audit::make_type, &actors::github_data::make_type}) {
+                     &actors::audit::make_type}) {
     auto type = make();
     if (customize) customize(type);
     if (auto st = host.register_type(std::move(type)); !st) return st;

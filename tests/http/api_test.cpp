@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "actors/organization/organization_actor.h"
+#include "tests/support/test_host.h"
 #include "tests/support/test_server.h"
 
 using namespace hearth;
@@ -756,7 +757,14 @@ TEST_CASE("/metrics speaks the Prometheus text format to loopback clients, or wi
   s.call("GET", "/v1/orgs", token);
   CHECK(s.call("GET", "/metrics").status == 401);
   httplib::Client cli("127.0.0.1", s.port);
-  auto r = cli.Get("/metrics", {{"Authorization", "Bearer scrape-secret"}});
+  // A request is counted once its response is written (its duration includes the
+  // write), which may be just after the client has it: wait for the count.
+  httplib::Result r{nullptr, httplib::Error::Unknown};
+  CHECK(test::eventually([&] {
+    r = cli.Get("/metrics", {{"Authorization", "Bearer scrape-secret"}});
+    return r && r->body.find("hearth_http_requests_total{route=\"/v1/orgs\",method=\"GET\",status=\"200\"}") !=
+                    std::string::npos;
+  }));
   REQUIRE(r);
   CHECK(r->status == 200);
   CHECK(r->body.find("# TYPE hearth_http_requests_total counter") != std::string::npos);

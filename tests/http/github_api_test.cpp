@@ -4,6 +4,8 @@
 // checked against a fake GitHub on 127.0.0.1, and the routes without an App configured.
 #include <doctest/doctest.h>
 
+#include <fmt/format.h>
+
 #include "github/app.h"
 #include "tests/support/fake_github.h"
 #include "tests/support/test_host.h"
@@ -154,6 +156,53 @@ TEST_CASE("linking checks the installation with GitHub, once per organization an
   REQUIRE(w.s->call("DELETE", "/v1/orgs/acme/github/installation", w.owner).status == 200);
   CHECK(w.s->call("GET", "/v1/orgs/acme/github", w.member).body["status"] == "unlinked");
   CHECK(w.s->call("POST", "/v1/orgs/beta/github/installation", w.owner, json{{"installation_id", 42}}).status == 200);
+}
+
+TEST_CASE("linking syncs repositories, members and open pull requests over several pages through a rate limit") {
+  FakeGitHub github;
+  std::vector<std::string> names;
+  for (int i = 0; i < 150; ++i) names.push_back(fmt::format("repo-{:03}", i));
+  github.add_installation({.id = 42, .account = "acme-corp", .repositories = names});
+  github.add_members("acme-corp", {"ana", "bo"});
+  github.add_pull_requests("acme-corp/repo-007", 120);
+  github.add_pull_requests("acme-corp/repo-100", 1);
+  github::AppConfig config;
+  config.app_id = github.app_id();
+  config.private_key_pem = github.private_key_pem();
+  config.webhook_secret = kSecret;
+  config.api_url = github.url();
+  http::EdgeConfig edge;
+  edge.github = std::shared_ptr<github::App>(std::move(github::App::create(config).value()));
+  TestServer s(std::move(edge));
+  auto owner = s.user_with_token("olive");
+  REQUIRE(s.call("POST", "/v1/orgs", owner, json{{"name", "Acme"}}).status == 201);
+  // A handful of calls, then GitHub says wait until the reset: the sync waits and goes on.
+  github.pause_after(4, std::chrono::seconds(1));
+  REQUIRE(s.call("POST", "/v1/orgs/acme/github/installation", owner, json{{"installation_id", 42}}).status == 200);
+  json shown;
+  bool ended = eventually(
+      [&] {
+        shown = s.call("GET", "/v1/orgs/acme/github", owner).body;
+        return shown["sync"]["phase"] == "done" || shown["sync"]["phase"] == "failed";
+      },
+      std::chrono::seconds(60));
+  INFO(shown.dump());
+  REQUIRE(ended);
+  CHECK(shown["sync"]["phase"] == "done");
+  CHECK(shown["sync"]["error"].is_null());
+  CHECK(shown["repositories"] == 150);
+  CHECK(shown["members"] == 2);
+  CHECK(shown["open_pull_requests"] == 121);
+  CHECK(github.wait_for_status(403, std::chrono::milliseconds(1)));  // the limit was hit, and waited out
+  auto repos = s.call("GET", "/v1/orgs/acme/github/repositories", owner).body["items"];
+  REQUIRE(repos.size() == 150);
+  CHECK(repos[0]["full_name"] == "acme-corp/repo-000");
+  // Each repository's pull requests were read with a token for that repository alone.
+  bool narrowed = false;
+  for (const auto& t : github.minted())
+    narrowed = narrowed || (t.repositories == std::vector<std::string>{"repo-007"} &&
+                            t.permissions == json{{"pull_requests", "read"}});
+  CHECK(narrowed);
 }
 
 TEST_CASE("without a GitHub App the GitHub routes say it is not configured, and deliveries are refused") {

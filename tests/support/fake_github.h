@@ -27,6 +27,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -117,6 +118,15 @@ class FakeGitHub {
     std::lock_guard lock(mu_);
     limit_ = remaining_ = limit;
     reset_ = epoch_seconds(Clock::now() + reset_in);
+  }
+  // Installation requests may make `limit` more requests; the one after them starts a
+  // window of `pause` (403 until its reset, whenever that request comes: no race with
+  // the clock), after which requests are not limited any more.
+  void pause_after(int limit, std::chrono::seconds pause) {
+    std::lock_guard lock(mu_);
+    limit_ = remaining_ = limit;
+    reset_ = std::numeric_limits<std::int64_t>::max();
+    pause_ = pause;
   }
   // The next installation request answers `status` (403 or 429) with retry-after: 1.
   void secondary_limit_once(int status) {
@@ -289,7 +299,14 @@ class FakeGitHub {
     }
     if (limit_ == 0) return false;
     auto now = epoch_seconds(Clock::now());
+    if (pause_ && remaining_ == 0 && reset_ == std::numeric_limits<std::int64_t>::max())
+      reset_ = epoch_seconds(Clock::now() + *pause_) + 1;  // the window starts now
     if (now >= reset_) {
+      if (pause_) {  // the pause is over: no limit from now on
+        limit_ = 0;
+        pause_.reset();
+        return false;
+      }
       remaining_ = limit_;
       reset_ = now + 3600;
     }
@@ -449,6 +466,7 @@ class FakeGitHub {
   json last_claims_;
   std::chrono::seconds token_lifetime_{3600};
   int limit_ = 0, remaining_ = 0;
+  std::optional<std::chrono::seconds> pause_;  // pause_after
   std::int64_t reset_ = 0;
   std::optional<int> secondary_status_;
   LoopbackServer http_;  // last: serving stops before the state above goes away

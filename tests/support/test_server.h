@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 #include <httplib.h>
 
+#include "actors/github_data/github_data_actor.h"
 #include "actors/identity/identity.h"
 #include "actors/sandbox/sandbox_runtime.h"
 #include "actors/session/agent_runner.h"
@@ -51,6 +52,7 @@ class TestServer {
     runtime = std::make_unique<actors::sandbox::Runtime>(*host, rc);
     agents = std::make_unique<actors::session::AgentRunner>(*runtime, runner_config);
     REQUIRE(identity::register_types(*host, customize).ok());
+    REQUIRE(actors::github_data::register_type(*host, edge.github).ok());
     REQUIRE(actors::session::register_types(*host, *agents).ok());
     auto started = runtime->start();
     REQUIRE_MESSAGE(started.ok(), (started.ok() ? "" : started.error().message));

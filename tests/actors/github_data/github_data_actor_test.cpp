@@ -20,6 +20,7 @@ struct GithubHost {
   actors::Address at = gh::address("o_1");
   GithubHost() {
     REQUIRE(identity::register_types(host).ok());
+    REQUIRE(gh::register_type(host, nullptr).ok());
     REQUIRE(host.start().ok());
     REQUIRE(host.get_or_create(at, {{"org_id", "o_1"}}).ok());
   }
