@@ -139,6 +139,13 @@ Result<Reply> unlink(Context& ctx) {
   return Reply{200, r->result};
 }
 
+Result<Reply> sync(Context& ctx) {
+  if (auto a = app(ctx); !a) return a.error();
+  auto at = org_data(ctx);
+  if (!at) return at.error();
+  return change(ctx, *at, gh::kSync, {{"by", ctx.caller->username}, {"reason", "asked for"}}, 202);
+}
+
 Result<Reply> list(Context& ctx, const char* action, Json args = Json::object()) {
   auto at = org_data(ctx);
   if (!at) return at.error();
@@ -169,6 +176,7 @@ void add_github_routes(Router& r) {
   r.add({"GET", "/v1/orgs/{org}/github", Policy::org_member, "github_data", show});
   r.add({"POST", "/v1/orgs/{org}/github/installation", Policy::org_admin, "github_data", link});
   r.add({"DELETE", "/v1/orgs/{org}/github/installation", Policy::org_admin, "github_data", unlink});
+  r.add({"POST", "/v1/orgs/{org}/github/sync", Policy::org_admin, "github_data", sync});
   r.add({"GET", "/v1/orgs/{org}/github/repositories", Policy::org_member, "github_data",
          [](Context& ctx) { return list(ctx, gh::kRepositories); }});
   r.add({"GET", "/v1/orgs/{org}/github/pulls", Policy::org_member, "github_data", pulls});

@@ -203,6 +203,13 @@ TEST_CASE("linking syncs repositories, members and open pull requests over sever
     narrowed = narrowed || (t.repositories == std::vector<std::string>{"repo-007"} &&
                             t.permissions == json{{"pull_requests", "read"}});
   CHECK(narrowed);
+  // Another sync, asked for: 202, and it ends with the same data.
+  REQUIRE(s.call("POST", "/v1/orgs/acme/github/sync", owner).status == 202);
+  REQUIRE(eventually([&] {
+    shown = s.call("GET", "/v1/orgs/acme/github", owner).body;
+    return shown["sync"]["generation"] == 2 && shown["sync"]["phase"] == "done";
+  }));
+  CHECK(shown["repositories"] == 150);
 }
 
 TEST_CASE("without a GitHub App the GitHub routes say it is not configured, and deliveries are refused") {
