@@ -33,12 +33,12 @@ inline double percentile(std::vector<double> values, double p) {
   return values[std::min(rank, values.size() - 1)];
 }
 
-// Resident set size of this process in MiB.
-inline double rss_mib() {
+// A size in /proc/self/status ("VmRSS:", "VmHWM:") in MiB; 0 when absent.
+inline double status_mib(const std::string& field) {
   std::ifstream status("/proc/self/status");
   std::string key;
   while (status >> key) {
-    if (key == "VmRSS:") {
+    if (key == field) {
       double kib;
       status >> kib;
       return kib / 1024.0;
@@ -46,6 +46,10 @@ inline double rss_mib() {
   }
   return 0;
 }
+
+// Resident set size of this process in MiB, now and at its peak.
+inline double rss_mib() { return status_mib("VmRSS:"); }
+inline double peak_rss_mib() { return status_mib("VmHWM:"); }
 
 // A scratch directory beside the build (so on the same disk as a real data dir),
 // removed at exit. HEARTH_BENCH_DIR overrides where it goes.

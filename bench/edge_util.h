@@ -34,7 +34,7 @@ class BenchEdge {
     config.hibernate_after = hibernate_after;
     host = std::make_unique<actors::Host>(config);
     if (!identity::register_types(*host, customize).ok()) std::exit(1);
-    if (!actors::github_data::register_type(*host, nullptr).ok()) std::exit(1);
+    if (!actors::github_data::register_type(*host, edge.github).ok()) std::exit(1);
     if (agents_too) {
       auto key = storage::MasterKey::load(scratch_.path());
       if (!key) std::exit(1);

@@ -78,6 +78,8 @@ std::string encode(const std::string& s) {
   return out;
 }
 
+std::string org_path(const std::string& org) { return "/v1/orgs/" + encode(org); }
+
 std::optional<ServerUrl> parse_server_url(std::string_view text) {
   auto sep = text.find("://");
   if (sep == std::string_view::npos) return std::nullopt;

@@ -30,6 +30,8 @@ Json load_config();
 bool save_config(const Json& config);
 // Percent-encodes one path segment or query value.
 std::string encode(const std::string& s);
+// /v1/orgs/<org>, the org's path in the API.
+std::string org_path(const std::string& org);
 
 struct Response {
   int status = 0;

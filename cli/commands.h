@@ -81,6 +81,8 @@ std::shared_ptr<CommandSet> add_admin_commands(CLI::App& app);
 std::shared_ptr<CommandSet> add_session_commands(CLI::App& app);
 // repo, task, feed and audit.
 std::shared_ptr<CommandSet> add_task_commands(CLI::App& app);
+// github.
+std::shared_ptr<CommandSet> add_github_commands(CLI::App& app);
 // The exit code of the parsed command, or -1 when none of the set was parsed.
 int run_parsed(const CommandSet& set);
 

@@ -229,6 +229,7 @@ int main(int argc, char** argv) {
   auto admin = hearth::cli::add_admin_commands(app);
   auto sessions = hearth::cli::add_session_commands(app);
   auto tasks = hearth::cli::add_task_commands(app);
+  auto github = hearth::cli::add_github_commands(app);
 
   try {
     app.parse(argc, argv);
@@ -245,7 +246,7 @@ int main(int argc, char** argv) {
     spdlog::set_level(spdlog::level::off);  // stdout carries ACP messages only
     return hearth::sandbox::acp::run_mock_agent(stdin, stdout);
   }
-  for (const auto* set : {client.get(), admin.get(), sessions.get(), tasks.get()})
+  for (const auto* set : {client.get(), admin.get(), sessions.get(), tasks.get(), github.get()})
     if (auto code = hearth::cli::run_parsed(*set); code >= 0) return code;
   return hearth::cli::kExitUsage;
 }

@@ -17,7 +17,6 @@
 namespace hearth::cli {
 namespace {
 
-std::string org_path(const std::string& org) { return "/v1/orgs/" + encode(org); }
 
 std::optional<std::string> task_path(const std::string& ref) {
   auto p = split_ref(ref, 2, "ORG/TASK");

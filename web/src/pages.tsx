@@ -127,6 +127,77 @@ function Act({ label, run, danger, confirmText }: { label: string; run: () => Pr
   );
 }
 
+// --- GitHub (docs/github.md) ------------------------------------------------------------------
+
+// The org's GitHub App installation: its status, the sync's progress (polled while a sync
+// runs), the repositories, and for admins linking, syncing and the recent deliveries.
+function GithubSection({ org, admin }: { org: string; admin: boolean }) {
+  const [gh, ghError, reloadGh] = useLoad(`${org}/github`);
+  const linked = !!gh?.installation;
+  const [repos, , reloadRepos] = useLoad(linked ? `${org}/github/repositories` : null, [gh?.sync?.phase]);
+  const [deliveries, , reloadDeliveries] = useLoad(linked && admin ? `${org}/github/deliveries?limit=10` : null);
+  const [installation, setInstallation] = useState('');
+  const syncing = gh?.sync?.phase && gh.sync.phase !== 'done' && gh.sync.phase !== 'failed';
+  useEffect(() => {
+    if (!syncing) return;
+    const t = setTimeout(reloadGh, 1000);
+    return () => clearTimeout(t);
+  }, [gh]);
+  const reloadAll = () => { reloadGh(); reloadRepos(); reloadDeliveries(); };
+  return (
+    <Section title="GitHub" note="A GitHub App installation keeps this organization's repositories and pull requests in step with GitHub.">
+      <State data={gh} error={ghError} what="GitHub" empty={false}>
+        {!gh?.configured ? <p class="muted">This server has no GitHub App configured (see docs/github.md).</p> : (
+          <>
+            {linked ? (
+              <p data-testid="github-status">Installation <code>{gh.installation.installation_id}</code> ({gh.installation.account_login}): <strong>{gh.status}</strong>
+                {' · '}{plural(gh.repositories, 'repository', 'repositories')}, {plural(gh.open_pull_requests, 'open pull request', 'open pull requests')}
+                {' · '}sync: {gh.sync.phase ?? 'never'}{gh.sync.total != null && syncing ? ` ${gh.sync.processed}/${gh.sync.total}` : ''}
+                {gh.sync.error && <span class="error"> — {gh.sync.error}</span>}
+                {gh.sync.last_sync_at && <> (last <Ago at={gh.sync.last_sync_at} />)</>}
+                {syncing && <progress max={gh.sync.total ?? undefined} value={gh.sync.processed} aria-label="GitHub sync progress" />}
+              </p>
+            ) : (
+              <p class="muted">No installation linked.{gh.install_url && <> <a href={gh.install_url} target="_blank" rel="noopener">Install the App on GitHub</a>, then link its installation id here.</>}</p>
+            )}
+            {admin && !linked && (
+              <Form label="Link" onSubmit={async () => { await api('POST', `${org}/github/installation`, { installation_id: Number(installation) }); setInstallation(''); reloadAll(); }}>
+                <label>Installation id <input value={installation} onInput={field(setInstallation)} inputMode="numeric" pattern="[0-9]+" required /></label>
+              </Form>
+            )}
+            {admin && linked && (
+              <p>
+                <Act label="Sync now" run={async () => { await api('POST', `${org}/github/sync`); reloadGh(); }} />{' '}
+                <Act label="Unlink" danger confirmText="Unlink the GitHub installation? What GitHub showed is forgotten until you link it again."
+                     run={async () => { await api('DELETE', `${org}/github/installation`); reloadAll(); }} />
+              </p>
+            )}
+            {linked && repos?.items?.length > 0 && (
+              <table><thead><tr><th>Repository</th><th>Default branch</th><th>Visibility</th></tr></thead><tbody>
+                {repos.items.map((r: Json) => (
+                  <tr><td><a href={`https://github.com/${r.full_name}`} target="_blank" rel="noopener">{r.full_name}</a>{r.archived && <span class="muted"> (archived)</span>}</td>
+                    <td>{r.default_branch || <span class="muted">unknown</span>}</td><td>{r.private ? 'private' : 'public'}</td></tr>
+                ))}
+              </tbody></table>
+            )}
+            {admin && deliveries?.items?.length > 0 && (
+              <>
+                <h3>Recent deliveries</h3>
+                <table><thead><tr><th>Event</th><th>Outcome</th><th>What</th><th>Received</th></tr></thead><tbody>
+                  {deliveries.items.map((d: Json) => (
+                    <tr><td><code>{d.event}{d.action ? '.' + d.action : ''}</code></td><td>{d.outcome}</td>
+                      <td>{d.summary}{d.error && <span class="error"> — {d.error}</span>}</td><td><Ago at={d.received_at} /></td></tr>
+                  ))}
+                </tbody></table>
+              </>
+            )}
+          </>
+        )}
+      </State>
+    </Section>
+  );
+}
+
 // --- Organization settings ---------------------------------------------------------------------
 
 // One of the org's on/off settings (PATCH /v1/orgs/{org} {settings: {name: bool}}):
@@ -219,6 +290,8 @@ export function SettingsPage({ org }: { org: string }) {
           </Form>
         )}
       </Section>
+
+      <GithubSection org={o} admin={admin} />
 
       <Section title="Members">
         <State data={members} error={membersError} what="members" empty={!members?.items?.length && 'No members.'}>

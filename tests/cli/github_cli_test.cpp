@@ -1,0 +1,54 @@
+// `hearth github ...` against `hearth serve` as a separate process, with its GitHub App
+// pointed at a fake GitHub on 127.0.0.1: link, status with the sync's outcome,
+// repositories, pull requests, deliveries, unlink.
+#include <doctest/doctest.h>
+
+#include <fstream>
+
+#include "tests/support/fake_github.h"
+#include "tests/support/served.h"
+#include "tests/support/test_host.h"
+#include "tests/support/temp_dir.h"
+
+using namespace hearth;
+using nlohmann::json;
+using test::contains;
+using test::Served;
+
+TEST_CASE("hearth github links an installation, shows the synced repositories and pull requests, and unlinks") {
+  test::FakeGitHub github;
+  github.add_installation({.id = 42, .account = "acme-corp", .repositories = {"web", "api"}});
+  github.add_pull_requests("acme-corp/web", 2);
+  test::TempDir dir;
+  auto key = dir.path() / "app.pem";
+  std::ofstream(key) << github.private_key_pem();
+  Served s(dir.path(), {"--github-app-id", github.app_id(), "--github-private-key-file", key.string(),
+                        "--github-api-url", github.url(), "--github-app-slug", "hearth-test"});
+  REQUIRE(s.hearth({"org", "create", "Acme"}).code == 0);
+
+  auto before = s.hearth({"github", "status", "acme"});
+  REQUIRE_MESSAGE(before.code == 0, before.out);
+  CHECK(contains(before.out, "installation: none linked"));
+  CHECK(contains(before.out, "/apps/hearth-test/installations/new"));
+
+  auto linked = s.hearth({"github", "link", "acme", "42"});
+  REQUIRE_MESSAGE(linked.code == 0, linked.out);
+  CHECK(contains(linked.out, "installation: 42 (acme-corp, connected)"));
+  REQUIRE(test::eventually([&] { return contains(s.hearth({"github", "status", "acme"}).out, "sync: done"); },
+                           std::chrono::seconds(30)));
+  auto status = s.hearth({"github", "status", "acme"});
+  CHECK(contains(status.out, "repositories: 2, members: 0, open pull requests: 2"));
+  auto repos = s.hearth({"github", "repos", "acme"});
+  CHECK(contains(repos.out, "acme-corp/api"));
+  CHECK(contains(repos.out, "acme-corp/web"));
+  auto prs = s.hearth({"github", "prs", "acme", "--json"});
+  REQUIRE(prs.code == 0);
+  CHECK(json::parse(prs.out)["items"].size() == 2);
+  CHECK(s.hearth({"github", "deliveries", "acme"}).code == 0);
+  auto missing = s.hearth({"github", "link", "acme", "999"});
+  CHECK(missing.code != 0);
+  CHECK(contains(missing.out, "GitHub has no installation 999 of this App"));
+  auto unlinked = s.hearth({"github", "unlink", "acme"});
+  REQUIRE(unlinked.code == 0);
+  CHECK(contains(unlinked.out, "installation: none linked"));
+}
