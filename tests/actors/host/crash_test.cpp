@@ -15,12 +15,15 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Reads "ack N" lines into `acked` until `until` (or end of output).
-void collect_acks(sandbox::Process& child, std::set<long>& acked, std::chrono::steady_clock::time_point until) {
-  while (std::chrono::steady_clock::now() < until) {
+// Reads "ack N" lines into `acked` until `until`, or (with `enough`) until that many
+// more were read.
+void collect_acks(sandbox::Process& child, std::set<long>& acked, std::chrono::steady_clock::time_point until,
+                  std::size_t enough = SIZE_MAX) {
+  std::size_t read = 0;
+  while (std::chrono::steady_clock::now() < until && read < enough) {
     auto line = child.read_line(5ms);
     if (!line) continue;
-    if (line->rfind("ack ", 0) == 0) acked.insert(std::stol(line->substr(4)));
+    if (line->rfind("ack ", 0) == 0 && acked.insert(std::stol(line->substr(4))).second) ++read;
   }
 }
 
@@ -45,8 +48,9 @@ TEST_CASE("a message acknowledged before kill -9 is applied exactly once after r
   std::set<long> acked;
   long next = 0;
   constexpr int kRounds = 8;
-  // Enough work that a kill 5-250 ms in cuts it off: with synchronous=NORMAL senders
-  // commit their own messages, and 500 are accepted in about 15 ms.
+  // The kill comes once a random number of acks (at most half the round's messages) has
+  // been read, whatever the machine's speed: the rest cannot all be accepted between that
+  // read and the signal, so every kill cuts work off.
   const long kPerRound = test::test_synchronous() == storage::Synchronous::normal ? 5000 : 500;
 
   for (int round = 0; round < kRounds; ++round) {
@@ -55,9 +59,9 @@ TEST_CASE("a message acknowledged before kill -9 is applied exactly once after r
     for (long i = 0; i < kPerRound; ++i) commands += "send " + std::to_string(next + i) + "\n";
     next += kPerRound;
     REQUIRE(child.write(commands).ok());
-    // Kill at a random instant while messages are being accepted and applied.
-    auto kill_after = std::chrono::milliseconds(std::uniform_int_distribution<int>(5, 250)(rng));
-    collect_acks(child, acked, std::chrono::steady_clock::now() + kill_after);
+    // Kill at a random point while messages are being accepted and applied.
+    auto kill_at = std::uniform_int_distribution<long>(1, kPerRound / 2)(rng);
+    collect_acks(child, acked, std::chrono::steady_clock::now() + 20s, static_cast<std::size_t>(kill_at));
     child.kill(SIGKILL);
     REQUIRE(child.wait(5s).ok());
     collect_acks(child, acked, std::chrono::steady_clock::now() + 50ms);  // lines printed before death
