@@ -110,7 +110,8 @@ std::string App::install_url(const std::string& state) const {
   if (config_.slug.empty()) return {};
   auto base = config_.web_url;
   while (base.ends_with('/')) base.pop_back();
-  return base + "/apps/" + config_.slug + "/installations/new?state=" + percent_encoded(state);
+  auto url = base + "/apps/" + config_.slug + "/installations/new";
+  return state.empty() ? url : url + "?state=" + percent_encoded(state);
 }
 
 Result<std::string> App::jwt(std::chrono::system_clock::time_point now) const {

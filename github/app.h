@@ -74,7 +74,8 @@ class App {
   ~App();
 
   const AppConfig& config() const { return config_; }
-  // <web_url>/apps/<slug>/installations/new?state=<state>; empty without a slug.
+  // <web_url>/apps/<slug>/installations/new?state=<state> (no state when empty); empty
+  // without a slug.
   std::string install_url(const std::string& state) const;
 
   // The App's JWT: RS256, iss the App id, iat 60 s before `now`, exp 9 minutes after it.

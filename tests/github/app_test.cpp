@@ -168,6 +168,7 @@ TEST_CASE("the install URL is the web URL's App page carrying the state, and emp
   auto app = App::create(config);
   REQUIRE(app.ok());
   CHECK((*app)->install_url("a b/c") == "https://ghe.example.com/apps/hearth-dev/installations/new?state=a%20b%2Fc");
+  CHECK((*app)->install_url("") == "https://ghe.example.com/apps/hearth-dev/installations/new");
   config.slug.clear();
   CHECK((*App::create(config))->install_url("x").empty());
 }
