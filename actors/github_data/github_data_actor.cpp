@@ -79,7 +79,7 @@ void upsert_repository(StepContext& ctx, const RepoFacts& r) {
       "ON CONFLICT(repo_id) DO UPDATE SET full_name = ?2, "
       "clone_url = CASE WHEN ?3 = '' THEN clone_url ELSE ?3 END, "
       "default_branch = CASE WHEN ?4 = '' THEN default_branch ELSE ?4 END, private = ?5, archived = ?6, "
-      "updated_at = ?7");
+      "updated_at = ?7, sync_generation = excluded.sync_generation");
   sql::bind_all(*up, r.id, r.full_name, r.clone_url, r.default_branch, r.is_private, r.archived, now());
   up->exec();
 }
@@ -98,7 +98,8 @@ void upsert_pull(StepContext& ctx, const PullFacts& p) {
       "url, github_updated_at, updated_at, sync_generation) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
       "(SELECT sync_generation FROM github_meta)) "
       "ON CONFLICT(repo_id, number) DO UPDATE SET repo_full_name = ?3, title = ?4, state = ?5, head_ref = ?6, "
-      "head_sha = ?7, base_ref = ?8, author = ?9, url = ?10, github_updated_at = ?11, updated_at = ?12");
+      "head_sha = ?7, base_ref = ?8, author = ?9, url = ?10, github_updated_at = ?11, updated_at = ?12, "
+      "sync_generation = excluded.sync_generation");
   sql::bind_all(*up, p.repo_id, p.number, p.repo_full_name, p.title, p.state, p.head_ref, p.head_sha, p.base_ref,
                 p.author, p.url, p.updated_at_ms, now());
   up->exec();

@@ -210,6 +210,7 @@ TEST_CASE("linking syncs repositories, members and open pull requests over sever
     return shown["sync"]["generation"] == 2 && shown["sync"]["phase"] == "done";
   }));
   CHECK(shown["repositories"] == 150);
+  CHECK(shown["open_pull_requests"] == 121);  // seen again: stamped with the new sync, not swept
 }
 
 TEST_CASE("without a GitHub App the GitHub routes say it is not configured, and deliveries are refused") {
