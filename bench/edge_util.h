@@ -43,6 +43,7 @@ class BenchEdge {
       rc.master_key = std::make_shared<const storage::MasterKey>(*key);
       rc.hearth_binary = HEARTH_BINARY;
       rc.file_repo_roots = {scratch_.path().parent_path().string()};  // the benchmarks' scratch dirs
+      rc.github = edge.github;
       runtime = std::make_unique<actors::sandbox::Runtime>(*host, rc);
       agents = std::make_unique<actors::session::AgentRunner>(*runtime);
       if (!actors::session::register_types(*host, *agents).ok() || !runtime->start().ok()) std::exit(1);

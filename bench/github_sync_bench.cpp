@@ -39,15 +39,8 @@ int main() {
   github.add_installation({.id = 42, .account = "acme-corp", .repositories = names});
   for (const auto& n : names) github.add_pull_requests("acme-corp/" + n, kPullsPerRepository);
 
-  github::AppConfig config;
-  config.app_id = github.app_id();
-  config.private_key_pem = github.private_key_pem();
-  config.webhook_secret = kSecret;
-  config.api_url = github.url();
-  auto app = github::App::create(config);
-  if (!app) return 1;
   http::EdgeConfig edge;
-  edge.github = std::shared_ptr<github::App>(std::move(*app));
+  edge.github = github.app(kSecret);
   BenchEdge server("github_sync", 8, {}, std::move(edge));
   httplib::Client cli("127.0.0.1", server.port);
   cli.set_read_timeout(30, 0);

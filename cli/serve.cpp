@@ -185,6 +185,7 @@ int serve(const ServeOptions& options) {
   sandboxes.git_ca_file = options.git_ca_file;
   sandboxes.file_repo_roots = options.file_repo_roots;
   sandboxes.sandbox_uid_base = options.sandbox_uid_base;
+  sandboxes.github = *app;
   actors::sandbox::Runtime runtime(host, sandboxes);
   actors::session::AgentRunner agents(runtime, {std::chrono::seconds(options.turn_silence_timeout_s)});
   if (auto st = identity::register_types(host); !st) {

@@ -241,7 +241,16 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
   set->add(r_list, [=] {
     Api api(*opts);
     return api.run("GET", org_path((*s)["org"]) + "/repos", nullptr, [](const Json& j) {
-      print_table(j["items"], {"repo_id", "default_branch", "url", "added_by"});
+      // A GitHub repository shows its owner/name (and when it left the installation).
+      Json rows = Json::array();
+      for (auto r : j["items"]) {
+        const auto& g = r["github"];
+        r["source"] = g.is_null() ? Json("git")
+                      : !g["removed_at"].is_null() ? Json("github " + g["full_name"].get<std::string>() + " (removed)")
+                                                   : Json("github " + g["full_name"].get<std::string>());
+        rows.push_back(r);
+      }
+      print_table(rows, {"repo_id", "default_branch", "source", "url", "added_by"});
     });
   });
   auto r_branches = repo->add_subcommand("branches", "A repository's branches, asked of the remote now");

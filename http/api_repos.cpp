@@ -68,7 +68,7 @@ Result<Reply> add_repo(Context& ctx) {
     if (!ctx.caller->is_admin)
       return Error{ErrorCode::forbidden, "connecting a file:// repository is for server admins (it reads the server's "
                                          "own disk); connect an https:// repository instead"};
-    auto origin = (*runner)->runtime().origin(ctx.org_id, *url, "");
+    auto origin = (*runner)->runtime().origin(ctx.org_id, *url, "", actors::sandbox::GitAccess::read);
     if (!origin) return origin.error();
     if (auto path = hearth::sandbox::check_file_origin(*origin); !path) return path.error();
   }

@@ -24,7 +24,7 @@ Result<Json> describe_remote(actors::sandbox::Runtime& rt, const std::string& or
   namespace sb = hearth::sandbox;
   auto provider = rt.provider(rt.config().provider);
   if (!provider) return provider.error();
-  auto origin = rt.origin(org_id, url, credential);
+  auto origin = rt.origin(org_id, url, credential, actors::sandbox::GitAccess::read);
   if (!origin) return origin.error();
   // A throwaway sandbox of its own (its own user), removed when done.
   auto probe = actors::sandbox::address("_remote", identity::new_id("p"));

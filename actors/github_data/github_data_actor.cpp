@@ -11,6 +11,7 @@
 #include "actors/host/host.h"
 #include "github/app.h"
 #include "actors/host/step_context.h"
+#include "actors/organization/organization_actor.h"
 #include "storage/database.h"
 #include "storage/sql.h"
 
@@ -70,9 +71,42 @@ Status audit(StepContext& ctx, const std::string& kind, const std::string& by, c
 
 // --- Applying a delivery's change -------------------------------------------------------
 
-// A repository as the delivery shows it; what a slim delivery lacks (clone URL, default
-// branch) keeps what was known.
-void upsert_repository(StepContext& ctx, const RepoFacts& r) {
+// What the organization is told of the installation's repositories, to show them as its
+// own (organization::kGitHubRepos): upserts of repositories whose clone URL and default
+// branch are known, removals, or all of them gone.
+struct Mirror {
+  Json upsert = Json::array();
+  Json remove = Json::array();
+  bool remove_all = false;
+};
+
+// The row of `repo_id` as the organization takes it; null until its clone URL and
+// default branch are known.
+Json mirror_row(SQLite::Database& db, std::int64_t repo_id) {
+  SQLite::Statement q(db, "SELECT full_name, clone_url, default_branch, archived FROM repositories WHERE repo_id = ?");
+  sql::bind_all(q, repo_id);
+  if (!q.executeStep()) return nullptr;
+  auto clone_url = q.getColumn(1).getString();
+  auto branch = q.getColumn(2).getString();
+  if (clone_url.empty() || branch.empty()) return nullptr;
+  // GitHub's page is its clone URL without ".git".
+  auto html = clone_url.ends_with(".git") ? clone_url.substr(0, clone_url.size() - 4) : clone_url;
+  return Json{{"github_id", repo_id},  {"full_name", q.getColumn(0).getString()}, {"clone_url", clone_url},
+              {"default_branch", branch}, {"html_url", html}, {"archived", q.getColumn(3).getInt() != 0}};
+}
+
+Status flush(StepContext& ctx, const Mirror& m) {
+  if (m.upsert.empty() && m.remove.empty() && !m.remove_all) return {};
+  auto org = ctx.db().execAndGet("SELECT org_id FROM github_meta").getString();
+  Json body{{"upsert", m.upsert}, {"remove", m.remove}, {"remove_all", m.remove_all}};
+  return ctx.send(organization::address(org), organization::kGitHubRepos, body);
+}
+
+// A repository as the delivery (or a sync page) shows it; what a slim delivery lacks
+// (clone URL, default branch) keeps what was known. Told to the organization when what
+// it shows changed.
+void upsert_repository(StepContext& ctx, const RepoFacts& r, Mirror& mirror) {
+  auto before = mirror_row(ctx.db(), r.id);
   auto up = ctx.statement(
       "INSERT INTO repositories(repo_id, full_name, clone_url, default_branch, private, archived, updated_at, "
       "sync_generation) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT sync_generation FROM github_meta)) "
@@ -82,9 +116,12 @@ void upsert_repository(StepContext& ctx, const RepoFacts& r) {
       "updated_at = ?7, sync_generation = excluded.sync_generation");
   sql::bind_all(*up, r.id, r.full_name, r.clone_url, r.default_branch, r.is_private, r.archived, now());
   up->exec();
+  auto after = mirror_row(ctx.db(), r.id);
+  if (!after.is_null() && after != before) mirror.upsert.push_back(after);
 }
 
-void remove_repository(StepContext& ctx, std::int64_t repo_id) {
+void remove_repository(StepContext& ctx, std::int64_t repo_id, Mirror& mirror) {
+  mirror.remove.push_back(repo_id);
   for (const char* table : {"repositories", "pull_requests", "branch_heads"}) {
     auto del = ctx.statement(fmt::format("DELETE FROM {} WHERE repo_id = ?", table));
     sql::bind_all(*del, repo_id);
@@ -111,7 +148,7 @@ void set_status(StepContext& ctx, const std::string& status) {
   up->exec();
 }
 
-void apply(StepContext& ctx, const WebhookChange& c) {
+void apply(StepContext& ctx, const WebhookChange& c, Mirror& mirror) {
   switch (c.kind) {
     case ChangeKind::installation:
       set_status(ctx, c.installation_status);
@@ -119,19 +156,21 @@ void apply(StepContext& ctx, const WebhookChange& c) {
         // GitHub no longer shows the organization anything through it.
         for (const char* table : {"repositories", "pull_requests", "branch_heads", "members"})
           ctx.db().exec(fmt::format("DELETE FROM {}", table));
+        mirror.remove_all = true;
+        break;
       }
-      for (const auto& r : c.repositories) upsert_repository(ctx, r);
+      for (const auto& r : c.repositories) upsert_repository(ctx, r, mirror);
       break;
     case ChangeKind::repositories_added:
     case ChangeKind::repository_changed:
-      for (const auto& r : c.repositories) upsert_repository(ctx, r);
+      for (const auto& r : c.repositories) upsert_repository(ctx, r, mirror);
       break;
     case ChangeKind::repositories_removed:
     case ChangeKind::repository_deleted:
-      for (auto id : c.removed_repository_ids) remove_repository(ctx, id);
+      for (auto id : c.removed_repository_ids) remove_repository(ctx, id, mirror);
       break;
     case ChangeKind::pull_request:
-      upsert_repository(ctx, c.repositories.at(0));
+      upsert_repository(ctx, c.repositories.at(0), mirror);
       upsert_pull(ctx, *c.pull);
       break;
     case ChangeKind::push: {
@@ -193,6 +232,9 @@ Result<Json> on_unlink(StepContext& ctx, const Json& b) {
   for (const char* table : {"repositories", "pull_requests", "branch_heads", "members"})
     ctx.db().exec(fmt::format("DELETE FROM {}", table));
   set_status(ctx, "unlinked");
+  Mirror mirror;
+  mirror.remove_all = true;
+  if (auto st = flush(ctx, mirror); !st) return st.error();
   if (auto st = audit(ctx, "github.installation.unlinked", b.value("by", std::string()), "ok",
                       {{"installation_id", *current}});
       !st)
@@ -217,7 +259,55 @@ void record_delivery(StepContext& ctx, const Json& b, const WebhookChange& c, co
   prune->exec();
 }
 
-Result<Json> on_webhook(StepContext& ctx, const Json& b) {
+// Repositories added to the installation arrive without their clone URL and default
+// branch: those are read from GitHub off the loop (kRepoDetails), one token per
+// repository reading its metadata only.
+Status fetch_details(const std::shared_ptr<github::App>& app, StepContext& ctx, const WebhookChange& c) {
+  if (!app || c.kind != ChangeKind::repositories_added) return {};
+  std::vector<std::string> missing;
+  for (const auto& r : c.repositories)
+    if (mirror_row(ctx.db(), r.id).is_null()) missing.push_back(r.full_name);
+  auto installation = linked_installation(ctx.db());
+  if (missing.empty() || !installation) return {};
+  auto job = ctx.spawn_io("github repositories", kRepoDetails, Json::object(),
+                          [app, missing, id = *installation](std::stop_token stop) -> Result<Json> {
+                            Json rows = Json::array();
+                            for (const auto& full : missing) {
+                              auto name = full.substr(full.find('/') + 1);
+                              auto r = app->get(id, {{name}, {{"metadata", "read"}}}, "/repos/" + full, stop);
+                              if (!r) return r.error();
+                              rows.push_back(repository_row(*r));
+                            }
+                            return Json{{"repositories", rows}};
+                          });
+  if (!job) return job.error();
+  return {};
+}
+
+Result<Json> on_repo_details(StepContext& ctx, const Json& b) {
+  if (!b.value("ok", false)) {
+    auto error = error_from_json(b["error"]);
+    spdlog::warn("github.repositories.details_failed actor={} error=\"{}\"", ctx.address().display(), error.message);
+    return Json{{"error", error.message}};  // the next sync fills them in
+  }
+  Mirror mirror;
+  for (const auto& r : b["result"].value("repositories", Json::array())) {
+    if (!mirror_row(ctx.db(), r.at("id").get<std::int64_t>()).is_null()) continue;
+    // Only repositories still in the installation (one removed meanwhile stays removed).
+    auto known = ctx.statement("SELECT 1 FROM repositories WHERE repo_id = ?");
+    sql::bind_all(*known, r.at("id").get<std::int64_t>());
+    if (!known->executeStep()) continue;
+    upsert_repository(ctx, {r.at("id").get<std::int64_t>(), r.at("full_name").get<std::string>(),
+                            r.at("clone_url").get<std::string>(), r.at("default_branch").get<std::string>(),
+                            r.at("private").get<bool>(), r.at("archived").get<bool>()},
+                      mirror);
+  }
+  if (auto st = flush(ctx, mirror); !st) return st.error();
+  announce(ctx, "repositories read");
+  return Json{{"repositories", mirror.upsert.size()}};
+}
+
+Result<Json> on_webhook(const std::shared_ptr<github::App>& app, StepContext& ctx, const Json& b) {
   auto event = b.at("event").get<std::string>();
   const auto& payload = b.at("payload");
   auto change = parse_delivery(event, payload);
@@ -241,7 +331,10 @@ Result<Json> on_webhook(StepContext& ctx, const Json& b) {
     record_delivery(ctx, b, *change, "rejected", why);
     return Json{{"outcome", "rejected"}, {"error", why}};
   }
-  apply(ctx, *change);
+  Mirror mirror;
+  apply(ctx, *change, mirror);
+  if (auto st = flush(ctx, mirror); !st) return st.error();
+  if (auto st = fetch_details(app, ctx, *change); !st) return st.error();
   auto outcome = change->kind == ChangeKind::ignored ? "ignored" : "applied";
   record_delivery(ctx, b, *change, outcome, std::nullopt);
   if (auto st = audit(ctx, "github.webhook." + event, "github", outcome,
@@ -291,7 +384,9 @@ Result<Json> on_sync_page(StepContext& ctx, const Json& b) {
   if (generation != current_generation(ctx.db()) || !sync_running(ctx.db()))
     return Json{{"ignored", "from a sync that is over"}};
   auto at = now();
+  Mirror mirror;
   for (const auto& r : b.value("repositories", Json::array())) {
+    auto before = mirror_row(ctx.db(), r.at("id").get<std::int64_t>());
     auto up = ctx.statement(
         "INSERT INTO repositories(repo_id, full_name, clone_url, default_branch, private, archived, sync_generation, "
         "updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(repo_id) DO UPDATE SET full_name = ?2, "
@@ -300,7 +395,10 @@ Result<Json> on_sync_page(StepContext& ctx, const Json& b) {
                   r.at("clone_url").get<std::string>(), r.at("default_branch").get<std::string>(),
                   r.at("private").get<bool>(), r.at("archived").get<bool>(), generation, at);
     up->exec();
+    auto after = mirror_row(ctx.db(), r.at("id").get<std::int64_t>());
+    if (!after.is_null() && after != before) mirror.upsert.push_back(after);
   }
+  if (auto st = flush(ctx, mirror); !st) return st.error();
   for (const auto& m : b.value("members", Json::array())) {
     auto up = ctx.statement("INSERT INTO members(login, role, sync_generation, updated_at) VALUES(?1, ?2, ?3, ?4) "
                             "ON CONFLICT(login) DO UPDATE SET role = ?2, sync_generation = ?3, updated_at = ?4");
@@ -343,6 +441,11 @@ Result<Json> on_sync_done(StepContext& ctx, const Json& b) {
     return Json{{"phase", "failed"}, {"error", error.message}};
   }
   // Rows the sync did not see are gone from GitHub (pull requests: no longer open).
+  Mirror mirror;
+  auto gone = ctx.statement("SELECT repo_id FROM repositories WHERE sync_generation < ?");
+  sql::bind_all(*gone, generation);
+  while (gone->executeStep()) mirror.remove.push_back(gone->getColumn(0).getInt64());
+  if (auto st = flush(ctx, mirror); !st) return st.error();
   for (const char* sweep : {"DELETE FROM repositories WHERE sync_generation < ?",
                             "DELETE FROM members WHERE sync_generation < ?",
                             "DELETE FROM pull_requests WHERE sync_generation < ? AND state IN ('open', 'draft')"}) {
@@ -396,6 +499,22 @@ Result<Json> pull_requests(ReadContext& ctx, const Json& a) {
   return Json{{"items", items}};
 }
 
+Result<Json> git_access(ReadContext& ctx, const Json& a) {
+  SQLite::Statement meta(ctx.db, "SELECT installation_id, status FROM github_meta");
+  if (!meta.executeStep() || meta.getColumn(0).isNull())
+    return Error{ErrorCode::conflict, "the organization has no GitHub installation linked"};
+  auto status = meta.getColumn(1).getString();
+  if (status != "connected")
+    return Error{ErrorCode::conflict, fmt::format("the organization's GitHub installation is {}", status)};
+  SQLite::Statement q(ctx.db, "SELECT full_name FROM repositories WHERE repo_id = ?");
+  sql::bind_all(q, a.at("repo_id").get<std::int64_t>());
+  if (!q.executeStep())
+    return Error{ErrorCode::not_found, "the repository is no longer part of the organization's GitHub installation"};
+  auto full = q.getColumn(0).getString();
+  return Json{{"installation_id", meta.getColumn(0).getInt64()}, {"full_name", full},
+              {"name", full.substr(full.find('/') + 1)}};
+}
+
 Json delivery_json(SQLite::Statement& q, bool with_payload) {
   Json d{{"delivery_id", q.getColumn(0).getString()}, {"event", q.getColumn(1).getString()},
          {"action", q.getColumn(2).getString()},      {"installation_id", sql::int_or_null(q.getColumn(3))},
@@ -433,7 +552,8 @@ ActorType make_type(Host& host, std::shared_ptr<github::App> app) {
   bool can_sync = app != nullptr;
   t.on_queue(kLink, [can_sync](StepContext& ctx, const Json& b) { return on_link(can_sync, ctx, b); })
       .on_queue(kUnlink, on_unlink)
-      .on_queue(kWebhook, on_webhook)
+      .on_queue(kWebhook, [app](StepContext& ctx, const Json& b) { return on_webhook(app, ctx, b); })
+      .on_queue(kRepoDetails, on_repo_details)
       .on_queue(kSync, [&host, app](StepContext& ctx, const Json& b) { return on_sync(host, app, ctx, b); })
       .on_queue(kSyncPage, on_sync_page)
       .on_queue(kSyncDone, on_sync_done)
@@ -441,8 +561,19 @@ ActorType make_type(Host& host, std::shared_ptr<github::App> app) {
       .on_action(kRepositories, repositories)
       .on_action(kPullRequests, pull_requests)
       .on_action(kDeliveries, deliveries)
-      .on_action(kDelivery, delivery);
+      .on_action(kDelivery, delivery)
+      .on_action(kGitAccess, git_access);
   return t;
+}
+
+Result<std::string> git_token(Host& host, github::App& app, const std::string& org_id, std::int64_t repo_id,
+                              bool write, std::stop_token stop) {
+  auto access = host.call(address(org_id), kGitAccess, {{"repo_id", repo_id}});
+  if (!access) return access.error();
+  auto token = app.token((*access)["installation_id"].get<std::int64_t>(),
+                         {{(*access)["name"].get<std::string>()}, {{"contents", write ? "write" : "read"}}}, stop);
+  if (!token) return token.error();
+  return token->value;
 }
 
 Status register_type(Host& host, std::shared_ptr<github::App> app) {

@@ -8,7 +8,10 @@
 // order received. See docs/github.md.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <stop_token>
+#include <string>
 
 #include "actors/host/actor_type.h"
 
@@ -37,6 +40,9 @@ inline constexpr const char* kUnlink = "github_data.command.unlink";
 inline constexpr const char* kWebhook = "github_data.command.webhook";
 // {by?, reason?}: a full sync (github_sync.h), unless one runs already. Linking starts one.
 inline constexpr const char* kSync = "github_data.command.sync";
+// spawn_io's outcome of reading repositories added by a delivery (their clone URL and
+// default branch): {ok, result: {repositories} | error}.
+inline constexpr const char* kRepoDetails = "github_data.command.repo_details";
 
 // Actions.
 inline constexpr const char* kSummary = "github_data.summary";  // the installation, sync state, counts
@@ -44,6 +50,16 @@ inline constexpr const char* kRepositories = "github_data.repositories";
 inline constexpr const char* kPullRequests = "github_data.pull_requests";  // {state?: open|draft|closed|merged}
 inline constexpr const char* kDeliveries = "github_data.deliveries";      // {limit?} newest first, no payloads
 inline constexpr const char* kDelivery = "github_data.delivery";          // {delivery_id} with its payload
+// {repo_id (GitHub's)} -> {installation_id, full_name, name}: what a git token for it is
+// minted with; conflict when no installation is connected, not_found when the repository
+// left it.
+inline constexpr const char* kGitAccess = "github_data.git_access";
+
+// An installation token for one git operation on GitHub repository `repo_id` of
+// `org_id`: narrowed to that repository and to contents read (clone, fetch, sync) or
+// write (push, merge). Lives in memory only (the App's cache).
+Result<std::string> git_token(Host& host, github::App& app, const std::string& org_id, std::int64_t repo_id,
+                              bool write, std::stop_token stop = {});
 
 // The type; `app` (null when no GitHub App is configured) syncs through `host`.
 ActorType make_type(Host& host, std::shared_ptr<github::App> app);

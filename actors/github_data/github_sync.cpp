@@ -10,6 +10,8 @@ namespace {
 
 constexpr std::size_t kRowsPerPage = 100;
 
+}  // namespace
+
 Json repository_row(const Json& r) {
   return Json{{"id", r.value("id", std::int64_t{0})},
               {"full_name", r.value("full_name", std::string())},
@@ -18,6 +20,8 @@ Json repository_row(const Json& r) {
               {"private", r.value("private", false)},
               {"archived", r.value("archived", false)}};
 }
+
+namespace {
 
 Json pull_row(const Json& repo, const Json& p) {
   auto text = [](const Json& j, const char* k) { return j.contains(k) && j[k].is_string() ? j[k] : Json(""); };

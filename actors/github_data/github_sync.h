@@ -31,6 +31,10 @@ struct SyncPlan {
   std::string account_login, account_type;  // members are an Organization's only
 };
 
+// A repository as GitHub's API shows it, as the actor keeps it: {id, full_name,
+// clone_url, default_branch, private, archived}.
+Json repository_row(const Json& repo);
+
 // Runs the sync; pages are sent to plan.actor as they come. The result: {repositories,
 // members, pull_requests} counts. Fails as GitHub or the host does (interrupted when
 // `stop` is requested).

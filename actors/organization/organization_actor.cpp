@@ -4,6 +4,8 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fmt/format.h>
 
+#include <cctype>
+#include <optional>
 #include <random>
 
 #include "actors/directory/directory_actor.h"
@@ -218,12 +220,19 @@ Result<Json> member_named(ReadContext& ctx, const Json& b) {
 // --- Repositories ----------------------------------------------------------------------
 
 Json repo_json(SQLite::Statement& q) {
-  return Json{{"repo_id", q.getColumn(0).getString()},        {"name", q.getColumn(1).getString()},
-              {"url", q.getColumn(2).getString()},            {"default_branch", q.getColumn(3).getString()},
-              {"credential", sql::text_or_null(q.getColumn(4))},
-              {"added_by", q.getColumn(5).getString()},       {"created_at", q.getColumn(6).getInt64()}};
+  Json r{{"repo_id", q.getColumn(0).getString()},        {"name", q.getColumn(1).getString()},
+         {"url", q.getColumn(2).getString()},            {"default_branch", q.getColumn(3).getString()},
+         {"credential", sql::text_or_null(q.getColumn(4))},
+         {"added_by", q.getColumn(5).getString()},       {"created_at", q.getColumn(6).getInt64()},
+         {"source", q.getColumn(7).isNull() ? "git" : "github"}, {"github", nullptr}};
+  if (!q.getColumn(7).isNull())
+    r["github"] = {{"repository_id", q.getColumn(7).getInt64()}, {"full_name", sql::text_or_null(q.getColumn(8))},
+                   {"html_url", sql::text_or_null(q.getColumn(9))}, {"archived", q.getColumn(10).getInt() != 0},
+                   {"removed_at", sql::int_or_null(q.getColumn(11))}};
+  return r;
 }
-constexpr const char* kRepoColumns = "repo_id, name, url, default_branch, credential, added_by, created_at";
+constexpr const char* kRepoColumns = "repo_id, name, url, default_branch, credential, added_by, created_at, github_id, "
+                                     "github_full_name, github_url, archived, github_removed_at";
 
 Result<Json> find_repo(SQLite::Database& db, const std::string& id) {
   SQLite::Statement q(db, fmt::format("SELECT {} FROM repos WHERE repo_id = ?", kRepoColumns));
@@ -250,13 +259,21 @@ Result<Json> add_repo(StepContext& ctx, const Json& b) {
   return repo;
 }
 
+std::int64_t live_tasks(SQLite::Database& db, const std::string& repo_id) {
+  SQLite::Statement live(db, "SELECT COUNT(*) FROM tasks WHERE repo_id = ? AND status NOT IN ('killed', 'archived')");
+  sql::bind_all(live, repo_id);
+  live.executeStep();
+  return live.getColumn(0).getInt64();
+}
+
 Result<Json> remove_repo(StepContext& ctx, const Json& b) {
   auto id = b.at("repo_id").get<std::string>();
-  if (auto r = find_repo(ctx.db(), id); !r) return r.error();
-  SQLite::Statement live(ctx.db(), "SELECT COUNT(*) FROM tasks WHERE repo_id = ? AND status NOT IN ('killed', 'archived')");
-  sql::bind_all(live, id);
-  live.executeStep();
-  if (auto n = live.getColumn(0).getInt64(); n > 0)
+  auto r = find_repo(ctx.db(), id);
+  if (!r) return r.error();
+  if (!(*r)["github"].is_null() && (*r)["github"]["removed_at"].is_null())
+    return Error{ErrorCode::conflict, fmt::format("\"{}\" comes from the organization's GitHub installation; remove it "
+                                                  "from the installation on GitHub (or unlink the installation)", id)};
+  if (auto n = live_tasks(ctx.db(), id); n > 0)
     return Error{ErrorCode::conflict,
                  fmt::format("{} live task(s) work on \"{}\"; archive or kill them first", n, id)};
   SQLite::Statement del(ctx.db(), "DELETE FROM repos WHERE repo_id = ?");
@@ -264,6 +281,103 @@ Result<Json> remove_repo(StepContext& ctx, const Json& b) {
   del.exec();
   ctx.broadcast("organization.repo.removed", {{"repo_id", id}});
   return Json{{"removed", id}};
+}
+
+// --- Repositories from GitHub -------------------------------------------------------------
+
+// A free repository id for GitHub's `name` ("Hello.World" -> "hello.world", then
+// "hello.world-2", ...).
+std::string free_repo_id(SQLite::Database& db, const std::string& name) {
+  std::string base;
+  for (unsigned char c : name) {
+    if (std::isalnum(c)) base += static_cast<char>(std::tolower(c));
+    else if (c == '-' || c == '_' || c == '.') base += static_cast<char>(c);
+    else if (!base.empty() && base.back() != '-') base += '-';
+  }
+  if (base.empty()) base = "repo";
+  if (base.size() > 56) base.resize(56);
+  for (int n = 1;; ++n) {
+    auto id = n == 1 ? base : fmt::format("{}-{}", base, n);
+    if (!find_repo(db, id)) return id;
+  }
+}
+
+// The repository GitHub's id `github_id` is here, if any.
+std::optional<std::string> github_repo(SQLite::Database& db, std::int64_t github_id) {
+  SQLite::Statement q(db, "SELECT repo_id FROM repos WHERE github_id = ?");
+  sql::bind_all(q, github_id);
+  if (!q.executeStep()) return std::nullopt;
+  return q.getColumn(0).getString();
+}
+
+// One repository of the installation, as the github-data actor sends it. A repository
+// connected by URL before (the same clone URL) becomes this one; an id stays across
+// renames.
+Json upsert_github_repo(StepContext& ctx, const Json& g) {
+  auto github_id = g.at("github_id").get<std::int64_t>();
+  auto credential = fmt::format("github:{}", github_id);
+  auto id = github_repo(ctx.db(), github_id);
+  if (!id) {
+    SQLite::Statement same(ctx.db(), "SELECT repo_id FROM repos WHERE url = ? AND github_id IS NULL");
+    sql::bind_all(same, g.at("clone_url").get<std::string>());
+    if (same.executeStep()) id = same.getColumn(0).getString();
+  }
+  bool added = !id;
+  if (added) {
+    auto full = g.at("full_name").get<std::string>();
+    id = free_repo_id(ctx.db(), full.substr(full.find('/') + 1));
+    auto ins = ctx.statement("INSERT INTO repos(repo_id, name, url, default_branch, credential, added_by, created_at) "
+                             "VALUES(?, ?, '', '', NULL, 'github', ?)");
+    sql::bind_all(*ins, *id, *id, storage::now_ms());
+    ins->exec();
+  }
+  auto up = ctx.statement("UPDATE repos SET url = ?, default_branch = ?, credential = ?, github_id = ?, "
+                          "github_full_name = ?, github_url = ?, archived = ?, github_removed_at = NULL WHERE repo_id = ?");
+  sql::bind_all(*up, g.at("clone_url").get<std::string>(), g.at("default_branch").get<std::string>(), credential,
+                github_id, g.at("full_name").get<std::string>(), g.value("html_url", std::string()),
+                g.value("archived", false), *id);
+  up->exec();
+  auto repo = *find_repo(ctx.db(), *id);
+  ctx.broadcast(added ? "organization.repo.added" : "organization.repo.changed", repo);
+  return repo;
+}
+
+// A repository that left the installation: gone, or kept and marked while live tasks
+// use it (they are listed; removing it again once they end deletes it).
+Json remove_github_repo(StepContext& ctx, const std::string& id, std::int64_t at) {
+  if (auto n = live_tasks(ctx.db(), id); n > 0) {
+    auto mark = ctx.statement("UPDATE repos SET github_removed_at = COALESCE(github_removed_at, ?) WHERE repo_id = ?");
+    sql::bind_all(*mark, at, id);
+    mark->exec();
+    Json tasks = Json::array();
+    auto q = ctx.statement("SELECT task_id FROM tasks WHERE repo_id = ? AND status NOT IN ('killed', 'archived') "
+                           "ORDER BY task_id");
+    sql::bind_all(*q, id);
+    while (q->executeStep()) tasks.push_back(q->getColumn(0).getString());
+    auto repo = *find_repo(ctx.db(), id);
+    ctx.broadcast("organization.repo.changed", repo);
+    return {{"repo_id", id}, {"kept", true}, {"live_tasks", tasks}};
+  }
+  auto del = ctx.statement("DELETE FROM repos WHERE repo_id = ?");
+  sql::bind_all(*del, id);
+  del->exec();
+  ctx.broadcast("organization.repo.removed", {{"repo_id", id}});
+  return {{"repo_id", id}, {"kept", false}};
+}
+
+Result<Json> github_repos(StepContext& ctx, const Json& b) {
+  Json changed = Json::array(), removed = Json::array();
+  for (const auto& g : b.value("upsert", Json::array())) changed.push_back(upsert_github_repo(ctx, g));
+  std::vector<std::string> gone;
+  if (b.value("remove_all", false)) {
+    auto q = ctx.statement("SELECT repo_id FROM repos WHERE github_id IS NOT NULL ORDER BY repo_id");
+    while (q->executeStep()) gone.push_back(q->getColumn(0).getString());
+  }
+  for (const auto& github_id : b.value("remove", Json::array()))
+    if (auto id = github_repo(ctx.db(), github_id.get<std::int64_t>())) gone.push_back(*id);
+  auto at = storage::now_ms();
+  for (const auto& id : gone) removed.push_back(remove_github_repo(ctx, id, at));
+  return Json{{"changed", changed}, {"removed", removed}};
 }
 
 Result<Json> repos(ReadContext& ctx, const Json&) {
@@ -335,6 +449,9 @@ std::string task_network(const std::string& repo_url, const std::string& agent) 
 Result<Json> create_task(StepContext& ctx, const Json& b) {
   auto repo = find_repo(ctx.db(), b.at("repo_id").get<std::string>());
   if (!repo) return repo.error();
+  if (!(*repo)["github"].is_null() && !(*repo)["github"]["removed_at"].is_null())
+    return Error{ErrorCode::conflict, fmt::format("\"{}\" was removed from the organization's GitHub installation",
+                                                  (*repo)["repo_id"].get<std::string>())};
   auto task_id = b.at("task_id").get<std::string>();
   auto title = b.value("title", std::string());
   if (title.empty()) title = task::derive_title(b.at("prompt").get<std::string>(), conventional_titles(ctx.db()));
@@ -478,6 +595,7 @@ ActorType make_type() {
       .on_action(kMemberNamed, member_named)
       .on_queue(kAddRepo, add_repo)
       .on_queue(kRemoveRepo, remove_repo)
+      .on_queue(kGitHubRepos, github_repos)
       .on_queue(kCreateTask, create_task)
       .on_queue(kTaskChanged, task_changed)
       .on_action(kRepos, repos)

@@ -24,6 +24,11 @@ inline constexpr const char* kSetSettings = "organization.command.set_settings";
 // {repo_id, url, name, default_branch, credential?, by}: the edge checked the URL with git.
 inline constexpr const char* kAddRepo = "organization.command.add_repo";
 inline constexpr const char* kRemoveRepo = "organization.command.remove_repo";  // {repo_id}
+// From the github-data actor: {upsert?: [{github_id, full_name, clone_url, default_branch,
+// html_url, archived}], remove?: [github_id], remove_all?}. The installation's
+// repositories as repositories of the org (credential "github:<id>"); one that leaves
+// while live tasks use it is kept and marked (github.removed_at), its tasks listed.
+inline constexpr const char* kGitHubRepos = "organization.command.github_repos";
 // {task_id, repo_id, prompt, agent, title?, base_branch?, branch?, owner: {user_id, username},
 //  permission_timeout_ms?}: decides what the task is not told (its title from the prompt
 //  under the org's conventional_titles, its branch, its sandbox's network), reserves the

@@ -188,7 +188,8 @@ Result<Json> provision(Runtime& rt, const Plan& plan, std::stop_token stop) {
     spec.author_name = s["author_name"];
     spec.author_email = s["author_email"];
     auto origin = rt.origin(s["org_id"], s["repo_url"],
-                            s["git_credential"].is_string() ? s["git_credential"].get<std::string>() : "");
+                            s["git_credential"].is_string() ? s["git_credential"].get<std::string>() : "",
+                            GitAccess::read, stop);
     if (!origin) return origin.error();
     sb::SandboxGit git(**provider, dir, base, *origin);
     if (auto st = git.checkout(spec, say, stop); !st) return st.error();

@@ -4,12 +4,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <fstream>
 #include <thread>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "actors/github_data/github_data_actor.h"
 #include "actors/organization/organization_actor.h"
 #include "sandbox/workdir_fs.h"
 
@@ -252,13 +254,28 @@ void Runtime::forget_steps(const Address& sandbox) {
 }
 
 Result<hearth::sandbox::Origin> Runtime::origin(const std::string& org_id, const std::string& url,
-                                                const std::string& credential) {
+                                                const std::string& credential, GitAccess access,
+                                                std::stop_token stop) {
   hearth::sandbox::Origin o;
   o.url = url;
   o.ca_file = config_.git_ca_file;
   o.file_roots = config_.file_repo_roots;
   o.data_dir = config_.data_dir;
   if (credential.empty()) return o;
+  if (credential.starts_with("github:")) {
+    if (!config_.github)
+      return Error{ErrorCode::unavailable, "the repository comes from GitHub, and the GitHub App is not configured on "
+                                           "this server (see docs/github.md)"};
+    std::int64_t repo_id = 0;
+    auto digits = std::string_view(credential).substr(7);
+    if (std::from_chars(digits.data(), digits.data() + digits.size(), repo_id).ec != std::errc{})
+      return Error{ErrorCode::internal, "a GitHub repository credential names no repository"};
+    auto token = github_data::git_token(host_, *config_.github, org_id, repo_id, access == GitAccess::write, stop);
+    if (!token)
+      return Error{token.error().code, "no GitHub token for this repository: " + token.error().message};
+    o.token = std::move(*token);
+    return o;
+  }
   auto secrets = open_secrets(org_id, {credential});
   if (!secrets) return secrets.error();
   if (!secrets->count(credential))

@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,10 @@
 #include "sandbox/git.h"
 #include "sandbox/provider.h"
 #include "storage/secret_box.h"
+
+namespace hearth::github {
+class App;
+}
 
 namespace hearth::actors::sandbox {
 
@@ -41,7 +46,13 @@ struct RuntimeConfig {
   // Directories under which file:// repositories may be connected and cloned from
   // (empty: none). Re-checked, symlinks resolved, every time a sandbox reads one.
   std::vector<std::string> file_repo_roots;
+  // The GitHub App (null: none configured): repositories whose credential is
+  // "github:<id>" get an installation token minted per git operation.
+  std::shared_ptr<github::App> github;
 };
+
+// What a git operation does to its remote: read (clone, fetch, ls-remote) or write (push).
+enum class GitAccess { read, write };
 
 class Runtime {
  public:
@@ -103,10 +114,13 @@ class Runtime {
   void forget_steps(const Address& sandbox);
 
   // Where the repository at `url` of org `org_id` is read from by Hearth's git: the
-  // credential (the org secret `credential`, when not empty), the CA file, and the file://
-  // roots and data dir it is checked against. Fails when the secret is gone.
+  // credential, the CA file, and the file:// roots and data dir it is checked against.
+  // `credential` is empty (none), an org secret's name, or "github:<repository id>": an
+  // installation token minted for this one operation, narrowed to that repository and
+  // to `access`. Fails when the secret is gone or GitHub will not mint the token.
   Result<hearth::sandbox::Origin> origin(const std::string& org_id, const std::string& url,
-                                         const std::string& credential);
+                                         const std::string& credential, GitAccess access,
+                                         std::stop_token stop = {});
 
   // The values of the org secrets named in `names` that exist (missing ones are left
   // out). Fails when the server has no master key or a value does not open.

@@ -183,7 +183,10 @@ Result<Json> run_git_flow(sandbox::Runtime& rt, const GitPlan& plan, std::stop_t
   if (!provider) return provider.error();
   sb::ExecRequest base;
   if (auto st = rt.prepare(plan.sandbox, base); !st) return st.error();
-  auto origin = rt.origin(plan.org_id, plan.repo_url, plan.git_credential);
+  // Pushing flows write to the remote; the others only read it.
+  auto access = plan.kind == GitFlow::push || plan.kind == GitFlow::merge ? sandbox::GitAccess::write
+                                                                          : sandbox::GitAccess::read;
+  auto origin = rt.origin(plan.org_id, plan.repo_url, plan.git_credential, access, server_stop);
   if (!origin) return origin.error();
   sb::SandboxGit git(**provider, rt.dir(plan.sandbox), base, *origin);
 

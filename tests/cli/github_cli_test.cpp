@@ -41,6 +41,10 @@ TEST_CASE("hearth github links an installation, shows the synced repositories an
   auto repos = s.hearth({"github", "repos", "acme"});
   CHECK(contains(repos.out, "acme-corp/api"));
   CHECK(contains(repos.out, "acme-corp/web"));
+  // They are the org's repositories too, for tasks.
+  REQUIRE(test::eventually([&] { return contains(s.hearth({"repo", "list", "acme"}).out, "github acme-corp/web"); },
+                           std::chrono::seconds(30)));
+  CHECK(contains(s.hearth({"repo", "list", "acme"}).out, "github acme-corp/api"));
   auto prs = s.hearth({"github", "prs", "acme", "--json"});
   REQUIRE(prs.code == 0);
   CHECK(json::parse(prs.out)["items"].size() == 2);
@@ -51,4 +55,6 @@ TEST_CASE("hearth github links an installation, shows the synced repositories an
   auto unlinked = s.hearth({"github", "unlink", "acme"});
   REQUIRE(unlinked.code == 0);
   CHECK(contains(unlinked.out, "installation: none linked"));
+  REQUIRE(test::eventually([&] { return !contains(s.hearth({"repo", "list", "acme"}).out, "acme-corp/web"); },
+                           std::chrono::seconds(30)));
 }

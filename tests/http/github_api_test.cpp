@@ -26,12 +26,9 @@ struct GithubWorld {
   GithubWorld() {
     github.add_installation({.id = 42, .account = "acme-corp", .repositories = {"web", "api"}});
     github.add_installation({.id = 43, .account = "paused-corp", .suspended = true});
-    github::AppConfig config;
-    config.app_id = github.app_id();
-    config.private_key_pem = github.private_key_pem();
+    github::AppConfig config = github.app()->config();
     config.webhook_secret = kSecret;
     config.slug = "hearth-test";
-    config.api_url = github.url();
     auto app = github::App::create(config);
     REQUIRE(app.ok());
     http::EdgeConfig edge;
@@ -166,13 +163,8 @@ TEST_CASE("linking syncs repositories, members and open pull requests over sever
   github.add_members("acme-corp", {"ana", "bo"});
   github.add_pull_requests("acme-corp/repo-007", 120);
   github.add_pull_requests("acme-corp/repo-100", 1);
-  github::AppConfig config;
-  config.app_id = github.app_id();
-  config.private_key_pem = github.private_key_pem();
-  config.webhook_secret = kSecret;
-  config.api_url = github.url();
   http::EdgeConfig edge;
-  edge.github = std::shared_ptr<github::App>(std::move(github::App::create(config).value()));
+  edge.github = github.app(kSecret);
   TestServer s(std::move(edge));
   auto owner = s.user_with_token("olive");
   REQUIRE(s.call("POST", "/v1/orgs", owner, json{{"name", "Acme"}}).status == 201);

@@ -34,17 +34,7 @@ struct AgentWorld {
   // Polls GET `path` until `pred` holds on its body (up to `limit`); returns the last body.
   json poll(const std::string& path, const std::function<bool(const json&)>& pred,
             std::chrono::milliseconds limit = std::chrono::seconds(30), const std::string& token = "") {
-    auto until = std::chrono::steady_clock::now() + limit;
-    json body;
-    for (;;) {
-      auto r = s.call("GET", path, token.empty() ? owner : token);
-      body = r.body;
-      if (r.status == 200 && pred(body)) return body;
-      if (std::chrono::steady_clock::now() > until) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    FAIL_CHECK("condition never held on GET " << path << ": " << body.dump());
-    return body;
+    return s.poll(path, token.empty() ? owner : token, pred, limit);
   }
 
   // A ready sandbox for `task` with the origin checked out; returns its state.

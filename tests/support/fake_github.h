@@ -29,10 +29,13 @@
 #include <mutex>
 #include <limits>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "github/app.h"
 
 #include "tests/support/loopback_server.h"
 
@@ -73,9 +76,23 @@ class FakeGitHub {
     s.Get("/installation/repositories", [this](const auto& req, auto& res) { list_repositories(req, res); });
     s.Get(R"(/orgs/([^/]+)/members)", [this](const auto& req, auto& res) { list_members(req, res); });
     s.Get(R"(/repos/([^/]+)/([^/]+)/pulls)", [this](const auto& req, auto& res) { list_pulls(req, res); });
+    s.Get(R"(/repos/([^/]+)/([^/]+))", [this](const auto& req, auto& res) { get_repository(req, res); });
     // Recorded before the response is written, so that a client that has its answer sees it counted.
     s.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) { record(req, res); });
     http_.start();
+  }
+
+  // An App configured against this fake (its id, key and URL), verifying deliveries with
+  // `webhook_secret`.
+  std::shared_ptr<github::App> app(const std::string& webhook_secret = {}) const {
+    github::AppConfig config;
+    config.app_id = app_id_;
+    config.private_key_pem = private_key_pem();
+    config.webhook_secret = webhook_secret;
+    config.api_url = url();
+    auto made = github::App::create(std::move(config));
+    if (!made) throw std::runtime_error("the fake's App: " + made.error().message);
+    return std::shared_ptr<github::App>(std::move(*made));
   }
 
   // The API base URL, as --github-api-url takes it.
@@ -87,6 +104,7 @@ class FakeGitHub {
 
   void add_installation(Installation installation) {
     std::lock_guard lock(mu_);
+    for (const auto& name : installation.repositories) number(installation.id, name);
     installations_[installation.id] = std::move(installation);
   }
   void add_members(const std::string& org, std::vector<std::string> logins) {
@@ -102,6 +120,42 @@ class FakeGitHub {
                                    {"user", {{"login", "octocat"}}}, {"head", {{"ref", "feature-" + std::to_string(n)}}},
                                    {"base", {{"ref", "main"}}}, {"updated_at", iso8601(Clock::now())}});
   }
+  // Repositories' clone URLs are <base>/<owner>/<name>.git (a git server the test runs,
+  // test::GitHttpsServer) instead of github.com's.
+  void set_git_base(std::string base) {
+    std::lock_guard lock(mu_);
+    git_base_ = std::move(base);
+  }
+  void add_repository(std::int64_t installation_id, const std::string& name) {
+    std::lock_guard lock(mu_);
+    installations_.at(installation_id).repositories.push_back(name);
+    number(installation_id, name);
+  }
+  void remove_repository(std::int64_t installation_id, const std::string& name) {
+    std::lock_guard lock(mu_);
+    auto& names = installations_.at(installation_id).repositories;
+    names.erase(std::remove(names.begin(), names.end(), name), names.end());
+  }
+  // The repository `name` as GitHub's API shows it (for deliveries the test builds).
+  json repository(std::int64_t installation_id, const std::string& name) {
+    std::lock_guard lock(mu_);
+    return repository_json(installations_.at(installation_id), name);
+  }
+  // Whether git may use `token` on "owner/name": minted, unexpired, covering that
+  // repository, with contents write for a push (read for anything else). What GitHub's
+  // git server checks of an installation token; for test::GitHttpsServer.
+  bool git_allows(const std::string& token, const std::string& full_name, bool write) {
+    std::lock_guard lock(mu_);
+    auto it = std::find_if(minted_.begin(), minted_.end(), [&](const MintedToken& t) { return t.value == token; });
+    if (it == minted_.end() || it->expires_at <= Clock::now()) return false;
+    const auto& in = installations_.at(it->installation_id);
+    auto slash = full_name.find('/');
+    if (slash == std::string::npos || full_name.substr(0, slash) != in.account || !covers(*it, full_name.substr(slash + 1)))
+      return false;
+    auto level = it->permissions.value("contents", "");
+    return write ? level == "write" : !level.empty();
+  }
+
   // Every token minted so far stops working (as when GitHub revokes them).
   void revoke_tokens() {
     std::lock_guard lock(mu_);
@@ -333,12 +387,21 @@ class FakeGitHub {
            std::find(token.repositories.begin(), token.repositories.end(), name) != token.repositories.end();
   }
 
+  // A repository's id, given when it is first added and kept (as GitHub's are): the
+  // installation's id * 100000 + its number there. Caller holds mu_.
+  std::int64_t number(std::int64_t installation_id, const std::string& name) {
+    auto [it, added] = repo_ids_.try_emplace({installation_id, name}, 0);
+    if (added) it->second = installation_id * 100000 + static_cast<std::int64_t>(++repos_added_[installation_id]);
+    return it->second;
+  }
+
   json repository_json(const Installation& in, const std::string& name) const {
-    auto index = std::find(in.repositories.begin(), in.repositories.end(), name) - in.repositories.begin();
     auto full = in.account + "/" + name;
-    return {{"id", in.id * 100000 + index + 1}, {"name", name}, {"full_name", full}, {"private", true},
+    auto id = repo_ids_.count({in.id, name}) ? repo_ids_.at({in.id, name}) : 0;
+    return {{"id", id}, {"name", name}, {"full_name", full}, {"private", true},
             {"owner", {{"login", in.account}, {"type", in.account_type}}}, {"html_url", "https://github.com/" + full},
-            {"clone_url", "https://github.com/" + full + ".git"}, {"default_branch", "main"}, {"archived", false}};
+            {"clone_url", (git_base_.empty() ? std::string("https://github.com") : git_base_) + "/" + full + ".git"},
+            {"default_branch", "main"}, {"archived", false}};
   }
 
   // One page of `items` as GitHub pages: per_page (default 30, at most 100) and page
@@ -422,6 +485,15 @@ class FakeGitHub {
     answer(res, 200, {{"total_count", all.size()}, {"repository_selection", "selected"}, {"repositories", page}});
   }
 
+  void get_repository(const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard lock(mu_);
+    auto token = installation_authorized(req, res);
+    if (!token) return;
+    const auto& in = installations_.at(token->installation_id);
+    if (in.account != req.matches[1].str() || !covers(*token, req.matches[2])) return fail(res, 404, "Not Found");
+    answer(res, 200, repository_json(in, req.matches[2]));
+  }
+
   void list_members(const httplib::Request& req, httplib::Response& res) {
     std::lock_guard lock(mu_);
     auto token = installation_authorized(req, res);
@@ -455,6 +527,9 @@ class FakeGitHub {
   }
 
   std::string app_id_;
+  std::string git_base_;
+  std::map<std::pair<std::int64_t, std::string>, std::int64_t> repo_ids_;
+  std::map<std::int64_t, std::size_t> repos_added_;
   Key key_;
   std::mutex mu_;
   std::condition_variable seen_cv_;

@@ -2,7 +2,9 @@
 // (git http-backend, run as a CGI program per request) behind a cpp-httplib TLS server
 // with a self-signed certificate, serving the repositories under `root`. Requests must
 // carry HTTP Basic credentials x-access-token:<token> (what GitHub takes for an
-// installation token); without them it answers 401 so that git asks its askpass.
+// installation token) with the one token it was given, or a token `authorize` accepts
+// for the repository ("owner/name" for /owner/name.git) and the access (write: a push);
+// without them it answers 401 so that git asks its askpass.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -13,6 +15,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -24,7 +27,12 @@ namespace hearth::test {
 
 class GitHttpsServer {
  public:
-  GitHttpsServer(std::filesystem::path root, std::string token) : root_(std::move(root)), token_(std::move(token)) {
+  using Authorize = std::function<bool(const std::string& token, const std::string& repository, bool write)>;
+
+  GitHttpsServer(std::filesystem::path root, std::string token) : GitHttpsServer(std::move(root), std::move(token), {}) {}
+  GitHttpsServer(std::filesystem::path root, Authorize authorize) : GitHttpsServer(std::move(root), {}, std::move(authorize)) {}
+  GitHttpsServer(std::filesystem::path root, std::string token, Authorize authorize)
+      : root_(std::move(root)), token_(std::move(token)), authorize_(std::move(authorize)) {
     cert_ = root_ / "server.crt";
     key_ = root_ / "server.key";
     sh("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 "
@@ -51,9 +59,8 @@ class GitHttpsServer {
 
  private:
   void serve(const httplib::Request& req, httplib::Response& res) {
-    if (req.target.find(token_) != std::string::npos) token_elsewhere_ = true;
-    auto expected = "Basic " + base64("x-access-token:" + token_);
-    if (req.get_header_value("Authorization") != expected) {
+    if (!token_.empty() && req.target.find(token_) != std::string::npos) token_elsewhere_ = true;
+    if (!allowed(req)) {
       ++refused_;
       res.status = 401;
       res.set_header("WWW-Authenticate", "Basic realm=\"git\"");
@@ -107,6 +114,33 @@ class GitHttpsServer {
     res.set_content(out.substr(split + sep), type);
   }
 
+  bool allowed(const httplib::Request& req) {
+    auto auth = req.get_header_value("Authorization");
+    if (!authorize_) return auth == "Basic " + base64("x-access-token:" + token_);
+    if (!auth.starts_with("Basic ")) return false;
+    auto decoded = unbase64(auth.substr(6));
+    if (!decoded.starts_with("x-access-token:")) return false;
+    auto token = decoded.substr(15);
+    if (req.target.find(token) != std::string::npos) token_elsewhere_ = true;
+    // /owner/name.git/info/refs, /owner/name.git/git-receive-pack, ...
+    auto path = req.path.substr(1);
+    auto git = path.find(".git/");
+    if (git == std::string::npos) return false;
+    bool write = req.path.ends_with("/git-receive-pack") ||
+                 (req.has_param("service") && req.get_param_value("service") == "git-receive-pack");
+    return authorize_(token, path.substr(0, git), write);
+  }
+
+  static std::string unbase64(const std::string& in) {
+    std::string out(3 * (in.size() / 4) + 3, '\0');
+    auto n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(in.data()),
+                             static_cast<int>(in.size()));
+    if (n < 0) return {};
+    out.resize(static_cast<std::size_t>(n));
+    while (!out.empty() && out.back() == '\0') out.pop_back();  // the padding's bytes
+    return out;
+  }
+
   static std::string base64(const std::string& in) {
     std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
     auto n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(in.data()),
@@ -122,6 +156,7 @@ class GitHttpsServer {
 
   std::filesystem::path root_, cert_, key_;
   std::string token_;
+  Authorize authorize_;
   std::unique_ptr<httplib::SSLServer> server_;
   int port_ = 0;
   std::thread thread_;

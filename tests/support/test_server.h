@@ -5,6 +5,10 @@
 #include <doctest/doctest.h>
 #include <httplib.h>
 
+#include <chrono>
+#include <functional>
+#include <thread>
+
 #include "actors/github_data/github_data_actor.h"
 #include "actors/identity/identity.h"
 #include "actors/sandbox/sandbox_runtime.h"
@@ -47,6 +51,7 @@ class TestServer {
     rc.hearth_binary = HEARTH_BINARY;
     // Tests keep their repositories in temporary dirs (never the data dir).
     rc.file_repo_roots = {std::filesystem::temp_directory_path().string()};
+    rc.github = edge.github;
     actors::session::RunnerConfig runner_config;
     if (sandboxes) sandboxes(rc, runner_config);
     runtime = std::make_unique<actors::sandbox::Runtime>(*host, rc);
@@ -92,6 +97,23 @@ class TestServer {
     auto t = id.create_token((*u)["user_id"].get<std::string>(), "test", std::nullopt);
     REQUIRE(t.ok());
     return t->secret;
+  }
+
+  // Polls GET `path` as `token` until `pred` holds on its body (up to `limit`); returns
+  // the last body (failing the test when it never held).
+  nlohmann::json poll(const std::string& path, const std::string& token, const std::function<bool(const nlohmann::json&)>& pred,
+            std::chrono::milliseconds limit = std::chrono::seconds(30)) {
+    auto until = std::chrono::steady_clock::now() + limit;
+    nlohmann::json body;
+    for (;;) {
+      auto r = call("GET", path, token);
+      body = r.body;
+      if (r.status == 200 && pred(body)) return body;
+      if (std::chrono::steady_clock::now() > until) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    FAIL_CHECK("condition never held on GET " << path << ": " << body.dump());
+    return body;
   }
 
   ApiResponse call(const std::string& method, const std::string& path, const std::string& token = "",

@@ -272,8 +272,13 @@ export function SettingsPage({ org }: { org: string }) {
                empty={!repos?.items?.length && (admin ? 'No repositories yet: connect one below.' : 'No repositories yet: an admin connects them.')}>
           <table><thead><tr><th>Name</th><th>URL</th><th>Default branch</th><th>Credential</th><th /></tr></thead><tbody>
             {repos?.items?.map((r: Json) => (
-              <tr><td>{r.name ?? r.repo_id}</td><td><code>{r.url}</code></td><td>{r.default_branch}</td><td>{r.credential ? <code>{r.credential}</code> : <span class="muted">none</span>}</td>
-                <td>{admin && <Act label="Remove" danger confirmText={`Disconnect ${r.name ?? r.repo_id}?`}
+              <tr><td>{r.github?.html_url ? <a href={r.github.html_url} target="_blank" rel="noopener noreferrer">{r.github.full_name}</a> : (r.name ?? r.repo_id)}
+                    {r.github?.archived && <span class="muted"> (archived)</span>}
+                    {r.github?.removed_at && <span class="error"> (removed from the GitHub installation: live tasks still use it)</span>}</td>
+                <td><code>{r.url}</code></td><td>{r.default_branch}</td>
+                <td>{r.github ? <span title="An installation token minted for each git operation">GitHub App</span>
+                  : r.credential ? <code>{r.credential}</code> : <span class="muted">none</span>}</td>
+                <td>{admin && (!r.github || r.github.removed_at) && <Act label="Remove" danger confirmText={`Disconnect ${r.name ?? r.repo_id}?`}
                                    run={async () => { await api('DELETE', `${o}/repos/${enc(r.repo_id)}`); reloadRepos(); }} />}</td></tr>
             ))}
           </tbody></table>

@@ -8,7 +8,7 @@ import { useApp, useTitle } from './app';
 import { follow, older } from './live';
 import { StatusPill } from './org';
 import { Transcript } from './transcript';
-import { Ago, Json, Link, message, plural } from './ui';
+import { Ago, Json, Link, message, plural, useLoad } from './ui';
 
 interface Outcome {
   ok: boolean;
@@ -69,6 +69,8 @@ export function TaskView({ org, taskId }: { org: string; taskId: string }) {
   const [session, setSession] = useState('');
   const [tab, setTab] = useState<'transcript' | 'diff'>('transcript');
   const [outcome, setOutcome] = useState<Outcome | null>(null);
+  // The repository (an org read: no task actor woken), for its GitHub page.
+  const [repo] = useLoad(task?.repo_id ? `/v1/orgs/${enc(org)}/repos/${enc(task.repo_id)}` : null);
   const latest = useRef<Json>(null);
   latest.current = task;
   useTitle(task?.title ?? 'Task');
@@ -152,7 +154,9 @@ export function TaskView({ org, taskId }: { org: string; taskId: string }) {
         <Title base={base} task={task} />
         <p class="meta">
           <StatusPill task={task} long />{' '}
-          <code>{task.branch}</code> from <code>{task.base_branch}</code> · {task.repo_id} · owner {task.owner?.username ?? task.owner_name} · {task.agent} · updated <Ago at={task.updated_at} />
+          <code>{task.branch}</code> from <code>{task.base_branch}</code> · {repo?.github?.html_url
+            ? <a href={repo.github.html_url} target="_blank" rel="noopener noreferrer" title="On GitHub">{repo.github.full_name}</a>
+            : task.repo_id} · owner {task.owner?.username ?? task.owner_name} · {task.agent} · updated <Ago at={task.updated_at} />
         </p>
         {needs && (
           <p class="needs-you" role="status"><strong>Needs you:</strong> {needs.message}

@@ -6,6 +6,7 @@
 #include "actors/audit/audit_actor.h"
 #include "actors/github_data/github_data_actor.h"
 #include "actors/identity/identity.h"
+#include "actors/organization/organization_actor.h"
 #include "tests/support/test_host.h"
 
 namespace hearth::test {
@@ -22,6 +23,11 @@ struct GithubHost {
     REQUIRE(identity::register_types(host).ok());
     REQUIRE(gh::register_type(host, nullptr).ok());
     REQUIRE(host.start().ok());
+    // The organization the installation's repositories are told to.
+    REQUIRE(host.get_or_create(actors::organization::address("o_1"),
+                               {{"org_id", "o_1"}, {"slug", "acme"}, {"name", "Acme"},
+                                {"owner", {{"user_id", "u_1"}, {"username", "olive"}}}})
+                .ok());
     REQUIRE(host.get_or_create(at, {{"org_id", "o_1"}}).ok());
   }
   ~GithubHost() { host.shutdown(); }

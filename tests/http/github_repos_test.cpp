@@ -1,0 +1,204 @@
+// GitHub repositories as repositories of the organization, over real HTTP: linking an
+// installation makes each of its repositories one; a task on one clones and pushes
+// through a git smart-HTTP server (test::GitHttpsServer) that accepts only installation
+// tokens the fake GitHub minted, narrowed to that repository and to read (clone, fetch)
+// or write (push); repositories added to the installation arrive with their details read
+// from GitHub; one removed while a live task uses it is kept and marked, not deleted.
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <iterator>
+
+#include "github/app.h"
+#include "tests/support/fake_github.h"
+#include "tests/support/git_https_server.h"
+#include "tests/support/test_server.h"
+
+namespace hearth::test {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr const char* kSecret = "webhook-secret-for-tests";
+constexpr std::int64_t kInstallation = 42;
+
+struct GitHubRepoWorld {
+  TempDir served;  // the git server's repositories: <account>/<name>.git
+  FakeGitHub github;
+  GitHttpsServer git{served.path(), [this](const std::string& token, const std::string& repository, bool write) {
+                       return github.git_allows(token, repository, write);
+                     }};
+  std::unique_ptr<TestServer> s;
+  std::string owner;
+
+  GitHubRepoWorld() {
+    for (const char* name : {"widgets", "gadgets", "gizmos"}) {
+      auto work = make_repo(served.path() / "work" / name);
+      sh("git clone -q --bare '" + work.string() + "' '" + (served.path() / "acme-corp" / name).string() + ".git'");
+    }
+    auto base = git.url("");
+    base.pop_back();  // no trailing slash
+    github.set_git_base(base);
+    github.add_installation({.id = kInstallation, .account = "acme-corp", .repositories = {"widgets", "gadgets"}});
+    http::EdgeConfig edge;
+    edge.github = github.app(kSecret);
+    auto ca = git.certificate();
+    s = std::make_unique<TestServer>(std::move(edge), 16, nullptr,
+                                     [ca](actors::sandbox::RuntimeConfig& rc, actors::session::RunnerConfig&) {
+                                       rc.git_ca_file = ca;
+                                     });
+    owner = s->user_with_token("olive");
+    REQUIRE(s->call("POST", "/v1/orgs", owner, json{{"name", "Acme"}}).status == 201);
+  }
+
+  json poll(const std::string& path, const std::function<bool(const json&)>& pred) {
+    return s->poll(path, owner, pred, std::chrono::seconds(60));
+  }
+
+  static json find(const json& repos, const std::string& id) {
+    for (const auto& r : repos["items"])
+      if (r["repo_id"] == id) return r;
+    return nullptr;
+  }
+
+  ApiResponse deliver(const std::string& id, const std::string& event, const json& body) {
+    auto text = body.dump();
+    httplib::Headers headers{{"X-GitHub-Event", event}, {"X-GitHub-Delivery", id},
+                             {"X-Hub-Signature-256", FakeGitHub::webhook_signature(kSecret, text)}};
+    return s->call("POST", "/v1/webhooks/github", "", text, headers);
+  }
+
+  json installation_repositories(const std::string& action, const std::string& name) {
+    auto repo = github.repository(kInstallation, name);
+    json slim{{"id", repo["id"]}, {"name", name}, {"full_name", repo["full_name"]}, {"private", true}};
+    return json{{"action", action},
+                {"installation", {{"id", kInstallation}, {"account", {{"login", "acme-corp"}, {"type", "Organization"}}}}},
+                {"repository_selection", "selected"},
+                {"repositories_added", action == "added" ? json::array({slim}) : json::array()},
+                {"repositories_removed", action == "removed" ? json::array({slim}) : json::array()},
+                {"sender", {{"login", "ana"}}}};
+  }
+
+  std::string bare(const std::string& name) { return (served.path() / "acme-corp" / (name + ".git")).string(); }
+};
+
+TEST_CASE("a task on a GitHub repository clones and pushes with installation tokens minted for each operation") {
+  GitHubRepoWorld w;
+  REQUIRE(w.s->call("POST", "/v1/orgs/acme/github/installation", w.owner, json{{"installation_id", kInstallation}})
+              .status == 200);
+  // The sync makes each repository of the installation a repository of the org.
+  auto repos = w.poll("/v1/orgs/acme/repos", [](const json& b) { return b["items"].size() == 2; });
+  auto widgets = GitHubRepoWorld::find(repos, "widgets");
+  REQUIRE_MESSAGE(widgets.is_object(), repos.dump());
+  CHECK(widgets["source"] == "github");
+  CHECK(widgets["url"] == w.git.url("acme-corp/widgets.git"));
+  CHECK(widgets["default_branch"] == "main");
+  CHECK(widgets["credential"] == "github:" + std::to_string(widgets["github"]["repository_id"].get<std::int64_t>()));
+  CHECK(widgets["github"]["full_name"] == "acme-corp/widgets");
+  CHECK(widgets["github"]["removed_at"].is_null());
+  // It is the installation's to remove, not an admin's.
+  CHECK(w.s->call("DELETE", "/v1/orgs/acme/repos/widgets", w.owner).status == 409);
+
+  auto before = w.github.minted().size();
+  auto made = w.s->call("POST", "/v1/orgs/acme/tasks", w.owner,
+                        json{{"repo", "widgets"}, {"prompt", "/write hello.txt Hello from GitHub"}, {"agent", "mock"}});
+  REQUIRE_MESSAGE(made.status == 201, made.body.dump());
+  auto path = "/v1/orgs/acme/tasks/" + made.body["task_id"].get<std::string>();
+  auto task = w.poll(path, [](const json& b) {
+    return b.value("status", "") == "idle" && b.contains("running_op") && b["running_op"].is_null();
+  });
+  REQUIRE_MESSAGE(task["status"] == "idle", task.dump());
+  auto pushed = w.s->call("POST", path + "/push", w.owner, json::object());
+  REQUIRE_MESSAGE(pushed.status == 202, pushed.body.dump());
+  auto op = w.poll(path + "/ops/" + std::to_string(pushed.body["op_id"].get<std::int64_t>()),
+                   [](const json& b) { return b["status"] != "running"; });
+  REQUIRE_MESSAGE(op["status"] == "succeeded", op.dump());
+  auto branch = task["branch"].get<std::string>();
+  CHECK(sh("git -C '" + w.bare("widgets") + "' show " + branch + ":hello.txt; echo") == "Hello from GitHub\n");
+
+  // The clone read with a token for widgets alone with contents read; the push wrote
+  // with one for widgets alone with contents write. No token covered more.
+  auto minted = w.github.minted();
+  bool read = false, write = false;
+  for (std::size_t i = before; i < minted.size(); ++i) {
+    const auto& t = minted[i];
+    CHECK(t.repositories == std::vector<std::string>{"widgets"});
+    CHECK(t.permissions.size() == 1);
+    read = read || t.permissions == json{{"contents", "read"}};
+    write = write || t.permissions == json{{"contents", "write"}};
+  }
+  CHECK(read);
+  CHECK(write);
+  CHECK(w.git.refused() > 0);  // git asked without credentials first, then through askpass
+  CHECK_FALSE(w.git.token_elsewhere());
+  // No token is written anywhere Hearth keeps files, nor in any answer.
+  for (const auto& f : std::filesystem::recursive_directory_iterator(w.s->dir.path())) {
+    if (!f.is_regular_file()) continue;
+    std::ifstream in(f.path(), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    for (const auto& t : minted) CHECK_MESSAGE(bytes.find(t.value) == std::string::npos, f.path());
+  }
+  for (const auto& t : minted) {
+    CHECK(task.dump().find(t.value) == std::string::npos);
+    CHECK(op.dump().find(t.value) == std::string::npos);
+  }
+}
+
+TEST_CASE("repositories added to the installation appear; removed ones go, or stay marked while a live task uses them") {
+  GitHubRepoWorld w;
+  REQUIRE(w.s->call("POST", "/v1/orgs/acme/github/installation", w.owner, json{{"installation_id", kInstallation}})
+              .status == 200);
+  w.poll("/v1/orgs/acme/repos", [](const json& b) { return b["items"].size() == 2; });
+
+  // Added on GitHub: the delivery lacks the clone URL and default branch, read from GitHub.
+  w.github.add_repository(kInstallation, "gizmos");
+  REQUIRE(w.deliver("d-added", "installation_repositories", w.installation_repositories("added", "gizmos")).status == 202);
+  auto repos = w.poll("/v1/orgs/acme/repos", [](const json& b) { return b["items"].size() == 3; });
+  auto gizmos = GitHubRepoWorld::find(repos, "gizmos");
+  REQUIRE_MESSAGE(gizmos.is_object(), repos.dump());
+  CHECK(gizmos["url"] == w.git.url("acme-corp/gizmos.git"));
+  CHECK(gizmos["default_branch"] == "main");
+
+  // widgets has a live task; gadgets has none.
+  auto made = w.s->call("POST", "/v1/orgs/acme/tasks", w.owner,
+                        json{{"repo", "widgets"}, {"prompt", "/write a.txt A"}, {"agent", "mock"}});
+  REQUIRE_MESSAGE(made.status == 201, made.body.dump());
+  auto task_id = made.body["task_id"].get<std::string>();
+  auto path = "/v1/orgs/acme/tasks/" + task_id;
+  w.poll(path, [](const json& b) { return b.value("status", "") == "idle"; });
+
+  w.github.remove_repository(kInstallation, "gadgets");
+  w.github.remove_repository(kInstallation, "widgets");
+  REQUIRE(w.deliver("d-rm1", "installation_repositories", w.installation_repositories("removed", "gadgets")).status == 202);
+  REQUIRE(w.deliver("d-rm2", "installation_repositories", w.installation_repositories("removed", "widgets")).status == 202);
+  repos = w.poll("/v1/orgs/acme/repos", [](const json& b) {
+    auto widgets = GitHubRepoWorld::find(b, "widgets");
+    return GitHubRepoWorld::find(b, "gadgets").is_null() && widgets.is_object() &&
+           !widgets["github"]["removed_at"].is_null();
+  });
+  // No new task on it; the live one is listed in the audit of the change and can end.
+  auto refused = w.s->call("POST", "/v1/orgs/acme/tasks", w.owner,
+                           json{{"repo", "widgets"}, {"prompt", "more"}, {"agent", "mock"}});
+  CHECK(refused.status == 409);
+  CHECK(refused.body["error"]["message"].get<std::string>().find("removed from the organization's GitHub installation") !=
+        std::string::npos);
+  // Its git operations now fail clearly: GitHub mints no token for a repository it left.
+  auto pushed = w.s->call("POST", path + "/push", w.owner, json::object());
+  REQUIRE_MESSAGE(pushed.status == 202, pushed.body.dump());
+  auto op = w.poll(path + "/ops/" + std::to_string(pushed.body["op_id"].get<std::int64_t>()),
+                   [](const json& b) { return b["status"] != "running"; });
+  CHECK(op["status"] == "failed");
+  CHECK(op.dump().find("no longer part of the organization's GitHub installation") != std::string::npos);
+  // Once the task is archived, the marked repository can go.
+  CHECK(w.s->call("DELETE", "/v1/orgs/acme/repos/widgets", w.owner).status == 409);
+  REQUIRE(w.s->call("POST", path + "/archive", w.owner, json::object()).status < 300);
+  w.poll(path, [](const json& b) { return b.value("status", "") == "archived"; });
+  CHECK(w.s->call("DELETE", "/v1/orgs/acme/repos/widgets", w.owner).status == 200);
+
+  // Unlinking the installation takes its repositories away.
+  REQUIRE(w.s->call("DELETE", "/v1/orgs/acme/github/installation", w.owner).status == 200);
+  w.poll("/v1/orgs/acme/repos", [](const json& b) { return b["items"].empty(); });
+}
+
+}  // namespace
+}  // namespace hearth::test
