@@ -19,6 +19,8 @@
 
 #include <fmt/format.h>
 
+#include "storage/text.h"
+
 namespace hearth::cli {
 
 std::filesystem::path config_path() {
@@ -69,14 +71,7 @@ void add_client_options(CLI::App* cmd, ClientOptions& options) {
   cmd->add_flag("--json", options.json, "Print the server's JSON");
 }
 
-std::string encode(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') out += static_cast<char>(c);
-    else out += fmt::format("%{:02X}", c);
-  }
-  return out;
-}
+std::string encode(const std::string& s) { return percent_encoded(s); }
 
 std::string org_path(const std::string& org) { return "/v1/orgs/" + encode(org); }
 

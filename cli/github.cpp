@@ -67,6 +67,16 @@ std::shared_ptr<CommandSet> add_github_commands(CLI::App& app) {
                    Json{{"installation_id", std::stoll((*s)["installation"])}}, print_status);
   });
 
+  auto install = github->add_subcommand("install", "The App's install URL for ORG (org admins): open it in the browser "
+                                                   "signed in to Hearth; GitHub brings you back linked (valid an hour)");
+  org_arg(install);
+  common(install);
+  set->add(install, [=] {
+    Api api(*opts);
+    return api.run("POST", org_path((*s)["org"]) + "/github/install", nullptr,
+                   [](const Json& j) { std::cout << j["url"].get<std::string>() << "\n"; });
+  });
+
   auto unlink = github->add_subcommand("unlink", "Unlink the installation, forgetting what GitHub showed (org admins)");
   org_arg(unlink);
   common(unlink);
@@ -114,6 +124,34 @@ std::shared_ptr<CommandSet> add_github_commands(CLI::App& app) {
     Api api(*opts);
     return api.run("GET", org_path((*s)["org"]) + "/github/deliveries", nullptr, [](const Json& j) {
       print_table(j["items"], {"delivery_id", "event", "action", "outcome", "summary"});
+    });
+  });
+  auto stored = github->add_subcommand("stored", "Deliveries kept unrouted (no org links their installation), or those "
+                                                 "of --org (server admins)");
+  stored->add_option("--org", (*s)["org"], "An organization");
+  common(stored);
+  set->add(stored, [=] {
+    Api api(*opts);
+    auto path = std::string("/v1/github/deliveries");
+    if (!(*s)["org"].empty()) path += "?org=" + encode((*s)["org"]);
+    return api.run("GET", path, nullptr, [](const Json& j) {
+      print_table(j["items"], {"delivery_id", "event", "action", "installation_id", "outcome", "summary"});
+    });
+  });
+
+  auto redeliver = github->add_subcommand("redeliver", "Apply a stored delivery again, routed as its installation is "
+                                                       "linked now (server admins)");
+  redeliver->add_option("delivery", (*s)["delivery"], "The delivery id (X-GitHub-Delivery)")->required();
+  redeliver->add_option("--org", (*s)["org"], "The organization keeping it (default: the unrouted ones)");
+  common(redeliver);
+  set->add(redeliver, [=] {
+    Api api(*opts);
+    auto path = "/v1/github/deliveries/" + encode((*s)["delivery"]) + "/redeliver";
+    if (!(*s)["org"].empty()) path += "?org=" + encode((*s)["org"]);
+    return api.run("POST", path, nullptr, [](const Json& j) {
+      std::cout << j["delivery_id"].get<std::string>() << ": " << j.value("outcome", std::string("?"));
+      if (j.contains("error") && j["error"].is_string()) std::cout << " (" << j["error"].get<std::string>() << ")";
+      std::cout << "\n";
     });
   });
   return set;

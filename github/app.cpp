@@ -15,6 +15,7 @@
 
 #include "github/jwt.h"
 #include "github/rest.h"
+#include "storage/text.h"
 
 namespace hearth::github {
 namespace {
@@ -48,22 +49,6 @@ std::string cache_key(std::int64_t installation_id, const TokenScope& scope) {
 std::string with_page_size(const std::string& path) {
   if (path.find("per_page=") != std::string::npos) return path;
   return path + (path.find('?') == std::string::npos ? "?" : "&") + "per_page=100";
-}
-
-// `text` safe inside a query value: unreserved characters kept, the rest %XX.
-std::string percent_encoded(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "actors/github_data/github_data_actor.h"
 #include "actors/organization/organization_actor.h"
 #include "actors/sandbox/sandbox_actor.h"
 #include "actors/session/session_actor.h"
@@ -61,12 +62,12 @@ Result<Topic> parse_topic(const std::string& text) {
       from = slash + 1;
     }
   }
-  std::size_t want = kind == "feed" ? 0 : kind == "org" ? 1 : kind == "task" || kind == "sandbox" ? 2 : kind == "session" ? 3 : 99;
+  std::size_t want = kind == "feed" ? 0 : kind == "org" || kind == "github" ? 1 : kind == "task" || kind == "sandbox" ? 2 : kind == "session" ? 3 : 99;
   bool ok = want != 99 && t.parts.size() == want && (want == 0) == (colon == std::string::npos);
   for (const auto& part : t.parts) ok = ok && plain_part(part);
   if (!ok)
     return Error{ErrorCode::invalid,
-                 fmt::format("topic \"{}\" is not one of org:ORG, task:ORG/TASK, sandbox:ORG/TASK, "
+                 fmt::format("topic \"{}\" is not one of org:ORG, github:ORG, task:ORG/TASK, sandbox:ORG/TASK, "
                              "session:ORG/TASK/SESSION or feed", printable(t.name))};
   if (!t.parts.empty()) t.org_slug = t.parts[0];
   return t;
@@ -76,6 +77,7 @@ std::string topic_actor(const Topic& t, const std::string& org_id, const std::st
   auto kind = t.name.substr(0, t.name.find(':'));
   if (kind == "feed") return actors::user::address(user_id).id();
   if (kind == "org") return actors::organization::address(org_id).id();
+  if (kind == "github") return actors::github_data::address(org_id).id();
   if (kind == "task") return actors::task::address(org_id, t.parts[1]).id();
   if (kind == "sandbox") return actors::sandbox::address(org_id, t.parts[1]).id();
   return actors::session::address(org_id, t.parts[1], t.parts[2]).id();

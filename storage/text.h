@@ -30,6 +30,10 @@ std::string printable(std::string_view s, std::size_t max = 200);
 // becomes '?'. For slugs and branch names.
 std::string ascii_transliterated(std::string_view s);
 
+// `s` safe inside a URL's path segment or query value: unreserved characters (A-Z a-z
+// 0-9 - _ . ~) kept, every other byte %XX.
+std::string percent_encoded(std::string_view s);
+
 // `s` as one word for a POSIX shell: single-quoted, each quote in it written '\''.
 std::string shell_quoted(std::string_view s);
 

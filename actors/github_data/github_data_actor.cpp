@@ -51,6 +51,8 @@ Json summary_json(SQLite::Database& db) {
               {"updated_at", q.getColumn(13).getInt64()}};
 }
 
+std::string org_of(StepContext& ctx) { return ctx.db().execAndGet("SELECT org_id FROM github_meta").getString(); }
+
 std::optional<std::int64_t> linked_installation(SQLite::Database& db) {
   return sql::column<std::optional<std::int64_t>>(db.execAndGet("SELECT installation_id FROM github_meta"));
 }
@@ -217,10 +219,42 @@ Result<Json> on_link(bool can_sync, StepContext& ctx, const Json& b) {
       !st)
     return st.error();
   announce(ctx, "linked");
+  // Deliveries for this installation that came before the link, kept unrouted: handed
+  // over to be applied here, in the order received.
+  if (auto st = ctx.create(address(kUnlinked), {{"org_id", kUnlinked}},
+                           Json::array({{{"queue", kHandOver}, {"body", {{"installation_id", id}, {"org_id", org_of(ctx)}}}}}));
+      !st)
+    return st.error();
   if (can_sync)
     if (auto id = ctx.send_self(kSync, {{"by", b.value("by", std::string())}, {"reason", "linked"}}); !id)
       return id.error();
   return summary_json(ctx.db());
+}
+
+// On the unrouted store: sends the deliveries kept for `installation_id` to `org_id`'s
+// actor (each with its delivery id as the dedupe key, as the edge sends them), marks
+// them forwarded.
+Result<Json> on_hand_over(StepContext& ctx, const Json& b) {
+  if (ctx.address().key.at(0) != kUnlinked) return Error{ErrorCode::invalid, "only unrouted deliveries are handed over"};
+  auto installation = b.at("installation_id").get<std::int64_t>();
+  auto org = b.at("org_id").get<std::string>();
+  auto q = ctx.statement("SELECT delivery_id, event, payload_json FROM deliveries WHERE installation_id = ? AND "
+                         "outcome = 'unrouted' ORDER BY received_at, rowid");
+  sql::bind_all(*q, installation);
+  std::vector<std::string> ids;
+  while (q->executeStep()) {
+    auto id = q->getColumn(0).getString();
+    Json body{{"delivery_id", id}, {"event", q->getColumn(1).getString()}, {"payload", Json::parse(q->getColumn(2).getString())}};
+    if (auto st = ctx.send(address(org), kWebhook, body, "delivery:" + id); !st) return st.error();
+    ids.push_back(id);
+  }
+  q->reset();
+  for (const auto& id : ids) {
+    auto up = ctx.statement("UPDATE deliveries SET outcome = 'forwarded', error = NULL WHERE delivery_id = ?");
+    sql::bind_all(*up, id);
+    up->exec();
+  }
+  return Json{{"forwarded", ids.size()}, {"org_id", org}};
 }
 
 Result<Json> on_unlink(StepContext& ctx, const Json& b) {
@@ -307,7 +341,19 @@ Result<Json> on_repo_details(StepContext& ctx, const Json& b) {
   return Json{{"repositories", mirror.upsert.size()}};
 }
 
+bool delivery_kept(StepContext& ctx, const std::string& delivery_id) {
+  auto q = ctx.statement("SELECT 1 FROM deliveries WHERE delivery_id = ?");
+  sql::bind_all(*q, delivery_id);
+  bool kept = q->executeStep();
+  q->reset();
+  return kept;
+}
+
 Result<Json> on_webhook(const std::shared_ptr<github::App>& app, StepContext& ctx, const Json& b) {
+  // Past the queue's dedupe window, the kept deliveries still catch GitHub's redelivery
+  // of one applied already; a server admin's redelivery applies it again on purpose.
+  if (!b.value("redelivery", false) && delivery_kept(ctx, b.at("delivery_id").get<std::string>()))
+    return Json{{"outcome", "duplicate"}};
   auto event = b.at("event").get<std::string>();
   const auto& payload = b.at("payload");
   auto change = parse_delivery(event, payload);
@@ -552,6 +598,7 @@ ActorType make_type(Host& host, std::shared_ptr<github::App> app) {
   bool can_sync = app != nullptr;
   t.on_queue(kLink, [can_sync](StepContext& ctx, const Json& b) { return on_link(can_sync, ctx, b); })
       .on_queue(kUnlink, on_unlink)
+      .on_queue(kHandOver, on_hand_over)
       .on_queue(kWebhook, [app](StepContext& ctx, const Json& b) { return on_webhook(app, ctx, b); })
       .on_queue(kRepoDetails, on_repo_details)
       .on_queue(kSync, [&host, app](StepContext& ctx, const Json& b) { return on_sync(host, app, ctx, b); })

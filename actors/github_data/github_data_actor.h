@@ -36,8 +36,13 @@ inline Address address(const std::string& org_id) { return {"github_data", {org_
 inline constexpr const char* kLink = "github_data.command.link";
 // {by}: forgets the installation and everything GitHub showed through it.
 inline constexpr const char* kUnlink = "github_data.command.unlink";
-// {delivery_id, event, payload}: one webhook delivery.
+// {delivery_id, event, payload, redelivery?}: one webhook delivery. One whose id is kept
+// already is not applied again (outcome "duplicate"), unless `redelivery` (a server
+// admin's, POST /v1/github/deliveries/{id}/redeliver).
 inline constexpr const char* kWebhook = "github_data.command.webhook";
+// On `github_data / [_unlinked]`: {installation_id, org_id}: the deliveries kept for that
+// installation go to the org's actor (which has just linked it), in the order received.
+inline constexpr const char* kHandOver = "github_data.command.hand_over";
 // {by?, reason?}: a full sync (github_sync.h), unless one runs already. Linking starts one.
 inline constexpr const char* kSync = "github_data.command.sync";
 // spawn_io's outcome of reading repositories added by a delivery (their clone URL and

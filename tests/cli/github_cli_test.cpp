@@ -31,6 +31,10 @@ TEST_CASE("hearth github links an installation, shows the synced repositories an
   CHECK(contains(before.out, "installation: none linked"));
   CHECK(contains(before.out, "/apps/hearth-test/installations/new"));
 
+  auto install = s.hearth({"github", "install", "acme"});
+  REQUIRE_MESSAGE(install.code == 0, install.out);
+  CHECK(contains(install.out, "/apps/hearth-test/installations/new?state="));
+
   auto linked = s.hearth({"github", "link", "acme", "42"});
   REQUIRE_MESSAGE(linked.code == 0, linked.out);
   CHECK(contains(linked.out, "installation: 42 (acme-corp, connected)"));
@@ -49,6 +53,10 @@ TEST_CASE("hearth github links an installation, shows the synced repositories an
   REQUIRE(prs.code == 0);
   CHECK(json::parse(prs.out)["items"].size() == 2);
   CHECK(s.hearth({"github", "deliveries", "acme"}).code == 0);
+  CHECK(s.hearth({"github", "stored", "--org", "acme"}).code == 0);
+  auto nothing = s.hearth({"github", "redeliver", "d-nope", "--org", "acme"});
+  CHECK(nothing.code != 0);
+  CHECK(contains(nothing.out, "no delivery \"d-nope\" is kept there"));
   auto missing = s.hearth({"github", "link", "acme", "999"});
   CHECK(missing.code != 0);
   CHECK(contains(missing.out, "GitHub has no installation 999 of this App"));

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "github/app.h"
+#include "tests/support/event_stream.h"
 #include "tests/support/fake_github.h"
 #include "tests/support/test_host.h"
 #include "tests/support/test_server.h"
@@ -117,16 +118,88 @@ TEST_CASE("the same delivery twice is applied once, and a signed delivery that i
   CHECK(bad.body["error"]["message"] == "the delivery's body is not a JSON object");
 }
 
-TEST_CASE("deliveries for an installation no organization links are kept unrouted, not applied anywhere") {
+TEST_CASE("deliveries for an installation no organization links are kept unrouted, then applied when it is linked") {
   GithubWorld w;
-  auto r = w.deliver("d-1", "pull_request", pull_request(42));
-  CHECK(r.status == 202);
-  CHECK(w.s->call("GET", "/v1/orgs/acme/github/pulls", w.member).body["items"].empty());
-  auto unlinked = actors::Address{"github_data", {"_unlinked"}};
+  auto root = w.s->user_with_token("root", true);
+  auto merged = pull_request(42, "closed");
+  merged["pull_request"]["state"] = "closed";
+  merged["pull_request"]["merged"] = true;
+  REQUIRE(w.deliver("d-1", "pull_request", merged).status == 202);
+  CHECK(w.s->call("GET", "/v1/orgs/acme/github/pulls?state=merged", w.member).body["items"].empty());
+  // Kept where server admins see them (and nobody else).
+  json kept;
   REQUIRE(eventually([&] {
-    auto kept = w.s->host->call(unlinked, "github_data.deliveries");
-    return kept.ok() && (*kept)["items"].size() == 1 && (*kept)["items"][0]["outcome"] == "unrouted";
+    kept = w.s->call("GET", "/v1/github/deliveries", root).body;
+    return kept["items"].size() == 1 && kept["items"][0]["outcome"] == "unrouted";
   }));
+  CHECK(w.s->call("GET", "/v1/github/deliveries", w.owner).status == 403);
+
+  // Linking hands them over: applied in the organization, marked forwarded where kept.
+  REQUIRE(w.s->call("POST", "/v1/orgs/acme/github/installation", w.owner, json{{"installation_id", 42}}).status == 200);
+  json pulls;
+  REQUIRE(eventually([&] {
+    pulls = w.s->call("GET", "/v1/orgs/acme/github/pulls?state=merged", w.member).body;
+    return pulls["items"].size() == 1;
+  }));
+  CHECK(pulls["items"][0]["number"] == 7);
+  REQUIRE(eventually([&] {
+    return w.s->call("GET", "/v1/github/deliveries", root).body["items"][0]["outcome"] == "forwarded";
+  }));
+  auto in_org = w.s->call("GET", "/v1/github/deliveries?org=acme", root).body["items"];
+  REQUIRE(in_org.size() == 1);
+  CHECK(in_org[0]["delivery_id"] == "d-1");
+  CHECK(in_org[0]["outcome"] == "applied");
+
+  // A server admin redelivers a stored delivery: applied again (after the data changed).
+  auto reopened = pull_request(42, "reopened");
+  REQUIRE(w.deliver("d-2", "pull_request", reopened).status == 202);
+  REQUIRE(eventually([&] {
+    return w.s->call("GET", "/v1/orgs/acme/github/pulls?state=merged", w.member).body["items"].empty();
+  }));
+  CHECK(w.s->call("POST", "/v1/github/deliveries/d-1/redeliver?org=acme", w.owner).status == 403);
+  CHECK(w.s->call("POST", "/v1/github/deliveries/d-nope/redeliver?org=acme", root).status == 404);
+  CHECK(w.s->call("POST", "/v1/github/deliveries/d-1/redeliver?org=nope", root).status == 404);
+  auto again = w.s->call("POST", "/v1/github/deliveries/d-1/redeliver?org=acme", root);
+  REQUIRE_MESSAGE(again.status == 200, again.body.dump());
+  CHECK(again.body["outcome"] == "applied");
+  CHECK(w.s->call("GET", "/v1/orgs/acme/github/pulls?state=merged", w.member).body["items"].size() == 1);
+}
+
+TEST_CASE("installing from Hearth: the signed state brings its admin back linked; a forged, foreign or missing one links nothing") {
+  GithubWorld w;
+  auto beta_owner = w.s->user_with_token("bea");
+  REQUIRE(w.s->call("POST", "/v1/orgs/acme/members", w.owner, json{{"username", "bea"}, {"role", "admin"}}).status == 201);
+  CHECK(w.s->call("POST", "/v1/orgs/acme/github/install", w.member).status == 403);
+  auto started = w.s->call("POST", "/v1/orgs/acme/github/install", w.owner);
+  REQUIRE_MESSAGE(started.status == 200, started.body.dump());
+  auto url = started.body["url"].get<std::string>();
+  auto at = url.find("?state=");
+  REQUIRE(at != std::string::npos);
+  CHECK(url.substr(0, at) == "https://github.com/apps/hearth-test/installations/new");
+  auto state = url.substr(at + 7);  // percent-encoded, as GitHub hands it back
+  auto setup = [&](const std::string& token, const std::string& query) {
+    return w.s->call("GET", "/v1/github/setup?" + query, token);
+  };
+  // Nobody signed in, another admin of the org, a state not made here, none at all.
+  CHECK(setup("", "installation_id=42&setup_action=install&state=" + state).status == 401);
+  CHECK(setup(beta_owner, "installation_id=42&setup_action=install&state=" + state).status == 403);
+  auto forged = setup(w.owner, "installation_id=42&setup_action=install&state=" + state.substr(0, state.size() - 4) + "AAAA");
+  CHECK(forged.status == 400);
+  CHECK(forged.body["error"]["message"] == "the callback's state is not one this server made");
+  CHECK(setup(w.owner, "installation_id=42&setup_action=install").status == 400);
+  CHECK(w.s->call("GET", "/v1/orgs/acme/github", w.owner).body["installation"].is_null());
+  // An installation GitHub does not know: back to the settings page, saying so.
+  auto unknown = setup(w.owner, "installation_id=999&setup_action=install&state=" + state);
+  CHECK(unknown.status == 302);
+  // (cpp-httplib's client hands header values over percent-decoded.)
+  CHECK(unknown.header("Location") == "/orgs/acme/settings?github_error=GitHub has no installation 999 of this App");
+  // The admin who started it, back from GitHub: linked.
+  auto back = setup(w.owner, "installation_id=42&setup_action=install&state=" + state);
+  CHECK(back.status == 302);
+  CHECK(back.header("Location") == "/orgs/acme/settings?github=linked");
+  auto shown = w.s->call("GET", "/v1/orgs/acme/github", w.owner).body;
+  CHECK(shown["installation"]["installation_id"] == 42);
+  CHECK(shown["installation"]["linked_by"] == "olive");
 }
 
 TEST_CASE("linking checks the installation with GitHub, once per organization and per installation") {
@@ -168,6 +241,11 @@ TEST_CASE("linking syncs repositories, members and open pull requests over sever
   TestServer s(std::move(edge));
   auto owner = s.user_with_token("olive");
   REQUIRE(s.call("POST", "/v1/orgs", owner, json{{"name", "Acme"}}).status == 201);
+  // Progress is live on the org's GitHub topic, from the position of a read.
+  auto read = s.call("GET", "/v1/orgs/acme/github", owner);
+  REQUIRE(read.body["position"].is_string());
+  EventStream live(s.port, "/v1/events?topics=github:acme@" + read.body["position"].get<std::string>(), owner);
+  REQUIRE(live.wait_for("ready"));
   // A handful of calls, then GitHub says wait until the reset: the sync waits and goes on.
   github.pause_after(4, std::chrono::seconds(1));
   REQUIRE(s.call("POST", "/v1/orgs/acme/github/installation", owner, json{{"installation_id", 42}}).status == 200);
@@ -183,6 +261,12 @@ TEST_CASE("linking syncs repositories, members and open pull requests over sever
   CHECK(shown["sync"]["phase"] == "done");
   CHECK(shown["sync"]["error"].is_null());
   CHECK(shown["repositories"] == 150);
+  CHECK(live.wait_for([](const SseFrame& f) {
+    return f.name == "github.sync.progress" && f.data["topic"] == "github:acme" && f.data["payload"]["phase"] == "pull_requests";
+  }));
+  CHECK(live.wait_for([](const SseFrame& f) {
+    return f.name == "github.data.changed" && f.data["payload"]["changed"] == "synced";
+  }));
   CHECK(shown["members"] == 2);
   CHECK(shown["open_pull_requests"] == 121);
   CHECK(github.wait_for_status(403, std::chrono::milliseconds(1)));  // the limit was hit, and waited out

@@ -6,7 +6,7 @@
 //
 // Every tab of the origin shares one stream, owned by a SharedWorker (live_worker.ts);
 // where SharedWorker is missing (or its script fails), the page runs the hub itself:
-// one stream per tab. Topics: `org:{org}`, `task:{org}/{task}`,
+// one stream per tab. Topics: `org:{org}`, `github:{org}`, `task:{org}/{task}`,
 // `session:{org}/{task}/{session}`, `feed` (docs/web.md).
 import { useEffect, useState } from 'preact/hooks';
 import { after, Hub, HubSub, LiveEvent, LiveState } from './live_hub';

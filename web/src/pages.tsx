@@ -7,7 +7,8 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, enc } from './api';
 import { useApp, useTitle } from './app';
 import { StatusPill } from './org';
-import { Ago, Json, Link, message, plural, State, useLoad, when } from './ui';
+import { follow } from './live';
+import { Ago, Json, Link, message, plural, State, useLoad, useRoute, when } from './ui';
 
 // --- Feed -----------------------------------------------------------------------------------
 
@@ -131,18 +132,29 @@ function Act({ label, run, danger, confirmText }: { label: string; run: () => Pr
 
 // The org's GitHub App installation: its status, the sync's progress (polled while a sync
 // runs), the repositories, and for admins linking, syncing and the recent deliveries.
-function GithubSection({ org, admin }: { org: string; admin: boolean }) {
-  const [gh, ghError, reloadGh] = useLoad(`${org}/github`);
+function GithubSection({ org, slug, admin }: { org: string; slug: string; admin: boolean }) {
+  // The section follows the github-data actor's topic: sync progress and every change
+  // arrive live (github.sync.progress, github.data.changed), no polling.
+  const [gh, setGh] = useState<Json | null>(null);
+  const [ghError, setGhError] = useState('');
+  const [tick, setTick] = useState(0);
+  const reloadGh = () => setTick((t) => t + 1);
+  useEffect(() => follow(`github:${slug}`, () => api('GET', `${org}/github`),
+    (r) => { setGh(r); setGhError(''); },
+    (e) => {
+      if (e.name === 'github.sync.progress' && e.payload) setGh((g: Json | null) => g && { ...g, sync: e.payload });
+      else if (e.name === 'github.data.changed' && e.payload) setGh((g: Json | null) => ({ ...(g ?? {}), ...e.payload }));
+    },
+    (e) => setGhError(message(e))), [org, slug, tick]);
   const linked = !!gh?.installation;
-  const [repos, , reloadRepos] = useLoad(linked ? `${org}/github/repositories` : null, [gh?.sync?.phase]);
-  const [deliveries, , reloadDeliveries] = useLoad(linked && admin ? `${org}/github/deliveries?limit=10` : null);
+  const [repos, , reloadRepos] = useLoad(linked ? `${org}/github/repositories` : null, [gh?.sync?.phase, gh?.repositories]);
+  const [deliveries, , reloadDeliveries] = useLoad(linked && admin ? `${org}/github/deliveries?limit=10` : null, [gh?.updated_at]);
   const [installation, setInstallation] = useState('');
   const syncing = gh?.sync?.phase && gh.sync.phase !== 'done' && gh.sync.phase !== 'failed';
-  useEffect(() => {
-    if (!syncing) return;
-    const t = setTimeout(reloadGh, 1000);
-    return () => clearTimeout(t);
-  }, [gh]);
+  // Back from GitHub's install page (the setup callback): what happened.
+  const { query } = useRoute();
+  const callbackError = query.get('github_error');
+  const callbackLinked = query.get('github') === 'linked';
   const reloadAll = () => { reloadGh(); reloadRepos(); reloadDeliveries(); };
   return (
     <Section title="GitHub" note="A GitHub App installation keeps this organization's repositories and pull requests in step with GitHub.">
@@ -158,7 +170,15 @@ function GithubSection({ org, admin }: { org: string; admin: boolean }) {
                 {syncing && <progress max={gh.sync.total ?? undefined} value={gh.sync.processed} aria-label="GitHub sync progress" />}
               </p>
             ) : (
-              <p class="muted">No installation linked.{gh.install_url && <> <a href={gh.install_url} target="_blank" rel="noopener">Install the App on GitHub</a>, then link its installation id here.</>}</p>
+              <p class="muted">No installation linked.</p>
+            )}
+            {callbackError && <p class="error" role="alert" data-testid="github-callback-error">GitHub installation: {callbackError}</p>}
+            {callbackLinked && linked && <p role="status">The installation is linked.</p>}
+            {admin && !linked && gh.install_url && (
+              <p><Act label="Install the App on GitHub" run={async () => {
+                const r = await api('POST', `${org}/github/install`);
+                location.assign(r.url);
+              }} /> <span class="muted">GitHub brings you back here; or install it there and link its installation id below.</span></p>
             )}
             {admin && !linked && (
               <Form label="Link" onSubmit={async () => { await api('POST', `${org}/github/installation`, { installation_id: Number(installation) }); setInstallation(''); reloadAll(); }}>
@@ -175,7 +195,7 @@ function GithubSection({ org, admin }: { org: string; admin: boolean }) {
             {linked && repos?.items?.length > 0 && (
               <table><thead><tr><th>Repository</th><th>Default branch</th><th>Visibility</th></tr></thead><tbody>
                 {repos.items.map((r: Json) => (
-                  <tr><td><a href={`https://github.com/${r.full_name}`} target="_blank" rel="noopener">{r.full_name}</a>{r.archived && <span class="muted"> (archived)</span>}</td>
+                  <tr><td><a href={`${gh.web_url ?? 'https://github.com'}/${r.full_name}`} target="_blank" rel="noopener noreferrer">{r.full_name}</a>{r.archived && <span class="muted"> (archived)</span>}</td>
                     <td>{r.default_branch || <span class="muted">unknown</span>}</td><td>{r.private ? 'private' : 'public'}</td></tr>
                 ))}
               </tbody></table>
@@ -296,7 +316,7 @@ export function SettingsPage({ org }: { org: string }) {
         )}
       </Section>
 
-      <GithubSection org={o} admin={admin} />
+      <GithubSection org={o} slug={org} admin={admin} />
 
       <Section title="Members">
         <State data={members} error={membersError} what="members" empty={!members?.items?.length && 'No members.'}>

@@ -92,6 +92,14 @@ TEST_CASE("a linked organization applies each delivery once, however often GitHu
   CHECK(g.read(gh::kPullRequests)["items"].empty());
   CHECK(g.read(gh::kPullRequests, {{"state", "merged"}})["items"].size() == 1);
   CHECK(g.read(gh::kSummary)["open_pull_requests"] == 0);
+  // Past the queue's dedupe window (another key here), the kept delivery id still stops
+  // GitHub's redelivery of d-1 from reopening the pull request.
+  auto late = g.host.send(g.at, gh::kWebhook,
+                          {{"delivery_id", "d-1"}, {"event", "pull_request"}, {"payload", pull_request("opened", "open", false)}},
+                          waiting());
+  REQUIRE(late.ok());
+  CHECK(late->result["outcome"] == "duplicate");
+  CHECK(g.read(gh::kPullRequests)["items"].empty());
   // Each accepted delivery is in the organization's audit log.
   REQUIRE(eventually([&] {
     auto log = g.host.call(actors::audit::address("o_1"), actors::audit::kList, {{"limit", 50}});
