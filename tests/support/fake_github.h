@@ -77,6 +77,7 @@ class FakeGitHub {
     s.Get(R"(/orgs/([^/]+)/members)", [this](const auto& req, auto& res) { list_members(req, res); });
     s.Get(R"(/repos/([^/]+)/([^/]+)/pulls)", [this](const auto& req, auto& res) { list_pulls(req, res); });
     s.Get(R"(/repos/([^/]+)/([^/]+))", [this](const auto& req, auto& res) { get_repository(req, res); });
+    s.Get(R"(/apps/([^/]+)/installations/new)", [this](const auto& req, auto& res) { install_page(req, res); });
     // Recorded before the response is written, so that a client that has its answer sees it counted.
     s.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) { record(req, res); });
     http_.start();
@@ -181,6 +182,30 @@ class FakeGitHub {
     limit_ = remaining_ = limit;
     reset_ = std::numeric_limits<std::int64_t>::max();
     pause_ = pause;
+  }
+  // GitHub's web side, for the install flow: the App's install page
+  // (<url>/apps/SLUG/installations/new?state=S), as if the person installed it at once on
+  // `installation_id`, redirects to the App's Setup URL with installation_id,
+  // setup_action=install and the state.
+  void set_setup_url(std::string url, std::int64_t installation_id) {
+    std::lock_guard lock(mu_);
+    setup_url_ = std::move(url);
+    setup_installation_ = installation_id;
+  }
+
+  // Installation requests may make `limit` more requests; after them, every one answers
+  // a secondary rate limit (403, retry-after: 1) until lift_limits(): a client that waits
+  // limits out retries each second, as long as the test wants it held.
+  void hold_after(int limit) {
+    std::lock_guard lock(mu_);
+    hold_after_ = limit;
+  }
+  // No rate limit from now on (a pause or a hold in progress ends).
+  void lift_limits() {
+    std::lock_guard lock(mu_);
+    limit_ = remaining_ = 0;
+    pause_.reset();
+    hold_after_.reset();
   }
   // The next installation request answers `status` (403 or 429) with retry-after: 1.
   void secondary_limit_once(int status) {
@@ -344,6 +369,12 @@ class FakeGitHub {
     return &*it;
   }
   bool rate_limited(httplib::Response& res) {
+    if (hold_after_ && (*hold_after_)-- <= 0) {
+      *hold_after_ = 0;
+      res.set_header("retry-after", "1");
+      fail(res, 403, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.");
+      return true;
+    }
     if (secondary_status_) {
       res.set_header("retry-after", "1");
       fail(res, *secondary_status_,
@@ -485,6 +516,20 @@ class FakeGitHub {
     answer(res, 200, {{"total_count", all.size()}, {"repository_selection", "selected"}, {"repositories", page}});
   }
 
+  void install_page(const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard lock(mu_);
+    if (setup_url_.empty()) return fail(res, 404, "Not Found");
+    std::string state;
+    for (unsigned char c : req.get_param_value("state")) {
+      static constexpr char kHex[] = "0123456789ABCDEF";
+      if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') state += static_cast<char>(c);
+      else state += {'%', kHex[c >> 4], kHex[c & 15]};
+    }
+    res.status = 302;
+    res.set_header("Location", setup_url_ + "?installation_id=" + std::to_string(setup_installation_) +
+                                   "&setup_action=install&state=" + state);
+  }
+
   void get_repository(const httplib::Request& req, httplib::Response& res) {
     std::lock_guard lock(mu_);
     auto token = installation_authorized(req, res);
@@ -528,6 +573,9 @@ class FakeGitHub {
 
   std::string app_id_;
   std::string git_base_;
+  std::string setup_url_;
+  std::optional<int> hold_after_;
+  std::int64_t setup_installation_ = 0;
   std::map<std::pair<std::int64_t, std::string>, std::int64_t> repo_ids_;
   std::map<std::int64_t, std::size_t> repos_added_;
   Key key_;

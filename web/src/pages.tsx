@@ -132,23 +132,30 @@ function Act({ label, run, danger, confirmText }: { label: string; run: () => Pr
 
 // The org's GitHub App installation: its status, the sync's progress (polled while a sync
 // runs), the repositories, and for admins linking, syncing and the recent deliveries.
-function GithubSection({ org, slug, admin }: { org: string; slug: string; admin: boolean }) {
+function GithubSection({ org, slug, admin, onRepositories }:
+  { org: string; slug: string; admin: boolean; onRepositories: () => void }) {
   // The section follows the github-data actor's topic: sync progress and every change
   // arrive live (github.sync.progress, github.data.changed), no polling.
   const [gh, setGh] = useState<Json | null>(null);
   const [ghError, setGhError] = useState('');
   const [tick, setTick] = useState(0);
+  const [changes, setChanges] = useState(0);  // github.data.changed events seen: deliveries read again
   const reloadGh = () => setTick((t) => t + 1);
   useEffect(() => follow(`github:${slug}`, () => api('GET', `${org}/github`),
     (r) => { setGh(r); setGhError(''); },
     (e) => {
       if (e.name === 'github.sync.progress' && e.payload) setGh((g: Json | null) => g && { ...g, sync: e.payload });
-      else if (e.name === 'github.data.changed' && e.payload) setGh((g: Json | null) => ({ ...(g ?? {}), ...e.payload }));
+      else if (e.name === 'github.data.changed' && e.payload) {
+        setGh((g: Json | null) => ({ ...(g ?? {}), ...e.payload }));
+        setChanges((c) => c + 1);
+      }
     },
     (e) => setGhError(message(e))), [org, slug, tick]);
   const linked = !!gh?.installation;
   const [repos, , reloadRepos] = useLoad(linked ? `${org}/github/repositories` : null, [gh?.sync?.phase, gh?.repositories]);
-  const [deliveries, , reloadDeliveries] = useLoad(linked && admin ? `${org}/github/deliveries?limit=10` : null, [gh?.updated_at]);
+  // The installation's repositories are the org's too: the page's list follows them.
+  useEffect(() => { if (gh) onRepositories(); }, [gh?.sync?.phase, gh?.repositories, gh?.status]);
+  const [deliveries, , reloadDeliveries] = useLoad(linked && admin ? `${org}/github/deliveries?limit=10` : null, [changes]);
   const [installation, setInstallation] = useState('');
   const syncing = gh?.sync?.phase && gh.sync.phase !== 'done' && gh.sync.phase !== 'failed';
   // Back from GitHub's install page (the setup callback): what happened.
@@ -316,7 +323,7 @@ export function SettingsPage({ org }: { org: string }) {
         )}
       </Section>
 
-      <GithubSection org={o} slug={org} admin={admin} />
+      <GithubSection org={o} slug={org} admin={admin} onRepositories={reloadRepos} />
 
       <Section title="Members">
         <State data={members} error={membersError} what="members" empty={!members?.items?.length && 'No members.'}>
