@@ -5,13 +5,14 @@
 // a tiny JSON answer). Also the bundle's size in bytes (raw and gzip, the live stream's
 // SharedWorker included). Last line: JSON.
 // Usage: node web_first_paint.mjs HEARTH_BINARY WEB_DIR
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { serveHearth, signInApi } from '../tests/web/hearth_process.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { chromium } = createRequire(join(here, '../web/package.json'))('playwright-core');
@@ -20,34 +21,21 @@ const scratch = mkdtempSync(join(tmpdir(), 'hearth-paint-'));
 const password = 'paint-password-1';
 const rounds = 15;
 
-const server = spawn(hearth, ['--log-level', 'error', 'serve', '--port', '0', '--data-dir', join(scratch, 'data'),
-                               '--file-repo-root', scratch], {
-  env: { ...process.env, HEARTH_ADMIN_PASSWORD: password }, stdio: ['ignore', 'pipe', 'inherit'] });
+const { child: server, url: base } = await serveHearth(hearth, ['--log-level', 'error', 'serve', '--port', '0', '--data-dir',
+                                                           join(scratch, 'data'), '--file-repo-root', scratch],
+                                                  { HEARTH_ADMIN_PASSWORD: password });
 let browser;
 try {
-  const base = await new Promise((resolve, reject) => {
-    let text = '';
-    const timer = setTimeout(() => reject(new Error('no server')), 20000);
-    server.stdout.on('data', (d) => {
-      text += d;
-      const m = text.match(/hearth listening on (http:\/\/127\.0\.0\.1:\d+)/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-  });
-  const signIn = await fetch(`${base}/v1/auth/sign-in`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ username: 'admin', password }) });
-  const session = signIn.headers.getSetCookie().find((c) => c.startsWith('hearth_session=')).split(';')[0].split('=')[1];
-  const call = (method, path, body) => fetch(`${base}${path}`, { method, headers: { 'Content-Type': 'application/json',
-    Authorization: `Bearer ${session}` }, body: body ? JSON.stringify(body) : undefined }).then((r) => r.json());
+  const { token: session, call } = await signInApi(base, 'admin', password);
   await call('POST', '/v1/orgs', { name: 'Paint' });
   const repo = join(scratch, 'repo');
   execFileSync('sh', ['-c', `set -e; git init -q -b main ${repo}; cd ${repo}; echo x > a; git add -A; ` +
     `git -c user.name=t -c user.email=t@t commit -qm init; git clone -q --bare ${repo} ${repo}.git`]);
   await call('POST', '/v1/orgs/paint/repos', { url: `file://${repo}.git`, name: 'repo' });
   const tasks = [];
-  for (let i = 0; i < rounds * 2; i++) tasks.push((await call('POST', '/v1/orgs/paint/tasks', { repo: 'repo', prompt: `/say hello ${i}`, agent: 'mock' })).task_id);
+  for (let i = 0; i < rounds * 2; i++) tasks.push((await call('POST', '/v1/orgs/paint/tasks', { repo: 'repo', prompt: `/say hello ${i}`, agent: 'mock' })).body.task_id);
   for (let i = 0; i < 600; i++) {
-    const idle = await call('GET', '/v1/orgs/paint/tasks?status=idle&limit=500');
+    const idle = (await call('GET', '/v1/orgs/paint/tasks?status=idle&limit=500')).body;
     if (idle.items.length === tasks.length) break;
     await new Promise((r) => setTimeout(r, 200));
   }

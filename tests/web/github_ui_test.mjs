@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { serveHearth, signInApi } from './hearth_process.mjs';
 
 const web = join(dirname(fileURLToPath(import.meta.url)), '../../web');
 const { chromium } = createRequire(join(web, 'package.json'))('playwright-core');
@@ -54,24 +55,15 @@ function startFake(keyFile) {
   return ready.then((info) => ({ ...info, command }));
 }
 
-function startHearth(github, keyFile) {
+async function startHearth(github, keyFile) {
   const args = ['--log-level', 'warn', 'serve', '--port', '0', '--data-dir', join(scratch, 'data'),
                 '--github-app-id', github.app_id, '--github-private-key-file', keyFile,
                 '--github-api-url', github.url, '--github-web-url', github.url, '--github-app-slug', 'hearth-test'];
   if (process.env.HEARTH_WEB_DIR) args.push('--web-dir', process.env.HEARTH_WEB_DIR);
-  server = spawn(hearth, args, {
-    env: { ...process.env, HEARTH_ADMIN_PASSWORD: password, HEARTH_GITHUB_WEBHOOK_SECRET: webhookSecret },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let text = '';
-    const timer = setTimeout(() => reject(new Error('hearth serve never said where it listens')), 20000);
-    server.stdout.on('data', (d) => {
-      text += d;
-      const m = text.match(/hearth listening on (http:\/\/127\.0\.0\.1:\d+)/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-  });
+  const started = await serveHearth(hearth, args, { HEARTH_ADMIN_PASSWORD: password,
+                                                     HEARTH_GITHUB_WEBHOOK_SECRET: webhookSecret });
+  server = started.child;
+  return started.url;
 }
 
 async function main() {
@@ -79,11 +71,7 @@ async function main() {
   const github = await startFake(keyFile);
   const base = await startHearth(github, keyFile);
   await github.command(`setup ${base}/v1/github/setup`);
-  const signIn = await fetch(`${base}/v1/auth/sign-in`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ username: 'admin', password }) });
-  const tok = signIn.headers.getSetCookie().find((c) => c.startsWith('hearth_session=')).slice('hearth_session='.length).split(';')[0];
-  const call = (method, path, body) => fetch(`${base}${path}`, { method, headers: { 'Content-Type': 'application/json',
-    Authorization: `Bearer ${tok}` }, body: body ? JSON.stringify(body) : undefined }).then(async (r) => ({ status: r.status, body: await r.json() }));
+  const { call } = await signInApi(base, 'admin', password);
   check((await call('POST', '/v1/orgs', { name: 'Acme' })).status === 201, 'org created');
 
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox'] });

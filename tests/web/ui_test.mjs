@@ -9,12 +9,13 @@
 // Usage: node ui_test.mjs HEARTH_BINARY OUT_DIR
 // With HEARTH_WEB_DIR set, the server serves that built frontend (`--web-dir`); by
 // default, the one beside the binary (build/web).
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { existsSync, mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { serveHearth, signInApi } from './hearth_process.mjs';
 
 // playwright-core is one of the web frontend's dev packages (web/node_modules).
 const web = join(dirname(fileURLToPath(import.meta.url)), '../../web');
@@ -47,23 +48,13 @@ async function eventually(predicate, ms = 10000) {
 }
 
 // Starts `hearth serve` (on `port`, 0: a free one); resolves with its base URL.
-function start(port = 0) {
+async function start(port = 0) {
   const args = ['--log-level', 'warn', 'serve', '--port', String(port), '--data-dir', join(scratch, 'data'),
                 '--file-repo-root', scratch];
   if (process.env.HEARTH_WEB_DIR) args.push('--web-dir', process.env.HEARTH_WEB_DIR);
-  server = spawn(hearth, args, {
-    env: { ...process.env, HEARTH_ADMIN_PASSWORD: password },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let text = '';
-    const timer = setTimeout(() => reject(new Error('hearth serve never said where it listens')), 20000);
-    server.stdout.on('data', (d) => {
-      text += d;
-      const m = text.match(/hearth listening on (http:\/\/127\.0\.0\.1:\d+)/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-  });
+  const started = await serveHearth(hearth, args, { HEARTH_ADMIN_PASSWORD: password });
+  server = started.child;
+  return started.url;
 }
 
 // A shell script for the mock agent's `/run sh .git/hold.sh`: it waits (at most a minute)
@@ -102,12 +93,7 @@ function watchErrors(page, into) {
 async function main() {
   let base = await start();
   // Set up through the API: an org and a repository with a bare remote.
-  const signInApi = await fetch(`${base}/v1/auth/sign-in`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ username: 'admin', password }) });
-  const cookie = signInApi.headers.getSetCookie().find((c) => c.startsWith('hearth_session='));
-  const tok = cookie.slice('hearth_session='.length).split(';')[0];
-  const call = (method, path, body) => fetch(`${base}${path}`, { method, headers: { 'Content-Type': 'application/json',
-    Authorization: `Bearer ${tok}` }, body: body ? JSON.stringify(body) : undefined }).then(async (r) => ({ status: r.status, body: await r.json() }));
+  const { call } = await signInApi(base, 'admin', password);
   // The server's open event streams (its metrics answer loopback clients).
   const streams = async () => Number((await (await fetch(`${base}/metrics`)).text()).match(/^hearth_sse_clients (\d+)/m)?.[1] ?? NaN);
   check((await call('POST', '/v1/orgs', { name: 'Acme' })).status === 201, 'org created');
