@@ -165,7 +165,7 @@ TEST_CASE("deliveries for an installation no organization links are kept unroute
   CHECK(w.s->call("GET", "/v1/orgs/acme/github/pulls?state=merged", w.member).body["items"].size() == 1);
 }
 
-TEST_CASE("installing from Hearth: the signed state brings its admin back linked; a forged, foreign or missing one links nothing") {
+TEST_CASE("installing from Hearth: the signed state brings its admin back linked, and a forged, foreign or missing one links nothing") {
   GithubWorld w;
   auto beta_owner = w.s->user_with_token("bea");
   REQUIRE(w.s->call("POST", "/v1/orgs/acme/members", w.owner, json{{"username", "bea"}, {"role", "admin"}}).status == 201);

@@ -144,7 +144,7 @@ TEST_CASE("a task on a GitHub repository clones and pushes with installation tok
   }
 }
 
-TEST_CASE("repositories added to the installation appear; removed ones go, or stay marked while a live task uses them") {
+TEST_CASE("repositories added to the installation appear, and removed ones go or stay marked while a live task uses them") {
   GitHubRepoWorld w;
   REQUIRE(w.s->call("POST", "/v1/orgs/acme/github/installation", w.owner, json{{"installation_id", kInstallation}})
               .status == 200);
