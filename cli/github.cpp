@@ -55,7 +55,7 @@ std::shared_ptr<CommandSet> add_github_commands(CLI::App& app) {
     return api.run("GET", org_path((*s)["org"]) + "/github", nullptr, print_status);
   });
 
-  auto link = github->add_subcommand("link", "Link a GitHub App installation to the organization (org admins)");
+  auto link = github->add_subcommand("link", "Link a GitHub App installation to the organization by its id (server admins; org admins use `github install`)");
   org_arg(link);
   link->add_option("installation", (*s)["installation"], "The installation id (from the App's install URL)")
       ->required()

@@ -8,6 +8,8 @@
 // the same id answers 200 and applies nothing again.
 #include <httplib.h>
 
+#include <optional>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -120,8 +122,10 @@ Result<Reply> show(Context& ctx) {
 }
 
 // Links installation `id` to the caller's org (ctx.org_id), once GitHub says it exists
-// for this App and is not suspended.
-Result<Reply> link_installation(Context& ctx, github::App& app, std::int64_t id) {
+// for this App and is not suspended and, with `created_after` (unix ms), that it was
+// created then or later.
+Result<Reply> link_installation(Context& ctx, github::App& app, std::int64_t id,
+                                std::optional<std::int64_t> created_after = std::nullopt) {
   auto installation = app.installation(id);
   if (!installation) {
     if (installation.error().code == ErrorCode::not_found)
@@ -130,6 +134,15 @@ Result<Reply> link_installation(Context& ctx, github::App& app, std::int64_t id)
   }
   if (installation->contains("suspended_at") && !(*installation)["suspended_at"].is_null())
     return Error{ErrorCode::conflict, fmt::format("GitHub installation {} is suspended; unsuspend it on GitHub first", id)};
+  if (created_after) {
+    auto created = installation->contains("created_at") && (*installation)["created_at"].is_string()
+                       ? gh::parse_github_time((*installation)["created_at"].get<std::string>())
+                       : 0;
+    if (created < *created_after)
+      return Error{ErrorCode::forbidden,
+                   fmt::format("GitHub installation {} was not made by this installation from Hearth (it is older); a "
+                               "server admin can link it by its id", id)};
+  }
   auto at = org_data(ctx);
   if (!at) return at.error();
   auto routed = ctx.edge.send(dir::kAddress, dir::kLinkInstallation, {{"installation_id", id}, {"org_id", ctx.org_id}},
@@ -141,9 +154,16 @@ Result<Reply> link_installation(Context& ctx, github::App& app, std::int64_t id)
                  {"account_type", account.value("type", std::string())}, {"by", ctx.caller->username}});
 }
 
+// By id, for server admins only: anyone can name an installation id, and GitHub cannot
+// tell Hearth (without the person's GitHub sign-in) that it is theirs. Org admins install
+// from Hearth (POST .../github/install), whose callback links only the installation made
+// in that flow.
 Result<Reply> link(Context& ctx) {
   auto a = app(ctx);
   if (!a) return a.error();
+  if (!ctx.caller->is_admin)
+    return Error{ErrorCode::forbidden, "linking an installation by its id is for server admins (an id proves nothing "
+                                       "about who owns it); install the App from this organization's settings instead"};
   auto id = int_field(ctx.body, "installation_id", 1, INT64_MAX);
   if (!id) return id.error();
   if (!*id) return Error{ErrorCode::invalid, "field \"installation_id\" is required"};
@@ -166,7 +186,8 @@ Result<Reply> install(Context& ctx) {
                                       "install URL"};
   if (!ctx.edge.config.master_key) return Error{ErrorCode::unavailable, "this server has no master key"};
   auto expires = storage::now_ms() + kStateLifetimeMs;
-  Json state{{"org_id", ctx.org_id}, {"org", ctx.org_slug}, {"user_id", ctx.caller->user_id}, {"expires_at", expires}};
+  Json state{{"org_id", ctx.org_id}, {"org", ctx.org_slug}, {"user_id", ctx.caller->user_id},
+             {"issued_at", storage::now_ms()}, {"expires_at", expires}};
   auto sealed = ctx.edge.config.master_key->seal(kStateContext, state.dump());
   return Reply{200, {{"url", (*a)->install_url(sealed.nonce + "." + sealed.ciphertext)}, {"expires_at", expires}}};
 }
@@ -193,9 +214,10 @@ Result<Json> open_state(Context& ctx, const std::string& text) {
 
 // GET /v1/github/setup?installation_id=&setup_action=&state=: where GitHub sends the
 // person after installing (the App's Setup URL). The state says which org and who; the
-// caller must be that user and still an admin of that org. Then the installation is
-// linked as by POST .../github/installation, and the person is sent back to the org's
-// settings page (with the error, if linking failed).
+// caller must be that user and still an admin of that org. The installation_id in the
+// URL is anyone's to write, so only an installation GitHub says was created after the
+// state was issued is linked (one made in this flow). Then the person is sent back to
+// the org's settings page (with the error, if linking failed).
 Result<Reply> setup(Context& ctx) {
   auto a = app(ctx);
   if (!a) return a.error();
@@ -221,7 +243,9 @@ Result<Reply> setup(Context& ctx) {
                                                   "link it here once they have"));
   auto id = ctx.int_query("installation_id", 0, 1, INT64_MAX);
   if (!id || *id == 0) return Error{ErrorCode::invalid, "the callback carries no valid installation_id"};
-  auto linked = link_installation(ctx, **a, *id);
+  // GitHub's clock and ours may differ by a little.
+  auto issued = (*state).value("issued_at", std::int64_t{0}) - 60'000;
+  auto linked = link_installation(ctx, **a, *id, issued);
   if (!linked) return back("?github_error=" + percent_encoded(linked.error().message));
   return back("?github=linked");
 }

@@ -25,8 +25,9 @@ struct GithubWorld {
   std::string owner, member;
 
   GithubWorld() {
-    github.add_installation({.id = 42, .account = "acme-corp", .repositories = {"web", "api"}});
-    github.add_installation({.id = 43, .account = "paused-corp", .suspended = true});
+    auto installed = FakeGitHub::Clock::now() - std::chrono::hours(24);
+    github.add_installation({.id = 42, .account = "acme-corp", .repositories = {"web", "api"}, .created_at = installed});
+    github.add_installation({.id = 43, .account = "paused-corp", .suspended = true, .created_at = installed});
     github::AppConfig config = github.app()->config();
     config.webhook_secret = kSecret;
     config.slug = "hearth-test";
@@ -35,7 +36,7 @@ struct GithubWorld {
     http::EdgeConfig edge;
     edge.github = std::shared_ptr<github::App>(std::move(*app));
     s = std::make_unique<TestServer>(std::move(edge));
-    owner = s->user_with_token("olive");
+    owner = s->user_with_token("olive", true);  // and a server admin: links installations by id
     member = s->user_with_token("mo");
     REQUIRE(s->call("POST", "/v1/orgs", owner, json{{"name", "Acme"}}).status == 201);
     REQUIRE(s->call("POST", "/v1/orgs/acme/members", owner, json{{"username", "mo"}}).status == 201);
@@ -132,7 +133,7 @@ TEST_CASE("deliveries for an installation no organization links are kept unroute
     kept = w.s->call("GET", "/v1/github/deliveries", root).body;
     return kept["items"].size() == 1 && kept["items"][0]["outcome"] == "unrouted";
   }));
-  CHECK(w.s->call("GET", "/v1/github/deliveries", w.owner).status == 403);
+  CHECK(w.s->call("GET", "/v1/github/deliveries", w.member).status == 403);
 
   // Linking hands them over: applied in the organization, marked forwarded where kept.
   REQUIRE(w.s->call("POST", "/v1/orgs/acme/github/installation", w.owner, json{{"installation_id", 42}}).status == 200);
@@ -156,7 +157,7 @@ TEST_CASE("deliveries for an installation no organization links are kept unroute
   REQUIRE(eventually([&] {
     return w.s->call("GET", "/v1/orgs/acme/github/pulls?state=merged", w.member).body["items"].empty();
   }));
-  CHECK(w.s->call("POST", "/v1/github/deliveries/d-1/redeliver?org=acme", w.owner).status == 403);
+  CHECK(w.s->call("POST", "/v1/github/deliveries/d-1/redeliver?org=acme", w.member).status == 403);
   CHECK(w.s->call("POST", "/v1/github/deliveries/d-nope/redeliver?org=acme", root).status == 404);
   CHECK(w.s->call("POST", "/v1/github/deliveries/d-1/redeliver?org=nope", root).status == 404);
   auto again = w.s->call("POST", "/v1/github/deliveries/d-1/redeliver?org=acme", root);
@@ -177,13 +178,19 @@ TEST_CASE("installing from Hearth: the signed state brings its admin back linked
   REQUIRE(at != std::string::npos);
   CHECK(url.substr(0, at) == "https://github.com/apps/hearth-test/installations/new");
   auto state = url.substr(at + 7);  // percent-encoded, as GitHub hands it back
+  // The admin installs the App on GitHub now: installation 44.
+  w.github.add_installation({.id = 44, .account = "acme-new"});
   auto setup = [&](const std::string& token, const std::string& query) {
     return w.s->call("GET", "/v1/github/setup?" + query, token);
   };
   // Nobody signed in, another admin of the org, a state not made here, none at all.
   CHECK(setup("", "installation_id=42&setup_action=install&state=" + state).status == 401);
   CHECK(setup(beta_owner, "installation_id=42&setup_action=install&state=" + state).status == 403);
-  auto forged = setup(w.owner, "installation_id=42&setup_action=install&state=" + state.substr(0, state.size() - 4) + "AAAA");
+  auto tampered = state;
+  auto at_byte = tampered.find('.') + 1;
+  while (!std::isalnum(static_cast<unsigned char>(tampered[at_byte]))) ++at_byte;
+  tampered[at_byte] = tampered[at_byte] == 'A' ? 'B' : 'A';
+  auto forged = setup(w.owner, "installation_id=42&setup_action=install&state=" + tampered);
   CHECK(forged.status == 400);
   CHECK(forged.body["error"]["message"] == "the callback's state is not one this server made");
   CHECK(setup(w.owner, "installation_id=42&setup_action=install").status == 400);
@@ -193,19 +200,30 @@ TEST_CASE("installing from Hearth: the signed state brings its admin back linked
   CHECK(unknown.status == 302);
   // (cpp-httplib's client hands header values over percent-decoded.)
   CHECK(unknown.header("Location") == "/orgs/acme/settings?github_error=GitHub has no installation 999 of this App");
-  // The admin who started it, back from GitHub: linked.
-  auto back = setup(w.owner, "installation_id=42&setup_action=install&state=" + state);
+  // The id in the callback is anyone's to write: an installation older than the flow
+  // (another account's, 42) is not linked through it.
+  auto older = setup(w.owner, "installation_id=42&setup_action=install&state=" + state);
+  CHECK(older.status == 302);
+  CHECK(older.header("Location").find("was not made by this installation from Hearth") != std::string::npos);
+  // The admin who started it, back from GitHub with the installation just made: linked.
+  auto back = setup(w.owner, "installation_id=44&setup_action=install&state=" + state);
   CHECK(back.status == 302);
   CHECK(back.header("Location") == "/orgs/acme/settings?github=linked");
   auto shown = w.s->call("GET", "/v1/orgs/acme/github", w.owner).body;
-  CHECK(shown["installation"]["installation_id"] == 42);
+  CHECK(shown["installation"]["installation_id"] == 44);
   CHECK(shown["installation"]["linked_by"] == "olive");
 }
 
 TEST_CASE("linking checks the installation with GitHub, once per organization and per installation") {
   GithubWorld w;
-  // Only admins link.
+  // By id, only server admins link: an org's own owner who is not one cannot take an
+  // installation whose id they learned (it proves nothing about whose it is).
   CHECK(w.s->call("POST", "/v1/orgs/acme/github/installation", w.member, json{{"installation_id", 42}}).status == 403);
+  auto hijacker = w.s->user_with_token("hugo");
+  REQUIRE(w.s->call("POST", "/v1/orgs", hijacker, json{{"name", "Hijack"}}).status == 201);
+  auto hijack = w.s->call("POST", "/v1/orgs/hijack/github/installation", hijacker, json{{"installation_id", 42}});
+  CHECK(hijack.status == 403);
+  CHECK(hijack.body["error"]["message"].get<std::string>().find("for server admins") != std::string::npos);
   auto missing = w.s->call("POST", "/v1/orgs/acme/github/installation", w.owner, json{{"installation_id", 999}});
   CHECK(missing.status == 404);
   CHECK(missing.body["error"]["message"] == "GitHub has no installation 999 of this App");
@@ -239,7 +257,7 @@ TEST_CASE("linking syncs repositories, members and open pull requests over sever
   http::EdgeConfig edge;
   edge.github = github.app(kSecret);
   TestServer s(std::move(edge));
-  auto owner = s.user_with_token("olive");
+  auto owner = s.user_with_token("olive", true);
   REQUIRE(s.call("POST", "/v1/orgs", owner, json{{"name", "Acme"}}).status == 201);
   // Progress is live on the org's GitHub topic, from the position of a read.
   auto read = s.call("GET", "/v1/orgs/acme/github", owner);

@@ -47,7 +47,7 @@ struct GitHubRepoWorld {
                                      [ca](actors::sandbox::RuntimeConfig& rc, actors::session::RunnerConfig&) {
                                        rc.git_ca_file = ca;
                                      });
-    owner = s->user_with_token("olive");
+    owner = s->user_with_token("olive", true);  // a server admin: links by id
     REQUIRE(s->call("POST", "/v1/orgs", owner, json{{"name", "Acme"}}).status == 201);
   }
 
@@ -87,6 +87,7 @@ TEST_CASE("a task on a GitHub repository clones and pushes with installation tok
   REQUIRE(w.s->call("POST", "/v1/orgs/acme/github/installation", w.owner, json{{"installation_id", kInstallation}})
               .status == 200);
   // The sync makes each repository of the installation a repository of the org.
+  w.poll("/v1/orgs/acme/github", [](const json& b) { return b["sync"]["phase"] == "done"; });
   auto repos = w.poll("/v1/orgs/acme/repos", [](const json& b) { return b["items"].size() == 2; });
   auto widgets = GitHubRepoWorld::find(repos, "widgets");
   REQUIRE_MESSAGE(widgets.is_object(), repos.dump());
@@ -122,6 +123,7 @@ TEST_CASE("a task on a GitHub repository clones and pushes with installation tok
   bool read = false, write = false;
   for (std::size_t i = before; i < minted.size(); ++i) {
     const auto& t = minted[i];
+    CAPTURE(t.permissions.dump());
     CHECK(t.repositories == std::vector<std::string>{"widgets"});
     CHECK(t.permissions.size() == 1);
     read = read || t.permissions == json{{"contents", "read"}};

@@ -52,6 +52,7 @@ class FakeGitHub {
     std::string account_type = "Organization";
     bool suspended = false;
     std::vector<std::string> repositories;     // names under `account`, in order
+    Clock::time_point created_at = Clock::now();  // when it was installed
     json permissions = {{"contents", "write"}, {"pull_requests", "write"}, {"metadata", "read"}, {"members", "read"}};
   };
 
@@ -467,6 +468,7 @@ class FakeGitHub {
                       {"account", {{"login", in.account}, {"type", in.account_type}}},
                       {"repository_selection", "selected"}, {"permissions", in.permissions},
                       {"events", {"installation_repositories", "pull_request", "push", "repository"}},
+                      {"created_at", iso8601(in.created_at)},
                       {"suspended_at", in.suspended ? json(iso8601(Clock::now())) : json()}});
   }
 
@@ -519,6 +521,7 @@ class FakeGitHub {
   void install_page(const httplib::Request& req, httplib::Response& res) {
     std::lock_guard lock(mu_);
     if (setup_url_.empty()) return fail(res, 404, "Not Found");
+    installations_.at(setup_installation_).created_at = Clock::now();  // installed now
     std::string state;
     for (unsigned char c : req.get_param_value("state")) {
       static constexpr char kHex[] = "0123456789ABCDEF";

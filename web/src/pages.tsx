@@ -162,6 +162,8 @@ function GithubSection({ org, slug, admin, onRepositories }:
   const { query } = useRoute();
   const callbackError = query.get('github_error');
   const callbackLinked = query.get('github') === 'linked';
+  // Linking by id is for server admins (an id proves nothing about whose it is).
+  const serverAdmin = !!useApp().user?.is_admin;
   const reloadAll = () => { reloadGh(); reloadRepos(); reloadDeliveries(); };
   return (
     <Section title="GitHub" note="A GitHub App installation keeps this organization's repositories and pull requests in step with GitHub.">
@@ -185,9 +187,9 @@ function GithubSection({ org, slug, admin, onRepositories }:
               <p><Act label="Install the App on GitHub" run={async () => {
                 const r = await api('POST', `${org}/github/install`);
                 location.assign(r.url);
-              }} /> <span class="muted">GitHub brings you back here; or install it there and link its installation id below.</span></p>
+              }} /> <span class="muted">GitHub brings you back here, linked.</span></p>
             )}
-            {admin && !linked && (
+            {admin && !linked && serverAdmin && (
               <Form label="Link" onSubmit={async () => { await api('POST', `${org}/github/installation`, { installation_id: Number(installation) }); setInstallation(''); reloadAll(); }}>
                 <label>Installation id <input value={installation} onInput={field(setInstallation)} inputMode="numeric" pattern="[0-9]+" required /></label>
               </Form>
