@@ -397,6 +397,15 @@ Result<Json> repo(ReadContext& ctx, const Json& a) {
   sql::bind_all(*n, a["repo_id"].get<std::string>());
   n->executeStep();
   r["task_count"] = n->getColumn(0).getInt64();
+  if (!r["github"].is_null() && !r["github"]["removed_at"].is_null()) {
+    // Gone from the installation: the live tasks that keep it here.
+    Json live = Json::array();
+    auto t = ctx.statement("SELECT task_id FROM tasks WHERE repo_id = ? AND status NOT IN ('killed', 'archived') "
+                           "ORDER BY task_id");
+    sql::bind_all(*t, a["repo_id"].get<std::string>());
+    while (t->executeStep()) live.push_back(t->getColumn(0).getString());
+    r["live_tasks"] = live;
+  }
   return r;
 }
 

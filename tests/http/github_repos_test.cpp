@@ -3,7 +3,8 @@
 // through a git smart-HTTP server (test::GitHttpsServer) that accepts only installation
 // tokens the fake GitHub minted, narrowed to that repository and to read (clone, fetch)
 // or write (push); repositories added to the installation arrive with their details read
-// from GitHub; one removed while a live task uses it is kept and marked, not deleted.
+// from GitHub; one removed while a live task uses it is kept and marked (its live tasks
+// listed), not deleted; uninstalling the App takes them all away.
 #include <doctest/doctest.h>
 
 #include <fstream>
@@ -178,7 +179,9 @@ TEST_CASE("repositories added to the installation appear, and removed ones go or
     return GitHubRepoWorld::find(b, "gadgets").is_null() && widgets.is_object() &&
            !widgets["github"]["removed_at"].is_null();
   });
-  // No new task on it; the live one is listed in the audit of the change and can end.
+  // The live task that keeps it is listed; no new task on it.
+  auto kept = w.s->call("GET", "/v1/orgs/acme/repos/widgets", w.owner).body;
+  CHECK(kept["live_tasks"] == json::array({task_id}));
   auto refused = w.s->call("POST", "/v1/orgs/acme/tasks", w.owner,
                            json{{"repo", "widgets"}, {"prompt", "more"}, {"agent", "mock"}});
   CHECK(refused.status == 409);
@@ -197,9 +200,13 @@ TEST_CASE("repositories added to the installation appear, and removed ones go or
   w.poll(path, [](const json& b) { return b.value("status", "") == "archived"; });
   CHECK(w.s->call("DELETE", "/v1/orgs/acme/repos/widgets", w.owner).status == 200);
 
-  // Unlinking the installation takes its repositories away.
-  REQUIRE(w.s->call("DELETE", "/v1/orgs/acme/github/installation", w.owner).status == 200);
+  // The App uninstalled on GitHub: its repositories go.
+  json deleted{{"action", "deleted"},
+               {"installation", {{"id", kInstallation}, {"account", {{"login", "acme-corp"}, {"type", "Organization"}}}}},
+               {"sender", {{"login", "ana"}}}};
+  REQUIRE(w.deliver("d-uninstalled", "installation", deleted).status == 202);
   w.poll("/v1/orgs/acme/repos", [](const json& b) { return b["items"].empty(); });
+  CHECK(w.s->call("GET", "/v1/orgs/acme/github", w.owner).body["status"] == "removed");
 }
 
 }  // namespace
