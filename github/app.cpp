@@ -25,23 +25,16 @@ using namespace std::chrono_literals;
 constexpr auto kReuseMargin = 5min;  // a cached token is not handed out closer to its expiry
 
 // "2016-07-11T22:14:10Z" as GitHub writes expires_at; nothing for any other shape.
-std::optional<std::chrono::system_clock::time_point> parse_utc(const std::string& text) {
-  std::tm tm{};
-  char zone = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                  &tm.tm_min, &tm.tm_sec, &zone) != 7 || zone != 'Z')
-    return std::nullopt;
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  return std::chrono::system_clock::from_time_t(timegm(&tm));
-}
-
 // The cache key: the same installation, repositories (in any order) and permissions.
 std::string cache_key(std::int64_t installation_id, const TokenScope& scope) {
   auto repositories = scope.repositories;
   std::sort(repositories.begin(), repositories.end());
+  auto ids = scope.repository_ids;
+  std::sort(ids.begin(), ids.end());
   std::string key = std::to_string(installation_id) + "|";
   for (const auto& r : repositories) key += r + ",";
+  key += "|";
+  for (auto id : ids) key += std::to_string(id) + ",";
   return key + "|" + scope.permissions.dump();
 }
 
@@ -74,6 +67,35 @@ struct App::Impl {
 
 App::App(AppConfig config) : config_(std::move(config)) {}
 App::~App() = default;
+
+std::optional<std::chrono::system_clock::time_point> parse_time(std::string_view text) {
+  // YYYY-MM-DDTHH:MM:SS, then fractions of a second, then Z or ±HH:MM.
+  std::tm tm{};
+  int used = 0;
+  std::string s(text);
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+                  &tm.tm_sec, &used) != 6 || used != 19)
+    return std::nullopt;
+  std::string_view rest = text.substr(19);
+  if (rest.starts_with('.')) {
+    rest.remove_prefix(1);
+    if (rest.empty() || !std::isdigit(static_cast<unsigned char>(rest.front()))) return std::nullopt;
+    while (!rest.empty() && std::isdigit(static_cast<unsigned char>(rest.front()))) rest.remove_prefix(1);
+  }
+  int offset_s = 0;
+  if (rest == "Z") {
+  } else if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':' &&
+             std::isdigit(static_cast<unsigned char>(rest[1])) && std::isdigit(static_cast<unsigned char>(rest[2])) &&
+             std::isdigit(static_cast<unsigned char>(rest[4])) && std::isdigit(static_cast<unsigned char>(rest[5]))) {
+    offset_s = ((rest[1] - '0') * 10 + (rest[2] - '0')) * 3600 + ((rest[4] - '0') * 10 + (rest[5] - '0')) * 60;
+    if (rest[0] == '-') offset_s = -offset_s;
+  } else {
+    return std::nullopt;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return std::chrono::system_clock::from_time_t(timegm(&tm) - offset_s);
+}
 
 Result<std::unique_ptr<App>> App::create(AppConfig config) {
   if (config.app_id.empty()) return Error{ErrorCode::invalid, "the GitHub App id (--github-app-id) is empty"};
@@ -126,6 +148,7 @@ Result<InstallationToken> App::token(std::int64_t installation_id, const TokenSc
   if (!app_token) return app_token.error();
   Json request = Json::object();
   if (!scope.repositories.empty()) request["repositories"] = scope.repositories;
+  if (!scope.repository_ids.empty()) request["repository_ids"] = scope.repository_ids;
   if (!scope.permissions.empty()) request["permissions"] = scope.permissions;
   auto client = impl_->client(config_);
   auto res = client.send("POST", impl_->api.prefix + "/app/installations/" + std::to_string(installation_id) + "/access_tokens",
@@ -133,13 +156,13 @@ Result<InstallationToken> App::token(std::int64_t installation_id, const TokenSc
   if (!res) return res.error();
   ++impl_->minted;
   const auto& body = res->body;
-  auto expires_at = parse_utc(body.is_object() ? body.value("expires_at", "") : "");
+  auto expires_at = parse_time(body.is_object() ? body.value("expires_at", "") : "");
   if (!body.is_object() || !body.contains("token") || !body["token"].is_string() || !expires_at)
     return Error{ErrorCode::internal, "POST /app/installations/" + std::to_string(installation_id) +
                                           "/access_tokens: GitHub's answer has no token or expires_at"};
   InstallationToken minted{body["token"].get<std::string>(), *expires_at};
   spdlog::debug("github.token_minted installation={} repositories={} permissions={}", installation_id,
-                scope.repositories.size(), scope.permissions.dump());
+                scope.repositories.size() + scope.repository_ids.size(), scope.permissions.dump());
   std::lock_guard lock(impl_->mu);
   impl_->tokens[key] = minted;
   return minted;

@@ -49,11 +49,13 @@ struct AppConfig {
   bool configured() const { return !app_id.empty() && !private_key_pem.empty(); }
 };
 
-// What a token is for: the repositories (names without the owner, "hello-world"; empty:
-// every repository of the installation) and the permissions ({"contents": "write"}).
+// What a token is for: the repositories (names without the owner, "hello-world", and/or
+// GitHub's repository ids, which stay across renames; both empty: every repository of
+// the installation) and the permissions ({"contents": "write"}).
 struct TokenScope {
   std::vector<std::string> repositories;
   Json permissions = Json::object();
+  std::vector<std::int64_t> repository_ids;
 };
 
 struct InstallationToken {
@@ -65,6 +67,11 @@ struct InstallationToken {
 // `raw_body` with `secret`, compared in constant time. False for a missing, malformed or
 // sha1 header, and for an empty secret.
 bool signature_valid(std::string_view secret, std::string_view raw_body, std::string_view header);
+
+// A time as GitHub writes it: "2019-05-15T15:20:33Z", with fractions of a second
+// ("2020-05-20T19:31:50.000Z") or an offset ("2019-05-15T08:20:33-07:00"); nullopt for
+// anything else.
+std::optional<std::chrono::system_clock::time_point> parse_time(std::string_view text);
 
 class App {
  public:

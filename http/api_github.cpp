@@ -148,10 +148,15 @@ Result<Reply> link_installation(Context& ctx, github::App& app, std::int64_t id,
   auto routed = ctx.edge.send(dir::kAddress, dir::kLinkInstallation, {{"installation_id", id}, {"org_id", ctx.org_id}},
                               true);
   if (!routed) return routed.error();
-  const auto& account = installation->value("account", Json::object());
+  // GitHub's answer, read without trusting its shape.
+  auto account = installation->contains("account") && (*installation)["account"].is_object() ? (*installation)["account"]
+                                                                                               : Json::object();
+  auto text = [&account](const char* key) {
+    return account.contains(key) && account[key].is_string() ? account[key].get<std::string>() : std::string();
+  };
   return change(ctx, *at, gh::kLink,
-                {{"installation_id", id}, {"account_login", account.value("login", std::string())},
-                 {"account_type", account.value("type", std::string())}, {"by", ctx.caller->username}});
+                {{"installation_id", id}, {"account_login", text("login")}, {"account_type", text("type")},
+                 {"by", ctx.caller->username}});
 }
 
 // By id, for server admins only: anyone can name an installation id, and GitHub cannot

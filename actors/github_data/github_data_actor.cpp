@@ -80,6 +80,7 @@ struct Mirror {
   Json upsert = Json::array();
   Json remove = Json::array();
   bool remove_all = false;
+  bool complete = false;  // `upsert` is every repository: the others are gone
 };
 
 // The row of `repo_id` as the organization takes it; null until its clone URL and
@@ -98,9 +99,9 @@ Json mirror_row(SQLite::Database& db, std::int64_t repo_id) {
 }
 
 Status flush(StepContext& ctx, const Mirror& m) {
-  if (m.upsert.empty() && m.remove.empty() && !m.remove_all) return {};
+  if (m.upsert.empty() && m.remove.empty() && !m.remove_all && !m.complete) return {};
   auto org = ctx.db().execAndGet("SELECT org_id FROM github_meta").getString();
-  Json body{{"upsert", m.upsert}, {"remove", m.remove}, {"remove_all", m.remove_all}};
+  Json body{{"upsert", m.upsert}, {"remove", m.remove}, {"remove_all", m.remove_all}, {"complete", m.complete}};
   return ctx.send(organization::address(org), organization::kGitHubRepos, body);
 }
 
@@ -159,6 +160,9 @@ void apply(StepContext& ctx, const WebhookChange& c, Mirror& mirror) {
         for (const char* table : {"repositories", "pull_requests", "branch_heads", "members"})
           ctx.db().exec(fmt::format("DELETE FROM {}", table));
         mirror.remove_all = true;
+        // A sync still running reads nothing more into it (its pages are ignored).
+        ctx.db().exec("UPDATE github_meta SET sync_phase = 'failed', sync_error = 'the installation was removed' "
+                      "WHERE sync_phase IS NOT NULL AND sync_phase NOT IN ('done', 'failed')");
         break;
       }
       for (const auto& r : c.repositories) upsert_repository(ctx, r, mirror);
@@ -298,21 +302,22 @@ void record_delivery(StepContext& ctx, const Json& b, const WebhookChange& c, co
 // repository reading its metadata only.
 Status fetch_details(const std::shared_ptr<github::App>& app, StepContext& ctx, const WebhookChange& c) {
   if (!app || c.kind != ChangeKind::repositories_added) return {};
-  std::vector<std::string> missing;
+  std::vector<std::pair<std::int64_t, std::string>> missing;
   for (const auto& r : c.repositories)
-    if (mirror_row(ctx.db(), r.id).is_null()) missing.push_back(r.full_name);
+    if (mirror_row(ctx.db(), r.id).is_null()) missing.emplace_back(r.id, r.full_name);
   auto installation = linked_installation(ctx.db());
   if (missing.empty() || !installation) return {};
   auto job = ctx.spawn_io("github repositories", kRepoDetails, Json::object(),
                           [app, missing, id = *installation](std::stop_token stop) -> Result<Json> {
-                            Json rows = Json::array();
-                            for (const auto& full : missing) {
-                              auto name = full.substr(full.find('/') + 1);
-                              auto r = app->get(id, {{name}, {{"metadata", "read"}}}, "/repos/" + full, stop);
-                              if (!r) return r.error();
-                              rows.push_back(repository_row(*r));
+                            // One that cannot be read is left for the next sync; the others go on.
+                            Json rows = Json::array(), failed = Json::array();
+                            for (const auto& [repo_id, full] : missing) {
+                              auto r = app->get(id, {{}, {{"metadata", "read"}}, {repo_id}}, "/repos/" + full, stop);
+                              if (!r && r.error().code == ErrorCode::interrupted) return r.error();
+                              if (!r) failed.push_back({{"full_name", full}, {"error", r.error().message}});
+                              else rows.push_back(repository_row(*r));
                             }
-                            return Json{{"repositories", rows}};
+                            return Json{{"repositories", rows}, {"failed", failed}};
                           });
   if (!job) return job.error();
   return {};
@@ -324,6 +329,9 @@ Result<Json> on_repo_details(StepContext& ctx, const Json& b) {
     spdlog::warn("github.repositories.details_failed actor={} error=\"{}\"", ctx.address().display(), error.message);
     return Json{{"error", error.message}};  // the next sync fills them in
   }
+  for (const auto& f : b["result"].value("failed", Json::array()))
+    spdlog::warn("github.repository.details_failed actor={} repository={} error=\"{}\"", ctx.address().display(),
+                 f.value("full_name", std::string()), f.value("error", std::string()));
   Mirror mirror;
   for (const auto& r : b["result"].value("repositories", Json::array())) {
     if (!mirror_row(ctx.db(), r.at("id").get<std::int64_t>()).is_null()) continue;
@@ -341,8 +349,10 @@ Result<Json> on_repo_details(StepContext& ctx, const Json& b) {
   return Json{{"repositories", mirror.upsert.size()}};
 }
 
+// Whether delivery `delivery_id` was taken already (applied, ignored, kept unrouted or
+// forwarded); one rejected may come again (after a link, GitHub's own redelivery).
 bool delivery_kept(StepContext& ctx, const std::string& delivery_id) {
-  auto q = ctx.statement("SELECT 1 FROM deliveries WHERE delivery_id = ?");
+  auto q = ctx.statement("SELECT 1 FROM deliveries WHERE delivery_id = ? AND outcome != 'rejected'");
   sql::bind_all(*q, delivery_id);
   bool kept = q->executeStep();
   q->reset();
@@ -429,6 +439,8 @@ Result<Json> on_sync_page(StepContext& ctx, const Json& b) {
   auto generation = b.at("generation").get<std::int64_t>();
   if (generation != current_generation(ctx.db()) || !sync_running(ctx.db()))
     return Json{{"ignored", "from a sync that is over"}};
+  if (auto st = ctx.db().execAndGet("SELECT status FROM github_meta").getString(); st != "connected")
+    return Json{{"ignored", "the installation is " + st}};
   auto at = now();
   Mirror mirror;
   for (const auto& r : b.value("repositories", Json::array())) {
@@ -487,11 +499,6 @@ Result<Json> on_sync_done(StepContext& ctx, const Json& b) {
     return Json{{"phase", "failed"}, {"error", error.message}};
   }
   // Rows the sync did not see are gone from GitHub (pull requests: no longer open).
-  Mirror mirror;
-  auto gone = ctx.statement("SELECT repo_id FROM repositories WHERE sync_generation < ?");
-  sql::bind_all(*gone, generation);
-  while (gone->executeStep()) mirror.remove.push_back(gone->getColumn(0).getInt64());
-  if (auto st = flush(ctx, mirror); !st) return st.error();
   for (const char* sweep : {"DELETE FROM repositories WHERE sync_generation < ?",
                             "DELETE FROM members WHERE sync_generation < ?",
                             "DELETE FROM pull_requests WHERE sync_generation < ? AND state IN ('open', 'draft')"}) {
@@ -500,6 +507,14 @@ Result<Json> on_sync_done(StepContext& ctx, const Json& b) {
     del->exec();
   }
   ctx.db().exec("DELETE FROM pull_requests WHERE repo_id NOT IN (SELECT repo_id FROM repositories)");
+  // The organization is told the whole set (its repositories from GitHub are these and
+  // no others), which also mends anything it missed.
+  Mirror mirror;
+  mirror.complete = true;
+  auto all = ctx.statement("SELECT repo_id FROM repositories ORDER BY repo_id");
+  while (all->executeStep())
+    if (auto row = mirror_row(ctx.db(), all->getColumn(0).getInt64()); !row.is_null()) mirror.upsert.push_back(row);
+  if (auto st = flush(ctx, mirror); !st) return st.error();
   auto up = ctx.statement("UPDATE github_meta SET sync_phase = 'done', last_sync_at = ?, updated_at = ?");
   sql::bind_all(*up, now(), now());
   up->exec();
@@ -617,8 +632,9 @@ Result<std::string> git_token(Host& host, github::App& app, const std::string& o
                               bool write, std::stop_token stop) {
   auto access = host.call(address(org_id), kGitAccess, {{"repo_id", repo_id}});
   if (!access) return access.error();
+  // Narrowed by id, which a rename does not change.
   auto token = app.token((*access)["installation_id"].get<std::int64_t>(),
-                         {{(*access)["name"].get<std::string>()}, {{"contents", write ? "write" : "read"}}}, stop);
+                         {{}, {{"contents", write ? "write" : "read"}}, {repo_id}}, stop);
   if (!token) return token.error();
   return token->value;
 }

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "github/app.h"
+
 namespace hearth::actors::github_data {
 namespace {
 
@@ -152,12 +154,8 @@ std::int64_t installation_of(const Json& payload) {
 }
 
 std::int64_t parse_github_time(std::string_view t) {
-  std::tm tm{};
-  if (t.size() != 20 || t[4] != '-' || t[7] != '-' || t[10] != 'T' || t[13] != ':' || t[16] != ':' || t[19] != 'Z')
-    return 0;
-  std::string s(t);
-  if (!strptime(s.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm)) return 0;
-  return static_cast<std::int64_t>(timegm(&tm)) * 1000;
+  auto at = github::parse_time(t);
+  return at ? std::chrono::duration_cast<std::chrono::milliseconds>(at->time_since_epoch()).count() : 0;
 }
 
 Result<WebhookChange> parse_delivery(std::string_view event, const Json& payload) {

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <optional>
 #include <random>
+#include <set>
 
 #include "actors/directory/directory_actor.h"
 #include "actors/host/index_update.h"
@@ -310,18 +311,13 @@ std::optional<std::string> github_repo(SQLite::Database& db, std::int64_t github
   return q.getColumn(0).getString();
 }
 
-// One repository of the installation, as the github-data actor sends it. A repository
-// connected by URL before (the same clone URL) becomes this one; an id stays across
-// renames.
+// One repository of the installation, as the github-data actor sends it; its id here
+// stays across renames. A repository connected by URL before is left as it is (its own
+// credential, its own tasks): the GitHub one is another, named apart.
 Json upsert_github_repo(StepContext& ctx, const Json& g) {
   auto github_id = g.at("github_id").get<std::int64_t>();
   auto credential = fmt::format("github:{}", github_id);
   auto id = github_repo(ctx.db(), github_id);
-  if (!id) {
-    SQLite::Statement same(ctx.db(), "SELECT repo_id FROM repos WHERE url = ? AND github_id IS NULL");
-    sql::bind_all(same, g.at("clone_url").get<std::string>());
-    if (same.executeStep()) id = same.getColumn(0).getString();
-  }
   bool added = !id;
   if (added) {
     auto full = g.at("full_name").get<std::string>();
@@ -369,9 +365,15 @@ Result<Json> github_repos(StepContext& ctx, const Json& b) {
   Json changed = Json::array(), removed = Json::array();
   for (const auto& g : b.value("upsert", Json::array())) changed.push_back(upsert_github_repo(ctx, g));
   std::vector<std::string> gone;
-  if (b.value("remove_all", false)) {
-    auto q = ctx.statement("SELECT repo_id FROM repos WHERE github_id IS NOT NULL ORDER BY repo_id");
-    while (q->executeStep()) gone.push_back(q->getColumn(0).getString());
+  if (b.value("remove_all", false) || b.value("complete", false)) {
+    // All of them, or (complete) those not in `upsert`; one kept for its live tasks goes
+    // once they have ended.
+    std::set<std::int64_t> listed;
+    if (!b.value("remove_all", false))
+      for (const auto& g : b.value("upsert", Json::array())) listed.insert(g.at("github_id").get<std::int64_t>());
+    auto q = ctx.statement("SELECT repo_id, github_id FROM repos WHERE github_id IS NOT NULL ORDER BY repo_id");
+    while (q->executeStep())
+      if (!listed.count(q->getColumn(1).getInt64())) gone.push_back(q->getColumn(0).getString());
   }
   for (const auto& github_id : b.value("remove", Json::array()))
     if (auto id = github_repo(ctx.db(), github_id.get<std::int64_t>())) gone.push_back(*id);

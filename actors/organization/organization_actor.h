@@ -25,7 +25,8 @@ inline constexpr const char* kSetSettings = "organization.command.set_settings";
 inline constexpr const char* kAddRepo = "organization.command.add_repo";
 inline constexpr const char* kRemoveRepo = "organization.command.remove_repo";  // {repo_id}
 // From the github-data actor: {upsert?: [{github_id, full_name, clone_url, default_branch,
-// html_url, archived}], remove?: [github_id], remove_all?}. The installation's
+// html_url, archived}], remove?: [github_id], remove_all?, complete? (upsert lists every
+// one: the others are gone; after each full sync)}. The installation's
 // repositories as repositories of the org (credential "github:<id>"); one that leaves
 // while live tasks use it is kept and marked (github.removed_at), its tasks listed.
 inline constexpr const char* kGitHubRepos = "organization.command.github_repos";

@@ -183,10 +183,13 @@ Result<Json> run_git_flow(sandbox::Runtime& rt, const GitPlan& plan, std::stop_t
   if (!provider) return provider.error();
   sb::ExecRequest base;
   if (auto st = rt.prepare(plan.sandbox, base); !st) return st.error();
-  // Pushing flows write to the remote; the others only read it.
-  auto access = plan.kind == GitFlow::push || plan.kind == GitFlow::merge ? sandbox::GitAccess::write
-                                                                          : sandbox::GitAccess::read;
-  auto origin = rt.origin(plan.org_id, plan.repo_url, plan.git_credential, access, server_stop);
+  // Pushing flows write to the remote and sync reads it; the others stay in the sandbox
+  // and need no credential (so they work while GitHub is down or the repository left the
+  // installation).
+  bool writes = plan.kind == GitFlow::push || plan.kind == GitFlow::merge;
+  bool remote_flow = writes || plan.kind == GitFlow::sync;
+  auto origin = rt.origin(plan.org_id, plan.repo_url, remote_flow ? plan.git_credential : std::string(),
+                          writes ? sandbox::GitAccess::write : sandbox::GitAccess::read, server_stop);
   if (!origin) return origin.error();
   sb::SandboxGit git(**provider, rt.dir(plan.sandbox), base, *origin);
 

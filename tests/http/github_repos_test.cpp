@@ -10,9 +10,11 @@
 #include <fstream>
 #include <iterator>
 
+#include "actors/organization/organization_actor.h"
 #include "github/app.h"
 #include "tests/support/fake_github.h"
 #include "tests/support/git_https_server.h"
+#include "tests/support/test_host.h"
 #include "tests/support/test_server.h"
 
 namespace hearth::test {
@@ -145,6 +147,16 @@ TEST_CASE("a task on a GitHub repository clones and pushes with installation tok
     CHECK(task.dump().find(t.value) == std::string::npos);
     CHECK(op.dump().find(t.value) == std::string::npos);
   }
+
+  // Should the organization miss a change (here: told a repository went that did not),
+  // the next full sync mends it: it tells the organization the whole set.
+  auto org_id = w.s->call("GET", "/v1/orgs/acme", w.owner).body["id"].get<std::string>();
+  auto gadgets = GitHubRepoWorld::find(repos, "gadgets");
+  REQUIRE(w.s->host->send(actors::organization::address(org_id), actors::organization::kGitHubRepos,
+                          json{{"remove", {gadgets["github"]["repository_id"]}}}, waiting()).ok());
+  CHECK(GitHubRepoWorld::find(w.s->call("GET", "/v1/orgs/acme/repos", w.owner).body, "gadgets").is_null());
+  REQUIRE(w.s->call("POST", "/v1/orgs/acme/github/sync", w.owner).status == 202);
+  w.poll("/v1/orgs/acme/repos", [](const json& b) { return GitHubRepoWorld::find(b, "gadgets").is_object(); });
 }
 
 TEST_CASE("repositories added to the installation appear, and removed ones go or stay marked while a live task uses them") {

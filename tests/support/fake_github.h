@@ -488,6 +488,15 @@ class FakeGitHub {
         return fail(res, 422, "There is at least one repository that does not exist or is not accessible to the parent installation.");
       token.repositories.push_back(name);
     }
+    for (const auto& item : body.value("repository_ids", json::array())) {  // recorded by name
+      auto id = item.is_number_integer() ? item.get<std::int64_t>() : 0;
+      auto it = std::find_if(in.repositories.begin(), in.repositories.end(), [&](const std::string& name) {
+        return repo_ids_.count({in.id, name}) && repo_ids_.at({in.id, name}) == id;
+      });
+      if (it == in.repositories.end())
+        return fail(res, 422, "There is at least one repository that does not exist or is not accessible to the parent installation.");
+      token.repositories.push_back(*it);
+    }
     if (body.contains("permissions")) {
       token.permissions = json::object();
       for (const auto& [name, level] : body["permissions"].items()) {

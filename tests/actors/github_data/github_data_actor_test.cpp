@@ -100,13 +100,22 @@ TEST_CASE("a linked organization applies each delivery once, however often GitHu
   REQUIRE(late.ok());
   CHECK(late->result["outcome"] == "duplicate");
   CHECK(g.read(gh::kPullRequests)["items"].empty());
+  // A delivery kept as rejected is not one taken: it may come again and apply.
+  auto foreign = pull_request("opened", "open", false);
+  foreign["installation"]["id"] = 99;
+  REQUIRE(g.deliver("d-3", "pull_request", foreign).ok());
+  auto retried = g.host.send(g.at, gh::kWebhook,
+                             {{"delivery_id", "d-3"}, {"event", "pull_request"}, {"payload", pull_request("reopened", "open", false)}},
+                             waiting());
+  REQUIRE(retried.ok());
+  CHECK(retried->result["outcome"] == "applied");
   // Each accepted delivery is in the organization's audit log.
   REQUIRE(eventually([&] {
     auto log = g.host.call(actors::audit::address("o_1"), actors::audit::kList, {{"limit", 50}});
     if (!log.ok()) return false;
     int webhooks = 0;
     for (const auto& e : (*log)["items"]) webhooks += e["kind"] == "github.webhook.pull_request";
-    return webhooks == 2;
+    return webhooks == 3;  // opened, closed, and the rejected one retried
   }));
 }
 

@@ -151,6 +151,13 @@ TEST_CASE("a delivery of a followed event without what it must carry is invalid,
   CHECK_FALSE(parse_delivery("push", Json::array()).ok());
   CHECK(actors::github_data::parse_github_time("2019-05-15T15:20:33Z") == 1'557'933'633'000);
   CHECK(actors::github_data::parse_github_time("yesterday") == 0);
+  // As GitHub also writes them: with milliseconds (installations), with an offset.
+  CHECK(actors::github_data::parse_github_time("2019-05-15T15:20:33.000Z") == 1'557'933'633'000);
+  CHECK(actors::github_data::parse_github_time("2019-05-15T08:20:33-07:00") == 1'557'933'633'000);
+  CHECK(actors::github_data::parse_github_time("2019-05-15T17:20:33+02:00") == 1'557'933'633'000);
+  for (const char* bad : {"2019-05-15T15:20:33", "2019-05-15T15:20:33.Z", "2019-05-15T15:20:33+0200",
+                          "2019-05-15 15:20:33Z", "2019-05-15T15:20:33Zjunk"})
+    CHECK_MESSAGE(actors::github_data::parse_github_time(bad) == 0, bad);
 }
 
 }  // namespace
