@@ -179,16 +179,18 @@ Result<Json> App::get(std::int64_t installation_id, const TokenScope& scope, con
   return std::move(res->body);
 }
 
-Result<Json> App::get_all(std::int64_t installation_id, const TokenScope& scope, const std::string& path,
-                          const std::string& items_key, const PageProgress& on_page, std::stop_token stop) {
-  auto token = this->token(installation_id, scope, stop);
-  if (!token) return token.error();
-  auto client = impl_->client(config_);
+namespace {
+
+// Every page of `path` (GitHub's Link rel="next", on the base's origin only), as `client`
+// with `authorization` reads them: the arrays, or for object answers the array under
+// `items_key`.
+Result<Json> all_pages(RestClient& client, const std::string& prefix, const std::string& authorization,
+                       const std::string& path, const std::string& items_key, const App::PageProgress& on_page,
+                       std::stop_token stop) {
   Json items = Json::array();
-  std::string target = impl_->api.prefix + with_page_size(path);
+  std::string target = prefix + with_page_size(path);
   while (!target.empty()) {
-    auto res = client.send("GET", target, "token " + token->value, nullptr, stop);
-    if (!res && res.error().code == ErrorCode::unauthorized) impl_->forget(installation_id, scope);
+    auto res = client.send("GET", target, authorization, nullptr, stop);
     if (!res) return res.error();
     const Json& page = items_key.empty() ? res->body : res->body.is_object() ? res->body.value(items_key, Json()) : Json();
     if (!page.is_array())
@@ -205,6 +207,53 @@ Result<Json> App::get_all(std::int64_t installation_id, const TokenScope& scope,
     target = *next;
   }
   return items;
+}
+
+}  // namespace
+
+Result<Json> App::get_all(std::int64_t installation_id, const TokenScope& scope, const std::string& path,
+                          const std::string& items_key, const PageProgress& on_page, std::stop_token stop) {
+  auto token = this->token(installation_id, scope, stop);
+  if (!token) return token.error();
+  auto client = impl_->client(config_);
+  auto items = all_pages(client, impl_->api.prefix, "token " + token->value, path, items_key, on_page, stop);
+  if (!items && items.error().code == ErrorCode::unauthorized) impl_->forget(installation_id, scope);
+  return items;
+}
+
+Result<std::string> App::user_token(const std::string& code, std::stop_token stop) {
+  if (!oauth_configured())
+    return Error{ErrorCode::unavailable, "the GitHub App has no OAuth client configured (--github-client-id, "
+                                         "--github-client-secret)"};
+  auto web = BaseUrl::parse(config_.web_url);
+  if (!web) return web.error();
+  // GitHub's OAuth endpoint answers JSON when asked for it (not the API's media type).
+  RestClient client(*web, config_.request_timeout, config_.max_rate_limit_wait);
+  Json request{{"client_id", config_.client_id}, {"client_secret", config_.client_secret}, {"code", code}};
+  auto res = client.send("POST", web->prefix + "/login/oauth/access_token", "", &request, stop, "application/json");
+  if (!res) return res.error();
+  const auto& body = res->body;
+  if (body.is_object() && body.contains("error")) {
+    auto why = body.contains("error_description") && body["error_description"].is_string()
+                   ? body["error_description"].get<std::string>()
+                   : body["error"].is_string() ? body["error"].get<std::string>() : std::string("refused");
+    return Error{ErrorCode::unauthorized, "GitHub did not accept the authorization: " + why};
+  }
+  if (!body.is_object() || !body.contains("access_token") || !body["access_token"].is_string())
+    return Error{ErrorCode::internal, "POST /login/oauth/access_token: GitHub's answer has no access_token"};
+  return body["access_token"].get<std::string>();
+}
+
+Result<bool> App::user_has_installation(const std::string& user_token, std::int64_t installation_id,
+                                        std::stop_token stop) {
+  auto client = impl_->client(config_);
+  auto items = all_pages(client, impl_->api.prefix, "Bearer " + user_token, "/user/installations", "installations", {},
+                         stop);
+  if (!items) return items.error();
+  for (const auto& i : *items)
+    if (i.is_object() && i.contains("id") && i["id"].is_number_integer() && i["id"].get<std::int64_t>() == installation_id)
+      return true;
+  return false;
 }
 
 std::size_t App::tokens_minted() const { return impl_->minted.load(); }

@@ -112,6 +112,19 @@ class App {
   Result<Json> get(std::int64_t installation_id, const TokenScope& scope, const std::string& path,
                    std::stop_token stop = {});
 
+  // --- A person's GitHub identity (OAuth, through the App's client id and secret) -----
+  bool oauth_configured() const { return !config_.client_id.empty() && !config_.client_secret.empty(); }
+  // The user access token GitHub gives for `code` (its web flow: POST
+  // <web_url>/login/oauth/access_token). Fails unauthorized with GitHub's description
+  // for a bad, expired or used code (GitHub answers those with HTTP 200 and an "error"),
+  // unavailable when GitHub cannot be reached. The token is for the caller to use at once
+  // and drop: never logged, never stored here.
+  Result<std::string> user_token(const std::string& code, std::stop_token stop = {});
+  // Whether the person whose user token this is can see installation `installation_id`
+  // of this App (GET /user/installations, every page).
+  Result<bool> user_has_installation(const std::string& user_token, std::int64_t installation_id,
+                                     std::stop_token stop = {});
+
   // Tokens minted so far (tests: each operation mints its own, the cache reuses them).
   std::size_t tokens_minted() const;
 

@@ -117,12 +117,10 @@ Result<std::string> RestClient::target_of(std::string_view url) const {
 
 Result<RestResponse> RestClient::send(std::string_view method, const std::string& target,
                                       const std::string& authorization, const nlohmann::json* body,
-                                      std::stop_token stop) {
+                                      std::stop_token stop, const std::string& accept) {
   const std::string what = std::string(method) + " " + std::string(path_of(target));
-  const httplib::Headers headers{{"Accept", "application/vnd.github+json"},
-                                 {"X-GitHub-Api-Version", "2022-11-28"},
-                                 {"User-Agent", "hearth"},
-                                 {"Authorization", authorization}};
+  httplib::Headers headers{{"Accept", accept}, {"X-GitHub-Api-Version", "2022-11-28"}, {"User-Agent", "hearth"}};
+  if (!authorization.empty()) headers.emplace("Authorization", authorization);
   auto waited = std::chrono::milliseconds::zero();
   for (;;) {
     if (stop.stop_requested()) return Error{ErrorCode::interrupted, what + ": stopped before GitHub answered"};

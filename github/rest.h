@@ -64,8 +64,11 @@ class RestClient {
   // A 2xx answers its response; otherwise an Error naming the method, the path and
   // GitHub's message: 401 unauthorized, 403 forbidden, 404 not_found, 422 invalid, 5xx
   // and unreachable unavailable, others internal. `authorization` is never in a message.
+  // `accept`: the Accept header (the API's media type unless told otherwise); an empty
+  // `authorization` sends none.
   Result<RestResponse> send(std::string_view method, const std::string& target, const std::string& authorization,
-                            const nlohmann::json* body, std::stop_token stop);
+                            const nlohmann::json* body, std::stop_token stop,
+                            const std::string& accept = "application/vnd.github+json");
 
   // The target (path and query) of `url`, an absolute URL GitHub gave (a Link), when it
   // is on the base's origin; invalid when it points elsewhere (a token must not follow).

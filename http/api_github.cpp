@@ -122,10 +122,8 @@ Result<Reply> show(Context& ctx) {
 }
 
 // Links installation `id` to the caller's org (ctx.org_id), once GitHub says it exists
-// for this App and is not suspended and, with `created_after` (unix ms), that it was
-// created then or later.
-Result<Reply> link_installation(Context& ctx, github::App& app, std::int64_t id,
-                                std::optional<std::int64_t> created_after = std::nullopt) {
+// for this App and is not suspended.
+Result<Reply> link_installation(Context& ctx, github::App& app, std::int64_t id) {
   auto installation = app.installation(id);
   if (!installation) {
     if (installation.error().code == ErrorCode::not_found)
@@ -134,15 +132,6 @@ Result<Reply> link_installation(Context& ctx, github::App& app, std::int64_t id,
   }
   if (installation->contains("suspended_at") && !(*installation)["suspended_at"].is_null())
     return Error{ErrorCode::conflict, fmt::format("GitHub installation {} is suspended; unsuspend it on GitHub first", id)};
-  if (created_after) {
-    auto created = installation->contains("created_at") && (*installation)["created_at"].is_string()
-                       ? gh::parse_github_time((*installation)["created_at"].get<std::string>())
-                       : 0;
-    if (created < *created_after)
-      return Error{ErrorCode::forbidden,
-                   fmt::format("GitHub installation {} was not made by this installation from Hearth (it is older); a "
-                               "server admin can link it by its id", id)};
-  }
   auto at = org_data(ctx);
   if (!at) return at.error();
   auto routed = ctx.edge.send(dir::kAddress, dir::kLinkInstallation, {{"installation_id", id}, {"org_id", ctx.org_id}},
@@ -191,8 +180,7 @@ Result<Reply> install(Context& ctx) {
                                       "install URL"};
   if (!ctx.edge.config.master_key) return Error{ErrorCode::unavailable, "this server has no master key"};
   auto expires = storage::now_ms() + kStateLifetimeMs;
-  Json state{{"org_id", ctx.org_id}, {"org", ctx.org_slug}, {"user_id", ctx.caller->user_id},
-             {"issued_at", storage::now_ms()}, {"expires_at", expires}};
+  Json state{{"org_id", ctx.org_id}, {"org", ctx.org_slug}, {"user_id", ctx.caller->user_id}, {"expires_at", expires}};
   auto sealed = ctx.edge.config.master_key->seal(kStateContext, state.dump());
   return Reply{200, {{"url", (*a)->install_url(sealed.nonce + "." + sealed.ciphertext)}, {"expires_at", expires}}};
 }
@@ -217,12 +205,14 @@ Result<Json> open_state(Context& ctx, const std::string& text) {
   return state;
 }
 
-// GET /v1/github/setup?installation_id=&setup_action=&state=: where GitHub sends the
-// person after installing (the App's Setup URL). The state says which org and who; the
-// caller must be that user and still an admin of that org. The installation_id in the
-// URL is anyone's to write, so only an installation GitHub says was created after the
-// state was issued is linked (one made in this flow). Then the person is sent back to
-// the org's settings page (with the error, if linking failed).
+// GET /v1/github/setup?installation_id=&setup_action=&state=&code=: where GitHub sends
+// the person after installing (the App's user authorization callback URL, with "Request
+// user authorization (OAuth) during installation"). The state says which org and who;
+// the caller must be that user and still an admin of that org. The installation_id in
+// the URL is anyone's to write: the code proves which GitHub user came back, and only an
+// installation that user can see (GET /user/installations with their token, used once
+// and dropped) is linked. Then the person is sent back to the org's settings page (with
+// the reason, if nothing was linked).
 Result<Reply> setup(Context& ctx) {
   auto a = app(ctx);
   if (!a) return a.error();
@@ -248,10 +238,23 @@ Result<Reply> setup(Context& ctx) {
                                                   "link it here once they have"));
   auto id = ctx.int_query("installation_id", 0, 1, INT64_MAX);
   if (!id || *id == 0) return Error{ErrorCode::invalid, "the callback carries no valid installation_id"};
-  // GitHub's clock and ours may differ by a little.
-  auto issued = (*state).value("issued_at", std::int64_t{0}) - 60'000;
-  auto linked = link_installation(ctx, **a, *id, issued);
-  if (!linked) return back("?github_error=" + percent_encoded(linked.error().message));
+  auto fail = [&](const std::string& why) { return back("?github_error=" + percent_encoded(why)); };
+  if (!(*a)->oauth_configured())
+    return fail(fmt::format("this server's GitHub App has no OAuth client (--github-client-id, --github-client-secret), "
+                            "so Hearth cannot check that installation {} is yours; a server admin can link it by its id",
+                            *id));
+  auto code = ctx.query("code");
+  if (code.empty())
+    return fail("GitHub sent no authorization code: turn on \"Request user authorization (OAuth) during installation\" "
+                "in the App's settings (docs/github.md)");
+  auto user_token = (*a)->user_token(code);
+  if (!user_token) return fail(user_token.error().message);
+  auto theirs = (*a)->user_has_installation(*user_token, *id);
+  if (!theirs) return fail(theirs.error().message);
+  if (!*theirs)
+    return fail(fmt::format("your GitHub account cannot see installation {} of this App, so it was not linked", *id));
+  auto linked = link_installation(ctx, **a, *id);
+  if (!linked) return fail(linked.error().message);
   return back("?github=linked");
 }
 

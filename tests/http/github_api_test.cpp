@@ -25,9 +25,8 @@ struct GithubWorld {
   std::string owner, member;
 
   GithubWorld() {
-    auto installed = FakeGitHub::Clock::now() - std::chrono::hours(24);
-    github.add_installation({.id = 42, .account = "acme-corp", .repositories = {"web", "api"}, .created_at = installed});
-    github.add_installation({.id = 43, .account = "paused-corp", .suspended = true, .created_at = installed});
+    github.add_installation({.id = 42, .account = "acme-corp", .repositories = {"web", "api"}});
+    github.add_installation({.id = 43, .account = "paused-corp", .suspended = true});
     github::AppConfig config = github.app()->config();
     config.webhook_secret = kSecret;
     config.slug = "hearth-test";
@@ -166,7 +165,7 @@ TEST_CASE("deliveries for an installation no organization links are kept unroute
   CHECK(w.s->call("GET", "/v1/orgs/acme/github/pulls?state=merged", w.member).body["items"].size() == 1);
 }
 
-TEST_CASE("installing from Hearth: the signed state brings its admin back linked, and a forged, foreign or missing one links nothing") {
+TEST_CASE("installing from Hearth links only an installation the returning GitHub user can see, for the admin who started it") {
   GithubWorld w;
   auto beta_owner = w.s->user_with_token("bea");
   REQUIRE(w.s->call("POST", "/v1/orgs/acme/members", w.owner, json{{"username", "bea"}, {"role", "admin"}}).status == 201);
@@ -176,37 +175,55 @@ TEST_CASE("installing from Hearth: the signed state brings its admin back linked
   auto url = started.body["url"].get<std::string>();
   auto at = url.find("?state=");
   REQUIRE(at != std::string::npos);
-  CHECK(url.substr(0, at) == "https://github.com/apps/hearth-test/installations/new");
+  CHECK(url.substr(0, at) == w.github.url() + "/apps/hearth-test/installations/new");
   auto state = url.substr(at + 7);  // percent-encoded, as GitHub hands it back
-  // The admin installs the App on GitHub now: installation 44.
+  // olive installs the App on GitHub as olive-gh: installation 44. Installation 42 is
+  // another account's, which mallory (another GitHub user) wants linked to acme.
   w.github.add_installation({.id = 44, .account = "acme-new"});
+  w.github.add_user("olive-gh", {44});
+  w.github.add_user("mallory", {});
   auto setup = [&](const std::string& token, const std::string& query) {
     return w.s->call("GET", "/v1/github/setup?" + query, token);
   };
+  auto with = [&](std::int64_t installation, const std::string& code) {
+    return fmt::format("installation_id={}&setup_action=install&state={}&code={}", installation, state, code);
+  };
   // Nobody signed in, another admin of the org, a state not made here, none at all.
-  CHECK(setup("", "installation_id=42&setup_action=install&state=" + state).status == 401);
-  CHECK(setup(beta_owner, "installation_id=42&setup_action=install&state=" + state).status == 403);
+  CHECK(setup("", with(44, w.github.issue_code("olive-gh"))).status == 401);
+  CHECK(setup(beta_owner, with(44, w.github.issue_code("olive-gh"))).status == 403);
   auto tampered = state;
   auto at_byte = tampered.find('.') + 1;
   while (!std::isalnum(static_cast<unsigned char>(tampered[at_byte]))) ++at_byte;
   tampered[at_byte] = tampered[at_byte] == 'A' ? 'B' : 'A';
-  auto forged = setup(w.owner, "installation_id=42&setup_action=install&state=" + tampered);
+  auto forged = setup(w.owner, "installation_id=44&setup_action=install&code=x&state=" + tampered);
   CHECK(forged.status == 400);
   CHECK(forged.body["error"]["message"] == "the callback's state is not one this server made");
-  CHECK(setup(w.owner, "installation_id=42&setup_action=install").status == 400);
+  CHECK(setup(w.owner, "installation_id=44&setup_action=install&code=x").status == 400);
+  // Back on the settings page with the reason: no code (the App does not ask GitHub for
+  // one); an id the returning GitHub user cannot see (another account's, or unknown);
+  // a code used already.
+  auto error_of = [](const ApiResponse& r) {
+    CHECK(r.status == 302);
+    // (cpp-httplib's client hands header values over percent-decoded.)
+    auto location = r.header("Location");
+    const std::string prefix = "/orgs/acme/settings?github_error=";
+    return location.starts_with(prefix) ? location.substr(prefix.size()) : "not an error: " + location;
+  };
+  CHECK(error_of(setup(w.owner, "installation_id=44&setup_action=install&state=" + state)).find("no authorization code") !=
+        std::string::npos);
+  CHECK(error_of(setup(w.owner, with(42, w.github.issue_code("olive-gh")))) ==
+        "your GitHub account cannot see installation 42 of this App, so it was not linked");
+  CHECK(error_of(setup(w.owner, with(44, w.github.issue_code("mallory")))) ==
+        "your GitHub account cannot see installation 44 of this App, so it was not linked");
+  CHECK(error_of(setup(w.owner, with(999, w.github.issue_code("olive-gh")))).find("cannot see installation 999") !=
+        std::string::npos);
+  auto code = w.github.issue_code("olive-gh");
+  setup(w.owner, with(999, code));  // spends the code
+  CHECK(error_of(setup(w.owner, with(44, code))) ==
+        "GitHub did not accept the authorization: The code passed is incorrect or expired.");
   CHECK(w.s->call("GET", "/v1/orgs/acme/github", w.owner).body["installation"].is_null());
-  // An installation GitHub does not know: back to the settings page, saying so.
-  auto unknown = setup(w.owner, "installation_id=999&setup_action=install&state=" + state);
-  CHECK(unknown.status == 302);
-  // (cpp-httplib's client hands header values over percent-decoded.)
-  CHECK(unknown.header("Location") == "/orgs/acme/settings?github_error=GitHub has no installation 999 of this App");
-  // The id in the callback is anyone's to write: an installation older than the flow
-  // (another account's, 42) is not linked through it.
-  auto older = setup(w.owner, "installation_id=42&setup_action=install&state=" + state);
-  CHECK(older.status == 302);
-  CHECK(older.header("Location").find("was not made by this installation from Hearth") != std::string::npos);
-  // The admin who started it, back from GitHub with the installation just made: linked.
-  auto back = setup(w.owner, "installation_id=44&setup_action=install&state=" + state);
+  // The admin who started it, back as the GitHub user who installed it: linked.
+  auto back = setup(w.owner, with(44, w.github.issue_code("olive-gh")));
   CHECK(back.status == 302);
   CHECK(back.header("Location") == "/orgs/acme/settings?github=linked");
   auto shown = w.s->call("GET", "/v1/orgs/acme/github", w.owner).body;

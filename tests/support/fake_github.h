@@ -79,6 +79,8 @@ class FakeGitHub {
     s.Get(R"(/repos/([^/]+)/([^/]+)/pulls)", [this](const auto& req, auto& res) { list_pulls(req, res); });
     s.Get(R"(/repos/([^/]+)/([^/]+))", [this](const auto& req, auto& res) { get_repository(req, res); });
     s.Get(R"(/apps/([^/]+)/installations/new)", [this](const auto& req, auto& res) { install_page(req, res); });
+    s.Post("/login/oauth/access_token", [this](const auto& req, auto& res) { exchange_code(req, res); });
+    s.Get("/user/installations", [this](const auto& req, auto& res) { user_installations(req, res); });
     // Recorded before the response is written, so that a client that has its answer sees it counted.
     s.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) { record(req, res); });
     http_.start();
@@ -92,9 +94,29 @@ class FakeGitHub {
     config.private_key_pem = private_key_pem();
     config.webhook_secret = webhook_secret;
     config.api_url = url();
+    config.web_url = url();
+    config.client_id = kClientId;
+    config.client_secret = kClientSecret;
     auto made = github::App::create(std::move(config));
     if (!made) throw std::runtime_error("the fake's App: " + made.error().message);
     return std::shared_ptr<github::App>(std::move(*made));
+  }
+
+  // The App's OAuth client, as app() configures it.
+  static constexpr const char* kClientId = "Iv1.fakeclient0001";
+  static constexpr const char* kClientSecret = "fake-oauth-client-secret";
+
+  // A GitHub user who can see `installations` (GET /user/installations).
+  void add_user(const std::string& login, std::vector<std::int64_t> installations) {
+    std::lock_guard lock(mu_);
+    users_[login] = std::move(installations);
+  }
+  // A code of GitHub's OAuth web flow for `login`, good for one exchange.
+  std::string issue_code(const std::string& login) {
+    std::lock_guard lock(mu_);
+    auto code = random_hex(10);
+    codes_[code] = login;
+    return code;
   }
 
   // The API base URL, as --github-api-url takes it.
@@ -188,10 +210,13 @@ class FakeGitHub {
   // (<url>/apps/SLUG/installations/new?state=S), as if the person installed it at once on
   // `installation_id`, redirects to the App's Setup URL with installation_id,
   // setup_action=install and the state.
-  void set_setup_url(std::string url, std::int64_t installation_id) {
+  // With "Request user authorization (OAuth) during installation" (`user` not empty), the
+  // redirect carries a code of the OAuth web flow for `user` too, as GitHub's does.
+  void set_setup_url(std::string url, std::int64_t installation_id, std::string user = {}) {
     std::lock_guard lock(mu_);
     setup_url_ = std::move(url);
     setup_installation_ = installation_id;
+    setup_user_ = std::move(user);
   }
 
   // Installation requests may make `limit` more requests; after them, every one answers
@@ -530,16 +555,57 @@ class FakeGitHub {
   void install_page(const httplib::Request& req, httplib::Response& res) {
     std::lock_guard lock(mu_);
     if (setup_url_.empty()) return fail(res, 404, "Not Found");
-    installations_.at(setup_installation_).created_at = Clock::now();  // installed now
     std::string state;
     for (unsigned char c : req.get_param_value("state")) {
       static constexpr char kHex[] = "0123456789ABCDEF";
       if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') state += static_cast<char>(c);
       else state += {'%', kHex[c >> 4], kHex[c & 15]};
     }
+    std::string code;
+    if (!setup_user_.empty()) {
+      code = random_hex(10);
+      codes_[code] = setup_user_;
+    }
     res.status = 302;
     res.set_header("Location", setup_url_ + "?installation_id=" + std::to_string(setup_installation_) +
-                                   "&setup_action=install&state=" + state);
+                                   "&setup_action=install&state=" + state + (code.empty() ? "" : "&code=" + code));
+  }
+
+  // GitHub's OAuth token endpoint: errors at HTTP 200 with "error", as GitHub's are.
+  void exchange_code(const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard lock(mu_);
+    auto body = json::parse(req.body, nullptr, false);
+    auto field = [&](const char* name) {
+      if (body.is_object() && body.contains(name) && body[name].is_string()) return body[name].get<std::string>();
+      return req.has_param(name) ? req.get_param_value(name) : std::string();
+    };
+    if (field("client_id") != kClientId || field("client_secret") != kClientSecret)
+      return answer(res, 200, {{"error", "incorrect_client_credentials"},
+                               {"error_description", "The client_id and/or client_secret passed are incorrect."},
+                               {"error_uri", "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors/#incorrect-client-credentials"}});
+    auto it = codes_.find(field("code"));
+    if (it == codes_.end())
+      return answer(res, 200, {{"error", "bad_verification_code"},
+                               {"error_description", "The code passed is incorrect or expired."},
+                               {"error_uri", "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors/#bad-verification-code"}});
+    auto token = "ghu_" + random_hex(18);
+    user_tokens_[token] = it->second;
+    codes_.erase(it);  // once
+    answer(res, 200, {{"access_token", token}, {"token_type", "bearer"}, {"scope", ""}, {"expires_in", 28800},
+                      {"refresh_token", "ghr_" + random_hex(30)}, {"refresh_token_expires_in", 15897600}});
+  }
+
+  void user_installations(const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard lock(mu_);
+    auto auth = req.get_header_value("Authorization");
+    auto it = user_tokens_.find(auth.starts_with("Bearer ") ? auth.substr(7) : auth.starts_with("token ") ? auth.substr(6) : "");
+    if (it == user_tokens_.end()) return fail(res, 401, "Bad credentials");
+    json all = json::array();
+    for (auto id : users_[it->second])
+      if (auto in = installations_.find(id); in != installations_.end())
+        all.push_back({{"id", id}, {"app_id", std::stoll(app_id_)},
+                       {"account", {{"login", in->second.account}, {"type", in->second.account_type}}}});
+    answer(res, 200, {{"total_count", all.size()}, {"installations", page_of(req, res, all)}});
   }
 
   void get_repository(const httplib::Request& req, httplib::Response& res) {
@@ -585,7 +651,9 @@ class FakeGitHub {
 
   std::string app_id_;
   std::string git_base_;
-  std::string setup_url_;
+  std::string setup_url_, setup_user_;
+  std::map<std::string, std::vector<std::int64_t>> users_;  // login -> installations they can see
+  std::map<std::string, std::string> codes_, user_tokens_;  // -> login
   std::optional<int> hold_after_;
   std::int64_t setup_installation_ = 0;
   std::map<std::pair<std::int64_t, std::string>, std::int64_t> repo_ids_;

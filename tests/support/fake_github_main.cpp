@@ -5,9 +5,10 @@
 // with REPOSITORIES repositories (repo-00, ...) of PULLS open pull requests each; after
 // HOLD_AFTER installation requests (0: never) GitHub answers "secondary rate limit,
 // retry after a second" until told `lift`.
-// Prints {"url", "app_id"} as one line, then reads commands on stdin, one a line:
+// Prints {"url", "app_id", "client_id", "client_secret"} as one line, then reads commands on stdin, one a line:
 //   lift          the rate limit ends
-//   setup URL     the App's Setup URL (the install page redirects there)
+//   setup URL     where the install page redirects (the App's callback, with a code of
+//                 GitHub user octo-admin, who can see the installation)
 // and ends at the end of its input.
 #include <fmt/format.h>
 
@@ -29,12 +30,17 @@ int main(int argc, char** argv) {
   std::vector<std::string> names;
   for (int i = 0; i < std::stoi(argv[4]); ++i) names.push_back(fmt::format("repo-{:02}", i));
   github.add_installation({.id = installation, .account = account, .repositories = names});
+  github.add_user("octo-admin", {installation});  // who installs it, through the install page
   for (const auto& n : names) github.add_pull_requests(account + "/" + n, std::stoi(argv[5]));
   if (auto hold = std::stoi(argv[6]); hold > 0) github.hold_after(hold);
-  std::cout << nlohmann::json{{"url", github.url()}, {"app_id", github.app_id()}}.dump() << std::endl;
+  std::cout << nlohmann::json{{"url", github.url()}, {"app_id", github.app_id()},
+                              {"client_id", hearth::test::FakeGitHub::kClientId},
+                              {"client_secret", hearth::test::FakeGitHub::kClientSecret}}
+                   .dump()
+            << std::endl;
   for (std::string line; std::getline(std::cin, line);) {
     if (line == "lift") github.lift_limits();
-    else if (line.rfind("setup ", 0) == 0) github.set_setup_url(line.substr(6), installation);
+    else if (line.rfind("setup ", 0) == 0) github.set_setup_url(line.substr(6), installation, "octo-admin");
     std::cout << "ok " << line << std::endl;
   }
   return 0;

@@ -1,8 +1,8 @@
 // The GitHub section of an organization's settings in real Chromium (Debian's, headless)
 // against a real `hearth serve` whose GitHub App points at the fake GitHub process
 // (hearth_test_fake_github): an admin installs the App from the page (Hearth's install
-// URL with its sealed state → GitHub's install page → the setup callback → back on the
-// page, linked), watches the sync's progress live while GitHub makes it wait (no reload,
+// URL with its sealed state → GitHub's install page → the callback with the installing
+// GitHub user's code, checked against their installations → back on the page, linked), watches the sync's progress live while GitHub makes it wait (no reload,
 // no polling: the github:ORG topic), sees it end and the installation's repositories
 // become the org's, and sees a signed delivery arrive in "Recent deliveries".
 // Screenshots go to OUT_DIR.
@@ -58,10 +58,12 @@ function startFake(keyFile) {
 async function startHearth(github, keyFile) {
   const args = ['--log-level', 'warn', 'serve', '--port', '0', '--data-dir', join(scratch, 'data'),
                 '--github-app-id', github.app_id, '--github-private-key-file', keyFile,
-                '--github-api-url', github.url, '--github-web-url', github.url, '--github-app-slug', 'hearth-test'];
+                '--github-api-url', github.url, '--github-web-url', github.url, '--github-app-slug', 'hearth-test',
+                '--github-client-id', github.client_id];
   if (process.env.HEARTH_WEB_DIR) args.push('--web-dir', process.env.HEARTH_WEB_DIR);
   const started = await serveHearth(hearth, args, { HEARTH_ADMIN_PASSWORD: password,
-                                                     HEARTH_GITHUB_WEBHOOK_SECRET: webhookSecret });
+                                                     HEARTH_GITHUB_WEBHOOK_SECRET: webhookSecret,
+                                                     HEARTH_GITHUB_CLIENT_SECRET: github.client_secret });
   server = started.child;
   return started.url;
 }
