@@ -182,12 +182,20 @@ std::shared_ptr<CommandSet> add_client_commands(CLI::App& app) {
   org_set->add_option("--conventional-titles", (*s)["conventional"],
                       "on: task titles derived from prompts start with a Conventional Commits type (feat:, fix:, …); "
                       "off (the default): they keep the prompt's words")
-      ->required()
+      ->check(CLI::IsMember({"on", "off"}));
+  org_set->add_option("--auto-archive-prs", (*s)["auto_archive"],
+                      "on (the default): a task whose GitHub pull request is merged or closed is archived; off: it "
+                      "is left as it is")
       ->check(CLI::IsMember({"on", "off"}));
   common(org_set);
-  set->add(org_set, run("PATCH", [s] { return "/v1/orgs/" + encode((*s)["org"]); },
-                        [s] { return Json{{"settings", {{"conventional_titles", (*s)["conventional"] == "on"}}}}; },
-                        print_org));
+  set->add(org_set, [=] {
+    Json settings = Json::object();
+    if (!(*s)["conventional"].empty()) settings["conventional_titles"] = (*s)["conventional"] == "on";
+    if (!(*s)["auto_archive"].empty()) settings["auto_archive_prs"] = (*s)["auto_archive"] == "on";
+    if (settings.empty()) return fail(kExitUsage, "give a setting to change: --conventional-titles, --auto-archive-prs");
+    return run("PATCH", [s] { return "/v1/orgs/" + encode((*s)["org"]); },
+               [settings] { return Json{{"settings", settings}}; }, print_org)();
+  });
 
   // member
   auto member = app.add_subcommand("member", "Members of an organization");

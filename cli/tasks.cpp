@@ -191,11 +191,21 @@ std::string newest_open_session(const Json& task) {
   return "";
 }
 
+// "#12 open" (and its URL when `with_url`).
+std::string pull_label(const Json& pull, bool with_url = false) {
+  auto label = "#" + std::to_string(pull.value("number", std::int64_t{0})) + " " + pull.value("state", std::string());
+  if (!pull.value("review_state", Json()).is_null()) label += ", " + pull["review_state"].get<std::string>();
+  if (pull.contains("checks") && pull["checks"].is_object()) label += ", checks " + pull["checks"].value("conclusion", std::string("pending"));
+  if (pull.value("pushed_elsewhere", false)) label += ", pushed to on GitHub (sync to take it)";
+  return with_url ? label + " " + pull.value("url", std::string()) : label;
+}
+
 void print_task(const Json& t) {
   Json shown = Json::object();
-  for (const char* k : {"task_id", "title", "status", "repo_id", "branch", "base_branch", "agent", "phase", "error",
-                        "error_step", "conflict_files", "sandbox_state", "attention"})
+  for (const char* k : {"task_id", "title", "status", "archive_reason", "repo_id", "branch", "base_branch", "agent",
+                        "phase", "error", "error_step", "conflict_files", "sandbox_state", "attention"})
     if (t.contains(k) && !t[k].is_null()) shown[k] = t[k];
+  if (t.contains("pull") && t["pull"].is_object()) shown["pull_request"] = pull_label(t["pull"], true);
   if (t.contains("owner")) shown["owner"] = t["owner"]["username"];
   if (t.contains("diff"))
     shown["diff"] = counted(t["diff"]["files"].get<std::int64_t>(), "file", "files") + ", +" +
@@ -283,7 +293,10 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
   auto create = task->add_subcommand("create", "Create a task and stream its first turn (provisioning shown as it goes)");
   create->add_option("org", (*s)["org"], "Organization")->required();
   add_prompt_options(create, *prompt_words, (*s)["prompt_file"]);
-  create->add_option("--repo", (*s)["repo"], "The repository (as `hearth repo list` names it)")->required();
+  create->add_option("--repo", (*s)["repo"], "The repository (as `hearth repo list` names it)");
+  create->add_option("--pull", (*s)["pull"],
+                     "Work on an open pull request instead (its id in `hearth task list`, pr_...): the task takes its "
+                     "repository, branch and base; the prompt is optional");
   create->add_option("--agent", (*s)["agent"], "mock (default), claude, codex, gemini, opencode");
   create->add_option("--base", (*s)["base"], "Branch to start from (default: the repository's default)");
   create->add_option("--branch", (*s)["branch"], "The task's branch (default: hearth/<title>-<suffix>)");
@@ -292,9 +305,15 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
   common(create);
   set->add(create, [=] {
     int code = kExitFailed;
-    auto prompt = read_prompt(*prompt_words, (*s)["prompt_file"], code);
+    bool on_pull = !(*s)["pull"].empty();
+    if (on_pull == !(*s)["repo"].empty()) return fail(kExitUsage, "give --repo REPO or --pull PULL (one of them)");
+    std::optional<std::string> prompt = std::string();
+    if (!on_pull || !prompt_words->empty() || !(*s)["prompt_file"].empty())
+      prompt = read_prompt(*prompt_words, (*s)["prompt_file"], code);
     if (!prompt) return code;
-    Json body{{"repo", (*s)["repo"]}, {"prompt", *prompt}, {"agent", (*s)["agent"].empty() ? "mock" : (*s)["agent"]}};
+    Json body{{"prompt", *prompt}, {"agent", (*s)["agent"].empty() ? "mock" : (*s)["agent"]}};
+    if (on_pull) body["pull"] = (*s)["pull"];
+    else body["repo"] = (*s)["repo"];
     if (!(*s)["base"].empty()) body["base_branch"] = (*s)["base"];
     if (!(*s)["branch"].empty()) body["branch"] = (*s)["branch"];
     if (!(*s)["title"].empty()) body["title"] = (*s)["title"];
@@ -324,7 +343,10 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
   auto list = task->add_subcommand("list", "An organization's tasks, latest change first (from its index)");
   list->add_option("org", (*s)["org"], "Organization")->required();
   list->add_option("--repo", (*s)["repo"], "Only this repository's");
-  list->add_option("--status", (*s)["status"], "provisioning, running, idle, conflict, error, archived or killed");
+  list->add_option("--status", (*s)["status"],
+                   "provisioning, running, idle, conflict, error, archived, killed, or pull_request (open pull "
+                   "requests no task works on yet)");
+  list->add_option("--pulls", (*s)["pulls"], "Open pull requests without a task: include (default), exclude or only");
   list->add_option("--owner", (*s)["owner"], "Only this user's (me for yours)");
   list->add_option("--archived", (*s)["archived"], "exclude (default), include or only");
   list->add_option("--search", (*s)["q"], "Words in the title or branch");
@@ -335,9 +357,15 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
     Api api(*opts);
     auto path = org_path((*s)["org"]) + "/tasks" +
                 query({{"repo", (*s)["repo"]}, {"status", (*s)["status"]}, {"owner", (*s)["owner"]},
-                       {"archived", (*s)["archived"]}, {"q", (*s)["q"]}, {"limit", (*s)["limit"]}, {"after", (*s)["after"]}});
+                       {"archived", (*s)["archived"]}, {"pulls", (*s)["pulls"]}, {"q", (*s)["q"]},
+                       {"limit", (*s)["limit"]}, {"after", (*s)["after"]}});
     return api.run("GET", path, nullptr, [](const Json& j) {
-      print_table(j["items"], {"task_id", "status", "repo_id", "title", "owner_name", "branch"});
+      Json rows = Json::array();
+      for (auto r : j["items"]) {
+        r["pr"] = r.contains("pull") && r["pull"].is_object() ? Json(pull_label(r["pull"])) : Json("");
+        rows.push_back(r);
+      }
+      print_table(rows, {"task_id", "status", "repo_id", "title", "owner_name", "branch", "pr"});
       if (j["next_cursor"].is_string()) std::cout << "more: --after " << j["next_cursor"].get<std::string>() << "\n";
     });
   });
@@ -422,6 +450,33 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
       return follow_op(api, *path, *started);
     });
   }
+
+  auto pr = task->add_subcommand("pr", "Push the task's branch and open its pull request on GitHub (or link the open one)");
+  task_arg(pr);
+  pr->add_option("--title", (*s)["title"], "Title (default: the task's)");
+  pr->add_option("--body", (*s)["body"], "Description (default: what the agent said last, and a link to the task)");
+  pr->add_option("--body-file", (*s)["body_file"], "Read the description from this file");
+  pr->add_flag("--draft", (*flags)["draft"], "Open it as a draft");
+  common(pr);
+  set->add(pr, [=] {
+    auto path = task_path((*s)["task"]);
+    if (!path) return kExitUsage;
+    Json body = Json::object();
+    if (!(*s)["title"].empty()) body["title"] = (*s)["title"];
+    if (!(*s)["body"].empty() && !(*s)["body_file"].empty()) return fail(kExitUsage, "give --body or --body-file, not both");
+    if (!(*s)["body"].empty()) body["body"] = (*s)["body"];
+    if (!(*s)["body_file"].empty()) {
+      std::ifstream in((*s)["body_file"], std::ios::binary);
+      if (!in) return fail(kExitFailed, "cannot read " + (*s)["body_file"]);
+      body["body"] = std::string(std::istreambuf_iterator<char>(in), {});
+    }
+    if ((*flags)["draft"]) body["draft"] = true;
+    Api api(*opts);
+    int code = kExitFailed;
+    auto started = api.fetch("POST", *path + "/pr", body, code);
+    if (!started) return code;
+    return follow_op(api, *path, *started);
+  });
 
   auto revert = task->add_subcommand("revert", "Put one file back as it is on the base branch");
   task_arg(revert);

@@ -179,6 +179,17 @@ Result<Json> App::get(std::int64_t installation_id, const TokenScope& scope, con
   return std::move(res->body);
 }
 
+Result<Json> App::write(std::int64_t installation_id, const TokenScope& scope, std::string_view method,
+                        const std::string& path, const Json& body, std::stop_token stop) {
+  auto token = this->token(installation_id, scope, stop);
+  if (!token) return token.error();
+  auto client = impl_->client(config_);
+  auto res = client.send(method, impl_->api.prefix + path, "token " + token->value, &body, stop);
+  if (!res && res.error().code == ErrorCode::unauthorized) impl_->forget(installation_id, scope);
+  if (!res) return res.error();
+  return std::move(res->body);
+}
+
 namespace {
 
 // Every page of `path` (GitHub's Link rel="next", on the base's origin only), as `client`

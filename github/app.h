@@ -112,6 +112,11 @@ class App {
   Result<Json> get(std::int64_t installation_id, const TokenScope& scope, const std::string& path,
                    std::stop_token stop = {});
 
+  // One POST or PATCH of `body` to `path` with a token narrowed to `scope`: the body of
+  // GitHub's answer. Errors as get's, a 422 with GitHub's details in the message.
+  Result<Json> write(std::int64_t installation_id, const TokenScope& scope, std::string_view method,
+                     const std::string& path, const Json& body, std::stop_token stop = {});
+
   // --- A person's GitHub identity (OAuth, through the App's client id and secret) -----
   bool oauth_configured() const { return !config_.client_id.empty() && !config_.client_secret.empty(); }
   // The user access token GitHub gives for `code` (its web flow: POST

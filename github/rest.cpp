@@ -49,9 +49,23 @@ ErrorCode code_for_status(int status) {
   }
 }
 
+// GitHub's message, with the details of a validation failure (422: "errors", each a
+// message or a field and a code): "Validation Failed: No commits between main and x".
 std::string message_of(const nlohmann::json& body) {
-  if (body.is_object() && body.contains("message") && body["message"].is_string()) return body["message"];
-  return "no message";
+  if (!body.is_object()) return "no message";
+  std::string message = body.contains("message") && body["message"].is_string() ? body["message"].get<std::string>()
+                                                                                 : "no message";
+  if (!body.contains("errors") || !body["errors"].is_array()) return message;
+  std::string details;
+  for (const auto& e : body["errors"]) {
+    std::string one;
+    if (e.is_string()) one = e.get<std::string>();
+    else if (e.is_object() && e.contains("message") && e["message"].is_string()) one = e["message"].get<std::string>();
+    else if (e.is_object() && e.contains("field") && e["field"].is_string())
+      one = e["field"].get<std::string>() + " " + (e.contains("code") && e["code"].is_string() ? e["code"].get<std::string>() : "invalid");
+    if (!one.empty()) details += (details.empty() ? "" : "; ") + one;
+  }
+  return details.empty() ? message : message + ": " + details;
 }
 
 }  // namespace
@@ -124,8 +138,10 @@ Result<RestResponse> RestClient::send(std::string_view method, const std::string
   auto waited = std::chrono::milliseconds::zero();
   for (;;) {
     if (stop.stop_requested()) return Error{ErrorCode::interrupted, what + ": stopped before GitHub answered"};
-    auto res = method == "POST" ? client_->Post(target, headers, body ? body->dump() : "{}", "application/json")
-                                : client_->Get(target, headers);
+    auto payload = body ? body->dump() : std::string("{}");
+    auto res = method == "POST"    ? client_->Post(target, headers, payload, "application/json")
+               : method == "PATCH" ? client_->Patch(target, headers, payload, "application/json")
+                                   : client_->Get(target, headers);
     if (!res)
       return Error{ErrorCode::unavailable,
                    what + ": cannot reach GitHub at " + base_.origin + ": " + httplib::to_string(res.error())};

@@ -58,11 +58,11 @@ class RestClient {
   RestClient(BaseUrl base, std::chrono::milliseconds timeout, std::chrono::seconds max_rate_limit_wait);
   ~RestClient();
 
-  // `method` ("GET" or "POST") `target` (a path under the base, with its query) with the
-  // Authorization header `authorization` and, for POST, `body`. Rate limits are waited
+  // `method` ("GET", "POST" or "PATCH") `target` (a path under the base, with its query)
+  // with the Authorization header `authorization` and, for POST and PATCH, `body`. Rate limits are waited
   // out (interrupted when `stop` is requested; unavailable past max_rate_limit_wait).
   // A 2xx answers its response; otherwise an Error naming the method, the path and
-  // GitHub's message: 401 unauthorized, 403 forbidden, 404 not_found, 422 invalid, 5xx
+  // GitHub's message (with a 422's details): 401 unauthorized, 403 forbidden, 404 not_found, 422 invalid, 5xx
   // and unreachable unavailable, others internal. `authorization` is never in a message.
   // `accept`: the Accept header (the API's media type unless told otherwise); an empty
   // `authorization` sends none.

@@ -3,6 +3,8 @@
 
 #include "storage/text.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -214,18 +216,23 @@ Result<Reply> get_org(Context& ctx) {
   return positioned(ctx, at, std::move(*org));
 }
 
-// PATCH /v1/orgs/{org}: the org's settings ({"settings": {"conventional_titles": bool}}).
+// PATCH /v1/orgs/{org}: the org's settings ({"settings": {"conventional_titles": bool,
+// "auto_archive_prs": bool}}).
 Result<Reply> update_org(Context& ctx) {
   if (!ctx.body.is_object() || !ctx.body.contains("settings") || !ctx.body["settings"].is_object())
     return Error{ErrorCode::invalid, "give {\"settings\": {\"conventional_titles\": true|false}}"};
   const auto& settings = ctx.body["settings"];
+  static const char* const kKnown[] = {"conventional_titles", "auto_archive_prs"};
   for (const auto& [key, value] : settings.items())
-    if (key != "conventional_titles")
-      return Error{ErrorCode::invalid, fmt::format("unknown setting \"{}\" (known: conventional_titles)", printable(key))};
-  auto conventional = bool_field(settings, "conventional_titles");
-  if (!conventional) return conventional.error();
+    if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown))
+      return Error{ErrorCode::invalid, fmt::format("unknown setting \"{}\" (known: conventional_titles, "
+                                                   "auto_archive_prs)", printable(key))};
   Json change = Json::object();
-  if (*conventional) change["conventional_titles"] = **conventional;
+  for (const char* name : kKnown) {
+    auto value = bool_field(settings, name);
+    if (!value) return value.error();
+    if (*value) change[name] = **value;
+  }
   auto address = actors::organization::address(ctx.org_id);
   auto sent = ctx.edge.send(address, actors::organization::kSetSettings, change, true);
   if (!sent) return sent.error();

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include <fmt/format.h>
+#include <httplib.h>
 #include <spdlog/spdlog.h>
 
 #include "actors/identity/identity.h"
@@ -11,6 +12,7 @@
 #include "actors/sandbox/sandbox_runtime.h"
 #include "actors/sandbox/secrets.h"
 #include "actors/session/agent_runner.h"
+#include "actors/session/session_actor.h"
 #include "actors/task/task_actor.h"
 #include "actors/task/task_state.h"
 #include "actors/user/user_actor.h"
@@ -21,6 +23,7 @@
 #include "http/streams.h"
 #include "sandbox/agents.h"
 #include "sandbox/git.h"
+#include "storage/text.h"
 
 namespace hearth::http {
 namespace {
@@ -90,9 +93,13 @@ Status check_base_branch(Context& ctx, actors::sandbox::Runtime& rt, const Json&
 Result<Reply> create_task(Context& ctx) {
   auto runner = ctx.edge.agent_runner();
   if (!runner) return runner.error();
-  auto repo_id = string_field(ctx.body, "repo");
+  // "Work on this pull request": {"pull": a listed pull request's id} instead of a
+  // repository, the prompt optional (the pull request says what the branch is for).
+  auto pull = string_field(ctx.body, "pull", false);
+  if (!pull) return pull.error();
+  auto repo_id = pull->empty() ? string_field(ctx.body, "repo") : Result<std::string>(std::string());
   if (!repo_id) return repo_id.error();
-  auto prompt = prompt_field(ctx.body, "prompt", true);
+  auto prompt = prompt_field(ctx.body, "prompt", pull->empty());
   if (!prompt) return prompt.error();
   auto agent = string_field(ctx.body, "agent", false);
   if (!agent) return agent.error();
@@ -120,16 +127,22 @@ Result<Reply> create_task(Context& ctx) {
   if (!title) return title.error();
   auto timeout = int_field(ctx.body, "permission_timeout_s", 1, 7 * 24 * 3600);
   if (!timeout) return timeout.error();
-  auto repo = ctx.edge.host.call(org::address(ctx.org_id), org::kRepo, {{"repo_id", *repo_id}});
-  if (!repo) return repo.error();
-  if (auto st = check_base_branch(ctx, (*runner)->runtime(), *repo, fields["base_branch"]); !st) return st.error();
+  if (pull->empty()) {
+    auto repo = ctx.edge.host.call(org::address(ctx.org_id), org::kRepo, {{"repo_id", *repo_id}});
+    if (!repo) return repo.error();
+    if (auto st = check_base_branch(ctx, (*runner)->runtime(), *repo, fields["base_branch"]); !st) return st.error();
+  } else if (!fields["base_branch"].get<std::string>().empty() || !fields["branch"].get<std::string>().empty()) {
+    return Error{ErrorCode::invalid, "a task on a pull request works on its branch, into its base: give no branch "
+                                     "or base_branch"};
+  }
   auto redacted = redact_for_agent(ctx, *agent, *prompt);
   if (!redacted) return redacted.error();
   Json body{{"task_id", identity::new_id("t_")},
-            {"repo_id", *repo_id},
             {"prompt", *redacted},
             {"agent", *agent},
             {"owner", {{"user_id", ctx.caller->user_id}, {"username", ctx.caller->username}}}};
+  if (pull->empty()) body["repo_id"] = *repo_id;
+  else body["pull_id"] = *pull;
   if (!title->empty()) body["title"] = *title;
   if (!fields["base_branch"].get<std::string>().empty()) body["base_branch"] = fields["base_branch"];
   if (!fields["branch"].get<std::string>().empty()) body["branch"] = fields["branch"];
@@ -137,7 +150,7 @@ Result<Reply> create_task(Context& ctx) {
   auto r = ctx.edge.send(org::address(ctx.org_id), org::kCreateTask, body, true);
   if (!r) return r.error();
   spdlog::info("task.created by={} org={} task={} repo={} agent={}", ctx.caller->user_id, ctx.org_id,
-               body["task_id"].get<std::string>(), *repo_id, *agent);
+               body["task_id"].get<std::string>(), r->result.value("repo_id", std::string()), *agent);
   return Reply{201, r->result};
 }
 
@@ -149,8 +162,12 @@ Result<Reply> list_tasks(Context& ctx) {
     return Error{ErrorCode::invalid, "archived must be exclude, include or only"};
   auto status = ctx.query("status");
   auto listed = task::parse_status(status);
-  if (!status.empty() && !listed)
-    return Error{ErrorCode::invalid, "status must be one of provisioning, running, idle, conflict, error, archived, killed"};
+  if (!status.empty() && !listed && status != "pull_request")
+    return Error{ErrorCode::invalid, "status must be one of provisioning, running, idle, conflict, error, archived, "
+                                     "killed, pull_request"};
+  auto pulls = ctx.query("pulls", "include");
+  if (pulls != "include" && pulls != "exclude" && pulls != "only")
+    return Error{ErrorCode::invalid, "pulls must be include, exclude or only"};
   if (listed == task::TaskStatus::archived || listed == task::TaskStatus::killed) archived = "include";
   auto owner = ctx.query("owner");
   if (owner == "me") owner = ctx.caller->user_id;
@@ -171,7 +188,7 @@ Result<Reply> list_tasks(Context& ctx) {
     return Error{ErrorCode::invalid, "needs_you is 1 (only tasks that wait for a person) or 0"};
   return read(ctx, org::address(ctx.org_id), org::kTasks,
               {{"repo", ctx.query("repo")}, {"status", status}, {"owner", owner}, {"archived", archived}, {"q", q},
-               {"needs_you", needs_you == "1" || needs_you == "true"}, {"after", ctx.query("after")},
+               {"needs_you", needs_you == "1" || needs_you == "true"}, {"pulls", pulls}, {"after", ctx.query("after")},
                {"limit", *limit}});
 }
 
@@ -294,6 +311,72 @@ Result<Reply> diff_file(Context& ctx) {
   return read(ctx, task_address(ctx), task::kDiffFile, {{"path", path}});
 }
 
+// What the agent said last (its messages of the newest session's latest turn), for a
+// pull request's body; "" when it said nothing.
+Result<std::string> agent_summary(Context& ctx, const actors::Address& address) {
+  auto t = ctx.edge.host.call(address, task::kGet);
+  if (!t) return t.error();
+  const auto& sessions = (*t)["sessions"];
+  for (auto it = sessions.rbegin(); it != sessions.rend(); ++it) {
+    if ((*it).value("turn", std::int64_t{0}) == 0) continue;
+    auto session = actors::session::address(ctx.org_id, address.key[1], (*it)["session_id"].get<std::string>());
+    auto s = ctx.edge.host.call(session, actors::session::kGet);
+    if (!s) return s.error();
+    auto last = (*s).value("last_seq", std::int64_t{0});
+    auto page = ctx.edge.host.call(session, actors::session::kTranscript,
+                                   {{"after_seq", std::max<std::int64_t>(last - 400, 0)}, {"limit", 400}});
+    if (!page) return page.error();
+    std::int64_t turn = (*it)["turn"];
+    std::string said;
+    for (const auto& e : (*page)["items"])
+      if (e["turn"] == turn && e["kind"] == "agent_message" && e["data"].contains("text"))
+        said += (said.empty() ? "" : "\n\n") + e["data"]["text"].get<std::string>();
+    constexpr std::size_t kKept = 8000;
+    if (said.size() > kKept) said = said.substr(0, kKept) + "…";
+    return said;
+  }
+  return std::string();
+}
+
+// Where people reach the task in the web UI: the configured public URL, or the Host the
+// request came to.
+std::string task_link(const Context& ctx, const std::string& task_id) {
+  auto base = ctx.edge.config.public_url;
+  if (base.empty()) base = "http://" + ctx.req.get_header_value("Host");
+  while (base.ends_with('/')) base.pop_back();
+  return base + "/orgs/" + percent_encoded(ctx.org_slug) + "/tasks/" + percent_encoded(task_id);
+}
+
+// POST .../pr {title?, body?, draft?}: the body defaults to what the agent said last
+// and a link back to the task.
+Result<Reply> publish_pr(Context& ctx) {
+  auto address = task_address(ctx);
+  if (auto st = must_exist(ctx, address, "task"); !st) return st.error();
+  auto title = string_field(ctx.body, "title", false);
+  if (!title) return title.error();
+  if (title->size() > 256) return Error{ErrorCode::invalid, "field \"title\" is at most 256 characters"};
+  auto text = string_field(ctx.body, "body", false);
+  if (!text) return text.error();
+  if (text->size() > 60000) return Error{ErrorCode::invalid, "field \"body\" is at most 60000 characters"};
+  auto draft = bool_field(ctx.body, "draft");
+  if (!draft) return draft.error();
+  if (ctx.body.is_object())
+    for (const auto& [key, _] : ctx.body.items())
+      if (key != "title" && key != "body" && key != "draft")
+        return Error{ErrorCode::invalid, fmt::format("unknown field \"{}\" (known: title, body, draft)", printable(key))};
+  std::string body = *text;
+  if (body.empty()) {
+    auto said = agent_summary(ctx, *address);
+    if (!said) return said.error();
+    auto redacted = redact_for_task(ctx, *address, *said);
+    if (!redacted) return redacted.error();
+    body = (redacted->empty() ? "" : *redacted + "\n\n---\n") + "Opened from Hearth task [" + address->key[1] + "](" +
+           task_link(ctx, address->key[1]) + ").";
+  }
+  Json command{{"title", *title}, {"body", body}, {"draft", draft->value_or(false)}};
+  return change(ctx, address, task::kPublishPr, by(ctx, command), 202);
+}
+
 Result<Reply> ops(Context& ctx) {
   auto limit = ctx.int_query("limit", 50, 1, 500);
   if (!limit) return limit.error();
@@ -365,6 +448,7 @@ void add_task_routes(Router& r) {
   r.add({"POST", one + "/sync", Policy::org_member, "task", command(task::kSync, 202)});
   r.add({"POST", one + "/merge", Policy::org_member, "task", command(task::kMerge, 202)});
   r.add({"POST", one + "/revert", Policy::org_member, "task", revert});
+  r.add({"POST", one + "/pr", Policy::org_member, "task, session", publish_pr});
   r.add({"GET", one + "/ops", Policy::org_member, "task", ops});
   r.add({"GET", one + "/ops/{op}", Policy::org_member, "task", op});
   r.add({"GET", one + "/events", Policy::org_member, "task", task_events});

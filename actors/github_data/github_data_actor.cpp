@@ -14,6 +14,7 @@
 #include "actors/organization/organization_actor.h"
 #include "storage/database.h"
 #include "storage/sql.h"
+#include "storage/text.h"
 
 namespace hearth::actors::github_data {
 namespace {
@@ -81,6 +82,8 @@ struct Mirror {
   Json remove = Json::array();
   bool remove_all = false;
   bool complete = false;  // `upsert` is every repository: the others are gone
+  Json pulls = Json::array();  // pull requests seen: {pull, action, sender, generation}
+  std::optional<std::int64_t> pulls_swept_before;  // a full sync saw every open one
 };
 
 // The row of `repo_id` as the organization takes it; null until its clone URL and
@@ -99,9 +102,14 @@ Json mirror_row(SQLite::Database& db, std::int64_t repo_id) {
 }
 
 Status flush(StepContext& ctx, const Mirror& m) {
-  if (m.upsert.empty() && m.remove.empty() && !m.remove_all && !m.complete) return {};
+  if (m.upsert.empty() && m.remove.empty() && !m.remove_all && !m.complete && m.pulls.empty() && !m.pulls_swept_before)
+    return {};
   auto org = ctx.db().execAndGet("SELECT org_id FROM github_meta").getString();
   Json body{{"upsert", m.upsert}, {"remove", m.remove}, {"remove_all", m.remove_all}, {"complete", m.complete}};
+  // In the same message as the repositories, after them: the organization knows a pull
+  // request's repository by the time it reads the pull request.
+  if (!m.pulls.empty()) body["pulls"] = m.pulls;
+  if (m.pulls_swept_before) body["pulls_swept_before"] = *m.pulls_swept_before;
   return ctx.send(organization::address(org), organization::kGitHubRepos, body);
 }
 
@@ -132,7 +140,16 @@ void remove_repository(StepContext& ctx, std::int64_t repo_id, Mirror& mirror) {
   }
 }
 
-void upsert_pull(StepContext& ctx, const PullFacts& p) {
+std::int64_t current_generation(SQLite::Database& db) {
+  return db.execAndGet("SELECT sync_generation FROM github_meta").getInt64();
+}
+
+// Also tells the organization (in `mirror`), which gives it to the task on its branch or
+// lists it.
+void upsert_pull(StepContext& ctx, const PullFacts& p, const std::string& action, const std::string& sender,
+                 Mirror& mirror) {
+  mirror.pulls.push_back({{"pull", pull_json(p)}, {"action", action}, {"sender", sender},
+                          {"generation", current_generation(ctx.db())}});
   auto up = ctx.statement(
       "INSERT INTO pull_requests(repo_id, number, repo_full_name, title, state, head_ref, head_sha, base_ref, author, "
       "url, github_updated_at, updated_at, sync_generation) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
@@ -177,7 +194,7 @@ void apply(StepContext& ctx, const WebhookChange& c, Mirror& mirror) {
       break;
     case ChangeKind::pull_request:
       upsert_repository(ctx, c.repositories.at(0), mirror);
-      upsert_pull(ctx, *c.pull);
+      upsert_pull(ctx, *c.pull, c.action, c.sender, mirror);
       break;
     case ChangeKind::push: {
       auto sql = c.head_sha.empty()
@@ -431,10 +448,6 @@ Result<Json> on_sync(Host& host, const std::shared_ptr<github::App>& app, StepCo
   return summary_json(ctx.db());
 }
 
-std::int64_t current_generation(SQLite::Database& db) {
-  return db.execAndGet("SELECT sync_generation FROM github_meta").getInt64();
-}
-
 Result<Json> on_sync_page(StepContext& ctx, const Json& b) {
   auto generation = b.at("generation").get<std::int64_t>();
   if (generation != current_generation(ctx.db()) || !sync_running(ctx.db()))
@@ -456,7 +469,6 @@ Result<Json> on_sync_page(StepContext& ctx, const Json& b) {
     auto after = mirror_row(ctx.db(), r.at("id").get<std::int64_t>());
     if (!after.is_null() && after != before) mirror.upsert.push_back(after);
   }
-  if (auto st = flush(ctx, mirror); !st) return st.error();
   for (const auto& m : b.value("members", Json::array())) {
     auto up = ctx.statement("INSERT INTO members(login, role, sync_generation, updated_at) VALUES(?1, ?2, ?3, ?4) "
                             "ON CONFLICT(login) DO UPDATE SET role = ?2, sync_generation = ?3, updated_at = ?4");
@@ -470,8 +482,9 @@ Result<Json> on_sync_page(StepContext& ctx, const Json& b) {
                 p.at("base_ref").get<std::string>(), p.at("author").get<std::string>(),
                 p.at("url").get<std::string>(), p.at("head_sha").get<std::string>(),
                 parse_github_time(p.at("updated_at").get<std::string>())};
-    upsert_pull(ctx, f);  // stamped with the current generation, this sync's
+    upsert_pull(ctx, f, "sync", "", mirror);  // stamped with the current generation, this sync's
   }
+  if (auto st = flush(ctx, mirror); !st) return st.error();
   auto up = ctx.statement("UPDATE github_meta SET sync_phase = ?, sync_processed = ?, sync_total = ?, updated_at = ?");
   sql::bind_all(*up, b.at("phase").get<std::string>(), b.value("processed", std::int64_t{0}),
                 sql::optional_int(b.value("total", Json())), at);
@@ -511,6 +524,7 @@ Result<Json> on_sync_done(StepContext& ctx, const Json& b) {
   // no others), which also mends anything it missed.
   Mirror mirror;
   mirror.complete = true;
+  mirror.pulls_swept_before = generation;
   auto all = ctx.statement("SELECT repo_id FROM repositories ORDER BY repo_id");
   while (all->executeStep())
     if (auto row = mirror_row(ctx.db(), all->getColumn(0).getInt64()); !row.is_null()) mirror.upsert.push_back(row);
@@ -637,6 +651,47 @@ Result<std::string> git_token(Host& host, github::App& app, const std::string& o
                          {{}, {{"contents", write ? "write" : "read"}}, {repo_id}}, stop);
   if (!token) return token.error();
   return token->value;
+}
+
+Result<Json> open_pull(Host& host, github::App& app, const std::string& org_id, std::int64_t repo_id,
+                       const PullDraft& d, std::stop_token stop) {
+  auto access = host.call(address(org_id), kGitAccess, {{"repo_id", repo_id}});
+  if (!access) return access.error();
+  auto installation = (*access)["installation_id"].get<std::int64_t>();
+  auto full = (*access)["full_name"].get<std::string>();
+  RepoFacts repo{repo_id, full};
+  const github::TokenScope scope{{}, {{"pull_requests", "write"}}, {repo_id}};
+  Json request{{"title", d.title}, {"head", d.head}, {"base", d.base}, {"body", d.body}, {"draft", d.draft}};
+  auto made = app.write(installation, scope, "POST", "/repos/" + full + "/pulls", request, stop);
+  if (made) {
+    auto pull = pull_json(pull_facts(repo, *made));
+    pull["linked"] = false;
+    return pull;
+  }
+  const auto& why = made.error().message;
+  if (made.error().code != ErrorCode::invalid) return made.error();
+  if (why.find("already exists") != std::string::npos) {
+    // The branch's open pull request, found by its head (owner:branch).
+    auto owner = full.substr(0, full.find('/'));
+    auto open = app.get(installation, scope,
+                        "/repos/" + full + "/pulls?state=open&head=" + percent_encoded(owner + ":" + d.head), stop);
+    if (!open) return open.error();
+    if (open->is_array() && !open->empty()) {
+      auto pull = pull_json(pull_facts(repo, open->at(0)));
+      pull["linked"] = true;
+      return pull;
+    }
+    return Error{ErrorCode::conflict, fmt::format("GitHub says a pull request exists for {} already, and lists none "
+                                                  "open: {}", d.head, why)};
+  }
+  if (why.find("No commits between") != std::string::npos)
+    return Error{ErrorCode::conflict, fmt::format("there is nothing to open a pull request for: {} has no commits "
+                                                  "that {} lacks", d.head, d.base)};
+  if (why.find("base invalid") != std::string::npos)
+    return Error{ErrorCode::invalid, fmt::format("{} has no branch {} to open the pull request against", full, d.base)};
+  if (why.find("head invalid") != std::string::npos)
+    return Error{ErrorCode::conflict, fmt::format("GitHub does not see the branch {} in {} (was it pushed?)", d.head, full)};
+  return Error{ErrorCode::invalid, "GitHub refused the pull request: " + why};
 }
 
 Status register_type(Host& host, std::shared_ptr<github::App> app) {

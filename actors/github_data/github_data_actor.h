@@ -66,6 +66,21 @@ inline constexpr const char* kGitAccess = "github_data.git_access";
 Result<std::string> git_token(Host& host, github::App& app, const std::string& org_id, std::int64_t repo_id,
                               bool write, std::stop_token stop = {});
 
+// What a pull request is opened with.
+struct PullDraft {
+  std::string head, base, title, body;
+  bool draft = false;
+};
+
+// Opens a pull request of `draft.head` into `draft.base` on GitHub repository `repo_id`
+// of `org_id`, with a token narrowed to that repository and pull_requests write. The
+// pull request as pull_json shows it, with "linked": true when one was open for the
+// branch already (GitHub's 422 "already exists": that one is linked instead). Fails
+// with conflict for "no commits between" the branches, invalid for a base GitHub does
+// not have, and GitHub's words for any other refusal.
+Result<Json> open_pull(Host& host, github::App& app, const std::string& org_id, std::int64_t repo_id,
+                       const PullDraft& draft, std::stop_token stop = {});
+
 // The type; `app` (null when no GitHub App is configured) syncs through `host`.
 ActorType make_type(Host& host, std::shared_ptr<github::App> app);
 Status register_type(Host& host, std::shared_ptr<github::App> app);

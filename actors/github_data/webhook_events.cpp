@@ -118,19 +118,7 @@ Status pull_request_change(WebhookChange& c, const Json& payload) {
   if (std::find(std::begin(kFollowed), std::end(kFollowed), c.action) == std::end(kFollowed)) return {};
   c.kind = ChangeKind::pull_request;
   c.repositories.push_back(*repo);
-  PullFacts p;
-  p.repo_id = repo->id;
-  p.repo_full_name = repo->full_name;
-  p.number = integer(pr, "number");
-  p.title = text(pr, "title");
-  p.state = pull_state(pr);
-  p.head_ref = text(pr.value("head", Json::object()), "ref");
-  p.head_sha = text(pr.value("head", Json::object()), "sha");
-  p.base_ref = text(pr.value("base", Json::object()), "ref");
-  p.author = text(pr.value("user", Json::object()), "login");
-  p.url = text(pr, "html_url");
-  p.updated_at_ms = parse_github_time(text(pr, "updated_at"));
-  c.pull = std::move(p);
+  c.pull = pull_facts(*repo, pr);
   return {};
 }
 
@@ -146,6 +134,29 @@ Status push_change(WebhookChange& c, const Json& payload) {
 }
 
 }  // namespace
+
+PullFacts pull_facts(const RepoFacts& repo, const Json& pr) {
+  PullFacts p;
+  p.repo_id = repo.id;
+  p.repo_full_name = repo.full_name;
+  p.number = integer(pr, "number");
+  p.title = text(pr, "title");
+  p.state = pull_state(pr);
+  p.head_ref = text(pr.value("head", Json::object()), "ref");
+  p.head_sha = text(pr.value("head", Json::object()), "sha");
+  p.base_ref = text(pr.value("base", Json::object()), "ref");
+  p.author = text(pr.value("user", Json::object()), "login");
+  p.url = text(pr, "html_url");
+  p.updated_at_ms = parse_github_time(text(pr, "updated_at"));
+  return p;
+}
+
+Json pull_json(const PullFacts& p) {
+  return Json{{"number", p.number},     {"url", p.url},           {"state", p.state},
+              {"draft", p.state == "draft"}, {"title", p.title}, {"head_ref", p.head_ref},
+              {"base_ref", p.base_ref}, {"head_sha", p.head_sha}, {"author", p.author},
+              {"repository", p.repo_full_name}, {"repo_github_id", p.repo_id}, {"updated_at", p.updated_at_ms}};
+}
 
 std::int64_t installation_of(const Json& payload) {
   if (!payload.is_object()) return 0;
@@ -164,6 +175,7 @@ Result<WebhookChange> parse_delivery(std::string_view event, const Json& payload
   c.event = std::string(event);
   c.action = text(payload, "action");
   c.installation_id = installation_of(payload);
+  c.sender = text(payload.value("sender", Json::object()), "login");
   c.summary = c.action.empty() ? c.event : c.event + "." + c.action;
   Status st;
   if (event == "ping") {

@@ -61,8 +61,15 @@ struct WebhookChange {
   std::optional<PullFacts> pull;
   std::int64_t repo_id = 0;
   std::string ref, head_sha;
+  std::string sender;   // the GitHub login whose doing it was (payload.sender.login)
   std::string summary;  // one line for the deliveries list and the audit log
 };
+
+// A pull request as GitHub's API and deliveries show it (`pr`), of repository `repo`.
+PullFacts pull_facts(const RepoFacts& repo, const Json& pr);
+// The pull request as a task records it: {number, url, state, draft, title, head_ref,
+// base_ref, head_sha, author, repository, repo_github_id, updated_at}.
+Json pull_json(const PullFacts& p);
 
 // The installation id a payload names (payload.installation.id), or 0.
 std::int64_t installation_of(const Json& payload);

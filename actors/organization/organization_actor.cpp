@@ -173,19 +173,28 @@ bool conventional_titles(SQLite::Database& db) {
   return db.execAndGet("SELECT conventional_titles FROM organization").getInt() != 0;
 }
 
+bool auto_archive_prs(SQLite::Database& db) {
+  return db.execAndGet("SELECT auto_archive_prs FROM organization").getInt() != 0;
+}
+
+Json settings_json(SQLite::Database& db) {
+  return Json{{"conventional_titles", conventional_titles(db)}, {"auto_archive_prs", auto_archive_prs(db)}};
+}
+
 Result<Json> set_settings(StepContext& ctx, const Json& b) {
-  if (b.contains("conventional_titles")) {
-    SQLite::Statement up(ctx.db(), "UPDATE organization SET conventional_titles = ?, updated_at = ?");
-    sql::bind_all(up, b["conventional_titles"].get<bool>() ? 1 : 0, storage::now_ms());
+  for (const char* name : {"conventional_titles", "auto_archive_prs"}) {
+    if (!b.contains(name)) continue;
+    SQLite::Statement up(ctx.db(), fmt::format("UPDATE organization SET {} = ?, updated_at = ?", name));
+    sql::bind_all(up, b[name].get<bool>() ? 1 : 0, storage::now_ms());
     up.exec();
   }
-  Json settings{{"conventional_titles", conventional_titles(ctx.db())}};
+  Json settings = settings_json(ctx.db());
   ctx.broadcast("organization.settings.changed", settings);
   return settings;
 }
 
 Result<Json> get(ReadContext& ctx, const Json&) {
-  auto q_lease = ctx.statement("SELECT org_id, slug, name, created_at, updated_at, conventional_titles FROM organization");
+  auto q_lease = ctx.statement("SELECT org_id, slug, name, created_at, updated_at FROM organization");
   auto& q = *q_lease;
   if (!q.executeStep()) return Error{ErrorCode::not_found, "no such organization"};
   return Json{{"id", q.getColumn(0).getString()},
@@ -193,7 +202,7 @@ Result<Json> get(ReadContext& ctx, const Json&) {
               {"name", q.getColumn(2).getString()},
               {"created_at", q.getColumn(3).getInt64()},
               {"updated_at", q.getColumn(4).getInt64()},
-              {"settings", {{"conventional_titles", q.getColumn(5).getInt() != 0}}},
+              {"settings", settings_json(ctx.db)},
               {"member_count", [&] {
                 auto count = ctx.statement("SELECT COUNT(*) FROM members");
                 count->executeStep();
@@ -341,6 +350,10 @@ Json upsert_github_repo(StepContext& ctx, const Json& g) {
 // A repository that left the installation: gone, or kept and marked while live tasks
 // use it (they are listed; removing it again once they end deletes it).
 Json remove_github_repo(StepContext& ctx, const std::string& id, std::int64_t at) {
+  // Its pull requests leave the task list with it.
+  auto pulls = ctx.statement("DELETE FROM pulls WHERE repo_id = ?");
+  sql::bind_all(*pulls, id);
+  if (pulls->exec() > 0) ctx.broadcast("organization.pulls.changed", {{"repo_id", id}});
   if (auto n = live_tasks(ctx.db(), id); n > 0) {
     auto mark = ctx.statement("UPDATE repos SET github_removed_at = COALESCE(github_removed_at, ?) WHERE repo_id = ?");
     sql::bind_all(*mark, at, id);
@@ -361,6 +374,88 @@ Json remove_github_repo(StepContext& ctx, const std::string& id, std::int64_t at
   return {{"repo_id", id}, {"kept", false}};
 }
 
+// --- Pull requests from GitHub -----------------------------------------------------------
+
+std::string pull_id(std::int64_t github_repo_id, std::int64_t number) {
+  return fmt::format("pr_{}_{}", github_repo_id, number);
+}
+
+// The live task (not killed) working on `branch` of `repo_id`, if any.
+std::optional<std::string> task_on_branch(SQLite::Database& db, const std::string& repo_id, const std::string& branch) {
+  SQLite::Statement q(db, "SELECT task_id FROM tasks WHERE repo_id = ? AND branch = ? AND status != 'killed'");
+  sql::bind_all(q, repo_id, branch);
+  if (!q.executeStep()) return std::nullopt;
+  return q.getColumn(0).getString();
+}
+
+// A pull request as a row of the task list (no task works on it yet).
+Json pull_summary(const std::string& id, const std::string& repo_id, const Json& pull) {
+  auto updated = pull.value("updated_at", std::int64_t{0});
+  return Json{{"task_id", id},
+              {"kind", "pull_request"},
+              {"repo_id", repo_id},
+              {"title", pull.value("title", std::string())},
+              {"branch", pull.value("head_ref", std::string())},
+              {"base_branch", pull.value("base_ref", std::string())},
+              {"status", "pull_request"},
+              {"owner_id", nullptr},
+              {"owner_name", pull.value("author", std::string())},
+              {"agent", nullptr},
+              {"attention", nullptr},
+              {"sessions", 0},
+              {"running_sessions", 0},
+              {"pending_permissions", 0},
+              {"needs_you", nullptr},
+              {"pull", {{"number", pull["number"]}, {"url", pull["url"]}, {"state", pull["state"]},
+                        {"draft", pull.value("draft", false)}, {"author", pull.value("author", std::string())}}},
+              {"created_at", updated},
+              {"updated_at", updated},
+              {"version", 0}};
+}
+
+Status forget_pull(StepContext& ctx, const std::string& id) {
+  auto del = ctx.statement("DELETE FROM pulls WHERE pull_id = ?");
+  sql::bind_all(*del, id);
+  if (del->exec() > 0) ctx.broadcast("organization.pull.removed", {{"task_id", id}});
+  return {};
+}
+
+// What GitHub says of one pull request ({pull, action, sender, generation}): told to the
+// task working on its branch, or kept as a row of the task list while it is open.
+Result<Json> route_pull(StepContext& ctx, const Json& p) {
+  const auto& pull = p.at("pull");
+  auto github_id = pull.at("repo_github_id").get<std::int64_t>();
+  auto repo_id = github_repo(ctx.db(), github_id);
+  if (!repo_id) return Json(nullptr);  // a repository the organization does not show
+  auto number = pull.at("number").get<std::int64_t>();
+  auto id = pull_id(github_id, number);
+  auto head = pull.value("head_ref", std::string());
+  if (auto task_id = task_on_branch(ctx.db(), *repo_id, head)) {
+    if (auto st = forget_pull(ctx, id); !st) return st.error();
+    Json body{{"pull", pull}, {"action", p.value("action", std::string())}, {"sender", p.value("sender", std::string())},
+              {"auto_archive", auto_archive_prs(ctx.db())}};
+    if (auto st = ctx.send(task::address(org_id(ctx.db()), *task_id), task::kPullChanged, body); !st) return st.error();
+    return Json{{"number", number}, {"task_id", *task_id}};
+  }
+  auto state = pull.value("state", std::string());
+  if (state != "open" && state != "draft") {
+    if (auto st = forget_pull(ctx, id); !st) return st.error();
+    return Json{{"number", number}, {"removed", id}};
+  }
+  auto summary = pull_summary(id, *repo_id, pull);
+  auto up = ctx.statement(
+      "INSERT INTO pulls(pull_id, github_repo_id, number, repo_id, title, head_ref, base_ref, author, pull_json, "
+      "summary_json, generation, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+      "ON CONFLICT(pull_id) DO UPDATE SET repo_id = ?4, title = ?5, head_ref = ?6, base_ref = ?7, author = ?8, "
+      "pull_json = ?9, summary_json = ?10, generation = MAX(generation, ?11), updated_at = ?12");
+  sql::bind_all(*up, id, github_id, number, *repo_id, summary["title"].get<std::string>(), head,
+                summary["base_branch"].get<std::string>(), summary["owner_name"].get<std::string>(), pull.dump(),
+                summary.dump(), p.value("generation", std::int64_t{0}), summary["updated_at"].get<std::int64_t>());
+  up->exec();
+  ctx.broadcast("organization.task.changed", summary);
+  return Json{{"number", number}, {"listed", id}};
+}
+
 Result<Json> github_repos(StepContext& ctx, const Json& b) {
   Json changed = Json::array(), removed = Json::array();
   for (const auto& g : b.value("upsert", Json::array())) changed.push_back(upsert_github_repo(ctx, g));
@@ -379,7 +474,19 @@ Result<Json> github_repos(StepContext& ctx, const Json& b) {
     if (auto id = github_repo(ctx.db(), github_id.get<std::int64_t>())) gone.push_back(*id);
   auto at = storage::now_ms();
   for (const auto& id : gone) removed.push_back(remove_github_repo(ctx, id, at));
-  return Json{{"changed", changed}, {"removed", removed}};
+  Json routed = Json::array();
+  for (const auto& p : b.value("pulls", Json::array())) {
+    auto r = route_pull(ctx, p);
+    if (!r) return r.error();
+    if (!r->is_null()) routed.push_back(*r);
+  }
+  if (b.contains("pulls_swept_before")) {
+    // A full sync saw every open pull request: those it did not see are not open.
+    auto sweep = ctx.statement("DELETE FROM pulls WHERE generation < ?");
+    sql::bind_all(*sweep, b["pulls_swept_before"].get<std::int64_t>());
+    if (sweep->exec() > 0) ctx.broadcast("organization.pulls.changed", Json::object());
+  }
+  return Json{{"changed", changed}, {"removed", removed}, {"pulls", routed}};
 }
 
 Result<Json> repos(ReadContext& ctx, const Json&) {
@@ -457,7 +564,23 @@ std::string task_network(const std::string& repo_url, const std::string& agent) 
 // Decides the task's title (when not given), branch and network, reserves the branch,
 // indexes the task and brings its actor into being, which creates the sandbox and, once
 // it is ready, the first session with the prompt.
-Result<Json> create_task(StepContext& ctx, const Json& b) {
+Result<Json> create_task(StepContext& ctx, const Json& in) {
+  // "Work on this pull request": the task takes the pull request's repository, branch,
+  // base and title, and records the pull request from the start.
+  Json b = in;
+  Json pull = nullptr;
+  if (in.contains("pull_id")) {
+    auto q = ctx.statement("SELECT repo_id, head_ref, base_ref, title, pull_json FROM pulls WHERE pull_id = ?");
+    sql::bind_all(*q, in["pull_id"].get<std::string>());
+    if (!q->executeStep())
+      return Error{ErrorCode::not_found, "no open pull request " + in["pull_id"].get<std::string>() +
+                                             " without a task (a task may work on it already)"};
+    b["repo_id"] = q->getColumn(0).getString();
+    b["branch"] = q->getColumn(1).getString();
+    b["base_branch"] = q->getColumn(2).getString();
+    if (b.value("title", std::string()).empty()) b["title"] = q->getColumn(3).getString();
+    pull = Json::parse(q->getColumn(4).getString());
+  }
   auto repo = find_repo(ctx.db(), b.at("repo_id").get<std::string>());
   if (!repo) return repo.error();
   if (!(*repo)["github"].is_null() && !(*repo)["github"]["removed_at"].is_null())
@@ -488,6 +611,20 @@ Result<Json> create_task(StepContext& ctx, const Json& b) {
              {"owner", b.at("owner")},        {"network", task_network((*repo)["url"], b.at("agent"))},
              {"git_credential", (*repo)["credential"]}};
   if (b.contains("permission_timeout_ms")) input["permission_timeout_ms"] = b["permission_timeout_ms"];
+  // A pull request open for the branch is the task's from now on (its row leaves the list).
+  if (!(*repo)["github"].is_null()) {
+    auto q = ctx.statement("SELECT pull_id, pull_json FROM pulls WHERE repo_id = ? AND head_ref = ?");
+    sql::bind_all(*q, (*repo)["repo_id"].get<std::string>(), branch);
+    std::optional<std::string> listed;
+    if (q->executeStep()) {
+      listed = q->getColumn(0).getString();
+      if (pull.is_null()) pull = Json::parse(q->getColumn(1).getString());
+    }
+    q->reset();
+    if (listed)
+      if (auto st = forget_pull(ctx, *listed); !st) return st.error();
+  }
+  if (!pull.is_null()) input["pull"] = pull;
   // Indexed at once, as the task will index itself: provisioning, no sessions, version 0.
   task::TaskRow created;
   created.task_id = task_id;
@@ -499,6 +636,7 @@ Result<Json> create_task(StepContext& ctx, const Json& b) {
   created.owner_id = b.at("owner").at("user_id").get<std::string>();
   created.owner_name = b.at("owner").at("username").get<std::string>();
   created.created_at = created.updated_at = now;
+  created.pull = pull;
   auto summary = task::index_summary(created, {}, nullptr);
   upsert_summary(ctx.db(), summary);
   if (auto st = ctx.create(task::address(org_id(ctx.db()), task_id), input); !st) return st.error();
@@ -553,8 +691,14 @@ Result<Json> tasks(ReadContext& ctx, const Json& a) {
     after_id = cursor.substr(colon + 1);
     where += " AND (updated_at < ? OR (updated_at = ? AND task_id < ?))";
   }
-  auto q = ctx.statement(fmt::format("SELECT summary_json, updated_at, task_id FROM tasks WHERE {} "
-                                     "ORDER BY updated_at DESC, task_id DESC LIMIT ?", where));
+  // Open pull requests no task works on are rows of the list too (no actor behind them).
+  auto pulls = a.value("pulls", std::string("include"));
+  const std::string kTaskRows = "SELECT summary_json, updated_at, task_id, repo_id, status, owner_id, title, branch FROM tasks";
+  const std::string kPullRows = "SELECT summary_json, updated_at, pull_id AS task_id, repo_id, 'pull_request' AS status, "
+                                "NULL AS owner_id, title, head_ref AS branch FROM pulls";
+  auto rows = pulls == "only" ? kPullRows : pulls == "exclude" ? kTaskRows : kTaskRows + " UNION ALL " + kPullRows;
+  auto q = ctx.statement(fmt::format("SELECT summary_json, updated_at, task_id FROM ({}) WHERE {} "
+                                     "ORDER BY updated_at DESC, task_id DESC LIMIT ?", rows, where));
   // The filters present, in the order `where` names them, then the cursor and the limit.
   int i = 1;
   for (const auto& v : binds) sql::bind_one(*q, i++, v);
@@ -574,11 +718,14 @@ Result<Json> tasks(ReadContext& ctx, const Json& a) {
   return Json{{"items", items}, {"next_cursor", next}};
 }
 
+// A task's summary, or a listed pull request's row (its id "pr_...").
 Result<Json> task_summary(ReadContext& ctx, const Json& a) {
-  auto q = ctx.statement("SELECT summary_json FROM tasks WHERE task_id = ?");
-  sql::bind_all(*q, a.at("task_id").get<std::string>());
-  if (!q->executeStep()) return Error{ErrorCode::not_found, "no such task"};
-  return Json::parse(q->getColumn(0).getString());
+  for (const char* sql : {"SELECT summary_json FROM tasks WHERE task_id = ?", "SELECT summary_json FROM pulls WHERE pull_id = ?"}) {
+    auto q = ctx.statement(sql);
+    sql::bind_all(*q, a.at("task_id").get<std::string>());
+    if (q->executeStep()) return Json::parse(q->getColumn(0).getString());
+  }
+  return Error{ErrorCode::not_found, "no such task"};
 }
 
 }  // namespace

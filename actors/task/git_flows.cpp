@@ -3,9 +3,12 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <map>
 
+#include "actors/github_data/github_data_actor.h"
 #include "actors/sandbox/sandbox_runtime.h"
+#include "github/app.h"
 #include "sandbox/git.h"
 
 namespace hearth::actors::task {
@@ -112,6 +115,23 @@ std::string line_value(const std::string& out, const std::string& key) {
   return out.substr(start, out.find('\n', start) - start);
 }
 
+// The pull request of the plan's branch into its base, opened through the GitHub App
+// (the repository is the one its credential, "github:<id>", names).
+Result<Json> open_pull(sandbox::Runtime& rt, const GitPlan& plan, std::stop_token stop) {
+  if (!plan.git_credential.starts_with("github:"))
+    return Error{ErrorCode::conflict, "the task's repository is not connected through GitHub; pull requests are "
+                                      "opened on GitHub repositories"};
+  if (!rt.config().github)
+    return Error{ErrorCode::unavailable, "the GitHub App is not configured on this server (see docs/github.md)"};
+  std::int64_t repo_id = 0;
+  auto digits = std::string_view(plan.git_credential).substr(7);
+  if (std::from_chars(digits.data(), digits.data() + digits.size(), repo_id).ec != std::errc{})
+    return Error{ErrorCode::internal, "a GitHub repository credential names no repository"};
+  github_data::PullDraft draft{plan.branch, plan.base, plan.args.value("title", plan.title),
+                               plan.args.value("body", std::string()), plan.args.value("draft", false)};
+  return github_data::open_pull(rt.host(), *rt.config().github, plan.org_id, repo_id, draft, stop);
+}
+
 }  // namespace
 
 Json parse_diff(const std::string& out) {
@@ -186,7 +206,8 @@ Result<Json> run_git_flow(sandbox::Runtime& rt, const GitPlan& plan, std::stop_t
   // Pushing flows write to the remote and sync reads it; the others stay in the sandbox
   // and need no credential (so they work while GitHub is down or the repository left the
   // installation).
-  bool writes = plan.kind == GitFlow::push || plan.kind == GitFlow::merge;
+  bool pushes = plan.kind == GitFlow::push || plan.kind == GitFlow::pr;
+  bool writes = pushes || plan.kind == GitFlow::merge;
   bool remote_flow = writes || plan.kind == GitFlow::sync;
   auto origin = rt.origin(plan.org_id, plan.repo_url, remote_flow ? plan.git_credential : std::string(),
                           writes ? sandbox::GitAccess::write : sandbox::GitAccess::read, server_stop);
@@ -247,7 +268,7 @@ Result<Json> run_git_flow(sandbox::Runtime& rt, const GitPlan& plan, std::stop_t
     return line_value(out->out, "HEAD");
   };
 
-  if (plan.kind == GitFlow::commit || plan.kind == GitFlow::push || plan.kind == GitFlow::merge) {
+  if (plan.kind == GitFlow::commit || pushes || plan.kind == GitFlow::merge) {
     auto committed = worktree("commit_all\n");
     if (!committed) return committed.error();
     if (committed->exit_code != 0) return failed(kind, *committed);
@@ -273,13 +294,21 @@ Result<Json> run_git_flow(sandbox::Runtime& rt, const GitPlan& plan, std::stop_t
     say(text);
   }
 
-  if (plan.kind == GitFlow::push) {
+  if (pushes) {
     auto head = import(true);
     if (!head) return head.error();
     if (head->empty()) return Error{ErrorCode::conflict, "git push failed: " + result.value("diff_error", std::string())};
     auto pushed = remote({"push", "-q", "origin", "+" + *head + ":refs/heads/" + plan.branch});
     if (!pushed) return pushed.error();
     say("pushed " + *head);
+    result["pushed_head"] = *head;
+    if (plan.kind == GitFlow::pr) {
+      auto pull = open_pull(rt, plan, server_stop);
+      if (!pull) return Error{pull.error().code, "pushed " + *head + "; " + pull.error().message};
+      say(fmt::format("{} pull request #{}: {}", (*pull)["linked"].get<bool>() ? "linked" : "opened",
+                      (*pull)["number"].get<std::int64_t>(), (*pull)["url"].get<std::string>()));
+      result["pull"] = std::move(*pull);
+    }
   } else if (plan.kind == GitFlow::merge) {
     auto head = import(false);
     if (!head) return head.error();
@@ -306,7 +335,7 @@ Result<Json> run_git_flow(sandbox::Runtime& rt, const GitPlan& plan, std::stop_t
     if (taken->exit_code != 0) return failed(kind, *taken);
     say("merged " + *head);
   }
-  if (plan.kind != GitFlow::push) {
+  if (!pushes) {
     auto head = import(true);
     if (!head) return head.error();
   }

@@ -10,6 +10,9 @@
 //           fast-forwards, push it to the base and the branch -> worktree: take the base
 //                                  -> import: the diff
 //   revert  worktree: the file as it is in the base          -> import: the diff
+//   pr      as push, then GitHub: open the branch's pull request into the base (or
+//           link the one open already), with a token for that repository and
+//           pull_requests write (github_data::open_pull)
 //   diff    import: the agent's HEAD and work tree against the base
 //
 // Values (message, branches, path) reach git as environment variables, never in argv.
@@ -34,12 +37,14 @@ struct GitPlan {
   std::string org_id, provider, repo_url, base, branch, title, task_id;
   std::string git_credential;  // the org secret git authenticates with ("" for none)
   GitFlow kind = GitFlow::diff;
-  Json args;                   // message (commit), path (revert)
+  Json args;                   // message (commit), path (revert), title, body, draft (pr)
 };
 
 // Runs `plan` to its end. The result: "output" (what git did, line by line),
 // "conflict_files" (sync stopped on conflicts; the branch is as it was), "reverted"
 // (revert: false when the file had no change against the base, and nothing was done),
+// "pushed_head" (push, pr: the commit pushed), "pull" (pr: github_data::pull_json with
+// "linked"),
 // and "diff" (see parse_diff) or "diff_error". Fails with git's own words (never the credential) when a
 // step fails, or unavailable when the server stopped meanwhile.
 Result<Json> run_git_flow(sandbox::Runtime& rt, const GitPlan& plan, std::stop_token server_stop);

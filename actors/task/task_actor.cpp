@@ -138,6 +138,7 @@ Status create(sandbox::Runtime& rt, StepContext& ctx, const Json& in) {
   t.provider = rt.config().provider;
   t.network = in.value("network", std::string("none"));
   if (in.contains("git_credential") && in["git_credential"].is_string()) t.git_credential = text("git_credential");
+  if (in.contains("pull") && in["pull"].is_object()) t.pull = in["pull"];
   t.permission_timeout_ms =
       in.value("permission_timeout_ms", static_cast<std::int64_t>(rt.config().permission_timeout.count()));
   t.owner_id = owner.at("user_id").get<std::string>();
@@ -271,6 +272,14 @@ Result<Json> on_git_done(StepContext& ctx, const Json& body) {
     t.work_prompts.erase(t.work_prompts.begin(), t.work_prompts.begin() + static_cast<std::ptrdiff_t>(n));
     ++t.commits;
   }
+  if (ok && result.contains("pushed_head")) t.pushed_head = result["pushed_head"].get<std::string>();
+  bool published = ok && flow == GitFlow::pr && result.contains("pull");
+  if (published) {
+    auto pull = t.pull.is_object() && t.pull.value("number", 0) == result["pull"]["number"] ? t.pull : Json::object();
+    for (const auto& [k, v] : result["pull"].items())
+      if (k != "linked") pull[k] = v;
+    t.pull = pull;
+  }
   // A conflict is an outcome of sync, not a failure of it: the task shows the files.
   bool conflict = ok && result.contains("conflict_files");
   if (flow == GitFlow::sync || flow == GitFlow::merge || flow == GitFlow::push) {
@@ -289,11 +298,17 @@ Result<Json> on_git_done(StepContext& ctx, const Json& body) {
   finish_op(ctx.statements(), id, ok && !conflict, kept, op_error, now());
   auto final_op = *find_op(ctx.db(), id);
   ctx.broadcast("task.op.finished", final_op);
-  if (flow != GitFlow::diff)
+  if (flow == GitFlow::pr) {
+    Json detail{{"op_id", id}, {"error", final_op["error"]}};
+    if (published) detail.update({{"number", t.pull["number"]}, {"url", t.pull["url"]}, {"linked", result["pull"]["linked"]}});
+    auto kind = published && result["pull"].value("linked", false) ? "task.pr.linked" : "task.pr.published";
+    if (auto st = record_audit(ctx, kind, final_op["by"], final_op["status"], detail); !st) return st.error();
+  } else if (flow != GitFlow::diff) {
     if (auto st = record_audit(ctx, "task.git." + std::string(to_string(flow)), final_op["by"], final_op["status"],
                                {{"op_id", id}, {"error", final_op["error"]}});
         !st)
       return st.error();
+  }
   if (auto st = announce_change(ctx); !st) return st.error();
   return final_op;
 }
@@ -403,17 +418,41 @@ Result<Json> on_change_owner(StepContext& ctx, const Json& b) {
   return full_json(ctx.db());
 }
 
+// Archives the task (its turns cancelled, its sandbox stopped) as `by` asks, for
+// `reason` when it is not a person's doing.
+Status archive(StepContext& ctx, TaskRow& t, const std::string& by, std::optional<std::string> reason) {
+  if (auto st = cancel_turns(ctx, t, by); !st) return st;
+  if (t.sandbox_state == "ready")
+    if (auto st = ctx.send(sandbox::address(t.org_id, t.task_id), sandbox::kStop, {{"by", by}}); !st) return st;
+  t.archived_at = now();
+  t.archive_reason = std::move(reason);
+  save_task(ctx.db(), t);
+  return announce_change(ctx);
+}
+
+// Brings the archived task back: its sandbox started again, or provisioned anew.
+Status unarchive(StepContext& ctx, TaskRow& t, const std::string& by) {
+  auto sandbox = sandbox::address(t.org_id, t.task_id);
+  auto state = t.sandbox_state;
+  // Stopped: its files are there, it starts again. Gone or broken: provisioned anew.
+  if (state == "stopped") {
+    if (auto st = ctx.send(sandbox, sandbox::kStart, {{"by", by}}); !st) return st;
+  } else if (state == "destroyed" || state == "error") {
+    if (auto st = ctx.send(sandbox, sandbox::kRetry, {{"by", by}}); !st) return st;
+    t.status = TaskStatus::provisioning;
+    t.phase = "provisioning the sandbox again";
+  }
+  t.archived_at = std::nullopt;
+  t.archive_reason = std::nullopt;
+  save_task(ctx.db(), t);
+  return announce_change(ctx);
+}
+
 Result<Json> on_archive(StepContext& ctx, const Json& b) {
   auto t = load_task(ctx.db()).value();
   if (done_already(t.status, TaskAction::archive)) return full_json(ctx.db());
   if (auto st = can(t.status, t.sandbox_state, TaskAction::archive); !st) return st.error();
-  auto by = b.value("by", std::string());
-  if (auto st = cancel_turns(ctx, t, by); !st) return st.error();
-  if (t.sandbox_state == "ready")
-    if (auto st = ctx.send(sandbox::address(t.org_id, t.task_id), sandbox::kStop, {{"by", by}}); !st) return st.error();
-  t.archived_at = now();
-  save_task(ctx.db(), t);
-  if (auto st = announce_change(ctx); !st) return st.error();
+  if (auto st = archive(ctx, t, b.value("by", std::string()), std::nullopt); !st) return st.error();
   if (auto st = tell_owner_someone_acted(ctx, b, "archived the task"); !st) return st.error();
   return full_json(ctx.db());
 }
@@ -421,21 +460,84 @@ Result<Json> on_archive(StepContext& ctx, const Json& b) {
 Result<Json> on_unarchive(StepContext& ctx, const Json& b) {
   auto t = load_task(ctx.db()).value();
   if (auto st = can(t.status, t.sandbox_state, TaskAction::unarchive); !st) return st.error();
-  auto by = b.value("by", std::string());
-  auto sandbox = sandbox::address(t.org_id, t.task_id);
-  auto state = t.sandbox_state;
-  // Stopped: its files are there, it starts again. Gone or broken: provisioned anew.
-  if (state == "stopped") {
-    if (auto st = ctx.send(sandbox, sandbox::kStart, {{"by", by}}); !st) return st.error();
-  } else if (state == "destroyed" || state == "error") {
-    if (auto st = ctx.send(sandbox, sandbox::kRetry, {{"by", by}}); !st) return st.error();
-    t.status = TaskStatus::provisioning;
-    t.phase = "provisioning the sandbox again";
+  if (auto st = unarchive(ctx, t, b.value("by", std::string())); !st) return st.error();
+  if (auto st = tell_owner_someone_acted(ctx, b, "unarchived the task"); !st) return st.error();
+  return full_json(ctx.db());
+}
+
+Result<Json> on_publish_pr(sandbox::Runtime& rt, StepContext& ctx, const Json& b) {
+  auto t = load_task(ctx.db()).value();
+  if (!t.git_credential || !t.git_credential->starts_with("github:"))
+    return Error{ErrorCode::conflict, "the task's repository is not connected through GitHub; pull requests are "
+                                      "opened on GitHub repositories (docs/github.md)"};
+  Json args{{"title", b.value("title", std::string())}, {"body", b.value("body", std::string())},
+            {"draft", b.value("draft", false)}};
+  if (args["title"].get<std::string>().empty()) args["title"] = t.title;
+  add_asker(ctx, b);
+  auto op = start_op(rt, ctx, GitFlow::pr, args, b.value("by", std::string()));
+  if (!op) return op;
+  if (auto st = tell_owner_someone_acted(ctx, b, "opened a pull request for the task"); !st) return st.error();
+  return op;
+}
+
+// What GitHub says of the pull request of the task's branch (through the organization).
+Result<Json> on_pull_changed(StepContext& ctx, const Json& b) {
+  auto t = load_task(ctx.db()).value();
+  const auto& incoming = b.at("pull");
+  auto action = b.value("action", std::string());
+  if (t.status == TaskStatus::killed) return Json{{"ignored", "the task is killed"}};
+  // Another pull request than the one recorded: taken when the recorded one is over or
+  // the new one is open (a branch has one open pull request at a time).
+  auto number = incoming.value("number", std::int64_t{0});
+  bool same = t.pull.is_object() && t.pull.value("number", std::int64_t{0}) == number;
+  if (!same && t.pull.is_object()) {
+    auto recorded = t.pull.value("state", std::string());
+    bool recorded_open = recorded == "open" || recorded == "draft";
+    auto state = incoming.value("state", std::string());
+    if (recorded_open && state != "open" && state != "draft") return Json{{"ignored", "another pull request"}};
   }
-  t.archived_at = std::nullopt;
+  Json pull = same ? t.pull : Json::object();
+  for (const auto& [k, v] : incoming.items()) pull[k] = v;
+  if (action == "synchronize") {
+    // A push to the branch Hearth did not make: the sandbox can take it (offered).
+    bool theirs = !t.pushed_head || *t.pushed_head != incoming.value("head_sha", std::string());
+    pull["pushed_elsewhere"] = theirs;
+  }
+  t.pull = pull;
   save_task(ctx.db(), t);
   if (auto st = announce_change(ctx); !st) return st.error();
-  if (auto st = tell_owner_someone_acted(ctx, b, "unarchived the task"); !st) return st.error();
+  const std::string label = fmt::format("pull request #{}", number);
+  auto sender = b.value("sender", std::string("someone"));
+  auto notify = [&](const std::string& message) {
+    return tell_participants(ctx, "pull_request", {{"type", "pull_request"}, {"message", message}}, "");
+  };
+  bool live = t.status != TaskStatus::archived;
+  bool auto_archive = b.value("auto_archive", true);
+  auto state = pull.value("state", std::string());
+  if (action == "closed" && (state == "merged" || state == "closed")) {
+    std::string reason = state == "merged" ? "PR merged" : "PR closed without merging";
+    if (live && auto_archive && t.status != TaskStatus::provisioning) {
+      if (auto st = archive(ctx, t, "GitHub", reason); !st) return st.error();
+      if (auto st = record_audit(ctx, "task.archived", "GitHub", "ok", {{"reason", reason}, {"number", number}}); !st)
+        return st.error();
+      if (auto st = notify(fmt::format("{} {}; the task was archived", label, state == "merged" ? "was merged" : "was closed"));
+          !st)
+        return st.error();
+    } else if (auto st = notify(fmt::format("{} {}", label, state == "merged" ? "was merged" : "was closed")); !st) {
+      return st.error();
+    }
+  } else if (action == "reopened") {
+    if (t.status == TaskStatus::archived) {
+      if (auto st = unarchive(ctx, t, "GitHub"); !st) return st.error();
+      if (auto st = record_audit(ctx, "task.unarchived", "GitHub", "ok", {{"reason", "PR reopened"}, {"number", number}});
+          !st)
+        return st.error();
+    }
+    if (auto st = notify(label + " was reopened by " + sender); !st) return st.error();
+  } else if (action == "synchronize" && pull.value("pushed_elsewhere", false)) {
+    if (auto st = notify(fmt::format("{} pushed to {}; sync the task to take their commits", sender, label)); !st)
+      return st.error();
+  }
   return full_json(ctx.db());
 }
 
@@ -540,6 +642,8 @@ ActorType make_type(sandbox::Runtime& rt) {
       .on_queue(kSync, git_command(rt, GitFlow::sync))
       .on_queue(kMerge, git_command(rt, GitFlow::merge))
       .on_queue(kRevert, git_command(rt, GitFlow::revert))
+      .on_queue(kPublishPr, [&rt](StepContext& ctx, const Json& b) { return on_publish_pr(rt, ctx, b); })
+      .on_queue(kPullChanged, on_pull_changed)
       .on_action(kGet, get)
       .on_action(kSummary, summary)
       .on_action(kSecretNames, secret_names)

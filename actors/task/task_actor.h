@@ -10,7 +10,7 @@
 //        ▼
 //      error ──(retry)──▶ provisioning            any ──(kill)──▶ killed
 //
-// Git flows (diff, commit, push, sync, merge, revert) run as long work off the loop
+// Git flows (diff, commit, push, sync, merge, revert, pr) run as long work off the loop
 // through the exec channel in the sandbox; one at a time; each is an "op" whose
 // outcome is kept and broadcast. See docs/tasks.md.
 #pragma once
@@ -46,6 +46,14 @@ inline constexpr const char* kPush = "task.command.push";
 inline constexpr const char* kSync = "task.command.sync";
 inline constexpr const char* kMerge = "task.command.merge";
 inline constexpr const char* kRevert = "task.command.revert";  // {path}
+// {title, body, draft}: push the branch, then open its pull request on GitHub (or link
+// the one open for it already). Only for a repository connected through GitHub.
+inline constexpr const char* kPublishPr = "task.command.publish_pr";
+// From the organization, what GitHub says of the pull request of the task's branch:
+// {pull (github_data::pull_json), action (GitHub's: opened, closed, reopened,
+// synchronize, ...), sender, auto_archive}. Merged or closed: archived (when
+// auto_archive) with the reason; reopened: unarchived; another's push: sync offered.
+inline constexpr const char* kPullChanged = "task.command.pull_changed";
 // Queues its sandbox and sessions report on.
 inline constexpr const char* kSandboxChanged = "task.command.sandbox_changed";  // {state, error?, step?}
 // {session_id, status, turn, event: status|turn_ended|permission_requested|permission_resolved,

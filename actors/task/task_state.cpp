@@ -17,6 +17,7 @@ std::string_view doing(TaskAction action) {
     case TaskAction::sync: return "sync";
     case TaskAction::merge: return "merge";
     case TaskAction::revert: return "revert";
+    case TaskAction::publish_pr: return "open a pull request";
     case TaskAction::change_owner: return "change hands";
     case TaskAction::archive: return "be archived";
     case TaskAction::unarchive: return "be unarchived (it is not archived)";
@@ -77,12 +78,14 @@ std::string_view to_string(GitFlow flow) {
     case GitFlow::sync: return "sync";
     case GitFlow::merge: return "merge";
     case GitFlow::revert: return "revert";
+    case GitFlow::pr: return "pr";
   }
   return "diff";
 }
 
 std::optional<GitFlow> parse_git_flow(std::string_view text) {
-  for (auto flow : {GitFlow::diff, GitFlow::commit, GitFlow::push, GitFlow::sync, GitFlow::merge, GitFlow::revert})
+  for (auto flow : {GitFlow::diff, GitFlow::commit, GitFlow::push, GitFlow::sync, GitFlow::merge, GitFlow::revert,
+                    GitFlow::pr})
     if (to_string(flow) == text) return flow;
   return std::nullopt;
 }
@@ -95,6 +98,7 @@ TaskAction git_action(GitFlow flow) {
     case GitFlow::sync: return TaskAction::sync;
     case GitFlow::merge: return TaskAction::merge;
     case GitFlow::revert: return TaskAction::revert;
+    case GitFlow::pr: return TaskAction::publish_pr;
   }
   return TaskAction::refresh_diff;
 }
@@ -109,6 +113,7 @@ Status can(TaskStatus status, std::string_view sandbox_state, TaskAction action)
     case TaskAction::sync:
     case TaskAction::merge:
     case TaskAction::revert:
+    case TaskAction::publish_pr:
       if (!live(status) || status == TaskStatus::error || status == TaskStatus::provisioning)
         return refused(status, action);
       if (sandbox_state != "ready")

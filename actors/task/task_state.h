@@ -53,6 +53,7 @@ enum class TaskAction {
   sync,
   merge,
   revert,
+  publish_pr,
   change_owner,
   archive,
   unarchive,
@@ -60,8 +61,9 @@ enum class TaskAction {
   retry,
 };
 
-// A task's git flows (git_flows.h), stored by name as the kind of their op.
-enum class GitFlow { diff, commit, push, sync, merge, revert };
+// A task's git flows (git_flows.h), stored by name as the kind of their op. `pr`
+// pushes, then opens (or links) the branch's pull request on GitHub.
+enum class GitFlow { diff, commit, push, sync, merge, revert, pr };
 // "diff", "commit", ...: the kind stored and shown.
 std::string_view to_string(GitFlow flow);
 // The flow `text` names, or nullopt when it names none.

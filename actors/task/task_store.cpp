@@ -25,7 +25,7 @@ std::optional<TaskRow> load_task(SQLite::Database& db) {
                       "SELECT org_id, task_id, repo_id, repo_url, base_branch, branch, title, prompt, agent, status, "
                       "phase, error, error_step, sandbox_state, provider, network, git_credential, "
                       "permission_timeout_ms, owner_id, owner_name, created_by, conflict_json, attention, version, "
-                      "created_at, updated_at, archived_at, killed_at, work_prompts_json, commits FROM task");
+                      "created_at, updated_at, archived_at, killed_at, work_prompts_json, commits, pull_json, archive_reason, pushed_head FROM task");
   if (!q.executeStep()) return std::nullopt;
   // Each field read as its own type (NULL as an empty optional), by column position.
   auto read = [&q](int i, auto& field) { field = sql::column<std::decay_t<decltype(field)>>(q.getColumn(i)); };
@@ -61,6 +61,9 @@ std::optional<TaskRow> load_task(SQLite::Database& db) {
   read(27, t.killed_at);
   read(28, t.work_prompts);
   read(29, t.commits);
+  read(30, t.pull);
+  read(31, t.archive_reason);
+  read(32, t.pushed_head);
   return t;
 }
 
@@ -68,11 +71,12 @@ void insert_task(SQLite::Database& db, const TaskRow& t) {
   SQLite::Statement ins(db,
                         "INSERT INTO task(id, org_id, task_id, repo_id, repo_url, base_branch, branch, title, prompt, "
                         "agent, status, phase, provider, network, git_credential, permission_timeout_ms, owner_id, "
-                        "owner_name, created_by, created_at, updated_at) "
-                        "VALUES(1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                        "owner_name, created_by, created_at, updated_at, pull_json) "
+                        "VALUES(1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   sql::bind_all(ins, t.org_id, t.task_id, t.repo_id, t.repo_url, t.base_branch, t.branch, t.title, t.prompt, t.agent,
                 to_string(t.status), t.phase, t.provider, t.network, t.git_credential, t.permission_timeout_ms,
-                t.owner_id, t.owner_name, t.created_by, t.created_at, t.updated_at);
+                t.owner_id, t.owner_name, t.created_by, t.created_at, t.updated_at,
+                t.pull.is_null() ? std::nullopt : std::optional(t.pull.dump()));
   ins.exec();
 }
 
@@ -80,10 +84,11 @@ void save_task(SQLite::Database& db, const TaskRow& t) {
   SQLite::Statement up(db,
                        "UPDATE task SET title = ?, status = ?, phase = ?, error = ?, error_step = ?, sandbox_state = ?, "
                        "owner_id = ?, owner_name = ?, conflict_json = ?, attention = ?, archived_at = ?, killed_at = ?, "
-                       "work_prompts_json = ?, commits = ?");
+                       "work_prompts_json = ?, commits = ?, pull_json = ?, archive_reason = ?, pushed_head = ?");
   sql::bind_all(up, t.title, to_string(t.status), t.phase, t.error, t.error_step, t.sandbox_state, t.owner_id,
                 t.owner_name, t.conflict_files.is_null() ? std::nullopt : std::optional(t.conflict_files.dump()),
-                t.attention, t.archived_at, t.killed_at, t.work_prompts.dump(), t.commits);
+                t.attention, t.archived_at, t.killed_at, t.work_prompts.dump(), t.commits,
+                t.pull.is_null() ? std::nullopt : std::optional(t.pull.dump()), t.archive_reason, t.pushed_head);
   up.exec();
 }
 
@@ -120,7 +125,9 @@ Json to_json(const TaskRow& t) {
               {"created_at", t.created_at},
               {"updated_at", t.updated_at},
               {"archived_at", or_null(t.archived_at)},
-              {"killed_at", or_null(t.killed_at)}};
+              {"archive_reason", or_null(t.archive_reason)},
+              {"killed_at", or_null(t.killed_at)},
+              {"pull", t.pull}};
 }
 
 SessionTally tally_sessions(SQLite::Database& db) {
@@ -145,6 +152,10 @@ Json index_summary(const TaskRow& t, const SessionTally& tally, Json needs_you) 
               {"running_sessions", tally.running},
               {"pending_permissions", tally.pending_permissions},
               {"needs_you", std::move(needs_you)},
+              {"pull", t.pull.is_object() ? Json{{"number", t.pull.value("number", Json())},
+                                                 {"url", t.pull.value("url", Json())},
+                                                 {"state", t.pull.value("state", Json())}}
+                                          : Json(nullptr)},
               {"created_at", t.created_at},
               {"updated_at", t.updated_at},
               {"version", t.version}};

@@ -36,6 +36,9 @@ struct TaskRow {
   std::optional<std::int64_t> archived_at, killed_at;
   Json work_prompts = Json::array();  // titles of the prompts the next commit describes
   std::int64_t commits = 0;           // commits Hearth made of the task's work
+  Json pull;                          // null, or its pull request on GitHub (migrations/task/0004)
+  std::optional<std::string> archive_reason;  // why it was archived, when not by a person ("PR merged")
+  std::optional<std::string> pushed_head;     // the commit Hearth pushed last to the branch
 };
 
 // The task's row, or nullopt before on_create wrote it.
@@ -43,8 +46,8 @@ std::optional<TaskRow> load_task(SQLite::Database& db);
 // Writes the task's row for the first time (on_create).
 void insert_task(SQLite::Database& db, const TaskRow& row);
 // Saves what handlers change of the row: title, status, phase, error, error_step,
-// sandbox_state, owner, conflict_files, attention, archived_at, killed_at, work_prompts
-// and commits. (version and updated_at move with announce_change; the rest is fixed at
+// sandbox_state, owner, conflict_files, attention, archived_at, killed_at, work_prompts,
+// commits, pull, archive_reason and pushed_head. (version and updated_at move with announce_change; the rest is fixed at
 // creation.)
 void save_task(SQLite::Database& db, const TaskRow& row);
 // `user_id` takes part in the task as of `at` (their feed hears of it); once is enough.
@@ -62,7 +65,8 @@ SessionTally tally_sessions(SQLite::Database& db);
 
 // What the organization's index keeps of a task: {task_id, repo_id, title, branch,
 // base_branch, status, owner_id, owner_name, agent, attention, sessions,
-// running_sessions, pending_permissions, needs_you, created_at, updated_at, version}.
+// running_sessions, pending_permissions, needs_you, pull: {number, url, state} | null,
+// created_at, updated_at, version}.
 Json index_summary(const TaskRow& row, const SessionTally& tally, Json needs_you);
 
 // --- The task as its reads and announcements show it ------------------------------------

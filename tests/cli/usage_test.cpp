@@ -141,10 +141,15 @@ TEST_CASE("hearth org create in the CLI prints the slug first: what every other 
   // Settings: titles keep the prompt's words unless the org wants Conventional Commits types.
   auto on = s.hearth({"org", "set", "acme-tools", "--conventional-titles", "on"});
   CHECK(on.code == 0);
-  CHECK(contains(on.out, "settings: {\"conventional_titles\":true}"));
+  CHECK(contains(on.out, "\"conventional_titles\":true"));
   CHECK_FALSE(contains(on.out, "position"));
   CHECK(s.hearth({"org", "set", "acme-tools", "--conventional-titles", "maybe"}).code == 2);
-  CHECK(contains(s.hearth({"org", "set", "acme-tools", "--conventional-titles", "off"}).out, "settings: {\"conventional_titles\":false}"));
+  CHECK(contains(s.hearth({"org", "set", "acme-tools", "--conventional-titles", "off"}).out, "\"conventional_titles\":false"));
+  // A task whose pull request is merged or closed is archived, unless the org says not to.
+  auto kept = s.hearth({"org", "set", "acme-tools", "--auto-archive-prs", "off"});
+  CHECK(kept.code == 0);
+  CHECK(contains(kept.out, "\"auto_archive_prs\":false"));
+  CHECK(s.hearth({"org", "set", "acme-tools"}).code == 2);
 }
 
 TEST_CASE("CLI tables align cells with wide characters (CJK, emoji) and accents by their display width") {

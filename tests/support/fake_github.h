@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <ctime>
 #include <map>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <limits>
@@ -77,6 +78,7 @@ class FakeGitHub {
     s.Get("/installation/repositories", [this](const auto& req, auto& res) { list_repositories(req, res); });
     s.Get(R"(/orgs/([^/]+)/members)", [this](const auto& req, auto& res) { list_members(req, res); });
     s.Get(R"(/repos/([^/]+)/([^/]+)/pulls)", [this](const auto& req, auto& res) { list_pulls(req, res); });
+    s.Post(R"(/repos/([^/]+)/([^/]+)/pulls)", [this](const auto& req, auto& res) { create_pull(req, res); });
     s.Get(R"(/repos/([^/]+)/([^/]+))", [this](const auto& req, auto& res) { get_repository(req, res); });
     s.Get(R"(/apps/([^/]+)/installations/new)", [this](const auto& req, auto& res) { install_page(req, res); });
     s.Post("/login/oauth/access_token", [this](const auto& req, auto& res) { exchange_code(req, res); });
@@ -144,6 +146,38 @@ class FakeGitHub {
                                    {"user", {{"login", "octocat"}}}, {"head", {{"ref", "feature-" + std::to_string(n)}}},
                                    {"base", {{"ref", "main"}}}, {"updated_at", iso8601(Clock::now())}});
   }
+  // What GitHub knows of two branches of "owner/name" when a pull request of `head` into
+  // `base` is asked for: {"sha": head's commit}, or {"error": "no_commits" | "base" |
+  // "head"} (no commits between them; no such base; no such head). Without one, every
+  // pair is fine.
+  using BranchCheck = std::function<json(const std::string& full_name, const std::string& base, const std::string& head)>;
+  void set_branch_check(BranchCheck check) {
+    std::lock_guard lock(mu_);
+    branch_check_ = std::move(check);
+  }
+  // Pull request #number of "owner/name" as the API shows it (null when there is none).
+  json pull(const std::string& full_name, std::int64_t number) {
+    std::lock_guard lock(mu_);
+    for (const auto& pr : pulls_[full_name])
+      if (pr["number"] == number) return pr;
+    return nullptr;
+  }
+  // Closes pull request #number (merged or not), or reopens it (`state` "open"), as
+  // GitHub does when someone does so on github.com: the pull request after it.
+  json set_pull_state(const std::string& full_name, std::int64_t number, const std::string& state, bool merged = false) {
+    std::lock_guard lock(mu_);
+    for (auto& pr : pulls_[full_name])
+      if (pr["number"] == number) {
+        pr["state"] = state;
+        pr["merged"] = merged;
+        pr["merged_at"] = merged ? json(iso8601(Clock::now())) : json();
+        pr["closed_at"] = state == "closed" ? json(iso8601(Clock::now())) : json();
+        pr["updated_at"] = iso8601(Clock::now());
+        return pr;
+      }
+    return nullptr;
+  }
+
   // Repositories' clone URLs are <base>/<owner>/<name>.git (a git server the test runs,
   // test::GitHttpsServer) instead of github.com's.
   void set_git_base(std::string base) {
@@ -638,9 +672,60 @@ class FakeGitHub {
     if (!token->permissions.contains("pull_requests")) return fail(res, 403, "Resource not accessible by integration");
     auto state = req.has_param("state") ? req.get_param_value("state") : "open";
     json all = json::array();
+    auto head = req.has_param("head") ? req.get_param_value("head") : "";  // "owner:branch"
     for (const auto& pr : pulls_[req.matches[1].str() + "/" + req.matches[2].str()])
-      if (state == "all" || pr["state"] == state) all.push_back(pr);
+      if ((state == "all" || pr["state"] == state) &&
+          (head.empty() || req.matches[1].str() + ":" + pr["head"]["ref"].get<std::string>() == head))
+        all.push_back(pr);
     answer(res, 200, page_of(req, res, all));
+  }
+
+  // POST /repos/{owner}/{repo}/pulls: a token for the repository with pull_requests
+  // write; GitHub's 422 shapes for a missing field, an open pull request of the same head
+  // ("already exists"), no commits between the branches, and an unknown base or head.
+  void create_pull(const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard lock(mu_);
+    auto token = installation_authorized(req, res);
+    if (!token) return;
+    const auto& in = installations_.at(token->installation_id);
+    if (in.account != req.matches[1].str() || !covers(*token, req.matches[2])) return fail(res, 404, "Not Found");
+    if (token->permissions.value("pull_requests", "") != "write")
+      return fail(res, 403, "Resource not accessible by integration");
+    auto full = req.matches[1].str() + "/" + req.matches[2].str();
+    auto body = json::parse(req.body, nullptr, false);
+    auto invalid = [&](json error) {
+      answer(res, 422, {{"message", "Validation Failed"}, {"errors", json::array({error})},
+                        {"documentation_url", "https://docs.github.com/rest/pulls/pulls#create-a-pull-request"},
+                        {"status", "422"}});
+    };
+    for (const char* field : {"title", "head", "base"})
+      if (!body.is_object() || !body.contains(field) || !body[field].is_string() || body[field].get<std::string>().empty())
+        return invalid({{"resource", "PullRequest"}, {"field", field}, {"code", "missing_field"}});
+    auto head = body["head"].get<std::string>();
+    if (auto colon = head.find(':'); colon != std::string::npos) head = head.substr(colon + 1);
+    auto base = body["base"].get<std::string>();
+    for (const auto& pr : pulls_[full])
+      if (pr["state"] == "open" && pr["head"]["ref"] == head)
+        return invalid({{"resource", "PullRequest"}, {"code", "custom"},
+                        {"message", "A pull request already exists for " + in.account + ":" + head + "."}});
+    json check = branch_check_ ? branch_check_(full, base, head) : json{{"sha", std::string(40, '0')}};
+    auto error = check.value("error", "");
+    if (error == "no_commits")
+      return invalid({{"resource", "PullRequest"}, {"code", "custom"}, {"message", "No commits between " + base + " and " + head}});
+    if (error == "base" || error == "head")
+      return invalid({{"resource", "PullRequest"}, {"field", error}, {"code", "invalid"}});
+    std::int64_t number = 1;
+    for (const auto& pr : pulls_[full]) number = std::max<std::int64_t>(number, pr["number"].get<std::int64_t>() + 1);
+    auto now = iso8601(Clock::now());
+    json pr{{"id", 70000 + number}, {"number", number}, {"state", "open"}, {"title", body["title"]},
+            {"body", body.value("body", "")}, {"draft", body.value("draft", false)},
+            {"html_url", "https://github.com/" + full + "/pull/" + std::to_string(number)},
+            {"user", {{"login", "hearth-app[bot]"}}},
+            {"head", {{"ref", head}, {"sha", check.value("sha", std::string(40, '0'))}, {"label", in.account + ":" + head}}},
+            {"base", {{"ref", base}, {"label", in.account + ":" + base}}},
+            {"merged", false}, {"merged_at", nullptr}, {"mergeable", nullptr}, {"created_at", now}, {"updated_at", now}};
+    pulls_[full].push_back(pr);
+    answer(res, 201, pr);
   }
 
   static std::string random_hex(int bytes) {
@@ -651,6 +736,7 @@ class FakeGitHub {
 
   std::string app_id_;
   std::string git_base_;
+  BranchCheck branch_check_;
   std::string setup_url_, setup_user_;
   std::map<std::string, std::vector<std::int64_t>> users_;  // login -> installations they can see
   std::map<std::string, std::string> codes_, user_tokens_;  // -> login

@@ -9,7 +9,7 @@ import { App, AppContext, Feed, mergeSummary, useApp, useTitle } from './app';
 import { api, enc, setCsrf } from './api';
 import { follow, resume, useLiveState } from './live';
 import { NewTask, Sidebar, TaskList } from './org';
-import { TaskView } from './task';
+import { PullView, TaskView } from './task';
 import { AccountPage, AuditPage, FeedPage, InspectorPage, SettingsPage } from './pages';
 import { go, Json, Link, message, plural, typing, useRoute } from './ui';
 
@@ -26,6 +26,8 @@ function useOrgTasks(org: string): Json[] | null {
       (e) => {
         if (e.name === 'organization.task.changed' && e.payload)
           setTasks((list) => mergeSummary(list ?? [], e.payload, active));
+        if (e.name === 'organization.pull.removed' && e.payload)
+          setTasks((list) => (list ?? []).filter((t) => t.task_id !== e.payload.task_id));
       },
       () => setTasks((list) => list ?? []));
   }, [org]);
@@ -252,7 +254,8 @@ function Shell({ user, onSignedOut }: { user: Json; onSignedOut: () => void }) {
       <div class={page === 'task' ? 'org has-task' : 'org'}>
         <Sidebar org={slug} current={viewing} />
         <main class="content">
-          {page === 'task' ? <TaskView key={`${slug}/${route.task}`} org={slug} taskId={route.task} />
+          {page === 'task' && route.task.startsWith('pr_') ? <PullView key={`${slug}/${route.task}`} org={slug} pullId={route.task} />
+           : page === 'task' ? <TaskView key={`${slug}/${route.task}`} org={slug} taskId={route.task} />
                            : <TaskList key={slug} org={slug} />}
         </main>
       </div>

@@ -11,7 +11,7 @@ import { Ago, Dialog, go, Json, Link, message, plural, State, useLoad, useRoute 
 
 const kStatusWords: Record<string, string> = {
   provisioning: 'setting up', running: 'running', idle: 'idle', conflict: 'conflict',
-  error: 'error', archived: 'archived', killed: 'killed',
+  error: 'error', archived: 'archived', killed: 'killed', pull_request: 'open PR',
 };
 
 const kNeedsWords: Record<string, string> = {
@@ -42,30 +42,40 @@ export function Sidebar({ org, current }: { org: string; current: string }) {
       <button class="primary wide" onClick={newTask} title="New task (c)">New task</button>
       {!tasks && <p class="muted loading">Loading tasks…</p>}
       {tasks && !tasks.length && <p class="muted empty-state">No tasks yet.</p>}
-      {groups.map(([repo, list]) => (
-        <section class="repo-group">
-          <h2>{repo}</h2>
-          <ul>
-            {list.map((t) => (
-              <li key={t.task_id}>
-                <Link to={`/orgs/${enc(org)}/tasks/${enc(t.task_id)}`} class={t.task_id === current ? 'task current' : 'task'}
-                      current={t.task_id === current} title={t.needs_you?.message}>
-                  <StatusPill task={t} />
-                  <span class="title">{t.title}</span>
-                  {feed.items.get(t.task_id)?.unread && t.task_id !== current && <span class="badge" aria-label="unread">●</span>}
-                </Link>
-              </li>
-            ))}
-          </ul>
-        </section>
-      ))}
+      {groups.map(([repo, list]) => {
+        const item = (t: Json) => (
+          <li key={t.task_id}>
+            <Link to={`/orgs/${enc(org)}/tasks/${enc(t.task_id)}`} class={t.task_id === current ? 'task current' : 'task'}
+                  current={t.task_id === current} title={t.needs_you?.message}>
+              <StatusPill task={t} />
+              <span class="title">{t.title}</span>
+              {t.pull && t.status !== 'pull_request' && <small class={`pr pr-${t.pull.state}`} title={`Pull request #${t.pull.number}: ${t.pull.state}`}>#{t.pull.number}</small>}
+              {feed.items.get(t.task_id)?.unread && t.task_id !== current && <span class="badge" aria-label="unread">●</span>}
+            </Link>
+          </li>
+        );
+        // Open pull requests no task works on yet: below the tasks, folded.
+        const pulls = list.filter((t) => t.status === 'pull_request');
+        return (
+          <section class="repo-group">
+            <h2>{repo}</h2>
+            <ul>{list.filter((t) => t.status !== 'pull_request').map(item)}</ul>
+            {pulls.length > 0 && (
+              <details class="pulls" open={pulls.some((t) => t.task_id === current)}>
+                <summary>{plural(pulls.length, 'open pull request')}</summary>
+                <ul>{pulls.map(item)}</ul>
+              </details>
+            )}
+          </section>
+        );
+      })}
     </nav>
   );
 }
 
 // --- The task list (the org's landing page) ----------------------------------------------
 
-const kStatuses = ['', 'provisioning', 'running', 'idle', 'conflict', 'error', 'archived', 'killed', 'all'];
+const kStatuses = ['', 'provisioning', 'running', 'idle', 'conflict', 'error', 'pull_request', 'archived', 'killed', 'all'];
 const kStatusOptions: Record<string, string> = { '': 'Active', all: 'All, with archived' };
 
 interface Filters {
@@ -148,6 +158,8 @@ export function TaskList({ org }: { org: string }) {
       (e) => {
         if (e.name === 'organization.task.changed' && e.payload)
           setItems((list) => mergeSummary(list ?? [], e.payload, (t) => matches(f, t, app.user)));
+        if (e.name === 'organization.pull.removed' && e.payload)
+          setItems((list) => (list ?? []).filter((t) => t.task_id !== e.payload.task_id));
       },
       (e) => setError(message(e)));
   }, [org, key]);

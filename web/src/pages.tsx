@@ -293,6 +293,9 @@ export function SettingsPage({ org }: { org: string }) {
           <OrgSetting org={o} name="conventional_titles" value={!!orgInfo?.settings?.conventional_titles} admin={admin}
                       label="Start task titles with a Conventional Commits type (feat:, fix:, …)"
                       note="When off, a task's title keeps its prompt's words. For new tasks; any title can be renamed." />
+          <OrgSetting org={o} name="auto_archive_prs" value={orgInfo?.settings?.auto_archive_prs !== false} admin={admin}
+                      label="Archive a task when its GitHub pull request is merged or closed"
+                      note="The task shows the reason (PR merged); a reopened pull request brings it back." />
         </State>
       </Section>
 

@@ -8,7 +8,7 @@ import { useApp, useTitle } from './app';
 import { follow, older } from './live';
 import { StatusPill } from './org';
 import { Transcript } from './transcript';
-import { Ago, Json, Link, message, plural, useLoad } from './ui';
+import { Ago, go, Json, Link, message, plural, useLoad } from './ui';
 
 interface Outcome {
   ok: boolean;
@@ -23,7 +23,9 @@ function branchUrl(repoUrl: string | undefined, branch: string): string | null {
   return `https://${m[1]}/${m[2]}/${m[1] === 'gitlab.com' ? '-/tree' : m[1] === 'codeberg.org' ? 'src/branch' : 'tree'}/${branch}`;
 }
 
-const kKindWords: Record<string, string> = { push: 'Push', sync: 'Sync', merge: 'Merge', revert: 'Revert', commit: 'Commit' };
+const kKindWords: Record<string, string> = {
+  push: 'Push', sync: 'Sync', merge: 'Merge', revert: 'Revert', commit: 'Commit', pr: 'Opening the pull request',
+};
 
 // What a finished git flow did, in a sentence.
 function opOutcome(op: Json, task: Json): Outcome {
@@ -47,6 +49,10 @@ function opOutcome(op: Json, task: Json): Outcome {
       return { ok: true, text: <>Reverted <code>{op.args?.path ?? 'the file'}</code> to {base}.</> };
     case 'commit':
       return { ok: true, text: <>Committed the changes on {branch}.</> };
+    case 'pr': {
+      const pull = op.result?.pull ?? {};
+      return { ok: true, text: <>{pull.linked ? 'Linked the open' : 'Opened'} pull request <a href={pull.url} target="_blank" rel="noopener noreferrer">#{pull.number}</a> of {branch} into {base}.</> };
+    }
     default:
       return { ok: true, text: <>{op.kind} done.</> };
   }
@@ -146,6 +152,9 @@ export function TaskView({ org, taskId }: { org: string; taskId: string }) {
             onClick={extra.run ?? (() => act(kind))}>{label}</button>
   );
   const needs = task.needs_you;
+  const pull = task.pull;
+  const pullOpen = pull && (pull.state === 'open' || pull.state === 'draft');
+  const onGitHub = !!repo?.github;
 
   return (
     <article class="task-view" aria-labelledby="task-title">
@@ -166,12 +175,23 @@ export function TaskView({ org, taskId }: { org: string; taskId: string }) {
         {task.status === 'provisioning' && <p class="progress" role="status">Setting up the sandbox: {task.phase ?? 'starting'}…</p>}
         {task.status === 'error' && <p class="error" role="alert">Setting up the sandbox failed while {task.error_step ?? 'provisioning'}: {task.error}</p>}
         {task.conflict_files?.length > 0 && <p class="error" role="alert">The last sync stopped on conflicts in: {task.conflict_files.join(', ')}</p>}
+        {task.archive_reason && <p class="notice" role="status">Archived: {task.archive_reason}.</p>}
+        {pull && (
+          <p class="pull-request" data-pull={pull.number}>
+            Pull request <a href={pull.url} target="_blank" rel="noopener noreferrer">#{pull.number}</a>{' '}
+            <span class={`status pr-${pull.state}`}>{pull.state}</span>
+            {pull.review_state && <> · review: {pull.review_state.replace('_', ' ')}</>}
+            {pull.checks && <> · checks: {pull.checks.conclusion ?? 'running'}</>}
+            {pull.pushed_elsewhere && <> · <strong>someone pushed to it on GitHub</strong>: sync to take their commits</>}
+          </p>
+        )}
         <div class="actions" role="toolbar" aria-label="Task actions">
           {task.status === 'error' && button('retry', 'Retry setup', '')}
           {task.status === 'running' && button('stop', 'Stop the agent', '')}
           {live && button('push', 'Push', blocked || (changes ? '' : 'No changes to push.'))}
           {live && button('sync', 'Sync', blocked)}
           {live && button('merge', 'Merge', blocked || (changes ? '' : 'No changes to merge.'))}
+          {live && onGitHub && !pullOpen && button('pr', 'Open pull request', blocked || (changes ? '' : 'No changes to open a pull request for.'))}
           {live ? button('archive', 'Archive', '') : task.status === 'archived' && button('unarchive', 'Unarchive', '')}
           {task.status !== 'killed' && button('kill', 'Kill', '', {
             danger: true, run: () => confirm('Kill this task? Its sandbox and sessions end; the record stays.') && act('kill'),
@@ -265,5 +285,71 @@ function Diff({ base, refreshedAt, live, onRevert }:
         ))}
       </ul>
     </div>
+  );
+}
+
+// An open pull request no task works on yet (a row of the task list with no actor behind
+// it): what it is, and "Work on this pull request", which makes its task on its branch.
+export function PullView({ org, pullId }: { org: string; pullId: string }) {
+  const [row, error] = useLoad(`/v1/orgs/${enc(org)}/tasks/${enc(pullId)}`);
+  const [agents] = useLoad(`/v1/orgs/${enc(org)}/agents`);
+  const [agent, setAgent] = useState('mock');
+  const [prompt, setPrompt] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [failed, setFailed] = useState('');
+  useTitle(row?.title ?? 'Pull request');
+  const usable = (agents?.items ?? []).filter((a: Json) => a.installed);
+  useEffect(() => {
+    if (usable.length && !usable.some((a: Json) => a.name === agent)) setAgent(usable[0].name);
+  }, [agents]);
+  const back = <p class="back"><Link to={`/orgs/${enc(org)}`}>← Tasks</Link></p>;
+  if (error) return <article class="task-view">{back}<div class="page"><p class="error" role="alert">{error}</p></div></article>;
+  if (!row) return <article class="task-view">{back}<p class="muted loading">Loading the pull request…</p></article>;
+  if (row.kind !== 'pull_request') {
+    go(`/orgs/${enc(org)}/tasks/${enc(row.task_id)}`);
+    return null;
+  }
+  const work = async () => {
+    setBusy(true);
+    setFailed('');
+    try {
+      const body: Json = { pull: pullId, agent };
+      if (prompt.trim()) body.prompt = prompt;
+      const t = await api('POST', `/v1/orgs/${enc(org)}/tasks`, body);
+      go(`/orgs/${enc(org)}/tasks/${enc(t.task_id)}`);
+    } catch (e) {
+      setFailed(message(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <article class="task-view pull-view" aria-labelledby="pull-title">
+      <header class="task-head">
+        {back}
+        <h1 id="pull-title">{row.title}</h1>
+        <p class="meta">
+          <span class="status s-pull_request">open PR</span>{' '}
+          <a href={row.pull?.url} target="_blank" rel="noopener noreferrer">#{row.pull?.number}</a> by {row.owner_name} ·{' '}
+          <code>{row.branch}</code> into <code>{row.base_branch}</code> · {row.repo_id} · updated <Ago at={row.updated_at} />
+        </p>
+        <p class="muted">No task works on this pull request yet. One gets a sandbox with its branch checked out.</p>
+        <form class="work-on-pull" onSubmit={(e) => { e.preventDefault(); void work(); }}>
+          <label>Agent
+            <select name="agent" value={agent} onChange={(e) => setAgent((e.target as HTMLSelectElement).value)}>
+              {(agents?.items ?? [{ name: 'mock', installed: true }]).map((a: Json) => (
+                <option value={a.name} disabled={!a.installed}>{a.title ?? a.name}{a.installed ? '' : ' (not installed)'}</option>
+              ))}
+            </select>
+          </label>
+          <label>First prompt (optional)
+            <textarea name="prompt" rows={3} value={prompt} placeholder="What should the agent do on this branch?"
+                      onInput={(e) => setPrompt((e.target as HTMLTextAreaElement).value)} />
+          </label>
+          {failed && <p class="error" role="alert">{failed}</p>}
+          <button type="submit" class="primary" disabled={busy}>{busy ? 'Creating…' : 'Work on this pull request'}</button>
+        </form>
+      </header>
+    </article>
   );
 }

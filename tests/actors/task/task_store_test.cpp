@@ -43,7 +43,7 @@ TEST_CASE("a task's index summary holds what listings show, nothing of the task'
                   {"branch", "hearth/fix-k3x9"}, {"base_branch", "main"}, {"status", "conflict"},
                   {"owner_id", "u_1"},      {"owner_name", "ana"},      {"agent", "mock"},
                   {"attention", "finished"}, {"sessions", 2},           {"running_sessions", 1},
-                  {"pending_permissions", 3}, {"needs_you", {{"reason", "permission"}}},
+                  {"pending_permissions", 3}, {"needs_you", {{"reason", "permission"}}}, {"pull", nullptr},
                   {"created_at", 1000},     {"updated_at", 2000},       {"version", 7}});
   // A task just created: provisioning, no sessions, nothing waiting.
   task::TaskRow created;
@@ -66,7 +66,9 @@ TEST_CASE("a task row shows its owner as one object and its unset columns as nul
   CHECK(t["git_credential"] == nullptr);
   CHECK(t["archived_at"] == 1500);
   CHECK(t["killed_at"] == nullptr);
-  CHECK(t.size() == 27);
+  CHECK(t["pull"] == nullptr);
+  CHECK(t["archive_reason"] == nullptr);
+  CHECK(t.size() == 29);
 }
 
 // The task's own tables (migrations/task) in a real SQLite file.
