@@ -692,20 +692,33 @@ Result<Json> tasks(ReadContext& ctx, const Json& a) {
     where += " AND (updated_at < ? OR (updated_at = ? AND task_id < ?))";
   }
   // Open pull requests no task works on are rows of the list too (no actor behind them).
+  // Each table is read through its own index, newest first, `limit` rows at most, and
+  // the two are merged: a page costs the same with 10,000 pull requests as with none.
   auto pulls = a.value("pulls", std::string("include"));
   const std::string kTaskRows = "SELECT summary_json, updated_at, task_id, repo_id, status, owner_id, title, branch FROM tasks";
   const std::string kPullRows = "SELECT summary_json, updated_at, pull_id AS task_id, repo_id, 'pull_request' AS status, "
                                 "NULL AS owner_id, title, head_ref AS branch FROM pulls";
-  auto rows = pulls == "only" ? kPullRows : pulls == "exclude" ? kTaskRows : kTaskRows + " UNION ALL " + kPullRows;
-  auto q = ctx.statement(fmt::format("SELECT summary_json, updated_at, task_id FROM ({}) WHERE {} "
-                                     "ORDER BY updated_at DESC, task_id DESC LIMIT ?", rows, where));
-  // The filters present, in the order `where` names them, then the cursor and the limit.
+  auto newest = [&](const std::string& rows) {
+    return fmt::format("SELECT * FROM (SELECT * FROM ({}) WHERE {} ORDER BY updated_at DESC, task_id DESC LIMIT ?)",
+                       rows, where);
+  };
+  std::vector<std::string> parts;
+  if (pulls != "only") parts.push_back(newest(kTaskRows));
+  if (pulls != "exclude") parts.push_back(newest(kPullRows));
+  auto q = ctx.statement(fmt::format("SELECT summary_json, updated_at, task_id FROM ({}) "
+                                     "ORDER BY updated_at DESC, task_id DESC LIMIT ?",
+                                     fmt::join(parts, " UNION ALL ")));
+  // For each part: the filters present, in the order `where` names them, the cursor and
+  // the part's limit; then the page's limit.
   int i = 1;
-  for (const auto& v : binds) sql::bind_one(*q, i++, v);
-  if (after_time != INT64_MAX) {
-    sql::bind_one(*q, i++, after_time);
-    sql::bind_one(*q, i++, after_time);
-    sql::bind_one(*q, i++, after_id);
+  for (std::size_t part = 0; part < parts.size(); ++part) {
+    for (const auto& v : binds) sql::bind_one(*q, i++, v);
+    if (after_time != INT64_MAX) {
+      sql::bind_one(*q, i++, after_time);
+      sql::bind_one(*q, i++, after_time);
+      sql::bind_one(*q, i++, after_id);
+    }
+    sql::bind_one(*q, i++, limit);
   }
   sql::bind_one(*q, i, limit);
   Json items = Json::array();
