@@ -61,14 +61,12 @@ int main() {
   }
   // Synced, and every pull request a row of the list (the organization takes the pages
   // in order; the sweep after the last).
-  std::size_t rows = 0;
   json summary;
   auto deadline = Clock::now() + std::chrono::seconds(45);
   while (Clock::now() < deadline) {
     summary = get("/v1/orgs/bench/github");
     if (summary["sync"]["phase"] == "failed") break;
     if (summary["sync"]["phase"] == "done") {
-      rows = get("/v1/orgs/bench/tasks?status=pull_request&limit=1&pulls=only")["items"].size();
       auto last = get(fmt::format("/v1/orgs/bench/tasks?pulls=only&repo=repo-{:03}&limit=500", kRepositories - 1));
       if (last["items"].size() == kPullsPerRepository) break;
     }

@@ -57,6 +57,7 @@ struct ServeOptions {
   std::string github_client_secret, github_client_secret_file;  // one or the other
   std::string github_api_url = "https://api.github.com";
   std::string github_web_url = "https://github.com";
+  std::string github_signup = "on";  // on: a first sign-in with GitHub may create the user
 };
 
 // Runs the server until SIGINT or SIGTERM; returns the process exit code.

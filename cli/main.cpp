@@ -221,6 +221,10 @@ int main(int argc, char** argv) {
       ->envname("HEARTH_GITHUB_API_URL")->capture_default_str();
   cmd->add_option("--github-web-url", serve.github_web_url, "GitHub's web address (GitHub Enterprise Server: https://HOST)")
       ->envname("HEARTH_GITHUB_WEB_URL")->capture_default_str();
+  cmd->add_option("--github-signup", serve.github_signup,
+                  "on: signing in with GitHub creates the Hearth user of a login that a linked installation shows as a "
+                  "member; off: only GitHub accounts linked to a user already sign in")
+      ->envname("HEARTH_GITHUB_SIGNUP")->check(CLI::IsMember({"on", "off"}))->capture_default_str();
 
   auto* mock = app.add_subcommand("mock-agent",
                                   "Run the scripted mock agent: an ACP agent on stdin/stdout (docs/agents.md)");

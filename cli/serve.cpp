@@ -243,6 +243,7 @@ int serve(const ServeOptions& options) {
   edge.master_key = key;
   edge.agents = &agents;
   edge.github = *app;
+  edge.github_signup = options.github_signup == "on";
 
   http::Server server(server_config, host);
   auto port = server.start();

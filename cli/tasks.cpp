@@ -194,8 +194,12 @@ std::string newest_open_session(const Json& task) {
 // "#12 open" (and its URL when `with_url`).
 std::string pull_label(const Json& pull, bool with_url = false) {
   auto label = "#" + std::to_string(pull.value("number", std::int64_t{0})) + " " + pull.value("state", std::string());
-  if (!pull.value("review_state", Json()).is_null()) label += ", " + pull["review_state"].get<std::string>();
-  if (pull.contains("checks") && pull["checks"].is_object()) label += ", checks " + pull["checks"].value("conclusion", std::string("pending"));
+  if (pull.value("review_state", Json()).is_string()) label += ", " + pull["review_state"].get<std::string>();
+  if (auto waiting = pull.value("reviews_waiting", 0); waiting > 0)
+    label += ", " + std::to_string(waiting) + " review comment" + (waiting == 1 ? "" : "s") + " waiting (address-reviews)";
+  if (pull.contains("checks") && pull["checks"].is_object())
+    label += ", checks " + pull["checks"].value("state", std::string("pending"));
+  if (pull.value("mergeable", Json()) == Json(false)) label += ", not mergeable";
   if (pull.value("pushed_elsewhere", false)) label += ", pushed to on GitHub (sync to take it)";
   return with_url ? label + " " + pull.value("url", std::string()) : label;
 }
@@ -430,19 +434,23 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
 
   for (auto [verb, help] : std::vector<std::pair<const char*, const char*>>{
            {"push", "Commit the agent's work and push the task's branch to the repository"},
-           {"sync", "Rebase the task's branch onto its base (fetched now); on conflicts, stop and list them"},
+           {"sync", "Rebase the task's branch onto its base (fetched now), or onto what someone else pushed to its pull "
+                    "request; on conflicts, stop and list them"},
            {"merge", "Merge the task's branch into its base and push it (fast-forward only)"},
            {"commit", "Commit the agent's work in the sandbox"}}) {
     auto c = task->add_subcommand(verb, help);
     task_arg(c);
     std::string v = verb;
     if (v == "commit") c->add_option("--message,-m", (*s)["message"], "Commit message (default: from the task)");
+    if (v == "push" || v == "merge")
+      c->add_flag("--force", (*flags)["force_" + v], "Replace the branch even though someone else pushed to it on GitHub");
     common(c);
     set->add(c, [=] {
       auto path = task_path((*s)["task"]);
       if (!path) return kExitUsage;
       Json body = Json::object();
       if (v == "commit" && !(*s)["message"].empty()) body["message"] = (*s)["message"];
+      if ((v == "push" || v == "merge") && (*flags)["force_" + v]) body["force"] = true;
       Api api(*opts);
       int code = kExitFailed;
       auto started = api.fetch("POST", *path + "/" + v, body, code);
@@ -476,6 +484,57 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app) {
     auto started = api.fetch("POST", *path + "/pr", body, code);
     if (!started) return code;
     return follow_op(api, *path, *started);
+  });
+
+  auto edit_pr = task->add_subcommand("edit-pr", "Change the task's pull request on GitHub: title, description, closed or open");
+  task_arg(edit_pr);
+  edit_pr->add_option("--title", (*s)["title"], "A new title");
+  edit_pr->add_option("--body", (*s)["body"], "A new description");
+  edit_pr->add_flag("--close", (*flags)["close"], "Close it without merging");
+  edit_pr->add_flag("--reopen", (*flags)["reopen"], "Reopen it");
+  common(edit_pr);
+  set->add(edit_pr, [=] {
+    auto path = task_path((*s)["task"]);
+    if (!path) return kExitUsage;
+    if ((*flags)["close"] && (*flags)["reopen"]) return fail(kExitUsage, "give --close or --reopen, not both");
+    Json body = Json::object();
+    if (!(*s)["title"].empty()) body["title"] = (*s)["title"];
+    if (!(*s)["body"].empty()) body["body"] = (*s)["body"];
+    if ((*flags)["close"]) body["state"] = "closed";
+    if ((*flags)["reopen"]) body["state"] = "open";
+    if (body.empty()) return fail(kExitUsage, "give --title, --body, --close or --reopen");
+    Api api(*opts);
+    return api.run("PATCH", *path + "/pr", body, [](const Json& t) { print_task(t); });
+  });
+
+  auto merge_pr = task->add_subcommand("merge-pr", "Merge the task's pull request on GitHub (if its head is still the task's)");
+  task_arg(merge_pr);
+  merge_pr->add_option("--method", (*s)["method"], "merge (default), squash or rebase")
+      ->check(CLI::IsMember({"merge", "squash", "rebase"}));
+  common(merge_pr);
+  set->add(merge_pr, [=] {
+    auto path = task_path((*s)["task"]);
+    if (!path) return kExitUsage;
+    Json body = Json::object();
+    if (!(*s)["method"].empty()) body["method"] = (*s)["method"];
+    Api api(*opts);
+    return api.run("POST", *path + "/pr/merge", body, [](const Json& t) { print_task(t); });
+  });
+
+  auto address = task->add_subcommand("address-reviews",
+                                      "Hand the agent the review feedback on the task's pull request since the last time");
+  task_arg(address);
+  address->add_option("--session", (*s)["session"], "Which session (default: the latest)");
+  common(address);
+  set->add(address, [=] {
+    auto path = task_path((*s)["task"]);
+    if (!path) return kExitUsage;
+    Json body = Json::object();
+    if (!(*s)["session"].empty()) body["session_id"] = (*s)["session"];
+    Api api(*opts);
+    return api.run("POST", *path + "/pr/address-reviews", body, [](const Json& j) {
+      std::cout << "the review feedback went to the agent in " << j.value("session_id", std::string()) << "\n";
+    });
   });
 
   auto revert = task->add_subcommand("revert", "Put one file back as it is on the base branch");

@@ -232,7 +232,28 @@ Result<Json> App::get_all(std::int64_t installation_id, const TokenScope& scope,
   return items;
 }
 
-Result<std::string> App::user_token(const std::string& code, std::stop_token stop) {
+std::string App::authorize_url(const std::string& state, const std::string& redirect_uri,
+                               const std::string& code_challenge) const {
+  auto base = config_.web_url;
+  while (base.ends_with('/')) base.pop_back();
+  return base + "/login/oauth/authorize?client_id=" + percent_encoded(config_.client_id) +
+         "&redirect_uri=" + percent_encoded(redirect_uri) + "&state=" + percent_encoded(state) +
+         "&code_challenge=" + percent_encoded(code_challenge) + "&code_challenge_method=S256&allow_signup=false";
+}
+
+Result<Json> App::user(const std::string& user_token, std::stop_token stop) {
+  auto client = impl_->client(config_);
+  auto res = client.send("GET", impl_->api.prefix + "/user", "Bearer " + user_token, nullptr, stop);
+  if (!res) return res.error();
+  const auto& body = res->body;
+  if (!body.is_object() || !body.contains("id") || !body["id"].is_number_integer() || !body.contains("login") ||
+      !body["login"].is_string())
+    return Error{ErrorCode::internal, "GET /user: GitHub's answer has no id and login"};
+  return Json{{"id", body["id"]}, {"login", body["login"]}};
+}
+
+Result<std::string> App::user_token(const std::string& code, std::stop_token stop, const std::string& code_verifier,
+                                    const std::string& redirect_uri) {
   if (!oauth_configured())
     return Error{ErrorCode::unavailable, "the GitHub App has no OAuth client configured (--github-client-id, "
                                          "--github-client-secret)"};
@@ -241,6 +262,8 @@ Result<std::string> App::user_token(const std::string& code, std::stop_token sto
   // GitHub's OAuth endpoint answers JSON when asked for it (not the API's media type).
   RestClient client(*web, config_.request_timeout, config_.max_rate_limit_wait);
   Json request{{"client_id", config_.client_id}, {"client_secret", config_.client_secret}, {"code", code}};
+  if (!code_verifier.empty()) request["code_verifier"] = code_verifier;
+  if (!redirect_uri.empty()) request["redirect_uri"] = redirect_uri;
   auto res = client.send("POST", web->prefix + "/login/oauth/access_token", "", &request, stop, "application/json");
   if (!res) return res.error();
   const auto& body = res->body;

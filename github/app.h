@@ -112,19 +112,28 @@ class App {
   Result<Json> get(std::int64_t installation_id, const TokenScope& scope, const std::string& path,
                    std::stop_token stop = {});
 
-  // One POST or PATCH of `body` to `path` with a token narrowed to `scope`: the body of
+  // One POST, PATCH or PUT of `body` to `path` with a token narrowed to `scope`: the body of
   // GitHub's answer. Errors as get's, a 422 with GitHub's details in the message.
   Result<Json> write(std::int64_t installation_id, const TokenScope& scope, std::string_view method,
                      const std::string& path, const Json& body, std::stop_token stop = {});
 
   // --- A person's GitHub identity (OAuth, through the App's client id and secret) -----
   bool oauth_configured() const { return !config_.client_id.empty() && !config_.client_secret.empty(); }
+  // GitHub's authorize page for signing in (<web_url>/login/oauth/authorize) with the
+  // App's client id, `redirect_uri` (Hearth's callback), `state` and the PKCE challenge
+  // (S256 of the verifier the exchange then sends).
+  std::string authorize_url(const std::string& state, const std::string& redirect_uri,
+                            const std::string& code_challenge) const;
   // The user access token GitHub gives for `code` (its web flow: POST
-  // <web_url>/login/oauth/access_token). Fails unauthorized with GitHub's description
+  // <web_url>/login/oauth/access_token; with `code_verifier` and `redirect_uri` when the
+  // flow started at authorize_url). Fails unauthorized with GitHub's description
   // for a bad, expired or used code (GitHub answers those with HTTP 200 and an "error"),
   // unavailable when GitHub cannot be reached. The token is for the caller to use at once
   // and drop: never logged, never stored here.
-  Result<std::string> user_token(const std::string& code, std::stop_token stop = {});
+  Result<std::string> user_token(const std::string& code, std::stop_token stop = {},
+                                 const std::string& code_verifier = {}, const std::string& redirect_uri = {});
+  // Who the person whose user token this is: {id, login} (GET /user).
+  Result<Json> user(const std::string& user_token, std::stop_token stop = {});
   // Whether the person whose user token this is can see installation `installation_id`
   // of this App (GET /user/installations, every page).
   Result<bool> user_has_installation(const std::string& user_token, std::int64_t installation_id,

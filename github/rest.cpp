@@ -44,6 +44,8 @@ ErrorCode code_for_status(int status) {
     case 401: return ErrorCode::unauthorized;
     case 403: return ErrorCode::forbidden;
     case 404: return ErrorCode::not_found;
+    case 405: return ErrorCode::conflict;  // "Pull Request is not mergeable"
+    case 409: return ErrorCode::conflict;  // "Head branch was modified"
     case 422: return ErrorCode::invalid;
     default: return status >= 500 ? ErrorCode::unavailable : ErrorCode::internal;
   }
@@ -141,6 +143,7 @@ Result<RestResponse> RestClient::send(std::string_view method, const std::string
     auto payload = body ? body->dump() : std::string("{}");
     auto res = method == "POST"    ? client_->Post(target, headers, payload, "application/json")
                : method == "PATCH" ? client_->Patch(target, headers, payload, "application/json")
+               : method == "PUT"   ? client_->Put(target, headers, payload, "application/json")
                                    : client_->Get(target, headers);
     if (!res)
       return Error{ErrorCode::unavailable,

@@ -16,17 +16,18 @@
 #include "storage/database.h"
 
 namespace hearth::http {
-namespace {
-
-constexpr const char* kCookie = "hearth_session";
 
 // The session cookie: Secure with --secure-cookies, or when a TLS proxy in front says the
 // request came over HTTPS (X-Forwarded-Proto; trusting it only ever makes the cookie stricter).
 std::string session_cookie(const Context& ctx, const std::string& value, std::int64_t max_age_s) {
   bool secure = ctx.edge.config.secure_cookies || ctx.req.get_header_value("X-Forwarded-Proto") == "https";
-  return fmt::format("{}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{}", kCookie, value, max_age_s,
+  return fmt::format("hearth_session={}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{}", value, max_age_s,
                      secure ? "; Secure" : "");
 }
+
+namespace {
+
+
 
 Json caller_json(const identity::Caller& c) {
   return Json{{"id", c.user_id}, {"username", c.username}, {"is_admin", c.is_admin}};

@@ -7,6 +7,7 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include "actors/github_data/github_data_actor.h"
 #include "actors/identity/identity.h"
 #include "actors/organization/organization_actor.h"
 #include "actors/sandbox/sandbox_runtime.h"
@@ -42,6 +43,18 @@ Json by(const Context& ctx, Json body = Json::object()) {
   body["by"] = ctx.caller->username;
   body["by_id"] = ctx.caller->user_id;
   return body;
+}
+
+// Only `known` fields in the body, or an error naming the first other one.
+Status only_fields(const Json& body, std::initializer_list<std::string_view> known) {
+  if (!body.is_object()) return {};
+  for (const auto& [key, _] : body.items())
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      std::string names;
+      for (auto k : known) names += (names.empty() ? "" : ", ") + std::string(k);
+      return Error{ErrorCode::invalid, fmt::format("unknown field \"{}\" (known: {})", printable(key), names)};
+    }
+  return {};
 }
 
 // A command to the task in the path (404 when there is none), saying who asks.
@@ -213,6 +226,17 @@ Handler command(const char* queue, int status = 200) {
   return [queue, status](Context& ctx) { return to_task(ctx, queue, Json::object(), status); };
 }
 
+// POST .../push and .../merge {force?}: force replaces the branch even though someone
+// else pushed to it on GitHub.
+Handler replacing(const char* queue) {
+  return [queue](Context& ctx) -> Result<Reply> {
+    if (auto st = only_fields(ctx.body, {"force"}); !st) return st.error();
+    auto force = bool_field(ctx.body, "force");
+    if (!force) return force.error();
+    return to_task(ctx, queue, force->value_or(false) ? Json{{"force", true}} : Json::object(), 202);
+  };
+}
+
 Result<Reply> rename(Context& ctx) {
   auto title = title_field(ctx.body);
   if (!title) return title.error();
@@ -332,7 +356,7 @@ Result<std::string> agent_summary(Context& ctx, const actors::Address& address) 
       if (e["turn"] == turn && e["kind"] == "agent_message" && e["data"].contains("text"))
         said += (said.empty() ? "" : "\n\n") + e["data"]["text"].get<std::string>();
     constexpr std::size_t kKept = 8000;
-    if (said.size() > kKept) said = said.substr(0, kKept) + "…";
+    if (said.size() > kKept) said = utf8_prefix(said, kKept) + "…";
     return said;
   }
   return std::string();
@@ -360,10 +384,7 @@ Result<Reply> publish_pr(Context& ctx) {
   if (text->size() > 60000) return Error{ErrorCode::invalid, "field \"body\" is at most 60000 characters"};
   auto draft = bool_field(ctx.body, "draft");
   if (!draft) return draft.error();
-  if (ctx.body.is_object())
-    for (const auto& [key, _] : ctx.body.items())
-      if (key != "title" && key != "body" && key != "draft")
-        return Error{ErrorCode::invalid, fmt::format("unknown field \"{}\" (known: title, body, draft)", printable(key))};
+  if (auto st = only_fields(ctx.body, {"title", "body", "draft"}); !st) return st.error();
   std::string body = *text;
   if (body.empty()) {
     auto said = agent_summary(ctx, *address);
@@ -375,6 +396,160 @@ Result<Reply> publish_pr(Context& ctx) {
   }
   Json command{{"title", *title}, {"body", body}, {"draft", draft->value_or(false)}};
   return change(ctx, address, task::kPublishPr, by(ctx, command), 202);
+}
+
+// The task's pull request ({number, repo_github_id, head_sha, ...}) and the GitHub App
+// it goes through, or why there is none.
+struct TaskPull {
+  Json pull;
+  github::App* app;
+};
+Result<TaskPull> task_pull(Context& ctx, const actors::Address& address) {
+  if (!ctx.edge.config.github)
+    return Error{ErrorCode::unavailable, "the GitHub App is not configured on this server (see docs/github.md)"};
+  auto t = ctx.edge.host.call(address, task::kGet);
+  if (!t) return t.error();
+  const auto& pull = (*t)["pull"];
+  if (!pull.is_object() || pull.value("number", std::int64_t{0}) == 0)
+    return Error{ErrorCode::conflict, "the task has no pull request; open one first"};
+  return TaskPull{pull, ctx.edge.config.github.get()};
+}
+
+// Whether the org archives a task when its pull request closes (its setting auto_archive_prs).
+bool archives_pulls(Context& ctx) {
+  auto org = ctx.edge.host.call(actors::organization::address(ctx.org_id), actors::organization::kGet);
+  return !org || (*org)["settings"].value("auto_archive_prs", true);
+}
+
+
+// "Address review comments": what the reviewers said since the last time (read from
+// GitHub), as one follow-up prompt, oldest first, each item at most 8 KiB and the whole
+// within kMaxPromptBytes; `through` is the time of the last item it holds (the next time
+// starts after it: what did not fit comes then).
+struct ReviewPrompt {
+  std::string text;
+  std::int64_t through = 0;
+};
+ReviewPrompt review_prompt(const Json& pull, const Json& feedback) {
+  constexpr std::size_t kItemBytes = 8 * 1024;
+  std::vector<std::pair<std::int64_t, std::string>> items;  // (at, the line), reviews before comments
+  for (const auto& r : feedback["reviews"]) {
+    auto state = r["state"].get<std::string>();
+    auto verb = state == "CHANGES_REQUESTED" ? "requested changes" : state == "APPROVED" ? "approved" : "commented";
+    auto body = utf8_prefix(r["body"].get<std::string>(), kItemBytes);
+    items.emplace_back(r["at"].get<std::int64_t>(), fmt::format("- {} {}{}\n", r["author"].get<std::string>(),
+                                                                verb, body.empty() ? "" : ": " + body));
+  }
+  for (const auto& c : feedback["comments"]) {
+    auto where = c["path"].get<std::string>() + (c["line"].is_number() ? fmt::format(" line {}", c["line"].get<int>()) : "");
+    items.emplace_back(c["at"].get<std::int64_t>(), fmt::format("- {} ({}): {}\n", where, c["author"].get<std::string>(),
+                                                                utf8_prefix(c["body"].get<std::string>(), kItemBytes)));
+  }
+  std::stable_sort(items.begin(), items.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  ReviewPrompt out;
+  out.text = fmt::format("Address the review feedback on pull request #{} ({}).\n\n",
+                         pull.value("number", std::int64_t{0}), pull.value("url", std::string()));
+  const std::string ending =
+      "\nMake the changes they ask for, or say why not where you disagree. Then commit; the task's pull request is "
+      "updated when it is pushed.";
+  // As many as fit, whole; a cut never splits items of one time (the next time reads
+  // after `through`, so what is left must all be later).
+  const std::size_t budget = kMaxPromptBytes - ending.size() - 200;
+  std::size_t taken = 0, size = out.text.size();
+  while (taken < items.size() && size + items[taken].second.size() <= budget) size += items[taken++].second.size();
+  if (taken < items.size()) {
+    auto whole = taken;
+    while (whole > 0 && items[whole - 1].first == items[taken].first) --whole;
+    if (whole > 0) taken = whole;  // else one time's items fill the prompt alone: those that fit go
+  }
+  for (std::size_t i = 0; i < taken; ++i) out.text += items[i].second;
+  if (taken > 0) out.through = items[taken - 1].first;
+  if (taken < items.size()) out.text += fmt::format("\n({} more, handed over the next time.)\n", items.size() - taken);
+  out.text += ending;
+  return out;
+}
+
+// POST .../pr/address-reviews {session_id?}: the review feedback since the last time,
+// from GitHub, as a prompt to the agent.
+Result<Reply> address_reviews(Context& ctx) {
+  if (auto st = only_fields(ctx.body, {"session_id"}); !st) return st.error();
+  auto session_id = string_field(ctx.body, "session_id", false);
+  if (!session_id) return session_id.error();
+  auto address = task_address(ctx);
+  if (!address) return address.error();
+  auto tp = task_pull(ctx, *address);
+  if (!tp) return tp.error();
+  const auto& pull = tp->pull;
+  auto feedback = actors::github_data::review_feedback(ctx.edge.host, *tp->app, ctx.org_id,
+                                                       pull.value("repo_github_id", std::int64_t{0}),
+                                                       pull.value("number", std::int64_t{0}),
+                                                       pull.value("reviews_addressed_at", std::int64_t{0}));
+  if (!feedback) return feedback.error();
+  if ((*feedback)["reviews"].empty() && (*feedback)["comments"].empty())
+    return Error{ErrorCode::conflict, "there is no review feedback on the pull request since it was last handed to the agent"};
+  auto prompt = review_prompt(pull, *feedback);
+  auto redacted = redact_for_task(ctx, *address, prompt.text);
+  if (!redacted) return redacted.error();
+  Json body = by(ctx, {{"text", *redacted}, {"addresses_reviews", true}, {"reviews_through", prompt.through}});
+  if (!session_id->empty()) body["session_id"] = *session_id;
+  return change(ctx, address, task::kPrompt, body, 202);
+}
+
+// PATCH .../pr {title?, body?, state?: open|closed}: the pull request changed on GitHub,
+// recorded by the task (audited as task.pr.updated).
+Result<Reply> update_pr(Context& ctx) {
+  if (auto st = only_fields(ctx.body, {"title", "body", "state"}); !st) return st.error();
+  Json change_to = Json::object();
+  for (const char* key : {"title", "body", "state"}) {
+    auto v = string_field(ctx.body, key, false);
+    if (!v) return v.error();
+    if (!v->empty()) change_to[key] = *v;
+  }
+  if (change_to.empty()) return Error{ErrorCode::invalid, "give at least one of title, body, state"};
+  if (change_to.contains("state") && change_to["state"] != "open" && change_to["state"] != "closed")
+    return Error{ErrorCode::invalid, "field \"state\" is open or closed"};
+  if (change_to.value("title", std::string()).size() > 256) return Error{ErrorCode::invalid, "field \"title\" is at most 256 characters"};
+  if (change_to.value("body", std::string()).size() > 60000) return Error{ErrorCode::invalid, "field \"body\" is at most 60000 characters"};
+  auto address = task_address(ctx);
+  if (!address) return address.error();
+  auto tp = task_pull(ctx, *address);
+  if (!tp) return tp.error();
+  auto updated = actors::github_data::update_pull(ctx.edge.host, *tp->app, ctx.org_id,
+                                                  tp->pull.value("repo_github_id", std::int64_t{0}),
+                                                  tp->pull.value("number", std::int64_t{0}), change_to);
+  if (!updated) return updated.error();
+  Json fields = Json::array();
+  for (const auto& [k, _] : change_to.items()) fields.push_back(k);
+  return change(ctx, address, task::kPullChanged,
+                by(ctx, {{"pull", *updated}, {"action", change_to.value("state", std::string()) == "closed" ? "closed" : "edited"},
+                         {"sender", ctx.caller->username}, {"from_hearth", "updated"}, {"fields", fields},
+                         {"auto_archive", archives_pulls(ctx)}}));
+}
+
+// POST .../pr/merge {method?: merge|squash|rebase}: merged on GitHub if its head is the
+// one the task knows; the task records it at once (audited as task.pr.merged) and is
+// archived as for GitHub's own "merged" when the org archives merged tasks.
+Result<Reply> merge_pr(Context& ctx) {
+  if (auto st = only_fields(ctx.body, {"method"}); !st) return st.error();
+  auto method = string_field(ctx.body, "method", false);
+  if (!method) return method.error();
+  if (method->empty()) *method = "merge";
+  if (*method != "merge" && *method != "squash" && *method != "rebase")
+    return Error{ErrorCode::invalid, "field \"method\" is merge, squash or rebase"};
+  auto address = task_address(ctx);
+  if (!address) return address.error();
+  auto tp = task_pull(ctx, *address);
+  if (!tp) return tp.error();
+  auto state = tp->pull.value("state", std::string());
+  if (state != "open") return Error{ErrorCode::conflict, fmt::format("the pull request is {}; only an open one merges", state)};
+  auto merged = actors::github_data::merge_pull(ctx.edge.host, *tp->app, ctx.org_id,
+                                                tp->pull.value("repo_github_id", std::int64_t{0}),
+                                                tp->pull.value("number", std::int64_t{0}), *method,
+                                                tp->pull.value("head_sha", std::string()));
+  if (!merged) return merged.error();
+  return change(ctx, address, task::kPullChanged,
+                by(ctx, {{"pull", (*merged)["pull"]}, {"action", "closed"}, {"sender", ctx.caller->username},
+                         {"from_hearth", "merged"}, {"method", *method}, {"auto_archive", archives_pulls(ctx)}}));
 }
 
 Result<Reply> ops(Context& ctx) {
@@ -444,11 +619,14 @@ void add_task_routes(Router& r) {
   r.add({"GET", one + "/diff/file", Policy::org_member, "task", diff_file});
   r.add({"POST", one + "/diff/refresh", Policy::org_member, "task", command(task::kRefreshDiff, 202)});
   r.add({"POST", one + "/commit", Policy::org_member, "task", commit});
-  r.add({"POST", one + "/push", Policy::org_member, "task", command(task::kPush, 202)});
+  r.add({"POST", one + "/push", Policy::org_member, "task", replacing(task::kPush)});
   r.add({"POST", one + "/sync", Policy::org_member, "task", command(task::kSync, 202)});
-  r.add({"POST", one + "/merge", Policy::org_member, "task", command(task::kMerge, 202)});
+  r.add({"POST", one + "/merge", Policy::org_member, "task", replacing(task::kMerge)});
   r.add({"POST", one + "/revert", Policy::org_member, "task", revert});
   r.add({"POST", one + "/pr", Policy::org_member, "task, session", publish_pr});
+  r.add({"PATCH", one + "/pr", Policy::org_member, "task, github_data", update_pr});
+  r.add({"POST", one + "/pr/merge", Policy::org_member, "task, github_data", merge_pr});
+  r.add({"POST", one + "/pr/address-reviews", Policy::org_member, "task, session, github_data", address_reviews});
   r.add({"GET", one + "/ops", Policy::org_member, "task", ops});
   r.add({"GET", one + "/ops/{op}", Policy::org_member, "task", op});
   r.add({"GET", one + "/events", Policy::org_member, "task", task_events});

@@ -119,6 +119,14 @@ void SignInThrottle::succeeded(const std::string& key) {
   failures_.erase(key);
 }
 
+bool UsedOnce::take(const std::string& value, std::int64_t expires_at_ms) {
+  auto now = storage::now_ms();
+  std::lock_guard lock(mu_);
+  std::erase_if(used_, [now](const auto& entry) { return entry.second < now; });
+  if (used_.size() >= kMax) return false;
+  return used_.emplace(value, expires_at_ms).second;
+}
+
 bool AuditBudget::take(int& summary) {
   std::lock_guard lock(mu_);
   auto now = std::chrono::steady_clock::now();

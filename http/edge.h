@@ -76,6 +76,9 @@ struct EdgeConfig {
   actors::session::AgentRunner* agents = nullptr;
   // The GitHub App, or null when not configured (the GitHub routes then say so).
   std::shared_ptr<github::App> github;
+  // Whether signing in with GitHub may create a Hearth user (for a login some linked
+  // installation shows as a member); off: only GitHub accounts linked already sign in.
+  bool github_signup = true;
 };
 
 // Failed sign-ins per key (a username from an address, or an address): the first `free`
@@ -112,6 +115,19 @@ class AuditBudget {
   int used_ = 0, suppressed_ = 0;
 };
 
+// Values good for one use until they expire (the nonces of GitHub sign-in states): take()
+// is true the first time only. Expired ones are forgotten as new ones come; past kMax
+// remembered at once (a flood of sign-ins), take() refuses until some expire.
+class UsedOnce {
+ public:
+  static constexpr std::size_t kMax = 100'000;
+  bool take(const std::string& value, std::int64_t expires_at_ms);
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::int64_t> used_;
+};
+
 // What every handler can reach: the host, identity, configuration and edge-wide state.
 struct Edge {
   Edge(actors::Host& h, EdgeConfig c)
@@ -133,6 +149,7 @@ struct Edge {
   SignInThrottle per_account, per_address;
   SignInThrottle member_misses{20, std::chrono::minutes(10)};  // add-member names without an account, per caller
   AuditBudget sign_in_audit;
+  UsedOnce used_once;  // GitHub sign-in states taken
   std::atomic<std::size_t> sse_streams{0};
   std::atomic<std::size_t> signing_in{0};  // sign-ins checking a password now
   std::atomic<bool> stopping{false};

@@ -154,19 +154,6 @@ void audit_mutation(const Context& ctx, const Route& route, int status, const st
   if (!st) spdlog::error("audit.append_failed kind={} error={}", entry["kind"].get<std::string>(), st.error().message);
 }
 
-std::string cookie_value(const std::string& header, const std::string& name) {
-  std::size_t pos = 0;
-  while (pos < header.size()) {
-    auto end = header.find(';', pos);
-    if (end == std::string::npos) end = header.size();
-    auto part = header.substr(pos, end - pos);
-    auto start = part.find_first_not_of(' ');
-    if (start != std::string::npos) part = part.substr(start);
-    if (part.compare(0, name.size() + 1, name + "=") == 0) return part.substr(name.size() + 1);
-    pos = end + 1;
-  }
-  return {};
-}
 
 bool is_loopback(const std::string& addr) { return addr == "127.0.0.1" || addr == "::1" || addr == "::ffff:127.0.0.1"; }
 
@@ -330,6 +317,20 @@ class GatedServer final : public httplib::Server {
 };
 
 }  // namespace
+
+std::string cookie_value(const std::string& header, const std::string& name) {
+  std::size_t pos = 0;
+  while (pos < header.size()) {
+    auto end = header.find(';', pos);
+    if (end == std::string::npos) end = header.size();
+    auto part = header.substr(pos, end - pos);
+    auto start = part.find_first_not_of(' ');
+    if (start != std::string::npos) part = part.substr(start);
+    if (part.compare(0, name.size() + 1, name + "=") == 0) return part.substr(name.size() + 1);
+    pos = end + 1;
+  }
+  return {};
+}
 
 struct Server::Impl {
   Impl(ServerConfig c, actors::Host& h) : config(bound_waiting(std::move(c))), edge(h, config.edge) {}
@@ -666,6 +667,7 @@ Server::Server(ServerConfig config, actors::Host& host) : impl_(std::make_unique
   add_feed_routes(impl.router);
   add_audit_routes(impl.router);
   add_github_routes(impl.router);
+  add_github_auth_routes(impl.router);
   for (const auto& r : impl.router.routes())
     if (r.policy == Policy::unset) spdlog::error("http.route_without_policy method={} path={}", r.method, r.pattern);
 

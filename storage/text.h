@@ -18,6 +18,9 @@ bool valid_utf8(std::string_view s);
 // `s` with every ill-formed sequence replaced by U+FFFD: safe to put into JSON.
 std::string sanitize_utf8(std::string_view s);
 
+// At most `max` bytes of `s`, cut before a character rather than inside one.
+std::string utf8_prefix(std::string_view s, std::size_t max);
+
 // value.dump(indent) that never throws: ill-formed UTF-8 in strings becomes U+FFFD.
 std::string json_text(const nlohmann::json& value, int indent = -1);
 

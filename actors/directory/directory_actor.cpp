@@ -118,6 +118,55 @@ Result<Json> unlink_installation(StepContext& ctx, const Json& b) {
   return Json{{"unlinked", del->exec() > 0}};
 }
 
+// --- GitHub identities ----------------------------------------------------------------------
+
+Json identity_json(SQLite::Statement& q) {
+  return Json{{"github_id", q.getColumn(0).getInt64()}, {"login", q.getColumn(1).getString()},
+              {"user_id", q.getColumn(2).getString()}, {"linked_at", q.getColumn(3).getInt64()}};
+}
+
+Result<Json> link_github(StepContext& ctx, const Json& b) {
+  auto github_id = b.at("github_id").get<std::int64_t>();
+  auto user_id = b.at("user_id").get<std::string>();
+  auto taken = ctx.statement("SELECT github_id, user_id FROM github_identities WHERE github_id = ? OR user_id = ?");
+  sql::bind_all(*taken, github_id, user_id);
+  while (taken->executeStep()) {
+    if (taken->getColumn(0).getInt64() == github_id && taken->getColumn(1).getString() == user_id) continue;
+    if (taken->getColumn(0).getInt64() == github_id)
+      return Error{ErrorCode::conflict, "that GitHub account is linked to another Hearth user"};
+    return Error{ErrorCode::conflict, "this Hearth user is linked to another GitHub account; unlink it first"};
+  }
+  taken->reset();
+  auto up = ctx.statement("INSERT INTO github_identities(github_id, login, user_id, linked_at) VALUES(?1, ?2, ?3, ?4) "
+                          "ON CONFLICT(github_id) DO UPDATE SET login = ?2");
+  sql::bind_all(*up, github_id, b.at("login").get<std::string>(), user_id, storage::now_ms());
+  up->exec();
+  return b;
+}
+
+Result<Json> unlink_github(StepContext& ctx, const Json& b) {
+  auto del = ctx.statement("DELETE FROM github_identities WHERE user_id = ?");
+  sql::bind_all(*del, b.at("user_id").get<std::string>());
+  return Json{{"unlinked", del->exec() > 0}};
+}
+
+Result<Json> github_identity(ReadContext& ctx, const Json& a) {
+  bool by_user = a.contains("user_id");
+  auto q = ctx.statement(std::string("SELECT github_id, login, user_id, linked_at FROM github_identities WHERE ") +
+                         (by_user ? "user_id = ?" : "github_id = ?"));
+  if (by_user) sql::bind_all(*q, a["user_id"].get<std::string>());
+  else sql::bind_all(*q, a.at("github_id").get<std::int64_t>());
+  if (!q->executeStep()) return Error{ErrorCode::not_found, "no GitHub identity linked"};
+  return identity_json(*q);
+}
+
+Result<Json> installations(ReadContext& ctx, const Json&) {
+  auto q = ctx.statement("SELECT installation_id, org_id FROM github_installations ORDER BY linked_at");
+  Json items = Json::array();
+  while (q->executeStep()) items.push_back({{"installation_id", q->getColumn(0).getInt64()}, {"org_id", q->getColumn(1).getString()}});
+  return Json{{"items", items}};
+}
+
 Result<Json> installation_org(ReadContext& ctx, const Json& a) {
   auto q = ctx.statement("SELECT org_id FROM github_installations WHERE installation_id = ?");
   sql::bind_all(*q, a.at("installation_id").get<std::int64_t>());
@@ -251,6 +300,10 @@ ActorType make_type() {
       .on_queue(kLinkInstallation, link_installation)
       .on_queue(kUnlinkInstallation, unlink_installation)
       .on_action(kInstallationOrg, installation_org)
+      .on_queue(kLinkGitHub, link_github)
+      .on_queue(kUnlinkGitHub, unlink_github)
+      .on_action(kGitHubIdentity, github_identity)
+      .on_action(kInstallations, installations)
       .on_action(kAuthenticate, authenticate)
       .on_action(kFindUser, find_user)
       .on_action(kListUsers, list_users)

@@ -23,6 +23,10 @@ inline constexpr const char* kPutMembership = "directory.command.put_membership"
 // {installation_id, org_id}: 409 when either is linked to another already; relinking the same pair is harmless.
 inline constexpr const char* kLinkInstallation = "directory.command.link_installation";
 inline constexpr const char* kUnlinkInstallation = "directory.command.unlink_installation";  // {org_id}
+// {github_id, login, user_id}: the GitHub account signs in as the user; 409 when either is
+// linked to another already (relinking the same pair updates the login).
+inline constexpr const char* kLinkGitHub = "directory.command.link_github";
+inline constexpr const char* kUnlinkGitHub = "directory.command.unlink_github";  // {user_id}
 
 // Actions.
 // {token_hash, now, org_slug?} -> the caller; with org_slug also "org": the org's row with
@@ -36,6 +40,9 @@ inline constexpr const char* kOrgsOf = "directory.orgs_of";             // {user
 inline constexpr const char* kUserCount = "directory.user_count";
 // {installation_id} -> {org_id}, or not_found when no organization links it.
 inline constexpr const char* kInstallationOrg = "directory.installation_org";
+inline constexpr const char* kInstallations = "directory.installations";  // -> {items: [{installation_id, org_id}]}
+// {github_id} | {user_id} -> {github_id, login, user_id, linked_at}; not_found when none.
+inline constexpr const char* kGitHubIdentity = "directory.github_identity";
 
 ActorType make_type();
 

@@ -146,10 +146,12 @@ std::int64_t current_generation(SQLite::Database& db) {
 
 // Also tells the organization (in `mirror`), which gives it to the task on its branch or
 // lists it.
+// `review`: what a reviewer said (webhook_events.h), passed on to the task.
 void upsert_pull(StepContext& ctx, const PullFacts& p, const std::string& action, const std::string& sender,
-                 Mirror& mirror) {
+                 Mirror& mirror, const Json& review = nullptr) {
   mirror.pulls.push_back({{"pull", pull_json(p)}, {"action", action}, {"sender", sender},
                           {"generation", current_generation(ctx.db())}});
+  if (!review.is_null()) mirror.pulls.back()["review"] = review;
   auto up = ctx.statement(
       "INSERT INTO pull_requests(repo_id, number, repo_full_name, title, state, head_ref, head_sha, base_ref, author, "
       "url, github_updated_at, updated_at, sync_generation) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
@@ -160,6 +162,33 @@ void upsert_pull(StepContext& ctx, const PullFacts& p, const std::string& action
   sql::bind_all(*up, p.repo_id, p.number, p.repo_full_name, p.title, p.state, p.head_ref, p.head_sha, p.base_ref,
                 p.author, p.url, p.updated_at_ms, now());
   up->exec();
+}
+
+// A check on a commit: told (as action "checks") for each known pull request it names,
+// or, naming none (statuses), for the open ones whose head is that commit.
+void check_pulls(StepContext& ctx, const WebhookChange& c, Mirror& mirror) {
+  std::string sql =
+      "SELECT repo_full_name, number, title, state, head_ref, head_sha, base_ref, author, url, github_updated_at "
+      "FROM pull_requests WHERE repo_id = ? AND ";
+  sql += c.check_pulls.empty() ? "head_sha = ? AND state IN ('open', 'draft')" : "number = ?";
+  auto known = [&](auto&& bind) {
+    auto q = ctx.statement(sql);
+    bind(*q);
+    while (q->executeStep()) {
+      PullFacts p{.repo_id = c.repo_id, .number = q->getColumn(1).getInt64(),
+                  .repo_full_name = q->getColumn(0).getString(), .title = q->getColumn(2).getString(),
+                  .state = q->getColumn(3).getString(), .head_ref = q->getColumn(4).getString(),
+                  .base_ref = q->getColumn(6).getString(), .author = q->getColumn(7).getString(),
+                  .url = q->getColumn(8).getString(), .head_sha = q->getColumn(5).getString(),
+                  .updated_at_ms = q->getColumn(9).getInt64()};
+      Json check = c.check;
+      check["head_sha"] = c.head_sha;
+      mirror.pulls.push_back({{"pull", pull_json(p)}, {"action", "checks"}, {"sender", c.sender},
+                              {"generation", current_generation(ctx.db())}, {"check", check}});
+    }
+  };
+  if (c.check_pulls.empty()) known([&](SQLite::Statement& q) { sql::bind_all(q, c.repo_id, c.head_sha); });
+  for (auto number : c.check_pulls) known([&](SQLite::Statement& q) { sql::bind_all(q, c.repo_id, number); });
 }
 
 void set_status(StepContext& ctx, const std::string& status) {
@@ -194,7 +223,10 @@ void apply(StepContext& ctx, const WebhookChange& c, Mirror& mirror) {
       break;
     case ChangeKind::pull_request:
       upsert_repository(ctx, c.repositories.at(0), mirror);
-      upsert_pull(ctx, *c.pull, c.action, c.sender, mirror);
+      upsert_pull(ctx, *c.pull, c.action, c.sender, mirror, c.review);
+      break;
+    case ChangeKind::checks:
+      check_pulls(ctx, c, mirror);
       break;
     case ChangeKind::push: {
       auto sql = c.head_sha.empty()
@@ -470,9 +502,12 @@ Result<Json> on_sync_page(StepContext& ctx, const Json& b) {
     if (!after.is_null() && after != before) mirror.upsert.push_back(after);
   }
   for (const auto& m : b.value("members", Json::array())) {
-    auto up = ctx.statement("INSERT INTO members(login, role, sync_generation, updated_at) VALUES(?1, ?2, ?3, ?4) "
-                            "ON CONFLICT(login) DO UPDATE SET role = ?2, sync_generation = ?3, updated_at = ?4");
-    sql::bind_all(*up, m.at("login").get<std::string>(), m.at("role").get<std::string>(), generation, at);
+    auto up = ctx.statement("INSERT INTO members(login, role, sync_generation, updated_at, github_id) "
+                            "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(login) DO UPDATE SET role = ?2, "
+                            "sync_generation = ?3, updated_at = ?4, github_id = ?5");
+    auto id = m.value("github_id", Json());
+    sql::bind_all(*up, m.at("login").get<std::string>(), m.at("role").get<std::string>(), generation, at,
+                  id.is_number_integer() ? std::optional(id.get<std::int64_t>()) : std::nullopt);
     up->exec();
   }
   for (const auto& p : b.value("pulls", Json::array())) {
@@ -574,6 +609,16 @@ Result<Json> pull_requests(ReadContext& ctx, const Json& a) {
   return Json{{"items", items}};
 }
 
+Result<Json> member(ReadContext& ctx, const Json& a) {
+  SQLite::Statement q(ctx.db, "SELECT login, role, github_id FROM members WHERE login = ? COLLATE NOCASE");
+  sql::bind_all(q, a.at("login").get<std::string>());
+  if (!q.executeStep()) return Error{ErrorCode::not_found, "not a member of the installation's account"};
+  // The same account, not only the same login (logins can be given up and taken).
+  if (a.contains("github_id") && (q.getColumn(2).isNull() || q.getColumn(2).getInt64() != a["github_id"].get<std::int64_t>()))
+    return Error{ErrorCode::not_found, "not a member of the installation's account"};
+  return Json{{"login", q.getColumn(0).getString()}, {"role", q.getColumn(1).getString()}};
+}
+
 Result<Json> git_access(ReadContext& ctx, const Json& a) {
   SQLite::Statement meta(ctx.db, "SELECT installation_id, status FROM github_meta");
   if (!meta.executeStep() || meta.getColumn(0).isNull())
@@ -638,7 +683,8 @@ ActorType make_type(Host& host, std::shared_ptr<github::App> app) {
       .on_action(kPullRequests, pull_requests)
       .on_action(kDeliveries, deliveries)
       .on_action(kDelivery, delivery)
-      .on_action(kGitAccess, git_access);
+      .on_action(kGitAccess, git_access)
+      .on_action(kMember, member);
   return t;
 }
 
@@ -692,6 +738,81 @@ Result<Json> open_pull(Host& host, github::App& app, const std::string& org_id, 
   if (why.find("head invalid") != std::string::npos)
     return Error{ErrorCode::conflict, fmt::format("GitHub does not see the branch {} in {} (was it pushed?)", d.head, full)};
   return Error{ErrorCode::invalid, "GitHub refused the pull request: " + why};
+}
+
+Result<Json> review_feedback(Host& host, github::App& app, const std::string& org_id, std::int64_t repo_id,
+                             std::int64_t number, std::int64_t since_ms, std::stop_token stop) {
+  auto access = host.call(address(org_id), kGitAccess, {{"repo_id", repo_id}});
+  if (!access) return access.error();
+  auto installation = (*access)["installation_id"].get<std::int64_t>();
+  auto pulls = "/repos/" + (*access)["full_name"].get<std::string>() + "/pulls/" + std::to_string(number);
+  const github::TokenScope scope{{}, {{"pull_requests", "read"}}, {repo_id}};
+  auto text = [](const Json& j, const char* key) {
+    return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+  };
+  auto author = [&](const Json& j) { return text(j.value("user", Json::object()), "login"); };
+  Json out{{"reviews", Json::array()}, {"comments", Json::array()}};
+  auto reviews = app.get_all(installation, scope, pulls + "/reviews", {}, {}, stop);
+  if (!reviews) return reviews.error();
+  // Only the repository's own people's words (anyone may comment on a public one).
+  for (const auto& r : *reviews) {
+    auto at = parse_github_time(text(r, "submitted_at"));
+    auto state = text(r, "state");
+    if (!trusted_reviewer(text(r, "author_association"))) continue;
+    if (at <= since_ms || (text(r, "body").empty() && state != "CHANGES_REQUESTED")) continue;
+    out["reviews"].push_back({{"author", author(r)}, {"state", state}, {"body", text(r, "body")},
+                              {"url", text(r, "html_url")}, {"at", at}});
+  }
+  auto comments = app.get_all(installation, scope, pulls + "/comments?sort=created&direction=asc", {}, {}, stop);
+  if (!comments) return comments.error();
+  for (const auto& c : *comments) {
+    auto at = parse_github_time(text(c, "created_at"));
+    if (at <= since_ms || !trusted_reviewer(text(c, "author_association"))) continue;
+    Json line = c.contains("line") && c["line"].is_number_integer() ? c["line"] : Json(nullptr);
+    out["comments"].push_back({{"author", author(c)}, {"path", text(c, "path")}, {"line", line},
+                               {"body", text(c, "body")}, {"url", text(c, "html_url")}, {"at", at}});
+  }
+  return out;
+}
+
+Result<Json> merge_pull(Host& host, github::App& app, const std::string& org_id, std::int64_t repo_id,
+                        std::int64_t number, const std::string& method, const std::string& head_sha,
+                        std::stop_token stop) {
+  auto access = host.call(address(org_id), kGitAccess, {{"repo_id", repo_id}});
+  if (!access) return access.error();
+  auto installation = (*access)["installation_id"].get<std::int64_t>();
+  auto path = "/repos/" + (*access)["full_name"].get<std::string>() + "/pulls/" + std::to_string(number) + "/merge";
+  Json request{{"merge_method", method}};
+  if (!head_sha.empty()) request["sha"] = head_sha;
+  auto merged = app.write(installation, {{}, {{"contents", "write"}, {"pull_requests", "write"}}, {repo_id}}, "PUT",
+                          path, request, stop);
+  if (!merged) {
+    if (merged.error().code == ErrorCode::invalid || merged.error().code == ErrorCode::conflict)
+      return Error{ErrorCode::conflict, "GitHub did not merge the pull request: " + merged.error().message};
+    return merged.error();
+  }
+  // The pull request as it stands now (merged), read back.
+  RepoFacts repo{repo_id, (*access)["full_name"].get<std::string>()};
+  auto now_pull = app.get(installation, {{}, {{"pull_requests", "read"}}, {repo_id}},
+                          "/repos/" + repo.full_name + "/pulls/" + std::to_string(number), stop);
+  if (!now_pull) return now_pull.error();
+  return Json{{"merged", merged->value("merged", false)}, {"sha", merged->value("sha", std::string())},
+              {"message", merged->value("message", std::string())}, {"pull", pull_json(pull_facts(repo, *now_pull))}};
+}
+
+Result<Json> update_pull(Host& host, github::App& app, const std::string& org_id, std::int64_t repo_id,
+                         std::int64_t number, const Json& change, std::stop_token stop) {
+  auto access = host.call(address(org_id), kGitAccess, {{"repo_id", repo_id}});
+  if (!access) return access.error();
+  RepoFacts repo{repo_id, (*access)["full_name"].get<std::string>()};
+  auto updated = app.write((*access)["installation_id"].get<std::int64_t>(), {{}, {{"pull_requests", "write"}}, {repo_id}},
+                           "PATCH", "/repos/" + repo.full_name + "/pulls/" + std::to_string(number), change, stop);
+  if (!updated) {
+    if (updated.error().code == ErrorCode::invalid)
+      return Error{ErrorCode::invalid, "GitHub did not change the pull request: " + updated.error().message};
+    return updated.error();
+  }
+  return pull_json(pull_facts(repo, *updated));
 }
 
 Status register_type(Host& host, std::shared_ptr<github::App> app) {

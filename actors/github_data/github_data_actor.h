@@ -55,6 +55,10 @@ inline constexpr const char* kRepositories = "github_data.repositories";
 inline constexpr const char* kPullRequests = "github_data.pull_requests";  // {state?: open|draft|closed|merged}
 inline constexpr const char* kDeliveries = "github_data.deliveries";      // {limit?} newest first, no payloads
 inline constexpr const char* kDelivery = "github_data.delivery";          // {delivery_id} with its payload
+// {login, github_id?} -> {login, role} when GitHub showed that login (and, given, that
+// account id) as a member of the installation's account (the last sync); not_found
+// otherwise (logins compared without case, as GitHub's are).
+inline constexpr const char* kMember = "github_data.member";
 // {repo_id (GitHub's)} -> {installation_id, full_name, name}: what a git token for it is
 // minted with; conflict when no installation is connected, not_found when the repository
 // left it.
@@ -80,6 +84,29 @@ struct PullDraft {
 // not have, and GitHub's words for any other refusal.
 Result<Json> open_pull(Host& host, github::App& app, const std::string& org_id, std::int64_t repo_id,
                        const PullDraft& draft, std::stop_token stop = {});
+
+// What reviewers said on pull request `number` of GitHub repository `repo_id` since
+// `since_ms` (GitHub's time, unix ms; 0: all): {reviews: [{author, state, body, url,
+// at}] (those with words or a request for changes), comments: [{author, path, line,
+// body, url, at}]}, oldest first, only the repository's owners', members' and
+// collaborators', read with a token narrowed to that repository and pull_requests read.
+Result<Json> review_feedback(Host& host, github::App& app, const std::string& org_id, std::int64_t repo_id,
+                             std::int64_t number, std::int64_t since_ms, std::stop_token stop = {});
+
+// Merges pull request `number` (`method`: merge, squash or rebase) if its head is still
+// `head_sha` (empty: whatever it is), with a token narrowed to that repository and
+// contents write. {merged, sha, message, pull (as pull_json, read back)}; conflict in
+// GitHub's words when it cannot be merged (405: not mergeable, checks required; 409:
+// the head moved).
+Result<Json> merge_pull(Host& host, github::App& app, const std::string& org_id, std::int64_t repo_id,
+                        std::int64_t number, const std::string& method, const std::string& head_sha,
+                        std::stop_token stop = {});
+
+// Changes pull request `number`'s title, body or state (open, closed) as `change` says
+// (GitHub's PATCH /repos/o/r/pulls/N), with a token narrowed to the repository and
+// pull_requests write: the pull request as pull_json shows it after.
+Result<Json> update_pull(Host& host, github::App& app, const std::string& org_id, std::int64_t repo_id,
+                         std::int64_t number, const Json& change, std::stop_token stop = {});
 
 // The type; `app` (null when no GitHub App is configured) syncs through `host`.
 ActorType make_type(Host& host, std::shared_ptr<github::App> app);

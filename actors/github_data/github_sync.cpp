@@ -77,7 +77,10 @@ Result<Json> run_sync(github::App& app, Host& host, const SyncPlan& plan, std::s
                               fmt::format("/orgs/{}/members", plan.account_login), {}, {}, stop);
     if (!people) return people.error();
     Json logins = Json::array();
-    for (const auto& m : *people) logins.push_back({{"login", m.value("login", std::string())}, {"role", "member"}});
+    for (const auto& m : *people)
+      logins.push_back({{"login", m.value("login", std::string())},
+                        {"github_id", m.contains("id") && m["id"].is_number_integer() ? m["id"] : Json()},
+                        {"role", "member"}});
     members = logins.size();
     if (auto st = report_rows(host, plan, "members", "members", logins, 0, logins.size()); !st) return st.error();
   }

@@ -122,6 +122,74 @@ Status pull_request_change(WebhookChange& c, const Json& payload) {
   return {};
 }
 
+// A review (pull_request_review) or a comment on the diff (pull_request_review_comment):
+// the pull request as the delivery shows it, and what the reviewer said.
+Status review_change(WebhookChange& c, const Json& payload, bool comment) {
+  auto repo = repo_facts(payload.value("repository", Json()));
+  if (!repo) return repo.error();
+  const auto& pr = payload.value("pull_request", Json());
+  if (!pr.is_object() || integer(pr, "number") == 0) return missing("pull_request.number");
+  const auto& said = payload.value(comment ? "comment" : "review", Json());
+  if (!said.is_object()) return missing(comment ? "comment" : "review");
+  c.summary = fmt::format("{} {}#{} {}", comment ? "review comment on" : "review of", repo->full_name,
+                          integer(pr, "number"), comment ? c.action : text(said, "state"));
+  bool followed = comment ? c.action == "created" : c.action == "submitted" || c.action == "dismissed";
+  if (!followed) return {};
+  c.kind = ChangeKind::pull_request;
+  c.repositories.push_back(*repo);
+  c.pull = pull_facts(*repo, pr);
+  auto state = comment ? std::string("commented") : c.action == "dismissed" ? std::string("dismissed") : text(said, "state");
+  auto association = text(said, "author_association");
+  c.review = Json{{"kind", comment ? "comment" : "review"},
+                  {"state", state},
+                  {"author", text(said.value("user", Json::object()), "login")},
+                  {"said", !text(said, "body").empty()},
+                  {"url", text(said, "html_url")},
+                  {"trusted", trusted_reviewer(association)}};
+  if (comment) c.review["path"] = text(said, "path");
+  return {};
+}
+
+// "success", "failure", "neutral" or "pending" for a check's status and conclusion, or a
+// status's state. Cancelled and stale runs (superseded, usually) fail nothing.
+std::string check_state(const std::string& status, const std::string& conclusion) {
+  if (status != "completed") return status == "success" ? "success" : status == "failure" || status == "error" ? "failure" : "pending";
+  if (conclusion == "success") return "success";
+  if (conclusion == "neutral" || conclusion == "skipped" || conclusion == "cancelled" || conclusion == "stale")
+    return "neutral";
+  return "failure";  // failure, timed_out, action_required
+}
+
+// check_run, check_suite and status: how one check stands on one commit.
+Status check_change(WebhookChange& c, std::string_view event, const Json& payload) {
+  auto repo = repo_facts(payload.value("repository", Json()));
+  if (!repo) return repo.error();
+  c.repo_id = repo->id;
+  if (event == "status") {
+    c.head_sha = text(payload, "sha");
+    if (c.head_sha.empty()) return missing("sha");
+    auto name = text(payload, "context");
+    c.check = Json{{"name", name.empty() ? "status" : name}, {"state", check_state(text(payload, "state"), "")},
+                   {"url", text(payload, "target_url")}};
+  } else {
+    const auto& run = payload.value(std::string(event), Json());
+    if (!run.is_object()) return missing(event == "check_run" ? "check_run" : "check_suite");
+    c.head_sha = text(run, "head_sha");
+    auto name = event == "check_run" ? text(run, "name") : text(run.value("app", Json::object()), "name");
+    c.check = Json{{"name", name.empty() ? std::string(event) : name},
+                   {"state", check_state(text(run, "status"), text(run, "conclusion"))},
+                   {"url", text(run, "html_url")}};
+    if (event == "check_suite") c.check["suite"] = true;  // its runs say more, when they come
+    for (const auto& p : run.value("pull_requests", Json::array()))
+      if (p.is_object() && integer(p, "number") > 0) c.check_pulls.push_back(integer(p, "number"));
+  }
+  c.summary = fmt::format("{} {} {} on {}", event, c.check["name"].get<std::string>(), c.check["state"].get<std::string>(),
+                          c.head_sha.substr(0, 7));
+  if (event != "status" && c.action != "created" && c.action != "completed" && c.action != "rerequested") return {};
+  c.kind = ChangeKind::checks;
+  return {};
+}
+
 Status push_change(WebhookChange& c, const Json& payload) {
   auto repo = repo_facts(payload.value("repository", Json()));
   if (!repo) return repo.error();
@@ -134,6 +202,10 @@ Status push_change(WebhookChange& c, const Json& payload) {
 }
 
 }  // namespace
+
+bool trusted_reviewer(std::string_view author_association) {
+  return author_association == "OWNER" || author_association == "MEMBER" || author_association == "COLLABORATOR";
+}
 
 PullFacts pull_facts(const RepoFacts& repo, const Json& pr) {
   PullFacts p;
@@ -148,14 +220,21 @@ PullFacts pull_facts(const RepoFacts& repo, const Json& pr) {
   p.author = text(pr.value("user", Json::object()), "login");
   p.url = text(pr, "html_url");
   p.updated_at_ms = parse_github_time(text(pr, "updated_at"));
+  if (auto it = pr.find("mergeable"); it != pr.end() && it->is_boolean()) p.mergeable = it->get<bool>();
+  // The head repository, when the payload names it: another one's is a fork's branch.
+  const auto& head_repo = pr.value("head", Json::object()).value("repo", Json());
+  p.fork = head_repo.is_object() && integer(head_repo, "id") != 0 && integer(head_repo, "id") != repo.id;
   return p;
 }
 
 Json pull_json(const PullFacts& p) {
-  return Json{{"number", p.number},     {"url", p.url},           {"state", p.state},
-              {"draft", p.state == "draft"}, {"title", p.title}, {"head_ref", p.head_ref},
-              {"base_ref", p.base_ref}, {"head_sha", p.head_sha}, {"author", p.author},
-              {"repository", p.repo_full_name}, {"repo_github_id", p.repo_id}, {"updated_at", p.updated_at_ms}};
+  Json j{{"number", p.number},     {"url", p.url},           {"state", p.state},
+         {"draft", p.state == "draft"}, {"title", p.title}, {"head_ref", p.head_ref},
+         {"base_ref", p.base_ref}, {"head_sha", p.head_sha}, {"author", p.author},
+         {"repository", p.repo_full_name}, {"repo_github_id", p.repo_id}, {"updated_at", p.updated_at_ms}};
+  if (p.mergeable) j["mergeable"] = *p.mergeable;
+  if (p.fork) j["fork"] = true;
+  return j;
 }
 
 std::int64_t installation_of(const Json& payload) {
@@ -189,6 +268,10 @@ Result<WebhookChange> parse_delivery(std::string_view event, const Json& payload
     st = repository_change(c, payload);
   } else if (event == "pull_request") {
     st = pull_request_change(c, payload);
+  } else if (event == "pull_request_review" || event == "pull_request_review_comment") {
+    st = review_change(c, payload, event == "pull_request_review_comment");
+  } else if (event == "check_run" || event == "check_suite" || event == "status") {
+    st = check_change(c, event, payload);
   } else if (event == "push") {
     st = push_change(c, payload);
   }

@@ -6,7 +6,9 @@
 // new_permissions_accepted), installation_repositories (added, removed),
 // repository (renamed, archived, unarchived, deleted, edited: the default branch),
 // pull_request (opened, edited, reopened, closed, synchronize, ready_for_review,
-// converted_to_draft), push, ping. Anything else is `ignored`, which is not an error.
+// converted_to_draft), push, ping; (issue 19) pull_request_review (submitted, dismissed),
+// pull_request_review_comment (created), check_run and check_suite (created, completed,
+// rerequested), status. Anything else is `ignored`, which is not an error.
 #pragma once
 
 #include <cstdint>
@@ -36,6 +38,8 @@ struct PullFacts {
   std::int64_t repo_id = 0, number = 0;
   std::string repo_full_name, title, state, head_ref, base_ref, author, url, head_sha;
   std::int64_t updated_at_ms = 0;
+  std::optional<bool> mergeable;  // GitHub's answer once computed (deliveries of pull_request)
+  bool fork = false;              // its head is another repository's branch (head.repo.id)
 };
 
 enum class ChangeKind {
@@ -45,7 +49,8 @@ enum class ChangeKind {
   repositories_removed,  // `removed_repository_ids`
   repository_changed,    // `repositories[0]` renamed, archived, its default branch changed
   repository_deleted,    // `removed_repository_ids[0]`
-  pull_request,          // `pull`
+  pull_request,          // `pull`, and `review` for a review or review comment
+  checks,                // `check` on commit `head_sha` of `repo_id`, for pull requests `check_pulls`
   push,                  // `repo_id`, `ref`, `head_sha` (empty when the ref was deleted)
   ignored,               // an event or action Hearth does not follow
 };
@@ -61,14 +66,28 @@ struct WebhookChange {
   std::optional<PullFacts> pull;
   std::int64_t repo_id = 0;
   std::string ref, head_sha;
+  // pull_request_review / pull_request_review_comment: {kind: review|comment, state
+  // (approved, changes_requested, commented, dismissed), author, body, url, path?,
+  // trusted: the author is an owner, member or collaborator of the repository (anyone
+  // may comment on a public one; only these are taken as review)}.
+  Json review;
+  // check_run, check_suite, status: {name, state (pending, success, failure, neutral),
+  // url, suite?}; the
+  // pull requests it names (check runs and suites do; statuses name none: by head_sha).
+  Json check;
+  std::vector<std::int64_t> check_pulls;
   std::string sender;   // the GitHub login whose doing it was (payload.sender.login)
   std::string summary;  // one line for the deliveries list and the audit log
 };
 
+// Whether GitHub's author_association of a review or comment makes it the repository's
+// own people's (OWNER, MEMBER, COLLABORATOR), not anyone's who can comment.
+bool trusted_reviewer(std::string_view author_association);
+
 // A pull request as GitHub's API and deliveries show it (`pr`), of repository `repo`.
 PullFacts pull_facts(const RepoFacts& repo, const Json& pr);
 // The pull request as a task records it: {number, url, state, draft, title, head_ref,
-// base_ref, head_sha, author, repository, repo_github_id, updated_at}.
+// base_ref, head_sha, author, repository, repo_github_id, updated_at, mergeable?, fork?}.
 Json pull_json(const PullFacts& p);
 
 // The installation id a payload names (payload.installation.id), or 0.

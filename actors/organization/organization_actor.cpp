@@ -430,10 +430,17 @@ Result<Json> route_pull(StepContext& ctx, const Json& p) {
   auto number = pull.at("number").get<std::int64_t>();
   auto id = pull_id(github_id, number);
   auto head = pull.value("head_ref", std::string());
+  // A fork's branch is another repository's: no task works on it here, whatever its name.
+  if (pull.value("fork", false)) {
+    if (auto st = forget_pull(ctx, id); !st) return st.error();
+    return Json{{"number", number}, {"ignored", "a pull request from a fork"}};
+  }
   if (auto task_id = task_on_branch(ctx.db(), *repo_id, head)) {
     if (auto st = forget_pull(ctx, id); !st) return st.error();
     Json body{{"pull", pull}, {"action", p.value("action", std::string())}, {"sender", p.value("sender", std::string())},
               {"auto_archive", auto_archive_prs(ctx.db())}};
+    for (const char* said : {"review", "check"})
+      if (p.contains(said)) body[said] = p[said];
     if (auto st = ctx.send(task::address(org_id(ctx.db()), *task_id), task::kPullChanged, body); !st) return st.error();
     return Json{{"number", number}, {"task_id", *task_id}};
   }

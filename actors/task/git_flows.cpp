@@ -27,9 +27,18 @@ commit_all() {
 base_from_mirror() { g fetch -q --no-tags --upload-pack "$HEARTH_UPLOAD_PACK" "$HEARTH_MIRROR" "+refs/heads/$BASE:refs/remotes/origin/$BASE"; }
 )SH";
 
-const std::string_view kSyncScript = R"SH(base_from_mirror
-commit_all
-if ! g rebase -q "refs/remotes/origin/$BASE" >/dev/null 2>&1; then
+// Onto the latest base; or, with $THEIRS, onto the branch as someone else pushed it to
+// origin (fetched into the mirror's refs/hearth/theirs): their commits come first, the
+// agent's own not yet pushed go on top, and the next push fast-forwards.
+const std::string_view kSyncScript = R"SH(commit_all
+if [ -n "$THEIRS" ]; then
+  g fetch -q --no-tags --upload-pack "$HEARTH_UPLOAD_PACK" "$HEARTH_MIRROR" "+refs/hearth/theirs:refs/remotes/origin/$BRANCH"
+  onto="refs/remotes/origin/$BRANCH"
+else
+  base_from_mirror
+  onto="refs/remotes/origin/$BASE"
+fi
+if ! g rebase -q "$onto" >/dev/null 2>&1; then
   files=$(g diff --name-only --diff-filter=U)
   g rebase --abort
   printf 'CONFLICT\n%s\n' "$files"
@@ -221,8 +230,10 @@ Result<Json> run_git_flow(sandbox::Runtime& rt, const GitPlan& plan, std::stop_t
   auto token = stop.get_token();
   auto message = plan.args.value("message", std::string());
   if (message.empty()) message = fmt::format("{}\n\nHearth task {}", plan.title, plan.task_id);
+  const bool theirs = plan.kind == GitFlow::sync && plan.args.value("theirs", false);
   const std::vector<std::string> env{"MSG=" + message, "BASE=" + plan.base, "BRANCH=" + plan.branch,
-                                     "FILE=" + plan.args.value("path", std::string())};
+                                     "FILE=" + plan.args.value("path", std::string()),
+                                     std::string("THEIRS=") + (theirs ? "1" : "")};
   Json result = Json::object();
   std::string output;
   auto say = [&](const std::string& text) {
@@ -280,9 +291,12 @@ Result<Json> run_git_flow(sandbox::Runtime& rt, const GitPlan& plan, std::stop_t
     result["reverted"] = reverted->exit_code == 0;
     say(tidy(reverted->out));
   } else if (plan.kind == GitFlow::sync) {
-    auto fetched = remote({"fetch", "-q", "--no-write-fetch-head", "--update-head-ok", "--no-tags", "origin",
-                           "+refs/heads/" + plan.base + ":refs/heads/" + plan.base});
+    auto fetched = theirs ? remote({"fetch", "-q", "--no-write-fetch-head", "--no-tags", "origin",
+                                    "+refs/heads/" + plan.branch + ":refs/hearth/theirs"})
+                          : remote({"fetch", "-q", "--no-write-fetch-head", "--update-head-ok", "--no-tags", "origin",
+                                    "+refs/heads/" + plan.base + ":refs/heads/" + plan.base});
     if (!fetched) return fetched.error();
+    if (theirs) result["took_theirs"] = true;
     auto synced = worktree(kSyncScript);
     if (!synced) return synced.error();
     auto text = tidy(synced->out);

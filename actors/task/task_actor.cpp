@@ -273,6 +273,9 @@ Result<Json> on_git_done(StepContext& ctx, const Json& body) {
     ++t.commits;
   }
   if (ok && result.contains("pushed_head")) t.pushed_head = result["pushed_head"].get<std::string>();
+  // Their push was taken (a sync onto it), or pushed over on purpose: nothing waits.
+  bool took = ok && !result.contains("conflict_files") && (result.value("took_theirs", false) || result.contains("pushed_head"));
+  if (took && t.pull.is_object() && t.pull.value("pushed_elsewhere", false)) t.pull["pushed_elsewhere"] = false;
   bool published = ok && flow == GitFlow::pr && result.contains("pull");
   if (published) {
     auto pull = t.pull.is_object() && t.pull.value("number", 0) == result["pull"]["number"] ? t.pull : Json::object();
@@ -334,6 +337,17 @@ Result<Json> on_prompt(StepContext& ctx, const Json& b) {
       !st)
     return st.error();
   mark_session_running(ctx.db(), session_id);
+  if (b.value("addresses_reviews", false) && t.pull.is_object()) {
+    // The review feedback went to the agent with this prompt.
+    t.pull["reviews_waiting"] = 0;
+    // GitHub's time of the last feedback handed over (the next time reads after it).
+    t.pull["reviews_addressed_at"] = b.value("reviews_through", now());
+    save_task(ctx.db(), t);
+    if (auto st = record_audit(ctx, "task.pr.reviews_addressed", b.value("by", std::string()), "ok",
+                               {{"number", t.pull.value("number", std::int64_t{0})}, {"session_id", session_id}});
+        !st)
+      return st.error();
+  }
   if (auto st = announce_change(ctx); !st) return st.error();
   if (auto st = tell_owner_someone_acted(ctx, b, "prompted the agent"); !st) return st.error();
   return Json{{"session_id", session_id}, {"status", "running"}};
@@ -480,6 +494,71 @@ Result<Json> on_publish_pr(sandbox::Runtime& rt, StepContext& ctx, const Json& b
   return op;
 }
 
+// A check on one commit of the pull request (webhook_events.h): each check's last state,
+// kept for the last few commits (pull.check_runs {sha: {at, runs: {name: {state, url,
+// suite?}}}}), so that a head's checks count whether they come before or after GitHub
+// says it is the head.
+void record_check(Json& pull, const Json& check) {
+  constexpr std::size_t kCommitsKept = 3;
+  auto sha = check.value("head_sha", std::string());
+  if (!pull["check_runs"].is_object()) pull["check_runs"] = Json::object();
+  auto& commits = pull["check_runs"];
+  if (!commits.contains(sha) && commits.size() >= kCommitsKept) {
+    auto oldest = commits.begin();
+    for (auto it = commits.begin(); it != commits.end(); ++it)
+      if (it->value("at", 0LL) < oldest->value("at", 0LL)) oldest = it;
+    commits.erase(oldest);
+  }
+  auto& runs = commits[sha];
+  runs["at"] = now();
+  Json run{{"state", check.value("state", std::string("pending"))}, {"url", check.value("url", std::string())}};
+  if (check.value("suite", false)) run["suite"] = true;
+  runs["runs"][check.value("name", std::string("check"))] = run;
+}
+
+// The checks of the head commit summed up: {state (failure, pending, success), passed,
+// failed, pending, head_sha}, or null before any. A suite counts only while none of its
+// runs has come (they say the same, one by one); cancelled and stale runs count nowhere.
+Json summarize_checks(const Json& pull) {
+  auto sha = pull.value("head_sha", std::string());
+  if (!pull.contains("check_runs") || !pull["check_runs"].contains(sha)) return nullptr;
+  const auto& runs = pull["check_runs"][sha]["runs"];
+  bool any_run = false;
+  for (const auto& [_, r] : runs.items()) any_run = any_run || !r.value("suite", false);
+  int passed = 0, failed = 0, pending = 0;
+  for (const auto& [_, r] : runs.items()) {
+    if (any_run && r.value("suite", false)) continue;
+    auto state = r.value("state", std::string());
+    if (state == "success") ++passed;
+    else if (state == "failure") ++failed;
+    else if (state == "pending") ++pending;
+  }
+  return {{"state", failed ? "failure" : pending ? "pending" : "success"}, {"passed", passed}, {"failed", failed},
+          {"pending", pending}, {"head_sha", sha}};
+}
+
+// A review or a comment on the diff (webhook_events.h): the review state (the last
+// approval or request for changes, until dismissed), and how much feedback waits for
+// the agent (reviews_waiting, until "address review comments"). What to tell people, or "".
+std::string record_review(Json& pull, const Json& review, const std::string& label) {
+  // Anyone may comment on a public repository: only its own people's words are review.
+  if (!review.value("trusted", false)) return "";
+  auto state = review.value("state", std::string());
+  auto author = review.value("author", std::string("someone"));
+  bool comment = review.value("kind", std::string()) == "comment";
+  bool said = review.value("said", false);
+  auto waiting = pull.value("reviews_waiting", 0);
+  if (state == "approved" || state == "changes_requested") pull["review_state"] = state;
+  if (state == "dismissed") pull["review_state"] = nullptr;
+  if (comment || state == "changes_requested" || (state == "commented" && said)) pull["reviews_waiting"] = waiting + 1;
+  pull["last_review"] = {{"author", author}, {"state", state}, {"url", review.value("url", std::string())}, {"at", now()}};
+  if (comment) return fmt::format("{} commented on {} in {}", author, review.value("path", std::string("the diff")), label);
+  if (state == "changes_requested") return fmt::format("{} requested changes on {}", author, label);
+  if (state == "approved") return fmt::format("{} approved {}", author, label);
+  if (state == "commented" && said) return fmt::format("{} reviewed {}", author, label);
+  return "";
+}
+
 // What GitHub says of the pull request of the task's branch (through the organization).
 Result<Json> on_pull_changed(StepContext& ctx, const Json& b) {
   auto t = load_task(ctx.db()).value();
@@ -490,6 +569,10 @@ Result<Json> on_pull_changed(StepContext& ctx, const Json& b) {
   // the new one is open (a branch has one open pull request at a time).
   auto number = incoming.value("number", std::int64_t{0});
   bool same = t.pull.is_object() && t.pull.value("number", std::int64_t{0}) == number;
+  // A check or a review speaks of the pull request the task records, and changes only
+  // what it says (the rest of what it carries may be older than the task's).
+  bool about_pull = !b.contains("check") && !b.contains("review");
+  if (!about_pull && !same) return Json{{"ignored", "not the task's pull request"}};
   if (!same && t.pull.is_object()) {
     auto recorded = t.pull.value("state", std::string());
     bool recorded_open = recorded == "open" || recorded == "draft";
@@ -497,28 +580,62 @@ Result<Json> on_pull_changed(StepContext& ctx, const Json& b) {
     if (recorded_open && state != "open" && state != "draft") return Json{{"ignored", "another pull request"}};
   }
   Json pull = same ? t.pull : Json::object();
-  for (const auto& [k, v] : incoming.items()) pull[k] = v;
+  auto state_before = pull.value("state", std::string());
+  auto checks_before = pull.value("checks", Json());
+  if (about_pull)
+    for (const auto& [k, v] : incoming.items()) pull[k] = v;
   if (action == "synchronize") {
     // A push to the branch Hearth did not make: the sandbox can take it (offered).
     bool theirs = !t.pushed_head || *t.pushed_head != incoming.value("head_sha", std::string());
     pull["pushed_elsewhere"] = theirs;
   }
+  const std::string label = fmt::format("pull request #{}", number);
+  std::string news;
+  if (b.contains("check")) record_check(pull, b["check"]);
+  if (auto checks = summarize_checks(pull); !checks.is_null()) {
+    pull["checks"] = checks;
+    // Turned failing on this head: said once.
+    bool was_failing = checks_before.is_object() && checks_before.value("state", std::string()) == "failure" &&
+                       checks_before.value("head_sha", std::string()) == checks["head_sha"];
+    if (checks["state"] == "failure" && !was_failing) {
+      std::string failing;
+      for (const auto& [name, r] : pull["check_runs"][checks["head_sha"].get<std::string>()]["runs"].items())
+        if (r.value("state", std::string()) == "failure") failing += (failing.empty() ? "" : ", ") + name;
+      news = fmt::format("checks failed on {}: {}", label, failing);
+    }
+  } else {
+    pull.erase("checks");
+  }
+  if (b.contains("review")) news = record_review(pull, b["review"], label);
   t.pull = pull;
   save_task(ctx.db(), t);
   if (auto st = announce_change(ctx); !st) return st.error();
-  const std::string label = fmt::format("pull request #{}", number);
   auto sender = b.value("sender", std::string("someone"));
   auto notify = [&](const std::string& message) {
     return tell_participants(ctx, "pull_request", {{"type", "pull_request"}, {"message", message}}, "");
   };
+  if (!news.empty())
+    if (auto st = notify(news); !st) return st.error();
+  if (b.contains("check") || b.contains("review")) return full_json(ctx.db());
+  // Changed from Hearth (PATCH .../pr, POST .../pr/merge): by a person, audited.
+  auto from_hearth = b.value("from_hearth", std::string());
+  auto who = from_hearth.empty() ? std::string("GitHub") : b.value("by", std::string());
+  if (!from_hearth.empty()) {
+    Json detail{{"number", number}};
+    for (const char* key : {"fields", "method"})
+      if (b.contains(key)) detail[key] = b[key];
+    if (auto st = record_audit(ctx, "task.pr." + from_hearth, who, "ok", detail); !st) return st.error();
+  }
   bool live = t.status != TaskStatus::archived;
   bool auto_archive = b.value("auto_archive", true);
   auto state = pull.value("state", std::string());
   if (action == "closed" && (state == "merged" || state == "closed")) {
+    // GitHub's delivery of a close Hearth made (and recorded) already: nothing new.
+    if (from_hearth.empty() && state_before == state) return full_json(ctx.db());
     std::string reason = state == "merged" ? "PR merged" : "PR closed without merging";
     if (live && auto_archive && t.status != TaskStatus::provisioning) {
-      if (auto st = archive(ctx, t, "GitHub", reason); !st) return st.error();
-      if (auto st = record_audit(ctx, "task.archived", "GitHub", "ok", {{"reason", reason}, {"number", number}}); !st)
+      if (auto st = archive(ctx, t, who, reason); !st) return st.error();
+      if (auto st = record_audit(ctx, "task.archived", who, "ok", {{"reason", reason}, {"number", number}}); !st)
         return st.error();
       if (auto st = notify(fmt::format("{} {}; the task was archived", label, state == "merged" ? "was merged" : "was closed"));
           !st)
@@ -576,6 +693,15 @@ QueueHandler git_command(sandbox::Runtime& rt, GitFlow flow) {
     Json args = Json::object();
     if (b.contains("message")) args["message"] = b["message"];
     if (b.contains("path")) args["path"] = b["path"];
+    // Someone else pushed to the pull request's branch: sync takes their commits, and a
+    // push (which replaces the branch) would lose them unless asked to.
+    auto t = load_task(ctx.db()).value();
+    bool theirs = t.pull.is_object() && t.pull.value("pushed_elsewhere", false);
+    if (theirs && flow == GitFlow::sync) args["theirs"] = true;
+    if (theirs && (flow == GitFlow::push || flow == GitFlow::merge) && !b.value("force", false))
+      return Error{ErrorCode::conflict, fmt::format("someone pushed to {} on GitHub (pull request #{}): sync first to take "
+                                                    "their commits, or push with force to replace them",
+                                                    t.branch, t.pull.value("number", std::int64_t{0}))};
     auto op = start_op(rt, ctx, flow, args, b.value("by", std::string()));
     if (!op) return op;
     if (flow != GitFlow::diff)

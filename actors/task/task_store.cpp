@@ -152,10 +152,14 @@ Json index_summary(const TaskRow& t, const SessionTally& tally, Json needs_you) 
               {"running_sessions", tally.running},
               {"pending_permissions", tally.pending_permissions},
               {"needs_you", std::move(needs_you)},
-              {"pull", t.pull.is_object() ? Json{{"number", t.pull.value("number", Json())},
-                                                 {"url", t.pull.value("url", Json())},
-                                                 {"state", t.pull.value("state", Json())}}
-                                          : Json(nullptr)},
+              {"pull", t.pull.is_object()
+                           ? Json{{"number", t.pull.value("number", Json())},
+                                  {"url", t.pull.value("url", Json())},
+                                  {"state", t.pull.value("state", Json())},
+                                  {"review_state", t.pull.value("review_state", Json())},
+                                  {"reviews_waiting", t.pull.value("reviews_waiting", 0)},
+                                  {"checks", t.pull.contains("checks") ? t.pull["checks"].value("state", Json()) : Json()}}
+                           : Json(nullptr)},
               {"created_at", t.created_at},
               {"updated_at", t.updated_at},
               {"version", t.version}};

@@ -2,7 +2,8 @@
 // server that takes only installation tokens: a task publishes its branch as a pull
 // request (a token for that repository with pull_requests write), publishing again links
 // the open one, GitHub's refusals come back in words; deliveries of pull_request closed
-// (merged or not) archive the task with the reason, reopened brings it back; open pull
+// (merged or not) archive the task with the reason, reopened brings it back; someone
+// else's push is taken by sync and not pushed over; open pull
 // requests no task works on are rows of the task list with no actor behind them, and
 // "work on this pull request" creates the task on its branch.
 #include <doctest/doctest.h>
@@ -145,6 +146,46 @@ TEST_CASE("a task opens its pull request, merged on GitHub the task is archived,
   task = w.poll(path, [](const json& b) { return b["status"] == "archived"; });
   CHECK(task["archive_reason"] == "PR closed without merging");
   CHECK(task["pull"]["state"] == "closed");
+}
+
+TEST_CASE("someone else's push to the pull request: sync takes their commits, a plain push refuses to drop them") {
+  GitHubRepoWorld w;
+  check_branches_with_git(w);
+  link(w);
+  auto path = idle_task(w);
+  REQUIRE(run_op(w, path, "pr")["status"] == "succeeded");
+  auto branch = w.s->call("GET", path, w.owner).body["branch"].get<std::string>();
+  // A reviewer pushes a commit to the branch on GitHub.
+  auto bare = w.bare("widgets");
+  auto clone = (w.served.path() / "theirs").string();
+  sh("git clone -q -b '" + branch + "' '" + bare + "' '" + clone + "' && cd '" + clone +
+     "' && echo 'Bonjour' > french.txt && git add french.txt && git -c user.name=rita -c user.email=rita@example.com "
+     "commit -q -m 'Greet in French' && git push -q origin HEAD");
+  auto theirs = sh("git -C '" + bare + "' rev-parse '" + branch + "'").substr(0, 40);
+  auto pr = w.github.pull("acme-corp/widgets", 1);
+  pr["head"]["sha"] = theirs;
+  REQUIRE(w.deliver("d-sync-1", "pull_request", pull_delivery(w, "synchronize", "widgets", pr, "rita")).status == 202);
+  auto task = w.poll(path, [](const json& b) { return b["pull"].value("pushed_elsewhere", false); });
+
+  // A push would replace their commit: refused, in words, unless forced.
+  auto pushed = w.s->call("POST", path + "/push", w.owner, json::object());
+  CHECK(pushed.status == 409);
+  CHECK(pushed.body["error"]["message"].get<std::string>().find("someone pushed to " + branch) != std::string::npos);
+  CHECK(w.s->call("POST", path + "/push", w.owner, json{{"force", "yes"}}).status == 400);
+
+  // The agent writes more, then sync takes their commit under it.
+  REQUIRE(w.s->call("POST", path + "/prompt", w.owner, json{{"text", "/write more.txt More"}}).status == 202);
+  w.poll(path, [](const json& b) { return b["sessions"][0]["turn"] == 2 && b["sessions"][0]["last_turn_status"] == "completed"; });
+  auto synced = run_op(w, path, "sync");
+  REQUIRE_MESSAGE(synced["status"] == "succeeded", synced.dump());
+  CHECK(synced["result"]["took_theirs"] == true);
+  task = w.poll(path, [](const json& b) { return !b["pull"].value("pushed_elsewhere", true); });
+  auto again = run_op(w, path, "push");
+  REQUIRE_MESSAGE(again["status"] == "succeeded", again.dump());
+  // Their commit is under the agent's on GitHub: nothing of theirs was lost.
+  CHECK(sh("git -C '" + bare + "' merge-base --is-ancestor " + theirs + " '" + branch + "' && echo kept") == "kept\n");
+  CHECK(sh("git -C '" + bare + "' show '" + branch + ":more.txt'; echo") == "More\n");
+  CHECK(sh("git -C '" + bare + "' show '" + branch + ":french.txt'") == "Bonjour\n");
 }
 
 TEST_CASE("the org's auto-archive setting off, a merged pull request leaves its task as it is") {

@@ -32,6 +32,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -79,9 +80,16 @@ class FakeGitHub {
     s.Get(R"(/orgs/([^/]+)/members)", [this](const auto& req, auto& res) { list_members(req, res); });
     s.Get(R"(/repos/([^/]+)/([^/]+)/pulls)", [this](const auto& req, auto& res) { list_pulls(req, res); });
     s.Post(R"(/repos/([^/]+)/([^/]+)/pulls)", [this](const auto& req, auto& res) { create_pull(req, res); });
+    s.Get(R"(/repos/([^/]+)/([^/]+)/pulls/(\d+))", [this](const auto& req, auto& res) { one_pull(req, res, "GET"); });
+    s.Patch(R"(/repos/([^/]+)/([^/]+)/pulls/(\d+))", [this](const auto& req, auto& res) { one_pull(req, res, "PATCH"); });
+    s.Put(R"(/repos/([^/]+)/([^/]+)/pulls/(\d+)/merge)", [this](const auto& req, auto& res) { one_pull(req, res, "MERGE"); });
+    s.Get(R"(/repos/([^/]+)/([^/]+)/pulls/(\d+)/(reviews|comments))",
+          [this](const auto& req, auto& res) { list_feedback(req, res); });
     s.Get(R"(/repos/([^/]+)/([^/]+))", [this](const auto& req, auto& res) { get_repository(req, res); });
     s.Get(R"(/apps/([^/]+)/installations/new)", [this](const auto& req, auto& res) { install_page(req, res); });
     s.Post("/login/oauth/access_token", [this](const auto& req, auto& res) { exchange_code(req, res); });
+    s.Get("/login/oauth/authorize", [this](const auto& req, auto& res) { authorize(req, res); });
+    s.Get("/user", [this](const auto& req, auto& res) { get_user(req, res); });
     s.Get("/user/installations", [this](const auto& req, auto& res) { user_installations(req, res); });
     // Recorded before the response is written, so that a client that has its answer sees it counted.
     s.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) { record(req, res); });
@@ -112,6 +120,25 @@ class FakeGitHub {
   void add_user(const std::string& login, std::vector<std::int64_t> installations) {
     std::lock_guard lock(mu_);
     users_[login] = std::move(installations);
+  }
+  // Who is signed in to GitHub in the browser: the authorize page
+  // (/login/oauth/authorize) sends them straight back to the redirect URI with a code
+  // for them, as GitHub does once the App is authorized (empty: nobody, 404).
+  // `deny`: they click Cancel (error=access_denied).
+  void set_authorizing_user(std::string login, bool deny = false) {
+    std::lock_guard lock(mu_);
+    authorizing_ = std::move(login);
+    deny_ = deny;
+  }
+  // `login` is now another account's (the first gave it up, another took it): a new id.
+  void reassign_login(const std::string& login) {
+    std::lock_guard lock(mu_);
+    user_ids_[login] = 900000 + static_cast<std::int64_t>(user_ids_.size());
+  }
+  // GitHub's id of `login` (stable, as GitHub's are).
+  std::int64_t user_id(const std::string& login) {
+    std::lock_guard lock(mu_);
+    return user_id_locked(login);
   }
   // A code of GitHub's OAuth web flow for `login`, good for one exchange.
   std::string issue_code(const std::string& login) {
@@ -161,6 +188,47 @@ class FakeGitHub {
     for (const auto& pr : pulls_[full_name])
       if (pr["number"] == number) return pr;
     return nullptr;
+  }
+  // A review of pull request #number of "owner/name" by `login`: state APPROVED,
+  // CHANGES_REQUESTED or COMMENTED, as GET .../pulls/N/reviews lists it.
+  json add_review(const std::string& full_name, std::int64_t number, const std::string& login, const std::string& state,
+                  const std::string& body) {
+    std::lock_guard lock(mu_);
+    auto& list = feedback_[{full_name, number, "reviews"}];
+    json r{{"id", 80000 + static_cast<std::int64_t>(list.size())}, {"user", {{"login", login}, {"type", "User"}}},
+           {"body", body}, {"state", state}, {"submitted_at", iso8601(Clock::now())},
+           {"html_url", "https://github.com/" + full_name + "/pull/" + std::to_string(number) + "#pullrequestreview-" +
+                            std::to_string(80000 + list.size())},
+           {"commit_id", std::string(40, '0')}, {"author_association", "MEMBER"}};
+    list.push_back(r);
+    return r;
+  }
+  // A comment on the diff of pull request #number: on `path` at `line`, by a member of
+  // the repository's organization unless `association` says otherwise (NONE: anyone).
+  json add_review_comment(const std::string& full_name, std::int64_t number, const std::string& login,
+                          const std::string& path, int line, const std::string& body,
+                          const std::string& association = "MEMBER") {
+    std::lock_guard lock(mu_);
+    auto& list = feedback_[{full_name, number, "comments"}];
+    json c{{"id", 90000 + static_cast<std::int64_t>(list.size())}, {"user", {{"login", login}, {"type", "User"}}},
+           {"body", body}, {"path", path}, {"line", line}, {"side", "RIGHT"}, {"created_at", iso8601(Clock::now())},
+           {"updated_at", iso8601(Clock::now())},
+           {"html_url", "https://github.com/" + full_name + "/pull/" + std::to_string(number) + "#discussion_r" +
+                            std::to_string(90000 + list.size())},
+           {"diff_hunk", "@@ -1 +1 @@"}, {"pull_request_review_id", 80000}, {"author_association", association}};
+    list.push_back(c);
+    return c;
+  }
+  // Whether GitHub would merge pull request #number (false: 405 "not mergeable").
+  void set_mergeable(const std::string& full_name, std::int64_t number, bool mergeable) {
+    std::lock_guard lock(mu_);
+    for (auto& pr : pulls_[full_name])
+      if (pr["number"] == number) pr["mergeable"] = mergeable;
+  }
+  // The merges asked for: {number, method}.
+  std::vector<json> merges() {
+    std::lock_guard lock(mu_);
+    return merges_;
   }
   // Closes pull request #number (merged or not), or reopens it (`state` "open"), as
   // GitHub does when someone does so on github.com: the pull request after it.
@@ -428,6 +496,26 @@ class FakeGitHub {
     if (value.empty() || it == minted_.end() || it->expires_at <= Clock::now()) return fail(res, 401, "Bad credentials"), nullptr;
     return &*it;
   }
+  // The token of a request on /repos/{owner}/{repo}/...: an installation token covering
+  // that repository with `permission` (write, when `write`), or null having answered as
+  // GitHub does (404 for a repository it does not cover, 403 for a permission it lacks).
+  const MintedToken* repo_token(const httplib::Request& req, httplib::Response& res, const char* permission,
+                                bool write = false) {
+    auto token = installation_authorized(req, res);
+    if (!token) return nullptr;
+    const auto& in = installations_.at(token->installation_id);
+    if (in.account != req.matches[1].str() || !covers(*token, req.matches[2])) {
+      fail(res, 404, "Not Found");
+      return nullptr;
+    }
+    auto granted = token->permissions.value(permission, "");
+    if (granted.empty() || (write && granted != "write")) {
+      fail(res, 403, "Resource not accessible by integration");
+      return nullptr;
+    }
+    return token;
+  }
+
   bool rate_limited(httplib::Response& res) {
     if (hold_after_ && (*hold_after_)-- <= 0) {
       *hold_after_ = 0;
@@ -605,6 +693,62 @@ class FakeGitHub {
                                    "&setup_action=install&state=" + state + (code.empty() ? "" : "&code=" + code));
   }
 
+  std::int64_t user_id_locked(const std::string& login) {
+    auto [it, added] = user_ids_.try_emplace(login, 0);
+    if (added) it->second = 583231 + static_cast<std::int64_t>(user_ids_.size());
+    return it->second;
+  }
+
+  // GitHub's authorize page, as if the person signed in to GitHub approved at once: back
+  // to redirect_uri with a code (bound to the redirect URI and the PKCE challenge) and
+  // the state, or error=access_denied.
+  void authorize(const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard lock(mu_);
+    if (req.get_param_value("client_id") != kClientId || authorizing_.empty()) return fail(res, 404, "Not Found");
+    auto redirect = req.get_param_value("redirect_uri");
+    std::string state;
+    for (unsigned char c : req.get_param_value("state")) {
+      static constexpr char kHex[] = "0123456789ABCDEF";
+      if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') state += static_cast<char>(c);
+      else state += {'%', kHex[c >> 4], kHex[c & 15]};
+    }
+    res.status = 302;
+    if (deny_) {
+      res.set_header("Location", redirect + "?error=access_denied&error_description=The+user+has+denied+your+application+access.&state=" + state);
+      return;
+    }
+    auto code = random_hex(10);
+    codes_[code] = authorizing_;
+    code_bindings_[code] = {redirect, req.get_param_value("code_challenge")};
+    res.set_header("Location", redirect + "?code=" + code + "&state=" + state);
+  }
+
+  void get_user(const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard lock(mu_);
+    auto auth = req.get_header_value("Authorization");
+    auto it = user_tokens_.find(auth.starts_with("Bearer ") ? auth.substr(7) : auth.starts_with("token ") ? auth.substr(6) : "");
+    if (it == user_tokens_.end()) return fail(res, 401, "Bad credentials");
+    answer(res, 200, {{"login", it->second}, {"id", user_id_locked(it->second)}, {"type", "User"}});
+  }
+
+  // S256 of a PKCE verifier, base64url without padding.
+  static std::string s256(const std::string& verifier) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    EVP_Digest(verifier.data(), verifier.size(), digest, &size, EVP_sha256(), nullptr);
+    static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    std::string out;
+    std::uint32_t buffer = 0;
+    int bits = 0;
+    for (unsigned int i = 0; i < size; ++i) {
+      buffer = buffer << 8 | digest[i];
+      bits += 8;
+      while (bits >= 6) out += kAlphabet[(buffer >> (bits -= 6)) & 63];
+    }
+    if (bits > 0) out += kAlphabet[(buffer << (6 - bits)) & 63];
+    return out;
+  }
+
   // GitHub's OAuth token endpoint: errors at HTTP 200 with "error", as GitHub's are.
   void exchange_code(const httplib::Request& req, httplib::Response& res) {
     std::lock_guard lock(mu_);
@@ -622,6 +766,18 @@ class FakeGitHub {
       return answer(res, 200, {{"error", "bad_verification_code"},
                                {"error_description", "The code passed is incorrect or expired."},
                                {"error_uri", "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors/#bad-verification-code"}});
+    if (auto bound = code_bindings_.find(it->first); bound != code_bindings_.end()) {
+      auto [redirect, challenge] = bound->second;
+      if (field("redirect_uri") != redirect)
+        return answer(res, 200, {{"error", "redirect_uri_mismatch"},
+                                 {"error_description", "The redirect_uri MUST match the registered callback URL for this application."},
+                                 {"error_uri", "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-authorization-request-errors/#redirect-uri-mismatch2"}});
+      if (!challenge.empty() && s256(field("code_verifier")) != challenge)
+        return answer(res, 200, {{"error", "bad_verification_code"},
+                                 {"error_description", "The code passed is incorrect or expired."},
+                                 {"error_uri", "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors/#bad-verification-code"}});
+      code_bindings_.erase(bound);
+    }
     auto token = "ghu_" + random_hex(18);
     user_tokens_[token] = it->second;
     codes_.erase(it);  // once
@@ -658,18 +814,14 @@ class FakeGitHub {
     if (installations_.at(token->installation_id).account != req.matches[1].str()) return fail(res, 404, "Not Found");
     if (!token->permissions.contains("members")) return fail(res, 403, "Resource not accessible by integration");
     json all = json::array();
-    int id = 1;
-    for (const auto& login : members_[req.matches[1]]) all.push_back({{"login", login}, {"id", id++}, {"type", "User"}});
+    for (const auto& login : members_[req.matches[1]])
+      all.push_back({{"login", login}, {"id", user_id_locked(login)}, {"type", "User"}});
     answer(res, 200, page_of(req, res, all));
   }
 
   void list_pulls(const httplib::Request& req, httplib::Response& res) {
     std::lock_guard lock(mu_);
-    auto token = installation_authorized(req, res);
-    if (!token) return;
-    const auto& in = installations_.at(token->installation_id);
-    if (in.account != req.matches[1].str() || !covers(*token, req.matches[2])) return fail(res, 404, "Not Found");
-    if (!token->permissions.contains("pull_requests")) return fail(res, 403, "Resource not accessible by integration");
+    if (!repo_token(req, res, "pull_requests")) return;
     auto state = req.has_param("state") ? req.get_param_value("state") : "open";
     json all = json::array();
     auto head = req.has_param("head") ? req.get_param_value("head") : "";  // "owner:branch"
@@ -685,12 +837,9 @@ class FakeGitHub {
   // ("already exists"), no commits between the branches, and an unknown base or head.
   void create_pull(const httplib::Request& req, httplib::Response& res) {
     std::lock_guard lock(mu_);
-    auto token = installation_authorized(req, res);
+    auto token = repo_token(req, res, "pull_requests", true);
     if (!token) return;
     const auto& in = installations_.at(token->installation_id);
-    if (in.account != req.matches[1].str() || !covers(*token, req.matches[2])) return fail(res, 404, "Not Found");
-    if (token->permissions.value("pull_requests", "") != "write")
-      return fail(res, 403, "Resource not accessible by integration");
     auto full = req.matches[1].str() + "/" + req.matches[2].str();
     auto body = json::parse(req.body, nullptr, false);
     auto invalid = [&](json error) {
@@ -728,6 +877,55 @@ class FakeGitHub {
     answer(res, 201, pr);
   }
 
+  // One pull request: GET (pull_requests read), PATCH of title, body, state
+  // (pull_requests write), MERGE: PUT .../merge (contents write) with GitHub's 405 (not
+  // mergeable: closed, or set_mergeable false) and 409 (the head is not `sha`).
+  void one_pull(const httplib::Request& req, httplib::Response& res, const std::string& what) {
+    std::lock_guard lock(mu_);
+    if (!repo_token(req, res, what == "MERGE" ? "contents" : "pull_requests", what != "GET")) return;
+    auto number = std::stoll(req.matches[3].str());
+    json* pr = nullptr;
+    for (auto& p : pulls_[req.matches[1].str() + "/" + req.matches[2].str()])
+      if (p["number"] == number) pr = &p;
+    if (!pr) return fail(res, 404, "Not Found");
+    auto body = json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
+    if (what == "PATCH") {
+      for (const char* key : {"title", "body"})
+        if (body.contains(key) && body[key].is_string()) (*pr)[key] = body[key];
+      if (body.contains("state")) {
+        if (body["state"] != "open" && body["state"] != "closed")
+          return answer(res, 422, {{"message", "Validation Failed"},
+                                   {"errors", json::array({{{"resource", "PullRequest"}, {"field", "state"}, {"code", "invalid"}}})}});
+        (*pr)["state"] = body["state"];
+        (*pr)["closed_at"] = body["state"] == "closed" ? json(iso8601(Clock::now())) : json();
+      }
+      (*pr)["updated_at"] = iso8601(Clock::now());
+    } else if (what == "MERGE") {
+      if ((*pr)["state"] != "open" || pr->value("mergeable", json()) == json(false))
+        return fail(res, 405, "Pull Request is not mergeable");
+      if (body.contains("sha") && body["sha"] != (*pr)["head"].value("sha", ""))
+        return fail(res, 409, "Head branch was modified. Review and try the merge again.");
+      (*pr)["state"] = "closed";
+      (*pr)["merged"] = true;
+      (*pr)["merged_at"] = (*pr)["closed_at"] = iso8601(Clock::now());
+      (*pr)["updated_at"] = iso8601(Clock::now());
+      merges_.push_back({{"number", number}, {"method", body.value("merge_method", "merge")}});
+      return answer(res, 200, {{"sha", random_hex(20)}, {"merged", true}, {"message", "Pull Request successfully merged"}});
+    }
+    answer(res, 200, *pr);
+  }
+
+  // GET .../pulls/N/reviews and .../comments (pull_requests read), in pages.
+  void list_feedback(const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard lock(mu_);
+    if (!repo_token(req, res, "pull_requests")) return;
+    json all = json::array();
+    for (const auto& f : feedback_[{req.matches[1].str() + "/" + req.matches[2].str(), std::stoll(req.matches[3].str()),
+                                    req.matches[4].str()}])
+      all.push_back(f);
+    answer(res, 200, page_of(req, res, all));
+  }
+
   static std::string random_hex(int bytes) {
     std::vector<unsigned char> raw(static_cast<std::size_t>(bytes));
     RAND_bytes(raw.data(), bytes);
@@ -740,6 +938,10 @@ class FakeGitHub {
   std::string setup_url_, setup_user_;
   std::map<std::string, std::vector<std::int64_t>> users_;  // login -> installations they can see
   std::map<std::string, std::string> codes_, user_tokens_;  // -> login
+  std::map<std::string, std::pair<std::string, std::string>> code_bindings_;  // code -> {redirect_uri, challenge}
+  std::map<std::string, std::int64_t> user_ids_;
+  std::string authorizing_;
+  bool deny_ = false;
   std::optional<int> hold_after_;
   std::int64_t setup_installation_ = 0;
   std::map<std::pair<std::int64_t, std::string>, std::int64_t> repo_ids_;
@@ -750,6 +952,8 @@ class FakeGitHub {
   std::map<std::int64_t, Installation> installations_;
   std::map<std::string, std::vector<std::string>> members_;
   std::map<std::string, std::vector<json>> pulls_;
+  std::map<std::tuple<std::string, std::int64_t, std::string>, std::vector<json>> feedback_;  // reviews, comments
+  std::vector<json> merges_;
   std::vector<MintedToken> minted_;
   std::vector<Seen> seen_;
   json last_claims_;

@@ -9,6 +9,9 @@
 //   lift          the rate limit ends
 //   setup URL     where the install page redirects (the App's callback, with a code of
 //                 GitHub user octo-admin, who can see the installation)
+//   authorize LOGIN  the GitHub user signed in to GitHub in the browser, whom the OAuth
+//                 authorize page sends straight back with a code (octo-dev is a member
+//                 of ACCOUNT; anyone else is not)
 // and ends at the end of its input.
 #include <fmt/format.h>
 
@@ -31,6 +34,7 @@ int main(int argc, char** argv) {
   for (int i = 0; i < std::stoi(argv[4]); ++i) names.push_back(fmt::format("repo-{:02}", i));
   github.add_installation({.id = installation, .account = account, .repositories = names});
   github.add_user("octo-admin", {installation});  // who installs it, through the install page
+  github.add_members(account, {"octo-admin", "octo-dev"});
   for (const auto& n : names) github.add_pull_requests(account + "/" + n, std::stoi(argv[5]));
   if (auto hold = std::stoi(argv[6]); hold > 0) github.hold_after(hold);
   std::cout << nlohmann::json{{"url", github.url()}, {"app_id", github.app_id()},
@@ -41,6 +45,7 @@ int main(int argc, char** argv) {
   for (std::string line; std::getline(std::cin, line);) {
     if (line == "lift") github.lift_limits();
     else if (line.rfind("setup ", 0) == 0) github.set_setup_url(line.substr(6), installation, "octo-admin");
+    else if (line.rfind("authorize ", 0) == 0) github.set_authorizing_user(line.substr(10));
     std::cout << "ok " << line << std::endl;
   }
   return 0;

@@ -32,7 +32,8 @@ struct GitHubRepoWorld {
   std::unique_ptr<TestServer> s;
   std::string owner;
 
-  GitHubRepoWorld() {
+  // `configure`: more of the edge's configuration (the App is set already).
+  explicit GitHubRepoWorld(const std::function<void(http::EdgeConfig&)>& configure = {}) {
     for (const char* name : {"widgets", "gadgets", "gizmos"}) {
       auto work = make_repo(served.path() / "work" / name);
       sh("git clone -q --bare '" + work.string() + "' '" + (served.path() / "acme-corp" / name).string() + ".git'");
@@ -43,6 +44,7 @@ struct GitHubRepoWorld {
     github.add_installation({.id = kInstallation, .account = "acme-corp", .repositories = {"widgets", "gadgets"}});
     http::EdgeConfig edge;
     edge.github = github.app(kSecret);
+    if (configure) configure(edge);
     auto ca = git.certificate();
     s = std::make_unique<TestServer>(std::move(edge), 16, nullptr,
                                      [ca](actors::sandbox::RuntimeConfig& rc, actors::session::RunnerConfig&) {

@@ -4,7 +4,9 @@
 // URL with its sealed state → GitHub's install page → the callback with the installing
 // GitHub user's code, checked against their installations → back on the page, linked), watches the sync's progress live while GitHub makes it wait (no reload,
 // no polling: the github:ORG topic), sees it end and the installation's repositories
-// become the org's, and sees a signed delivery arrive in "Recent deliveries".
+// become the org's, and sees a signed delivery arrive in "Recent deliveries". Then, in
+// another browser, Sign in with GitHub: an outsider refused in words, a member of the
+// installation's account landing on the org.
 // Screenshots go to OUT_DIR.
 //
 // Usage: node github_ui_test.mjs HEARTH_BINARY FAKE_GITHUB_BINARY OUT_DIR
@@ -138,6 +140,30 @@ async function main() {
   await section.getByText(/25 open pull requests/).waitFor({ timeout: 20000 });
   check(true, 'the delivery and its effect show live');
   await page.screenshot({ path: join(outDir, 'github.png'), fullPage: true });
+
+  // Sign in with GitHub, in another browser: someone outside the installation's account
+  // is refused on the sign-in page, in words; a member of it lands on the org.
+  const other = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const visitor = await other.newPage();
+  visitor.on('pageerror', (e) => pageErrors.push(String(e)));
+  visitor.on('console', (m) => m.type() === 'error' && !m.text().startsWith('Failed to load resource') && pageErrors.push(m.text()));
+  await github.command('authorize stranger');
+  await visitor.goto(`${base}/`);
+  await visitor.getByRole('link', { name: 'Sign in with GitHub' }).click();
+  await visitor.waitForURL(/\/sign-in\?error=/, { timeout: 20000 });
+  const refusal = visitor.getByRole('alert');
+  await refusal.waitFor();
+  check((await refusal.textContent()).includes('GitHub user stranger is not a member of any GitHub organization linked'),
+    'a GitHub user outside the installation is refused on the sign-in page');
+  await visitor.screenshot({ path: join(outDir, 'github-sign-in-refused.png') });
+  await github.command('authorize octo-dev');
+  await visitor.getByRole('link', { name: 'Sign in with GitHub' }).click();
+  await visitor.waitForURL(/\/orgs\/acme$/, { timeout: 20000 });
+  await visitor.getByRole('link', { name: 'octo-dev' }).waitFor();
+  check(true, 'a member of the installation\'s account signs in with GitHub and lands on the org');
+  const members = (await call('GET', '/v1/orgs/acme/members')).body;
+  check(members.items?.some((m) => m.username === 'octo-dev' && m.role === 'member'), 'they are a member of the org');
+  await visitor.screenshot({ path: join(outDir, 'github-signed-in.png') });
 
   check(pageErrors.length === 0, `no errors in the page${pageErrors.length ? ': ' + pageErrors.join('; ') : ''}`);
 }

@@ -76,8 +76,12 @@ function SignIn({ onSignedIn }: { onSignedIn: (user: Json) => void }) {
   const [password, setPassword] = useState('');
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
+  const [providers, setProviders] = useState<Json | null>(null);
+  // A refused "Sign in with GitHub" lands here as /sign-in?error=…: say it.
+  const refused = new URLSearchParams(location.search).get('error') ?? '';
   useEffect(() => {
     document.title = 'Sign in · Hearth';
+    api('GET', '/v1/auth/providers').then(setProviders, () => setProviders(null));
   }, []);
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -107,8 +111,13 @@ function SignIn({ onSignedIn }: { onSignedIn: (user: Json) => void }) {
           <input name="password" type="password" autocomplete="current-password" value={password} required
                  onInput={(e) => setPassword((e.target as HTMLInputElement).value)} />
         </label>
-        {error && <p class="error" role="alert">{error}</p>}
+        {(error || refused) && <p class="error" role="alert">{error || refused}</p>}
         <button type="submit" class="primary" disabled={busy}>{busy ? 'Signing in…' : 'Sign in'}</button>
+        {providers?.github?.sign_in && (
+          <a class="button github-sign-in" href={`/v1/auth/github?next=${encodeURIComponent(location.pathname === '/sign-in' ? '/' : location.pathname + location.search)}`}>
+            Sign in with GitHub
+          </a>
+        )}
         <p class="hint">
           First run? The server admin is <code>admin</code>; its password is in <code>DATA_DIR/initial-admin-password</code>.
         </p>
@@ -319,6 +328,8 @@ function Root() {
   }, []);
   if (user === undefined) return <p class="boot">Loading Hearth…</p>;
   if (user === null) return <SignIn onSignedIn={setUser} />;
+  // Signed in (here, in another tab, or back from GitHub): the sign-in page leads home.
+  if (location.pathname === '/sign-in') history.replaceState(null, '', '/');
   return <Shell user={user} onSignedOut={() => { setCsrf(''); setUser(null); go('/', true); }} />;
 }
 

@@ -49,7 +49,14 @@ export function Sidebar({ org, current }: { org: string; current: string }) {
                   current={t.task_id === current} title={t.needs_you?.message}>
               <StatusPill task={t} />
               <span class="title">{t.title}</span>
-              {t.pull && t.status !== 'pull_request' && <small class={`pr pr-${t.pull.state}`} title={`Pull request #${t.pull.number}: ${t.pull.state}`}>#{t.pull.number}</small>}
+              {t.pull && t.status !== 'pull_request' && (
+                <small class={`pr pr-${t.pull.state}${t.pull.review_state === 'changes_requested' || t.pull.checks === 'failure' ? ' pr-attention' : ''}`}
+                       title={[`Pull request #${t.pull.number}: ${t.pull.state}`, t.pull.review_state && `review: ${t.pull.review_state.replace('_', ' ')}`,
+                               t.pull.checks && `checks: ${t.pull.checks}`, t.pull.reviews_waiting > 0 && `${t.pull.reviews_waiting} review comments waiting`]
+                         .filter(Boolean).join(' · ')}>
+                  #{t.pull.number}{t.pull.checks === 'failure' ? ' ✗' : t.pull.checks === 'success' ? ' ✓' : ''}{t.pull.reviews_waiting > 0 ? ` 💬${t.pull.reviews_waiting}` : ''}
+                </small>
+              )}
               {feed.items.get(t.task_id)?.unread && t.task_id !== current && <span class="badge" aria-label="unread">●</span>}
             </Link>
           </li>

@@ -16,6 +16,7 @@ const kReasons: Record<string, string> = {
   finished: 'the agent finished',
   failed: 'a turn failed',
   needs_permission: 'the agent asks permission',
+  pull_request: 'its pull request changed',
 };
 
 export function FeedPage() {
@@ -408,6 +409,31 @@ function client(ua: string | undefined): string {
   return `${name} ${browser[2]}${os ? ' on ' + os : ''}`;
 }
 
+// Your GitHub account: linked, you can sign in with it. Only when the server has a GitHub App.
+function GitHubAccount() {
+  const { query } = useRoute();
+  const [providers] = useLoad('/v1/auth/providers');
+  const [linked, linkedError, reload] = useLoad('/v1/auth/github/identity');
+  if (!providers?.github?.sign_in) return null;
+  const refused = query.get('github_error');
+  const gh = linked?.github;
+  return (
+    <Section title="GitHub" note="Link your GitHub account to sign in with it. Hearth keeps who you are on GitHub, never a GitHub token of yours.">
+      {query.get('github') === 'linked' && <p class="notice" role="status">Your GitHub account is linked.</p>}
+      {refused && <p class="error" role="alert">{refused}</p>}
+      <State data={linked} error={linkedError} what="your GitHub account" empty={false}>
+        {gh ? (
+          <p class="github-identity">Linked to <strong>{gh.login}</strong> on GitHub. {' '}
+            <Act label="Unlink" danger confirmText={`Unlink ${gh.login}? You will sign in with your password only.`}
+                 run={async () => { await api('DELETE', '/v1/auth/github'); reload(); }} /></p>
+        ) : (
+          <p>Not linked. <a class="button" href="/v1/auth/github?link=1">Link your GitHub account</a></p>
+        )}
+      </State>
+    </Section>
+  );
+}
+
 export function AccountPage() {
   const { user } = useApp();
   const [tokens, tokensError, reloadTokens] = useLoad('/v1/tokens');
@@ -447,6 +473,8 @@ export function AccountPage() {
           <label>Name <input value={tokenName} onInput={field(setTokenName)} placeholder="laptop CLI" required /></label>
         </Form>
       </Section>
+
+      <GitHubAccount />
 
       <Section title="Sign-in sessions" note="Browsers and devices signed in as you. Revoking one signs it out at once.">
         <State data={sessions} error={sessionsError} what="sessions" empty={!sessions?.items?.length && 'No sessions.'}>

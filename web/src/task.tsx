@@ -25,6 +25,7 @@ function branchUrl(repoUrl: string | undefined, branch: string): string | null {
 
 const kKindWords: Record<string, string> = {
   push: 'Push', sync: 'Sync', merge: 'Merge', revert: 'Revert', commit: 'Commit', pr: 'Opening the pull request',
+  'pr/merge': 'Merging the pull request', 'pr/address-reviews': 'Reading the review feedback',
 };
 
 // What a finished git flow did, in a sentence.
@@ -42,6 +43,7 @@ function opOutcome(op: Json, task: Json): Outcome {
     case 'merge':
       return { ok: true, text: <>Merged {branch} into {base} on origin (fast-forward).</> };
     case 'sync':
+      if (op.result?.took_theirs) return { ok: true, text: <>Took the commits pushed to {branch} on GitHub; the agent's work is on top.</> };
       return { ok: true, text: <>Rebased {branch} onto the latest {base}.</> };
     case 'revert':
       // An unchanged file (result.reverted false): the flow's own words, "no change to PATH".
@@ -64,6 +66,8 @@ const kActionWords: Record<string, string> = {
   kill: 'Killed: the sandbox and its sessions are gone; the record stays.',
   retry: 'Setting up the sandbox again…',
   stop: 'Asked the agent to stop.',
+  'pr/merge': 'Merged the pull request on GitHub.',
+  'pr/address-reviews': 'The review feedback went to the agent: its turn is in the transcript.',
 };
 
 export function TaskView({ org, taskId }: { org: string; taskId: string }) {
@@ -144,7 +148,7 @@ export function TaskView({ org, taskId }: { org: string; taskId: string }) {
   const lastPush = ops.find((o) => o.kind === 'push' && o.status === 'succeeded');
   const lastTurn = Math.max(0, ...(task.sessions ?? []).map((s: Json) => s.updated_at ?? 0));
   const unpushed = changes > 0 && (!lastPush || lastTurn > (lastPush.ended_at ?? 0));
-  const primary = task.status === 'error' ? 'retry' : task.status === 'conflict' ? 'sync' : task.status === 'archived' ? 'unarchive'
+  const primary = task.status === 'error' ? 'retry' : task.status === 'conflict' || task.pull?.pushed_elsewhere ? 'sync' : task.status === 'archived' ? 'unarchive'
     : task.status === 'running' ? '' : unpushed ? 'push' : changes ? 'merge' : '';
   const button = (kind: string, label: string, why: string, extra: Partial<{ danger: boolean; run: () => void }> = {}) => (
     <button class={[kind === primary ? 'primary' : '', extra.danger ? 'danger' : ''].join(' ').trim() || undefined}
@@ -180,18 +184,27 @@ export function TaskView({ org, taskId }: { org: string; taskId: string }) {
           <p class="pull-request" data-pull={pull.number}>
             Pull request <a href={pull.url} target="_blank" rel="noopener noreferrer">#{pull.number}</a>{' '}
             <span class={`status pr-${pull.state}`}>{pull.state}</span>
-            {pull.review_state && <> · review: {pull.review_state.replace('_', ' ')}</>}
-            {pull.checks && <> · checks: {pull.checks.conclusion ?? 'running'}</>}
+            {pull.review_state && <> · review: <span class={`review-${pull.review_state}`}>{pull.review_state.replace('_', ' ')}</span></>}
+            {pull.last_review && <span class="muted"> by {pull.last_review.author}</span>}
+            {pull.checks && <> · <span class={`checks-${pull.checks.state}`} title={`${pull.checks.passed} passed, ${pull.checks.failed} failed, ${pull.checks.pending} running`}>
+              checks {pull.checks.state === 'success' ? 'passed' : pull.checks.state === 'failure' ? 'failing' : 'running'}</span></>}
+            {pull.mergeable === false && <> · <strong>not mergeable</strong> (conflicts with {task.base_branch})</>}
             {pull.pushed_elsewhere && <> · <strong>someone pushed to it on GitHub</strong>: sync to take their commits</>}
+            {pull.reviews_waiting > 0 && <> · <strong>{plural(pull.reviews_waiting, 'review comment')} waiting</strong></>}
           </p>
         )}
         <div class="actions" role="toolbar" aria-label="Task actions">
           {task.status === 'error' && button('retry', 'Retry setup', '')}
           {task.status === 'running' && button('stop', 'Stop the agent', '')}
           {live && button('push', 'Push', blocked || (changes ? '' : 'No changes to push.'))}
-          {live && button('sync', 'Sync', blocked)}
+          {live && button('sync', pull?.pushed_elsewhere ? 'Sync: take their commits' : 'Sync', blocked)}
           {live && button('merge', 'Merge', blocked || (changes ? '' : 'No changes to merge.'))}
           {live && onGitHub && !pullOpen && button('pr', 'Open pull request', blocked || (changes ? '' : 'No changes to open a pull request for.'))}
+          {live && pullOpen && pull.reviews_waiting > 0 && button('pr/address-reviews', 'Address review comments',
+            task.status === 'running' ? 'The agent is working: wait for its turn to end.' : blocked)}
+          {live && pull?.state === 'open' && button('pr/merge', 'Merge pull request', pull.mergeable === false ? 'GitHub cannot merge it: it conflicts.' : '', {
+            run: () => confirm(`Merge pull request #${pull.number} on GitHub?`) && act('pr/merge'),
+          })}
           {live ? button('archive', 'Archive', '') : task.status === 'archived' && button('unarchive', 'Unarchive', '')}
           {task.status !== 'killed' && button('kill', 'Kill', '', {
             danger: true, run: () => confirm('Kill this task? Its sandbox and sessions end; the record stays.') && act('kill'),

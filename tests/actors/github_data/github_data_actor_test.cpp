@@ -172,9 +172,9 @@ TEST_CASE("deliveries that cannot apply are kept and shown: unrouted, for anothe
   auto kept = g.read(gh::kDelivery, {{"delivery_id", "d-3"}});
   CHECK(kept["payload"]["action"] == "opened");
   // Ignored events are accepted and listed as such.
-  auto check_run = g.deliver("d-4", "check_run", {{"action", "completed"}, {"installation", {{"id", 43}}}});
-  REQUIRE(check_run.ok());
-  CHECK(check_run->result["outcome"] == "ignored");
+  auto starred = g.deliver("d-4", "star", {{"action", "created"}, {"installation", {{"id", 43}}}});
+  REQUIRE(starred.ok());
+  CHECK(starred->result["outcome"] == "ignored");
 }
 
 TEST_CASE("an organization links one installation at a time, and unlinking forgets what GitHub showed") {

@@ -120,6 +120,117 @@ TEST_CASE("pull request deliveries carry the state Hearth keeps: open, draft, cl
   CHECK(labeled->kind == ChangeKind::ignored);
 }
 
+TEST_CASE("reviews and comments on the diff carry the pull request and what the reviewer said") {
+  // As GitHub's pull_request_review.submitted: review.state in lower case, a null body.
+  Json review{{"id", 237895671}, {"body", nullptr}, {"state", "changes_requested"}, {"commit_id", "abc123"},
+              {"html_url", "https://github.com/acme-corp/web/pull/7#pullrequestreview-237895671"},
+              {"user", {{"login", "rita"}, {"type", "User"}}}, {"submitted_at", "2026-11-30T10:00:00Z"}};
+  auto c = parse_delivery("pull_request_review", {{"action", "submitted"}, {"review", review},
+                                                  {"pull_request", pull("open", false, false)},
+                                                  {"repository", repository(1, "acme-corp/web")},
+                                                  {"installation", {{"id", 42}}}, {"sender", {{"login", "rita"}}}});
+  REQUIRE(c.ok());
+  CHECK(c->kind == ChangeKind::pull_request);
+  REQUIRE(c->pull);
+  CHECK(c->pull->number == 7);
+  CHECK(c->review["kind"] == "review");
+  CHECK(c->review["state"] == "changes_requested");
+  CHECK(c->review["author"] == "rita");
+  CHECK(c->review["said"] == false);  // a null body
+  CHECK(c->review["trusted"] == false);  // no author_association: not taken as review
+  CHECK(c->summary == "review of acme-corp/web#7 changes_requested");
+  auto dismissed = parse_delivery("pull_request_review", {{"action", "dismissed"}, {"review", review},
+                                                          {"pull_request", pull("open", false, false)},
+                                                          {"repository", repository(1, "acme-corp/web")}});
+  REQUIRE(dismissed.ok());
+  CHECK(dismissed->review["state"] == "dismissed");
+  auto edited = parse_delivery("pull_request_review", {{"action", "edited"}, {"review", review},
+                                                       {"pull_request", pull("open", false, false)},
+                                                       {"repository", repository(1, "acme-corp/web")}});
+  REQUIRE(edited.ok());
+  CHECK(edited->kind == ChangeKind::ignored);
+
+  Json comment{{"id", 1}, {"body", "Rename this?"}, {"path", "src/parser.cpp"}, {"line", 12},
+               {"user", {{"login", "rita"}}}, {"html_url", "https://github.com/acme-corp/web/pull/7#discussion_r1"}};
+  auto commented = parse_delivery("pull_request_review_comment",
+                                  {{"action", "created"}, {"comment", comment}, {"pull_request", pull("open", false, false)},
+                                   {"repository", repository(1, "acme-corp/web")}});
+  REQUIRE(commented.ok());
+  CHECK(commented->kind == ChangeKind::pull_request);
+  CHECK(commented->review["kind"] == "comment");
+  CHECK(commented->review["path"] == "src/parser.cpp");
+  CHECK(commented->review["said"] == true);
+  Json member_comment = comment;
+  member_comment["author_association"] = "COLLABORATOR";
+  CHECK(parse_delivery("pull_request_review_comment",
+                       {{"action", "created"}, {"comment", member_comment}, {"pull_request", pull("open", false, false)},
+                        {"repository", repository(1, "acme-corp/web")}})
+            ->review["trusted"] == true);
+  // A fork's branch: its head repository is another.
+  Json forked = pull("open", false, false);
+  forked["head"]["repo"] = {{"id", 99}};
+  CHECK(parse_delivery("pull_request", {{"action", "opened"}, {"pull_request", forked},
+                                        {"repository", repository(1, "acme-corp/web")}})
+            ->pull->fork);
+  Json own = pull("open", false, false);
+  own["head"]["repo"] = {{"id", 1}};
+  CHECK_FALSE(parse_delivery("pull_request", {{"action", "opened"}, {"pull_request", own},
+                                              {"repository", repository(1, "acme-corp/web")}})
+                  ->pull->fork);
+  // A review without its review is refused, naming the field.
+  auto bare = parse_delivery("pull_request_review", {{"action", "submitted"}, {"pull_request", pull("open", false, false)},
+                                                     {"repository", repository(1, "acme-corp/web")}});
+  REQUIRE_FALSE(bare.ok());
+  CHECK(bare.error().message == "the delivery has no review");
+}
+
+TEST_CASE("check runs, check suites and statuses say how one check stands on one commit") {
+  // As GitHub's check_run.completed (which carries no installation in the example).
+  Json run{{"id", 128620228}, {"name", "Octocoders-linter"}, {"head_sha", "ec26c3e"}, {"status", "completed"},
+           {"conclusion", "success"}, {"html_url", "https://github.com/acme-corp/web/runs/128620228"},
+           {"check_suite", {{"id", 118578147}, {"head_branch", "changes"}, {"head_sha", "ec26c3e"}}},
+           {"pull_requests", Json::array({{{"number", 2}, {"head", {{"ref", "changes"}, {"sha", "ec26c3e"}}}}})}};
+  auto c = parse_delivery("check_run", {{"action", "completed"}, {"check_run", run}, {"repository", repository(1, "acme-corp/web")}});
+  REQUIRE(c.ok());
+  CHECK(c->kind == ChangeKind::checks);
+  CHECK(c->installation_id == 0);
+  CHECK(c->repo_id == 1);
+  CHECK(c->head_sha == "ec26c3e");
+  CHECK(c->check == Json{{"name", "Octocoders-linter"}, {"state", "success"}, {"url", "https://github.com/acme-corp/web/runs/128620228"}});
+  CHECK(c->check_pulls == std::vector<std::int64_t>{2});
+  auto state = [](const char* status, const char* conclusion) {
+    Json r{{"name", "x"}, {"head_sha", "a"}, {"status", status}, {"conclusion", conclusion ? Json(conclusion) : Json()}};
+    return parse_delivery("check_run", {{"action", "completed"}, {"check_run", r}, {"repository", repository(1, "acme-corp/web")}})
+        ->check["state"];
+  };
+  CHECK(state("queued", nullptr) == "pending");
+  CHECK(state("in_progress", nullptr) == "pending");
+  CHECK(state("completed", "neutral") == "neutral");
+  CHECK(state("completed", "skipped") == "neutral");
+  CHECK(state("completed", "cancelled") == "neutral");  // superseded, usually: fails nothing
+  CHECK(state("completed", "timed_out") == "failure");
+  CHECK(state("completed", "action_required") == "failure");
+  // A suite is named by its App.
+  Json suite{{"head_sha", "b"}, {"status", "completed"}, {"conclusion", "failure"}, {"app", {{"name", "GitHub Actions"}}},
+             {"pull_requests", Json::array()}};
+  auto s = parse_delivery("check_suite", {{"action", "completed"}, {"check_suite", suite}, {"repository", repository(1, "acme-corp/web")}});
+  REQUIRE(s.ok());
+  CHECK(s->check["name"] == "GitHub Actions");
+  CHECK(s->check["state"] == "failure");
+  CHECK(s->check_pulls.empty());
+  // A status: no action, no pull request; by its commit.
+  auto st = parse_delivery("status", {{"sha", "c"}, {"state", "error"}, {"context", "ci/build"}, {"target_url", "https://ci"},
+                                      {"repository", repository(1, "acme-corp/web")}, {"installation", {{"id", 42}}}});
+  REQUIRE(st.ok());
+  CHECK(st->kind == ChangeKind::checks);
+  CHECK(st->head_sha == "c");
+  CHECK(st->check["state"] == "failure");
+  CHECK(st->check["name"] == "ci/build");
+  CHECK(st->summary == "status ci/build failure on c");
+  auto no_sha = parse_delivery("status", {{"state", "success"}, {"repository", repository(1, "acme-corp/web")}});
+  REQUIRE_FALSE(no_sha.ok());
+}
+
 TEST_CASE("repository, push and ping deliveries, and events Hearth does not follow") {
   auto renamed = parse_delivery("repository", {{"action", "renamed"}, {"repository", repository(1, "acme-corp/site")}});
   REQUIRE(renamed.ok());
@@ -137,10 +248,13 @@ TEST_CASE("repository, push and ping deliveries, and events Hearth does not foll
                                              {"repository", repository(1, "acme-corp/web")}});
   CHECK(tag_deleted->head_sha.empty());
   CHECK(parse_delivery("ping", {{"zen", "Keep it logically awesome."}, {"hook_id", 1}})->kind == ChangeKind::ping);
-  auto check_run = parse_delivery("check_run", {{"action", "completed"}, {"check_run", {{"id", 1}}}});
-  REQUIRE(check_run.ok());
-  CHECK(check_run->kind == ChangeKind::ignored);
-  CHECK(check_run->installation_id == 0);  // this event's payload names no installation
+  auto starred = parse_delivery("star", {{"action", "created"}, {"repository", repository(1, "acme-corp/web")}});
+  REQUIRE(starred.ok());
+  CHECK(starred->kind == ChangeKind::ignored);
+  auto requested = parse_delivery("check_suite", {{"action", "requested"}, {"check_suite", {{"head_sha", "a"}, {"status", "queued"}}},
+                                                  {"repository", repository(1, "acme-corp/web")}});
+  REQUIRE(requested.ok());
+  CHECK(requested->kind == ChangeKind::ignored);  // "created" and "completed" tell; "requested" adds nothing
 }
 
 TEST_CASE("a delivery of a followed event without what it must carry is invalid, naming the field") {
