@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "actors/audit/audit_actor.h"
 #include "actors/directory/directory_actor.h"
 #include "actors/github_data/github_data_actor.h"
 #include "actors/organization/organization_actor.h"
@@ -64,11 +65,32 @@ Reply redirect(Context& ctx, const std::string& to) {
   return Reply{302, {{"location", to}}};
 }
 
-// Back to the sign-in page (or the settings page, for linking) saying why.
+// Who the browser is signed in as, if anyone (these routes are open to anyone).
+Result<identity::Caller> browser_user(Context& ctx) {
+  if (ctx.secret.empty()) return Error{ErrorCode::unauthorized, "not signed in"};
+  return ctx.edge.identity.authenticate(ctx.secret);
+}
+
+// Back to the sign-in page (or the settings page, for linking, or for anyone signed in
+// already when the state said nothing) saying why.
 Reply refused(Context& ctx, const Json& state, const std::string& why) {
   spdlog::info("auth.github_refused reason=\"{}\"", printable(why, 200));
-  bool linking = state.is_object() && state.value("purpose", std::string()) == "link";
+  bool linking = state.is_object() ? state.value("purpose", std::string()) == "link" : browser_user(ctx).ok();
   return redirect(ctx, std::string(linking ? "/settings?github_error=" : "/sign-in?error=") + percent_encoded(why));
+}
+
+// An entry in the audit log `log` (the server's, or an org's): the callback is a GET,
+// which the edge does not record by itself. Nobody waits for it; a failure is logged.
+void audit(Context& ctx, const std::string& log, const std::string& kind, const std::string& user_id,
+           const std::string& username, const Json& detail) {
+  Json entry{{"at", storage::now_ms()}, {"user_id", user_id},   {"username", username},
+             {"kind", kind},            {"target", "directory"}, {"request_id", ctx.res.get_header_value("x-request-id")},
+             {"outcome", "ok"},         {"detail", detail}};
+  auto address = actors::audit::address(log);
+  Status st = ctx.edge.host.get_or_create(address);
+  if (st)
+    if (auto sent = ctx.edge.host.send(address, actors::audit::kAppend, entry); !sent) st = sent.error();
+  if (!st) spdlog::error("audit.append_failed kind={} error={}", kind, st.error().message);
 }
 
 std::string nonce_cookie(const Context& ctx, const std::string& value, std::int64_t max_age_s) {
@@ -97,12 +119,6 @@ Result<std::shared_ptr<github::App>> oauth_app(const Context& ctx) {
 Result<Reply> providers(Context& ctx) {
   bool github = oauth_app(ctx).ok();
   return Reply{200, {{"password", true}, {"github", {{"sign_in", github}, {"sign_up", github && ctx.edge.config.github_signup}}}}};
-}
-
-// Who the browser is signed in as, if anyone (these routes are open to anyone).
-Result<identity::Caller> browser_user(Context& ctx) {
-  if (ctx.secret.empty()) return Error{ErrorCode::unauthorized, "not signed in"};
-  return ctx.edge.identity.authenticate(ctx.secret);
 }
 
 // GET /v1/auth/github: to GitHub's authorize page. ?link=1 (signed in): link the GitHub
@@ -141,7 +157,10 @@ Result<Json> take_state(Context& ctx) {
     return Error{ErrorCode::invalid, "the sign-in with GitHub took more than 10 minutes; start again"};
   auto nonce = state["nonce"].get<std::string>();
   if (cookie_value(ctx.req.get_header_value("Cookie"), kNonceCookie) != nonce)
-    return Error{ErrorCode::invalid, "this sign-in with GitHub was started in another browser; start again here"};
+    return Error{ErrorCode::invalid, "this sign-in with GitHub was started in another browser or tab, or a newer one "
+                                     "replaced it; start again here"};
+  if (ctx.edge.used_once.full())
+    return Error{ErrorCode::unavailable, "too many sign-ins with GitHub are in progress; try again in a few minutes"};
   if (!ctx.edge.used_once.take(nonce, state["expires_at"].get<std::int64_t>()))
     return Error{ErrorCode::invalid, "this sign-in with GitHub was used already; start again"};
   return state;
@@ -175,10 +194,20 @@ Result<Json> sign_up(Context& ctx, const Json& who, const std::vector<std::strin
   auto user_id = (*user)["user_id"].get<std::string>();
   auto linked = ctx.edge.send(dir::kAddress, dir::kLinkGitHub,
                               {{"github_id", who["id"]}, {"login", login}, {"user_id", user_id}}, true);
-  if (!linked) return linked.error();
-  for (const auto& org : orgs)
+  if (!linked) {
+    // Nobody could sign in as the user made for it: disabled, not left about.
+    if (auto off = ctx.edge.identity.set_disabled(user_id, true); !off)
+      spdlog::error("auth.github_sign_up_cleanup user_id={} error=\"{}\"", user_id, off.error().message);
+    return linked.error();
+  }
+  audit(ctx, actors::audit::kServerLog, "auth.github.sign_up", user_id, login,
+        {{"github_id", who["id"]}, {"orgs", orgs}});
+  for (const auto& org : orgs) {
     if (auto added = ctx.edge.identity.add_member(org, login, "member"); !added)
       spdlog::warn("auth.github_member_failed org={} user={} error=\"{}\"", org, user_id, added.error().message);
+    else
+      audit(ctx, org, "auth.github.member_added", user_id, login, {{"role", "member"}, {"github_id", who["id"]}});
+  }
   spdlog::info("auth.github_sign_up user_id={} github_id={} orgs={}", user_id, who["id"].get<std::int64_t>(), orgs.size());
   return *user;
 }
@@ -213,6 +242,8 @@ Result<Reply> callback(Context& ctx) {
                                 {{"github_id", github_id}, {"login", login}, {"user_id", caller->user_id}}, true);
     if (!linked) return refused(ctx, *state, linked.error().message);
     spdlog::info("auth.github_linked user_id={} github_id={}", caller->user_id, github_id);
+    audit(ctx, actors::audit::kServerLog, "auth.github.linked", caller->user_id, caller->username,
+          {{"github_id", github_id}, {"login", login}});
     return redirect(ctx, "/settings?github=linked");
   }
 
@@ -247,6 +278,8 @@ Result<Reply> callback(Context& ctx) {
   if (!session) return refused(ctx, *state, session.error().message);
   ctx.res.set_header("Set-Cookie", session_cookie(ctx, session->secret, ctx.edge.config.session_ttl.count() / 1000));
   spdlog::info("auth.sign_in user_id={} session={} via=github", user_id, session->info["id"].get<std::string>());
+  audit(ctx, actors::audit::kServerLog, "auth.github.sign_in", user_id, (*user).value("username", login),
+        {{"github_id", github_id}, {"session", session->info["id"]}});
   return redirect(ctx, next);
 }
 
@@ -271,7 +304,7 @@ Result<Reply> linked_identity(Context& ctx) {
 void add_github_auth_routes(Router& r) {
   r.add({"GET", "/v1/auth/providers", Policy::anyone, "", providers});
   r.add({"GET", "/v1/auth/github", Policy::anyone, "directory", start});
-  r.add({"GET", "/v1/auth/github/callback", Policy::anyone, "directory, user, organization", callback});
+  r.add({"GET", "/v1/auth/github/callback", Policy::anyone, "directory, user, organization, github_data, audit", callback});
   r.add({"GET", "/v1/auth/github/identity", Policy::signed_in, "directory", linked_identity});
   r.add({"DELETE", "/v1/auth/github", Policy::signed_in, "directory", unlink});
 }

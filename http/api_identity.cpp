@@ -27,8 +27,6 @@ std::string session_cookie(const Context& ctx, const std::string& value, std::in
 
 namespace {
 
-
-
 Json caller_json(const identity::Caller& c) {
   return Json{{"id", c.user_id}, {"username", c.username}, {"is_admin", c.is_admin}};
 }

@@ -429,6 +429,7 @@ bool archives_pulls(Context& ctx) {
 struct ReviewPrompt {
   std::string text;
   std::int64_t through = 0;
+  std::size_t left = 0;  // items that did not fit
 };
 ReviewPrompt review_prompt(const Json& pull, const Json& feedback) {
   constexpr std::size_t kItemBytes = 8 * 1024;
@@ -464,7 +465,8 @@ ReviewPrompt review_prompt(const Json& pull, const Json& feedback) {
   }
   for (std::size_t i = 0; i < taken; ++i) out.text += items[i].second;
   if (taken > 0) out.through = items[taken - 1].first;
-  if (taken < items.size()) out.text += fmt::format("\n({} more, handed over the next time.)\n", items.size() - taken);
+  out.left = items.size() - taken;
+  if (out.left) out.text += fmt::format("\n({} more, handed over the next time.)\n", out.left);
   out.text += ending;
   return out;
 }
@@ -490,7 +492,8 @@ Result<Reply> address_reviews(Context& ctx) {
   auto prompt = review_prompt(pull, *feedback);
   auto redacted = redact_for_task(ctx, *address, prompt.text);
   if (!redacted) return redacted.error();
-  Json body = by(ctx, {{"text", *redacted}, {"addresses_reviews", true}, {"reviews_through", prompt.through}});
+  Json body = by(ctx, {{"text", *redacted}, {"addresses_reviews", true}, {"reviews_through", prompt.through},
+                       {"reviews_left", prompt.left}});
   if (!session_id->empty()) body["session_id"] = *session_id;
   return change(ctx, address, task::kPrompt, body, 202);
 }
@@ -624,8 +627,8 @@ void add_task_routes(Router& r) {
   r.add({"POST", one + "/merge", Policy::org_member, "task", replacing(task::kMerge)});
   r.add({"POST", one + "/revert", Policy::org_member, "task", revert});
   r.add({"POST", one + "/pr", Policy::org_member, "task, session", publish_pr});
-  r.add({"PATCH", one + "/pr", Policy::org_member, "task, github_data", update_pr});
-  r.add({"POST", one + "/pr/merge", Policy::org_member, "task, github_data", merge_pr});
+  r.add({"PATCH", one + "/pr", Policy::org_member, "task, github_data, organization", update_pr});
+  r.add({"POST", one + "/pr/merge", Policy::org_member, "task, github_data, organization", merge_pr});
   r.add({"POST", one + "/pr/address-reviews", Policy::org_member, "task, session, github_data", address_reviews});
   r.add({"GET", one + "/ops", Policy::org_member, "task", ops});
   r.add({"GET", one + "/ops/{op}", Policy::org_member, "task", op});

@@ -119,6 +119,13 @@ void SignInThrottle::succeeded(const std::string& key) {
   failures_.erase(key);
 }
 
+bool UsedOnce::full() {
+  auto now = storage::now_ms();
+  std::lock_guard lock(mu_);
+  std::erase_if(used_, [now](const auto& entry) { return entry.second < now; });
+  return used_.size() >= kMax;
+}
+
 bool UsedOnce::take(const std::string& value, std::int64_t expires_at_ms) {
   auto now = storage::now_ms();
   std::lock_guard lock(mu_);

@@ -122,6 +122,7 @@ class UsedOnce {
  public:
   static constexpr std::size_t kMax = 100'000;
   bool take(const std::string& value, std::int64_t expires_at_ms);
+  bool full();  // kMax remembered, none expired
 
  private:
   std::mutex mu_;

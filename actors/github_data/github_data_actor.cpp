@@ -149,6 +149,8 @@ std::int64_t current_generation(SQLite::Database& db) {
 // `review`: what a reviewer said (webhook_events.h), passed on to the task.
 void upsert_pull(StepContext& ctx, const PullFacts& p, const std::string& action, const std::string& sender,
                  Mirror& mirror, const Json& review = nullptr) {
+  // A fork's: not followed (its branch is another repository's), not kept, not listed.
+  if (p.fork) return;
   mirror.pulls.push_back({{"pull", pull_json(p)}, {"action", action}, {"sender", sender},
                           {"generation", current_generation(ctx.db())}});
   if (!review.is_null()) mirror.pulls.back()["review"] = review;

@@ -185,7 +185,10 @@ Status check_change(WebhookChange& c, std::string_view event, const Json& payloa
   }
   c.summary = fmt::format("{} {} {} on {}", event, c.check["name"].get<std::string>(), c.check["state"].get<std::string>(),
                           c.head_sha.substr(0, 7));
-  if (event != "status" && c.action != "created" && c.action != "completed" && c.action != "rerequested") return {};
+  // Runs are created, suites requested; both complete and may be asked for again.
+  if (event != "status" && c.action != "created" && c.action != "requested" && c.action != "completed" &&
+      c.action != "rerequested")
+    return {};
   c.kind = ChangeKind::checks;
   return {};
 }

@@ -7,8 +7,8 @@
 // repository (renamed, archived, unarchived, deleted, edited: the default branch),
 // pull_request (opened, edited, reopened, closed, synchronize, ready_for_review,
 // converted_to_draft), push, ping; (issue 19) pull_request_review (submitted, dismissed),
-// pull_request_review_comment (created), check_run and check_suite (created, completed,
-// rerequested), status. Anything else is `ignored`, which is not an error.
+// pull_request_review_comment (created), check_run (created, completed, rerequested),
+// check_suite (requested, completed, rerequested), status. Anything else is `ignored`, which is not an error.
 #pragma once
 
 #include <cstdint>

@@ -339,7 +339,7 @@ Result<Json> on_prompt(StepContext& ctx, const Json& b) {
   mark_session_running(ctx.db(), session_id);
   if (b.value("addresses_reviews", false) && t.pull.is_object()) {
     // The review feedback went to the agent with this prompt.
-    t.pull["reviews_waiting"] = 0;
+    t.pull["reviews_waiting"] = b.value("reviews_left", 0);  // what did not fit: for the next time
     // GitHub's time of the last feedback handed over (the next time reads after it).
     t.pull["reviews_addressed_at"] = b.value("reviews_through", now());
     save_task(ctx.db(), t);
@@ -550,7 +550,7 @@ std::string record_review(Json& pull, const Json& review, const std::string& lab
   auto waiting = pull.value("reviews_waiting", 0);
   if (state == "approved" || state == "changes_requested") pull["review_state"] = state;
   if (state == "dismissed") pull["review_state"] = nullptr;
-  if (comment || state == "changes_requested" || (state == "commented" && said)) pull["reviews_waiting"] = waiting + 1;
+  if (comment || state == "changes_requested" || (said && state != "dismissed")) pull["reviews_waiting"] = waiting + 1;
   pull["last_review"] = {{"author", author}, {"state", state}, {"url", review.value("url", std::string())}, {"at", now()}};
   if (comment) return fmt::format("{} commented on {} in {}", author, review.value("path", std::string("the diff")), label);
   if (state == "changes_requested") return fmt::format("{} requested changes on {}", author, label);
@@ -582,8 +582,10 @@ Result<Json> on_pull_changed(StepContext& ctx, const Json& b) {
   Json pull = same ? t.pull : Json::object();
   auto state_before = pull.value("state", std::string());
   auto checks_before = pull.value("checks", Json());
-  if (about_pull)
+  if (about_pull) {
+    pull.erase("mergeable");  // known again only when this delivery says
     for (const auto& [k, v] : incoming.items()) pull[k] = v;
+  }
   if (action == "synchronize") {
     // A push to the branch Hearth did not make: the sandbox can take it (offered).
     bool theirs = !t.pushed_head || *t.pushed_head != incoming.value("head_sha", std::string());

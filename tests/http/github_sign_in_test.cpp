@@ -126,6 +126,7 @@ TEST_CASE("a member of a linked GitHub organization signs in with GitHub and lan
   CHECK(authorize.find("code_challenge_method=S256") != std::string::npos);
   CHECK(authorize.find("redirect_uri=http://127.0.0.1:") != std::string::npos);  // as cpp-httplib decodes Location
   CHECK(b.cookies.count("hearth_github_oauth") == 1);
+  auto nonce = b.cookies["hearth_github_oauth"];
 
   w.github.set_authorizing_user("octo-dev");
   auto back = b.github(authorize);
@@ -144,11 +145,29 @@ TEST_CASE("a member of a linked GitHub organization signs in with GitHub and lan
   auto linked = b.hearth("/v1/auth/github/identity");
   CHECK(linked.body["github"]["login"] == "octo-dev");
   CHECK(linked.body["github"]["id"] == w.github.user_id("octo-dev"));
+  // Audited (the callback is a GET, which the edge does not record by itself): the
+  // sign-up and sign-in in the server's log, the membership in the org's.
+  auto has = [](const json& log, const std::string& kind) {
+    for (const auto& e : log["items"])
+      if (e["kind"] == kind && e["username"] == "octo-dev") return true;
+    return false;
+  };
+  w.poll("/v1/audit?limit=200", [&](const json& log) { return has(log, "auth.github.sign_up") && has(log, "auth.github.sign_in"); });
+  w.poll("/v1/orgs/acme/audit?limit=200", [&](const json& log) { return has(log, "auth.github.member_added"); });
 
   SUBCASE("the same callback again is refused: a state is good once") {
     auto again = b.hearth(b.local(back));
     REQUIRE(again.status == 302);
-    CHECK(again.header("Location").rfind("/sign-in?error=", 0) == 0);
+    // This browser is signed in now: the reason is shown in its settings.
+    CHECK(again.header("Location").rfind("/settings?github_error=", 0) == 0);
+    // Replayed with the state's cookie too (copied before it was spent): used already.
+    Browser other{w};
+    other.cookies = {{"hearth_github_oauth", nonce}};
+    auto replayed = other.hearth(b.local(back));
+    REQUIRE(replayed.status == 302);
+    CHECK(replayed.header("Location").rfind("/sign-in?error=", 0) == 0);
+    CHECK(query_error(replayed.header("Location")).find("used already") != std::string::npos);
+    CHECK(other.cookies.count("hearth_session") == 0);
   }
   SUBCASE("later sign-ins are the same user") {
     Browser other{w};

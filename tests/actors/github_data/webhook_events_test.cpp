@@ -254,7 +254,12 @@ TEST_CASE("repository, push and ping deliveries, and events Hearth does not foll
   auto requested = parse_delivery("check_suite", {{"action", "requested"}, {"check_suite", {{"head_sha", "a"}, {"status", "queued"}}},
                                                   {"repository", repository(1, "acme-corp/web")}});
   REQUIRE(requested.ok());
-  CHECK(requested->kind == ChangeKind::ignored);  // "created" and "completed" tell; "requested" adds nothing
+  CHECK(requested->kind == ChangeKind::checks);  // a suite starts: pending
+  CHECK(requested->check["state"] == "pending");
+  auto rerun = parse_delivery("check_run", {{"action", "requested_action"}, {"check_run", {{"head_sha", "a"}}},
+                                            {"repository", repository(1, "acme-corp/web")}});
+  REQUIRE(rerun.ok());
+  CHECK(rerun->kind == ChangeKind::ignored);
 }
 
 TEST_CASE("a delivery of a followed event without what it must carry is invalid, naming the field") {
