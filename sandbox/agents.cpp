@@ -132,6 +132,7 @@ const std::vector<AgentDef>& agent_registry() {
       // file I/O itself.
       d.client_fs = false;
       d.needs_network = true;
+      d.loads_after_first_minute = true;
       a.push_back(d);
     }
     {

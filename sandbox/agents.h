@@ -50,6 +50,10 @@ struct AgentDef {
   bool client_fs = true;
   bool needs_network = false;  // calls a model API: the sandbox's network must be host
   bool example = false;        // listed for interoperability tests, not for real work
+  // It names a session's file by the UTC minute the session began, and loading that
+  // session within the same minute writes a fresh start into that file, losing it (Gemini
+  // CLI 0.61): such a load waits for the next minute.
+  bool loads_after_first_minute = false;
 };
 
 // Every agent Hearth knows, in display order.

@@ -103,6 +103,9 @@ struct AgentRunner::Live {
   std::mutex conn_mu;
   std::unique_ptr<sb::acp::AgentConnection> conn;
   bool restart = false;  // (conn_mu) the next turn starts a fresh agent, whatever this one's state
+  // (conn_mu) The agent session this runner saw begin (session/new), and when (ms).
+  std::string began_session;
+  std::int64_t began_at = 0;
   sandbox::Runtime::Tracked tracked;
 
   void stop_turn(const std::string& cause) {
@@ -118,6 +121,10 @@ struct AgentRunner::Live {
   void kill_agent() {
     std::lock_guard lock(conn_mu);
     if (conn) conn->kill();
+  }
+  void end_agent_input() {
+    std::lock_guard lock(conn_mu);
+    if (conn) conn->end_input();
   }
 
   // The agent, taken out (to end it with the returned pointer), or used by the turn.
@@ -224,11 +231,10 @@ void AgentRunner::shutdown(std::chrono::milliseconds grace) {
     std::lock_guard lock(mu_);
     for (auto& [id, l] : live_) all.push_back(l);
   }
-  for (auto& l : all) l->stop_turn("server");
+  for (auto& l : all) end(l, "server");  // every agent at once: they end side by side
   auto deadline = Clock::now() + grace;
   for (auto& l : all) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    end(l, "server");
     if (!tear_down(l, std::max(left, std::chrono::milliseconds(100))))
       spdlog::error("session.turn_stuck_at_shutdown session={}", l->session.display());
   }
@@ -291,27 +297,32 @@ void AgentRunner::close(const Address& session) {
   end(l, "close");
 }
 
-// Quick, on the session's thread: the agent is signalled now, and the next turn (which
-// the flag makes start a fresh one even if this one has not exited yet) reaps it.
+// Quick, on the session's thread (between turns): the agent's input is closed now, so it
+// ends by itself after saving its session, and the next turn (which the flag makes start
+// a fresh one even if this one has not ended yet) reaps it, killing it if it lingers.
 void AgentRunner::restart(const Address& session) {
   auto l = find(session);
   if (!l) return;  // no live agent: the next turn starts one anyway
   std::lock_guard c(l->conn_mu);
   l->restart = true;
-  if (l->conn) l->conn->kill();
+  if (l->conn) l->conn->end_input();
   spdlog::info("session.agent_restart session={}", session.display());
 }
 
-// Marks the agent to be ended: its turn stops, its process dies now; the watchdog
-// tears the rest down once no turn runs.
+// Marks the agent to be ended: a turn it runs stops and its process dies now; between
+// turns its input closes, so that it ends by itself after saving its session. The
+// watchdog tears the rest down once no turn runs (killing an agent that lingers).
 void AgentRunner::end(const std::shared_ptr<Live>& l, const std::string& why) {
+  bool turn;
   {
     std::lock_guard lock(l->mu);
     l->ending = true;
     l->desk.close();
+    turn = l->turn_running;
   }
   l->stop_turn(why);
-  l->kill_agent();
+  if (turn) l->kill_agent();
+  else l->end_agent_input();
   watch_cv_.notify_all();
 }
 
@@ -364,7 +375,7 @@ Result<Json> AgentRunner::run_turn(const TurnPlan& plan, std::stop_token server_
   if (state != "ready")
     return Error{ErrorCode::conflict, fmt::format("the sandbox is {}; the agent can work only in a ready sandbox", state)};
   auto resumed = ensure_agent(l, plan, *sandbox);
-  if (!resumed) return resumed.error();
+  if (!resumed) return settle(*l, resumed.error(), false);  // a turn cancelled as its agent started is cancelled
 
   auto* conn = l->agent();
   auto stop_reason = conn->prompt(plan.prompt, l->turn_stop.get_token());
@@ -436,6 +447,25 @@ Result<bool> AgentRunner::ensure_agent(const std::shared_ptr<Live>& l, const Tur
   if (!exec) return exec.error();
   exec->network = *network;
   if (auto st = runtime_.prepare(plan.sandbox, *exec); !st) return st.error();
+  if ((*def)->loads_after_first_minute && !plan.agent_session_id.empty()) {
+    std::int64_t began = 0;
+    {
+      std::lock_guard c(l->conn_mu);
+      if (l->began_session == plan.agent_session_id) began = l->began_at;
+    }
+    // Its session began this very minute: loading it now would lose it.
+    constexpr std::int64_t kMinute = 60'000;
+    if (began > 0 && began / kMinute == now() / kMinute) {
+      auto wait = std::chrono::milliseconds((began / kMinute + 1) * kMinute - now() + 50);
+      spdlog::info("session.agent_load_waits session={} ms={}: its session began this minute", plan.session.display(),
+                   wait.count());
+      std::mutex m;
+      std::condition_variable_any cv;
+      std::unique_lock lock(m);
+      cv.wait_for(lock, l->turn_stop.get_token(), wait, [] { return false; });
+      if (l->turn_stop.stop_requested()) return Error{ErrorCode::unavailable, "the turn was stopped before its agent started"};
+    }
+  }
   sb::acp::AgentSpec spec;
   spec.exec = std::move(*exec);
   spec.start_timeout = runtime_.config().agent_start_timeout;
@@ -479,6 +509,10 @@ Result<bool> AgentRunner::start_agent(const std::shared_ptr<Live>& l, const Turn
   {
     std::lock_guard c(l->conn_mu);
     l->conn = std::move(*conn);
+    if (!resumed) {
+      l->began_session = agent_session;
+      l->began_at = now();
+    }
   }
   std::weak_ptr<Live> weak = l;
   l->tracked = runtime_.track(plan.sandbox, "agent " + plan.session.key.back(), [weak] {

@@ -573,6 +573,11 @@ Result<Json> on_pull_changed(StepContext& ctx, const Json& b) {
   // what it says (the rest of what it carries may be older than the task's).
   bool about_pull = !b.contains("check") && !b.contains("review");
   if (!about_pull && !same) return Json{{"ignored", "not the task's pull request"}};
+  // Deliveries may come late (GitHub retries, a redelivery, one queued behind Hearth's own
+  // edit): a snapshot older than the one recorded would undo what came after it.
+  auto incoming_at = incoming.value("updated_at", std::int64_t{0});
+  if (about_pull && same && incoming_at > 0 && incoming_at < t.pull.value("updated_at", std::int64_t{0}))
+    return Json{{"ignored", "older than the pull request the task records"}};
   if (!same && t.pull.is_object()) {
     auto recorded = t.pull.value("state", std::string());
     bool recorded_open = recorded == "open" || recorded == "draft";

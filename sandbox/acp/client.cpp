@@ -286,12 +286,24 @@ struct AgentConnection::Impl {
     }
   }
 
+  void end_input() {
+    std::lock_guard lock(write_mu);
+    if (agent) agent->close_stdin();
+  }
+
   void shutdown() {
     if (agent) {
+      end_input();
+      // Its output ends when it has (a process it left running may hold it: killed below).
+      auto since = std::chrono::steady_clock::now();
+      bool ended;
       {
-        std::lock_guard lock(write_mu);
-        agent->close_stdin();
+        std::unique_lock lock(mu);
+        ended = answered.wait_for(lock, spec.exit_grace, [&] { return exited; });
       }
+      if (!ended) spdlog::info("acp.agent_killed after={} ms: it did not end when its input closed", spec.exit_grace.count());
+      spdlog::debug("acp.agent_ended in={} ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                    std::chrono::steady_clock::now() - since).count());
       agent->kill(SIGKILL);
     }
     if (reader.joinable()) reader.join();
@@ -321,6 +333,7 @@ Json AgentConnection::startup_ms() const {
 void AgentConnection::kill() {
   if (impl_->agent) impl_->agent->kill(SIGKILL);
 }
+void AgentConnection::end_input() { impl_->end_input(); }
 
 bool AgentConnection::alive() const {
   std::lock_guard lock(impl_->mu);

@@ -39,6 +39,9 @@ struct AgentSpec {
   ExecRequest exec;  // the agent's program, env, binds, network, limits (no wall clock: turns are long)
   std::chrono::milliseconds start_timeout{std::chrono::seconds(30)};  // initialize + session/new
   std::chrono::milliseconds cancel_grace{std::chrono::seconds(10)};   // after session/cancel
+  // Once its input is closed, how long an agent has to end by itself (saving what it
+  // keeps: Gemini CLI writes its session record after it answers) before it is killed.
+  std::chrono::milliseconds exit_grace{std::chrono::seconds(3)};
   // An agent session to resume (session/load) when the agent supports it; the history
   // it replays is not passed to on_update (the caller has it). Else a new session.
   std::string load_session_id;
@@ -55,7 +58,9 @@ class AgentConnection {
   // what the agent wrote on stderr when it has exited.
   static Result<std::unique_ptr<AgentConnection>> start(const Provider& provider, const SandboxDir& dir,
                                                         AgentSpec spec, AgentCallbacks callbacks);
-  ~AgentConnection();  // ends the agent and every terminal it started
+  // Ends the agent and every terminal it started: closes its input, waits `exit_grace`
+  // for it to end by itself, then kills what is left.
+  ~AgentConnection();
 
   const std::string& session_id() const;
   const Json& agent_info() const;  // initialize's result
@@ -67,6 +72,9 @@ class AgentConnection {
   // Kills the agent's whole process group now, from any thread; a turn in progress then
   // fails with "the agent exited".
   void kill();
+  // Closes the agent's input, from any thread: an agent ends by itself once it has read
+  // everything, after it saved what it keeps (the way to end one between turns).
+  void end_input();
 
   // One turn: sends the prompt and returns the stop reason once the agent answers. A stop
   // request sends session/cancel and waits `cancel_grace` for the answer. Fails when the

@@ -246,10 +246,19 @@ TEST_CASE("Hearth merges, edits and closes the pull request, each audited") {
   auto path = task_with_pull(w);
 
   SUBCASE("edited, then closed from Hearth") {
+    auto before = w.github.pull("acme-corp/widgets", 1);
     auto edited = w.s->call("PATCH", path + "/pr", w.owner, json{{"title", "Greet the world"}});
     REQUIRE_MESSAGE(edited.status == 200, edited.body.dump());
     CHECK(w.github.pull("acme-corp/widgets", 1)["title"] == "Greet the world");
     CHECK(w.s->call("GET", path, w.owner).body["pull"]["title"] == "Greet the world");
+    // A delivery of the pull request as it was before the edit, coming late: it undoes
+    // nothing. (Then one for #1, to know the late one was applied before it.)
+    REQUIRE(w.deliver("e-late", "pull_request", delivery(w, "edited", before)).status == 202);
+    auto review = w.github.add_review("acme-corp/widgets", 1, "rita", "COMMENTED", "Nice title.");
+    review["state"] = "commented";
+    REQUIRE(w.deliver("e-after", "pull_request_review", delivery(w, "submitted", before, {{"review", review}})).status == 202);
+    auto seen = w.poll(path, [](const json& b) { return b["pull"].contains("last_review"); });
+    CHECK(seen["pull"]["title"] == "Greet the world");
     CHECK(audited(w, "task.pr.updated") == 1);
     CHECK(w.s->call("PATCH", path + "/pr", w.owner, json{{"state", "merged"}}).status == 400);
     CHECK(w.s->call("PATCH", path + "/pr", w.owner, json{{"draft", true}}).status == 400);

@@ -309,15 +309,16 @@ TEST_CASE("Codex writes a file and runs a command in the sandbox, each allowed b
   }
 }
 
-TEST_CASE("Gemini CLI writes a file and runs a command in the sandbox, each allowed by a person, and after a restart starts a new conversation (it cannot load its sessions), against a fake Gemini API") {
+TEST_CASE("Gemini CLI writes a file and runs a command in the sandbox, each allowed by a person, and resumes after a restart, against a fake Gemini API") {
   AgentWorld w;
   install(w, "gemini");
   test::FakeGemini model;
   const std::string key = "AIza-test-" + std::string(32, 'k');
   set_secrets(w, {{"GEMINI_API_KEY", key}, {"GOOGLE_GEMINI_BASE_URL", model.url()}, {"GEMINI_MODEL", "gemini-fake-1"}});
-  // Gemini CLI 0.61 advertises loadSession but cannot load its own sessions: a restart
-  // starts a new conversation.
-  exercise(w, {"gemini", "gemini-cli", "written by gemini\n", key, false,
+  // Gemini CLI 0.61 loses a session it loads within the minute the session began (it
+  // names the session's file by that minute and writes its fresh start into it): the
+  // restart here comes seconds after the start, so Hearth waits for the next minute.
+  exercise(w, {"gemini", "gemini-cli", "written by gemini\n", key, true,
                prompts_of<test::FakeGemini>(model, [](const auto& s) { return s.method == "streamGenerateContent"; })});
   auto seen = model.seen();
   REQUIRE(!seen.empty());

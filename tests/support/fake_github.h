@@ -240,7 +240,7 @@ class FakeGitHub {
         pr["merged"] = merged;
         pr["merged_at"] = merged ? json(iso8601(Clock::now())) : json();
         pr["closed_at"] = state == "closed" ? json(iso8601(Clock::now())) : json();
-        pr["updated_at"] = iso8601(Clock::now());
+        touch(pr);
         return pr;
       }
     return nullptr;
@@ -392,6 +392,16 @@ class FakeGitHub {
     char text[32];
     std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return text;
+  }
+
+  // A pull request changed: its updated_at moves on, a second past the last when the
+  // change comes within the same second (GitHub's edits are seconds apart; a test's are
+  // not, and Hearth orders snapshots of a pull request by it).
+  static void touch(json& pr) {
+    auto now = Clock::now();
+    if (auto last = github::parse_time(pr.value("updated_at", std::string())); last && *last + std::chrono::seconds(1) > now)
+      now = *last + std::chrono::seconds(1);
+    pr["updated_at"] = iso8601(now);
   }
 
   static std::string base64url_decode(std::string_view in) {
@@ -899,7 +909,7 @@ class FakeGitHub {
         (*pr)["state"] = body["state"];
         (*pr)["closed_at"] = body["state"] == "closed" ? json(iso8601(Clock::now())) : json();
       }
-      (*pr)["updated_at"] = iso8601(Clock::now());
+      touch(*pr);
     } else if (what == "MERGE") {
       if ((*pr)["state"] != "open" || pr->value("mergeable", json()) == json(false))
         return fail(res, 405, "Pull Request is not mergeable");
@@ -908,7 +918,7 @@ class FakeGitHub {
       (*pr)["state"] = "closed";
       (*pr)["merged"] = true;
       (*pr)["merged_at"] = (*pr)["closed_at"] = iso8601(Clock::now());
-      (*pr)["updated_at"] = iso8601(Clock::now());
+      touch(*pr);
       merges_.push_back({{"number", number}, {"method", body.value("merge_method", "merge")}});
       return answer(res, 200, {{"sha", random_hex(20)}, {"merged", true}, {"message", "Pull Request successfully merged"}});
     }
