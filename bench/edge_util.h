@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "actors/billing/billing_actor.h"
 #include "actors/github_data/github_data_actor.h"
 #include "actors/identity/identity.h"
 #include "actors/sandbox/sandbox_runtime.h"
@@ -35,6 +36,7 @@ class BenchEdge {
     host = std::make_unique<actors::Host>(config);
     if (!identity::register_types(*host, customize).ok()) std::exit(1);
     if (!actors::github_data::register_type(*host, edge.github).ok()) std::exit(1);
+    if (!actors::billing::register_type(*host, edge.billing).ok()) std::exit(1);
     if (agents_too) {
       auto key = storage::MasterKey::load(scratch_.path());
       if (!key) std::exit(1);

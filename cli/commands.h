@@ -58,6 +58,15 @@ struct ServeOptions {
   std::string github_api_url = "https://api.github.com";
   std::string github_web_url = "https://github.com";
   std::string github_signup = "on";  // on: a first sign-in with GitHub may create the user
+  // Billing with Stripe (docs/billing.md): on when a secret key is configured.
+  std::string stripe_secret_key, stripe_secret_key_file;  // one or the other
+  std::vector<std::string> stripe_webhook_secrets;        // one, or two during a rotation
+  std::string stripe_webhook_secret_file;                 // one secret per line
+  std::string stripe_team_price;
+  std::string billing_plans_file;
+  std::string billing_public_url;
+  std::string stripe_api_url = "https://api.stripe.com";
+  int billing_grace_days = 7;
 };
 
 // Runs the server until SIGINT or SIGTERM; returns the process exit code.
@@ -84,6 +93,7 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app);
 std::shared_ptr<CommandSet> add_task_commands(CLI::App& app);
 // github.
 std::shared_ptr<CommandSet> add_github_commands(CLI::App& app);
+std::shared_ptr<CommandSet> add_billing_commands(CLI::App& app);
 // The exit code of the parsed command, or -1 when none of the set was parsed.
 int run_parsed(const CommandSet& set);
 

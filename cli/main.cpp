@@ -226,6 +226,30 @@ int main(int argc, char** argv) {
                   "member; off: only GitHub accounts linked to a user already sign in")
       ->envname("HEARTH_GITHUB_SIGNUP")->check(CLI::IsMember({"on", "off"}))->capture_default_str();
 
+  // Billing with Stripe (docs/billing.md): off unless a secret key is configured.
+  cmd->add_option("--stripe-secret-key", serve.stripe_secret_key, "Stripe's secret API key: turns billing on (prefer --stripe-secret-key-file)")
+      ->envname("HEARTH_STRIPE_SECRET_KEY");
+  cmd->add_option("--stripe-secret-key-file", serve.stripe_secret_key_file, "A file holding Stripe's secret API key")
+      ->envname("HEARTH_STRIPE_SECRET_KEY_FILE")->check(CLI::ExistingFile);
+  cmd->add_option("--stripe-webhook-secret", serve.stripe_webhook_secrets,
+                  "The webhook endpoint's signing secret (whsec_...); give it twice during a rotation")
+      ->envname("HEARTH_STRIPE_WEBHOOK_SECRET")->delimiter(',');
+  cmd->add_option("--stripe-webhook-secret-file", serve.stripe_webhook_secret_file,
+                  "A file holding the webhook signing secrets, one per line (two during a rotation)")
+      ->envname("HEARTH_STRIPE_WEBHOOK_SECRET_FILE")->check(CLI::ExistingFile);
+  cmd->add_option("--stripe-team-price", serve.stripe_team_price, "The Stripe price id (price_...) of the team plan")
+      ->envname("HEARTH_STRIPE_TEAM_PRICE");
+  cmd->add_option("--billing-plans-file", serve.billing_plans_file, "A JSON file of further plans (docs/billing.md)")
+      ->envname("HEARTH_BILLING_PLANS_FILE")->check(CLI::ExistingFile);
+  cmd->add_option("--billing-public-url", serve.billing_public_url,
+                  "Where Checkout returns people to (default: --public-url, else the address they used)")
+      ->envname("HEARTH_BILLING_PUBLIC_URL");
+  cmd->add_option("--stripe-api-url", serve.stripe_api_url, "Stripe's API")
+      ->envname("HEARTH_STRIPE_API_URL")->capture_default_str();
+  cmd->add_option("--billing-grace-days", serve.billing_grace_days,
+                  "Days a past-due organization may still start new work")
+      ->envname("HEARTH_BILLING_GRACE_DAYS")->check(CLI::Range(0, 90))->capture_default_str();
+
   auto* mock = app.add_subcommand("mock-agent",
                                   "Run the scripted mock agent: an ACP agent on stdin/stdout (docs/agents.md)");
 
@@ -234,6 +258,7 @@ int main(int argc, char** argv) {
   auto sessions = hearth::cli::add_session_commands(app);
   auto tasks = hearth::cli::add_task_commands(app);
   auto github = hearth::cli::add_github_commands(app);
+  auto billing = hearth::cli::add_billing_commands(app);
 
   try {
     app.parse(argc, argv);
@@ -250,7 +275,7 @@ int main(int argc, char** argv) {
     spdlog::set_level(spdlog::level::off);  // stdout carries ACP messages only
     return hearth::sandbox::acp::run_mock_agent(stdin, stdout);
   }
-  for (const auto* set : {client.get(), admin.get(), sessions.get(), tasks.get(), github.get()})
+  for (const auto* set : {client.get(), admin.get(), sessions.get(), tasks.get(), github.get(), billing.get()})
     if (auto code = hearth::cli::run_parsed(*set); code >= 0) return code;
   return hearth::cli::kExitUsage;
 }

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "actors/billing/billing_actor.h"
 #include "actors/github_data/github_data_actor.h"
 #include "actors/host/host.h"
 #include "actors/identity/identity.h"
@@ -22,6 +23,7 @@
 #include "actors/session/session_actor.h"
 #include "cli/commands.h"
 #include "github/app.h"
+#include "stripe/stripe.h"
 #include "http/server.h"
 #include "storage/file_lock.h"
 #include "storage/secret_box.h"
@@ -76,6 +78,47 @@ Result<std::string> secret_setting(const std::string& value, const std::string& 
   if (!text) return text.error();
   while (text->ends_with('\n') || text->ends_with('\r')) text->pop_back();
   return std::move(*text);
+}
+
+// Billing with Stripe as the settings describe it, or null when no secret key is
+// configured. Fails invalid for an unreadable file, a bad plans file or URL.
+Result<std::shared_ptr<const actors::billing::BillingConfig>> billing_config(const ServeOptions& options) {
+  auto key = secret_setting(options.stripe_secret_key, options.stripe_secret_key_file, "--stripe-secret-key");
+  if (!key) return key.error();
+  if (key->empty()) return std::shared_ptr<const actors::billing::BillingConfig>{};
+  std::string plans_text;
+  if (!options.billing_plans_file.empty()) {
+    auto text = read_setting_file(options.billing_plans_file, "--billing-plans-file");
+    if (!text) return text.error();
+    plans_text = std::move(*text);
+  }
+  auto plans = actors::billing::load_plans(options.stripe_team_price, plans_text);
+  if (!plans) return plans.error();
+  actors::billing::BillingConfig config;
+  config.plans = std::move(*plans);
+  for (const auto& s : options.stripe_webhook_secrets)
+    if (!s.empty()) config.webhook_secrets.push_back(s);
+  if (!options.stripe_webhook_secret_file.empty()) {
+    auto text = read_setting_file(options.stripe_webhook_secret_file, "--stripe-webhook-secret-file");
+    if (!text) return text.error();
+    std::istringstream lines(*text);
+    for (std::string line; std::getline(lines, line);) {
+      while (line.ends_with('\r') || line.ends_with(' ')) line.pop_back();
+      if (!line.empty()) config.webhook_secrets.push_back(line);
+    }
+  }
+  if (config.webhook_secrets.size() > 2)
+    return Error{ErrorCode::invalid, "at most two Stripe webhook secrets (the old and the new one during a rotation)"};
+  config.public_url = options.billing_public_url;
+  config.past_due_grace = std::chrono::hours(24 * options.billing_grace_days);
+  stripe::ClientConfig client;
+  client.api_url = options.stripe_api_url;
+  client.secret_key = std::move(*key);
+  auto made = stripe::Client::create(std::move(client));
+  if (!made) return made.error();
+  config.client = std::shared_ptr<stripe::Client>(std::move(*made));
+  return std::shared_ptr<const actors::billing::BillingConfig>(
+      std::make_shared<actors::billing::BillingConfig>(std::move(config)));
 }
 
 // The GitHub App the settings describe, or null when none is configured (neither an id
@@ -167,6 +210,19 @@ int serve(const ServeOptions& options) {
     spdlog::debug("github.not_configured");
   }
 
+  auto billing = billing_config(options);
+  if (!billing) {
+    std::cerr << "hearth: " << billing.error().message << "\n";
+    return 1;
+  }
+  if (*billing) {
+    spdlog::info("billing.configured api_url={} plans={} webhook_secrets={}", options.stripe_api_url, (*billing)->plans.size(),
+                 (*billing)->webhook_secrets.size());
+    if ((*billing)->webhook_secrets.empty())
+      spdlog::warn("billing.webhook_secret_missing: Stripe events cannot be verified and will be refused; set "
+                   "HEARTH_STRIPE_WEBHOOK_SECRET_FILE");
+  }
+
   actors::HostConfig config;
   config.data_dir = options.data_dir;
   config.hibernate_after = std::chrono::seconds(options.hibernate_after_s);
@@ -189,6 +245,10 @@ int serve(const ServeOptions& options) {
   actors::sandbox::Runtime runtime(host, sandboxes);
   actors::session::AgentRunner agents(runtime, {std::chrono::seconds(options.turn_silence_timeout_s)});
   if (auto st = identity::register_types(host); !st) {
+    std::cerr << "hearth: " << st.error().message << "\n";
+    return 1;
+  }
+  if (auto st = actors::billing::register_type(host, *billing); !st) {
     std::cerr << "hearth: " << st.error().message << "\n";
     return 1;
   }
@@ -243,6 +303,7 @@ int serve(const ServeOptions& options) {
   edge.master_key = key;
   edge.agents = &agents;
   edge.github = *app;
+  edge.billing = *billing;
   edge.github_signup = options.github_signup == "on";
 
   http::Server server(server_config, host);

@@ -3,12 +3,12 @@
 // again; any other answer is final.
 #include "github/rest.h"
 
+#include "storage/pause.h"
+
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
 #include <charconv>
-#include <condition_variable>
-#include <mutex>
 
 namespace hearth::github {
 namespace {
@@ -28,15 +28,6 @@ std::optional<long long> to_integer(std::string_view text) {
 
 // The path of `target` without its query: what messages and logs name.
 std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
-
-// Sleeps `duration` unless `stop` is requested first; false when it was.
-bool pause(std::chrono::milliseconds duration, std::stop_token stop) {
-  std::mutex mu;
-  std::condition_variable_any cv;
-  std::unique_lock lock(mu);
-  cv.wait_for(lock, stop, duration, [] { return false; });
-  return !stop.stop_requested();
-}
 
 ErrorCode code_for_status(int status) {
   switch (status) {
@@ -71,19 +62,6 @@ std::string message_of(const nlohmann::json& body) {
 }
 
 }  // namespace
-
-Result<BaseUrl> BaseUrl::parse(std::string_view url) {
-  auto invalid = [&] { return Error{ErrorCode::invalid, "\"" + std::string(url) + "\" is not an http(s) URL"}; };
-  std::size_t scheme_end = url.starts_with("https://") ? 8 : url.starts_with("http://") ? 7 : 0;
-  if (scheme_end == 0 || url.find_first_of("?# ") != std::string_view::npos) return invalid();
-  auto slash = url.find('/', scheme_end);
-  auto host = url.substr(scheme_end, slash == std::string_view::npos ? std::string_view::npos : slash - scheme_end);
-  if (host.empty() || host.starts_with(':')) return invalid();
-  BaseUrl base{std::string(url.substr(0, scheme_end + host.size())), ""};
-  if (slash != std::string_view::npos) base.prefix = std::string(url.substr(slash));
-  while (base.prefix.ends_with('/')) base.prefix.pop_back();
-  return base;
-}
 
 std::optional<std::chrono::milliseconds> rate_limit_pause(const RateLimitSignals& signals,
                                                           std::chrono::system_clock::time_point now) {
@@ -165,7 +143,7 @@ Result<RestResponse> RestClient::send(std::string_view method, const std::string
                                                std::to_string(std::chrono::duration_cast<std::chrono::seconds>(*wait).count()) +
                                                " s more, past the longest wait allowed: " + message};
     spdlog::info("github.rate_limited request=\"{}\" status={} wait_ms={}", what, out.status, wait->count());
-    if (!pause(*wait, stop)) return Error{ErrorCode::interrupted, what + ": stopped while waiting out GitHub's rate limit"};
+    if (!storage::pause(*wait, stop)) return Error{ErrorCode::interrupted, what + ": stopped while waiting out GitHub's rate limit"};
     waited += *wait;
   }
 }

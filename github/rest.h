@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "storage/base_url.h"
 #include "storage/error.h"
 
 namespace httplib {
@@ -21,14 +22,7 @@ class Client;
 
 namespace hearth::github {
 
-// An http(s) base URL split into its origin (scheme://host[:port]), which requests go
-// to, and its path prefix ("/api/v3", or empty), which every API path is put under.
-struct BaseUrl {
-  std::string origin;
-  std::string prefix;
-  // Fails with invalid for anything but an http:// or https:// URL with a host.
-  static Result<BaseUrl> parse(std::string_view url);
-};
+using hearth::BaseUrl;
 
 struct RestResponse {
   int status = 0;

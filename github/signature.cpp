@@ -9,36 +9,18 @@
 #include <optional>
 
 #include "github/app.h"
+#include "storage/text.h"
 
 namespace hearth::github {
 namespace {
 
 constexpr std::string_view kPrefix = "sha256=";
 
-std::optional<int> hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return std::nullopt;
-}
-
-// The 32 bytes written as 64 hex digits (either case), or nothing.
-std::optional<std::array<unsigned char, 32>> from_hex(std::string_view hex) {
-  if (hex.size() != 64) return std::nullopt;
-  std::array<unsigned char, 32> out{};
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    auto hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
-    if (!hi || !lo) return std::nullopt;
-    out[i] = static_cast<unsigned char>(*hi << 4 | *lo);
-  }
-  return out;
-}
-
 }  // namespace
 
 bool signature_valid(std::string_view secret, std::string_view raw_body, std::string_view header) {
   if (secret.empty() || !header.starts_with(kPrefix)) return false;
-  auto claimed = from_hex(header.substr(kPrefix.size()));
+  auto claimed = hex32(header.substr(kPrefix.size()));
   if (!claimed) return false;
   std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
   unsigned int size = 0;

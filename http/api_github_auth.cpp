@@ -39,17 +39,6 @@ constexpr const char* kStateContext = "github sign-in state";
 constexpr const char* kNonceCookie = "hearth_github_oauth";
 constexpr std::int64_t kStateLifetimeMs = 10 * 60 * 1000;
 
-// The server's own address, as people reach it: --public-url, or the Host asked for.
-std::string own_url(const Context& ctx) {
-  auto base = ctx.edge.config.public_url;
-  // Behind a TLS proxy without --public-url, the proxy's word for the scheme.
-  if (base.empty())
-    base = (ctx.req.get_header_value("X-Forwarded-Proto") == "https" ? "https://" : "http://") +
-           ctx.req.get_header_value("Host");
-  while (base.ends_with('/')) base.pop_back();
-  return base;
-}
-
 // A path on this server to go to after signing in: local only ("/orgs/acme"), never
 // another site ("//evil.example", "https://…").
 std::string local_path(const std::string& next) {

@@ -10,6 +10,7 @@
 
 #include "actors/organization/organization_actor.h"
 #include "http/actor_calls.h"
+#include "http/billing.h"
 #include "http/fields.h"
 #include "http/routes.h"
 #include "http/streams.h"
@@ -280,6 +281,7 @@ Result<Reply> add_member(Context& ctx) {
   // Adding a name that has no account says so (an admin needs to know), but only so
   // often: past 20 misses in 10 minutes each next try waits longer, so this is no way
   // to list the server's users.
+  if (auto st = plan_allows(ctx, actors::billing::Work::member); !st) return st.error();
   auto misses = "members:" + ctx.caller->user_id;
   if (auto wait = ctx.edge.member_misses.wait(misses); wait.count() > 0) {
     ctx.res.set_header("Retry-After", std::to_string((wait.count() + 999) / 1000));

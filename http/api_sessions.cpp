@@ -18,6 +18,7 @@
 #include "actors/session/session_actor.h"
 #include "actors/task/task_actor.h"
 #include "http/actor_calls.h"
+#include "http/billing.h"
 #include "http/fields.h"
 #include "http/routes.h"
 #include "http/streams.h"
@@ -54,6 +55,7 @@ Result<std::vector<std::string>> secret_names(Context& ctx, const actors::Addres
 Result<Reply> create_session(Context& ctx) {
   auto runner = ctx.edge.agent_runner();
   if (!runner) return runner.error();
+  if (auto st = plan_allows(ctx, actors::billing::Work::session); !st) return st.error();
   auto task = task_param(ctx);
   if (!task) return task.error();
   auto has_task = ctx.edge.host.exists(actors::task::address(ctx.org_id, *task));
@@ -115,6 +117,7 @@ Result<Reply> prompt(Context& ctx) {
   if (!address) return address.error();
   auto text = prompt_field(ctx.body, "text", true);
   if (!text) return text.error();
+  if (auto st = plan_allows(ctx, actors::billing::Work::turn); !st) return st.error();
   // The secret values the session's agent gets never reach the transcript through a prompt.
   auto names = secret_names(ctx, *address);
   if (!names) return names.error();

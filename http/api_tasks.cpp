@@ -18,6 +18,7 @@
 #include "actors/task/task_state.h"
 #include "actors/user/user_actor.h"
 #include "http/actor_calls.h"
+#include "http/billing.h"
 #include "http/fields.h"
 #include "http/remote.h"
 #include "http/routes.h"
@@ -43,18 +44,6 @@ Json by(const Context& ctx, Json body = Json::object()) {
   body["by"] = ctx.caller->username;
   body["by_id"] = ctx.caller->user_id;
   return body;
-}
-
-// Only `known` fields in the body, or an error naming the first other one.
-Status only_fields(const Json& body, std::initializer_list<std::string_view> known) {
-  if (!body.is_object()) return {};
-  for (const auto& [key, _] : body.items())
-    if (std::find(known.begin(), known.end(), key) == known.end()) {
-      std::string names;
-      for (auto k : known) names += (names.empty() ? "" : ", ") + std::string(k);
-      return Error{ErrorCode::invalid, fmt::format("unknown field \"{}\" (known: {})", printable(key), names)};
-    }
-  return {};
 }
 
 // A command to the task in the path (404 when there is none), saying who asks.
@@ -106,6 +95,7 @@ Status check_base_branch(Context& ctx, actors::sandbox::Runtime& rt, const Json&
 Result<Reply> create_task(Context& ctx) {
   auto runner = ctx.edge.agent_runner();
   if (!runner) return runner.error();
+  if (auto st = plan_allows(ctx, actors::billing::Work::task); !st) return st.error();
   // "Work on this pull request": {"pull": a listed pull request's id} instead of a
   // repository, the prompt optional (the pull request says what the branch is for).
   auto pull = string_field(ctx.body, "pull", false);
@@ -255,6 +245,7 @@ Result<Reply> change_owner(Context& ctx) {
 Result<Reply> prompt(Context& ctx) {
   auto text = prompt_field(ctx.body, "text", true);
   if (!text) return text.error();
+  if (auto st = plan_allows(ctx, actors::billing::Work::turn); !st) return st.error();
   auto session_id = string_field(ctx.body, "session_id", false);
   if (!session_id) return session_id.error();
   auto address = task_address(ctx);
@@ -271,6 +262,7 @@ Result<Reply> prompt(Context& ctx) {
 Result<Reply> create_task_session(Context& ctx) {
   auto address = task_address(ctx);
   if (auto st = must_exist(ctx, address, "task"); !st) return st.error();
+  if (auto st = plan_allows(ctx, actors::billing::Work::session); !st) return st.error();
   auto agent = string_field(ctx.body, "agent", false);
   if (!agent) return agent.error();
   if (!agent->empty())
@@ -365,10 +357,7 @@ Result<std::string> agent_summary(Context& ctx, const actors::Address& address) 
 // Where people reach the task in the web UI: the configured public URL, or the Host the
 // request came to.
 std::string task_link(const Context& ctx, const std::string& task_id) {
-  auto base = ctx.edge.config.public_url;
-  if (base.empty()) base = "http://" + ctx.req.get_header_value("Host");
-  while (base.ends_with('/')) base.pop_back();
-  return base + "/orgs/" + percent_encoded(ctx.org_slug) + "/tasks/" + percent_encoded(task_id);
+  return own_url(ctx) + "/orgs/" + percent_encoded(ctx.org_slug) + "/tasks/" + percent_encoded(task_id);
 }
 
 // POST .../pr {title?, body?, draft?}: the body defaults to what the agent said last
@@ -477,6 +466,7 @@ Result<Reply> address_reviews(Context& ctx) {
   if (auto st = only_fields(ctx.body, {"session_id"}); !st) return st.error();
   auto session_id = string_field(ctx.body, "session_id", false);
   if (!session_id) return session_id.error();
+  if (auto st = plan_allows(ctx, actors::billing::Work::turn); !st) return st.error();
   auto address = task_address(ctx);
   if (!address) return address.error();
   auto tp = task_pull(ctx, *address);

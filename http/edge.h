@@ -30,6 +30,10 @@ namespace hearth::actors::sandbox {
 class Secrets;
 }
 
+namespace hearth::actors::billing {
+struct BillingConfig;
+}
+
 namespace hearth::github {
 class App;
 }
@@ -79,6 +83,9 @@ struct EdgeConfig {
   // Whether signing in with GitHub may create a Hearth user (for a login some linked
   // installation shows as a member); off: only GitHub accounts linked already sign in.
   bool github_signup = true;
+  // Billing with Stripe, or null when no Stripe key is configured (billing is off: every
+  // organization may do everything, and the billing routes say so).
+  std::shared_ptr<const actors::billing::BillingConfig> billing;
 };
 
 // Failed sign-ins per key (a username from an address, or an address): the first `free`

@@ -22,6 +22,7 @@ int http_status(ErrorCode code) {
     case ErrorCode::unsupported_media_type: return 415;
     case ErrorCode::rate_limited: return 429;
     case ErrorCode::interrupted: return 503;  // as `unavailable`: the server is stopping
+    case ErrorCode::payment_required: return 402;
   }
   return 500;
 }

@@ -1,6 +1,8 @@
 // Field validation at the edge: see fields.h.
 #include "http/fields.h"
 
+#include "storage/text.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -81,6 +83,17 @@ Result<std::string> prompt_field(const Json& body, const char* field, bool requi
   if (text->size() > kMaxPromptBytes)
     return Error{ErrorCode::too_large, fmt::format("a prompt is at most {} bytes", kMaxPromptBytes)};
   return text;
+}
+
+Status only_fields(const Json& body, std::initializer_list<std::string_view> known) {
+  if (!body.is_object()) return {};
+  for (const auto& [key, _] : body.items())
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      std::string names;
+      for (auto k : known) names += (names.empty() ? "" : ", ") + std::string(k);
+      return Error{ErrorCode::invalid, fmt::format("unknown field \"{}\" (known: {})", printable(key), names)};
+    }
+  return {};
 }
 
 }  // namespace hearth::http

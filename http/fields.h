@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,6 +25,8 @@ Result<std::string> string_field(const Json& body, const char* name, bool requir
 Result<std::optional<std::int64_t>> int_field(const Json& body, const char* name, std::int64_t min, std::int64_t max);
 // The field `name`, true or false; nullopt when absent; invalid otherwise.
 Result<std::optional<bool>> bool_field(const Json& body, const char* name);
+// Only `known` fields in the body, or invalid naming the first other one.
+Status only_fields(const Json& body, std::initializer_list<std::string_view> known);
 // The JSON nesting depth of `text` (outside strings); parsing stops being safe past ~100.
 std::size_t json_depth(std::string_view text);
 

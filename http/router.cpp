@@ -73,6 +73,15 @@ Router::Match Router::match(const std::string& method, const std::string& path) 
   return m;
 }
 
+std::string own_url(const Context& ctx) {
+  auto base = ctx.edge.config.public_url;
+  if (base.empty())
+    base = (ctx.req.get_header_value("X-Forwarded-Proto") == "https" ? "https://" : "http://") +
+           ctx.req.get_header_value("Host");
+  while (base.ends_with('/')) base.pop_back();
+  return base;
+}
+
 std::string Context::query(const std::string& name, const std::string& fallback) const {
   return req.has_param(name.c_str()) ? req.get_param_value(name.c_str()) : fallback;
 }

@@ -59,6 +59,10 @@ struct Context {
   bool wait() const;  // ?wait=false turns a mutation into 202 + message id
 };
 
+// The server's own address, as people reach it (no trailing slash): --public-url, or the
+// Host asked for (behind a TLS proxy without --public-url, https when it says so).
+std::string own_url(const Context& ctx);
+
 struct Reply {
   int status = 200;
   Json body;

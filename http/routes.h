@@ -18,6 +18,7 @@ void add_feed_routes(Router& router);
 void add_audit_routes(Router& router);
 void add_github_routes(Router& router);
 void add_github_auth_routes(Router& router);
+void add_billing_routes(Router& router);
 
 // POST .../tasks/{task}/sessions for a task actor: a new session through the task.
 // Part of the task routes (api_tasks.cpp); the session routes hand a task's sessions

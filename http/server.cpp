@@ -667,6 +667,7 @@ Server::Server(ServerConfig config, actors::Host& host) : impl_(std::make_unique
   add_feed_routes(impl.router);
   add_audit_routes(impl.router);
   add_github_routes(impl.router);
+  add_billing_routes(impl.router);
   add_github_auth_routes(impl.router);
   for (const auto& r : impl.router.routes())
     if (r.policy == Policy::unset) spdlog::error("http.route_without_policy method={} path={}", r.method, r.pattern);

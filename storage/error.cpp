@@ -7,7 +7,7 @@
 
 namespace hearth {
 namespace {
-constexpr std::array<std::pair<ErrorCode, std::string_view>, 13> kNames{{
+constexpr std::array<std::pair<ErrorCode, std::string_view>, 14> kNames{{
     {ErrorCode::invalid, "invalid"},
     {ErrorCode::not_found, "not_found"},
     {ErrorCode::conflict, "conflict"},
@@ -21,6 +21,7 @@ constexpr std::array<std::pair<ErrorCode, std::string_view>, 13> kNames{{
     {ErrorCode::unsupported_media_type, "unsupported_media_type"},
     {ErrorCode::rate_limited, "rate_limited"},
     {ErrorCode::interrupted, "interrupted"},
+    {ErrorCode::payment_required, "payment_required"},
 }};
 }  // namespace
 

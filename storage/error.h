@@ -28,6 +28,7 @@ enum class ErrorCode {
   unsupported_media_type,  // a body that is not JSON
   rate_limited,            // too many attempts; try again later
   interrupted,             // the server stopped (or restarted) before the work finished; run it again
+  payment_required,        // the organization's plan does not cover it (billing)
 };
 
 std::string_view to_string(ErrorCode code);

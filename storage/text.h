@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <array>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -36,6 +38,10 @@ std::string ascii_transliterated(std::string_view s);
 // `s` safe inside a URL's path segment or query value: unreserved characters (A-Z a-z
 // 0-9 - _ . ~) kept, every other byte %XX.
 std::string percent_encoded(std::string_view s);
+
+// The 32 bytes written as 64 hex digits (either case): a SHA-256 digest or HMAC as
+// webhooks send them; nothing for anything else.
+std::optional<std::array<unsigned char, 32>> hex32(std::string_view hex);
 
 // `s` as one word for a POSIX shell: single-quoted, each quote in it written '\''.
 std::string shell_quoted(std::string_view s);

@@ -112,6 +112,23 @@ Result<Json> link_installation(StepContext& ctx, const Json& b) {
   return b;
 }
 
+Result<Json> link_customer(StepContext& ctx, const Json& b) {
+  auto customer = b.at("customer_id").get<std::string>();
+  auto org = b.at("org_id").get<std::string>();
+  auto taken = ctx.statement("SELECT customer_id, org_id FROM stripe_customers WHERE customer_id = ? OR org_id = ?");
+  sql::bind_all(*taken, customer, org);
+  while (taken->executeStep()) {
+    if (taken->getColumn(0).getString() == customer && taken->getColumn(1).getString() == org) return b;
+    return Error{ErrorCode::conflict, taken->getColumn(0).getString() == customer
+                                          ? "that Stripe customer is another organization's"
+                                          : "this organization has another Stripe customer"};
+  }
+  auto ins = ctx.statement("INSERT INTO stripe_customers(customer_id, org_id, linked_at) VALUES(?, ?, ?)");
+  sql::bind_all(*ins, customer, org, storage::now_ms());
+  ins->exec();
+  return b;
+}
+
 Result<Json> unlink_installation(StepContext& ctx, const Json& b) {
   auto del = ctx.statement("DELETE FROM github_installations WHERE org_id = ?");
   sql::bind_all(*del, b.at("org_id").get<std::string>());
@@ -165,6 +182,13 @@ Result<Json> installations(ReadContext& ctx, const Json&) {
   Json items = Json::array();
   while (q->executeStep()) items.push_back({{"installation_id", q->getColumn(0).getInt64()}, {"org_id", q->getColumn(1).getString()}});
   return Json{{"items", items}};
+}
+
+Result<Json> customer_org(ReadContext& ctx, const Json& a) {
+  auto q = ctx.statement("SELECT org_id FROM stripe_customers WHERE customer_id = ?");
+  sql::bind_all(*q, a.at("customer_id").get<std::string>());
+  if (!q->executeStep()) return Error{ErrorCode::not_found, "no organization is that Stripe customer"};
+  return Json{{"org_id", q->getColumn(0).getString()}};
 }
 
 Result<Json> installation_org(ReadContext& ctx, const Json& a) {
@@ -299,6 +323,8 @@ ActorType make_type() {
       .on_queue(kPutMembership, put_membership)
       .on_queue(kLinkInstallation, link_installation)
       .on_queue(kUnlinkInstallation, unlink_installation)
+      .on_queue(kLinkCustomer, link_customer)
+      .on_action(kCustomerOrg, customer_org)
       .on_action(kInstallationOrg, installation_org)
       .on_queue(kLinkGitHub, link_github)
       .on_queue(kUnlinkGitHub, unlink_github)

@@ -28,6 +28,10 @@ inline constexpr const char* kUnlinkInstallation = "directory.command.unlink_ins
 inline constexpr const char* kLinkGitHub = "directory.command.link_github";
 inline constexpr const char* kUnlinkGitHub = "directory.command.unlink_github";  // {user_id}
 
+// {customer_id, org_id}: the organization's Stripe customer; 409 when either is linked to
+// another already (the same pair again is harmless).
+inline constexpr const char* kLinkCustomer = "directory.command.link_customer";
+
 // Actions.
 // {token_hash, now, org_slug?} -> the caller; with org_slug also "org": the org's row with
 // the caller's role (null role: not a member), or null when there is no such org.
@@ -40,6 +44,8 @@ inline constexpr const char* kOrgsOf = "directory.orgs_of";             // {user
 inline constexpr const char* kUserCount = "directory.user_count";
 // {installation_id} -> {org_id}, or not_found when no organization links it.
 inline constexpr const char* kInstallationOrg = "directory.installation_org";
+// {customer_id} -> {org_id}, or not_found when no organization is that Stripe customer.
+inline constexpr const char* kCustomerOrg = "directory.customer_org";
 inline constexpr const char* kInstallations = "directory.installations";  // -> {items: [{installation_id, org_id}]}
 // {github_id} | {user_id} -> {github_id, login, user_id, linked_at}; not_found when none.
 inline constexpr const char* kGitHubIdentity = "directory.github_identity";

@@ -137,6 +137,7 @@ MessageStatus error_outcome(ErrorCode code) {
     case ErrorCode::method_not_allowed:
     case ErrorCode::unsupported_media_type:
     case ErrorCode::rate_limited:
+    case ErrorCode::payment_required:
       return MessageStatus::rejected;
     case ErrorCode::timeout:
     case ErrorCode::unavailable:

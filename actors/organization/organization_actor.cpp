@@ -218,6 +218,18 @@ Result<Json> members(ReadContext& ctx, const Json&) {
   return items;
 }
 
+// What billing counts (billing_state.h Usage): members, tasks working now (provisioning
+// or running) and tasks that keep a sandbox (not archived or killed).
+Result<Json> usage(ReadContext& ctx, const Json&) {
+  auto q = ctx.statement(
+      "SELECT (SELECT count(*) FROM members), "
+      "(SELECT count(*) FROM tasks WHERE status IN ('provisioning', 'running')), "
+      "(SELECT count(*) FROM tasks WHERE status NOT IN ('archived', 'killed'))");
+  q->executeStep();
+  return Json{{"members", q->getColumn(0).getInt64()}, {"running_tasks", q->getColumn(1).getInt64()},
+              {"live_tasks", q->getColumn(2).getInt64()}};
+}
+
 Result<Json> member_named(ReadContext& ctx, const Json& b) {
   auto name = b.value("username", std::string());
   auto q_lease = ctx.statement("SELECT user_id, username, role, added_at, updated_at FROM members WHERE username = ?");
@@ -770,6 +782,7 @@ ActorType make_type() {
       .on_action(kSealedSecrets, sealed_secrets)
       .on_action(kGet, get)
       .on_action(kMembers, members)
+      .on_action(kUsage, usage)
       .on_action(kMemberNamed, member_named)
       .on_queue(kAddRepo, add_repo)
       .on_queue(kRemoveRepo, remove_repo)

@@ -45,6 +45,8 @@ inline constexpr const char* kTaskChanged = "organization.command.task_changed";
 // Actions.
 inline constexpr const char* kGet = "organization.get";
 inline constexpr const char* kMembers = "organization.members";
+// -> {members, running_tasks (provisioning or running), live_tasks (not archived or killed)}
+inline constexpr const char* kUsage = "organization.usage";
 // {username} -> the member; not_found "no member \"NAME\"" for anyone who is not one
 // (whether or not such a user exists: the answer tells nothing of other orgs' people).
 inline constexpr const char* kMemberNamed = "organization.member_named";

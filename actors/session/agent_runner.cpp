@@ -368,6 +368,11 @@ Result<Json> AgentRunner::run_turn(const TurnPlan& plan, std::stop_token server_
     ~TurnOver() { l.end_turn(); }
   } turn_over{*l};
   std::stop_callback on_server_stop(server_stop, [&] { l->stop_turn("server"); });
+  // A cancel recorded before this thread began the turn reached no turn (cancel() found
+  // none running): the session says so now; any later one finds this turn running.
+  if (auto s = runtime_.host().call(plan.session, kGet);
+      s && (*s)["status"] == "cancelling" && (*s)["turn"] == plan.turn)
+    l->stop_turn("cancel");
 
   auto sandbox = runtime_.host().call(plan.sandbox, sandbox::kGet);
   if (!sandbox) return explain(*l, sandbox.error());

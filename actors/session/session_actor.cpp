@@ -11,6 +11,7 @@
 #include "actors/host/step_context.h"
 #include "actors/sandbox/sandbox_actor.h"
 #include "actors/sandbox/secrets.h"
+#include "actors/billing/billing_actor.h"
 #include "actors/session/agent_runner.h"
 #include "actors/session/transcript.h"
 #include "actors/task/task_actor.h"
@@ -304,6 +305,11 @@ Result<Json> on_prompt(AgentRunner& runner, StepContext& ctx, const Json& b) {
   if (!job) return job.error();
   set_status(ctx, runner, "running", true);
   report(ctx, "turn_started", {{"prompt", text.substr(0, 1000)}});
+  // Counted for the organization's plan (monthly turns).
+  const auto org = s["org_id"].get<std::string>();
+  if (auto st = ctx.create(billing::address(org), {{"org_id", org}}, Json::array({{{"queue", billing::kTurn}, {"body", Json::object()}}}));
+      !st)
+    return st.error();
   return Json{{"turn", turn}, {"seq", seq}, {"status", "running"}};
 }
 

@@ -9,6 +9,7 @@
 #include <functional>
 #include <thread>
 
+#include "actors/billing/billing_actor.h"
 #include "actors/github_data/github_data_actor.h"
 #include "actors/identity/identity.h"
 #include "actors/sandbox/sandbox_runtime.h"
@@ -58,6 +59,7 @@ class TestServer {
     agents = std::make_unique<actors::session::AgentRunner>(*runtime, runner_config);
     REQUIRE(identity::register_types(*host, customize).ok());
     REQUIRE(actors::github_data::register_type(*host, edge.github).ok());
+    REQUIRE(actors::billing::register_type(*host, edge.billing).ok());
     REQUIRE(actors::session::register_types(*host, *agents).ok());
     auto started = runtime->start();
     REQUIRE_MESSAGE(started.ok(), (started.ok() ? "" : started.error().message));

@@ -1,0 +1,212 @@
+// Billing's rules (billing_state.h).
+#include "actors/billing/billing_state.h"
+
+#include <ctime>
+
+#include <fmt/format.h>
+
+namespace hearth::actors::billing {
+namespace {
+
+std::string text(const Json& j, const char* key) {
+  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+}
+std::int64_t integer(const Json& j, const char* key) {
+  return j.is_object() && j.contains(key) && j[key].is_number_integer() ? j[key].get<std::int64_t>() : 0;
+}
+
+std::string limit_text(std::int64_t n) { return n < 0 ? "unlimited" : std::to_string(n); }
+
+}  // namespace
+
+Result<std::vector<Plan>> load_plans(const std::string& team_price, const std::string& plans_json) {
+  std::vector<Plan> plans{{"free", "Free", "", false, {1, 2, 5, 100}}};
+  if (!team_price.empty()) plans.push_back({"team", "Team", team_price, true, {1, 20, 100, 10000}});
+  if (plans_json.empty()) return plans;
+  auto doc = Json::parse(plans_json, nullptr, false);
+  if (!doc.is_object() || !doc.contains("plans") || !doc["plans"].is_array())
+    return Error{ErrorCode::invalid, "the plans file is not a JSON object with a \"plans\" array"};
+  for (const auto& p : doc["plans"]) {
+    auto name = text(p, "name");
+    if (name.empty() || name.size() > 40) return Error{ErrorCode::invalid, "a plan in the plans file has no name (1 to 40 characters)"};
+    Plan plan{name, text(p, "title").empty() ? name : text(p, "title"), text(p, "price_id"), false, {}};
+    auto bad = [&](const std::string& field) {
+      return Error{ErrorCode::invalid, fmt::format("plan \"{}\" in the plans file: {}", name, field)};
+    };
+    if (p.contains("seats") && p["seats"] == "bought") plan.seats_bought = true;
+    else if (p.contains("seats") && p["seats"].is_number_integer() && p["seats"].get<std::int64_t>() >= 1)
+      plan.limits.seats = p["seats"].get<std::int64_t>();
+    else return bad("\"seats\" is a number of at least 1, or \"bought\"");
+    if (plan.seats_bought && plan.price_id.empty()) return bad("seats are bought, so it needs a \"price_id\"");
+    const Json limits = p.value("limits", Json::object());
+    if (!limits.is_object()) return bad("\"limits\" is an object");
+    for (auto [key, field] : {std::pair{"running_tasks", &Limits::running_tasks}, std::pair{"sandboxes", &Limits::sandboxes},
+                              std::pair{"monthly_turns", &Limits::monthly_turns}}) {
+      if (!limits.contains(key)) continue;
+      if (!limits[key].is_number_integer() || limits[key].get<std::int64_t>() < -1)
+        return bad(fmt::format("limit \"{}\" is a number (-1: none)", key));
+      plan.limits.*field = limits[key].get<std::int64_t>();
+    }
+    bool replaced = false;
+    for (auto& existing : plans)
+      if (existing.name == name) existing = plan, replaced = true;
+    if (!replaced) plans.push_back(plan);
+  }
+  for (std::size_t i = 0; i < plans.size(); ++i)
+    for (std::size_t j = i + 1; j < plans.size(); ++j)
+      if (!plans[i].price_id.empty() && plans[i].price_id == plans[j].price_id)
+        return Error{ErrorCode::invalid, fmt::format("plans \"{}\" and \"{}\" have the same price", plans[i].name, plans[j].name)};
+  return plans;
+}
+
+const Plan* plan_named(const std::vector<Plan>& plans, const std::string& name) {
+  for (const auto& p : plans)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+const Plan* plan_for_price(const std::vector<Plan>& plans, const std::string& price_id) {
+  if (price_id.empty()) return nullptr;
+  for (const auto& p : plans)
+    if (p.price_id == price_id) return &p;
+  return nullptr;
+}
+
+Json plan_json(const Plan& plan, std::int64_t seats) {
+  return {{"name", plan.name},
+          {"title", plan.title},
+          {"purchasable", !plan.price_id.empty()},
+          {"seats_bought", plan.seats_bought},
+          {"limits",
+           {{"seats", plan.seats_bought ? seats : plan.limits.seats},
+            {"running_tasks", plan.limits.running_tasks},
+            {"sandboxes", plan.limits.sandboxes},
+            {"monthly_turns", plan.limits.monthly_turns}}}};
+}
+
+Subscription subscription_from(const Json& object, const std::vector<Plan>& plans) {
+  Subscription s;
+  s.id = text(object, "id");
+  s.customer = text(object, "customer");
+  s.status = text(object, "status");
+  s.cancel_at_period_end = object.is_object() && object.value("cancel_at_period_end", false) == true;
+  s.current_period_end = integer(object, "current_period_end");
+  s.trial_end = integer(object, "trial_end");
+  s.payment_method = text(object, "default_payment_method");
+  if (object.is_object() && object.contains("items") && object["items"].is_object() &&
+      object["items"].contains("data") && object["items"]["data"].is_array() && !object["items"]["data"].empty()) {
+    const auto& item = object["items"]["data"][0];
+    if (item.is_object() && item.contains("price") && item["price"].is_object()) s.price_id = text(item["price"], "id");
+    if (auto q = integer(item, "quantity"); q > 0) s.quantity = q;
+    if (s.current_period_end == 0) s.current_period_end = integer(item, "current_period_end");
+  }
+  const Plan* plan = plan_for_price(plans, s.price_id);
+  if (!plan && object.is_object() && object.contains("metadata")) plan = plan_named(plans, text(object["metadata"], "plan"));
+  s.plan = plan ? plan->name : "free";
+  return s;
+}
+
+bool status_keeps_plan(const std::string& status) {
+  return status == "active" || status == "trialing" || status == "past_due" || status == "unpaid";
+}
+
+bool apply_subscription(State& state, const Subscription& sub, std::int64_t at, const std::vector<Plan>& plans) {
+  if (at < state.subscription_at) return false;
+  // Another subscription than the one recorded, no longer in force, does not replace it.
+  if (!state.subscription_id.empty() && sub.id != state.subscription_id && !status_keeps_plan(sub.status) &&
+      status_keeps_plan(state.status))
+    return false;
+  state.subscription_at = at;
+  state.subscription_id = sub.id;
+  if (!sub.customer.empty()) state.customer_id = sub.customer;
+  state.status = sub.status;
+  state.price_id = sub.price_id;
+  state.cancel_at_period_end = sub.cancel_at_period_end;
+  state.current_period_end = sub.current_period_end;
+  state.trial_end = sub.trial_end;
+  const Plan* plan = status_keeps_plan(sub.status) ? plan_named(plans, sub.plan) : nullptr;
+  state.plan = plan ? plan->name : "free";
+  state.seats = plan ? (plan->seats_bought ? sub.quantity : plan->limits.seats) : 1;
+  if (sub.status == "past_due" || sub.status == "unpaid") {
+    if (state.past_due_since == 0) state.past_due_since = at;
+  } else {
+    state.past_due_since = 0;
+  }
+  return true;
+}
+
+bool apply_deleted(State& state, const std::string& subscription_id, std::int64_t at) {
+  if (at < state.subscription_at) return false;
+  if (!state.subscription_id.empty() && subscription_id != state.subscription_id) return false;
+  state.subscription_at = at;
+  state.status = "canceled";
+  state.plan = "free";
+  state.seats = 1;
+  state.cancel_at_period_end = false;
+  state.past_due_since = 0;
+  state.trial_end = 0;
+  return true;
+}
+
+Status allows(const State& state, const Usage& usage, Work work, const std::vector<Plan>& plans,
+              std::chrono::seconds grace, std::int64_t now) {
+  const Plan* plan = plan_named(plans, state.plan);
+  if (!plan) plan = plan_named(plans, "free");
+  if (!plan) return {};
+  auto refuse = [&](const std::string& why) {
+    return Error{ErrorCode::payment_required, why + "; an owner can change the plan on the Billing page (hearth billing checkout)"};
+  };
+  if (work != Work::member && state.status == "unpaid")
+    return refuse(fmt::format("the {} plan's subscription is unpaid, so new work is refused until it is paid", plan->name));
+  if (work != Work::member && state.past_due_since > 0 && now > state.past_due_since + grace.count())
+    return refuse(fmt::format("the {} plan's payment is past due beyond the {}-day grace period, so new work is refused "
+                              "until it is paid",
+                              plan->name, grace.count() / 86400));
+  std::int64_t seats = plan->seats_bought ? state.seats : plan->limits.seats;
+  switch (work) {
+    case Work::member:
+      if (usage.members >= seats)
+        return refuse(fmt::format("the {} plan's {} seat{} {} taken", plan->name, seats, seats == 1 ? "" : "s",
+                                  seats == 1 ? "is" : "are all"));
+      return {};
+    case Work::task:
+      if (plan->limits.sandboxes >= 0 && usage.live_tasks >= plan->limits.sandboxes)
+        return refuse(fmt::format("the {} plan allows {} sandboxes (tasks not archived); archive a task first", plan->name,
+                                  limit_text(plan->limits.sandboxes)));
+      [[fallthrough]];
+    case Work::session:
+      if (plan->limits.running_tasks >= 0 && usage.running_tasks >= plan->limits.running_tasks)
+        return refuse(fmt::format("the {} plan allows {} running task{} at once", plan->name,
+                                  limit_text(plan->limits.running_tasks), plan->limits.running_tasks == 1 ? "" : "s"));
+      [[fallthrough]];
+    case Work::turn:
+      if (plan->limits.monthly_turns >= 0 && usage.turns_this_month >= plan->limits.monthly_turns)
+        return refuse(fmt::format("the {} plan's {} agent turns this month are used", plan->name,
+                                  limit_text(plan->limits.monthly_turns)));
+      return {};
+  }
+  return {};
+}
+
+std::string payment_method_label(const Json& pm) {
+  if (!pm.is_object() || !pm.contains("card") || !pm["card"].is_object()) return "";
+  auto brand = text(pm["card"], "brand");
+  auto last4 = text(pm["card"], "last4");
+  if (brand.empty() || last4.empty()) return "";
+  static const std::pair<const char*, const char*> kNames[] = {
+      {"visa", "Visa"}, {"mastercard", "Mastercard"}, {"amex", "American Express"}, {"discover", "Discover"},
+      {"jcb", "JCB"},   {"diners", "Diners Club"},    {"unionpay", "UnionPay"},    {"cartes_bancaires", "Cartes Bancaires"}};
+  std::string name = brand;
+  for (auto [k, v] : kNames)
+    if (brand == k) name = v;
+  return fmt::format("{} ending in {}", name, last4);
+}
+
+std::string month_of(std::int64_t t) {
+  std::time_t seconds = t;
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  return fmt::format("{:04}-{:02}", tm.tm_year + 1900, tm.tm_mon + 1);
+}
+
+}  // namespace hearth::actors::billing
