@@ -58,14 +58,15 @@ std::string text(const Json& j, const char* key) {
 
 std::int64_t now_s() { return storage::now_ms() / 1000; }
 
-Result<Json> state_of(Context& ctx) {
-  auto at = billing_of(ctx, ctx.org_id);
+Result<Json> state_of(Context& ctx, const std::string& org_id) {
+  auto at = billing_of(ctx, org_id);
   if (!at) return at.error();
   return ctx.edge.host.call(*at, bl::kGet);
 }
+Result<Json> state_of(Context& ctx) { return state_of(ctx, ctx.org_id); }
 
-Result<bl::Usage> usage_of(Context& ctx, const Json& state) {
-  auto u = ctx.edge.host.call(org::address(ctx.org_id), org::kUsage);
+Result<bl::Usage> usage_of(Context& ctx, const Json& state, const std::string& org_id) {
+  auto u = ctx.edge.host.call(org::address(org_id), org::kUsage);
   if (!u) return u.error();
   return bl::Usage{(*u)["members"].get<std::int64_t>(), (*u)["running_tasks"].get<std::int64_t>(),
                    (*u)["live_tasks"].get<std::int64_t>(), state.value("turns_this_month", std::int64_t{0})};
@@ -78,7 +79,7 @@ Result<Reply> show(Context& ctx) {
   if (!b) return Reply{200, {{"enabled", false}}};
   auto state = state_of(ctx);
   if (!state) return state.error();
-  auto usage = usage_of(ctx, *state);
+  auto usage = usage_of(ctx, *state, ctx.org_id);
   if (!usage) return usage.error();
   Json body = *state;
   body["enabled"] = true;
@@ -93,6 +94,23 @@ Result<Reply> show(Context& ctx) {
     body["plans"] = plans;
   }
   return Reply{200, body};
+}
+
+// The organization's Billing page, where Stripe sends people back: under
+// --billing-public-url when set, else the server's own address.
+std::string billing_page(const Context& ctx, const bl::BillingConfig& config) {
+  auto base = config.public_url.empty() ? own_url(ctx) : config.public_url;
+  while (base.ends_with('/')) base.pop_back();
+  return base + "/orgs/" + percent_encoded(ctx.org_slug) + "/billing";
+}
+
+// A hosted page's URL from Stripe's answer, or unavailable when it gave none.
+Result<Reply> url_reply(const Json& answer, Json more = Json::object()) {
+  auto url = text(answer, "url");
+  if (!url.starts_with("https://") && !url.starts_with("http://"))
+    return Error{ErrorCode::unavailable, "Stripe answered without a page to open"};
+  more["url"] = url;
+  return Reply{201, more};
 }
 
 // The organization's Stripe customer, made on first need (named after the org, its id in
@@ -131,11 +149,13 @@ Result<Reply> checkout(Context& ctx) {
     return Error{ErrorCode::invalid, fmt::format("the {} plan is not bought; to go back to it, cancel the subscription", plan->name)};
   auto state = state_of(ctx);
   if (!state) return state.error();
-  if (bl::status_keeps_plan(text(*state, "status")) && (*state)["plan"]["name"] == plan->name)
-    return Error{ErrorCode::conflict, fmt::format("the organization is on the {} plan already; change seats or payment in the "
-                                                  "billing portal",
-                                                  plan->name)};
-  auto usage = usage_of(ctx, *state);
+  // One subscription at a time: a second would bill twice.
+  if (bl::status_keeps_plan(text(*state, "status")))
+    return Error{ErrorCode::conflict,
+                 fmt::format("the organization has a subscription ({} plan) already; change its plan or seats in the "
+                             "billing portal",
+                             (*state)["plan"].value("name", std::string("its")))};
+  auto usage = usage_of(ctx, *state, ctx.org_id);
   if (!usage) return usage.error();
   std::int64_t seats = 1;
   if (plan->seats_bought) {
@@ -146,15 +166,14 @@ Result<Reply> checkout(Context& ctx) {
         return Error{ErrorCode::invalid, "field \"seats\" is a number from 1 to 10000"};
       seats = ctx.body["seats"].get<std::int64_t>();
     }
+    if (seats < usage->members)
+      return Error{ErrorCode::conflict, fmt::format("the organization has {} members: buy at least {} seats, or remove "
+                                                    "members first",
+                                                    usage->members, usage->members)};
   }
   auto customer = customer_of(ctx, **stripe, *state);
   if (!customer) return customer.error();
-  auto page = own_url(ctx) + "/orgs/" + percent_encoded(ctx.org_slug) + "/billing";
-  if (!(*b)->public_url.empty()) {
-    auto base = (*b)->public_url;
-    while (base.ends_with('/')) base.pop_back();
-    page = base + "/orgs/" + percent_encoded(ctx.org_slug) + "/billing";
-  }
+  auto page = billing_page(ctx, **b);
   Json metadata{{"org_id", ctx.org_id}, {"plan", plan->name}};
   Json params{{"mode", "subscription"},
               {"customer", *customer},
@@ -167,13 +186,14 @@ Result<Reply> checkout(Context& ctx) {
   auto session = (*stripe)->post("/v1/checkout/sessions", params, identity::new_id("hearth-checkout-"));
   if (!session) return session.error();
   spdlog::info("billing.checkout org={} plan={} seats={} session={}", ctx.org_id, plan->name, seats, text(*session, "id"));
-  return Reply{201, {{"url", text(*session, "url")}, {"checkout_session_id", text(*session, "id")},
-                     {"plan", plan->name}, {"seats", seats}}};
+  return url_reply(*session, {{"checkout_session_id", text(*session, "id")}, {"plan", plan->name}, {"seats", seats}});
 }
 
 // POST .../billing/portal: a Stripe customer portal session's URL (payment method,
 // invoices, seats, cancellation), returning to the Billing page.
 Result<Reply> portal(Context& ctx) {
+  auto b = billing(ctx);
+  if (!b) return b.error();
   auto stripe = client(ctx);
   if (!stripe) return stripe.error();
   auto state = state_of(ctx);
@@ -181,11 +201,10 @@ Result<Reply> portal(Context& ctx) {
   auto customer = text(*state, "customer_id");
   if (customer.empty()) return Error{ErrorCode::conflict, "the organization has no Stripe customer yet: subscribe to a plan first"};
   auto session = (*stripe)->post("/v1/billing_portal/sessions",
-                                 {{"customer", customer},
-                                  {"return_url", own_url(ctx) + "/orgs/" + percent_encoded(ctx.org_slug) + "/billing"}},
+                                 {{"customer", customer}, {"return_url", billing_page(ctx, **b)}},
                                  identity::new_id("hearth-portal-"));
   if (!session) return session.error();
-  return Reply{201, {{"url", text(*session, "url")}}};
+  return url_reply(*session);
 }
 
 // POST .../billing/cancel and .../billing/resume: the subscription ends at the end of
@@ -242,6 +261,7 @@ Result<Reply> server_events(Context& ctx) {
 // Which organization an event is about: the org id Hearth put in the metadata (of a
 // customer, checkout session or subscription), else its customer as linked; else none.
 Result<std::string> route(Context& ctx, const std::string& type, const Json& object) {
+  if (!object.is_object()) return std::string(bl::kServer);
   auto by_id = [&](const std::string& org_id) -> Result<std::string> {
     auto found = ctx.edge.host.call(dir::kAddress, dir::kFindOrg, {{"org_id", org_id}});
     if (found) return org_id;
@@ -256,7 +276,8 @@ Result<std::string> route(Context& ctx, const std::string& type, const Json& obj
     if (linked) return (*linked)["org_id"].get<std::string>();
     if (linked.error().code != ErrorCode::not_found) return linked.error();
   }
-  for (const auto& id : {text(object.value("metadata", Json::object()), "org_id"), text(object, "client_reference_id")})
+  const Json metadata = object.contains("metadata") ? object["metadata"] : Json();
+  for (const auto& id : {text(metadata, "org_id"), text(object, "client_reference_id")})
     if (!id.empty() && id.size() <= 64) {
       auto org_id = by_id(id);
       if (!org_id || !org_id->empty()) return org_id;
@@ -298,11 +319,20 @@ Result<Reply> receive_event(Context& ctx) {
 
 }  // namespace
 
-Status plan_allows(Context& ctx, actors::billing::Work work) {
+Status plan_allows(Context& ctx, actors::billing::Work work) { return plan_allows_in(ctx, ctx.org_id, work); }
+
+Handler gated(actors::billing::Work work, Handler handler) {
+  return [work, handler = std::move(handler)](Context& ctx) -> Result<Reply> {
+    if (auto st = plan_allows(ctx, work); !st) return st.error();
+    return handler(ctx);
+  };
+}
+
+Status plan_allows_in(Context& ctx, const std::string& org_id, actors::billing::Work work) {
   if (!ctx.edge.config.billing) return {};
-  auto state = state_of(ctx);
+  auto state = state_of(ctx, org_id);
   if (!state) return state.error();
-  auto usage = usage_of(ctx, *state);
+  auto usage = usage_of(ctx, *state, org_id);
   if (!usage) return usage.error();
   const auto& config = *ctx.edge.config.billing;
   return bl::allows(bl::state_from(*state), *usage, work, config.plans, config.past_due_grace, now_s());

@@ -26,6 +26,7 @@
 #include "github/app.h"
 #include "github/jwt.h"
 #include "http/actor_calls.h"
+#include "http/billing.h"
 #include "http/routes.h"
 #include "storage/database.h"
 #include "storage/text.h"
@@ -192,6 +193,12 @@ Result<Json> sign_up(Context& ctx, const Json& who, const std::vector<std::strin
   audit(ctx, actors::audit::kServerLog, "auth.github.sign_up", user_id, login,
         {{"github_id", who["id"]}, {"orgs", orgs}});
   for (const auto& org : orgs) {
+    // Past the org's seats: not added (an owner adds them once there is a seat).
+    if (auto seat = plan_allows_in(ctx, org, actors::billing::Work::member); !seat) {
+      spdlog::info("auth.github_member_refused org={} user={} reason=\"{}\"", org, user_id, seat.error().message);
+      audit(ctx, org, "auth.github.member_refused", user_id, login, {{"reason", seat.error().message}});
+      continue;
+    }
     if (auto added = ctx.edge.identity.add_member(org, login, "member"); !added)
       spdlog::warn("auth.github_member_failed org={} user={} error=\"{}\"", org, user_id, added.error().message);
     else

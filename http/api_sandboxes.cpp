@@ -13,6 +13,7 @@
 #include "actors/sandbox/sandbox_runtime.h"
 #include "actors/session/agent_runner.h"
 #include "http/actor_calls.h"
+#include "http/billing.h"
 #include "http/fields.h"
 #include "http/routes.h"
 #include "http/streams.h"
@@ -208,12 +209,12 @@ Result<Reply> sandbox_events(Context& ctx) {
 
 void add_sandbox_routes(Router& r) {
   const std::string base = "/v1/orgs/{org}/tasks/{task}/sandbox";
-  r.add({"POST", base, Policy::org_member, "sandbox", create_sandbox});
+  r.add({"POST", base, Policy::org_member, "sandbox", gated(actors::billing::Work::task, create_sandbox)});
   r.add({"GET", base, Policy::org_member, "sandbox", get_sandbox});
   r.add({"DELETE", base, Policy::org_member, "sandbox", command(sandbox_actor::kDestroy)});
   r.add({"POST", base + "/stop", Policy::org_member, "sandbox", command(sandbox_actor::kStop)});
-  r.add({"POST", base + "/start", Policy::org_member, "sandbox", command(sandbox_actor::kStart)});
-  r.add({"POST", base + "/retry", Policy::org_member, "sandbox", command(sandbox_actor::kRetry)});
+  r.add({"POST", base + "/start", Policy::org_member, "sandbox", gated(actors::billing::Work::task, command(sandbox_actor::kStart))});
+  r.add({"POST", base + "/retry", Policy::org_member, "sandbox", gated(actors::billing::Work::task, command(sandbox_actor::kRetry))});
   r.add({"GET", base + "/events", Policy::org_member, "sandbox", sandbox_events});
   r.add({"POST", base + "/processes", Policy::org_member, "sandbox", exec});
   r.add({"GET", base + "/processes", Policy::org_member, "sandbox", list_processes});

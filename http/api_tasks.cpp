@@ -604,9 +604,10 @@ void add_task_routes(Router& r) {
   r.add({"POST", one + "/prompt", Policy::org_member, "task, session", prompt});
   r.add({"POST", one + "/stop", Policy::org_member, "task, session", command(task::kStop)});
   r.add({"POST", one + "/archive", Policy::org_member, "task, sandbox", command(task::kArchive)});
-  r.add({"POST", one + "/unarchive", Policy::org_member, "task, sandbox", command(task::kUnarchive)});
+  r.add({"POST", one + "/unarchive", Policy::org_member, "task, sandbox",
+         gated(actors::billing::Work::task, command(task::kUnarchive))});
   r.add({"POST", one + "/kill", Policy::org_member, "task, sandbox", command(task::kKill)});
-  r.add({"POST", one + "/retry", Policy::org_member, "task, sandbox", command(task::kRetry)});
+  r.add({"POST", one + "/retry", Policy::org_member, "task, sandbox", gated(actors::billing::Work::task, command(task::kRetry))});
   r.add({"PATCH", one + "/sessions/{session}", Policy::org_member, "task", rename_session});
   r.add({"GET", one + "/diff", Policy::org_member, "task", diff});
   r.add({"GET", one + "/diff/file", Policy::org_member, "task", diff_file});

@@ -104,8 +104,10 @@ Result<Json> Client::send(const std::string& method, const std::string& target, 
         if (!body.is_object()) return Error{ErrorCode::internal, what + ": Stripe's answer is not a JSON object"};
         return body;
       }
-      error = Error{code_for_status(res->status),
-                    fmt::format("{}: Stripe answered {}: {}", what, res->status, message_of(body))};
+      // Stripe's words for a refused key name part of it: not repeated.
+      auto words = res->status == 401 || res->status == 403 ? std::string("it refused the server's API key")
+                                                            : message_of(body);
+      error = Error{code_for_status(res->status), fmt::format("{}: Stripe answered {}: {}", what, res->status, words)};
       if (!retried(res->status)) return error;
     }
     if (attempt >= config_.retries) return error;

@@ -132,6 +132,19 @@ Status read_payment_method(StepContext& ctx, const BillingConfig& config, const 
   return {};
 }
 
+// The subscription as Stripe has it now, read off the loop (kSubscriptionRead): reads are
+// numbered, and one answers only when no later one has.
+Status read_subscription(StepContext& ctx, const BillingConfig& config, const std::string& id) {
+  if (id.empty() || !config.client) return {};
+  ctx.db().exec("UPDATE billing SET reads_started = reads_started + 1");
+  auto seq = ctx.db().execAndGet("SELECT reads_started FROM billing").getInt64();
+  auto client = config.client;
+  auto job = ctx.spawn_io("stripe subscription", kSubscriptionRead, {{"seq", seq}, {"subscription", id}},
+                          [client, id](std::stop_token stop) { return client->get("/v1/subscriptions/" + id, {}, stop); });
+  if (!job) return job.error();
+  return {};
+}
+
 void record_event(StepContext& ctx, const Json& event, const std::string& org, const std::string& outcome,
                   const std::string& detail) {
   auto ins = ctx.statement(
@@ -145,21 +158,21 @@ void record_event(StepContext& ctx, const Json& event, const std::string& org, c
   trim->exec();
 }
 
-struct Applied {
+struct Outcome {
   std::string outcome, detail;
 };
 
-Result<Applied> apply_event(StepContext& ctx, const BillingConfig& config, const Json& event) {
+Result<Outcome> apply_event(StepContext& ctx, const BillingConfig& config, const Json& event) {
   auto type = text(event, "type");
   auto created = integer(event, "created");
   const Json object = event.contains("data") && event["data"].is_object() ? event["data"].value("object", Json()) : Json();
-  if (!object.is_object()) return Applied{"ignored", "the event carries no object"};
+  if (!object.is_object()) return Outcome{"ignored", "the event carries no object"};
   auto state = load(ctx.db());
   // Only this organization's customer speaks for it.
   auto customer = type.starts_with("customer.") && !type.starts_with("customer.subscription.") ? text(object, "id")
                                                                                               : text(object, "customer");
   if (!state.customer_id.empty() && !customer.empty() && customer != state.customer_id)
-    return Applied{"ignored", "the event is about customer " + customer + ", not this organization's"};
+    return Outcome{"ignored", "the event is about customer " + customer + ", not this organization's"};
   if (type == "checkout.session.completed") {
     if (state.customer_id.empty() && !customer.empty()) {
       state.customer_id = customer;
@@ -170,15 +183,22 @@ Result<Applied> apply_event(StepContext& ctx, const BillingConfig& config, const
                               {{"checkout_session", text(object, "id")}, {"subscription", text(object, "subscription")}});
         !st)
       return st.error();
-    return Applied{"applied", ""};
+    return Outcome{"applied", ""};
   }
   if (type == "customer.subscription.created" || type == "customer.subscription.updated" ||
       type == "customer.subscription.deleted") {
     auto sub = subscription_from(object, config.plans);
     auto before = state;
-    bool applied = type == "customer.subscription.deleted" ? apply_deleted(state, sub.id, created)
-                                                           : apply_subscription(state, sub, created, config.plans);
-    if (!applied) return Applied{"stale", "older than the subscription state applied"};
+    bool deleted = type == "customer.subscription.deleted";
+    auto applied = deleted ? apply_deleted(state, sub.id, created)
+                           : apply_subscription(state, sub, created, now_s(), config.plans);
+    // Stripe's times are seconds: what it says now settles events of the same second.
+    if (!deleted && applied != Applied::other)
+      if (auto st = read_subscription(ctx, config, sub.id); !st) return st.error();
+    if (applied == Applied::stale) return Outcome{"stale", "older than the subscription state applied"};
+    if (applied == Applied::ended) return Outcome{"stale", "the subscription was canceled already"};
+    if (applied == Applied::other)
+      return Outcome{"ignored", "another subscription than the organization's (" + state.subscription_id + ")"};
     save(ctx, state);
     if (auto st = link_customer(ctx, before.customer_id, state.customer_id); !st) return st.error();
     if (auto st = read_payment_method(ctx, config, sub.payment_method); !st) return st.error();
@@ -186,43 +206,46 @@ Result<Applied> apply_event(StepContext& ctx, const BillingConfig& config, const
     if (before.plan != state.plan) detail["plan_before"] = before.plan;
     if (auto st = audit_entry(ctx, "billing." + type.substr(std::string("customer.").size()), "Stripe", "ok", detail); !st)
       return st.error();
-    return Applied{"applied", ""};
+    return Outcome{"applied", ""};
   }
   if (type == "customer.subscription.trial_will_end") {
     if (auto st = audit_entry(ctx, "billing.subscription.trial_will_end", "Stripe", "ok",
                               {{"subscription", text(object, "id")}, {"trial_end", integer(object, "trial_end")}});
         !st)
       return st.error();
-    return Applied{"applied", ""};
+    return Outcome{"applied", ""};
   }
   if (type == "invoice.paid" || type == "invoice.payment_failed" || type == "invoice.finalized") {
     auto id = text(object, "id");
-    if (id.empty()) return Applied{"ignored", "the invoice has no id"};
+    if (id.empty()) return Outcome{"ignored", "the invoice has no id"};
     auto amount = object.contains("amount_due") ? integer(object, "amount_due") : integer(object, "total");
     if (type == "invoice.paid" && object.contains("amount_paid")) amount = integer(object, "amount_paid");
     auto up = ctx.statement(
         "INSERT INTO invoices(invoice_id, number, amount, currency, status, hosted_url, created, event_at) "
         "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(invoice_id) DO UPDATE SET number = ?2, amount = ?3, "
-        "currency = ?4, status = ?5, hosted_url = ?6, created = ?7, event_at = ?8 WHERE excluded.event_at >= "
-        "invoices.event_at");
+        "currency = ?4, status = CASE WHEN invoices.status IN ('paid', 'void') THEN invoices.status ELSE ?5 END, "
+        "hosted_url = ?6, created = ?7, event_at = ?8 WHERE excluded.event_at >= invoices.event_at");
     auto status = text(object, "status");
     if (type == "invoice.paid") status = "paid";  // whatever a late snapshot says
     sql::bind_all(*up, id, text(object, "number"), amount, text(object, "currency"), status.empty() ? "open" : status,
                   text(object, "hosted_invoice_url"), integer(object, "created"), created);
-    if (up->exec() == 0) return Applied{"stale", "older than the invoice's state applied"};
+    if (up->exec() == 0) return Outcome{"stale", "older than the invoice's state applied"};
     if (auto st = audit_entry(ctx, "billing." + type, "Stripe", "ok",
                               {{"invoice", id}, {"number", text(object, "number")}, {"amount", amount},
                                {"currency", text(object, "currency")}});
         !st)
       return st.error();
-    return Applied{"applied", ""};
+    return Outcome{"applied", ""};
   }
   if (type == "customer.updated") {
-    const Json settings = object.value("invoice_settings", Json::object());
-    if (auto st = read_payment_method(ctx, config, text(settings, "default_payment_method")); !st) return st.error();
-    return Applied{"applied", ""};
+    const Json settings = object.contains("invoice_settings") ? object["invoice_settings"] : Json();
+    auto pm = text(settings, "default_payment_method");
+    if (auto st = read_payment_method(ctx, config, pm); !st) return st.error();
+    if (auto st = audit_entry(ctx, "billing.customer.updated", "Stripe", "ok", {{"payment_method", pm}}); !st)
+      return st.error();
+    return Outcome{"applied", ""};
   }
-  return Applied{"ignored", "Hearth does not act on " + type};
+  return Outcome{"ignored", "Hearth does not act on " + type};
 }
 
 Result<Json> on_event(const std::shared_ptr<const BillingConfig>& config, StepContext& ctx, const Json& b) {
@@ -268,23 +291,43 @@ Result<Json> on_customer(const std::shared_ptr<const BillingConfig>& config, Ste
   return state_json(state, *config);
 }
 
-Result<Json> on_subscription(const std::shared_ptr<const BillingConfig>& config, StepContext& ctx, const Json& b) {
+// Applies what Stripe answered (after Hearth changed the subscription, or a read an
+// event started), as Stripe's state now: never another subscription than the recorded one.
+Status apply_read(StepContext& ctx, const BillingConfig& config, const Json& object) {
   auto state = load(ctx.db());
-  auto sub = subscription_from(b.at("subscription"), config->plans);
-  if (!state.customer_id.empty() && sub.customer != state.customer_id)
-    return Error{ErrorCode::conflict, "the subscription is another customer's"};
-  bool applied = apply_subscription(state, sub, b.at("at").get<std::int64_t>(), config->plans);
-  if (applied) {
-    save(ctx, state);
-    if (auto st = read_payment_method(ctx, *config, sub.payment_method); !st) return st.error();
-    announce(ctx, *config);
-  }
+  auto sub = subscription_from(object, config.plans);
+  if (sub.id.empty() || sub.id != state.subscription_id)
+    return Error{ErrorCode::conflict, "Stripe answered with another subscription than the organization's"};
+  if (apply_subscription(state, sub, std::nullopt, now_s(), config.plans) != Applied::applied) return {};
+  save(ctx, state);
+  if (auto st = read_payment_method(ctx, config, sub.payment_method); !st) return st.error();
+  announce(ctx, config);
+  return {};
+}
+
+Result<Json> on_subscription(const std::shared_ptr<const BillingConfig>& config, StepContext& ctx, const Json& b) {
+  if (auto st = apply_read(ctx, *config, b.at("subscription")); !st) return st.error();
   if (b.contains("change"))
     if (auto st = audit_entry(ctx, "billing." + b["change"].get<std::string>(), b.value("by", std::string()), "ok",
-                              {{"subscription", sub.id}, {"cancel_at_period_end", sub.cancel_at_period_end}});
-        !st)
+                              {{"subscription", load(ctx.db()).subscription_id}}); !st)
       return st.error();
   return state_json(load(ctx.db()), *config);
+}
+
+Result<Json> on_subscription_read(const std::shared_ptr<const BillingConfig>& config, StepContext& ctx, const Json& b) {
+  auto seq = b["context"].value("seq", std::int64_t{0});
+  if (seq <= ctx.db().execAndGet("SELECT reads_applied FROM billing").getInt64())
+    return Json{{"ignored", "a later read answered first"}};
+  ctx.db().exec("UPDATE billing SET reads_applied = " + std::to_string(seq));
+  if (!b.value("ok", false)) {
+    // A subscription Stripe does not know (a test's), or Stripe away: the events stand.
+    spdlog::info("billing.subscription_unread actor={} error=\"{}\"", ctx.address().display(),
+                 error_from_json(b["error"]).message);
+    return Json{{"read", false}};
+  }
+  if (!b["result"].is_object()) return Json{{"read", false}};
+  if (auto st = apply_read(ctx, *config, b["result"]); !st) return Json{{"read", false}, {"why", st.error().message}};
+  return Json{{"read", true}};
 }
 
 Result<Json> on_payment_method(const std::shared_ptr<const BillingConfig>& config, StepContext& ctx, const Json& b) {
@@ -373,6 +416,8 @@ ActorType make_type(std::shared_ptr<const BillingConfig> config) {
       .on_queue(kCustomer, [config](StepContext& ctx, const Json& b) { return on_customer(config, ctx, b); })
       .on_queue(kSubscription, [config](StepContext& ctx, const Json& b) { return on_subscription(config, ctx, b); })
       .on_queue(kPaymentMethod, [config](StepContext& ctx, const Json& b) { return on_payment_method(config, ctx, b); })
+      .on_queue(kSubscriptionRead,
+                [config](StepContext& ctx, const Json& b) { return on_subscription_read(config, ctx, b); })
       .on_queue(kTurn, on_turn)
       .on_action(kGet, [config](ReadContext& ctx, const Json& a) { return get(config, ctx, a); })
       .on_action(kInvoices, invoices)

@@ -31,6 +31,10 @@ inline constexpr const char* kCustomer = "billing.command.customer";
 // {subscription, at, by, change?}: the subscription as read from Stripe at `at` (after
 // Hearth changed it: change is "cancel" or "resume", audited as billing.<change>).
 inline constexpr const char* kSubscription = "billing.command.subscription";
+// spawn_io's outcome of reading the subscription after one of its events: {ok, context:
+// {seq, subscription}, result: subscription | error}; applied as Stripe's state now
+// unless a later read answered first.
+inline constexpr const char* kSubscriptionRead = "billing.command.subscription_read";
 // spawn_io's outcome of reading a payment method: {ok, result: payment method | error}.
 inline constexpr const char* kPaymentMethod = "billing.command.payment_method";
 // {}: an agent turn started (sent by its session), counted for this month. The edge

@@ -1,6 +1,7 @@
 // Billing's rules (billing_state.h).
 #include "actors/billing/billing_state.h"
 
+#include <algorithm>
 #include <ctime>
 
 #include <fmt/format.h>
@@ -89,7 +90,8 @@ Subscription subscription_from(const Json& object, const std::vector<Plan>& plan
   s.id = text(object, "id");
   s.customer = text(object, "customer");
   s.status = text(object, "status");
-  s.cancel_at_period_end = object.is_object() && object.value("cancel_at_period_end", false) == true;
+  s.cancel_at_period_end = object.is_object() && object.contains("cancel_at_period_end") &&
+                           object["cancel_at_period_end"].is_boolean() && object["cancel_at_period_end"].get<bool>();
   s.current_period_end = integer(object, "current_period_end");
   s.trial_end = integer(object, "trial_end");
   s.payment_method = text(object, "default_payment_method");
@@ -110,13 +112,17 @@ bool status_keeps_plan(const std::string& status) {
   return status == "active" || status == "trialing" || status == "past_due" || status == "unpaid";
 }
 
-bool apply_subscription(State& state, const Subscription& sub, std::int64_t at, const std::vector<Plan>& plans) {
-  if (at < state.subscription_at) return false;
-  // Another subscription than the one recorded, no longer in force, does not replace it.
-  if (!state.subscription_id.empty() && sub.id != state.subscription_id && !status_keeps_plan(sub.status) &&
-      status_keeps_plan(state.status))
-    return false;
-  state.subscription_at = at;
+Applied apply_subscription(State& state, const Subscription& sub, std::optional<std::int64_t> at, std::int64_t now,
+                           const std::vector<Plan>& plans) {
+  if (sub.id.empty() || sub.status.empty()) return Applied::other;
+  bool same = state.subscription_id.empty() || sub.id == state.subscription_id;
+  // Another subscription while the recorded one is in force: not this organization's plan.
+  if (!same && status_keeps_plan(state.status)) return Applied::other;
+  if (same) {
+    if (state.status == "canceled" && !state.subscription_id.empty()) return Applied::ended;  // final at Stripe too
+    if (at && *at < state.subscription_at) return Applied::stale;
+  }
+  if (at) state.subscription_at = std::max(state.subscription_at, *at);
   state.subscription_id = sub.id;
   if (!sub.customer.empty()) state.customer_id = sub.customer;
   state.status = sub.status;
@@ -128,24 +134,25 @@ bool apply_subscription(State& state, const Subscription& sub, std::int64_t at, 
   state.plan = plan ? plan->name : "free";
   state.seats = plan ? (plan->seats_bought ? sub.quantity : plan->limits.seats) : 1;
   if (sub.status == "past_due" || sub.status == "unpaid") {
-    if (state.past_due_since == 0) state.past_due_since = at;
+    if (state.past_due_since == 0) state.past_due_since = at ? *at : now;
   } else {
     state.past_due_since = 0;
   }
-  return true;
+  return Applied::applied;
 }
 
-bool apply_deleted(State& state, const std::string& subscription_id, std::int64_t at) {
-  if (at < state.subscription_at) return false;
-  if (!state.subscription_id.empty() && subscription_id != state.subscription_id) return false;
-  state.subscription_at = at;
+Applied apply_deleted(State& state, const std::string& subscription_id, std::int64_t at) {
+  if (!state.subscription_id.empty() && subscription_id != state.subscription_id) return Applied::other;
+  // Final, whenever it was made: nothing older or newer brings the subscription back.
+  state.subscription_at = std::max(state.subscription_at, at);
+  if (state.subscription_id.empty()) state.subscription_id = subscription_id;
   state.status = "canceled";
   state.plan = "free";
   state.seats = 1;
   state.cancel_at_period_end = false;
   state.past_due_since = 0;
   state.trial_end = 0;
-  return true;
+  return Applied::applied;
 }
 
 Status allows(const State& state, const Usage& usage, Work work, const std::vector<Plan>& plans,

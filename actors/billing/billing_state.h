@@ -66,7 +66,7 @@ struct Subscription {
   bool cancel_at_period_end = false;
   std::int64_t current_period_end = 0, trial_end = 0;  // unix seconds; 0: none
 };
-// Read without trusting its shape; plan is the one of its price (or its metadata's
+// Read without trusting its shape (a field of another type counts as absent); plan is the one of its price (or its metadata's
 // plan), "free" when neither is known.
 Subscription subscription_from(const Json& object, const std::vector<Plan>& plans);
 
@@ -85,12 +85,23 @@ struct State {
   std::int64_t turns_this_month = 0;
 };
 
-// Applies `sub` as known at `at` (an event's created, or a read's time; unix seconds):
-// false, changing nothing, when the state holds something newer (an older event arriving
-// late). Equal times apply (Stripe's are seconds: the later arrival wins).
-bool apply_subscription(State& state, const Subscription& sub, std::int64_t at, const std::vector<Plan>& plans);
-// The subscription deleted at `at` (customer.subscription.deleted): back to free.
-bool apply_deleted(State& state, const std::string& subscription_id, std::int64_t at);
+enum class Applied {
+  applied,
+  stale,  // older than the state applied
+  other,  // another subscription while the recorded one is in force (or no id or status)
+  ended,  // the recorded subscription is canceled: final
+};
+
+// Applies `sub` as an event created at `at` (unix seconds) said it, or, without `at`, as
+// Stripe answered a read just now (`now`: when it was asked). An event older than the
+// one applied last changes nothing (stale); equal times apply (Stripe's are seconds: the
+// later arrival wins, and the read each event starts settles it). A canceled
+// subscription never comes back; another one replaces it, but not one in force.
+Applied apply_subscription(State& state, const Subscription& sub, std::optional<std::int64_t> at, std::int64_t now,
+                           const std::vector<Plan>& plans);
+// The subscription deleted (customer.subscription.deleted, created at `at`): back to
+// free, whatever came before or comes after.
+Applied apply_deleted(State& state, const std::string& subscription_id, std::int64_t at);
 
 // What is in use now.
 struct Usage {

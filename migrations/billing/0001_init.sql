@@ -19,6 +19,8 @@ CREATE TABLE billing (
   subscription_at INTEGER NOT NULL DEFAULT 0,     -- `created` of the newest event applied (unix seconds)
   payment_method_id TEXT,
   payment_method TEXT,                            -- "Visa ending in 4242"
+  reads_started INTEGER NOT NULL DEFAULT 0,       -- reads of the subscription asked of Stripe (numbered)
+  reads_applied INTEGER NOT NULL DEFAULT 0,       -- the newest one that answered
   updated_at INTEGER NOT NULL
 );
 

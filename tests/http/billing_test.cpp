@@ -74,6 +74,35 @@ TEST_CASE("Stripe events without a valid signature are refused with 400, and not
   CHECK(w.s->call("GET", "/v1/orgs/acme/billing/events", w.owner).body["items"].empty());
 }
 
+TEST_CASE("signed Stripe events of any shape are answered 200 and recorded, never a 500") {
+  BillingWorld w;
+  auto t = now_s() - 100;
+  REQUIRE(w.stripe.deliver(FakeStripe::event("customer.subscription.created", w.subscription("sub_1", "active", 2), t)).status == 200);
+  w.poll("/v1/orgs/acme/billing", [](const json& b) { return b["plan"]["name"] == "team"; });
+  std::vector<json> odd{
+      {{"id", "evt_odd_1"}, {"object", "event"}, {"type", "invoice.paid"}, {"created", t + 1}, {"data", json::object()}},
+      {{"id", "evt_odd_2"}, {"object", "event"}, {"type", "invoice.paid"}, {"created", t + 2}, {"data", {{"object", "x"}}}}};
+  auto weird = w.subscription("sub_1", "active", 2);
+  weird["cancel_at_period_end"] = nullptr;
+  weird["items"] = "none";
+  weird["metadata"] = {{"org_id", w.org_id}, {"plan", 5}};
+  odd.push_back(FakeStripe::event("customer.subscription.updated", weird, t + 3));
+  auto no_id = w.subscription("sub_1", "active", 2);
+  no_id.erase("id");
+  odd.push_back(FakeStripe::event("customer.subscription.updated", no_id, t + 4));
+  auto customer = FakeStripe::event("customer.updated", {{"id", "cus_acme"}, {"invoice_settings", "none"}}, t + 5);
+  odd.push_back(customer);
+  for (const auto& e : odd) CHECK_MESSAGE(w.stripe.deliver(e).status == 200, e.dump());
+  // Not an event at all, but signed: 400 in words.
+  auto text = std::string(R"({"id":"evt_x","type":7})");
+  CHECK(w.stripe.deliver_raw(text, FakeStripe::signature(text, "whsec_first", now_s())).status == 400);
+  auto all = w.s->poll("/v1/billing/events", w.owner, [](const json& j) { return j["items"].size() >= 6; });
+  CHECK(all["items"].size() == 6);
+  auto b = w.billing();
+  CHECK(b["status"] == "active");
+  CHECK(b["cancel_at_period_end"] == false);
+}
+
 TEST_CASE("the same Stripe event twice is applied once, and an older event never overwrites newer state") {
   BillingWorld w;
   auto t = now_s() - 1000;
@@ -197,6 +226,44 @@ TEST_CASE("Checkout through Stripe's hosted page puts the organization on the te
   CHECK(w.s->call("POST", "/v1/orgs/acme/billing/checkout", w.mia, json{{"plan", "team"}}).status == 403);
   CHECK(w.s->call("POST", "/v1/orgs/acme/billing/cancel", w.mia, json::object()).status == 403);
   CHECK(w.s->call("GET", "/v1/orgs/acme/billing/invoices", w.mia).status == 403);
+}
+
+TEST_CASE("one subscription at a time, with a seat for every member; another subscription's events are not the org's") {
+  BillingWorld w(R"({"plans": [{"name": "free", "seats": 5}]})");
+  w.s->user_with_token("noah");
+  REQUIRE(w.s->call("POST", "/v1/orgs/acme/members", w.owner, json{{"username", "mia"}}).status == 201);
+  REQUIRE(w.s->call("POST", "/v1/orgs/acme/members", w.owner, json{{"username", "noah"}}).status == 201);
+  auto few = w.s->call("POST", "/v1/orgs/acme/billing/checkout", w.owner, json{{"plan", "team"}, {"seats", 2}});
+  CHECK(few.status == 409);
+  CHECK(few.body["error"]["message"].get<std::string>().find("buy at least 3 seats") != std::string::npos);
+  auto started = w.s->call("POST", "/v1/orgs/acme/billing/checkout", w.owner, json{{"plan", "team"}});
+  REQUIRE(started.status == 201);
+  CHECK(started.body["seats"] == 3);
+  pay(w, started.body["url"]);
+  auto b = w.poll("/v1/orgs/acme/billing", [](const json& j) { return j["plan"]["name"] == "team" && j["seats"] == 3; });
+  auto mine = b["subscription_id"].get<std::string>();
+  CHECK(w.s->call("POST", "/v1/orgs/acme/billing/checkout", w.owner, json{{"plan", "team"}}).status == 409);
+  // Another subscription of the customer, in force: ignored while the org's is.
+  auto other = w.subscription("sub_other", "unpaid", 1, b["customer_id"]);
+  REQUIRE(w.stripe.deliver(FakeStripe::event("customer.subscription.updated", other)).status == 200);
+  auto seen = events(w, 5);
+  CHECK(seen[0]["outcome"] == "ignored");
+  CHECK(w.billing()["subscription_id"] == mine);
+  CHECK(w.billing()["status"] == "active");
+
+  // Stripe's times are seconds: a "created" (incomplete) arriving after the "updated"
+  // (active) of the same second is applied, and the read it starts settles it.
+  auto sub = w.stripe.subscription(mine);
+  json incomplete = sub;
+  incomplete["status"] = "incomplete";
+  auto late = FakeStripe::event("customer.subscription.created", incomplete, now_s());
+  REQUIRE(w.stripe.deliver(late).status == 200);
+  w.poll("/v1/orgs/acme/billing/events", [&](const json& j) {
+    for (const auto& e : j["items"])
+      if (e["event_id"] == late["id"]) return true;
+    return false;
+  });
+  w.poll("/v1/orgs/acme/billing", [](const json& j) { return j["status"] == "active" && j["plan"]["name"] == "team"; });
 }
 
 TEST_CASE("the plan's limits are refused with 402 where work starts, and lifted on upgrade") {

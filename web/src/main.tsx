@@ -11,6 +11,7 @@ import { follow, resume, useLiveState } from './live';
 import { NewTask, Sidebar, TaskList } from './org';
 import { PullView, TaskView } from './task';
 import { AccountPage, AuditPage, FeedPage, InspectorPage, SettingsPage } from './pages';
+import { BillingBanner, BillingPage } from './billing';
 import { go, Json, Link, message, plural, typing, useRoute } from './ui';
 
 const active = (t: Json) => t.status !== 'archived' && t.status !== 'killed';
@@ -135,6 +136,7 @@ type Route =
   | { page: 'task'; org: string; task: string }
   | { page: 'org-settings'; org: string }
   | { page: 'audit'; org: string }
+  | { page: 'billing'; org: string }
   | { page: 'feed' }
   | { page: 'account' }
   | { page: 'inspector'; actor: string }
@@ -154,6 +156,7 @@ function parse(path: string): Route {
     if (p.length === 4 && p[2] === 'tasks') return { page: 'task', org: p[1], task: p[3] };
     if (p.length === 3 && p[2] === 'settings') return { page: 'org-settings', org: p[1] };
     if (p.length === 3 && p[2] === 'audit') return { page: 'audit', org: p[1] };
+    if (p.length === 3 && p[2] === 'billing') return { page: 'billing', org: p[1] };
   }
   if (p.length === 1 && p[0] === 'feed') return { page: 'feed' };
   if (p.length === 1 && p[0] === 'settings') return { page: 'account' };
@@ -271,6 +274,7 @@ function Shell({ user, onSignedOut }: { user: Json; onSignedOut: () => void }) {
     );
   else if (page === 'org-settings') body = <SettingsPage key={slug} org={slug} />;
   else if (page === 'audit') body = admin ? <AuditPage key={slug} org={slug} /> : <NotFound what="The audit log is for the organization's admins and owners." />;
+  else if (page === 'billing') body = <BillingPage key={slug} org={slug} />;
   else if (page === 'feed') body = <FeedPage />;
   else if (page === 'account') body = <AccountPage />;
   else if (page === 'inspector') body = user.is_admin ? <InspectorPage actorId={route.actor} /> : <NotFound what="The inspector is for server administrators." />;
@@ -286,7 +290,7 @@ function Shell({ user, onSignedOut }: { user: Json; onSignedOut: () => void }) {
               <span class="visually-hidden">Organization</span>
               <select value={slug} onChange={(e) => {
                 const to = `/orgs/${enc((e.target as HTMLSelectElement).value)}`;
-                go(page === 'org-settings' ? to + '/settings' : page === 'audit' ? to + '/audit' : to);
+                go(page === 'org-settings' ? to + '/settings' : page === 'audit' ? to + '/audit' : page === 'billing' ? to + '/billing' : to);
               }}>
                 {orgs.map((o) => <option value={o.slug}>{o.name}</option>)}
               </select>
@@ -299,6 +303,7 @@ function Shell({ user, onSignedOut }: { user: Json; onSignedOut: () => void }) {
                   title={feed.unread ? `${plural(feed.unread, 'unread task')}` : undefined}>{feed.unread ? `Feed (${feed.unread})` : 'Feed'}</Link>
             {org && <Link to={`${orgBase}/settings`} class="nav" current={page === 'org-settings'}>Settings</Link>}
             {org && admin && <Link to={`${orgBase}/audit`} class="nav" current={page === 'audit'}>Audit log</Link>}
+            {org && app.role === 'owner' && <Link to={`${orgBase}/billing`} class="nav" current={page === 'billing'}>Billing</Link>}
             {user.is_admin && <Link to="/inspector" class="nav" current={page === 'inspector'}>Inspector</Link>}
           </nav>
           <span class="spacer" />
@@ -306,6 +311,7 @@ function Shell({ user, onSignedOut }: { user: Json; onSignedOut: () => void }) {
           <button class="quiet" onClick={signOut}>Sign out</button>
         </header>
         <Banner />
+        {org && <BillingBanner key={org.slug} org={org.slug} />}
         {body}
         {creating && org && <NewTask org={org.slug} onClose={() => setCreating(false)}
                                      onCreated={(id) => { setCreating(false); go(`${orgBase}/tasks/${enc(id)}`); }} />}

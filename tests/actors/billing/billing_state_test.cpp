@@ -43,27 +43,52 @@ TEST_CASE("plans: free and team built in, more from a plans file, mistakes named
 
 TEST_CASE("a subscription applies in the order Stripe made its events, whatever order they arrive in") {
   auto plans = *load_plans("price_team", "");
+  auto sub = [&](const std::string& status, std::int64_t quantity, const std::string& id = "sub_1") {
+    auto j = subscription(status, quantity);
+    j["id"] = id;
+    return subscription_from(j, plans);
+  };
   State s;
-  CHECK(apply_subscription(s, subscription_from(subscription("active", 3), plans), 20, plans));
+  CHECK(apply_subscription(s, sub("active", 3), 20, 0, plans) == Applied::applied);
   CHECK(s.plan == "team");
   CHECK(s.seats == 3);
   CHECK(s.customer_id == "cus_1");
-  CHECK(!apply_subscription(s, subscription_from(subscription("incomplete", 1), plans), 10, plans));  // older
+  CHECK(apply_subscription(s, sub("incomplete", 1), 10, 0, plans) == Applied::stale);
   CHECK(s.seats == 3);
-  CHECK(apply_subscription(s, subscription_from(subscription("past_due", 3), plans), 30, plans));
+  CHECK(apply_subscription(s, sub("past_due", 3), 30, 0, plans) == Applied::applied);
   CHECK(s.past_due_since == 30);
-  CHECK(apply_subscription(s, subscription_from(subscription("past_due", 3), plans), 40, plans));
+  CHECK(apply_subscription(s, sub("past_due", 3), 40, 0, plans) == Applied::applied);
   CHECK(s.past_due_since == 30);  // since the first
-  CHECK(apply_subscription(s, subscription_from(subscription("active", 3), plans), 50, plans));
+  // What Stripe answered a read: applied as it is now, the events' time kept.
+  CHECK(apply_subscription(s, sub("active", 4), std::nullopt, 45, plans) == Applied::applied);
+  CHECK(s.seats == 4);
   CHECK(s.past_due_since == 0);
-  CHECK(!apply_deleted(s, "sub_1", 45));
-  CHECK(apply_deleted(s, "sub_1", 60));
+  CHECK(s.subscription_at == 40);
+  // Another subscription while this one is in force: not the org's plan.
+  CHECK(apply_subscription(s, sub("active", 9, "sub_2"), 50, 0, plans) == Applied::other);
+  CHECK(s.seats == 4);
+  // Deleted: final, even against an event of the same second or a later read.
+  CHECK(apply_deleted(s, "sub_2", 60) == Applied::other);
+  CHECK(apply_deleted(s, "sub_1", 35) == Applied::applied);  // older than the last event: still final
   CHECK(s.plan == "free");
   CHECK(s.seats == 1);
-  // A price no plan has: free.
+  CHECK(apply_subscription(s, sub("active", 3), 60, 0, plans) == Applied::ended);
+  CHECK(apply_subscription(s, sub("active", 3), std::nullopt, 70, plans) == Applied::ended);
+  CHECK(s.status == "canceled");
+  // A new subscription after it: the org's.
+  CHECK(apply_subscription(s, sub("active", 2, "sub_3"), 80, 0, plans) == Applied::applied);
+  CHECK(s.subscription_id == "sub_3");
+  // A price no plan has: free; no id or no status: nothing.
   State t;
-  apply_subscription(t, subscription_from(subscription("active", 3, "price_unknown"), plans), 1, plans);
+  apply_subscription(t, subscription_from(subscription("active", 3, "price_unknown"), plans), 1, 0, plans);
   CHECK(t.plan == "free");
+  CHECK(apply_subscription(t, subscription_from({{"customer", "cus_1"}}, plans), 2, 0, plans) == Applied::other);
+  CHECK(apply_subscription(t, subscription_from(Json("not an object"), plans), 2, 0, plans) == Applied::other);
+  // Fields of other types count as absent.
+  auto odd = subscription_from({{"id", "sub_9"}, {"status", "active"}, {"cancel_at_period_end", nullptr}, {"items", "x"},
+                                {"metadata", 7}, {"current_period_end", "soon"}}, plans);
+  CHECK(!odd.cancel_at_period_end);
+  CHECK(odd.plan == "free");
 }
 
 TEST_CASE("what a plan allows: seats, running tasks, sandboxes, turns, and past due beyond the grace") {
@@ -83,7 +108,7 @@ TEST_CASE("what a plan allows: seats, running tasks, sandboxes, turns, and past 
   auto refused = allowed({1, 0, 0, 5}, Work::turn);
   CHECK(refused.error().code == ErrorCode::payment_required);
   CHECK(refused.error().message.find("free plan's 5 agent turns this month are used") != std::string::npos);
-  apply_subscription(s, subscription_from(subscription("past_due", 2), plans), 500, plans);
+  apply_subscription(s, subscription_from(subscription("past_due", 2), plans), 500, 0, plans);
   CHECK(allowed({1, 0, 0, 0}, Work::turn, 600).ok());
   CHECK(!allowed({1, 0, 0, 0}, Work::turn, 601).ok());
   CHECK(allowed({1, 0, 0, 0}, Work::member, 601).ok());  // people may still join
