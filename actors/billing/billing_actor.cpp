@@ -267,6 +267,11 @@ Result<Json> on_event(const std::shared_ptr<const BillingConfig>& config, StepCo
   if (!applied) return applied.error();
   record_event(ctx, event, org, applied->outcome, applied->detail);
   if (applied->outcome == "applied") announce(ctx, *config);
+  // Applied events are audited by kind as they apply; the others say why they changed nothing.
+  else if (auto st = audit_entry(ctx, "billing.event", "Stripe", applied->outcome,
+                                 {{"event_id", id}, {"type", text(event, "type")}, {"detail", applied->detail}});
+           !st)
+    return st.error();
   spdlog::info("billing.event id={} type={} org={} outcome={}", id, text(event, "type"), org, applied->outcome);
   Json note{{"event", {{"id", id}, {"type", text(event, "type")}, {"created", integer(event, "created")}}},
             {"org_id", org}, {"outcome", applied->outcome}, {"detail", applied->detail}};

@@ -123,6 +123,7 @@ TEST_CASE("the same Stripe event twice is applied once, and an older event never
   CHECK(outcome[updated["id"]] == "applied");
   CHECK(outcome[created["id"]] == "stale");
   CHECK(outcome[late["id"]] == "stale");
+  CHECK(audited(w, "billing.event", 2) == 2);  // the stale ones too, saying so
   auto b = w.billing();
   CHECK(b["plan"]["name"] == "team");
   CHECK(b["status"] == "active");

@@ -6,14 +6,12 @@
 // Screenshots go to OUT_DIR.
 //
 // Usage: node billing_ui_test.mjs HEARTH_BINARY FAKE_STRIPE_BINARY OUT_DIR
-import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { serveHearth, signInApi } from './hearth_process.mjs';
+import { browserTest, serveHearth, signInApi, startFakeProcess, stop } from './hearth_process.mjs';
 
 const web = join(dirname(fileURLToPath(import.meta.url)), '../../web');
 const { chromium } = createRequire(join(web, 'package.json'))('playwright-core');
@@ -28,31 +26,11 @@ const price = 'price_team_browser';
 let server;
 let fake;
 let browser;
-const failures = [];
-process.on('uncaughtException', (e) => { console.log(`FAIL uncaught: ${e?.stack ?? e}`); process.exit(1); });
-process.on('unhandledRejection', (e) => { console.log(`FAIL unhandled: ${e?.stack ?? e}`); process.exit(1); });
-const check = (ok, what) => {
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
-  if (!ok) failures.push(what);
-};
-
-// Resolves with {url} and a function sending the fake a command (resolving once done).
-function startFake() {
-  fake = spawn(fakeBinary, [key, webhookSecret, price], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: fake.stdout });
-  const waiting = [];
-  let first;
-  const ready = new Promise((r) => { first = r; });
-  lines.on('line', (line) => {
-    if (line.startsWith('{')) first(JSON.parse(line));
-    else waiting.shift()?.(line);
-  });
-  const command = (text) => new Promise((r) => { waiting.push(r); fake.stdin.write(text + '\n'); });
-  return ready.then((info) => ({ ...info, command }));
-}
+const { check, run } = browserTest();
 
 async function main() {
-  const stripe = await startFake();
+  const stripe = await startFakeProcess(fakeBinary, [key, webhookSecret, price]);
+  fake = stripe.child;
   const args = ['--log-level', 'warn', 'serve', '--port', '0', '--data-dir', join(scratch, 'data'),
                 '--stripe-api-url', stripe.url, '--stripe-team-price', price];
   if (process.env.HEARTH_WEB_DIR) args.push('--web-dir', process.env.HEARTH_WEB_DIR);
@@ -118,24 +96,10 @@ async function main() {
   check(pageErrors.length === 0, `no errors in the page${pageErrors.length ? ': ' + pageErrors.join('; ') : ''}`);
 }
 
-async function stop(child) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const gone = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await gone;
-}
-
-try {
-  await main();
-} catch (e) {
-  failures.push(String(e?.stack ?? e));
-  console.log(`FAIL ${e?.stack ?? e}`);
-} finally {
+await run(main, async () => {
   await browser?.close().catch(() => {});
   await stop(server);
   fake?.stdin.end();
   await stop(fake);
   rmSync(scratch, { recursive: true, force: true });
-}
-console.log(failures.length ? `${failures.length} failed` : 'all passed');
-process.exit(failures.length ? 1 : 0);
+});

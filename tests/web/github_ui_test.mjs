@@ -10,15 +10,13 @@
 // Screenshots go to OUT_DIR.
 //
 // Usage: node github_ui_test.mjs HEARTH_BINARY FAKE_GITHUB_BINARY OUT_DIR
-import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { serveHearth, signInApi } from './hearth_process.mjs';
+import { browserTest, serveHearth, signInApi, startFakeProcess, stop } from './hearth_process.mjs';
 
 const web = join(dirname(fileURLToPath(import.meta.url)), '../../web');
 const { chromium } = createRequire(join(web, 'package.json'))('playwright-core');
@@ -31,30 +29,16 @@ const webhookSecret = 'webhook-secret-for-the-browser-test';
 let server;
 let fake;
 let browser;
-const failures = [];
-process.on('uncaughtException', (e) => { console.log(`FAIL uncaught: ${e?.stack ?? e}`); process.exit(1); });
-process.on('unhandledRejection', (e) => { console.log(`FAIL unhandled: ${e?.stack ?? e}`); process.exit(1); });
-const check = (ok, what) => {
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
-  if (!ok) failures.push(what);
-};
+const { check, run } = browserTest();
 
 // The fake GitHub: installation 42 of acme-corp, 12 repositories of 2 open pull requests
 // each; after 1 + 1 + 5 requests (repositories, members, five repositories' pull
 // requests) it says "wait" until told `lift`. Resolves with {url, app_id} and a function
 // sending it a command (resolving once it has obeyed).
-function startFake(keyFile) {
-  fake = spawn(fakeBinary, [keyFile, '42', 'acme-corp', '12', '2', '7'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: fake.stdout });
-  const waiting = [];
-  let first;
-  const ready = new Promise((r) => { first = r; });
-  lines.on('line', (line) => {
-    if (line.startsWith('{')) first(JSON.parse(line));
-    else waiting.shift()?.(line);
-  });
-  const command = (text) => new Promise((r) => { waiting.push(r); fake.stdin.write(text + '\n'); });
-  return ready.then((info) => ({ ...info, command }));
+async function startFake(keyFile) {
+  const started = await startFakeProcess(fakeBinary, [keyFile, '42', 'acme-corp', '12', '2', '7']);
+  fake = started.child;
+  return started;
 }
 
 async function startHearth(github, keyFile) {
@@ -168,24 +152,10 @@ async function main() {
   check(pageErrors.length === 0, `no errors in the page${pageErrors.length ? ': ' + pageErrors.join('; ') : ''}`);
 }
 
-async function stop(child) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const gone = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await gone;
-}
-
-try {
-  await main();
-} catch (e) {
-  failures.push(String(e?.stack ?? e));
-  console.log(`FAIL ${e?.stack ?? e}`);
-} finally {
+await run(main, async () => {
   await browser?.close().catch(() => {});
   await stop(server);
   fake?.stdin.end();
   await stop(fake);
   rmSync(scratch, { recursive: true, force: true });
-}
-console.log(failures.length ? `${failures.length} failed` : 'all passed');
-process.exit(failures.length ? 1 : 0);
+});

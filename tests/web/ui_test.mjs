@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { serveHearth, signInApi } from './hearth_process.mjs';
+import { browserTest, serveHearth, signInApi, stop } from './hearth_process.mjs';
 
 // playwright-core is one of the web frontend's dev packages (web/node_modules).
 const web = join(dirname(fileURLToPath(import.meta.url)), '../../web');
@@ -27,14 +27,7 @@ const scratch = mkdtempSync(join(tmpdir(), 'hearth-web-'));
 const password = 'web-test-password-1';
 let server;
 let browser;
-const failures = [];
-// Anything thrown outside the steps is a failure with its stack, not a silent crash.
-process.on('uncaughtException', (e) => { console.log(`FAIL uncaught: ${e?.stack ?? e}`); process.exit(1); });
-process.on('unhandledRejection', (e) => { console.log(`FAIL unhandled: ${e?.stack ?? e}`); process.exit(1); });
-const check = (ok, what) => {
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
-  if (!ok) failures.push(what);
-};
+const { check, run } = browserTest();
 
 // Polls `predicate` until it holds (true) or `ms` pass (false): for states the page
 // cannot show, such as the server's count of open streams.
@@ -356,19 +349,8 @@ async function main() {
   check(pageErrors.length === 0, `no errors in the page${pageErrors.length ? ': ' + pageErrors.join('; ') : ''}`);
 }
 
-try {
-  await main();
-} catch (e) {
-  failures.push(String(e?.stack ?? e));
-  console.log(`FAIL ${e?.stack ?? e}`);
-} finally {
+await run(main, async () => {
   await browser?.close().catch(() => {});
-  if (server && server.exitCode === null && server.signalCode === null) {
-    const gone = new Promise((r) => server.once('exit', r));
-    server.kill('SIGTERM');
-    await gone;
-  }
+  await stop(server);
   rmSync(scratch, { recursive: true, force: true });
-}
-console.log(failures.length ? `${failures.length} failed` : 'all passed');
-process.exit(failures.length ? 1 : 0);
+});
