@@ -319,7 +319,7 @@ Result<Reply> receive_event(Context& ctx) {
 
 }  // namespace
 
-Status plan_allows(Context& ctx, actors::billing::Work work) { return plan_allows_in(ctx, ctx.org_id, work); }
+Result<Json> plan_allows(Context& ctx, actors::billing::Work work) { return plan_allows_in(ctx, ctx.org_id, work); }
 
 Handler gated(actors::billing::Work work, Handler handler) {
   return [work, handler = std::move(handler)](Context& ctx) -> Result<Reply> {
@@ -328,14 +328,16 @@ Handler gated(actors::billing::Work work, Handler handler) {
   };
 }
 
-Status plan_allows_in(Context& ctx, const std::string& org_id, actors::billing::Work work) {
-  if (!ctx.edge.config.billing) return {};
+Result<Json> plan_allows_in(Context& ctx, const std::string& org_id, actors::billing::Work work) {
+  if (!ctx.edge.config.billing) return Json();
   auto state = state_of(ctx, org_id);
   if (!state) return state.error();
   auto usage = usage_of(ctx, *state, org_id);
   if (!usage) return usage.error();
   const auto& config = *ctx.edge.config.billing;
-  return bl::allows(bl::state_from(*state), *usage, work, config.plans, config.past_due_grace, now_s());
+  auto state_now = bl::state_from(*state);
+  if (auto st = bl::allows(state_now, *usage, work, config.plans, config.past_due_grace, now_s()); !st) return st.error();
+  return bl::caps(state_now, work, config.plans);
 }
 
 void add_billing_routes(Router& r) {

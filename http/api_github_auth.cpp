@@ -194,12 +194,13 @@ Result<Json> sign_up(Context& ctx, const Json& who, const std::vector<std::strin
         {{"github_id", who["id"]}, {"orgs", orgs}});
   for (const auto& org : orgs) {
     // Past the org's seats: not added (an owner adds them once there is a seat).
-    if (auto seat = plan_allows_in(ctx, org, actors::billing::Work::member); !seat) {
+    auto seat = plan_allows_in(ctx, org, actors::billing::Work::member);
+    if (!seat) {
       spdlog::info("auth.github_member_refused org={} user={} reason=\"{}\"", org, user_id, seat.error().message);
       audit(ctx, org, "auth.github.member_refused", user_id, login, {{"reason", seat.error().message}});
       continue;
     }
-    if (auto added = ctx.edge.identity.add_member(org, login, "member"); !added)
+    if (auto added = ctx.edge.identity.add_member(org, login, "member", *seat); !added)
       spdlog::warn("auth.github_member_failed org={} user={} error=\"{}\"", org, user_id, added.error().message);
     else
       audit(ctx, org, "auth.github.member_added", user_id, login, {{"role", "member"}, {"github_id", who["id"]}});

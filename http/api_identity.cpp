@@ -281,7 +281,8 @@ Result<Reply> add_member(Context& ctx) {
   // Adding a name that has no account says so (an admin needs to know), but only so
   // often: past 20 misses in 10 minutes each next try waits longer, so this is no way
   // to list the server's users.
-  if (auto st = plan_allows(ctx, actors::billing::Work::member); !st) return st.error();
+  auto caps = plan_allows(ctx, actors::billing::Work::member);
+  if (!caps) return caps.error();
   auto misses = "members:" + ctx.caller->user_id;
   if (auto wait = ctx.edge.member_misses.wait(misses); wait.count() > 0) {
     ctx.res.set_header("Retry-After", std::to_string((wait.count() + 999) / 1000));
@@ -294,8 +295,8 @@ Result<Reply> add_member(Context& ctx) {
   }
   if (!ctx.wait())
     return queued(ctx, actors::organization::kAddMember,
-                  {{"user_id", (*user)["user_id"]}, {"username", (*user)["username"]}, {"role", *role}});
-  auto member = ctx.edge.identity.add_member(ctx.org_id, *username, *role);
+                  {{"user_id", (*user)["user_id"]}, {"username", (*user)["username"]}, {"role", *role}, {"caps", *caps}});
+  auto member = ctx.edge.identity.add_member(ctx.org_id, *username, *role, *caps);
   if (!member) return member.error();
   return Reply{201, *member};
 }

@@ -95,7 +95,8 @@ Status check_base_branch(Context& ctx, actors::sandbox::Runtime& rt, const Json&
 Result<Reply> create_task(Context& ctx) {
   auto runner = ctx.edge.agent_runner();
   if (!runner) return runner.error();
-  if (auto st = plan_allows(ctx, actors::billing::Work::task); !st) return st.error();
+  auto caps = plan_allows(ctx, actors::billing::Work::task);
+  if (!caps) return caps.error();
   // "Work on this pull request": {"pull": a listed pull request's id} instead of a
   // repository, the prompt optional (the pull request says what the branch is for).
   auto pull = string_field(ctx.body, "pull", false);
@@ -150,6 +151,7 @@ Result<Reply> create_task(Context& ctx) {
   if (!fields["base_branch"].get<std::string>().empty()) body["base_branch"] = fields["base_branch"];
   if (!fields["branch"].get<std::string>().empty()) body["branch"] = fields["branch"];
   if (*timeout) body["permission_timeout_ms"] = **timeout * 1000;
+  if (!caps->is_null()) body["caps"] = *caps;
   auto r = ctx.edge.send(org::address(ctx.org_id), org::kCreateTask, body, true);
   if (!r) return r.error();
   spdlog::info("task.created by={} org={} task={} repo={} agent={}", ctx.caller->user_id, ctx.org_id,

@@ -7,13 +7,14 @@
 
 namespace hearth::http {
 
-// Ok when billing is off or the plan allows `work` now; payment_required (402) naming
-// the limit and the plan otherwise.
-Status plan_allows(Context& ctx, actors::billing::Work work);
+// The plan's caps for `work` (billing_state.h caps(); null when billing is off) when the
+// plan allows it now; payment_required (402) naming the limit and the plan otherwise.
+// Send the caps with the change to the organization, which holds them exactly.
+Result<Json> plan_allows(Context& ctx, actors::billing::Work work);
 // `handler`, once the plan allows `work` (for routes that restart work: unarchive,
 // retry, a sandbox's start).
 Handler gated(actors::billing::Work work, Handler handler);
 // The same for organization `org_id` (a route outside any organization's path).
-Status plan_allows_in(Context& ctx, const std::string& org_id, actors::billing::Work work);
+Result<Json> plan_allows_in(Context& ctx, const std::string& org_id, actors::billing::Work work);
 
 }  // namespace hearth::http

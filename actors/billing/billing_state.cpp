@@ -155,43 +155,73 @@ Applied apply_deleted(State& state, const std::string& subscription_id, std::int
   return Applied::applied;
 }
 
+namespace {
+
+constexpr const char* kHowToChange = "; an owner can change the plan on the Billing page (hearth billing checkout)";
+
+const Plan* plan_of(const State& state, const std::vector<Plan>& plans) {
+  const Plan* plan = plan_named(plans, state.plan);
+  return plan ? plan : plan_named(plans, "free");
+}
+
+}  // namespace
+
+Json caps(const State& state, Work work, const std::vector<Plan>& plans) {
+  Json out = Json::object();
+  const Plan* plan = plan_of(state, plans);
+  if (!plan) return out;
+  auto cap = [&](const char* key, std::int64_t max, const std::string& why) {
+    if (max >= 0) out[key] = {{"max", max}, {"message", why + kHowToChange}};
+  };
+  std::int64_t seats = plan->seats_bought ? state.seats : plan->limits.seats;
+  switch (work) {
+    case Work::member:
+      cap("members", seats, fmt::format("the {} plan's {} seat{} {} taken", plan->name, seats, seats == 1 ? "" : "s",
+                                        seats == 1 ? "is" : "are all"));
+      return out;
+    case Work::task:
+      cap("live_tasks", plan->limits.sandboxes,
+          fmt::format("the {} plan allows {} sandboxes (tasks not archived); archive a task first", plan->name,
+                      limit_text(plan->limits.sandboxes)));
+      [[fallthrough]];
+    case Work::session:
+      cap("running_tasks", plan->limits.running_tasks,
+          fmt::format("the {} plan allows {} running task{} at once", plan->name, limit_text(plan->limits.running_tasks),
+                      plan->limits.running_tasks == 1 ? "" : "s"));
+      [[fallthrough]];
+    case Work::turn:
+      cap("turns_this_month", plan->limits.monthly_turns,
+          fmt::format("the {} plan's {} agent turns this month are used", plan->name, limit_text(plan->limits.monthly_turns)));
+      return out;
+  }
+  return out;
+}
+
+Status over_cap(const Json& caps, const char* key, std::int64_t count) {
+  if (!caps.is_object() || !caps.contains(key) || !caps[key].is_object()) return {};
+  const auto& cap = caps[key];
+  if (!cap.contains("max") || !cap["max"].is_number_integer() || count < cap["max"].get<std::int64_t>()) return {};
+  return Error{ErrorCode::payment_required, cap.contains("message") && cap["message"].is_string()
+                                                ? cap["message"].get<std::string>()
+                                                : std::string("the organization's plan does not allow it")};
+}
+
 Status allows(const State& state, const Usage& usage, Work work, const std::vector<Plan>& plans,
               std::chrono::seconds grace, std::int64_t now) {
-  const Plan* plan = plan_named(plans, state.plan);
-  if (!plan) plan = plan_named(plans, "free");
+  const Plan* plan = plan_of(state, plans);
   if (!plan) return {};
-  auto refuse = [&](const std::string& why) {
-    return Error{ErrorCode::payment_required, why + "; an owner can change the plan on the Billing page (hearth billing checkout)"};
-  };
+  auto refuse = [&](const std::string& why) { return Error{ErrorCode::payment_required, why + kHowToChange}; };
   if (work != Work::member && state.status == "unpaid")
     return refuse(fmt::format("the {} plan's subscription is unpaid, so new work is refused until it is paid", plan->name));
   if (work != Work::member && state.past_due_since > 0 && now > state.past_due_since + grace.count())
     return refuse(fmt::format("the {} plan's payment is past due beyond the {}-day grace period, so new work is refused "
                               "until it is paid",
                               plan->name, grace.count() / 86400));
-  std::int64_t seats = plan->seats_bought ? state.seats : plan->limits.seats;
-  switch (work) {
-    case Work::member:
-      if (usage.members >= seats)
-        return refuse(fmt::format("the {} plan's {} seat{} {} taken", plan->name, seats, seats == 1 ? "" : "s",
-                                  seats == 1 ? "is" : "are all"));
-      return {};
-    case Work::task:
-      if (plan->limits.sandboxes >= 0 && usage.live_tasks >= plan->limits.sandboxes)
-        return refuse(fmt::format("the {} plan allows {} sandboxes (tasks not archived); archive a task first", plan->name,
-                                  limit_text(plan->limits.sandboxes)));
-      [[fallthrough]];
-    case Work::session:
-      if (plan->limits.running_tasks >= 0 && usage.running_tasks >= plan->limits.running_tasks)
-        return refuse(fmt::format("the {} plan allows {} running task{} at once", plan->name,
-                                  limit_text(plan->limits.running_tasks), plan->limits.running_tasks == 1 ? "" : "s"));
-      [[fallthrough]];
-    case Work::turn:
-      if (plan->limits.monthly_turns >= 0 && usage.turns_this_month >= plan->limits.monthly_turns)
-        return refuse(fmt::format("the {} plan's {} agent turns this month are used", plan->name,
-                                  limit_text(plan->limits.monthly_turns)));
-      return {};
-  }
+  auto limits = caps(state, work, plans);
+  for (auto [key, count] : {std::pair{"members", usage.members}, std::pair{"live_tasks", usage.live_tasks},
+                            std::pair{"running_tasks", usage.running_tasks},
+                            std::pair{"turns_this_month", usage.turns_this_month}})
+    if (auto st = over_cap(limits, key, count); !st) return st;
   return {};
 }
 

@@ -116,6 +116,16 @@ enum class Work { member, task, session, turn };
 Status allows(const State& state, const Usage& usage, Work work, const std::vector<Plan>& plans,
               std::chrono::seconds grace, std::int64_t now);
 
+// The counted limits that hold `work` to the plan, each {max, message}, by what is counted
+// ("members", "live_tasks", "running_tasks", "turns_this_month"); none when unlimited.
+// The edge checks them, and sends those it can to the actor that adds what is counted
+// (the organization: members and tasks), which checks them again in the step that adds,
+// where the count is exact whatever runs at the same time.
+Json caps(const State& state, Work work, const std::vector<Plan>& plans);
+// payment_required with the cap's message when `count` has reached caps[key]; ok when
+// there is no such cap.
+Status over_cap(const Json& caps, const char* key, std::int64_t count);
+
 // "Visa ending in 4242" from a payment method object; empty when it is not a card.
 std::string payment_method_label(const Json& payment_method);
 

@@ -375,11 +375,13 @@ Result<Json> Identity::orgs_of(const std::string& user_id) {
   return host_.call(dir::kAddress, dir::kOrgsOf, {{"user_id", user_id}});
 }
 
-Result<Json> Identity::add_member(const std::string& org_id, const std::string& username, const std::string& role) {
+Result<Json> Identity::add_member(const std::string& org_id, const std::string& username, const std::string& role,
+                                  const Json& caps) {
   auto user = find_user(username);
   if (!user) return user.error();
-  return send(actors::organization::address(org_id), actors::organization::kAddMember,
-              {{"user_id", (*user)["user_id"]}, {"username", (*user)["username"]}, {"role", role}});
+  Json body{{"user_id", (*user)["user_id"]}, {"username", (*user)["username"]}, {"role", role}};
+  if (!caps.is_null()) body["caps"] = caps;
+  return send(actors::organization::address(org_id), actors::organization::kAddMember, body);
 }
 
 Result<Json> Identity::set_role(const std::string& org_id, const std::string& user_id, const std::string& role) {

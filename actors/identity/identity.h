@@ -111,7 +111,9 @@ class Identity {
   Result<Json> find_org(const std::string& slug);             // {org_id, slug, name, created_at}
   Result<std::string> role(const std::string& org_id, const std::string& user_id);  // "" if none
   Result<Json> orgs_of(const std::string& user_id);
-  Result<Json> add_member(const std::string& org_id, const std::string& username, const std::string& role);
+  // `caps`: the plan's limit on members (http/billing.h), held by the organization.
+  Result<Json> add_member(const std::string& org_id, const std::string& username, const std::string& role,
+                          const Json& caps = nullptr);
   Result<Json> set_role(const std::string& org_id, const std::string& user_id, const std::string& role);
   Status remove_member(const std::string& org_id, const std::string& user_id);
 

@@ -9,6 +9,7 @@
 #include <random>
 #include <set>
 
+#include "actors/billing/billing_state.h"
 #include "actors/directory/directory_actor.h"
 #include "actors/host/index_update.h"
 #include "actors/host/step_context.h"
@@ -74,6 +75,10 @@ Result<Json> add_member(StepContext& ctx, const Json& b) {
   if (role_rank(role) == 0) return Error{ErrorCode::invalid, fmt::format("unknown role \"{}\"", role)};
   if (find_member(ctx.db(), user_id))
     return Error{ErrorCode::conflict, fmt::format("{} is a member already", b.at("username").get<std::string>())};
+  // The plan's seats, held here where the count is exact (requests at once included).
+  if (b.contains("caps"))
+    if (auto st = billing::over_cap(b["caps"], "members", ctx.db().execAndGet("SELECT count(*) FROM members").getInt64()); !st)
+      return st.error();
   auto now = static_cast<int64_t>(storage::now_ms());
   SQLite::Statement mem(ctx.db(), "INSERT INTO members(user_id, username, role, added_at, updated_at) VALUES(?, ?, ?, ?, ?)");
   sql::bind_all(mem, user_id, b.at("username").get<std::string>(), role, now, now);
@@ -605,6 +610,13 @@ Result<Json> create_task(StepContext& ctx, const Json& in) {
   if (!(*repo)["github"].is_null() && !(*repo)["github"]["removed_at"].is_null())
     return Error{ErrorCode::conflict, fmt::format("\"{}\" was removed from the organization's GitHub installation",
                                                   (*repo)["repo_id"].get<std::string>())};
+  // The plan's sandboxes and running tasks, held here where the counts are exact.
+  if (b.contains("caps")) {
+    auto live = ctx.db().execAndGet("SELECT count(*) FROM tasks WHERE status NOT IN ('archived', 'killed')").getInt64();
+    auto running = ctx.db().execAndGet("SELECT count(*) FROM tasks WHERE status IN ('provisioning', 'running')").getInt64();
+    if (auto st = billing::over_cap(b["caps"], "live_tasks", live); !st) return st.error();
+    if (auto st = billing::over_cap(b["caps"], "running_tasks", running); !st) return st.error();
+  }
   auto task_id = b.at("task_id").get<std::string>();
   auto title = b.value("title", std::string());
   if (title.empty()) title = task::derive_title(b.at("prompt").get<std::string>(), conventional_titles(ctx.db()));

@@ -4,6 +4,8 @@
 // cancel and resume, the portal, and Stripe's retries.
 #include <doctest/doctest.h>
 
+#include <future>
+
 #include "tests/support/billing_world.h"
 
 namespace hearth::test {
@@ -229,7 +231,7 @@ TEST_CASE("Checkout through Stripe's hosted page puts the organization on the te
   CHECK(w.s->call("GET", "/v1/orgs/acme/billing/invoices", w.mia).status == 403);
 }
 
-TEST_CASE("one subscription at a time, with a seat for every member; another subscription's events are not the org's") {
+TEST_CASE("one subscription at a time, with a seat for every member, and another subscription's events are not the org's") {
   BillingWorld w(R"({"plans": [{"name": "free", "seats": 5}]})");
   w.s->user_with_token("noah");
   REQUIRE(w.s->call("POST", "/v1/orgs/acme/members", w.owner, json{{"username", "mia"}}).status == 201);
@@ -283,7 +285,10 @@ TEST_CASE("the plan's limits are refused with 402 where work starts, and lifted 
                          json{{"repo", "checkout"}, {"agent", "mock"}, {"prompt", "/ask run the tests"}});
   REQUIRE_MESSAGE(first.status == 201, first.body.dump());
   auto path = "/v1/orgs/acme/tasks/" + first.body["task_id"].get<std::string>();
-  w.poll(path, [](const json& b) { return b["status"] == "running"; });
+  // Running, and waiting on a person (its turn has begun: the cancel below finds it).
+  w.poll(path, [](const json& b) {
+    return b["status"] == "running" && b["sessions"].size() == 1 && b["sessions"][0]["pending_permissions"] == 1;
+  });
   refused(w.s->call("POST", "/v1/orgs/acme/tasks", w.owner, json{{"repo", "checkout"}, {"agent", "mock"}, {"prompt", "/say hi"}}),
           "allows 1 running task at once");
   refused(w.s->call("POST", path + "/sessions", w.owner, json{{"agent", "mock"}}), "allows 1 running task at once");
@@ -313,6 +318,44 @@ TEST_CASE("the plan's limits are refused with 402 where work starts, and lifted 
   auto third = w.s->user_with_token("noah");
   refused(w.s->call("POST", "/v1/orgs/acme/members", w.owner, json{{"username", "noah"}}), "team plan's 2 seats are all taken");
   (void)third;
+}
+
+TEST_CASE("requests at the same moment cannot together go past the seats or the running tasks") {
+  BillingWorld w(R"({"plans": [{"name": "free", "seats": 3, "limits": {"running_tasks": 2, "sandboxes": 10}}]})");
+  w.connect_repo();
+  std::vector<std::string> names;
+  for (int i = 0; i < 6; ++i) {
+    names.push_back("user" + std::to_string(i));
+    w.s->user_with_token(names.back());
+  }
+  std::vector<std::future<ApiResponse>> adds;
+  for (const auto& name : names)
+    adds.push_back(std::async(std::launch::async, [&w, name] {
+      return w.s->call("POST", "/v1/orgs/acme/members", w.owner, json{{"username", name}});
+    }));
+  int added = 0, refused = 0;
+  for (auto& a : adds) {
+    auto r = a.get();
+    added += r.status == 201;
+    refused += r.status == 402;
+  }
+  CHECK(added == 2);  // the owner holds the third seat
+  CHECK(refused == 4);
+  std::vector<std::future<ApiResponse>> creates;
+  for (int i = 0; i < 5; ++i)
+    creates.push_back(std::async(std::launch::async, [&w] {
+      return w.s->call("POST", "/v1/orgs/acme/tasks", w.owner,
+                       json{{"repo", "checkout"}, {"agent", "mock"}, {"prompt", "/ask run the tests"}});
+    }));
+  int made = 0;
+  refused = 0;
+  for (auto& c : creates) {
+    auto r = c.get();
+    made += r.status == 201;
+    refused += r.status == 402;
+  }
+  CHECK(made == 2);
+  CHECK(refused == 3);
 }
 
 TEST_CASE("a past-due subscription keeps working through the grace period, then new work is refused") {

@@ -127,7 +127,15 @@ TEST_CASE("stop ends every process of a sandbox, start resumes it, destroy remov
   auto turn = w.poll(session, [](const json& b) { return b["status"] == "idle"; });
   CHECK(turn["last_turn"]["status"] == "failed");
   CHECK(turn["last_turn"]["error"] == "the sandbox was stopped during the turn");
-  if (w.s.runtime->cgroups().available()) CHECK(w.s.runtime->cgroups().pids(actors::Address{"sandbox", {box["org_id"], "t1"}}.id()).empty());
+  if (w.s.runtime->cgroups().available()) {
+    auto left = w.s.runtime->cgroups().pids(actors::Address{"sandbox", {box["org_id"], "t1"}}.id());
+    std::string which;  // what is left, to know what escaped the stop
+    for (int pid : left) {
+      std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
+      which += std::to_string(pid) + ": " + std::string(std::istreambuf_iterator<char>(cmdline), {}) + "; ";
+    }
+    CHECK_MESSAGE(left.empty(), which);
+  }
   auto refused = w.s.call("POST", AgentWorld::sandbox_path("t1") + "/processes", w.owner, json{{"argv", {"true"}}});
   CHECK(refused.status == 409);
   CHECK(refused.body["error"]["message"] == "the sandbox is stopped; it cannot run processes");

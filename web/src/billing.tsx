@@ -108,6 +108,7 @@ export function BillingPage({ org }: { org: string }) {
                 {b.cancel_at_period_end && <span class="error"> — ends {day(b.current_period_end)}</span>}
                 {!b.cancel_at_period_end && b.current_period_end && b.status !== 'canceled' && <span class="muted"> — renews {day(b.current_period_end)}</span>}
               </p>
+              {b.status === 'trialing' && b.trial_end && <p>The trial ends {day(b.trial_end)}.</p>}
               {b.past_due_since && <p class="error" role="alert">The payment is past due since {day(b.past_due_since)}; new work is refused after {day(b.grace_ends_at)}.</p>}
               {b.payment_method && <p>Paid with <span data-payment-method>{b.payment_method}</span></p>}
               {owner && (
