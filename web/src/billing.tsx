@@ -115,8 +115,15 @@ export function BillingPage({ org }: { org: string }) {
                 <div class="actions">
                   {b.plans?.filter((p: Json) => p.purchasable && p.name !== b.plan?.name).map((p: Json) => (
                     <span>
-                      {p.seats_bought && <label>Seats <input type="number" min={1} max={10000} value={seats} placeholder={String(Math.max(b.usage.seats, 1))}
-                                                                onInput={(e) => setSeats((e.target as HTMLInputElement).value)} /></label>}
+                      {p.seats_bought && (
+                        // Empty: as many seats as members (the server's default).
+                        <label>
+                          Seats
+                          <input type="number" min={1} max={10000} value={seats}
+                                 placeholder={String(Math.max(b.usage.seats, 1))}
+                                 onInput={(e) => setSeats((e.target as HTMLInputElement).value)} />
+                        </label>
+                      )}
                       <button disabled={!!busy} onClick={() => open('checkout', seats ? { plan: p.name, seats: Number(seats) } : { plan: p.name })}>
                         {busy === 'checkout' ? 'Opening Stripe…' : `Upgrade to ${p.title}`}
                       </button>
