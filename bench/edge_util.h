@@ -16,6 +16,7 @@
 #include "actors/identity/identity.h"
 #include "actors/sandbox/sandbox_runtime.h"
 #include "actors/session/agent_runner.h"
+#include "sandbox/egress.h"
 #include "actors/session/session_actor.h"
 #include "bench/bench_util.h"
 #include "http/server.h"
@@ -46,6 +47,9 @@ class BenchEdge {
       rc.hearth_binary = HEARTH_BINARY;
       rc.file_repo_roots = {scratch_.path().parent_path().string()};  // the benchmarks' scratch dirs
       rc.github = edge.github;
+      // Real agents' tasks get network proxy; the fakes of their model APIs are on the
+      // loopback, which a server admin lets sandboxes reach here.
+      rc.egress.allowed_addresses.push_back(hearth::sandbox::egress::Cidr::parse("127.0.0.1").value());
       runtime = std::make_unique<actors::sandbox::Runtime>(*host, rc);
       agents = std::make_unique<actors::session::AgentRunner>(*runtime);
       if (!actors::session::register_types(*host, *agents).ok() || !runtime->start().ok()) std::exit(1);

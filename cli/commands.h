@@ -46,6 +46,10 @@ struct ServeOptions {
   int agent_idle_timeout_s = 30 * 60;
   int turn_silence_timeout_s = 10 * 60;
   std::string git_ca_file;
+  // The egress proxy (docs/sandboxes.md, Network): addresses a server admin lets sandboxes
+  // reach although private (a company registry), and certificates it trusts upstream.
+  std::vector<std::string> egress_allow_addresses;
+  std::string egress_ca_file;
   std::uint32_t sandbox_uid_base = 1'900'000'000;
   std::string web_dir;  // empty: `web` beside the hearth binary
   // The GitHub App (docs/github.md): configured by an id and a key file together.
@@ -94,6 +98,8 @@ std::shared_ptr<CommandSet> add_task_commands(CLI::App& app);
 // github.
 std::shared_ptr<CommandSet> add_github_commands(CLI::App& app);
 std::shared_ptr<CommandSet> add_billing_commands(CLI::App& app);
+// network (the egress allowlist).
+std::shared_ptr<CommandSet> add_network_commands(CLI::App& app);
 // The exit code of the parsed command, or -1 when none of the set was parsed.
 int run_parsed(const CommandSet& set);
 

@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/exit.h"
 #include "sandbox/acp/mock_agent.h"
+#include "sandbox/egress.h"
 
 namespace {
 
@@ -98,6 +99,9 @@ int usage_error(CLI::App& app, const CLI::ParseError& e, int argc, char** argv) 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Inside a sandbox with network proxy, before anything else: the relay to the egress
+  // proxy, then the program (sandbox/egress.h). Not a command for people.
+  if (argc > 1 && std::string_view(argv[1]) == "egress-relay") return hearth::sandbox::egress::relay_main(argc, argv);
   CLI::App app{"Hearth: a self-hosted orchestration server for background AI coding agents.\n"
                "Every flag can also be set through the environment variable shown beside it."};
   app.require_subcommand(1);
@@ -192,6 +196,14 @@ int main(int argc, char** argv) {
   cmd->add_option("--git-ca-file", serve.git_ca_file,
                   "Certificates (PEM) git trusts for https clones besides the system's, e.g. a company CA")
       ->envname("HEARTH_GIT_CA_FILE")->check(CLI::ExistingFile);
+  cmd->add_option("--egress-allow-address", serve.egress_allow_addresses,
+                  "An address or range (10.1.2.3, 10.0.0.0/8) sandboxes with network proxy may reach although it is "
+                  "loopback, private, link-local or this server's: a company registry or model gateway. Repeatable; "
+                  "comma-separated in the variable")
+      ->envname("HEARTH_EGRESS_ALLOW_ADDRESS")->delimiter(',');
+  cmd->add_option("--egress-ca-file", serve.egress_ca_file,
+                  "Certificates (PEM) the egress proxy trusts for model APIs besides the system's, e.g. a gateway's CA")
+      ->envname("HEARTH_EGRESS_CA_FILE")->check(CLI::ExistingFile);
 
   // The GitHub App (docs/github.md). Secrets belong in files (the _FILE variables):
   // a value given as a flag is visible to every user in the process list.
@@ -259,6 +271,7 @@ int main(int argc, char** argv) {
   auto tasks = hearth::cli::add_task_commands(app);
   auto github = hearth::cli::add_github_commands(app);
   auto billing = hearth::cli::add_billing_commands(app);
+  auto network = hearth::cli::add_network_commands(app);
 
   try {
     app.parse(argc, argv);
@@ -275,7 +288,7 @@ int main(int argc, char** argv) {
     spdlog::set_level(spdlog::level::off);  // stdout carries ACP messages only
     return hearth::sandbox::acp::run_mock_agent(stdin, stdout);
   }
-  for (const auto* set : {client.get(), admin.get(), sessions.get(), tasks.get(), github.get(), billing.get()})
+  for (const auto* set : {client.get(), admin.get(), sessions.get(), tasks.get(), github.get(), billing.get(), network.get()})
     if (auto code = hearth::cli::run_parsed(*set); code >= 0) return code;
   return hearth::cli::kExitUsage;
 }

@@ -25,6 +25,7 @@
 #include "github/app.h"
 #include "stripe/stripe.h"
 #include "http/server.h"
+#include "sandbox/egress.h"
 #include "storage/file_lock.h"
 #include "storage/secret_box.h"
 
@@ -239,6 +240,15 @@ int serve(const ServeOptions& options) {
   sandboxes.permission_timeout = std::chrono::seconds(options.permission_timeout_s);
   sandboxes.agent_idle_timeout = std::chrono::seconds(options.agent_idle_timeout_s);
   sandboxes.git_ca_file = options.git_ca_file;
+  for (const auto& a : options.egress_allow_addresses) {
+    auto cidr = hearth::sandbox::egress::Cidr::parse(a);
+    if (!cidr) {
+      std::cerr << "hearth: --egress-allow-address: " << cidr.error().message << "\n";
+      return 2;
+    }
+    sandboxes.egress.allowed_addresses.push_back(*cidr);
+  }
+  sandboxes.egress.ca_file = options.egress_ca_file;
   sandboxes.file_repo_roots = options.file_repo_roots;
   sandboxes.sandbox_uid_base = options.sandbox_uid_base;
   sandboxes.github = *app;

@@ -203,7 +203,7 @@ std::shared_ptr<CommandSet> add_session_commands(CLI::App& app) {
   create->add_option("--repo", (*s)["repo"], "A repository connected to the org (hearth repo list) to check out");
   create->add_option("--base", (*s)["base"], "Branch to start from (default: the repository's default)");
   create->add_option("--branch", (*s)["branch"], "The task's branch (default: hearth/TASK)");
-  create->add_option("--network", (*s)["network"], "none (default) or host");
+  create->add_option("--network", (*s)["network"], "none (default), proxy (the org's allowlist, through Hearth's egress proxy) or host");
   create->add_option("--agent-env", (*lists)["agent_env"], "An org secret its agents get as environment (admins)");
   create->add_option("--git-credential", (*s)["git_credential"], "The org secret git uses for https (admins)");
   create->add_flag("--no-wait", (*flags)["no_wait"], "Return once it is created");

@@ -10,6 +10,7 @@ void add_identity_routes(Router& router);
 void add_inspector_routes(Router& router);
 void add_event_routes(Router& router);
 void add_secret_routes(Router& router);
+void add_network_routes(Router& router);
 void add_sandbox_routes(Router& router);
 void add_session_routes(Router& router);
 void add_repo_routes(Router& router);

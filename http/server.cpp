@@ -660,6 +660,7 @@ Server::Server(ServerConfig config, actors::Host& host) : impl_(std::make_unique
   add_inspector_routes(impl.router);
   add_event_routes(impl.router);
   add_secret_routes(impl.router);
+  add_network_routes(impl.router);
   add_sandbox_routes(impl.router);
   add_session_routes(impl.router);
   add_repo_routes(impl.router);

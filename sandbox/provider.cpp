@@ -4,24 +4,30 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <set>
+#include <utility>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "sandbox/egress.h"
 #include "sandbox/seccomp.h"
 #include "storage/text.h"
 
 namespace hearth::sandbox {
 
-std::string_view to_string(Network n) { return n == Network::host ? "host" : "none"; }
+std::string_view to_string(Network n) {
+  return n == Network::host ? "host" : n == Network::proxy ? "proxy" : "none";
+}
 
 Result<Network> network_from(std::string_view text) {
   if (text == "none") return Network::none;
+  if (text == "proxy") return Network::proxy;
   if (text == "host") return Network::host;
-  return Error{ErrorCode::invalid, fmt::format("network must be none or host, not \"{}\"", text)};
+  return Error{ErrorCode::invalid, fmt::format("network must be none, proxy or host, not \"{}\"", text)};
 }
 
 namespace {
@@ -125,7 +131,18 @@ class BwrapProvider final : public Provider {
     if (auto st = validate(r); !st) return st.error();
     if (!r.user.set())
       return Error{ErrorCode::invalid, "a sandboxed process never runs as root: the request names no sandbox user"};
+    bool proxied = r.network == Network::proxy;
+    if (proxied && (r.egress_socket.empty() || r.egress_relay.empty()))
+      return Error{ErrorCode::internal, "a process with network proxy needs the sandbox's egress socket"};
     if (auto st = make_home(dir, r.user); !st) return st.error();
+    // Under proxy: the sandbox's socket of the egress proxy, and the hearth binary that
+    // relays the sandbox's 127.0.0.1:3128 to it (unless the program is that binary too).
+    auto read_only = r.read_only;
+    if (proxied) {
+      read_only.emplace_back(r.egress_socket, egress::kSocketInside);
+      bool has_relay = std::any_of(read_only.begin(), read_only.end(), [](const auto& b) { return b.second == egress::kRelayInside; });
+      if (!has_relay) read_only.emplace_back(r.egress_relay, egress::kRelayInside);
+    }
     ProcessSpec spec;
     // Descriptor 3: these options; 4: the program's environment (a shell reads it, and
     // dash knows only single-digit descriptors); 5: the seccomp program; then the data
@@ -168,12 +185,12 @@ class BwrapProvider final : public Provider {
                        data_fd("root:x:0:\n" + std::string(kSandboxUserName) + ":x:" + gid + ":\n"), "/etc/group"});
     // The parents of bind points, readable (bwrap would make them root's only).
     std::set<std::string> parents{"/", "/etc", "/home"};
-    for (const auto* binds : {&r.read_only, &r.read_write})
+    for (const auto* binds : {&std::as_const(read_only), &r.read_write})
       for (const auto& [host, inside] : *binds)
         for (auto p = std::filesystem::path(inside).parent_path(); parents.insert(p.string()).second;
              p = p.parent_path())
           o.insert(o.end(), {"--perms", "0755", "--dir", p.string()});
-    for (const auto& [host, inside] : r.read_only) o.insert(o.end(), {"--ro-bind", host, inside});
+    for (const auto& [host, inside] : read_only) o.insert(o.end(), {"--ro-bind", host, inside});
     for (const auto& [host, inside] : r.read_write) o.insert(o.end(), {"--bind", host, inside});
     if (r.network == Network::host)
       for (const char* f : {"/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf"}) o.insert(o.end(), {"--ro-bind-try", f, f});
@@ -186,6 +203,13 @@ class BwrapProvider final : public Provider {
     // The program's environment, as shell assignments a shell reads once it is the
     // sandbox's user (never argv, never the root stage).
     auto env = environment(r, "/home/hearth");
+    if (proxied)
+      for (const auto& e : egress::proxy_env()) {
+        auto eq = e.find('=');
+        auto name = e.substr(0, eq);
+        if (std::none_of(env.begin(), env.end(), [&](const auto& kv) { return kv.first == name; }))
+          env.emplace_back(name, e.substr(eq + 1));
+      }
     env.emplace_back("USER", kSandboxUserName);
     env.emplace_back("LOGNAME", kSandboxUserName);
     std::string exports;
@@ -200,6 +224,8 @@ class BwrapProvider final : public Provider {
                                "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all", "--no-new-privs",
                                "--", "/bin/sh", "-c", kEnterScript, "hearth-sandbox", env_fd,
                                r.cwd.empty() ? "/workspace" : "/workspace/" + r.cwd};
+    if (proxied)
+      a.insert(a.end(), {egress::kRelayInside, "egress-relay", egress::kSocketInside, std::to_string(egress::kRelayPort), "--"});
     a.insert(a.end(), r.argv.begin(), r.argv.end());
     spec.argv = with_limits(r.limits, std::move(a));
     spec.inherit_env = false;  // bwrap itself needs nothing from the server's environment
@@ -222,6 +248,9 @@ class LocalProvider final : public Provider {
 
   Result<ProcessSpec> command(const SandboxDir& dir, const ExecRequest& r) const override {
     if (auto st = validate(r); !st) return st.error();
+    if (r.network == Network::proxy)
+      return Error{ErrorCode::invalid, "the local provider cannot hold a process to the egress proxy (it has no network "
+                                       "namespace): use network host, or the bwrap provider"};
     if (auto st = make_home(dir); !st) return st.error();
     ProcessSpec spec;
     // Paths under a read-only bind name the host's files here.

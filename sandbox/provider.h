@@ -26,8 +26,9 @@ namespace hearth::sandbox {
 
 // What the sandbox may reach over the network.
 enum class Network {
-  none,  // no interface but its own loopback (the default)
-  host,  // the host's network (real agents calling model APIs need it)
+  none,   // no interface but its own loopback (the default)
+  proxy,  // its own loopback, and Hearth's egress proxy (sandbox/egress.h): allowed hosts only
+  host,   // the host's network, like any process on it
 };
 std::string_view to_string(Network n);
 Result<Network> network_from(std::string_view text);
@@ -92,6 +93,10 @@ struct ExecRequest {
   // Dirs under HOME (relative paths) that the program needs and does not make itself,
   // made as the sandbox's user before it starts (Runtime::prepare).
   std::vector<std::string> home_dirs;
+  // With network proxy (Runtime::prepare fills them in): the sandbox's socket of the
+  // egress proxy and the hearth binary that runs the relay to it inside.
+  std::string egress_socket;
+  std::string egress_relay;
 };
 
 // Checks argv, env names and cwd (relative, no "..") with a message naming the problem.

@@ -174,6 +174,48 @@ Result<Json> sealed_secrets(ReadContext& ctx, const Json& a) {
   return out;
 }
 
+Json network_json(SQLite::Database& db) {
+  SQLite::Statement q(db, "SELECT pattern, added_by, added_at FROM network_allow ORDER BY pattern");
+  Json allow = Json::array(), items = Json::array();
+  while (q.executeStep()) {
+    allow.push_back(q.getColumn(0).getString());
+    items.push_back({{"pattern", q.getColumn(0).getString()}, {"added_by", q.getColumn(1).getString()},
+                     {"added_at", q.getColumn(2).getInt64()}});
+  }
+  return Json{{"allow", allow}, {"items", items}};
+}
+
+Result<Json> network(ReadContext& ctx, const Json&) { return network_json(ctx.db); }
+
+// Replaces the allowlist (allow), or adds and removes patterns; one change, broadcast.
+Result<Json> set_network(StepContext& ctx, const Json& b) {
+  auto by = b.value("by", std::string());
+  auto now = storage::now_ms();
+  auto add = [&](const Json& patterns) {
+    SQLite::Statement ins(ctx.db(), "INSERT OR IGNORE INTO network_allow(pattern, added_by, added_at) VALUES (?, ?, ?)");
+    for (const auto& p : patterns) {
+      ins.reset();
+      sql::bind_all(ins, p.get<std::string>(), by, now);
+      ins.exec();
+    }
+  };
+  if (b.contains("allow")) {
+    SQLite::Statement keep(ctx.db(), "DELETE FROM network_allow WHERE pattern NOT IN (SELECT value FROM json_each(?))");
+    sql::bind_all(keep, b["allow"].dump());
+    keep.exec();
+    add(b["allow"]);
+  }
+  if (b.contains("add")) add(b["add"]);
+  if (b.contains("remove")) {
+    SQLite::Statement del(ctx.db(), "DELETE FROM network_allow WHERE pattern IN (SELECT value FROM json_each(?))");
+    sql::bind_all(del, b["remove"].dump());
+    del.exec();
+  }
+  auto out = network_json(ctx.db());
+  ctx.broadcast("organization.network.changed", out);
+  return out;
+}
+
 bool conventional_titles(SQLite::Database& db) {
   return db.execAndGet("SELECT conventional_titles FROM organization").getInt() != 0;
 }
@@ -577,12 +619,13 @@ void upsert_summary(SQLite::Database& db, const Json& s) {
   up.exec();
 }
 
-// The network a task's sandbox gets: host when git reaches the repository over https or
-// the agent calls a model API (sandbox/agents.h needs_network), else none.
-std::string task_network(const std::string& repo_url, const std::string& agent) {
+// The network a task's sandbox gets: proxy when its agent calls a model API (sandbox/
+// agents.h needs_network): the org's allowlist and the model APIs with keys put in by
+// the egress proxy, never the host's network; else none. (Hearth's own git reaches the
+// repository from outside the sandbox whatever this is.)
+std::string task_network(const std::string& agent) {
   auto def = hearth::sandbox::find_agent(agent);
-  bool agent_needs = def && (*def)->needs_network;
-  return repo_url.rfind("https://", 0) == 0 || agent_needs ? "host" : "none";
+  return def && (*def)->needs_network ? "proxy" : "none";
 }
 
 // Decides the task's title (when not given), branch and network, reserves the branch,
@@ -639,7 +682,7 @@ Result<Json> create_task(StepContext& ctx, const Json& in) {
   Json input{{"org_id", org_id(ctx.db())},    {"task_id", task_id},          {"repo_id", (*repo)["repo_id"]},
              {"repo_url", (*repo)["url"]},    {"base_branch", base},         {"branch", branch},
              {"title", title},                {"prompt", b.at("prompt")},    {"agent", b.at("agent")},
-             {"owner", b.at("owner")},        {"network", task_network((*repo)["url"], b.at("agent"))},
+             {"owner", b.at("owner")},        {"network", task_network(b.at("agent"))},
              {"git_credential", (*repo)["credential"]}};
   if (b.contains("permission_timeout_ms")) input["permission_timeout_ms"] = b["permission_timeout_ms"];
   // A pull request open for the branch is the task's from now on (its row leaves the list).
@@ -790,6 +833,8 @@ ActorType make_type() {
       .on_queue(kSetSecret, set_secret)
       .on_queue(kDeleteSecret, delete_secret)
       .on_queue(kSetSettings, set_settings)
+      .on_queue(kSetNetwork, set_network)
+      .on_action(kNetwork, network)
       .on_action(kSecrets, secrets)
       .on_action(kSealedSecrets, sealed_secrets)
       .on_action(kGet, get)

@@ -20,6 +20,9 @@ inline constexpr const char* kSetRole = "organization.command.set_role";        
 inline constexpr const char* kRemoveMember = "organization.command.remove_member";  // {user_id}
 inline constexpr const char* kSetSecret = "organization.command.set_secret";        // {name, nonce, ciphertext} (sealed)
 inline constexpr const char* kDeleteSecret = "organization.command.delete_secret";  // {name}
+// {allow?: [pattern] (the whole list), add?: [pattern], remove?: [pattern], by}: the egress
+// allowlist (patterns normalized by the edge, sandbox/egress.h normalize_pattern).
+inline constexpr const char* kSetNetwork = "organization.command.set_network";
 // {conventional_titles?, auto_archive_prs?}
 inline constexpr const char* kSetSettings = "organization.command.set_settings";
 // {repo_id, url, name, default_branch, credential?, by}: the edge checked the URL with git.
@@ -53,6 +56,8 @@ inline constexpr const char* kMemberNamed = "organization.member_named";
 inline constexpr const char* kSecrets = "organization.secrets";               // names and times, never values
 // {names} -> {name: {nonce, ciphertext}} for those of `names` the org has.
 inline constexpr const char* kSealedSecrets = "organization.sealed_secrets";
+// -> {allow: [pattern], items: [{pattern, added_by, added_at}]}
+inline constexpr const char* kNetwork = "organization.network";
 inline constexpr const char* kRepos = "organization.repos";
 inline constexpr const char* kRepo = "organization.repo";  // {repo_id}
 // {repo?, status?, owner?, archived?: "only"|"include"|"exclude", pulls?: "include"|

@@ -198,6 +198,7 @@ Result<Json> provision(Runtime& rt, const Plan& plan, std::stop_token stop) {
     sb::ExecRequest probe = base;
     probe.argv = {"true"};
     probe.network = *network;
+    if (auto st = rt.prepare(plan.address, probe); !st) return st.error();  // under proxy: its way out
     auto ran = sb::run(**provider, dir, probe, "", [](int, std::string_view) {});
     if (!ran) return ran.error();
     if (ran->exit_code != 0)

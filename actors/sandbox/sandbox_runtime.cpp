@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "actors/audit/audit_actor.h"
 #include "actors/github_data/github_data_actor.h"
 #include "actors/organization/organization_actor.h"
 #include "sandbox/workdir_fs.h"
@@ -27,6 +28,7 @@ Runtime::Runtime(Host& host, RuntimeConfig config) : host_(host), config_(std::m
 }
 
 Runtime::~Runtime() {
+  if (egress_) egress_->stop();
   std::map<std::string, std::map<std::string, std::function<void()>>> all;
   {
     std::lock_guard lock(mu_);
@@ -131,6 +133,12 @@ Status Runtime::prepare(const Address& sandbox, hearth::sandbox::ExecRequest& re
   if (!procs) return procs.error();
   request.user = *u;
   request.cgroup_procs = std::move(*procs);
+  if (request.network == hearth::sandbox::Network::proxy) {
+    auto socket = egress_socket(sandbox, *u);
+    if (!socket) return socket.error();
+    request.egress_socket = socket->string();
+    request.egress_relay = config_.hearth_binary.string();
+  }
   // Made as the sandbox's user, each step beneath its home dir: a symlink planted there
   // by an earlier process of the sandbox is refused, not followed as the server.
   hearth::sandbox::WorkdirFs home(dir(sandbox).home(), "/", *u);
@@ -198,6 +206,106 @@ bool Runtime::stop(const Address& sandbox, const std::string& name) {
   return true;
 }
 
+hearth::sandbox::egress::Proxy& Runtime::egress() {
+  std::lock_guard lock(mu_);
+  if (!egress_) egress_ = std::make_unique<hearth::sandbox::egress::Proxy>(config_.egress);
+  return *egress_;
+}
+
+Result<fs::path> Runtime::egress_socket(const Address& sandbox, hearth::sandbox::SandboxUser user) {
+  auto path = dir(sandbox).root / "egress.sock";
+  auto& proxy = egress();
+  if (proxy.listening(sandbox.id())) return path;
+  namespace eg = hearth::sandbox::egress;
+  const auto org_id = sandbox.key.at(0);
+  eg::Proxy::Hooks hooks;
+  hooks.allowlist = [this, org_id]() -> Result<std::vector<std::string>> {
+    auto network = host_.call(organization::address(org_id), organization::kNetwork);
+    if (!network) return network.error();
+    return (*network)["allow"].get<std::vector<std::string>>();
+  };
+  hooks.upstream = [this, org_id](const eg::Vendor& vendor) -> Result<eg::Upstream> {
+    auto names = vendor.keys;
+    names.push_back(vendor.base_setting);
+    auto secrets = open_secrets(org_id, names);
+    if (!secrets) return secrets.error();
+    for (const auto& k : vendor.keys)
+      if (auto it = secrets->find(k); it != secrets->end()) {
+        auto base = secrets->count(vendor.base_setting) ? (*secrets)[vendor.base_setting] : vendor.default_base;
+        auto value = vendor.header == "authorization" ? "Bearer " + it->second : it->second;
+        return eg::Upstream{base, vendor.header, value};
+      }
+    std::string keys;
+    for (const auto& k : vendor.keys) keys += (keys.empty() ? "" : " or ") + k;
+    return Error{ErrorCode::conflict, fmt::format("the organization has no {} key: an admin sets the org secret {}",
+                                                  vendor.name, keys)};
+  };
+  hooks.refused = [this, sandbox](const std::string& host, const std::string& why) { refused(sandbox, host, why); };
+  if (auto st = proxy.listen(sandbox.id(), org_id, path, user.gid, std::move(hooks)); !st) return st.error();
+  return path;
+}
+
+void Runtime::refused(const Address& sandbox, const std::string& host, const std::string& why) {
+  auto at = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  std::vector<std::function<void(const Json&)>> seen;
+  {
+    std::lock_guard lock(mu_);
+    // Told once a minute per host: a retrying npm is counted, not repeated.
+    auto& last = last_refusal_[sandbox.id() + " " + host];
+    if (last != 0 && at - last < 60'000) return;
+    last = at;
+    if (auto it = watchers_.find(sandbox.id()); it != watchers_.end())
+      for (const auto& [id, f] : it->second) seen.push_back(f);
+  }
+  Json event{{"host", host}, {"reason", why}, {"at", at}};
+  for (const auto& f : seen) f(event);
+  const auto& org_id = sandbox.key.at(0);
+  Json entry{{"at", at}, {"user_id", nullptr}, {"username", "hearth"}, {"kind", "sandbox.egress.refused"},
+             {"target", sandbox.display()}, {"task_id", sandbox.key.at(1)}, {"outcome", "refused"},
+             {"detail", {{"host", host}, {"reason", why}}}};
+  auto audit = audit::address(org_id);
+  if (auto st = host_.get_or_create(audit); !st) return;
+  if (auto sent = host_.send(audit, audit::kAppend, entry); !sent)
+    spdlog::warn("egress.audit_failed sandbox={} error=\"{}\"", sandbox.display(), sent.error().message);
+}
+
+Runtime::Watch Runtime::watch_refusals(const Address& sandbox, std::function<void(const Json&)> seen) {
+  std::lock_guard lock(mu_);
+  auto id = ++next_watch_;
+  watchers_[sandbox.id()][id] = std::move(seen);
+  return Watch(this, sandbox.id(), id);
+}
+
+Runtime::Watch& Runtime::Watch::operator=(Watch&& o) noexcept {
+  if (this != &o) {
+    reset();
+    rt_ = std::exchange(o.rt_, nullptr);
+    sandbox_ = std::move(o.sandbox_);
+    id_ = o.id_;
+  }
+  return *this;
+}
+
+Runtime::Watch::~Watch() { reset(); }
+
+void Runtime::Watch::reset() {
+  if (!rt_) return;
+  std::lock_guard lock(rt_->mu_);
+  if (auto it = rt_->watchers_.find(sandbox_); it != rt_->watchers_.end()) {
+    it->second.erase(id_);
+    if (it->second.empty()) rt_->watchers_.erase(it);
+  }
+  rt_ = nullptr;
+}
+
+hearth::sandbox::egress::Proxy::Counts Runtime::egress_counts(const std::string& org_id) {
+  {
+    std::lock_guard lock(mu_);
+    if (!egress_) return {};
+  }
+  return egress().counts_of(org_id);
+}
+
 void Runtime::stop_all(const Address& sandbox) {
   std::map<std::string, std::function<void()>> work;
   {
@@ -206,6 +314,13 @@ void Runtime::stop_all(const Address& sandbox) {
   }
   for (auto& [name, stop] : work) stop();
   cgroups_.destroy(sandbox.id());  // whatever escaped its process group
+  {
+    std::unique_lock lock(mu_);
+    if (egress_) {
+      lock.unlock();
+      egress_->close(sandbox.id());  // a stopped sandbox reaches nothing; its next process listens again
+    }
+  }
   // The processes and git runs asked to stop have ended (their threads reaped them)
   // before the caller goes on, e.g. to remove the sandbox's files: nothing of the
   // sandbox's is left to race that. (Agents were killed outright, their whole group.)

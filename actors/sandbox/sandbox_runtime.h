@@ -18,6 +18,7 @@
 
 #include "actors/host/host.h"
 #include "sandbox/cgroup.h"
+#include "sandbox/egress.h"
 #include "sandbox/git.h"
 #include "sandbox/provider.h"
 #include "storage/secret_box.h"
@@ -49,6 +50,8 @@ struct RuntimeConfig {
   // The GitHub App (null: none configured): repositories whose credential is
   // "github:<id>" get an installation token minted per git operation.
   std::shared_ptr<github::App> github;
+  // The egress proxy of sandboxes with network proxy (sandbox/egress.h, docs/sandboxes.md).
+  hearth::sandbox::egress::Proxy::Config egress;
 };
 
 // What a git operation does to its remote: read (clone, fetch, ls-remote) or write (push).
@@ -81,6 +84,26 @@ class Runtime {
   // Fills in what every process of the sandbox needs: its user and its control groups;
   // makes the request's home_dirs (as that user). Fails when one cannot be made.
   Status prepare(const Address& sandbox, hearth::sandbox::ExecRequest& request);
+  // A connection the egress proxy refused for the sandbox, as {host, reason, at}, to
+  // whoever watches it (a session's agent, which records it in its transcript) while the
+  // returned handle lives.
+  class Watch {
+   public:
+    Watch() = default;
+    Watch(Runtime* rt, std::string sandbox_id, std::int64_t id) : rt_(rt), sandbox_(std::move(sandbox_id)), id_(id) {}
+    Watch(Watch&& o) noexcept { *this = std::move(o); }
+    Watch& operator=(Watch&& o) noexcept;
+    ~Watch();
+
+   private:
+    void reset();
+    Runtime* rt_ = nullptr;
+    std::string sandbox_;
+    std::int64_t id_ = 0;
+  };
+  Watch watch_refusals(const Address& sandbox, std::function<void(const Json&)> seen);
+  // The egress proxy's counts for an org (since the server started).
+  hearth::sandbox::egress::Proxy::Counts egress_counts(const std::string& org_id);
   // Gives the sandbox's uid back (its files are gone).
   void release_user(const Address& sandbox);
   // The cgroup.procs files a process of this sandbox joins (empty without cgroups).
@@ -129,6 +152,10 @@ class Runtime {
 
  private:
   void untrack(const std::string& sandbox_id, const std::string& name);
+  // The egress proxy's socket for the sandbox (listening from the first call on).
+  Result<std::filesystem::path> egress_socket(const Address& sandbox, hearth::sandbox::SandboxUser user);
+  void refused(const Address& sandbox, const std::string& host, const std::string& why);
+  hearth::sandbox::egress::Proxy& egress();
 
   Host& host_;
   RuntimeConfig config_;
@@ -140,6 +167,10 @@ class Runtime {
   std::map<std::string, hearth::sandbox::SandboxUser> users_;    // sandbox id -> its user (made dirs)
   std::set<uid_t> used_uids_;                                    // every sandbox's, on disk
   bool uids_loaded_ = false;
+  std::unique_ptr<hearth::sandbox::egress::Proxy> egress_;  // made when a sandbox first needs it
+  std::map<std::string, std::map<std::int64_t, std::function<void(const Json&)>>> watchers_;  // sandbox id -> id -> seen
+  std::int64_t next_watch_ = 0;
+  std::map<std::string, std::int64_t> last_refusal_;  // sandbox id + host -> when last told (ms)
 };
 
 }  // namespace hearth::actors::sandbox

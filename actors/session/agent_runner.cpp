@@ -24,6 +24,7 @@
 #include "actors/session/transcript_pump.h"
 #include "sandbox/acp/client.h"
 #include "sandbox/agents.h"
+#include "sandbox/egress.h"
 #include "storage/database.h"
 
 namespace hearth::actors::session {
@@ -107,6 +108,8 @@ struct AgentRunner::Live {
   std::string began_session;
   std::int64_t began_at = 0;
   sandbox::Runtime::Tracked tracked;
+  // Connections the egress proxy refused the sandbox, into the transcript.
+  sandbox::Runtime::Watch refusals;
 
   void stop_turn(const std::string& cause) {
     {
@@ -432,9 +435,9 @@ Result<bool> AgentRunner::ensure_agent(const std::shared_ptr<Live>& l, const Tur
   if (!def) return def.error();
   auto network = sb::network_from(sandbox["network"].get<std::string>());
   if (!network) return network.error();
-  if ((*def)->needs_network && *network != sb::Network::host)
+  if ((*def)->needs_network && *network == sb::Network::none)
     return Error{ErrorCode::conflict, fmt::format("agent {} calls its model API over the network, but this sandbox's "
-                                                  "network is none; create the sandbox with network host",
+                                                  "network is none; create the sandbox with network proxy",
                                                   plan.agent)};
   auto provider = runtime_.provider(sandbox["provider"].get<std::string>());
   if (!provider) return provider.error();
@@ -446,7 +449,10 @@ Result<bool> AgentRunner::ensure_agent(const std::shared_ptr<Live>& l, const Tur
   if (auto dropped = l->pump.replace_redactor(std::move(redactor)); dropped > 0)
     spdlog::warn("session.events_dropped_between_agents session={} count={}", plan.session.display(), dropped);
   auto dir = runtime_.dir(plan.sandbox);
-  sb::AgentLaunch launch{runtime_.config().data_dir, runtime_.config().hearth_binary, *secrets,
+  // Under proxy its keys stay outside: it gets placeholders and the proxy's model API
+  // endpoints, which put the real keys in (sandbox/egress.h).
+  sb::AgentLaunch launch{runtime_.config().data_dir, runtime_.config().hearth_binary,
+                         *network == sb::Network::proxy ? sb::egress::proxied_secrets(*secrets) : *secrets,
                          (*provider)->home_inside(dir)};
   auto exec = sb::agent_exec(**def, launch);
   if (!exec) return exec.error();
@@ -520,6 +526,18 @@ Result<bool> AgentRunner::start_agent(const std::shared_ptr<Live>& l, const Turn
     }
   }
   std::weak_ptr<Live> weak = l;
+  l->refusals = runtime_.watch_refusals(plan.sandbox, [weak](const Json& e) {
+    auto live = weak.lock();
+    if (!live) return;
+    live->record([&](TranscriptBuilder& b) {
+      b.note("network_refused",
+             {{"host", e["host"]}, {"reason", e["reason"]},
+              {"message", fmt::format("Blocked a connection to {} ({}); an admin of the organization can allow it: "
+                                      "hearth network allow ORG {}", e["host"].get<std::string>(),
+                                      e["reason"].get<std::string>(), e["host"].get<std::string>())}},
+             e["at"].get<std::int64_t>());
+    });
+  });
   l->tracked = runtime_.track(plan.sandbox, "agent " + plan.session.key.back(), [weak] {
     if (auto s = weak.lock()) {
       s->stop_turn("sandbox");

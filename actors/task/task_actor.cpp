@@ -137,6 +137,9 @@ Status create(sandbox::Runtime& rt, StepContext& ctx, const Json& in) {
   t.phase = "creating the sandbox";
   t.provider = rt.config().provider;
   t.network = in.value("network", std::string("none"));
+  // The local provider has no network namespace to hold a process to the egress proxy
+  // (and isolates nothing anyway): its agents use the host's network.
+  if (t.provider == "local" && t.network == "proxy") t.network = "host";
   if (in.contains("git_credential") && in["git_credential"].is_string()) t.git_credential = text("git_credential");
   if (in.contains("pull") && in["pull"].is_object()) t.pull = in["pull"];
   t.permission_timeout_ms =

@@ -74,6 +74,8 @@ Json Terminals::create(const Json& p) {
   auto rel = std::filesystem::path(cwd).lexically_normal().lexically_relative(inside).string();
   r.cwd = rel == "." ? "" : rel;
   r.network = agent_.network;
+  r.egress_socket = agent_.egress_socket;  // under proxy: the same way out as the agent's
+  r.egress_relay = agent_.egress_relay;
   r.cgroup_procs = agent_.cgroup_procs;  // the sandbox's ceilings cover its commands too
   r.user = agent_.user;
   auto t = std::make_shared<Terminal>();

@@ -11,11 +11,14 @@
 
 #include <fstream>
 
+#include "sandbox/egress.h"
 #include "tests/support/agent_world.h"
 #include "tests/support/fake_anthropic.h"
 #include "tests/support/fake_gemini.h"
 #include "tests/support/fake_openai.h"
+#include "tests/support/proc.h"
 #include "tests/support/serve_process.h"
+#include "tests/support/temp_dir.h"
 
 using namespace hearth;
 using nlohmann::json;
@@ -179,19 +182,26 @@ void exercise(AgentWorld& w, const RealAgent& agent) {
 
 }  // namespace
 
-TEST_CASE("Claude Code writes a file and runs a command, each allowed by a person, and after a restart takes a changed key and resumes, against a fake Anthropic API") {
-  AgentWorld w;
+TEST_CASE("Claude Code under network proxy writes a file and runs a command, each allowed by a person, its key never in the sandbox, and resumes after a restart, against a fake Anthropic API over TLS") {
+  // The fake Anthropic is on 127.0.0.2 over HTTPS with a test CA: the address this
+  // server's admin allowed, and the CA its egress proxy trusts.
+  test::TempDir certs;
+  test::TestCertificate cert(certs.path());
+  AgentWorld w([&](actors::sandbox::RuntimeConfig& rc, actors::session::RunnerConfig&) {
+    rc.egress.allowed_addresses.push_back(sandbox::egress::Cidr::parse("127.0.0.2").value());
+    rc.egress.ca_file = cert.cert;
+  });
   auto install = test::run_hearth({"agents", "install", "claude", "--data-dir", w.s.dir.path().string()}, {}, "",
                                   std::chrono::seconds(300));
   REQUIRE_MESSAGE(install.code == 0, install.out);
-  test::FakeAnthropic model;
+  test::FakeAnthropic model(&cert, "127.0.0.2");
   const std::string key = "sk-ant-test-" + std::string(32, 'k');
   set_secrets(w, {{"ANTHROPIC_API_KEY", key}, {"ANTHROPIC_BASE_URL", model.url()}});
   auto agents = w.s.call("GET", "/v1/orgs/acme/agents", w.owner).body["items"];
   CHECK(agents[1]["installed_version"] == "0.16.2");
   CHECK(agents[1]["credentials_configured"] == true);
 
-  auto box = w.ready_sandbox("t1", json{{"network", "host"}});
+  auto box = w.ready_sandbox("t1", json{{"network", "proxy"}});
   REQUIRE(box["state"] == "ready");
   auto created = now_ms();
   auto session = w.session("t1", "claude");
@@ -229,9 +239,18 @@ TEST_CASE("Claude Code writes a file and runs a command, each allowed by a perso
   for (const char* k : {"tool_call", "tool_call_update", "permission_requested", "permission_resolved", "turn_ended"})
     CHECK_MESSAGE(std::find(kinds.begin(), kinds.end(), k) != kinds.end(), k);
   CHECK(events.dump().find(key) == std::string::npos);
+  // The key is in no process's environment or command line on this machine (the agent's
+  // among them, alive), while the agent has the placeholder; nor in the sandbox's files.
+  CHECK(test::processes_holding(key).empty());
+  CHECK(!test::processes_holding(sandbox::egress::kPlaceholderKey).empty());
+  auto sandbox_root = w.s.dir.path() / "sandboxes" / actors::Address{"sandbox", {box["org_id"], "t1"}}.id();
+  CHECK(test::files_holding(sandbox_root / "home", key).empty());
+  CHECK(test::files_holding(sandbox_root / "work", key).empty());
 
   // A second turn: the model runs a shell command (Claude Code's Bash, through Hearth's
-  // terminal/* in the same sandbox).
+  // terminal/* in the same sandbox, with the agent's environment), which keeps what its
+  // environment holds.
+  model.run_command = "echo ran in $(pwd) > ran.txt && cat ran.txt && tr '\\0' '\\n' < /proc/self/environ > environ.txt";
   REQUIRE(w.s.call("POST", session + "/prompt", w.owner, json{{"text", "Now please run the command"}}).status == 202);
   // Allow what it asks until the turn ends.
   std::vector<std::string> asked;
@@ -247,12 +266,18 @@ TEST_CASE("Claude Code writes a file and runs a command, each allowed by a perso
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   REQUIRE(asked.size() == 1);
-  CHECK(asked[0] == "`echo ran in $(pwd) > ran.txt && cat ran.txt`");
+  CHECK(asked[0] == "`" + model.run_command + "`");
   done = w.s.call("GET", session, w.owner).body;
   CHECK(done["last_turn"]["status"] == "completed");
   std::ifstream ran(work / "ran.txt");
   CHECK(std::string(std::istreambuf_iterator<char>(ran), {}) == "ran in /workspace\n");
-  // The agent reached the model with the org's key, through the configured base URL.
+  auto environ = read_file(work / "environ.txt");
+  CHECK(environ.find("ANTHROPIC_API_KEY=hearth-egress-placeholder\n") != std::string::npos);
+  CHECK(environ.find("ANTHROPIC_BASE_URL=http://127.0.0.1:3128/v/anthropic\n") != std::string::npos);
+  CHECK(environ.find("HTTPS_PROXY=http://127.0.0.1:3128\n") != std::string::npos);
+  CHECK(environ.find(key) == std::string::npos);
+  // The model saw the org's key, put in by the egress proxy on the way to the configured
+  // base URL.
   auto seen = model.seen();
   REQUIRE(!seen.empty());
   for (const auto& s : seen) {
@@ -260,16 +285,16 @@ TEST_CASE("Claude Code writes a file and runs a command, each allowed by a perso
     CHECK(!s.version.empty());
   }
 
-  // A changed secret reaches the live agent only when it restarts: until then it uses
-  // the key it started with; restarted, it uses the new one and resumes the
-  // conversation with session/load (the model sees the earlier prompts).
+  // A changed key is used from the next request on, the live agent unchanged (the key is
+  // the proxy's, never the agent's); restarted, the agent resumes the conversation with
+  // session/load (the model sees the earlier prompts).
   const std::string next_key = "sk-ant-next-" + std::string(32, 'n');
   set_secrets(w, {{"ANTHROPIC_API_KEY", next_key}});
   auto before = model.seen().size();
   CHECK(w.run_turn(session, "Say hello", std::chrono::seconds(90))["last_turn"]["status"] == "completed");
   seen = model.seen();
   REQUIRE(seen.size() > before);
-  for (auto i = before; i < seen.size(); ++i) CHECK(seen[i].api_key == key);
+  for (auto i = before; i < seen.size(); ++i) CHECK(seen[i].api_key == next_key);
   auto restarted = w.s.call("POST", session + "/restart", w.member, json::object());
   REQUIRE_MESSAGE(restarted.status == 200, restarted.body.dump());
   before = seen.size();

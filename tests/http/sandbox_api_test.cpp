@@ -18,24 +18,6 @@ using test::AgentWorld;
 
 namespace {
 
-// Runs argv in the sandbox of `task` and waits for it: {process, output (stdout+stderr)}.
-std::pair<json, std::string> run(AgentWorld& w, const std::string& task, json argv, json extra = json::object()) {
-  extra["argv"] = std::move(argv);
-  auto r = w.s.call("POST", AgentWorld::sandbox_path(task) + "/processes", w.owner, extra);
-  REQUIRE_MESSAGE(r.status == 201, r.body.dump());
-  auto path = AgentWorld::sandbox_path(task) + "/processes/" + std::to_string(r.body["id"].get<int>());
-  auto done = w.poll(path, [](const json& b) { return b["status"] == "exited"; });
-  std::string out;
-  std::int64_t offset = 0;
-  for (;;) {
-    auto page = w.s.call("GET", path + "/output?offset=" + std::to_string(offset), w.owner).body;
-    for (const auto& c : page["chunks"]) out += c["data"].get<std::string>();
-    if (page["done"].get<bool>() || page["chunks"].empty()) break;
-    offset = page["next_offset"];
-  }
-  return {done, out};
-}
-
 std::filesystem::path host_dir(AgentWorld& w, const std::string& org_id, const std::string& task) {
   return w.s.dir.path() / "sandboxes" / actors::Address{"sandbox", {org_id, task}}.id();
 }
@@ -57,10 +39,10 @@ TEST_CASE("a sandbox is provisioned with a checkout on its branch, reporting eac
   for (const auto& s : box["steps"]) steps.push_back(s["step"]);
   CHECK(steps == std::vector<std::string>{"creating the sandbox", "cloning", "creating branch hearth/t1", "done"});
   CHECK(box["ready_at"].get<std::int64_t>() >= box["steps"][0]["at"].get<std::int64_t>());
-  auto [branch, out] = run(w, "t1", {"git", "branch", "--show-current"});
+  auto [branch, out] = w.run_process("t1", {"git", "branch", "--show-current"});
   CHECK(branch["exit_code"] == 0);
   CHECK(out == "hearth/t1\n");
-  auto [who, name] = run(w, "t1", {"git", "config", "user.name"});
+  auto [who, name] = w.run_process("t1", {"git", "config", "user.name"});
   CHECK(name == "Hearth\n");
   auto again = w.s.call("POST", AgentWorld::sandbox_path("t1"), w.owner, json::object());
   CHECK(again.status == 409);
@@ -70,15 +52,15 @@ TEST_CASE("a sandbox is provisioned with a checkout on its branch, reporting eac
 TEST_CASE("processes: output by offset, limits, kill, stdin, env, cwd, the list is kept") {
   AgentWorld w;
   w.ready_sandbox("t1");
-  auto [p1, out1] = run(w, "t1", {"sh", "-c", "cat; echo err >&2; exit 3"}, json{{"stdin", "from stdin\n"}});
+  auto [p1, out1] = w.run_process("t1", {"sh", "-c", "cat; echo err >&2; exit 3"}, json{{"stdin", "from stdin\n"}});
   CHECK(p1["exit_code"] == 3);
   CHECK(p1["ended_by"] == "exit");
   CHECK(out1 == "from stdin\nerr\n");
-  auto [p2, out2] = run(w, "t1", {"sh", "-c", "echo $GREETING; pwd"}, json{{"env", {{"GREETING", "hi"}}}, {"cwd", "src"}});
+  auto [p2, out2] = w.run_process("t1", {"sh", "-c", "echo $GREETING; pwd"}, json{{"env", {{"GREETING", "hi"}}}, {"cwd", "src"}});
   CHECK(out2 == "hi\n/workspace/src\n");
-  auto [p3, out3] = run(w, "t1", {"sleep", "30"}, json{{"timeout_ms", 300}});
+  auto [p3, out3] = w.run_process("t1", {"sleep", "30"}, json{{"timeout_ms", 300}});
   CHECK(p3["ended_by"] == "wall_clock");
-  auto [p4, out4] = run(w, "t1", {"/no/such/program"});
+  auto [p4, out4] = w.run_process("t1", {"/no/such/program"});
   CHECK(p4["exit_code"] != 0);
   CHECK(out4.find("No such file or directory") != std::string::npos);
 
@@ -146,7 +128,7 @@ TEST_CASE("stop ends every process of a sandbox, start resumes it, destroy remov
   // Started right after a stop, it becomes ready once the stop has ended what ran.
   REQUIRE(w.s.call("POST", AgentWorld::sandbox_path("t1") + "/start", w.owner, json::object()).status == 200);
   w.poll(AgentWorld::sandbox_path("t1"), [](const json& b) { return b["state"] == "ready"; });
-  auto intact = run(w, "t1", {"cat", "README.md"});
+  auto intact = w.run_process("t1", {"cat", "README.md"});
   CHECK_MESSAGE(intact.second == "one\n", intact.first.dump());  // files intact
 
   auto destroyed = w.s.call("DELETE", AgentWorld::sandbox_path("t1"), w.owner);
@@ -160,7 +142,7 @@ TEST_CASE("stop ends every process of a sandbox, start resumes it, destroy remov
   CHECK(retried.status == 200);
   auto back = w.poll(AgentWorld::sandbox_path("t1"), [](const json& b) { return b["state"] == "ready"; });
   CHECK(back["attempt"] == 2);
-  CHECK(run(w, "t1", {"cat", "README.md"}).second == "one\n");
+  CHECK(w.run_process("t1", {"cat", "README.md"}).second == "one\n");
 }
 
 TEST_CASE("a sandbox whose checkout fails is in error with the reason, and can be retried") {
@@ -188,20 +170,20 @@ TEST_CASE("from inside a sandbox, other sandboxes, the data dir, the master key 
   std::ofstream(host_dir(w, b["org_id"], "b") / "work" / "private.txt") << "b's file";
   for (const auto& path : std::vector<std::string>{(host_dir(w, b["org_id"], "b") / "work" / "private.txt").string(), "/workspace/../b/work/private.txt",
                            (w.s.dir.path() / "master.key").string(), w.s.dir.path().string()}) {
-    auto [p, out] = run(w, "a", {"cat", path});
+    auto [p, out] = w.run_process("a", {"cat", path});
     CHECK_MESSAGE(p["exit_code"] != 0, path);
     CHECK(out.find("b's file") == std::string::npos);
   }
   // Its pid 1 is the sandbox's own init, with the sandbox's (cleared) environment.
-  auto [init, init_env] = run(w, "a", {"cat", "/proc/1/environ"});
+  auto [init, init_env] = w.run_process("a", {"cat", "/proc/1/environ"});
   CHECK(init_env.find("server-only-value") == std::string::npos);
-  auto [env, vars] = run(w, "a", {"env"});
+  auto [env, vars] = w.run_process("a", {"env"});
   CHECK(vars.find("HEARTH_TEST_SERVER_SECRET") == std::string::npos);
   CHECK(vars.find("server-only-value") == std::string::npos);
-  auto [ps, procs] = run(w, "a", {"sh", "-c", "ls /proc | grep -c '^[0-9]'"});
+  auto [ps, procs] = w.run_process("a", {"sh", "-c", "ls /proc | grep -c '^[0-9]'"});
   CHECK(std::atoi(procs.c_str()) <= 4);
   // No network: not even the server's own port on the host's loopback.
-  auto [net, said] = run(w, "a", {"bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(w.s.port) + " && echo connected"});
+  auto [net, said] = w.run_process("a", {"bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(w.s.port) + " && echo connected"});
   CHECK(net["exit_code"] != 0);
   CHECK(said.find("connected") == std::string::npos);
   ::unsetenv("HEARTH_TEST_SERVER_SECRET");
@@ -218,7 +200,7 @@ TEST_CASE("sandbox routes check the caller's org and refuse bad input with a cle
     CHECK_MESSAGE(r.status == 400, body.dump());
     CHECK(r.body["error"]["message"] == message);
   };
-  bad({{"network", "wifi"}}, "network must be none or host, not \"wifi\"");
+  bad({{"network", "wifi"}}, "network must be none, proxy or host, not \"wifi\"");
   bad({{"repo_url", "file:///x"}}, "a sandbox clones only a repository connected to its org: name it with \"repo\" "
                                    "(see GET /v1/orgs/{org}/repos), not \"repo_url\"");
   bad({{"repo", "checkout"}, {"branch", "a..b"}}, "\"a..b\" is not a valid branch name");
@@ -229,7 +211,7 @@ TEST_CASE("sandbox routes check the caller's org and refuse bad input with a cle
   REQUIRE(empty.status == 201);
   auto box = w.poll(AgentWorld::sandbox_path("t2"), [](const json& b) { return b["state"] == "ready"; });
   CHECK(box["repo_url"].is_null());
-  CHECK(run(w, "t2", {"ls", "-A"}).second == "");
+  CHECK(w.run_process("t2", {"ls", "-A"}).second == "");
   auto events = w.s.call("GET", AgentWorld::sandbox_path("t2") + "/events", w.outsider);
   CHECK(events.status == 404);
 }
@@ -252,7 +234,7 @@ TEST_CASE("an https repository is cloned with the org secret an admin names as i
   auto box = w.poll(AgentWorld::sandbox_path("t1"), [](const json& b) { return b["state"] != "provisioning"; });
   REQUIRE_MESSAGE(box["state"] == "ready", box.dump());
   CHECK(box["git_credential"] == "GIT_TOKEN");
-  CHECK(run(w, "t1", {"git", "log", "--format=%s"}).second == "init\n");
+  CHECK(w.run_process("t1", {"git", "log", "--format=%s"}).second == "init\n");
   CHECK_FALSE(git.token_elsewhere());
   // A wrong credential (an admin's choice): the server refuses, and the sandbox says so.
   auto denied = w.ready_sandbox("t2", json{{"repo", "private"}, {"git_credential", "STALE_TOKEN"}});

@@ -237,7 +237,7 @@ TEST_CASE("stdin reaches the process, bad requests are refused before anything r
   auto root = run(*bwrap, box, as_root, "", [](int, std::string_view) {});
   REQUIRE_FALSE(root.ok());
   CHECK(root.error().message.find("never runs as root") != std::string::npos);
-  CHECK(network_from("internet").error().message == "network must be none or host, not \"internet\"");
+  CHECK(network_from("internet").error().message == "network must be none, proxy or host, not \"internet\"");
 }
 
 TEST_CASE("a sandboxed process is not root on the host: its own uid, no capabilities, and files it makes are its") {

@@ -45,6 +45,25 @@ struct AgentWorld {
     return poll(sandbox_path(task), [](const json& b) { return b["state"] != "provisioning"; });
   }
 
+  // Runs `argv` in `task`'s sandbox (POST …/processes, with `extra` fields) and waits for
+  // it to exit; returns the process and its whole output.
+  std::pair<json, std::string> run_process(const std::string& task, json argv, json extra = json::object()) {
+    extra["argv"] = std::move(argv);
+    auto r = s.call("POST", sandbox_path(task) + "/processes", owner, extra);
+    REQUIRE_MESSAGE(r.status == 201, r.body.dump());
+    auto path = sandbox_path(task) + "/processes/" + std::to_string(r.body["id"].get<int>());
+    auto done = poll(path, [](const json& b) { return b["status"] == "exited"; });
+    std::string out;
+    std::int64_t offset = 0;
+    for (;;) {
+      auto page = s.call("GET", path + "/output?offset=" + std::to_string(offset), owner).body;
+      for (const auto& c : page["chunks"]) out += c["data"].get<std::string>();
+      if (page["done"].get<bool>() || page["chunks"].empty()) break;
+      offset = page["next_offset"];
+    }
+    return {done, out};
+  }
+
   // A session of `agent` in `task`'s sandbox; returns its path.
   std::string session(const std::string& task, const std::string& agent = "mock", json extra = json::object()) {
     extra["agent"] = agent;

@@ -22,7 +22,9 @@ namespace hearth::test {
 
 class FakeAnthropic {
  public:
-  FakeAnthropic() {
+  // Over HTTPS with `tls`, at `address` (127.0.0.2: apart from the server's 127.0.0.1).
+  explicit FakeAnthropic(const TestCertificate* tls = nullptr, std::string address = "127.0.0.1")
+      : http_(tls, std::move(address)) {
     http_.server().Post("/v1/messages/count_tokens", [](const httplib::Request&, httplib::Response& res) {
       res.set_content(R"({"input_tokens":10})", "application/json");
     });
@@ -31,6 +33,8 @@ class FakeAnthropic {
   }
 
   std::string url() const { return http_.url(); }
+  // The shell command its model runs when asked to run the command (set before a turn).
+  std::string run_command = "echo ran in $(pwd) > ran.txt && cat ran.txt";
 
   struct Seen {
     std::string api_key, version, model;
@@ -120,7 +124,7 @@ class FakeAnthropic {
                                            {"delta", {{"type", "input_json_delta"}, {"partial_json", input.dump()}}}});
       stop = "tool_use";
     };
-    const std::string command = "echo ran in $(pwd) > ran.txt && cat ran.txt";
+    const std::string command = run_command;
     if (!bash_tool.empty() && asked_to_run && !results.count("toolu_" + bash_tool)) {
       if (bash_tool == "bash") tool(bash_tool, {{"command", command}, {"description", "write ran.txt"}});
       else tool(bash_tool, {{"command", command}, {"description", "write ran.txt"}, {"timeout", 60000}});

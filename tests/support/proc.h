@@ -34,4 +34,26 @@ inline std::vector<int> proc_pids() {
   return pids;
 }
 
+// The pids of the processes whose environment or command line holds `needle`.
+inline std::vector<int> processes_holding(const std::string& needle) {
+  std::vector<int> out;
+  for (int pid : proc_pids()) {
+    auto dir = std::filesystem::path("/proc") / std::to_string(pid);
+    if (read_proc_file(dir / "environ").find(needle) != std::string::npos ||
+        read_proc_file(dir / "cmdline").find(needle) != std::string::npos)
+      out.push_back(pid);
+  }
+  return out;
+}
+
+// The regular files under `dir` (not following symlinks) that hold `needle`.
+inline std::vector<std::filesystem::path> files_holding(const std::filesystem::path& dir, const std::string& needle) {
+  std::vector<std::filesystem::path> out;
+  std::error_code ec;
+  for (std::filesystem::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (it->is_regular_file(ec) && !it->is_symlink(ec) && read_proc_file(it->path()).find(needle) != std::string::npos)
+      out.push_back(it->path());
+  return out;
+}
+
 }  // namespace hearth::test

@@ -252,7 +252,22 @@ async function main() {
   check(await eventually(async () => (await setting()) === true), 'the org setting conventional_titles is turned on in settings');
   await titles.uncheck();
   check(await eventually(async () => (await setting()) === false) && !(await titles.isChecked()), 'and off again');
+  // The egress allowlist: a host allowed, a URL refused with the reason, the host removed.
+  const network = page.locator('section', { has: page.getByRole('heading', { name: 'Network', exact: true }) });
+  await network.getByText('No hosts allowed beyond the model APIs').waitFor();
+  await network.getByLabel('Host').fill('Registry.NPMjs.org');
+  await network.getByRole('button', { name: 'Allow' }).click();
+  await network.getByRole('cell', { name: 'registry.npmjs.org' }).waitFor();
+  check((await call('GET', '/v1/orgs/acme/network')).body.allow?.includes('registry.npmjs.org'), 'a host is allowed from the settings page');
+  await network.getByLabel('Host').fill('https://evil.example/x');
+  await network.getByRole('button', { name: 'Allow' }).click();
+  await network.getByRole('alert').filter({ hasText: 'is not a host pattern' }).waitFor();
+  check(true, 'a URL is refused with the reason');
   await page.screenshot({ path: join(outDir, 'settings.png'), fullPage: true });
+  page.once('dialog', (d) => d.accept());
+  await network.getByRole('button', { name: 'Remove' }).click();
+  await network.getByText('No hosts allowed beyond the model APIs').waitFor();
+  check((await call('GET', '/v1/orgs/acme/network')).body.allow?.length === 0, 'and removed again');
   await page.getByRole('link', { name: 'admin', exact: true }).click();
   await page.getByRole('heading', { name: 'Your settings' }).waitFor();
   await page.getByLabel('Name', { exact: true }).fill('laptop');

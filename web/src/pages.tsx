@@ -1,5 +1,5 @@
 // The pages beside the tasks: the feed and notifications, an organization's settings
-// (repositories, members, secrets, agents), your own settings (API tokens, sign-in
+// (repositories, members, secrets, the network allowlist, agents), your own settings (API tokens, sign-in
 // sessions), the audit log, and the inspector (server admins). Each says in words when
 // it loads, when there is nothing, and what went wrong.
 import { ComponentChildren } from 'preact';
@@ -271,6 +271,8 @@ export function SettingsPage({ org }: { org: string }) {
   const [repos, reposError, reloadRepos] = useLoad(`${o}/repos`);
   const [members, membersError, reloadMembers] = useLoad(`${o}/members`);
   const [secrets, secretsError, reloadSecrets] = useLoad(admin ? `${o}/secrets` : null);
+  const [network, networkError, reloadNetwork] = useLoad(admin ? `${o}/network` : null);
+  const [allowHost, setAllowHost] = useState('');
   const [agents, agentsError] = useLoad(`${o}/agents`);
   const [orgInfo, orgError] = useLoad(o);
   const [url, setUrl] = useState('');
@@ -374,6 +376,30 @@ export function SettingsPage({ org }: { org: string }) {
         </Section>
       )}
 
+      {admin && (
+        <Section title="Network" note={<>Sandboxes with network <code>proxy</code> (every task whose agent calls a model API) reach only these hosts and the model APIs, through Hearth's egress proxy; the model keys stay outside the sandbox (docs/sandboxes.md).</>}>
+          <State data={network} error={networkError} what="the allowlist"
+                 empty={!network?.items?.length && 'No hosts allowed beyond the model APIs: npm, pip and git over https are refused until you add them.'}>
+            <table><thead><tr><th>Host</th><th>Added</th><th /></tr></thead><tbody>
+              {network?.items?.map((h: Json) => (
+                <tr><td><code>{h.pattern}</code></td><td>by {h.added_by} <Ago at={h.added_at} /></td>
+                  <td><Act label="Remove" danger confirmText={`Stop allowing ${h.pattern}?`}
+                           run={async () => { await api('POST', `${o}/network/deny`, { hosts: [h.pattern] }); reloadNetwork(); }} /></td></tr>
+              ))}
+            </tbody></table>
+          </State>
+          {network && (
+            <p class="muted small">
+              Always allowed: {network.defaults?.map((d: string, i: number) => <>{i ? ', ' : ''}<code>{d}</code></>)}.
+              {' '}Since the server started: {network.counts?.allowed ?? 0} connections allowed, {network.counts?.refused ?? 0} refused (each refusal is in the audit log and the task's transcript).
+            </p>
+          )}
+          <Form label="Allow" onSubmit={async () => { await api('POST', `${o}/network/allow`, { hosts: [allowHost] }); setAllowHost(''); reloadNetwork(); }}>
+            <label>Host <input value={allowHost} onInput={field(setAllowHost)} placeholder="registry.npmjs.org or *.githubusercontent.com" required /></label>
+          </Form>
+        </Section>
+      )}
+
       <Section title="Agents" note={<>Agents are installed on the server by its admin, with <code>hearth agents install NAME</code> where the data dir is (docs/agents.md); their keys are org secrets.</>}>
         <State data={agents} error={agentsError} what="agents" empty={!agents?.items?.length && 'No agents are known to this server.'}>
           <table><thead><tr><th>Agent</th><th>Installed</th><th>Credentials</th><th>Network</th></tr></thead><tbody>
@@ -386,7 +412,7 @@ export function SettingsPage({ org }: { org: string }) {
                     : <>not installed: <code class="copy">hearth agents install {a.name}</code></>}</td>
                   <td>{!missing.length ? 'none needed' : a.credentials_configured ? 'set'
                     : <>missing: set {missing.map((n: string, i: number) => <>{i ? ' or ' : ''}<code>{n}</code></>)} as an org secret</>}</td>
-                  <td>{a.needs_network ? 'needs the network' : 'none'}</td>
+                  <td>{a.needs_network ? 'its model API, through the egress proxy' : 'none'}</td>
                 </tr>
               );
             })}
