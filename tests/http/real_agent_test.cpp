@@ -53,6 +53,12 @@ void print_timings(const std::string& agent, std::int64_t created, const json& e
             << at("agent_message") << " ms -> turn end " << at("turn_ended") << " ms" << std::endl;
 }
 
+// The fakes of the model APIs are on 127.0.0.1, which this server's admin lets sandboxes
+// with network proxy reach (as --egress-allow-address would a company gateway).
+void allow_loopback(actors::sandbox::RuntimeConfig& rc, actors::session::RunnerConfig&) {
+  rc.egress.allowed_addresses.push_back(sandbox::egress::Cidr::parse("127.0.0.1").value());
+}
+
 // Installs `agent` with `hearth agents install` into the world's data dir.
 void install(AgentWorld& w, const std::string& agent) {
   auto r = test::run_hearth({"agents", "install", agent, "--data-dir", w.s.dir.path().string()}, {}, "",
@@ -125,7 +131,7 @@ bool has_prompt(const std::vector<std::string>& prompts, const std::string& text
 // The whole run of one agent, secrets set: a text turn, a file written, a command run,
 // each tool call allowed by a person; a restart, and the conversation resumed.
 void exercise(AgentWorld& w, const RealAgent& agent) {
-  auto box = w.ready_sandbox("t1", json{{"network", "host"}});
+  auto box = w.ready_sandbox("t1", json{{"network", "proxy"}});
   REQUIRE(box["state"] == "ready");
   auto work = w.s.dir.path() / "sandboxes" / actors::Address{"sandbox", {box["org_id"], "t1"}}.id() / "work";
   auto created = now_ms();
@@ -147,6 +153,8 @@ void exercise(AgentWorld& w, const RealAgent& agent) {
   REQUIRE_MESSAGE(asked_write.size() == 1, asked_write.dump());
   CHECK(asked_write[0]["tool_call"]["kind"] == "edit");
   CHECK(read_file(work / "hello.txt") == agent.written);
+  // Its key is the egress proxy's: in no process's environment or command line here.
+  CHECK(test::processes_holding(agent.key).empty());
   events = w.transcript(session);
   CHECK(AgentWorld::said(events, 2).find("Done, as you asked.") != std::string::npos);
 
@@ -317,8 +325,8 @@ TEST_CASE("Claude Code under network proxy writes a file and runs a command, eac
   CHECK(events.dump().find(next_key) == std::string::npos);
 }
 
-TEST_CASE("Codex writes a file and runs a command in the sandbox, each allowed by a person, and resumes after a restart, against a fake OpenAI Responses API") {
-  AgentWorld w;
+TEST_CASE("Codex under network proxy writes a file and runs a command in the sandbox, each allowed by a person, and resumes after a restart, against a fake OpenAI Responses API") {
+  AgentWorld w(allow_loopback);
   install(w, "codex");
   test::FakeOpenAI model;
   const std::string key = "sk-openai-test-" + std::string(32, 'k');
@@ -328,14 +336,14 @@ TEST_CASE("Codex writes a file and runs a command in the sandbox, each allowed b
   auto seen = model.seen();
   REQUIRE(!seen.empty());
   for (const auto& s : seen) {
-    CHECK(s.api_key == key);  // from the environment: the key is never on codex's command line
+    CHECK(s.api_key == key);  // put in by the egress proxy: codex has a placeholder
     CHECK(s.model == "gpt-5.4-mini");
     CHECK(s.stream);
   }
 }
 
-TEST_CASE("Gemini CLI writes a file and runs a command in the sandbox, each allowed by a person, and resumes after a restart, against a fake Gemini API") {
-  AgentWorld w;
+TEST_CASE("Gemini CLI under network proxy writes a file and runs a command in the sandbox, each allowed by a person, and resumes after a restart, against a fake Gemini API") {
+  AgentWorld w(allow_loopback);
   install(w, "gemini");
   test::FakeGemini model;
   const std::string key = "AIza-test-" + std::string(32, 'k');
@@ -355,8 +363,8 @@ TEST_CASE("Gemini CLI writes a file and runs a command in the sandbox, each allo
   CHECK(streamed_with_model);
 }
 
-TEST_CASE("OpenCode writes a file and runs a command in the sandbox, each allowed by a person, and resumes after a restart, against a fake Anthropic API") {
-  AgentWorld w;
+TEST_CASE("OpenCode under network proxy writes a file and runs a command in the sandbox, each allowed by a person, and resumes after a restart, against a fake Anthropic API") {
+  AgentWorld w(allow_loopback);
   install(w, "opencode");
   test::FakeAnthropic model;
   const std::string key = "sk-ant-test-" + std::string(32, 'k');
