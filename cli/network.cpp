@@ -24,7 +24,7 @@ void print_network(const Json& j) {
   else print_table(rows, {"pattern", "added_by", "added"});
   std::string defaults;
   for (const auto& d : j.value("defaults", Json::array())) defaults += (defaults.empty() ? "" : ", ") + d.get<std::string>();
-  std::cout << "always allowed (model APIs): " << defaults << "\n";
+  std::cout << "model APIs (through the proxy, keys put in): " << defaults << "\n";
   if (j.contains("counts"))
     std::cout << "connections since the server started: " << j["counts"]["allowed"] << " allowed, "
               << j["counts"]["refused"] << " refused\n";
@@ -41,7 +41,7 @@ std::shared_ptr<CommandSet> add_network_commands(CLI::App& app) {
                                                "egress proxy (docs/sandboxes.md)");
   network->require_subcommand(1);
 
-  auto list = network->add_subcommand("list", "The allowlist, the model API hosts always allowed, and counts");
+  auto list = network->add_subcommand("list", "The allowlist, the model APIs reached through the proxy, and counts");
   list->add_option("org", *org, "Organization")->required();
   add_client_options(list, *opts);
   set->add(list, [=] {
@@ -50,7 +50,8 @@ std::shared_ptr<CommandSet> add_network_commands(CLI::App& app) {
   });
 
   for (const auto& [name, help] :
-       {std::pair{"allow", "Allow hosts: names (registry.npmjs.org) or *.domain patterns (*.githubusercontent.com)"},
+       {std::pair{"allow", "Allow hosts: names (registry.npmjs.org) or *.domain patterns (*.githubusercontent.com), ports 80 "
+                   "and 443 unless one is named (registry.internal:4873)"},
         std::pair{"deny", "Take hosts off the allowlist"}}) {
     auto cmd = network->add_subcommand(name, help);
     cmd->add_option("org", *org, "Organization")->required();

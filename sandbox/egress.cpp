@@ -75,45 +75,70 @@ bool ip_literal(const std::string& host) {
 
 // --- Allowlists -------------------------------------------------------------------
 
-Result<std::string> normalize_pattern(std::string_view pattern) {
-  auto p = lower(trim(pattern));
-  while (!p.empty() && p.back() == '.') p.pop_back();
-  std::string_view name = p;
-  bool wildcard = name.starts_with("*.");
-  if (wildcard) name.remove_prefix(2);
-  auto bad = [&](std::string_view why) {
-    return Error{ErrorCode::invalid, fmt::format("\"{}\" is not a host pattern: {}; give a name (registry.npmjs.org) "
-                                                 "or *. and a domain (*.githubusercontent.com)",
-                                                 std::string(pattern.substr(0, 100)), why)};
-  };
-  if (name.empty() || name.size() > 253) return bad("it is empty or too long");
-  if (name.find('*') != std::string_view::npos) return bad("a * may only begin it, as *.");
-  in6_addr a6{};
-  if (!wildcard && ::inet_pton(AF_INET6, std::string(name).c_str(), &a6) == 1) return p;  // an IPv6 literal
-  std::size_t start = 0;
-  for (;;) {
+namespace {
+
+// Whether `name` is a host name (letters, digits, '-' and '_' between dots, at most 253
+// bytes) or an IP literal: what a CONNECT, a URL or a pattern may name.
+bool valid_host(std::string_view name) {
+  if (name.empty() || name.size() > 253) return false;
+  if (ip_literal(std::string(name))) return true;
+  for (std::size_t start = 0;;) {
     auto dot = name.find('.', start);
     if (!valid_label(name.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start)))
-      return bad("names are letters, digits, '-' and '_' between dots");
-    if (dot == std::string_view::npos) break;
+      return false;
+    if (dot == std::string_view::npos) return true;
     start = dot + 1;
   }
-  if (wildcard && name.find('.') == std::string_view::npos) return bad("*. must be followed by a domain with a dot");
-  return p;
 }
 
-bool matches(std::string_view pattern, std::string_view host) {
-  if (pattern.starts_with("*.")) {
-    auto suffix = pattern.substr(1);  // ".example.com"
+// The pattern's host part and port (0: none given).
+std::pair<std::string_view, int> pattern_port(std::string_view pattern) {
+  auto colon = pattern.rfind(':');
+  if (colon == std::string_view::npos || pattern.find(':') != colon) return {pattern, 0};  // none, or IPv6
+  auto digits = pattern.substr(colon + 1);
+  if (digits.empty() || digits.size() > 5 || !std::all_of(digits.begin(), digits.end(), ::isdigit)) return {pattern, -1};
+  return {pattern.substr(0, colon), std::stoi(std::string(digits))};
+}
+
+}  // namespace
+
+Result<std::string> normalize_pattern(std::string_view pattern) {
+  auto p = lower(trim(pattern));
+  auto bad = [&](std::string_view why) {
+    return Error{ErrorCode::invalid, fmt::format("\"{}\" is not a host pattern: {}; give a name (registry.npmjs.org) "
+                                                 "or *. and a domain (*.githubusercontent.com), with :PORT for a port "
+                                                 "other than 80 and 443",
+                                                 std::string(pattern.substr(0, 100)), why)};
+  };
+  auto [host_part, port] = pattern_port(p);
+  if (port < 0 || port > 65535) return bad("the port must be a number up to 65535");
+  std::string name(host_part);
+  while (!name.empty() && name.back() == '.') name.pop_back();
+  bool wildcard = name.starts_with("*.");
+  std::string_view rest = name;
+  if (wildcard) rest.remove_prefix(2);
+  if (rest.empty() || rest.size() > 253) return bad("it is empty or too long");
+  if (rest.find('*') != std::string_view::npos) return bad("a * may only begin it, as *.");
+  if (!valid_host(rest) || (wildcard && ip_literal(std::string(rest))))
+    return bad("names are letters, digits, '-' and '_' between dots");
+  if (wildcard && rest.find('.') == std::string_view::npos) return bad("*. must be followed by a domain with a dot");
+  return port > 0 ? fmt::format("{}:{}", name, port) : name;
+}
+
+bool matches(std::string_view pattern, std::string_view host, int port) {
+  auto [name, pattern_port_number] = pattern_port(pattern);
+  if (pattern_port_number > 0 ? port != pattern_port_number : (port != 80 && port != 443)) return false;
+  if (name.starts_with("*.")) {
+    auto suffix = name.substr(1);  // ".example.com"
     return host.size() > suffix.size() && iequals(host.substr(host.size() - suffix.size()), suffix);
   }
-  return iequals(pattern, host);
+  return iequals(name, host);
 }
 
-bool allowed(const std::vector<std::string>& patterns, std::string_view host) {
+bool allowed(const std::vector<std::string>& patterns, std::string_view host, int port) {
   std::string h(host);
   while (!h.empty() && h.back() == '.') h.pop_back();
-  return std::any_of(patterns.begin(), patterns.end(), [&](const std::string& p) { return matches(p, h); });
+  return std::any_of(patterns.begin(), patterns.end(), [&](const std::string& p) { return matches(p, h, port); });
 }
 
 // --- Addresses --------------------------------------------------------------------
@@ -188,7 +213,14 @@ constexpr Range kRefusedRanges[] = {
     {"::/128", "reserved"},
     {"ff00::/8", "reserved"},
     {"64:ff9b::/96", "reserved"},
+    {"64:ff9b:1::/48", "reserved"},
     {"2001:db8::/32", "reserved"},
+    {"2002::/16", "reserved"},
+    {"::/96", "reserved"},
+    {"fec0::/10", "reserved"},
+    {"192.0.2.0/24", "reserved"},
+    {"198.51.100.0/24", "reserved"},
+    {"203.0.113.0/24", "reserved"},
 };
 
 const std::vector<std::pair<Cidr, const char*>>& refused_ranges() {
@@ -326,7 +358,10 @@ Result<RequestHead> parse_request_head(std::string_view head) {
   h.target = first.substr(sp1 + 1, sp2 - sp1 - 1);
   h.version = first.substr(sp2 + 1);
   if (h.method.empty() || !std::all_of(h.method.begin(), h.method.end(), token_char)) return bad("bad method");
-  if (h.target.empty() || h.target.find_first_of(" \t\r") != std::string::npos) return bad("bad target");
+  if (h.target.empty() || !std::all_of(h.target.begin(), h.target.end(), [](char c) {
+        return static_cast<unsigned char>(c) > 0x20 && static_cast<unsigned char>(c) < 0x7f;
+      }))
+    return bad("the target must be printable ASCII");
   if (h.version != "HTTP/1.1" && h.version != "HTTP/1.0") return bad("only HTTP/1.1 and HTTP/1.0 are spoken");
   for (std::size_t i = 1; i < lines.size(); ++i) {
     auto line = lines[i];
@@ -366,9 +401,11 @@ Result<std::pair<std::string, int>> split_authority(std::string_view authority, 
     if (!std::all_of(digits.begin(), digits.end(), ::isdigit)) return bad();
     port = std::stoi(std::string(digits));
   }
-  if (host.empty() || port <= 0 || port > 65535) return bad();
-  if (host.find_first_of("/?#@ \\") != std::string::npos) return bad();
-  return std::pair{lower(host), port};
+  if (port <= 0 || port > 65535) return bad();
+  host = lower(host);
+  while (!host.empty() && host.back() == '.') host.pop_back();
+  if (!valid_host(host)) return bad();  // names and IP literals only: no NUL, space, '@', '/', …
+  return std::pair{host, port};
 }
 
 // --- Streams ----------------------------------------------------------------------
@@ -501,6 +538,27 @@ int connect_unix(const std::string& path) {
   return fd;
 }
 
+// Whether a model API path (after /v/<vendor>) stays under the vendor's base: no "."
+// or ".." segment, no empty segment, no backslash, nothing of those percent-encoded.
+bool clean_path(std::string_view path) {
+  auto query = path.find('?');
+  auto p = lower(path.substr(0, query));
+  if (p.find('\\') != std::string::npos || p.find("%2e") != std::string::npos || p.find("%2f") != std::string::npos ||
+      p.find("%5c") != std::string::npos || p.find("%00") != std::string::npos)
+    return false;
+  if (p.empty()) return true;
+  if (p[0] != '/') return false;
+  for (std::size_t at = 1; at <= p.size();) {
+    auto slash = p.find('/', at);
+    auto segment = std::string_view(p).substr(at, slash == std::string::npos ? std::string::npos : slash - at);
+    bool last = slash == std::string::npos;
+    if (segment == "." || segment == ".." || (segment.empty() && !last)) return false;
+    if (last) break;
+    at = slash + 1;
+  }
+  return true;
+}
+
 // Rewrites a response head (with its blank line) so that the connection closes after it.
 std::string closing_head(std::string_view head) {
   std::string out;
@@ -534,6 +592,7 @@ struct Proxy::Impl {
     std::filesystem::path path;
     int fd = -1;
     Hooks hooks;
+    std::atomic<std::size_t> open{0};  // its connections now
   };
   struct Conn {
     std::mutex mu;
@@ -554,7 +613,6 @@ struct Proxy::Impl {
   };
 
   Config config;
-  std::vector<Cidr> own = own_addresses();
   SSL_CTX* tls = nullptr;
 
   mutable std::mutex mu;
@@ -615,7 +673,10 @@ struct Proxy::Impl {
             ++it;
           }
       }
-      if (::poll(fds.data(), fds.size(), 1000) < 0 && errno != EINTR) return;
+      if (::poll(fds.data(), fds.size(), 1000) < 0 && errno != EINTR) {
+        spdlog::error("egress.poll_failed error=\"{}\"", std::strerror(errno));
+        continue;  // the next round builds its descriptors afresh
+      }
       if (fds[0].revents) {
         std::uint64_t n;
         [[maybe_unused]] auto r = ::read(wake, &n, sizeof n);
@@ -625,24 +686,33 @@ struct Proxy::Impl {
         int c = ::accept4(fds[i].fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (c < 0) continue;
         std::lock_guard lock(mu);
-        if (stopping || open >= config.max_connections) {
-          spdlog::warn("egress.connection_refused sandbox={} open={}: at the limit", ls[i - 1]->key, open.load());
+        auto l = ls[i - 1];
+        if (stopping || open >= config.max_connections || l->open >= config.max_per_sandbox) {
+          spdlog::warn("egress.connection_refused sandbox={} open={} sandbox_open={}: at the limit", l->key,
+                       open.load(), l->open.load());
+          ::close(c);
+          continue;
+        }
+        auto w = std::make_unique<Worker>();
+        auto* raw = w.get();
+        raw->conn.add(c);
+        try {
+          raw->thread = std::thread([this, raw, c, l] {
+            serve(raw->conn, c, *l);
+            raw->conn.remove(c);
+            ::close(c);
+            --open;
+            --l->open;
+            raw->done = true;
+            poke();
+          });
+        } catch (const std::system_error& e) {  // no thread to be had: this connection is refused
+          spdlog::error("egress.thread_failed sandbox={} error=\"{}\"", l->key, e.what());
           ::close(c);
           continue;
         }
         ++open;
-        auto w = std::make_unique<Worker>();
-        auto* raw = w.get();
-        raw->conn.add(c);
-        auto l = ls[i - 1];
-        raw->thread = std::thread([this, raw, c, l] {
-          serve(raw->conn, c, *l);
-          raw->conn.remove(c);
-          ::close(c);
-          --open;
-          raw->done = true;
-          poke();
-        });
+        ++l->open;
         workers.push_back(std::move(w));
       }
     }
@@ -742,7 +812,7 @@ struct Proxy::Impl {
     std::string last = "no address";
     for (const auto& s : addresses) {
       auto* a = reinterpret_cast<const sockaddr*>(&s);
-      if (auto r = refused_reason(a, config.allowed_addresses, own); !r.empty()) {
+      if (auto r = refused_reason(a, config.allowed_addresses, own_addresses()); !r.empty()) {
         why = fmt::format("{} resolves to {}, {}", host, to_string(a), r);
         continue;
       }
@@ -879,8 +949,6 @@ struct Proxy::Impl {
       if (!org) return org.error();
       out = std::move(*org);
     }
-    auto d = default_hosts();
-    out.insert(out.end(), d.begin(), d.end());
     return out;
   }
 
@@ -903,8 +971,9 @@ struct Proxy::Impl {
                                                               "allowlist: " + list.error().message));
       return false;
     }
-    if (!allowed(*list, host)) {
-      refuse(client, l, host, "it is not on the organization's allowlist");
+    if (!allowed(*list, host, port)) {
+      refuse(client, l, port == 80 || port == 443 ? host : fmt::format("{}:{}", host, port),
+             "it is not on the organization's allowlist");
       return false;
     }
     std::string why;
@@ -1024,6 +1093,17 @@ struct Proxy::Impl {
       vendor = find_vendor(path.substr(3, slash == std::string::npos ? std::string::npos : slash - 3));
       tail = slash == std::string::npos ? "" : path.substr(slash);
     }
+    static const std::set<std::string> kMethods{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"};
+    if (vendor && !kMethods.count(head.method)) {
+      client.write_all(json_reply(405, "Method Not Allowed", "invalid", "the model API endpoints take GET, POST, PUT, "
+                                                                        "PATCH, DELETE, HEAD and OPTIONS only"));
+      return;
+    }
+    if (vendor && !clean_path(tail)) {
+      client.write_all(json_reply(400, "Bad Request", "invalid", "a model API path must not hold '..', '.', '//', '\\' "
+                                                                 "or an encoded '.', '/' or '\\'"));
+      return;
+    }
     if (!vendor || !l.hooks.upstream) {
       client.write_all(json_reply(404, "Not Found", "not_found", "Hearth's egress proxy has no endpoint " +
                                                                      path.substr(0, 200) + "; model APIs are under "
@@ -1038,15 +1118,13 @@ struct Proxy::Impl {
       return;
     }
     auto base = BaseUrl::parse(up->base);
-    if (!base) {
-      client.write_all(json_reply(409, "Conflict", "invalid", fmt::format("the org's {} is not a URL", vendor->base_setting)));
-      return;
-    }
-    bool tls = base->origin.starts_with("https://");
-    auto authority = base->origin.substr(tls ? 8 : 7);
+    bool tls = base && base->origin.starts_with("https://");
+    auto authority = base ? base->origin.substr(tls ? 8 : 7) : std::string();
     auto to = split_authority(authority, tls ? 443 : 80);
-    if (!to) {
-      client.write_all(json_reply(409, "Conflict", "invalid", to.error().message));
+    if (!base || !to) {  // its text is not repeated: it may hold credentials
+      client.write_all(json_reply(409, "Conflict", "invalid",
+                                  fmt::format("the org's {} is not a URL the egress proxy can use (http(s)://host[:port]"
+                                              "[/path])", vendor->base_setting)));
       return;
     }
     std::string why;
@@ -1075,7 +1153,9 @@ struct Proxy::Impl {
     for (const auto& [k, v] : head.headers) {
       if (iequals(k, "host") || iequals(k, "connection") || iequals(k, "keep-alive") || iequals(k, "proxy-connection") ||
           iequals(k, "proxy-authorization") || iequals(k, "te") || iequals(k, "upgrade") || iequals(k, "authorization") ||
-          iequals(k, "x-api-key") || iequals(k, "x-goog-api-key") || iequals(k, "api-key"))
+          iequals(k, "x-api-key") || iequals(k, "x-goog-api-key") || iequals(k, "api-key") || iequals(k, "forwarded") ||
+          iequals(k, "x-forwarded-for") || iequals(k, "x-forwarded-host") || iequals(k, "x-forwarded-proto") ||
+          iequals(k, "x-original-url") || iequals(k, "x-rewrite-url"))
         continue;
       out += k + ": " + v + "\r\n";
     }

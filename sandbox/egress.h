@@ -11,7 +11,8 @@
 // - tunnels HTTP CONNECT and forwards plain HTTP requests only to hosts on the org's
 //   allowlist (exact names and "*.suffix" patterns), resolving names itself and refusing
 //   addresses on loopback, link-local (cloud metadata), private or reserved ranges or of
-//   this server, unless a server admin allowed them;
+//   this server, unless a server admin allowed them (the model APIs are reached through
+//   the endpoints below, not by CONNECT: an allowed model host would be a way out too);
 // - serves the model APIs' credential-injecting endpoints at http://127.0.0.1:3128/v/
 //   <vendor>/…: an agent is given that base URL and a placeholder key, and the proxy
 //   forwards each request to the vendor's real API (or the org's own base URL) with the
@@ -47,10 +48,11 @@ inline constexpr const char* kPlaceholderKey = "hearth-egress-placeholder";
 // --- Allowlists -------------------------------------------------------------------
 
 // A host pattern as stored: lowercased, "name.example" or "*.example" (any name under
-// example, not example itself). Fails with a message naming what is wrong.
+// example, not example itself), optionally with ":PORT". Without a port it allows ports
+// 80 and 443 only. Fails with a message naming what is wrong.
 Result<std::string> normalize_pattern(std::string_view pattern);
-bool matches(std::string_view pattern, std::string_view host);
-bool allowed(const std::vector<std::string>& patterns, std::string_view host);
+bool matches(std::string_view pattern, std::string_view host, int port);
+bool allowed(const std::vector<std::string>& patterns, std::string_view host, int port);
 
 // --- Addresses --------------------------------------------------------------------
 
@@ -87,7 +89,8 @@ struct Vendor {
 };
 const std::vector<Vendor>& vendors();
 const Vendor* find_vendor(std::string_view name);
-// The model API hosts every org's sandboxes may reach (the vendors' default hosts).
+// The model API hosts every org's sandboxes reach through the endpoints (the vendors'
+// default hosts).
 std::vector<std::string> default_hosts();
 // The credential-injecting endpoint of `vendor` as a sandbox's processes reach it.
 std::string endpoint_inside(const Vendor& vendor);
@@ -123,7 +126,7 @@ class Proxy {
  public:
   // Answers for one sandbox, called on the connection's thread.
   struct Hooks {
-    // The org's allowlist now (default_hosts() is added by the proxy).
+    // The org's allowlist now.
     std::function<Result<std::vector<std::string>>()> allowlist;
     // Where `vendor` is reached for this sandbox and with which key; fails (e.g. the org
     // has no key of that vendor) with a message the agent is shown.
@@ -139,6 +142,7 @@ class Proxy {
     std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
     std::chrono::milliseconds idle_timeout{std::chrono::minutes(10)};  // nothing either way: closed
     std::size_t max_connections = 1024;                                 // at once, all sandboxes
+    std::size_t max_per_sandbox = 256;                                  // at once, one sandbox
     Resolve resolve;  // default: getaddrinfo
   };
   struct Counts {

@@ -215,6 +215,8 @@ hearth::sandbox::egress::Proxy& Runtime::egress() {
 Result<fs::path> Runtime::egress_socket(const Address& sandbox, hearth::sandbox::SandboxUser user) {
   auto path = dir(sandbox).root / "egress.sock";
   auto& proxy = egress();
+  // One at a time: a second listen would replace the socket a first process is bound to.
+  std::lock_guard once(egress_mu_);
   if (proxy.listening(sandbox.id())) return path;
   namespace eg = hearth::sandbox::egress;
   const auto org_id = sandbox.key.at(0);
@@ -250,10 +252,19 @@ void Runtime::refused(const Address& sandbox, const std::string& host, const std
   std::vector<std::function<void(const Json&)>> seen;
   {
     std::lock_guard lock(mu_);
-    // Told once a minute per host: a retrying npm is counted, not repeated.
-    auto& last = last_refusal_[sandbox.id() + " " + host];
-    if (last != 0 && at - last < 60'000) return;
-    last = at;
+    // Told once a minute per host (a retrying npm is counted, not repeated), and at most
+    // kMaxRefusalsTold hosts a minute per sandbox (a sandbox asking for name after name
+    // fills neither the audit log nor this map); the proxy counts every one.
+    constexpr std::size_t kMaxRefusalsTold = 20;
+    std::erase_if(last_refusal_, [&](const auto& kv) { return at - kv.second >= 60'000; });
+    auto key = sandbox.id() + " " + host;
+    if (last_refusal_.count(key)) return;
+    auto prefix = sandbox.id() + " ";
+    std::size_t told = 0;
+    for (auto it = last_refusal_.lower_bound(prefix); it != last_refusal_.end() && it->first.starts_with(prefix); ++it)
+      ++told;
+    if (told >= kMaxRefusalsTold) return;
+    last_refusal_[key] = at;
     if (auto it = watchers_.find(sandbox.id()); it != watchers_.end())
       for (const auto& [id, f] : it->second) seen.push_back(f);
   }

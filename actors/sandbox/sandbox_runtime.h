@@ -168,6 +168,7 @@ class Runtime {
   std::set<uid_t> used_uids_;                                    // every sandbox's, on disk
   bool uids_loaded_ = false;
   std::unique_ptr<hearth::sandbox::egress::Proxy> egress_;  // made when a sandbox first needs it
+  std::mutex egress_mu_;                                      // one sandbox socket made at a time
   std::map<std::string, std::map<std::int64_t, std::function<void(const Json&)>>> watchers_;  // sandbox id -> id -> seen
   std::int64_t next_watch_ = 0;
   std::map<std::string, std::int64_t> last_refusal_;  // sandbox id + host -> when last told (ms)

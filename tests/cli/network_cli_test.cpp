@@ -18,7 +18,7 @@ TEST_CASE("hearth network lists, allows and denies hosts of an org's egress allo
   auto empty = s.hearth({"network", "list", "acme"});
   REQUIRE_MESSAGE(empty.code == 0, empty.out);
   CHECK(contains(empty.out, "no hosts allowed beyond the model APIs"));
-  CHECK(contains(empty.out, "always allowed (model APIs): api.anthropic.com, api.openai.com"));
+  CHECK(contains(empty.out, "model APIs (through the proxy, keys put in): api.anthropic.com, api.openai.com"));
   CHECK(contains(empty.out, "0 allowed, 0 refused"));
 
   auto allowed = s.hearth({"network", "allow", "acme", "Registry.NPMjs.org", "*.githubusercontent.com"});

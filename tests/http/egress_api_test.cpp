@@ -98,11 +98,12 @@ TEST_CASE("a sandbox with network proxy reaches allowed hosts only, and never th
   });
   fake.start();
   AgentWorld w(egress_setup);
-  REQUIRE(w.s.call("PUT", "/v1/orgs/acme/network", w.owner, json{{"allow", {"allowed.test"}}}).status == 200);
+  auto port = std::to_string(fake.port());
+  // The fake is on a port of its own, which the pattern names (without, 80 and 443).
+  REQUIRE(w.s.call("PUT", "/v1/orgs/acme/network", w.owner, json{{"allow", {"allowed.test:" + port}}}).status == 200);
   auto box = w.ready_sandbox("t1", json{{"network", "proxy"}});
   REQUIRE_MESSAGE(box["state"] == "ready", box.dump());
   CHECK(box["network"] == "proxy");
-  auto port = std::to_string(fake.port());
 
   // The proxy's variables, and nothing else of the host's.
   auto [env, vars] = w.run_process("t1", {"env"});
@@ -114,7 +115,8 @@ TEST_CASE("a sandbox with network proxy reaches allowed hosts only, and never th
   CHECK(reached.second == "hello, allowed.test:" + port);
 
   auto [refused, why] = w.run_process("t1", {"curl", "-sS", "--max-time", "20", "http://denied.test:" + port + "/hello"});
-  CHECK(why.find("refused a connection to denied.test: it is not on the organization's allowlist") != std::string::npos);
+  CHECK(why.find("refused a connection to denied.test:" + port + ": it is not on the organization's allowlist") !=
+        std::string::npos);
   auto [tunnel, tunnel_said] = w.run_process("t1", {"curl", "-sS", "--max-time", "20", "https://denied.test/"});
   CHECK(tunnel["exit_code"] != 0);
   CHECK(tunnel_said.find("403") != std::string::npos);
@@ -125,7 +127,8 @@ TEST_CASE("a sandbox with network proxy reaches allowed hosts only, and never th
   auto [direct, direct_said] = w.run_process("t1", {"curl", "-sS", "--max-time", "20", server});
   CHECK(direct["exit_code"] != 0);
   CHECK(direct_said.find("ok") == std::string::npos);
-  REQUIRE(w.s.call("POST", "/v1/orgs/acme/network/allow", w.owner, json{{"hosts", {"127.0.0.1"}}}).status == 200);
+  REQUIRE(w.s.call("POST", "/v1/orgs/acme/network/allow", w.owner,
+                   json{{"hosts", {"127.0.0.1:" + std::to_string(w.s.port)}}}).status == 200);
   auto [via, via_said] = w.run_process("t1", {"curl", "-sS", "--max-time", "20", "--noproxy", "", "--proxy", "http://127.0.0.1:3128", server});
   CHECK(via_said.find("refused a connection to 127.0.0.1: 127.0.0.1 resolves to 127.0.0.1, loopback") != std::string::npos);
 
@@ -150,6 +153,19 @@ TEST_CASE("a sandbox with network proxy reaches allowed hosts only, and never th
     auto [d, d_said] = w.run_process("t2", {"curl", "-sS", "--max-time", "20", server});
     CHECK(d["exit_code"] != 0);
   }
+}
+
+TEST_CASE("a sandbox asking for name after name is refused every time, counted, and told a bounded number of times") {
+  AgentWorld w(egress_setup);
+  REQUIRE(w.ready_sandbox("t1", json{{"network", "proxy"}})["state"] == "ready");
+  auto [loop, said] = w.run_process("t1", {"sh", "-c", "for i in $(seq 40); do curl -s -o /dev/null --max-time 5 "
+                                                       "http://host$i.denied.test/; done; echo looped"});
+  CHECK(said.find("looped") != std::string::npos);
+  auto network = w.s.call("GET", "/v1/orgs/acme/network", w.owner).body;
+  CHECK(network["counts"]["refused"] == 40);
+  auto audit = w.s.poll("/v1/orgs/acme/audit?kind=sandbox.egress&limit=200", w.owner,
+                        [](const json& b) { return b["items"].size() >= 20; });
+  CHECK(audit["items"].size() == 20);  // twenty hosts a minute per sandbox are told; all are counted
 }
 
 TEST_CASE("a connection refused during a turn is told in the session's transcript") {

@@ -90,17 +90,20 @@ std::string round_trip(const std::filesystem::path& socket, const std::string& r
 
 // A proxy listening for one sandbox of org "acme", resolving names from a table of its
 // own: allowed.test and model.test on 127.0.0.2, metadata.test on the cloud metadata
-// address, localhost on 127.0.0.1. Only 127.0.0.2 is allowed although private.
+// address, localhost on 127.0.0.1. Only 127.0.0.2 is allowed although private. The
+// allowlist names the fake upstream's `port` (patterns without one allow 80 and 443).
 struct World {
   test::TempDir dir;
   std::filesystem::path socket = dir.path() / "egress.sock";
-  std::vector<std::string> allow{"allowed.test", "*.wild.test", "localhost", "metadata.test", "169.254.169.254"};
+  std::vector<std::string> allow;
   std::mutex mu;
   std::vector<std::pair<std::string, std::string>> refused;
   Result<egress::Upstream> upstream = Error{ErrorCode::conflict, "no key"};
   std::unique_ptr<egress::Proxy> proxy;
 
-  explicit World(egress::Proxy::Config config = {}) {
+  explicit World(int port = 0, egress::Proxy::Config config = {}) {
+    auto p = std::to_string(port);
+    allow = {"allowed.test:" + p, "*.wild.test:" + p, "localhost:" + p, "metadata.test", "169.254.169.254"};
     config.allowed_addresses.push_back(egress::Cidr::parse("127.0.0.2").value());
     config.resolve = [](const std::string& host, int port) -> Result<std::vector<sockaddr_storage>> {
       if (host == "allowed.test" || host == "model.test" || host == "a.wild.test") return std::vector{ipv4("127.0.0.2", port)};
@@ -145,16 +148,25 @@ bool eventually(F done) {
 TEST_CASE("egress allowlist patterns are names or *.domain, matched without case") {
   CHECK(egress::normalize_pattern(" Registry.NPMjs.org. ").value() == "registry.npmjs.org");
   CHECK(egress::normalize_pattern("*.GitHubUserContent.com").value() == "*.githubusercontent.com");
-  for (const char* bad : {"", "*", "*.com", "a*.b.com", "https://github.com", "github.com/x", "a..b", "-a.com", "a b.com"})
+  for (const char* bad : {"", "*", "*.com", "a*.b.com", "https://github.com", "github.com/x", "a..b", "-a.com", "a b.com",
+                          "*.10.0.0.1"})
     CHECK_MESSAGE(!egress::normalize_pattern(bad).ok(), bad);
+  CHECK_FALSE(egress::normalize_pattern(std::string("evil.com\0.github.com", 21)).ok());
   CHECK(egress::normalize_pattern("http://x").error().message.find("is not a host pattern") != std::string::npos);
-  CHECK(egress::matches("*.github.com", "api.github.com"));
-  CHECK(egress::matches("*.github.com", "a.b.GITHUB.com"));
-  CHECK_FALSE(egress::matches("*.github.com", "github.com"));
-  CHECK_FALSE(egress::matches("*.github.com", "evilgithub.com"));
-  CHECK(egress::matches("github.com", "GitHub.com"));
-  CHECK_FALSE(egress::matches("github.com", "api.github.com"));
-  CHECK(egress::allowed({"pypi.org"}, "pypi.org."));
+  CHECK(egress::matches("*.github.com", "api.github.com", 443));
+  CHECK(egress::matches("*.github.com", "a.b.GITHUB.com", 80));
+  CHECK_FALSE(egress::matches("*.github.com", "github.com", 443));
+  CHECK_FALSE(egress::matches("*.github.com", "evilgithub.com", 443));
+  CHECK(egress::matches("github.com", "GitHub.com", 443));
+  CHECK_FALSE(egress::matches("github.com", "api.github.com", 443));
+  CHECK(egress::allowed({"pypi.org"}, "pypi.org.", 443));
+  // Ports: 80 and 443 unless the pattern names one.
+  CHECK_FALSE(egress::matches("github.com", "github.com", 22));
+  CHECK(egress::normalize_pattern("Registry.Local:4873").value() == "registry.local:4873");
+  CHECK(egress::matches("registry.local:4873", "registry.local", 4873));
+  CHECK_FALSE(egress::matches("registry.local:4873", "registry.local", 443));
+  CHECK_FALSE(egress::normalize_pattern("a.com:99999").ok());
+  CHECK_FALSE(egress::normalize_pattern("a.com:x").ok());
 }
 
 TEST_CASE("egress refuses loopback, cloud metadata, private and reserved addresses unless an admin allowed them") {
@@ -174,8 +186,9 @@ TEST_CASE("egress refuses loopback, cloud metadata, private and reserved address
   auto allowed = std::vector{egress::Cidr::parse("10.0.0.0/8").value()};
   CHECK(reason(ipv4("10.1.2.3"), allowed).empty());
   CHECK(reason(ipv4("169.254.169.254"), allowed) == "link-local (cloud metadata)");
-  auto own = std::vector{egress::Cidr::parse("203.0.113.7").value()};
-  auto mine = ipv4("203.0.113.7");
+  auto own = std::vector{egress::Cidr::parse("8.8.4.4").value()};  // as if this server were there
+  auto mine = ipv4("8.8.4.4");
+  CHECK(reason(ipv4("203.0.113.7")) == "reserved");
   CHECK(egress::refused_reason(reinterpret_cast<const sockaddr*>(&mine), {}, own) == "this server's own address");
   CHECK_FALSE(egress::Cidr::parse("10.0.0.0/33").ok());
   CHECK_FALSE(egress::Cidr::parse("example.com").ok());
@@ -192,8 +205,11 @@ TEST_CASE("egress request heads: well formed ones parse, malformed ones are refu
     CHECK_MESSAGE(!egress::parse_request_head(bad).ok(), bad);
   CHECK(egress::split_authority("[::1]:8443", 443).value() == std::pair<std::string, int>{"::1", 8443});
   CHECK(egress::split_authority("Example.com", 443).value() == std::pair<std::string, int>{"example.com", 443});
-  for (const char* bad : {"", ":80", "a.com:", "a.com:99999", "a.com:x", "user@a.com:80", "[::1"})
+  for (const char* bad : {"", ":80", "a.com:", "a.com:99999", "a.com:x", "user@a.com:80", "[::1", "a b:80", "a/b:80",
+                          "exa\x01mple.com:443", "caf\xc3\xa9.com:443"})
     CHECK_MESSAGE(!egress::split_authority(bad, 443).ok(), bad);
+  CHECK_FALSE(egress::split_authority(std::string("1.2.3.4\0.github.com:443", 24), 443).ok());
+  CHECK_FALSE(egress::parse_request_head(std::string("CONNECT a\0.b.com:443 HTTP/1.1", 30)).ok());
 }
 
 TEST_CASE("under proxy an agent gets placeholders for its keys and the proxy's endpoints for its base URLs") {
@@ -220,7 +236,7 @@ TEST_CASE("egress tunnels CONNECT and forwards plain HTTP to allowed hosts, and 
     res.set_content("hello from " + req.get_header_value("Host"), "text/plain");
   });
   upstream.start();
-  World w;
+  World w(upstream.port());
   auto port = std::to_string(upstream.port());
 
   SUBCASE("CONNECT to an allowed name") {
@@ -259,7 +275,7 @@ TEST_CASE("egress tunnels CONNECT and forwards plain HTTP to allowed hosts, and 
     CHECK(round_trip(w.socket, "CONNECT other.test:" + port + " HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 403"));
     {
       std::lock_guard lock(w.mu);
-      w.allow.push_back("other.test");
+      w.allow.push_back("other.test:" + port);
     }
     // Listed now, it is refused for its address: the table resolves nothing for it.
     CHECK(round_trip(w.socket, "CONNECT other.test:" + port + " HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 502"));
@@ -282,7 +298,7 @@ TEST_CASE("egress tunnels CONNECT and forwards plain HTTP to allowed hosts, and 
 TEST_CASE("egress answers malformed requests with 400 and a client that sends nothing is let go") {
   egress::Proxy::Config config;
   config.head_timeout = std::chrono::milliseconds(300);
-  World w(config);
+  World w(0, config);
   for (const std::string& bad : {std::string("garbage\r\n\r\n"), std::string("GET / HTTP/9\r\n\r\n"),
                                  std::string("CONNECT a.test:x HTTP/1.1\r\n\r\n"), std::string("CONNECT :0 HTTP/1.1\r\n\r\n"),
                                  std::string("GET ftp://x/ HTTP/1.1\r\n\r\n"),
@@ -303,7 +319,7 @@ TEST_CASE("egress serves 200 connections at once and leaves no thread behind") {
   upstream.server().new_task_queue = [] { return new httplib::ThreadPool(64); };
   upstream.server().Get("/hello", [](const httplib::Request&, httplib::Response& res) { res.set_content("hi", "text/plain"); });
   upstream.start();
-  World w;
+  World w(upstream.port());
   auto port = std::to_string(upstream.port());
   constexpr int kClients = 200;
   std::vector<int> fds;
@@ -365,7 +381,7 @@ TEST_CASE("a model API endpoint puts the org's key in over TLS and streams the a
 
   egress::Proxy::Config config;
   config.ca_file = cert.cert;
-  World w(config);
+  World w(0, config);
   w.upstream = egress::Upstream{"https://model.test:" + std::to_string(model.port()) + "/base", "x-api-key", "sk-real-key"};
 
   int fd = connect_unix(w.socket);
@@ -407,6 +423,23 @@ TEST_CASE("a model API endpoint says what is missing and never reaches a refused
   CHECK(out.find("no key") != std::string::npos);
   out = round_trip(w.socket, "GET /v/nobody/x HTTP/1.1\r\n\r\n");
   CHECK(out.starts_with("HTTP/1.1 404"));
+  // Paths that would leave the vendor's base on a gateway that resolves them, and methods
+  // that reflect a request: refused before any upstream is asked.
+  w.upstream = egress::Upstream{"https://gateway.example/anthropic", "x-api-key", "sk-real-key"};
+  for (const std::string& path : {std::string("/v/anthropic//evil.example/x"), std::string("/v/anthropic/../x"),
+                                  std::string("/v/anthropic/v1/./x"), std::string("/v/anthropic/%2E%2E/x"),
+                                  std::string("/v/anthropic/a%2fb"), std::string("/v/anthropic/a\\b")}) {
+    out = round_trip(w.socket, "GET " + path + " HTTP/1.1\r\n\r\n");
+    CHECK_MESSAGE(out.starts_with("HTTP/1.1 400"), path << " -> " << out.substr(0, 60));
+  }
+  out = round_trip(w.socket, "TRACE /v/anthropic/v1/messages HTTP/1.1\r\n\r\n");
+  CHECK(out.starts_with("HTTP/1.1 405"));
+  // A base URL that is no URL: said without repeating it (it may hold credentials).
+  w.upstream = egress::Upstream{"https://user:secret-pass@gw.example", "x-api-key", "sk-real-key"};
+  out = round_trip(w.socket, "GET /v/anthropic/v1/models HTTP/1.1\r\n\r\n");
+  CHECK(out.starts_with("HTTP/1.1 409"));
+  CHECK(out.find("secret-pass") == std::string::npos);
+  CHECK(w.proxy->counts_of("acme").refused == 0);
   // An org's base URL at the cloud metadata address: refused, with the key never sent.
   w.upstream = egress::Upstream{"http://169.254.169.254/latest", "x-api-key", "sk-real-key"};
   out = round_trip(w.socket, "GET http://127.0.0.1:3128/v/anthropic/meta-data HTTP/1.1\r\n\r\n");
@@ -419,7 +452,7 @@ TEST_CASE("the relay carries a loopback port to the proxy's socket, both ways") 
   test::LoopbackServer upstream(nullptr, "127.0.0.2");
   upstream.server().Get("/hello", [](const httplib::Request&, httplib::Response& res) { res.set_content("relayed", "text/plain"); });
   upstream.start();
-  World w;
+  World w(upstream.port());
   auto listening = egress::listen_loopback(0);
   REQUIRE(listening.ok());
   auto [fd, port] = *listening;

@@ -390,7 +390,7 @@ export function SettingsPage({ org }: { org: string }) {
           </State>
           {network && (
             <p class="muted small">
-              Always allowed: {network.defaults?.map((d: string, i: number) => <>{i ? ', ' : ''}<code>{d}</code></>)}.
+              Model APIs, reached through the proxy with the org's keys put in: {network.defaults?.map((d: string, i: number) => <>{i ? ', ' : ''}<code>{d}</code></>)}. A host without a port is allowed on ports 80 and 443; add <code>:PORT</code> for another.
               {' '}Since the server started: {network.counts?.allowed ?? 0} connections allowed, {network.counts?.refused ?? 0} refused (each refusal is in the audit log and the task's transcript).
             </p>
           )}
