@@ -23,14 +23,17 @@
 #include <csignal>
 #include <cstring>
 #include <list>
+#include <system_error>
 #include <mutex>
 #include <set>
 #include <thread>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "storage/base_url.h"
+#include "storage/text.h"
 
 namespace hearth::sandbox::egress {
 namespace {
@@ -108,10 +111,11 @@ Result<std::string> normalize_pattern(std::string_view pattern) {
     return Error{ErrorCode::invalid, fmt::format("\"{}\" is not a host pattern: {}; give a name (registry.npmjs.org) "
                                                  "or *. and a domain (*.githubusercontent.com), with :PORT for a port "
                                                  "other than 80 and 443",
-                                                 std::string(pattern.substr(0, 100)), why)};
+                                                 printable(pattern, 100), why)};
   };
   auto [host_part, port] = pattern_port(p);
-  if (port < 0 || port > 65535) return bad("the port must be a number up to 65535");
+  if (port < 0 || port > 65535 || (port == 0 && p.find(':') != std::string::npos && !ip_literal(p)))
+    return bad("the port must be a number from 1 to 65535");
   std::string name(host_part);
   while (!name.empty() && name.back() == '.') name.pop_back();
   bool wildcard = name.starts_with("*.");
@@ -155,14 +159,14 @@ Result<Cidr> Cidr::parse(std::string_view text) {
     c.family = AF_INET6;
     c.bits = 128;
   } else {
-    return Error{ErrorCode::invalid, fmt::format("\"{}\" is not an IP address or range (10.0.0.0/8, ::1)", t)};
+    return Error{ErrorCode::invalid, fmt::format("\"{}\" is not an IP address or range (10.0.0.0/8, ::1)", printable(t, 100))};
   }
   if (slash != std::string::npos) {
     auto len = t.substr(slash + 1);
     int bits = -1;
     if (!len.empty() && len.size() <= 3 && std::all_of(len.begin(), len.end(), ::isdigit)) bits = std::stoi(len);
     if (bits < 0 || bits > c.bits)
-      return Error{ErrorCode::invalid, fmt::format("\"{}\": the prefix length must be 0 to {}", t, c.bits)};
+      return Error{ErrorCode::invalid, fmt::format("\"{}\": the prefix length must be 0 to {}", printable(t, 100), c.bits)};
     c.bits = bits;
   }
   return c;
@@ -252,7 +256,11 @@ std::string refused_reason(const sockaddr* address, const std::vector<Cidr>& all
 std::vector<Cidr> own_addresses() {
   std::vector<Cidr> out;
   ifaddrs* list = nullptr;
-  if (::getifaddrs(&list) != 0) return out;
+  if (::getifaddrs(&list) != 0) {
+    spdlog::error("egress.interfaces_unreadable error=\"{}\": this server's own addresses are not known to the "
+                  "address rules now", std::strerror(errno));
+    return out;
+  }
   for (auto* i = list; i; i = i->ifa_next) {
     if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6)) continue;
     auto [fam, bytes] = address_bytes(i->ifa_addr);
@@ -299,6 +307,14 @@ std::vector<std::string> default_hosts() {
     out.push_back(url.origin.substr(url.origin.find("://") + 3));
   }
   return out;
+}
+
+std::string refusal_text(const std::string& host, const std::string& why) {
+  if (why == kNotOnAllowlist)
+    return fmt::format("Hearth's egress proxy refused a connection to {}: {}. An admin of the organization can allow "
+                       "it (hearth network allow ORG {}).", host, why, host);
+  return fmt::format("Hearth's egress proxy refused a connection to {}: {}. The organization's allowlist cannot allow "
+                     "such an address; a server admin can (--egress-allow-address).", host, why);
 }
 
 std::string endpoint_inside(const Vendor& vendor) {
@@ -380,7 +396,7 @@ Result<RequestHead> parse_request_head(std::string_view head) {
 
 Result<std::pair<std::string, int>> split_authority(std::string_view authority, int default_port) {
   auto bad = [&] {
-    return Error{ErrorCode::invalid, fmt::format("\"{}\" is not host:port", std::string(authority.substr(0, 200)))};
+    return Error{ErrorCode::invalid, fmt::format("\"{}\" is not host:port", printable(authority, 200))};
   };
   std::string host;
   std::string_view rest;
@@ -675,7 +691,8 @@ struct Proxy::Impl {
       }
       if (::poll(fds.data(), fds.size(), 1000) < 0 && errno != EINTR) {
         spdlog::error("egress.poll_failed error=\"{}\"", std::strerror(errno));
-        continue;  // the next round builds its descriptors afresh
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // not a spin: the next round starts afresh
+        continue;
       }
       if (fds[0].revents) {
         std::uint64_t n;
@@ -688,17 +705,27 @@ struct Proxy::Impl {
         std::lock_guard lock(mu);
         auto l = ls[i - 1];
         if (stopping || open >= config.max_connections || l->open >= config.max_per_sandbox) {
-          spdlog::warn("egress.connection_refused sandbox={} open={} sandbox_open={}: at the limit", l->key,
-                       open.load(), l->open.load());
+          spdlog::info("egress.connection_refused sandbox={} open={} sandbox_open={} reason=limit", l->key, open.load(),
+                       l->open.load());
+          auto busy = text_reply(503, "Service Unavailable",
+                                 fmt::format("Hearth's egress proxy has {} connections of this sandbox open, its limit; "
+                                             "retry when some have ended", l->open.load()));
+          [[maybe_unused]] auto w = ::send(c, busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
           ::close(c);
           continue;
         }
         auto w = std::make_unique<Worker>();
         auto* raw = w.get();
         raw->conn.add(c);
+        ++open;
+        ++l->open;
         try {
           raw->thread = std::thread([this, raw, c, l] {
-            serve(raw->conn, c, *l);
+            try {
+              serve(raw->conn, c, *l);
+            } catch (const std::exception& e) {  // one connection's failure, never the server's
+              spdlog::error("egress.connection_failed sandbox={} error=\"{}\"", l->key, e.what());
+            }
             raw->conn.remove(c);
             ::close(c);
             --open;
@@ -708,11 +735,11 @@ struct Proxy::Impl {
           });
         } catch (const std::system_error& e) {  // no thread to be had: this connection is refused
           spdlog::error("egress.thread_failed sandbox={} error=\"{}\"", l->key, e.what());
+          --open;
+          --l->open;
           ::close(c);
           continue;
         }
-        ++open;
-        ++l->open;
         workers.push_back(std::move(w));
       }
     }
@@ -766,19 +793,14 @@ struct Proxy::Impl {
     return reply(status, reason, "text/plain; charset=utf-8", message + "\n");
   }
   static std::string json_reply(int status, std::string_view reason, std::string_view code, const std::string& message) {
-    std::string escaped;
-    for (char ch : message) {
-      if (ch == '"' || ch == '\\') escaped += '\\';
-      if (static_cast<unsigned char>(ch) < 0x20) continue;
-      escaped += ch;
-    }
     return reply(status, reason, "application/json",
-                 fmt::format(R"({{"error":{{"code":"{}","message":"{}"}}}})", code, escaped));
+                 json_text(nlohmann::json{{"error", {{"code", code}, {"message", message}}}}));
   }
 
-  // Resolves `host` and connects to one of its addresses the rules allow; `why` says why
-  // none was (empty on other failures).
-  Result<int> connect_to(Conn& conn, const std::string& host, int port, std::string& why) {
+  // Resolves `host` and connects to one of its addresses the rules allow. Fails forbidden
+  // (saying why) when the rules allow none, unavailable when none answers.
+  Result<int> connect_to(Conn& conn, const std::string& host, int port) {
+    std::string why;
     std::vector<sockaddr_storage> addresses;
     sockaddr_storage literal{};
     auto* in4 = reinterpret_cast<sockaddr_in*>(&literal);
@@ -813,7 +835,7 @@ struct Proxy::Impl {
     for (const auto& s : addresses) {
       auto* a = reinterpret_cast<const sockaddr*>(&s);
       if (auto r = refused_reason(a, config.allowed_addresses, own_addresses()); !r.empty()) {
-        why = fmt::format("{} resolves to {}, {}", host, to_string(a), r);
+        if (why.empty()) why = fmt::format("{} resolves to {}, {}", host, to_string(a), r);
         continue;
       }
       int fd = ::socket(a->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -835,14 +857,13 @@ struct Proxy::Impl {
       if (rc == 0) {
         int one = 1;
         ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        why.clear();
         return fd;
       }
       last = std::strerror(errno);
       conn.remove(fd);
       ::close(fd);
     }
-    if (!why.empty()) return Error{ErrorCode::forbidden, why};
+    if (!why.empty() && last == "no address") return Error{ErrorCode::forbidden, why};
     return Error{ErrorCode::unavailable, fmt::format("cannot connect to {}:{}: {}", host, port, last)};
   }
 
@@ -952,15 +973,17 @@ struct Proxy::Impl {
     return out;
   }
 
-  // Refuses a connection to `host`: counted, told to the hooks, answered 403.
-  void refuse(Stream& client, const Listener& l, const std::string& host, const std::string& why) {
+  // A refusal of a connection to `host`: counted, logged, told to the hooks.
+  void refused(const Listener& l, const std::string& host, const std::string& why) {
     count(l.group, false);
     spdlog::info("egress.refused sandbox={} host={} why=\"{}\"", l.key, host, why);
     if (l.hooks.refused) l.hooks.refused(host, why);
-    client.write_all(text_reply(403, "Forbidden",
-                                fmt::format("Hearth's egress proxy refused a connection to {}: {}. An admin of the "
-                                            "organization can allow it (hearth network allow ORG {}).",
-                                            host, why, host)));
+  }
+
+  // Refuses a connection to `host` and answers 403 with what a person can do about it.
+  void refuse(Stream& client, const Listener& l, const std::string& host, const std::string& why) {
+    refused(l, host, why);
+    client.write_all(text_reply(403, "Forbidden", refusal_text(host, why)));
   }
 
   // Opens the way to host:port for a sandbox's request, or answers why not.
@@ -971,15 +994,14 @@ struct Proxy::Impl {
                                                               "allowlist: " + list.error().message));
       return false;
     }
+    auto shown = port == 80 || port == 443 ? host : fmt::format("{}:{}", host, port);
     if (!allowed(*list, host, port)) {
-      refuse(client, l, port == 80 || port == 443 ? host : fmt::format("{}:{}", host, port),
-             "it is not on the organization's allowlist");
+      refuse(client, l, shown, kNotOnAllowlist);
       return false;
     }
-    std::string why;
-    auto fd = connect_to(conn, host, port, why);
+    auto fd = connect_to(conn, host, port);
     if (!fd) {
-      if (fd.error().code == ErrorCode::forbidden) refuse(client, l, host, fd.error().message);
+      if (fd.error().code == ErrorCode::forbidden) refuse(client, l, shown, fd.error().message);
       else client.write_all(text_reply(502, "Bad Gateway", fd.error().message));
       return false;
     }
@@ -1016,6 +1038,10 @@ struct Proxy::Impl {
       auto r = client.read(chunk, sizeof chunk);
       if (r == 0 || r == -2) return;
       if (r > 0) buf.append(chunk, static_cast<std::size_t>(r));
+    }
+    if (end > kMaxHead) {  // all of it arrived at once
+      client.write_all(text_reply(431, "Request Header Fields Too Large", "the request's head is over 64 KiB"));
+      return;
     }
     auto head = parse_request_head(std::string_view(buf).substr(0, end));
     if (!head) {
@@ -1072,7 +1098,7 @@ struct Proxy::Impl {
                const std::string& host, int port, const std::string& path, const std::string& rest) {
     if (!open_to(conn, client, upstream, l, host, port)) return;
     std::string out = head.method + " " + path + " HTTP/1.1\r\n";
-    out += fmt::format("Host: {}\r\n", port == 80 ? host : fmt::format("{}:{}", host, port));  // the URL's, as sent
+    out += fmt::format("Host: {}\r\n", port == 80 ? host : fmt::format("{}:{}", host, port));  // the URL's host (lowercased)
     for (const auto& [k, v] : head.headers)
       if (!iequals(k, "host") && !iequals(k, "connection") && !iequals(k, "keep-alive") &&
           !iequals(k, "proxy-connection") && !iequals(k, "proxy-authorization"))
@@ -1105,9 +1131,11 @@ struct Proxy::Impl {
       return;
     }
     if (!vendor || !l.hooks.upstream) {
-      client.write_all(json_reply(404, "Not Found", "not_found", "Hearth's egress proxy has no endpoint " +
-                                                                     path.substr(0, 200) + "; model APIs are under "
-                                                                     "/v/anthropic, /v/openai, /v/gemini, /v/openrouter"));
+      std::string known;
+      for (const auto& v : vendors()) known += (known.empty() ? "/v/" : ", /v/") + v.name;
+      client.write_all(json_reply(404, "Not Found", "not_found",
+                                  fmt::format("Hearth's egress proxy has no endpoint {}; model APIs are under {}",
+                                              printable(path, 200), known)));
       return;
     }
     auto up = l.hooks.upstream(*vendor);
@@ -1127,17 +1155,12 @@ struct Proxy::Impl {
                                               "[/path])", vendor->base_setting)));
       return;
     }
-    std::string why;
-    auto fd = connect_to(conn, to->first, to->second, why);
+    auto fd = connect_to(conn, to->first, to->second);
     if (!fd) {
-      if (fd.error().code == ErrorCode::forbidden) {
-        count(l.group, false);
-        if (l.hooks.refused) l.hooks.refused(to->first, fd.error().message);
-      }
-      client.write_all(json_reply(fd.error().code == ErrorCode::forbidden ? 403 : 502,
-                                  fd.error().code == ErrorCode::forbidden ? "Forbidden" : "Bad Gateway",
-                                  fd.error().code == ErrorCode::forbidden ? "forbidden" : "unavailable",
-                                  fd.error().message));
+      bool forbidden = fd.error().code == ErrorCode::forbidden;
+      if (forbidden) refused(l, to->first, fd.error().message);
+      client.write_all(forbidden ? json_reply(403, "Forbidden", "forbidden", refusal_text(to->first, fd.error().message))
+                                 : json_reply(502, "Bad Gateway", "unavailable", fd.error().message));
       return;
     }
     count(l.group, true);
@@ -1279,19 +1302,23 @@ void relay(int listen_fd, const std::string& socket) {
     }
     int one = 1;
     ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    try {
     std::thread([c, socket] {
       int u = connect_unix(socket);
       if (u >= 0) {
         copy_both_ways(c, u);
         ::close(u);
       } else {
-        static constexpr char kDown[] =
-            "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\nContent-Length: 47\r\nConnection: close\r\n\r\n"
-            "Hearth's egress proxy is not reachable (yet).\n";
-        [[maybe_unused]] auto w = ::send(c, kDown, sizeof kDown - 1, MSG_NOSIGNAL);
+        constexpr std::string_view kBody = "Hearth's egress proxy is not reachable (yet).\n";
+        auto down = fmt::format("HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n"
+                                "Connection: close\r\n\r\n{}", kBody.size(), kBody);
+        [[maybe_unused]] auto w = ::send(c, down.data(), down.size(), MSG_NOSIGNAL);
       }
       ::close(c);
     }).detach();
+    } catch (const std::system_error&) {  // no thread to be had: this connection is dropped
+      ::close(c);
+    }
   }
 }
 

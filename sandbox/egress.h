@@ -48,11 +48,18 @@ inline constexpr const char* kPlaceholderKey = "hearth-egress-placeholder";
 // --- Allowlists -------------------------------------------------------------------
 
 // A host pattern as stored: lowercased, "name.example" or "*.example" (any name under
-// example, not example itself), optionally with ":PORT". Without a port it allows ports
-// 80 and 443 only. Fails with a message naming what is wrong.
+// example, not example itself), optionally with ":PORT" (1 to 65535). Without a port it
+// allows ports 80 and 443 only. Fails invalid with a message naming what is wrong.
 Result<std::string> normalize_pattern(std::string_view pattern);
+// Whether a normalized pattern allows `host` (lowercase or not, no trailing dot) on `port`.
 bool matches(std::string_view pattern, std::string_view host, int port);
+// Whether any of `patterns` does (a trailing dot on `host` is ignored).
 bool allowed(const std::vector<std::string>& patterns, std::string_view host, int port);
+// Why a host not on the allowlist is refused, as the proxy says it.
+inline constexpr const char* kNotOnAllowlist = "it is not on the organization's allowlist";
+// What a person is told of a refused connection to `host` for `why`, with what can be
+// done: an org admin allows a host (kNotOnAllowlist); an address rule is a server admin's.
+std::string refusal_text(const std::string& host, const std::string& why);
 
 // --- Addresses --------------------------------------------------------------------
 
@@ -109,9 +116,12 @@ struct RequestHead {
   std::vector<std::pair<std::string, std::string>> headers;  // names as sent
   std::string header(std::string_view name) const;             // first, case-insensitive; empty if none
 };
-// The head (up to, not including, the blank line). Fails on anything malformed.
+// The head (up to, not including, the blank line). Fails invalid on anything malformed
+// (a target that is not printable ASCII among it).
 Result<RequestHead> parse_request_head(std::string_view head);
-// "host:port" or "[v6]:port" of CONNECT; `default_port` when none is given.
+// "host:port" or "[v6]:port" (of CONNECT, a URL or a base URL), with `default_port` when
+// none is given; the host lowercased without a trailing dot. Fails invalid unless the
+// host is a name (letters, digits, '-', '_' between dots) or an IP literal.
 Result<std::pair<std::string, int>> split_authority(std::string_view authority, int default_port);
 
 // --- The proxy --------------------------------------------------------------------
@@ -155,7 +165,8 @@ class Proxy {
   Proxy& operator=(const Proxy&) = delete;
 
   // Listens at `socket` for the sandbox `key` of `group` (its org), connectable by `gid`
-  // and root only; replaces the sandbox's earlier listener.
+  // and root only; replaces the sandbox's earlier listener. Fails unavailable when the
+  // socket cannot be made or the proxy is stopping.
   Status listen(const std::string& key, const std::string& group, const std::filesystem::path& socket, gid_t gid,
                 Hooks hooks);
   bool listening(const std::string& key) const;

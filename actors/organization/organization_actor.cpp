@@ -18,6 +18,7 @@
 #include "actors/task/titles.h"
 #include "actors/user/user_actor.h"
 #include "sandbox/agents.h"
+#include "sandbox/egress.h"
 #include "storage/database.h"
 #include "storage/sql.h"
 
@@ -188,7 +189,20 @@ Json network_json(SQLite::Database& db) {
 Result<Json> network(ReadContext& ctx, const Json&) { return network_json(ctx.db); }
 
 // Replaces the allowlist (allow), or adds and removes patterns; one change, broadcast.
-Result<Json> set_network(StepContext& ctx, const Json& b) {
+// Every pattern is normalized here (the edge checked them too): the list holds nothing
+// else, whoever sent the message.
+Result<Json> set_network(StepContext& ctx, const Json& in) {
+  Json b = in;
+  for (const char* field : {"allow", "add", "remove"}) {
+    if (!b.contains(field)) continue;
+    Json normalized = Json::array();
+    for (const auto& p : b[field]) {
+      auto n = hearth::sandbox::egress::normalize_pattern(p.is_string() ? p.get<std::string>() : std::string());
+      if (!n) return n.error();
+      normalized.push_back(*n);
+    }
+    b[field] = normalized;
+  }
   auto by = b.value("by", std::string());
   auto now = storage::now_ms();
   auto add = [&](const Json& patterns) {

@@ -21,7 +21,8 @@ inline constexpr const char* kRemoveMember = "organization.command.remove_member
 inline constexpr const char* kSetSecret = "organization.command.set_secret";        // {name, nonce, ciphertext} (sealed)
 inline constexpr const char* kDeleteSecret = "organization.command.delete_secret";  // {name}
 // {allow?: [pattern] (the whole list), add?: [pattern], remove?: [pattern], by}: the egress
-// allowlist (patterns normalized by the edge, sandbox/egress.h normalize_pattern).
+// allowlist; patterns are normalized (sandbox/egress.h normalize_pattern), invalid when
+// one is not a pattern.
 inline constexpr const char* kSetNetwork = "organization.command.set_network";
 // {conventional_titles?, auto_archive_prs?}
 inline constexpr const char* kSetSettings = "organization.command.set_settings";

@@ -15,6 +15,7 @@
 #include "actors/github_data/github_data_actor.h"
 #include "actors/organization/organization_actor.h"
 #include "sandbox/workdir_fs.h"
+#include "storage/database.h"
 
 namespace hearth::actors::sandbox {
 
@@ -224,7 +225,10 @@ Result<fs::path> Runtime::egress_socket(const Address& sandbox, hearth::sandbox:
   hooks.allowlist = [this, org_id]() -> Result<std::vector<std::string>> {
     auto network = host_.call(organization::address(org_id), organization::kNetwork);
     if (!network) return network.error();
-    return (*network)["allow"].get<std::vector<std::string>>();
+    std::vector<std::string> allow;
+    for (const auto& p : network->value("allow", Json::array()))
+      if (p.is_string()) allow.push_back(p.get<std::string>());
+    return allow;
   };
   hooks.upstream = [this, org_id](const eg::Vendor& vendor) -> Result<eg::Upstream> {
     auto names = vendor.keys;
@@ -248,7 +252,7 @@ Result<fs::path> Runtime::egress_socket(const Address& sandbox, hearth::sandbox:
 }
 
 void Runtime::refused(const Address& sandbox, const std::string& host, const std::string& why) {
-  auto at = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  std::int64_t at = storage::now_ms();
   std::vector<std::function<void(const Json&)>> seen;
   {
     std::lock_guard lock(mu_);
@@ -275,9 +279,12 @@ void Runtime::refused(const Address& sandbox, const std::string& host, const std
              {"target", sandbox.display()}, {"task_id", sandbox.key.at(1)}, {"outcome", "refused"},
              {"detail", {{"host", host}, {"reason", why}}}};
   auto audit = audit::address(org_id);
-  if (auto st = host_.get_or_create(audit); !st) return;
-  if (auto sent = host_.send(audit, audit::kAppend, entry); !sent)
-    spdlog::warn("egress.audit_failed sandbox={} error=\"{}\"", sandbox.display(), sent.error().message);
+  Status st = host_.get_or_create(audit);
+  if (st) {
+    auto sent = host_.send(audit, audit::kAppend, entry);
+    if (!sent) st = sent.error();
+  }
+  if (!st) spdlog::error("audit.append_failed kind=sandbox.egress.refused error={}", st.error().message);
 }
 
 Runtime::Watch Runtime::watch_refusals(const Address& sandbox, std::function<void(const Json&)> seen) {

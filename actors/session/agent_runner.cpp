@@ -532,9 +532,7 @@ Result<bool> AgentRunner::start_agent(const std::shared_ptr<Live>& l, const Turn
     live->record([&](TranscriptBuilder& b) {
       b.note("network_refused",
              {{"host", e["host"]}, {"reason", e["reason"]},
-              {"message", fmt::format("Blocked a connection to {} ({}); an admin of the organization can allow it: "
-                                      "hearth network allow ORG {}", e["host"].get<std::string>(),
-                                      e["reason"].get<std::string>(), e["host"].get<std::string>())}},
+              {"message", sb::egress::refusal_text(e["host"].get<std::string>(), e["reason"].get<std::string>())}},
              e["at"].get<std::int64_t>());
     });
   });

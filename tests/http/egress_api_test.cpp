@@ -130,7 +130,9 @@ TEST_CASE("a sandbox with network proxy reaches allowed hosts only, and never th
   REQUIRE(w.s.call("POST", "/v1/orgs/acme/network/allow", w.owner,
                    json{{"hosts", {"127.0.0.1:" + std::to_string(w.s.port)}}}).status == 200);
   auto [via, via_said] = w.run_process("t1", {"curl", "-sS", "--max-time", "20", "--noproxy", "", "--proxy", "http://127.0.0.1:3128", server});
-  CHECK(via_said.find("refused a connection to 127.0.0.1: 127.0.0.1 resolves to 127.0.0.1, loopback") != std::string::npos);
+  CHECK(via_said.find("refused a connection to 127.0.0.1:" + std::to_string(w.s.port) +
+                      ": 127.0.0.1 resolves to 127.0.0.1, loopback. The organization's allowlist cannot allow such an "
+                      "address; a server admin can (--egress-allow-address).") != std::string::npos);
 
   // Counted; each refusal in the audit log.
   auto network = w.s.call("GET", "/v1/orgs/acme/network", w.owner).body;
@@ -187,7 +189,8 @@ TEST_CASE("a connection refused during a turn is told in the session's transcrip
     if (e["kind"] == "network_refused") {
       told = true;
       CHECK(e["data"]["host"] == "denied.test");
-      CHECK(e["data"]["message"].get<std::string>().find("an admin of the organization can allow it") != std::string::npos);
+      CHECK(e["data"]["message"].get<std::string>().find("An admin of the organization can allow it (hearth network "
+                                                         "allow ORG denied.test).") != std::string::npos);
     }
   CHECK(told);
 }

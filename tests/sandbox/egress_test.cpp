@@ -167,6 +167,7 @@ TEST_CASE("egress allowlist patterns are names or *.domain, matched without case
   CHECK_FALSE(egress::matches("registry.local:4873", "registry.local", 443));
   CHECK_FALSE(egress::normalize_pattern("a.com:99999").ok());
   CHECK_FALSE(egress::normalize_pattern("a.com:x").ok());
+  CHECK_FALSE(egress::normalize_pattern("a.com:0").ok());
 }
 
 TEST_CASE("egress refuses loopback, cloud metadata, private and reserved addresses unless an admin allowed them") {
@@ -271,14 +272,16 @@ TEST_CASE("egress tunnels CONNECT and forwards plain HTTP to allowed hosts, and 
     CHECK(w.proxy->counts_of("acme").refused == 1);
     CHECK(w.proxy->counts_of("acme").allowed == 0);
   }
-  SUBCASE("allowed again once on the allowlist") {
+  SUBCASE("a host put on the allowlist is no longer refused for it at the next connection") {
     CHECK(round_trip(w.socket, "CONNECT other.test:" + port + " HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 403"));
     {
       std::lock_guard lock(w.mu);
       w.allow.push_back("other.test:" + port);
     }
-    // Listed now, it is refused for its address: the table resolves nothing for it.
-    CHECK(round_trip(w.socket, "CONNECT other.test:" + port + " HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 502"));
+    // Listed now, the proxy goes on to resolve it, which the table cannot: 502, not 403.
+    auto out = round_trip(w.socket, "CONNECT other.test:" + port + " HTTP/1.1\r\n\r\n");
+    CHECK(out.starts_with("HTTP/1.1 502"));
+    CHECK(out.find("cannot resolve other.test") != std::string::npos);
   }
   SUBCASE("names that resolve to loopback or cloud metadata, and such addresses given directly") {
     for (const std::string& target : {std::string("localhost:") + port, std::string("metadata.test:80"),
@@ -288,24 +291,33 @@ TEST_CASE("egress tunnels CONNECT and forwards plain HTTP to allowed hosts, and 
     }
     auto r = w.refusals();
     REQUIRE(r.size() == 4);
+    CHECK(r[0].first == "localhost:" + port);
     CHECK(r[0].second == "localhost resolves to 127.0.0.1, loopback");
+    // An address rule is a server admin's to lift, which the answer says.
+    auto out = round_trip(w.socket, "CONNECT metadata.test:80 HTTP/1.1\r\n\r\n");
+    CHECK(out.find("The organization's allowlist cannot allow such an address; a server admin can "
+                   "(--egress-allow-address).") != std::string::npos);
     CHECK(r[1].second == "metadata.test resolves to 169.254.169.254, link-local (cloud metadata)");
     CHECK(r[2].second == "169.254.169.254 resolves to 169.254.169.254, link-local (cloud metadata)");
     CHECK(r[3].second == "it is not on the organization's allowlist");  // 127.0.0.1 is not listed
   }
 }
 
-TEST_CASE("egress answers malformed requests with 400 and a client that sends nothing is let go") {
+TEST_CASE("egress answers malformed requests with the status that says what is wrong, and a client that sends nothing is let go") {
   egress::Proxy::Config config;
   config.head_timeout = std::chrono::milliseconds(300);
   World w(0, config);
-  for (const std::string& bad : {std::string("garbage\r\n\r\n"), std::string("GET / HTTP/9\r\n\r\n"),
-                                 std::string("CONNECT a.test:x HTTP/1.1\r\n\r\n"), std::string("CONNECT :0 HTTP/1.1\r\n\r\n"),
-                                 std::string("GET ftp://x/ HTTP/1.1\r\n\r\n"),
-                                 std::string("GET / HTTP/1.1\r\nX: ") + std::string(70'000, 'a') + "\r\n\r\n"}) {
-    auto out = round_trip(w.socket, bad);
-    CHECK_MESSAGE((out.starts_with("HTTP/1.1 400") || out.starts_with("HTTP/1.1 431") || out.starts_with("HTTP/1.1 404")),
-                  bad.substr(0, 40) << " -> " << out.substr(0, 80));
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"garbage\r\n\r\n", "HTTP/1.1 400"},
+      {"GET / HTTP/9\r\n\r\n", "HTTP/1.1 400"},
+      {"CONNECT a.test:x HTTP/1.1\r\n\r\n", "HTTP/1.1 400"},
+      {"CONNECT :0 HTTP/1.1\r\n\r\n", "HTTP/1.1 400"},
+      {"GET ftp://x/ HTTP/1.1\r\n\r\n", "HTTP/1.1 400"},
+      {"GET /nothing HTTP/1.1\r\n\r\n", "HTTP/1.1 404"},
+      {"GET / HTTP/1.1\r\nX: " + std::string(70'000, 'a') + "\r\n\r\n", "HTTP/1.1 431"}};
+  for (const auto& c : cases) {
+    auto out = round_trip(w.socket, c.first);
+    CHECK_MESSAGE(out.starts_with(c.second), c.first.substr(0, 40) << " -> " << out.substr(0, 80));
   }
   // Silent: the proxy closes the connection after its head timeout; no thread is left.
   int fd = connect_unix(w.socket);
@@ -346,19 +358,36 @@ TEST_CASE("egress serves 200 connections at once and leaves no thread behind") {
   CHECK(eventually([&] { return w.proxy->threads() == 0 && w.proxy->open_connections() == 0; }));
 }
 
+TEST_CASE("one sandbox cannot hold more connections than its share: the next is told so") {
+  egress::Proxy::Config config;
+  config.max_per_sandbox = 2;
+  World w(0, config);
+  int a = connect_unix(w.socket), b = connect_unix(w.socket);  // held, sending nothing
+  REQUIRE(eventually([&] { return w.proxy->open_connections() == 2; }));
+  int third = connect_unix(w.socket);  // answered as it is accepted, before it says anything
+  auto out = read_all(third);
+  ::close(third);
+  CHECK(out.starts_with("HTTP/1.1 503"));
+  CHECK(out.find("connections of this sandbox open, its limit") != std::string::npos);
+  ::close(a);
+  ::close(b);
+  CHECK(eventually([&] { return w.proxy->open_connections() == 0; }));
+}
+
 TEST_CASE("a model API endpoint puts the org's key in over TLS and streams the answer through unbuffered") {
   test::TempDir certs;
   test::TestCertificate cert(certs.path());
   std::mutex mu;
   std::condition_variable cv;
   bool first_seen = false, waited_for_client = false;
-  std::string seen_key, seen_auth, seen_path, seen_body;
+  std::string seen_key, seen_auth, seen_path, seen_body, seen_forwarded;
   test::LoopbackServer model(&cert, "127.0.0.2");
   model.server().Post("/base/v1/messages", [&](const httplib::Request& req, httplib::Response& res) {
     {
       std::lock_guard lock(mu);
       seen_key = req.get_header_value("x-api-key");
       seen_auth = req.get_header_value("Authorization");
+      seen_forwarded = req.get_header_value("X-Forwarded-Host") + req.get_header_value("Forwarded");
       seen_path = req.path;
       seen_body = req.body;
     }
@@ -387,7 +416,8 @@ TEST_CASE("a model API endpoint puts the org's key in over TLS and streams the a
   int fd = connect_unix(w.socket);
   std::string body = R"({"model":"claude","stream":true})";
   send_all(fd, "POST /v/anthropic/v1/messages?beta=true HTTP/1.1\r\nHost: 127.0.0.1:3128\r\nx-api-key: " +
-                   std::string(egress::kPlaceholderKey) + "\r\nAuthorization: Bearer nothing\r\nContent-Type: "
+                   std::string(egress::kPlaceholderKey) + "\r\nAuthorization: Bearer nothing\r\nX-Forwarded-Host: "
+                   "evil.example\r\nForwarded: host=evil.example\r\nContent-Type: "
                    "application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
   auto head = read_all(fd, [](const std::string& s) { return s.find("message_start") != std::string::npos; });
   CHECK(head.starts_with("HTTP/1.1 200"));
@@ -404,6 +434,7 @@ TEST_CASE("a model API endpoint puts the org's key in over TLS and streams the a
   CHECK(waited_for_client);
   CHECK(seen_key == "sk-real-key");
   CHECK(seen_auth.empty());
+  CHECK(seen_forwarded.empty());  // nothing that tells a gateway to route elsewhere
   CHECK(seen_path == "/base/v1/messages");
   CHECK(seen_body == body);
 
@@ -439,7 +470,7 @@ TEST_CASE("a model API endpoint says what is missing and never reaches a refused
   out = round_trip(w.socket, "GET /v/anthropic/v1/models HTTP/1.1\r\n\r\n");
   CHECK(out.starts_with("HTTP/1.1 409"));
   CHECK(out.find("secret-pass") == std::string::npos);
-  CHECK(w.proxy->counts_of("acme").refused == 0);
+  CHECK(w.proxy->counts_of("acme").refused == 0);  // none of these is a refused connection
   // An org's base URL at the cloud metadata address: refused, with the key never sent.
   w.upstream = egress::Upstream{"http://169.254.169.254/latest", "x-api-key", "sk-real-key"};
   out = round_trip(w.socket, "GET http://127.0.0.1:3128/v/anthropic/meta-data HTTP/1.1\r\n\r\n");

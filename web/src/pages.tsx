@@ -391,7 +391,7 @@ export function SettingsPage({ org }: { org: string }) {
           {network && (
             <p class="muted small">
               Model APIs, reached through the proxy with the org's keys put in: {network.defaults?.map((d: string, i: number) => <>{i ? ', ' : ''}<code>{d}</code></>)}. A host without a port is allowed on ports 80 and 443; add <code>:PORT</code> for another.
-              {' '}Since the server started: {network.counts?.allowed ?? 0} connections allowed, {network.counts?.refused ?? 0} refused (each refusal is in the audit log and the task's transcript).
+              {' '}Since the server started: {network.counts?.allowed ?? 0} connections allowed, {network.counts?.refused ?? 0} refused (refusals are in the audit log and the transcript of the task whose agent asked, once a minute per host).
             </p>
           )}
           <Form label="Allow" onSubmit={async () => { await api('POST', `${o}/network/allow`, { hosts: [allowHost] }); setAllowHost(''); reloadNetwork(); }}>

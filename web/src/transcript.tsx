@@ -124,7 +124,7 @@ export function fold(events: Json[]): { items: Item[]; pending: Json[] } {
         items.push({ type: 'note', key: `s${e.seq}`, at: e.at, tone: 'muted', text: `${d.by || 'Someone'} restarted the agent: the next message starts it afresh, with the org's current secrets.` });
         break;
       case 'network_refused':
-        items.push({ type: 'note', key: `s${e.seq}`, at: e.at, tone: 'error', text: `Blocked a connection to ${d.host} (${d.reason}); an admin of the organization can allow it in the settings (Network), or with hearth network allow.` });
+        items.push({ type: 'note', key: `s${e.seq}`, at: e.at, tone: 'error', text: d.message || `Hearth's egress proxy refused a connection to ${d.host}: ${d.reason}.` });
         break;
       case 'session_closed':
         items.push({ type: 'note', key: `s${e.seq}`, at: e.at, tone: 'muted', text: d.by ? `${d.by} closed this session.` : 'This session was closed.' });
