@@ -380,6 +380,9 @@ Status Host::start() {
   metrics.describe("hearth_queue_pending_messages", "gauge", "Queue messages waiting in active actors, by type.");
   metrics.describe("hearth_queue_messages_processed_total", "counter",
                    "Queue messages handled, by actor type and outcome.");
+  metrics.describe("hearth_queue_commit_failures_total", "counter",
+                   "Batches or messages an actor could not commit to its database (a full disk, an I/O error), by "
+                   "actor type.");
   metrics.describe("hearth_queue_step_duration_seconds", "histogram", "Time a queue handler ran, by actor type.",
                    {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5});
   c.caf_config = std::make_unique<caf::actor_system_config>();

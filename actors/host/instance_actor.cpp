@@ -25,6 +25,9 @@ struct InstanceState {
   Host::Core* core = nullptr;
   std::shared_ptr<Instance> inst;
   std::vector<Sender> buffered;  // not yet in a batch
+  // What a failed batch did not commit and no sender is waiting to hear of (I/O results,
+  // outbox bookkeeping): kept, and in the next batch once the retry timer fires.
+  std::vector<Sender> unsaved;
   std::unordered_map<std::int64_t, std::vector<caf::actor>> waiters;
   std::vector<std::int64_t> outbox_delivered;
   std::vector<std::pair<std::int64_t, std::string>> outbox_failed;
@@ -54,8 +57,8 @@ std::string ok_json(Json j) {
 std::string error_json(const Error& e) { return Json{{"ok", false}, {"error", error_to_json(e)}}.dump(); }
 
 bool idle(const InstanceState& s) {
-  return !s.kick_scheduled && s.buffered.empty() && !s.more_pending && s.waiters.empty() && s.io_in_flight == 0 &&
-         s.outbox.empty() && s.outbox_delivered.empty() && s.outbox_failed.empty() && !s.recover;
+  return !s.kick_scheduled && s.buffered.empty() && s.unsaved.empty() && !s.more_pending && s.waiters.empty() &&
+         s.io_in_flight == 0 && s.outbox.empty() && s.outbox_delivered.empty() && s.outbox_failed.empty() && !s.recover;
 }
 
 // Delivers the outbox off the loop, to each recipient in commit order: only the oldest
@@ -145,10 +148,13 @@ void finish_stop(Self* self) {
   self->quit();
 }
 
+// New sends run at once (after a failed batch they fail fast with its reason); what a
+// failed batch left waits for the retry timer.
 bool has_work(const InstanceState& s) {
-  bool steps = s.more_pending && !s.stopping && !s.retry_wait;
-  return steps || !s.buffered.empty() || !s.outbox_delivered.empty() || !s.outbox_failed.empty() ||
-         (s.recover && !s.stopping);
+  bool steps = s.more_pending && !s.stopping;
+  bool kept = !s.unsaved.empty() || !s.outbox_delivered.empty() || !s.outbox_failed.empty() ||
+              (s.recover && !s.stopping);
+  return !s.buffered.empty() || (!s.retry_wait && (steps || kept));
 }
 
 // Asks for a batch once the mailbox holds nothing older than this request.
@@ -196,32 +202,46 @@ void answer(Self* self, std::vector<Sender>& senders, WriterResult& res) {
 void run_batch(Self* self) {
   auto& s = self->state;
   WriterBatch batch;
-  batch.recover = s.recover && !s.stopping;
-  s.recover = false;
+  batch.recover = s.recover && !s.stopping && !s.retry_wait;
   batch.run_steps = !s.stopping && !s.retry_wait;
-  batch.outbox_delivered = std::exchange(s.outbox_delivered, {});
-  batch.outbox_failed = std::exchange(s.outbox_failed, {});
-  auto senders = std::exchange(s.buffered, {});
+  if (!s.retry_wait) {
+    batch.outbox_delivered = std::exchange(s.outbox_delivered, {});
+    batch.outbox_failed = std::exchange(s.outbox_failed, {});
+  }
+  std::vector<Sender> senders = s.retry_wait ? std::vector<Sender>{} : std::exchange(s.unsaved, {});
+  for (auto& sender : std::exchange(s.buffered, {})) senders.push_back(std::move(sender));
   for (const auto& sender : senders) batch.enqueues.push_back(sender.item);
+  const bool recovering = batch.recover;
+  auto delivered = batch.outbox_delivered;
+  auto failed = batch.outbox_failed;
 
   WriterResult res;
   {
     std::lock_guard lock(s.inst->writer_mu);  // callers may be committing a message (see instance.h)
-    bool recovering = batch.recover;
     res = run_writer_batch(*s.inst, std::move(batch));
     if (recovering && !res.failure) s.inst->recovered = true;
   }
   if (res.failure) {
-    // Nothing of the batch was committed: senders learn that their message was not
-    // accepted; pending steps are retried after a growing pause.
-    for (auto& sender : senders)
+    // Nothing of the batch was committed. Senders learn that their message was not
+    // accepted; what no one waits to hear of (an I/O job's result, the outbox's
+    // bookkeeping, the recovery) is kept for the next try, which, like the pending
+    // steps, comes after a growing pause: a full disk loses nothing and is not hammered.
+    for (auto& sender : senders) {
       if (sender.ack.pending()) sender.ack.deliver(error_json(*res.failure));
+      else s.unsaved.push_back(std::move(sender));
+    }
+    s.outbox_delivered.insert(s.outbox_delivered.begin(), delivered.begin(), delivered.end());
+    s.outbox_failed.insert(s.outbox_failed.begin(), failed.begin(), failed.end());
+    s.recover = s.recover || recovering;
     s.more_pending = true;
-    s.retry_wait = true;
-    s.backoff = std::min<std::chrono::milliseconds>(std::max(s.backoff * 2, 50ms), 5000ms);
-    self->delayed_send(self, s.backoff, retry_atom::value);
+    if (!s.retry_wait) {
+      s.retry_wait = true;
+      s.backoff = std::min<std::chrono::milliseconds>(std::max(s.backoff * 2, 50ms), 5000ms);
+      self->delayed_send(self, s.backoff, retry_atom::value);
+    }
     return;
   }
+  if (recovering) s.recover = false;
   s.backoff = 0ms;
   answer(self, senders, res);
   s.more_pending = res.more_pending;

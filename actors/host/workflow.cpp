@@ -224,6 +224,20 @@ void prune(SQLite::Database& db) {
                       kKeepHistory));
 }
 
+// Why a batch or a message could not be committed, for the person who sent it: a full
+// disk says so (nothing was accepted, and sends work again once there is room).
+Error commit_failure(const Instance& inst, const std::exception& e) {
+  Metrics::global().add("hearth_queue_commit_failures_total", {{"type", inst.address.type}});
+  const auto* sql = dynamic_cast<const SQLite::Exception*>(&e);
+  if (sql && (sql->getErrorCode() & 0xff) == SQLITE_FULL)
+    return Error{ErrorCode::unavailable,
+                 fmt::format("actor {}: the disk holding the server's data dir is full, so nothing new can be "
+                             "saved (nothing was lost; this works again once there is room)",
+                             inst.address.display())};
+  return Error{ErrorCode::unavailable,
+               fmt::format("actor {}: could not commit to its database: {}", inst.address.display(), e.what())};
+}
+
 }  // namespace
 
 Json io_result_body(std::int64_t job_id, const std::string& name, const Json& context,
@@ -315,8 +329,7 @@ WriterResult run_writer_batch(Instance& inst, WriterBatch batch) {
     } catch (...) {
     }
     res = WriterResult{};
-    res.failure = Error{ErrorCode::unavailable,
-                        fmt::format("actor {}: could not commit to its database: {}", inst.address.display(), e.what())};
+    res.failure = commit_failure(inst, e);
     res.more_pending = true;
     spdlog::error("queue.commit_failed actor={} error={}", inst.address.display(), e.what());
     return res;
@@ -338,8 +351,7 @@ Status accept_message(Instance& inst, EnqueueItem& item) {
     } catch (...) {
     }
     spdlog::error("queue.commit_failed actor={} error={}", inst.address.display(), e.what());
-    return Error{ErrorCode::unavailable,
-                 fmt::format("actor {}: could not commit to its database: {}", inst.address.display(), e.what())};
+    return commit_failure(inst, e);
   }
 }
 

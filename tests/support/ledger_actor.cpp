@@ -3,6 +3,7 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <filesystem>
 #include <thread>
 
 #include "actors/host/step_context.h"
@@ -81,14 +82,21 @@ actors::ActorType make_ledger_type(actors::Host& host) {
   t.on_queue("ledger.command.start_job", [](StepContext& ctx, const Json& body) -> Result<Json> {
     auto ms = body.value("ms", 10);
     bool fail = body.value("fail", false);
-    auto id = ctx.spawn_io("sleep", "ledger.job.done", body, [ms, fail](std::stop_token stop) -> Result<Json> {
-      auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    // {until_file}: runs until that file exists (at most a minute); {pad}: a result that long.
+    std::filesystem::path until_file = body.value("until_file", std::string());
+    auto pad = body.value("pad", std::size_t{0});
+    auto id = ctx.spawn_io("sleep", "ledger.job.done", body,
+                           [ms, fail, until_file, pad](std::stop_token stop) -> Result<Json> {
+      auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(until_file.empty() ? ms : 60'000);
       while (std::chrono::steady_clock::now() < until) {
         if (stop.stop_requested()) return Error{ErrorCode::unavailable, "stopped"};
+        if (!until_file.empty() && std::filesystem::exists(until_file)) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
       }
       if (fail) return Error{ErrorCode::conflict, "job failed on purpose"};
-      return Json{{"slept_ms", ms}};
+      Json result{{"slept_ms", ms}};
+      if (pad > 0) result["pad"] = std::string(pad, 'p');
+      return result;
     });
     if (!id) return id.error();
     SQLite::Statement ins(ctx.db(), "INSERT INTO jobs(id, status) VALUES(?, 'running')");
