@@ -351,13 +351,13 @@ std::shared_ptr<CommandSet> add_client_commands(CLI::App& app) {
   };
   auto a_list = actors->add_subcommand("list", "Actors, active and hibernated");
   a_list->add_option("--type", (*s)["q_type"], "Only this type");
-  a_list->add_option("--state", (*s)["q_state"], "active or hibernated");
+  a_list->add_option("--state", (*s)["q_state"], "active, hibernated or broken");
   a_list->add_option("--cursor", (*s)["q_cursor"], "Continue after this id");
   a_list->add_option("--limit", (*s)["q_limit"], "Page size (at most 500)");
   common(a_list);
   set->add(a_list, run("GET", query("/v1/inspector/actors", {"type", "state", "cursor", "limit"}), nullptr,
                        [](const Json& j) {
-                         print_table(j["items"], {"id", "type", "key", "state"});
+                         print_table(j["items"], {"id", "type", "key", "state", "error"});
                          if (!j["next_cursor"].is_null())
                            std::cerr << "(more: --cursor " << j["next_cursor"].get<std::string>() << ")\n";
                        }));

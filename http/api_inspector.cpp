@@ -46,6 +46,11 @@ Result<PagedRead> paged_read(const Context& ctx) {
   return PagedRead{std::move(*address), *cursor, *limit};
 }
 
+std::string state_of(const actors::ActorInfo& a) {
+  if (a.active) return "active";
+  return a.broken.empty() ? "hibernated" : "broken";
+}
+
 // A handler's read result as a 200 reply.
 Result<Reply> ok(Result<Json> page) {
   if (!page) return page.error();
@@ -56,20 +61,22 @@ Result<Reply> list(Context& ctx) {
   auto state = ctx.query("state");
   std::optional<bool> active;
   if (state == "active") active = true;
-  else if (state == "hibernated") active = false;
-  else if (!state.empty()) return Error{ErrorCode::invalid, "query parameter \"state\" must be active or hibernated"};
+  else if (state == "hibernated" || state == "broken") active = false;
+  else if (!state.empty())
+    return Error{ErrorCode::invalid, "query parameter \"state\" must be active, hibernated or broken"};
   auto limit_or = limit_of(ctx);
   if (!limit_or) return limit_or.error();
   auto limit = *limit_or;
   auto actors = ctx.edge.host.list_actors(ctx.query("type"), ctx.query("cursor"), limit, active);
   if (!actors) return actors.error();
   Json items = Json::array();
-  for (const auto& a : *actors)
-    items.push_back(Json{{"id", a.actor_id},
-                         {"type", a.address.type},
-                         {"key", a.address.key},
-                         {"state", a.active ? "active" : "hibernated"},
-                         {"created_at", a.created_at}});
+  for (const auto& a : *actors) {
+    if (state == "broken" && a.broken.empty()) continue;
+    Json item{{"id", a.actor_id}, {"type", a.address.type}, {"key", a.address.key}, {"state", state_of(a)},
+              {"created_at", a.created_at}};
+    if (!a.broken.empty()) item["error"] = a.broken;
+    items.push_back(std::move(item));
+  }
   Json next = actors->size() == limit ? Json(actors->back().actor_id) : Json(nullptr);
   return Reply{200, Json{{"items", items}, {"next_cursor", next}}};
 }
@@ -78,8 +85,14 @@ Result<Reply> show(Context& ctx) {
   auto info = ctx.edge.host.find_actor(ctx.param("id"));
   if (!info) return info.error();
   auto summary = ctx.edge.host.actor_summary(info->address);
-  if (!summary) return summary.error();
-  (*summary)["state"] = info->active ? "active" : "hibernated";
+  if (!summary) {
+    // One that cannot be opened is shown as broken, with why; the rest of it cannot be read.
+    auto now = ctx.edge.host.find_actor(ctx.param("id"));
+    if (!now || now->broken.empty()) return summary.error();
+    return Reply{200, Json{{"actor_id", now->actor_id}, {"address", now->address.to_json()}, {"state", "broken"},
+                           {"error", now->broken}, {"created_at", now->created_at}}};
+  }
+  (*summary)["state"] = state_of(*info);
   auto failed = ctx.edge.host.queue_messages(info->address, "failed", 0, 1);
   (*summary)["last_error"] = failed && !(*failed)["items"].empty() ? (*failed)["items"][0] : Json(nullptr);
   return Reply{200, *summary};

@@ -102,6 +102,12 @@ Result<Active> Host::Core::resolve(const Address& address, bool create, const Js
     auto r = activate(address, create, input);
     {
       std::lock_guard lock(mu);
+      if (r) {
+        broken.erase(id);
+      } else if (r.error().code != ErrorCode::not_found && !stopping) {
+        if (!broken.contains(id)) spdlog::error("actor.broken actor={} error={}", address.display(), r.error().message);
+        broken[id] = r.error().message;
+      }
       if (r && stopping) {
         // Activated while the host stops (an outbox delivery, say): shutdown's list of
         // actors to stop was taken already, so this one is told to exit here, or the
@@ -120,6 +126,13 @@ Result<Active> Host::Core::resolve(const Address& address, bool create, const Js
     return r;
   }
   return Error{ErrorCode::unavailable, fmt::format("actor {} could not be activated", address.display())};
+}
+
+ActorInfo Host::Core::info(Address address, const std::string& actor_id, std::int64_t created_at) {
+  std::lock_guard lock(mu);
+  auto why = broken.find(actor_id);
+  return ActorInfo{std::move(address), actor_id, active.contains(actor_id), created_at,
+                   why == broken.end() ? std::string() : why->second};
 }
 
 void Host::Core::end_read(Instance& inst) {

@@ -68,6 +68,7 @@ struct ActorInfo {
   std::string actor_id;
   bool active = false;
   std::int64_t created_at = 0;
+  std::string broken;  // why its last activation failed; empty when it did not
 };
 
 struct HostStats {

@@ -50,6 +50,10 @@ struct Host::Core {
   std::mutex mu;
   std::unordered_map<std::string, Active> active;
   std::unordered_map<std::string, std::shared_future<Result<Active>>> activating;
+  // Actors whose last activation failed (a corrupt or unreadable database, a migration
+  // that does not apply), by id, with why: the inspector lists them as broken until an
+  // activation succeeds. The rest of the server serves on.
+  std::unordered_map<std::string, std::string> broken;
   std::atomic<bool> started{false};
   std::atomic<bool> stopping{false};
 
@@ -60,6 +64,8 @@ struct Host::Core {
   // With `for_read`, counts a read in flight on it (the caller must end_read).
   Result<Active> resolve(const Address& address, bool create, const Json& input, bool for_read);
   void end_read(Instance& inst);
+  // What the inspector says of a registered actor: active or not, broken or not.
+  ActorInfo info(Address address, const std::string& actor_id, std::int64_t created_at);
   // Called by an idle instance actor: removes it from `active` unless it is busy with
   // reads or was replaced. True when the actor may stop.
   bool retire(const Instance& inst);

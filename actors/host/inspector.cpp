@@ -55,12 +55,7 @@ void mask_secrets(Json& value) {
 Result<ActorInfo> Host::find_actor(const std::string& actor_id) {
   auto e = core_->registry.find(actor_id);
   if (!e) return e.error();
-  bool is_active;
-  {
-    std::lock_guard lock(core_->mu);
-    is_active = core_->active.contains(e->actor_id);
-  }
-  return ActorInfo{std::move(e->address), e->actor_id, is_active, e->created_at};
+  return core_->info(std::move(e->address), e->actor_id, e->created_at);
 }
 
 Result<std::vector<ActorInfo>> Host::list_actors(const std::string& type, const std::string& after_id,
@@ -72,14 +67,10 @@ Result<std::vector<ActorInfo>> Host::list_actors(const std::string& type, const 
     auto entries = core_->registry.list(type, cursor, page(limit));
     if (!entries) return entries.error();
     for (auto& e : *entries) {
-      bool is_active;
-      {
-        std::lock_guard lock(core_->mu);
-        is_active = core_->active.contains(e.actor_id);
-      }
       cursor = e.actor_id;
-      if (active && *active != is_active) continue;
-      out.push_back({std::move(e.address), e.actor_id, is_active, e.created_at});
+      auto info = core_->info(std::move(e.address), e.actor_id, e.created_at);
+      if (active && *active != info.active) continue;
+      out.push_back(std::move(info));
       if (out.size() >= page(limit)) return out;
     }
     if (entries->size() < page(limit)) return out;
