@@ -1,6 +1,8 @@
 // The actor host: activation, routing of sends and reads, shutdown. See host.h.
 #include "actors/host/host.h"
 
+#include <fstream>
+
 #include <algorithm>
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -59,6 +61,16 @@ Result<Active> Host::Core::activate(const Address& address, bool create, const J
   if (auto st = storage::apply_migrations(*inst->writer, sets, "actor " + address.display()); !st) {
     spdlog::error("actor.activation_failed actor={} error={}", address.display(), st.error().message);
     return st.error();
+  }
+  if (after_crash) {
+    // Whatever was pending may be what killed the last process: counted as it runs.
+    try {
+      inst->suspect_until =
+          inst->writer->execAndGet("SELECT COALESCE(MAX(id), 0) FROM queue_messages WHERE status = 'pending'")
+              .getInt64();
+    } catch (const std::exception& e) {
+      return Error{ErrorCode::unavailable, fmt::format("actor {}: {}", address.display(), e.what())};
+    }
   }
   StepEffects effects;
   if (create) {
@@ -335,7 +347,11 @@ Result<Json> settle_failed(StepContext& ctx, const Json& body, MessageStatus sta
   if (current != to_string(MessageStatus::failed))
     return Error{ErrorCode::conflict, fmt::format("message {} is {}, not failed; only failed messages can be {}",
                                                   id, current, retry ? "retried" : "discarded")};
-  auto upd = ctx.statement("UPDATE queue_messages SET status = ?, completed_at = ? WHERE id = ?");
+  // A retried message starts its count of crashed runs over (a parked poison message
+  // retried once its cause is fixed).
+  auto upd = ctx.statement(
+      "UPDATE queue_messages SET status = ?1, completed_at = ?2, attempts = CASE WHEN ?2 IS NULL THEN 0 ELSE attempts "
+      "END WHERE id = ?3");
   sql::bind_all(*upd, to_string(status), retry ? std::nullopt : std::optional(storage::now_ms()), id);
   upd->exec();
   if (retry) {
@@ -383,6 +399,13 @@ Status Host::start() {
   storage::DbOptions options;
   options.synchronous = c.config.synchronous;
   if (auto st = c.registry.open(c.config.data_dir / "registry.db", options); !st) return st;
+  // Made at start, removed at the end of a clean shutdown: found here, the last process
+  // died (a crash, kill -9, an abort in a handler).
+  auto marker = c.config.data_dir / kRunningMarker;
+  c.after_crash = std::filesystem::exists(marker, ec);
+  if (c.after_crash) spdlog::warn("host.unclean_stop data_dir={} (messages pending at the stop run one at a time, counted)",
+                                  c.config.data_dir.string());
+  std::ofstream(marker).put('\n');
   c.io_pool = std::make_unique<ThreadPool>("io", c.config.io_threads);
   // Each active actor has a thread, and glibc gives threads their own malloc arenas;
   // memory freed in many arenas is slow to go back to the OS after actors hibernate.
@@ -449,6 +472,8 @@ void Host::shutdown(std::chrono::milliseconds grace) {
   for (auto& a : actors) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   actors.clear();
   c.system.reset();  // waits for every actor to finish
+  std::error_code ec;
+  std::filesystem::remove(c.config.data_dir / kRunningMarker, ec);
   spdlog::info("host.stopped");
 }
 

@@ -35,6 +35,9 @@ struct Active {
   caf::actor actor;
 };
 
+// In the data dir while a host runs (see Host::start).
+inline constexpr const char* kRunningMarker = "host.running";
+
 struct Host::Core {
   explicit Core(HostConfig c);
   ~Core();
@@ -54,6 +57,9 @@ struct Host::Core {
   // that does not apply), by id, with why: the inspector lists them as broken until an
   // activation succeeds. The rest of the server serves on.
   std::unordered_map<std::string, std::string> broken;
+  // The last process on this data dir stopped uncleanly (its marker file was still
+  // there): actors count the runs of messages pending when they wake (workflow.h).
+  bool after_crash = false;
   std::atomic<bool> started{false};
   std::atomic<bool> stopping{false};
 

@@ -130,8 +130,8 @@ Result<Json> Host::queue_messages(const Address& address, const std::string& sta
                                                  status)};
   return core_->read(address, [&](ReadContext& ctx) -> Result<Json> {
     SQLite::Statement q(ctx.db,
-                        "SELECT id, queue, status, enqueued_at, completed_at, dedupe_key, body_json, result_json, "
-                        "error_json FROM queue_messages WHERE (?1 = '' OR status = ?1) AND (?2 = 0 OR id < ?2) "
+                        "SELECT id, queue, status, enqueued_at, completed_at, dedupe_key, attempts, body_json, "
+                        "result_json, error_json FROM queue_messages WHERE (?1 = '' OR status = ?1) AND (?2 = 0 OR id < ?2) "
                         "ORDER BY id DESC LIMIT ?3");
     sql::bind_all(q, status, before_id, page(limit));
     Json items = Json::array();

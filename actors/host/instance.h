@@ -55,6 +55,11 @@ struct Instance {
   std::atomic<std::int64_t> last_active_ms{0};
   std::atomic<int> reads_in_flight{0};
   std::int64_t pending_reported = 0;  // this actor's share of the pending-messages gauge
+  // After an unclean stop of the last process: messages up to this id, pending when the
+  // actor woke, run one per batch, each counted (attempts) in a commit of its own before
+  // its step, so that one that kills the process is parked once it has done so
+  // kMaxCrashedRuns times (workflow.cpp). 0: the loop runs as usual. Loop thread only.
+  std::int64_t suspect_until = 0;
 
   ~Instance();
 

@@ -238,6 +238,65 @@ Error commit_failure(const Instance& inst, const std::exception& e) {
                fmt::format("actor {}: could not commit to its database: {}", inst.address.display(), e.what())};
 }
 
+// A message that ran kMaxCrashedRuns times more, each time in a process that died
+// before its step committed, is settled as failed instead of run again.
+StepOutcome park(Instance& inst, std::int64_t id, const std::string& queue, std::int64_t runs) {
+  StepOutcome out{id, queue, false, nullptr, {}};
+  out.error = Error{ErrorCode::internal,
+                    fmt::format("actor {}: the server stopped {} times while this message's step ran (a crash, or a "
+                                "kill); it was parked as failed so that the actor goes on. Retry it from the "
+                                "inspector once the cause is fixed",
+                                inst.address.display(), runs)};
+  auto now = storage::now_ms();
+  auto error_json = error_to_json(out.error).dump();
+  auto upd = inst.statement("UPDATE queue_messages SET status = 'failed', completed_at = ?, error_json = ? WHERE id = ?");
+  sql::bind_all(*upd, now, error_json, id);
+  upd->exec();
+  auto hist = inst.statement(
+      "INSERT INTO workflow_history(message_id, queue, started_at, ended_at, duration_us, outcome, error_json) "
+      "VALUES(?, ?, ?, ?, 0, 'failed', ?)");
+  sql::bind_all(*hist, id, queue, now, now, error_json);
+  hist->exec();
+  Metrics::global().add("hearth_queue_messages_processed_total", {{"type", inst.address.type}, {"outcome", "failed"}});
+  spdlog::error("queue.message_parked actor={} queue={} msg={} runs={} (the process died each time it ran)",
+                inst.address.display(), queue, id, runs);
+  return out;
+}
+
+// After an unclean stop: the next message pending from when the actor woke, counted in
+// a commit of its own before it runs (no fsync: the count must outlive the process, not
+// the machine). Returns it and its count, or nothing once those messages are done.
+std::optional<std::pair<std::int64_t, std::int64_t>> count_suspect(Instance& inst) {
+  auto& db = *inst.writer;
+  std::int64_t id = 0;
+  {
+    auto q = inst.statement(
+        "SELECT id FROM queue_messages WHERE id >= (SELECT next_id FROM queue_cursor) AND status = 'pending' "
+        "ORDER BY id LIMIT 1");
+    if (q->executeStep()) id = q->getColumn(0).getInt64();
+  }
+  if (id == 0 || id > inst.suspect_until) {
+    inst.suspect_until = 0;
+    return std::nullopt;
+  }
+  auto restore = inst.db_options.synchronous == storage::Synchronous::full ? "PRAGMA synchronous=FULL"
+                                                                            : "PRAGMA synchronous=NORMAL";
+  db.exec("PRAGMA synchronous=OFF");
+  std::int64_t runs = 0;
+  try {
+    auto upd = inst.statement("UPDATE queue_messages SET attempts = attempts + 1 WHERE id = ? RETURNING attempts");
+    sql::bind_all(*upd, id);
+    if (upd->executeStep()) runs = upd->getColumn(0).getInt64();
+    while (upd->executeStep()) {
+    }
+  } catch (...) {
+    db.exec(restore);
+    throw;
+  }
+  db.exec(restore);
+  return std::make_pair(id, runs);
+}
+
 }  // namespace
 
 Json io_result_body(std::int64_t job_id, const std::string& name, const Json& context,
@@ -254,6 +313,8 @@ WriterResult run_writer_batch(Instance& inst, WriterBatch batch) {
   auto started = Clock::now();
   std::int64_t pending_now = -1;
   try {
+    std::optional<std::pair<std::int64_t, std::int64_t>> suspect;  // run alone, counted
+    if (batch.run_steps && inst.suspect_until > 0) suspect = count_suspect(inst);
     inst.statement("BEGIN IMMEDIATE")->exec();
     // What the previous process left unfinished is reported before anything new runs.
     if (batch.recover) recover(inst, res.effects);
@@ -277,13 +338,16 @@ WriterResult run_writer_batch(Instance& inst, WriterBatch batch) {
         // A range of the table by rowid from the cursor (migrations/host/0004_queue_cursor.sql).
         auto q = inst.statement(
             "SELECT id, queue, body_json FROM queue_messages WHERE id >= ? AND status = 'pending' ORDER BY id LIMIT ?");
-        sql::bind_all(*q, cursor, static_cast<std::int64_t>(inst.max_steps_per_batch));
+        sql::bind_all(*q, cursor, suspect ? std::int64_t{1} : static_cast<std::int64_t>(inst.max_steps_per_batch));
         while (q->executeStep())
           pending.push_back({q->getColumn(0).getInt64(), q->getColumn(1).getString(), q->getColumn(2).getString()});
       }
       for (const auto& msg : pending) {
         if (!res.outcomes.empty() && Clock::now() - started > batch.budget) break;
-        res.outcomes.push_back(run_step(inst, msg, res.effects));
+        if (suspect && suspect->first == msg.id && suspect->second > kMaxCrashedRuns)
+          res.outcomes.push_back(park(inst, msg.id, msg.queue, suspect->second));
+        else
+          res.outcomes.push_back(run_step(inst, msg, res.effects));
       }
       if (!res.outcomes.empty()) {
         // Every pending message below the first one not run has run now, except those a
@@ -297,7 +361,7 @@ WriterResult run_writer_batch(Instance& inst, WriterBatch batch) {
           move->exec();
         }
       }
-      if (!res.outcomes.empty() && pending.size() == res.outcomes.size() && !res.effects.self_sent &&
+      if (!suspect && !res.outcomes.empty() && pending.size() == res.outcomes.size() && !res.effects.self_sent &&
           pending.size() < inst.max_steps_per_batch) {
         res.more_pending = false;  // ran everything that was pending, and added nothing
       } else {

@@ -40,6 +40,10 @@ struct StepOutcome {
   Error error;
 };
 
+// How many times a message may be running when the process dies (after the first such
+// death, each counted) before it is parked as failed: a poison message stops no actor.
+inline constexpr int kMaxCrashedRuns = 3;
+
 struct WriterBatch {
   std::vector<EnqueueItem> enqueues;
   std::vector<std::int64_t> outbox_delivered;

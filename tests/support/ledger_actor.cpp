@@ -3,6 +3,7 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
@@ -74,6 +75,8 @@ actors::ActorType make_ledger_type(actors::Host& host) {
     if (r) return Json{{"refused", false}};
     return Json{{"refused", true}, {"code", to_string(r.error().code)}, {"message", r.error().message}};
   });
+  // A poison message: its handler kills the process (only the crash child sends it).
+  t.on_queue("ledger.command.abort", [](StepContext&, const Json&) -> Result<Json> { std::abort(); });
   t.on_queue("ledger.command.self_send", [&host](StepContext& ctx, const Json& body) -> Result<Json> {
     auto r = host.send(ctx.address(), "ledger.command.append", {{"seq", body.at("seq")}});
     if (!r) return r.error();

@@ -4,6 +4,7 @@
 //               threads) and prints "ack N" once send() returned, i.e. once the
 //               message is on disk
 //   verify   -> waits until the queue is empty and prints "entries [..]" and "count N"
+//   failed   -> prints "failed {..}": the target's failed messages (the inspector's page)
 // It prints "ready" when it can take commands. A second argument, "normal", runs the
 // host with synchronous=NORMAL (sends commit on the sender's thread).
 #include <spdlog/spdlog.h>
@@ -99,6 +100,10 @@ int main(int argc, char** argv) {
       auto e = host.call(test::ledger("forwarded"), "ledger.entries");
       if (!e) return 1;
       say("entries " + (*e)["seqs"].dump());
+    } else if (line == "failed") {
+      auto f = host.queue_messages(target, "failed", 0, 10);
+      if (!f) return 1;
+      say("failed " + f->dump());
     } else if (line == "verify") {
       for (int i = 0; i < 2000; ++i) {
         auto s = host.actor_summary(target);

@@ -1,11 +1,14 @@
 #include <doctest/doctest.h>
 
+#include <SQLiteCpp/SQLiteCpp.h>
+
 #include <map>
 #include <random>
 #include <set>
 #include <string>
 
 #include "actors/host/address.h"
+#include "actors/host/workflow.h"
 #include "sandbox/process.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_host.h"
@@ -110,4 +113,57 @@ TEST_CASE("a crash between two outbox deliveries: after restart the rest arrive,
   CHECK(nlohmann::json::parse(line->substr(8)) == nlohmann::json::array({0, 1, 2}));
   child.close_stdin();
   CHECK(child.wait(20s).ok());
+}
+
+TEST_CASE("a poison message that kills the process is run at most 1 + kMaxCrashedRuns times across restarts, then "
+          "parked as failed with the reason, and the actor goes on") {
+  test::TempDir dir;
+  {
+    auto child = start_child(dir.path());
+    child.close_stdin();
+    REQUIRE(child.wait(30s).ok());  // a clean stop
+  }
+  // Accepted while no process ran (as if committed by one that then stopped): a message
+  // whose handler aborts the process, and one behind it.
+  {
+    SQLite::Database db(actors::database_path(dir.path(), test::ledger("crash")).string(), SQLite::OPEN_READWRITE);
+    db.exec("INSERT INTO queue_messages(queue, body_json, status, enqueued_at) VALUES "
+            "('ledger.command.abort', '{}', 'pending', 0), ('ledger.command.append', '{\"seq\":1000}', 'pending', 0)");
+  }
+  // The first start runs it (uncounted: the last stop was clean) and dies; each start after
+  // runs it again, counted, and dies too, until the count is past the limit: the start
+  // that finds it so parks it.
+  int deaths = 0;
+  for (;;) {
+    auto mode = std::string(storage::to_string(test::test_synchronous()));
+    auto child = sandbox::Process::spawn({{HEARTH_CRASH_CHILD, dir.path().string(), mode}, {}, {}});
+    REQUIRE(child.ok());
+    auto ready = child->read_line(20s);
+    while (ready && *ready != "ready") ready = child->read_line(20s);  // past its log lines
+    if (ready) (void)child->write("verify\n");  // fails when it is dead already
+    auto entries = ready ? child->read_line(30s) : std::nullopt;
+    if (!entries) {  // it died running the message again
+      REQUIRE(child->wait(30s).ok());
+      ++deaths;
+      REQUIRE_MESSAGE(deaths <= 1 + actors::kMaxCrashedRuns, "the poison message ran " << deaths << " times");
+      continue;
+    }
+    // Alive: the message was parked, and seq 1000 behind it applied.
+    CHECK(deaths == 1 + actors::kMaxCrashedRuns);
+    CHECK(*entries == "entries [1000]");
+    REQUIRE(child->read_line(5s));  // count
+    REQUIRE(child->write("failed\n").ok());
+    auto failed = child->read_line(10s);
+    REQUIRE(failed);
+    REQUIRE(failed->rfind("failed ", 0) == 0);
+    auto items = nlohmann::json::parse(failed->substr(7))["items"];
+    REQUIRE(items.size() == 1);
+    CHECK(items[0]["queue"] == "ledger.command.abort");
+    auto reason = items[0]["error"]["message"].get<std::string>();
+    CHECK_MESSAGE(reason.find("the server stopped 4 times while this message's step ran") != std::string::npos, reason);
+    CHECK(reason.find("parked") != std::string::npos);
+    child->close_stdin();
+    CHECK(child->wait(20s).ok());
+    break;
+  }
 }
