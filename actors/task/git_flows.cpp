@@ -25,6 +25,14 @@ commit_all() {
   fi
 }
 base_from_mirror() { g fetch -q --no-tags --upload-pack "$HEARTH_UPLOAD_PACK" "$HEARTH_MIRROR" "+refs/heads/$BASE:refs/remotes/origin/$BASE"; }
+# A sync's rebase that the server's stop cut off (its marker is still there) is undone
+# before anything else, and said: never a half-rebased branch nobody mentions.
+ours=$(g rev-parse --git-path hearth-rebase)
+if [ -e "$ours" ]; then
+  g rebase --abort >/dev/null 2>&1 || true
+  rm -f "$ours"
+  echo "undid the rebase of a sync that a server restart cut off; the branch is as it was before it"
+fi
 )SH";
 
 // Onto the latest base; or, with $THEIRS, onto the branch as someone else pushed it to
@@ -38,12 +46,15 @@ else
   base_from_mirror
   onto="refs/remotes/origin/$BASE"
 fi
+: > "$ours"
 if ! g rebase -q "$onto" >/dev/null 2>&1; then
   files=$(g diff --name-only --diff-filter=U)
   g rebase --abort
+  rm -f "$ours"
   printf 'CONFLICT\n%s\n' "$files"
   exit 3
 fi
+rm -f "$ours"
 echo "rebased $(g rev-parse HEAD)"
 )SH";
 

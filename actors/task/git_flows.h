@@ -66,7 +66,9 @@ Json parse_conflicts(std::string_view out);
 //   kWorktreePrelude  `g` (git with hooks, fsmonitor and signing off); `commit_all`
 //                     (commits everything with $MSG and prints "committed <sha>", or
 //                     nothing when nothing changed); `base_from_mirror` (the base into
-//                     refs/remotes/origin/$BASE).
+//                     refs/remotes/origin/$BASE). Before any script, it undoes a sync's
+//                     rebase that a server stop cut off (the marker .git/hearth-rebase
+//                     is left) and says so.
 //   kSyncScript       the base from the mirror, the work committed, a rebase onto the
 //                     base: prints "rebased <sha>"; on conflicts aborts the rebase (the
 //                     branch as it was), prints "CONFLICT" and the files, exits kConflicted.

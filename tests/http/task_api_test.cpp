@@ -198,6 +198,32 @@ TEST_CASE("sync onto a base that conflicts: the rebase is aborted, the task list
   CHECK(merge["error"].get<std::string>().find("would not fast-forward") != std::string::npos);
 }
 
+TEST_CASE("a sync's rebase that a server stop cut off is undone by the next flow, which says so") {
+  TaskWorld w;
+  auto id = w.create("/write README.md changed by the agent");
+  auto task = w.settled(id);
+  auto other = w.s.dir.path() / "other";
+  sh("set -e; git clone -q '" + w.bare.string() + "' '" + other.string() + "'; cd '" + other.string() +
+     "'; echo 'changed on main' > README.md; git -c user.name=o -c user.email=o@o commit -qam main; git push -q origin main");
+  // What a killed server leaves: the rebase stopped half way, and the sync's marker.
+  auto work = w.s.runtime->dir(actors::sandbox::address(task["org_id"], id)).work();
+  sh("set -e; cd '" + work.string() + "'; export HOME=/tmp GIT_AUTHOR_NAME=a GIT_AUTHOR_EMAIL=a@a "
+     "GIT_COMMITTER_NAME=a GIT_COMMITTER_EMAIL=a@a; g() { git -c safe.directory='*' \"$@\"; }; "
+     "g commit -qam agent; branch=$(g branch --show-current); g checkout -q -b side origin/main; "
+     "echo side > README.md; g commit -qam side; g checkout -q \"$branch\"; "
+     "g rebase -q side >/dev/null 2>&1 || true; : > .git/hearth-rebase; chown -R $(stat -c %u:%g .) .");
+  REQUIRE(std::filesystem::exists(work / ".git" / "rebase-merge"));
+
+  auto op = w.flow(id, "sync");
+  CHECK_MESSAGE(op["result"]["output"].get<std::string>().find(
+                    "undid the rebase of a sync that a server restart cut off") != std::string::npos,
+                op.dump());
+  CHECK(op["result"]["conflict_files"] == json::array({"README.md"}));  // then synced again: the same conflict
+  CHECK_FALSE(std::filesystem::exists(work / ".git" / "rebase-merge"));
+  CHECK_FALSE(std::filesystem::exists(work / ".git" / "hearth-rebase"));
+  CHECK(sh("cat '" + (work / "README.md").string() + "'; echo") == "changed by the agent\n");
+}
+
 TEST_CASE("sync without conflicts rebases, merge fast-forwards the base in the origin, revert restores a file") {
   TaskWorld w;
   auto id = w.create("/write feature.txt new feature\n/write src/a.c rewritten");
