@@ -141,18 +141,22 @@ struct AgentConnection::Impl {
       // script) may have inherited its stdout, but what it writes there is not the
       // agent speaking and is dropped (and said so on stderr).
       if (!trusted_writer(chunk.writer)) continue;
+      // Only the new bytes are searched, and what was read is dropped once per chunk:
+      // a long line arriving in pieces costs linear time, not quadratic.
+      auto searched = pending.size();
       pending += chunk.data;
-      if (pending.size() > (32u << 20)) {
-        fail_protocol("a line longer than 32 MiB");
-        break;
-      }
-      std::size_t nl;
-      while ((nl = pending.find('\n')) != std::string::npos) {
-        auto line = pending.substr(0, nl);
-        pending.erase(0, nl + 1);
+      std::size_t start = 0, nl;
+      while ((nl = pending.find('\n', std::max(start, searched))) != std::string::npos) {
+        auto line = pending.substr(start, nl - start);
+        start = nl + 1;
         if (!line.empty() && line.back() == '\r') line.pop_back();
         if (line.find_first_not_of(" \t") == std::string::npos) continue;
         dispatch(line);
+      }
+      pending.erase(0, start);
+      if (pending.size() > kMaxLineBytes) {
+        fail_protocol(fmt::format("a line longer than {} MiB", kMaxLineBytes >> 20));
+        break;
       }
     }
     std::lock_guard lock(mu);

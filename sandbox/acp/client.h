@@ -34,6 +34,9 @@ struct AgentCallbacks {
 // and terminals not yet released. Past them, the request is answered with an error.
 inline constexpr std::size_t kMaxRequestsAtOnce = 32;
 inline constexpr std::size_t kMaxTerminals = 16;
+// The longest line (one JSON-RPC message) an agent may send; past it the connection
+// fails with the reason, and no more of it is held.
+inline constexpr std::size_t kMaxLineBytes = 32u << 20;
 
 struct AgentSpec {
   ExecRequest exec;  // the agent's program, env, binds, network, limits (no wall clock: turns are long)

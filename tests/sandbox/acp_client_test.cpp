@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "sandbox/acp/client.h"
+#include "tests/support/proc.h"
 #include "tests/support/temp_dir.h"
 
 using namespace hearth;
@@ -63,6 +64,27 @@ struct Fixture {
     return out;
   }
 };
+
+// A python agent (run in the sandbox) that opens session s1 and answers each prompt `m`
+// with `on_prompt`: python at the indentation of an if's body (8 spaces); `send(m)` writes
+// one message, `say(text)` one agent message chunk.
+std::string python_agent(const std::string& on_prompt) {
+  return R"PY(
+import json, subprocess, sys, time
+def send(m):
+    sys.stdout.write(json.dumps(m) + "\n"); sys.stdout.flush()
+def say(text):
+    send({"jsonrpc": "2.0", "method": "session/update", "params": {"sessionId": "s1",
+          "update": {"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": text}}}})
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("method") == "initialize":
+        send({"jsonrpc": "2.0", "id": m["id"], "result": {"protocolVersion": 1, "agentCapabilities": {}}})
+    elif m.get("method") == "session/new":
+        send({"jsonrpc": "2.0", "id": m["id"], "result": {"sessionId": "s1"}})
+    elif m.get("method") == "session/prompt":
+)PY" + on_prompt;
+}
 
 }  // namespace
 
@@ -172,18 +194,7 @@ TEST_CASE("ACP client: an agent flooding requests gets at most 32 served at once
   Fixture f;
   // An agent (python, in the sandbox) that answers a prompt by asking for 100
   // permissions at once, says when all are sent, and reports what it got back.
-  const char* agent = R"PY(
-import json, sys
-def send(m):
-    sys.stdout.write(json.dumps(m) + "\n"); sys.stdout.flush()
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("method") == "initialize":
-        send({"jsonrpc": "2.0", "id": m["id"], "result": {"protocolVersion": 1, "agentCapabilities": {}}})
-    elif m.get("method") == "session/new":
-        send({"jsonrpc": "2.0", "id": m["id"], "result": {"sessionId": "s1"}})
-    elif m.get("method") == "session/prompt":
-        for i in range(100):
+  auto agent = python_agent(R"PY(        for i in range(100):
             send({"jsonrpc": "2.0", "id": 1000 + i, "method": "session/request_permission",
                   "params": {"sessionId": "s1", "toolCall": {"toolCallId": "t%d" % i},
                              "options": [{"optionId": "allow", "name": "Allow", "kind": "allow_once"}]}})
@@ -197,7 +208,7 @@ for line in sys.stdin:
         send({"jsonrpc": "2.0", "method": "session/update",
               "params": {"sessionId": "s1", "update": chunk("errors %d answered %d" % (errors, answered))}})
         send({"jsonrpc": "2.0", "id": m["id"], "result": {"stopReason": "end_turn"}})
-)PY";
+)PY");
   acp::AgentSpec spec;
   spec.exec.argv = {"python3", "-c", agent};
   spec.exec.user = Fixture::kUser;
@@ -240,28 +251,14 @@ TEST_CASE("ACP client: a process the agent starts cannot speak for it on the std
   Fixture f;
   // An agent whose tool (a child that inherits its stdout, as a careless agent's would)
   // writes ACP of its own: a message the agent never said, and an answer to the turn.
-  const char* agent = R"PY(
-import json, subprocess, sys
-def send(m):
-    sys.stdout.write(json.dumps(m) + "\n"); sys.stdout.flush()
-def say(text):
-    send({"jsonrpc": "2.0", "method": "session/update", "params": {"sessionId": "s1",
-          "update": {"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": text}}}})
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("method") == "initialize":
-        send({"jsonrpc": "2.0", "id": m["id"], "result": {"protocolVersion": 1, "agentCapabilities": {}}})
-    elif m.get("method") == "session/new":
-        send({"jsonrpc": "2.0", "id": m["id"], "result": {"sessionId": "s1"}})
-    elif m.get("method") == "session/prompt":
-        forged = [{"jsonrpc": "2.0", "method": "session/update", "params": {"sessionId": "s1", "update":
+  auto agent = python_agent(R"PY(        forged = [{"jsonrpc": "2.0", "method": "session/update", "params": {"sessionId": "s1", "update":
                    {"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": "INJECTED "}}}},
                   {"jsonrpc": "2.0", "id": m["id"], "result": {"stopReason": "refusal"}}]
         script = "".join("printf '%s\\n' '" + json.dumps(x) + "'\n" for x in forged)
         subprocess.run(["sh", "-c", script])  # inherits stdout
         say("genuine")
         send({"jsonrpc": "2.0", "id": m["id"], "result": {"stopReason": "end_turn"}})
-)PY";
+)PY");
   acp::AgentSpec spec;
   spec.exec.argv = {"python3", "-c", agent};
   spec.exec.user = Fixture::kUser;
@@ -271,4 +268,51 @@ for line in sys.stdin:
   REQUIRE_MESSAGE(turn.ok(), (turn.ok() ? "" : turn.error().message));
   CHECK(*turn == "end_turn");  // the agent's answer, not the forged one
   CHECK(f.said() == "genuine");
+}
+
+TEST_CASE("ACP client: an agent flooding 100 MB of updates is streamed through, a 50 MB line with no newline ends the "
+          "turn with the reason, memory stays bounded") {
+  Fixture f;
+  // Answers "flood" with 1,600 updates of 64 KiB (100 MiB), "line" with 50 MB and no newline.
+  auto agent = python_agent(R"PY(        what = m["params"]["prompt"][0]["text"]
+        if what == "flood":
+            text = "x" * 65536
+            update = json.dumps({"jsonrpc": "2.0", "method": "session/update", "params": {"sessionId": "s1",
+                "update": {"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": text}}}}) + "\n"
+            for i in range(1600):
+                sys.stdout.write(update)
+            sys.stdout.flush()
+            send({"jsonrpc": "2.0", "id": m["id"], "result": {"stopReason": "end_turn"}})
+        else:
+            block = "y" * (1 << 20)
+            for i in range(50):
+                sys.stdout.write(block)
+            sys.stdout.flush()
+            time.sleep(60)
+)PY");
+  acp::AgentSpec spec;
+  spec.exec.argv = {"python3", "-c", agent};
+  spec.exec.user = Fixture::kUser;
+  std::atomic<std::size_t> bytes{0}, updates{0};
+  auto callbacks = f.callbacks();
+  callbacks.on_update = [&](const json& u) {
+    ++updates;
+    bytes += u["content"]["text"].get<std::string>().size();
+  };
+  using test::rss_mib;
+  auto before = rss_mib();
+  auto conn = acp::AgentConnection::start(*f.bwrap, f.box, spec, callbacks);
+  REQUIRE_MESSAGE(conn.ok(), (conn.ok() ? "" : conn.error().message));
+  auto flood = (*conn)->prompt("flood");
+  REQUIRE_MESSAGE(flood.ok(), (flood.ok() ? "" : flood.error().message));
+  CHECK(*flood == "end_turn");
+  CHECK(updates == 1600);
+  CHECK(bytes == 1600u * 65536u);
+  // Streamed: nothing like the 100 MiB that passed is held.
+  if (test::kRssMeaningful) CHECK_MESSAGE(rss_mib() - before < 64, "RSS grew " << rss_mib() - before << " MiB");
+
+  auto line = (*conn)->prompt("line");
+  REQUIRE_FALSE(line.ok());
+  CHECK_MESSAGE(line.error().message.find("a line longer than 32 MiB") != std::string::npos, line.error().message);
+  if (test::kRssMeaningful) CHECK_MESSAGE(rss_mib() - before < 128, "RSS grew " << rss_mib() - before << " MiB");
 }
