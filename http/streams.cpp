@@ -9,6 +9,8 @@
 // stream slots.
 #include "http/streams.h"
 
+#include <charconv>
+
 #include <httplib.h>
 
 #include <fmt/format.h>
@@ -106,15 +108,16 @@ std::optional<std::uint64_t> parse_last_event_id(const std::string& text, const 
     reset = true;
     return std::nullopt;
   }
-  try {
-    std::size_t used = 0;
-    auto seq = std::stoull(text.substr(dot + 1), &used);
-    if (used != text.size() - dot - 1) throw std::invalid_argument(text);
-    return seq;
-  } catch (const std::exception&) {
+  // Digits only: stoull would also take "-1" (as 2^64-1) and leading spaces.
+  std::uint64_t seq = 0;
+  const char* first = text.data() + dot + 1;
+  const char* last = text.data() + text.size();
+  auto [end, ec] = std::from_chars(first, last, seq);
+  if (first == last || ec != std::errc{} || end != last) {
     reset = true;
     return std::nullopt;
   }
+  return seq;
 }
 
 Result<Reply> serve_stream(Context& ctx, StreamStep step, std::string preamble) {

@@ -6,9 +6,11 @@
 #include <zlib.h>
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
+#include "tests/support/proc.h"
 #include "tests/support/raw_http.h"
 #include "tests/support/test_server.h"
 
@@ -361,5 +363,53 @@ TEST_CASE("bodies sent slowly from one address hold at most their share of the w
              "Content-Length: 100\r\n\r\n{");
   auto answer = probe.response(5s);
   CHECK(raw_status(answer) == 503);
+  still_serving(s, token);
+}
+
+TEST_CASE("a thousand event-stream clients coming and going leave no thread, stream slot or memory behind") {
+  http::EdgeConfig edge;
+  edge.sse_max_streams_per_user = 256;
+  edge.sse_heartbeat = 100ms;  // a gone client is noticed at the next write
+  TestServer s(edge);
+  auto token = s.user_with_token("watcher", true);
+  REQUIRE(s.call("POST", "/v1/orgs", token, json{{"name", "Acme"}}).status == 201);
+  auto open_streams = [&] {
+    auto text = raw_request(s.port, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    auto at = text.find("\nhearth_sse_clients ");
+    REQUIRE_MESSAGE(at != std::string::npos, text.substr(0, 300));
+    return std::stoi(text.substr(at + 20));
+  };
+  auto threads = [] {
+    int n = 0;
+    for ([[maybe_unused]] const auto& t : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+    return n;
+  };
+  using test::rss_mib;
+  constexpr int kRounds = 5, kPerRound = 200;
+  auto round = [&] {
+    std::vector<std::unique_ptr<RawSocket>> clients;
+    for (int i = 0; i < kPerRound; ++i) {
+      clients.push_back(std::make_unique<RawSocket>(s.port));
+      REQUIRE(clients.back()->send("GET /v1/orgs/acme/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " +
+                                   token + "\r\n\r\n"));
+    }
+    for (auto& c : clients) {
+      std::string got;
+      for (int i = 0; i < 100 && got.find("\r\n\r\n") == std::string::npos; ++i) got += c->receive(100ms);
+      REQUIRE_MESSAGE(raw_status(got) == 200, got.substr(0, 200));
+    }
+    CHECK(open_streams() == kPerRound);
+    clients.clear();  // every client leaves at once
+    auto until = std::chrono::steady_clock::now() + 30s;
+    while (open_streams() != 0 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(20ms);
+    CHECK(open_streams() == 0);
+  };
+  round();
+  auto threads_after_first = threads();
+  auto rss_after_first = rss_mib();
+  for (int r = 1; r < kRounds; ++r) round();
+  CHECK_MESSAGE(threads() <= threads_after_first + 2, "threads: " << threads_after_first << " -> " << threads());
+  if (test::kRssMeaningful)
+    CHECK_MESSAGE(rss_mib() <= rss_after_first + 64, "RSS MiB: " << rss_after_first << " -> " << rss_mib());
   still_serving(s, token);
 }
