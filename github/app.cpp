@@ -70,11 +70,21 @@ App::~App() = default;
 
 std::optional<std::chrono::system_clock::time_point> parse_time(std::string_view text) {
   // YYYY-MM-DDTHH:MM:SS, then fractions of a second, then Z or ±HH:MM.
+  // Digits where the pattern has them (sscanf alone would take signs and spaces), and a
+  // year the clock can hold (its nanoseconds span 1678-2262).
+  constexpr std::string_view kShape = "dddd-dd-ddTdd:dd:dd";
+  if (text.size() < kShape.size()) return std::nullopt;
+  for (std::size_t i = 0; i < kShape.size(); ++i)
+    if (kShape[i] == 'd' ? !std::isdigit(static_cast<unsigned char>(text[i])) : text[i] != kShape[i])
+      return std::nullopt;
   std::tm tm{};
   int used = 0;
   std::string s(text);
   if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
                   &tm.tm_sec, &used) != 6 || used != 19)
+    return std::nullopt;
+  if (tm.tm_year < 1970 || tm.tm_year > 2200 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+      tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
     return std::nullopt;
   std::string_view rest = text.substr(19);
   if (rest.starts_with('.')) {

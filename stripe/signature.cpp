@@ -14,7 +14,13 @@
 #include "storage/text.h"
 #include "stripe/stripe.h"
 
+#include <algorithm>
+
 namespace hearth::stripe {
+namespace {
+constexpr long long kFarAway = 1LL << 40;  // seconds: beyond any tolerance, far from overflow
+}  // namespace
+
 Status verify_signature(std::string_view header, std::string_view raw_body, const std::vector<std::string>& secrets,
                         std::chrono::system_clock::time_point now, std::chrono::seconds tolerance) {
   if (header.empty()) return Error{ErrorCode::invalid, "the event has no Stripe-Signature header"};
@@ -36,8 +42,11 @@ Status verify_signature(std::string_view header, std::string_view raw_body, cons
   if (timestamp.empty() || ec != std::errc{} || end != timestamp.data() + timestamp.size())
     return Error{ErrorCode::invalid, "the Stripe-Signature header has no timestamp (t=)"};
   if (claimed.empty()) return Error{ErrorCode::invalid, "the Stripe-Signature header has no v1 signature"};
-  auto at = std::chrono::system_clock::time_point(std::chrono::seconds(t));
-  auto off = std::chrono::duration_cast<std::chrono::seconds>(now > at ? now - at : at - now);
+  // Compared in seconds: a timestamp in nanoseconds (the clock's unit) overflows for a
+  // t a few hundred years away, which the header may well claim.
+  auto now_s = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  long long apart = t > now_s ? t - now_s : (t < now_s - kFarAway ? kFarAway : now_s - t);
+  auto off = std::chrono::seconds(std::min(apart, kFarAway));
   if (off > tolerance)
     return Error{ErrorCode::invalid, fmt::format("the event was signed {} s from now, more than the {} s allowed (a replay?)",
                                                  off.count(), tolerance.count())};

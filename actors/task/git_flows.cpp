@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <optional>
 #include <map>
 
 #include "actors/github_data/github_data_actor.h"
@@ -107,18 +108,6 @@ std::string tidy(std::string s) {
   return s;
 }
 
-std::vector<std::string> split_z(std::string_view s) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  while (start < s.size()) {
-    auto end = s.find('\0', start);
-    if (end == std::string_view::npos) end = s.size();
-    parts.emplace_back(s.substr(start, end - start));
-    start = end + 1;
-  }
-  return parts;
-}
-
 // A git step's failure, in git's words.
 Error failed(const std::string& kind, const sb::GitOutput& out) {
   auto text = tidy(out.out);
@@ -154,38 +143,79 @@ Result<Json> open_pull(sandbox::Runtime& rt, const GitPlan& plan, std::stop_toke
 
 }  // namespace
 
-Json parse_diff(const std::string& out) {
-  auto section = [&](const char* name) -> std::string_view {
-    auto marker = std::string("\036") + name + "\n";
-    auto at = out.find(marker);
-    if (at == std::string::npos) return {};
-    auto start = at + marker.size();
-    auto end = out.find('\036', start);
-    return std::string_view(out).substr(start, end == std::string::npos ? std::string::npos : end - start);
+namespace {
+
+// The import script's sections, read in order. NUMSTAT's and STATUS's records end in NUL
+// (no path holds one), and a marker is looked for only where a record begins with a
+// count or a status letter: a file name holding "\036PATCH\n" (the agent names files)
+// moves no section. PATCH is the rest, whatever its bytes.
+struct DiffSections {
+  std::vector<std::string_view> numstat;  // "added\tremoved\tpath"
+  std::vector<std::pair<std::string_view, std::string_view>> status;  // code, path
+  std::string_view patch;
+};
+
+DiffSections diff_sections(std::string_view out) {
+  DiffSections d;
+  auto at = out.find("\036NUMSTAT\n");
+  if (at == std::string_view::npos) return d;
+  auto rest = out.substr(at + 9);
+  auto record = [&rest](std::string_view& into) {
+    auto nul = rest.find('\0');
+    if (nul == std::string_view::npos) return false;  // cut off: what came whole is kept
+    into = rest.substr(0, nul);
+    rest.remove_prefix(nul + 1);
+    return true;
   };
+  for (std::string_view r; !rest.starts_with("\036STATUS\n");) {
+    if (!record(r)) return d;
+    d.numstat.push_back(r);
+  }
+  rest.remove_prefix(8);
+  for (std::string_view code, path; !rest.starts_with("\036PATCH\n");) {
+    if (!record(code) || !record(path)) return d;
+    d.status.emplace_back(code, path);
+  }
+  d.patch = rest.substr(7);
+  return d;
+}
+
+std::optional<std::int64_t> count_of(std::string_view text) {
+  std::int64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc{} || end != text.data() + text.size() || n < 0) return std::nullopt;
+  return n;
+}
+
+}  // namespace
+
+Json parse_diff(const std::string& out) {
   Json result{{"base_commit", nullptr}, {"head_commit", nullptr}, {"files", Json::array()}};
   if (auto b = line_value(out, "BASE"); !b.empty()) result["base_commit"] = b;
   if (auto h = line_value(out, "HEAD"); !h.empty()) result["head_commit"] = h;
+  auto sections = diff_sections(out);
   std::map<std::string, Json> files;
   std::vector<std::string> order;
-  auto status = split_z(section("STATUS"));
-  for (std::size_t i = 0; i + 1 < status.size(); i += 2) {
-    files[status[i + 1]] = Json{{"path", status[i + 1]}, {"status", status[i].substr(0, 1)}, {"added", nullptr},
-                                {"removed", nullptr}, {"patch", ""}, {"patch_truncated", false}};
-    order.push_back(status[i + 1]);
+  for (const auto& [code, path_view] : sections.status) {
+    std::string path(path_view);
+    if (files.count(path)) continue;
+    files[path] = Json{{"path", path}, {"status", std::string(code.substr(0, 1))}, {"added", nullptr},
+                       {"removed", nullptr}, {"patch", ""}, {"patch_truncated", false}};
+    order.push_back(path);
   }
-  for (const auto& line : split_z(section("NUMSTAT"))) {
+  for (auto line : sections.numstat) {
     auto t1 = line.find('\t'), t2 = line.find('\t', t1 + 1);
-    if (t1 == std::string::npos || t2 == std::string::npos) continue;
-    auto path = line.substr(t2 + 1);
+    if (t1 == std::string_view::npos || t2 == std::string_view::npos) continue;
+    auto path = std::string(line.substr(t2 + 1));
     if (!files.count(path)) continue;
-    if (line[0] != '-') {
-      files[path]["added"] = std::stoll(line.substr(0, t1));
-      files[path]["removed"] = std::stoll(line.substr(t1 + 1, t2 - t1 - 1));
+    auto added = count_of(line.substr(0, t1)), removed = count_of(line.substr(t1 + 1, t2 - t1 - 1));
+    if (added && removed) {  // "-\t-" for a binary file: no counts
+      files[path]["added"] = *added;
+      files[path]["removed"] = *removed;
     }
   }
   // The patch, split at each "diff --git"; files come in the same order as above.
-  auto patch = section("PATCH");
+  auto patch = sections.patch;
   std::size_t kept = 0, index = 0, pos = 0;
   while (pos < patch.size() && index < order.size()) {
     auto next = patch.find("\ndiff --git ", pos + 1);

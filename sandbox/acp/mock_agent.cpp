@@ -44,7 +44,14 @@ class MockAgent {
         answer_received(msg);
         continue;
       }
-      handle(msg);
+      // A message of the wrong shape (a method or params not as ACP has them) gets an
+      // error answer, never an end of the agent.
+      try {
+        handle(msg);
+      } catch (const Json::exception& e) {
+        if (msg.contains("id"))
+          reply_error(msg["id"], -32602, "Invalid params", {{"details", std::string(e.what())}});
+      }
     }
     // stdin closed: the client is gone. Stop a running turn and leave.
     cancelled_ = true;
@@ -169,7 +176,11 @@ class MockAgent {
       cancelled_ = false;
       turn_running_ = true;
       turn_ = std::thread([this, id, text] {
-        run_turn(id, text);
+        try {
+          run_turn(id, text);
+        } catch (const Json::exception& e) {  // an answer of the wrong shape from the client
+          reply_error(id, -32603, "Internal error", {{"details", std::string(e.what())}});
+        }
         turn_running_ = false;  // also when the client went away mid-turn
       });
     } else {

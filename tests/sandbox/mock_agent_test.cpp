@@ -221,6 +221,12 @@ TEST_CASE("mock agent: malformed lines, unknown methods and unknown sessions get
   auto unknown = c.call("session/prompt", {{"sessionId", "nope"}, {"prompt", json::array()}});
   CHECK(unknown["error"]["code"] == -32002);
   CHECK(c.call("session/new", json::object())["error"]["code"] == -32602);
+  // Members of the wrong type (found by fuzzing: they ended the agent): errors, and it goes on.
+  CHECK(c.call("session/load", {{"sessionId", 7}})["error"]["code"] == -32602);
+  CHECK(c.call("session/prompt", json::array({1, 2}))["error"]["code"] == -32602);
+  c.send({{"jsonrpc", "2.0"}, {"id", 99}, {"method", {{"not", "a string"}}}});
+  CHECK(c.until_response(99)["error"]["code"] == -32602);
+  CHECK(c.call("no/such_method", json::object())["error"]["code"] == -32601);  // still there
 }
 
 TEST_CASE("mock agent: a later process resumes a session with session/load, replaying its prompts") {

@@ -55,6 +55,11 @@ TEST_CASE("a Stripe-Signature is checked against the raw body, each secret, and 
   auto refused = verify_signature(header, body, {"whsec_a"}, now + 1h);
   REQUIRE(!refused.ok());
   CHECK(refused.error().message.find("a replay") != std::string::npos);
+  // Timestamps at the ends of the range (found by fuzzing: the clock's nanoseconds overflowed).
+  for (const char* far : {"t=170000000000", "t=9223372036854775807", "t=-9223372036854775808", "t=-1"}) {
+    auto odd = verify_signature(std::string(far) + ",v1=" + std::string(64, '0'), body, {"whsec_a"}, now);
+    CHECK_MESSAGE(!odd.ok(), far);
+  }
 }
 
 TEST_CASE("the Stripe client posts with its key and an idempotency key, retries failures, and says Stripe's refusals") {

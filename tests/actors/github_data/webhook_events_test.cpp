@@ -270,6 +270,10 @@ TEST_CASE("a delivery of a followed event without what it must carry is invalid,
   CHECK_FALSE(parse_delivery("push", Json::array()).ok());
   CHECK(actors::github_data::parse_github_time("2019-05-15T15:20:33Z") == 1'557'933'633'000);
   CHECK(actors::github_data::parse_github_time("yesterday") == 0);
+  // Years the clock cannot hold, signs and spaces where digits go (found by fuzzing).
+  for (const char* odd : {"1009-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "-019-05-15T15:20:33Z",
+                          "2019-+5-15T15:20:33Z", "2019-05- 5T15:20:33Z", "2019-13-15T15:20:33Z"})
+    CHECK_MESSAGE(actors::github_data::parse_github_time(odd) == 0, odd);
   // As GitHub also writes them: with milliseconds (installations), with an offset.
   CHECK(actors::github_data::parse_github_time("2019-05-15T15:20:33.000Z") == 1'557'933'633'000);
   CHECK(actors::github_data::parse_github_time("2019-05-15T08:20:33-07:00") == 1'557'933'633'000);

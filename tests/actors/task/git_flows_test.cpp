@@ -4,6 +4,8 @@
 // reads its output with the parser the flow uses.
 #include <doctest/doctest.h>
 
+#include <set>
+
 #include <string>
 
 #include "actors/task/git_flows.h"
@@ -101,6 +103,34 @@ TEST_CASE("a patch past 64 KiB is left out of the diff and marked while the othe
   CHECK(files[1]["path"] == "small.txt");
   CHECK(files[1]["patch_truncated"] == false);
   CHECK(files[1]["patch"].get<std::string>().ends_with("+small\n"));
+}
+
+TEST_CASE("file names and contents the agent chose cannot move the diff's sections or break its counts") {
+  Repos r;
+  // A file whose name holds the next sections' markers, and one whose content holds them.
+  r.in(r.agent, "printf 'x\\n' > \"$(printf 'a\\036STATUS\\nM\\036PATCH\\nzz')\"; "
+                "printf '\\036PATCH\\nHEAD 0000\\n\\036NUMSTAT\\n' > content.txt");
+  auto run = r.import(true);
+  REQUIRE_MESSAGE(run.exit_code == 0, run.err);
+  auto diff = task::parse_diff(run.out);
+  CHECK(diff["head_commit"] == r.head(r.agent));
+  const auto& files = diff["files"];
+  REQUIRE(files.size() == 2);
+  std::set<std::string> paths;
+  for (const auto& f : files) {
+    paths.insert(f["path"].get<std::string>());
+    CHECK(f["added"] == (f["path"] == "content.txt" ? 3 : 1));
+    CHECK(f["status"] == "A");
+    CHECK(f["patch"].get<std::string>().find("diff --git") == 0);
+  }
+  CHECK(paths.count("content.txt"));
+  CHECK(paths.count("a\036STATUS\nM\036PATCH\nzz"));
+  // Made-up output: counts that are no numbers are left out, nothing throws.
+  using namespace std::string_literals;
+  auto odd = task::parse_diff("HEAD h\n\036NUMSTAT\nx\ty\tf\0\036STATUS\nA\0f\0\036PATCH\n"s);
+  REQUIRE(odd["files"].size() == 1);
+  CHECK(odd["files"][0]["added"] == nullptr);
+  CHECK(task::parse_diff(std::string("\036NUMSTAT\n1\t2\tf")).is_object());  // cut off
 }
 
 TEST_CASE("an import without a diff says only the agent's HEAD, and a work tree as the base has no files") {
