@@ -170,7 +170,8 @@ TEST_CASE("the git credential is out of every sandbox's reach and redacted from 
   // person): its output shows the secret's name, never the value.
   auto echoed = in_sandbox(w, id, w.member, "echo " + token);
   CHECK(echoed == "[secret GIT_TOKEN]\n");
-  for (const auto& op : w.s.call("GET", TaskWorld::task_path(id) + "/ops", w.owner).body["items"])
+  auto ops = w.s.call("GET", TaskWorld::task_path(id) + "/ops", w.owner).body;  // held: a temporary's
+  for (const auto& op : ops["items"])                                          // items would dangle
     CHECK(op.dump().find(token) == std::string::npos);
 }
 
